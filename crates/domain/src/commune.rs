@@ -1,0 +1,48 @@
+//! A commune: the tenant that owns a register.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::calendar::HolidayZone;
+use crate::chrono_number::ChronoFormat;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commune {
+    pub id: Uuid,
+    /// Code officiel géographique (5 characters: "01004", "2A004").
+    pub insee: String,
+    pub name: String,
+    pub siren: String,
+    pub postal_code: String,
+    pub departement: String,
+    pub chrono_format: ChronoFormat,
+}
+
+impl Commune {
+    pub fn holiday_zone(&self) -> HolidayZone {
+        HolidayZone::for_departement(&self.departement)
+    }
+}
+
+/// Checks the shape of an INSEE commune code (not that it exists: the commune list does).
+pub fn is_valid_insee_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 5
+        && b[0].is_ascii_digit()
+        // Corsica: 2A and 2B.
+        && (b[1].is_ascii_digit() || (b[0] == b'2' && matches!(b[1], b'A' | b'B')))
+        && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn insee_code_shapes() {
+        for ok in ["01004", "2A004", "2B033", "97411", "75056"] {
+            assert!(super::is_valid_insee_code(ok), "{ok}");
+        }
+        for bad in ["", "1004", "010044", "0100A", "ABCDE", "3A004"] {
+            assert!(!super::is_valid_insee_code(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! People who work in the register and what each role may do.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Roles of a commune's users (DOMAIN: who uses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Accueil and agents: register, route and process mail.
+    Agent,
+    /// Maire and adjoints: read, approve and sign.
+    Elu,
+    /// Manages the commune's settings, services, users and document types.
+    Administrateur,
+    /// Manages retention, transfers to the archives and destruction.
+    Archiviste,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Agent,
+        Role::Elu,
+        Role::Administrateur,
+        Role::Archiviste,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Elu => "elu",
+            Role::Administrateur => "administrateur",
+            Role::Archiviste => "archiviste",
+        }
+    }
+
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            Role::Agent => "Agent / accueil",
+            Role::Elu => "Élu",
+            Role::Administrateur => "Administrateur",
+            Role::Archiviste => "Archiviste",
+        }
+    }
+
+    /// May register and process items.
+    pub fn can_register(self) -> bool {
+        matches!(self, Role::Agent | Role::Administrateur)
+    }
+
+    /// May change the commune's settings, document types, services and users.
+    pub fn can_administer(self) -> bool {
+        matches!(self, Role::Administrateur)
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                format!("rôle inconnu « {s} » : agent, elu, administrateur ou archiviste")
+            })
+    }
+}

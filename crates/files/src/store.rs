@@ -1,0 +1,390 @@
+//! The file store proper: blob layout, blob format v1, and the operations on an object store.
+
+use std::fmt;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use chacha20poly1305::XNonce;
+use chacha20poly1305::aead::{Aead, Payload};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+
+use crate::keys::{DataKey, random};
+use crate::{is_sha256_hex, sha256_hex};
+
+/// Blob format v1: `MAGIC | VERSION | nonce (24) | ciphertext | tag (16)`.
+///
+/// v1 encrypts the whole file as one buffer, so a `put` or `get` holds about twice the
+/// file's size in memory. That is fine for the mail register's scans and attachments, whose
+/// size the caller limits at upload time (XChaCha20-Poly1305's own limit, 256 GiB, is far
+/// away). A chunked, streamable v2 can come later: readers dispatch on the version byte.
+const MAGIC: &[u8; 4] = b"PRPH";
+const VERSION_V1: u8 = 1;
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = MAGIC.len() + 1 + NONCE_LEN;
+const COMMUNES: &str = "communes";
+const BLOBS: &str = "blobs";
+
+/// What the store was doing when the backend failed (for the French message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageAction {
+    Read,
+    Write,
+    Delete,
+    List,
+}
+
+impl fmt::Display for StorageAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Read => "lecture",
+            Self::Write => "écriture",
+            Self::Delete => "suppression",
+            Self::List => "inventaire",
+        })
+    }
+}
+
+/// Errors of the file store. Messages are French, for the people running the town hall.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("le fichier {sha256} est introuvable dans le stockage de la commune {commune_id}")]
+    Missing { commune_id: String, sha256: String },
+    #[error("le fichier {sha256} est altéré ou corrompu : {reason}")]
+    Corrupt { sha256: String, reason: String },
+    #[error(
+        "identifiant de commune invalide : « {0} » (seuls lettres, chiffres, « - » et « _ » \
+         sont permis)"
+    )]
+    InvalidCommuneId(String),
+    #[error(
+        "empreinte de fichier invalide : « {0} » (64 chiffres hexadécimaux minuscules attendus)"
+    )]
+    InvalidSha256(String),
+    #[error("le fichier est trop volumineux pour être chiffré ({size} octets)")]
+    TooLarge { size: u64 },
+    #[error("le générateur aléatoire du système a échoué : {0}")]
+    Random(#[source] getrandom::Error),
+    #[error("impossible de préparer le dossier des fichiers {path} : {source}")]
+    LocalDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{action} impossible dans le stockage des fichiers : {source}")]
+    Storage {
+        action: StorageAction,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+fn storage(action: StorageAction) -> impl FnOnce(object_store::Error) -> FileError {
+    move |source| FileError::Storage { action, source }
+}
+
+/// What `put` stored: the address (SHA-256 of the plaintext) and the plaintext size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One blob found by [`FileStore::list`] (for fsck: orphans, sizes, ages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub sha256: String,
+    /// Encrypted size: plaintext + 45 bytes of header and tag.
+    pub size_on_disk: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Encrypted, content-addressed files of every commune, over any `object_store` backend.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl FileStore {
+    /// A store over any backend (local disk now, S3 later).
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// The default backend: a folder on local disk, created if missing.
+    ///
+    /// Durability: `LocalFileSystem` writes to a temporary file then renames it into place, so
+    /// a reader never sees half a blob; but it only fsyncs when asked, so we enable
+    /// `with_fsync(true)` (file and parent directory synced before `put` returns). Deletes are
+    /// not fsynced, which is harmless: a blob that comes back after a crash is an orphan for
+    /// fsck. Empty directories are removed on delete (`with_automatic_cleanup`), so that
+    /// `list_communes` sees, as on S3, only communes that still have blobs.
+    pub fn local(dir: &FsPath) -> Result<Self, FileError> {
+        let local_dir = |source| FileError::LocalDir {
+            path: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(local_dir)?;
+        let fs = LocalFileSystem::new_with_prefix(dir)
+            .map_err(storage(StorageAction::Write))?
+            .with_fsync(true)
+            .with_automatic_cleanup(true);
+        Ok(Self::new(Arc::new(fs)))
+    }
+
+    /// Encrypts and stores `bytes` for the commune; returns its address. Idempotent: content
+    /// already stored is not rewritten (nor checked: that is `verify`'s job).
+    pub async fn put(
+        &self,
+        commune_id: &str,
+        key: &DataKey,
+        bytes: &[u8],
+    ) -> Result<StoredFile, FileError> {
+        check_commune_id(commune_id)?;
+        let sha256 = sha256_hex(bytes);
+        let stored = StoredFile {
+            sha256,
+            size: bytes.len() as u64,
+        };
+        let path = blob_path(commune_id, &stored.sha256);
+        if self.head(&path).await?.is_some() {
+            return Ok(stored);
+        }
+        let nonce: [u8; NONCE_LEN] = random().map_err(FileError::Random)?;
+        let aad = blob_aad(commune_id, &stored.sha256);
+        let sealed = key
+            .cipher()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: bytes,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| FileError::TooLarge { size: stored.size })?;
+        let mut blob = Vec::with_capacity(HEADER_LEN + sealed.len());
+        blob.extend_from_slice(MAGIC);
+        blob.push(VERSION_V1);
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        // A concurrent put of the same content may win the race: both writes are valid
+        // encryptions of the same plaintext, and the backend's rename/PUT is atomic.
+        self.store
+            .put(&path, PutPayload::from(blob))
+            .await
+            .map_err(storage(StorageAction::Write))?;
+        Ok(stored)
+    }
+
+    /// Reads, decrypts and checks a file. Any mismatch (format, authentication tag, hash)
+    /// is [`FileError::Corrupt`]; nothing unchecked is ever returned.
+    pub async fn get(
+        &self,
+        commune_id: &str,
+        key: &DataKey,
+        sha256: &str,
+    ) -> Result<Vec<u8>, FileError> {
+        let path = checked_path(commune_id, sha256)?;
+        let blob = match self.store.get(&path).await {
+            Ok(result) => result.bytes().await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| match e {
+            object_store::Error::NotFound { .. } => FileError::Missing {
+                commune_id: commune_id.to_owned(),
+                sha256: sha256.to_owned(),
+            },
+            source => storage(StorageAction::Read)(source),
+        })?;
+        let corrupt = |reason: String| FileError::Corrupt {
+            sha256: sha256.to_owned(),
+            reason,
+        };
+        if blob.len() < HEADER_LEN + TAG_LEN {
+            return Err(corrupt(format!("tronqué ({} octets)", blob.len())));
+        }
+        let (header, sealed) = blob.split_at(HEADER_LEN);
+        if &header[..MAGIC.len()] != MAGIC {
+            return Err(corrupt(
+                "en-tête inconnu (ce n'est pas un fichier chiffré de parapheur)".into(),
+            ));
+        }
+        let version = header[MAGIC.len()];
+        if version != VERSION_V1 {
+            return Err(corrupt(format!("version de format inconnue ({version})")));
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&header[MAGIC.len() + 1..]);
+        let aad = blob_aad(commune_id, sha256);
+        let plain = key
+            .cipher()
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| {
+                corrupt(
+                    "échec du contrôle d'authenticité (contenu modifié, fichier déplacé depuis \
+                     une autre adresse ou commune, ou clé de commune différente)"
+                        .into(),
+                )
+            })?;
+        let actual = sha256_hex(&plain);
+        if actual != sha256 {
+            return Err(corrupt(format!(
+                "le contenu déchiffré a pour empreinte {actual}"
+            )));
+        }
+        Ok(plain)
+    }
+
+    /// Reads and checks a file, discarding its content.
+    pub async fn verify(
+        &self,
+        commune_id: &str,
+        key: &DataKey,
+        sha256: &str,
+    ) -> Result<(), FileError> {
+        self.get(commune_id, key, sha256).await.map(drop)
+    }
+
+    /// Whether the commune has a blob at this address (not checked: see `verify`).
+    pub async fn exists(&self, commune_id: &str, sha256: &str) -> Result<bool, FileError> {
+        let path = checked_path(commune_id, sha256)?;
+        Ok(self.head(&path).await?.is_some())
+    }
+
+    /// Removes a blob. Removing a missing blob is not an error (as on S3).
+    pub async fn delete(&self, commune_id: &str, sha256: &str) -> Result<(), FileError> {
+        let path = checked_path(commune_id, sha256)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(storage(StorageAction::Delete)(source)),
+        }
+    }
+
+    /// Every blob of the commune, sorted by hash. Objects whose name is not a well-placed
+    /// hash (junk, foreign files) are skipped with a warning.
+    pub async fn list(&self, commune_id: &str) -> Result<Vec<BlobInfo>, FileError> {
+        check_commune_id(commune_id)?;
+        let prefix = Path::from_iter([COMMUNES, commune_id, BLOBS]);
+        let metas: Vec<_> = match self.store.list(Some(&prefix)).try_collect().await {
+            Ok(metas) => metas,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(source) => return Err(storage(StorageAction::List)(source)),
+        };
+        let mut blobs = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let parts: Vec<_> = meta.location.parts().collect();
+            let well_placed = match parts.as_slice() {
+                [_, _, _, fan, name] => {
+                    is_sha256_hex(name.as_ref()) && name.as_ref().get(..2) == Some(fan.as_ref())
+                }
+                _ => false,
+            };
+            match meta.location.filename() {
+                Some(name) if well_placed => blobs.push(BlobInfo {
+                    sha256: name.to_owned(),
+                    size_on_disk: meta.size,
+                    last_modified: meta.last_modified,
+                }),
+                _ => {
+                    tracing::warn!(location = %meta.location, "objet inattendu dans le stockage des fichiers, ignoré")
+                }
+            }
+        }
+        blobs.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        Ok(blobs)
+    }
+
+    /// The ids of the communes that have blobs, sorted.
+    pub async fn list_communes(&self) -> Result<Vec<String>, FileError> {
+        let prefix = Path::from(COMMUNES);
+        let listing = match self.store.list_with_delimiter(Some(&prefix)).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(source) => return Err(storage(StorageAction::List)(source)),
+        };
+        let mut ids: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename())
+            .filter(|id| check_commune_id(id).is_ok())
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn head(&self, path: &Path) -> Result<Option<object_store::ObjectMeta>, FileError> {
+        match self.store.head(path).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(storage(StorageAction::Read)(source)),
+        }
+    }
+}
+
+/// Commune ids become path segments: only `[0-9A-Za-z_-]`, 1 to 128 characters.
+fn check_commune_id(commune_id: &str) -> Result<(), FileError> {
+    let ok = !commune_id.is_empty()
+        && commune_id.len() <= 128
+        && commune_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(FileError::InvalidCommuneId(commune_id.to_owned()))
+    }
+}
+
+fn checked_path(commune_id: &str, sha256: &str) -> Result<Path, FileError> {
+    check_commune_id(commune_id)?;
+    if !is_sha256_hex(sha256) {
+        return Err(FileError::InvalidSha256(sha256.to_owned()));
+    }
+    Ok(blob_path(commune_id, sha256))
+}
+
+/// `communes/{commune_id}/blobs/{hash[0..2]}/{hash}`; both parts already validated.
+fn blob_path(commune_id: &str, sha256: &str) -> Path {
+    let fan = sha256.get(..2).unwrap_or_default();
+    Path::from_iter([COMMUNES, commune_id, BLOBS, fan, sha256])
+}
+
+/// Binds a blob to its address: it cannot be moved to another hash or another commune.
+fn blob_aad(commune_id: &str, sha256: &str) -> Vec<u8> {
+    format!("{commune_id}:{sha256}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commune_ids_are_checked() {
+        assert!(check_commune_id("0190f3a1-7c2e-7d4b-9a55-123456789abc").is_ok());
+        assert!(check_commune_id("saint_andre-2").is_ok());
+        for bad in ["", "..", "a/b", "a b", "é", "a:b", &"x".repeat(129)] {
+            let err = check_commune_id(bad).unwrap_err();
+            assert!(matches!(err, FileError::InvalidCommuneId(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn blob_path_layout() {
+        let h = sha256_hex(b"abc");
+        assert_eq!(
+            blob_path("c1", &h).as_ref(),
+            format!("communes/c1/blobs/ba/{h}")
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! Communes (tenants).
+
+use parapheur_domain::{ChronoFormat, Commune};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::{StoreError, is_unique_violation};
+use crate::pool::{Store, WriteTx, new_entry};
+use crate::rows::{instant_text, parse_uuid};
+
+fn commune_from_row(row: &AnyRow) -> Result<Commune, StoreError> {
+    let pattern: String = row.try_get("chrono_format")?;
+    Ok(Commune {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        insee: row.try_get("insee")?,
+        name: row.try_get("name")?,
+        siren: row.try_get("siren")?,
+        postal_code: row.try_get("postal_code")?,
+        departement: row.try_get("departement")?,
+        chrono_format: ChronoFormat::parse(&pattern).map_err(StoreError::corrupt)?,
+    })
+}
+
+impl Store {
+    pub async fn communes(&self) -> Result<Vec<Commune>, StoreError> {
+        sqlx::query("SELECT * FROM communes ORDER BY insee")
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(commune_from_row)
+            .collect()
+    }
+
+    pub async fn commune_by_insee(&self, insee: &str) -> Result<Option<Commune>, StoreError> {
+        sqlx::query("SELECT * FROM communes WHERE insee = $1")
+            .bind(insee.to_owned())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(commune_from_row)
+            .transpose()
+    }
+
+    pub async fn commune(&self, id: Uuid) -> Result<Commune, StoreError> {
+        sqlx::query("SELECT * FROM communes WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(commune_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("commune"))
+    }
+
+    /// The commune's file key, wrapped by the master key.
+    pub async fn commune_wrapped_key(&self, id: Uuid) -> Result<String, StoreError> {
+        let row = sqlx::query("SELECT wrapped_key FROM communes WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::not_found("commune"))?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+impl WriteTx {
+    pub async fn insert_commune(
+        &mut self,
+        commune: &Commune,
+        wrapped_key: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = instant_text(&self.now());
+        let result = sqlx::query(
+            "INSERT INTO communes (id, insee, name, siren, postal_code, departement,
+                                   chrono_format, wrapped_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(commune.id.to_string())
+        .bind(commune.insee.clone())
+        .bind(commune.name.clone())
+        .bind(commune.siren.clone())
+        .bind(commune.postal_code.clone())
+        .bind(commune.departement.clone())
+        .bind(commune.chrono_format.pattern().to_owned())
+        .bind(wrapped_key.to_owned())
+        .bind(now)
+        .execute(self.conn())
+        .await;
+        match result {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(format!(
+                    "la commune {} ({})",
+                    commune.name, commune.insee
+                )));
+            }
+            other => other?,
+        };
+        let after = serde_json::to_string(commune).ok();
+        self.journal(
+            commune.id,
+            new_entry(actor, "commune.created", "commune", commune.id, None, after),
+        );
+        Ok(())
+    }
+
+    pub async fn set_chrono_format(
+        &mut self,
+        commune: &Commune,
+        format: &ChronoFormat,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE communes SET chrono_format = $1 WHERE id = $2")
+            .bind(format.pattern().to_owned())
+            .bind(commune.id.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            commune.id,
+            new_entry(
+                actor,
+                "commune.chrono_format",
+                "commune",
+                commune.id,
+                serde_json::to_string(commune.chrono_format.pattern()).ok(),
+                serde_json::to_string(format.pattern()).ok(),
+            ),
+        );
+        Ok(())
+    }
+}

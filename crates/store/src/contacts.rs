@@ -1,0 +1,189 @@
+//! Contacts and likely duplicates.
+
+use parapheur_domain::contact::{Contact, ContactKind, NewContact};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::pool::{Store, WriteTx, new_entry};
+use crate::rows::{instant_text, parse_uuid};
+
+fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Contact {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
+        kind: ContactKind::parse(&kind).ok_or_else(|| StoreError::corrupt("type de contact"))?,
+        civility: row.try_get("civility")?,
+        first_name: row.try_get("first_name")?,
+        name: row.try_get("name")?,
+        organisation: row.try_get("organisation")?,
+        address: row.try_get("address")?,
+        postal_code: row.try_get("postal_code")?,
+        city: row.try_get("city")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        siret: row.try_get("siret")?,
+    })
+}
+
+impl Store {
+    pub async fn contact(&self, commune_id: Uuid, id: Uuid) -> Result<Contact, StoreError> {
+        sqlx::query("SELECT * FROM contacts WHERE commune_id = $1 AND id = $2")
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(contact_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("contact"))
+    }
+
+    /// Contacts whose name, first name, organisation or email starts with or contains `q`.
+    pub async fn search_contacts(
+        &self,
+        commune_id: Uuid,
+        q: &str,
+        limit: i64,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let pattern = format!("%{}%", q.trim().to_lowercase());
+        sqlx::query(
+            "SELECT * FROM contacts WHERE commune_id = $1 AND merged_into IS NULL
+               AND (lower(name) LIKE $2 OR lower(coalesce(first_name, '')) LIKE $2
+                    OR lower(coalesce(organisation, '')) LIKE $2 OR coalesce(email_key, '') LIKE $2)
+             ORDER BY name, first_name LIMIT $3",
+        )
+        .bind(commune_id.to_string())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(contact_from_row)
+        .collect()
+    }
+
+    /// Existing contacts that are probably the same as `candidate`: same email, same phone,
+    /// or same name and address once folded.
+    pub async fn likely_duplicates(
+        &self,
+        commune_id: Uuid,
+        candidate: &NewContact,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let keys = candidate.duplicate_keys();
+        sqlx::query(
+            "SELECT * FROM contacts WHERE commune_id = $1 AND merged_into IS NULL
+               AND (email_key = $2 OR phone_key = $3 OR name_address_key = $4)
+             ORDER BY created_at LIMIT 20",
+        )
+        .bind(commune_id.to_string())
+        .bind(keys.email)
+        .bind(keys.phone)
+        .bind(keys.name_address)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(contact_from_row)
+        .collect()
+    }
+
+    pub async fn contact_count(&self, commune_id: Uuid) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM contacts WHERE commune_id = $1")
+            .bind(commune_id.to_string())
+            .fetch_one(self.reader())
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+impl WriteTx {
+    pub async fn insert_contact(
+        &mut self,
+        commune_id: Uuid,
+        new: &NewContact,
+        actor: &str,
+    ) -> Result<Contact, StoreError> {
+        new.validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let keys = new.duplicate_keys();
+        let kind = new.kind.unwrap_or(if new.first_name.is_some() {
+            ContactKind::Person
+        } else {
+            ContactKind::Organisation
+        });
+        let contact = Contact {
+            id: Uuid::now_v7(),
+            commune_id,
+            kind,
+            civility: new.civility.clone(),
+            first_name: new.first_name.clone(),
+            name: new.name.trim().to_owned(),
+            organisation: new.organisation.clone(),
+            address: new.address.clone(),
+            postal_code: new.postal_code.clone(),
+            city: new.city.clone(),
+            email: new.email.as_deref().map(str::trim).map(str::to_owned),
+            phone: new.phone.clone(),
+            siret: new.siret.clone(),
+        };
+        let now = instant_text(&self.now());
+        sqlx::query(
+            "INSERT INTO contacts (id, commune_id, kind, civility, first_name, name, organisation,
+                 address, postal_code, city, email, phone, siret, email_key, phone_key,
+                 name_address_key, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+        )
+        .bind(contact.id.to_string())
+        .bind(commune_id.to_string())
+        .bind(kind.code())
+        .bind(contact.civility.clone())
+        .bind(contact.first_name.clone())
+        .bind(contact.name.clone())
+        .bind(contact.organisation.clone())
+        .bind(contact.address.clone())
+        .bind(contact.postal_code.clone())
+        .bind(contact.city.clone())
+        .bind(contact.email.clone())
+        .bind(contact.phone.clone())
+        .bind(contact.siret.clone())
+        .bind(keys.email)
+        .bind(keys.phone)
+        .bind(keys.name_address)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "contact.created",
+                "contact",
+                contact.id,
+                None,
+                serde_json::to_string(&contact).ok(),
+            ),
+        );
+        Ok(contact)
+    }
+
+    /// Checks that every id names a live contact of this commune (never another's).
+    pub async fn check_contacts(
+        &mut self,
+        commune_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<(), StoreError> {
+        for id in ids {
+            let found = sqlx::query("SELECT 1 FROM contacts WHERE commune_id = $1 AND id = $2")
+                .bind(commune_id.to_string())
+                .bind(id.to_string())
+                .fetch_optional(self.conn())
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::not_found(format!("le contact {id}")));
+            }
+        }
+        Ok(())
+    }
+}

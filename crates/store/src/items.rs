@@ -1,0 +1,577 @@
+//! Items of the register, their files, notes and links.
+
+use chrono::NaiveDate;
+use parapheur_domain::item::{Item, LinkKind};
+use parapheur_domain::{CloseReason, Direction, Status};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::pool::{Store, WriteTx, new_entry};
+use crate::rows::{
+    date_text, instant_text, opt_date_text, parse_code, parse_date, parse_instant, parse_opt_date,
+    parse_opt_uuid, parse_uuid,
+};
+
+/// A file attached to an item. The bytes are in the file store under `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub item_id: Uuid,
+    pub sha256: String,
+    pub size: i64,
+    pub filename: String,
+    pub media_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: Uuid,
+    pub item_id: Uuid,
+    pub author_id: Option<Uuid>,
+    pub body: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Filters for listing items; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub year: Option<i32>,
+    pub direction: Option<Direction>,
+    pub status: Option<Status>,
+    pub service_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    /// Open items whose due date is before this day.
+    pub late_on: Option<NaiveDate>,
+}
+
+fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, StoreError> {
+    Ok(Item {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
+        chrono: row.try_get("chrono")?,
+        year: i32::try_from(row.try_get::<i64, _>("year")?)
+            .map_err(|_| StoreError::corrupt("année"))?,
+        sequence: row.try_get("sequence")?,
+        direction: parse_code(&row.try_get::<String, _>("direction")?)?,
+        channel: parse_code(&row.try_get::<String, _>("channel")?)?,
+        registered_number: row.try_get("registered_number")?,
+        doctype_code: row.try_get("doctype_code")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        letter_date: parse_opt_date(row.try_get("letter_date")?)?,
+        arrival_date: parse_date(&row.try_get::<String, _>("arrival_date")?)?,
+        first_receipt_elsewhere: parse_opt_date(row.try_get("first_receipt_elsewhere")?)?,
+        registered_at: parse_instant(&row.try_get::<String, _>("registered_at")?)?,
+        sender_reference: row.try_get("sender_reference")?,
+        priority: parse_code(&row.try_get::<String, _>("priority")?)?,
+        confidentiality: parse_code(&row.try_get::<String, _>("confidentiality")?)?,
+        service_id: parse_opt_uuid(row.try_get("service_id")?)?,
+        assignee_id: parse_opt_uuid(row.try_get("assignee_id")?)?,
+        status: parse_code(&row.try_get::<String, _>("status")?)?,
+        close_reason: row
+            .try_get::<Option<String>, _>("close_reason")?
+            .as_deref()
+            .map(parse_code::<CloseReason>)
+            .transpose()?,
+        due_date: parse_opt_date(row.try_get("due_date")?)?,
+        silence_date: parse_opt_date(row.try_get("silence_date")?)?,
+        incomplete_requested_on: parse_opt_date(row.try_get("incomplete_requested_on")?)?,
+        incomplete_completed_on: parse_opt_date(row.try_get("incomplete_completed_on")?)?,
+        tags,
+        created_by: parse_opt_uuid(row.try_get("created_by")?)?,
+        updated_at: parse_instant(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+fn attachment_from_row(row: &AnyRow) -> Result<Attachment, StoreError> {
+    Ok(Attachment {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        item_id: parse_uuid(&row.try_get::<String, _>("item_id")?)?,
+        sha256: row.try_get("sha256")?,
+        size: row.try_get("size")?,
+        filename: row.try_get("filename")?,
+        media_type: row.try_get("media_type")?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, commune_id, chrono, year, direction, sequence, channel, \
+    registered_number, doctype_code, subject, body, letter_date, arrival_date, \
+    first_receipt_elsewhere, registered_at, sender_reference, priority, confidentiality, \
+    service_id, assignee_id, status, close_reason, due_date, silence_date, \
+    incomplete_requested_on, incomplete_completed_on, created_by, updated_at";
+
+impl Store {
+    async fn tags_of(&self, item_id: Uuid) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT tag FROM item_tags WHERE item_id = $1 ORDER BY tag")
+            .bind(item_id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// An item of this commune; an item of another commune is "not found", never shown.
+    pub async fn item(&self, commune_id: Uuid, id: Uuid) -> Result<Item, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1 AND id = $2"
+        )))
+        .bind(commune_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or_else(|| StoreError::not_found("élément"))?;
+        item_from_row(&row, self.tags_of(id).await?)
+    }
+
+    pub async fn item_by_chrono(&self, commune_id: Uuid, chrono: &str) -> Result<Item, StoreError> {
+        let row = sqlx::query("SELECT id FROM items WHERE commune_id = $1 AND chrono = $2")
+            .bind(commune_id.to_string())
+            .bind(chrono.trim().to_owned())
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("l'élément {chrono}")))?;
+        self.item(commune_id, parse_uuid(&row.try_get::<String, _>(0)?)?)
+            .await
+    }
+
+    /// Items, newest first. Tags are not loaded here (lists don't show them).
+    pub async fn items(
+        &self,
+        commune_id: Uuid,
+        filter: &ItemFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1");
+        let mut n = 1;
+        let mut next = |clause: &str, sql: &mut String| {
+            n += 1;
+            sql.push_str(&format!(" AND {clause} ${n}"));
+        };
+        if filter.year.is_some() {
+            next("year =", &mut sql);
+        }
+        if filter.direction.is_some() {
+            next("direction =", &mut sql);
+        }
+        if filter.status.is_some() {
+            next("status =", &mut sql);
+        }
+        if filter.service_id.is_some() {
+            next("service_id =", &mut sql);
+        }
+        if filter.assignee_id.is_some() {
+            next("assignee_id =", &mut sql);
+        }
+        if filter.late_on.is_some() {
+            next(
+                "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed') AND due_date <",
+                &mut sql,
+            );
+        }
+        sql.push_str(&format!(
+            " ORDER BY registered_at DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        if let Some(y) = filter.year {
+            q = q.bind(i64::from(y));
+        }
+        if let Some(d) = filter.direction {
+            q = q.bind(d.code());
+        }
+        if let Some(s) = filter.status {
+            q = q.bind(s.code());
+        }
+        if let Some(s) = filter.service_id {
+            q = q.bind(s.to_string());
+        }
+        if let Some(a) = filter.assignee_id {
+            q = q.bind(a.to_string());
+        }
+        if let Some(d) = filter.late_on {
+            q = q.bind(date_text(d));
+        }
+        q.bind(limit)
+            .bind(offset)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| item_from_row(row, Vec::new()))
+            .collect()
+    }
+
+    pub async fn item_count(&self, commune_id: Uuid) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM items WHERE commune_id = $1")
+            .bind(commune_id.to_string())
+            .fetch_one(self.reader())
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Every sequence number given for (year, direction), ascending: for gap checks.
+    pub async fn sequences(
+        &self,
+        commune_id: Uuid,
+        year: i32,
+        direction: Direction,
+    ) -> Result<Vec<i64>, StoreError> {
+        sqlx::query(
+            "SELECT sequence FROM items WHERE commune_id = $1 AND year = $2 AND direction = $3
+             ORDER BY sequence",
+        )
+        .bind(commune_id.to_string())
+        .bind(i64::from(year))
+        .bind(direction.code())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<i64, _>(0)?))
+        .collect()
+    }
+
+    /// The counters' view: (year, direction, last sequence given).
+    pub async fn chrono_counters(
+        &self,
+        commune_id: Uuid,
+    ) -> Result<Vec<(i32, Direction, i64)>, StoreError> {
+        sqlx::query(
+            "SELECT year, direction, last_seq FROM chrono_counters WHERE commune_id = $1
+             ORDER BY year, direction",
+        )
+        .bind(commune_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                i32::try_from(r.try_get::<i64, _>(0)?).map_err(|_| StoreError::corrupt("année"))?,
+                parse_code(&r.try_get::<String, _>(1)?)?,
+                r.try_get::<i64, _>(2)?,
+            ))
+        })
+        .collect()
+    }
+
+    pub async fn attachments(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<Attachment>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM attachments WHERE commune_id = $1 AND item_id = $2 ORDER BY created_at, id",
+        )
+        .bind(commune_id.to_string())
+        .bind(item_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(attachment_from_row)
+        .collect()
+    }
+
+    /// Every file hash that some row of the commune refers to (for fsck).
+    pub async fn referenced_blobs(&self, commune_id: Uuid) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT DISTINCT sha256 FROM attachments WHERE commune_id = $1 ORDER BY sha256")
+            .bind(commune_id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    pub async fn notes(&self, commune_id: Uuid, item_id: Uuid) -> Result<Vec<Note>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM notes WHERE commune_id = $1 AND item_id = $2 ORDER BY created_at",
+        )
+        .bind(commune_id.to_string())
+        .bind(item_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Note {
+                id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+                item_id,
+                author_id: parse_opt_uuid(row.try_get("author_id")?)?,
+                body: row.try_get("body")?,
+                created_at: parse_instant(&row.try_get::<String, _>("created_at")?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// (role, contact id) pairs of an item, senders first.
+    pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
+        sqlx::query(
+            "SELECT role, contact_id FROM item_contacts WHERE item_id = $1 ORDER BY role DESC, position",
+        )
+        .bind(item_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, parse_uuid(&r.try_get::<String, _>(1)?)?)))
+        .collect()
+    }
+}
+
+impl WriteTx {
+    /// Inserts a fully formed item (its number already taken with `next_sequence`).
+    pub async fn insert_item(
+        &mut self,
+        item: &Item,
+        senders: &[Uuid],
+        recipients: &[Uuid],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+                $27, $28)"
+        )))
+        .bind(item.id.to_string())
+        .bind(item.commune_id.to_string())
+        .bind(item.chrono.clone())
+        .bind(i64::from(item.year))
+        .bind(item.direction.code())
+        .bind(item.sequence)
+        .bind(item.channel.code())
+        .bind(item.registered_number.clone())
+        .bind(item.doctype_code.clone())
+        .bind(item.subject.clone())
+        .bind(item.body.clone())
+        .bind(opt_date_text(item.letter_date))
+        .bind(date_text(item.arrival_date))
+        .bind(opt_date_text(item.first_receipt_elsewhere))
+        .bind(instant_text(&item.registered_at))
+        .bind(item.sender_reference.clone())
+        .bind(item.priority.code())
+        .bind(item.confidentiality.code())
+        .bind(item.service_id.map(|s| s.to_string()))
+        .bind(item.assignee_id.map(|s| s.to_string()))
+        .bind(item.status.code())
+        .bind(item.close_reason.map(|r| r.code()))
+        .bind(opt_date_text(item.due_date))
+        .bind(opt_date_text(item.silence_date))
+        .bind(opt_date_text(item.incomplete_requested_on))
+        .bind(opt_date_text(item.incomplete_completed_on))
+        .bind(item.created_by.map(|s| s.to_string()))
+        .bind(instant_text(&item.updated_at))
+        .execute(self.conn())
+        .await?;
+        for (role, ids) in [("sender", senders), ("recipient", recipients)] {
+            for (position, contact) in ids.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO item_contacts (item_id, contact_id, role, position) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(item.id.to_string())
+                .bind(contact.to_string())
+                .bind(role)
+                .bind(position as i64)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        for tag in &item.tags {
+            sqlx::query(
+                "INSERT INTO item_tags (item_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(item.id.to_string())
+            .bind(tag.trim().to_owned())
+            .execute(self.conn())
+            .await?;
+        }
+        self.journal(
+            item.commune_id,
+            new_entry(
+                actor,
+                "item.registered",
+                "item",
+                item.id,
+                None,
+                serde_json::to_string(item).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Reads an item inside the transaction, for a change based on its current state.
+    pub async fn item_for_update(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<Item, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1 AND id = $2"
+        )))
+        .bind(commune_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or_else(|| StoreError::not_found("élément"))?;
+        item_from_row(&row, Vec::new())
+    }
+
+    /// Writes the mutable fields of `after` over the stored item, journaling both states.
+    pub async fn update_item(
+        &mut self,
+        before: &Item,
+        after: &Item,
+        action: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE items SET status = $1, close_reason = $2, service_id = $3, assignee_id = $4,
+                due_date = $5, silence_date = $6, incomplete_requested_on = $7,
+                incomplete_completed_on = $8, priority = $9, confidentiality = $10,
+                doctype_code = $11, subject = $12, updated_at = $13
+             WHERE commune_id = $14 AND id = $15",
+        )
+        .bind(after.status.code())
+        .bind(after.close_reason.map(|r| r.code()))
+        .bind(after.service_id.map(|s| s.to_string()))
+        .bind(after.assignee_id.map(|s| s.to_string()))
+        .bind(opt_date_text(after.due_date))
+        .bind(opt_date_text(after.silence_date))
+        .bind(opt_date_text(after.incomplete_requested_on))
+        .bind(opt_date_text(after.incomplete_completed_on))
+        .bind(after.priority.code())
+        .bind(after.confidentiality.code())
+        .bind(after.doctype_code.clone())
+        .bind(after.subject.clone())
+        .bind(instant_text(&after.updated_at))
+        .bind(after.commune_id.to_string())
+        .bind(after.id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            after.commune_id,
+            new_entry(
+                actor,
+                action,
+                "item",
+                after.id,
+                serde_json::to_string(before).ok(),
+                serde_json::to_string(after).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Records a file already written to the file store.
+    pub async fn insert_attachment(
+        &mut self,
+        commune_id: Uuid,
+        a: &Attachment,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO attachments (id, commune_id, item_id, sha256, size, filename, media_type, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(a.id.to_string())
+        .bind(commune_id.to_string())
+        .bind(a.item_id.to_string())
+        .bind(a.sha256.clone())
+        .bind(a.size)
+        .bind(a.filename.clone())
+        .bind(a.media_type.clone())
+        .bind(instant_text(&self.now()))
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "attachment.added",
+                "item",
+                a.item_id,
+                None,
+                serde_json::to_string(a).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    pub async fn insert_note(
+        &mut self,
+        commune_id: Uuid,
+        note: &Note,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notes (id, commune_id, item_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(note.id.to_string())
+        .bind(commune_id.to_string())
+        .bind(note.item_id.to_string())
+        .bind(note.author_id.map(|a| a.to_string()))
+        .bind(note.body.clone())
+        .bind(instant_text(&note.created_at))
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "note.added",
+                "item",
+                note.item_id,
+                None,
+                serde_json::to_string(note).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    pub async fn insert_link(
+        &mut self,
+        commune_id: Uuid,
+        from: Uuid,
+        to: Uuid,
+        kind: LinkKind,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        // Both ends must be items of this commune.
+        let found =
+            sqlx::query("SELECT COUNT(*) FROM items WHERE commune_id = $1 AND id IN ($2, $3)")
+                .bind(commune_id.to_string())
+                .bind(from.to_string())
+                .bind(to.to_string())
+                .fetch_one(self.conn())
+                .await?
+                .try_get::<i64, _>(0)?;
+        if found != 2 || from == to {
+            return Err(StoreError::not_found("élément à lier"));
+        }
+        sqlx::query(
+            "INSERT INTO item_links (commune_id, from_item, to_item, kind, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(commune_id.to_string())
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .bind(kind.code())
+        .bind(instant_text(&self.now()))
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "item.linked",
+                "item",
+                from,
+                None,
+                serde_json::to_string(&serde_json::json!({"to": to, "kind": kind})).ok(),
+            ),
+        );
+        Ok(())
+    }
+}

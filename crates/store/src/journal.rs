@@ -1,0 +1,160 @@
+//! Appending to and reading back the per-commune hash-chained journal.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use parapheur_domain::journal::{
+    self, ChainReport, ChainVerifier, GENESIS_HASH, JournalEntry, NewJournalEntry,
+};
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::pool::Store;
+use crate::rows::{parse_instant, parse_uuid};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Chains `entry` after the commune's head, inside the caller's transaction.
+pub(crate) async fn append(
+    conn: &mut AnyConnection,
+    commune_id: Uuid,
+    now: DateTime<Utc>,
+    entry: NewJournalEntry,
+) -> Result<JournalEntry, StoreError> {
+    let commune = commune_id.to_string();
+    // A no-op UPDATE locks the head row on both backends (SQLite has no FOR UPDATE) and,
+    // on PostgreSQL, re-reads it after any concurrent writer commits.
+    let head =
+        sqlx::query("UPDATE journal_heads SET seq = seq WHERE commune_id = $1 RETURNING seq, hash")
+            .bind(commune.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (prev_seq, prev_hash) = match head {
+        Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+        None => {
+            sqlx::query("INSERT INTO journal_heads (commune_id, seq, hash) VALUES ($1, 0, $2)")
+                .bind(commune.clone())
+                .bind(GENESIS_HASH)
+                .execute(&mut *conn)
+                .await?;
+            (0, GENESIS_HASH.to_owned())
+        }
+    };
+    let chained = journal::chain(commune_id, prev_seq, &prev_hash, now, entry);
+    sqlx::query(
+        "INSERT INTO journal (commune_id, seq, at, actor, action, entity, entity_id,
+                              before_json, after_json, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(commune.clone())
+    .bind(chained.seq)
+    .bind(journal::timestamp_text(&chained.at))
+    .bind(chained.actor.clone())
+    .bind(chained.action.clone())
+    .bind(chained.entity.clone())
+    .bind(chained.entity_id.clone())
+    .bind(chained.before.clone())
+    .bind(chained.after.clone())
+    .bind(chained.prev_hash.clone())
+    .bind(chained.hash.clone())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE journal_heads SET seq = $1, hash = $2 WHERE commune_id = $3")
+        .bind(chained.seq)
+        .bind(chained.hash.clone())
+        .bind(commune)
+        .execute(&mut *conn)
+        .await?;
+    Ok(chained)
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
+    Ok(JournalEntry {
+        commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
+        seq: row.try_get("seq")?,
+        at: parse_instant(&row.try_get::<String, _>("at")?)?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        entity: row.try_get("entity")?,
+        entity_id: row.try_get("entity_id")?,
+        before: row.try_get("before_json")?,
+        after: row.try_get("after_json")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl Store {
+    pub async fn journal_head(&self, commune_id: Uuid) -> Result<Option<JournalHead>, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM journal_heads WHERE commune_id = $1")
+            .bind(commune_id.to_string())
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|r| {
+            Ok(JournalHead {
+                seq: r.try_get(0)?,
+                hash: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The journal entries about one entity, oldest first.
+    pub async fn journal_of(
+        &self,
+        commune_id: Uuid,
+        entity: &str,
+        entity_id: &str,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM journal WHERE commune_id = $1 AND entity = $2 AND entity_id = $3
+             ORDER BY seq",
+        )
+        .bind(commune_id.to_string())
+        .bind(entity.to_owned())
+        .bind(entity_id.to_owned())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
+    }
+
+    /// The number of journal entries of a commune (for progress bars).
+    pub async fn journal_len(&self, commune_id: Uuid) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM journal WHERE commune_id = $1")
+            .bind(commune_id.to_string())
+            .fetch_one(self.reader())
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+/// Walks a commune's whole journal in sequence order and checks the chain and its head.
+/// `progress` is called with the number of entries checked so far.
+pub async fn verify_journal(
+    store: &Store,
+    commune_id: Uuid,
+    mut progress: impl FnMut(u64),
+) -> Result<ChainReport, StoreError> {
+    let mut verifier = ChainVerifier::new(commune_id);
+    let mut rows = sqlx::query("SELECT * FROM journal WHERE commune_id = $1 ORDER BY seq, hash")
+        .bind(commune_id.to_string())
+        .fetch(store.reader());
+    let mut n = 0u64;
+    while let Some(row) = rows.try_next().await? {
+        verifier.push(&entry_from_row(&row)?);
+        n += 1;
+        if n % 1000 == 0 {
+            progress(n);
+        }
+    }
+    progress(n);
+    drop(rows);
+    let head = store.journal_head(commune_id).await?;
+    Ok(verifier.finish(head.as_ref().map(|h| (h.seq, h.hash.as_str()))))
+}

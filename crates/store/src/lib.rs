@@ -1,0 +1,32 @@
+//! Persistence of the register on SQLite (embedded, the default) or PostgreSQL (hosted).
+//!
+//! One code path serves both backends through sqlx's `Any` driver: the SQL is shared
+//! (positional `$n` parameters, `INSERT … ON CONFLICT … RETURNING`, text dates, BIGINT
+//! integers), and the few differences are named in [`Backend`]. Migrations live in
+//! `migrations/sqlite` and `migrations/postgres` with matching names.
+//!
+//! Every write goes through a [`WriteTx`]: it allocates chrono numbers inside the
+//! transaction (so numbers are gapless and a rollback gives them back), and it appends the
+//! journal entries of the change, hash-chained, just before committing. That single write
+//! path is what a replicator will follow later.
+//!
+//! On SQLite, writers take the lock up front (`BEGIN IMMEDIATE`) so that a transaction that
+//! reads before it writes can never fail on a busy snapshot; readers use their own pool and
+//! are never blocked by the writer (WAL).
+
+mod error;
+mod journal;
+mod migrate;
+mod pool;
+mod rows;
+
+pub mod communes;
+pub mod contacts;
+pub mod doctypes;
+pub mod items;
+pub mod services;
+pub mod users;
+
+pub use error::StoreError;
+pub use journal::{JournalHead, verify_journal};
+pub use pool::{Backend, Store, WriteTx};

@@ -1,0 +1,123 @@
+//! Schema migrations, embedded in the binary, one folder per backend with matching names.
+//!
+//! A small runner rather than `sqlx::migrate!`: the macro needs sqlx's `macros` feature
+//! (which builds SQLite twice) and does not run over the `Any` driver we share.
+
+use chrono::Utc;
+use sqlx::{AnyPool, Row};
+
+use crate::error::StoreError;
+use crate::pool::Backend;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "register",
+    sqlite: include_str!("../migrations/sqlite/0001_register.sql"),
+    postgres: include_str!("../migrations/postgres/0001_register.sql"),
+}];
+
+/// The newest schema version this program knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    let mut tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    if backend == Backend::Postgres {
+        // Two nodes starting together must not both migrate.
+        sqlx::query("SELECT pg_advisory_xact_lock(7234001)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    if let Some(newest) = applied.last()
+        && *newest > SCHEMA_VERSION
+    {
+        return Err(StoreError::Invalid(format!(
+            "la base de données est au schéma {newest}, plus récent que ce programme (schéma {SCHEMA_VERSION}) : mettez parapheur à jour"
+        )));
+    }
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let sql = match backend {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        for statement in split_statements(sql) {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(version = m.version, name = m.name, "schema migrated");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Splits a migration file on `;` at line ends, dropping comment-only chunks.
+fn split_statements(sql: &str) -> Vec<String> {
+    sql.split(";\n")
+        .map(|chunk| {
+            chunk
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .map(|s| s.trim().trim_end_matches(';').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_split_into_statements() {
+        let parts =
+            super::split_statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i ON a (x);\n");
+        assert_eq!(
+            parts,
+            vec!["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a (x)"]
+        );
+    }
+
+    #[test]
+    fn both_backends_have_every_migration() {
+        for m in super::MIGRATIONS {
+            assert!(!m.sqlite.is_empty() && !m.postgres.is_empty(), "{}", m.name);
+        }
+        assert_eq!(
+            super::MIGRATIONS.last().map(|m| m.version),
+            Some(super::SCHEMA_VERSION)
+        );
+    }
+}

@@ -1,0 +1,260 @@
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parapheur_domain::journal::{JournalEntry, NewJournalEntry};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::migrate;
+
+/// Which database the register lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the register's database: a pool for reads and a path for writes.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    /// SQLite: one connection, so writers of this process queue instead of colliding.
+    /// PostgreSQL: the same pool as `read`.
+    write: AnyPool,
+    read: AnyPool,
+}
+
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    // FULL: a committed registration survives a power cut, not only a crash.
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+];
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`, and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let options = |max| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        for pragma in SQLITE_PRAGMAS {
+                            conn.execute(pragma).await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let unavailable = |source| StoreError::Unavailable {
+            target: path.display().to_string(),
+            source,
+        };
+        let write = options(1)
+            .connect(&url)
+            .await
+            .map_err(|e| opening_error(e, unavailable))?;
+        let read = options(8)
+            .connect(&url)
+            .await
+            .map_err(|e| opening_error(e, unavailable))?;
+        let store = Store {
+            backend: Backend::Sqlite,
+            write,
+            read,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL at `url` (postgres://…), and migrates it.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Unavailable {
+                target: redact_url(url),
+                source,
+            })?;
+        let store = Store {
+            backend: Backend::Postgres,
+            write: pool.clone(),
+            read: pool,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::run(&self.write, self.backend).await
+    }
+
+    /// The pool for reads.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Starts a write transaction whose journal entries are dated `now`.
+    pub async fn begin(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            now,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Runs a statement outside the write path. For tests and maintenance tools only: it
+    /// bypasses the journal, which is exactly what the tampering tests need.
+    #[doc(hidden)]
+    pub async fn execute_unchecked(&self, sql: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Closes the pools, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// SQLite says "file is not a database" when it opens something else; keep that distinct.
+fn opening_error(
+    err: sqlx::Error,
+    unavailable: impl FnOnce(sqlx::Error) -> StoreError,
+) -> StoreError {
+    match StoreError::from(err) {
+        StoreError::Database(e) => unavailable(e),
+        other => other,
+    }
+}
+
+/// A URL without its password, for messages and logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A write transaction. Changes are journaled with [`WriteTx::journal`] and the entries
+/// are chained onto each commune's journal in [`WriteTx::commit`], inside the transaction:
+/// a change and its journal entry are committed together or not at all.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    now: DateTime<Utc>,
+    pending: Vec<(Uuid, NewJournalEntry)>,
+}
+
+impl WriteTx {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Records a change to be journaled at commit.
+    pub fn journal(&mut self, commune_id: Uuid, entry: NewJournalEntry) {
+        self.pending.push((commune_id, entry));
+    }
+
+    /// Takes the next chrono number of (commune, year, direction). The counter row is
+    /// locked until the transaction ends, so concurrent registrations queue here.
+    pub async fn next_sequence(
+        &mut self,
+        commune_id: Uuid,
+        year: i32,
+        direction: &str,
+    ) -> Result<i64, StoreError> {
+        let row: AnyRow = sqlx::query(
+            "INSERT INTO chrono_counters (commune_id, year, direction, last_seq)
+             VALUES ($1, $2, $3, 1)
+             ON CONFLICT (commune_id, year, direction)
+             DO UPDATE SET last_seq = chrono_counters.last_seq + 1
+             RETURNING last_seq",
+        )
+        .bind(commune_id.to_string())
+        .bind(i64::from(year))
+        .bind(direction.to_owned())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// Chains the pending journal entries and commits. Entries are appended last so the
+    /// journal head is locked only for the end of the transaction.
+    pub async fn commit(mut self) -> Result<Vec<JournalEntry>, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut written = Vec::with_capacity(pending.len());
+        for (commune_id, entry) in pending {
+            written.push(crate::journal::append(&mut self.tx, commune_id, self.now, entry).await?);
+        }
+        self.tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Abandons the transaction: nothing of it is kept, chrono numbers included.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn new_entry(
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: impl ToString,
+    before: Option<String>,
+    after: Option<String>,
+) -> NewJournalEntry {
+    NewJournalEntry {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        entity: entity.to_owned(),
+        entity_id: entity_id.to_string(),
+        before,
+        after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://app:s3cret@db.local:5432/parapheur"),
+            "postgres://app:***@db.local:5432/parapheur"
+        );
+        assert_eq!(
+            super::redact_url("postgres://localhost/x"),
+            "postgres://localhost/x"
+        );
+    }
+}

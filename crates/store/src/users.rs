@@ -1,0 +1,124 @@
+//! Users of a commune and their roles.
+
+use parapheur_domain::Role;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::{StoreError, is_unique_violation};
+use crate::pool::{Store, WriteTx, new_entry};
+use crate::rows::{instant_text, parse_code, parse_opt_uuid, parse_uuid};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub commune_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    /// "Maire", "1re adjointe", "Secrétaire de mairie"…
+    pub title: Option<String>,
+    pub role: Role,
+    pub service_id: Option<Uuid>,
+    pub active: bool,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        title: row.try_get("title")?,
+        role: parse_code(&row.try_get::<String, _>("role")?)?,
+        service_id: parse_opt_uuid(row.try_get("service_id")?)?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+impl Store {
+    pub async fn users(&self, commune_id: Uuid) -> Result<Vec<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE commune_id = $1 ORDER BY display_name")
+            .bind(commune_id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    pub async fn user_by_email(
+        &self,
+        commune_id: Uuid,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE commune_id = $1 AND email = $2")
+            .bind(commune_id.to_string())
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    /// The stored argon2id hash (PHC string) of a user's password, if one is set.
+    pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::not_found("utilisateur"))?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+impl WriteTx {
+    /// Adds a user; `password_hash` is already an argon2id PHC string (never a password).
+    pub async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO users (id, commune_id, email, display_name, title, role, service_id,
+                                password_hash, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.commune_id.to_string())
+        .bind(user.email.trim().to_lowercase())
+        .bind(user.display_name.clone())
+        .bind(user.title.clone())
+        .bind(user.role.code())
+        .bind(user.service_id.map(|s| s.to_string()))
+        .bind(password_hash.map(str::to_owned))
+        .bind(i64::from(user.active))
+        .bind(instant_text(&self.now()))
+        .execute(self.conn())
+        .await;
+        match result {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(format!(
+                    "l'utilisateur {}",
+                    user.email
+                )));
+            }
+            other => other?,
+        };
+        // The journal records who exists and their role, never the password hash.
+        self.journal(
+            user.commune_id,
+            new_entry(
+                actor,
+                "user.created",
+                "user",
+                user.id,
+                None,
+                serde_json::to_string(user).ok(),
+            ),
+        );
+        Ok(())
+    }
+}
