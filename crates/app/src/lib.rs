@@ -1,1 +1,132 @@
-//! (being written)
+//! The use cases of the register, shared by every front end (CLI, web, capture).
+//!
+//! Each use case takes the acting person and "now" as parameters, checks what it must,
+//! calls the domain rules, writes through one store transaction (which numbers and journals
+//! the change), and returns plain values. The web and the CLI call only this crate; they
+//! never talk to the store or the file store directly for a change.
+//!
+//! Files are written to the content-addressed store *before* the transaction that refers to
+//! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
+//! never a row that points to a missing file.
+
+mod check;
+mod config;
+mod demo;
+mod error;
+mod lifecycle;
+mod password;
+mod register;
+mod setup;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use parapheur_files::{DataKey, FileStore, MasterKey};
+use parapheur_store::Store;
+use uuid::Uuid;
+
+pub use check::{FsckOptions, FsckReport, JournalVerdict};
+pub use config::{Config, MasterKeySource};
+pub use demo::{DemoLogin, DemoSummary};
+pub use error::AppError;
+pub use lifecycle::Change;
+pub use password::{hash_password, verify_password};
+pub use register::{NewFile, Registered};
+pub use setup::NewUser;
+
+pub use parapheur_domain as domain;
+pub use parapheur_store as store;
+
+/// Who is acting: a user of a commune, or the system itself (CLI, capture, demo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    System(&'static str),
+}
+
+impl Actor {
+    /// How the journal names the actor.
+    pub fn journal_name(&self) -> String {
+        match self {
+            Actor::User(id) => format!("user:{id}"),
+            Actor::System(name) => format!("system:{name}"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Actor::User(id) => Some(*id),
+            Actor::System(_) => None,
+        }
+    }
+}
+
+/// The open register: database, files and keys.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    files: FileStore,
+    master: Arc<MasterKey>,
+    /// Unwrapped commune keys, so each is unwrapped once per process.
+    keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
+}
+
+impl App {
+    /// Opens the register described by `config`: database (migrated), files and master key.
+    pub async fn open(config: &Config) -> Result<App, AppError> {
+        let master = config.load_master_key()?;
+        let store = config.open_store().await?;
+        let files = FileStore::local(&config.files_dir())?;
+        let app = App {
+            store,
+            files,
+            master: Arc::new(master),
+            keys: Arc::default(),
+        };
+        app.check_master_key().await?;
+        Ok(app)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    /// Refuses at once a master key other than the one the register was set up with.
+    async fn check_master_key(&self) -> Result<(), AppError> {
+        if let Some(commune) = self.store.communes().await?.first() {
+            self.data_key(commune.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The commune's file key, unwrapped with the master key.
+    pub async fn data_key(&self, commune_id: Uuid) -> Result<Arc<DataKey>, AppError> {
+        if let Some(key) = self.cached_key(commune_id) {
+            return Ok(key);
+        }
+        let wrapped = self.store.commune_wrapped_key(commune_id).await?;
+        let key = Arc::new(self.master.unwrap(&wrapped, &commune_id.to_string())?);
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(commune_id, key.clone());
+        }
+        Ok(key)
+    }
+
+    fn cached_key(&self, commune_id: Uuid) -> Option<Arc<DataKey>> {
+        self.keys.lock().ok()?.get(&commune_id).cloned()
+    }
+
+    /// Reads a file of a commune, checking its integrity.
+    pub async fn read_file(&self, commune_id: Uuid, sha256: &str) -> Result<Vec<u8>, AppError> {
+        let key = self.data_key(commune_id).await?;
+        Ok(self.files.get(&commune_id.to_string(), &key, sha256).await?)
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}

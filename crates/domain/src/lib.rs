@@ -13,6 +13,7 @@
 
 pub mod calendar;
 pub mod chrono_number;
+pub mod clock;
 pub mod commune;
 pub mod contact;
 pub mod deadline;

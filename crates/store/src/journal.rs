@@ -149,7 +149,7 @@ pub async fn verify_journal(
     while let Some(row) = rows.try_next().await? {
         verifier.push(&entry_from_row(&row)?);
         n += 1;
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             progress(n);
         }
     }

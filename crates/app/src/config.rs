@@ -1,0 +1,210 @@
+//! Where the register lives and how its master key is found.
+//!
+//! Precedence: command-line flags, then the environment (`PARAPHEUR_DATABASE_URL`,
+//! `PARAPHEUR_MASTER_KEY`, `PARAPHEUR_MASTER_KEY_FILE`), then `DATA/parapheur.toml`, then the
+//! defaults: SQLite at `DATA/parapheur.sqlite`, files under `DATA/files`, master key in
+//! `DATA/master.key` (created by `init`/`demo`; keep a copy off the machine).
+
+use std::path::{Path, PathBuf};
+
+use parapheur_files::MasterKey;
+use parapheur_store::Store;
+use serde::Deserialize;
+
+use crate::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// The key itself, base64 (from `PARAPHEUR_MASTER_KEY`).
+    Inline(String),
+    /// A file holding the key in base64.
+    File(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub master_key: MasterKeySource,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key nor a database password.
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database_url.as_ref().map(|_| "postgres"))
+            .finish()
+    }
+}
+
+/// `DATA/parapheur.toml`: every setting optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    master_key_file: Option<PathBuf>,
+}
+
+impl Config {
+    pub const FILE_NAME: &'static str = "parapheur.toml";
+
+    /// Builds the configuration of `data_dir`, reading the environment and the config file.
+    pub fn load(data_dir: &Path, database_url: Option<String>) -> Result<Config, AppError> {
+        let settings = read_settings(&data_dir.join(Self::FILE_NAME))?;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let database_url = database_url
+            .or_else(|| env("PARAPHEUR_DATABASE_URL"))
+            .or(settings.database_url);
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(AppError::Config(
+                "l'URL de base de données doit commencer par postgres:// (sans URL : SQLite dans le dossier de données)".into(),
+            ));
+        }
+        let master_key = match (env("PARAPHEUR_MASTER_KEY"), env("PARAPHEUR_MASTER_KEY_FILE")) {
+            (Some(inline), _) => MasterKeySource::Inline(inline),
+            (None, Some(file)) => MasterKeySource::File(file.into()),
+            (None, None) => MasterKeySource::File(
+                settings
+                    .master_key_file
+                    .unwrap_or_else(|| data_dir.join("master.key")),
+            ),
+        };
+        Ok(Config {
+            data_dir: data_dir.to_path_buf(),
+            database_url,
+            master_key,
+        })
+    }
+
+    pub fn files_dir(&self) -> PathBuf {
+        self.data_dir.join("files")
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("parapheur.sqlite")
+    }
+
+    /// True once the register has been set up here.
+    pub fn is_initialised(&self) -> bool {
+        self.database_url.is_some() || self.sqlite_path().exists()
+    }
+
+    pub async fn open_store(&self) -> Result<Store, AppError> {
+        Ok(match &self.database_url {
+            Some(url) => Store::open_postgres(url).await?,
+            None => {
+                std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+                    AppError::Config(format!(
+                        "impossible de créer le dossier de données {} : {e}",
+                        self.data_dir.display()
+                    ))
+                })?;
+                Store::open_sqlite(&self.sqlite_path()).await?
+            }
+        })
+    }
+
+    pub fn load_master_key(&self) -> Result<MasterKey, AppError> {
+        match &self.master_key {
+            MasterKeySource::Inline(text) => Ok(MasterKey::from_base64(text)?),
+            MasterKeySource::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    AppError::Config(format!(
+                        "clé maître illisible ({}) : {e} ; « parapheur init » la crée, ou donnez PARAPHEUR_MASTER_KEY",
+                        path.display()
+                    ))
+                })?;
+                Ok(MasterKey::from_base64(&text)?)
+            }
+        }
+    }
+
+    /// Creates the master key file if the key comes from a file that does not exist yet.
+    /// Returns true when a new key was written.
+    pub fn ensure_master_key(&self) -> Result<bool, AppError> {
+        let MasterKeySource::File(path) = &self.master_key else {
+            return Ok(false);
+        };
+        if path.exists() {
+            return Ok(false);
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                AppError::Config(format!("impossible de créer {} : {e}", dir.display()))
+            })?;
+        }
+        let key = MasterKey::generate()?;
+        write_private(path, format!("{}\n", key.to_base64()).as_bytes()).map_err(|e| {
+            AppError::Config(format!(
+                "impossible d'écrire la clé maître {} : {e}",
+                path.display()
+            ))
+        })?;
+        Ok(true)
+    }
+}
+
+fn read_settings(path: &Path) -> Result<FileSettings, AppError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text)
+            .map_err(|e| AppError::Config(format!("{} : {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileSettings::default()),
+        Err(e) => Err(AppError::Config(format!("{} illisible : {e}", path.display()))),
+    }
+}
+
+/// Writes a secret readable by its owner only, created fresh (never overwriting).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_config_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(Config::FILE_NAME), "databse_url = 'x'\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("parapheur.toml") && err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn a_non_postgres_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(dir.path(), Some("mysql://x".into())).unwrap_err();
+        assert!(err.to_string().contains("postgres://"));
+    }
+
+    #[test]
+    fn the_master_key_file_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().into(),
+            database_url: None,
+            master_key: MasterKeySource::File(dir.path().join("master.key")),
+        };
+        assert!(config.ensure_master_key().unwrap());
+        let first = config.load_master_key().unwrap().fingerprint();
+        assert!(!config.ensure_master_key().unwrap());
+        assert_eq!(config.load_master_key().unwrap().fingerprint(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{config:?}").contains("master"));
+    }
+}

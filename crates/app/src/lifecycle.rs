@@ -1,0 +1,173 @@
+//! Changes to a registered item: status, routing, incompleteness (L114-5), notes, links.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use parapheur_domain::clock::local_date;
+use parapheur_domain::item::{Item, LinkKind};
+use parapheur_domain::{CloseReason, Commune, Status};
+use parapheur_store::items::Note;
+use uuid::Uuid;
+
+use crate::register::deadlines;
+use crate::{Actor, App, AppError};
+
+/// One change to an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Moves along the state machine; closing needs a reason.
+    Status {
+        to: Status,
+        reason: Option<CloseReason>,
+    },
+    /// Routes to a service and/or a person.
+    Assign {
+        service_id: Option<Uuid>,
+        assignee_id: Option<Uuid>,
+    },
+    /// L114-5: documents were asked from the sender on that day.
+    Incomplete { requested_on: NaiveDate },
+    /// L114-5: the missing documents arrived on that day.
+    Completed { on: NaiveDate },
+}
+
+impl Change {
+    fn action(&self) -> &'static str {
+        match self {
+            Change::Status { .. } => "item.status",
+            Change::Assign { .. } => "item.assigned",
+            Change::Incomplete { .. } => "item.incomplete",
+            Change::Completed { .. } => "item.completed",
+        }
+    }
+}
+
+impl App {
+    /// Applies a change to an item of the commune, inside one transaction, journaled with
+    /// the item's state before and after.
+    pub async fn change_item(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Result<Item, AppError> {
+        if let Change::Assign {
+            service_id,
+            assignee_id,
+        } = &change
+        {
+            self.check_routing(commune, *service_id, *assignee_id).await?;
+        }
+        let today = local_date(now, &commune.departement);
+        let mut tx = self.store().begin(now).await?;
+        let before = tx.item_for_update(commune.id, item_id).await?;
+        let mut after = before.clone();
+        after.updated_at = now;
+        match change {
+            Change::Status { to, reason } => {
+                before.status.check_transition(to, reason)?;
+                after.status = to;
+                after.close_reason = reason;
+            }
+            Change::Assign {
+                service_id,
+                assignee_id,
+            } => {
+                if service_id.is_none() && assignee_id.is_none() {
+                    return Err(AppError::invalid("indiquez un service ou une personne"));
+                }
+                if before.status != Status::Assigned {
+                    before.status.check_transition(Status::Assigned, None)?;
+                }
+                after.status = Status::Assigned;
+                after.service_id = service_id.or(before.service_id);
+                after.assignee_id = assignee_id;
+            }
+            Change::Incomplete { requested_on } => {
+                if requested_on < before.arrival_date || requested_on > today {
+                    return Err(AppError::invalid(
+                        "la demande de pièces doit dater d'entre l'arrivée et aujourd'hui",
+                    ));
+                }
+                before
+                    .status
+                    .check_transition(Status::AwaitingDocuments, None)?;
+                after.status = Status::AwaitingDocuments;
+                after.incomplete_requested_on = Some(requested_on);
+                after.incomplete_completed_on = None;
+            }
+            Change::Completed { on } => {
+                let Some(requested_on) = before.incomplete_requested_on else {
+                    return Err(AppError::invalid("aucune pièce n'a été demandée"));
+                };
+                if on < requested_on || on > today {
+                    return Err(AppError::invalid(
+                        "la réception des pièces doit dater d'entre leur demande et aujourd'hui",
+                    ));
+                }
+                before.status.check_transition(Status::InProgress, None)?;
+                after.status = Status::InProgress;
+                after.incomplete_completed_on = Some(on);
+            }
+        }
+        if before.incomplete_requested_on != after.incomplete_requested_on
+            || before.incomplete_completed_on != after.incomplete_completed_on
+        {
+            let doctype = match &after.doctype_code {
+                Some(code) => tx.doctype(commune.id, code).await?,
+                None => None,
+            };
+            let dates = deadlines(after.direction, &after, doctype.as_ref(), commune);
+            after.due_date = dates.due;
+            after.silence_date = dates.silence_date;
+        }
+        let action = change.action();
+        tx.update_item(&before, &after, action, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn add_note(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Note, AppError> {
+        let body = body.trim();
+        if body.is_empty() || body.chars().count() > 10_000 {
+            return Err(AppError::invalid("une note compte de 1 à 10 000 caractères"));
+        }
+        let note = Note {
+            id: Uuid::now_v7(),
+            item_id,
+            author_id: actor.user_id(),
+            body: body.to_owned(),
+            created_at: now,
+        };
+        let mut tx = self.store().begin(now).await?;
+        tx.item_for_update(commune.id, item_id).await?;
+        tx.insert_note(commune.id, &note, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(note)
+    }
+
+    pub async fn link_items(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        from: Uuid,
+        to: Uuid,
+        kind: LinkKind,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let mut tx = self.store().begin(now).await?;
+        tx.insert_link(commune.id, from, to, kind, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! Registering an item with its files.
+
+use chrono::{DateTime, Datelike, Utc};
+use parapheur_domain::clock::local_date;
+use parapheur_domain::deadline::{self, DeadlineFacts};
+use parapheur_domain::item::{Item, NewItem};
+use parapheur_domain::{Commune, Direction, DocumentType, Status};
+use parapheur_store::items::Attachment;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{Actor, App, AppError};
+
+/// Largest file accepted with an item (a scanned letter is far smaller).
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A file given with an item.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub filename: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub item: Item,
+    pub attachments: Vec<Attachment>,
+}
+
+/// The deadlines of an incoming item under its document type.
+pub(crate) fn deadlines(
+    item_direction: Direction,
+    facts_from: &Item,
+    doctype: Option<&DocumentType>,
+    commune: &Commune,
+) -> deadline::Deadlines {
+    let none = deadline::Deadlines {
+        due: None,
+        silence_date: None,
+        waiting_for_documents: false,
+    };
+    let Some(doctype) = doctype else { return none };
+    if item_direction != Direction::Incoming {
+        return none;
+    }
+    deadline::compute(&DeadlineFacts {
+        arrival: facts_from.arrival_date,
+        first_receipt_elsewhere: facts_from.first_receipt_elsewhere,
+        incomplete: facts_from
+            .incomplete_requested_on
+            .map(|requested_on| deadline::Incompleteness {
+                requested_on,
+                completed_on: facts_from.incomplete_completed_on,
+            }),
+        delay: doctype.delay,
+        silence: doctype.silence,
+        zone: commune.holiday_zone(),
+    })
+}
+
+fn check_file(file: &NewFile) -> Result<(), AppError> {
+    if file.bytes.len() > MAX_FILE_BYTES {
+        return Err(AppError::invalid(format!(
+            "le fichier « {} » dépasse {} Mo",
+            file.filename,
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    let name = file.filename.trim();
+    if name.is_empty() || name.len() > 255 || name.contains(['/', '\\', '\0']) {
+        return Err(AppError::invalid(format!(
+            "nom de fichier invalide « {} »",
+            file.filename
+        )));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Registers an item and its files, giving it the next chrono number.
+    ///
+    /// Files are stored first; the item, its number, its attachments and its journal entry are
+    /// then committed in one transaction. If anything fails, the register is unchanged (a file
+    /// already stored is left unreferenced and collected by `fsck`).
+    pub async fn register(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        new: NewItem,
+        files: Vec<NewFile>,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, AppError> {
+        let today = local_date(now, &commune.departement);
+        new.validate(today)?;
+        files.iter().try_for_each(check_file)?;
+        let doctype = match &new.doctype_code {
+            Some(code) => Some(
+                self.store()
+                    .doctype(commune.id, code)
+                    .await?
+                    .ok_or_else(|| AppError::UnknownDoctype(code.clone()))?,
+            ),
+            None => None,
+        };
+
+        let key = self.data_key(commune.id).await?;
+        let mut stored = Vec::with_capacity(files.len());
+        for file in &files {
+            let s = self
+                .files()
+                .put(&commune.id.to_string(), &key, &file.bytes)
+                .await?;
+            stored.push(s);
+        }
+
+        let who = actor.journal_name();
+        let mut tx = self.store().begin(now).await?;
+        tx.check_contacts(commune.id, &new.sender_ids).await?;
+        tx.check_contacts(commune.id, &new.recipient_ids).await?;
+        self.check_routing(commune, new.service_id, new.assignee_id)
+            .await?;
+        let year = today.year();
+        let sequence = tx
+            .next_sequence(commune.id, year, new.direction.code())
+            .await?;
+        let number = commune.chrono_format.format(year, new.direction, sequence);
+        let status = if new.service_id.is_some() || new.assignee_id.is_some() {
+            Status::Assigned
+        } else {
+            Status::Registered
+        };
+        let mut item = Item {
+            id: Uuid::now_v7(),
+            commune_id: commune.id,
+            chrono: number.text,
+            year,
+            sequence,
+            direction: new.direction,
+            channel: new.channel,
+            registered_number: new.registered_number.map(|n| n.trim().to_owned()),
+            doctype_code: new.doctype_code,
+            subject: new.subject.trim().to_owned(),
+            body: new.body,
+            letter_date: new.letter_date,
+            arrival_date: new.arrival_date,
+            first_receipt_elsewhere: new.first_receipt_elsewhere,
+            registered_at: now,
+            sender_reference: new.sender_reference,
+            priority: new.priority,
+            confidentiality: new.confidentiality,
+            service_id: new.service_id,
+            assignee_id: new.assignee_id,
+            status,
+            close_reason: None,
+            due_date: None,
+            silence_date: None,
+            incomplete_requested_on: None,
+            incomplete_completed_on: None,
+            tags: new.tags,
+            created_by: actor.user_id(),
+            updated_at: now,
+        };
+        let dates = deadlines(item.direction, &item, doctype.as_ref(), commune);
+        item.due_date = dates.due;
+        item.silence_date = dates.silence_date;
+        tx.insert_item(&item, &new.sender_ids, &new.recipient_ids, &who)
+            .await?;
+        let mut attachments = Vec::with_capacity(files.len());
+        for (file, s) in files.iter().zip(&stored) {
+            let a = Attachment {
+                id: Uuid::now_v7(),
+                item_id: item.id,
+                sha256: s.sha256.clone(),
+                size: i64::try_from(s.size).unwrap_or(i64::MAX),
+                filename: file.filename.trim().to_owned(),
+                media_type: file.media_type.clone(),
+            };
+            tx.insert_attachment(commune.id, &a, &who).await?;
+            attachments.push(a);
+        }
+        tx.commit().await?;
+        tracing::debug!(chrono = %item.chrono, "item registered");
+        Ok(Registered { item, attachments })
+    }
+
+    /// A service and a person in charge must both belong to the commune.
+    pub(crate) async fn check_routing(
+        &self,
+        commune: &Commune,
+        service_id: Option<Uuid>,
+        assignee_id: Option<Uuid>,
+    ) -> Result<(), AppError> {
+        if let Some(s) = service_id
+            && !self.store().services(commune.id).await?.iter().any(|x| x.id == s)
+        {
+            return Err(AppError::invalid("service inconnu dans cette commune"));
+        }
+        if let Some(u) = assignee_id
+            && !self.store().users(commune.id).await?.iter().any(|x| x.id == u && x.active)
+        {
+            return Err(AppError::invalid("personne inconnue dans cette commune"));
+        }
+        Ok(())
+    }
+}

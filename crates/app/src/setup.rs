@@ -1,0 +1,182 @@
+//! Setting up communes, their users, services and document types.
+
+use chrono::{DateTime, Utc};
+use parapheur_domain::doctype::{self, DocumentType};
+use parapheur_domain::{ChronoFormat, Commune, Role};
+use parapheur_files::DataKey;
+use parapheur_store::services::Service;
+use parapheur_store::users::User;
+use uuid::Uuid;
+
+use crate::{Actor, App, AppError, hash_password};
+
+/// A user to create, with an optional password (hashed here, never stored in clear).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub title: Option<String>,
+    pub role: Role,
+    pub service_id: Option<Uuid>,
+    pub password: Option<String>,
+}
+
+impl App {
+    /// Creates a commune from its INSEE code, with its file key, the default document types
+    /// and a first service. Refuses an unknown code and a commune already in the register.
+    pub async fn create_commune(
+        &self,
+        insee: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Commune, AppError> {
+        let insee = insee.trim().to_uppercase();
+        let record = parapheur_communes::by_insee(&insee)
+            .ok_or_else(|| AppError::UnknownInsee(insee.clone()))?;
+        if self.store().commune_by_insee(&insee).await?.is_some() {
+            return Err(parapheur_store::StoreError::AlreadyExists(format!(
+                "la commune {} ({insee})",
+                record.name
+            ))
+            .into());
+        }
+        let commune = Commune {
+            id: Uuid::now_v7(),
+            insee: record.insee.to_owned(),
+            name: record.name.to_owned(),
+            siren: record.siren.to_owned(),
+            postal_code: record.main_postal_code().to_owned(),
+            departement: record.departement.to_owned(),
+            chrono_format: ChronoFormat::default(),
+        };
+        let key = DataKey::generate()?;
+        let wrapped = self.master.wrap(&key, &commune.id.to_string())?;
+        let who = actor.journal_name();
+        let mut tx = self.store().begin(now).await?;
+        tx.insert_commune(&commune, &wrapped, &who).await?;
+        for d in doctype::default_set() {
+            tx.insert_doctype(commune.id, &d, &who).await?;
+        }
+        tx.insert_service(
+            &Service {
+                id: Uuid::now_v7(),
+                commune_id: commune.id,
+                code: "secretariat".into(),
+                name: "Secrétariat de mairie".into(),
+                email: None,
+                phone: None,
+            },
+            &who,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(insee = %commune.insee, name = %commune.name, "commune created");
+        Ok(commune)
+    }
+
+    /// The commune with this INSEE code, which must be in the register.
+    pub async fn commune(&self, insee: &str) -> Result<Commune, AppError> {
+        let insee = insee.trim().to_uppercase();
+        if parapheur_communes::by_insee(&insee).is_none() {
+            return Err(AppError::UnknownInsee(insee));
+        }
+        self.store()
+            .commune_by_insee(&insee)
+            .await?
+            .ok_or(AppError::CommuneNotInRegister(insee))
+    }
+
+    pub async fn add_user(
+        &self,
+        commune: &Commune,
+        new: NewUser,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, AppError> {
+        let email = new.email.trim().to_lowercase();
+        if parapheur_domain::contact::normalize_email(&email).is_none() {
+            return Err(AppError::invalid(format!("adresse électronique invalide « {email} »")));
+        }
+        let hash = new.password.as_deref().map(hash_password).transpose()?;
+        let user = User {
+            id: Uuid::now_v7(),
+            commune_id: commune.id,
+            email,
+            display_name: new.display_name,
+            title: new.title,
+            role: new.role,
+            service_id: new.service_id,
+            active: true,
+        };
+        let mut tx = self.store().begin(now).await?;
+        tx.insert_user(&user, hash.as_deref(), &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn add_service(
+        &self,
+        commune: &Commune,
+        code: &str,
+        name: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Service, AppError> {
+        if !doctype::is_valid_code(code) {
+            return Err(AppError::invalid(format!(
+                "code de service invalide « {code} » : lettres minuscules, chiffres, - ou _"
+            )));
+        }
+        let service = Service {
+            id: Uuid::now_v7(),
+            commune_id: commune.id,
+            code: code.to_owned(),
+            name: name.trim().to_owned(),
+            email: None,
+            phone: None,
+        };
+        let mut tx = self.store().begin(now).await?;
+        tx.insert_service(&service, &actor.journal_name()).await?;
+        tx.commit().await?;
+        Ok(service)
+    }
+
+    pub async fn add_doctype(
+        &self,
+        commune: &Commune,
+        doctype: &DocumentType,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        if !doctype::is_valid_code(&doctype.code) {
+            return Err(AppError::invalid(format!(
+                "code de type invalide « {} » : 1 à 40 lettres minuscules, chiffres, - ou _",
+                doctype.code
+            )));
+        }
+        if doctype.label.trim().is_empty() {
+            return Err(AppError::invalid("le libellé est obligatoire"));
+        }
+        let mut tx = self.store().begin(now).await?;
+        tx.insert_doctype(commune.id, doctype, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_chrono_format(
+        &self,
+        commune: &Commune,
+        pattern: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ChronoFormat, AppError> {
+        let format = ChronoFormat::parse(pattern).map_err(|e| AppError::invalid(e.to_string()))?;
+        let mut tx = self.store().begin(now).await?;
+        tx.set_chrono_format(commune, &format, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(format)
+    }
+}
