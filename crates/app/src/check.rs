@@ -113,8 +113,15 @@ impl App {
                 continue;
             }
             for blob in self.files().list(&dir).await? {
-                self.orphan(&dir, &blob.sha256, blob.last_modified, options, now, &mut report)
-                    .await?;
+                self.orphan(
+                    &dir,
+                    &blob.sha256,
+                    blob.last_modified,
+                    options,
+                    now,
+                    &mut report,
+                )
+                .await?;
             }
         }
         Ok(report)
@@ -166,7 +173,9 @@ impl App {
         now: DateTime<Utc>,
         report: &mut FsckReport,
     ) -> Result<(), AppError> {
-        report.orphans.push((commune_dir.to_owned(), sha.to_owned()));
+        report
+            .orphans
+            .push((commune_dir.to_owned(), sha.to_owned()));
         if now - modified < options.grace {
             report.orphans_too_recent += 1;
         } else if options.collect {
@@ -219,9 +228,7 @@ pub(crate) fn numbering_problem(sorted: &[i64], last_given: i64) -> Option<Strin
         expected += 1;
     }
     if sorted.last().is_some_and(|&s| s > last_given) {
-        return Some(format!(
-            "des numéros dépassent le compteur ({last_given})"
-        ));
+        return Some(format!("des numéros dépassent le compteur ({last_given})"));
     }
     (!missing.is_empty()).then(|| {
         let shown: Vec<String> = missing.iter().take(10).map(i64::to_string).collect();
@@ -242,9 +249,17 @@ mod tests {
     fn numbering_gaps_duplicates_and_excess() {
         assert_eq!(numbering_problem(&[1, 2, 3], 3), None);
         assert_eq!(numbering_problem(&[], 0), None);
-        assert!(numbering_problem(&[1, 3], 3).unwrap().contains("1 numéro(s) manquant(s) : 2"));
+        assert!(
+            numbering_problem(&[1, 3], 3)
+                .unwrap()
+                .contains("1 numéro(s) manquant(s) : 2")
+        );
         assert!(numbering_problem(&[1, 2], 4).unwrap().contains("3, 4"));
         assert!(numbering_problem(&[1, 2, 2], 2).unwrap().contains("double"));
-        assert!(numbering_problem(&[1, 2, 3], 2).unwrap().contains("dépassent"));
+        assert!(
+            numbering_problem(&[1, 2, 3], 2)
+                .unwrap()
+                .contains("dépassent")
+        );
     }
 }

@@ -63,7 +63,10 @@ impl Config {
                 "l'URL de base de données doit commencer par postgres:// (sans URL : SQLite dans le dossier de données)".into(),
             ));
         }
-        let master_key = match (env("PARAPHEUR_MASTER_KEY"), env("PARAPHEUR_MASTER_KEY_FILE")) {
+        let master_key = match (
+            env("PARAPHEUR_MASTER_KEY"),
+            env("PARAPHEUR_MASTER_KEY_FILE"),
+        ) {
             (Some(inline), _) => MasterKeySource::Inline(inline),
             (None, Some(file)) => MasterKeySource::File(file.into()),
             (None, None) => MasterKeySource::File(
@@ -149,10 +152,14 @@ impl Config {
 
 fn read_settings(path: &Path) -> Result<FileSettings, AppError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| AppError::Config(format!("{} : {e}", path.display()))),
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| AppError::Config(format!("{} : {e}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileSettings::default()),
-        Err(e) => Err(AppError::Config(format!("{} illisible : {e}", path.display()))),
+        Err(e) => Err(AppError::Config(format!(
+            "{} illisible : {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -177,7 +184,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(Config::FILE_NAME), "databse_url = 'x'\n").unwrap();
         let err = Config::load(dir.path(), None).unwrap_err().to_string();
-        assert!(err.contains("parapheur.toml") && err.contains("databse_url"), "{err}");
+        assert!(
+            err.contains("parapheur.toml") && err.contains("databse_url"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -202,7 +212,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{config:?}").contains("master"));

@@ -56,29 +56,111 @@ impl Rng {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Marie", "Jean", "Nathalie", "Philippe", "Isabelle", "Michel", "Sophie", "Alain", "Catherine",
-    "Patrick", "Sandrine", "Éric", "Valérie", "Thierry", "Céline", "Stéphane", "Aurélie", "Julien",
-    "Hélène", "Nicolas", "Chloé", "Lucas", "Inès", "Mohamed", "Léa", "Hugo", "Françoise", "Gérard",
+    "Marie",
+    "Jean",
+    "Nathalie",
+    "Philippe",
+    "Isabelle",
+    "Michel",
+    "Sophie",
+    "Alain",
+    "Catherine",
+    "Patrick",
+    "Sandrine",
+    "Éric",
+    "Valérie",
+    "Thierry",
+    "Céline",
+    "Stéphane",
+    "Aurélie",
+    "Julien",
+    "Hélène",
+    "Nicolas",
+    "Chloé",
+    "Lucas",
+    "Inès",
+    "Mohamed",
+    "Léa",
+    "Hugo",
+    "Françoise",
+    "Gérard",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
-    "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-    "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier", "Dupont", "Lambert", "Bonnet",
-    "François", "Martinez", "Legrand", "Chevalier", "Boyer", "Gauthier", "Perrin", "Renard",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Chevalier",
+    "Boyer",
+    "Gauthier",
+    "Perrin",
+    "Renard",
 ];
 const STREETS: &[&str] = &[
-    "rue Nationale", "rue de la Mairie", "avenue de la Gare", "rue des Écoles", "chemin des Vignes",
-    "rue du Moulin", "allée des Tilleuls", "route de Tours", "rue de l'Indre", "place du Marché",
-    "rue Émile Zola", "impasse des Lilas", "rue de la Forteresse", "rue Jean Moulin",
+    "rue Nationale",
+    "rue de la Mairie",
+    "avenue de la Gare",
+    "rue des Écoles",
+    "chemin des Vignes",
+    "rue du Moulin",
+    "allée des Tilleuls",
+    "route de Tours",
+    "rue de l'Indre",
+    "place du Marché",
+    "rue Émile Zola",
+    "impasse des Lilas",
+    "rue de la Forteresse",
+    "rue Jean Moulin",
 ];
 const ORGANISATIONS: &[(&str, Option<&str>)] = &[
-    ("Préfecture d'Indre-et-Loire", Some("courrier@indre-et-loire.gouv.demo")),
-    ("Conseil départemental d'Indre-et-Loire", Some("contact@departement-touraine.demo")),
-    ("Communauté de communes Touraine Vallée de l'Indre", Some("accueil@tvi.demo")),
+    (
+        "Préfecture d'Indre-et-Loire",
+        Some("courrier@indre-et-loire.gouv.demo"),
+    ),
+    (
+        "Conseil départemental d'Indre-et-Loire",
+        Some("contact@departement-touraine.demo"),
+    ),
+    (
+        "Communauté de communes Touraine Vallée de l'Indre",
+        Some("accueil@tvi.demo"),
+    ),
     ("Enedis Centre-Val de Loire", None),
     ("SAUR — service des eaux", Some("clientele@saur.demo")),
-    ("École élémentaire Jean Moulin", Some("ecole.montbazon@ac-orleans-tours.demo")),
-    ("Association sportive montbazonnaise", Some("asm.football@asso.demo")),
+    (
+        "École élémentaire Jean Moulin",
+        Some("ecole.montbazon@ac-orleans-tours.demo"),
+    ),
+    (
+        "Association sportive montbazonnaise",
+        Some("asm.football@asso.demo"),
+    ),
     ("Comité des fêtes", Some("comitedesfetes@asso.demo")),
     ("La Poste — agence de Montbazon", None),
     ("Trésorerie de Joué-lès-Tours", Some("sgc.joue@dgfip.demo")),
@@ -88,67 +170,106 @@ const ORGANISATIONS: &[(&str, Option<&str>)] = &[
 
 /// (document type code, subjects) — what a small mairie actually receives.
 const SUBJECTS: &[(&str, &[&str])] = &[
-    ("urbanisme", &[
-        "Déclaration préalable : pose de panneaux photovoltaïques",
-        "Certificat d'urbanisme opérationnel, parcelle AB 112",
-        "Déclaration préalable : clôture et portail",
-        "Permis de construire : extension d'une maison individuelle",
-        "Déclaration préalable : ravalement de façade",
-    ]),
-    ("etat-civil", &[
-        "Demande de copie intégrale d'acte de naissance",
-        "Demande d'extrait d'acte de mariage",
-        "Demande d'acte de décès",
-        "Dossier de mariage : pièces justificatives",
-    ]),
-    ("reclamation", &[
-        "Éclairage public en panne rue des Tilleuls",
-        "Nuisances sonores d'un bar le week-end",
-        "Dépôt sauvage de déchets chemin des Vignes",
-        "Stationnement gênant devant l'école",
-        "Nid-de-poule dangereux route de Tours",
-    ]),
-    ("demande-administrative", &[
-        "Demande d'inscription sur la liste électorale",
-        "Demande d'autorisation de vente au déballage",
-        "Demande de concession au cimetière",
-        "Demande d'attestation d'accueil",
-    ]),
-    ("demande-svr", &[
-        "Demande de dérogation scolaire",
-        "Demande d'emplacement réservé au marché",
-        "Demande de remboursement de frais de cantine",
-    ]),
-    ("recours-gracieux", &[
-        "Recours gracieux contre le refus de déclaration préalable",
-        "Recours gracieux : tarification du périscolaire",
-    ]),
-    ("occupation-domaine-public", &[
-        "Demande d'autorisation de terrasse",
-        "Demande de permis de stationnement pour benne",
-        "Demande d'échafaudage sur trottoir",
-    ]),
-    ("acces-documents", &[
-        "Demande de communication du compte rendu du conseil municipal",
-        "Demande de copie du budget primitif",
-        "Demande de communication d'un arrêté de voirie",
-    ]),
-    ("subvention", &[
-        "Demande de subvention de fonctionnement",
-        "Demande de subvention exceptionnelle pour un tournoi",
-    ]),
-    ("invitation", &[
-        "Invitation à l'assemblée générale",
-        "Invitation à l'inauguration de la médiathèque intercommunale",
-        "Invitation à la cérémonie du 11 novembre",
-    ]),
-    ("facture", &["Facture de maintenance de l'éclairage public", "Facture de fournitures scolaires"]),
-    ("courrier", &[
-        "Information sur les travaux du réseau d'eau",
-        "Remerciements pour l'accueil de la brocante",
-        "Signalement d'un arbre menaçant de tomber",
-        "Proposition commerciale : photocopieurs",
-    ]),
+    (
+        "urbanisme",
+        &[
+            "Déclaration préalable : pose de panneaux photovoltaïques",
+            "Certificat d'urbanisme opérationnel, parcelle AB 112",
+            "Déclaration préalable : clôture et portail",
+            "Permis de construire : extension d'une maison individuelle",
+            "Déclaration préalable : ravalement de façade",
+        ],
+    ),
+    (
+        "etat-civil",
+        &[
+            "Demande de copie intégrale d'acte de naissance",
+            "Demande d'extrait d'acte de mariage",
+            "Demande d'acte de décès",
+            "Dossier de mariage : pièces justificatives",
+        ],
+    ),
+    (
+        "reclamation",
+        &[
+            "Éclairage public en panne rue des Tilleuls",
+            "Nuisances sonores d'un bar le week-end",
+            "Dépôt sauvage de déchets chemin des Vignes",
+            "Stationnement gênant devant l'école",
+            "Nid-de-poule dangereux route de Tours",
+        ],
+    ),
+    (
+        "demande-administrative",
+        &[
+            "Demande d'inscription sur la liste électorale",
+            "Demande d'autorisation de vente au déballage",
+            "Demande de concession au cimetière",
+            "Demande d'attestation d'accueil",
+        ],
+    ),
+    (
+        "demande-svr",
+        &[
+            "Demande de dérogation scolaire",
+            "Demande d'emplacement réservé au marché",
+            "Demande de remboursement de frais de cantine",
+        ],
+    ),
+    (
+        "recours-gracieux",
+        &[
+            "Recours gracieux contre le refus de déclaration préalable",
+            "Recours gracieux : tarification du périscolaire",
+        ],
+    ),
+    (
+        "occupation-domaine-public",
+        &[
+            "Demande d'autorisation de terrasse",
+            "Demande de permis de stationnement pour benne",
+            "Demande d'échafaudage sur trottoir",
+        ],
+    ),
+    (
+        "acces-documents",
+        &[
+            "Demande de communication du compte rendu du conseil municipal",
+            "Demande de copie du budget primitif",
+            "Demande de communication d'un arrêté de voirie",
+        ],
+    ),
+    (
+        "subvention",
+        &[
+            "Demande de subvention de fonctionnement",
+            "Demande de subvention exceptionnelle pour un tournoi",
+        ],
+    ),
+    (
+        "invitation",
+        &[
+            "Invitation à l'assemblée générale",
+            "Invitation à l'inauguration de la médiathèque intercommunale",
+            "Invitation à la cérémonie du 11 novembre",
+        ],
+    ),
+    (
+        "facture",
+        &[
+            "Facture de maintenance de l'éclairage public",
+            "Facture de fournitures scolaires",
+        ],
+    ),
+    (
+        "courrier",
+        &[
+            "Information sur les travaux du réseau d'eau",
+            "Remerciements pour l'accueil de la brocante",
+            "Signalement d'un arbre menaçant de tomber",
+            "Proposition commerciale : photocopieurs",
+        ],
+    ),
 ];
 
 const PHONE_SUBJECTS: &[&str] = &[
@@ -195,20 +316,36 @@ fn letter_pdf(lines: &[String]) -> Vec<u8> {
         pdf.extend_from_slice(b"\nendobj\n");
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
     pdf.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
     );
     pdf
 }
 
 enum Event {
-    Register { idx: usize, new: Box<NewItem>, file: Option<NewFile> },
-    Change { idx: usize, change: Change },
-    Reply { idx: usize, subject: String },
+    Register {
+        idx: usize,
+        new: Box<NewItem>,
+        file: Option<NewFile>,
+    },
+    Change {
+        idx: usize,
+        change: Change,
+    },
+    Reply {
+        idx: usize,
+        subject: String,
+    },
 }
 
 impl App {
@@ -230,16 +367,49 @@ impl App {
             ("enfance", "Enfance et écoles"),
             ("ccas", "CCAS"),
         ] {
-            services.push(self.add_service(&commune, code, name, &system, start).await?);
+            services.push(
+                self.add_service(&commune, code, name, &system, start)
+                    .await?,
+            );
         }
         let service = |code: &str| services.iter().find(|s| s.code == code).map(|s| s.id);
         let people = [
             ("sylvie.moreau", "Sylvie Moreau", "Maire", Role::Elu, None),
-            ("jean-pierre.lefevre", "Jean-Pierre Lefèvre", "1er adjoint", Role::Elu, None),
-            ("nathalie.girard", "Nathalie Girard", "Secrétaire de mairie", Role::Administrateur, service("accueil")),
-            ("karim.benali", "Karim Benali", "Agent d'accueil", Role::Agent, service("accueil")),
-            ("elodie.marchand", "Élodie Marchand", "Instructrice urbanisme", Role::Agent, service("urbanisme")),
-            ("paul.rousseau", "Paul Rousseau", "Archiviste", Role::Archiviste, None),
+            (
+                "jean-pierre.lefevre",
+                "Jean-Pierre Lefèvre",
+                "1er adjoint",
+                Role::Elu,
+                None,
+            ),
+            (
+                "nathalie.girard",
+                "Nathalie Girard",
+                "Secrétaire de mairie",
+                Role::Administrateur,
+                service("accueil"),
+            ),
+            (
+                "karim.benali",
+                "Karim Benali",
+                "Agent d'accueil",
+                Role::Agent,
+                service("accueil"),
+            ),
+            (
+                "elodie.marchand",
+                "Élodie Marchand",
+                "Instructrice urbanisme",
+                Role::Agent,
+                service("urbanisme"),
+            ),
+            (
+                "paul.rousseau",
+                "Paul Rousseau",
+                "Archiviste",
+                Role::Archiviste,
+                None,
+            ),
         ];
         let mut logins = Vec::new();
         let mut agents = Vec::new();
@@ -292,7 +462,8 @@ impl App {
             if arrival > today {
                 arrival = today;
             }
-            let registered_at = at_local(arrival, 8 + rng.below(9) as u32, rng.below(60) as u32).min(now);
+            let registered_at =
+                at_local(arrival, 8 + rng.below(9) as u32, rng.below(60) as u32).min(now);
             let is_phone = rng.chance(12);
             let internal = !is_phone && rng.chance(4);
             let (doctype, subject) = if is_phone {
@@ -305,25 +476,44 @@ impl App {
                 Channel::Phone
             } else {
                 *rng.pick(&[
-                    Channel::Paper, Channel::Paper, Channel::Paper, Channel::Paper, Channel::Email,
-                    Channel::Email, Channel::Email, Channel::Form, Channel::Counter, Channel::Registered,
+                    Channel::Paper,
+                    Channel::Paper,
+                    Channel::Paper,
+                    Channel::Paper,
+                    Channel::Email,
+                    Channel::Email,
+                    Channel::Email,
+                    Channel::Form,
+                    Channel::Counter,
+                    Channel::Registered,
                 ])
             };
             let sender = *rng.pick(&contacts);
             let mut new = NewItem::incoming(channel, subject.clone(), arrival);
-            new.direction = if internal { Direction::Internal } else { Direction::Incoming };
+            new.direction = if internal {
+                Direction::Internal
+            } else {
+                Direction::Incoming
+            };
             new.doctype_code = (!internal).then(|| doctype.to_owned());
             new.sender_ids = vec![sender];
             new.letter_date = (channel == Channel::Paper || channel == Channel::Registered)
                 .then(|| arrival - Duration::days(1 + rng.below(4) as i64));
             if channel == Channel::Registered {
-                new.registered_number = Some(format!("1A {:03} {:03} {:04} {}", rng.below(1000), rng.below(1000), rng.below(10000), rng.below(10)));
+                new.registered_number = Some(format!(
+                    "1A {:03} {:03} {:04} {}",
+                    rng.below(1000),
+                    rng.below(1000),
+                    rng.below(10000),
+                    rng.below(10)
+                ));
             }
             if rng.chance(8) {
                 new.priority = Priority::High;
             }
             if rng.chance(6) {
-                new.first_receipt_elsewhere = Some(arrival - Duration::days(5 + rng.below(10) as i64));
+                new.first_receipt_elsewhere =
+                    Some(arrival - Duration::days(5 + rng.below(10) as i64));
             }
             if channel == Channel::Email || channel == Channel::Form || channel == Channel::Phone {
                 new.body = Some(format!(
@@ -331,7 +521,17 @@ impl App {
                 ));
             }
             if rng.chance(20) {
-                new.tags = vec![rng.pick(&["voirie", "école", "cimetière", "marché", "associations", "travaux"]).to_string()];
+                new.tags = vec![
+                    rng.pick(&[
+                        "voirie",
+                        "école",
+                        "cimetière",
+                        "marché",
+                        "associations",
+                        "travaux",
+                    ])
+                    .to_string(),
+                ];
             }
             let file = (channel == Channel::Paper || channel == Channel::Registered).then(|| NewFile {
                 filename: format!("courrier-{}.pdf", arrival.format("%Y%m%d")),
@@ -347,7 +547,15 @@ impl App {
                     "Veuillez agréer, Madame le Maire, l'expression de mes salutations distinguées.".into(),
                 ]),
             });
-            push(registered_at, Event::Register { idx, new: Box::new(new), file }, &mut events);
+            push(
+                registered_at,
+                Event::Register {
+                    idx,
+                    new: Box::new(new),
+                    file,
+                },
+                &mut events,
+            );
 
             // What happened next, given the item's age.
             let age = (today - arrival).num_days();
@@ -363,18 +571,56 @@ impl App {
             if age < 2 && rng.chance(60) {
                 continue; // just arrived: still to be routed
             }
-            push(step(1), Event::Change { idx, change: Change::Assign { service_id: route_to, assignee_id: assignee } }, &mut events);
+            push(
+                step(1),
+                Event::Change {
+                    idx,
+                    change: Change::Assign {
+                        service_id: route_to,
+                        assignee_id: assignee,
+                    },
+                },
+                &mut events,
+            );
             if age < 6 && rng.chance(50) {
                 continue;
             }
-            push(step(2), Event::Change { idx, change: Change::Status { to: Status::InProgress, reason: None } }, &mut events);
+            push(
+                step(2),
+                Event::Change {
+                    idx,
+                    change: Change::Status {
+                        to: Status::InProgress,
+                        reason: None,
+                    },
+                },
+                &mut events,
+            );
             let roll = rng.below(100);
             if roll < 8 && age > 10 && !internal {
                 // Incomplete request (L114-5); most are completed later.
                 let requested = arrival + Duration::days(3);
-                push(step(3), Event::Change { idx, change: Change::Incomplete { requested_on: requested } }, &mut events);
+                push(
+                    step(3),
+                    Event::Change {
+                        idx,
+                        change: Change::Incomplete {
+                            requested_on: requested,
+                        },
+                    },
+                    &mut events,
+                );
                 if age > 30 && rng.chance(70) {
-                    push(step(20), Event::Change { idx, change: Change::Completed { on: requested + Duration::days(15) } }, &mut events);
+                    push(
+                        step(20),
+                        Event::Change {
+                            idx,
+                            change: Change::Completed {
+                                on: requested + Duration::days(15),
+                            },
+                        },
+                        &mut events,
+                    );
                 }
                 continue;
             }
@@ -382,21 +628,82 @@ impl App {
                 continue; // in progress; some of these will be late
             }
             if roll < 24 {
-                push(step(9), Event::Change { idx, change: Change::Status { to: Status::InCircuit, reason: None } }, &mut events);
+                push(
+                    step(9),
+                    Event::Change {
+                        idx,
+                        change: Change::Status {
+                            to: Status::InCircuit,
+                            reason: None,
+                        },
+                    },
+                    &mut events,
+                );
                 continue;
             }
             let answer_after = 5 + rng.below(25) as i64;
             if !internal && doctype != "invitation" && doctype != "facture" && doctype != "appel" {
-                push(step(answer_after), Event::Reply { idx, subject: format!("Réponse : {subject}") }, &mut events);
-                push(step(answer_after), Event::Change { idx, change: Change::Status { to: Status::ReplySent, reason: None } }, &mut events);
+                push(
+                    step(answer_after),
+                    Event::Reply {
+                        idx,
+                        subject: format!("Réponse : {subject}"),
+                    },
+                    &mut events,
+                );
+                push(
+                    step(answer_after),
+                    Event::Change {
+                        idx,
+                        change: Change::Status {
+                            to: Status::ReplySent,
+                            reason: None,
+                        },
+                    },
+                    &mut events,
+                );
                 if age > answer_after + 15 {
-                    push(step(answer_after + 10), Event::Change { idx, change: Change::Status { to: Status::Closed, reason: Some(CloseReason::Answered) } }, &mut events);
+                    push(
+                        step(answer_after + 10),
+                        Event::Change {
+                            idx,
+                            change: Change::Status {
+                                to: Status::Closed,
+                                reason: Some(CloseReason::Answered),
+                            },
+                        },
+                        &mut events,
+                    );
                 }
             } else {
-                let reason = if doctype == "appel" { CloseReason::Answered } else { CloseReason::NoFollowUp };
-                push(step(answer_after), Event::Change { idx, change: Change::Status { to: Status::Closed, reason: Some(reason) } }, &mut events);
+                let reason = if doctype == "appel" {
+                    CloseReason::Answered
+                } else {
+                    CloseReason::NoFollowUp
+                };
+                push(
+                    step(answer_after),
+                    Event::Change {
+                        idx,
+                        change: Change::Status {
+                            to: Status::Closed,
+                            reason: Some(reason),
+                        },
+                    },
+                    &mut events,
+                );
                 if age > 250 && rng.chance(30) {
-                    push(step(answer_after + 1), Event::Change { idx, change: Change::Status { to: Status::Archived, reason: None } }, &mut events);
+                    push(
+                        step(answer_after + 1),
+                        Event::Change {
+                            idx,
+                            change: Change::Status {
+                                to: Status::Archived,
+                                reason: None,
+                            },
+                        },
+                        &mut events,
+                    );
                 }
             }
         }
@@ -415,28 +722,40 @@ impl App {
                 }
                 Event::Change { idx, change } => {
                     if let Some(item) = &items[idx] {
-                        let changed = self.change_item(&commune, &secretary, item.id, change, at).await?;
+                        let changed = self
+                            .change_item(&commune, &secretary, item.id, change, at)
+                            .await?;
                         items[idx] = Some(changed);
                     }
                 }
                 Event::Reply { idx, subject } => {
                     if let Some(item) = &items[idx] {
                         let senders = self.store().item_contacts(item.id).await?;
-                        let mut reply = NewItem::incoming(Channel::Paper, subject, local_date(at, &commune.departement));
+                        let mut reply = NewItem::incoming(
+                            Channel::Paper,
+                            subject,
+                            local_date(at, &commune.departement),
+                        );
                         reply.direction = Direction::Outgoing;
                         reply.recipient_ids = senders.into_iter().map(|(_, c)| c).collect();
-                        let sent = self.register(&commune, &secretary, reply, Vec::new(), at).await?;
-                        self.link_items(&commune, &secretary, sent.item.id, item.id, LinkKind::ReplyTo, at).await?;
+                        let sent = self
+                            .register(&commune, &secretary, reply, Vec::new(), at)
+                            .await?;
+                        self.link_items(
+                            &commune,
+                            &secretary,
+                            sent.item.id,
+                            item.id,
+                            LinkKind::ReplyTo,
+                            at,
+                        )
+                        .await?;
                     }
                 }
             }
             progress(n + 1, count);
         }
-        let late = items
-            .iter()
-            .flatten()
-            .filter(|i| i.is_late(today))
-            .count();
+        let late = items.iter().flatten().filter(|i| i.is_late(today)).count();
         let registered = usize::try_from(self.store().item_count(commune.id).await?).unwrap_or(0);
         Ok(DemoSummary {
             commune,
@@ -467,9 +786,22 @@ impl App {
                 postal_code: Some(commune.postal_code.clone()),
                 city: Some(commune.name.clone()),
                 email: has_email.then(|| {
-                    format!("{}.{}{}@courriel.demo", parapheur_domain::contact::fold(first).replace(' ', "-"), parapheur_domain::contact::fold(last).replace(' ', "-"), i)
+                    format!(
+                        "{}.{}{}@courriel.demo",
+                        parapheur_domain::contact::fold(first).replace(' ', "-"),
+                        parapheur_domain::contact::fold(last).replace(' ', "-"),
+                        i
+                    )
                 }),
-                phone: rng.chance(50).then(|| format!("06 {:02} {:02} {:02} {:02}", rng.below(100), rng.below(100), rng.below(100), rng.below(100))),
+                phone: rng.chance(50).then(|| {
+                    format!(
+                        "06 {:02} {:02} {:02} {:02}",
+                        rng.below(100),
+                        rng.below(100),
+                        rng.below(100),
+                        rng.below(100)
+                    )
+                }),
                 ..Default::default()
             });
         }
@@ -484,7 +816,11 @@ impl App {
         let mut tx = self.store().begin(at).await?;
         let mut ids = Vec::new();
         for c in &new_contacts {
-            ids.push(tx.insert_contact(commune.id, c, &system.journal_name()).await?.id);
+            ids.push(
+                tx.insert_contact(commune.id, c, &system.journal_name())
+                    .await?
+                    .id,
+            );
         }
         tx.commit().await?;
         Ok(ids)
@@ -494,8 +830,13 @@ impl App {
 /// A local time of day on a date, as UTC (the offset matters little for demo data; the
 /// summer-time rule keeps the local date right).
 fn at_local(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    let offset = if (4..=10).contains(&date.month()) { 2 } else { 1 };
-    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default()) - Duration::hours(offset)
+    let offset = if (4..=10).contains(&date.month()) {
+        2
+    } else {
+        1
+    };
+    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default())
+        - Duration::hours(offset)
 }
 
 #[cfg(test)]
@@ -506,7 +847,15 @@ mod tests {
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.starts_with("%PDF-1.4"));
         assert!(text.trim_end().ends_with("%%EOF"));
-        let xref: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
+        let xref: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(text[xref..].starts_with("xref"));
     }
 }

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 pub use check::{FsckOptions, FsckReport, JournalVerdict};
 pub use config::{Config, MasterKeySource};
-pub use demo::{DemoLogin, DemoSummary};
+pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DemoLogin, DemoSummary};
 pub use error::AppError;
 pub use lifecycle::Change;
 pub use password::{hash_password, verify_password};
@@ -123,7 +123,10 @@ impl App {
     /// Reads a file of a commune, checking its integrity.
     pub async fn read_file(&self, commune_id: Uuid, sha256: &str) -> Result<Vec<u8>, AppError> {
         let key = self.data_key(commune_id).await?;
-        Ok(self.files.get(&commune_id.to_string(), &key, sha256).await?)
+        Ok(self
+            .files
+            .get(&commune_id.to_string(), &key, sha256)
+            .await?)
     }
 
     pub async fn close(&self) {

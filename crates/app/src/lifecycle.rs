@@ -1,6 +1,6 @@
 //! Changes to a registered item: status, routing, incompleteness (L114-5), notes, links.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::item::{Item, LinkKind};
 use parapheur_domain::{CloseReason, Commune, Status};
@@ -51,12 +51,14 @@ impl App {
         change: Change,
         now: DateTime<Utc>,
     ) -> Result<Item, AppError> {
+        let now = now.trunc_subsecs(6);
         if let Change::Assign {
             service_id,
             assignee_id,
         } = &change
         {
-            self.check_routing(commune, *service_id, *assignee_id).await?;
+            self.check_routing(commune, *service_id, *assignee_id)
+                .await?;
         }
         let today = local_date(now, &commune.departement);
         let mut tx = self.store().begin(now).await?;
@@ -138,7 +140,9 @@ impl App {
     ) -> Result<Note, AppError> {
         let body = body.trim();
         if body.is_empty() || body.chars().count() > 10_000 {
-            return Err(AppError::invalid("une note compte de 1 à 10 000 caractères"));
+            return Err(AppError::invalid(
+                "une note compte de 1 à 10 000 caractères",
+            ));
         }
         let note = Note {
             id: Uuid::now_v7(),

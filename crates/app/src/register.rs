@@ -1,6 +1,6 @@
 //! Registering an item with its files.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::deadline::{self, DeadlineFacts};
 use parapheur_domain::item::{Item, NewItem};
@@ -47,12 +47,12 @@ pub(crate) fn deadlines(
     deadline::compute(&DeadlineFacts {
         arrival: facts_from.arrival_date,
         first_receipt_elsewhere: facts_from.first_receipt_elsewhere,
-        incomplete: facts_from
-            .incomplete_requested_on
-            .map(|requested_on| deadline::Incompleteness {
+        incomplete: facts_from.incomplete_requested_on.map(|requested_on| {
+            deadline::Incompleteness {
                 requested_on,
                 completed_on: facts_from.incomplete_completed_on,
-            }),
+            }
+        }),
         delay: doctype.delay,
         silence: doctype.silence,
         zone: commune.holiday_zone(),
@@ -91,6 +91,8 @@ impl App {
         files: Vec<NewFile>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
+        // Stored instants keep microseconds; keep the returned item identical to the row.
+        let now = now.trunc_subsecs(6);
         let today = local_date(now, &commune.departement);
         new.validate(today)?;
         files.iter().try_for_each(check_file)?;
@@ -103,6 +105,9 @@ impl App {
             ),
             None => None,
         };
+
+        self.check_routing(commune, new.service_id, new.assignee_id)
+            .await?;
 
         let key = self.data_key(commune.id).await?;
         let mut stored = Vec::with_capacity(files.len());
@@ -118,8 +123,6 @@ impl App {
         let mut tx = self.store().begin(now).await?;
         tx.check_contacts(commune.id, &new.sender_ids).await?;
         tx.check_contacts(commune.id, &new.recipient_ids).await?;
-        self.check_routing(commune, new.service_id, new.assignee_id)
-            .await?;
         let year = today.year();
         let sequence = tx
             .next_sequence(commune.id, year, new.direction.code())
@@ -192,12 +195,22 @@ impl App {
         assignee_id: Option<Uuid>,
     ) -> Result<(), AppError> {
         if let Some(s) = service_id
-            && !self.store().services(commune.id).await?.iter().any(|x| x.id == s)
+            && !self
+                .store()
+                .services(commune.id)
+                .await?
+                .iter()
+                .any(|x| x.id == s)
         {
             return Err(AppError::invalid("service inconnu dans cette commune"));
         }
         if let Some(u) = assignee_id
-            && !self.store().users(commune.id).await?.iter().any(|x| x.id == u && x.active)
+            && !self
+                .store()
+                .users(commune.id)
+                .await?
+                .iter()
+                .any(|x| x.id == u && x.active)
         {
             return Err(AppError::invalid("personne inconnue dans cette commune"));
         }

@@ -95,7 +95,9 @@ impl App {
     ) -> Result<User, AppError> {
         let email = new.email.trim().to_lowercase();
         if parapheur_domain::contact::normalize_email(&email).is_none() {
-            return Err(AppError::invalid(format!("adresse électronique invalide « {email} »")));
+            return Err(AppError::invalid(format!(
+                "adresse électronique invalide « {email} »"
+            )));
         }
         let hash = new.password.as_deref().map(hash_password).transpose()?;
         let user = User {

@@ -15,7 +15,10 @@ fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
     } else {
         NaiveDate::from_ymd_opt(year, month + 1, 1)
     };
-    let mut day = next_month.unwrap_or(NaiveDate::MAX).pred_opt().unwrap_or(NaiveDate::MIN);
+    let mut day = next_month
+        .unwrap_or(NaiveDate::MAX)
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN);
     while day.weekday() != weekday {
         day = day.pred_opt().unwrap_or(NaiveDate::MIN);
     }
@@ -44,11 +47,15 @@ pub fn utc_offset_minutes(now: DateTime<Utc>, departement: &str) -> i64 {
             // to the 1st Sunday of November 04:00 UTC.
             let start = at_utc(nth_weekday(year, 3, Weekday::Sun, 2), 5);
             let end = at_utc(nth_weekday(year, 11, Weekday::Sun, 1), 4);
-            if now >= start && now < end { -2 * 60 } else { -3 * 60 }
+            if now >= start && now < end {
+                -2 * 60
+            } else {
+                -3 * 60
+            }
         }
-        "986" => 12 * 60, // Wallis-et-Futuna
+        "986" => 12 * 60,  // Wallis-et-Futuna
         "987" => -10 * 60, // Polynésie (Tahiti)
-        "988" => 11 * 60, // Nouvelle-Calédonie
+        "988" => 11 * 60,  // Nouvelle-Calédonie
         _ => {
             let start = at_utc(last_weekday(year, 3, Weekday::Sun), 1);
             let end = at_utc(last_weekday(year, 10, Weekday::Sun), 1);
@@ -78,7 +85,10 @@ mod tests {
     fn metropolitan_dates_follow_summer_time() {
         // Winter, UTC+1: 23:30 UTC on 31 December is already New Year's Day in Paris.
         assert_eq!(local_date(utc(2025, 12, 31, 23, 30), "01"), day(2026, 1, 1));
-        assert_eq!(local_date(utc(2025, 12, 31, 22, 59), "01"), day(2025, 12, 31));
+        assert_eq!(
+            local_date(utc(2025, 12, 31, 22, 59), "01"),
+            day(2025, 12, 31)
+        );
         // Summer, UTC+2: 22:30 UTC on 30 June is 00:30 on 1 July.
         assert_eq!(local_date(utc(2026, 6, 30, 22, 30), "57"), day(2026, 7, 1));
         // 2026 switches on Sunday 29 March at 01:00 UTC and Sunday 25 October at 01:00 UTC.

@@ -27,13 +27,21 @@ pub struct Store {
     read: AnyPool,
 }
 
-const SQLITE_PRAGMAS: [&str; 4] = [
+const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA journal_mode = WAL",
     // FULL: a committed registration survives a power cut, not only a crash.
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA busy_timeout = 10000",
 ];
+
+/// How long a writer waits for another process's lock before giving up (default 10 s;
+/// `PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS` changes it, e.g. for tests of a locked database).
+fn busy_timeout_ms() -> u64 {
+    std::env::var("PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`, and migrates it.
@@ -49,6 +57,8 @@ impl Store {
                         for pragma in SQLITE_PRAGMAS {
                             conn.execute(pragma).await?;
                         }
+                        let busy = format!("PRAGMA busy_timeout = {}", busy_timeout_ms());
+                        conn.execute(sqlx::AssertSqlSafe(busy)).await?;
                         Ok(())
                     })
                 })

@@ -1,0 +1,228 @@
+//! The command line, described with clap. Help texts are in French, for the people using it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parapheur",
+    version,
+    about = "Registre du courrier, parapheur et archives pour les communes",
+    long_about = None
+)]
+pub struct Cli {
+    /// Sortie JSON (pour les scripts)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Journal détaillé sur la sortie d'erreur
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the register is.
+#[derive(Debug, Args, Clone)]
+pub struct Target {
+    /// Dossier de données (base SQLite, fichiers, clé maître)
+    #[arg(long, env = "PARAPHEUR_DATA", value_name = "DOSSIER")]
+    pub data: PathBuf,
+    /// Base PostgreSQL (postgres://…) au lieu de SQLite
+    #[arg(
+        long,
+        env = "PARAPHEUR_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommuneTarget {
+    #[command(flatten)]
+    pub target: Target,
+    /// Code INSEE de la commune
+    #[arg(long, value_name = "INSEE")]
+    pub commune: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crée le registre d'une commune et son administrateur
+    Init {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Adresse de l'administrateur (mot de passe : PARAPHEUR_ADMIN_PASSWORD ou saisie)
+        #[arg(long, value_name = "EMAIL")]
+        admin: String,
+        /// Nom affiché de l'administrateur
+        #[arg(long, value_name = "NOM")]
+        admin_name: Option<String>,
+    },
+    /// Crée une commune de démonstration réaliste et la sert
+    Demo {
+        /// Dossier de données de la démonstration
+        #[arg(
+            long,
+            env = "PARAPHEUR_DATA",
+            value_name = "DOSSIER",
+            default_value = "parapheur-demo"
+        )]
+        data: PathBuf,
+        /// Adresse d'écoute
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Crée les données sans lancer le serveur
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Sert l'application web
+    Serve {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Enregistre un courrier, un appel ou une demande et affiche son numéro chrono
+    Register(RegisterArgs),
+    /// Types de documents (délai, règle du silence)
+    Doctype {
+        #[command(subcommand)]
+        command: DoctypeCommand,
+    },
+    /// Consulte ou fait évoluer un élément du registre
+    Item {
+        #[command(subcommand)]
+        command: ItemCommand,
+    },
+    /// Journal chaîné des modifications
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Vérifie les fichiers et la numérotation, et ramasse les fichiers orphelins
+    Fsck {
+        #[command(flatten)]
+        target: Target,
+        /// Signale les fichiers orphelins sans les supprimer
+        #[arg(long)]
+        no_collect: bool,
+        /// Âge minimal (minutes) d'un fichier orphelin avant suppression
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: i64,
+    },
+    /// Mesures de performance (enregistrements par seconde)
+    #[command(hide = true)]
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub commune: CommuneTarget,
+    /// paper, email, phone, form, counter ou registered
+    #[arg(long)]
+    pub channel: String,
+    /// Objet
+    #[arg(long)]
+    pub subject: String,
+    /// Expéditeur : identifiant, adresse électronique ou nom (créé s'il n'existe pas)
+    #[arg(long, value_name = "CONTACT")]
+    pub from: Option<String>,
+    /// Code du type de document
+    #[arg(long = "type", value_name = "CODE")]
+    pub doctype: Option<String>,
+    /// Date d'arrivée (AAAA-MM-JJ), aujourd'hui par défaut
+    #[arg(long, value_name = "DATE")]
+    pub arrived: Option<String>,
+    /// Date du courrier (AAAA-MM-JJ)
+    #[arg(long, value_name = "DATE")]
+    pub letter_date: Option<String>,
+    /// Sens : incoming (arrivée), outgoing (départ) ou internal
+    #[arg(long, default_value = "incoming")]
+    pub direction: String,
+    /// Numéro La Poste d'un recommandé
+    #[arg(long, value_name = "NUMÉRO")]
+    pub registered_number: Option<String>,
+    /// Référence de l'expéditeur
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Première réception par une autre autorité (L114-2), AAAA-MM-JJ
+    #[arg(long, value_name = "DATE")]
+    pub first_received: Option<String>,
+    /// Fichiers joints
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoctypeCommand {
+    /// Ajoute un type de document
+    Add {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Code stable (minuscules, chiffres, - ou _)
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        label: String,
+        /// Délai : 2m (mois), 15d (jours), 10wd (jours ouvrés)
+        #[arg(long)]
+        delay: String,
+        /// acceptance, rejection ou none
+        #[arg(long)]
+        silence: String,
+        /// Durée d'utilité administrative en années
+        #[arg(long, default_value_t = 6)]
+        retention_years: u32,
+        /// Sort final : keep, destroy ou sort
+        #[arg(long, default_value = "sort")]
+        final_action: String,
+        /// Pas d'accusé de réception (R112-4)
+        #[arg(long)]
+        no_acknowledgement: bool,
+    },
+    /// Liste les types de documents
+    List {
+        #[command(flatten)]
+        commune: CommuneTarget,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ItemCommand {
+    /// Affiche un élément
+    Show {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+    },
+    /// Change le statut d'un élément
+    Status {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// Nouveau statut (registered, assigned, in_progress, awaiting_documents, in_circuit,
+        /// reply_sent, closed, archived, destroyed)
+        #[arg(long)]
+        to: String,
+        /// Motif de clôture (answered, no_follow_up, forwarded, duplicate, implicit_decision)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Vérifie le chaînage du journal de chaque commune
+    Verify {
+        #[command(flatten)]
+        target: Target,
+    },
+}

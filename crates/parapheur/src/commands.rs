@@ -1,0 +1,558 @@
+//! One function per command: build the configuration, open the register, call a use case,
+//! print the result.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{NaiveDate, Utc};
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::contact::{NewContact, normalize_email};
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::retention::{FinalAction, RetentionRule};
+use parapheur_app::domain::{Channel, CloseReason, Commune, Direction, DocumentType, Role, Status};
+use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::cli::{
+    Cli, Command, CommuneTarget, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs, Target,
+};
+use crate::output;
+
+const CLI: Actor = Actor::System("cli");
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init {
+            commune,
+            admin,
+            admin_name,
+        } => init(commune, &admin, admin_name, json).await,
+        Command::Demo {
+            data,
+            listen,
+            no_serve,
+        } => demo(data, listen, no_serve, json).await,
+        Command::Serve { target, listen } => {
+            let app = open(&target).await?;
+            println!("Parapheur écoute sur http://{listen}/");
+            parapheur_web::serve(app, listen)
+                .await
+                .with_context(|| format!("impossible d'écouter sur {listen}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Register(args) => register(args, json).await,
+        Command::Doctype { command } => doctype(command, json).await,
+        Command::Item { command } => item(command, json).await,
+        Command::Journal {
+            command: JournalCommand::Verify { target },
+        } => journal_verify(&target, json).await,
+        Command::Fsck {
+            target,
+            no_collect,
+            grace_minutes,
+        } => fsck(&target, !no_collect, grace_minutes, json).await,
+        Command::Bench { command } => crate::bench::run(command).await,
+    }
+}
+
+fn config(target: &Target) -> anyhow::Result<Config> {
+    Ok(Config::load(&target.data, target.database_url.clone())?)
+}
+
+/// Opens an existing register; a missing one is an error, not an empty new register.
+async fn open(target: &Target) -> anyhow::Result<App> {
+    let config = config(target)?;
+    if !config.is_initialised() {
+        bail!(
+            "aucun registre dans {} : créez-le avec « parapheur init --data {} --commune INSEE --admin EMAIL »",
+            target.data.display(),
+            target.data.display()
+        );
+    }
+    Ok(App::open(&config).await?)
+}
+
+async fn open_commune(target: &CommuneTarget) -> anyhow::Result<(App, Commune)> {
+    let app = open(&target.target).await?;
+    let commune = app.commune(&target.commune).await?;
+    Ok((app, commune))
+}
+
+fn admin_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("PARAPHEUR_ADMIN_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("mot de passe de l'administrateur requis : donnez-le dans PARAPHEUR_ADMIN_PASSWORD");
+    }
+    let first = rpassword::prompt_password("Mot de passe de l'administrateur : ")?;
+    let second = rpassword::prompt_password("Confirmez : ")?;
+    if first != second {
+        bail!("les deux saisies diffèrent");
+    }
+    Ok(first)
+}
+
+async fn init(
+    target: CommuneTarget,
+    admin: &str,
+    admin_name: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    // Check everything that can be checked before touching the disk.
+    let record = parapheur_communes::by_insee(target.commune.trim())
+        .ok_or_else(|| parapheur_app::AppError::UnknownInsee(target.commune.clone()))?;
+    if normalize_email(admin).is_none() {
+        bail!("adresse de l'administrateur invalide « {admin} »");
+    }
+    let password = admin_password()?;
+    parapheur_app::hash_password(&password)?; // the length rule, before anything is created
+    let config = config(&target.target)?;
+    let new_key = config.ensure_master_key()?;
+    let app = App::open(&config).await?;
+    let now = Utc::now();
+    let commune = app.create_commune(record.insee, &CLI, now).await?;
+    let user = app
+        .add_user(
+            &commune,
+            NewUser {
+                email: admin.to_owned(),
+                display_name: admin_name.unwrap_or_else(|| admin.to_owned()),
+                title: Some("Administrateur".into()),
+                role: Role::Administrateur,
+                service_id: None,
+                password: Some(password),
+            },
+            &CLI,
+            now,
+        )
+        .await?;
+    if json {
+        output::json(&json!({ "commune": commune, "admin": user }))?;
+    } else {
+        println!(
+            "Registre créé pour {} ({}), SIREN {}.",
+            commune.name, commune.insee, commune.siren
+        );
+        println!("Administrateur : {}", user.email);
+        if new_key {
+            println!(
+                "Clé maître créée dans {}/master.key : gardez-en une copie hors de cette machine, sans elle les fichiers sont illisibles.",
+                target.target.data.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(
+    data: std::path::PathBuf,
+    listen: std::net::SocketAddr,
+    no_serve: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&data, None)?;
+    config.ensure_master_key()?;
+    let app = App::open(&config).await?;
+    let existing = app
+        .store()
+        .commune_by_insee(parapheur_app::DEMO_INSEE)
+        .await?;
+    if existing.is_none() {
+        let bar = output::progress(0, "Création de la commune de démonstration", json);
+        let summary = app
+            .seed_demo(Utc::now(), |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .await?;
+        bar.finish_and_clear();
+        if json {
+            output::json(&summary)?;
+        } else {
+            println!(
+                "Commune de démonstration : {} ({}) — {} éléments, {} contacts, {} en retard.",
+                summary.commune.name,
+                summary.commune.insee,
+                summary.items,
+                summary.contacts,
+                summary.late
+            );
+            println!(
+                "Comptes de démonstration (mot de passe « {} ») :",
+                parapheur_app::DEMO_PASSWORD
+            );
+            for login in &summary.logins {
+                println!(
+                    "  {:<38} {:<20} {}",
+                    login.email,
+                    login.role.label_fr(),
+                    login.name
+                );
+            }
+        }
+    } else if !json {
+        println!("Démonstration déjà présente dans {}.", data.display());
+    }
+    if no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
+    parapheur_web::serve(app, listen)
+        .await
+        .with_context(|| format!("impossible d'écouter sur {listen}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow!("{what} invalide « {text} » : attendu AAAA-MM-JJ"))
+}
+
+/// Finds the sender: an id, an email (matched or created), or a name (matched or created).
+async fn resolve_contact(
+    app: &App,
+    commune: &Commune,
+    text: &str,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Uuid> {
+    let text = text.trim();
+    if let Ok(id) = Uuid::parse_str(text) {
+        return Ok(app.store().contact(commune.id, id).await?.id);
+    }
+    let candidate = match normalize_email(text) {
+        Some(email) => NewContact {
+            name: email.clone(),
+            email: Some(email),
+            ..Default::default()
+        },
+        None => NewContact {
+            name: text.to_owned(),
+            ..Default::default()
+        },
+    };
+    let matches = if candidate.email.is_some() {
+        app.store()
+            .likely_duplicates(commune.id, &candidate)
+            .await?
+    } else {
+        app.store()
+            .search_contacts(commune.id, text, 5)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.display_name().eq_ignore_ascii_case(text) || c.name.eq_ignore_ascii_case(text)
+            })
+            .collect()
+    };
+    match matches.as_slice() {
+        [one] => Ok(one.id),
+        [] => {
+            let mut tx = app.store().begin(now).await?;
+            let contact = tx
+                .insert_contact(commune.id, &candidate, &CLI.journal_name())
+                .await?;
+            tx.commit().await?;
+            Ok(contact.id)
+        }
+        many => bail!(
+            "plusieurs contacts correspondent à « {text} » : {} ; donnez son identifiant",
+            many.iter()
+                .map(|c| format!("{} ({})", c.display_name(), c.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn media_type(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("tif" | "tiff") => "image/tiff",
+        Some("txt") => "text/plain",
+        Some("eml") => "message/rfc822",
+        Some("odt") => "application/vnd.oasis.opendocument.text",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let channel: Channel = args.channel.parse().map_err(|e: String| anyhow!(e))?;
+    let direction: Direction = args.direction.parse().map_err(|e: String| anyhow!(e))?;
+    // Read every file before opening anything: an unreadable file changes nothing.
+    let mut files = Vec::new();
+    for path in &args.files {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("impossible de lire le fichier {}", path.display()))?;
+        let filename = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("fichier")
+            .to_owned();
+        files.push(NewFile {
+            filename,
+            media_type: media_type(path).to_owned(),
+            bytes,
+        });
+    }
+    let (app, commune) = open_commune(&args.commune).await?;
+    let now = Utc::now();
+    let arrival = match &args.arrived {
+        Some(d) => parse_date(d, "date d'arrivée")?,
+        None => local_date(now, &commune.departement),
+    };
+    let mut new = NewItem::incoming(channel, args.subject.clone(), arrival);
+    new.direction = direction;
+    new.doctype_code = args.doctype.clone();
+    new.registered_number = args.registered_number.clone();
+    new.sender_reference = args.reference.clone();
+    new.letter_date = args
+        .letter_date
+        .as_deref()
+        .map(|d| parse_date(d, "date du courrier"))
+        .transpose()?;
+    new.first_receipt_elsewhere = args
+        .first_received
+        .as_deref()
+        .map(|d| parse_date(d, "date de première réception"))
+        .transpose()?;
+    // Validate before creating a contact, so a refused item leaves nothing behind.
+    new.validate(local_date(now, &commune.departement))?;
+    if let Some(code) = &new.doctype_code
+        && app.store().doctype(commune.id, code).await?.is_none()
+    {
+        return Err(parapheur_app::AppError::UnknownDoctype(code.clone()).into());
+    }
+    if let Some(from) = &args.from {
+        let contact = resolve_contact(&app, &commune, from, now).await?;
+        if direction == Direction::Outgoing {
+            new.recipient_ids.push(contact);
+        } else {
+            new.sender_ids.push(contact);
+        }
+    }
+    let registered = app.register(&commune, &CLI, new, files, now).await?;
+    if json {
+        output::json(&registered)?;
+    } else {
+        println!("{}", registered.item.chrono);
+    }
+    app.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn doctype(command: DoctypeCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        DoctypeCommand::Add {
+            commune,
+            code,
+            label,
+            delay,
+            silence,
+            retention_years,
+            final_action,
+            no_acknowledgement,
+        } => {
+            let final_action = match final_action.as_str() {
+                "keep" | "conserver" | "C" => FinalAction::Keep,
+                "destroy" | "detruire" | "D" => FinalAction::Destroy,
+                "sort" | "trier" | "T" => FinalAction::Sort,
+                other => bail!("sort final inconnu « {other} » : keep, destroy ou sort"),
+            };
+            let doctype = DocumentType {
+                code,
+                label,
+                delay: delay.parse()?,
+                silence: silence.parse().map_err(|e: String| anyhow!(e))?,
+                retention: RetentionRule {
+                    years: retention_years,
+                    final_action,
+                },
+                no_acknowledgement,
+            };
+            let (app, commune) = open_commune(&commune).await?;
+            app.add_doctype(&commune, &doctype, &CLI, Utc::now())
+                .await?;
+            if json {
+                output::json(&doctype)?;
+            } else {
+                println!(
+                    "Type « {} » ajouté : {}, {}.",
+                    doctype.code,
+                    doctype.delay.label_fr(),
+                    doctype.silence.label_fr()
+                );
+            }
+        }
+        DoctypeCommand::List { commune } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let types = app.store().doctypes(commune.id).await?;
+            if json {
+                output::json(&types)?;
+            } else {
+                for t in types {
+                    println!(
+                        "{:<28} {:<18} {:<28} {}",
+                        t.code,
+                        t.delay.label_fr(),
+                        t.silence.label_fr(),
+                        t.label
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        ItemCommand::Show { commune, number } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let item = app.store().item_by_chrono(commune.id, &number).await?;
+            let attachments = app.store().attachments(commune.id, item.id).await?;
+            if json {
+                output::json(&json!({ "item": item, "attachments": attachments }))?;
+            } else {
+                println!("{} — {}", item.chrono, item.subject);
+                println!("  statut : {}", item.status.label_fr());
+                println!("  arrivée : {}", item.arrival_date);
+                if let Some(d) = item.due_date {
+                    println!("  échéance : {d}");
+                }
+                if let Some(d) = item.silence_date {
+                    println!("  décision implicite le : {d}");
+                }
+                for a in attachments {
+                    println!(
+                        "  fichier : {} ({} octets, sha256 {})",
+                        a.filename, a.size, a.sha256
+                    );
+                }
+            }
+        }
+        ItemCommand::Status {
+            commune,
+            number,
+            to,
+            reason,
+        } => {
+            let to: Status = to.parse().map_err(|e: String| anyhow!(e))?;
+            let reason: Option<CloseReason> = reason
+                .map(|r| r.parse().map_err(|e: String| anyhow!(e)))
+                .transpose()?;
+            let (app, commune) = open_commune(&commune).await?;
+            let item = app.store().item_by_chrono(commune.id, &number).await?;
+            let changed = app
+                .change_item(
+                    &commune,
+                    &CLI,
+                    item.id,
+                    Change::Status { to, reason },
+                    Utc::now(),
+                )
+                .await?;
+            if json {
+                output::json(&changed)?;
+            } else {
+                println!(
+                    "{} : {} → {}",
+                    changed.chrono,
+                    item.status.label_fr(),
+                    changed.status.label_fr()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn journal_verify(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
+    let app = open(target).await?;
+    let bar = output::progress(app.journal_size().await?, "Vérification du journal", json);
+    let verdicts = app.verify_journals(|n| bar.set_position(n)).await?;
+    bar.finish_and_clear();
+    let intact = verdicts.iter().all(|v| v.report.is_intact());
+    if json {
+        output::json(&json!({ "intact": intact, "communes": verdicts }))?;
+    } else {
+        for v in &verdicts {
+            if v.report.is_intact() {
+                println!(
+                    "{} ({}) : journal intact, {} entrées.",
+                    v.name, v.insee, v.report.entries
+                );
+            } else {
+                println!("{} ({}) : JOURNAL ALTÉRÉ", v.name, v.insee);
+                for p in &v.report.problems {
+                    println!("  - {}", p.describe_fr());
+                }
+            }
+        }
+    }
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn fsck(
+    target: &Target,
+    collect: bool,
+    grace_minutes: i64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let app = open(target).await?;
+    let options = FsckOptions {
+        collect,
+        grace: chrono::Duration::minutes(grace_minutes.max(0)),
+    };
+    let bar = output::progress(0, "Vérification des fichiers", json);
+    let report = app
+        .fsck(&options, Utc::now(), |n| bar.set_position(n as u64))
+        .await?;
+    bar.finish_and_clear();
+    if json {
+        output::json(&json!({ "clean": report.is_clean(), "report": report }))?;
+    } else {
+        println!(
+            "{} commune(s), {} fichier(s) vérifié(s), {} orphelin(s) dont {} supprimé(s) et {} trop récent(s) pour l'être.",
+            report.communes,
+            report.files_checked,
+            report.orphans.len(),
+            report.collected,
+            report.orphans_too_recent
+        );
+        for (insee, sha) in &report.missing {
+            println!("  FICHIER MANQUANT : commune {insee}, {sha}");
+        }
+        for (insee, sha, reason) in &report.corrupt {
+            println!("  FICHIER ALTÉRÉ : commune {insee}, {sha} : {reason}");
+        }
+        for problem in &report.numbering {
+            println!("  NUMÉROTATION : {problem}");
+        }
+        if report.is_clean() {
+            println!("Aucune anomalie.");
+        }
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,47 @@
+//! What the program prints: messages for people (French), JSON for scripts, logs on stderr.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+pub fn init_tracing(verbose: bool) {
+    let default = if verbose {
+        "info,parapheur=debug"
+    } else {
+        "warn,parapheur_web=info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARAPHEUR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Prints an error and its causes, one per line.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("erreur : {err}");
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !err.to_string().contains(&text) {
+            eprintln!("  cause : {text}");
+        }
+    }
+}
+
+pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A progress bar on stderr, hidden when `quiet` or when stderr is not a terminal.
+pub fn progress(len: u64, message: &'static str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    bar
+}
