@@ -395,8 +395,11 @@ mod tests {
     fn hash_is_stable_across_versions() {
         // Pinned: if this changes, old journals no longer verify. Add a v2 instead.
         let (_, entries) = sample_chain(1);
-        assert_eq!(entries[0].hash, entry_hash(&entries[0]));
-        assert_eq!(entries[0].hash.len(), 64);
         assert_eq!(entries[0].prev_hash, GENESIS_HASH);
+        assert_eq!(entries[0].hash, entry_hash(&entries[0]));
+        assert_eq!(
+            entries[0].hash,
+            "7b60434391c5d6fd720e8d774e31788ef3558af0dbc684f57ed7ed36d049cfca"
+        );
     }
 }
