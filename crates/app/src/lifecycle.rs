@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
-use parapheur_domain::item::{Item, LinkKind};
+use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
 use parapheur_domain::{CloseReason, Commune, Status};
 use parapheur_store::items::Note;
 use uuid::Uuid;
@@ -157,6 +157,25 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(note)
+    }
+
+    /// Copies an item to a user of the same commune (diffusion).
+    pub async fn copy_item(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        user_id: Uuid,
+        purpose: CopyPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        self.check_routing(commune, None, Some(user_id)).await?;
+        let mut tx = self.store().begin(now).await?;
+        tx.item_for_update(commune.id, item_id).await?;
+        tx.insert_copy(commune.id, item_id, user_id, purpose, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn link_items(

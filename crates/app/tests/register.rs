@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use harness::{Db, Harness, SYSTEM, at};
-use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::item::{CopyPurpose, NewItem};
 use parapheur_app::domain::journal::JournalProblem;
 use parapheur_app::domain::{Channel, CloseReason, Direction, Status};
 use parapheur_app::store::StoreError;
@@ -675,7 +675,54 @@ async fn a_forbidden_transition_changes_nothing(db: Db) {
     assert!(err.to_string().contains("motif"), "{err}");
     assert_eq!(h.app.store().journal_len(commune.id).await.unwrap(), before);
     assert_eq!(h.app.store().item(commune.id, item.id).await.unwrap(), item);
-    // The allowed path works and is journaled with before and after.
+    // Copies, notes and the allowed path work and are journaled.
+    let elu = h
+        .app
+        .add_user(
+            &commune,
+            parapheur_app::NewUser {
+                email: "maire@a.demo".into(),
+                display_name: "Maire".into(),
+                title: Some("Maire".into()),
+                role: parapheur_app::domain::Role::Elu,
+                service_id: None,
+                password: None,
+            },
+            &SYSTEM,
+            at(2026, 1, 6),
+        )
+        .await
+        .unwrap();
+    h.app
+        .copy_item(
+            &commune,
+            &SYSTEM,
+            item.id,
+            elu.id,
+            CopyPurpose::Opinion,
+            at(2026, 1, 6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.app.store().copies(commune.id, item.id).await.unwrap(),
+        vec![(elu.id, CopyPurpose::Opinion)]
+    );
+    let note = h
+        .app
+        .add_note(
+            &commune,
+            &SYSTEM,
+            item.id,
+            "Rappeler le demandeur",
+            at(2026, 1, 6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.app.store().notes(commune.id, item.id).await.unwrap(),
+        vec![note]
+    );
     let closed = h
         .app
         .change_item(
@@ -702,16 +749,21 @@ async fn a_forbidden_transition_changes_nothing(db: Db) {
             .iter()
             .map(|e| e.action.as_str())
             .collect::<Vec<_>>(),
-        ["item.registered", "item.status"]
+        [
+            "item.registered",
+            "item.copied",
+            "note.added",
+            "item.status"
+        ]
     );
     assert!(
-        history[1]
+        history[3]
             .before
             .as_deref()
             .unwrap()
             .contains("\"registered\"")
     );
-    assert!(history[1].after.as_deref().unwrap().contains("\"closed\""));
+    assert!(history[3].after.as_deref().unwrap().contains("\"closed\""));
 }
 
 async fn one_commune_never_sees_another(db: Db) {
@@ -808,6 +860,57 @@ async fn one_commune_never_sees_another(db: Db) {
             .add_note(&b, &SYSTEM, ra.item.id, "note", at(2026, 1, 6))
             .await
             .is_err()
+    );
+    let user_b = h
+        .app
+        .add_user(
+            &b,
+            parapheur_app::NewUser {
+                email: "agent@b.demo".into(),
+                display_name: "Agent B".into(),
+                title: None,
+                role: parapheur_app::domain::Role::Agent,
+                service_id: None,
+                password: None,
+            },
+            &SYSTEM,
+            at(2026, 1, 6),
+        )
+        .await
+        .unwrap();
+    assert!(
+        h.app
+            .copy_item(
+                &b,
+                &SYSTEM,
+                ra.item.id,
+                user_b.id,
+                CopyPurpose::Information,
+                at(2026, 1, 6)
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        h.app
+            .copy_item(
+                &a,
+                &SYSTEM,
+                ra.item.id,
+                user_b.id,
+                CopyPurpose::Information,
+                at(2026, 1, 6)
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        h.app
+            .store()
+            .copies(a.id, ra.item.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let mut stolen = letter("Avec le contact de A", day(2026, 1, 5));
     stolen.sender_ids = vec![contact_a.id];

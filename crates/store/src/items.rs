@@ -1,7 +1,7 @@
 //! Items of the register, their files, notes and links.
 
 use chrono::NaiveDate;
-use parapheur_domain::item::{Item, LinkKind};
+use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
 use parapheur_domain::{CloseReason, Direction, Status};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -307,6 +307,32 @@ impl Store {
         .collect()
     }
 
+    /// The people an item was copied to (diffusion), with the purpose.
+    pub async fn copies(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<(Uuid, CopyPurpose)>, StoreError> {
+        sqlx::query(
+            "SELECT c.user_id, c.purpose FROM item_copies c JOIN items i ON i.id = c.item_id
+             WHERE i.commune_id = $1 AND c.item_id = $2 ORDER BY c.created_at",
+        )
+        .bind(commune_id.to_string())
+        .bind(item_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| {
+            let purpose = match r.try_get::<String, _>(1)?.as_str() {
+                "opinion" => CopyPurpose::Opinion,
+                "information" => CopyPurpose::Information,
+                other => return Err(StoreError::corrupt(format!("diffusion « {other} »"))),
+            };
+            Ok((parse_uuid(&r.try_get::<String, _>(0)?)?, purpose))
+        })
+        .collect()
+    }
+
     /// (role, contact id) pairs of an item, senders first.
     pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
         sqlx::query(
@@ -525,6 +551,44 @@ impl WriteTx {
                 note.item_id,
                 None,
                 serde_json::to_string(note).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Gives a copy of an item to a user (for information or for opinion); once per user.
+    pub async fn insert_copy(
+        &mut self,
+        commune_id: Uuid,
+        item_id: Uuid,
+        user_id: Uuid,
+        purpose: CopyPurpose,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let purpose_code = match purpose {
+            CopyPurpose::Information => "information",
+            CopyPurpose::Opinion => "opinion",
+        };
+        sqlx::query(
+            "INSERT INTO item_copies (item_id, user_id, purpose, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (item_id, user_id) DO UPDATE SET purpose = excluded.purpose",
+        )
+        .bind(item_id.to_string())
+        .bind(user_id.to_string())
+        .bind(purpose_code)
+        .bind(instant_text(&self.now()))
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "item.copied",
+                "item",
+                item_id,
+                None,
+                serde_json::to_string(&serde_json::json!({"user": user_id, "purpose": purpose}))
+                    .ok(),
             ),
         );
         Ok(())
