@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace: formatting, clippy, and `cargo test` on SQLite
+# and on a throwaway PostgreSQL server that this script starts (and stops) itself.
+#
+# Usage: ./scripts/test.sh            (from anywhere; idempotent; CI runs it through .ci/run)
+#   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
+#   PARAPHEUR_TEST_SETUP_ONLY=1 ./scripts/test.sh                sets up, checks, tears down
+# Installs what is missing with apt-get (PostgreSQL server, python3); never touches an
+# existing PostgreSQL cluster: the test cluster lives in a temporary folder under /tmp.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "root needed for: $*"; fi
+}
+
+# --- 1. Packages ------------------------------------------------------------------------
+pg_bindir() {  # the newest PostgreSQL server binaries: Debian's folder, else the PATH
+    local dir
+    dir=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then echo "$dir"
+    elif command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+        dirname "$(command -v initdb)"
+    else return 1; fi
+}
+
+command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+missing=()
+[ -n "${PARAPHEUR_TEST_DATABASE_URL:-}" ] || [ -n "$(pg_bindir || true)" ] || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v python3 >/dev/null || missing+=(python3)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "Installing ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- 2. A throwaway PostgreSQL server ----------------------------------------------------
+PG_TMP=""
+PG_BIN=""
+TEST_LOG=$(mktemp /tmp/parapheur-test.XXXXXX)
+stop_pg() {
+    if [ -n "$PG_TMP" ]; then
+        say "Stopping the test PostgreSQL server"
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m fast -w stop >/dev/null 2>&1 || true
+        rm -rf "$PG_TMP"
+        PG_TMP=""
+    fi
+}
+cleanup() {
+    local rc=$?
+    stop_pg
+    rm -f "$TEST_LOG"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+as_pg() {  # initdb and postgres refuse to run as root: use the postgres system user then
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@")
+    else "$@"; fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [ -n "${PARAPHEUR_TEST_DATABASE_URL:-}" ]; then
+    say "Using the PostgreSQL server given in PARAPHEUR_TEST_DATABASE_URL"
+else
+    PG_BIN=$(pg_bindir) || die "no PostgreSQL server binaries (initdb) found"
+    if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+        die "running as root but there is no 'postgres' user to run the server"
+    fi
+    port=${PARAPHEUR_TEST_PG_PORT:-55432}
+    while port_busy "$port"; do port=$((port + 1)); done
+    PG_TMP=$(mktemp -d /tmp/parapheur-pg.XXXXXX)
+    chmod 755 "$PG_TMP"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PG_TMP"; fi
+    say "Starting a throwaway PostgreSQL ($PG_BIN) on 127.0.0.1:$port in $PG_TMP"
+    as_pg "$PG_BIN/initdb" -D "$PG_TMP/data" -U parapheur --auth=trust -E UTF8 --no-locale \
+        >"$PG_TMP/initdb.log" 2>&1 || { cat "$PG_TMP/initdb.log" >&2; die "initdb failed"; }
+    opts="-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300"
+    opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # throwaway data
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 -o "$opts" \
+        start >/dev/null || { cat "$PG_TMP/server.log" >&2; die "PostgreSQL did not start"; }
+    export PARAPHEUR_TEST_DATABASE_URL="postgres://parapheur@127.0.0.1:$port/postgres"
+fi
+
+for _ in $(seq 1 30); do
+    psql "$PARAPHEUR_TEST_DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1 && break
+    sleep 1
+done
+version=$(psql "$PARAPHEUR_TEST_DATABASE_URL" -Atqc 'show server_version') \
+    || die "PostgreSQL does not answer at $PARAPHEUR_TEST_DATABASE_URL"
+echo "PostgreSQL $version answers${PG_TMP:+: PARAPHEUR_TEST_DATABASE_URL=$PARAPHEUR_TEST_DATABASE_URL}"
+
+if [ -n "${PARAPHEUR_TEST_SETUP_ONLY:-}" ]; then
+    psql "$PARAPHEUR_TEST_DATABASE_URL" -c 'select version()'
+    say "Set-up only (PARAPHEUR_TEST_SETUP_ONLY): not running the tests"
+    exit 0
+fi
+
+# --- 3. Checks and tests -----------------------------------------------------------------
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+say "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+say "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+say "cargo test --workspace (SQLite and PostgreSQL)"
+cargo test --workspace 2>&1 | tee "$TEST_LOG"
+stop_pg
+say "All checks and tests passed"
+# One closing line adding up every test binary's "test result:" line.
+awk '/^test result:/ { for (i = 2; i <= NF; i++) {
+        if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1)
+        if ($i ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$TEST_LOG"
