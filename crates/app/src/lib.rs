@@ -9,6 +9,7 @@
 //! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
 //! never a row that points to a missing file.
 
+pub mod auth;
 mod check;
 mod config;
 mod demo;
@@ -69,6 +70,7 @@ pub struct App {
     master: Arc<MasterKey>,
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
+    limiter: Arc<auth::LoginLimiter>,
 }
 
 impl App {
@@ -82,6 +84,7 @@ impl App {
             files,
             master: Arc::new(master),
             keys: Arc::default(),
+            limiter: Arc::default(),
         };
         app.check_master_key().await?;
         Ok(app)

@@ -8,13 +8,19 @@ use crate::AppError;
 /// Minimum length: long passphrases beat complexity rules.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
-/// Hashes a password into a PHC string (`$argon2id$…`) with a fresh salt.
-pub fn hash_password(password: &str) -> Result<String, AppError> {
+/// Refuses passwords too short to resist guessing.
+pub fn check_strength(password: &str) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AppError::invalid(format!(
             "le mot de passe doit compter au moins {MIN_PASSWORD_LEN} caractères"
         )));
     }
+    Ok(())
+}
+
+/// Hashes a password into a PHC string (`$argon2id$…`) with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    check_strength(password)?;
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())

@@ -1117,6 +1117,71 @@ async fn the_demo_is_complete_and_consistent(db: Db) {
     ] {
         assert!(statuses.contains(&s), "no {s:?} in the demo");
     }
+    // Counting and listing agree for every kind of filter, on both backends.
+    use parapheur_app::store::items::ItemFilter;
+    let today = day(2026, 11, 28);
+    for filter in [
+        ItemFilter::default(),
+        ItemFilter {
+            year: Some(2026),
+            ..Default::default()
+        },
+        ItemFilter {
+            year: Some(2019),
+            ..Default::default()
+        },
+        ItemFilter {
+            direction: Some(Direction::Outgoing),
+            ..Default::default()
+        },
+        ItemFilter {
+            status: Some(Status::Closed),
+            ..Default::default()
+        },
+        ItemFilter {
+            late_on: Some(today),
+            ..Default::default()
+        },
+        ItemFilter {
+            open_only: true,
+            due_by: Some(today + chrono::Duration::days(7)),
+            ..Default::default()
+        },
+        ItemFilter {
+            statuses: vec![Status::Registered, Status::ToQualify],
+            ..Default::default()
+        },
+    ] {
+        let listed = h
+            .app
+            .store()
+            .items(summary.commune.id, &filter, 10_000, 0)
+            .await
+            .unwrap();
+        let counted = h
+            .app
+            .store()
+            .count_items(summary.commune.id, &filter)
+            .await
+            .unwrap();
+        assert_eq!(listed.len() as i64, counted, "{filter:?}");
+    }
+    let late = h
+        .app
+        .store()
+        .count_items(
+            summary.commune.id,
+            &ItemFilter {
+                late_on: Some(today),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        late as usize,
+        items.iter().filter(|i| i.is_late(today)).count()
+    );
     let directions: BTreeSet<_> = items.iter().map(|i| i.direction).collect();
     assert_eq!(directions.len(), 3);
     assert!(

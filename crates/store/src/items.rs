@@ -45,6 +45,77 @@ pub struct ItemFilter {
     pub assignee_id: Option<Uuid>,
     /// Open items whose due date is before this day.
     pub late_on: Option<NaiveDate>,
+    /// Only items still awaiting an answer.
+    pub open_only: bool,
+    /// Open items due on or before this day.
+    pub due_by: Option<NaiveDate>,
+    /// Only these statuses (empty: any).
+    pub statuses: Vec<Status>,
+}
+
+/// A filter value: text columns take text, integer columns take integers (PostgreSQL is strict).
+enum BindValue {
+    Text(String),
+    Int(i64),
+}
+
+const OPEN_CLAUSE: &str = "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed')";
+
+impl ItemFilter {
+    /// The WHERE clause (after `commune_id = $1`) and the values to bind, in order.
+    fn sql(&self) -> (String, Vec<BindValue>) {
+        let mut sql = String::new();
+        let mut values: Vec<BindValue> = Vec::new();
+        let bind = |clause: &str, value: String, sql: &mut String, values: &mut Vec<BindValue>| {
+            values.push(BindValue::Text(value));
+            sql.push_str(&format!(" AND {clause} ${}", values.len() + 1));
+        };
+        if let Some(y) = self.year {
+            values.push(BindValue::Int(i64::from(y)));
+            sql.push_str(&format!(" AND year = ${}", values.len() + 1));
+        }
+        if let Some(d) = self.direction {
+            bind("direction =", d.code().to_owned(), &mut sql, &mut values);
+        }
+        if let Some(s) = self.status {
+            bind("status =", s.code().to_owned(), &mut sql, &mut values);
+        }
+        if let Some(s) = self.service_id {
+            bind("service_id =", s.to_string(), &mut sql, &mut values);
+        }
+        if let Some(a) = self.assignee_id {
+            bind("assignee_id =", a.to_string(), &mut sql, &mut values);
+        }
+        if let Some(d) = self.late_on {
+            bind(
+                &format!("{OPEN_CLAUSE} AND due_date <"),
+                date_text(d),
+                &mut sql,
+                &mut values,
+            );
+        }
+        if let Some(d) = self.due_by {
+            bind(
+                &format!("{OPEN_CLAUSE} AND due_date <="),
+                date_text(d),
+                &mut sql,
+                &mut values,
+            );
+        }
+        if self.open_only {
+            sql.push_str(&format!(" AND {OPEN_CLAUSE}"));
+        }
+        if !self.statuses.is_empty() {
+            // Status codes are our own constants, never user text.
+            let list: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|s| format!("'{}'", s.code()))
+                .collect();
+            sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+        }
+        (sql, values)
+    }
 }
 
 fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, StoreError> {
@@ -146,56 +217,20 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1");
-        let mut n = 1;
-        let mut next = |clause: &str, sql: &mut String| {
-            n += 1;
-            sql.push_str(&format!(" AND {clause} ${n}"));
-        };
-        if filter.year.is_some() {
-            next("year =", &mut sql);
-        }
-        if filter.direction.is_some() {
-            next("direction =", &mut sql);
-        }
-        if filter.status.is_some() {
-            next("status =", &mut sql);
-        }
-        if filter.service_id.is_some() {
-            next("service_id =", &mut sql);
-        }
-        if filter.assignee_id.is_some() {
-            next("assignee_id =", &mut sql);
-        }
-        if filter.late_on.is_some() {
-            next(
-                "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed') AND due_date <",
-                &mut sql,
-            );
-        }
-        sql.push_str(&format!(
-            " ORDER BY registered_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        let (clause, values) = filter.sql();
+        let n = values.len() + 1;
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1{clause}
+             ORDER BY registered_at DESC, id DESC LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
-        ));
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
-        if let Some(y) = filter.year {
-            q = q.bind(i64::from(y));
-        }
-        if let Some(d) = filter.direction {
-            q = q.bind(d.code());
-        }
-        if let Some(s) = filter.status {
-            q = q.bind(s.code());
-        }
-        if let Some(s) = filter.service_id {
-            q = q.bind(s.to_string());
-        }
-        if let Some(a) = filter.assignee_id {
-            q = q.bind(a.to_string());
-        }
-        if let Some(d) = filter.late_on {
-            q = q.bind(date_text(d));
+        for v in values {
+            q = match v {
+                BindValue::Text(t) => q.bind(t),
+                BindValue::Int(i) => q.bind(i),
+            };
         }
         q.bind(limit)
             .bind(offset)
@@ -204,6 +239,24 @@ impl Store {
             .iter()
             .map(|row| item_from_row(row, Vec::new()))
             .collect()
+    }
+
+    /// How many items match a filter.
+    pub async fn count_items(
+        &self,
+        commune_id: Uuid,
+        filter: &ItemFilter,
+    ) -> Result<i64, StoreError> {
+        let (clause, values) = filter.sql();
+        let sql = format!("SELECT COUNT(*) FROM items WHERE commune_id = $1{clause}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        for v in values {
+            q = match v {
+                BindValue::Text(t) => q.bind(t),
+                BindValue::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_one(self.reader()).await?.try_get(0)?)
     }
 
     pub async fn item_count(&self, commune_id: Uuid) -> Result<i64, StoreError> {

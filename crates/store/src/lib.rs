@@ -25,6 +25,7 @@ pub mod contacts;
 pub mod doctypes;
 pub mod items;
 pub mod services;
+pub mod sessions;
 pub mod users;
 
 pub use error::StoreError;

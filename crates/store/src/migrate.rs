@@ -16,15 +16,23 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "register",
-    sqlite: include_str!("../migrations/sqlite/0001_register.sql"),
-    postgres: include_str!("../migrations/postgres/0001_register.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "register",
+        sqlite: include_str!("../migrations/sqlite/0001_register.sql"),
+        postgres: include_str!("../migrations/postgres/0001_register.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sqlite: include_str!("../migrations/sqlite/0002_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_sessions.sql"),
+    },
+];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

@@ -118,6 +118,11 @@ impl Store {
         &self.read
     }
 
+    /// The pool for writes outside the register (sessions): on SQLite its single connection.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
     /// Starts a write transaction whose journal entries are dated `now`.
     pub async fn begin(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
         let tx = match self.backend {

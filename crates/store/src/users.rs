@@ -62,6 +62,28 @@ impl Store {
             .transpose()
     }
 
+    /// Active users with this email in any commune (one person may serve several).
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE email = $1 AND active = 1 ORDER BY created_at")
+            .bind(email.trim().to_lowercase())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<User, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::not_found("utilisateur"))
+    }
+
     /// The stored argon2id hash (PHC string) of a user's password, if one is set.
     pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
@@ -74,6 +96,25 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Replaces a user's password hash (argon2id PHC string), journaling the fact, not the hash.
+    pub async fn set_password_hash(
+        &mut self,
+        user: &User,
+        password_hash: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash.to_owned())
+            .bind(user.id.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            user.commune_id,
+            new_entry(actor, "user.password_changed", "user", user.id, None, None),
+        );
+        Ok(())
+    }
+
     /// Adds a user; `password_hash` is already an argon2id PHC string (never a password).
     pub async fn insert_user(
         &mut self,

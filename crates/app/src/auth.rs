@@ -1,0 +1,329 @@
+//! Who is at the keyboard: logins with argon2id passwords, server-side sessions, password
+//! changes and resets, and a limit on failed logins per account and per address.
+//!
+//! Secrets handed to the browser (session cookie, reset link) are random 256-bit tokens; the
+//! database keeps only their SHA-256, so a copy of it opens no session.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use parapheur_domain::Commune;
+use parapheur_store::sessions::Session;
+use parapheur_store::users::User;
+use sha2::{Digest, Sha256};
+
+use crate::{Actor, App, AppError, hash_password, verify_password};
+
+/// A session lasts this long without activity.
+pub const SESSION_IDLE: Duration = Duration::hours(8);
+/// A reset link works this long, once.
+pub const RESET_VALIDITY: Duration = Duration::hours(1);
+/// Failed logins allowed per window, per account and per address.
+const MAX_FAILURES_PER_ACCOUNT: usize = 5;
+const MAX_FAILURES_PER_ADDRESS: usize = 20;
+const FAILURE_WINDOW: Duration = Duration::minutes(15);
+
+/// A random token for the browser and its hash for the database.
+pub fn new_token() -> Result<(String, String), AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::invalid(format!("aléa indisponible : {e}")))?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    Ok((token, hash))
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Failed login attempts, kept in memory (per process: each web node limits on its own).
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+}
+
+impl LoginLimiter {
+    fn keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 2] {
+        [
+            (
+                format!("account:{}", email.trim().to_lowercase()),
+                MAX_FAILURES_PER_ACCOUNT,
+            ),
+            (
+                format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default()),
+                MAX_FAILURES_PER_ADDRESS,
+            ),
+        ]
+    }
+
+    /// `Some(minutes to wait)` when this account or address is blocked.
+    fn blocked(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Option<i64> {
+        let mut map = self.failures.lock().ok()?;
+        let mut wait = None;
+        for (key, max) in Self::keys(email, ip) {
+            let list = map.entry(key).or_default();
+            list.retain(|t| now - *t < FAILURE_WINDOW);
+            if list.len() >= max
+                && let Some(oldest) = list.first()
+            {
+                let minutes = (FAILURE_WINDOW - (now - *oldest)).num_minutes() + 1;
+                wait = Some(wait.map_or(minutes, |w: i64| w.max(minutes)));
+            }
+        }
+        wait
+    }
+
+    fn record_failure(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
+        if let Ok(mut map) = self.failures.lock() {
+            for (key, _) in Self::keys(email, ip) {
+                map.entry(key).or_default().push(now);
+            }
+        }
+    }
+
+    fn clear_account(&self, email: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&format!("account:{}", email.trim().to_lowercase()));
+        }
+    }
+}
+
+/// Why a login did not open a session. Messages never say whether the account exists.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("adresse ou mot de passe incorrect")]
+    BadCredentials,
+    #[error("trop de tentatives de connexion : réessayez dans {0} minute(s)")]
+    TooManyAttempts(i64),
+    /// The same email and password open accounts in several communes: choose one.
+    #[error("ce compte existe dans plusieurs communes : choisissez-en une")]
+    ChooseCommune(Vec<Commune>),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// What the web layer keeps after a login: the cookie token (to send once) and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub user: User,
+    pub commune: Commune,
+}
+
+/// A request's authenticated identity.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session: Session,
+    pub user: User,
+    pub commune: Commune,
+}
+
+impl Authenticated {
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user.id)
+    }
+}
+
+/// A real argon2id hash of a random password: verified when the account does not exist, so
+/// a failed login takes the same time either way.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let secret = new_token()
+            .map(|(t, _)| t)
+            .unwrap_or_else(|_| "x".repeat(32));
+        hash_password(&secret).unwrap_or_default()
+    })
+}
+
+impl App {
+    /// Checks an email and password and opens a session.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        commune_insee: Option<&str>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, LoginError> {
+        if let Some(minutes) = self.limiter.blocked(email, ip, now) {
+            tracing::warn!(?ip, "login rate limited");
+            return Err(LoginError::TooManyAttempts(minutes));
+        }
+        let candidates = self
+            .store()
+            .users_by_email(email)
+            .await
+            .map_err(AppError::from)?;
+        let mut matching = Vec::new();
+        for user in candidates {
+            let hash = self
+                .store()
+                .password_hash(user.id)
+                .await
+                .map_err(AppError::from)?;
+            let password = password.to_owned();
+            let ok = tokio::task::spawn_blocking(move || {
+                hash.is_some_and(|h| verify_password(&password, &h))
+            })
+            .await
+            .unwrap_or(false);
+            if ok {
+                matching.push(user);
+            }
+        }
+        if matching.is_empty() {
+            // Same work as a real check, so timing does not tell whether the account exists.
+            let password = password.to_owned();
+            let _ =
+                tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
+            self.limiter.record_failure(email, ip, now);
+            return Err(LoginError::BadCredentials);
+        }
+        let mut communes = Vec::new();
+        for user in &matching {
+            communes.push(
+                self.store()
+                    .commune(user.commune_id)
+                    .await
+                    .map_err(AppError::from)?,
+            );
+        }
+        let chosen = match (matching.len(), commune_insee) {
+            (1, _) => 0,
+            (_, Some(insee)) => communes
+                .iter()
+                .position(|c| c.insee == insee)
+                .ok_or(LoginError::BadCredentials)?,
+            (_, None) => return Err(LoginError::ChooseCommune(communes)),
+        };
+        let user = matching.swap_remove(chosen);
+        let commune = communes.swap_remove(chosen);
+        self.limiter.clear_account(email);
+        let (token, id_hash) = new_token()?;
+        let (csrf_token, _) = new_token()?;
+        self.store()
+            .create_session(&id_hash, &user, &csrf_token, now, now + SESSION_IDLE)
+            .await
+            .map_err(AppError::from)?;
+        tracing::info!(user = %user.id, commune = %commune.insee, "login");
+        Ok(NewSession {
+            token,
+            csrf_token,
+            user,
+            commune,
+        })
+    }
+
+    /// The identity behind a session cookie, if the session is live; slides its expiry.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Authenticated>, AppError> {
+        let id_hash = token_hash(token);
+        let Some(session) = self.store().session(&id_hash, now).await? else {
+            return Ok(None);
+        };
+        let user = self.store().user(session.user_id).await?;
+        if !user.active || user.commune_id != session.commune_id {
+            self.store().delete_session(&id_hash).await?;
+            return Ok(None);
+        }
+        // Writing on every request would serialise reads on SQLite: slide once a minute.
+        if now - session.last_seen_at > Duration::minutes(1) {
+            self.store()
+                .touch_session(&id_hash, now, now + SESSION_IDLE)
+                .await?;
+        }
+        let commune = self.store().commune(session.commune_id).await?;
+        Ok(Some(Authenticated {
+            session,
+            user,
+            commune,
+        }))
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), AppError> {
+        Ok(self.store().delete_session(&token_hash(token)).await?)
+    }
+
+    /// Changes a password after checking the current one; ends the user's other sessions.
+    pub async fn change_password(
+        &self,
+        who: &Authenticated,
+        current: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let hash = self.store().password_hash(who.user.id).await?;
+        if !hash.is_some_and(|h| verify_password(current, &h)) {
+            return Err(AppError::invalid("le mot de passe actuel est incorrect"));
+        }
+        self.set_password(&who.user, new, &who.actor(), now).await
+    }
+
+    async fn set_password(
+        &self,
+        user: &User,
+        new: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let new = new.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&new))
+            .await
+            .map_err(|e| AppError::invalid(e.to_string()))??;
+        let mut tx = self.store().begin(now).await?;
+        tx.set_password_hash(user, &hash, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        self.store().delete_user_sessions(user.id).await?;
+        Ok(())
+    }
+
+    /// Creates reset links for every active account with this email. Returns (user, token)
+    /// pairs for the caller to send; nothing tells the requester whether the email exists.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(User, String)>, AppError> {
+        let mut links = Vec::new();
+        for user in self.store().users_by_email(email).await? {
+            let (token, hash) = new_token()?;
+            self.store()
+                .create_password_reset(&hash, user.id, now, now + RESET_VALIDITY)
+                .await?;
+            links.push((user, token));
+        }
+        Ok(links)
+    }
+
+    /// Sets a new password from a reset link; the link works once, within its validity.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, AppError> {
+        crate::password::check_strength(new)?;
+        let user_id = self
+            .store()
+            .consume_password_reset(&token_hash(token), now)
+            .await?
+            .ok_or_else(|| {
+                AppError::invalid("ce lien de réinitialisation est invalide ou expiré")
+            })?;
+        let user = self.store().user(user_id).await?;
+        self.set_password(&user, new, &Actor::User(user.id), now)
+            .await?;
+        Ok(user)
+    }
+}

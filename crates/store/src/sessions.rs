@@ -1,0 +1,151 @@
+//! Web sessions and password resets: authentication state, not register content, so they
+//! are written outside the journaled write path (a login is not a change to the register).
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::pool::Store;
+use crate::rows::{instant_text, parse_instant, parse_uuid};
+use crate::users::User;
+
+/// A live session, found by the hash of its cookie token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub commune_id: Uuid,
+    pub csrf_token: String,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user: &User,
+        csrf_token: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, commune_id, csrf_token, created_at, last_seen_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(id_hash.to_owned())
+        .bind(user.id.to_string())
+        .bind(user.commune_id.to_string())
+        .bind(csrf_token.to_owned())
+        .bind(instant_text(&now))
+        .bind(instant_text(&expires_at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The session if it exists and has not expired at `now`.
+    pub async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, commune_id, csrf_token, last_seen_at, expires_at FROM sessions
+             WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash.to_owned())
+        .bind(instant_text(&now))
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                user_id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+                commune_id: parse_uuid(&r.try_get::<String, _>(1)?)?,
+                csrf_token: r.try_get(2)?,
+                last_seen_at: parse_instant(&r.try_get::<String, _>(3)?)?,
+                expires_at: parse_instant(&r.try_get::<String, _>(4)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Slides the session's idle expiry forward.
+    pub async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3")
+            .bind(instant_text(&now))
+            .bind(instant_text(&expires_at))
+            .bind(id_hash.to_owned())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash.to_owned())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (after a password change or reset).
+    pub async fn delete_user_sessions(&self, user_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id.to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(instant_text(&now))
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash.to_owned())
+        .bind(user_id.to_string())
+        .bind(instant_text(&now))
+        .bind(instant_text(&expires_at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a reset token used and returns its user, if it is valid at `now` (once only).
+    pub async fn consume_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE password_resets SET used_at = $1
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+             RETURNING user_id",
+        )
+        .bind(instant_text(&now))
+        .bind(token_hash.to_owned())
+        .fetch_optional(self.writer())
+        .await?;
+        row.map(|r| parse_uuid(&r.try_get::<String, _>(0)?))
+            .transpose()
+    }
+}
