@@ -95,6 +95,9 @@ impl App {
         let now = now.trunc_subsecs(6);
         let today = local_date(now, &commune.departement);
         new.validate(today)?;
+        if new.requested_due.is_some_and(|d| d < new.arrival_date) {
+            return Err(AppError::invalid("l'échéance ne peut précéder l'arrivée"));
+        }
         files.iter().try_for_each(check_file)?;
         let doctype = match &new.doctype_code {
             Some(code) => Some(
@@ -165,7 +168,7 @@ impl App {
             updated_at: now,
         };
         let dates = deadlines(item.direction, &item, doctype.as_ref(), commune);
-        item.due_date = dates.due;
+        item.due_date = new.requested_due.or(dates.due);
         item.silence_date = dates.silence_date;
         tx.insert_item(&item, &new.sender_ids, &new.recipient_ids, &who)
             .await?;

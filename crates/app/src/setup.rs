@@ -182,3 +182,77 @@ impl App {
         Ok(format)
     }
 }
+
+impl App {
+    /// Finds the contact a person means by `text` (an id, an email, or an exact name), or
+    /// creates it. Several equally good matches are an error listing them.
+    pub async fn find_or_create_contact(
+        &self,
+        commune: &Commune,
+        text: &str,
+        phone: Option<&str>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, AppError> {
+        use parapheur_domain::contact::{NewContact, normalize_email};
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(AppError::invalid("le nom du contact est vide"));
+        }
+        if let Ok(id) = Uuid::parse_str(text) {
+            return Ok(self.store().contact(commune.id, id).await?.id);
+        }
+        let mut candidate = match normalize_email(text) {
+            Some(email) => NewContact {
+                name: email.clone(),
+                email: Some(email),
+                ..Default::default()
+            },
+            None => NewContact {
+                name: text.to_owned(),
+                ..Default::default()
+            },
+        };
+        candidate.phone = phone
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        candidate
+            .validate()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let matches: Vec<_> = if candidate.email.is_some() || candidate.phone.is_some() {
+            self.store()
+                .likely_duplicates(commune.id, &candidate)
+                .await?
+        } else {
+            self.store()
+                .search_contacts(commune.id, text, 20)
+                .await?
+                .into_iter()
+                .filter(|c| {
+                    let folded = parapheur_domain::contact::fold(text);
+                    parapheur_domain::contact::fold(&c.display_name()) == folded
+                        || parapheur_domain::contact::fold(&c.name) == folded
+                })
+                .collect()
+        };
+        match matches.as_slice() {
+            [one] => Ok(one.id),
+            [] => {
+                let mut tx = self.store().begin(now).await?;
+                let contact = tx
+                    .insert_contact(commune.id, &candidate, &actor.journal_name())
+                    .await?;
+                tx.commit().await?;
+                Ok(contact.id)
+            }
+            many => Err(AppError::invalid(format!(
+                "plusieurs contacts correspondent à « {text} » : {}",
+                many.iter()
+                    .map(|c| c.display_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+}

@@ -256,6 +256,9 @@ pub struct NewItem {
     pub assignee_id: Option<Uuid>,
     pub tags: Vec<String>,
     pub body: Option<String>,
+    /// A due date set by hand (a call to return by a date); replaces the type's delay for
+    /// the due date only, never the legal silence date.
+    pub requested_due: Option<NaiveDate>,
 }
 
 impl NewItem {
@@ -279,6 +282,7 @@ impl NewItem {
             assignee_id: None,
             tags: Vec::new(),
             body: None,
+            requested_due: None,
         }
     }
 

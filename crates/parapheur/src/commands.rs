@@ -7,13 +7,12 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use parapheur_app::domain::clock::local_date;
-use parapheur_app::domain::contact::{NewContact, normalize_email};
+use parapheur_app::domain::contact::normalize_email;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::retention::{FinalAction, RetentionRule};
 use parapheur_app::domain::{Channel, CloseReason, Commune, Direction, DocumentType, Role, Status};
 use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::cli::{
     Cli, Command, CommuneTarget, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs, Target,
@@ -38,7 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { target, listen } => {
             let app = open(&target).await?;
             println!("Parapheur écoute sur http://{listen}/");
-            parapheur_web::serve(app, listen)
+            parapheur_web::serve(app, listen, secure_cookies())
                 .await
                 .with_context(|| format!("impossible d'écouter sur {listen}"))?;
             Ok(ExitCode::SUCCESS)
@@ -56,6 +55,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => fsck(&target, !no_collect, grace_minutes, json).await,
         Command::Bench { command } => crate::bench::run(command).await,
     }
+}
+
+/// Cookies are marked Secure when the public address is https (PARAPHEUR_PUBLIC_URL):
+/// behind a TLS proxy in production, plain http on a mairie's own box or in the demo.
+fn secure_cookies() -> bool {
+    std::env::var("PARAPHEUR_PUBLIC_URL").is_ok_and(|u| u.starts_with("https://"))
 }
 
 fn config(target: &Target) -> anyhow::Result<Config> {
@@ -203,7 +208,7 @@ async fn demo(
         return Ok(ExitCode::SUCCESS);
     }
     println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
-    parapheur_web::serve(app, listen)
+    parapheur_web::serve(app, listen, secure_cookies())
         .await
         .with_context(|| format!("impossible d'écouter sur {listen}"))?;
     Ok(ExitCode::SUCCESS)
@@ -212,62 +217,6 @@ async fn demo(
 fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| anyhow!("{what} invalide « {text} » : attendu AAAA-MM-JJ"))
-}
-
-/// Finds the sender: an id, an email (matched or created), or a name (matched or created).
-async fn resolve_contact(
-    app: &App,
-    commune: &Commune,
-    text: &str,
-    now: chrono::DateTime<Utc>,
-) -> anyhow::Result<Uuid> {
-    let text = text.trim();
-    if let Ok(id) = Uuid::parse_str(text) {
-        return Ok(app.store().contact(commune.id, id).await?.id);
-    }
-    let candidate = match normalize_email(text) {
-        Some(email) => NewContact {
-            name: email.clone(),
-            email: Some(email),
-            ..Default::default()
-        },
-        None => NewContact {
-            name: text.to_owned(),
-            ..Default::default()
-        },
-    };
-    let matches = if candidate.email.is_some() {
-        app.store()
-            .likely_duplicates(commune.id, &candidate)
-            .await?
-    } else {
-        app.store()
-            .search_contacts(commune.id, text, 5)
-            .await?
-            .into_iter()
-            .filter(|c| {
-                c.display_name().eq_ignore_ascii_case(text) || c.name.eq_ignore_ascii_case(text)
-            })
-            .collect()
-    };
-    match matches.as_slice() {
-        [one] => Ok(one.id),
-        [] => {
-            let mut tx = app.store().begin(now).await?;
-            let contact = tx
-                .insert_contact(commune.id, &candidate, &CLI.journal_name())
-                .await?;
-            tx.commit().await?;
-            Ok(contact.id)
-        }
-        many => bail!(
-            "plusieurs contacts correspondent à « {text} » : {} ; donnez son identifiant",
-            many.iter()
-                .map(|c| format!("{} ({})", c.display_name(), c.id))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 fn media_type(path: &std::path::Path) -> &'static str {
@@ -337,7 +286,9 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
         return Err(parapheur_app::AppError::UnknownDoctype(code.clone()).into());
     }
     if let Some(from) = &args.from {
-        let contact = resolve_contact(&app, &commune, from, now).await?;
+        let contact = app
+            .find_or_create_contact(&commune, from, None, &CLI, now)
+            .await?;
         if direction == Direction::Outgoing {
             new.recipient_ids.push(contact);
         } else {

@@ -1,40 +1,97 @@
-//! The web front end, served by the same binary.
+//! The web application, served by the same binary: server-rendered French HTML that works
+//! without JavaScript, over the use cases of `parapheur-app`.
 //!
-//! For now a read-only overview of each commune's register (the full application for staff
-//! and élus is the web issue's work). Pages are server-rendered French HTML with strict
-//! security headers: no script, no inline style, nothing loaded from elsewhere.
+//! Handlers extract the request, check who may act (the `Me` extractor, the CSRF token, the
+//! role), call one use case, and render a template. Every query names the commune of the
+//! logged-in person, so another commune's ids are simply "not found". Security headers are
+//! set once for every response: a strict Content-Security-Policy (no inline script or
+//! style), no framing by other sites, no MIME sniffing.
 
-use std::fmt::Write as _;
+#[macro_use]
+mod templates;
+mod assets;
+mod error;
+mod pages;
+mod session;
+mod views;
+
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::{get, post};
 use parapheur_app::App;
-use parapheur_app::domain::clock::local_date;
-use parapheur_app::store::items::ItemFilter;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use error::WebError;
+
+/// Uploads larger than this are refused before they are read (a scan is far smaller).
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct WebState {
+    pub app: App,
+    /// Mark cookies Secure: on when the public address is https.
+    pub secure_cookies: bool,
+}
+
 /// Builds the router over an open register.
-pub fn router(app: App) -> Router {
+pub fn router(app: App, secure_cookies: bool) -> Router {
+    let state = WebState {
+        app,
+        secure_cookies,
+    };
+    let csp = "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; \
+               form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
     let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     let mut router = Router::new()
-        .route("/", get(overview))
+        .route("/", get(pages::home))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/style.css", get(stylesheet))
-        .with_state(app);
+        .route("/static/{name}", get(assets::serve))
+        .route(
+            "/connexion",
+            get(pages::auth::login_form).post(pages::auth::login),
+        )
+        .route("/deconnexion", post(pages::auth::logout))
+        .route(
+            "/mot-de-passe",
+            get(pages::auth::password_form).post(pages::auth::change_password),
+        )
+        .route(
+            "/mot-de-passe-oublie",
+            get(pages::auth::forgot_form).post(pages::auth::forgot),
+        )
+        .route(
+            "/mot-de-passe-oublie/nouveau",
+            get(pages::auth::reset_form).post(pages::auth::reset),
+        )
+        .route("/a-traiter", get(pages::inbox::inbox))
+        .route(
+            "/courrier/nouveau",
+            get(pages::letter::form).post(pages::letter::submit),
+        )
+        .route(
+            "/appel/nouveau",
+            get(pages::call::form).post(pages::call::submit),
+        )
+        .route("/courrier/{id}", get(pages::item::show))
+        .route("/courrier/{id}/statut", post(pages::item::change_status))
+        .route("/courrier/{id}/affecter", post(pages::item::assign))
+        .route("/courrier/{id}/note", post(pages::item::add_note))
+        .route("/courrier/{id}/fichier/{file}", get(pages::item::file))
+        .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn(session::same_origin_posts))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .with_state(state);
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::overriding(
+        // File responses set their own (stricter) policy; keep it.
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
             HeaderValue::from_static(value),
         ));
@@ -43,12 +100,15 @@ pub fn router(app: App) -> Router {
 }
 
 /// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(app: App, listen: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(app: App, listen: SocketAddr, secure_cookies: bool) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "serving");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        router(app, secure_cookies).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {
@@ -70,120 +130,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem;color:#1e1e1e}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}\
-.late{color:#a00;font-weight:bold}caption{text-align:left;font-weight:bold;padding:.5rem 0}";
-
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        CSS,
-    )
-        .into_response()
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-async fn overview(State(app): State<App>) -> Response {
-    match render_overview(&app).await {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "overview failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html("<!doctype html><html lang=\"fr\"><title>Erreur</title><p>Une erreur est survenue. Réessayez dans un instant.</p></html>".to_owned()),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn render_overview(app: &App) -> Result<String, parapheur_app::AppError> {
-    let now = chrono::Utc::now();
-    let mut html = String::from(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Parapheur — registre du courrier</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
-         <body><main><h1>Registre du courrier</h1>",
-    );
-    let communes = app.store().communes().await?;
-    if communes.is_empty() {
-        html.push_str("<p>Aucune commune : créez-en une avec <code>parapheur init</code>.</p>");
-    }
-    for commune in communes {
-        let today = local_date(now, &commune.departement);
-        let total = app.store().item_count(commune.id).await?;
-        let late = app
-            .store()
-            .items(
-                commune.id,
-                &ItemFilter {
-                    late_on: Some(today),
-                    ..ItemFilter::default()
-                },
-                1000,
-                0,
-            )
-            .await?
-            .len();
-        let items = app
-            .store()
-            .items(commune.id, &ItemFilter::default(), 50, 0)
-            .await?;
-        let _ = write!(
-            html,
-            "<section><h2>{} ({})</h2><p>{total} éléments enregistrés, dont {late} en retard.</p>\
-             <table><caption>Derniers enregistrements</caption><thead><tr><th scope=\"col\">Numéro</th>\
-             <th scope=\"col\">Arrivée</th><th scope=\"col\">Canal</th><th scope=\"col\">Objet</th>\
-             <th scope=\"col\">Statut</th><th scope=\"col\">Échéance</th></tr></thead><tbody>",
-            escape(&commune.name),
-            escape(&commune.insee)
-        );
-        for item in items {
-            let due = item
-                .due_date
-                .map(|d| d.format("%d/%m/%Y").to_string())
-                .unwrap_or_default();
-            let late_mark = if item.is_late(today) {
-                " class=\"late\""
-            } else {
-                ""
-            };
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{late_mark}>{}</td></tr>",
-                escape(&item.chrono),
-                item.arrival_date.format("%d/%m/%Y"),
-                item.channel.label_fr(),
-                escape(&item.subject),
-                item.status.label_fr(),
-                if item.is_late(today) {
-                    format!("{due} (en retard)")
-                } else {
-                    due
-                },
-            );
-        }
-        html.push_str("</tbody></table></section>");
-    }
-    html.push_str("</main></body></html>");
-    Ok(html)
 }

@@ -1,0 +1,111 @@
+//! Errors as pages: a French message for people, details only in the log.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use parapheur_app::AppError;
+use parapheur_app::store::StoreError;
+
+#[derive(Debug)]
+pub enum WebError {
+    /// Not logged in: go to the login page, then come back.
+    Login {
+        next: String,
+    },
+    NotFound,
+    Forbidden(String),
+    /// A refused form or value: shown to the user as is.
+    BadRequest(String),
+    Internal(String),
+}
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(StoreError::NotFound(_)) => WebError::NotFound,
+            AppError::Store(StoreError::Locked(_)) => WebError::BadRequest(
+                "le registre est momentanément occupé : réessayez dans un instant".into(),
+            ),
+            AppError::Store(
+                StoreError::Database(_)
+                | StoreError::Unavailable { .. }
+                | StoreError::Corrupt(_)
+                | StoreError::DiskFull(_),
+            )
+            | AppError::Files(_)
+            | AppError::Key(_)
+            | AppError::Config(_) => WebError::Internal(e.to_string()),
+            AppError::Forbidden(m) => WebError::Forbidden(m),
+            other => WebError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        WebError::from(AppError::from(e))
+    }
+}
+
+impl From<minijinja::Error> for WebError {
+    fn from(e: minijinja::Error) -> Self {
+        WebError::Internal(format!("template: {e:#}"))
+    }
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = crate::templates::render(
+        "message.html",
+        ctx! {
+            title, message, style_url => crate::assets::style_url(),
+            back_url => "/a-traiter", back_label => "Retour à la liste",
+        },
+    )
+    .unwrap_or_else(|_| {
+        format!("<!doctype html><html lang=\"fr\"><title>{title}</title><p>{message}</p></html>")
+    });
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::Login { next } => {
+                let target = if next.starts_with('/') && !next.starts_with("//") {
+                    format!("/connexion?suite={}", urlencode(&next))
+                } else {
+                    "/connexion".to_owned()
+                };
+                Redirect::to(&target).into_response()
+            }
+            WebError::NotFound => page(
+                StatusCode::NOT_FOUND,
+                "Page introuvable",
+                "Cette page n'existe pas, ou vous n'y avez pas accès.",
+            ),
+            WebError::Forbidden(m) => page(StatusCode::FORBIDDEN, "Accès refusé", &m),
+            WebError::BadRequest(m) => page(StatusCode::BAD_REQUEST, "Demande refusée", &m),
+            WebError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Erreur",
+                    "Une erreur est survenue ; rien n'a été enregistré à moitié. Réessayez dans un instant.",
+                )
+            }
+        }
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,245 @@
+//! Login, logout, password change and reset.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use parapheur_app::auth::LoginError;
+use serde::Deserialize;
+
+use super::ClientIp;
+use crate::error::WebError;
+use crate::session::{COOKIE, Me, clear_cookie, cookie, session_cookie};
+use crate::{WebState, assets, templates};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    suite: String,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/a-traiter"
+    }
+}
+
+fn login_page(
+    next: &str,
+    email: &str,
+    error: Option<String>,
+    communes: Vec<(String, String)>,
+) -> Result<Html<String>, WebError> {
+    let communes: Vec<_> = communes
+        .into_iter()
+        .map(|(insee, name)| ctx! { insee, name })
+        .collect();
+    Ok(Html(templates::render(
+        "login.html",
+        ctx! {
+            title => "Connexion", style_url => assets::style_url(),
+            next => safe_next(next), email, error, communes,
+        },
+    )?))
+}
+
+pub async fn login_form(Query(q): Query<NextQuery>) -> Result<Html<String>, WebError> {
+    login_page(&q.suite, "", None, Vec::new())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    commune: String,
+    #[serde(default)]
+    suite: String,
+}
+
+pub async fn login(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let commune = Some(form.commune.as_str()).filter(|c| !c.is_empty());
+    match state
+        .app
+        .login(&form.email, &form.password, commune, ip, Utc::now())
+        .await
+    {
+        Ok(session) => Ok((
+            [(
+                header::SET_COOKIE,
+                session_cookie(&session.token, state.secure_cookies),
+            )],
+            Redirect::to(safe_next(&form.suite)),
+        )
+            .into_response()),
+        Err(LoginError::ChooseCommune(communes)) => {
+            let choices = communes.into_iter().map(|c| (c.insee, c.name)).collect();
+            let page = login_page(
+                &form.suite,
+                &form.email,
+                Some("Ce compte existe dans plusieurs communes : choisissez-en une.".into()),
+                choices,
+            )?;
+            Ok(page.into_response())
+        }
+        Err(LoginError::App(e)) => Err(e.into()),
+        Err(e) => {
+            let page = login_page(&form.suite, &form.email, Some(e.to_string()), Vec::new())?;
+            Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<WebState>,
+    me: Me,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    if let Some(token) = cookie(&headers, COOKIE) {
+        state.app.logout(token).await?;
+    }
+    Ok((
+        [(header::SET_COOKIE, clear_cookie())],
+        Redirect::to("/connexion"),
+    )
+        .into_response())
+}
+
+fn password_page(
+    me: &Me,
+    error: Option<String>,
+    notice: Option<&str>,
+) -> Result<Html<String>, WebError> {
+    Ok(Html(templates::render(
+        "password.html",
+        ctx! {
+            title => "Mot de passe", style_url => assets::style_url(), me => me.view(),
+            csrf => me.csrf(), nav => "password", error, notice,
+        },
+    )?))
+}
+
+pub async fn password_form(me: Me) -> Result<Html<String>, WebError> {
+    password_page(&me, None, None)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+pub async fn change_password(
+    State(state): State<WebState>,
+    me: Me,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    match state
+        .app
+        .change_password(&me.0, &form.current, &form.new, Utc::now())
+        .await
+    {
+        // Every session of the user ended: log in again with the new password.
+        Ok(()) => Ok((
+            [(header::SET_COOKIE, clear_cookie())],
+            Redirect::to("/connexion"),
+        )
+            .into_response()),
+        Err(parapheur_app::AppError::Invalid(message)) => Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            password_page(&me, Some(message), None)?,
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn forgot_form() -> Result<Html<String>, WebError> {
+    Ok(Html(templates::render(
+        "forgot.html",
+        ctx! { title => "Mot de passe oublié", style_url => assets::style_url() },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot(
+    State(state): State<WebState>,
+    Form(form): Form<ForgotForm>,
+) -> Result<Html<String>, WebError> {
+    for (user, token) in state
+        .app
+        .request_password_reset(&form.email, Utc::now())
+        .await?
+    {
+        // Until outgoing mail exists, the link goes to the server log (the demo reads it there).
+        tracing::warn!(user = %user.email, link = %format!("/mot-de-passe-oublie/nouveau?jeton={token}"), "password reset link");
+    }
+    Ok(Html(templates::render(
+        "message.html",
+        ctx! {
+            title => "Lien envoyé", style_url => assets::style_url(),
+            message => "Si cette adresse correspond à un compte, un lien de réinitialisation valable une heure lui a été envoyé.",
+            back_url => "/connexion", back_label => "Retour à la connexion",
+        },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetQuery {
+    #[serde(default)]
+    jeton: String,
+}
+
+pub async fn reset_form(Query(q): Query<ResetQuery>) -> Result<Html<String>, WebError> {
+    Ok(Html(templates::render(
+        "forgot.html",
+        ctx! { title => "Nouveau mot de passe", style_url => assets::style_url(), token => q.jeton },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    token: String,
+    new: String,
+}
+
+pub async fn reset(
+    State(state): State<WebState>,
+    Form(form): Form<ResetForm>,
+) -> Result<Html<String>, WebError> {
+    state
+        .app
+        .reset_password(&form.token, &form.new, Utc::now())
+        .await?;
+    Ok(Html(templates::render(
+        "message.html",
+        ctx! {
+            title => "Mot de passe changé", style_url => assets::style_url(),
+            message => "Votre mot de passe est enregistré. Connectez-vous avec lui.",
+            back_url => "/connexion", back_label => "Se connecter",
+        },
+    )?))
+}

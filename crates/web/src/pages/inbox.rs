@@ -1,0 +1,122 @@
+//! "À traiter": what awaits the person, with counts at a glance.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use chrono::{Duration, Utc};
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::{Direction, Status};
+use parapheur_app::store::items::ItemFilter;
+use serde::Deserialize;
+
+use crate::error::WebError;
+use crate::session::Me;
+use crate::views::ItemRow;
+use crate::{WebState, assets, templates};
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    vue: String,
+    #[serde(default)]
+    page: i64,
+}
+
+/// The inbox views: key, label, filter.
+fn views(me: &Me, today: chrono::NaiveDate) -> Vec<(&'static str, &'static str, ItemFilter)> {
+    let user = &me.0.user;
+    let mut views = vec![(
+        "moi",
+        "Pour moi",
+        ItemFilter {
+            assignee_id: Some(user.id),
+            open_only: true,
+            ..Default::default()
+        },
+    )];
+    if let Some(service) = user.service_id {
+        views.push((
+            "service",
+            "Mon service",
+            ItemFilter {
+                service_id: Some(service),
+                open_only: true,
+                ..Default::default()
+            },
+        ));
+    }
+    views.extend([
+        (
+            "nouveaux",
+            "À affecter",
+            ItemFilter {
+                statuses: vec![Status::ToQualify, Status::Registered],
+                direction: Some(Direction::Incoming),
+                ..Default::default()
+            },
+        ),
+        (
+            "retard",
+            "En retard",
+            ItemFilter {
+                late_on: Some(today),
+                ..Default::default()
+            },
+        ),
+        (
+            "semaine",
+            "Échéance sous 7 jours",
+            ItemFilter {
+                due_by: Some(today + Duration::days(7)),
+                open_only: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "ouverts",
+            "Tout ce qui est ouvert",
+            ItemFilter {
+                open_only: true,
+                ..Default::default()
+            },
+        ),
+    ]);
+    views
+}
+
+pub async fn inbox(
+    State(state): State<WebState>,
+    me: Me,
+    Query(q): Query<InboxQuery>,
+) -> Result<Html<String>, WebError> {
+    let commune = &me.0.commune;
+    let today = local_date(Utc::now(), &commune.departement);
+    let all = views(&me, today);
+    let chosen = all.iter().position(|(key, ..)| *key == q.vue).unwrap_or(0);
+    let store = state.app.store();
+    let mut counts = Vec::with_capacity(all.len());
+    for (key, label, filter) in &all {
+        let count = store.count_items(commune.id, filter).await?;
+        counts.push(ctx! { key, label, count });
+    }
+    let (key, label, filter) = &all[chosen];
+    let page = q.page.max(0);
+    let total = store.count_items(commune.id, filter).await?;
+    let items: Vec<ItemRow> = store
+        .items(commune.id, filter, PAGE_SIZE, page * PAGE_SIZE)
+        .await?
+        .iter()
+        .map(|i| ItemRow::new(i, today))
+        .collect();
+    let next_page = ((page + 1) * PAGE_SIZE < total).then_some(page + 1);
+    let prev_page = (page > 0).then_some(page - 1);
+    Ok(Html(templates::render(
+        "inbox.html",
+        ctx! {
+            title => "À traiter", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
+            nav => "inbox", views => counts, view => key, caption => label, total, items,
+            next_page, prev_page,
+        },
+    )?))
+}

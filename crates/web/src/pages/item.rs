@@ -1,0 +1,396 @@
+//! The item page: fields, documents, notes, history, and the actions the person may take.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::{CloseReason, Confidentiality, Item, Role, Status};
+use parapheur_app::{Change, domain::Commune};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::WebError;
+use crate::session::Me;
+use crate::views::{self, Choice};
+use crate::{WebState, assets, templates};
+
+fn parse_id(text: &str) -> Result<Uuid, WebError> {
+    Uuid::parse_str(text).map_err(|_| WebError::NotFound)
+}
+
+/// The item, if this person may see it: same commune (the query says so) and, for a
+/// confidential item, in charge of it, its author, an élu or an administrator.
+async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebError> {
+    let item = state
+        .app
+        .store()
+        .item(me.0.commune.id, parse_id(id)?)
+        .await?;
+    let user = &me.0.user;
+    let privileged = matches!(user.role, Role::Elu | Role::Administrateur);
+    if item.confidentiality == Confidentiality::Confidential
+        && !privileged
+        && item.assignee_id != Some(user.id)
+        && item.created_by != Some(user.id)
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(item)
+}
+
+fn action_label(action: &str, before: Option<&str>, after: Option<&str>) -> String {
+    let status_of = |json: Option<&str>| -> Option<String> {
+        let value: serde_json::Value = serde_json::from_str(json?).ok()?;
+        let code = value.get("status")?.as_str()?;
+        code.parse::<Status>().ok().map(|s| s.label_fr().to_owned())
+    };
+    match action {
+        "item.registered" => "Enregistré".to_owned(),
+        "item.status" => format!(
+            "Statut : {} → {}",
+            status_of(before).unwrap_or_default(),
+            status_of(after).unwrap_or_default()
+        ),
+        "item.assigned" => "Affecté".to_owned(),
+        "item.incomplete" => "Pièces demandées (L114-5)".to_owned(),
+        "item.completed" => "Pièces reçues".to_owned(),
+        "note.added" => "Note ajoutée".to_owned(),
+        "attachment.added" => "Document joint".to_owned(),
+        "item.copied" => "Copie transmise".to_owned(),
+        "item.linked" => "Lié à un autre élément".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+async fn render_item(
+    state: &WebState,
+    me: &Me,
+    item: &Item,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let commune: &Commune = &me.0.commune;
+    let store = state.app.store();
+    let today = local_date(Utc::now(), &commune.departement);
+    let users = store.users(commune.id).await?;
+    let services = store.services(commune.id).await?;
+    let name_of_user = |id: Uuid| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+    };
+    let doctype = match &item.doctype_code {
+        Some(code) => store.doctype(commune.id, code).await?,
+        None => None,
+    };
+    let mut senders = Vec::new();
+    let mut recipients = Vec::new();
+    for (role, contact_id) in store.item_contacts(item.id).await? {
+        let name = store.contact(commune.id, contact_id).await?.display_name();
+        if role == "sender" {
+            senders.push(name)
+        } else {
+            recipients.push(name)
+        }
+    }
+    let files: Vec<_> = store
+        .attachments(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let kind = match a.media_type.as_str() {
+                "application/pdf" => "pdf",
+                "image/png" | "image/jpeg" => "image",
+                _ => "other",
+            };
+            ctx! {
+                url => format!("/courrier/{}/fichier/{}", item.id, a.id),
+                name => a.filename, size => views::size(a.size), kind,
+            }
+        })
+        .collect();
+    let notes: Vec<_> = store
+        .notes(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|n| {
+            ctx! {
+                author => n.author_id.and_then(name_of_user).unwrap_or_else(|| "système".into()),
+                at => views::instant(n.created_at, &commune.departement),
+                body => n.body,
+            }
+        })
+        .collect();
+    let timeline: Vec<_> = store
+        .journal_of(commune.id, "item", &item.id.to_string())
+        .await?
+        .into_iter()
+        .map(|e| {
+            let who = e
+                .actor
+                .strip_prefix("user:")
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .and_then(name_of_user)
+                .unwrap_or_else(|| "système".into());
+            ctx! {
+                at => views::instant(e.at, &commune.departement),
+                what => action_label(&e.action, e.before.as_deref(), e.after.as_deref()),
+                who,
+            }
+        })
+        .collect();
+    let next_statuses: Vec<Choice> = item
+        .status
+        .allowed_next()
+        .iter()
+        .filter(|s| **s != item.status)
+        .map(|s| Choice {
+            code: s.code().into(),
+            label: s.label_fr().into(),
+        })
+        .collect();
+    let reasons: Vec<Choice> = CloseReason::ALL
+        .iter()
+        .map(|r| Choice {
+            code: r.code().into(),
+            label: r.label_fr().into(),
+        })
+        .collect();
+    let can_assign = item.status == Status::Assigned || item.status.can_move_to(Status::Assigned);
+    let item_view = ctx! {
+        id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
+        status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
+        direction => item.direction.label_fr(), channel => item.channel.label_fr(),
+        registered_number => item.registered_number, arrival => views::date(item.arrival_date),
+        letter_date => item.letter_date.map(views::date), first_receipt => item.first_receipt_elsewhere.map(views::date),
+        registered_at => views::instant(item.registered_at, &commune.departement),
+        sender_reference => item.sender_reference, due => item.due_date.map(views::date),
+        late => item.is_late(today), silence_date => item.silence_date.map(views::date),
+        incomplete_requested_on => item.incomplete_requested_on.map(views::date),
+        incomplete_completed_on => item.incomplete_completed_on.map(views::date),
+        priority => item.priority.code(), tags => item.tags, body => item.body,
+    };
+    Ok(Html(templates::render(
+        "item.html",
+        ctx! {
+            title => format!("{} — {}", item.chrono, item.subject), style_url => assets::style_url(),
+            me => me.view(), csrf => me.csrf(), nav => "", notice, error,
+            item => item_view,
+            doctype => doctype.map(|d| ctx! { label => d.label, delay => d.delay.label_fr(), silence => d.silence.label_fr() }),
+            senders, recipients,
+            service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
+            assignee => item.assignee_id.and_then(name_of_user),
+            files, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign,
+            services => services.iter().map(|s| ctx! { id => s.id.to_string(), name => s.name, selected => Some(s.id) == item.service_id }).collect::<Vec<_>>(),
+            users => users.iter().filter(|u| u.active).map(|u| ctx! { id => u.id.to_string(), name => u.display_name, selected => Some(u.id) == item.assignee_id }).collect::<Vec<_>>(),
+        },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    enregistre: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ShowQuery>,
+) -> Result<Html<String>, WebError> {
+    let item = visible_item(&state, &me, &id).await?;
+    let notice = q
+        .enregistre
+        .map(|_| format!("Enregistré sous le numéro {}.", item.chrono));
+    render_item(&state, &me, &item, notice, None).await
+}
+
+/// Applies a change; a refused change re-renders the page with the reason and saves nothing.
+async fn apply(state: &WebState, me: &Me, id: &str, change: Change) -> Result<Response, WebError> {
+    me.require_register()?;
+    let item = visible_item(state, me, id).await?;
+    match state
+        .app
+        .change_item(&me.0.commune, &me.0.actor(), item.id, change, Utc::now())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
+        Err(e @ (parapheur_app::AppError::Transition(_) | parapheur_app::AppError::Invalid(_))) => {
+            let page = render_item(state, me, &item, None, Some(e.to_string())).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    to: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn change_status(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let to: Status = form.to.parse().map_err(WebError::BadRequest)?;
+    let reason = match form.reason.as_str() {
+        "" => None,
+        r => Some(r.parse::<CloseReason>().map_err(WebError::BadRequest)?),
+    };
+    // A reason only goes with closing; ignore one left selected for another status.
+    let reason = if to == Status::Closed { reason } else { None };
+    apply(&state, &me, &id, Change::Status { to, reason }).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+fn optional_id(text: &str) -> Result<Option<Uuid>, WebError> {
+    match text.trim() {
+        "" => Ok(None),
+        t => Uuid::parse_str(t)
+            .map(Some)
+            .map_err(|_| WebError::BadRequest("choix invalide".into())),
+    }
+}
+
+pub async fn assign(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let change = Change::Assign {
+        service_id: optional_id(&form.service)?,
+        assignee_id: optional_id(&form.assignee)?,
+    };
+    apply(&state, &me, &id, change).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    body: String,
+}
+
+pub async fn add_note(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let item = visible_item(&state, &me, &id).await?;
+    match state
+        .app
+        .add_note(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            &form.body,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
+        Err(parapheur_app::AppError::Invalid(m)) => {
+            let page = render_item(&state, &me, &item, None, Some(m)).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A document of the item, checked on read; PDFs and images inline, anything else downloaded.
+pub async fn file(
+    State(state): State<WebState>,
+    me: Me,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let item = visible_item(&state, &me, &id).await?;
+    let file_id = parse_id(&file)?;
+    let attachment = state
+        .app
+        .store()
+        .attachments(me.0.commune.id, item.id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == file_id)
+        .ok_or(WebError::NotFound)?;
+    let bytes = state
+        .app
+        .read_file(me.0.commune.id, &attachment.sha256)
+        .await?;
+    let inline = matches!(
+        attachment.media_type.as_str(),
+        "application/pdf" | "image/png" | "image/jpeg"
+    );
+    let content_type = if inline {
+        attachment.media_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    let safe_name: String = attachment
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{safe_name}\"",
+        if inline { "inline" } else { "attachment" }
+    );
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // A document may be framed by our own item page only. PDFs keep the browser's viewer
+    // (a stricter policy would block it); anything else may load nothing at all.
+    let policy = if content_type == "application/pdf" {
+        "frame-ancestors 'self'"
+    } else {
+        "default-src 'none'; frame-ancestors 'self'; sandbox"
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,318 @@
+//! Registering a paper letter: scans, fields, contact found or created, due date from the
+//! document type; then straight on to the next one.
+
+use axum::extract::{Multipart, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use parapheur_app::NewFile;
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Confidentiality, Priority};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::WebError;
+use crate::session::Me;
+use crate::views::Choice;
+use crate::{WebState, assets, templates};
+
+/// One upload of this size at most (the whole request is limited too).
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+
+/// The form's values, kept when a refused form is shown again.
+#[derive(Debug, Default, Serialize)]
+pub struct LetterForm {
+    csrf: String,
+    channel: String,
+    registered_number: String,
+    subject: String,
+    sender: String,
+    doctype: String,
+    arrival: String,
+    letter_date: String,
+    reference: String,
+    service: String,
+    assignee: String,
+    priority: String,
+    confidential: bool,
+    then: String,
+}
+
+pub(crate) async fn form_page(
+    state: &WebState,
+    me: &Me,
+    form: &LetterForm,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let commune = &me.0.commune;
+    let store = state.app.store();
+    let today = local_date(Utc::now(), &commune.departement)
+        .format("%Y-%m-%d")
+        .to_string();
+    let doctypes: Vec<_> = store
+        .doctypes(commune.id)
+        .await?
+        .into_iter()
+        .map(|d| ctx! { code => d.code, label => d.label, delay => d.delay.label_fr(), silence => d.silence.label_fr() })
+        .collect();
+    let channels: Vec<Choice> = [
+        Channel::Paper,
+        Channel::Registered,
+        Channel::Counter,
+        Channel::Email,
+        Channel::Form,
+    ]
+    .iter()
+    .map(|c| Choice {
+        code: c.code().into(),
+        label: c.label_fr().into(),
+    })
+    .collect();
+    let priorities: Vec<Choice> = [
+        ("normal", "normale"),
+        ("high", "haute"),
+        ("urgent", "urgente"),
+        ("low", "basse"),
+    ]
+    .iter()
+    .map(|(c, l)| Choice {
+        code: (*c).into(),
+        label: (*l).into(),
+    })
+    .collect();
+    let services: Vec<_> = store
+        .services(commune.id)
+        .await?
+        .into_iter()
+        .map(|s| ctx! { id => s.id.to_string(), name => s.name })
+        .collect();
+    let users: Vec<_> = store
+        .users(commune.id)
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .map(|u| ctx! { id => u.id.to_string(), name => u.display_name })
+        .collect();
+    let mut shown = serde_json::to_value(form).unwrap_or_default();
+    if form.arrival.is_empty()
+        && let Some(fields) = shown.as_object_mut()
+    {
+        // A fresh form: today's date, a paper letter, normal priority.
+        fields.insert("arrival".into(), today.clone().into());
+        fields.insert("channel".into(), "paper".into());
+        fields.insert("priority".into(), "normal".into());
+    }
+    Ok(Html(templates::render(
+        "letter.html",
+        ctx! {
+            title => "Enregistrer un courrier", style_url => assets::style_url(), me => me.view(),
+            csrf => me.csrf(), nav => "letter", error, notice, form => shown, today,
+            doctypes, channels, priorities, services, users,
+        },
+    )?))
+}
+
+pub async fn form(
+    State(state): State<WebState>,
+    me: Me,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    me.require_register()?;
+    let notice = q
+        .get("enregistre")
+        .map(|n| format!("Courrier enregistré sous le numéro {n}. Saisissez le suivant."));
+    form_page(&state, &me, &LetterForm::default(), None, notice).await
+}
+
+fn parse_date(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("{what} invalide")),
+    }
+}
+
+/// Reads the multipart form: fields and files. The fields read are kept even when a file is
+/// refused, so the page shown again keeps what the person typed.
+async fn read_form(multipart: Multipart) -> (LetterForm, Vec<NewFile>, Option<String>) {
+    let mut form = LetterForm::default();
+    let mut files = Vec::new();
+    let error = read_fields(multipart, &mut form, &mut files).await.err();
+    (form, files, error)
+}
+
+async fn read_fields(
+    mut multipart: Multipart,
+    form: &mut LetterForm,
+    files: &mut Vec<NewFile>,
+) -> Result<(), String> {
+    let mut refused = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| format!("envoi interrompu ou trop volumineux : {e}"))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "files" {
+            let filename = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| format!("envoi du fichier interrompu ou trop volumineux : {e}"))?;
+            if filename.is_empty() && bytes.is_empty() {
+                continue; // an empty file input
+            }
+            if bytes.len() > MAX_FILE_BYTES {
+                refused.get_or_insert(format!("le fichier « {filename} » dépasse 20 Mo"));
+                continue;
+            }
+            match sniff(&bytes) {
+                Some(media_type) => files.push(NewFile {
+                    filename,
+                    media_type: media_type.to_owned(),
+                    bytes: bytes.to_vec(),
+                }),
+                None => {
+                    refused.get_or_insert(format!(
+                        "le fichier « {filename} » n'est ni un PDF, ni une image JPEG ou PNG"
+                    ));
+                }
+            }
+            continue;
+        }
+        let value = field
+            .text()
+            .await
+            .map_err(|e| format!("formulaire illisible : {e}"))?;
+        match name.as_str() {
+            "csrf" => form.csrf = value,
+            "channel" => form.channel = value,
+            "registered_number" => form.registered_number = value,
+            "subject" => form.subject = value,
+            "sender" => form.sender = value,
+            "doctype" => form.doctype = value,
+            "arrival" => form.arrival = value,
+            "letter_date" => form.letter_date = value,
+            "reference" => form.reference = value,
+            "service" => form.service = value,
+            "assignee" => form.assignee = value,
+            "priority" => form.priority = value,
+            "confidential" => form.confidential = !value.is_empty(),
+            "then" => form.then = value,
+            _ => {}
+        }
+    }
+    refused.map_or(Ok(()), Err)
+}
+
+/// The type of a file from its first bytes, never from its name.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+fn optional_id(text: &str) -> Result<Option<Uuid>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t => Uuid::parse_str(t)
+            .map(Some)
+            .map_err(|_| "choix invalide".to_owned()),
+    }
+}
+
+fn build_item(form: &LetterForm) -> Result<NewItem, String> {
+    let channel: Channel = form.channel.parse()?;
+    let arrival =
+        parse_date(&form.arrival, "date d'arrivée")?.ok_or("la date d'arrivée est obligatoire")?;
+    let mut item = NewItem::incoming(channel, form.subject.trim(), arrival);
+    item.letter_date = parse_date(&form.letter_date, "date du courrier")?;
+    item.registered_number =
+        Some(form.registered_number.trim().to_owned()).filter(|n| !n.is_empty());
+    item.doctype_code = Some(form.doctype.clone()).filter(|d| !d.is_empty());
+    item.sender_reference = Some(form.reference.trim().to_owned()).filter(|r| !r.is_empty());
+    item.service_id = optional_id(&form.service)?;
+    item.assignee_id = optional_id(&form.assignee)?;
+    item.priority = if form.priority.is_empty() {
+        Priority::Normal
+    } else {
+        form.priority.parse()?
+    };
+    item.confidentiality = if form.confidential {
+        Confidentiality::Confidential
+    } else {
+        Confidentiality::Normal
+    };
+    Ok(item)
+}
+
+pub async fn submit(
+    State(state): State<WebState>,
+    me: Me,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    me.require_register()?;
+    let refused = |form: LetterForm, message: String| {
+        let (state, me) = (&state, &me);
+        async move {
+            let page = form_page(state, me, &form, Some(message), None).await?;
+            Ok::<Response, WebError>((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+    };
+    let (form, files, error) = read_form(multipart).await;
+    me.check_csrf(&form.csrf)?;
+    if let Some(message) = error {
+        return refused(form, message).await;
+    }
+    let mut item = match build_item(&form) {
+        Ok(item) => item,
+        Err(message) => return refused(form, message).await,
+    };
+    let commune = &me.0.commune;
+    let now = Utc::now();
+    // Check the item before creating a sender, so a refused form leaves nothing behind.
+    if let Err(e) = item.validate(local_date(now, &commune.departement)) {
+        return refused(form, e.to_string()).await;
+    }
+    if !form.sender.trim().is_empty() {
+        match state
+            .app
+            .find_or_create_contact(commune, &form.sender, None, &me.0.actor(), now)
+            .await
+        {
+            Ok(id) => item.sender_ids.push(id),
+            Err(e) => return refused(form, e.to_string()).await,
+        }
+    }
+    match state
+        .app
+        .register(commune, &me.0.actor(), item, files, now)
+        .await
+    {
+        Ok(registered) => {
+            let target = if form.then == "show" {
+                format!("/courrier/{}?enregistre=1", registered.item.id)
+            } else {
+                format!(
+                    "/courrier/nouveau?enregistre={}",
+                    crate::error::urlencode(&registered.item.chrono)
+                )
+            };
+            Ok(Redirect::to(&target).into_response())
+        }
+        Err(
+            e @ (parapheur_app::AppError::Invalid(_)
+            | parapheur_app::AppError::InvalidItem(_)
+            | parapheur_app::AppError::UnknownDoctype(_)),
+        ) => refused(form, e.to_string()).await,
+        Err(e) => Err(e.into()),
+    }
+}

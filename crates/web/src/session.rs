@@ -1,0 +1,150 @@
+//! The logged-in person of a request, and the checks every form goes through.
+//!
+//! The session cookie is HttpOnly and SameSite=Lax (Secure when served over HTTPS); every
+//! POST must carry the session's CSRF token, and a POST from another origin is refused even
+//! before that.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use parapheur_app::auth::Authenticated;
+use serde::Serialize;
+
+use crate::WebState;
+use crate::error::WebError;
+
+pub const COOKIE: &str = "parapheur_session";
+
+/// The value of a cookie in the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn session_cookie(token: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=28800{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("parapheur_session=; Path=/"))
+}
+
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("parapheur_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// A logged-in person, required by every page but the login pages.
+pub struct Me(pub Authenticated);
+
+impl FromRequestParts<WebState> for Me {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let login = || WebError::Login { next: next.clone() };
+        let token = cookie(&parts.headers, COOKIE).ok_or_else(login)?;
+        let who = state
+            .app
+            .authenticate(token, chrono::Utc::now())
+            .await?
+            .ok_or_else(login)?;
+        Ok(Me(who))
+    }
+}
+
+impl Me {
+    /// Refuses a form whose CSRF token is not this session's (compared in constant time).
+    pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
+        let expected = self.0.session.csrf_token.as_bytes();
+        let given = token.as_bytes();
+        let same = expected.len() == given.len()
+            && expected
+                .iter()
+                .zip(given)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(
+                "le formulaire a expiré ou ne vient pas de cette application : rechargez la page et recommencez".into(),
+            ))
+        }
+    }
+
+    pub fn can_register(&self) -> bool {
+        self.0.user.role.can_register()
+    }
+
+    pub fn require_register(&self) -> Result<(), WebError> {
+        if self.can_register() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(
+                "votre rôle ne permet pas d'enregistrer ni de traiter le courrier".into(),
+            ))
+        }
+    }
+
+    /// What every page shows about the person.
+    pub fn view(&self) -> MeView {
+        MeView {
+            name: self.0.user.display_name.clone(),
+            role: self.0.user.role.label_fr().to_owned(),
+            commune: self.0.commune.name.clone(),
+            can_register: self.can_register(),
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.0.session.csrf_token
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeView {
+    pub name: String,
+    pub role: String,
+    pub commune: String,
+    pub can_register: bool,
+}
+
+/// Refuses a POST whose Origin (or, failing that, Referer) is another site.
+pub async fn same_origin_posts(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.method() == axum::http::Method::POST {
+        let headers = request.headers();
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin = headers
+            .get(header::ORIGIN)
+            .or_else(|| headers.get(header::REFERER))
+            .and_then(|h| h.to_str().ok());
+        if let (Some(host), Some(origin)) = (host, origin) {
+            let origin_host = origin
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or("");
+            if origin == "null" || origin_host != host {
+                return WebError::Forbidden(
+                    "formulaire envoyé depuis un autre site : refusé".into(),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}

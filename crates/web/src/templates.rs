@@ -1,0 +1,67 @@
+//! Page templates (minijinja), embedded in the binary. HTML-escaping is on for every value.
+
+use std::sync::OnceLock;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("password.html", include_str!("../templates/password.html")),
+    ("inbox.html", include_str!("../templates/inbox.html")),
+    ("item.html", include_str!("../templates/item.html")),
+    ("letter.html", include_str!("../templates/letter.html")),
+    ("call.html", include_str!("../templates/call.html")),
+    ("message.html", include_str!("../templates/message.html")),
+];
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders a template with its context.
+pub fn render(name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
+    environment()
+        .get_template(name)?
+        .render(minijinja::Value::from(minijinja::value::Serde(&context)))
+}
+
+/// Builds a template context from `name => value` pairs (or a bare `name`), serialising each
+/// value with serde. A value that cannot be serialised becomes null.
+macro_rules! ctx {
+    ($($key:ident $(=> $value:expr)?),* $(,)?) => {{
+        let mut map = serde_json::Map::new();
+        $(
+            map.insert(
+                stringify!($key).to_owned(),
+                serde_json::to_value(ctx!(@value $key $(, $value)?)).unwrap_or(serde_json::Value::Null),
+            );
+        )*
+        serde_json::Value::Object(map)
+    }};
+    (@value $key:ident) => { &$key };
+    (@value $key:ident, $value:expr) => { &$value };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        let mut env = minijinja::Environment::new();
+        for (name, source) in super::TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Turning domain values into what pages show (French dates, labels).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use parapheur_app::domain::Item;
+use serde::Serialize;
+
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+pub fn instant(t: DateTime<Utc>, departement: &str) -> String {
+    let minutes = parapheur_app::domain::clock::utc_offset_minutes(t, departement);
+    (t + chrono::Duration::minutes(minutes))
+        .format("%d/%m/%Y à %H:%M")
+        .to_string()
+}
+
+pub fn size(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} o"),
+        b if b < 1024 * 1024 => format!("{} Ko", b / 1024),
+        b => format!("{:.1} Mo", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemRow {
+    pub id: String,
+    pub chrono: String,
+    pub subject: String,
+    pub arrival: String,
+    pub channel: &'static str,
+    pub status: &'static str,
+    pub due: String,
+    pub late: bool,
+}
+
+impl ItemRow {
+    pub fn new(item: &Item, today: NaiveDate) -> Self {
+        ItemRow {
+            id: item.id.to_string(),
+            chrono: item.chrono.clone(),
+            subject: item.subject.clone(),
+            arrival: date(item.arrival_date),
+            channel: item.channel.label_fr(),
+            status: item.status.label_fr(),
+            due: item.due_date.map(date).unwrap_or_default(),
+            late: item.is_late(today),
+        }
+    }
+}
+
+/// A choice in a select.
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub code: String,
+    pub label: String,
+}

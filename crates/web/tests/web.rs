@@ -1,0 +1,577 @@
+//! The web application in-process: every request goes through the real router, the real
+//! use cases and a real SQLite register in a temp dir.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Role};
+use parapheur_app::{Actor, App, Config, MasterKeySource, NewFile, NewUser};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "mot-de-passe-solide";
+
+struct Site {
+    app: App,
+    _dir: tempfile::TempDir,
+    a: parapheur_app::domain::Commune,
+    _b: parapheur_app::domain::Commune,
+}
+
+async fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().into(),
+        database_url: None,
+        master_key: MasterKeySource::Inline(
+            parapheur_files::MasterKey::generate().unwrap().to_base64(),
+        ),
+    };
+    let app = App::open(&config).await.unwrap();
+    let system = Actor::System("test");
+    let a = app
+        .create_commune("01004", &system, Utc::now())
+        .await
+        .unwrap();
+    let b = app
+        .create_commune("37154", &system, Utc::now())
+        .await
+        .unwrap();
+    for (commune, email, role) in [
+        (&a, "agent@a.test", Role::Agent),
+        (&a, "maire@a.test", Role::Elu),
+        (&b, "agent@b.test", Role::Agent),
+    ] {
+        app.add_user(
+            commune,
+            NewUser {
+                email: email.into(),
+                display_name: email.into(),
+                title: None,
+                role,
+                service_id: None,
+                password: Some(PASSWORD.into()),
+            },
+            &system,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    Site {
+        app,
+        _dir: dir,
+        a,
+        _b: b,
+    }
+}
+
+async fn send(site: &Site, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = parapheur_web::router(site.app.clone(), false)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path).header(header::HOST, "mairie.test");
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
+    let mut r = Request::post(path)
+        .header(header::HOST, "mairie.test")
+        .header(header::ORIGIN, "http://mairie.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    r.body(Body::from(form.to_owned())).unwrap()
+}
+
+/// Logs in and returns (cookie, csrf token read from a page).
+async fn login(site: &Site, email: &str) -> (String, String) {
+    let (status, headers, _) = send(
+        site,
+        post(
+            "/connexion",
+            None,
+            &format!("email={email}&password={PASSWORD}&suite=/a-traiter"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "login of {email}");
+    let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (_, _, page) = send(site, get("/mot-de-passe", Some(&cookie))).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+async fn register_in(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    subject: &str,
+) -> parapheur_app::Registered {
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &commune.departement);
+    site.app
+        .register(
+            commune,
+            &Actor::System("test"),
+            NewItem::incoming(Channel::Paper, subject, today),
+            vec![NewFile {
+                filename: "scan.pdf".into(),
+                media_type: "application/pdf".into(),
+                bytes: b"%PDF-1.4 secret".to_vec(),
+            }],
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_say_so_in_french() {
+    let site = site().await;
+    let (status, headers, _) = send(&site, get("/a-traiter", None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get(header::LOCATION).unwrap(),
+        "/connexion?suite=/a-traiter"
+    );
+    let (status, headers, page) = send(&site, get("/connexion", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<html lang=\"fr\">") && page.contains("Connexion"));
+    let csp = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(
+        headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+        "nosniff"
+    );
+    assert!(headers.get(header::REFERRER_POLICY).is_some());
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_limited() {
+    let site = site().await;
+    for _ in 0..5 {
+        let (status, _, page) = send(
+            &site,
+            post(
+                "/connexion",
+                None,
+                "email=agent@a.test&password=faux-mot-de-passe",
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(page.contains("adresse ou mot de passe incorrect"), "{page}");
+    }
+    // Even the right password is refused while the account is limited.
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/connexion",
+            None,
+            &format!("email=agent@a.test&password={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("trop de tentatives"), "{page}");
+    // An unknown account reads exactly like a wrong password.
+    let (_, _, page) = send(
+        &site,
+        post("/connexion", None, "email=personne@a.test&password=x"),
+    )
+    .await;
+    assert!(page.contains("adresse ou mot de passe incorrect"));
+}
+
+#[tokio::test]
+async fn forms_need_the_session_csrf_token_and_our_origin() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande").await.item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let path = format!("/courrier/{}/note", item.id);
+    let (status, _, page) = send(&site, post(&path, Some(&cookie), "body=note&csrf=forged")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("formulaire a expiré"), "{page}");
+    let mut foreign = post(&path, Some(&cookie), &format!("body=note&csrf={csrf}"));
+    foreign
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    assert_eq!(send(&site, foreign).await.0, StatusCode::FORBIDDEN);
+    assert!(
+        site.app
+            .store()
+            .notes(site.a.id, item.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _, _) = send(
+        &site,
+        post(
+            &path,
+            Some(&cookie),
+            &format!("body=Rappeler+le+demandeur&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.app
+            .store()
+            .notes(site.a.id, item.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_communes_items_and_files_are_not_found() {
+    let site = site().await;
+    let theirs = register_in(&site, &site.a, "Secret de A").await;
+    let (cookie, csrf) = login(&site, "agent@b.test").await;
+    let id = theirs.item.id;
+    let file = theirs.attachments[0].id;
+    for path in [
+        format!("/courrier/{id}"),
+        format!("/courrier/{id}/fichier/{file}"),
+    ] {
+        let (status, _, page) = send(&site, get(&path, Some(&cookie))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("Secret de A") && !page.contains("secret"));
+    }
+    for (path, form) in [
+        (
+            format!("/courrier/{id}/statut"),
+            format!("to=in_progress&csrf={csrf}"),
+        ),
+        (
+            format!("/courrier/{id}/affecter"),
+            format!("service=&assignee=&csrf={csrf}"),
+        ),
+        (
+            format!("/courrier/{id}/note"),
+            format!("body=x&csrf={csrf}"),
+        ),
+    ] {
+        let (status, _, _) = send(&site, post(&path, Some(&cookie), &form)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, _, inbox) = send(&site, get("/a-traiter?vue=ouverts", Some(&cookie))).await;
+    assert!(!inbox.contains("Secret de A"));
+    let item = site.app.store().item(site.a.id, id).await.unwrap();
+    assert_eq!(item, theirs.item, "nothing changed in A");
+    // The owner sees it, with its document inline.
+    let (cookie_a, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get(&format!("/courrier/{id}"), Some(&cookie_a))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Secret de A") && page.contains("<iframe"));
+    let (status, headers, body) = send(
+        &site,
+        get(&format!("/courrier/{id}/fichier/{file}"), Some(&cookie_a)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/pdf"
+    );
+    assert_eq!(body, "%PDF-1.4 secret");
+}
+
+#[tokio::test]
+async fn an_elu_reads_but_does_not_process() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande").await.item;
+    let (cookie, csrf) = login(&site, "maire@a.test").await;
+    let (status, _, page) =
+        send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("Changer le statut"));
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/statut", item.id),
+            Some(&cookie),
+            &format!("to=in_progress&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&site, get("/courrier/nouveau", Some(&cookie))).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn status_changes_follow_the_state_machine() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande").await.item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let path = format!("/courrier/{}/statut", item.id);
+    let (status, _, page) = send(
+        &site,
+        post(&path, Some(&cookie), &format!("to=archived&csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("passage interdit"), "{page}");
+    let (status, _, page) = send(
+        &site,
+        post(
+            &path,
+            Some(&cookie),
+            &format!("to=closed&reason=&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("motif"), "{page}");
+    let (status, _, _) = send(
+        &site,
+        post(
+            &path,
+            Some(&cookie),
+            &format!("to=closed&reason=no_follow_up&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+    assert!(
+        page.contains("clos") && page.contains("Statut : enregistré → clos"),
+        "{page}"
+    );
+}
+
+fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
+}
+
+fn multipart(cookie: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Request<Body> {
+    let boundary = "XyZ-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((filename, bytes)) = file {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Request::post("/courrier/nouveau")
+        .header(header::HOST, "mairie.test")
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_letter_is_registered_with_its_scan_and_bad_ones_save_nothing() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement)
+        .format("%Y-%m-%d")
+        .to_string();
+    let base = |subject: &'static str, arrival: String| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("channel", "paper".into()),
+            ("subject", subject.into()),
+            ("sender", "Jeanne Martin".into()),
+            ("doctype", "demande-administrative".into()),
+            ("arrival", arrival),
+            ("then", "next".into()),
+        ]
+    };
+
+    let fields = base("Demande de terrasse", today.clone());
+    let (status, headers, _) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&fields),
+            Some(("lettre.pdf", b"%PDF-1.7 une lettre")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers
+            .get(header::LOCATION)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("/courrier/nouveau?enregistre=")
+    );
+    let items = site
+        .app
+        .store()
+        .items(site.a.id, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1);
+    assert!(items[0].due_date.is_some() && items[0].silence_date.is_some());
+    assert_eq!(
+        site.app
+            .store()
+            .attachments(site.a.id, items[0].id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A file that is not what its name says, a letter from 2090, no subject: refused, nothing saved.
+    let (status, _, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&fields),
+            Some(("faux.pdf", b"MZ not a pdf")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("est ni un PDF"), "{page}");
+    assert!(
+        page.contains("value=\"Demande de terrasse\""),
+        "the form keeps what was typed"
+    );
+    let (status, _, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&base("Du futur", "2090-01-01".into())),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("dans le futur"), "{page}");
+    assert!(
+        page.contains("value=\"Du futur\""),
+        "the form keeps what was typed"
+    );
+    let (status, _, page) = send(
+        &site,
+        multipart(&cookie, &as_refs(&base("", today.clone())), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("objet est obligatoire"), "{page}");
+    assert_eq!(site.app.store().item_count(site.a.id).await.unwrap(), 1);
+    assert_eq!(
+        site.app.store().contact_count(site.a.id).await.unwrap(),
+        1,
+        "no sender created for refused letters"
+    );
+}
+
+#[tokio::test]
+async fn a_phone_call_is_logged_with_its_callback_date() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let callback = (Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let form = format!(
+        "csrf={csrf}&caller=Paul+Durand&phone=06+12+34+56+78&subject=Fuite+d%27eau&message=Rue+du+Moulin&for_whom=&callback={callback}"
+    );
+    let (status, headers, _) = send(&site, post("/appel/nouveau", Some(&cookie), &form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{headers:?}");
+    let items = site
+        .app
+        .store()
+        .items(site.a.id, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            items[0].channel,
+            items[0].due_date.map(|d| d.format("%Y-%m-%d").to_string())
+        ),
+        (Channel::Phone, Some(callback))
+    );
+    let contacts = site
+        .app
+        .store()
+        .search_contacts(site.a.id, "Durand", 5)
+        .await
+        .unwrap();
+    assert_eq!(contacts[0].phone.as_deref(), Some("06 12 34 56 78"));
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        post("/deconnexion", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, headers, _) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers
+            .get(header::LOCATION)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion")
+    );
+}
