@@ -40,6 +40,7 @@ pub struct Note {
 pub struct ItemFilter {
     pub year: Option<i32>,
     pub direction: Option<Direction>,
+    pub channel: Option<parapheur_domain::Channel>,
     pub status: Option<Status>,
     pub service_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
@@ -76,6 +77,9 @@ impl ItemFilter {
         }
         if let Some(d) = self.direction {
             bind("direction =", d.code().to_owned(), &mut sql, &mut values);
+        }
+        if let Some(c) = self.channel {
+            bind("channel =", c.code().to_owned(), &mut sql, &mut values);
         }
         if let Some(s) = self.status {
             bind("status =", s.code().to_owned(), &mut sql, &mut values);

@@ -72,6 +72,8 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
             get(pages::auth::reset_form).post(pages::auth::reset),
         )
         .route("/a-traiter", get(pages::inbox::inbox))
+        .route("/registre", get(pages::register::register))
+        .route("/registre.csv", get(pages::register::register_csv))
         .route(
             "/courrier/nouveau",
             get(pages::letter::form).post(pages::letter::submit),

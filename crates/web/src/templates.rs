@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("letter.html", include_str!("../templates/letter.html")),
     ("call.html", include_str!("../templates/call.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("register.html", include_str!("../templates/register.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

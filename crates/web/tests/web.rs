@@ -575,3 +575,35 @@ async fn logout_ends_the_session() {
             .starts_with("/connexion")
     );
 }
+
+#[tokio::test]
+async fn the_register_lists_and_exports_only_this_commune() {
+    let site = site().await;
+    let ours = register_in(&site, &site.a, "=HYPERLINK(\"http://x\")")
+        .await
+        .item;
+    register_in(&site, &site._b, "Secret de B").await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/registre", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&ours.chrono) && !page.contains("Secret de B"));
+    let (status, headers, csv) =
+        send(&site, get("/registre.csv?sens=incoming", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.contains(&ours.chrono) && !csv.contains("Secret de B"));
+    assert!(
+        csv.contains("\"'=HYPERLINK"),
+        "formulas are neutralised: {csv}"
+    );
+    let (status, _, page) = send(&site, get("/registre?canal=telepathie", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("filtre invalide"));
+}

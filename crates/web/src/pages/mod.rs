@@ -5,6 +5,7 @@ pub mod call;
 pub mod inbox;
 pub mod item;
 pub mod letter;
+pub mod register;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -1,0 +1,213 @@
+//! The register itself: every item of a year, filtered, on screen and as CSV.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{Datelike, Utc};
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::{Channel, Direction, Status};
+use parapheur_app::store::items::ItemFilter;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{WebError, urlencode};
+use crate::session::Me;
+use crate::views::{self, Choice, ItemRow};
+use crate::{WebState, assets, templates};
+
+const PAGE_SIZE: i64 = 100;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RegisterQuery {
+    #[serde(default)]
+    annee: Option<i32>,
+    #[serde(default)]
+    sens: String,
+    #[serde(default)]
+    canal: String,
+    #[serde(default)]
+    statut: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    page: i64,
+}
+
+impl RegisterQuery {
+    fn filter(&self, year: i32) -> Result<ItemFilter, WebError> {
+        let bad = |what: &str| WebError::BadRequest(format!("filtre invalide : {what}"));
+        Ok(ItemFilter {
+            year: Some(year),
+            direction: (!self.sens.is_empty())
+                .then(|| self.sens.parse::<Direction>())
+                .transpose()
+                .map_err(|_| bad("sens"))?,
+            channel: (!self.canal.is_empty())
+                .then(|| self.canal.parse::<Channel>())
+                .transpose()
+                .map_err(|_| bad("canal"))?,
+            status: (!self.statut.is_empty())
+                .then(|| self.statut.parse::<Status>())
+                .transpose()
+                .map_err(|_| bad("statut"))?,
+            service_id: (!self.service.is_empty())
+                .then(|| Uuid::parse_str(&self.service))
+                .transpose()
+                .map_err(|_| bad("service"))?,
+            ..ItemFilter::default()
+        })
+    }
+
+    /// The query string of the filters (without the page).
+    fn query_string(&self, year: i32) -> String {
+        format!(
+            "annee={year}&sens={}&canal={}&statut={}&service={}",
+            urlencode(&self.sens),
+            urlencode(&self.canal),
+            urlencode(&self.statut),
+            urlencode(&self.service)
+        )
+    }
+}
+
+pub async fn register(
+    State(state): State<WebState>,
+    me: Me,
+    Query(q): Query<RegisterQuery>,
+) -> Result<Html<String>, WebError> {
+    let commune = &me.0.commune;
+    let today = local_date(Utc::now(), &commune.departement);
+    let year = q.annee.unwrap_or(today.year());
+    let filter = q.filter(year)?;
+    let store = state.app.store();
+    let page = q.page.max(0);
+    let total = store.count_items(commune.id, &filter).await?;
+    let items: Vec<ItemRow> = store
+        .items(commune.id, &filter, PAGE_SIZE, page * PAGE_SIZE)
+        .await?
+        .iter()
+        .map(|i| ItemRow::new(i, today))
+        .collect();
+    let years: Vec<i32> = (today.year() - 9..=today.year()).rev().collect();
+    let choices = |list: Vec<(&'static str, &'static str)>| -> Vec<Choice> {
+        list.into_iter()
+            .map(|(code, label)| Choice {
+                code: code.into(),
+                label: label.into(),
+            })
+            .collect()
+    };
+    let services: Vec<Choice> = store
+        .services(commune.id)
+        .await?
+        .into_iter()
+        .map(|s| Choice {
+            code: s.id.to_string(),
+            label: s.name,
+        })
+        .collect();
+    Ok(Html(templates::render(
+        "register.html",
+        ctx! {
+            title => "Registre", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
+            nav => "register", items, total, years,
+            filter => ctx! { annee => year, sens => q.sens, canal => q.canal, statut => q.statut, service => q.service },
+            directions => choices(Direction::ALL.iter().map(|d| (d.code(), d.label_fr())).collect()),
+            channels => choices(Channel::ALL.iter().map(|c| (c.code(), c.label_fr())).collect()),
+            statuses => choices(Status::ALL.iter().map(|s| (s.code(), s.label_fr())).collect()),
+            services, query => q.query_string(year),
+            next_page => ((page + 1) * PAGE_SIZE < total).then_some(page + 1),
+            prev_page => (page > 0).then_some(page - 1),
+        },
+    )?))
+}
+
+/// One CSV field: quoted, and a leading = + - @ neutralised so a spreadsheet never runs it.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+pub async fn register_csv(
+    State(state): State<WebState>,
+    me: Me,
+    Query(q): Query<RegisterQuery>,
+) -> Result<Response, WebError> {
+    let commune = &me.0.commune;
+    let today = local_date(Utc::now(), &commune.departement);
+    let year = q.annee.unwrap_or(today.year());
+    let filter = q.filter(year)?;
+    let items = state
+        .app
+        .store()
+        .items(commune.id, &filter, 1_000_000, 0)
+        .await?;
+    let mut out = String::from("\u{feff}");
+    let header = [
+        "Numéro",
+        "Sens",
+        "Canal",
+        "Date d'arrivée",
+        "Enregistré le",
+        "Objet",
+        "Type",
+        "Statut",
+        "Échéance",
+        "Décision implicite",
+        "N° recommandé",
+    ];
+    out.push_str(&header.map(csv_field).join(";"));
+    out.push_str("\r\n");
+    // Oldest first: the order of the legal register.
+    for i in items.iter().rev() {
+        let row = [
+            i.chrono.clone(),
+            i.direction.label_fr().to_owned(),
+            i.channel.label_fr().to_owned(),
+            views::date(i.arrival_date),
+            views::instant(i.registered_at, &commune.departement),
+            i.subject.clone(),
+            i.doctype_code.clone().unwrap_or_default(),
+            i.status.label_fr().to_owned(),
+            i.due_date.map(views::date).unwrap_or_default(),
+            i.silence_date.map(views::date).unwrap_or_default(),
+            i.registered_number.clone().unwrap_or_default(),
+        ];
+        out.push_str(
+            &row.iter()
+                .map(|v| csv_field(v))
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        out.push_str("\r\n");
+    }
+    let filename = format!("registre-{}-{year}.csv", commune.insee);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(super::csv_field("a \"b\""), "\"a \"\"b\"\"\"");
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"x\")"),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(super::csv_field("-2"), "\"'-2\"");
+    }
+}
