@@ -52,6 +52,9 @@ pub struct ItemFilter {
     pub due_by: Option<NaiveDate>,
     /// Only these statuses (empty: any).
     pub statuses: Vec<Status>,
+    /// Hide confidential items from this user unless they are in charge or their author
+    /// (`None`: no restriction, for élus and administrators).
+    pub confidential_visible_to: Option<Uuid>,
 }
 
 /// A filter value: text columns take text, integer columns take integers (PostgreSQL is strict).
@@ -108,6 +111,13 @@ impl ItemFilter {
         }
         if self.open_only {
             sql.push_str(&format!(" AND {OPEN_CLAUSE}"));
+        }
+        if let Some(user) = self.confidential_visible_to {
+            values.push(BindValue::Text(user.to_string()));
+            let n = values.len() + 1;
+            sql.push_str(&format!(
+                " AND (confidentiality = 'normal' OR assignee_id = ${n} OR created_by = ${n})"
+            ));
         }
         if !self.statuses.is_empty() {
             // Status codes are our own constants, never user text.

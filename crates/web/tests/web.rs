@@ -607,3 +607,41 @@ async fn the_register_lists_and_exports_only_this_commune() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("filtre invalide"));
 }
+
+#[tokio::test]
+async fn confidential_items_are_shown_only_to_whom_they_concern() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let mut item = NewItem::incoming(Channel::Paper, "Signalement confidentiel", today);
+    item.confidentiality = parapheur_app::domain::Confidentiality::Confidential;
+    let secret = site
+        .app
+        .register(&site.a, &Actor::System("test"), item, vec![], Utc::now())
+        .await
+        .unwrap()
+        .item;
+    let (agent, _) = login(&site, "agent@a.test").await;
+    assert_eq!(
+        send(
+            &site,
+            get(&format!("/courrier/{}", secret.id), Some(&agent))
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    for path in ["/a-traiter?vue=ouverts", "/registre", "/registre.csv"] {
+        let (_, _, body) = send(&site, get(path, Some(&agent))).await;
+        assert!(!body.contains("Signalement confidentiel"), "{path}");
+    }
+    let (maire, _) = login(&site, "maire@a.test").await;
+    let (status, _, page) = send(
+        &site,
+        get(&format!("/courrier/{}", secret.id), Some(&maire)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Signalement confidentiel"));
+    let (_, _, register) = send(&site, get("/registre", Some(&maire))).await;
+    assert!(register.contains("Signalement confidentiel"));
+}

@@ -92,7 +92,10 @@ pub async fn inbox(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let today = local_date(Utc::now(), &commune.departement);
-    let all = views(&me, today);
+    let mut all = views(&me, today);
+    for (_, _, filter) in &mut all {
+        filter.confidential_visible_to = me.confidential_filter();
+    }
     let chosen = all.iter().position(|(key, ..)| *key == q.vue).unwrap_or(0);
     let store = state.app.store();
     let mut counts = Vec::with_capacity(all.len());

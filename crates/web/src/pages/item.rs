@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
-use parapheur_app::domain::{CloseReason, Confidentiality, Item, Role, Status};
+use parapheur_app::domain::{CloseReason, Confidentiality, Item, Status};
 use parapheur_app::{Change, domain::Commune};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -28,12 +28,10 @@ async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebEr
         .store()
         .item(me.0.commune.id, parse_id(id)?)
         .await?;
-    let user = &me.0.user;
-    let privileged = matches!(user.role, Role::Elu | Role::Administrateur);
-    if item.confidentiality == Confidentiality::Confidential
-        && !privileged
-        && item.assignee_id != Some(user.id)
-        && item.created_by != Some(user.id)
+    if let Some(user) = me.confidential_filter()
+        && item.confidentiality == Confidentiality::Confidential
+        && item.assignee_id != Some(user)
+        && item.created_by != Some(user)
     {
         return Err(WebError::NotFound);
     }

@@ -34,7 +34,7 @@ pub struct RegisterQuery {
 }
 
 impl RegisterQuery {
-    fn filter(&self, year: i32) -> Result<ItemFilter, WebError> {
+    fn filter(&self, year: i32, me: &Me) -> Result<ItemFilter, WebError> {
         let bad = |what: &str| WebError::BadRequest(format!("filtre invalide : {what}"));
         Ok(ItemFilter {
             year: Some(year),
@@ -54,6 +54,7 @@ impl RegisterQuery {
                 .then(|| Uuid::parse_str(&self.service))
                 .transpose()
                 .map_err(|_| bad("service"))?,
+            confidential_visible_to: me.confidential_filter(),
             ..ItemFilter::default()
         })
     }
@@ -78,7 +79,7 @@ pub async fn register(
     let commune = &me.0.commune;
     let today = local_date(Utc::now(), &commune.departement);
     let year = q.annee.unwrap_or(today.year());
-    let filter = q.filter(year)?;
+    let filter = q.filter(year, &me)?;
     let store = state.app.store();
     let page = q.page.max(0);
     let total = store.count_items(commune.id, &filter).await?;
@@ -140,7 +141,7 @@ pub async fn register_csv(
     let commune = &me.0.commune;
     let today = local_date(Utc::now(), &commune.departement);
     let year = q.annee.unwrap_or(today.year());
-    let filter = q.filter(year)?;
+    let filter = q.filter(year, &me)?;
     let items = state
         .app
         .store()
