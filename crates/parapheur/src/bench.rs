@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use chrono::Utc;
 use clap::Subcommand;
-use parapheur_app::domain::Channel;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::item::NewItem;
-use parapheur_app::{Actor, App, Config, NewFile};
+use parapheur_app::domain::{Channel, CloseReason, Status};
+use parapheur_app::{Actor, App, Change, Config, NewFile};
 use serde_json::json;
 
 use crate::cli::Target;
@@ -32,6 +32,9 @@ pub enum BenchCommand {
         /// Nombre d'enregistrements simultanés
         #[arg(long, default_value_t = 1)]
         writers: usize,
+        /// Pourcentage d'éléments clos aussitôt (un registre réel est surtout clos)
+        #[arg(long, default_value_t = 0)]
+        closed_percent: usize,
     },
 }
 
@@ -42,6 +45,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         count,
         file_kb,
         writers,
+        closed_percent,
     } = command;
     let config = Config::load(&target.data, target.database_url.clone())?;
     config.ensure_master_key()?;
@@ -80,6 +84,14 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .collect();
                 let registered = app.register(&commune, &actor, new, files, now).await?;
+                if (i * 7 + w) % 100 < closed_percent {
+                    let close = Change::Status {
+                        to: Status::Closed,
+                        reason: Some(CloseReason::NoFollowUp),
+                    };
+                    app.change_item(&commune, &actor, registered.item.id, close, Utc::now())
+                        .await?;
+                }
                 // One line per committed item: the crash test reads the last one it saw.
                 println!("{}", registered.item.chrono);
             }

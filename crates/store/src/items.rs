@@ -63,6 +63,7 @@ enum BindValue {
     Int(i64),
 }
 
+/// Must stay identical to the predicate of the partial indexes of migration 0003.
 const OPEN_CLAUSE: &str = "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed')";
 
 impl ItemFilter {

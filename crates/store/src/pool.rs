@@ -81,6 +81,11 @@ impl Store {
             read,
         };
         store.migrate().await?;
+        // Refresh the planner's statistics where they are stale, so it picks the selective
+        // index (SQLite never analyses by itself).
+        sqlx::query("PRAGMA optimize = 0x10002")
+            .execute(&store.write)
+            .await?;
         Ok(store)
     }
 
