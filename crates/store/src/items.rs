@@ -35,6 +35,17 @@ pub struct Note {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What the dashboard needs of an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub registered_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub direction: Direction,
+    pub status: Status,
+    pub service_id: Option<Uuid>,
+    pub due_date: Option<NaiveDate>,
+}
+
 /// Filters for listing items; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
@@ -372,6 +383,61 @@ impl Store {
                 created_at: parse_instant(&row.try_get::<String, _>("created_at")?)?,
             })
         })
+        .collect()
+    }
+
+    /// The few fields the dashboard aggregates, for items registered since `since`.
+    pub async fn activity_since(
+        &self,
+        commune_id: Uuid,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Activity>, StoreError> {
+        sqlx::query(
+            "SELECT registered_at, updated_at, direction, status, service_id, due_date
+             FROM items WHERE commune_id = $1 AND registered_at >= $2",
+        )
+        .bind(commune_id.to_string())
+        .bind(instant_text(&since))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Activity {
+                registered_at: parse_instant(&r.try_get::<String, _>(0)?)?,
+                updated_at: parse_instant(&r.try_get::<String, _>(1)?)?,
+                direction: parse_code(&r.try_get::<String, _>(2)?)?,
+                status: parse_code(&r.try_get::<String, _>(3)?)?,
+                service_id: parse_opt_uuid(r.try_get(4)?)?,
+                due_date: parse_opt_date(r.try_get(5)?)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Items copied to a user (diffusion), newest first, that are still open.
+    pub async fn copied_to(
+        &self,
+        commune_id: Uuid,
+        user_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM items i JOIN item_copies c ON c.item_id = i.id
+             WHERE i.commune_id = $1 AND c.user_id = $2 AND i.{OPEN_CLAUSE}
+             ORDER BY i.registered_at DESC LIMIT $3",
+            ITEM_COLUMNS
+                .split(", ")
+                .map(|c| format!("i.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .bind(commune_id.to_string())
+        .bind(user_id.to_string())
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|row| item_from_row(row, Vec::new()))
         .collect()
     }
 

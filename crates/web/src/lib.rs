@@ -73,6 +73,8 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         )
         .route("/a-traiter", get(pages::inbox::inbox))
         .route("/registre", get(pages::register::register))
+        .route("/tableau-de-bord", get(pages::dashboard::dashboard))
+        .route("/elu", get(pages::dashboard::awaiting))
         .route("/registre.csv", get(pages::register::register_csv))
         .route(
             "/courrier/nouveau",

@@ -16,6 +16,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("call.html", include_str!("../templates/call.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("register.html", include_str!("../templates/register.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    ("elu.html", include_str!("../templates/elu.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -645,3 +645,41 @@ async fn confidential_items_are_shown_only_to_whom_they_concern() {
     let (_, _, register) = send(&site, get("/registre", Some(&maire))).await;
     assert!(register.contains("Signalement confidentiel"));
 }
+
+#[tokio::test]
+async fn the_maire_sees_what_awaits_him_and_the_dashboard() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande d'avis du maire")
+        .await
+        .item;
+    register_in(&site, &site._b, "Secret de B").await;
+    let maire = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "maire@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    site.app
+        .copy_item(
+            &site.a,
+            &Actor::System("test"),
+            item.id,
+            maire.id,
+            parapheur_app::domain::item::CopyPurpose::Opinion,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (cookie, _) = login(&site, "maire@a.test").await;
+    let (status, _, page) = send(&site, get("/elu", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Demande d&#x27;avis du maire") || page.contains("Demande d'avis du maire"),
+        "{page}"
+    );
+    assert!(!page.contains("Secret de B"));
+    let (status, _, page) = send(&site, get("/tableau-de-bord", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Courrier reçu par semaine") && page.contains("<meter"));
+}
