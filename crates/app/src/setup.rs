@@ -256,3 +256,21 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// Merges a duplicate contact into the one kept; the history stays readable.
+    pub async fn merge_contacts(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        keep: Uuid,
+        duplicate: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let mut tx = self.store().begin(now).await?;
+        tx.merge_contact(commune.id, keep, duplicate, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

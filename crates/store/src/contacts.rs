@@ -98,7 +98,110 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The contact this one was merged into, if any.
+    pub async fn contact_merged_into(
+        &self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let row = sqlx::query("SELECT merged_into FROM contacts WHERE commune_id = $1 AND id = $2")
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?;
+        match row {
+            Some(r) => r
+                .try_get::<Option<String>, _>(0)?
+                .as_deref()
+                .map(parse_uuid)
+                .transpose(),
+            None => Err(StoreError::not_found("contact")),
+        }
+    }
+
+    /// The items a contact sent or received, newest first.
+    pub async fn contact_item_ids(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        sqlx::query(
+            "SELECT DISTINCT i.id, i.registered_at FROM items i JOIN item_contacts ic ON ic.item_id = i.id
+             WHERE i.commune_id = $1 AND ic.contact_id = $2 ORDER BY i.registered_at DESC LIMIT 200",
+        )
+        .bind(commune_id.to_string())
+        .bind(contact_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| parse_uuid(&r.try_get::<String, _>(0)?))
+        .collect()
+    }
+}
+
 impl WriteTx {
+    /// Merges `duplicate` into `keep`: its items now name `keep`, and it is marked merged
+    /// (kept, never deleted, so the history still reads).
+    pub async fn merge_contact(
+        &mut self,
+        commune_id: Uuid,
+        keep: Uuid,
+        duplicate: Uuid,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if keep == duplicate {
+            return Err(StoreError::Invalid(
+                "un contact ne peut être fusionné avec lui-même".into(),
+            ));
+        }
+        for id in [keep, duplicate] {
+            let live = sqlx::query(
+                "SELECT 1 FROM contacts WHERE commune_id = $1 AND id = $2 AND merged_into IS NULL",
+            )
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.conn())
+            .await?;
+            if live.is_none() {
+                return Err(StoreError::not_found("contact"));
+            }
+        }
+        // Items already naming both keep one line for `keep`.
+        sqlx::query(
+            "DELETE FROM item_contacts WHERE contact_id = $1 AND EXISTS (
+                SELECT 1 FROM item_contacts k WHERE k.item_id = item_contacts.item_id
+                AND k.role = item_contacts.role AND k.contact_id = $2)",
+        )
+        .bind(duplicate.to_string())
+        .bind(keep.to_string())
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE item_contacts SET contact_id = $1 WHERE contact_id = $2")
+            .bind(keep.to_string())
+            .bind(duplicate.to_string())
+            .execute(self.conn())
+            .await?;
+        sqlx::query("UPDATE contacts SET merged_into = $1, updated_at = $2 WHERE id = $3")
+            .bind(keep.to_string())
+            .bind(instant_text(&self.now()))
+            .bind(duplicate.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "contact.merged",
+                "contact",
+                duplicate,
+                None,
+                serde_json::to_string(&serde_json::json!({ "merged_into": keep })).ok(),
+            ),
+        );
+        Ok(())
+    }
+
     pub async fn insert_contact(
         &mut self,
         commune_id: Uuid,

@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dashboard.html"),
     ),
     ("elu.html", include_str!("../templates/elu.html")),
+    ("contacts.html", include_str!("../templates/contacts.html")),
+    ("contact.html", include_str!("../templates/contact.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

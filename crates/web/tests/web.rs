@@ -683,3 +683,100 @@ async fn the_maire_sees_what_awaits_him_and_the_dashboard() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Courrier reçu par semaine") && page.contains("<meter"));
 }
+
+#[tokio::test]
+async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
+    let site = site().await;
+    let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+    let keep = tx
+        .insert_contact(
+            site.a.id,
+            &parapheur_app::domain::NewContact {
+                first_name: Some("Jeanne".into()),
+                name: "Martin".into(),
+                email: Some("jeanne.martin@example.org".into()),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let dup = tx
+        .insert_contact(
+            site.a.id,
+            &parapheur_app::domain::NewContact {
+                name: "J. Martin".into(),
+                email: Some("Jeanne.Martin@Example.org".into()),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let mut letter = NewItem::incoming(Channel::Paper, "Lettre du doublon", today);
+    letter.sender_ids = vec![dup.id];
+    let item = site
+        .app
+        .register(&site.a, &Actor::System("test"), letter, vec![], Utc::now())
+        .await
+        .unwrap()
+        .item;
+
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, page) =
+        send(&site, get(&format!("/contacts/{}", keep.id), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("J. Martin") && page.contains("même adresse électronique"),
+        "{page}"
+    );
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/contacts/{}/fusionner", keep.id),
+            Some(&cookie),
+            &format!("doublon={}&csrf={csrf}", dup.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&format!("/contacts/{}", keep.id), Some(&cookie))).await;
+    assert!(
+        page.contains("Lettre du doublon"),
+        "the duplicate's mail now belongs to the kept contact"
+    );
+    assert_eq!(
+        site.app.store().item_contacts(item.id).await.unwrap(),
+        vec![("sender".to_owned(), keep.id)]
+    );
+    let (_, _, list) = send(&site, get("/contacts?q=martin", Some(&cookie))).await;
+    assert!(
+        !list.contains("J. Martin"),
+        "a merged contact leaves the directory"
+    );
+    // Another commune's agent cannot see or merge them.
+    let (cookie_b, csrf_b) = login(&site, "agent@b.test").await;
+    assert_eq!(
+        send(
+            &site,
+            get(&format!("/contacts/{}", keep.id), Some(&cookie_b))
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/contacts/{}/fusionner", keep.id),
+            Some(&cookie_b),
+            &format!("doublon={}&csrf={csrf_b}", dup.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let verdicts = site.app.verify_journals(|_| {}).await.unwrap();
+    assert!(verdicts.iter().all(|v| v.report.is_intact()));
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod call;
+pub mod contacts;
 pub mod dashboard;
 pub mod inbox;
 pub mod item;

@@ -1,0 +1,148 @@
+//! The contact directory: search, a contact's mail, likely duplicates and merging them.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::contact::{Contact, NewContact};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::WebError;
+use crate::session::Me;
+use crate::views::ItemRow;
+use crate::{WebState, assets, templates};
+
+fn address(c: &Contact) -> String {
+    [
+        c.address.as_deref(),
+        c.postal_code.as_deref(),
+        c.city.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn list(
+    State(state): State<WebState>,
+    me: Me,
+    Query(query): Query<SearchQuery>,
+) -> Result<Html<String>, WebError> {
+    let contacts: Vec<_> = state
+        .app
+        .store()
+        .search_contacts(me.0.commune.id, &query.q, 200)
+        .await?
+        .iter()
+        .map(|c| ctx! { id => c.id.to_string(), name => c.display_name(), address => address(c), email => c.email, phone => c.phone })
+        .collect();
+    Ok(Html(templates::render(
+        "contacts.html",
+        ctx! { title => "Contacts", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(), nav => "contacts", contacts, q => query.q },
+    )?))
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let commune = &me.0.commune;
+    let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let store = state.app.store();
+    let contact = store.contact(commune.id, id).await?;
+    let probe = NewContact {
+        first_name: contact.first_name.clone(),
+        name: contact.name.clone(),
+        address: contact.address.clone(),
+        postal_code: contact.postal_code.clone(),
+        email: contact.email.clone(),
+        phone: contact.phone.clone(),
+        ..Default::default()
+    };
+    let keys = probe.duplicate_keys();
+    let duplicates: Vec<_> = store
+        .likely_duplicates(commune.id, &probe)
+        .await?
+        .into_iter()
+        .filter(|d| d.id != contact.id)
+        .map(|d| {
+            let other = NewContact {
+                first_name: d.first_name.clone(),
+                name: d.name.clone(),
+                address: d.address.clone(),
+                postal_code: d.postal_code.clone(),
+                email: d.email.clone(),
+                phone: d.phone.clone(),
+                ..Default::default()
+            }
+            .duplicate_keys();
+            let reason = if keys.email.is_some() && keys.email == other.email {
+                "même adresse électronique"
+            } else if keys.phone.is_some() && keys.phone == other.phone {
+                "même téléphone"
+            } else {
+                "même nom et même adresse"
+            };
+            ctx! { id => d.id.to_string(), name => d.display_name(), reason }
+        })
+        .collect();
+    let today = local_date(Utc::now(), &commune.departement);
+    let mut items = Vec::new();
+    for item_id in store.contact_item_ids(commune.id, contact.id).await? {
+        let item = store.item(commune.id, item_id).await?;
+        if me.confidential_filter().is_none()
+            || item.confidentiality == parapheur_app::domain::Confidentiality::Normal
+        {
+            items.push(ItemRow::new(&item, today));
+        }
+    }
+    let merged = store
+        .contact_merged_into(commune.id, contact.id)
+        .await?
+        .map(|m| m.to_string());
+    Ok(Html(templates::render(
+        "contact.html",
+        ctx! {
+            title => contact.display_name(), style_url => assets::style_url(), me => me.view(), csrf => me.csrf(), nav => "contacts",
+            contact => ctx! {
+                id => contact.id.to_string(), name => contact.display_name(), organisation => contact.organisation,
+                address => Some(address(&contact)).filter(|a| !a.is_empty()), email => contact.email, phone => contact.phone, merged,
+            },
+            duplicates, items, can_merge => me.can_register(),
+        },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    csrf: String,
+    doublon: String,
+}
+
+pub async fn merge(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<MergeForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let keep = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let duplicate = Uuid::parse_str(&form.doublon).map_err(|_| WebError::NotFound)?;
+    state
+        .app
+        .merge_contacts(&me.0.commune, &me.0.actor(), keep, duplicate, Utc::now())
+        .await?;
+    Ok(Redirect::to(&format!("/contacts/{keep}")).into_response())
+}
