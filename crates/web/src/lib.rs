@@ -91,6 +91,15 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .route("/courrier/{id}/statut", post(pages::item::change_status))
         .route("/courrier/{id}/affecter", post(pages::item::assign))
         .route("/courrier/{id}/note", post(pages::item::add_note))
+        .route(
+            "/courrier/{id}/pieces-demandees",
+            post(pages::item::documents_requested),
+        )
+        .route(
+            "/courrier/{id}/pieces-recues",
+            post(pages::item::documents_received),
+        )
+        .route("/courrier/{id}/copie", post(pages::item::copy))
         .route("/courrier/{id}/fichier/{file}", get(pages::item::file))
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn(session::same_origin_posts))

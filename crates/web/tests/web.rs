@@ -780,3 +780,83 @@ async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
     let verdicts = site.app.verify_journals(|_| {}).await.unwrap();
     assert!(verdicts.iter().all(|v| v.report.is_intact()));
 }
+
+#[tokio::test]
+async fn incomplete_requests_and_copies_from_the_item_page() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let mut new = NewItem::incoming(Channel::Paper, "Demande incomplète", today);
+    new.doctype_code = Some("demande-administrative".into());
+    let item = site
+        .app
+        .register(&site.a, &Actor::System("test"), new, vec![], Utc::now())
+        .await
+        .unwrap()
+        .item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let day = today.format("%Y-%m-%d").to_string();
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/pieces-demandees", item.id),
+            Some(&cookie),
+            &format!("date={day}&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let waiting = site.app.store().item(site.a.id, item.id).await.unwrap();
+    assert_eq!(
+        (waiting.status, waiting.due_date),
+        (parapheur_app::domain::Status::AwaitingDocuments, None)
+    );
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/pieces-recues", item.id),
+            Some(&cookie),
+            &format!("date={day}&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let resumed = site.app.store().item(site.a.id, item.id).await.unwrap();
+    assert_eq!(resumed.status, parapheur_app::domain::Status::InProgress);
+    assert!(resumed.due_date.is_some());
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/pieces-recues", item.id),
+            Some(&cookie),
+            &format!("date=2090-01-01&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    let maire = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "maire@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/copie", item.id),
+            Some(&cookie),
+            &format!("user={}&purpose=opinion&csrf={csrf}", maire.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.app
+            .store()
+            .copies(site.a.id, item.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -158,6 +158,20 @@ async fn render_item(
         })
         .collect();
     let can_assign = item.status == Status::Assigned || item.status.can_move_to(Status::Assigned);
+    let copies: Vec<_> = store
+        .copies(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|(user, purpose)| {
+            ctx! {
+                name => name_of_user(user).unwrap_or_default(),
+                purpose => match purpose {
+                    parapheur_app::domain::item::CopyPurpose::Opinion => "pour avis",
+                    parapheur_app::domain::item::CopyPurpose::Information => "pour information",
+                },
+            }
+        })
+        .collect();
     let item_view = ctx! {
         id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
         status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
@@ -181,7 +195,10 @@ async fn render_item(
             senders, recipients,
             service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
             assignee => item.assignee_id.and_then(name_of_user),
-            files, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign,
+            files, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
+            today => today.format("%Y-%m-%d").to_string(),
+            can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
+            can_receive_documents => item.status == Status::AwaitingDocuments,
             services => services.iter().map(|s| ctx! { id => s.id.to_string(), name => s.name, selected => Some(s.id) == item.service_id }).collect::<Vec<_>>(),
             users => users.iter().filter(|u| u.active).map(|u| ctx! { id => u.id.to_string(), name => u.display_name, selected => Some(u.id) == item.assignee_id }).collect::<Vec<_>>(),
         },
@@ -391,4 +408,88 @@ pub async fn file(
         HeaderValue::from_static("private, max-age=3600"),
     );
     Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+}
+
+fn form_date(text: &str) -> Result<chrono::NaiveDate, WebError> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| WebError::BadRequest("date invalide : attendu AAAA-MM-JJ".into()))
+}
+
+/// L114-5: the documents missing from a request were asked for on that day.
+pub async fn documents_requested(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<DateForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let requested_on = form_date(&form.date)?;
+    apply(&state, &me, &id, Change::Incomplete { requested_on }).await
+}
+
+/// L114-5: the missing documents arrived on that day; the delay restarts or resumes.
+pub async fn documents_received(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<DateForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let on = form_date(&form.date)?;
+    apply(&state, &me, &id, Change::Completed { on }).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CopyForm {
+    #[serde(default)]
+    csrf: String,
+    user: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// Gives a copy of the item to someone, for information or for an opinion.
+pub async fn copy(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<CopyForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let user =
+        Uuid::parse_str(&form.user).map_err(|_| WebError::BadRequest("choix invalide".into()))?;
+    let purpose = if form.purpose == "opinion" {
+        parapheur_app::domain::item::CopyPurpose::Opinion
+    } else {
+        parapheur_app::domain::item::CopyPurpose::Information
+    };
+    match state
+        .app
+        .copy_item(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            user,
+            purpose,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
+        Err(parapheur_app::AppError::Invalid(m)) => {
+            let page = render_item(&state, &me, &item, None, Some(m)).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
