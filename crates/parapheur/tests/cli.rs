@@ -1,0 +1,1656 @@
+//! End-to-end tests of the `parapheur` binary: the happy path, bad input, crash safety and
+//! journal tampering, each on SQLite and (when `PARAPHEUR_TEST_DATABASE_URL` is set) on
+//! PostgreSQL.
+//!
+//! Every test runs the real binary in its own temporary data directory, with the
+//! `PARAPHEUR_*` variables of the parent removed from the child's environment.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_parapheur");
+/// Ambérieu-en-Bugey (Ain): a metropolitan commune, so its local time is Paris time.
+const INSEE: &str = "01004";
+const COMMUNE_NAME: &str = "Ambérieu-en-Bugey";
+/// Another real commune (Bourg-en-Bresse).
+const OTHER_INSEE: &str = "01053";
+const ADMIN: &str = "secretariat@mairie-test.fr";
+const PASSWORD: &str = "un mot de passe assez long";
+
+// ---------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Backend::Postgres);
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL admin URL, or None (after saying so loudly) when the variant is skipped.
+fn pg_admin_url() -> Option<String> {
+    match std::env::var("PARAPHEUR_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "PostgreSQL is required in CI: set PARAPHEUR_TEST_DATABASE_URL to a postgres:// URL of a superuser"
+                );
+            }
+            eprintln!("SKIPPED (PostgreSQL): PARAPHEUR_TEST_DATABASE_URL unset");
+            None
+        }
+    }
+}
+
+/// A fresh PostgreSQL database for one test, dropped at the end.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(admin_url: &str) -> PgDatabase {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = Utc::now().timestamp_subsec_nanos();
+        let name = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(admin_url, &format!("CREATE DATABASE {name}"));
+        // Same server and credentials, another database (keep any ?query).
+        let (base, query) = match admin_url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (admin_url, String::new()),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let server = match base[scheme_end..].find('/') {
+            Some(slash) => &base[..scheme_end + slash],
+            None => base,
+        };
+        PgDatabase {
+            admin_url: admin_url.to_owned(),
+            url: format!("{server}/{name}{query}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Best effort: a leftover test database is harmless.
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-q", "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Runs one SQL statement with psql and returns its unaligned, tuples-only output.
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql])
+        .output()
+        .expect("psql must be installed to run the PostgreSQL variants");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql:?}: {}",
+        stderr(&out)
+    );
+    stdout(&out).trim().to_owned()
+}
+
+/// One register under test: a temporary data directory and, on PostgreSQL, a fresh database.
+struct Register {
+    data: PathBuf,
+    pg: Option<PgDatabase>,
+    // Last, so it is removed after everything else.
+    dir: TempDir,
+}
+
+impl Register {
+    /// A register that does not exist yet (call `init`). None when PostgreSQL is skipped.
+    fn new(backend: Backend) -> Option<Register> {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create(&pg_admin_url()?)),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        Some(Register {
+            data: dir.path().join("data"),
+            pg,
+            dir,
+        })
+    }
+
+    fn sqlite_path(&self) -> PathBuf {
+        self.data.join("parapheur.sqlite")
+    }
+
+    fn pg_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|p| p.url.as_str())
+    }
+
+    /// The binary with a hermetic environment, `sub` (e.g. `["item", "show"]`) and the
+    /// register's `--data` / `--database-url`.
+    fn command(&self, sub: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PARAPHEUR_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.stdin(Stdio::null())
+            .args(sub)
+            .arg("--data")
+            .arg(&self.data);
+        if let Some(url) = self.pg_url() {
+            cmd.args(["--database-url", url]);
+        }
+        cmd
+    }
+
+    /// Runs a command to completion; asserts nothing.
+    fn run(&self, sub: &[&str], args: &[&str]) -> Output {
+        self.run_env(sub, args, &[])
+    }
+
+    fn run_env(&self, sub: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(sub);
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn run_init(&self, insee: &str) -> Output {
+        self.run_env(
+            &["init"],
+            &["--commune", insee, "--admin", ADMIN],
+            &[("PARAPHEUR_ADMIN_PASSWORD", PASSWORD)],
+        )
+    }
+
+    fn init(&self) {
+        let out = self.run_init(INSEE);
+        assert_success(&out, "init");
+        assert!(
+            stdout(&out).contains(&format!("Registre créé pour {COMMUNE_NAME} ({INSEE})")),
+            "{}",
+            stdout(&out)
+        );
+    }
+
+    /// Registers a paper letter and returns its chrono number.
+    fn register(&self, subject: &str) -> String {
+        let out = self.run(
+            &["register"],
+            &[
+                "--commune",
+                INSEE,
+                "--channel",
+                "paper",
+                "--subject",
+                subject,
+            ],
+        );
+        assert_success(&out, "register");
+        let number = stdout(&out).trim().to_owned();
+        assert!(seq_of(&number).is_some(), "not a chrono: {number:?}");
+        number
+    }
+
+    fn register_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json", "--commune", INSEE, "--channel", "paper"];
+        all.extend_from_slice(args);
+        let out = self.run(&["register"], &all);
+        assert_success(&out, "register --json");
+        json(&out)
+    }
+
+    /// `item show --json`: `{ "item": …, "attachments": […] }`.
+    fn show(&self, number: &str) -> Value {
+        let out = self.run(&["item", "show"], &["--json", "--commune", INSEE, number]);
+        assert_success(&out, &format!("item show {number}"));
+        json(&out)
+    }
+
+    /// Runs `journal verify --json`, asserts it is intact, returns the number of entries.
+    fn journal_entries(&self) -> u64 {
+        let out = self.run(&["journal", "verify"], &["--json"]);
+        assert_success(&out, "journal verify");
+        let v = json(&out);
+        assert_eq!(v["intact"], true, "{v}");
+        v["communes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["report"]["entries"].as_u64().unwrap())
+            .sum()
+    }
+
+    /// `journal verify` and `fsck --grace-minutes 0` both accept the register.
+    fn assert_sound(&self) -> Value {
+        self.journal_entries();
+        let out = self.run(&["fsck"], &["--json", "--grace-minutes", "0"]);
+        assert_success(&out, "fsck");
+        let v = json(&out);
+        assert_eq!(v["clean"], true, "{v}");
+        for key in ["missing", "corrupt", "numbering"] {
+            assert_eq!(v["report"][key], Value::Array(vec![]), "fsck {key}: {v}");
+        }
+        v
+    }
+
+    /// The next registration gets exactly `last + 1`.
+    fn assert_next_is(&self, last: u32) {
+        let next = self.register("Courrier de contrôle");
+        assert_eq!(seq_of(&next), Some(last + 1), "number after {last}: {next}");
+        assert_eq!(next, chrono_number(last + 1));
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// The command failed with exit code 1 and an error message containing every needle.
+fn assert_refused(out: &Output, needles: &[&str]) -> String {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a refusal, got {}:\nstdout: {}\nstderr: {err}",
+        out.status,
+        stdout(out)
+    );
+    assert!(err.contains("erreur : "), "no error line: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} not in: {err}");
+    }
+    err
+}
+
+/// The registration year as the product sees it: Paris time (UTC+1 around 1 January).
+fn this_year() -> i32 {
+    (Utc::now() + chrono::Duration::hours(1)).year()
+}
+
+/// Today in Paris, give or take the hour: only used to go back days.
+fn today_approx() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(1)).date_naive()
+}
+
+fn chrono_number(seq: u32) -> String {
+    format!("{}-A-{seq:06}", this_year())
+}
+
+/// The sequence of a number of this year's incoming register, e.g. 2026-A-000042 → 42.
+fn seq_of(number: &str) -> Option<u32> {
+    let prefix = format!("{}-A-", this_year());
+    let digits = number.strip_prefix(&prefix)?;
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A tiny deterministic PRNG (splitmix64): no rand crate needed.
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests: each body below runs on both backends; the modules after the list are the
+// ignored tests that show product bugs, per backend.
+// ---------------------------------------------------------------------------------------
+
+on_both_backends!(
+    init_then_register,
+    doctype_add_and_bad_values,
+    bad_register_arguments_are_refused,
+    unknown_insee_is_refused,
+    duplicate_commune_is_refused,
+    forbidden_status_transitions_are_refused,
+    unreadable_files_are_refused,
+    missing_register_says_to_run_init,
+    wrong_master_key_is_refused,
+    full_disk_leaves_the_register_sound,
+    sigkill_during_registrations_leaves_a_sound_register,
+    sigkill_at_sync_points_leaves_a_sound_register,
+    journal_verify_detects_tampering,
+);
+
+mod sigkill_before_a_file_is_published_leaves_nothing_behind {
+    #[test]
+    #[ignore = "bug: a SIGKILL before a file is published leaves a `<sha>#1` staging file that fsck never sees nor collects (files/src/store.rs list/put)"]
+    fn sqlite() {
+        super::sigkill_before_a_file_is_published_leaves_nothing_behind(super::Backend::Sqlite);
+    }
+    #[test]
+    #[ignore = "bug: a SIGKILL before a file is published leaves a `<sha>#1` staging file that fsck never sees nor collects (files/src/store.rs list/put)"]
+    fn postgres() {
+        super::sigkill_before_a_file_is_published_leaves_nothing_behind(super::Backend::Postgres);
+    }
+}
+
+mod refused_registration_leaves_no_new_contact {
+    #[test]
+    #[ignore = "bug: `register --from NEW` commits the new contact before the item, so a refused registration (file too large, disk full…) leaves it behind (parapheur/src/commands.rs register)"]
+    fn sqlite() {
+        super::refused_registration_leaves_no_new_contact(super::Backend::Sqlite);
+    }
+    #[test]
+    #[ignore = "bug: `register --from NEW` commits the new contact before the item, so a refused registration (file too large, disk full…) leaves it behind (parapheur/src/commands.rs register)"]
+    fn postgres() {
+        super::refused_registration_leaves_no_new_contact(super::Backend::Postgres);
+    }
+}
+
+mod full_disk_is_named_in_french {
+    #[test]
+    #[ignore = "bug: a full disk while storing a file gives an English OS error, not « disque plein » (files/src/store.rs put)"]
+    fn sqlite() {
+        super::full_disk_is_named_in_french(super::Backend::Sqlite);
+    }
+    #[test]
+    #[ignore = "bug: a full disk while storing a file gives an English OS error, not « disque plein » (files/src/store.rs put)"]
+    fn postgres() {
+        super::full_disk_is_named_in_french(super::Backend::Postgres);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Happy path
+// ---------------------------------------------------------------------------------------
+
+fn init_then_register(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    assert!(reg.data.join("master.key").is_file());
+
+    assert_eq!(reg.register("Demande de salle"), chrono_number(1));
+    assert_eq!(reg.register("Demande de salle, relance"), chrono_number(2));
+
+    // A fixed, hand-checked date: 31 January + 2 calendar months = 31 March (L231-1).
+    let scan: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = reg.dir.path().join("scan-courrier.pdf");
+    std::fs::write(&file, &scan).unwrap();
+    let v = reg.register_json(&[
+        "--subject",
+        "Demande d'autorisation de voirie",
+        "--type",
+        "demande-administrative",
+        "--arrived",
+        "2026-01-31",
+        file.to_str().unwrap(),
+    ]);
+    let item = &v["item"];
+    assert_eq!(item["chrono"], chrono_number(3));
+    assert_eq!(item["arrival_date"], "2026-01-31");
+    assert_eq!(item["due_date"], "2026-03-31", "{v}");
+    // Silence vaut acceptation: the implicit decision is born on the due date.
+    assert_eq!(item["silence_date"], "2026-03-31", "{v}");
+    let attachments = v["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "{v}");
+    assert_eq!(attachments[0]["sha256"], sha256_hex(&scan));
+    assert_eq!(attachments[0]["size"], scan.len());
+    assert_eq!(attachments[0]["filename"], "scan-courrier.pdf");
+    assert_eq!(attachments[0]["media_type"], "application/pdf");
+
+    // Clamped to the month's end: 31 December 2025 + 2 months = 28 February 2026.
+    let v = reg.register_json(&[
+        "--subject",
+        "Demande de fin d'année",
+        "--type",
+        "demande-administrative",
+        "--arrived",
+        "2025-12-31",
+    ]);
+    assert_eq!(v["item"]["chrono"], chrono_number(4));
+    assert_eq!(v["item"]["due_date"], "2026-02-28", "{v}");
+    assert_eq!(v["item"]["silence_date"], "2026-02-28", "{v}");
+
+    // Ten days ago: the same day number two calendar months later, clamped to the month's
+    // end (chrono's checked_add_months implements exactly that rule).
+    let arrived = today_approx() - chrono::Duration::days(10);
+    let expected = arrived.checked_add_months(Months::new(2)).unwrap();
+    let arrived_text = arrived.to_string();
+    let v = reg.register_json(&[
+        "--subject",
+        "Demande récente",
+        "--type",
+        "demande-administrative",
+        "--arrived",
+        &arrived_text,
+    ]);
+    assert_eq!(v["item"]["chrono"], chrono_number(5));
+    assert_eq!(v["item"]["due_date"], expected.to_string(), "{v}");
+    assert_eq!(v["item"]["silence_date"], expected.to_string(), "{v}");
+    assert_eq!(v["attachments"], Value::Array(vec![]));
+
+    // `item show` reads back the item and its file.
+    let shown = reg.show(&chrono_number(3));
+    assert_eq!(shown["item"]["subject"], "Demande d'autorisation de voirie");
+    assert_eq!(shown["item"]["due_date"], "2026-03-31");
+    assert_eq!(shown["item"]["status"], "registered");
+    assert_eq!(shown["attachments"][0]["sha256"], sha256_hex(&scan));
+    assert_eq!(shown["attachments"].as_array().unwrap().len(), 1);
+
+    let fsck = reg.assert_sound();
+    assert_eq!(fsck["report"]["files_checked"], 1, "{fsck}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Document types
+// ---------------------------------------------------------------------------------------
+
+fn doctype_codes(reg: &Register) -> Vec<String> {
+    let out = reg.run(&["doctype", "list"], &["--json", "--commune", INSEE]);
+    assert_success(&out, "doctype list");
+    json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn doctype_add(reg: &Register, code: &str, delay: &str, silence: &str) -> Output {
+    reg.run(
+        &["doctype", "add"],
+        &[
+            "--commune",
+            INSEE,
+            "--code",
+            code,
+            "--label",
+            "Permis de stationnement",
+            "--delay",
+            delay,
+            "--silence",
+            silence,
+        ],
+    )
+}
+
+fn doctype_add_and_bad_values(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let out = doctype_add(&reg, "permis-stationnement", "15d", "rejection");
+    assert_success(&out, "doctype add");
+    assert!(
+        stdout(&out).contains("permis-stationnement"),
+        "{}",
+        stdout(&out)
+    );
+    let codes = doctype_codes(&reg);
+    assert!(
+        codes.contains(&"permis-stationnement".to_owned()),
+        "{codes:?}"
+    );
+
+    // 15 calendar days after 31 January (the arrival day does not count) = 15 February;
+    // silence vaut rejet, so the implicit rejection is born the same day.
+    let v = reg.register_json(&[
+        "--subject",
+        "Permis de stationnement pour un déménagement",
+        "--type",
+        "permis-stationnement",
+        "--arrived",
+        "2026-01-31",
+    ]);
+    assert_eq!(v["item"]["doctype_code"], "permis-stationnement");
+    assert_eq!(v["item"]["due_date"], "2026-02-15", "{v}");
+    assert_eq!(v["item"]["silence_date"], "2026-02-15", "{v}");
+
+    let entries = reg.journal_entries();
+    let out = doctype_add(&reg, "mauvais-delai", "2x", "rejection");
+    assert_refused(&out, &["délai invalide", "« 2x »"]);
+    let out = doctype_add(&reg, "mauvais-silence", "15d", "maybe");
+    assert_refused(&out, &["silence", "« maybe »"]);
+    // Adding the same code twice is refused too.
+    let out = doctype_add(&reg, "permis-stationnement", "1m", "none");
+    assert_refused(&out, &["permis-stationnement"]);
+    // Registering with an unknown type names it.
+    let out = reg.run(
+        &["register"],
+        &[
+            "--commune",
+            INSEE,
+            "--channel",
+            "paper",
+            "--subject",
+            "x",
+            "--type",
+            "mauvais-delai",
+        ],
+    );
+    assert_refused(&out, &["type de document inconnu", "mauvais-delai"]);
+
+    assert_eq!(doctype_codes(&reg), codes);
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    reg.assert_sound();
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Bad input
+// ---------------------------------------------------------------------------------------
+
+fn bad_register_arguments_are_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let future = (today_approx() + chrono::Duration::days(30)).to_string();
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--channel", "pigeon", "--subject", "x"], &["pigeon"]),
+        (
+            &[
+                "--channel",
+                "paper",
+                "--subject",
+                "x",
+                "--arrived",
+                "31/01/2026",
+            ],
+            &["date d'arrivée invalide", "31/01/2026"],
+        ),
+        (
+            &["--channel", "paper", "--subject", "x", "--arrived", &future],
+            &["dans le futur", &future],
+        ),
+        (&["--channel", "paper", "--subject", "   "], &["objet"]),
+        (
+            &["--channel", "registered", "--subject", "x"],
+            &["recommandé"],
+        ),
+        (
+            &[
+                "--channel",
+                "paper",
+                "--subject",
+                "x",
+                "--direction",
+                "sideways",
+            ],
+            &["sideways"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let mut all = vec!["--commune", INSEE, "--from", "nouveau@exemple.fr"];
+        all.extend_from_slice(args);
+        let out = reg.run(&["register"], &all);
+        assert_refused(&out, needles);
+    }
+    // Nothing was created on the way, not even the sender contact.
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    reg.assert_sound();
+}
+
+/// Lists what is in a directory (empty when it does not exist).
+fn dir_entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Number of tables in the test database (PostgreSQL only).
+fn pg_tables(reg: &Register) -> Option<u64> {
+    reg.pg_url().map(|url| {
+        psql(
+            url,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .parse()
+        .unwrap()
+    })
+}
+
+fn unknown_insee_is_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    // Before anything exists: nothing is created.
+    let out = reg.run_init("99999");
+    assert_refused(&out, &["code INSEE inconnu", "« 99999 »"]);
+    assert_eq!(dir_entries(&reg.data), Vec::<String>::new());
+    assert!(pg_tables(&reg).is_none_or(|n| n == 0));
+
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let out = reg.run(
+        &["register"],
+        &[
+            "--commune",
+            "99999",
+            "--channel",
+            "paper",
+            "--subject",
+            "Courrier égaré",
+        ],
+    );
+    assert_refused(&out, &["code INSEE inconnu", "« 99999 »"]);
+    // A real commune that is not in this register is named too.
+    let out = reg.run(
+        &["register"],
+        &[
+            "--commune",
+            OTHER_INSEE,
+            "--channel",
+            "paper",
+            "--subject",
+            "x",
+        ],
+    );
+    assert_refused(&out, &[OTHER_INSEE, "parapheur init"]);
+    // And init with an unknown code on an existing register changes nothing.
+    let out = reg.run_init("99999");
+    assert_refused(&out, &["code INSEE inconnu"]);
+
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    reg.assert_sound();
+}
+
+fn duplicate_commune_is_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let key = std::fs::read(reg.data.join("master.key")).unwrap();
+    let entries = reg.journal_entries();
+
+    let out = reg.run_init(INSEE);
+    assert_refused(&out, &["existe déjà", INSEE, COMMUNE_NAME]);
+
+    assert_eq!(std::fs::read(reg.data.join("master.key")).unwrap(), key);
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    // A second, different commune is still accepted in the same register.
+    assert_success(&reg.run_init(OTHER_INSEE), "init of another commune");
+    reg.assert_sound();
+}
+
+fn status_of(reg: &Register, number: &str) -> Value {
+    reg.show(number)["item"]["status"].clone()
+}
+
+fn forbidden_status_transitions_are_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let number = reg.register("Demande d'acte de naissance");
+    let entries = reg.journal_entries();
+    let status = |to: &str, reason: Option<&str>| {
+        let mut args = vec!["--commune", INSEE, number.as_str(), "--to", to];
+        if let Some(r) = reason {
+            args.extend(["--reason", r]);
+        }
+        reg.run(&["item", "status"], &args)
+    };
+
+    let out = status("archived", None);
+    assert_refused(&out, &["interdit", "enregistré", "archivé"]);
+    let out = status("closed", None);
+    assert_refused(&out, &["motif"]);
+    let out = status("in_progress", Some("answered"));
+    assert_refused(&out, &["motif"]);
+    let out = status("closed", Some("parce-que"));
+    assert_refused(&out, &["parce-que"]);
+    let out = status("nowhere", None);
+    assert_refused(&out, &["nowhere"]);
+
+    assert_eq!(status_of(&reg, &number), "registered");
+    assert_eq!(reg.journal_entries(), entries);
+
+    // The allowed move still works, so the refusals above were about the transitions.
+    assert_success(&status("closed", Some("answered")), "close");
+    assert_eq!(status_of(&reg, &number), "closed");
+    assert!(reg.journal_entries() > entries);
+    let out = status("registered", None);
+    assert_refused(&out, &["interdit", "clos", "enregistré"]);
+    assert_eq!(status_of(&reg, &number), "closed");
+    reg.assert_next_is(1);
+    reg.assert_sound();
+}
+
+fn unreadable_files_are_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let readable = reg.dir.path().join("lisible.pdf");
+    std::fs::write(&readable, b"%PDF-1.4 lisible").unwrap();
+    let missing = reg.dir.path().join("absent.pdf");
+    let directory = reg.dir.path().join("un-dossier");
+    std::fs::create_dir(&directory).unwrap();
+
+    for bad in [&missing, &directory] {
+        let bad_text = bad.to_str().unwrap();
+        // Alone, and after a readable file: neither is registered.
+        for files in [vec![bad_text], vec![readable.to_str().unwrap(), bad_text]] {
+            let mut args = vec![
+                "--commune",
+                INSEE,
+                "--channel",
+                "paper",
+                "--subject",
+                "Courrier avec pièce",
+            ];
+            args.extend(files);
+            let out = reg.run(&["register"], &args);
+            assert_refused(&out, &["impossible de lire le fichier", bad_text]);
+        }
+    }
+
+    // A file over the 64 MB limit is refused by name (a sparse file: no disk used).
+    let huge = oversized_file(&reg);
+    let out = reg.run(
+        &["register"],
+        &[
+            "--commune",
+            INSEE,
+            "--channel",
+            "paper",
+            "--subject",
+            "Courrier avec pièce",
+            huge.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, &["« enorme.pdf »", "64 Mo"]);
+
+    assert_eq!(reg.journal_entries(), entries);
+    let fsck = reg.assert_sound();
+    assert_eq!(fsck["report"]["orphans"], Value::Array(vec![]), "{fsck}");
+    reg.assert_next_is(1);
+}
+
+/// A sparse 65 MB file, over the product's 64 MB limit for one attachment.
+fn oversized_file(reg: &Register) -> PathBuf {
+    let path = reg.dir.path().join("enorme.pdf");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(65 * 1024 * 1024).unwrap();
+    path
+}
+
+/// A registration refused after the sender was resolved must not leave the new contact
+/// behind (the register must be as it was).
+fn refused_registration_leaves_no_new_contact(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let huge = oversized_file(&reg);
+    let out = reg.run(
+        &["register"],
+        &[
+            "--commune",
+            INSEE,
+            "--channel",
+            "paper",
+            "--subject",
+            "Courrier avec pièce",
+            "--from",
+            "nouvel.expediteur@exemple.fr",
+            huge.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, &["64 Mo"]);
+    assert_eq!(
+        reg.journal_entries(),
+        entries,
+        "the refused registration changed the register (a contact was created)"
+    );
+    reg.assert_next_is(1);
+}
+
+fn missing_register_says_to_run_init(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    std::fs::create_dir_all(&reg.data).unwrap();
+    let out = reg.run(
+        &["register"],
+        &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
+    );
+    let err = assert_refused(&out, &["parapheur init"]);
+    if backend == Backend::Sqlite {
+        assert!(err.contains("aucun registre"), "{err}");
+    }
+    for sub in [&["journal", "verify"][..], &["fsck"][..]] {
+        assert_refused(&reg.run(sub, &[]), &["parapheur init"]);
+    }
+    // Nothing was created on the way.
+    assert_eq!(dir_entries(&reg.data), Vec::<String>::new());
+    assert!(pg_tables(&reg).is_none_or(|n| n == 0));
+
+    // A data directory that does not exist at all.
+    let Some(absent) = Register::new(backend) else {
+        return;
+    };
+    let out = absent.run(
+        &["register"],
+        &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
+    );
+    assert_refused(&out, &["parapheur init"]);
+    assert!(!absent.data.exists());
+}
+
+/// Another valid master key: 32 bytes, base64, different from the register's.
+fn another_master_key(current: &str) -> String {
+    let bytes = Sha256::digest(format!("autre clé {}", Utc::now()));
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    assert_ne!(key.trim(), current.trim());
+    key
+}
+
+fn wrong_master_key_is_refused(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let current = std::fs::read_to_string(reg.data.join("master.key")).unwrap();
+    let wrong = another_master_key(&current);
+
+    let args = [
+        "--commune",
+        INSEE,
+        "--channel",
+        "paper",
+        "--subject",
+        "Courrier chiffré",
+    ];
+    let out = reg.run_env(
+        &["register"],
+        &args,
+        &[("PARAPHEUR_MASTER_KEY", wrong.as_str())],
+    );
+    assert_refused(&out, &["clé maître", "ne correspond pas"]);
+    assert_eq!(stdout(&out), "");
+    // A key that is not a key at all is named as such.
+    let out = reg.run_env(
+        &["register"],
+        &args,
+        &[("PARAPHEUR_MASTER_KEY", "pas-une-clé")],
+    );
+    assert_refused(&out, &["clé maître invalide"]);
+    // The read-only commands refuse the wrong key as well.
+    let out = reg.run_env(&["fsck"], &[], &[("PARAPHEUR_MASTER_KEY", wrong.as_str())]);
+    assert_refused(&out, &["clé maître"]);
+
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    // The right key given in the environment works.
+    let out = reg.run_env(
+        &["register"],
+        &args,
+        &[("PARAPHEUR_MASTER_KEY", current.trim())],
+    );
+    assert_success(&out, "register with the right key in the environment");
+    assert_eq!(stdout(&out).trim(), chrono_number(3));
+    reg.assert_sound();
+}
+
+/// A SQLite register whose database file was overwritten with garbage after init.
+fn corrupted_register() -> (Register, Vec<u8>) {
+    let reg = Register::new(Backend::Sqlite).unwrap();
+    reg.init();
+    reg.register("Premier courrier");
+    let garbage: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (splitmix64(u64::from(i)) & 0xff) as u8)
+        .collect();
+    std::fs::write(reg.sqlite_path(), &garbage).unwrap();
+    for name in ["parapheur.sqlite-wal", "parapheur.sqlite-shm"] {
+        let _ = std::fs::remove_file(reg.data.join(name));
+    }
+    (reg, garbage)
+}
+
+#[test]
+fn corrupt_sqlite_database_is_refused() {
+    let (reg, garbage) = corrupted_register();
+    let out = reg.run(
+        &["register"],
+        &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
+    );
+    assert_refused(&out, &["base de données", "parapheur.sqlite"]);
+    // The program did not "repair" the file by overwriting it.
+    assert_eq!(std::fs::read(reg.sqlite_path()).unwrap(), garbage);
+}
+
+#[test]
+#[ignore = "bug: a corrupt SQLite file gives \"pool timed out\" after 30 s instead of \"corrompue\" (store/src/pool.rs, after_connect errors are retried)"]
+fn corrupt_sqlite_database_is_named_corrupt_at_once() {
+    let (reg, garbage) = corrupted_register();
+    for sub in [&["register"][..], &["journal", "verify"][..]] {
+        let started = Instant::now();
+        let args: &[&str] = if sub == ["register"] {
+            &["--commune", INSEE, "--channel", "paper", "--subject", "x"]
+        } else {
+            &[]
+        };
+        let out = reg.run(sub, args);
+        assert_refused(&out, &["corrompue"]);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{sub:?} took {took:?}");
+    }
+    assert_eq!(std::fs::read(reg.sqlite_path()).unwrap(), garbage);
+}
+
+#[test]
+fn locked_sqlite_database_is_reported() {
+    let reg = Register::new(Backend::Sqlite).unwrap();
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+
+    let script = "import sqlite3, sys, time\n\
+                  c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                  c.execute('BEGIN EXCLUSIVE')\n\
+                  print('locked', flush=True)\n\
+                  time.sleep(5)\n";
+    let mut locker = Command::new("python3")
+        .args(["-c", script])
+        .arg(reg.sqlite_path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the lock test");
+    let mut line = String::new();
+    BufReader::new(locker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    let started = Instant::now();
+    let out = reg.run_env(
+        &["register"],
+        &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
+        &[("PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS", "300")],
+    );
+    let waited = started.elapsed();
+    // Still held: the refusal came from the lock, not from its release.
+    assert!(locker.try_wait().unwrap().is_none(), "lock released early");
+    assert_refused(&out, &["verrouillée"]);
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+
+    assert!(locker.wait().unwrap().success());
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+    reg.assert_sound();
+}
+
+/// Runs a command, killing it after `deadline`: None when it had to be killed.
+fn output_within(mut cmd: Command, deadline: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(Output {
+                status,
+                stdout: out.join().unwrap().into_bytes(),
+                stderr: err.join().unwrap().into_bytes(),
+            });
+        }
+        if started.elapsed() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// PostgreSQL: another session holds an exclusive lock on the items for 30 s. SQLite gives
+/// up after its busy timeout (10 s by default); PostgreSQL should not wait for ever either.
+#[test]
+#[ignore = "bug: on PostgreSQL no lock_timeout is set, so `register` waits for ever behind a lock (store/src/pool.rs open_postgres)"]
+fn locked_postgres_database_is_reported() {
+    let Some(reg) = Register::new(Backend::Postgres) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    let entries = reg.journal_entries();
+    let url = reg.pg_url().unwrap().to_owned();
+    let mut locker = Command::new("psql")
+        .arg(&url)
+        .args([
+            "-qc",
+            "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT;",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                WHERE c.relname = 'items' AND l.mode = 'AccessExclusiveLock' AND l.granted";
+    let started = Instant::now();
+    while psql(&url, held) != "1" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "lock not taken"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut cmd = reg.command(&["register"]);
+    cmd.args(["--commune", INSEE, "--channel", "paper", "--subject", "x"]);
+    let out = output_within(cmd, Duration::from_secs(20));
+    let _ = locker.kill();
+    let _ = locker.wait();
+    let out = out.expect("register still waiting after 20 s behind a lock");
+    assert_refused(&out, &["verrouillée"]);
+    assert_eq!(reg.journal_entries(), entries);
+    reg.assert_next_is(1);
+}
+
+/// A tmpfs mounted on a directory, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {} failed", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+/// Takes all the free space of the directory's disk but `leave` bytes, in a filler file.
+fn fill_up(dir: &Path, leave: u64) -> PathBuf {
+    use std::io::Write;
+    let filler = dir.join("remplissage");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(leave)).unwrap();
+    filler
+}
+
+/// Fills a 2 MB tmpfs data directory with 1 MB attachments until a registration fails;
+/// then, on SQLite, with a filler that leaves `db_room` bytes, registers small items until
+/// the database itself cannot write. After each refusal the register must be sound, and
+/// with room again its numbering must go on without a gap. Returns the refusals' messages.
+fn fill_the_disk(backend: Backend, db_room: u64) -> Option<Vec<String>> {
+    if !is_root() {
+        eprintln!("SKIPPED (full disk, {backend:?}): needs root to mount a tmpfs");
+        return None;
+    }
+    let reg = Register::new(backend)?;
+    // Dropped before `reg`, so the tmpfs is unmounted before the directory is removed.
+    let disk = Tmpfs::mount(&reg.data, "2m");
+    reg.init();
+    let mut messages = Vec::new();
+
+    // 1. The file store runs out of space. The file to attach lives outside the small disk.
+    let file = reg.dir.path().join("gros-scan.pdf");
+    let mut last = 0;
+    let mut failure = None;
+    for i in 0..10u32 {
+        // Each file differs (content-addressed store: no deduplication).
+        let mut bytes: Vec<u8> = (0..1024 * 1024u32)
+            .map(|j| (splitmix64(u64::from(j)) >> 7) as u8)
+            .collect();
+        bytes[..4].copy_from_slice(&i.to_le_bytes());
+        std::fs::write(&file, &bytes).unwrap();
+        let out = reg.run(
+            &["register"],
+            &[
+                "--commune",
+                INSEE,
+                "--channel",
+                "paper",
+                "--subject",
+                "Gros courrier",
+                file.to_str().unwrap(),
+            ],
+        );
+        if !out.status.success() {
+            failure = Some(out);
+            break;
+        }
+        last += 1;
+        assert_eq!(stdout(&out).trim(), chrono_number(last));
+    }
+    let out = failure.expect("a 2 MB disk never filled up");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    eprintln!(
+        "full disk, files ({backend:?}, after {last} items): {}",
+        stderr(&out)
+    );
+    messages.push(stderr(&out));
+    reg.assert_sound();
+
+    // 2. SQLite: the database itself runs out of space.
+    if backend == Backend::Sqlite {
+        let filler = fill_up(&reg.data, db_room);
+        let mut failure = None;
+        for _ in 0..50 {
+            let started = Instant::now();
+            let out = reg.run(
+                &["register"],
+                &[
+                    "--commune",
+                    INSEE,
+                    "--channel",
+                    "paper",
+                    "--subject",
+                    "Petit courrier",
+                ],
+            );
+            if !out.status.success() {
+                failure = Some((out, started.elapsed()));
+                break;
+            }
+            last += 1;
+            assert_eq!(stdout(&out).trim(), chrono_number(last));
+        }
+        let (out, took) = failure.expect("the database never ran out of space");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        eprintln!(
+            "full disk, database ({db_room} bytes left, after {last} items, {took:?}): {}",
+            stderr(&out)
+        );
+        messages.push(stderr(&out));
+        assert!(took < Duration::from_secs(5), "refused only after {took:?}");
+        std::fs::remove_file(&filler).unwrap();
+    }
+
+    // With room again: sound, and the next number follows the last committed one.
+    disk.resize("16m");
+    reg.assert_sound();
+    reg.assert_next_is(last);
+    reg.assert_sound();
+    drop(disk);
+    Some(messages)
+}
+
+fn full_disk_leaves_the_register_sound(backend: Backend) {
+    let Some(messages) = fill_the_disk(backend, 96 * 1024) else {
+        return;
+    };
+    // The file store's message shows the OS cause (see the ignored test below for the
+    // French wording); the database's says the disk is full.
+    assert!(
+        messages[0].contains("plein") || messages[0].contains("No space left on device"),
+        "{}",
+        messages[0]
+    );
+    if backend == Backend::Sqlite {
+        assert!(
+            messages[1].contains("le disque est plein"),
+            "{}",
+            messages[1]
+        );
+    }
+}
+
+/// The issue asks for a clear message naming the problem: in French, "disque plein".
+fn full_disk_is_named_in_french(backend: Backend) {
+    let Some(messages) = fill_the_disk(backend, 96 * 1024) else {
+        return;
+    };
+    assert!(
+        messages[0].contains("disque") && messages[0].contains("plein"),
+        "the message should say the disk is full, in French: {}",
+        messages[0]
+    );
+}
+
+/// A disk so full that SQLite cannot even create its shared-memory file.
+#[test]
+#[ignore = "bug: on a completely full disk, opening SQLite fails in after_connect (disk I/O error, code 4874), is retried for 30 s and ends as « pool timed out » (store/src/pool.rs)"]
+fn completely_full_disk_is_named_at_once() {
+    if !is_root() {
+        eprintln!("SKIPPED (completely full disk): needs root to mount a tmpfs");
+        return;
+    }
+    let reg = Register::new(Backend::Sqlite).unwrap();
+    let disk = Tmpfs::mount(&reg.data, "2m");
+    reg.init();
+    reg.register("Premier courrier");
+    let filler = fill_up(&reg.data, 0);
+    assert!(!reg.data.join("parapheur.sqlite-shm").exists());
+
+    let started = Instant::now();
+    let out = reg.run(
+        &["register"],
+        &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
+    );
+    let took = started.elapsed();
+    eprintln!("completely full disk ({took:?}): {}", stderr(&out));
+    assert_refused(&out, &["disque est plein"]);
+    assert!(took < Duration::from_secs(5), "refused only after {took:?}");
+
+    std::fs::remove_file(filler).unwrap();
+    reg.assert_sound();
+    reg.assert_next_is(1);
+    drop(disk);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Crash safety
+// ---------------------------------------------------------------------------------------
+
+/// Reads a child's pipe to the end on a thread (so a full pipe never blocks the child).
+fn drain(pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(pipe).read_to_string(&mut text);
+        text
+    })
+}
+
+/// Files under `dir` whose name is not a blob address (64 lower-case hex digits).
+fn stray_files(dir: &Path) -> Vec<PathBuf> {
+    let mut strays = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy();
+            let is_blob = name.len() == 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !is_blob {
+                strays.push(path);
+            }
+        }
+    }
+    strays
+}
+
+fn spawn_bench(reg: &Register) -> Child {
+    reg.command(&["bench", "register"])
+        .args(["--commune", INSEE, "--count", "100000", "--file-kb", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `rounds` registration benches, each SIGKILLed after a pseudo-random 100–800 ms.
+/// Returns the highest number printed (each printed number is committed) and how many
+/// rounds printed any.
+fn kill_registrations(reg: &Register, backend: Backend, rounds: u32, seed: u64) -> (u32, u32) {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut highest = 0;
+    let mut rounds_with_items = 0;
+    for round in 0..rounds {
+        let wait_ms = 100 + splitmix64(seed ^ u64::from(round)) % 701;
+        let mut child = spawn_bench(reg);
+        let out = drain(child.stdout.take().unwrap());
+        let err = drain(child.stderr.take().unwrap());
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "bench stopped by itself ({status}) in round {round}: {}",
+                err.join().unwrap()
+            );
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9), "round {round}: {status}");
+        let printed: Vec<u32> = out
+            .join()
+            .unwrap()
+            .lines()
+            .map(|l| seq_of(l).unwrap_or_else(|| panic!("not a chrono: {l:?}")))
+            .collect();
+        let _ = err.join();
+        // Numbers go on from the previous rounds, without a gap; at most one committed
+        // item per round went unprinted (killed between commit and println).
+        if let Some(&first) = printed.first() {
+            assert!(
+                first > highest && first <= highest + 1 + round,
+                "round {round}: first {first} after {highest}"
+            );
+            assert!(printed.windows(2).all(|w| w[1] == w[0] + 1), "{printed:?}");
+            highest = *printed.last().unwrap();
+            rounds_with_items += 1;
+        }
+        eprintln!(
+            "crash round {round} ({backend:?}): killed after {wait_ms} ms, {} item(s) printed",
+            printed.len()
+        );
+    }
+    (highest, rounds_with_items)
+}
+
+fn sigkill_during_registrations_leaves_a_sound_register(backend: Backend) {
+    const ROUNDS: u32 = 10;
+    const SEED: u64 = 0x7061_7261_7068_6575; // "parapheu"
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let started = Instant::now();
+    let (highest, rounds_with_items) = kill_registrations(&reg, backend, ROUNDS, SEED);
+    assert!(
+        rounds_with_items >= 3,
+        "only {rounds_with_items} round(s) registered anything"
+    );
+
+    let fsck = reg.assert_sound();
+    eprintln!("fsck after the crashes ({backend:?}): {}", fsck["report"]);
+    // The orphans were collected: a second pass finds none.
+    let again = reg.assert_sound();
+    assert_eq!(again["report"]["orphans"], Value::Array(vec![]), "{again}");
+
+    // Every printed number exists with its one file (registration is atomic).
+    for seq in 1..=highest {
+        let shown = reg.show(&chrono_number(seq));
+        assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+    }
+    // The next number follows the highest committed one, which is at most one unprinted
+    // item per round above the last printed (fsck's numbering check rules out gaps).
+    let next = seq_of(&reg.register("Après les coupures")).unwrap();
+    assert!(
+        next > highest && next <= highest + 1 + ROUNDS,
+        "next {next} after highest printed {highest}"
+    );
+    if next > highest + 1 {
+        let shown = reg.show(&chrono_number(next - 1));
+        assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+    }
+    reg.assert_sound();
+    eprintln!(
+        "crash test ({backend:?}): {ROUNDS} rounds, {highest} items printed, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn strace_available() -> bool {
+    Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `bench register` (20 items with a 10 KB file) under strace, which sends SIGKILL
+/// to the process at its `when`-th call of one of `syscalls`: a crash at a precise point.
+/// Returns the numbers it printed.
+fn bench_killed_at(reg: &Register, syscalls: &str, when: u32) -> Vec<u32> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut inner = reg.command(&["bench", "register"]);
+    inner.args(["--commune", INSEE, "--count", "20", "--file-kb", "10"]);
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg(format!("trace={syscalls}"))
+        .arg("-e")
+        .arg(format!("inject={syscalls}:signal=KILL:when={when}"))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let out = output_within(cmd, Duration::from_secs(60)).expect("bench under strace hung");
+    // strace reports the tracee's death by SIGKILL as its own (signal or 128 + 9).
+    assert!(
+        out.status.signal() == Some(9) || out.status.code() == Some(137),
+        "not killed at {syscalls} #{when}: {}\n{}",
+        out.status,
+        stderr(&out)
+    );
+    stdout(&out)
+        .lines()
+        .map(|l| seq_of(l).unwrap_or_else(|| panic!("not a chrono: {l:?}")))
+        .collect()
+}
+
+/// SIGKILL at the 1st, 2nd, … 12th fsync/fdatasync of a registration run: inside the file
+/// store's publishing (file, then directory) and inside the database commit.
+fn sigkill_at_sync_points_leaves_a_sound_register(backend: Backend) {
+    if !strace_available() {
+        eprintln!("SKIPPED (crash at sync points, {backend:?}): strace is not installed");
+        return;
+    }
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let mut highest = 0;
+    let mut killed_after_items = 0;
+    for (round, when) in (1..=12).enumerate() {
+        let printed = bench_killed_at(&reg, "fsync,fdatasync", when);
+        if let Some(&first) = printed.first() {
+            let round = u32::try_from(round).unwrap();
+            assert!(
+                first > highest && first <= highest + 1 + round,
+                "sync #{when}: first {first} after {highest}"
+            );
+            assert!(printed.windows(2).all(|w| w[1] == w[0] + 1), "{printed:?}");
+            highest = *printed.last().unwrap();
+            killed_after_items += 1;
+        }
+        reg.journal_entries();
+    }
+    assert!(killed_after_items >= 3, "the kills all came too early");
+    reg.assert_sound();
+    for seq in 1..=highest {
+        let shown = reg.show(&chrono_number(seq));
+        assert_eq!(shown["attachments"].as_array().unwrap().len(), 1, "{shown}");
+    }
+    let next = seq_of(&reg.register("Après les coupures")).unwrap();
+    assert!(
+        next > highest && next <= highest + 13,
+        "next {next} after {highest}"
+    );
+    reg.assert_sound();
+}
+
+/// A registration killed after its file is written but before it is published (the
+/// rename of the store's staging file `<sha>#1`) leaves that staging file. The store's
+/// listing skips such names: fsck neither reports nor collects it, and the space is lost.
+fn sigkill_before_a_file_is_published_leaves_nothing_behind(backend: Backend) {
+    if !strace_available() {
+        eprintln!("SKIPPED (staging files, {backend:?}): strace is not installed");
+        return;
+    }
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let printed = bench_killed_at(&reg, "rename,renameat,renameat2", 1);
+    assert_eq!(printed, Vec::<u32>::new());
+    reg.assert_sound();
+    let strays = stray_files(&reg.data.join("files"));
+    assert!(strays.is_empty(), "files fsck does not see: {strays:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Journal tampering
+// ---------------------------------------------------------------------------------------
+
+fn journal_verify_detects_tampering(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    reg.register("Premier courrier");
+    reg.register("Deuxième courrier");
+    assert!(reg.journal_entries() >= 3);
+
+    let sql = "UPDATE journal SET after_json = '{}' WHERE seq = 2";
+    match reg.pg_url() {
+        Some(url) => {
+            psql(url, sql);
+        }
+        None => {
+            let out = Command::new("python3")
+                .args([
+                    "-c",
+                    "import sqlite3, sys\n\
+                     c = sqlite3.connect(sys.argv[1])\n\
+                     n = c.execute(sys.argv[2]).rowcount\n\
+                     c.commit()\n\
+                     assert n == 1, n\n",
+                ])
+                .arg(reg.sqlite_path())
+                .arg(sql)
+                .output()
+                .unwrap();
+            assert_success(&out, "tampering with python3");
+        }
+    }
+
+    let out = reg.run(&["journal", "verify"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("JOURNAL ALTÉRÉ"), "{text}");
+    assert!(text.contains("entrée 2 modifiée"), "{text}");
+
+    let out = reg.run(&["journal", "verify"], &["--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["intact"], false, "{v}");
+    assert_eq!(v["communes"][0]["insee"], INSEE);
+    assert!(
+        !v["communes"][0]["report"]["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
