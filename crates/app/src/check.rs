@@ -49,6 +49,8 @@ pub struct FsckReport {
     pub collected: usize,
     /// Orphans kept because they are younger than the grace period.
     pub orphans_too_recent: usize,
+    /// Staging files of interrupted writes removed (local store only).
+    pub staging_removed: usize,
     /// Gaps or excess in chrono numbers, described in French.
     pub numbering: Vec<String>,
 }
@@ -153,6 +155,13 @@ impl App {
             }
             report.files_checked += 1;
             progress(report.files_checked);
+        }
+        // Writes interrupted between writing and publishing leave staging files.
+        for staging in self.files().staging_files(&id)? {
+            if now - staging.last_modified >= options.grace && options.collect {
+                self.files().remove_staging_file(&staging)?;
+                report.staging_removed += 1;
+            }
         }
         let referenced: BTreeSet<&String> = referenced.iter().collect();
         for blob in self.files().list(&id).await? {

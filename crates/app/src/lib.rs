@@ -33,9 +33,10 @@ pub use error::AppError;
 pub use lifecycle::Change;
 pub use password::{hash_password, verify_password};
 pub use register::{NewFile, Registered};
-pub use setup::NewUser;
+pub use setup::{NewUser, Party};
 
 pub use parapheur_domain as domain;
+pub use parapheur_files as files;
 pub use parapheur_store as store;
 
 /// Who is acting: a user of a commune, or the system itself (CLI, capture, demo).

@@ -91,6 +91,22 @@ impl App {
         files: Vec<NewFile>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
+        self.register_with_party(commune, actor, new, None, files, now)
+            .await
+    }
+
+    /// Registers an item whose sender (recipient, for outgoing mail) is `party`: a new
+    /// contact is created in the same transaction as the item, so a refused registration
+    /// leaves no contact behind.
+    pub async fn register_with_party(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        mut new: NewItem,
+        party: Option<crate::Party>,
+        files: Vec<NewFile>,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, AppError> {
         // Stored instants keep microseconds; keep the returned item identical to the row.
         let now = now.trunc_subsecs(6);
         let today = local_date(now, &commune.departement);
@@ -124,6 +140,19 @@ impl App {
 
         let who = actor.journal_name();
         let mut tx = self.store().begin(now).await?;
+        let party_id = match party {
+            Some(crate::Party::Existing(id)) => Some(id),
+            Some(crate::Party::New(contact)) => {
+                Some(tx.insert_contact(commune.id, &contact, &who).await?.id)
+            }
+            None => None,
+        };
+        if let Some(id) = party_id {
+            match new.direction {
+                Direction::Outgoing => new.recipient_ids.push(id),
+                _ => new.sender_ids.push(id),
+            }
+        }
         tx.check_contacts(commune.id, &new.sender_ids).await?;
         tx.check_contacts(commune.id, &new.recipient_ids).await?;
         let year = today.year();

@@ -184,23 +184,25 @@ impl App {
 }
 
 impl App {
-    /// Finds the contact a person means by `text` (an id, an email, or an exact name), or
-    /// creates it. Several equally good matches are an error listing them.
-    pub async fn find_or_create_contact(
+    /// Finds the contact a person means by `text` (an id, an email, or an exact name); when
+    /// there is none, returns the contact to create (the caller creates it in its own
+    /// transaction, so a refused registration leaves no contact behind). Several equally
+    /// good matches are an error listing them.
+    pub async fn resolve_contact(
         &self,
         commune: &Commune,
         text: &str,
         phone: Option<&str>,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Uuid, AppError> {
+    ) -> Result<Party, AppError> {
         use parapheur_domain::contact::{NewContact, normalize_email};
         let text = text.trim();
         if text.is_empty() {
             return Err(AppError::invalid("le nom du contact est vide"));
         }
         if let Ok(id) = Uuid::parse_str(text) {
-            return Ok(self.store().contact(commune.id, id).await?.id);
+            return Ok(Party::Existing(
+                self.store().contact(commune.id, id).await?.id,
+            ));
         }
         let mut candidate = match normalize_email(text) {
             Some(email) => NewContact {
@@ -237,15 +239,8 @@ impl App {
                 .collect()
         };
         match matches.as_slice() {
-            [one] => Ok(one.id),
-            [] => {
-                let mut tx = self.store().begin(now).await?;
-                let contact = tx
-                    .insert_contact(commune.id, &candidate, &actor.journal_name())
-                    .await?;
-                tx.commit().await?;
-                Ok(contact.id)
-            }
+            [one] => Ok(Party::Existing(one.id)),
+            [] => Ok(Party::New(Box::new(candidate))),
             many => Err(AppError::invalid(format!(
                 "plusieurs contacts correspondent à « {text} » : {}",
                 many.iter()
@@ -255,6 +250,13 @@ impl App {
             ))),
         }
     }
+}
+
+/// The sender or recipient of an item being registered: known, or to create with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Existing(Uuid),
+    New(Box<parapheur_domain::contact::NewContact>),
 }
 
 impl App {

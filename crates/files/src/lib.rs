@@ -31,7 +31,7 @@ mod keys;
 mod store;
 
 pub use keys::{DataKey, KEY_LEN, KeyError, MasterKey};
-pub use store::{BlobInfo, FileError, FileStore, StorageAction, StoredFile};
+pub use store::{BlobInfo, FileError, FileStore, StagingFile, StorageAction, StoredFile};
 
 use sha2::{Digest, Sha256};
 

@@ -75,6 +75,11 @@ pub enum FileError {
         #[source]
         source: std::io::Error,
     },
+    #[error("le disque des fichiers est plein : le fichier n'a pas été enregistré")]
+    DiskFull {
+        #[source]
+        source: object_store::Error,
+    },
     #[error("{action} impossible dans le stockage des fichiers : {source}")]
     Storage {
         action: StorageAction,
@@ -84,7 +89,30 @@ pub enum FileError {
 }
 
 fn storage(action: StorageAction) -> impl FnOnce(object_store::Error) -> FileError {
-    move |source| FileError::Storage { action, source }
+    move |source| {
+        if is_storage_full(&source) {
+            FileError::DiskFull { source }
+        } else {
+            FileError::Storage { action, source }
+        }
+    }
+}
+
+/// True when an I/O error somewhere in the chain says the disk is full (ENOSPC, EDQUOT).
+fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// What `put` stored: the address (SHA-256 of the plaintext) and the plaintext size.
@@ -107,12 +135,75 @@ pub struct BlobInfo {
 #[derive(Debug, Clone)]
 pub struct FileStore {
     store: Arc<dyn ObjectStore>,
+    /// The folder of a local store, where interrupted writes may leave staging files.
+    local_root: Option<std::path::PathBuf>,
+}
+
+/// A staging file left by a write that never finished (the process was killed between
+/// writing and renaming): invisible to listings, so swept by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingFile {
+    pub path: std::path::PathBuf,
+    pub last_modified: DateTime<Utc>,
 }
 
 impl FileStore {
     /// A store over any backend (local disk now, S3 later).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            local_root: None,
+        }
+    }
+
+    /// Staging files (`<sha256>#<n>`) of a local store's commune, left by interrupted writes.
+    /// Always empty for remote stores, whose uploads are atomic.
+    pub fn staging_files(&self, commune_id: &str) -> Result<Vec<StagingFile>, FileError> {
+        check_commune_id(commune_id)?;
+        let Some(root) = &self.local_root else {
+            return Ok(Vec::new());
+        };
+        let blobs = root.join(COMMUNES).join(commune_id).join(BLOBS);
+        let mut found = Vec::new();
+        let Ok(fans) = std::fs::read_dir(&blobs) else {
+            return Ok(found);
+        };
+        for fan in fans.flatten() {
+            let Ok(entries) = std::fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some((hash, counter)) = name.to_str().and_then(|n| n.split_once('#')) else {
+                    continue;
+                };
+                if !is_sha256_hex(hash) || !counter.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                let modified = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .map(DateTime::<Utc>::from)
+                    .unwrap_or_else(|_| Utc::now());
+                found.push(StagingFile {
+                    path: entry.path(),
+                    last_modified: modified,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes a staging file found by [`FileStore::staging_files`].
+    pub fn remove_staging_file(&self, file: &StagingFile) -> Result<(), FileError> {
+        match std::fs::remove_file(&file.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(FileError::LocalDir {
+                path: file.path.clone(),
+                source,
+            }),
+        }
     }
 
     /// The default backend: a folder on local disk, created if missing.
@@ -133,7 +224,10 @@ impl FileStore {
             .map_err(storage(StorageAction::Write))?
             .with_fsync(true)
             .with_automatic_cleanup(true);
-        Ok(Self::new(Arc::new(fs)))
+        Ok(Self {
+            store: Arc::new(fs),
+            local_root: Some(dir.to_owned()),
+        })
     }
 
     /// Encrypts and stores `bytes` for the commune; returns its address. Idempotent: content

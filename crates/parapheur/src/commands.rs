@@ -285,17 +285,15 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
     {
         return Err(parapheur_app::AppError::UnknownDoctype(code.clone()).into());
     }
-    if let Some(from) = &args.from {
-        let contact = app
-            .find_or_create_contact(&commune, from, None, &CLI, now)
-            .await?;
-        if direction == Direction::Outgoing {
-            new.recipient_ids.push(contact);
-        } else {
-            new.sender_ids.push(contact);
-        }
-    }
-    let registered = app.register(&commune, &CLI, new, files, now).await?;
+    // A new sender is created with the item, in its transaction: a refused registration
+    // leaves no contact behind.
+    let party = match &args.from {
+        Some(from) => Some(app.resolve_contact(&commune, from, None).await?),
+        None => None,
+    };
+    let registered = app
+        .register_with_party(&commune, &CLI, new, party, files, now)
+        .await?;
     if json {
         output::json(&registered)?;
     } else {

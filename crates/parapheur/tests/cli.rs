@@ -396,12 +396,10 @@ on_both_backends!(
 
 mod sigkill_before_a_file_is_published_leaves_nothing_behind {
     #[test]
-    #[ignore = "bug: a SIGKILL before a file is published leaves a `<sha>#1` staging file that fsck never sees nor collects (files/src/store.rs list/put)"]
     fn sqlite() {
         super::sigkill_before_a_file_is_published_leaves_nothing_behind(super::Backend::Sqlite);
     }
     #[test]
-    #[ignore = "bug: a SIGKILL before a file is published leaves a `<sha>#1` staging file that fsck never sees nor collects (files/src/store.rs list/put)"]
     fn postgres() {
         super::sigkill_before_a_file_is_published_leaves_nothing_behind(super::Backend::Postgres);
     }
@@ -409,12 +407,10 @@ mod sigkill_before_a_file_is_published_leaves_nothing_behind {
 
 mod refused_registration_leaves_no_new_contact {
     #[test]
-    #[ignore = "bug: `register --from NEW` commits the new contact before the item, so a refused registration (file too large, disk full…) leaves it behind (parapheur/src/commands.rs register)"]
     fn sqlite() {
         super::refused_registration_leaves_no_new_contact(super::Backend::Sqlite);
     }
     #[test]
-    #[ignore = "bug: `register --from NEW` commits the new contact before the item, so a refused registration (file too large, disk full…) leaves it behind (parapheur/src/commands.rs register)"]
     fn postgres() {
         super::refused_registration_leaves_no_new_contact(super::Backend::Postgres);
     }
@@ -422,12 +418,10 @@ mod refused_registration_leaves_no_new_contact {
 
 mod full_disk_is_named_in_french {
     #[test]
-    #[ignore = "bug: a full disk while storing a file gives an English OS error, not « disque plein » (files/src/store.rs put)"]
     fn sqlite() {
         super::full_disk_is_named_in_french(super::Backend::Sqlite);
     }
     #[test]
-    #[ignore = "bug: a full disk while storing a file gives an English OS error, not « disque plein » (files/src/store.rs put)"]
     fn postgres() {
         super::full_disk_is_named_in_french(super::Backend::Postgres);
     }
@@ -1013,7 +1007,6 @@ fn corrupt_sqlite_database_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: a corrupt SQLite file gives \"pool timed out\" after 30 s instead of \"corrompue\" (store/src/pool.rs, after_connect errors are retried)"]
 fn corrupt_sqlite_database_is_named_corrupt_at_once() {
     let (reg, garbage) = corrupted_register();
     for sub in [&["register"][..], &["journal", "verify"][..]] {
@@ -1103,7 +1096,6 @@ fn output_within(mut cmd: Command, deadline: Duration) -> Option<Output> {
 /// PostgreSQL: another session holds an exclusive lock on the items for 30 s. SQLite gives
 /// up after its busy timeout (10 s by default); PostgreSQL should not wait for ever either.
 #[test]
-#[ignore = "bug: on PostgreSQL no lock_timeout is set, so `register` waits for ever behind a lock (store/src/pool.rs open_postgres)"]
 fn locked_postgres_database_is_reported() {
     let Some(reg) = Register::new(Backend::Postgres) else {
         return;
@@ -1134,9 +1126,24 @@ fn locked_postgres_database_is_reported() {
 
     let mut cmd = reg.command(&["register"]);
     cmd.args(["--commune", INSEE, "--channel", "paper", "--subject", "x"]);
+    cmd.env("PARAPHEUR_LOCK_TIMEOUT_MS", "1000");
     let out = output_within(cmd, Duration::from_secs(20));
     let _ = locker.kill();
     let _ = locker.wait();
+    // Killing psql does not stop its server-side sleep: end that session too.
+    psql(
+        &url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()",
+    );
+    let started = Instant::now();
+    while psql(&url, held) != "0" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "lock not released"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = out.expect("register still waiting after 20 s behind a lock");
     assert_refused(&out, &["verrouillée"]);
     assert_eq!(reg.journal_entries(), entries);
@@ -1324,7 +1331,6 @@ fn full_disk_is_named_in_french(backend: Backend) {
 
 /// A disk so full that SQLite cannot even create its shared-memory file.
 #[test]
-#[ignore = "bug: on a completely full disk, opening SQLite fails in after_connect (disk I/O error, code 4874), is retried for 30 s and ends as « pool timed out » (store/src/pool.rs)"]
 fn completely_full_disk_is_named_at_once() {
     if !is_root() {
         eprintln!("SKIPPED (completely full disk): needs root to mount a tmpfs");

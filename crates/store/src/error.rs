@@ -9,7 +9,7 @@ pub enum StoreError {
     Locked(#[source] sqlx::Error),
     #[error("la base de données est corrompue ou n'est pas une base parapheur ({0})")]
     Corrupt(String),
-    #[error("le disque est plein : la base de données ne peut plus écrire")]
+    #[error("le disque est plein ou en erreur : la base de données ne peut plus écrire")]
     DiskFull(#[source] sqlx::Error),
     #[error("impossible d'ouvrir la base de données {target} : {source}")]
     Unavailable {
@@ -47,7 +47,9 @@ fn classify(err: sqlx::Error) -> StoreError {
         return match n & 0xff {
             5 | 6 => StoreError::Locked(err),
             11 | 26 => StoreError::Corrupt(db.message().to_owned()),
-            13 => StoreError::DiskFull(err),
+            // SQLITE_FULL, and SQLITE_IOERR (a full disk often shows as a failed write or
+            // a shared-memory file that cannot be created).
+            10 | 13 => StoreError::DiskFull(err),
             _ => StoreError::Database(err),
         };
     }

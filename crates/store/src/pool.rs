@@ -34,13 +34,27 @@ const SQLITE_PRAGMAS: [&str; 3] = [
     "PRAGMA foreign_keys = ON",
 ];
 
-/// How long a writer waits for another process's lock before giving up (default 10 s;
-/// `PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS` changes it, e.g. for tests of a locked database).
+/// How long a writer waits for another's lock before giving up: 10 s by default;
+/// `PARAPHEUR_LOCK_TIMEOUT_MS` (or `PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS`) changes it, e.g. for
+/// tests of a locked database. SQLite's busy timeout, PostgreSQL's lock_timeout.
 fn busy_timeout_ms() -> u64 {
-    std::env::var("PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    [
+        "PARAPHEUR_LOCK_TIMEOUT_MS",
+        "PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS",
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok()?.parse().ok())
+    .unwrap_or(10_000)
+}
+
+/// Runs the per-connection settings of SQLite on a connection.
+async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    for pragma in SQLITE_PRAGMAS {
+        conn.execute(pragma).await?;
+    }
+    let busy = format!("PRAGMA busy_timeout = {}", busy_timeout_ms());
+    conn.execute(sqlx::AssertSqlSafe(busy)).await?;
+    Ok(())
 }
 
 impl Store {
@@ -48,33 +62,30 @@ impl Store {
     pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
+        let target = path.display().to_string();
+        let unavailable = |e| opening_error(e, &target);
+        // One connection first: a corrupt file, a full disk or a lock is named at once,
+        // instead of being retried by the pool until it times out.
+        {
+            use sqlx::Connection;
+            let mut probe = sqlx::AnyConnection::connect(&url)
+                .await
+                .map_err(unavailable)?;
+            sqlite_settings(&mut probe).await.map_err(unavailable)?;
+            sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+                .execute(&mut probe)
+                .await
+                .map_err(unavailable)?;
+            probe.close().await.ok();
+        }
         let options = |max| {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        for pragma in SQLITE_PRAGMAS {
-                            conn.execute(pragma).await?;
-                        }
-                        let busy = format!("PRAGMA busy_timeout = {}", busy_timeout_ms());
-                        conn.execute(sqlx::AssertSqlSafe(busy)).await?;
-                        Ok(())
-                    })
-                })
+                .after_connect(|conn, _meta| Box::pin(sqlite_settings(conn)))
         };
-        let unavailable = |source| StoreError::Unavailable {
-            target: path.display().to_string(),
-            source,
-        };
-        let write = options(1)
-            .connect(&url)
-            .await
-            .map_err(|e| opening_error(e, unavailable))?;
-        let read = options(8)
-            .connect(&url)
-            .await
-            .map_err(|e| opening_error(e, unavailable))?;
+        let write = options(1).connect(&url).await.map_err(unavailable)?;
+        let read = options(8).connect(&url).await.map_err(unavailable)?;
         let store = Store {
             backend: Backend::Sqlite,
             write,
@@ -95,6 +106,14 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // Waiting behind another writer's lock ends with a clear error.
+                    let timeout = format!("SET lock_timeout = {}", busy_timeout_ms());
+                    conn.execute(sqlx::AssertSqlSafe(timeout)).await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .map_err(|source| StoreError::Unavailable {
@@ -158,13 +177,15 @@ impl Store {
     }
 }
 
-/// SQLite says "file is not a database" when it opens something else; keep that distinct.
-fn opening_error(
-    err: sqlx::Error,
-    unavailable: impl FnOnce(sqlx::Error) -> StoreError,
-) -> StoreError {
+/// SQLite says "file is not a database" when it opens something else; keep that distinct,
+/// and name the file.
+fn opening_error(err: sqlx::Error, target: &str) -> StoreError {
     match StoreError::from(err) {
-        StoreError::Database(e) => unavailable(e),
+        StoreError::Database(source) => StoreError::Unavailable {
+            target: target.to_owned(),
+            source,
+        },
+        StoreError::Corrupt(reason) => StoreError::Corrupt(format!("{target} : {reason}")),
         other => other,
     }
 }

@@ -15,6 +15,8 @@ pub enum WebError {
     Forbidden(String),
     /// A refused form or value: shown to the user as is.
     BadRequest(String),
+    /// The server cannot do it now (full disk…): shown as is, nothing was saved.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -22,14 +24,17 @@ impl From<AppError> for WebError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Store(StoreError::NotFound(_)) => WebError::NotFound,
+            AppError::Files(parapheur_app::files::FileError::DiskFull { .. })
+            | AppError::Store(StoreError::DiskFull(_)) => WebError::Unavailable(
+                "le disque du serveur est plein : rien n'a été enregistré. Prévenez la personne qui s'occupe du serveur.".into(),
+            ),
             AppError::Store(StoreError::Locked(_)) => WebError::BadRequest(
                 "le registre est momentanément occupé : réessayez dans un instant".into(),
             ),
             AppError::Store(
                 StoreError::Database(_)
                 | StoreError::Unavailable { .. }
-                | StoreError::Corrupt(_)
-                | StoreError::DiskFull(_),
+                | StoreError::Corrupt(_),
             )
             | AppError::Files(_)
             | AppError::Key(_)
@@ -84,6 +89,10 @@ impl IntoResponse for WebError {
             ),
             WebError::Forbidden(m) => page(StatusCode::FORBIDDEN, "Accès refusé", &m),
             WebError::BadRequest(m) => page(StatusCode::BAD_REQUEST, "Demande refusée", &m),
+            WebError::Unavailable(m) => {
+                tracing::error!(message = %m, "service unavailable");
+                page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible", &m)
+            }
             WebError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 page(

@@ -109,22 +109,22 @@ pub async fn submit(
         let html = page(&state, &me, &form, Some(message), None).await?;
         Ok::<Response, WebError>((axum::http::StatusCode::BAD_REQUEST, html).into_response())
     };
-    let mut item = match build() {
+    let item = match build() {
         Ok(item) => item,
         Err(message) => return refused(message).await,
     };
     let phone = Some(form.phone.as_str()).filter(|p| !p.trim().is_empty());
-    match state
+    let party = match state
         .app
-        .find_or_create_contact(commune, &form.caller, phone, &me.0.actor(), now)
+        .resolve_contact(commune, &form.caller, phone)
         .await
     {
-        Ok(id) => item.sender_ids.push(id),
+        Ok(party) => party,
         Err(e) => return refused(e.to_string()).await,
-    }
+    };
     match state
         .app
-        .register(commune, &me.0.actor(), item, Vec::new(), now)
+        .register_with_party(commune, &me.0.actor(), item, Some(party), Vec::new(), now)
         .await
     {
         Ok(r) => Ok(Redirect::to(&format!(

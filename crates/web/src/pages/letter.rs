@@ -272,29 +272,27 @@ pub async fn submit(
     if let Some(message) = error {
         return refused(form, message).await;
     }
-    let mut item = match build_item(&form) {
+    let item = match build_item(&form) {
         Ok(item) => item,
         Err(message) => return refused(form, message).await,
     };
     let commune = &me.0.commune;
     let now = Utc::now();
-    // Check the item before creating a sender, so a refused form leaves nothing behind.
     if let Err(e) = item.validate(local_date(now, &commune.departement)) {
         return refused(form, e.to_string()).await;
     }
-    if !form.sender.trim().is_empty() {
-        match state
-            .app
-            .find_or_create_contact(commune, &form.sender, None, &me.0.actor(), now)
-            .await
-        {
-            Ok(id) => item.sender_ids.push(id),
+    // A new sender is created with the item, so a refused letter leaves no contact behind.
+    let party = if form.sender.trim().is_empty() {
+        None
+    } else {
+        match state.app.resolve_contact(commune, &form.sender, None).await {
+            Ok(party) => Some(party),
             Err(e) => return refused(form, e.to_string()).await,
         }
-    }
+    };
     match state
         .app
-        .register(commune, &me.0.actor(), item, files, now)
+        .register_with_party(commune, &me.0.actor(), item, party, files, now)
         .await
     {
         Ok(registered) => {
