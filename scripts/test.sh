@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every check and test of the workspace: formatting, clippy, and `cargo test` on SQLite
-# and on a throwaway PostgreSQL server that this script starts (and stops) itself.
+# Runs every check and test of the workspace: formatting, clippy, `cargo test` on SQLite and
+# on a throwaway PostgreSQL server that this script starts (and stops) itself, then the
+# browser tests (e2e/run.mjs: axe-core, page weight, keyboard, the end-to-end journey) in
+# Debian's headless Chromium, against the debug binary.
 #
 # Usage: ./scripts/test.sh            (from anywhere; idempotent; CI runs it through .ci/run)
 #   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
 #   PARAPHEUR_TEST_SETUP_ONLY=1 ./scripts/test.sh                sets up, checks, tears down
-# Installs what is missing with apt-get (PostgreSQL server, python3); never touches an
-# existing PostgreSQL cluster: the test cluster lives in a temporary folder under /tmp.
+# Installs what is missing with apt-get (PostgreSQL server, python3, chromium, Node.js) and
+# `npm ci` in e2e/; never touches an existing PostgreSQL cluster: the test cluster lives in a
+# temporary folder under /tmp.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -35,6 +38,9 @@ missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v python3 >/dev/null || missing+=(python3)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
+[ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     say "Installing ${missing[*]}"
     as_root apt-get update -q
@@ -45,6 +51,7 @@ fi
 PG_TMP=""
 PG_BIN=""
 TEST_LOG=$(mktemp /tmp/parapheur-test.XXXXXX)
+E2E_LOG=$(mktemp /tmp/parapheur-e2e.XXXXXX)
 stop_pg() {
     if [ -n "$PG_TMP" ]; then
         say "Stopping the test PostgreSQL server"
@@ -56,7 +63,7 @@ stop_pg() {
 cleanup() {
     local rc=$?
     stop_pg
-    rm -f "$TEST_LOG"
+    rm -f "$TEST_LOG" "$E2E_LOG"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -115,9 +122,23 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test --workspace (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 stop_pg
+
+# --- 4. Browser tests ----------------------------------------------------------------------
+# playwright-core and axe-core from e2e/package-lock.json (again when the lock is newer than
+# the install); the browser is Debian's chromium: playwright downloads none.
+say "Browser tests in headless Chromium (e2e/run.mjs), against the debug binary"
+cargo build -p parapheur
+if [ ! -f e2e/node_modules/.package-lock.json ] \
+    || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+    (cd e2e && npm ci --no-audit --no-fund)
+fi
+PARAPHEUR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/parapheur" node e2e/run.mjs 2>&1 | tee "$E2E_LOG"
+
 say "All checks and tests passed"
-# One closing line adding up every test binary's "test result:" line.
-awk '/^test result:/ { for (i = 2; i <= NF; i++) {
+# One closing line adding up every test binary's "test result:" line, and the browser tests'
+# own "N passed, N failed" line.
+awk -v e2e="$E2E_LOG" '/^test result:/ { for (i = 2; i <= NF; i++) {
         if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1)
         if ($i ~ /^ignored;?$/) s += $(i-1) } }
-     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$TEST_LOG"
+     FILENAME == e2e && /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$TEST_LOG" "$E2E_LOG"

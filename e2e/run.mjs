@@ -1,0 +1,748 @@
+// Browser tests of parapheur's web pages, in Debian's headless Chromium driven by
+// playwright-core: accessibility (axe-core) on every page of the demo as each role, page
+// weight over the wire, keyboard navigation with a visible focus, and the end-to-end
+// journey (log in, register a letter with a scan, log a call, assign, close).
+//
+// Usage: node e2e/run.mjs            (from anywhere; CI runs it from scripts/test.sh)
+//   PARAPHEUR_BIN=…        the binary to test (default: target/debug/parapheur)
+//   PARAPHEUR_CHROMIUM=…   the browser (default: /usr/bin/chromium)
+//   E2E_KEEP=1             keep the temporary data folder and the server log
+// It creates the demo commune in a temporary folder, serves it on a free port, and stops the
+// server at the end, also on failure. Prints `N passed, N failed` as its last line and exits
+// non-zero when a test fails.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const BIN = process.env.PARAPHEUR_BIN || path.join(ROOT, 'target/debug/parapheur');
+const CHROMIUM = process.env.PARAPHEUR_CHROMIUM || '/usr/bin/chromium';
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const PASSWORD = 'demo-parapheur';
+const MAX_PAGE_BYTES = 50 * 1024;
+const USERS = {
+  agent: 'karim.benali@montbazon.demo',
+  administrateur: 'nathalie.girard@montbazon.demo',
+  elu: 'sylvie.moreau@montbazon.demo',
+  archiviste: 'paul.rousseau@montbazon.demo',
+};
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+// --- A small runner ------------------------------------------------------------------------
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+class Failure extends Error {}
+function check(condition, message) {
+  if (!condition) throw new Failure(message);
+}
+
+// --- The server ----------------------------------------------------------------------------
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parapheur-e2e-'));
+const dataDir = path.join(tmp, 'data');
+const serverLogPath = path.join(tmp, 'server.log');
+let server = null;
+let browser = null;
+let base = '';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer() {
+  check(fs.existsSync(BIN), `no binary at ${BIN}: run \`cargo build -p parapheur\` first`);
+  const demo = spawnSync(BIN, ['demo', '--data', dataDir, '--no-serve'], { encoding: 'utf8' });
+  check(demo.status === 0, `parapheur demo failed (${demo.status}):\n${demo.stdout}\n${demo.stderr}`);
+  for (const email of Object.values(USERS)) {
+    check(demo.stdout.includes(email), `the demo does not list ${email}:\n${demo.stdout}`);
+  }
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const log = fs.openSync(serverLogPath, 'w');
+  server = spawn(BIN, ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', log, log],
+  });
+  let exited = null;
+  server.on('exit', (code, signal) => { exited = { code, signal }; });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) {
+      throw new Failure(`the server stopped (${JSON.stringify(exited)}):\n${serverLog()}`);
+    }
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    check(Date.now() < deadline, `the server did not answer /healthz in 30 s:\n${serverLog()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function serverLog() {
+  try { return fs.readFileSync(serverLogPath, 'utf8').split('\n').slice(-40).join('\n'); } catch { return ''; }
+}
+
+function stopServer() {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    try { server.kill('SIGTERM'); } catch { /* gone */ }
+  }
+}
+
+async function cleanup() {
+  if (browser) { await browser.close().catch(() => {}); browser = null; }
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const done = new Promise((r) => server.once('exit', r));
+    stopServer();
+    const timer = setTimeout(() => { try { server.kill('SIGKILL'); } catch { /* gone */ } }, 5000);
+    await done;
+    clearTimeout(timer);
+  }
+  if (process.env.E2E_KEEP) console.log(`kept: ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', stopServer); // last resort: never leave the server running
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { stopServer(); process.exit(130); });
+}
+
+// --- Browser helpers -----------------------------------------------------------------------
+async function newContext(options = {}) {
+  const context = await browser.newContext({ baseURL: base, locale: 'fr-FR', ...options });
+  context.setDefaultTimeout(15_000);
+  return context;
+}
+
+async function login(context, email) {
+  const page = await context.newPage();
+  await page.goto('/connexion');
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  if (await page.locator('#commune').count()) await page.selectOption('#commune', { index: 0 });
+  await Promise.all([page.waitForURL('**/a-traiter**'), page.click('button:has-text("Se connecter")')]);
+  return page;
+}
+
+async function cookieHeader(context) {
+  return (await context.cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
+}
+
+// Watches a page for Content-Security-Policy violations reported by the browser.
+function watchConsole(page, sink) {
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) sink.push(m.text());
+  });
+}
+
+// Runs axe-core on the page as loaded; returns the violations. The page's CSP forbids inline
+// scripts, so axe goes in through the DevTools protocol (page.evaluate), not a <script> tag.
+let axeRuns = 0;
+const incomplete = new Map(); // rule id -> pages where axe could not decide (shown, not failed)
+async function axe(page) {
+  await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await window.axe.run(document, { resultTypes: ['violations', 'incomplete'] });
+    const nodes = (v) => v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary }));
+    return {
+      violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: nodes(v) })),
+      incomplete: r.incomplete.map((v) => ({ id: v.id, nodes: nodes(v) })),
+    };
+  });
+  axeRuns++;
+  const where = new URL(page.url()).pathname;
+  for (const v of result.incomplete) {
+    // A PDF shows in the browser's own viewer, which axe cannot enter: documents are excepted.
+    if (v.id === 'frame-tested' && v.nodes.every((n) => /iframe\.pdf|iframe$/.test(n.target))) continue;
+    if (!incomplete.has(v.id)) incomplete.set(v.id, new Set());
+    for (const n of v.nodes) incomplete.get(v.id).add(`${where} ${n.target}`);
+  }
+  return result.violations;
+}
+
+// --- Page weight ---------------------------------------------------------------------------
+function rawGet(url, cookie, encoding = 'gzip') {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { 'accept-encoding': encoding, cookie: cookie || '' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const enc = res.headers['content-encoding'];
+        const decoded = enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'br' ? zlib.brotliDecompressSync(body) : body;
+        resolve({ status: res.statusCode, headers: res.headers, body, decoded });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+// Every page that was checked, with its weight: { who, name, url, status, wire, raw, encoding }.
+const weights = [];
+async function weigh(who, name, url, cookie) {
+  const r = await rawGet(new URL(url, base).href, cookie);
+  const encoding = r.headers['content-encoding'] || 'none';
+  const row = { who, name, url, status: r.status, wire: r.body.length, raw: r.decoded.length, encoding };
+  weights.push(row);
+  return row;
+}
+
+// --- The page sweep: axe and weight, per role ------------------------------------------------
+const violations = []; // { who, name, url, id, impact, help, nodes }
+const cspErrors = [];
+const checked = new Set();
+
+// The pages a role was shown links to, by route: /courrier/<uuid> and /courrier/<other uuid>
+// are one route; query values count only for the inbox view (?vue=).
+const routes = new Map(); // who -> Set of route keys swept
+const frontier = new Map(); // who -> Map route key -> a URL of it, linked from a swept page
+function routeKey(href) {
+  const url = new URL(href, base);
+  const p = url.pathname
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '{id}')
+    .replace(/\/\d+(?=\/|$)/g, '/{n}');
+  const q = [...new Set(url.searchParams.keys())].sort()
+    .map((k) => (k === 'vue' ? `vue=${url.searchParams.get(k)}` : k)).join('&');
+  return q ? `${p}?${q}` : p;
+}
+const NOT_PAGES = /^\/(static|deconnexion|connexion|mot-de-passe-oublie)|\/fichier\/|\.csv$|^\/$/;
+async function harvest(page, who) {
+  if (!frontier.has(who)) frontier.set(who, new Map());
+  const links = await page.$$eval('a[href]', (as) => as.map((a) => a.href));
+  for (const href of links) {
+    const url = new URL(href);
+    if (url.origin !== base || NOT_PAGES.test(url.pathname)) continue;
+    const key = routeKey(href);
+    if (!frontier.get(who).has(key)) frontier.get(who).set(key, url.pathname + url.search);
+  }
+}
+
+// Runs axe on the page as it is and weighs it: by fetching its URL again (GET pages), or,
+// for the answer to a form (`posted`, the navigation's response), by what the browser got.
+async function sweepPage(page, who, name, cookie, expectStatus, posted = null) {
+  const url = new URL(page.url());
+  const rel = url.pathname + url.search;
+  const key = `${who} ${name} ${rel}`;
+  if (checked.has(key)) return;
+  checked.add(key);
+  if (!routes.has(who)) routes.set(who, new Set());
+  routes.get(who).add(routeKey(rel));
+  for (const v of await axe(page)) violations.push({ who, name, url: rel, ...v });
+  await harvest(page, who);
+  if (posted) {
+    const sizes = await posted.request().sizes();
+    const body = await posted.body();
+    weights.push({ who, name, url: `POST ${rel}`, status: posted.status(), wire: sizes.responseBodySize,
+      raw: body.length, encoding: (await posted.allHeaders())['content-encoding'] || 'none' });
+    return;
+  }
+  const w = await weigh(who, name, rel, cookie);
+  if (expectStatus) check(w.status === expectStatus, `${who} ${name} ${rel}: status ${w.status}, expected ${expectStatus}`);
+}
+
+async function visit(page, who, name, target, cookie, expectStatus = 200) {
+  const response = await page.goto(target);
+  check(response, `${who}: no response for ${target}`);
+  const expected = [expectStatus].flat();
+  check(expected.includes(response.status()),
+    `${who} ${name} ${target}: status ${response.status()}, expected ${expected.join(' or ')}`);
+  await sweepPage(page, who, name, cookie, response.status());
+}
+
+async function sweepLoggedOut() {
+  const context = await newContext();
+  const page = await context.newPage();
+  watchConsole(page, cspErrors);
+  const who = 'déconnecté';
+  await visit(page, who, 'connexion', '/connexion', '');
+  await visit(page, who, 'mot de passe oublié', '/mot-de-passe-oublie', '');
+  await visit(page, who, 'nouveau mot de passe (lien)', '/mot-de-passe-oublie/nouveau?jeton=inconnu', '');
+  await visit(page, who, 'page introuvable', '/nulle-part', '', 404);
+  // A page behind the login sends to the login page, which says where to go back to.
+  await page.goto('/a-traiter');
+  const back = new URL(page.url());
+  check(back.pathname === '/connexion' && back.searchParams.get('suite') === '/a-traiter',
+    `logged out, /a-traiter went to ${page.url()}`);
+  // The login page with its error (a wrong password: one failure, far from the limits).
+  await page.goto('/connexion');
+  await page.fill('#email', 'personne@montbazon.demo');
+  await page.fill('#password', 'pas-le-bon-mot-de-passe');
+  const [refused] = await Promise.all([page.waitForNavigation(), page.click('button:has-text("Se connecter")')]);
+  check(await page.locator('.error').count() === 1, 'a wrong password shows no error message');
+  await sweepPage(page, who, 'connexion refusée', '', null, refused);
+  // The answer to a reset request.
+  await page.goto('/mot-de-passe-oublie');
+  await page.fill('#email', 'personne@montbazon.demo');
+  const [sent] = await Promise.all([page.waitForNavigation(), page.click('button:has-text("Envoyer le lien")')]);
+  check((await page.locator('h1').textContent()).includes('Lien envoyé'), 'no confirmation of the reset request');
+  await sweepPage(page, who, 'lien envoyé', '', null, sent);
+  await context.close();
+}
+
+async function sweepRole(role, viewport) {
+  const context = await newContext(viewport ? { viewport, isMobile: true, hasTouch: true } : {});
+  const page = await login(context, USERS[role]);
+  watchConsole(page, cspErrors);
+  const cookie = await cookieHeader(context);
+  const who = viewport ? `${role} (${viewport.width}×${viewport.height})` : role;
+  await sweepPage(page, who, 'à traiter', cookie, 200);
+  const views = await page.$$eval('ul.counts a', (as) => as.map((a) => a.getAttribute('href')));
+  check(views.length >= 4, `${who}: only ${views.length} views in ul.counts`);
+  if (viewport) {
+    // It renders on a phone: no horizontal scrolling, the table is there.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `${who}: the inbox is ${overflow}px wider than the screen`);
+    check(await page.locator('table').isVisible(), `${who}: no table on the inbox`);
+    // And the élu's own page, made for the phone, where the route exists.
+    const elu = await page.goto('/elu');
+    if (elu.status() !== 404) {
+      check(elu.status() === 200, `${who}: /elu answers ${elu.status()}`);
+      await sweepPage(page, who, 'page de l\'élu', cookie, 200);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(wide <= 1, `${who}: /elu is ${wide}px wider than the screen`);
+    }
+    await context.close();
+    return;
+  }
+  for (const v of views) await visit(page, who, `vue ${new URL(v, base).searchParams.get('vue')}`, v, cookie);
+
+  // The first item of the inbox, and one with a PDF (paper letters have one).
+  await page.goto('/a-traiter?vue=ouverts');
+  const links = await page.$$eval('table a[href^="/courrier/"]', (as) => as.map((a) => a.getAttribute('href')));
+  check(links.length > 0, `${who}: no item in "ouverts"`);
+  const paper = await page.$$eval('table tbody tr', (rows) => rows
+    .filter((r) => /papier/.test(r.textContent))
+    .map((r) => r.querySelector('a[href^="/courrier/"]')?.getAttribute('href'))
+    .filter(Boolean));
+  await visit(page, who, 'élément', links[0], cookie);
+  let withPdf = null;
+  for (const link of [...paper, ...links].slice(0, 15)) {
+    await page.goto(link);
+    if (await page.locator('iframe.pdf').count()) { withPdf = link; break; }
+  }
+  check(withPdf, `${who}: no item with a PDF document among the first open items`);
+  await sweepPage(page, who, 'élément avec PDF', cookie, 200);
+
+  const canRegister = role === 'agent' || role === 'administrateur';
+  await visit(page, who, 'enregistrer un courrier', '/courrier/nouveau', cookie, canRegister ? 200 : 403);
+  await visit(page, who, 'noter un appel', '/appel/nouveau', cookie, canRegister ? 200 : 403);
+  await visit(page, who, 'mot de passe', '/mot-de-passe', cookie);
+  await visit(page, who, 'page introuvable', '/nulle-part', cookie, 404);
+  await visit(page, who, 'élément inconnu', '/courrier/00000000-0000-0000-0000-000000000000', cookie, 404);
+  // The other pages, which a role may or may not see.
+  for (const [name, target] of [['registre', '/registre'], ['contacts', '/contacts'],
+    ['tableau de bord', '/tableau-de-bord'], ['page de l\'élu', '/elu']]) {
+    await visit(page, who, name, target, cookie, [200, 403]);
+  }
+  // Then every page linked from those, one per route: a link shown must lead to a page.
+  for (let n = 0; n < 80; n++) {
+    const next = [...frontier.get(who)].find(([key]) => !routes.get(who).has(key));
+    if (!next) break;
+    routes.get(who).add(next[0]);
+    await visit(page, who, `lien ${next[0]}`, next[1], cookie, 200);
+  }
+  await context.close();
+}
+
+// Fails with every axe violation and CSP error found since the marks `from` (see marks()).
+const marks = () => ({ v: violations.length, c: cspErrors.length });
+function reportViolations(from = { v: 0, c: 0 }) {
+  const found = violations.slice(from.v);
+  const csp = cspErrors.slice(from.c);
+  if (!found.length && !csp.length) return;
+  const lines = [];
+  for (const v of found) {
+    lines.push(`  [${v.impact}] ${v.id} — ${v.help}`);
+    lines.push(`      page: ${v.url} (${v.name}, ${v.who})`);
+    for (const n of v.nodes) {
+      // The first line of axe's explanation, e.g. the contrast ratio found.
+      const why = (n.summary || '').split('\n').map((l) => l.trim()).filter((l) => l && !/^Fix (any|all)/.test(l))[0] || '';
+      lines.push(`      target: ${n.target}${why ? `  (${why.slice(0, 140)})` : ''}`);
+    }
+  }
+  for (const e of [...new Set(csp)]) lines.push(`  CSP: ${e}`);
+  throw new Failure(`${found.length} axe violation(s), ${csp.length} CSP error(s):\n${lines.join('\n')}`);
+}
+
+// Autofocus happens at a later rendering step than the load: wait for it to have happened.
+const autofocused = (page) => page.waitForFunction(() => {
+  const el = document.querySelector('[autofocus]');
+  return !el || document.activeElement === el;
+});
+
+// --- Keyboard: every element reached by Tab, in order, with a visible focus ---------------
+async function tabThrough(page, label) {
+  let expected = await page.evaluate(() => {
+    const sel = 'a[href], button, input:not([type=hidden]), select, textarea, iframe, [tabindex]';
+    return [...document.querySelectorAll(sel)]
+      .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length)
+      .map((el, i) => { el.dataset.e2eTab = String(i); return i; });
+  });
+  check(expected.length > 1, `${label}: nothing to tab to`);
+  await autofocused(page);
+  const state = () => page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const s = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+    return {
+      index: el.dataset.e2eTab === undefined ? -1 : Number(el.dataset.e2eTab),
+      what: `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + el.className : ''} "${(el.textContent || el.name || '').trim().slice(0, 30)}"`,
+      visibleFocus: outline || (s.boxShadow && s.boxShadow !== 'none'),
+      onScreen: r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < innerWidth + scrollX,
+    };
+  });
+  // To the first element: one Tab from a page without focus, else back with Shift+Tab (the
+  // page may have autofocused a field); then forward to the end.
+  if (!(await state())) await page.keyboard.press('Tab');
+  for (let i = 0; i < expected.length + 10; i++) {
+    const s = await state();
+    if (s && s.index === 0) break;
+    await page.keyboard.press('Shift+Tab');
+  }
+  const first = await state();
+  check(first && first.index === 0, `${label}: Shift+Tab never reached the first element (at ${first && first.what})`);
+  const seen = [first];
+  let presses = 0;
+  let inFrame = 0; // Tab stops inside a frame (the browser's PDF viewer has its own controls)
+  let outside = 0;
+  let lastWasFrame = false;
+  const last = expected[expected.length - 1];
+  for (; presses < expected.length * 4 + 100 && seen[seen.length - 1].index !== last; presses++) {
+    await page.keyboard.press('Tab');
+    // Focus moves in and out of a frame's own process (the PDF viewer) asynchronously: let it
+    // settle before reading it.
+    if (lastWasFrame) await page.waitForTimeout(150);
+    const s = await state();
+    // Nothing focused in the page: the focus is in the PDF viewer's process, or has left the
+    // page for the browser's own controls (the end of the page, or a missed element).
+    lastWasFrame = !s || s.what.startsWith('iframe');
+    if (!s) { inFrame++; if (++outside > 40) break; continue; }
+    // A date field takes one Tab per part (day, month, year): count the field once.
+    if (s.index !== seen[seen.length - 1].index) seen.push(s);
+    else if (s.what.startsWith('iframe')) inFrame++;
+  }
+  check(seen[seen.length - 1].index === last || !seen[seen.length - 1].what.startsWith('iframe'),
+    `${label}: the focus stays in the frame after ${presses} Tab presses (a keyboard trap)`);
+  if (inFrame) console.log(`    ${label}: ${inFrame} Tab stop(s) inside the document's frame`);
+  // The document's frame is a Tab stop once the PDF viewer has loaded, none before: not an
+  // action, so it may be there or not; everything else must be, in the page's order.
+  const frames = await page.evaluate(() => [...document.querySelectorAll('iframe')].map((f) => Number(f.dataset.e2eTab)));
+  const order = seen.map((s) => s.index).filter((i) => !frames.includes(i));
+  expected = expected.filter((i) => !frames.includes(i));
+  check(order.join() === expected.join(),
+    `${label}: Tab order ${order.join()} differs from the page order ${expected.join()} (${seen.map((s) => s.what).join(', ')})`);
+  // A frame shows its own focus inside (the PDF viewer's controls), not on the <iframe>.
+  const hidden = seen.filter((s) => !s.what.startsWith('iframe') && (!s.visibleFocus || !s.onScreen));
+  check(hidden.length === 0, `${label}: no visible focus on ${hidden.map((s) => s.what).join(', ')}`);
+  return order.length;
+}
+
+// --- A small PDF, valid enough for Chromium's viewer ----------------------------------------
+function makePdf(text) {
+  const stream = `BT /F1 18 Tf 72 720 Td (${text}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets = [];
+  objects.forEach((o, i) => { offsets.push(out.length); out += `${i + 1} 0 obj\n${o}\nendobj\n`; });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+function isoDate(daysFromNow) {
+  const d = new Date(Date.now() + daysFromNow * 86_400_000);
+  return d.toISOString().slice(0, 10);
+}
+
+async function field(page, label) {
+  const dd = page.locator(`dl.fields dt:text-is("${label}") + dd`);
+  return (await dd.count()) ? (await dd.textContent()).trim() : null;
+}
+
+// --- The tests -------------------------------------------------------------------------------
+test('the server starts on the demo commune', async () => {
+  await startServer();
+  // French dates in the date fields (jj/mm/aaaa), as at the mairie, where Chromium has its
+  // French locale (Debian's chromium-l10n); else they stay mm/dd/yyyy (handled below).
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--lang=fr-FR'] });
+  // playwright-core gives the browser a fresh, empty --user-data-dir of its own.
+});
+
+test('accessibility (axe-core) and weight of every page, logged out and as each role', async () => {
+  // First, that axe finds what it must: a page with known faults.
+  const probe = await (await newContext()).newPage();
+  await probe.setContent('<html><body><img src="x.png"><input id="q"><a href="#"></a></body></html>');
+  const found = (await axe(probe)).map((v) => v.id);
+  incomplete.clear();
+  axeRuns = 0;
+  for (const id of ['html-has-lang', 'image-alt', 'label', 'link-name']) {
+    check(found.includes(id), `axe did not report ${id} on a faulty page (found: ${found.join(', ')})`);
+  }
+  await probe.context().close();
+  await sweepLoggedOut();
+  // Two roles at a time: the machine has two cores, shared by the browser and the server.
+  const roles = Object.keys(USERS);
+  for (let i = 0; i < roles.length; i += 2) await Promise.all(roles.slice(i, i + 2).map((r) => sweepRole(r)));
+  console.log(`    axe ran on ${axeRuns} pages: ${violations.length} violation(s)`);
+  for (const [id, where] of incomplete) {
+    console.log(`    axe could not decide ${id} (to check by eye) on ${where.size} element(s), e.g. ${[...where].slice(0, 3).join(' | ')}`);
+  }
+  reportViolations();
+});
+
+test('élu on a phone (390×844): the inbox and the élu\'s page render and pass axe', async () => {
+  const from = marks();
+  await sweepRole('elu', { width: 390, height: 844 });
+  reportViolations(from);
+});
+
+test('keyboard: Tab reaches every element of the login page, the letter form and an item page, focus visible', async () => {
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto('/connexion');
+  const n1 = await tabThrough(page, '/connexion');
+  const agent = await login(context, USERS.agent);
+  await agent.goto('/courrier/nouveau');
+  const n2 = await tabThrough(agent, '/courrier/nouveau');
+  await agent.goto('/courrier/nouveau');
+  await autofocused(agent);
+  await agent.keyboard.press('Shift+Tab'); // from the autofocused subject field
+  check(await agent.evaluate(() => document.activeElement.id) === 'registered_number',
+    'Shift+Tab from the subject does not go to the registered-mail number');
+  // The skip link comes first, shows when focused (checked above) and leads to the content.
+  await agent.goto('/a-traiter');
+  await agent.keyboard.press('Tab');
+  check(await agent.evaluate(() => document.activeElement.className) === 'skip', 'the first Tab is not the skip link');
+  await agent.keyboard.press('Enter');
+  check(new URL(agent.url()).hash === '#contenu', 'the skip link does not lead to #contenu');
+  // An item page: every action by keyboard. (One without a document: the browser's PDF viewer
+  // takes the focus in and out asynchronously, which makes a strict Tab order unreadable.)
+  await agent.goto('/a-traiter?vue=ouverts');
+  const rows = await agent.$$eval('table tbody tr', (trs) => trs.map((r) => ({
+    channel: r.textContent, href: r.querySelector('a[href^="/courrier/"]').getAttribute('href') })));
+  let n3 = 0;
+  for (const { href } of rows.filter((r) => /téléphone/.test(r.channel)).slice(0, 10)) {
+    await agent.goto(href);
+    if (!(await agent.locator('iframe').count()) && await agent.locator('#to').count()) {
+      n3 = await tabThrough(agent, `${href} (élément sans document)`);
+      break;
+    }
+  }
+  check(n3 > 0, 'no open phone item with actions to tab through');
+  // No keyboard trap in the document's frame: from the document's link, Tab goes through the
+  // viewer's own controls and out again, to the actions that follow.
+  let trapped = null;
+  for (const { href } of rows.filter((r) => /papier/.test(r.channel)).slice(0, 15)) {
+    await agent.goto(href);
+    if (!(await agent.locator('iframe.pdf').count()) || !(await agent.locator('#to').count())) continue;
+    await agent.waitForTimeout(500); // the viewer loads after the page
+    await agent.focus('a[href*="/fichier/"]');
+    trapped = true;
+    for (let i = 0; i < 60 && trapped; i++) {
+      await agent.keyboard.press('Tab');
+      await agent.waitForTimeout(100);
+      trapped = !(await agent.evaluate(() => {
+        const el = document.activeElement;
+        const frame = document.querySelector('iframe.pdf');
+        return el && el !== document.body && el !== frame
+          && !!(frame.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+      }));
+    }
+    check(!trapped, `${href}: after 60 Tab presses, the focus has not left the document's frame`);
+    break;
+  }
+  check(trapped === false, 'no open paper item with a PDF and actions');
+  console.log(`    tabbed through ${n1} elements on /connexion, ${n2} on /courrier/nouveau, ${n3} on an item page; out of the PDF frame by keyboard`);
+  await context.close();
+});
+
+test('journey: an agent registers a letter with a scan, logs a call, assigns and closes', async () => {
+  const from = marks();
+  const context = await newContext();
+  const page = await login(context, USERS.agent);
+  watchConsole(page, cspErrors);
+  const cookie = await cookieHeader(context);
+  const subject = `Demande d'attestation e2e ${Date.now()}`;
+
+  // Register a letter with a scan.
+  await page.click('nav.main a:has-text("Enregistrer un courrier")');
+  await page.waitForURL('**/courrier/nouveau');
+  await page.setInputFiles('#files', { name: 'lettre-e2e.pdf', mimeType: 'application/pdf', buffer: makePdf('Lettre e2e') });
+  await page.fill('#subject', subject);
+  await page.fill('#sender', 'Jeanne Martin (e2e)');
+  await page.selectOption('#doctype', 'demande-administrative');
+  await Promise.all([page.waitForURL(/\/courrier\/[0-9a-f-]{36}/), page.click('button:has-text("Enregistrer et ouvrir")')]);
+  const itemUrl = new URL(page.url()).pathname;
+  const h1 = (await page.locator('h1').textContent()).trim();
+  const chrono = (h1.match(/\b(\d{4}-A-\d{6})\b/) || [])[1];
+  check(chrono, `no chrono number (YYYY-A-NNNNNN) in the title "${h1}"`);
+  check(h1.includes(subject), `the title "${h1}" lacks the subject`);
+  check((await page.locator('.notice').textContent()).includes(chrono), 'no "Enregistré sous le numéro" notice');
+  check(await page.locator('iframe.pdf').count() === 1, 'the scan is not shown inline (iframe.pdf)');
+  const src = await page.locator('iframe.pdf').getAttribute('src');
+  const file = await rawGet(`${base}${src}`, cookie);
+  check(file.status === 200 && file.decoded.subarray(0, 8).toString() === '%PDF-1.4',
+    `the document ${src} does not come back as the PDF sent (${file.status})`);
+  const due = await field(page, 'Échéance');
+  check(due && /\d/.test(due), `no due date on the item page ("${due}")`);
+  check((await field(page, 'Expéditeur') || '').includes('Jeanne Martin'), 'the sender is not shown');
+  check((await field(page, 'Statut')) !== null, 'no status field');
+  await sweepPage(page, 'agent', 'courrier enregistré', cookie, 200);
+
+  // Log a call.
+  await page.click('nav.main a:has-text("Noter un appel")');
+  await page.waitForURL('**/appel/nouveau');
+  // Keyboard only, as at the front desk: the caller field has the focus, Tab goes on.
+  const kb = page.keyboard;
+  await autofocused(page);
+  check(await page.evaluate(() => document.activeElement.id) === 'caller', 'the caller field has not the focus');
+  await kb.type('Marcel Dupuis (e2e)');
+  await kb.press('Tab'); await kb.type('02 47 00 00 00');
+  await kb.press('Tab'); await kb.type('Demande de rappel au sujet du cimetière');
+  await kb.press('Tab'); await kb.type('Souhaite connaître le tarif des concessions.');
+  await kb.press('Tab'); // "Pour": left empty
+  await kb.press('Tab');
+  check(await page.evaluate(() => document.activeElement.id) === 'callback', 'Tab does not reach the callback date');
+  const [y, m, d] = isoDate(3).split('-');
+  await kb.type(`${d}${m}${y}`); // fr-FR: jj/mm/aaaa
+  if (await page.inputValue('#callback') !== isoDate(3)) {
+    // An English Chromium shows mm/dd/yyyy: back to the first part and type it that way.
+    await kb.press('Shift+Tab'); await kb.press('Shift+Tab');
+    await kb.type(`${m}${d}${y}`);
+  }
+  check(await page.inputValue('#callback') === isoDate(3), `the callback date reads "${await page.inputValue('#callback')}"`);
+  // The date's parts (day, month, year) are Tab stops of their own; then comes the button.
+  for (let i = 0; i < 3 && await page.evaluate(() => document.activeElement.id) === 'callback'; i++) {
+    await kb.press('Tab');
+  }
+  check(await page.evaluate(() => document.activeElement.textContent.trim()) === "Enregistrer l'appel",
+    `after the date, the focus is on "${await page.evaluate(() => document.activeElement.outerHTML.slice(0, 80))}"`);
+  await Promise.all([page.waitForURL(/enregistre=/), kb.press('Enter')]);
+  const notice = (await page.locator('.notice').textContent()).trim();
+  check(/Appel enregistré sous le numéro \d{4}-A-\d{6}/.test(notice), `no call confirmation ("${notice}")`);
+  await sweepPage(page, 'agent', 'appel enregistré', cookie, 200);
+
+  // Assign the letter to a person.
+  await page.goto(itemUrl);
+  const assignee = await page.$eval('#assignee', (s) => [...s.options].find((o) => /Élodie Marchand/.test(o.text))?.value);
+  check(assignee, 'Élodie Marchand is not among the people to assign to');
+  await page.selectOption('#assignee', assignee);
+  await Promise.all([page.waitForLoadState(), page.click('button:has-text("Affecter")')]);
+  await page.waitForURL((u) => u.pathname === itemUrl);
+  check((await field(page, 'Statut')) === 'affecté', `after assigning, the status reads "${await field(page, 'Statut')}"`);
+  check(await field(page, 'En charge') === 'Élodie Marchand', `"En charge" reads "${await field(page, 'En charge')}"`);
+
+  // In progress, then closed with a reason.
+  await page.selectOption('#to', 'in_progress');
+  await Promise.all([page.waitForLoadState(), page.click('button:has-text("Changer le statut")')]);
+  await page.waitForURL((u) => u.pathname === itemUrl);
+  check((await field(page, 'Statut')) === 'en cours', `after "en cours", the status reads "${await field(page, 'Statut')}"`);
+  await page.selectOption('#to', 'closed');
+  await page.selectOption('#reason', 'answered');
+  await Promise.all([page.waitForLoadState(), page.click('button:has-text("Changer le statut")')]);
+  await page.waitForURL((u) => u.pathname === itemUrl);
+  const status = await field(page, 'Statut');
+  check(status === 'clos (répondu)', `after closing, the status reads "${status}"`);
+  const history = await page.$$eval('ol.timeline li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  for (const step of ['Enregistré', 'Affecté', '→ en cours', '→ clos']) {
+    check(history.some((h) => h.includes(step) && h.includes('Karim Benali')),
+      `the history lacks "${step}" by Karim Benali:\n  ${history.join('\n  ')}`);
+  }
+  await sweepPage(page, 'agent', 'courrier clos', cookie, 200);
+  await context.close();
+  reportViolations(from);
+});
+
+test('every page weighs under 50 KB over the wire (gzip)', async () => {
+  const cookieless = await rawGet(`${base}/connexion`, '');
+  // minijinja escapes "/" in attributes as &#x2f;
+  const html = cookieless.decoded.toString().replace(/&#x2f;/gi, '/');
+  const css = (html.match(/href="(\/static\/[^"]+\.css)"/) || [])[1];
+  check(css, 'no stylesheet link on /connexion');
+  const style = await rawGet(`${base}${css}`, '');
+  check(style.status === 200, `stylesheet ${css}: ${style.status}`);
+  check(/immutable|max-age=[1-9]/.test(style.headers['cache-control'] || ''),
+    `stylesheet ${css} is not cached (Cache-Control: ${style.headers['cache-control']})`);
+  weights.push({ who: '—', name: 'feuille de style', url: css, status: style.status, wire: style.body.length,
+    raw: style.decoded.length,
+    encoding: style.headers['content-encoding'] || 'none' });
+  check(weights.length > 20, `only ${weights.length} pages weighed`);
+  const kb = (n) => (n / 1024).toFixed(1).padStart(7);
+  // One line per page (route): the heaviest of its versions, and who saw it.
+  const byRoute = new Map();
+  for (const w of weights) {
+    const key = w.url.startsWith('POST ') ? w.url : routeKey(w.url);
+    const row = byRoute.get(key) || { key, who: new Set(), statuses: new Set(), wire: 0, raw: 0, n: 0 };
+    row.who.add(w.who.replace(/ \(.*/, '')); row.statuses.add(w.status); row.n++;
+    row.wire = Math.max(row.wire, w.wire); row.raw = Math.max(row.raw, w.raw);
+    byRoute.set(key, row);
+  }
+  console.log(`    ${weights.length} responses weighed; per page, the heaviest (wire = gzip as sent, raw = uncompressed):`);
+  console.log(`    ${'page'.padEnd(44)} ${'wire KB'} ${' raw KB'}  ${'status'.padEnd(8)} seen by`);
+  for (const r of byRoute.values()) {
+    console.log(`    ${r.key.slice(0, 44).padEnd(44)} ${kb(r.wire)} ${kb(r.raw)}  ${[...r.statuses].join(',').padEnd(8)} ${[...r.who].join(', ')}`);
+  }
+  const heavy = weights.filter((w) => w.wire >= MAX_PAGE_BYTES);
+  check(heavy.length === 0, `pages of 50 KB or more: ${heavy.map((w) => `${w.url} (${w.wire} B)`).join(', ')}`);
+  const unzipped = weights.filter((w) => w.raw > 1024 && w.encoding === 'none');
+  check(unzipped.length === 0, `pages sent uncompressed: ${unzipped.map((w) => w.url).join(', ')}`);
+});
+
+// --- Run -------------------------------------------------------------------------------------
+const started = Date.now();
+let passed = 0;
+let failed = 0;
+try {
+  for (const [i, t] of tests.entries()) {
+    const t0 = Date.now();
+    try {
+      await t.fn();
+      passed++;
+      console.log(`ok ${i + 1} - ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok ${i + 1} - ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(`    ${(e instanceof Failure ? e.message : e.stack || String(e)).split('\n').join('\n    ')}`);
+      if (i === 0) { // without a server or a browser nothing else can run
+        failed += tests.length - 1;
+        console.log(`    server log:\n${serverLog()}`);
+        break;
+      }
+    }
+  }
+} finally {
+  await cleanup();
+}
+console.log(`browser tests: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
