@@ -49,6 +49,9 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
+        // Pages hold personal data: never kept by shared caches or on disk. Assets and
+        // documents set their own caching.
+        (header::CACHE_CONTROL, "no-store"),
     ];
     let mut router = Router::new()
         .route("/", get(pages::home))
