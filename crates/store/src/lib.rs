@@ -2,8 +2,8 @@
 //!
 //! One code path serves both backends through sqlx's `Any` driver: the SQL is shared
 //! (positional `$n` parameters, `INSERT … ON CONFLICT … RETURNING`, text dates, BIGINT
-//! integers), and the few differences are named in [`Backend`]. Migrations live in
-//! `migrations/sqlite` and `migrations/postgres` with matching names.
+//! integers), and the few differences are named in [`Backend`]. Migrations are shared SQL
+//! files in `migrations/`; one that must differ names its SQLite and PostgreSQL texts.
 //!
 //! Every write goes through a [`WriteTx`]: it allocates chrono numbers inside the
 //! transaction (so numbers are gapless and a rollback gives them back), and it appends the

@@ -224,22 +224,33 @@ pub async fn show(
     render_item(&state, &me, &item, notice, None).await
 }
 
-/// Applies a change; a refused change re-renders the page with the reason and saves nothing.
-async fn apply(state: &WebState, me: &Me, id: &str, change: Change) -> Result<Response, WebError> {
-    me.require_register()?;
-    let item = visible_item(state, me, id).await?;
-    match state
-        .app
-        .change_item(&me.0.commune, &me.0.actor(), item.id, change, Utc::now())
-        .await
-    {
+/// After an action on an item: back to its page, or, when the action was refused, the page
+/// again with the reason (nothing was saved).
+async fn outcome<T>(
+    state: &WebState,
+    me: &Me,
+    item: &Item,
+    result: Result<T, parapheur_app::AppError>,
+) -> Result<Response, WebError> {
+    match result {
         Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
         Err(e @ (parapheur_app::AppError::Transition(_) | parapheur_app::AppError::Invalid(_))) => {
-            let page = render_item(state, me, &item, None, Some(e.to_string())).await?;
+            let page = render_item(state, me, item, None, Some(e.to_string())).await?;
             Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Applies a change to an item the person may process.
+async fn apply(state: &WebState, me: &Me, id: &str, change: Change) -> Result<Response, WebError> {
+    me.require_register()?;
+    let item = visible_item(state, me, id).await?;
+    let result = state
+        .app
+        .change_item(&me.0.commune, &me.0.actor(), item.id, change, Utc::now())
+        .await;
+    outcome(state, me, &item, result).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,7 +327,7 @@ pub async fn add_note(
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
-    match state
+    let result = state
         .app
         .add_note(
             &me.0.commune,
@@ -325,15 +336,8 @@ pub async fn add_note(
             &form.body,
             Utc::now(),
         )
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
-        Err(parapheur_app::AppError::Invalid(m)) => {
-            let page = render_item(&state, &me, &item, None, Some(m)).await?;
-            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    outcome(&state, &me, &item, result).await
 }
 
 /// A document of the item, checked on read; PDFs and images inline, anything else downloaded.
@@ -473,7 +477,7 @@ pub async fn copy(
     } else {
         parapheur_app::domain::item::CopyPurpose::Information
     };
-    match state
+    let result = state
         .app
         .copy_item(
             &me.0.commune,
@@ -483,13 +487,6 @@ pub async fn copy(
             purpose,
             Utc::now(),
         )
-        .await
-    {
-        Ok(()) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
-        Err(parapheur_app::AppError::Invalid(m)) => {
-            let page = render_item(&state, &me, &item, None, Some(m)).await?;
-            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    outcome(&state, &me, &item, result).await
 }
