@@ -1166,6 +1166,99 @@ async fn the_demo_is_complete_and_consistent(db: Db) {
             .unwrap();
         assert_eq!(listed.len() as i64, counted, "{filter:?}");
     }
+    // The inbox's one-pass counts agree with the filters they stand for.
+    let secretary = h
+        .app
+        .store()
+        .users(summary.commune.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.service_id.is_some())
+        .unwrap();
+    let week_end = today + chrono::Duration::days(7);
+    let tally = h
+        .app
+        .store()
+        .inbox_counts(
+            summary.commune.id,
+            secretary.id,
+            secretary.service_id,
+            today,
+            week_end,
+            Some(secretary.id),
+        )
+        .await
+        .unwrap();
+    let count = |filter: ItemFilter| {
+        let store = h.app.store().clone();
+        let commune = summary.commune.id;
+        async move {
+            store
+                .count_items(
+                    commune,
+                    &ItemFilter {
+                        confidential_visible_to: Some(secretary.id),
+                        ..filter
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        tally.mine,
+        count(ItemFilter {
+            assignee_id: Some(secretary.id),
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+    );
+    assert_eq!(
+        tally.service,
+        count(ItemFilter {
+            service_id: secretary.service_id,
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+    );
+    assert_eq!(
+        tally.to_route,
+        count(ItemFilter {
+            statuses: vec![Status::ToQualify, Status::Registered],
+            direction: Some(Direction::Incoming),
+            ..Default::default()
+        })
+        .await
+    );
+    assert_eq!(
+        tally.late,
+        count(ItemFilter {
+            late_on: Some(today),
+            ..Default::default()
+        })
+        .await
+    );
+    assert_eq!(
+        tally.due_within_week,
+        count(ItemFilter {
+            due_by: Some(week_end),
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+    );
+    assert_eq!(
+        tally.open,
+        count(ItemFilter {
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+    );
+    assert!(tally.late > 0 && tally.open > tally.late);
     let late = h
         .app
         .store()

@@ -46,6 +46,17 @@ pub struct Activity {
     pub due_date: Option<NaiveDate>,
 }
 
+/// The counts the inbox shows at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InboxCounts {
+    pub mine: i64,
+    pub service: i64,
+    pub to_route: i64,
+    pub late: i64,
+    pub due_within_week: i64,
+    pub open: i64,
+}
+
 /// Filters for listing items; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
@@ -265,6 +276,53 @@ impl Store {
             .iter()
             .map(|row| item_from_row(row, Vec::new()))
             .collect()
+    }
+
+    /// The inbox's counts in one pass over the commune's open items (instead of one query
+    /// per view). `user` and `service` are the person's; `confidential_visible_to` as in
+    /// [`ItemFilter`].
+    pub async fn inbox_counts(
+        &self,
+        commune_id: Uuid,
+        user: Uuid,
+        service: Option<Uuid>,
+        today: NaiveDate,
+        week_end: NaiveDate,
+        confidential_visible_to: Option<Uuid>,
+    ) -> Result<InboxCounts, StoreError> {
+        let restrict = if confidential_visible_to.is_some() {
+            " AND (confidentiality = 'normal' OR assignee_id = $6 OR created_by = $6)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT
+                COALESCE(SUM(CASE WHEN assignee_id = $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN service_id = $3 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN direction = 'incoming' AND status IN ('to_qualify', 'registered') THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN due_date < $4 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN due_date <= $5 THEN 1 ELSE 0 END), 0),
+                COUNT(*)
+             FROM items WHERE commune_id = $1 AND {OPEN_CLAUSE}{restrict}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(commune_id.to_string())
+            .bind(user.to_string())
+            .bind(service.map(|s| s.to_string()).unwrap_or_default())
+            .bind(date_text(today))
+            .bind(date_text(week_end));
+        if let Some(viewer) = confidential_visible_to {
+            query = query.bind(viewer.to_string());
+        }
+        let row = query.fetch_one(self.reader()).await?;
+        Ok(InboxCounts {
+            mine: row.try_get(0)?,
+            service: row.try_get(1)?,
+            to_route: row.try_get(2)?,
+            late: row.try_get(3)?,
+            due_within_week: row.try_get(4)?,
+            open: row.try_get(5)?,
+        })
     }
 
     /// How many items match a filter.

@@ -98,14 +98,31 @@ pub async fn inbox(
     }
     let chosen = all.iter().position(|(key, ..)| *key == q.vue).unwrap_or(0);
     let store = state.app.store();
-    let mut counts = Vec::with_capacity(all.len());
-    for (key, label, filter) in &all {
-        let count = store.count_items(commune.id, filter).await?;
-        counts.push(ctx! { key, label, count });
-    }
+    let tally = store
+        .inbox_counts(
+            commune.id,
+            me.0.user.id,
+            me.0.user.service_id,
+            today,
+            today + Duration::days(7),
+            me.confidential_filter(),
+        )
+        .await?;
+    let count_of = |key: &str| match key {
+        "moi" => tally.mine,
+        "service" => tally.service,
+        "nouveaux" => tally.to_route,
+        "retard" => tally.late,
+        "semaine" => tally.due_within_week,
+        _ => tally.open,
+    };
+    let counts: Vec<_> = all
+        .iter()
+        .map(|(key, label, _)| ctx! { key, label, count => count_of(key) })
+        .collect();
     let (key, label, filter) = &all[chosen];
     let page = q.page.max(0);
-    let total = store.count_items(commune.id, filter).await?;
+    let total = count_of(key);
     let items: Vec<ItemRow> = store
         .items(commune.id, filter, PAGE_SIZE, page * PAGE_SIZE)
         .await?
