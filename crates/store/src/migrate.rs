@@ -51,10 +51,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "open_items",
         sql: Sql::Shared(include_str!("../migrations/0003_open_items.sql")),
     },
+    Migration {
+        version: 4,
+        name: "open_items_covering",
+        sql: Sql::Shared(include_str!("../migrations/0004_open_items_covering.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

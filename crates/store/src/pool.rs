@@ -27,11 +27,15 @@ pub struct Store {
     read: AnyPool,
 }
 
-const SQLITE_PRAGMAS: [&str; 3] = [
+const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA journal_mode = WAL",
     // FULL: a committed registration survives a power cut, not only a crash.
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
+    // Reads map the file instead of copying pages through read(2) (measured hot spot),
+    // and each connection keeps 16 MB of pages.
+    "PRAGMA mmap_size = 268435456",
+    "PRAGMA cache_size = -16000",
 ];
 
 /// How long a writer waits for another's lock before giving up: 10 s by default;
