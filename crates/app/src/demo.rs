@@ -425,6 +425,8 @@ impl App {
                         role,
                         service_id,
                         password: Some(DEMO_PASSWORD.into()),
+                        // The demo box's administrator also manages its communes.
+                        host_admin: role == Role::Administrateur,
                     },
                     &system,
                     start,

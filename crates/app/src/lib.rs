@@ -9,6 +9,7 @@
 //! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
 //! never a row that points to a missing file.
 
+pub mod admin;
 pub mod auth;
 mod check;
 mod config;

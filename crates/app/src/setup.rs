@@ -19,6 +19,8 @@ pub struct NewUser {
     pub role: Role,
     pub service_id: Option<Uuid>,
     pub password: Option<String>,
+    /// Also manages the installation's communes.
+    pub host_admin: bool,
 }
 
 impl App {
@@ -65,6 +67,7 @@ impl App {
                 name: "Secrétariat de mairie".into(),
                 email: None,
                 phone: None,
+                active: true,
             },
             &who,
         )
@@ -109,6 +112,7 @@ impl App {
             role: new.role,
             service_id: new.service_id,
             active: true,
+            host_admin: new.host_admin,
         };
         let mut tx = self.store().begin(now).await?;
         tx.insert_user(&user, hash.as_deref(), &actor.journal_name())
@@ -137,6 +141,7 @@ impl App {
             name: name.trim().to_owned(),
             email: None,
             phone: None,
+            active: true,
         };
         let mut tx = self.store().begin(now).await?;
         tx.insert_service(&service, &actor.journal_name()).await?;

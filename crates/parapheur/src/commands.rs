@@ -132,6 +132,8 @@ async fn init(
                 role: Role::Administrateur,
                 service_id: None,
                 password: Some(password),
+                // The installation's first administrator manages its communes.
+                host_admin: true,
             },
             &CLI,
             now,

@@ -1,6 +1,7 @@
 //! Communes (tenants).
 
 use parapheur_domain::{ChronoFormat, Commune};
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -22,7 +23,67 @@ fn commune_from_row(row: &AnyRow) -> Result<Commune, StoreError> {
     })
 }
 
+/// What a commune prints on its letters and shows to citizens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommuneSettings {
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Free text under the logo on letters (services, opening hours…).
+    pub letterhead: Option<String>,
+    /// The logo in the file store, by content hash, and its media type.
+    pub logo_sha256: Option<String>,
+    pub logo_type: Option<String>,
+}
+
+/// One line of the host's list of communes: counts only, never their mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommuneSummary {
+    pub commune: Commune,
+    pub users: i64,
+    pub items: i64,
+}
+
 impl Store {
+    pub async fn commune_settings(&self, id: Uuid) -> Result<CommuneSettings, StoreError> {
+        let row = sqlx::query(
+            "SELECT address, phone, email, letterhead, logo_sha256, logo_type
+             FROM communes WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or_else(|| StoreError::not_found("commune"))?;
+        Ok(CommuneSettings {
+            address: row.try_get("address")?,
+            phone: row.try_get("phone")?,
+            email: row.try_get("email")?,
+            letterhead: row.try_get("letterhead")?,
+            logo_sha256: row.try_get("logo_sha256")?,
+            logo_type: row.try_get("logo_type")?,
+        })
+    }
+
+    /// Every commune with its number of users and items, for the host administrator.
+    pub async fn commune_summaries(&self) -> Result<Vec<CommuneSummary>, StoreError> {
+        let mut out = Vec::new();
+        for commune in self.communes().await? {
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM users WHERE commune_id = $1),
+                        (SELECT COUNT(*) FROM items WHERE commune_id = $1)",
+            )
+            .bind(commune.id.to_string())
+            .fetch_one(self.reader())
+            .await?;
+            out.push(CommuneSummary {
+                users: row.try_get(0)?,
+                items: row.try_get(1)?,
+                commune,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn communes(&self) -> Result<Vec<Commune>, StoreError> {
         sqlx::query("SELECT * FROM communes ORDER BY insee")
             .fetch_all(self.reader())
@@ -125,6 +186,41 @@ impl WriteTx {
                 commune.id,
                 serde_json::to_string(commune.chrono_format.pattern()).ok(),
                 serde_json::to_string(format.pattern()).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    pub async fn set_commune_settings(
+        &mut self,
+        commune_id: Uuid,
+        before: &CommuneSettings,
+        after: &CommuneSettings,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE communes SET address = $1, phone = $2, email = $3, letterhead = $4,
+                                 logo_sha256 = $5, logo_type = $6
+             WHERE id = $7",
+        )
+        .bind(after.address.clone())
+        .bind(after.phone.clone())
+        .bind(after.email.clone())
+        .bind(after.letterhead.clone())
+        .bind(after.logo_sha256.clone())
+        .bind(after.logo_type.clone())
+        .bind(commune_id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "commune.settings",
+                "commune",
+                commune_id,
+                serde_json::to_string(before).ok(),
+                serde_json::to_string(after).ok(),
             ),
         );
         Ok(())

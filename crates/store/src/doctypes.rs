@@ -34,6 +34,25 @@ fn final_action_code(d: &DocumentType) -> String {
 }
 
 impl Store {
+    /// Every document type, retired ones included (with `false`), for the administration.
+    pub async fn all_doctypes(
+        &self,
+        commune_id: Uuid,
+    ) -> Result<Vec<(DocumentType, bool)>, StoreError> {
+        sqlx::query("SELECT * FROM doctypes WHERE commune_id = $1 ORDER BY active DESC, label")
+            .bind(commune_id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    doctype_from_row(row)?,
+                    row.try_get::<i64, _>("active")? != 0,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn doctypes(&self, commune_id: Uuid) -> Result<Vec<DocumentType>, StoreError> {
         sqlx::query("SELECT * FROM doctypes WHERE commune_id = $1 AND active = 1 ORDER BY label")
             .bind(commune_id.to_string())
@@ -119,5 +138,55 @@ impl WriteTx {
             .as_ref()
             .map(doctype_from_row)
             .transpose()
+    }
+
+    /// Changes a document type (its code stays: items and imports refer to it). Items
+    /// already registered keep the deadlines computed when they arrived.
+    pub async fn update_doctype(
+        &mut self,
+        commune_id: Uuid,
+        before: &DocumentType,
+        after: &DocumentType,
+        active: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE doctypes SET label = $1, delay = $2, silence = $3, retention_years = $4,
+                                 final_action = $5, no_acknowledgement = $6, active = $7
+             WHERE commune_id = $8 AND code = $9",
+        )
+        .bind(after.label.clone())
+        .bind(after.delay.to_string())
+        .bind(after.silence.code())
+        .bind(i64::from(after.retention.years))
+        .bind(final_action_code(after))
+        .bind(i64::from(after.no_acknowledgement))
+        .bind(i64::from(active))
+        .bind(commune_id.to_string())
+        .bind(before.code.clone())
+        .execute(self.conn())
+        .await?;
+        #[derive(serde::Serialize)]
+        struct State<'a> {
+            #[serde(flatten)]
+            doctype: &'a DocumentType,
+            active: bool,
+        }
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "doctype.updated",
+                "doctype",
+                &before.code,
+                serde_json::to_string(before).ok(),
+                serde_json::to_string(&State {
+                    doctype: after,
+                    active,
+                })
+                .ok(),
+            ),
+        );
+        Ok(())
     }
 }

@@ -414,13 +414,17 @@ impl Store {
 
     /// Every file hash that some row of the commune refers to (for fsck).
     pub async fn referenced_blobs(&self, commune_id: Uuid) -> Result<Vec<String>, StoreError> {
-        sqlx::query("SELECT DISTINCT sha256 FROM attachments WHERE commune_id = $1 ORDER BY sha256")
-            .bind(commune_id.to_string())
-            .fetch_all(self.reader())
-            .await?
-            .iter()
-            .map(|r| Ok(r.try_get::<String, _>(0)?))
-            .collect()
+        sqlx::query(
+            "SELECT sha256 FROM attachments WHERE commune_id = $1
+             UNION SELECT logo_sha256 FROM communes WHERE id = $1 AND logo_sha256 IS NOT NULL
+             ORDER BY 1",
+        )
+        .bind(commune_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
     }
 
     pub async fn notes(&self, commune_id: Uuid, item_id: Uuid) -> Result<Vec<Note>, StoreError> {

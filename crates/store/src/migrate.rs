@@ -56,10 +56,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "open_items_covering",
         sql: Sql::Shared(include_str!("../migrations/0004_open_items_covering.sql")),
     },
+    Migration {
+        version: 5,
+        name: "administration",
+        sql: Sql::Shared(include_str!("../migrations/0005_administration.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

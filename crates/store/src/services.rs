@@ -16,11 +16,13 @@ pub struct Service {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// A retired service keeps its items and history but takes no new mail.
+    pub active: bool,
 }
 
 impl Store {
     pub async fn services(&self, commune_id: Uuid) -> Result<Vec<Service>, StoreError> {
-        sqlx::query("SELECT * FROM services WHERE commune_id = $1 ORDER BY name")
+        sqlx::query("SELECT * FROM services WHERE commune_id = $1 ORDER BY active DESC, name")
             .bind(commune_id.to_string())
             .fetch_all(self.reader())
             .await?
@@ -33,6 +35,7 @@ impl Store {
                     name: row.try_get("name")?,
                     email: row.try_get("email")?,
                     phone: row.try_get("phone")?,
+                    active: row.try_get::<i64, _>("active")? != 0,
                 })
             })
             .collect()
@@ -42,8 +45,8 @@ impl Store {
 impl WriteTx {
     pub async fn insert_service(&mut self, s: &Service, actor: &str) -> Result<(), StoreError> {
         let result = sqlx::query(
-            "INSERT INTO services (id, commune_id, code, name, email, phone)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO services (id, commune_id, code, name, email, phone, active)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id.to_string())
         .bind(s.commune_id.to_string())
@@ -51,6 +54,7 @@ impl WriteTx {
         .bind(s.name.clone())
         .bind(s.email.clone())
         .bind(s.phone.clone())
+        .bind(i64::from(s.active))
         .execute(self.conn())
         .await;
         match result {
@@ -68,6 +72,39 @@ impl WriteTx {
                 s.id,
                 None,
                 serde_json::to_string(s).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Renames a service, changes its contact details or retires it (its code stays).
+    pub async fn update_service(
+        &mut self,
+        before: &Service,
+        after: &Service,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE services SET name = $1, email = $2, phone = $3, active = $4
+             WHERE id = $5 AND commune_id = $6",
+        )
+        .bind(after.name.clone())
+        .bind(after.email.clone())
+        .bind(after.phone.clone())
+        .bind(i64::from(after.active))
+        .bind(before.id.to_string())
+        .bind(before.commune_id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            before.commune_id,
+            new_entry(
+                actor,
+                "service.updated",
+                "service",
+                before.id,
+                serde_json::to_string(before).ok(),
+                serde_json::to_string(after).ok(),
             ),
         );
         Ok(())

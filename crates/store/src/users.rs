@@ -21,6 +21,10 @@ pub struct User {
     pub role: Role,
     pub service_id: Option<Uuid>,
     pub active: bool,
+    /// Manages the communes of this installation (creates them, names their first
+    /// administrator); never reads another commune's mail.
+    #[serde(default)]
+    pub host_admin: bool,
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
@@ -33,6 +37,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         role: parse_code(&row.try_get::<String, _>("role")?)?,
         service_id: parse_opt_uuid(row.try_get("service_id")?)?,
         active: row.try_get::<i64, _>("active")? != 0,
+        host_admin: row.try_get::<i64, _>("host_admin")? != 0,
     })
 }
 
@@ -124,8 +129,8 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "INSERT INTO users (id, commune_id, email, display_name, title, role, service_id,
-                                password_hash, active, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                password_hash, active, created_at, host_admin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(user.id.to_string())
         .bind(user.commune_id.to_string())
@@ -137,6 +142,7 @@ impl WriteTx {
         .bind(password_hash.map(str::to_owned))
         .bind(i64::from(user.active))
         .bind(instant_text(&self.now()))
+        .bind(i64::from(user.host_admin))
         .execute(self.conn())
         .await;
         match result {
@@ -161,5 +167,60 @@ impl WriteTx {
             ),
         );
         Ok(())
+    }
+
+    /// Changes a user's name, title, role, service, host rights or activity (never the
+    /// email, which identifies the account, nor the password).
+    pub async fn update_user(
+        &mut self,
+        before: &User,
+        after: &User,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET display_name = $1, title = $2, role = $3, service_id = $4,
+                              active = $5, host_admin = $6
+             WHERE id = $7 AND commune_id = $8",
+        )
+        .bind(after.display_name.clone())
+        .bind(after.title.clone())
+        .bind(after.role.code())
+        .bind(after.service_id.map(|s| s.to_string()))
+        .bind(i64::from(after.active))
+        .bind(i64::from(after.host_admin))
+        .bind(before.id.to_string())
+        .bind(before.commune_id.to_string())
+        .execute(self.conn())
+        .await?;
+        if !after.active {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(before.id.to_string())
+                .execute(self.conn())
+                .await?;
+        }
+        self.journal(
+            before.commune_id,
+            new_entry(
+                actor,
+                "user.updated",
+                "user",
+                before.id,
+                serde_json::to_string(before).ok(),
+                serde_json::to_string(after).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Active administrators of a commune, read inside the transaction (the last one may
+    /// not be removed).
+    pub async fn active_administrators(&mut self, commune_id: Uuid) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM users WHERE commune_id = $1 AND role = 'administrateur' AND active = 1",
+        )
+        .bind(commune_id.to_string())
+        .fetch_one(self.conn())
+        .await?;
+        Ok(row.try_get(0)?)
     }
 }

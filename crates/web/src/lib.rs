@@ -104,6 +104,43 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         )
         .route("/courrier/{id}/copie", post(pages::item::copy))
         .route("/courrier/{id}/fichier/{file}", get(pages::item::file))
+        .route(
+            "/administration",
+            get(pages::admin::settings).post(pages::admin::save_settings),
+        )
+        .route("/administration/logo", get(pages::admin::logo))
+        .route(
+            "/administration/services",
+            get(pages::admin::services).post(pages::admin::add_service),
+        )
+        .route(
+            "/administration/services/{id}",
+            get(pages::admin::service).post(pages::admin::update_service),
+        )
+        .route(
+            "/administration/utilisateurs",
+            get(pages::admin::users).post(pages::admin::invite_user),
+        )
+        .route(
+            "/administration/utilisateurs/{id}",
+            get(pages::admin::user).post(pages::admin::update_user),
+        )
+        .route(
+            "/administration/utilisateurs/{id}/lien",
+            post(pages::admin::new_link),
+        )
+        .route(
+            "/administration/types",
+            get(pages::admin::doctypes).post(pages::admin::add_doctype),
+        )
+        .route(
+            "/administration/types/{code}",
+            get(pages::admin::doctype).post(pages::admin::update_doctype),
+        )
+        .route(
+            "/hebergement",
+            get(pages::admin::host).post(pages::admin::create_commune),
+        )
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn(session::same_origin_posts))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))

@@ -111,6 +111,8 @@ impl Me {
             role: self.0.user.role.label_fr().to_owned(),
             commune: self.0.commune.name.clone(),
             can_register: self.can_register(),
+            can_administer: self.0.user.role.can_administer(),
+            host_admin: self.0.user.host_admin,
         }
     }
 
@@ -125,6 +127,8 @@ pub struct MeView {
     pub role: String,
     pub commune: String,
     pub can_register: bool,
+    pub can_administer: bool,
+    pub host_admin: bool,
 }
 
 /// Refuses a POST whose Origin (or, failing that, Referer) is another site.

@@ -23,6 +23,43 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("elu.html", include_str!("../templates/elu.html")),
     ("contacts.html", include_str!("../templates/contacts.html")),
     ("contact.html", include_str!("../templates/contact.html")),
+    (
+        "admin_nav.html",
+        include_str!("../templates/admin_nav.html"),
+    ),
+    (
+        "admin_commune.html",
+        include_str!("../templates/admin_commune.html"),
+    ),
+    (
+        "admin_services.html",
+        include_str!("../templates/admin_services.html"),
+    ),
+    (
+        "admin_service.html",
+        include_str!("../templates/admin_service.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("../templates/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("../templates/admin_user.html"),
+    ),
+    (
+        "admin_doctypes.html",
+        include_str!("../templates/admin_doctypes.html"),
+    ),
+    (
+        "admin_doctype.html",
+        include_str!("../templates/admin_doctype.html"),
+    ),
+    (
+        "admin_doctype_fields.html",
+        include_str!("../templates/admin_doctype_fields.html"),
+    ),
+    ("host.html", include_str!("../templates/host.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -42,7 +42,9 @@ async fn site() -> Site {
     for (commune, email, role) in [
         (&a, "agent@a.test", Role::Agent),
         (&a, "maire@a.test", Role::Elu),
+        (&a, "admin@a.test", Role::Administrateur),
         (&b, "agent@b.test", Role::Agent),
+        (&b, "admin@b.test", Role::Administrateur),
     ] {
         app.add_user(
             commune,
@@ -53,6 +55,8 @@ async fn site() -> Site {
                 role,
                 service_id: None,
                 password: Some(PASSWORD.into()),
+                // The first commune's administrator also manages the installation.
+                host_admin: email == "admin@a.test",
             },
             &system,
             Utc::now(),
@@ -391,6 +395,20 @@ fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> 
 }
 
 fn multipart(cookie: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Request<Body> {
+    multipart_to(
+        "/courrier/nouveau",
+        cookie,
+        fields,
+        file.map(|(name, bytes)| ("files", name, bytes)),
+    )
+}
+
+fn multipart_to(
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str, &[u8])>,
+) -> Request<Body> {
     let boundary = "XyZ-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -401,13 +419,13 @@ fn multipart(cookie: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>)
             .as_bytes(),
         );
     }
-    if let Some((filename, bytes)) = file {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+    if let Some((field, filename, bytes)) = file {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
         body.extend_from_slice(bytes);
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Request::post("/courrier/nouveau")
+    Request::post(path)
         .header(header::HOST, "mairie.test")
         .header(header::COOKIE, cookie)
         .header(
@@ -858,5 +876,409 @@ async fn incomplete_requests_and_copies_from_the_item_page() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn administration_is_for_administrators_and_host_pages_for_the_host() {
+    let site = site().await;
+    let pages = [
+        "/administration",
+        "/administration/services",
+        "/administration/utilisateurs",
+        "/administration/types",
+        "/administration/types/courrier",
+    ];
+    for who in ["agent@a.test", "maire@a.test"] {
+        let (cookie, csrf) = login(&site, who).await;
+        for path in pages.iter().chain(&["/hebergement"]) {
+            let (status, _, page) = send(&site, get(path, Some(&cookie))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{who} {path}");
+            assert!(page.contains("réservée aux administrateurs"), "{page}");
+        }
+        let (status, _, _) = send(
+            &site,
+            post(
+                "/administration/services",
+                Some(&cookie),
+                &format!("code=x&name=X&csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    for path in pages.iter().chain(&["/hebergement"]) {
+        let (status, _, page) = send(&site, get(path, Some(&cookie))).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        assert!(page.contains("Administration"), "{path}");
+    }
+    // An administrator who is not the host's sees the commune's pages, not the host's.
+    let (cookie, _) = login(&site, "admin@b.test").await;
+    let (status, _, page) = send(&site, get("/administration", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("/hebergement"));
+    let (status, _, _) = send(&site, get("/hebergement", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The token of the password link shown on an administration page.
+fn link_token(page: &str) -> String {
+    page.split("jeton=")
+        .nth(1)
+        .expect("a password link on the page")
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_administrator_invites_changes_and_deactivates_users() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    // A bad email is refused on the page, nothing created.
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/administration/utilisateurs",
+            Some(&cookie),
+            &format!("name=Claire+Dubois&email=pas-une-adresse&role=agent&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("adresse électronique invalide"), "{page}");
+    assert_eq!(site.app.store().users(site.a.id).await.unwrap().len(), 3);
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/administration/utilisateurs",
+            Some(&cookie),
+            &format!(
+                "name=Claire+Dubois&email=claire%40a.test&title=Adjointe&role=elu&csrf={csrf}"
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Compte créé pour Claire Dubois"), "{page}");
+    // The new user chooses a password with the link, then logs in.
+    let token = link_token(&page);
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/mot-de-passe-oublie/nouveau",
+            None,
+            &format!("token={token}&new={PASSWORD}"),
+        ),
+    )
+    .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {page}"
+    );
+    let (claire_cookie, _) = login(&site, "claire@a.test").await;
+    let claire = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "claire@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claire.role, Role::Elu);
+    // Deactivated: her session ends and she cannot log in again.
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/administration/utilisateurs/{}", claire.id),
+            Some(&cookie),
+            &format!("name=Claire+Dubois&title=Adjointe&role=elu&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let (status, headers, _) = send(&site, get("/a-traiter", Some(&claire_cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion")
+    );
+    // Nobody takes away their own rights, and the commune keeps an administrator.
+    let admin = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/administration/utilisateurs/{}", admin.id),
+            Some(&cookie),
+            &format!("name=Admin&role=agent&active=1&host_admin=1&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("vos propres droits"), "{page}");
+    let admin_now = site.app.store().user(admin.id).await.unwrap();
+    assert_eq!(admin_now.role, Role::Administrateur);
+    // Another commune's user is not found.
+    let other = site
+        .app
+        .store()
+        .user_by_email(site._b.id, "agent@b.test")
+        .await
+        .unwrap()
+        .unwrap();
+    for path in [
+        format!("/administration/utilisateurs/{}", other.id),
+        format!("/administration/utilisateurs/{}/lien", other.id),
+    ] {
+        let (status, _, _) = send(
+            &site,
+            post(
+                &path,
+                Some(&cookie),
+                &format!("name=X&role=agent&active=1&csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        site.app.store().user(other.id).await.unwrap().display_name,
+        "agent@b.test"
+    );
+}
+
+#[tokio::test]
+async fn services_and_document_types_are_managed_and_used() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/services",
+            Some(&cookie),
+            &format!("code=Urba+nisme&name=Urbanisme&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("code de service invalide"), "{page}");
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/services",
+            Some(&cookie),
+            &format!("code=urbanisme&name=Urbanisme&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("Service « Urbanisme » créé"), "{page}");
+    let services = site.app.store().services(site.a.id).await.unwrap();
+    let urba = services.iter().find(|s| s.code == "urbanisme").unwrap();
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/administration/services/{}", urba.id),
+            Some(&cookie),
+            &format!("name=Urbanisme+et+travaux&email=urba%40a.test&phone=02+47+00+00+00&active=1&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let renamed = site.app.store().services(site.a.id).await.unwrap();
+    let urba = renamed.iter().find(|s| s.code == "urbanisme").unwrap();
+    assert_eq!(
+        (urba.name.as_str(), urba.email.as_deref()),
+        ("Urbanisme et travaux", Some("urba@a.test"))
+    );
+
+    // A document type with an absurd delay is refused; a good one is added and changed.
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/types",
+            Some(&cookie),
+            &format!("code=permis&label=Permis&delay_count=0&delay_unit=m&silence=acceptance&retention_years=10&final_action=keep&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("délai invalide"), "{page}");
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/types",
+            Some(&cookie),
+            &format!("code=permis&label=Permis+de+construire&delay_count=3&delay_unit=m&silence=acceptance&retention_years=10&final_action=keep&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(
+        page.contains("Type « Permis de construire » ajouté"),
+        "{page}"
+    );
+    let (status, _, _) = send(
+        &site,
+        post(
+            "/administration/types/permis",
+            Some(&cookie),
+            &format!("label=Permis+de+construire&delay_count=10&delay_unit=wd&silence=none&retention_years=10&final_action=keep&active=1&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let permis = site
+        .app
+        .store()
+        .doctype(site.a.id, "permis")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(permis.delay.to_string(), "10wd");
+    // Retired: no longer offered when registering a letter.
+    let (status, _, _) = send(
+        &site,
+        post(
+            "/administration/types/permis",
+            Some(&cookie),
+            &format!("label=Permis+de+construire&delay_count=10&delay_unit=wd&silence=none&retention_years=10&final_action=keep&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (agent, _) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get("/courrier/nouveau", Some(&agent))).await;
+    assert!(!page.contains("Permis de construire"));
+    assert!(page.contains("Courrier divers"));
+}
+
+#[tokio::test]
+async fn commune_settings_keep_a_real_logo_and_refuse_a_fake_one() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\x01\0\x18\xdd\x8d\xb0\0\0\0\0IEND\xaeB`\x82";
+    let fields = |address: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("address", address.to_owned()),
+            ("phone", "02 47 26 00 00".to_owned()),
+            ("email", "mairie@a.test".to_owned()),
+            ("letterhead", "Ouvert du lundi au vendredi".to_owned()),
+            ("chrono_format", "{year}-{dir}-{seq:6}".to_owned()),
+        ]
+    };
+    let bad = fields("1 place de la Mairie");
+    let request = multipart_to(
+        "/administration",
+        &cookie,
+        &as_refs(&bad),
+        Some(("logo", "logo.png", b"GIF89a pas un png")),
+    );
+    let (status, _, page) = send(&site, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("le logo doit être une image PNG ou JPEG"),
+        "{page}"
+    );
+    let settings = site.app.store().commune_settings(site.a.id).await.unwrap();
+    assert_eq!(settings.address, None, "nothing saved with a refused logo");
+
+    let good = fields("1 place de la Mairie");
+    let request = multipart_to(
+        "/administration",
+        &cookie,
+        &as_refs(&good),
+        Some(("logo", "logo.png", png)),
+    );
+    let (status, _, page) = send(&site, request).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Paramètres enregistrés"), "{page}");
+    let settings = site.app.store().commune_settings(site.a.id).await.unwrap();
+    assert_eq!(settings.address.as_deref(), Some("1 place de la Mairie"));
+    assert_eq!(settings.logo_type.as_deref(), Some("image/png"));
+    let (status, headers, body) = send(&site, get("/administration/logo", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(body.len(), String::from_utf8_lossy(png).len());
+    // The logo is referenced: fsck keeps it.
+    let report = site
+        .app
+        .fsck(
+            &parapheur_app::FsckOptions {
+                collect: false,
+                grace: chrono::Duration::zero(),
+            },
+            Utc::now(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.orphans.is_empty(), "{:?}", report.orphans);
+    // Another commune's user gets its own (absent) logo, never this one.
+    let (other, _) = login(&site, "agent@b.test").await;
+    let (status, _, _) = send(&site, get("/administration/logo", Some(&other))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_host_opens_a_commune_with_its_administrator() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/hebergement",
+            Some(&cookie),
+            &format!("insee=99999&admin_name=X&admin_email=x%40c.test&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("99999"), "{page}");
+    assert_eq!(site.app.store().communes().await.unwrap().len(), 2);
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/hebergement",
+            Some(&cookie),
+            &format!(
+                "insee=37261&admin_name=Marie+Martin&admin_email=marie%40tours.test&csrf={csrf}"
+            ),
+        ),
+    )
+    .await;
+    assert!(page.contains("Registre créé pour Tours"), "{page}");
+    let token = link_token(&page);
+    send(
+        &site,
+        post(
+            "/mot-de-passe-oublie/nouveau",
+            None,
+            &format!("token={token}&new={PASSWORD}"),
+        ),
+    )
+    .await;
+    let (tours, _) = login(&site, "marie@tours.test").await;
+    let (status, _, page) = send(&site, get("/administration", Some(&tours))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("37261"));
+    // The same commune twice is refused.
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/hebergement",
+            Some(&cookie),
+            &format!("insee=37261&admin_name=Y&admin_email=y%40tours.test&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(
+        page.contains("existe déjà") || page.contains("déjà"),
+        "{page}"
     );
 }

@@ -1,5 +1,6 @@
 //! One module per page or group of pages.
 
+pub mod admin;
 pub mod auth;
 pub mod call;
 pub mod contacts;

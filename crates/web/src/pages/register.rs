@@ -15,7 +15,7 @@ use crate::session::Me;
 use crate::views::{self, Choice, ItemRow};
 use crate::{WebState, assets, templates};
 
-const PAGE_SIZE: i64 = 100;
+const PAGE_SIZE: i64 = 50;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct RegisterQuery {
@@ -82,13 +82,25 @@ pub async fn register(
     let filter = q.filter(year, &me)?;
     let store = state.app.store();
     let page = q.page.max(0);
-    let total = store.count_items(commune.id, &filter).await?;
-    let items: Vec<ItemRow> = store
-        .items(commune.id, &filter, PAGE_SIZE, page * PAGE_SIZE)
+    // One row more than a page tells whether a next page exists: counting every matching
+    // row of the year would cost more than the page itself. The year's totals come from the
+    // chrono counters, which hold the last number given (numbers have no gaps).
+    let mut items: Vec<ItemRow> = store
+        .items(commune.id, &filter, PAGE_SIZE + 1, page * PAGE_SIZE)
         .await?
         .iter()
         .map(|i| ItemRow::new(i, today))
         .collect();
+    let has_next = items.len() as i64 > PAGE_SIZE;
+    items.truncate(PAGE_SIZE as usize);
+    let numbered: Vec<_> = store
+        .chrono_counters(commune.id)
+        .await?
+        .into_iter()
+        .filter(|(y, _, _)| *y == year)
+        .map(|(_, direction, last)| ctx! { direction => direction.label_fr(), count => last })
+        .collect();
+    let first = page * PAGE_SIZE + 1;
     let years: Vec<i32> = (today.year() - 9..=today.year()).rev().collect();
     let choices = |list: Vec<(&'static str, &'static str)>| -> Vec<Choice> {
         list.into_iter()
@@ -111,13 +123,13 @@ pub async fn register(
         "register.html",
         ctx! {
             title => "Registre", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
-            nav => "register", items, total, years,
+            nav => "register", first, last => first + items.len() as i64 - 1, items, numbered, years,
             filter => ctx! { annee => year, sens => q.sens, canal => q.canal, statut => q.statut, service => q.service },
             directions => choices(Direction::ALL.iter().map(|d| (d.code(), d.label_fr())).collect()),
             channels => choices(Channel::ALL.iter().map(|c| (c.code(), c.label_fr())).collect()),
             statuses => choices(Status::ALL.iter().map(|s| (s.code(), s.label_fr())).collect()),
             services, query => q.query_string(year),
-            next_page => ((page + 1) * PAGE_SIZE < total).then_some(page + 1),
+            next_page => has_next.then_some(page + 1),
             prev_page => (page > 0).then_some(page - 1),
         },
     )?))
