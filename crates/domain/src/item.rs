@@ -210,6 +210,30 @@ impl LinkKind {
             LinkKind::DuplicateOf => "duplicate_of",
         }
     }
+
+    pub const ALL: [LinkKind; 3] = [
+        LinkKind::ReplyTo,
+        LinkKind::FollowUpOf,
+        LinkKind::DuplicateOf,
+    ];
+
+    /// How the link reads from the item that holds it ("this item is … that one").
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            LinkKind::ReplyTo => "réponse à",
+            LinkKind::FollowUpOf => "suite de",
+            LinkKind::DuplicateOf => "doublon de",
+        }
+    }
+
+    /// How the link reads from the other end.
+    pub fn reverse_label_fr(self) -> &'static str {
+        match self {
+            LinkKind::ReplyTo => "a pour réponse",
+            LinkKind::FollowUpOf => "a pour suite",
+            LinkKind::DuplicateOf => "a pour doublon",
+        }
+    }
 }
 
 impl FromStr for LinkKind {

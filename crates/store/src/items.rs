@@ -427,6 +427,37 @@ impl Store {
         .collect()
     }
 
+    /// The links of an item in both directions: (other item's id and number, kind, true when
+    /// this item holds the link).
+    pub async fn links_of(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<(Uuid, String, LinkKind, bool)>, StoreError> {
+        sqlx::query(
+            "SELECT i.id, i.chrono, l.kind, 1 FROM item_links l JOIN items i ON i.id = l.to_item
+             WHERE l.commune_id = $1 AND l.from_item = $2
+             UNION ALL
+             SELECT i.id, i.chrono, l.kind, 0 FROM item_links l JOIN items i ON i.id = l.from_item
+             WHERE l.commune_id = $1 AND l.to_item = $2
+             ORDER BY 2",
+        )
+        .bind(commune_id.to_string())
+        .bind(item_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                parse_uuid(&r.try_get::<String, _>(0)?)?,
+                r.try_get::<String, _>(1)?,
+                parse_code(&r.try_get::<String, _>(2)?)?,
+                r.try_get::<i64, _>(3)? != 0,
+            ))
+        })
+        .collect()
+    }
+
     pub async fn notes(&self, commune_id: Uuid, item_id: Uuid) -> Result<Vec<Note>, StoreError> {
         sqlx::query(
             "SELECT * FROM notes WHERE commune_id = $1 AND item_id = $2 ORDER BY created_at",

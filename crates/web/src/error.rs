@@ -57,18 +57,61 @@ impl From<minijinja::Error> for WebError {
     }
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = crate::templates::render(
+/// An error page's words, kept on the response so that [`with_navigation`] can render it
+/// again with the header and menu of the person logged in.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+fn render_page(title: &str, message: &str, me: Option<&crate::session::Me>) -> String {
+    crate::templates::render(
         "message.html",
         ctx! {
             title, message, style_url => crate::assets::style_url(),
+            me => me.map(|m| m.view()), csrf => me.map(|m| m.csrf().to_owned()),
             back_url => "/a-traiter", back_label => "Retour à la liste",
         },
     )
     .unwrap_or_else(|_| {
         format!("<!doctype html><html lang=\"fr\"><title>{title}</title><p>{message}</p></html>")
+    })
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let mut response = (status, Html(render_page(title, message, None))).into_response();
+    response.extensions_mut().insert(ErrorPage {
+        title: title.to_owned(),
+        message: message.to_owned(),
     });
-    (status, Html(body)).into_response()
+    response
+}
+
+/// Gives error pages the header and navigation of the logged-in person, so that a refused
+/// action never strands anyone on a bare page. Costs a session lookup on errors only.
+pub async fn with_navigation(
+    axum::extract::State(state): axum::extract::State<crate::WebState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let token =
+        crate::session::cookie(request.headers(), crate::session::COOKIE).map(str::to_owned);
+    let response = next.run(request).await;
+    let (Some(token), Some(error)) = (token, response.extensions().get::<ErrorPage>().cloned())
+    else {
+        return response;
+    };
+    let Ok(Some(who)) = state.app.authenticate(&token, chrono::Utc::now()).await else {
+        return response;
+    };
+    let me = crate::session::Me(who);
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        axum::body::Body::from(render_page(&error.title, &error.message, Some(&me))),
+    )
 }
 
 impl IntoResponse for WebError {

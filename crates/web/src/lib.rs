@@ -103,6 +103,7 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
             post(pages::item::documents_received),
         )
         .route("/courrier/{id}/copie", post(pages::item::copy))
+        .route("/courrier/{id}/lien", post(pages::item::link))
         .route("/courrier/{id}/fichier/{file}", get(pages::item::file))
         .route(
             "/administration",
@@ -142,6 +143,10 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
             get(pages::admin::host).post(pages::admin::create_commune),
         )
         .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::with_navigation,
+        ))
         .layer(axum::middleware::from_fn(session::same_origin_posts))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(state);

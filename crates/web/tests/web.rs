@@ -895,6 +895,11 @@ async fn administration_is_for_administrators_and_host_pages_for_the_host() {
             let (status, _, page) = send(&site, get(path, Some(&cookie))).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{who} {path}");
             assert!(page.contains("réservée aux administrateurs"), "{page}");
+            // The refusal keeps the person's header and menu.
+            assert!(
+                page.contains("Se déconnecter") && page.contains("Navigation principale"),
+                "{page}"
+            );
         }
         let (status, _, _) = send(
             &site,
@@ -1281,4 +1286,64 @@ async fn the_host_opens_a_commune_with_its_administrator() {
         page.contains("existe déjà") || page.contains("déjà"),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn items_are_linked_by_number_within_the_commune() {
+    let site = site().await;
+    let first = register_in(&site, &site.a, "Demande de permis").await.item;
+    let second = register_in(&site, &site.a, "Pièces complémentaires du permis")
+        .await
+        .item;
+    // Numbers restart in each commune: the other commune's fourth number has no match here.
+    for _ in 0..3 {
+        register_in(&site, &site._b, "Autre courrier d'ailleurs").await;
+    }
+    let foreign = register_in(&site, &site._b, "Courrier d'ailleurs")
+        .await
+        .item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/lien", second.id),
+            Some(&cookie),
+            &format!("kind=follow_up_of&numero={}&csrf={csrf}", first.chrono),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(
+        &site,
+        get(&format!("/courrier/{}", first.id), Some(&cookie)),
+    )
+    .await;
+    assert!(
+        page.contains("a pour suite") && page.contains(&second.chrono),
+        "{page}"
+    );
+    // Another commune's number is unknown here (and says nothing about it).
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/lien", second.id),
+            Some(&cookie),
+            &format!("kind=reply_to&numero={}&csrf={csrf}", foreign.chrono),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("aucun élément ne porte le numéro"), "{page}");
+    assert!(!page.contains("Courrier d'ailleurs"));
+    // An unknown page keeps the navigation too.
+    let (status, _, page) = send(
+        &site,
+        get(
+            "/courrier/00000000-0000-0000-0000-000000000000",
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("Navigation principale"), "{page}");
 }

@@ -172,6 +172,24 @@ async fn render_item(
             }
         })
         .collect();
+    let links: Vec<_> = store
+        .links_of(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|(other, chrono, kind, outgoing)| {
+            ctx! {
+                url => format!("/courrier/{other}"), chrono,
+                label => if outgoing { kind.label_fr() } else { kind.reverse_label_fr() },
+            }
+        })
+        .collect();
+    let link_kinds: Vec<Choice> = parapheur_app::domain::LinkKind::ALL
+        .iter()
+        .map(|k| Choice {
+            code: k.code().into(),
+            label: k.label_fr().into(),
+        })
+        .collect();
     let item_view = ctx! {
         id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
         status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
@@ -196,6 +214,7 @@ async fn render_item(
             service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
             assignee => item.assignee_id.and_then(name_of_user),
             files, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
+            links, link_kinds,
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,
@@ -488,5 +507,61 @@ pub async fn copy(
             Utc::now(),
         )
         .await;
+    outcome(&state, &me, &item, result).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    numero: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// Links the item to another of the commune, named by its number ("2026-A-000123").
+pub async fn link(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let kind: parapheur_app::domain::LinkKind = form.kind.parse().map_err(WebError::BadRequest)?;
+    let number = form.numero.trim();
+    let other = match state
+        .app
+        .store()
+        .item_by_chrono(me.0.commune.id, number)
+        .await
+    {
+        Ok(other) => other,
+        Err(parapheur_app::store::StoreError::NotFound(_)) => {
+            let error = format!("aucun élément ne porte le numéro « {number} »");
+            let page = render_item(&state, &me, &item, None, Some(error)).await?;
+            return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let result = if other.id == item.id {
+        Err(parapheur_app::AppError::invalid(
+            "un élément ne peut pas être lié à lui-même",
+        ))
+    } else {
+        state
+            .app
+            .link_items(
+                &me.0.commune,
+                &me.0.actor(),
+                item.id,
+                other.id,
+                kind,
+                Utc::now(),
+            )
+            .await
+    };
     outcome(&state, &me, &item, result).await
 }
