@@ -232,9 +232,11 @@ impl App {
                 .services(commune.id)
                 .await?
                 .iter()
-                .any(|x| x.id == s)
+                .any(|x| x.id == s && x.active)
         {
-            return Err(AppError::invalid("service inconnu dans cette commune"));
+            return Err(AppError::invalid(
+                "service inconnu ou retiré dans cette commune",
+            ));
         }
         if let Some(u) = assignee_id
             && !self

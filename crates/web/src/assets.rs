@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 const STYLE: &str = include_str!("../assets/style.css");
+const SCRIPT: &str = include_str!("../assets/app.js");
 
 struct Asset {
     name: String,
@@ -23,17 +24,29 @@ fn assets() -> &'static [Asset] {
             let digest = hex::encode(Sha256::digest(body.as_bytes()));
             format!("{stem}-{}.{ext}", &digest[..12])
         };
-        vec![Asset {
-            name: hashed("style", "css", STYLE),
-            content_type: "text/css; charset=utf-8",
-            body: STYLE,
-        }]
+        vec![
+            Asset {
+                name: hashed("style", "css", STYLE),
+                content_type: "text/css; charset=utf-8",
+                body: STYLE,
+            },
+            Asset {
+                name: hashed("app", "js", SCRIPT),
+                content_type: "text/javascript; charset=utf-8",
+                body: SCRIPT,
+            },
+        ]
     })
 }
 
 /// The URL of the stylesheet.
 pub fn style_url() -> String {
     format!("/static/{}", assets()[0].name)
+}
+
+/// The URL of the script (loaded deferred; pages work without it).
+pub fn script_url() -> String {
+    format!("/static/{}", assets()[1].name)
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

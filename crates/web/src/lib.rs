@@ -42,7 +42,9 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         app,
         secure_cookies,
     };
-    let csp = "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; \
+    // blob: images are the previews of scans chosen for upload, made in the browser.
+    let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+               img-src 'self' blob:; frame-src 'self'; \
                form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
     let headers = [
         (header::CONTENT_SECURITY_POLICY, csp),
@@ -77,6 +79,7 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .route("/a-traiter", get(pages::inbox::inbox))
         .route("/registre", get(pages::register::register))
         .route("/contacts", get(pages::contacts::list))
+        .route("/contacts/suggestions", get(pages::contacts::suggestions))
         .route("/contacts/{id}", get(pages::contacts::show))
         .route("/contacts/{id}/fusionner", post(pages::contacts::merge))
         .route("/tableau-de-bord", get(pages::dashboard::dashboard))

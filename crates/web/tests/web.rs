@@ -1347,3 +1347,98 @@ async fn items_are_linked_by_number_within_the_commune() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("Navigation principale"), "{page}");
 }
+
+#[tokio::test]
+async fn contact_suggestions_come_from_this_commune_only() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    for (commune, name) in [(&site.a, "Duplessis"), (&site._b, "Dupont-Ailleurs")] {
+        let new = NewItem::incoming(Channel::Paper, "Courrier", today);
+        let party = site.app.resolve_contact(commune, name, None).await.unwrap();
+        site.app
+            .register_with_party(
+                commune,
+                &Actor::System("test"),
+                new,
+                Some(party),
+                vec![],
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, headers, body) =
+        send(&site, get("/contacts/suggestions?q=dup", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let found: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(found.len(), 1, "{body}");
+    assert_eq!(found[0]["label"], "Duplessis");
+    // The id chosen among the suggestions names the sender of a call.
+    let id = found[0]["id"].as_str().unwrap().to_owned();
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/appel/nouveau",
+            Some(&cookie),
+            &format!("caller=Duplessis&caller_id={id}&subject=Rappel&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let contact = uuid::Uuid::parse_str(&id).unwrap();
+    assert_eq!(
+        site.app
+            .store()
+            .contact_item_ids(site.a.id, contact)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Another commune's contact id is not found, and nothing is registered.
+    let foreign = site
+        .app
+        .store()
+        .search_contacts(site._b.id, "dupont", 1)
+        .await
+        .unwrap();
+    let (status, _, _) = send(
+        &site,
+        post(
+            "/appel/nouveau",
+            Some(&cookie),
+            &format!(
+                "caller=X&caller_id={}&subject=Rappel&csrf={csrf}",
+                foreign[0].id
+            ),
+        ),
+    )
+    .await;
+    assert_ne!(status, StatusCode::SEE_OTHER);
+    assert_eq!(site.app.store().item_count(site.a.id).await.unwrap(), 2);
+    // Pages load the script from our origin only.
+    let csp = headers_of(&site, &cookie).await;
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+}
+
+async fn headers_of(site: &Site, cookie: &str) -> String {
+    let (_, headers, page) = send(site, get("/a-traiter", Some(cookie))).await;
+    assert!(
+        page.contains("app-") && page.contains(".js\" defer></script>"),
+        "{page}"
+    );
+    headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -21,6 +21,9 @@ pub struct CallForm {
     csrf: String,
     #[serde(default)]
     caller: String,
+    /// The contact chosen among the suggestions (set by the page's script).
+    #[serde(default)]
+    caller_id: String,
     #[serde(default)]
     phone: String,
     #[serde(default)]
@@ -116,7 +119,13 @@ pub async fn submit(
     let phone = Some(form.phone.as_str()).filter(|p| !p.trim().is_empty());
     let party = match state
         .app
-        .resolve_contact(commune, &form.caller, phone)
+        .resolve_contact(
+            commune,
+            Some(form.caller_id.trim())
+                .filter(|id| Uuid::parse_str(id).is_ok())
+                .unwrap_or(&form.caller),
+            phone,
+        )
         .await
     {
         Ok(party) => party,

@@ -51,6 +51,41 @@ pub async fn list(
     )?))
 }
 
+/// Suggestions for the contact fields of the letter and call forms, as JSON: the label
+/// shown (name, then email or address to tell homonyms apart) and the id.
+pub async fn suggestions(
+    State(state): State<WebState>,
+    me: Me,
+    Query(query): Query<SearchQuery>,
+) -> Result<axum::Json<Vec<serde_json::Value>>, WebError> {
+    let q = query.q.trim();
+    if q.chars().count() < 2 {
+        return Ok(axum::Json(Vec::new()));
+    }
+    let found = state
+        .app
+        .store()
+        .search_contacts(me.0.commune.id, q, 10)
+        .await?;
+    Ok(axum::Json(
+        found
+            .iter()
+            .map(|c| {
+                let detail = c
+                    .email
+                    .clone()
+                    .or_else(|| Some(address(c)).filter(|a| !a.is_empty()))
+                    .or_else(|| c.phone.clone());
+                let label = match detail {
+                    Some(d) => format!("{} — {d}", c.display_name()),
+                    None => c.display_name(),
+                };
+                serde_json::json!({ "id": c.id.to_string(), "label": label })
+            })
+            .collect(),
+    ))
+}
+
 pub async fn show(
     State(state): State<WebState>,
     me: Me,

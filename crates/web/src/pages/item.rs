@@ -218,7 +218,7 @@ async fn render_item(
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,
-            services => services.iter().map(|s| ctx! { id => s.id.to_string(), name => s.name, selected => Some(s.id) == item.service_id }).collect::<Vec<_>>(),
+            services => services.iter().filter(|s| s.active || Some(s.id) == item.service_id).map(|s| ctx! { id => s.id.to_string(), name => s.name, selected => Some(s.id) == item.service_id }).collect::<Vec<_>>(),
             users => users.iter().filter(|u| u.active).map(|u| ctx! { id => u.id.to_string(), name => u.display_name, selected => Some(u.id) == item.assignee_id }).collect::<Vec<_>>(),
         },
     )?))

@@ -27,6 +27,9 @@ pub struct LetterForm {
     registered_number: String,
     subject: String,
     sender: String,
+    /// The contact chosen among the suggestions (set by the page's script).
+    #[serde(default)]
+    sender_id: String,
     doctype: String,
     arrival: String,
     letter_date: String,
@@ -85,6 +88,7 @@ pub(crate) async fn form_page(
         .services(commune.id)
         .await?
         .into_iter()
+        .filter(|s| s.active)
         .map(|s| ctx! { id => s.id.to_string(), name => s.name })
         .collect();
     let users: Vec<_> = store
@@ -192,6 +196,7 @@ async fn read_fields(
             "registered_number" => form.registered_number = value,
             "subject" => form.subject = value,
             "sender" => form.sender = value,
+            "sender_id" => form.sender_id = value,
             "doctype" => form.doctype = value,
             "arrival" => form.arrival = value,
             "letter_date" => form.letter_date = value,
@@ -285,7 +290,11 @@ pub async fn submit(
     let party = if form.sender.trim().is_empty() {
         None
     } else {
-        match state.app.resolve_contact(commune, &form.sender, None).await {
+        // A suggestion chosen in the page names the contact by its id (checked to be of
+        // this commune); otherwise the typed text is resolved.
+        let chosen = Some(form.sender_id.trim()).filter(|id| Uuid::parse_str(id).is_ok());
+        let text = chosen.unwrap_or(&form.sender);
+        match state.app.resolve_contact(commune, text, None).await {
             Ok(party) => Some(party),
             Err(e) => return refused(form, e.to_string()).await,
         }
