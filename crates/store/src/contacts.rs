@@ -156,15 +156,19 @@ impl WriteTx {
             ));
         }
         for id in [keep, duplicate] {
-            let live = sqlx::query(
-                "SELECT 1 FROM contacts WHERE commune_id = $1 AND id = $2 AND merged_into IS NULL",
-            )
-            .bind(commune_id.to_string())
-            .bind(id.to_string())
-            .fetch_optional(self.conn())
-            .await?;
-            if live.is_none() {
-                return Err(StoreError::not_found("contact"));
+            let row =
+                sqlx::query("SELECT merged_into FROM contacts WHERE commune_id = $1 AND id = $2")
+                    .bind(commune_id.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(self.conn())
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("contact"))?;
+            // Another commune's contact is "not found" above; one of ours already merged
+            // (two people merging at once) is said plainly.
+            if row.try_get::<Option<String>, _>(0)?.is_some() {
+                return Err(StoreError::Invalid(
+                    "ce contact a déjà été fusionné avec un autre".into(),
+                ));
             }
         }
         // Items already naming both keep one line for `keep`.

@@ -3,162 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use chrono::Utc;
+use parapheur_app::Actor;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
-use parapheur_app::{Actor, App, Config, MasterKeySource, NewFile, NewUser};
-use tower::ServiceExt;
 
-const PASSWORD: &str = "mot-de-passe-solide";
-
-struct Site {
-    app: App,
-    _dir: tempfile::TempDir,
-    a: parapheur_app::domain::Commune,
-    _b: parapheur_app::domain::Commune,
-}
-
-async fn site() -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().into(),
-        database_url: None,
-        master_key: MasterKeySource::Inline(
-            parapheur_files::MasterKey::generate().unwrap().to_base64(),
-        ),
-    };
-    let app = App::open(&config).await.unwrap();
-    let system = Actor::System("test");
-    let a = app
-        .create_commune("01004", &system, Utc::now())
-        .await
-        .unwrap();
-    let b = app
-        .create_commune("37154", &system, Utc::now())
-        .await
-        .unwrap();
-    for (commune, email, role) in [
-        (&a, "agent@a.test", Role::Agent),
-        (&a, "maire@a.test", Role::Elu),
-        (&a, "admin@a.test", Role::Administrateur),
-        (&b, "agent@b.test", Role::Agent),
-        (&b, "admin@b.test", Role::Administrateur),
-    ] {
-        app.add_user(
-            commune,
-            NewUser {
-                email: email.into(),
-                display_name: email.into(),
-                title: None,
-                role,
-                service_id: None,
-                password: Some(PASSWORD.into()),
-                // The first commune's administrator also manages the installation.
-                host_admin: email == "admin@a.test",
-            },
-            &system,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    }
-    Site {
-        app,
-        _dir: dir,
-        a,
-        _b: b,
-    }
-}
-
-async fn send(site: &Site, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = parapheur_web::router(site.app.clone(), false)
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
-}
-
-fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut r = Request::get(path).header(header::HOST, "mairie.test");
-    if let Some(c) = cookie {
-        r = r.header(header::COOKIE, c);
-    }
-    r.body(Body::empty()).unwrap()
-}
-
-fn post(path: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
-    let mut r = Request::post(path)
-        .header(header::HOST, "mairie.test")
-        .header(header::ORIGIN, "http://mairie.test")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(c) = cookie {
-        r = r.header(header::COOKIE, c);
-    }
-    r.body(Body::from(form.to_owned())).unwrap()
-}
-
-/// Logs in and returns (cookie, csrf token read from a page).
-async fn login(site: &Site, email: &str) -> (String, String) {
-    let (status, headers, _) = send(
-        site,
-        post(
-            "/connexion",
-            None,
-            &format!("email={email}&password={PASSWORD}&suite=/a-traiter"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "login of {email}");
-    let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
-    assert!(
-        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
-        "{set_cookie}"
-    );
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let (_, _, page) = send(site, get("/mot-de-passe", Some(&cookie))).await;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    (cookie, csrf)
-}
-
-async fn register_in(
-    site: &Site,
-    commune: &parapheur_app::domain::Commune,
-    subject: &str,
-) -> parapheur_app::Registered {
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &commune.departement);
-    site.app
-        .register(
-            commune,
-            &Actor::System("test"),
-            NewItem::incoming(Channel::Paper, subject, today),
-            vec![NewFile {
-                filename: "scan.pdf".into(),
-                media_type: "application/pdf".into(),
-                bytes: b"%PDF-1.4 secret".to_vec(),
-            }],
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn pages_need_a_login_and_say_so_in_french() {
@@ -390,52 +242,6 @@ async fn status_changes_follow_the_state_machine() {
     );
 }
 
-fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
-}
-
-fn multipart(cookie: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Request<Body> {
-    multipart_to(
-        "/courrier/nouveau",
-        cookie,
-        fields,
-        file.map(|(name, bytes)| ("files", name, bytes)),
-    )
-}
-
-fn multipart_to(
-    path: &str,
-    cookie: &str,
-    fields: &[(&str, &str)],
-    file: Option<(&str, &str, &[u8])>,
-) -> Request<Body> {
-    let boundary = "XyZ-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    if let Some((field, filename, bytes)) = file {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Request::post(path)
-        .header(header::HOST, "mairie.test")
-        .header(header::COOKIE, cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_letter_is_registered_with_its_scan_and_bad_ones_save_nothing() {
     let site = site().await;
@@ -600,7 +406,7 @@ async fn the_register_lists_and_exports_only_this_commune() {
     let ours = register_in(&site, &site.a, "=HYPERLINK(\"http://x\")")
         .await
         .item;
-    register_in(&site, &site._b, "Secret de B").await;
+    register_in(&site, &site.b, "Secret de B").await;
     let (cookie, _) = login(&site, "agent@a.test").await;
     let (status, _, page) = send(&site, get("/registre", Some(&cookie))).await;
     assert_eq!(status, StatusCode::OK);
@@ -670,7 +476,7 @@ async fn the_maire_sees_what_awaits_him_and_the_dashboard() {
     let item = register_in(&site, &site.a, "Demande d'avis du maire")
         .await
         .item;
-    register_in(&site, &site._b, "Secret de B").await;
+    register_in(&site, &site.b, "Secret de B").await;
     let maire = site
         .app
         .store()
@@ -954,7 +760,7 @@ async fn an_administrator_invites_changes_and_deactivates_users() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("adresse électronique invalide"), "{page}");
-    assert_eq!(site.app.store().users(site.a.id).await.unwrap().len(), 3);
+    assert_eq!(site.app.store().users(site.a.id).await.unwrap().len(), 4);
     let (status, _, page) = send(
         &site,
         post(
@@ -1036,7 +842,7 @@ async fn an_administrator_invites_changes_and_deactivates_users() {
     let other = site
         .app
         .store()
-        .user_by_email(site._b.id, "agent@b.test")
+        .user_by_email(site.b.id, "agent@b.test")
         .await
         .unwrap()
         .unwrap();
@@ -1297,9 +1103,9 @@ async fn items_are_linked_by_number_within_the_commune() {
         .item;
     // Numbers restart in each commune: the other commune's fourth number has no match here.
     for _ in 0..3 {
-        register_in(&site, &site._b, "Autre courrier d'ailleurs").await;
+        register_in(&site, &site.b, "Autre courrier d'ailleurs").await;
     }
-    let foreign = register_in(&site, &site._b, "Courrier d'ailleurs")
+    let foreign = register_in(&site, &site.b, "Courrier d'ailleurs")
         .await
         .item;
     let (cookie, csrf) = login(&site, "agent@a.test").await;
@@ -1352,7 +1158,7 @@ async fn items_are_linked_by_number_within_the_commune() {
 async fn contact_suggestions_come_from_this_commune_only() {
     let site = site().await;
     let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
-    for (commune, name) in [(&site.a, "Duplessis"), (&site._b, "Dupont-Ailleurs")] {
+    for (commune, name) in [(&site.a, "Duplessis"), (&site.b, "Dupont-Ailleurs")] {
         let new = NewItem::incoming(Channel::Paper, "Courrier", today);
         let party = site.app.resolve_contact(commune, name, None).await.unwrap();
         site.app
@@ -1406,7 +1212,7 @@ async fn contact_suggestions_come_from_this_commune_only() {
     let foreign = site
         .app
         .store()
-        .search_contacts(site._b.id, "dupont", 1)
+        .search_contacts(site.b.id, "dupont", 1)
         .await
         .unwrap();
     let (status, _, _) = send(

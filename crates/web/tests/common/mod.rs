@@ -1,0 +1,217 @@
+//! What the web tests share: a register with two communes and a user of every role in
+//! each, and requests sent through the real router.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Role};
+use parapheur_app::{Actor, App, Config, MasterKeySource, NewFile, NewUser};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "mot-de-passe-solide";
+
+pub struct Site {
+    pub app: App,
+    _dir: tempfile::TempDir,
+    pub a: parapheur_app::domain::Commune,
+    pub b: parapheur_app::domain::Commune,
+}
+
+pub async fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().into(),
+        database_url: None,
+        master_key: MasterKeySource::Inline(
+            parapheur_files::MasterKey::generate().unwrap().to_base64(),
+        ),
+    };
+    let app = App::open(&config).await.unwrap();
+    let system = Actor::System("test");
+    let a = app
+        .create_commune("01004", &system, Utc::now())
+        .await
+        .unwrap();
+    let b = app
+        .create_commune("37154", &system, Utc::now())
+        .await
+        .unwrap();
+    for (commune, email, role) in [
+        (&a, "agent@a.test", Role::Agent),
+        (&a, "maire@a.test", Role::Elu),
+        (&a, "admin@a.test", Role::Administrateur),
+        (&a, "archiviste@a.test", Role::Archiviste),
+        (&b, "agent@b.test", Role::Agent),
+        (&b, "maire@b.test", Role::Elu),
+        (&b, "admin@b.test", Role::Administrateur),
+        (&b, "archiviste@b.test", Role::Archiviste),
+    ] {
+        app.add_user(
+            commune,
+            NewUser {
+                email: email.into(),
+                display_name: email.into(),
+                title: None,
+                role,
+                service_id: None,
+                password: Some(PASSWORD.into()),
+                // The first commune's administrator also manages the installation.
+                host_admin: email == "admin@a.test",
+            },
+            &system,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    Site {
+        app,
+        _dir: dir,
+        a,
+        b,
+    }
+}
+
+pub async fn send(
+    site: &Site,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = parapheur_web::router(site.app.clone(), false)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+pub fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path).header(header::HOST, "mairie.test");
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+pub fn post(path: &str, cookie: Option<&str>, form: &str) -> Request<Body> {
+    let mut r = Request::post(path)
+        .header(header::HOST, "mairie.test")
+        .header(header::ORIGIN, "http://mairie.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    r.body(Body::from(form.to_owned())).unwrap()
+}
+
+/// Logs in and returns (cookie, csrf token read from a page).
+pub async fn login(site: &Site, email: &str) -> (String, String) {
+    let (status, headers, _) = send(
+        site,
+        post(
+            "/connexion",
+            None,
+            &format!("email={email}&password={PASSWORD}&suite=/a-traiter"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "login of {email}");
+    let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (_, _, page) = send(site, get("/mot-de-passe", Some(&cookie))).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+pub async fn register_in(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    subject: &str,
+) -> parapheur_app::Registered {
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &commune.departement);
+    site.app
+        .register(
+            commune,
+            &Actor::System("test"),
+            NewItem::incoming(Channel::Paper, subject, today),
+            vec![NewFile {
+                filename: "scan.pdf".into(),
+                media_type: "application/pdf".into(),
+                bytes: b"%PDF-1.4 secret".to_vec(),
+            }],
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+}
+
+pub fn as_refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
+}
+
+pub fn multipart(
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> Request<Body> {
+    multipart_to(
+        "/courrier/nouveau",
+        cookie,
+        fields,
+        file.map(|(name, bytes)| ("files", name, bytes)),
+    )
+}
+
+pub fn multipart_to(
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str, &[u8])>,
+) -> Request<Body> {
+    let boundary = "XyZ-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((field, filename, bytes)) = file {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Request::post(path)
+        .header(header::HOST, "mairie.test")
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}

@@ -1,0 +1,638 @@
+//! The security matrix: every route of the router, called anonymously, as each role of
+//! commune A, and as each role of commune B with commune A's ids. What must be refused is
+//! refused, a refusal writes nothing (commune A's journal does not grow), and no response
+//! to commune B ever carries commune A's data.
+//!
+//! The table below must name every route of `src/lib.rs`: a new route without a line here
+//! fails the test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use common::*;
+use parapheur_app::admin::{LogoChange, SettingsForm};
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Confidentiality, Role};
+use parapheur_app::{Actor, Change, NewFile};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Login and password-reset pages: no session needed.
+    Public,
+    /// Any logged-in person of the commune.
+    Everyone,
+    /// Agents and administrators (register and process mail).
+    Registrars,
+    /// The commune's administrators.
+    Admins,
+    /// Host administrators.
+    Host,
+    /// A confidential item: élus, administrators and the person in charge.
+    Confidential,
+}
+
+/// What the ids in a route's path belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Commune A's object in the path: commune B gets 403 or 404.
+    CommuneA,
+    /// The caller's own commune (lists, forms): commune B sees its own, never A's.
+    Own,
+}
+
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    scope: Scope,
+    /// Form body (urlencoded), or "multipart" for the upload forms.
+    body: &'static str,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    scope: Scope,
+    body: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        scope,
+        body,
+    }
+}
+
+use Access::*;
+use Scope::*;
+
+const ROUTES: &[Route] = &[
+    r("GET", "/", Public, Own, ""),
+    r("GET", "/healthz", Public, Own, ""),
+    r("GET", "/static/{name}", Public, Own, ""),
+    r("GET", "/connexion", Public, Own, ""),
+    r("GET", "/mot-de-passe-oublie", Public, Own, ""),
+    r("GET", "/mot-de-passe-oublie/nouveau", Public, Own, ""),
+    r(
+        "POST",
+        "/mot-de-passe-oublie",
+        Public,
+        Own,
+        "email=nobody%40x.test",
+    ),
+    r("GET", "/a-traiter", Everyone, Own, ""),
+    r("GET", "/registre", Everyone, Own, ""),
+    r("GET", "/registre.csv", Everyone, Own, ""),
+    r("GET", "/contacts?q=marqueur", Everyone, Own, ""),
+    r("GET", "/contacts/suggestions?q=marq", Everyone, Own, ""),
+    r("GET", "/contacts/{contact}", Everyone, CommuneA, ""),
+    r(
+        "POST",
+        "/contacts/{contact}/fusionner",
+        Registrars,
+        CommuneA,
+        "doublon={duplicate}",
+    ),
+    r("GET", "/tableau-de-bord", Everyone, Own, ""),
+    r("GET", "/elu", Everyone, Own, ""),
+    r("GET", "/mot-de-passe", Everyone, Own, ""),
+    r(
+        "POST",
+        "/mot-de-passe",
+        Everyone,
+        Own,
+        "current=faux&new=un-autre-mot-de-passe",
+    ),
+    r("GET", "/courrier/nouveau", Registrars, Own, ""),
+    r("POST", "/courrier/nouveau", Registrars, Own, "multipart"),
+    r("GET", "/appel/nouveau", Registrars, Own, ""),
+    r(
+        "POST",
+        "/appel/nouveau",
+        Registrars,
+        Own,
+        "caller=Appelant&caller_id={contact}&subject=Appel",
+    ),
+    r("GET", "/courrier/{item}", Everyone, CommuneA, ""),
+    r(
+        "GET",
+        "/courrier/{item}/fichier/{file}",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r("GET", "/courrier/{secret}", Confidential, CommuneA, ""),
+    r(
+        "GET",
+        "/courrier/{secret}/fichier/{secret_file}",
+        Confidential,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/statut",
+        Registrars,
+        CommuneA,
+        "to=in_progress",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/affecter",
+        Registrars,
+        CommuneA,
+        "service=&assignee=",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/note",
+        Everyone,
+        CommuneA,
+        "body=Une+note",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/pieces-demandees",
+        Registrars,
+        CommuneA,
+        "date={today}",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/pieces-recues",
+        Registrars,
+        CommuneA,
+        "date={today}",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/copie",
+        Registrars,
+        CommuneA,
+        "user={user}&purpose=information",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/lien",
+        Registrars,
+        CommuneA,
+        "kind=follow_up_of&numero={secret_chrono}",
+    ),
+    r("GET", "/administration", Admins, Own, ""),
+    r("POST", "/administration", Admins, Own, "multipart"),
+    r("GET", "/administration/logo", Everyone, Own, ""),
+    r("GET", "/administration/services", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/services",
+        Admins,
+        Own,
+        "code=matrice&name=Matrice",
+    ),
+    r(
+        "GET",
+        "/administration/services/{service}",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/services/{service}",
+        Admins,
+        CommuneA,
+        "name=Renomm%C3%A9&active=1",
+    ),
+    r("GET", "/administration/utilisateurs", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/utilisateurs",
+        Admins,
+        Own,
+        "name=Nouvelle&email=nouvelle%40x.test&role=agent",
+    ),
+    r(
+        "GET",
+        "/administration/utilisateurs/{user}",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/utilisateurs/{user}",
+        Admins,
+        CommuneA,
+        "name=Chang%C3%A9&role=administrateur",
+    ),
+    r(
+        "POST",
+        "/administration/utilisateurs/{user}/lien",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r("GET", "/administration/types", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/types",
+        Admins,
+        Own,
+        "code=matrice&label=Matrice&delay_count=2&delay_unit=m&silence=none&retention_years=6&final_action=sort",
+    ),
+    r("GET", "/administration/types/{doctype}", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/types/{doctype}",
+        Admins,
+        Own,
+        "label=Chang%C3%A9&delay_count=1&delay_unit=m&silence=none&retention_years=6&final_action=sort",
+    ),
+    r("GET", "/hebergement", Host, Own, ""),
+    r(
+        "POST",
+        "/hebergement",
+        Host,
+        Own,
+        "insee=00000&admin_name=X&admin_email=x%40x.test",
+    ),
+];
+
+/// Routes left out of the matrix, each covered by a test of its own.
+const ELSEWHERE: &[(&str, &str, &str)] = &[
+    (
+        "POST",
+        "/connexion",
+        "web.rs: wrong_passwords_are_refused_then_limited",
+    ),
+    ("POST", "/deconnexion", "web.rs: logout_ends_the_session"),
+    (
+        "POST",
+        "/mot-de-passe-oublie/nouveau",
+        "web.rs: an_administrator_invites_…",
+    ),
+];
+
+/// Every (method, path) the router declares, read from its source.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let source = include_str!("../src/lib.rs");
+    let mut out = BTreeSet::new();
+    for chunk in source.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap().to_owned();
+        let call = chunk.split(".fallback(").next().unwrap();
+        if call.contains("get(") {
+            out.insert(("GET".to_owned(), path.clone()));
+        }
+        if call.contains("post(") {
+            out.insert(("POST".to_owned(), path.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_matrix_names_every_route() {
+    let declared = declared_routes();
+    assert!(declared.len() > 40, "{declared:?}");
+    let named: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| {
+            let path = r.path.split('?').next().unwrap();
+            let path = path
+                .replace("{contact}", "{id}")
+                .replace("{item}", "{id}")
+                .replace("{secret}", "{id}")
+                .replace("{secret_file}", "{file}")
+                .replace("{service}", "{id}")
+                .replace("{user}", "{id}")
+                .replace("{doctype}", "{code}");
+            (r.method.to_owned(), path)
+        })
+        .chain(
+            ELSEWHERE
+                .iter()
+                .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned())),
+        )
+        .collect();
+    let missing: Vec<_> = declared.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a line in the matrix: {missing:?}"
+    );
+    let stale: Vec<_> = named.difference(&declared).collect();
+    assert!(
+        stale.is_empty(),
+        "matrix lines for routes that do not exist: {stale:?}"
+    );
+}
+
+fn allowed(access: Access, role: Role) -> bool {
+    match access {
+        Public | Everyone => true,
+        Registrars => matches!(role, Role::Agent | Role::Administrateur),
+        Admins => role == Role::Administrateur,
+        // Only A's administrator is a host administrator in the test site.
+        Host => role == Role::Administrateur,
+        Confidential => matches!(role, Role::Elu | Role::Administrateur),
+    }
+}
+
+struct Ids {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Ids {
+    fn fill(&self, template: &str) -> String {
+        let mut out = template.to_owned();
+        for (name, value) in &self.values {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+}
+
+const MARKER: &str = "marqueur";
+
+/// Commune A's objects, each carrying the marker in its text or bytes.
+async fn objects_of_a(site: &Site) -> Ids {
+    let app = &site.app;
+    let a = &site.a;
+    let system = Actor::System("matrice");
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &a.departement);
+    let pdf = |what: &str| NewFile {
+        filename: format!("{what}.pdf"),
+        media_type: "application/pdf".into(),
+        bytes: format!("%PDF-1.4 Marqueur {what}").into_bytes(),
+    };
+    let mut new = NewItem::incoming(Channel::Paper, "Objet Marqueur A", today);
+    new.doctype_code = Some("demande-administrative".into());
+    let party = app
+        .resolve_contact(a, "Contact Marqueur", None)
+        .await
+        .unwrap();
+    let item = app
+        .register_with_party(
+            a,
+            &system,
+            new,
+            Some(party),
+            vec![pdf("courrier")],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let party = app
+        .resolve_contact(a, "Doublon Marqueur", None)
+        .await
+        .unwrap();
+    app.register_with_party(
+        a,
+        &system,
+        NewItem::incoming(Channel::Paper, "Autre Marqueur", today),
+        Some(party),
+        vec![],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let admin = app
+        .store()
+        .user_by_email(a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let agent = app
+        .store()
+        .user_by_email(a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut secret = NewItem::incoming(Channel::Paper, "Secret Marqueur A", today);
+    secret.confidentiality = Confidentiality::Confidential;
+    let secret = app
+        .register(a, &system, secret, vec![pdf("secret")], Utc::now())
+        .await
+        .unwrap();
+    app.change_item(
+        a,
+        &system,
+        secret.item.id,
+        Change::Assign {
+            service_id: None,
+            assignee_id: Some(admin.id),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let mut logo = b"\x89PNG\r\n\x1a\n".to_vec();
+    logo.extend_from_slice(b"Marqueur logo");
+    app.update_commune_settings(
+        a,
+        &system,
+        SettingsForm {
+            address: "1 rue Marqueur".into(),
+            logo: LogoChange::Replace {
+                bytes: logo,
+                media_type: "image/png".into(),
+            },
+            ..SettingsForm::default()
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // Commune B has a logo of its own: its people get it, never A's.
+    app.update_commune_settings(
+        &site.b,
+        &system,
+        SettingsForm {
+            logo: LogoChange::Replace {
+                bytes: b"\x89PNG\r\n\x1a\nlogo B".to_vec(),
+                media_type: "image/png".into(),
+            },
+            ..SettingsForm::default()
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let contacts = app
+        .store()
+        .search_contacts(a.id, "marqueur", 10)
+        .await
+        .unwrap();
+    let contact = contacts
+        .iter()
+        .find(|c| c.name == "Contact Marqueur")
+        .unwrap();
+    let duplicate = contacts
+        .iter()
+        .find(|c| c.name == "Doublon Marqueur")
+        .unwrap();
+    let service = app.store().services(a.id).await.unwrap().remove(0);
+    let file = item.attachments[0].id;
+    let secret_file = secret.attachments[0].id;
+    let style = parapheur_web_style_name(site).await;
+    Ids {
+        values: vec![
+            ("item", item.item.id.to_string()),
+            ("file", file.to_string()),
+            ("secret", secret.item.id.to_string()),
+            ("secret_file", secret_file.to_string()),
+            ("secret_chrono", secret.item.chrono.clone()),
+            ("contact", contact.id.to_string()),
+            ("duplicate", duplicate.id.to_string()),
+            ("service", service.id.to_string()),
+            ("user", agent.id.to_string()),
+            ("doctype", "courrier".into()),
+            ("today", today.format("%Y-%m-%d").to_string()),
+            ("name", style),
+        ],
+    }
+}
+
+/// The stylesheet's hashed name, read from the login page.
+async fn parapheur_web_style_name(site: &Site) -> String {
+    let (_, _, page) = send(site, get("/connexion", None)).await;
+    let start = page.find("style-").unwrap();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+fn request(route: &Route, ids: &Ids, cookie: Option<&str>, csrf: &str) -> Request<Body> {
+    let path = ids.fill(route.path);
+    if route.method == "GET" {
+        return get(&path, cookie);
+    }
+    if route.body == "multipart" {
+        let fields = [
+            ("csrf", csrf),
+            ("channel", "paper"),
+            ("subject", "Courrier de la matrice"),
+            ("arrival", "2026-01-05"),
+            ("address", "2 rue de la Matrice"),
+            ("chrono_format", "{year}-{dir}-{seq:6}"),
+        ];
+        let mut request = multipart_to(&path, cookie.unwrap_or(""), &fields, None);
+        if cookie.is_none() {
+            request.headers_mut().remove(header::COOKIE);
+        }
+        return request;
+    }
+    let body = ids.fill(route.body);
+    let body = if body.is_empty() {
+        format!("csrf={csrf}")
+    } else {
+        format!("{body}&csrf={csrf}")
+    };
+    post(&path, cookie, &body)
+}
+
+fn is_login_redirect(status: StatusCode, headers: &axum::http::HeaderMap) -> bool {
+    status == StatusCode::SEE_OTHER
+        && headers
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .is_some_and(|l| l.starts_with("/connexion"))
+}
+
+#[tokio::test]
+async fn every_route_for_every_role_and_the_other_commune() {
+    let site = site().await;
+    let ids = objects_of_a(&site).await;
+    let journal = |site: &Site| {
+        let store = site.app.store().clone();
+        let commune = site.a.id;
+        async move { store.journal_len(commune).await.unwrap() }
+    };
+    let mut failures = Vec::new();
+
+    // Anonymous: every page but the public ones sends to the login page; nothing is written.
+    for route in ROUTES {
+        let before = journal(&site).await;
+        let (status, headers, body) = send(&site, request(route, &ids, None, "x")).await;
+        if route.access == Public {
+            if status.is_server_error() {
+                failures.push(format!(
+                    "anonymous {} {}: {status}",
+                    route.method, route.path
+                ));
+            }
+        } else if !is_login_redirect(status, &headers) && status != StatusCode::FORBIDDEN {
+            failures.push(format!(
+                "anonymous {} {}: {status}",
+                route.method, route.path
+            ));
+        }
+        if body.to_lowercase().contains(MARKER) {
+            failures.push(format!(
+                "anonymous {} {}: A's data shown",
+                route.method, route.path
+            ));
+        }
+        if journal(&site).await != before {
+            failures.push(format!("anonymous {} {}: wrote", route.method, route.path));
+        }
+    }
+
+    let people = [
+        ("agent@a.test", Role::Agent, true),
+        ("maire@a.test", Role::Elu, true),
+        ("archiviste@a.test", Role::Archiviste, true),
+        ("admin@a.test", Role::Administrateur, true),
+        ("agent@b.test", Role::Agent, false),
+        ("maire@b.test", Role::Elu, false),
+        ("archiviste@b.test", Role::Archiviste, false),
+        ("admin@b.test", Role::Administrateur, false),
+    ];
+    for (email, role, of_a) in people {
+        let (cookie, csrf) = login(&site, email).await;
+        for route in ROUTES.iter().filter(|r| r.access != Public) {
+            let before = journal(&site).await;
+            let (status, headers, body) =
+                send(&site, request(route, &ids, Some(&cookie), &csrf)).await;
+            let what = format!("{email} {} {}: {status}", route.method, route.path);
+            if is_login_redirect(status, &headers) || status.is_server_error() {
+                failures.push(what.clone());
+            }
+            let refused = matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND);
+            // Host pages: only commune A's administrator is a host administrator.
+            let may = allowed(route.access, role) && (route.access != Host || of_a);
+            if of_a || route.scope == Own {
+                if may == refused {
+                    failures.push(format!(
+                        "{what} ({})",
+                        if may {
+                            "refused, should be allowed"
+                        } else {
+                            "allowed, should be refused"
+                        }
+                    ));
+                }
+            } else if !refused {
+                failures.push(format!("{what}: another commune's id answered"));
+            }
+            if refused && journal(&site).await != before {
+                failures.push(format!("{what}: refused but wrote"));
+            }
+            if !of_a && body.to_lowercase().contains(MARKER) {
+                failures.push(format!("{what}: commune A's data shown to commune B"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
