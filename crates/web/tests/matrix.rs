@@ -92,7 +92,8 @@ const ROUTES: &[Route] = &[
     r("GET", "/a-traiter", Everyone, Own, ""),
     r("GET", "/registre", Everyone, Own, ""),
     r("GET", "/registre.csv", Everyone, Own, ""),
-    r("GET", "/contacts?q=marqueur", Everyone, Own, ""),
+    // Finds "Contact Marqueur" in A; the query itself (echoed in the page) is not the marker.
+    r("GET", "/contacts?q=contact+m", Everyone, Own, ""),
     r("GET", "/contacts/suggestions?q=marq", Everyone, Own, ""),
     r("GET", "/contacts/{contact}", Everyone, CommuneA, ""),
     r(
@@ -555,6 +556,7 @@ async fn every_route_for_every_role_and_the_other_commune() {
         async move { store.journal_len(commune).await.unwrap() }
     };
     let mut failures = Vec::new();
+    let mut seen_by_a = BTreeSet::new();
 
     // Anonymous: every page but the public ones sends to the login page; nothing is written.
     for route in ROUTES {
@@ -626,6 +628,9 @@ async fn every_route_for_every_role_and_the_other_commune() {
             }
             if !of_a && body.to_lowercase().contains(MARKER) {
                 failures.push(format!("{what}: commune A's data shown to commune B"));
+            }
+            if of_a && body.to_lowercase().contains(MARKER) {
+                seen_by_a.insert(route.path);
             }
         }
     }
