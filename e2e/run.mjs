@@ -597,7 +597,23 @@ test('journey: an agent registers a letter with a scan, logs a call, assigns and
   // Register a letter with a scan.
   await page.click('nav.main a:has-text("Enregistrer un courrier")');
   await page.waitForURL('**/courrier/nouveau');
+  // Contact suggestions: typing a few letters of a known name offers the directory's
+  // contacts; choosing one sends the contact's id with the form.
+  await page.locator('#sender').pressSequentially('Bern', { delay: 50 });
+  await page.waitForFunction(() => document.querySelectorAll('#sender-suggestions option').length > 0,
+    null, { timeout: 5000 }).catch(() => {});
+  const suggested = await page.$$eval('#sender-suggestions option', (os) => os.map((o) => o.value));
+  check(suggested.length > 0 && suggested.every((v) => /bern/i.test(v)),
+    `no contact suggested for "Bern" (got ${JSON.stringify(suggested)})`);
+  if (suggested.length) {
+    await page.fill('#sender', suggested[0]);
+    const chosen = await page.inputValue('input[name=sender_id]');
+    check(/^[0-9a-f-]{36}$/.test(chosen), `choosing "${suggested[0]}" did not set the contact's id ("${chosen}")`);
+  }
+  await page.fill('#sender', '');
+  check(await page.inputValue('input[name=sender_id]') === '', 'the contact id stays after the name is cleared');
   await page.setInputFiles('#files', { name: 'lettre-e2e.pdf', mimeType: 'application/pdf', buffer: makePdf('Lettre e2e') });
+  check(await page.locator('ul.previews li').count() === 1, 'the chosen scan is not listed before saving');
   await page.fill('#subject', subject);
   await page.fill('#sender', 'Jeanne Martin (e2e)');
   await page.selectOption('#doctype', 'demande-administrative');
@@ -680,6 +696,53 @@ test('journey: an agent registers a letter with a scan, logs a call, assigns and
   }
   await sweepPage(page, 'agent', 'courrier clos', cookie, 200);
   await context.close();
+  reportViolations(from);
+});
+
+test('administration: a service added, a user invited who sets a password and logs in', async () => {
+  const from = marks();
+  const context = await newContext();
+  const page = await login(context, USERS.administrateur);
+  watchConsole(page, cspErrors);
+  const cookie = await cookieHeader(context);
+  await page.click('nav.main a:has-text("Administration")');
+  await page.waitForURL('**/administration');
+  await page.click('nav.sub a:has-text("Services")');
+  const stamp = Date.now().toString(36);
+  await page.fill('#name', `Cimetière ${stamp}`);
+  await page.fill('#code', `cimetiere-${stamp}`);
+  await page.click('button:has-text("Ajouter le service")');
+  check((await page.locator('.notice').textContent()).includes(`Cimetière ${stamp}`), 'no notice for the new service');
+  check(await page.locator(`table a:has-text("Cimetière ${stamp}")`).count() === 1, 'the new service is not listed');
+  await sweepPage(page, 'administrateur', 'service ajouté', cookie, null);
+
+  await page.click('nav.sub a:has-text("Utilisateurs")');
+  const email = `agent-${stamp}@montbazon.demo`;
+  await page.fill('#name', `Léa Petit ${stamp}`);
+  await page.fill('#email', email);
+  await page.selectOption('#role', 'agent');
+  await page.selectOption('#service', { label: `Cimetière ${stamp}` });
+  await page.click('button:has-text("Créer le compte")');
+  const link = (await page.locator('.notice code').textContent()).trim();
+  check(link.startsWith('/mot-de-passe-oublie/nouveau?jeton='), `no password link shown ("${link}")`);
+  await sweepPage(page, 'administrateur', 'utilisateur invité', cookie, null);
+  await context.close();
+
+  // The new agent opens the link, chooses a password and logs in.
+  const fresh = await newContext();
+  const newcomer = await fresh.newPage();
+  watchConsole(newcomer, cspErrors);
+  await newcomer.goto(link);
+  await newcomer.fill('input[name=new]', 'un-mot-de-passe-neuf');
+  await newcomer.click('button[type=submit]');
+  check((await newcomer.locator('h1').textContent()).includes('Mot de passe changé'), 'the password was not set from the link');
+  await newcomer.goto('/connexion');
+  await newcomer.fill('#email', email);
+  await newcomer.fill('#password', 'un-mot-de-passe-neuf');
+  await Promise.all([newcomer.waitForURL('**/a-traiter**'), newcomer.click('button:has-text("Se connecter")')]);
+  check((await newcomer.locator('header.top').textContent()).includes(`Léa Petit ${stamp}`), 'the new agent is not logged in');
+  check(await newcomer.locator('nav.main a:has-text("Administration")').count() === 0, 'an agent sees the Administration menu');
+  await fresh.close();
   reportViolations(from);
 });
 
