@@ -122,6 +122,9 @@ pub struct Authenticated {
     pub session: Session,
     pub user: User,
     pub commune: Commune,
+    /// The commune's journal position when the request began: what was read for an
+    /// earlier request at the same position is still true.
+    pub journal_seq: i64,
 }
 
 impl Authenticated {
@@ -228,10 +231,11 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<Option<Authenticated>, AppError> {
         let id_hash = token_hash(token);
-        let Some(session) = self.store().session(&id_hash, now).await? else {
+        let Some(context) = self.store().session_context(&id_hash, now).await? else {
             return Ok(None);
         };
-        let user = self.store().user(session.user_id).await?;
+        let session = context.session;
+        let user = context.user;
         if !user.active || user.commune_id != session.commune_id {
             self.store().delete_session(&id_hash).await?;
             return Ok(None);
@@ -242,11 +246,11 @@ impl App {
                 .touch_session(&id_hash, now, now + SESSION_IDLE)
                 .await?;
         }
-        let commune = self.store().commune(session.commune_id).await?;
         Ok(Some(Authenticated {
             session,
             user,
-            commune,
+            commune: context.commune,
+            journal_seq: context.journal_seq,
         }))
     }
 

@@ -11,14 +11,20 @@ use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{instant_text, parse_uuid};
 
 fn commune_from_row(row: &AnyRow) -> Result<Commune, StoreError> {
-    let pattern: String = row.try_get("chrono_format")?;
+    commune_from_prefixed_row(row, "")
+}
+
+/// Reads a commune from columns named with `prefix` (for queries that join several tables).
+pub(crate) fn commune_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<Commune, StoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let pattern: String = row.try_get(&*col("chrono_format"))?;
     Ok(Commune {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        insee: row.try_get("insee")?,
-        name: row.try_get("name")?,
-        siren: row.try_get("siren")?,
-        postal_code: row.try_get("postal_code")?,
-        departement: row.try_get("departement")?,
+        id: parse_uuid(&row.try_get::<String, _>(&*col("id"))?)?,
+        insee: row.try_get(&*col("insee"))?,
+        name: row.try_get(&*col("name"))?,
+        siren: row.try_get(&*col("siren"))?,
+        postal_code: row.try_get(&*col("postal_code"))?,
+        departement: row.try_get(&*col("departement"))?,
         chrono_format: ChronoFormat::parse(&pattern).map_err(StoreError::corrupt)?,
     })
 }

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::communes::commune_from_prefixed_row;
 use crate::error::StoreError;
 use crate::pool::Store;
 use crate::rows::{instant_text, parse_instant, parse_uuid};
-use crate::users::User;
+use crate::users::{User, user_from_prefixed_row};
+use parapheur_domain::Commune;
 
 /// A live session, found by the hash of its cookie token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +22,59 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Everything a request needs about who is calling, read in one query: the session, its
+/// user and commune, and the commune's journal position (the register's version, which
+/// read caches compare against).
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    pub session: Session,
+    pub user: User,
+    pub commune: Commune,
+    /// Sequence number of the commune's last journal entry (0 before the first).
+    pub journal_seq: i64,
+}
+
 impl Store {
+    /// The live session behind a token hash with its user, commune and journal position.
+    pub async fn session_context(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionContext>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.user_id, s.commune_id AS s_commune_id, s.csrf_token, s.last_seen_at, s.expires_at,
+                    u.id AS u_id, u.commune_id AS u_commune_id, u.email AS u_email,
+                    u.display_name AS u_display_name, u.title AS u_title, u.role AS u_role,
+                    u.service_id AS u_service_id, u.active AS u_active, u.host_admin AS u_host_admin,
+                    c.id AS c_id, c.insee AS c_insee, c.name AS c_name, c.siren AS c_siren,
+                    c.postal_code AS c_postal_code, c.departement AS c_departement,
+                    c.chrono_format AS c_chrono_format,
+                    COALESCE(h.seq, 0) AS journal_seq
+             FROM sessions s
+             JOIN users u ON u.id = s.user_id
+             JOIN communes c ON c.id = s.commune_id
+             LEFT JOIN journal_heads h ON h.commune_id = s.commune_id
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash.to_owned())
+        .bind(instant_text(&now))
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(SessionContext {
+            session: Session {
+                user_id: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
+                commune_id: parse_uuid(&r.try_get::<String, _>("s_commune_id")?)?,
+                csrf_token: r.try_get("csrf_token")?,
+                last_seen_at: parse_instant(&r.try_get::<String, _>("last_seen_at")?)?,
+                expires_at: parse_instant(&r.try_get::<String, _>("expires_at")?)?,
+            },
+            user: user_from_prefixed_row(&r, "u_")?,
+            commune: commune_from_prefixed_row(&r, "c_")?,
+            journal_seq: r.try_get("journal_seq")?,
+        }))
+    }
+
     pub async fn create_session(
         &self,
         id_hash: &str,

@@ -28,16 +28,22 @@ pub struct User {
 }
 
 fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    user_from_prefixed_row(row, "")
+}
+
+/// Reads a user from columns named with `prefix` (for queries that join several tables).
+pub(crate) fn user_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<User, StoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(User {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        title: row.try_get("title")?,
-        role: parse_code(&row.try_get::<String, _>("role")?)?,
-        service_id: parse_opt_uuid(row.try_get("service_id")?)?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        host_admin: row.try_get::<i64, _>("host_admin")? != 0,
+        id: parse_uuid(&row.try_get::<String, _>(&*col("id"))?)?,
+        commune_id: parse_uuid(&row.try_get::<String, _>(&*col("commune_id"))?)?,
+        email: row.try_get(&*col("email"))?,
+        display_name: row.try_get(&*col("display_name"))?,
+        title: row.try_get(&*col("title"))?,
+        role: parse_code(&row.try_get::<String, _>(&*col("role"))?)?,
+        service_id: parse_opt_uuid(row.try_get(&*col("service_id"))?)?,
+        active: row.try_get::<i64, _>(&*col("active"))? != 0,
+        host_admin: row.try_get::<i64, _>(&*col("host_admin"))? != 0,
     })
 }
 

@@ -10,6 +10,7 @@
 #[macro_use]
 mod templates;
 mod assets;
+mod cache;
 mod error;
 mod pages;
 mod session;
@@ -34,6 +35,8 @@ pub struct WebState {
     pub app: App,
     /// Mark cookies Secure: on when the public address is https.
     pub secure_cookies: bool,
+    /// Reads of the busiest pages, valid while the commune's journal has not moved.
+    cache: std::sync::Arc<cache::ReadCache>,
 }
 
 /// Builds the router over an open register.
@@ -41,6 +44,7 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
     let state = WebState {
         app,
         secure_cookies,
+        cache: Default::default(),
     };
     // blob: images are the previews of scans chosen for upload, made in the browser.
     let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
@@ -160,7 +164,12 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(tower_http::compression::CompressionLayer::new())
+    // The fastest gzip level: pages are a few KB of repetitive HTML that compress well at
+    // any level, and the CPU is better spent on requests.
+    router.layer(
+        tower_http::compression::CompressionLayer::new()
+            .quality(tower_http::CompressionLevel::Fastest),
+    )
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -116,6 +116,14 @@ impl Me {
         }
     }
 
+    /// The version of what this request reads, for the read cache.
+    pub fn version(&self, today: chrono::NaiveDate) -> crate::cache::Version {
+        crate::cache::Version {
+            journal_seq: self.0.journal_seq,
+            today,
+        }
+    }
+
     pub fn csrf(&self) -> &str {
         &self.0.session.csrf_token
     }

@@ -1248,3 +1248,46 @@ async fn headers_of(site: &Site, cookie: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test]
+async fn the_inbox_and_register_show_every_change_at_once() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let inbox = "/a-traiter?vue=ouverts";
+    let (_, _, before) = send(&site, get(inbox, Some(&cookie))).await;
+    let (_, _, register_before) = send(&site, get("/registre", Some(&cookie))).await;
+    assert!(!before.contains("Arrivé entre deux pages"));
+    let item = register_in(&site, &site.a, "Arrivé entre deux pages")
+        .await
+        .item;
+    for path in [inbox, "/registre"] {
+        let (_, _, page) = send(&site, get(path, Some(&cookie))).await;
+        assert!(page.contains("Arrivé entre deux pages"), "{path}: {page}");
+    }
+    assert_ne!(
+        register_before,
+        send(&site, get("/registre", Some(&cookie))).await.2
+    );
+    // Closed: it leaves the open items at once.
+    for to in [
+        parapheur_app::domain::Status::InProgress,
+        parapheur_app::domain::Status::Closed,
+    ] {
+        site.app
+            .change_item(
+                &site.a,
+                &Actor::System("test"),
+                item.id,
+                parapheur_app::Change::Status {
+                    to,
+                    reason: (to == parapheur_app::domain::Status::Closed)
+                        .then_some(parapheur_app::domain::CloseReason::NoFollowUp),
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (_, _, page) = send(&site, get(inbox, Some(&cookie))).await;
+    assert!(!page.contains("Arrivé entre deux pages"), "{page}");
+}

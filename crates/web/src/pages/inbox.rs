@@ -97,17 +97,34 @@ pub async fn inbox(
         filter.confidential_visible_to = me.confidential_filter();
     }
     let chosen = all.iter().position(|(key, ..)| *key == q.vue).unwrap_or(0);
+    let (key, label, filter) = &all[chosen];
+    let page = q.page.max(0);
     let store = state.app.store();
-    let tally = store
-        .inbox_counts(
-            commune.id,
-            me.0.user.id,
-            me.0.user.service_id,
-            today,
-            today + Duration::days(7),
-            me.confidential_filter(),
-        )
+    // The counts and the page of items, read once per journal position (see cache.rs).
+    let cache_key = format!("inbox:{}:{key}:{page}", me.0.user.id);
+    let loaded = state
+        .cache
+        .get_or_load(cache_key, me.version(today), async {
+            let tally = store
+                .inbox_counts(
+                    commune.id,
+                    me.0.user.id,
+                    me.0.user.service_id,
+                    today,
+                    today + Duration::days(7),
+                    me.confidential_filter(),
+                )
+                .await?;
+            let items: Vec<ItemRow> = store
+                .items(commune.id, filter, PAGE_SIZE, page * PAGE_SIZE)
+                .await?
+                .iter()
+                .map(|i| ItemRow::new(i, today))
+                .collect();
+            Ok::<_, WebError>((tally, items))
+        })
         .await?;
+    let (tally, items) = &*loaded;
     let count_of = |key: &str| match key {
         "moi" => tally.mine,
         "service" => tally.service,
@@ -120,15 +137,7 @@ pub async fn inbox(
         .iter()
         .map(|(key, label, _)| ctx! { key, label, count => count_of(key) })
         .collect();
-    let (key, label, filter) = &all[chosen];
-    let page = q.page.max(0);
     let total = count_of(key);
-    let items: Vec<ItemRow> = store
-        .items(commune.id, filter, PAGE_SIZE, page * PAGE_SIZE)
-        .await?
-        .iter()
-        .map(|i| ItemRow::new(i, today))
-        .collect();
     let next_page = ((page + 1) * PAGE_SIZE < total).then_some(page + 1);
     let prev_page = (page > 0).then_some(page - 1);
     Ok(Html(templates::render(

@@ -84,21 +84,34 @@ pub async fn register(
     let page = q.page.max(0);
     // One row more than a page tells whether a next page exists: counting every matching
     // row of the year would cost more than the page itself. The year's totals come from the
-    // chrono counters, which hold the last number given (numbers have no gaps).
-    let mut items: Vec<ItemRow> = store
-        .items(commune.id, &filter, PAGE_SIZE + 1, page * PAGE_SIZE)
-        .await?
-        .iter()
-        .map(|i| ItemRow::new(i, today))
-        .collect();
+    // chrono counters, which hold the last number given (numbers have no gaps). Both are
+    // read once per journal position (see cache.rs).
+    let cache_key = format!("register:{}:{}:{page}", me.0.user.id, q.query_string(year));
+    let loaded = state
+        .cache
+        .get_or_load(cache_key, me.version(today), async {
+            let items: Vec<ItemRow> = store
+                .items(commune.id, &filter, PAGE_SIZE + 1, page * PAGE_SIZE)
+                .await?
+                .iter()
+                .map(|i| ItemRow::new(i, today))
+                .collect();
+            let numbered: Vec<(&'static str, i64)> = store
+                .chrono_counters(commune.id)
+                .await?
+                .into_iter()
+                .filter(|(y, _, _)| *y == year)
+                .map(|(_, direction, last)| (direction.label_fr(), last))
+                .collect();
+            Ok::<_, WebError>((items, numbered))
+        })
+        .await?;
+    let (items, numbered) = &*loaded;
     let has_next = items.len() as i64 > PAGE_SIZE;
-    items.truncate(PAGE_SIZE as usize);
-    let numbered: Vec<_> = store
-        .chrono_counters(commune.id)
-        .await?
-        .into_iter()
-        .filter(|(y, _, _)| *y == year)
-        .map(|(_, direction, last)| ctx! { direction => direction.label_fr(), count => last })
+    let items = &items[..items.len().min(PAGE_SIZE as usize)];
+    let numbered: Vec<_> = numbered
+        .iter()
+        .map(|(direction, count)| ctx! { direction, count })
         .collect();
     let first = page * PAGE_SIZE + 1;
     let years: Vec<i32> = (today.year() - 9..=today.year()).rev().collect();

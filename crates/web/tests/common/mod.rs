@@ -15,6 +15,8 @@ pub const PASSWORD: &str = "mot-de-passe-solide";
 
 pub struct Site {
     pub app: App,
+    /// One router for the whole test, as one server: its caches live across requests.
+    pub router: axum::Router,
     _dir: tempfile::TempDir,
     pub a: parapheur_app::domain::Commune,
     pub b: parapheur_app::domain::Commune,
@@ -68,6 +70,7 @@ pub async fn site() -> Site {
         .unwrap();
     }
     Site {
+        router: parapheur_web::router(app.clone(), false),
         app,
         _dir: dir,
         a,
@@ -79,10 +82,7 @@ pub async fn send(
     site: &Site,
     request: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = parapheur_web::router(site.app.clone(), false)
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = site.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
