@@ -77,6 +77,32 @@ pub struct ItemFilter {
     /// Hide confidential items from this user unless they are in charge or their author
     /// (`None`: no restriction, for élus and administrators).
     pub confidential_visible_to: Option<Uuid>,
+    /// The order of the list.
+    pub order: ItemOrder,
+}
+
+/// How a list of items is sorted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ItemOrder {
+    /// Last registered first (the inbox and the register on screen).
+    #[default]
+    Newest,
+    /// First registered first (the order of the legal register).
+    Oldest,
+    /// Soonest due first, items without a due date last.
+    DueSoonest,
+}
+
+impl ItemOrder {
+    fn sql(self) -> &'static str {
+        match self {
+            ItemOrder::Newest => "registered_at DESC, id DESC",
+            ItemOrder::Oldest => "registered_at ASC, id ASC",
+            ItemOrder::DueSoonest => {
+                "CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, registered_at, id"
+            }
+        }
+    }
 }
 
 /// A filter value: text columns take text, integer columns take integers (PostgreSQL is strict).
@@ -258,7 +284,8 @@ impl Store {
         let n = values.len() + 1;
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1{clause}
-             ORDER BY registered_at DESC, id DESC LIMIT ${} OFFSET ${}",
+             ORDER BY {} LIMIT ${} OFFSET ${}",
+            filter.order.sql(),
             n + 1,
             n + 2
         );

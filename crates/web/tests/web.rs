@@ -1291,3 +1291,39 @@ async fn the_inbox_and_register_show_every_change_at_once() {
     let (_, _, page) = send(&site, get(inbox, Some(&cookie))).await;
     assert!(!page.contains("Arrivé entre deux pages"), "{page}");
 }
+
+#[tokio::test]
+async fn the_inbox_sorts_by_arrival_or_due_date() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    // Registered in this order; due in the opposite order (the later one is due sooner).
+    for (subject, due_in) in [("Premier arrivé", 30), ("Second arrivé", 3)] {
+        let mut new = NewItem::incoming(Channel::Paper, subject, today);
+        new.requested_due = Some(today + chrono::Duration::days(due_in));
+        site.app
+            .register(&site.a, &Actor::System("test"), new, vec![], Utc::now())
+            .await
+            .unwrap();
+    }
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let order = |page: &str| {
+        let first = page.find("Premier arrivé").unwrap();
+        let second = page.find("Second arrivé").unwrap();
+        first < second
+    };
+    let (_, _, newest) = send(&site, get("/a-traiter?vue=ouverts", Some(&cookie))).await;
+    assert!(!order(&newest), "newest first by default");
+    let (_, _, oldest) = send(
+        &site,
+        get("/a-traiter?vue=ouverts&tri=ancien", Some(&cookie)),
+    )
+    .await;
+    assert!(order(&oldest));
+    let (_, _, due) = send(
+        &site,
+        get("/a-traiter?vue=ouverts&tri=echeance", Some(&cookie)),
+    )
+    .await;
+    assert!(!order(&due), "soonest due first");
+    assert!(due.contains("tri=echeance&amp;page=") || !due.contains("Page suivante"));
+}

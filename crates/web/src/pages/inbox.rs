@@ -5,7 +5,7 @@ use axum::response::Html;
 use chrono::{Duration, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Direction, Status};
-use parapheur_app::store::items::ItemFilter;
+use parapheur_app::store::items::{ItemFilter, ItemOrder};
 use serde::Deserialize;
 
 use crate::error::WebError;
@@ -21,7 +21,17 @@ pub struct InboxQuery {
     vue: String,
     #[serde(default)]
     page: i64,
+    /// "recent" (default), "ancien" or "echeance".
+    #[serde(default)]
+    tri: String,
 }
+
+/// The sort orders offered: key, label, order.
+const ORDERS: [(&str, &str, ItemOrder); 3] = [
+    ("recent", "arrivée la plus récente", ItemOrder::Newest),
+    ("ancien", "arrivée la plus ancienne", ItemOrder::Oldest),
+    ("echeance", "échéance la plus proche", ItemOrder::DueSoonest),
+];
 
 /// The inbox views: key, label, filter.
 fn views(me: &Me, today: chrono::NaiveDate) -> Vec<(&'static str, &'static str, ItemFilter)> {
@@ -97,11 +107,16 @@ pub async fn inbox(
         filter.confidential_visible_to = me.confidential_filter();
     }
     let chosen = all.iter().position(|(key, ..)| *key == q.vue).unwrap_or(0);
+    let (sort, _, order) = ORDERS
+        .iter()
+        .find(|(key, ..)| *key == q.tri)
+        .unwrap_or(&ORDERS[0]);
+    all[chosen].2.order = *order;
     let (key, label, filter) = &all[chosen];
     let page = q.page.max(0);
     let store = state.app.store();
     // The counts and the page of items, read once per journal position (see cache.rs).
-    let cache_key = format!("inbox:{}:{key}:{page}", me.0.user.id);
+    let cache_key = format!("inbox:{}:{key}:{sort}:{page}", me.0.user.id);
     let loaded = state
         .cache
         .get_or_load(cache_key, me.version(today), async {
@@ -144,7 +159,8 @@ pub async fn inbox(
         "inbox.html",
         ctx! {
             title => "À traiter", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
-            nav => "inbox", views => counts, view => key, caption => label, total, items,
+            nav => "inbox", views => counts, view => key, caption => label, total, items, sort,
+            sorts => ORDERS.iter().map(|(key, label, _)| ctx! { key, label }).collect::<Vec<_>>(),
             next_page, prev_page,
         },
     )?))
