@@ -84,17 +84,19 @@ pub fn render(name: &str, context: impl Serialize) -> Result<String, minijinja::
 }
 
 /// Builds a template context from `name => value` pairs (or a bare `name`), serialising each
-/// value with serde. A value that cannot be serialised becomes null.
+/// value with serde.
 macro_rules! ctx {
     ($($key:ident $(=> $value:expr)?),* $(,)?) => {{
-        let mut map = serde_json::Map::new();
+        // Straight to template values: each value is serialised once, with no intermediate
+        // JSON tree (a profile of the register page showed that second pass).
+        let mut map = std::collections::BTreeMap::<&'static str, minijinja::Value>::new();
         $(
             map.insert(
-                stringify!($key).to_owned(),
-                serde_json::to_value(ctx!(@value $key $(, $value)?)).unwrap_or(serde_json::Value::Null),
+                stringify!($key),
+                minijinja::Value::from(minijinja::value::Serde(ctx!(@value $key $(, $value)?))),
             );
         )*
-        serde_json::Value::Object(map)
+        minijinja::Value::from(map)
     }};
     (@value $key:ident) => { &$key };
     (@value $key:ident, $value:expr) => { &$value };

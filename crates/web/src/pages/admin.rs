@@ -398,14 +398,14 @@ impl UserForm {
     }
 }
 
-fn roles() -> Vec<serde_json::Value> {
+fn roles() -> Vec<minijinja::Value> {
     Role::ALL
         .iter()
         .map(|r| ctx! { code => r.code(), label => r.label_fr() })
         .collect()
 }
 
-async fn service_choices(state: &WebState, me: &Me) -> Result<Vec<serde_json::Value>, WebError> {
+async fn service_choices(state: &WebState, me: &Me) -> Result<Vec<minijinja::Value>, WebError> {
     Ok(state
         .app
         .store()
@@ -422,7 +422,7 @@ async fn users_page(
     me: &Me,
     form: &UserForm,
     error: Option<String>,
-    invitation: Option<serde_json::Value>,
+    invitation: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
     let store = state.app.store();
     let services = store.services(me.0.commune.id).await?;
@@ -709,7 +709,7 @@ fn final_action_label(a: FinalAction) -> &'static str {
     }
 }
 
-fn doctype_choices() -> serde_json::Value {
+fn doctype_choices() -> minijinja::Value {
     ctx! {
         units => vec![
             ctx! { code => "d", label => "jours calendaires" },
@@ -895,7 +895,7 @@ async fn host_page(
     me: &Me,
     form: &CommuneForm,
     error: Option<String>,
-    created: Option<serde_json::Value>,
+    created: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
     let communes: Vec<_> = state
         .app
