@@ -39,6 +39,7 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v python3 >/dev/null || missing+=(python3)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v strace >/dev/null || missing+=(strace)  # crash tests kill at each fsync
+command -v pdftotext >/dev/null || missing+=(poppler-utils)  # text of the printed register
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

@@ -77,6 +77,10 @@ pub struct ItemFilter {
     /// Hide confidential items from this user unless they are in charge or their author
     /// (`None`: no restriction, for élus and administrators).
     pub confidential_visible_to: Option<Uuid>,
+    /// Items that arrived on or after this day…
+    pub arrived_from: Option<NaiveDate>,
+    /// …and before this day (a month of the register: from the 1st to the next 1st).
+    pub arrived_before: Option<NaiveDate>,
     /// The order of the list.
     pub order: ItemOrder,
 }
@@ -126,6 +130,12 @@ impl ItemFilter {
         if let Some(y) = self.year {
             values.push(BindValue::Int(i64::from(y)));
             sql.push_str(&format!(" AND year = ${}", values.len() + 1));
+        }
+        if let Some(d) = self.arrived_from {
+            bind("arrival_date >=", date_text(d), &mut sql, &mut values);
+        }
+        if let Some(d) = self.arrived_before {
+            bind("arrival_date <", date_text(d), &mut sql, &mut values);
         }
         if let Some(d) = self.direction {
             bind("direction =", d.code().to_owned(), &mut sql, &mut values);
@@ -452,6 +462,40 @@ impl Store {
         .iter()
         .map(|r| Ok(r.try_get::<String, _>(0)?))
         .collect()
+    }
+
+    /// The senders and recipients of every item of a year, by item, in their order on the
+    /// item (for the printed register: one query instead of one per item).
+    pub async fn correspondents_of_year(
+        &self,
+        commune_id: Uuid,
+        year: i32,
+    ) -> Result<std::collections::HashMap<Uuid, Vec<String>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ic.item_id, c.kind, c.first_name, c.name FROM item_contacts ic
+             JOIN items i ON i.id = ic.item_id
+             JOIN contacts c ON c.id = ic.contact_id
+             WHERE i.commune_id = $1 AND i.year = $2
+             ORDER BY ic.item_id, ic.position",
+        )
+        .bind(commune_id.to_string())
+        .bind(i64::from(year))
+        .fetch_all(self.reader())
+        .await?;
+        let mut out: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+        for r in &rows {
+            let kind: String = r.try_get(1)?;
+            let first: Option<String> = r.try_get(2)?;
+            let name: String = r.try_get(3)?;
+            let shown = match first {
+                Some(first) if kind == "person" => format!("{first} {name}"),
+                _ => name,
+            };
+            out.entry(parse_uuid(&r.try_get::<String, _>(0)?)?)
+                .or_default()
+                .push(shown);
+        }
+        Ok(out)
     }
 
     /// The links of an item in both directions: (other item's id and number, kind, true when

@@ -89,6 +89,7 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .route("/tableau-de-bord", get(pages::dashboard::dashboard))
         .route("/elu", get(pages::dashboard::awaiting))
         .route("/registre.csv", get(pages::register::register_csv))
+        .route("/registre.pdf", get(pages::register::register_pdf))
         .route(
             "/courrier/nouveau",
             get(pages::letter::form).post(pages::letter::submit),

@@ -92,6 +92,7 @@ const ROUTES: &[Route] = &[
     r("GET", "/a-traiter", Everyone, Own, ""),
     r("GET", "/registre", Everyone, Own, ""),
     r("GET", "/registre.csv", Everyone, Own, ""),
+    r("GET", "/registre.pdf", Everyone, Own, ""),
     // Finds "Contact Marqueur" in A; the query itself (echoed in the page) is not the marker.
     r("GET", "/contacts?q=contact+m", Everyone, Own, ""),
     r("GET", "/contacts/suggestions?q=marq", Everyone, Own, ""),

@@ -1327,3 +1327,75 @@ async fn the_inbox_sorts_by_arrival_or_due_date() {
     assert!(!order(&due), "soonest due first");
     assert!(due.contains("tri=echeance&amp;page=") || !due.contains("Page suivante"));
 }
+
+#[tokio::test]
+async fn the_printed_register_is_a_pdf_of_this_commune_only() {
+    let site = site().await;
+    register_in(&site, &site.a, "Demande imprimée au registre").await;
+    register_in(&site, &site.b, "Secret de B imprimé").await;
+    let (cookie, _) = login(&site, "maire@a.test").await;
+    let (status, headers, _) = send(&site, get("/registre.pdf", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+    // The body as bytes (the text helper above reads it lossily).
+    let response =
+        tower::ServiceExt::oneshot(site.router.clone(), get("/registre.pdf", Some(&cookie)))
+            .await
+            .unwrap();
+    let pdf = axum::body::to_bytes(response.into_body(), 50 << 20)
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let Some(text) = pdf_text(&pdf) else {
+        // scripts/test.sh installs it; only a bare `cargo test` may lack it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pdftotext (poppler-utils) is missing in CI"
+        );
+        eprintln!(
+            "pdftotext (poppler-utils) is missing: the printed register's text is NOT checked"
+        );
+        return;
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("Demande imprimée au registre"), "{text}");
+    assert!(text.contains(&site.a.name), "{text}");
+    assert!(!text.contains("Secret de B"), "{text}");
+    // One month at a time: this month has the item, another month does not.
+    use chrono::Datelike;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let other = if today.month() == 1 { 2 } else { 1 };
+    for (month, present) in [(today.month(), true), (other, false)] {
+        let path = format!("/registre.pdf?annee={}&mois={month}", today.year());
+        let response = tower::ServiceExt::oneshot(site.router.clone(), get(&path, Some(&cookie)))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let pdf = axum::body::to_bytes(response.into_body(), 50 << 20)
+            .await
+            .unwrap();
+        let text = pdf_text(&pdf).unwrap();
+        assert_eq!(text.contains("Demande imprimée"), present, "{path}: {text}");
+    }
+    let (status, _, page) = send(&site, get("/registre.pdf?mois=13", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("mois"), "{page}");
+}
+
+/// The text of a PDF, by poppler's pdftotext, if installed.
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
