@@ -695,6 +695,11 @@ test('journey: an agent registers a letter with a scan, logs a call, assigns and
       `the history lacks "${step}" by Karim Benali:\n  ${history.join('\n  ')}`);
   }
   await sweepPage(page, 'agent', 'courrier clos', cookie, 200);
+  // The printed register of the month, laid out by the server's child process.
+  const month = new Date().getMonth() + 1;
+  const printed = await rawGet(`${base}/registre.pdf?annee=${new Date().getFullYear()}&mois=${month}`, cookie);
+  check(printed.status === 200 && printed.decoded.subarray(0, 5).toString() === '%PDF-',
+    `the printed register is not a PDF (${printed.status})`);
   await context.close();
   reportViolations(from);
 });

@@ -113,6 +113,10 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         grace_minutes: i64,
     },
+    /// Met en page un registre imprimé (JSON sur l'entrée standard, PDF sur la sortie) :
+    /// le serveur le lance dans un processus à part, dont la mémoire est rendue à la fin
+    #[command(hide = true)]
+    RenderRegister,
     /// Mesures de performance (enregistrements par seconde)
     #[command(hide = true)]
     Bench {

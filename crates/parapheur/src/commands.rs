@@ -54,6 +54,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grace_minutes,
         } => fsck(&target, !no_collect, grace_minutes, json).await,
         Command::Bench { command } => crate::bench::run(command).await,
+        Command::RenderRegister => {
+            parapheur_web::layout::render_register_from_stdio().map_err(|e| anyhow::anyhow!(e))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

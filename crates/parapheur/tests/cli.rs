@@ -1660,3 +1660,35 @@ fn journal_verify_detects_tampering(backend: Backend) {
             .is_empty()
     );
 }
+
+/// The child process the server lays printed registers out in.
+#[test]
+fn render_register_lays_out_a_pdf_and_refuses_garbage() {
+    use std::io::Write;
+    let run = |input: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_parapheur"))
+            .arg("render-register")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let document = serde_json::json!({
+        "commune_name": "Montbazon", "insee": "37154",
+        "period": "du 1er janvier 2026 au 31 décembre 2026",
+        "generated_at": "2026-11-28T21:45:00+01:00", "filters": [],
+        "rows": [{ "number": "2026-A-000001", "received_on": "05/01/2026", "direction": "entrant",
+                   "channel": "courrier papier", "correspondent": "Jeanne Martin",
+                   "subject": "Demande d'acte", "service": "Accueil", "status": "clos", "due_on": "" }],
+    });
+    let out = run(document.to_string().as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.starts_with(b"%PDF-"));
+    let out = run(b"{ pas du json");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(!stderr(&out).is_empty());
+}

@@ -199,7 +199,8 @@ fn long_date(d: chrono::NaiveDate) -> String {
 /// month at a time; a month of a commune of 15,000 inhabitants is a few hundred items.
 const MAX_PRINTED_ROWS: i64 = 2_000;
 
-/// One printed register laid out at a time: bounds the memory a small box needs.
+/// One printed register laid out at a time: bounds the memory a small box needs while it
+/// works (the memory is given back afterwards: see layout.rs).
 static RENDERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The legal register on paper: the year's items (with the page's filters) oldest first,
@@ -287,10 +288,7 @@ pub async fn register_pdf(
         .acquire()
         .await
         .map_err(|e| WebError::Internal(format!("register pdf queue: {e}")))?;
-    let pdf = tokio::task::spawn_blocking(move || parapheur_render::register_pdf(&document))
-        .await
-        .map_err(|e| WebError::Internal(format!("register pdf task: {e}")))?
-        .map_err(|e| WebError::Internal(format!("register pdf: {e}")))?;
+    let pdf = state.layout.register_pdf(document).await?;
     let filename = match q.month(year)? {
         Some((month, ..)) => format!("registre-{}-{year}-{month:02}.pdf", commune.insee),
         None => format!("registre-{}-{year}.pdf", commune.insee),
