@@ -129,7 +129,10 @@ stop_pg
 # playwright-core and axe-core from e2e/package-lock.json (again when the lock is newer than
 # the install); the browser is Debian's chromium: playwright downloads none.
 say "Browser tests in headless Chromium (e2e/run.mjs), against the debug binary"
-cargo build -p parapheur
+# The binary `cargo test` just built: with the same targets, features resolve the same way,
+# so this compiles nothing (`cargo build -p parapheur` resolved them differently and rebuilt
+# typst and 200 crates: 7 minutes).
+cargo build --workspace --all-targets
 if [ ! -f e2e/node_modules/.package-lock.json ] \
     || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
     (cd e2e && npm ci --no-audit --no-fund)
