@@ -98,32 +98,6 @@ impl Store {
         Ok(())
     }
 
-    /// The session if it exists and has not expired at `now`.
-    pub async fn session(
-        &self,
-        id_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
-            "SELECT user_id, commune_id, csrf_token, last_seen_at, expires_at FROM sessions
-             WHERE id_hash = $1 AND expires_at > $2",
-        )
-        .bind(id_hash.to_owned())
-        .bind(instant_text(&now))
-        .fetch_optional(self.reader())
-        .await?;
-        row.map(|r| {
-            Ok(Session {
-                user_id: parse_uuid(&r.try_get::<String, _>(0)?)?,
-                commune_id: parse_uuid(&r.try_get::<String, _>(1)?)?,
-                csrf_token: r.try_get(2)?,
-                last_seen_at: parse_instant(&r.try_get::<String, _>(3)?)?,
-                expires_at: parse_instant(&r.try_get::<String, _>(4)?)?,
-            })
-        })
-        .transpose()
-    }
-
     /// Slides the session's idle expiry forward.
     pub async fn touch_session(
         &self,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::WebError;
+use crate::pages::item::parse_id;
 use crate::pages::letter::sniff;
 use crate::session::Me;
 use crate::{WebState, assets, templates};
@@ -313,10 +314,6 @@ async fn service_page(
             nav => "admin", section => "services", error, id => id.to_string(), code => service.code, form,
         },
     )?))
-}
-
-fn parse_id(id: &str) -> Result<Uuid, WebError> {
-    Uuid::parse_str(id).map_err(|_| WebError::NotFound)
 }
 
 pub async fn service(

@@ -16,7 +16,8 @@ use crate::session::Me;
 use crate::views::{self, Choice};
 use crate::{WebState, assets, templates};
 
-fn parse_id(text: &str) -> Result<Uuid, WebError> {
+/// An id from a URL: a malformed one is "not found", like another commune's.
+pub(crate) fn parse_id(text: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(text).map_err(|_| WebError::NotFound)
 }
 
