@@ -7,7 +7,8 @@
 # Usage: ./scripts/test.sh            (from anywhere; idempotent; CI runs it through .ci/run)
 #   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
 #   PARAPHEUR_TEST_SETUP_ONLY=1 ./scripts/test.sh                sets up, checks, tears down
-# Installs what is missing with apt-get (PostgreSQL server, python3, chromium, Node.js) and
+# Installs what is missing with apt-get (PostgreSQL server, python3, chromium, Node.js, Dovecot,
+# tesseract with its French model, poppler-utils, qpdf) and
 # `npm ci` in e2e/; never touches an existing PostgreSQL cluster: the test cluster lives in a
 # temporary folder under /tmp.
 set -euo pipefail
@@ -39,7 +40,11 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v python3 >/dev/null || missing+=(python3)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v strace >/dev/null || missing+=(strace)  # crash tests kill at each fsync
-command -v pdftotext >/dev/null || missing+=(poppler-utils)  # text of the printed register
+command -v pdftotext >/dev/null || missing+=(poppler-utils)  # text layers, printed register
+command -v tesseract >/dev/null || missing+=(tesseract-ocr)  # OCR of scans
+[ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/fra.traineddata 2>/dev/null)" ] || missing+=(tesseract-ocr-fra)
+command -v qpdf >/dev/null || missing+=(qpdf)  # encrypted PDFs in the extraction tests
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # a real IMAP server for capture tests
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

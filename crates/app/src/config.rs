@@ -26,6 +26,19 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub master_key: MasterKeySource,
+    /// Where this node keeps its search index (a cache rebuilt from the database).
+    pub index_dir: PathBuf,
+    /// Folders where copiers scan to, each for one commune.
+    pub drop_folders: Vec<DropFolderSetting>,
+}
+
+/// `[[drop_folder]]` in `parapheur.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropFolderSetting {
+    pub path: PathBuf,
+    /// The commune's INSEE code.
+    pub commune: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +57,9 @@ impl std::fmt::Debug for Config {
 struct FileSettings {
     database_url: Option<String>,
     master_key_file: Option<PathBuf>,
+    index_dir: Option<PathBuf>,
+    #[serde(default)]
+    drop_folder: Vec<DropFolderSetting>,
 }
 
 impl Config {
@@ -79,7 +95,28 @@ impl Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
             master_key,
+            index_dir: settings.index_dir.unwrap_or_else(|| data_dir.join("index")),
+            drop_folders: settings.drop_folder,
         })
+    }
+
+    /// A configuration with every other setting at its default (tests, tools).
+    pub fn new(
+        data_dir: &Path,
+        database_url: Option<String>,
+        master_key: MasterKeySource,
+    ) -> Config {
+        Config {
+            data_dir: data_dir.to_path_buf(),
+            database_url,
+            master_key,
+            index_dir: data_dir.join("index"),
+            drop_folders: Vec::new(),
+        }
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.index_dir.clone()
     }
 
     pub fn files_dir(&self) -> PathBuf {
@@ -200,11 +237,11 @@ mod tests {
     #[test]
     fn the_master_key_file_is_created_once_and_private() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            data_dir: dir.path().into(),
-            database_url: None,
-            master_key: MasterKeySource::File(dir.path().join("master.key")),
-        };
+        let config = Config::new(
+            dir.path(),
+            None,
+            MasterKeySource::File(dir.path().join("master.key")),
+        );
         assert!(config.ensure_master_key().unwrap());
         let first = config.load_master_key().unwrap().fingerprint();
         assert!(!config.ensure_master_key().unwrap());

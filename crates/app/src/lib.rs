@@ -11,17 +11,24 @@
 
 pub mod admin;
 pub mod auth;
+pub mod background;
+pub mod capture;
 mod check;
 mod config;
 mod demo;
+pub mod dropfolder;
 mod error;
+pub mod indexer;
+pub mod jobs;
 mod lifecycle;
+pub mod mailboxes;
 mod password;
 mod register;
 mod setup;
+pub mod suggest;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use parapheur_files::{DataKey, FileStore, MasterKey};
 use parapheur_store::Store;
@@ -73,6 +80,14 @@ pub struct App {
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
     limiter: Arc<auth::LoginLimiter>,
+    /// The full-text index, one per commune, kept up with the journal.
+    search: Arc<parapheur_search::SearchIndex>,
+    /// One index writer at a time in this process.
+    index_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the job worker when jobs are queued.
+    work: Arc<tokio::sync::Notify>,
+    /// The extraction programs of this machine, found on first use.
+    tools: Arc<OnceLock<Arc<parapheur_extract::Tools>>>,
 }
 
 impl App {
@@ -81,12 +96,18 @@ impl App {
         let master = config.load_master_key()?;
         let store = config.open_store().await?;
         let files = FileStore::local(&config.files_dir())?;
+        let search = parapheur_search::SearchIndex::open(&config.index_dir())
+            .map_err(|e| AppError::Config(format!("index de recherche : {e}")))?;
         let app = App {
             store,
             files,
             master: Arc::new(master),
             keys: Arc::default(),
             limiter: Arc::default(),
+            search: Arc::new(search),
+            index_lock: Arc::default(),
+            work: Arc::default(),
+            tools: Arc::default(),
         };
         app.check_master_key().await?;
         Ok(app)

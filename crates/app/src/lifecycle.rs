@@ -27,6 +27,8 @@ pub enum Change {
     Incomplete { requested_on: NaiveDate },
     /// L114-5: the missing documents arrived on that day.
     Completed { on: NaiveDate },
+    /// Sets the document type (a suggestion accepted); its deadlines follow.
+    Classify { doctype: String },
 }
 
 impl Change {
@@ -36,6 +38,7 @@ impl Change {
             Change::Assign { .. } => "item.assigned",
             Change::Incomplete { .. } => "item.incomplete",
             Change::Completed { .. } => "item.completed",
+            Change::Classify { .. } => "item.classified",
         }
     }
 }
@@ -65,6 +68,7 @@ impl App {
         let before = tx.item_for_update(commune.id, item_id).await?;
         let mut after = before.clone();
         after.updated_at = now;
+        let action = change.action();
         match change {
             Change::Status { to, reason } => {
                 before.status.check_transition(to, reason)?;
@@ -111,9 +115,21 @@ impl App {
                 after.status = Status::InProgress;
                 after.incomplete_completed_on = Some(on);
             }
+            Change::Classify { doctype } => {
+                if tx.doctype(commune.id, &doctype).await?.is_none() {
+                    return Err(AppError::UnknownDoctype(doctype));
+                }
+                if !before.status.is_open() {
+                    return Err(AppError::invalid(
+                        "un élément clos garde le type qu'il avait",
+                    ));
+                }
+                after.doctype_code = Some(doctype);
+            }
         }
         if before.incomplete_requested_on != after.incomplete_requested_on
             || before.incomplete_completed_on != after.incomplete_completed_on
+            || before.doctype_code != after.doctype_code
         {
             let doctype = match &after.doctype_code {
                 Some(code) => tx.doctype(commune.id, code).await?,
@@ -123,7 +139,6 @@ impl App {
             after.due_date = dates.due;
             after.silence_date = dates.silence_date;
         }
-        let action = change.action();
         tx.update_item(&before, &after, action, &actor.journal_name())
             .await?;
         tx.commit().await?;

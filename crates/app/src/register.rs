@@ -102,9 +102,26 @@ impl App {
         &self,
         commune: &Commune,
         actor: &Actor,
+        new: NewItem,
+        party: Option<crate::Party>,
+        files: Vec<NewFile>,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, AppError> {
+        self.register_captured(commune, actor, new, party, files, None, now)
+            .await
+    }
+
+    /// Registers an item, and with it, in the same transaction, the inbound message it came
+    /// from (and the mailbox cursor past it): a message is taken exactly once.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn register_captured(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
         mut new: NewItem,
         party: Option<crate::Party>,
         files: Vec<NewFile>,
+        captured: Option<crate::capture::Captured>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
         // Stored instants keep microseconds; keep the returned item identical to the row.
@@ -212,9 +229,17 @@ impl App {
                 media_type: file.media_type.clone(),
             };
             tx.insert_attachment(commune.id, &a, &who).await?;
+            if crate::jobs::is_extractable(&a.media_type) {
+                tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
+                    .await?;
+            }
             attachments.push(a);
         }
+        if let Some(captured) = captured {
+            captured.record(&mut tx, item.id, &who).await?;
+        }
         tx.commit().await?;
+        self.work_queued();
         tracing::debug!(chrono = %item.chrono, "item registered");
         Ok(Registered { item, attachments })
     }

@@ -141,6 +141,68 @@ impl ChronoFormat {
     }
 }
 
+impl ChronoFormat {
+    /// The numbers written in this format that appear in `text` (a reply's subject quoting
+    /// "Votre courrier 2026-A-000123"), each once, in order. A number glued to other letters
+    /// or digits is not one.
+    pub fn find_in(&self, text: &str) -> Vec<String> {
+        let bytes = text.as_bytes();
+        let mut found: Vec<String> = Vec::new();
+        for start in 0..bytes.len() {
+            if !text.is_char_boundary(start)
+                || (start > 0 && bytes[start - 1].is_ascii_alphanumeric())
+            {
+                continue;
+            }
+            if let Some(end) = self.match_at(bytes, start)
+                && bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric())
+            {
+                let number = text[start..end].to_owned();
+                if !found.contains(&number) {
+                    found.push(number);
+                }
+            }
+        }
+        found
+    }
+
+    /// The end of a number in this format starting at `start`, if one does.
+    fn match_at(&self, bytes: &[u8], start: usize) -> Option<usize> {
+        let digits = |at: usize, n: usize| -> Option<usize> {
+            let run = bytes.get(at..at + n)?;
+            run.iter().all(u8::is_ascii_digit).then_some(at + n)
+        };
+        let mut at = start;
+        for part in &self.parts {
+            at = match part {
+                Part::Literal(s) => {
+                    let run = bytes.get(at..at + s.len())?;
+                    run.eq_ignore_ascii_case(s.as_bytes())
+                        .then_some(at + s.len())?
+                }
+                Part::Year => digits(at, 4)?,
+                Part::ShortYear => digits(at, 2)?,
+                Part::Direction => match bytes.get(at)? {
+                    b'A' | b'D' | b'I' | b'a' | b'd' | b'i' => at + 1,
+                    _ => return None,
+                },
+                Part::Sequence { width: 0 } => {
+                    let n = bytes[at..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
+                    if n == 0 || n > 12 {
+                        return None;
+                    }
+                    at + n
+                }
+                Part::Sequence { width } => digits(at, *width)?,
+            };
+        }
+        Some(at)
+    }
+}
+
 impl Default for ChronoFormat {
     fn default() -> Self {
         ChronoFormat {
@@ -172,6 +234,25 @@ impl From<ChronoFormat> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_found_in_a_reply() {
+        let f = ChronoFormat::default();
+        assert_eq!(
+            f.find_in("RE: Votre courrier 2026-A-000123 (et 2026-d-000007), pas X2026-A-000001"),
+            vec!["2026-A-000123".to_owned(), "2026-d-000007".to_owned()]
+        );
+        assert!(
+            f.find_in("2026-A-00012 ou 2026-A-0001234 ou rien")
+                .is_empty()
+        );
+        let custom = ChronoFormat::parse("CH{yy}/{dir}{seq}").unwrap();
+        assert_eq!(
+            custom.find_in("réf. CH26/A42."),
+            vec!["CH26/A42".to_owned()]
+        );
+        assert!(custom.find_in("é à ü").is_empty());
+    }
 
     #[test]
     fn default_format_matches_the_issue() {

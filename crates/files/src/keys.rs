@@ -26,6 +26,7 @@ const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const KEY_ID_LEN: usize = 8;
 const WRAP_PREFIX: &str = "pk1:";
+const SEAL_PREFIX: &str = "sk1:";
 const WRAPPED_LEN: usize = KEY_ID_LEN + NONCE_LEN + KEY_LEN + TAG_LEN;
 
 /// Errors about keys. Messages are shown to administrators, in French.
@@ -49,6 +50,9 @@ pub enum KeyError {
          commune, ou elle a été altérée"
     )]
     WrongCommune { commune_id: String },
+    /// A sealed secret cannot be opened.
+    #[error("secret chiffré illisible : {0}")]
+    Sealed(String),
     /// The operating system's random generator failed.
     #[error("le générateur aléatoire du système a échoué : {0}")]
     Random(#[source] getrandom::Error),
@@ -223,6 +227,50 @@ impl DataKey {
     pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
         cipher(&self.0)
     }
+
+    /// Encrypts a small secret (a mailbox password) for the database, bound to `context`
+    /// (what it is and whose) so it cannot be moved to another row:
+    /// `sk1:BASE64(nonce (24) | XChaCha20-Poly1305(secret))`.
+    pub fn seal(&self, secret: &[u8], context: &str) -> Result<String, KeyError> {
+        let nonce: [u8; NONCE_LEN] = random().map_err(KeyError::Random)?;
+        let aad = [SEAL_PREFIX.as_bytes(), context.as_bytes()].concat();
+        let sealed = self
+            .cipher()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| KeyError::Sealed("chiffrement impossible".into()))?;
+        Ok(format!(
+            "{SEAL_PREFIX}{}",
+            BASE64.encode([nonce.as_slice(), &sealed].concat())
+        ))
+    }
+
+    /// Decrypts what [`DataKey::seal`] made for the same `context`.
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let body = sealed
+            .trim()
+            .strip_prefix(SEAL_PREFIX)
+            .ok_or_else(|| KeyError::Sealed("format inconnu (préfixe « sk1: » attendu)".into()))?;
+        let raw = BASE64
+            .decode(body)
+            .map_err(|_| KeyError::Sealed("ce n'est pas du base64 valide".into()))?;
+        if raw.len() < NONCE_LEN + TAG_LEN {
+            return Err(KeyError::Sealed("longueur incorrecte".into()));
+        }
+        let (nonce, msg) = raw.split_at(NONCE_LEN);
+        let mut nonce_bytes = [0u8; NONCE_LEN];
+        nonce_bytes.copy_from_slice(nonce);
+        let aad = [SEAL_PREFIX.as_bytes(), context.as_bytes()].concat();
+        self.cipher()
+            .decrypt(&XNonce::from(nonce_bytes), Payload { msg, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Sealed("altéré, ou scellé pour une autre donnée".into()))
+    }
 }
 
 fn cipher(key: &[u8; KEY_LEN]) -> XChaCha20Poly1305 {
@@ -240,6 +288,25 @@ fn wrap_aad(key_id: &[u8], commune_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_in_their_context() {
+        let key = DataKey::generate().unwrap();
+        let sealed = key.seal(b"mot de passe", "mailbox:1").unwrap();
+        assert!(!sealed.contains("mot"));
+        assert_eq!(
+            key.open(&sealed, "mailbox:1").unwrap().as_slice(),
+            b"mot de passe"
+        );
+        assert!(key.open(&sealed, "mailbox:2").is_err());
+        assert!(
+            DataKey::generate()
+                .unwrap()
+                .open(&sealed, "mailbox:1")
+                .is_err()
+        );
+        assert!(key.open("sk1:AAAA", "mailbox:1").is_err());
+    }
 
     #[test]
     fn wrapped_key_has_expected_shape() {

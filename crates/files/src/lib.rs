@@ -32,6 +32,7 @@ mod store;
 
 pub use keys::{DataKey, KEY_LEN, KeyError, MasterKey};
 pub use store::{BlobInfo, FileError, FileStore, StagingFile, StorageAction, StoredFile};
+pub use zeroize::Zeroizing;
 
 use sha2::{Digest, Sha256};
 

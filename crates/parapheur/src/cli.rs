@@ -113,6 +113,60 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         grace_minutes: i64,
     },
+    /// Enregistre des courriels : fichiers .eml, mbox ou dossiers maildir
+    ImportMail {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Fichiers .eml, fichiers mbox, dossiers maildir ou dossiers de .eml
+        #[arg(required = true, value_name = "CHEMIN")]
+        paths: Vec<PathBuf>,
+    },
+    /// Recherche dans le registre d'une commune (texte intégral)
+    Search {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Mots cherchés (tous doivent figurer) ; « entre guillemets » pour une expression
+        #[arg(required = true, value_name = "MOTS")]
+        query: Vec<String>,
+        /// Nombre de résultats
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Du plus récent au plus ancien, au lieu de la pertinence
+        #[arg(long)]
+        by_date: bool,
+    },
+    /// Reconstruit l'index de recherche depuis la base (toutes les communes, ou une)
+    Reindex {
+        #[command(flatten)]
+        target: Target,
+        /// Code INSEE d'une seule commune
+        #[arg(long, value_name = "INSEE")]
+        commune: Option<String>,
+    },
+    /// Extrait le texte des fichiers en attente (OCR compris) puis s'arrête
+    Extract {
+        #[command(flatten)]
+        target: Target,
+        /// Remet d'abord en file les fichiers dont l'extraction a échoué (OCR installé depuis)
+        #[arg(long, value_name = "INSEE")]
+        retry_failed: Option<String>,
+    },
+    /// Boîtes aux lettres relevées (IMAP)
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
+    /// Enregistre les fichiers déposés dans un dossier (numérisations du copieur)
+    WatchFolder {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Le dossier surveillé
+        #[arg(value_name = "DOSSIER")]
+        folder: PathBuf,
+        /// Un seul passage (les fichiers doivent être stables depuis 2 secondes)
+        #[arg(long)]
+        once: bool,
+    },
     /// Met en page un registre imprimé (JSON sur l'entrée standard, PDF sur la sortie) :
     /// le serveur le lance dans un processus à part, dont la mémoire est rendue à la fin
     #[command(hide = true)]
@@ -122,6 +176,46 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: crate::bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Ajoute une boîte (mot de passe : variable PARAPHEUR_MAILBOX_PASSWORD ou saisie)
+    Add {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Nom affiché (« Accueil mairie »)
+        #[arg(long)]
+        label: String,
+        /// Serveur IMAP
+        #[arg(long)]
+        host: String,
+        /// Port (993 en TLS)
+        #[arg(long, default_value_t = 993)]
+        port: u16,
+        /// tls, starttls ou plain (plain : cette machine seulement)
+        #[arg(long, default_value = "tls")]
+        security: String,
+        /// Identifiant
+        #[arg(long)]
+        user: String,
+        /// Dossier relevé
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+        /// Après relève : leave (laisser), seen (marquer lu) ou move:DOSSIER
+        #[arg(long, default_value = "leave")]
+        after: String,
+    },
+    /// Liste les boîtes et leur dernière relève
+    List {
+        #[command(flatten)]
+        commune: CommuneTarget,
+    },
+    /// Relève maintenant toutes les boîtes actives
+    Poll {
+        #[command(flatten)]
+        target: Target,
     },
 }
 

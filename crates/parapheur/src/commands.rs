@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => demo(data, listen, no_serve, json).await,
         Command::Serve { target, listen } => {
             let app = open(&target).await?;
+            parapheur_app::background::spawn(&app, &config(&target)?);
             println!("Parapheur écoute sur http://{listen}/");
             parapheur_web::serve(app, listen, secure_cookies())
                 .await
@@ -54,6 +55,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grace_minutes,
         } => fsck(&target, !no_collect, grace_minutes, json).await,
         Command::Bench { command } => crate::bench::run(command).await,
+        Command::ImportMail { commune, paths } => {
+            crate::capture::import_mail(&commune, &paths, json).await
+        }
+        Command::Search {
+            commune,
+            query,
+            limit,
+            by_date,
+        } => crate::capture::search(&commune, &query.join(" "), limit, by_date, json).await,
+        Command::Reindex { target, commune } => {
+            crate::capture::reindex(&target, commune.as_deref(), json).await
+        }
+        Command::Extract {
+            target,
+            retry_failed,
+        } => crate::capture::extract(&target, retry_failed.as_deref(), json).await,
+        Command::Mailbox { command } => crate::capture::mailbox(command, json).await,
+        Command::WatchFolder {
+            commune,
+            folder,
+            once,
+        } => crate::capture::watch_folder(&commune, &folder, once, json).await,
         Command::RenderRegister => {
             parapheur_web::layout::render_register_from_stdio().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
@@ -72,7 +95,7 @@ fn config(target: &Target) -> anyhow::Result<Config> {
 }
 
 /// Opens an existing register; a missing one is an error, not an empty new register.
-async fn open(target: &Target) -> anyhow::Result<App> {
+pub(crate) async fn open(target: &Target) -> anyhow::Result<App> {
     let config = config(target)?;
     if !config.is_initialised() {
         bail!(
@@ -84,7 +107,7 @@ async fn open(target: &Target) -> anyhow::Result<App> {
     Ok(App::open(&config).await?)
 }
 
-async fn open_commune(target: &CommuneTarget) -> anyhow::Result<(App, Commune)> {
+pub(crate) async fn open_commune(target: &CommuneTarget) -> anyhow::Result<(App, Commune)> {
     let app = open(&target.target).await?;
     let commune = app.commune(&target.commune).await?;
     Ok((app, commune))
@@ -213,6 +236,7 @@ async fn demo(
     if no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    parapheur_app::background::spawn(&app, &config);
     println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
     parapheur_web::serve(app, listen, secure_cookies())
         .await

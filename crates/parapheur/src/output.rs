@@ -9,8 +9,15 @@ pub fn init_tracing(verbose: bool) {
     } else {
         "warn,parapheur_web=info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARAPHEUR_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("PARAPHEUR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // async-imap writes the raw LOGIN command, password included, at trace level: never
+    // let it below info, whatever PARAPHEUR_LOG says (secrets are never logged).
+    for quiet in ["async_imap=info", "imap_proto=info"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

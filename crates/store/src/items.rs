@@ -191,7 +191,7 @@ impl ItemFilter {
     }
 }
 
-fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, StoreError> {
+pub(crate) fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, StoreError> {
     Ok(Item {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,
         commune_id: parse_uuid(&row.try_get::<String, _>("commune_id")?)?,
@@ -241,7 +241,7 @@ fn attachment_from_row(row: &AnyRow) -> Result<Attachment, StoreError> {
     })
 }
 
-const ITEM_COLUMNS: &str = "id, commune_id, chrono, year, direction, sequence, channel, \
+pub(crate) const ITEM_COLUMNS: &str = "id, commune_id, chrono, year, direction, sequence, channel, \
     registered_number, doctype_code, subject, body, letter_date, arrival_date, \
     first_receipt_elsewhere, registered_at, sender_reference, priority, confidentiality, \
     service_id, assignee_id, status, close_reason, due_date, silence_date, \
@@ -454,6 +454,9 @@ impl Store {
         sqlx::query(
             "SELECT sha256 FROM attachments WHERE commune_id = $1
              UNION SELECT logo_sha256 FROM communes WHERE id = $1 AND logo_sha256 IS NOT NULL
+             UNION SELECT sha256 FROM inbound_messages WHERE commune_id = $1 AND sha256 IS NOT NULL
+             UNION SELECT searchable_sha256 FROM file_texts
+                   WHERE commune_id = $1 AND searchable_sha256 IS NOT NULL
              ORDER BY 1",
         )
         .bind(commune_id.to_string())

@@ -20,6 +20,7 @@ mod migrate;
 mod pool;
 mod rows;
 
+pub mod capture;
 pub mod communes;
 pub mod contacts;
 pub mod doctypes;

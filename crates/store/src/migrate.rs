@@ -61,10 +61,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "administration",
         sql: Sql::Shared(include_str!("../migrations/0005_administration.sql")),
     },
+    Migration {
+        version: 6,
+        name: "capture",
+        sql: Sql::Shared(include_str!("../migrations/0006_capture.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

@@ -91,6 +91,23 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         )
         .route("/a-traiter", get(pages::inbox::inbox))
         .route("/registre", get(pages::register::register))
+        .route("/recherche", get(pages::search::search))
+        .route("/courriels", get(pages::capture::list))
+        .route("/courriels/{id}/reessayer", post(pages::capture::retry))
+        .route("/courriels/{id}/original", get(pages::capture::original))
+        .route("/courriels/{id}/apercu", get(pages::capture::preview))
+        .route(
+            "/administration/boites",
+            get(pages::capture::mailboxes).post(pages::capture::add_mailbox),
+        )
+        .route(
+            "/administration/boites/{id}",
+            get(pages::capture::mailbox).post(pages::capture::update_mailbox),
+        )
+        .route(
+            "/administration/boites/{id}/relever",
+            post(pages::capture::poll_now),
+        )
         .route("/contacts", get(pages::contacts::list))
         .route("/contacts/suggestions", get(pages::contacts::suggestions))
         .route("/contacts/{id}", get(pages::contacts::show))
@@ -121,7 +138,15 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         )
         .route("/courrier/{id}/copie", post(pages::item::copy))
         .route("/courrier/{id}/lien", post(pages::item::link))
+        .route(
+            "/courrier/{id}/suggestion",
+            post(pages::item::accept_suggestion),
+        )
         .route("/courrier/{id}/fichier/{file}", get(pages::item::file))
+        .route(
+            "/courrier/{id}/fichier/{file}/texte",
+            get(pages::item::searchable_pdf),
+        )
         .route(
             "/administration",
             get(pages::admin::settings).post(pages::admin::save_settings),

@@ -63,11 +63,11 @@ impl Harness {
             Db::Sqlite => None,
             Db::Postgres => Some(fresh_postgres().await?),
         };
-        let config = Config {
-            data_dir: dir.path().to_path_buf(),
+        let config = Config::new(
+            dir.path(),
             database_url,
-            master_key: MasterKeySource::Inline(MasterKey::generate().unwrap().to_base64()),
-        };
+            MasterKeySource::Inline(MasterKey::generate().unwrap().to_base64()),
+        );
         let app = App::open(&config).await.unwrap();
         Some(Harness { app, config, dir })
     }

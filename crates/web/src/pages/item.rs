@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{CloseReason, Confidentiality, Item, Status};
-use parapheur_app::{Change, domain::Commune};
+use parapheur_app::{Actor, Change, domain::Commune};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ pub(crate) fn parse_id(text: &str) -> Result<Uuid, WebError> {
 
 /// The item, if this person may see it: same commune (the query says so) and, for a
 /// confidential item, in charge of it, its author, an élu or an administrator.
-async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebError> {
+pub(crate) async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebError> {
     let item = state
         .app
         .store()
@@ -95,6 +95,7 @@ async fn render_item(
             recipients.push(name)
         }
     }
+    let texts = store.file_texts_of_item(commune.id, item.id).await?;
     let files: Vec<_> = store
         .attachments(commune.id, item.id)
         .await?
@@ -105,12 +106,54 @@ async fn render_item(
                 "image/png" | "image/jpeg" => "image",
                 _ => "other",
             };
+            let text = texts.iter().find(|t| t.sha256 == a.sha256);
+            let text_status = match text {
+                Some(t) if t.state == "done" => match t.method.as_deref() {
+                    Some("ocr") => format!("texte reconnu (OCR, {} page(s))", t.pages.unwrap_or(0)),
+                    _ => "texte extrait".to_owned(),
+                },
+                Some(t) => format!(
+                    "texte non extrait : {}",
+                    t.reason.as_deref().unwrap_or("raison inconnue")
+                ),
+                None if parapheur_app::jobs::is_extractable(&a.media_type) => {
+                    "texte en cours d'extraction".to_owned()
+                }
+                None => String::new(),
+            };
+            let url = format!("/courrier/{}/fichier/{}", item.id, a.id);
             ctx! {
-                url => format!("/courrier/{}/fichier/{}", item.id, a.id),
-                name => a.filename, size => views::size(a.size), kind,
+                searchable => text.and_then(|t| t.searchable_sha256.as_ref()).map(|_| format!("{url}/texte")),
+                url, name => a.filename, size => views::size(a.size), kind, text_status,
             }
         })
         .collect();
+    let messages: Vec<_> = store
+        .inbound_of_item(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            ctx! {
+                id => m.id.to_string(),
+                received => views::instant(m.received_at, &commune.departement),
+                sender => m.sender, subject => m.subject, warnings => m.reason,
+                original => m.sha256.is_some(),
+            }
+        })
+        .collect();
+    let suggestion = if me.can_register() && item.status.is_open() {
+        state.app.suggest(item).await?.map(|s| {
+            ctx! {
+                doctype_code => s.doctype.as_ref().map(|d| d.0.clone()),
+                doctype => s.doctype.map(|d| d.1),
+                service_id => s.service.as_ref().map(|x| x.0.to_string()),
+                service => s.service.map(|x| x.1),
+                reasons => s.reasons.join(" ; "),
+            }
+        })
+    } else {
+        None
+    };
     let notes: Vec<_> = store
         .notes(commune.id, item.id)
         .await?
@@ -214,7 +257,7 @@ async fn render_item(
             senders, recipients,
             service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
             assignee => item.assignee_id.and_then(name_of_user),
-            files, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
+            files, messages, suggestion, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
             links, link_kinds,
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
@@ -380,17 +423,117 @@ pub async fn file(
         .app
         .read_file(me.0.commune.id, &attachment.sha256)
         .await?;
-    let inline = matches!(
-        attachment.media_type.as_str(),
-        "application/pdf" | "image/png" | "image/jpeg"
-    );
+    Ok(file_response(
+        bytes,
+        &attachment.filename,
+        &attachment.media_type,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SuggestionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    doctype: String,
+    #[serde(default)]
+    service: String,
+}
+
+/// Accepts a suggestion: sets the type (deadlines follow) and routes to the service.
+pub async fn accept_suggestion(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<SuggestionForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let actor = Actor::User(me.0.user.id);
+    let mut result = Ok(item.clone());
+    if !form.doctype.is_empty() && item.doctype_code.is_none() {
+        result = state
+            .app
+            .change_item(
+                &me.0.commune,
+                &actor,
+                item.id,
+                Change::Classify {
+                    doctype: form.doctype.clone(),
+                },
+                Utc::now(),
+            )
+            .await;
+    }
+    if result.is_ok() && !form.service.is_empty() && item.service_id.is_none() {
+        let service = Uuid::parse_str(&form.service)
+            .map_err(|_| WebError::BadRequest("service invalide".into()))?;
+        result = state
+            .app
+            .change_item(
+                &me.0.commune,
+                &actor,
+                item.id,
+                Change::Assign {
+                    service_id: Some(service),
+                    assignee_id: None,
+                },
+                Utc::now(),
+            )
+            .await;
+    }
+    outcome(&state, &me, &item, result).await
+}
+
+/// The searchable PDF that OCR made of a scan, beside the untouched original.
+pub async fn searchable_pdf(
+    State(state): State<WebState>,
+    me: Me,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let item = visible_item(&state, &me, &id).await?;
+    let file_id = parse_id(&file)?;
+    let store = state.app.store();
+    let attachment = store
+        .attachments(me.0.commune.id, item.id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == file_id)
+        .ok_or(WebError::NotFound)?;
+    let searchable = store
+        .file_text(me.0.commune.id, &attachment.sha256)
+        .await?
+        .and_then(|t| t.searchable_sha256)
+        .ok_or(WebError::NotFound)?;
+    let bytes = state.app.read_file(me.0.commune.id, &searchable).await?;
+    let stem = attachment
+        .filename
+        .rsplit_once('.')
+        .map_or(attachment.filename.as_str(), |(stem, _)| stem);
+    Ok(file_response(
+        bytes,
+        &format!("{stem}-texte.pdf"),
+        "application/pdf",
+    ))
+}
+
+/// Whether a PDF carries scripts: it is then downloaded, never opened in the browser.
+fn pdf_has_scripts(bytes: &[u8]) -> bool {
+    bytes.windows(3).any(|w| w == b"/JS") || bytes.windows(11).any(|w| w == b"/JavaScript")
+}
+
+/// A stored file as a response: PDFs and images shown in the browser (unless scripted),
+/// anything else downloaded; a strict policy either way.
+pub(crate) fn file_response(bytes: Vec<u8>, filename: &str, media_type: &str) -> Response {
+    let inline = matches!(media_type, "application/pdf" | "image/png" | "image/jpeg")
+        && !(media_type == "application/pdf" && pdf_has_scripts(&bytes));
     let content_type = if inline {
-        attachment.media_type.as_str()
+        media_type
     } else {
         "application/octet-stream"
     };
-    let safe_name: String = attachment
-        .filename
+    let safe_name: String = filename
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || ".-_".contains(c) {
@@ -431,7 +574,7 @@ pub async fn file(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=3600"),
     );
-    Ok(response)
+    response
 }
 
 #[derive(Debug, Deserialize)]

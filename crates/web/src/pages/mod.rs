@@ -3,12 +3,14 @@
 pub mod admin;
 pub mod auth;
 pub mod call;
+pub mod capture;
 pub mod contacts;
 pub mod dashboard;
 pub mod inbox;
 pub mod item;
 pub mod letter;
 pub mod register;
+pub mod search;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};

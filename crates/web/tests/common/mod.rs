@@ -24,13 +24,11 @@ pub struct Site {
 
 pub async fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().into(),
-        database_url: None,
-        master_key: MasterKeySource::Inline(
-            parapheur_files::MasterKey::generate().unwrap().to_base64(),
-        ),
-    };
+    let config = Config::new(
+        dir.path(),
+        None,
+        MasterKeySource::Inline(parapheur_files::MasterKey::generate().unwrap().to_base64()),
+    );
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
     let a = app

@@ -1,0 +1,116 @@
+//! The server's background work: the job queue (text extraction, OCR), the search index
+//! following the journal, mailbox polling and drop folders. Each loop logs its errors and
+//! carries on; none can stop the web server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::dropfolder::FolderWatch;
+use crate::{App, Config};
+
+/// How often mailboxes are polled (PARAPHEUR_POLL_SECONDS overrides it).
+const DEFAULT_POLL: Duration = Duration::from_secs(60);
+/// How often the index looks for journal entries it has not followed yet.
+const INDEX_EVERY: Duration = Duration::from_secs(2);
+/// How often drop folders are scanned.
+const DROP_EVERY: Duration = Duration::from_secs(5);
+
+/// Starts every background loop on the current runtime.
+pub fn spawn(app: &App, config: &Config) {
+    tokio::spawn(job_worker(app.clone()));
+    tokio::spawn(index_follower(app.clone()));
+    let poll = std::env::var("PARAPHEUR_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_POLL);
+    tokio::spawn(mailbox_poller(app.clone(), poll));
+    for folder in &config.drop_folders {
+        tokio::spawn(drop_folder(
+            app.clone(),
+            folder.path.clone(),
+            folder.commune.clone(),
+        ));
+    }
+}
+
+async fn job_worker(app: App) {
+    loop {
+        match app.run_due_jobs(Utc::now, 4).await {
+            Ok(done) if done.total() > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "job queue"),
+        }
+        // Woken at once by new jobs; otherwise look again for retries coming due.
+        app.wait_for_work(Duration::from_secs(30)).await;
+    }
+}
+
+async fn index_follower(app: App) {
+    let mut followed: HashMap<Uuid, i64> = HashMap::new();
+    loop {
+        match app.store().communes().await {
+            Ok(communes) => {
+                for commune in communes {
+                    let head = match app.store().journal_head(commune.id).await {
+                        Ok(h) => h.map(|h| h.seq).unwrap_or(0),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "journal head");
+                            continue;
+                        }
+                    };
+                    if followed.get(&commune.id) == Some(&head) {
+                        continue;
+                    }
+                    match app.index_catch_up(commune.id).await {
+                        Ok(_) => {
+                            followed.insert(commune.id, head);
+                        }
+                        Err(e) => {
+                            tracing::warn!(commune = %commune.insee, error = %e, "search index")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "search index"),
+        }
+        tokio::time::sleep(INDEX_EVERY).await;
+    }
+}
+
+async fn mailbox_poller(app: App, every: Duration) {
+    loop {
+        match app.poll_all_mailboxes().await {
+            Ok(report) if report.registered + report.attached + report.quarantined > 0 => {
+                tracing::info!(?report, "mailboxes polled");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "mailboxes"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn drop_folder(app: App, path: std::path::PathBuf, insee: String) {
+    let mut watch = FolderWatch::default();
+    loop {
+        match app.commune(&insee).await {
+            Ok(commune) => match app
+                .scan_drop_folder(&commune, &path, &mut watch, Utc::now)
+                .await
+            {
+                Ok(outcomes) => {
+                    for (name, outcome) in outcomes {
+                        tracing::info!(file = %name, %outcome, "drop folder");
+                    }
+                }
+                Err(e) => tracing::warn!(folder = %path.display(), error = %e, "drop folder"),
+            },
+            Err(e) => tracing::warn!(commune = %insee, error = %e, "drop folder"),
+        }
+        tokio::time::sleep(DROP_EVERY).await;
+    }
+}

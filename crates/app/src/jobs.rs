@@ -1,0 +1,216 @@
+//! The background job queue: text extraction and OCR of stored files.
+//!
+//! Registration only queues a job (in its own transaction), never waits for it. Jobs live in
+//! the database, so they survive restarts; a worker leases a job while it runs it, and a
+//! failure is retried with a growing delay. When the text cannot be had (no OCR programs,
+//! an encrypted PDF), the file is marked "texte non extrait" with the reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use parapheur_extract::{ExtractError, Extraction, Limits, Method, Tools};
+use parapheur_store::capture::{FileText, Job};
+use serde::Serialize;
+
+use crate::{App, AppError};
+
+/// How long a worker holds a job before another may take it (a crash mid-OCR).
+const LEASE_MINUTES: i64 = 30;
+/// Attempts before a transient failure becomes final.
+const MAX_ATTEMPTS: i64 = 5;
+
+/// Whether a file of this type can give text (and so gets an extraction job).
+pub fn is_extractable(media_type: &str) -> bool {
+    let t = media_type.to_ascii_lowercase();
+    let t = t.split(';').next().unwrap_or("").trim();
+    matches!(
+        t,
+        "application/pdf" | "image/png" | "image/jpeg" | "image/tiff" | "text/plain"
+    )
+}
+
+/// What a round of work did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkDone {
+    pub extracted: u64,
+    pub not_extracted: u64,
+    pub retried: u64,
+}
+
+impl WorkDone {
+    pub fn total(&self) -> u64 {
+        self.extracted + self.not_extracted + self.retried
+    }
+}
+
+/// The delay before attempt `n + 1`: 1, 4, 16, 64 minutes…
+fn backoff(attempts: i64) -> chrono::Duration {
+    let minutes = 4_i64.saturating_pow(u32::try_from(attempts.max(1) - 1).unwrap_or(6));
+    chrono::Duration::minutes(minutes.min(24 * 60))
+}
+
+/// A failure that will not go away by trying again with the same file and programs.
+fn is_final(e: &ExtractError) -> bool {
+    !matches!(e, ExtractError::Timeout | ExtractError::Failed(_))
+}
+
+fn method_code(m: &Method) -> &'static str {
+    match m {
+        Method::TextLayer => "text_layer",
+        Method::Ocr => "ocr",
+        Method::PlainText => "plain_text",
+    }
+}
+
+impl App {
+    /// Wakes the worker: new jobs were queued.
+    pub fn work_queued(&self) {
+        self.work.notify_one();
+    }
+
+    /// Waits until jobs are queued or `timeout` passes.
+    pub async fn wait_for_work(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+    }
+
+    /// The OCR and PDF programs found on this machine (looked up once).
+    pub fn extract_tools(&self) -> Arc<Tools> {
+        self.tools.get_or_init(|| Arc::new(Tools::detect())).clone()
+    }
+
+    /// Runs the jobs whose time has come, `batch` at most; `now` is read for each job.
+    pub async fn run_due_jobs(
+        &self,
+        now: impl Fn() -> DateTime<Utc>,
+        batch: i64,
+    ) -> Result<WorkDone, AppError> {
+        let mut done = WorkDone::default();
+        let jobs = self
+            .store()
+            .claim_jobs(now(), chrono::Duration::minutes(LEASE_MINUTES), batch)
+            .await?;
+        for job in jobs {
+            match self.run_job(&job, &now).await {
+                Ok(true) => done.extracted += 1,
+                Ok(false) => done.not_extracted += 1,
+                Err(e) => {
+                    // Database or file store trouble: leave the job for later.
+                    tracing::warn!(job = %job.id, error = %e, "job postponed");
+                    let at = now();
+                    self.store()
+                        .job_failed(job.id, at, &e.to_string(), Some(at + backoff(job.attempts)))
+                        .await?;
+                    done.retried += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs every job now due, until none is left (for the CLI and tests).
+    pub async fn drain_jobs(&self) -> Result<WorkDone, AppError> {
+        let mut all = WorkDone::default();
+        loop {
+            let round = self.run_due_jobs(Utc::now, 16).await?;
+            if round.total() == 0 {
+                return Ok(all);
+            }
+            all.extracted += round.extracted;
+            all.not_extracted += round.not_extracted;
+            all.retried += round.retried;
+        }
+    }
+
+    /// Extracts one file. Ok(true): text stored; Ok(false): marked "texte non extrait".
+    async fn run_job(&self, job: &Job, now: &impl Fn() -> DateTime<Utc>) -> Result<bool, AppError> {
+        if job.kind != "extract" {
+            self.store()
+                .job_failed(job.id, now(), "type de tâche inconnu", None)
+                .await?;
+            return Ok(false);
+        }
+        let bytes = self.read_file(job.commune_id, &job.subject).await?;
+        let tools = self.extract_tools();
+        let result = parapheur_extract::extract(
+            &tools,
+            &Limits::default(),
+            &bytes,
+            &job.media_type,
+            &job.filename,
+        )
+        .await;
+        drop(bytes);
+        match result {
+            Ok(extraction) => {
+                self.store_extraction(job, extraction, now().trunc_subsecs(6))
+                    .await?;
+                Ok(true)
+            }
+            Err(e) => {
+                let at = now().trunc_subsecs(6);
+                let give_up = is_final(&e) || job.attempts >= MAX_ATTEMPTS;
+                tracing::info!(job = %job.id, file = %job.filename, reason = %e, give_up, "text not extracted");
+                if give_up {
+                    let text = FileText {
+                        sha256: job.subject.clone(),
+                        state: "failed".into(),
+                        method: None,
+                        text: None,
+                        reason: Some(e.to_string()),
+                        pages: None,
+                        searchable_sha256: None,
+                        updated_at: at,
+                    };
+                    let mut tx = self.store().begin(at).await?;
+                    tx.record_file_text(job.commune_id, &text, None, "system:extraction")
+                        .await?;
+                    tx.commit().await?;
+                    self.store()
+                        .job_failed(job.id, at, &e.to_string(), None)
+                        .await?;
+                } else {
+                    self.store()
+                        .job_failed(job.id, at, &e.to_string(), Some(at + backoff(job.attempts)))
+                        .await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn store_extraction(
+        &self,
+        job: &Job,
+        extraction: Extraction,
+        at: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let searchable_sha256 = match &extraction.searchable_pdf {
+            Some(pdf) => {
+                let key = self.data_key(job.commune_id).await?;
+                Some(
+                    self.files()
+                        .put(&job.commune_id.to_string(), &key, pdf)
+                        .await?
+                        .sha256,
+                )
+            }
+            None => None,
+        };
+        let text = FileText {
+            sha256: job.subject.clone(),
+            state: "done".into(),
+            method: Some(method_code(&extraction.method).into()),
+            text: Some(extraction.text),
+            reason: None,
+            pages: Some(i64::from(extraction.pages)),
+            searchable_sha256,
+            updated_at: at,
+        };
+        let mut tx = self.store().begin(at).await?;
+        tx.record_file_text(job.commune_id, &text, Some(job.id), "system:extraction")
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,633 @@
+//! Capture end to end on a real register (SQLite and PostgreSQL): real-world messages,
+//! replies joining their item, quarantine and retry, the drop folder, text extraction and
+//! full-text search.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use harness::{Db, Harness, SYSTEM, at};
+use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Status};
+use parapheur_app::dropfolder::{FolderWatch, REFUSED_DIR};
+use parapheur_app::indexer::simple_query;
+use parapheur_app::store::capture::InboundState;
+use parapheur_app::{Change, NewFile};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mail/tests/corpus")
+}
+
+/// Every message file of the corpus (real-world ones and our own hard cases).
+fn corpus_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if !name.starts_with('.') && !name.ends_with(".md") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&corpus(), &mut files);
+    files.sort();
+    files
+}
+
+fn mail(from: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: mairie@exemple.fr\r\nSubject: {subject}\r\n\
+         Date: Mon, 2 Mar 2026 09:00:00 +0100\r\n{extra_headers}\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+async fn every_message_is_taken_once_and_none_is_lost(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let files = corpus_files();
+    assert!(files.len() >= 60, "corpus too small: {}", files.len());
+    let mut counts = [0usize; 3];
+    for (i, path) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let outcome = h
+            .app
+            .capture_message(
+                &commune,
+                MessageSource::import(path.display().to_string()),
+                Ok(bytes),
+                at(2026, 3, 2) + chrono::Duration::seconds(i as i64),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        match outcome {
+            CaptureOutcome::Registered { .. } => counts[0] += 1,
+            CaptureOutcome::Attached { .. } => counts[1] += 1,
+            CaptureOutcome::Quarantined { reason, .. } => {
+                assert!(!reason.trim().is_empty());
+                counts[2] += 1
+            }
+            // Two corpus files may hold the same bytes.
+            CaptureOutcome::AlreadyTaken { .. } => {}
+        }
+    }
+    eprintln!(
+        "corpus: {} files, {} registered, {} attached, {} quarantined",
+        files.len(),
+        counts[0],
+        counts[1],
+        counts[2]
+    );
+    assert!(counts[0] >= 50, "most real messages register: {counts:?}");
+    let recorded = h
+        .app
+        .store()
+        .inbound_list(commune.id, None, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.len(),
+        counts.iter().sum::<usize>(),
+        "one record per message"
+    );
+    // Every original is kept, whatever became of the message.
+    for r in &recorded {
+        let sha = r.sha256.as_ref().expect("original kept");
+        assert!(!h.app.read_file(commune.id, sha).await.unwrap().is_empty());
+    }
+    let items_before = h.app.store().item_count(commune.id).await.unwrap();
+
+    // A restart, and the same messages again: nothing new.
+    let app = h.reopen().await;
+    for path in &files {
+        let outcome = app
+            .capture_message(
+                &commune,
+                MessageSource::import(path.display().to_string()),
+                Ok(std::fs::read(path).unwrap()),
+                at(2026, 3, 3),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, CaptureOutcome::AlreadyTaken { .. }),
+            "{}: {outcome:?}",
+            path.display()
+        );
+    }
+    assert_eq!(
+        app.store().item_count(commune.id).await.unwrap(),
+        items_before
+    );
+}
+
+async fn replies_join_their_item(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let first = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("first"),
+            Ok(mail(
+                "Jeanne Martin <jeanne.martin@exemple.fr>",
+                "Demande d'élagage",
+                "Message-ID: <first@exemple.fr>\r\n",
+                "Bonjour, le tilleul déborde sur la voie.",
+            )),
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered { chrono, item_id } = first else {
+        panic!("{first:?}")
+    };
+    let item = h.app.store().item(commune.id, item_id).await.unwrap();
+    assert_eq!(item.channel, Channel::Email);
+    assert!(item.body.as_deref().unwrap().contains("tilleul"));
+    let senders = h.app.store().item_contacts(item_id).await.unwrap();
+    assert_eq!(senders.len(), 1, "sender matched or created");
+
+    // By its thread (In-Reply-To), from the same person: the same contact, no new item.
+    let by_thread = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("thread"),
+            Ok(mail(
+                "jeanne.martin@EXEMPLE.fr",
+                "Re: Demande",
+                "Message-ID: <second@exemple.fr>\r\nIn-Reply-To: <first@exemple.fr>\r\n",
+                "Précision : côté rue.",
+            )),
+            at(2026, 3, 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_thread,
+        CaptureOutcome::Attached {
+            chrono: chrono.clone(),
+            item_id
+        }
+    );
+    // By the chrono number quoted in its subject.
+    let by_number = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("number"),
+            Ok(mail(
+                "voisin@exemple.fr",
+                &format!("Votre courrier {chrono}"),
+                "",
+                "Je suis le voisin.",
+            )),
+            at(2026, 3, 4),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(by_number, CaptureOutcome::Attached { item_id: i, .. } if i == item_id));
+    assert_eq!(h.app.store().item_count(commune.id).await.unwrap(), 1);
+    let notes = h.app.store().notes(commune.id, item_id).await.unwrap();
+    assert_eq!(notes.len(), 2);
+    assert!(notes.iter().any(|n| n.body.contains("côté rue")));
+    assert_eq!(
+        h.app
+            .store()
+            .inbound_of_item(commune.id, item_id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // The same sender writing about something else: a new item, the same contact.
+    let other = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("other"),
+            Ok(mail(
+                "jeanne.martin@exemple.fr",
+                "Cantine",
+                "",
+                "Inscription.",
+            )),
+            at(2026, 3, 5),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered {
+        item_id: other_id, ..
+    } = other
+    else {
+        panic!("{other:?}")
+    };
+    assert_eq!(
+        h.app.store().item_contacts(other_id).await.unwrap()[0].1,
+        senders[0].1
+    );
+}
+
+async fn quarantine_keeps_the_message_and_retry_registers_it(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    // Unreadable bytes: quarantined, kept.
+    let garbage = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("garbage"),
+            Ok(vec![0xff, 0x00, 0x13, 0x37]),
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Quarantined { inbound_id, reason } = garbage else {
+        panic!("{garbage:?}")
+    };
+    assert!(!reason.is_empty());
+    let kept = h.app.store().inbound(commune.id, inbound_id).await.unwrap();
+    assert_eq!(
+        h.app
+            .read_file(commune.id, kept.sha256.as_deref().unwrap())
+            .await
+            .unwrap(),
+        vec![0xff, 0x00, 0x13, 0x37]
+    );
+    let err = h
+        .app
+        .retry_inbound(&commune, &SYSTEM, inbound_id, at(2026, 3, 3))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("illisible"), "{err}");
+
+    // A rule routes to a service that was retired meanwhile: the message waits in
+    // quarantine; once the service is back, a retry registers it.
+    let service = h
+        .app
+        .add_service(&commune, "urba", "Urbanisme", &SYSTEM, at(2026, 3, 1))
+        .await
+        .unwrap();
+    let rules = vec![Rule {
+        field: RuleField::Subject,
+        contains: "permis".into(),
+        doctype: None,
+        service_id: Some(service.id),
+    }];
+    let mailbox = h
+        .app
+        .add_mailbox(
+            &commune,
+            &SYSTEM,
+            parapheur_app::mailboxes::MailboxSettings {
+                label: "Urbanisme".into(),
+                config: parapheur_mailbox::MailboxConfig {
+                    host: "127.0.0.1".into(),
+                    port: 1,
+                    security: parapheur_mailbox::Security::Plain,
+                    username: "urba".into(),
+                    password: "secret".into(),
+                    folder: "INBOX".into(),
+                    after_capture: parapheur_mailbox::AfterCapture::Leave,
+                },
+                rules: rules.clone(),
+                active: true,
+            },
+            at(2026, 3, 1),
+        )
+        .await
+        .unwrap();
+    h.app
+        .update_service(
+            &commune,
+            &SYSTEM,
+            service.id,
+            "Urbanisme",
+            "",
+            "",
+            false,
+            at(2026, 3, 1),
+        )
+        .await
+        .unwrap();
+    let source = MessageSource {
+        source: format!("imap:{mailbox}"),
+        source_key: Some("7:1".into()),
+        origin: "Urbanisme — UID 1".into(),
+        cursor: Some((mailbox, 7, 1)),
+        rules,
+    };
+    let routed = h
+        .app
+        .capture_message(
+            &commune,
+            source,
+            Ok(mail(
+                "a@exemple.fr",
+                "Mon PERMIS de construire",
+                "",
+                "Voici.",
+            )),
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Quarantined { inbound_id, reason } = routed else {
+        panic!("{routed:?}")
+    };
+    assert!(reason.contains("service"), "{reason}");
+    let row = h.app.store().mailbox(commune.id, mailbox).await.unwrap();
+    assert_eq!(
+        (row.uid_validity, row.last_uid),
+        (Some(7), 1),
+        "cursor moved with it"
+    );
+    assert_eq!(h.app.store().quarantine_count(commune.id).await.unwrap(), 2);
+    h.app
+        .update_service(
+            &commune,
+            &SYSTEM,
+            service.id,
+            "Urbanisme",
+            "",
+            "",
+            true,
+            at(2026, 3, 3),
+        )
+        .await
+        .unwrap();
+    let retried = h
+        .app
+        .retry_inbound(&commune, &SYSTEM, inbound_id, at(2026, 3, 3))
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered { item_id, .. } = retried else {
+        panic!("{retried:?}")
+    };
+    assert_eq!(
+        h.app
+            .store()
+            .item(commune.id, item_id)
+            .await
+            .unwrap()
+            .service_id,
+        Some(service.id)
+    );
+    let record = h.app.store().inbound(commune.id, inbound_id).await.unwrap();
+    assert_eq!(record.state, InboundState::Registered);
+    assert_eq!(record.item_id, Some(item_id));
+    assert_eq!(h.app.store().quarantine_count(commune.id).await.unwrap(), 1);
+    // Too large to fetch: quarantined with the reason, nothing to retry from.
+    let big = h
+        .app
+        .capture_message(
+            &commune,
+            MessageSource::import("big"),
+            Err("message de 1024 Mo : il dépasse la limite".into()),
+            at(2026, 3, 3),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(big, CaptureOutcome::Quarantined { .. }));
+}
+
+async fn copier_scans_by_email_are_paper_items(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    for name in ["scan-ricoh.eml", "scan-canon-fr.eml"] {
+        let bytes = std::fs::read(corpus().join("own").join(name)).unwrap();
+        let outcome = h
+            .app
+            .capture_message(
+                &commune,
+                MessageSource::import(name),
+                Ok(bytes),
+                at(2026, 3, 2),
+            )
+            .await
+            .unwrap();
+        let CaptureOutcome::Registered { item_id, .. } = outcome else {
+            panic!("{name}: {outcome:?}")
+        };
+        let item = h.app.store().item(commune.id, item_id).await.unwrap();
+        assert_eq!(item.channel, Channel::Paper, "{name}");
+        assert!(
+            !h.app
+                .store()
+                .attachments(commune.id, item_id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}: the scan is attached"
+        );
+    }
+}
+
+fn set_old(path: &Path) {
+    let old = SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+}
+
+async fn drop_folder_takes_settled_files_once(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("scan-0001.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n% un scan\n%%EOF\n").unwrap();
+    set_old(&pdf);
+    let growing = dir.path().join("scan-0002.pdf");
+    std::fs::write(&growing, b"%PDF-1.4\n").unwrap();
+    set_old(&growing);
+    std::fs::write(dir.path().join("scan-0003.pdf.part"), b"%PDF-1.4").unwrap();
+    let word = dir.path().join("lettre.docx");
+    std::fs::write(&word, b"PK\x03\x04 pas un scan").unwrap();
+    set_old(&word);
+
+    let mut watch = FolderWatch::default();
+    let now = || at(2026, 3, 2);
+    // First pass: nothing is taken (a file must be unchanged across two passes).
+    assert!(
+        h.app
+            .scan_drop_folder(&commune, dir.path(), &mut watch, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The copier is still writing the second file.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&growing)
+        .unwrap()
+        .write_all_at_end(b"more pages");
+    let taken = h
+        .app
+        .scan_drop_folder(&commune, dir.path(), &mut watch, now)
+        .await
+        .unwrap();
+    let names: Vec<&str> = taken.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["lettre.docx", "scan-0001.pdf"], "{taken:?}");
+    assert!(matches!(taken[1].1, CaptureOutcome::Registered { .. }));
+    assert!(!pdf.exists(), "left the folder once committed");
+    assert!(growing.exists(), "still being written: not taken");
+    assert!(dir.path().join("scan-0003.pdf.part").exists());
+    // The refused file is set aside with its reason, not deleted.
+    assert!(dir.path().join(REFUSED_DIR).join("lettre.docx").exists());
+    let reason =
+        std::fs::read_to_string(dir.path().join(REFUSED_DIR).join("lettre.docx.raison.txt"))
+            .unwrap();
+    assert!(reason.contains("PDF"), "{reason}");
+    let items = h.app.store().item_count(commune.id).await.unwrap();
+    assert_eq!(items, 1);
+}
+
+trait AppendAtEnd {
+    fn write_all_at_end(self, bytes: &[u8]);
+}
+
+impl AppendAtEnd for std::fs::File {
+    fn write_all_at_end(mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.write_all(bytes).unwrap();
+        self.sync_all().unwrap();
+    }
+}
+
+async fn search_finds_words_of_files_and_follows_changes(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let a = h.commune("01004").await;
+    let b = h.commune("01053").await;
+    let letter =
+        |subject: &str| NewItem::incoming(Channel::Paper, subject, at(2026, 3, 2).date_naive());
+    let with_text = h
+        .app
+        .register(
+            &a,
+            &SYSTEM,
+            letter("Courrier de M. Durand"),
+            vec![NewFile {
+                filename: "lettre.txt".into(),
+                media_type: "text/plain".into(),
+                bytes: "Les lampadaires de la rue des Écoles ne s'allument plus : éclairage public en panne."
+                    .as_bytes()
+                    .to_vec(),
+            }],
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    let plural = h
+        .app
+        .register(
+            &a,
+            &SYSTEM,
+            letter("Demandes de subventions des associations"),
+            vec![],
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    h.app
+        .register(
+            &b,
+            &SYSTEM,
+            letter("Éclairage du stade"),
+            vec![],
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    // The file's text is not there before the job ran: registration does not wait.
+    let found = h
+        .app
+        .search_items(a.id, simple_query("lampadaires", 10, false))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 0);
+    let done = h.app.drain_jobs().await.unwrap();
+    assert_eq!(done.extracted, 1, "{done:?}");
+    let found = h
+        .app
+        .search_items(a.id, simple_query("eclairage", 10, false))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1, "accents folded, text of the file indexed");
+    assert_eq!(found.hits[0].item.id, with_text.item.id);
+    assert!(
+        found.hits[0].snippet_html.contains("<mark>"),
+        "{}",
+        found.hits[0].snippet_html
+    );
+    // Stemming: the singular finds the plural; the other commune's "Éclairage" never shows.
+    let found = h
+        .app
+        .search_items(a.id, simple_query("demande subvention", 10, false))
+        .await
+        .unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(found.hits[0].item.id, plural.item.id);
+    // A change of status is followed (filters read the index).
+    h.app
+        .change_item(
+            &a,
+            &SYSTEM,
+            plural.item.id,
+            Change::Status {
+                to: Status::InProgress,
+                reason: None,
+            },
+            at(2026, 3, 3),
+        )
+        .await
+        .unwrap();
+    let mut q = simple_query("", 10, true);
+    q.status = Some("in_progress".into());
+    let found = h.app.search_items(a.id, q).await.unwrap();
+    assert_eq!(found.hits.len(), 1);
+    assert_eq!(found.hits[0].item.id, plural.item.id);
+
+    // Rebuilt from the database: the same answers.
+    let count = h.app.reindex(a.id, |_| {}).await.unwrap();
+    assert_eq!(count, 2);
+    let found = h
+        .app
+        .search_items(a.id, simple_query("lampadaire", 10, false))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1);
+}
+
+both!(
+    every_message_is_taken_once_and_none_is_lost,
+    replies_join_their_item,
+    quarantine_keeps_the_message_and_retry_registers_it,
+    copier_scans_by_email_are_paper_items,
+    drop_folder_takes_settled_files_once,
+    search_finds_words_of_files_and_follows_changes,
+);

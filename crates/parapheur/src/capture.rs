@@ -1,0 +1,371 @@
+//! Capture and search commands: import-mail, search, reindex, extract, mailbox, watch-folder.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use chrono::Utc;
+use parapheur_app::capture::{CaptureOutcome, MessageSource};
+use parapheur_app::dropfolder::FolderWatch;
+use parapheur_app::indexer::simple_query;
+use parapheur_app::mailboxes::MailboxSettings;
+use parapheur_mail::{Limits, read_sources};
+use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
+use serde_json::json;
+
+use crate::cli::{CommuneTarget, MailboxCommand, Target};
+use crate::commands::{open, open_commune};
+use crate::output;
+
+const CLI: parapheur_app::Actor = parapheur_app::Actor::System("cli");
+
+/// Exit code when some message was quarantined (kept, but not registered).
+const SOME_QUARANTINED: u8 = 3;
+
+pub async fn import_mail(
+    target: &CommuneTarget,
+    paths: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    // Every path is listed before anything is written: a typo changes nothing.
+    let limits = Limits::default();
+    let mut messages = Vec::new();
+    for path in paths {
+        let found = read_sources(path, &limits).map_err(|e| anyhow!("{} : {e}", path.display()))?;
+        if found.is_empty() {
+            bail!("{} : aucun message trouvé", path.display());
+        }
+        messages.extend(found);
+    }
+    let (app, commune) = open_commune(target).await?;
+    let mut quarantined = 0;
+    let mut lines = Vec::new();
+    for message in messages {
+        let raw = message.bytes.map_err(|rejection| rejection.to_string());
+        let outcome = app
+            .capture_message(
+                &commune,
+                MessageSource::import(&message.origin),
+                raw,
+                Utc::now(),
+            )
+            .await?;
+        if matches!(outcome, CaptureOutcome::Quarantined { .. }) {
+            quarantined += 1;
+        }
+        if json {
+            lines.push(json!({ "origin": message.origin, "result": outcome }));
+        } else {
+            println!("{outcome}\t{}", message.origin);
+        }
+    }
+    app.work_queued();
+    app.index_catch_up(commune.id).await?;
+    if json {
+        output::json(&lines)?;
+    } else if quarantined > 0 {
+        eprintln!(
+            "{quarantined} message(s) en quarantaine : ils sont conservés, avec leur raison, \
+             dans « Courriels à traiter » ; corrigez puis réessayez depuis l'application."
+        );
+    }
+    Ok(if quarantined > 0 {
+        ExitCode::from(SOME_QUARANTINED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `<mark>` around matches becomes [brackets] in a terminal.
+fn plain_snippet(html: &str) -> String {
+    html.replace("<mark>", "[")
+        .replace("</mark>", "]")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+pub async fn search(
+    target: &CommuneTarget,
+    query: &str,
+    limit: usize,
+    by_date: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (app, commune) = open_commune(target).await?;
+    let found = app
+        .search_items(
+            commune.id,
+            simple_query(query, limit.clamp(1, 1000), by_date),
+        )
+        .await?;
+    if json {
+        let hits: Vec<_> = found
+            .hits
+            .iter()
+            .map(|h| {
+                json!({
+                    "chrono": h.item.chrono,
+                    "id": h.item.id,
+                    "arrival_date": h.item.arrival_date,
+                    "subject": h.item.subject,
+                    "status": h.item.status.code(),
+                    "snippet_html": h.snippet_html,
+                })
+            })
+            .collect();
+        output::json(&json!({ "total": found.total, "hits": hits }))?;
+    } else {
+        for h in &found.hits {
+            println!(
+                "{}\t{}\t{}\t{}",
+                h.item.chrono,
+                h.item.arrival_date,
+                h.item.subject,
+                plain_snippet(&h.snippet_html).replace('\n', " ")
+            );
+        }
+        eprintln!("{} résultat(s)", found.total);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn reindex(target: &Target, insee: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let app = open(target).await?;
+    let communes = match insee {
+        Some(code) => vec![app.commune(code).await?],
+        None => app.store().communes().await?,
+    };
+    let mut report = Vec::new();
+    for commune in communes {
+        let total = app.store().item_count(commune.id).await?;
+        let bar = output::progress(u64::try_from(total).unwrap_or(0), "Indexation", json);
+        bar.set_message(commune.name.clone());
+        let started = std::time::Instant::now();
+        let count = app.reindex(commune.id, |n| bar.set_position(n)).await?;
+        bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        if json {
+            report.push(json!({ "insee": commune.insee, "items": count, "seconds": seconds }));
+        } else {
+            println!(
+                "{} ({}) : {count} éléments indexés en {seconds:.1} s.",
+                commune.name, commune.insee
+            );
+        }
+    }
+    if json {
+        output::json(&report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let app = open(target).await?;
+    if let Some(code) = retry {
+        let commune = app.commune(code).await?;
+        let n = app
+            .store()
+            .requeue_failed_jobs(commune.id, Utc::now())
+            .await?;
+        if !json {
+            println!("{n} extraction(s) remise(s) en file.");
+        }
+    }
+    let tools = app.extract_tools();
+    if let Some(missing) = tools.missing_for_ocr()
+        && !json
+    {
+        eprintln!(
+            "attention : {missing} ; les images et les scans seront marqués « texte non extrait »."
+        );
+    }
+    let done = app.drain_jobs().await?;
+    for commune in app.store().communes().await? {
+        app.index_catch_up(commune.id).await?;
+    }
+    if json {
+        output::json(&done)?;
+    } else {
+        println!(
+            "{} texte(s) extrait(s), {} non extrait(s), {} à réessayer plus tard.",
+            done.extracted, done.not_extracted, done.retried
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_after(text: &str) -> anyhow::Result<AfterCapture> {
+    match text.trim() {
+        "leave" => Ok(AfterCapture::Leave),
+        "seen" => Ok(AfterCapture::MarkSeen),
+        t => match t.strip_prefix("move:") {
+            Some(folder) if !folder.trim().is_empty() => {
+                Ok(AfterCapture::MoveTo(folder.trim().to_owned()))
+            }
+            _ => bail!("--after : leave, seen ou move:DOSSIER (reçu « {t} »)"),
+        },
+    }
+}
+
+pub fn parse_security(text: &str) -> anyhow::Result<Security> {
+    match text.trim() {
+        "tls" => Ok(Security::Tls),
+        "starttls" => Ok(Security::StartTls),
+        "plain" => Ok(Security::Plain),
+        t => bail!("--security : tls, starttls ou plain (reçu « {t} »)"),
+    }
+}
+
+fn mailbox_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("PARAPHEUR_MAILBOX_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!("mot de passe de la boîte requis : donnez-le dans PARAPHEUR_MAILBOX_PASSWORD");
+    }
+    Ok(rpassword::prompt_password("Mot de passe de la boîte : ")?)
+}
+
+pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        MailboxCommand::Add {
+            commune,
+            label,
+            host,
+            port,
+            security,
+            user,
+            folder,
+            after,
+        } => {
+            let config = MailboxConfig {
+                host,
+                port,
+                security: parse_security(&security)?,
+                username: user,
+                password: mailbox_password()?,
+                folder,
+                after_capture: parse_after(&after)?,
+            };
+            let (app, commune) = open_commune(&commune).await?;
+            let settings = MailboxSettings {
+                label,
+                config,
+                rules: Vec::new(),
+                active: true,
+            };
+            let id = app
+                .add_mailbox(&commune, &CLI, settings, Utc::now())
+                .await?;
+            if json {
+                output::json(&json!({ "id": id }))?;
+            } else {
+                println!("Boîte ajoutée ({id}) ; elle sera relevée par « parapheur serve ».");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MailboxCommand::List { commune } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let rows = app.store().mailboxes(commune.id).await?;
+            if json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "id": r.id, "label": r.label, "active": r.active,
+                            "uid_validity": r.uid_validity, "last_uid": r.last_uid,
+                            "last_polled_at": r.last_polled_at, "last_error": r.last_error,
+                        })
+                    })
+                    .collect();
+                output::json(&list)?;
+            } else {
+                for r in rows {
+                    println!(
+                        "{}\t{}\t{}\tdernier UID {}\t{}",
+                        r.id,
+                        r.label,
+                        if r.active { "active" } else { "arrêtée" },
+                        r.last_uid,
+                        r.last_error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MailboxCommand::Poll { target } => {
+            let app = open(&target).await?;
+            let mut failed = false;
+            let mut reports = Vec::new();
+            for row in app.store().active_mailboxes().await? {
+                let commune = app.store().commune(row.commune_id).await?;
+                match app.poll_mailbox(&commune, &row, Utc::now).await {
+                    Ok(report) => {
+                        if !json {
+                            println!(
+                                "{} : {} enregistré(s), {} rattaché(s), {} en quarantaine",
+                                row.label, report.registered, report.attached, report.quarantined
+                            );
+                        }
+                        reports.push(json!({ "mailbox": row.id, "report": report }));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{} : {e}", row.label);
+                        reports.push(json!({ "mailbox": row.id, "error": e.to_string() }));
+                    }
+                }
+                app.index_catch_up(commune.id).await?;
+            }
+            if json {
+                output::json(&reports)?;
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+pub async fn watch_folder(
+    target: &CommuneTarget,
+    folder: &Path,
+    once: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if !folder.is_dir() {
+        bail!("{} n'est pas un dossier", folder.display());
+    }
+    let (app, commune) = open_commune(target).await?;
+    let mut watch = FolderWatch::default();
+    // A file is taken once it is unchanged across two passes: --once makes both passes,
+    // 2.5 seconds apart.
+    let passes = if once { 2 } else { usize::MAX };
+    for pass in 0..passes {
+        if pass > 0 {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
+        for (name, outcome) in app
+            .scan_drop_folder(&commune, folder, &mut watch, Utc::now)
+            .await?
+        {
+            if json {
+                println!("{}", json!({ "file": name, "result": outcome }));
+            } else {
+                println!("{outcome}\t{name}");
+            }
+        }
+    }
+    app.work_queued();
+    app.index_catch_up(commune.id).await?;
+    Ok(ExitCode::SUCCESS)
+}
