@@ -36,17 +36,34 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         closed_percent: usize,
     },
+    /// Capture N courriels générés (lecture, stockage, indexation ; sans OCR) et mesure le débit
+    Ingest {
+        #[command(flatten)]
+        target: Target,
+        /// Code INSEE de la commune de mesure (créée au besoin)
+        #[arg(long, default_value = "01004")]
+        commune: String,
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Register {
-        target,
-        commune,
-        count,
-        file_kb,
-        writers,
-        closed_percent,
-    } = command;
+    let (target, commune, count, file_kb, writers, closed_percent) = match command {
+        BenchCommand::Register {
+            target,
+            commune,
+            count,
+            file_kb,
+            writers,
+            closed_percent,
+        } => (target, commune, count, file_kb, writers, closed_percent),
+        BenchCommand::Ingest {
+            target,
+            commune,
+            count,
+        } => return ingest(target, commune, count).await,
+    };
     let config = Config::load(&target.data, target.database_url.clone())?;
     config.ensure_master_key()?;
     let app = App::open(&config).await?;
@@ -134,4 +151,143 @@ fn pseudo_scan(len: usize, seed: u64, salt: i64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+const FIRST_NAMES: [&str; 12] = [
+    "Jeanne", "Pierre", "Marie", "Louis", "Camille", "Hugo", "Léa", "Jules", "Chloé", "Émile",
+    "Inès", "Gabriel",
+];
+const LAST_NAMES: [&str; 12] = [
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+    "Moreau", "Simon", "Laurent",
+];
+const TOPICS: [(&str, &str); 8] = [
+    (
+        "Demande d'acte de naissance",
+        "Je souhaiterais obtenir une copie intégrale de mon acte de naissance pour un dossier de mariage.",
+    ),
+    (
+        "Éclairage public en panne",
+        "Les lampadaires de notre rue ne s'allument plus depuis plusieurs soirs, ce qui rend le passage dangereux pour les piétons.",
+    ),
+    (
+        "Inscription à la cantine scolaire",
+        "Je voudrais inscrire mes deux enfants à la cantine de l'école élémentaire à partir de la rentrée.",
+    ),
+    (
+        "Demande de subvention",
+        "Notre association sportive sollicite une subvention de fonctionnement pour l'année prochaine, budget prévisionnel joint.",
+    ),
+    (
+        "Réclamation sur la voirie",
+        "Un nid-de-poule s'est formé devant le numéro 12 et s'agrandit après chaque averse.",
+    ),
+    (
+        "Permis de construire",
+        "Je vous adresse les pièces complémentaires demandées pour mon permis de construire d'une extension.",
+    ),
+    (
+        "Occupation du domaine public",
+        "Nous souhaitons installer une terrasse devant le café pendant la saison estivale.",
+    ),
+    (
+        "Concession au cimetière",
+        "Je souhaite renouveler la concession familiale arrivée à échéance cette année.",
+    ),
+];
+
+/// A realistic citizen email (one in five with a small PDF).
+fn generated_mail(n: usize) -> Vec<u8> {
+    let first = FIRST_NAMES[n % FIRST_NAMES.len()];
+    let last = LAST_NAMES[(n / 7) % LAST_NAMES.len()];
+    let (subject, sentence) = TOPICS[(n / 3) % TOPICS.len()];
+    let mut body = format!("Bonjour,\r\n\r\n{sentence}\r\n");
+    for k in 0..6 {
+        body.push_str(&format!(
+            "Je reste à votre disposition pour tout renseignement complémentaire (réf. {n}-{k}). {sentence}\r\n"
+        ));
+    }
+    body.push_str(&format!("\r\nCordialement,\r\n{first} {last}\r\n"));
+    let headers = format!(
+        "From: {first} {last} <{}.{}{}@exemple.fr>\r\nTo: mairie@exemple.fr\r\n\
+         Subject: {subject}\r\nMessage-ID: <bench-{n}@exemple.fr>\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n",
+        first.to_lowercase(),
+        last.to_lowercase(),
+        n % 500
+    );
+    if n % 5 != 0 {
+        return format!(
+            "{headers}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}"
+        )
+        .into_bytes();
+    }
+    use base64::Engine as _;
+    let pdf = pseudo_scan(20 * 1024, n as u64, 7);
+    let mut encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    let mut wrapped = String::with_capacity(encoded.len() + encoded.len() / 76 * 2);
+    while !encoded.is_empty() {
+        let rest = encoded.split_off(encoded.len().min(76));
+        wrapped.push_str(&encoded);
+        wrapped.push_str("\r\n");
+        encoded = rest;
+    }
+    format!(
+        "{headers}Content-Type: multipart/mixed; boundary=\"b{n}\"\r\n\r\n--b{n}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n\
+         --b{n}\r\nContent-Type: application/pdf; name=\"piece-{n}.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"piece-{n}.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b{n}--\r\n"
+    )
+    .into_bytes()
+}
+
+/// Messages captured per second: parsing, the original and attachments stored, the item
+/// registered (contact matched or created, journal), and the search index caught up.
+async fn ingest(target: Target, commune: String, count: usize) -> anyhow::Result<ExitCode> {
+    use parapheur_app::capture::MessageSource;
+    let config = Config::load(&target.data, target.database_url.clone())?;
+    config.ensure_master_key()?;
+    let app = App::open(&config).await?;
+    let actor = Actor::System("bench");
+    let commune = match app.store().commune_by_insee(&commune).await? {
+        Some(c) => c,
+        None => app.create_commune(&commune, &actor, Utc::now()).await?,
+    };
+    let salt = Utc::now().timestamp_micros();
+    let mails: Vec<Vec<u8>> = (0..count)
+        .map(|n| {
+            let mut m = generated_mail(n);
+            // Unique bytes per run, so nothing is recognised as already taken.
+            m.extend_from_slice(format!("\r\n-- {salt}\r\n").as_bytes());
+            m
+        })
+        .collect();
+    let bytes: usize = mails.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    for (n, mail) in mails.into_iter().enumerate() {
+        app.capture_message(
+            &commune,
+            MessageSource::import(format!("bench-{n}")),
+            Ok(mail),
+            Utc::now(),
+        )
+        .await?;
+    }
+    let captured = started.elapsed().as_secs_f64();
+    app.index_catch_up(commune.id).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{}",
+        json!({
+            "messages": count,
+            "megabytes": bytes as f64 / 1e6,
+            "capture_seconds": captured,
+            "index_seconds": seconds - captured,
+            "seconds": seconds,
+            "messages_per_second": count as f64 / seconds,
+        })
+    );
+    app.close().await;
+    Ok(ExitCode::SUCCESS)
 }

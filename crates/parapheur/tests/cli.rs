@@ -392,6 +392,7 @@ on_both_backends!(
     sigkill_during_registrations_leaves_a_sound_register,
     sigkill_at_sync_points_leaves_a_sound_register,
     journal_verify_detects_tampering,
+    import_mail_search_and_bad_messages,
 );
 
 mod sigkill_before_a_file_is_published_leaves_nothing_behind {
@@ -1691,4 +1692,155 @@ fn render_register_lays_out_a_pdf_and_refuses_garbage() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     assert!(!stderr(&out).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Capture: import-mail, extract, search, reindex, watch-folder
+// ---------------------------------------------------------------------------------------
+
+fn own_corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mail/tests/corpus/own")
+        .join(name)
+}
+
+fn import_mail_search_and_bad_messages(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    // Our hard cases and a real mbox, one command; then a 1 GB message (sparse: its size is
+    // read from the file system, never its bytes) and garbage.
+    let hard: Vec<PathBuf> = [
+        "html-hostile.eml",
+        "truncated-multipart.eml",
+        "unknown-charset.eml",
+        "windows-1252.eml",
+        "pdf-encrypted.eml",
+        "pdf-javascript.eml",
+        "zip-bomb.eml",
+        "scan-ricoh.eml",
+        "forward-rfc822.eml",
+    ]
+    .iter()
+    .map(|n| own_corpus(n))
+    .collect();
+    let huge = reg.dir.path().join("enorme.eml");
+    {
+        let f = std::fs::File::create(&huge).unwrap();
+        f.set_len(1024 * 1024 * 1024).unwrap();
+    }
+    let garbage = reg.dir.path().join("garbage.eml");
+    std::fs::write(&garbage, [0u8, 159, 146, 150, 1, 2, 3]).unwrap();
+    let mut many = String::from("From: collectif@exemple.fr\r\nTo: ");
+    for i in 0..10_000 {
+        many.push_str(&format!("habitant{i}@exemple.fr, "));
+    }
+    many.push_str("mairie@exemple.fr\r\nSubject: Pétition du quartier\r\n\r\nSignée par tous.\r\n");
+    let many_path = reg.dir.path().join("petition.eml");
+    std::fs::write(&many_path, many).unwrap();
+
+    let mut args: Vec<String> = vec!["--commune".into(), INSEE.into()];
+    args.extend(hard.iter().map(|p| p.display().to_string()));
+    args.push(many_path.display().to_string());
+    args.push(huge.display().to_string());
+    args.push(garbage.display().to_string());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = reg.run(&["import-mail"], &refs);
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines.len(),
+        hard.len() + 3,
+        "one line per message: {lines:?}"
+    );
+    // Exit 3: some were quarantined (kept, not registered).
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let quarantined: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("quarantined: "))
+        .collect();
+    assert_eq!(quarantined.len(), 2, "{lines:?}");
+    assert!(
+        quarantined
+            .iter()
+            .any(|l| l.contains("enorme.eml") && l.contains("Mo")),
+        "{lines:?}"
+    );
+    for line in lines.iter().filter(|l| !l.starts_with("quarantined")) {
+        assert!(seq_of(line.split('\t').next().unwrap()).is_some(), "{line}");
+    }
+    // Again: nothing new, nothing lost.
+    let again = reg.run(&["import-mail"], &refs);
+    assert!(
+        stdout(&again)
+            .lines()
+            .all(|l| l.starts_with("already taken") || l.starts_with("quarantined")),
+        "{}",
+        stdout(&again)
+    );
+
+    // Search: French words, accents folded; the hostile HTML is found by its words.
+    let found = reg.run(
+        &["search"],
+        &["--json", "--commune", INSEE, "petition", "quartier"],
+    );
+    assert_success(&found, "search");
+    let v = json(&found);
+    assert_eq!(v["total"], 1, "{v}");
+    assert!(
+        v["hits"][0]["snippet_html"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>"),
+        "{v}"
+    );
+
+    // Text extraction runs apart from registration; without failing on encrypted PDFs.
+    let extract = reg.run(&["extract"], &["--json"]);
+    assert_success(&extract, "extract");
+    let done = json(&extract);
+    assert!(
+        done["not_extracted"].as_u64().unwrap() >= 1,
+        "the encrypted PDF: {done}"
+    );
+
+    // The whole index rebuilt from the database gives the same answer.
+    let reindex = reg.run(&["reindex"], &["--json"]);
+    assert_success(&reindex, "reindex");
+    let found = reg.run(&["search"], &["--json", "--commune", INSEE, "pétitions"]);
+    assert_eq!(json(&found)["total"], 1);
+    // Hostile queries are answered, never a crash.
+    for q in [
+        "\"unbalanced",
+        "allowed:x",
+        "*",
+        "AND OR NOT",
+        &"é".repeat(5000),
+    ] {
+        let out = reg.run(&["search"], &["--commune", INSEE, q]);
+        assert_success(&out, q);
+    }
+
+    // Drop folder: a settled scan becomes a paper item and leaves; a Word file is refused.
+    let folder = reg.dir.path().join("copieur");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("scan.pdf"), b"%PDF-1.4\n%%EOF\n").unwrap();
+    std::fs::write(folder.join("note.docx"), b"PK\x03\x04").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    for name in ["scan.pdf", "note.docx"] {
+        std::fs::File::options()
+            .write(true)
+            .open(folder.join(name))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let watch = reg.run(
+        &["watch-folder"],
+        &["--commune", INSEE, "--once", folder.to_str().unwrap()],
+    );
+    assert_success(&watch, "watch-folder");
+    assert!(!folder.join("scan.pdf").exists());
+    assert!(folder.join("refusés").join("note.docx").exists());
+    reg.assert_sound();
 }

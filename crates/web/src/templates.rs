@@ -60,6 +60,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_doctype_fields.html"),
     ),
     ("host.html", include_str!("../templates/host.html")),
+    ("search.html", include_str!("../templates/search.html")),
+    ("inbound.html", include_str!("../templates/inbound.html")),
+    (
+        "inbound_preview.html",
+        include_str!("../templates/inbound_preview.html"),
+    ),
+    (
+        "admin_mailboxes.html",
+        include_str!("../templates/admin_mailboxes.html"),
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {

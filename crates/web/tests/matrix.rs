@@ -17,8 +17,11 @@ use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 use common::*;
 use parapheur_app::admin::{LogoChange, SettingsForm};
+use parapheur_app::capture::{CaptureOutcome, MessageSource};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Confidentiality, Role};
+use parapheur_app::mailboxes::MailboxSettings;
+use parapheur_app::store::capture::FileText;
 use parapheur_app::{Actor, Change, NewFile};
 
 /// Who may call a route.
@@ -259,6 +262,73 @@ const ROUTES: &[Route] = &[
         Own,
         "label=Chang%C3%A9&delay_count=1&delay_unit=m&silence=none&retention_years=6&final_action=sort",
     ),
+    // Finds "Objet Marqueur A" in A by a word that is not the marker.
+    r("GET", "/recherche?q=objet", Everyone, Own, ""),
+    r(
+        "GET",
+        "/courrier/{item}/fichier/{file}/texte",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/suggestion",
+        Registrars,
+        CommuneA,
+        "doctype=&service={service}",
+    ),
+    r("GET", "/courriels?etat=tous", Registrars, Own, ""),
+    r(
+        "POST",
+        "/courriels/{quarantined}/reessayer",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r(
+        "GET",
+        "/courriels/{inbound}/original",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r(
+        "GET",
+        "/courriels/{inbound}/apercu",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r("GET", "/administration/boites", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/boites",
+        Admins,
+        Own,
+        "label=Matrice&host=127.0.0.1&port=1&security=plain&username=u&password=p&folder=INBOX&after=leave&active=1",
+    ),
+    r(
+        "GET",
+        "/administration/boites/{mailbox}",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/boites/{mailbox}",
+        Admins,
+        CommuneA,
+        "label=Renomm%C3%A9&host=127.0.0.1&port=1&security=plain&username=u&folder=INBOX&after=leave&active=1",
+    ),
+    r(
+        "POST",
+        "/administration/boites/{mailbox}/relever",
+        Admins,
+        CommuneA,
+        "",
+    ),
     r("GET", "/hebergement", Host, Own, ""),
     r(
         "POST",
@@ -316,7 +386,10 @@ fn the_matrix_names_every_route() {
                 .replace("{secret_file}", "{file}")
                 .replace("{service}", "{id}")
                 .replace("{user}", "{id}")
-                .replace("{doctype}", "{code}");
+                .replace("{doctype}", "{code}")
+                .replace("{inbound}", "{id}")
+                .replace("{quarantined}", "{id}")
+                .replace("{mailbox}", "{id}");
             (r.method.to_owned(), path)
         })
         .chain(
@@ -484,6 +557,90 @@ async fn objects_of_a(site: &Site) -> Ids {
     let service = app.store().services(a.id).await.unwrap().remove(0);
     let file = item.attachments[0].id;
     let secret_file = secret.attachments[0].id;
+    // A message received by mail, one in quarantine, a mailbox, and the searchable PDF
+    // that OCR made of the item's file.
+    let taken = app
+        .capture_message(
+            a,
+            MessageSource::import("import Marqueur"),
+            Ok(
+                b"From: marqueur@x.test\r\nSubject: Courriel Marqueur\r\n\r\nCorps Marqueur\r\n"
+                    .to_vec(),
+            ),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(taken, CaptureOutcome::Registered { .. }),
+        "{taken:?}"
+    );
+    let inbound = app.store().inbound_list(a.id, None, 10).await.unwrap()[0].id;
+    let CaptureOutcome::Quarantined {
+        inbound_id: quarantined,
+        ..
+    } = app
+        .capture_message(
+            a,
+            MessageSource::import("Quarantaine Marqueur"),
+            Ok(vec![0xff, 0x00, 0x01]),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not quarantined")
+    };
+    let mailbox = app
+        .add_mailbox(
+            a,
+            &system,
+            MailboxSettings {
+                label: "Boîte Marqueur".into(),
+                config: parapheur_mailbox::MailboxConfig {
+                    host: "127.0.0.1".into(),
+                    port: 1,
+                    security: parapheur_mailbox::Security::Plain,
+                    username: "marqueur".into(),
+                    password: "secret".into(),
+                    folder: "INBOX".into(),
+                    after_capture: parapheur_mailbox::AfterCapture::Leave,
+                },
+                rules: Vec::new(),
+                active: true,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let searchable = app
+        .files()
+        .put(
+            &a.id.to_string(),
+            &app.data_key(a.id).await.unwrap(),
+            b"%PDF-1.4 Marqueur cherchable",
+        )
+        .await
+        .unwrap();
+    let mut tx = app.store().begin(Utc::now()).await.unwrap();
+    tx.record_file_text(
+        a.id,
+        &FileText {
+            sha256: item.attachments[0].sha256.clone(),
+            state: "done".into(),
+            method: Some("ocr".into()),
+            text: Some("texte reconnu".into()),
+            reason: None,
+            pages: Some(1),
+            searchable_sha256: Some(searchable.sha256),
+            updated_at: Utc::now(),
+        },
+        None,
+        "system:test",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -491,6 +648,9 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("file", file.to_string()),
             ("secret", secret.item.id.to_string()),
             ("secret_file", secret_file.to_string()),
+            ("inbound", inbound.to_string()),
+            ("quarantined", quarantined.to_string()),
+            ("mailbox", mailbox.to_string()),
             ("secret_chrono", secret.item.chrono.clone()),
             ("contact", contact.id.to_string()),
             ("duplicate", duplicate.id.to_string()),

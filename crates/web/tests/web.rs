@@ -1399,3 +1399,194 @@ fn pdf_text(pdf: &[u8]) -> Option<String> {
     );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+#[tokio::test]
+async fn search_highlights_respects_confidentiality_and_suggestions_take_one_key() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let system = Actor::System("test");
+    let open = site
+        .app
+        .register(
+            &site.a,
+            &system,
+            NewItem::incoming(
+                Channel::Paper,
+                "Subvention du club <b>de football</b>",
+                today,
+            ),
+            vec![],
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .item;
+    let mut secret = NewItem::incoming(Channel::Paper, "Subventions secrètes", today);
+    secret.confidentiality = parapheur_app::domain::Confidentiality::Confidential;
+    site.app
+        .register(&site.a, &system, secret, vec![], Utc::now())
+        .await
+        .unwrap();
+    let (agent, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/recherche?q=subventions", Some(&agent))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<mark>Subvention</mark>"), "{page}");
+    assert!(page.contains("&lt;b&gt;"), "the subject is escaped");
+    assert!(
+        !page.contains("secrètes"),
+        "a confidential item stays hidden from an agent"
+    );
+    let (_, _, page) = send(
+        &site,
+        get(
+            "/recherche?q=subventions",
+            Some(&login(&site, "maire@a.test").await.0),
+        ),
+    )
+    .await;
+    assert!(page.contains("secrètes"), "the maire sees it");
+    // Commune B finds nothing of A's.
+    let (b_agent, _) = login(&site, "agent@b.test").await;
+    let (_, _, page) = send(&site, get("/recherche?q=subventions", Some(&b_agent))).await;
+    assert!(page.contains("0 résultat"), "{page}");
+    // A bad filter is a clear refusal, not a server error.
+    let (status, _, _) = send(&site, get("/recherche?q=x&du=hier", Some(&agent))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The item page suggests the type from its words; Enter on the focused button accepts.
+    let (_, _, page) = send(&site, get(&format!("/courrier/{}", open.id), Some(&agent))).await;
+    assert!(page.contains("Demande de subvention"), "{page}");
+    assert!(page.contains("autofocus"));
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/suggestion", open.id),
+            Some(&agent),
+            &format!("csrf={csrf}&doctype=subvention&service="),
+        ),
+    )
+    .await;
+    assert!(
+        status.is_redirection() || status == StatusCode::OK,
+        "{status}"
+    );
+    let item = site.app.store().item(site.a.id, open.id).await.unwrap();
+    assert_eq!(item.doctype_code.as_deref(), Some("subvention"));
+    assert!(item.due_date.is_some(), "the type's deadline follows");
+}
+
+#[tokio::test]
+async fn quarantined_messages_are_listed_with_their_reason_and_retried() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    let site = site().await;
+    let outcome = site
+        .app
+        .capture_message(
+            &site.a,
+            MessageSource::import("scanner/illisible.eml"),
+            Ok(b"%PDF-1.4 not a message".to_vec()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Quarantined { inbound_id, reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let (agent, csrf) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get("/courriels", Some(&agent))).await;
+    assert!(page.contains("illisible.eml"), "{page}");
+    assert!(
+        page.contains(&reason.replace('\'', "&#x27;")) || page.contains("PDF"),
+        "{page}"
+    );
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courriels/{inbound_id}/reessayer"),
+            Some(&agent),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("toujours illisible"), "{page}");
+    // The original is there, byte for byte, downloaded (never shown inline).
+    let (status, headers, body) = send(
+        &site,
+        get(&format!("/courriels/{inbound_id}/original"), Some(&agent)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "%PDF-1.4 not a message");
+    assert!(
+        headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    // An élu does not handle the quarantine.
+    let (maire, _) = login(&site, "maire@a.test").await;
+    assert_eq!(
+        send(&site, get("/courriels", Some(&maire))).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn hostile_html_mail_is_shown_sanitised() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    let site = site().await;
+    let raw = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../mail/tests/corpus/own/html-hostile.eml"),
+    )
+    .unwrap();
+    let outcome = site
+        .app
+        .capture_message(
+            &site.a,
+            MessageSource::import("hostile"),
+            Ok(raw),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let inbound = site
+        .app
+        .store()
+        .inbound_of_item(site.a.id, item_id)
+        .await
+        .unwrap()[0]
+        .id;
+    let (agent, _) = login(&site, "agent@a.test").await;
+    let (status, headers, page) = send(
+        &site,
+        get(&format!("/courriels/{inbound}/apercu"), Some(&agent)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = page
+        .split("<div class=\"mail-html\">")
+        .nth(1)
+        .expect("the formatted message is shown")
+        .split("<h2>Texte</h2>")
+        .next()
+        .unwrap()
+        .to_lowercase();
+    for bad in [
+        "<script",
+        "onerror",
+        "src=\"http",
+        "src=\"//",
+        "javascript:",
+        "<iframe",
+        "<form",
+    ] {
+        assert!(!shown.contains(bad), "{bad} in {shown}");
+    }
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("img-src 'self'"), "{csp}");
+}

@@ -87,7 +87,7 @@ impl SearchForm {
             } else {
                 SearchOrder::Relevance
             },
-            offset: self.page.min(500) * PAGE_SIZE,
+            offset: self.page.min(499) * PAGE_SIZE,
             limit: PAGE_SIZE,
             ..SearchQuery::default()
         })
