@@ -215,13 +215,10 @@ impl App {
     ) -> Result<PollReport, AppError> {
         let config = self.mailbox_config(row).await?;
         let rules: Vec<Rule> = serde_json::from_str(&row.rules_json).unwrap_or_default();
-        let mut cursor = match row.uid_validity {
-            Some(v) => Some(Cursor {
-                uid_validity: u32::try_from(v).unwrap_or(0),
-                last_uid: u32::try_from(row.last_uid).unwrap_or(0),
-            }),
-            None => None,
-        };
+        let mut cursor = row.uid_validity.map(|v| Cursor {
+            uid_validity: u32::try_from(v).unwrap_or(0),
+            last_uid: u32::try_from(row.last_uid).unwrap_or(0),
+        });
         let mut report = PollReport::default();
         loop {
             let (validity, fetched) =

@@ -46,7 +46,7 @@ fn dovecot_installed() -> bool {
             .unwrap_or(false)
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

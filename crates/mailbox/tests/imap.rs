@@ -378,7 +378,7 @@ async fn tls_against_a_plain_server_is_a_tls_error() {
 
 #[tokio::test]
 async fn dead_port_is_a_connect_error() {
-    let port = free_port();
+    let port = parapheur_mailbox::testing::free_port().unwrap();
     let config = MailboxConfig {
         host: "127.0.0.1".into(),
         port,

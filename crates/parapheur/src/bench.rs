@@ -216,7 +216,7 @@ fn generated_mail(n: usize) -> Vec<u8> {
         last.to_lowercase(),
         n % 500
     );
-    if n % 5 != 0 {
+    if !n.is_multiple_of(5) {
         return format!(
             "{headers}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}"
         )
