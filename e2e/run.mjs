@@ -351,6 +351,7 @@ async function sweepRole(role, viewport) {
   await visit(page, who, 'élément inconnu', '/courrier/00000000-0000-0000-0000-000000000000', cookie, 404);
   // The other pages, which a role may or may not see.
   for (const [name, target] of [['registre', '/registre'], ['contacts', '/contacts'],
+    ['recherche', '/recherche?q=demande'], ['courriels reçus', '/courriels?etat=tous'],
     ['tableau de bord', '/tableau-de-bord'], ['page de l\'élu', '/elu']]) {
     await visit(page, who, name, target, cookie, [200, 403]);
   }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use parapheur_domain::calendar::is_working_day;
 use parapheur_domain::clock::local_date;
 use parapheur_domain::contact::NewContact;
-use parapheur_domain::item::{LinkKind, NewItem};
+use parapheur_domain::item::{Item, LinkKind, NewItem};
 use parapheur_domain::{Channel, CloseReason, Commune, Direction, Priority, Role, Status};
 use serde::Serialize;
 use uuid::Uuid;
@@ -757,6 +757,7 @@ impl App {
             }
             progress(n + 1, count);
         }
+        self.demo_mail(&commune, &items, now).await?;
         let late = items.iter().flatten().filter(|i| i.is_late(today)).count();
         let registered = usize::try_from(self.store().item_count(commune.id).await?).unwrap_or(0);
         Ok(DemoSummary {
@@ -766,6 +767,63 @@ impl App {
             contacts: contacts.len(),
             late,
         })
+    }
+
+    /// This morning's mail, as the mailbox would bring it: two requests, a reply quoting
+    /// an item's number, and a scan sent to the wrong address, waiting in quarantine.
+    async fn demo_mail(
+        &self,
+        commune: &Commune,
+        items: &[Option<Item>],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        use crate::capture::MessageSource;
+        let quoted = items
+            .iter()
+            .flatten()
+            .find(|i| i.direction == Direction::Incoming && i.status.is_open())
+            .map(|i| i.chrono.clone())
+            .unwrap_or_default();
+        let messages = [
+            String::from(
+                "From: Nathalie Girard <nathalie.girard@exemple.fr>\r\nTo: mairie@demo.fr\r\n\
+                 Subject: Demande de place de stationnement pour un déménagement\r\n\
+                 Message-ID: <demo-1@exemple.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Bonjour,\r\nJe déménage le samedi 12 et souhaiterais réserver deux places \
+                 de stationnement devant le 8 rue des Tilleuls.\r\nMerci,\r\nNathalie Girard\r\n",
+            ),
+            String::from(
+                "From: Club de pétanque <contact@petanque-demo.fr>\r\nTo: mairie@demo.fr\r\n\
+                 Subject: Demande de subvention 2027\r\nMessage-ID: <demo-2@exemple.fr>\r\n\
+                 Content-Type: text/html; charset=utf-8\r\n\r\n\
+                 <p>Madame la Maire,</p><p>Notre club sollicite une <b>subvention</b> de \
+                 fonctionnement pour 2027.</p><img src=\"https://pistage.example/pixel.gif\">\
+                 <script>alert(1)</script>\r\n",
+            ),
+            format!(
+                "From: Paul Roche <paul.roche@exemple.fr>\r\nTo: mairie@demo.fr\r\n\
+                 Subject: Re: votre courrier {quoted}\r\nMessage-ID: <demo-3@exemple.fr>\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Bonjour, voici la pièce que vous m'aviez demandée.\r\n"
+            ),
+        ];
+        for (n, raw) in messages.iter().enumerate() {
+            self.capture_message(
+                commune,
+                MessageSource::import(format!("boîte accueil — message {}", n + 1)),
+                Ok(raw.clone().into_bytes()),
+                now - Duration::hours(3 - n as i64),
+            )
+            .await?;
+        }
+        self.capture_message(
+            commune,
+            MessageSource::import("copieur/numerisation-0412.pdf"),
+            Ok(b"%PDF-1.4\n% envoi du copieur vers la mauvaise adresse\n%%EOF\n".to_vec()),
+            now - Duration::minutes(30),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn demo_contacts(
