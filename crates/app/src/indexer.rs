@@ -223,7 +223,11 @@ impl App {
         commune_id: Uuid,
         query: SearchQuery,
     ) -> Result<FoundPage, AppError> {
-        self.index_catch_up(commune_id).await?;
+        // Another process (a CLI import while the server runs) may hold the index's writer
+        // lock: then search what the index has; the follower catches up soon after.
+        if let Err(e) = self.index_catch_up(commune_id).await {
+            tracing::warn!(error = %e, "search index not caught up");
+        }
         let index = self.search.clone();
         let results = tokio::task::spawn_blocking(move || index.search(commune_id, &query))
             .await

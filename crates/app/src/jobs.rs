@@ -74,9 +74,23 @@ impl App {
         let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 
-    /// The OCR and PDF programs found on this machine (looked up once).
-    pub fn extract_tools(&self) -> Arc<Tools> {
-        self.tools.get_or_init(|| Arc::new(Tools::detect())).clone()
+    /// The OCR and PDF programs found on this machine, looked up once (it runs
+    /// `tesseract --list-langs`: off the async threads).
+    pub async fn extract_tools(&self) -> Arc<Tools> {
+        if let Some(tools) = self.tools.get() {
+            return tools.clone();
+        }
+        let found = tokio::task::spawn_blocking(Tools::detect)
+            .await
+            .unwrap_or_default();
+        self.tools.get_or_init(|| Arc::new(found)).clone()
+    }
+
+    /// Sets the extraction programs instead of looking them up (tests: a machine without
+    /// OCR). Has no effect once they were looked up.
+    #[doc(hidden)]
+    pub fn use_extract_tools(&self, tools: Tools) {
+        let _ = self.tools.set(Arc::new(tools));
     }
 
     /// Runs the jobs whose time has come, `batch` at most; `now` is read for each job.
@@ -131,7 +145,7 @@ impl App {
             return Ok(false);
         }
         let bytes = self.read_file(job.commune_id, &job.subject).await?;
-        let tools = self.extract_tools();
+        let tools = self.extract_tools().await;
         let result = parapheur_extract::extract(
             &tools,
             &Limits::default(),

@@ -623,7 +623,59 @@ async fn search_finds_words_of_files_and_follows_changes(db: Db) {
     assert_eq!(found.total, 1);
 }
 
+async fn without_ocr_files_are_kept_and_marked_not_extracted(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    // A machine without tesseract nor poppler.
+    h.app.use_extract_tools(parapheur_extract::Tools::default());
+    let png = b"\x89PNG\r\n\x1a\n scan".to_vec();
+    let registered = h
+        .app
+        .register(
+            &commune,
+            &SYSTEM,
+            NewItem::incoming(
+                Channel::Paper,
+                "Lettre numérisée",
+                at(2026, 3, 2).date_naive(),
+            ),
+            vec![NewFile {
+                filename: "scan.png".into(),
+                media_type: "image/png".into(),
+                bytes: png.clone(),
+            }],
+            at(2026, 3, 2),
+        )
+        .await
+        .unwrap();
+    let done = h.app.drain_jobs().await.unwrap();
+    assert_eq!((done.extracted, done.not_extracted), (0, 1), "{done:?}");
+    let text = h
+        .app
+        .store()
+        .file_text(commune.id, &registered.attachments[0].sha256)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(text.state, "failed");
+    assert!(
+        text.reason.as_deref().unwrap().contains("tesseract"),
+        "{text:?}"
+    );
+    // The file itself is untouched and the item is registered.
+    assert_eq!(
+        h.app
+            .read_file(commune.id, &registered.attachments[0].sha256)
+            .await
+            .unwrap(),
+        png
+    );
+}
+
 both!(
+    without_ocr_files_are_kept_and_marked_not_extracted,
     every_message_is_taken_once_and_none_is_lost,
     replies_join_their_item,
     quarantine_keeps_the_message_and_retry_registers_it,

@@ -20,6 +20,14 @@ use crate::output;
 
 const CLI: parapheur_app::Actor = parapheur_app::Actor::System("cli");
 
+/// Brings the search index up to date after a command wrote; the server does it too, so a
+/// failure (the server holding the index) is only a warning.
+async fn catch_up(app: &parapheur_app::App, commune: uuid::Uuid) {
+    if let Err(e) = app.index_catch_up(commune).await {
+        eprintln!("attention : index de recherche non mis à jour ({e}) ; le serveur le fera");
+    }
+}
+
 /// Exit code when some message was quarantined (kept, but not registered).
 const SOME_QUARANTINED: u8 = 3;
 
@@ -61,7 +69,7 @@ pub async fn import_mail(
         }
     }
     app.work_queued();
-    app.index_catch_up(commune.id).await?;
+    catch_up(&app, commune.id).await;
     if json {
         output::json(&lines)?;
     } else if quarantined > 0 {
@@ -175,7 +183,7 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
             println!("{n} extraction(s) remise(s) en file.");
         }
     }
-    let tools = app.extract_tools();
+    let tools = app.extract_tools().await;
     if let Some(missing) = tools.missing_for_ocr()
         && !json
     {
@@ -185,7 +193,7 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
     }
     let done = app.drain_jobs().await?;
     for commune in app.store().communes().await? {
-        app.index_catch_up(commune.id).await?;
+        catch_up(&app, commune.id).await;
     }
     if json {
         output::json(&done)?;
@@ -322,7 +330,7 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
                         reports.push(json!({ "mailbox": row.id, "error": e.to_string() }));
                     }
                 }
-                app.index_catch_up(commune.id).await?;
+                catch_up(&app, commune.id).await;
             }
             if json {
                 output::json(&reports)?;
@@ -366,6 +374,6 @@ pub async fn watch_folder(
         }
     }
     app.work_queued();
-    app.index_catch_up(commune.id).await?;
+    catch_up(&app, commune.id).await;
     Ok(ExitCode::SUCCESS)
 }
