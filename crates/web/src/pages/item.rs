@@ -403,22 +403,32 @@ pub async fn add_note(
     outcome(&state, &me, &item, result).await
 }
 
-/// A document of the item, checked on read; PDFs and images inline, anything else downloaded.
-pub async fn file(
-    State(state): State<WebState>,
-    me: Me,
-    Path((id, file)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let item = visible_item(&state, &me, &id).await?;
-    let file_id = parse_id(&file)?;
-    let attachment = state
+/// A file of an item this person may see.
+async fn visible_attachment(
+    state: &WebState,
+    me: &Me,
+    item: &str,
+    file: &str,
+) -> Result<parapheur_app::store::items::Attachment, WebError> {
+    let item = visible_item(state, me, item).await?;
+    let file_id = parse_id(file)?;
+    state
         .app
         .store()
         .attachments(me.0.commune.id, item.id)
         .await?
         .into_iter()
         .find(|a| a.id == file_id)
-        .ok_or(WebError::NotFound)?;
+        .ok_or(WebError::NotFound)
+}
+
+/// A document of the item, checked on read; PDFs and images inline, anything else downloaded.
+pub async fn file(
+    State(state): State<WebState>,
+    me: Me,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let attachment = visible_attachment(&state, &me, &id, &file).await?;
     let bytes = state
         .app
         .read_file(me.0.commune.id, &attachment.sha256)
@@ -492,16 +502,10 @@ pub async fn searchable_pdf(
     me: Me,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let item = visible_item(&state, &me, &id).await?;
-    let file_id = parse_id(&file)?;
-    let store = state.app.store();
-    let attachment = store
-        .attachments(me.0.commune.id, item.id)
-        .await?
-        .into_iter()
-        .find(|a| a.id == file_id)
-        .ok_or(WebError::NotFound)?;
-    let searchable = store
+    let attachment = visible_attachment(&state, &me, &id, &file).await?;
+    let searchable = state
+        .app
+        .store()
         .file_text(me.0.commune.id, &attachment.sha256)
         .await?
         .and_then(|t| t.searchable_sha256)
