@@ -50,28 +50,21 @@ async fn job_worker(app: App) {
 }
 
 async fn index_follower(app: App) {
+    // One query for every commune's position: only communes whose journal moved are
+    // looked at (thousands of communes on a hosted node).
     let mut followed: HashMap<Uuid, i64> = HashMap::new();
     loop {
-        match app.store().communes().await {
-            Ok(communes) => {
-                for commune in communes {
-                    let head = match app.store().journal_head(commune.id).await {
-                        Ok(h) => h.map(|h| h.seq).unwrap_or(0),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "journal head");
-                            continue;
-                        }
-                    };
-                    if followed.get(&commune.id) == Some(&head) {
+        match app.store().journal_heads().await {
+            Ok(heads) => {
+                for (commune, head) in heads {
+                    if followed.get(&commune) == Some(&head) {
                         continue;
                     }
-                    match app.index_catch_up(commune.id).await {
+                    match app.index_catch_up(commune).await {
                         Ok(_) => {
-                            followed.insert(commune.id, head);
+                            followed.insert(commune, head);
                         }
-                        Err(e) => {
-                            tracing::warn!(commune = %commune.insee, error = %e, "search index")
-                        }
+                        Err(e) => tracing::warn!(%commune, error = %e, "search index"),
                     }
                 }
             }

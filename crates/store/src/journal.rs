@@ -103,6 +103,21 @@ impl Store {
         .transpose()
     }
 
+    /// Every commune's journal position, in one query (for the search index follower).
+    pub async fn journal_heads(&self) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        sqlx::query("SELECT commune_id, seq FROM journal_heads")
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    crate::rows::parse_uuid(&r.try_get::<String, _>(0)?)?,
+                    r.try_get::<i64, _>(1)?,
+                ))
+            })
+            .collect()
+    }
+
     /// The journal entries about one entity, oldest first.
     pub async fn journal_of(
         &self,
