@@ -367,7 +367,7 @@ impl App {
         Ok(outcome)
     }
 
-    async fn chrono_of(
+    pub(crate) async fn chrono_of(
         &self,
         commune_id: Uuid,
         item: Option<Uuid>,

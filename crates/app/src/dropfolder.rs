@@ -23,7 +23,7 @@ pub const REFUSED_DIR: &str = "refusés";
 /// A file must be unchanged for this long (and across two scans) to be taken.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// The type of a file from its first bytes, never from its name.
+/// The type of a file from its first bytes, never from its name (uploads and drops alike).
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"%PDF-") {
         Some("application/pdf")
@@ -146,11 +146,9 @@ impl App {
         {
             // Already registered (the copier sent it twice): the copy may go.
             remove_file(path)?;
-            let chrono = match taken.item_id {
-                Some(id) => Some(self.store().item(commune.id, id).await?.chrono),
-                None => None,
-            };
-            return Ok(CaptureOutcome::AlreadyTaken { chrono });
+            return Ok(CaptureOutcome::AlreadyTaken {
+                chrono: self.chrono_of(commune.id, taken.item_id).await?,
+            });
         }
         let today = local_date(now, &commune.departement);
         let subject = format!(

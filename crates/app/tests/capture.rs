@@ -6,10 +6,10 @@
 
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use harness::{Db, Harness, SYSTEM, at};
+use harness::{Db, Harness, SYSTEM, at, corpus, corpus_files};
 use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Status};
@@ -17,29 +17,6 @@ use parapheur_app::dropfolder::{FolderWatch, REFUSED_DIR};
 use parapheur_app::indexer::simple_query;
 use parapheur_app::store::capture::InboundState;
 use parapheur_app::{Change, NewFile};
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mail/tests/corpus")
-}
-
-/// Every message file of the corpus (real-world ones and our own hard cases).
-fn corpus_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                walk(&path, files);
-            } else if !name.starts_with('.') && !name.ends_with(".md") {
-                files.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&corpus(), &mut files);
-    files.sort();
-    files
-}
 
 fn mail(from: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(

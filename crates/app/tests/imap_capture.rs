@@ -9,30 +9,9 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 
-use harness::{Db, Harness, SYSTEM};
+use harness::{Db, Harness, SYSTEM, corpus_files};
 use parapheur_app::mailboxes::MailboxSettings;
 use parapheur_mailbox::AfterCapture;
-
-fn corpus_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                walk(&path, files);
-            } else if !name.starts_with('.') && !name.ends_with(".md") {
-                files.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../mail/tests/corpus"),
-        &mut files,
-    );
-    files.sort();
-    files
-}
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dovecot.sh")

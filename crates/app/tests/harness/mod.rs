@@ -103,3 +103,27 @@ macro_rules! both {
         )*
     };
 }
+
+/// The mail corpus of `crates/mail/tests/corpus` (real-world messages and our hard cases).
+pub fn corpus() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mail/tests/corpus")
+}
+
+/// Every message file of the corpus, sorted.
+pub fn corpus_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if !name.starts_with('.') && !name.ends_with(".md") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&corpus(), &mut files);
+    files.sort();
+    files
+}

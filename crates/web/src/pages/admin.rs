@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::pages::letter::sniff;
 use crate::session::Me;
 use crate::{WebState, assets, templates};
+use parapheur_app::dropfolder::sniff;
 
 impl Me {
     pub fn require_admin(&self) -> Result<(), WebError> {

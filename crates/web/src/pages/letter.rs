@@ -15,6 +15,7 @@ use crate::error::WebError;
 use crate::session::Me;
 use crate::views::Choice;
 use crate::{WebState, assets, templates};
+use parapheur_app::dropfolder::sniff;
 
 /// One upload of this size at most (the whole request is limited too).
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
@@ -180,7 +181,7 @@ async fn read_fields(
                 }),
                 None => {
                     refused.get_or_insert(format!(
-                        "le fichier « {filename} » n'est ni un PDF, ni une image JPEG ou PNG"
+                        "le fichier « {filename} » n'est ni un PDF, ni une image JPEG, PNG ou TIFF"
                     ));
                 }
             }
@@ -210,19 +211,6 @@ async fn read_fields(
         }
     }
     refused.map_or(Ok(()), Err)
-}
-
-/// The type of a file from its first bytes, never from its name.
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else {
-        None
-    }
 }
 
 fn optional_id(text: &str) -> Result<Option<Uuid>, String> {
