@@ -45,6 +45,7 @@ command -v tesseract >/dev/null || missing+=(tesseract-ocr)  # OCR of scans
 [ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/fra.traineddata 2>/dev/null)" ] || missing+=(tesseract-ocr-fra)
 command -v qpdf >/dev/null || missing+=(qpdf)  # encrypted PDFs in the extraction tests
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # a real IMAP server for capture tests
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)  # Debian's python: a real SMTP server for the outbox tests
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

@@ -1,5 +1,6 @@
 //! The server's background work: the job queue (text extraction, OCR), the search index
-//! following the journal, mailbox polling and drop folders. Each loop logs its errors and
+//! following the journal, mailbox polling, drop folders, the email outbox and the deadline
+//! watch. Each loop logs its errors and
 //! carries on; none can stop the web server.
 
 use std::collections::HashMap;
@@ -17,6 +18,10 @@ const DEFAULT_POLL: Duration = Duration::from_secs(60);
 const INDEX_EVERY: Duration = Duration::from_secs(2);
 /// How often drop folders are scanned.
 const DROP_EVERY: Duration = Duration::from_secs(5);
+/// How often the outbox looks for retries coming due when nothing wakes it.
+const OUTBOX_EVERY: Duration = Duration::from_secs(30);
+/// How often the deadline watch runs (implicit decisions, the morning digest).
+const WATCH_EVERY: Duration = Duration::from_secs(600);
 
 /// Starts every background loop on the current runtime.
 pub fn spawn(app: &App, config: &Config) {
@@ -28,6 +33,8 @@ pub fn spawn(app: &App, config: &Config) {
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_POLL);
     tokio::spawn(mailbox_poller(app.clone(), poll));
+    tokio::spawn(outbox_sender(app.clone()));
+    tokio::spawn(deadline_watch(app.clone()));
     for folder in &config.drop_folders {
         tokio::spawn(drop_folder(
             app.clone(),
@@ -71,6 +78,33 @@ async fn index_follower(app: App) {
             Err(e) => tracing::warn!(error = %e, "search index"),
         }
         tokio::time::sleep(INDEX_EVERY).await;
+    }
+}
+
+async fn outbox_sender(app: App) {
+    loop {
+        match app.deliver_outbox(Utc::now()).await {
+            Ok(report) if report.sent + report.retried + report.failed > 0 => {
+                tracing::info!(?report, "outbox");
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox"),
+        }
+        let _ = tokio::time::timeout(OUTBOX_EVERY, app.outbox_wait()).await;
+    }
+}
+
+async fn deadline_watch(app: App) {
+    loop {
+        match app.run_deadline_watch(Utc::now()).await {
+            Ok(report) if report.decisions + report.digests > 0 => {
+                tracing::info!(?report, "deadline watch");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deadline watch"),
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
     }
 }
 

@@ -16,6 +16,7 @@ use parapheur_store::items::{Attachment, Note};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::register::Also;
 use crate::register::NewFile;
 use crate::{Actor, App, AppError, Party};
 
@@ -524,8 +525,16 @@ impl App {
         // The original is referenced by its inbound record (and listed on the item page);
         // it is not repeated as an attachment.
         let result = if retrying {
-            self.register_captured(commune, actor, new.clone(), party, files, None, now)
-                .await
+            self.register_captured(
+                commune,
+                actor,
+                new.clone(),
+                party,
+                files,
+                Also::Nothing,
+                now,
+            )
+            .await
         } else {
             self.register_captured(
                 commune,
@@ -533,7 +542,7 @@ impl App {
                 new.clone(),
                 party,
                 files,
-                Some(captured),
+                Also::Captured(captured),
                 now,
             )
             .await

@@ -30,7 +30,57 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// Folders where copiers scan to, each for one commune.
     pub drop_folders: Vec<DropFolderSetting>,
+    /// The address citizens reach this server at, for the links in emails
+    /// (`public_url` in the file, `PARAPHEUR_PUBLIC_URL`).
+    pub public_url: String,
+    /// The SMTP server outgoing email goes through (`[smtp]`); without it, email waits in
+    /// the outbox.
+    pub smtp: Option<SmtpSetting>,
 }
+
+/// `[smtp]` in `parapheur.toml`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSetting {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `none`, `starttls` (the default) or `tls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender address of every email ("Mairie de X" is put before it).
+    pub from: String,
+    /// Seconds before an unanswering server counts as down.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_smtp_security() -> String {
+    "starttls".to_owned()
+}
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+impl std::fmt::Debug for SmtpSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password never reaches a log.
+        f.debug_struct("SmtpSetting")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where links in emails point when nothing is configured: the default `serve` address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// `[[drop_folder]]` in `parapheur.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,6 +110,8 @@ struct FileSettings {
     index_dir: Option<PathBuf>,
     #[serde(default)]
     drop_folder: Vec<DropFolderSetting>,
+    public_url: Option<String>,
+    smtp: Option<SmtpSetting>,
 }
 
 impl Config {
@@ -97,6 +149,12 @@ impl Config {
             master_key,
             index_dir: settings.index_dir.unwrap_or_else(|| data_dir.join("index")),
             drop_folders: settings.drop_folder,
+            public_url: env("PARAPHEUR_PUBLIC_URL")
+                .or(settings.public_url)
+                .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            smtp: settings.smtp,
         })
     }
 
@@ -112,6 +170,8 @@ impl Config {
             master_key,
             index_dir: data_dir.join("index"),
             drop_folders: Vec::new(),
+            public_url: DEFAULT_PUBLIC_URL.to_owned(),
+            smtp: None,
         }
     }
 

@@ -349,6 +349,57 @@ enum Event {
 }
 
 impl App {
+    /// What citizens meet: the mairie's contact details (printed on acknowledgements), the
+    /// public forms, and the reply templates of the agents.
+    async fn seed_demo_citizens(
+        &self,
+        commune: &Commune,
+        system: &Actor,
+        service: &dyn Fn(&str) -> Option<Uuid>,
+        start: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        self.update_commune_settings(
+            commune,
+            system,
+            crate::admin::SettingsForm {
+                address: "Mairie de Montbazon\n2 place de la Mairie\n37250 Montbazon".to_owned(),
+                phone: "02 47 26 01 30".to_owned(),
+                email: "mairie@montbazon.demo".to_owned(),
+                letterhead: "Ouvert du lundi au vendredi, 9 h – 12 h et 14 h – 17 h 30".to_owned(),
+                logo: crate::admin::LogoChange::Keep,
+            },
+            start,
+        )
+        .await?;
+        for form in parapheur_domain::request_form::demo_forms() {
+            let service_id = match form.code.as_str() {
+                "occupation-domaine-public" | "signalement-voirie" => service("technique"),
+                _ => service("accueil"),
+            };
+            self.save_request_form(
+                commune,
+                system,
+                crate::citizens::FormInput {
+                    code: form.code.clone(),
+                    title: form.title.clone(),
+                    intro: form.intro.clone(),
+                    doctype_code: form.doctype_code.clone(),
+                    service_id,
+                    fields_json: parapheur_domain::request_form::fields_to_json(&form.fields),
+                    consent: form.consent.clone(),
+                    active: true,
+                },
+                start,
+            )
+            .await?;
+        }
+        for (code, name, subject, body) in parapheur_domain::reply_template::demo_templates() {
+            self.save_reply_template(commune, system, code, name, subject, body, true, start)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Creates the demo commune and fills it. Refuses if it already exists.
     pub async fn seed_demo(
         &self,
@@ -373,6 +424,8 @@ impl App {
             );
         }
         let service = |code: &str| services.iter().find(|s| s.code == code).map(|s| s.id);
+        self.seed_demo_citizens(&commune, &system, &service, start)
+            .await?;
         let people = [
             ("sylvie.moreau", "Sylvie Moreau", "Maire", Role::Elu, None),
             (
@@ -608,6 +661,9 @@ impl App {
                         idx,
                         change: Change::Incomplete {
                             requested_on: requested,
+                            missing: vec![
+                                "Justificatif de domicile de moins de trois mois".to_owned(),
+                            ],
                         },
                     },
                     &mut events,

@@ -185,7 +185,7 @@ impl App {
                 new,
                 None,
                 vec![file],
-                Some(Captured::new(inbound, None)),
+                crate::register::Also::Captured(Captured::new(inbound, None)),
                 now,
             )
             .await

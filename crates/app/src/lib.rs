@@ -14,6 +14,7 @@ pub mod auth;
 pub mod background;
 pub mod capture;
 mod check;
+pub mod citizens;
 mod config;
 mod demo;
 pub mod dropfolder;
@@ -22,10 +23,12 @@ pub mod indexer;
 pub mod jobs;
 mod lifecycle;
 pub mod mailboxes;
+pub mod outbox;
 mod password;
 mod register;
 mod setup;
 pub mod suggest;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,7 +38,7 @@ use parapheur_store::Store;
 use uuid::Uuid;
 
 pub use check::{FsckOptions, FsckReport, JournalVerdict};
-pub use config::{Config, MasterKeySource};
+pub use config::{Config, DEFAULT_PUBLIC_URL, MasterKeySource, SmtpSetting};
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DemoLogin, DemoSummary};
 pub use error::AppError;
 pub use lifecycle::Change;
@@ -88,6 +91,12 @@ pub struct App {
     work: Arc<tokio::sync::Notify>,
     /// The extraction programs of this machine, found on first use.
     tools: Arc<OnceLock<Arc<parapheur_extract::Tools>>>,
+    /// Where citizens reach this server (links in emails), without a trailing slash.
+    public_url: Arc<str>,
+    /// The SMTP server of outgoing email, if configured.
+    smtp: Option<Arc<SmtpSetting>>,
+    /// Wakes the email sender when a message is queued.
+    outbox_work: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -108,6 +117,9 @@ impl App {
             index_lock: Arc::default(),
             work: Arc::default(),
             tools: Arc::default(),
+            public_url: Arc::from(config.public_url.as_str()),
+            smtp: config.smtp.clone().map(Arc::new),
+            outbox_work: Arc::default(),
         };
         app.check_master_key().await?;
         Ok(app)
@@ -119,6 +131,30 @@ impl App {
 
     pub fn files(&self) -> &FileStore {
         &self.files
+    }
+
+    /// The secret that signs the proof-of-work challenges of public forms.
+    pub fn pow_secret(&self) -> [u8; 32] {
+        self.master.derive("public-form-pow")
+    }
+
+    /// Where citizens reach this server, for links in emails.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn smtp_setting(&self) -> Option<&SmtpSetting> {
+        self.smtp.as_deref()
+    }
+
+    /// Wakes the email sender (something was queued or put back).
+    pub(crate) fn outbox_queued(&self) {
+        self.outbox_work.notify_one();
+    }
+
+    /// Waits until an email is queued (the sender's loop).
+    pub async fn outbox_wait(&self) {
+        self.outbox_work.notified().await;
     }
 
     /// Refuses at once a master key other than the one the register was set up with.

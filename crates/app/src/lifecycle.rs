@@ -23,12 +23,22 @@ pub enum Change {
         service_id: Option<Uuid>,
         assignee_id: Option<Uuid>,
     },
-    /// L114-5: documents were asked from the sender on that day.
-    Incomplete { requested_on: NaiveDate },
+    /// L114-5: documents were asked from the sender on that day; `missing` lists them as
+    /// the sender is told (may be empty when the request was made outside parapheur).
+    Incomplete {
+        requested_on: NaiveDate,
+        missing: Vec<String>,
+    },
     /// L114-5: the missing documents arrived on that day.
     Completed { on: NaiveDate },
     /// Sets the document type (a suggestion accepted); its deadlines follow.
     Classify { doctype: String },
+    /// L231-1 / L231-4: silence kept until the end of the silence date gave an implicit
+    /// decision ("accepted" or "rejected"), recorded by the deadline watch.
+    ImplicitDecision {
+        decision: String,
+        born_on: NaiveDate,
+    },
 }
 
 impl Change {
@@ -39,6 +49,7 @@ impl Change {
             Change::Incomplete { .. } => "item.incomplete",
             Change::Completed { .. } => "item.completed",
             Change::Classify { .. } => "item.classified",
+            Change::ImplicitDecision { .. } => "item.implicit_decision",
         }
     }
 }
@@ -89,7 +100,20 @@ impl App {
                 after.service_id = service_id.or(before.service_id);
                 after.assignee_id = assignee_id;
             }
-            Change::Incomplete { requested_on } => {
+            Change::Incomplete {
+                requested_on,
+                missing,
+            } => {
+                let missing: Vec<String> = missing
+                    .iter()
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                if missing.len() > 30 || missing.iter().any(|m| m.chars().count() > 300) {
+                    return Err(AppError::invalid(
+                        "au plus 30 pièces manquantes, de 300 caractères chacune",
+                    ));
+                }
                 if requested_on < before.arrival_date || requested_on > today {
                     return Err(AppError::invalid(
                         "la demande de pièces doit dater d'entre l'arrivée et aujourd'hui",
@@ -101,6 +125,7 @@ impl App {
                 after.status = Status::AwaitingDocuments;
                 after.incomplete_requested_on = Some(requested_on);
                 after.incomplete_completed_on = None;
+                after.missing_documents = missing;
             }
             Change::Completed { on } => {
                 let Some(requested_on) = before.incomplete_requested_on else {
@@ -125,6 +150,18 @@ impl App {
                     ));
                 }
                 after.doctype_code = Some(doctype);
+            }
+            Change::ImplicitDecision { decision, born_on } => {
+                if !matches!(decision.as_str(), "accepted" | "rejected") {
+                    return Err(AppError::invalid("décision implicite inconnue"));
+                }
+                if before.implicit_decision.is_some() {
+                    return Err(AppError::invalid(
+                        "la décision implicite est déjà enregistrée",
+                    ));
+                }
+                after.implicit_decision = Some(decision);
+                after.implicit_decision_on = Some(born_on);
             }
         }
         if before.incomplete_requested_on != after.incomplete_requested_on

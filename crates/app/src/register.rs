@@ -28,6 +28,66 @@ pub struct Registered {
     pub attachments: Vec<Attachment>,
 }
 
+/// What is written with a new item, in its transaction.
+pub(crate) enum Also {
+    Nothing,
+    /// The inbound message it came from (and the mailbox cursor past it).
+    Captured(crate::capture::Captured),
+    /// The citizen's tracking link (a request from a public form).
+    Tracking {
+        token_hash: String,
+        sealed: String,
+    },
+    /// An outgoing reply: linked to the item it answers, shown in that item's public
+    /// thread, and its email queued.
+    Reply {
+        thread_item: Uuid,
+        message: parapheur_store::citizens::ItemMessage,
+        email: Box<crate::outbox::PreparedEmail>,
+    },
+}
+
+impl Also {
+    /// Writes what goes with `item`; true when an email was queued.
+    async fn record(
+        self,
+        tx: &mut parapheur_store::WriteTx,
+        item: &Item,
+        who: &str,
+    ) -> Result<bool, AppError> {
+        match self {
+            Also::Nothing => Ok(false),
+            Also::Captured(captured) => {
+                captured.record(tx, item.id, who).await?;
+                Ok(false)
+            }
+            Also::Tracking { token_hash, sealed } => {
+                tx.insert_tracking_link(item.commune_id, item.id, &token_hash, &sealed, who)
+                    .await?;
+                Ok(false)
+            }
+            Also::Reply {
+                thread_item,
+                mut message,
+                email,
+            } => {
+                tx.insert_link(
+                    item.commune_id,
+                    item.id,
+                    thread_item,
+                    parapheur_domain::item::LinkKind::ReplyTo,
+                    who,
+                )
+                .await?;
+                message.reply_item_id = Some(item.id);
+                tx.insert_item_message(item.commune_id, &message, who)
+                    .await?;
+                Ok(tx.insert_outbox(&email.row).await?)
+            }
+        }
+    }
+}
+
 /// The deadlines of an incoming item under its document type.
 pub(crate) fn deadlines(
     item_direction: Direction,
@@ -107,7 +167,7 @@ impl App {
         files: Vec<NewFile>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
-        self.register_captured(commune, actor, new, party, files, None, now)
+        self.register_captured(commune, actor, new, party, files, Also::Nothing, now)
             .await
     }
 
@@ -121,7 +181,7 @@ impl App {
         mut new: NewItem,
         party: Option<crate::Party>,
         files: Vec<NewFile>,
-        captured: Option<crate::capture::Captured>,
+        also: Also,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
         // Stored instants keep microseconds; keep the returned item identical to the row.
@@ -209,6 +269,10 @@ impl App {
             silence_date: None,
             incomplete_requested_on: None,
             incomplete_completed_on: None,
+            missing_documents: Vec::new(),
+            implicit_decision: None,
+            implicit_decision_on: None,
+            acknowledged_at: None,
             tags: new.tags,
             created_by: actor.user_id(),
             updated_at: now,
@@ -235,11 +299,12 @@ impl App {
             }
             attachments.push(a);
         }
-        if let Some(captured) = captured {
-            captured.record(&mut tx, item.id, &who).await?;
-        }
+        let queued_email = also.record(&mut tx, &item, &who).await?;
         tx.commit().await?;
         self.work_queued();
+        if queued_email {
+            self.outbox_queued();
+        }
         tracing::debug!(chrono = %item.chrono, "item registered");
         Ok(Registered { item, attachments })
     }

@@ -244,6 +244,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
             sva.id,
             Change::Incomplete {
                 requested_on: day(2026, 2, 10),
+                missing: vec!["Plan de situation".to_owned()],
             },
             now,
         )
@@ -293,6 +294,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
             svr.id,
             Change::Incomplete {
                 requested_on: day(2026, 1, 20),
+                missing: Vec::new(),
             },
             now,
         )

@@ -401,6 +401,18 @@ pub struct Item {
     pub silence_date: Option<NaiveDate>,
     pub incomplete_requested_on: Option<NaiveDate>,
     pub incomplete_completed_on: Option<NaiveDate>,
+    /// L114-5: the documents asked from the sender, as listed to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_documents: Vec<String>,
+    /// The implicit decision once born (L231-1, L231-4): "accepted" or "rejected", and the
+    /// day it was born on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implicit_decision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implicit_decision_on: Option<NaiveDate>,
+    /// When the last acknowledgement of receipt was sent or printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     pub created_by: Option<Uuid>,
     pub updated_at: DateTime<Utc>,

@@ -11,6 +11,7 @@
 //! Storage, files, capture, signing and the web depend on this crate; it depends on none
 //! of them.
 
+pub mod acknowledgement;
 pub mod calendar;
 pub mod chrono_number;
 pub mod clock;
@@ -19,11 +20,17 @@ pub mod contact;
 pub mod deadline;
 pub mod delay;
 pub mod doctype;
+pub mod french;
 pub mod item;
 pub mod journal;
+pub mod pow;
+pub mod reference_cases;
+pub mod reply_template;
+pub mod request_form;
 pub mod retention;
 pub mod status;
 pub mod user;
+pub mod watch;
 
 pub use calendar::HolidayZone;
 pub use chrono_number::{ChronoFormat, ChronoNumber};

@@ -134,6 +134,20 @@ impl MasterKey {
         hex::encode(self.key_id())
     }
 
+    /// A secret for another purpose (signing proof-of-work challenges, say), derived from
+    /// the master key and the purpose's name: stable across restarts and nodes, and
+    /// revealing nothing about the master key or about other purposes' secrets.
+    pub fn derive(&self, purpose: &str) -> [u8; KEY_LEN] {
+        let digest = Sha256::new()
+            .chain_update(b"parapheur derived secret v1\0")
+            .chain_update(self.0)
+            .chain_update(purpose.as_bytes())
+            .finalize();
+        let mut out = [0u8; KEY_LEN];
+        out.copy_from_slice(&digest);
+        out
+    }
+
     fn key_id(&self) -> [u8; KEY_ID_LEN] {
         let digest = Sha256::new()
             .chain_update(b"parapheur master key id v1\0")

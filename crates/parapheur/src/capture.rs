@@ -96,6 +96,39 @@ fn plain_snippet(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// `parapheur ar`: the accusé de réception of an item as a PDF file.
+pub async fn acknowledgement(
+    target: &CommuneTarget,
+    number: &str,
+    output: Option<std::path::PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (app, commune) = open_commune(target).await?;
+    let item = match app.store().item_by_chrono(commune.id, number.trim()).await {
+        Ok(item) => item,
+        Err(parapheur_app::store::StoreError::NotFound(_)) => {
+            anyhow::bail!("aucun courrier n° « {number} » dans cette commune")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pdf = app
+        .acknowledgement_pdf(&commune, item.id, chrono::Utc::now())
+        .await?;
+    let path = output.unwrap_or_else(|| format!("accuse-de-reception-{}.pdf", item.chrono).into());
+    std::fs::write(&path, &pdf)
+        .map_err(|e| anyhow::anyhow!("écriture de {} impossible : {e}", path.display()))?;
+    if json {
+        output::json(&json!({ "chrono": item.chrono, "file": path, "bytes": pdf.len() }))?;
+    } else {
+        println!(
+            "{} : accusé de réception écrit dans {}",
+            item.chrono,
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn search(
     target: &CommuneTarget,
     query: &str,

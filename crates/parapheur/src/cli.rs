@@ -121,6 +121,17 @@ pub enum Command {
         #[arg(required = true, value_name = "CHEMIN")]
         paths: Vec<PathBuf>,
     },
+    /// Écrit l'accusé de réception (PDF) d'un courrier reçu
+    Ar {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono du courrier (par exemple 2026-A-000042)
+        #[arg(value_name = "NUMÉRO")]
+        number: String,
+        /// Fichier PDF à écrire (par défaut accuse-de-reception-NUMÉRO.pdf)
+        #[arg(short = 'o', long = "output", value_name = "FICHIER.pdf")]
+        output: Option<PathBuf>,
+    },
     /// Recherche dans le registre d'une commune (texte intégral)
     Search {
         #[command(flatten)]

@@ -58,6 +58,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ImportMail { commune, paths } => {
             crate::capture::import_mail(&commune, &paths, json).await
         }
+        Command::Ar {
+            commune,
+            number,
+            output,
+        } => crate::capture::acknowledgement(&commune, &number, output, json).await,
         Command::Search {
             commune,
             query,

@@ -1,7 +1,8 @@
 //! Structured data to PDF documents, laid out by typst.
 //!
-//! This crate owns the printed documents: for now the legal register of the mail
-//! ("registre chronologique du courrier"), later letters with a commune's letterhead.
+//! This crate owns the printed documents: the legal register of the mail
+//! ("registre chronologique du courrier") and the commune's official letters with its
+//! letterhead (acknowledgements of receipt first, replies later).
 //! Each document is a `.typ` template embedded from `templates/`, fed with its data as
 //! one JSON value (`sys.inputs.data`), so text from users is always inserted as text
 //! and never interpreted as markup: nothing is escaped by hand.
@@ -17,11 +18,13 @@
 //! is why it lives in this crate alone: crates that do not print do not pay for it.
 
 mod engine;
+mod letter;
 mod register;
 
 #[cfg(test)]
 mod tests;
 
+pub use letter::{LetterDocument, LetterSection, Logo, LogoFormat, letter_pdf};
 pub use register::{RegisterDocument, RegisterRow, register_pdf};
 
 /// Why a document could not be produced. The texts are French; `Layout` and `Pdf`

@@ -337,9 +337,15 @@ impl Store {
             return Ok(None);
         }
         let sql = format!(
-            "SELECT item_id FROM inbound_messages
-             WHERE commune_id = $1 AND item_id IS NOT NULL AND message_id IN ({})
-             ORDER BY received_at DESC LIMIT 1",
+            // A message we received, or one we sent (an acknowledgement, a reply): the
+            // citizen's answer to either comes back to the same item.
+            "SELECT item_id FROM (
+                SELECT item_id, received_at AS at FROM inbound_messages
+                 WHERE commune_id = $1 AND item_id IS NOT NULL AND message_id IN ({0})
+                UNION ALL
+                SELECT item_id, created_at AS at FROM outbox
+                 WHERE commune_id = $1 AND item_id IS NOT NULL AND message_id IN ({0})
+             ) threads ORDER BY at DESC LIMIT 1",
             placeholders(2, ids.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());

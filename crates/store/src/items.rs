@@ -116,7 +116,8 @@ enum BindValue {
 }
 
 /// Must stay identical to the predicate of the partial indexes of migration 0003.
-const OPEN_CLAUSE: &str = "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed')";
+pub(crate) const OPEN_CLAUSE: &str =
+    "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed')";
 
 impl ItemFilter {
     /// The WHERE clause (after `commune_id = $1`) and the values to bind, in order.
@@ -224,6 +225,19 @@ pub(crate) fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, Sto
         silence_date: parse_opt_date(row.try_get("silence_date")?)?,
         incomplete_requested_on: parse_opt_date(row.try_get("incomplete_requested_on")?)?,
         incomplete_completed_on: parse_opt_date(row.try_get("incomplete_completed_on")?)?,
+        missing_documents: match row.try_get::<Option<String>, _>("missing_documents")? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|_| StoreError::corrupt("pièces manquantes"))?
+            }
+            None => Vec::new(),
+        },
+        implicit_decision: row.try_get("implicit_decision")?,
+        implicit_decision_on: parse_opt_date(row.try_get("implicit_decision_on")?)?,
+        acknowledged_at: row
+            .try_get::<Option<String>, _>("acknowledged_at")?
+            .as_deref()
+            .map(parse_instant)
+            .transpose()?,
         tags,
         created_by: parse_opt_uuid(row.try_get("created_by")?)?,
         updated_at: parse_instant(&row.try_get::<String, _>("updated_at")?)?,
@@ -245,7 +259,8 @@ pub(crate) const ITEM_COLUMNS: &str = "id, commune_id, chrono, year, direction, 
     registered_number, doctype_code, subject, body, letter_date, arrival_date, \
     first_receipt_elsewhere, registered_at, sender_reference, priority, confidentiality, \
     service_id, assignee_id, status, close_reason, due_date, silence_date, \
-    incomplete_requested_on, incomplete_completed_on, created_by, updated_at";
+    incomplete_requested_on, incomplete_completed_on, missing_documents, implicit_decision, \
+    implicit_decision_on, acknowledged_at, created_by, updated_at";
 
 impl Store {
     async fn tags_of(&self, item_id: Uuid) -> Result<Vec<String>, StoreError> {
@@ -660,7 +675,7 @@ impl WriteTx {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
-                $27, $28)"
+                $27, $28, $29, $30, $31, $32)"
         )))
         .bind(item.id.to_string())
         .bind(item.commune_id.to_string())
@@ -688,6 +703,14 @@ impl WriteTx {
         .bind(opt_date_text(item.silence_date))
         .bind(opt_date_text(item.incomplete_requested_on))
         .bind(opt_date_text(item.incomplete_completed_on))
+        .bind(if item.missing_documents.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&item.missing_documents).ok()
+        })
+        .bind(item.implicit_decision.clone())
+        .bind(opt_date_text(item.implicit_decision_on))
+        .bind(item.acknowledged_at.as_ref().map(instant_text))
         .bind(item.created_by.map(|s| s.to_string()))
         .bind(instant_text(&item.updated_at))
         .execute(self.conn())
@@ -757,8 +780,9 @@ impl WriteTx {
             "UPDATE items SET status = $1, close_reason = $2, service_id = $3, assignee_id = $4,
                 due_date = $5, silence_date = $6, incomplete_requested_on = $7,
                 incomplete_completed_on = $8, priority = $9, confidentiality = $10,
-                doctype_code = $11, subject = $12, updated_at = $13
-             WHERE commune_id = $14 AND id = $15",
+                doctype_code = $11, subject = $12, updated_at = $13, missing_documents = $14,
+                implicit_decision = $15, implicit_decision_on = $16, acknowledged_at = $17
+             WHERE commune_id = $18 AND id = $19",
         )
         .bind(after.status.code())
         .bind(after.close_reason.map(|r| r.code()))
@@ -773,6 +797,14 @@ impl WriteTx {
         .bind(after.doctype_code.clone())
         .bind(after.subject.clone())
         .bind(instant_text(&after.updated_at))
+        .bind(if after.missing_documents.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&after.missing_documents).ok()
+        })
+        .bind(after.implicit_decision.clone())
+        .bind(opt_date_text(after.implicit_decision_on))
+        .bind(after.acknowledged_at.as_ref().map(instant_text))
         .bind(after.commune_id.to_string())
         .bind(after.id.to_string())
         .execute(self.conn())

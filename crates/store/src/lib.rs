@@ -21,6 +21,7 @@ mod pool;
 mod rows;
 
 pub mod capture;
+pub mod citizens;
 pub mod communes;
 pub mod contacts;
 pub mod doctypes;

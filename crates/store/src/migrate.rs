@@ -66,10 +66,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "capture",
         sql: Sql::Shared(include_str!("../migrations/0006_capture.sql")),
     },
+    Migration {
+        version: 7,
+        name: "citizens",
+        sql: Sql::Shared(include_str!("../migrations/0007_citizens.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

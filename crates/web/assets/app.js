@@ -65,3 +65,64 @@ function previewFiles(input) {
 
 document.querySelectorAll("input[data-suggest]").forEach(suggestContacts);
 document.querySelectorAll("input[type=file][data-preview]").forEach(previewFiles);
+
+// Reply templates: typing "::" in a text area that lists variables opens a list of them;
+// arrows choose, Enter or Tab inserts "{{name}}", Escape closes. Without script, the page
+// lists the variables to type by hand.
+function variablePicker(area) {
+  const names = area.dataset.variables.split(" ").filter(Boolean);
+  const list = document.createElement("ul");
+  list.id = area.id + "-variables";
+  list.className = "picker";
+  list.setAttribute("role", "listbox");
+  list.setAttribute("aria-label", "Variables");
+  list.hidden = true;
+  area.after(list);
+  area.setAttribute("aria-controls", list.id);
+  let start = -1;
+  let active = 0;
+  const shown = () => Array.from(list.children);
+  const close = () => { list.hidden = true; start = -1; area.removeAttribute("aria-activedescendant"); };
+  const mark = () => shown().forEach((li, i) => {
+    li.setAttribute("aria-selected", i === active ? "true" : "false");
+    if (i === active) area.setAttribute("aria-activedescendant", li.id);
+  });
+  const insert = (name) => {
+    const end = area.selectionStart;
+    area.setRangeText("{{" + name + "}}", start, end, "end");
+    close();
+    area.focus();
+  };
+  area.addEventListener("input", () => {
+    const pos = area.selectionStart;
+    const before = area.value.slice(0, pos);
+    const at = before.lastIndexOf("::");
+    if (at < 0 || /\s/.test(before.slice(at + 2))) { close(); return; }
+    start = at;
+    const typed = before.slice(at + 2).toLowerCase();
+    const matches = names.filter((n) => n.includes(typed)).slice(0, 8);
+    if (!matches.length) { close(); return; }
+    list.replaceChildren(...matches.map((n, i) => {
+      const li = document.createElement("li");
+      li.id = list.id + "-" + i;
+      li.setAttribute("role", "option");
+      li.textContent = n;
+      li.addEventListener("mousedown", (e) => { e.preventDefault(); insert(n); });
+      return li;
+    }));
+    active = 0;
+    list.hidden = false;
+    mark();
+  });
+  area.addEventListener("keydown", (e) => {
+    if (list.hidden) return;
+    const items = shown();
+    if (e.key === "ArrowDown") { active = (active + 1) % items.length; mark(); e.preventDefault(); }
+    else if (e.key === "ArrowUp") { active = (active + items.length - 1) % items.length; mark(); e.preventDefault(); }
+    else if (e.key === "Enter" || e.key === "Tab") { insert(items[active].textContent); e.preventDefault(); }
+    else if (e.key === "Escape") { close(); e.preventDefault(); }
+  });
+  area.addEventListener("blur", close);
+}
+
+document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 const STYLE: &str = include_str!("../assets/style.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
+/// The proof of work of the public forms (citizens' pages only).
+const DEMANDE: &str = include_str!("../assets/demande.js");
 
 struct Asset {
     name: String,
@@ -35,6 +37,11 @@ fn assets() -> &'static [Asset] {
                 content_type: "text/javascript; charset=utf-8",
                 body: SCRIPT,
             },
+            Asset {
+                name: hashed("demande", "js", DEMANDE),
+                content_type: "text/javascript; charset=utf-8",
+                body: DEMANDE,
+            },
         ]
     })
 }
@@ -47,6 +54,11 @@ pub fn style_url() -> String {
 /// The URL of the script (loaded deferred; pages work without it).
 pub fn script_url() -> String {
     format!("/static/{}", assets()[1].name)
+}
+
+/// The URL of the public forms' script (proof of work; forms post without it).
+pub fn demande_url() -> String {
+    format!("/static/{}", assets()[2].name)
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

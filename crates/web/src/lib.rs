@@ -40,6 +40,8 @@ pub struct WebState {
     cache: std::sync::Arc<cache::ReadCache>,
     /// Where printed documents are laid out.
     layout: layout::Layout,
+    /// Submissions and answers per client address on the citizens' pages.
+    public_limiter: std::sync::Arc<pages::public::RateLimiter>,
 }
 
 /// Builds the router over an open register (documents laid out in process).
@@ -54,6 +56,7 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         secure_cookies,
         cache: Default::default(),
         layout,
+        public_limiter: Default::default(),
     };
     // blob: images are the previews of scans chosen for upload, made in the browser.
     let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
@@ -124,6 +127,42 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
             "/appel/nouveau",
             get(pages::call::form).post(pages::call::submit),
         )
+        // Writing to the sender: acknowledgements and replies.
+        .route(
+            "/courrier/{id}/accuse",
+            post(pages::correspondence::acknowledge),
+        )
+        .route(
+            "/courrier/{id}/accuse.pdf",
+            get(pages::correspondence::acknowledgement_pdf),
+        )
+        .route("/accuses", post(pages::correspondence::acknowledge_many))
+        .route(
+            "/courrier/{id}/repondre",
+            get(pages::correspondence::reply_form).post(pages::correspondence::reply),
+        )
+        .route(
+            "/administration/demarches",
+            get(pages::citizens_admin::forms),
+        )
+        .route(
+            "/administration/demarches/{code}",
+            get(pages::citizens_admin::form).post(pages::citizens_admin::save_form),
+        )
+        .route(
+            "/administration/modeles",
+            get(pages::citizens_admin::reply_templates),
+        )
+        .route(
+            "/administration/modeles/{code}",
+            get(pages::citizens_admin::reply_template)
+                .post(pages::citizens_admin::save_reply_template),
+        )
+        .route("/administration/envois", get(pages::citizens_admin::outbox))
+        .route(
+            "/administration/envois/{id}/renvoyer",
+            post(pages::citizens_admin::retry_email),
+        )
         .route("/courrier/{id}", get(pages::item::show))
         .route("/courrier/{id}/statut", post(pages::item::change_status))
         .route("/courrier/{id}/affecter", post(pages::item::assign))
@@ -183,6 +222,24 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         .route(
             "/hebergement",
             get(pages::admin::host).post(pages::admin::create_commune),
+        )
+        // Citizens: public pages, no login
+        .route("/demarches/{insee}", get(pages::public::commune))
+        .route(
+            "/demarches/{insee}/{code}",
+            get(pages::public::form)
+                .post(pages::public::submit)
+                .layer(DefaultBodyLimit::max(pages::public::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/suivi/{token}",
+            get(pages::public::tracking)
+                .post(pages::public::answer)
+                .layer(DefaultBodyLimit::max(pages::public::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/suivi/{token}/fichier/{id}",
+            get(pages::public::tracking_file),
         )
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(

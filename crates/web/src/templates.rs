@@ -7,6 +7,32 @@ use serde::Serialize;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    // Writing to senders, and the administration of citizens' pages.
+    ("reply.html", include_str!("../templates/reply.html")),
+    (
+        "acknowledgements.html",
+        include_str!("../templates/acknowledgements.html"),
+    ),
+    (
+        "admin_forms.html",
+        include_str!("../templates/admin_forms.html"),
+    ),
+    (
+        "admin_form.html",
+        include_str!("../templates/admin_form.html"),
+    ),
+    (
+        "admin_templates.html",
+        include_str!("../templates/admin_templates.html"),
+    ),
+    (
+        "admin_template.html",
+        include_str!("../templates/admin_template.html"),
+    ),
+    (
+        "admin_outbox.html",
+        include_str!("../templates/admin_outbox.html"),
+    ),
     ("login.html", include_str!("../templates/login.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("password.html", include_str!("../templates/password.html")),
@@ -69,6 +95,31 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "admin_mailboxes.html",
         include_str!("../templates/admin_mailboxes.html"),
+    ),
+    // Citizens: public pages, no login.
+    (
+        "public_base.html",
+        include_str!("../templates/public_base.html"),
+    ),
+    (
+        "public_forms.html",
+        include_str!("../templates/public_forms.html"),
+    ),
+    (
+        "public_form.html",
+        include_str!("../templates/public_form.html"),
+    ),
+    (
+        "public_done.html",
+        include_str!("../templates/public_done.html"),
+    ),
+    (
+        "public_tracking.html",
+        include_str!("../templates/public_tracking.html"),
+    ),
+    (
+        "public_message.html",
+        include_str!("../templates/public_message.html"),
     ),
 ];
 

@@ -63,7 +63,7 @@ fn action_label(action: &str, before: Option<&str>, after: Option<&str>) -> Stri
     }
 }
 
-async fn render_item(
+pub(crate) async fn render_item(
     state: &WebState,
     me: &Me,
     item: &Item,
@@ -234,6 +234,60 @@ async fn render_item(
             label: k.label_fr().into(),
         })
         .collect();
+    // The public thread and the email of this item, and what the deadline watch says.
+    let thread: Vec<_> = store
+        .item_messages(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            ctx! {
+                at => views::instant(m.created_at, &commune.departement),
+                subject => m.subject, body => m.body, from_citizen => m.from_citizen,
+                reply => m.reply_item_id.map(|r| format!("/courrier/{r}")),
+                files => m.attachment_ids.len(),
+            }
+        })
+        .collect();
+    let emails: Vec<_> = store
+        .outbox_of_item(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            ctx! {
+                at => views::instant(m.created_at, &commune.departement),
+                subject => m.subject, to => m.recipients, state => m.state.label_fr(),
+                failed => m.state == parapheur_app::store::citizens::OutboxState::Failed,
+                error => m.last_error,
+            }
+        })
+        .collect();
+    let silence = doctype
+        .as_ref()
+        .map_or(parapheur_app::domain::SilenceRule::None, |d| d.silence);
+    let alerts: Vec<String> = parapheur_app::domain::watch::alerts(
+        &parapheur_app::domain::watch::WatchFacts {
+            status_open: item.status.is_open(),
+            due: item.due_date,
+            silence,
+            silence_date: item.silence_date,
+            waiting_for_documents: item.incomplete_requested_on.is_some()
+                && item.incomplete_completed_on.is_none(),
+            implicit_decision_recorded: item.implicit_decision.is_some(),
+        },
+        today,
+        commune.holiday_zone(),
+    )
+    .iter()
+    .filter(|a| {
+        matches!(
+            a,
+            parapheur_app::domain::watch::Alert::AcceptanceSoon { .. }
+        )
+    })
+    .map(|a| a.label_fr())
+    .collect();
+    let incoming = item.direction == parapheur_app::domain::Direction::Incoming;
+    let can_acknowledge = incoming && doctype.as_ref().is_some_and(|d| !d.no_acknowledgement);
     let item_view = ctx! {
         id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
         status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
@@ -246,6 +300,10 @@ async fn render_item(
         incomplete_requested_on => item.incomplete_requested_on.map(views::date),
         incomplete_completed_on => item.incomplete_completed_on.map(views::date),
         priority => item.priority.code(), tags => item.tags, body => item.body,
+        missing_documents => item.missing_documents,
+        implicit_decision => item.implicit_decision.as_deref().map(|d| if d == "accepted" { "acceptation implicite" } else { "rejet implicite" }),
+        implicit_decision_on => item.implicit_decision_on.map(views::date),
+        acknowledged_at => item.acknowledged_at.map(|a| views::instant(a, &commune.departement)),
     };
     Ok(Html(templates::render(
         "item.html",
@@ -258,7 +316,8 @@ async fn render_item(
             service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
             assignee => item.assignee_id.and_then(name_of_user),
             files, messages, suggestion, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
-            links, link_kinds,
+            links, link_kinds, thread, emails, alerts, can_acknowledge,
+            can_reply => incoming && item.status != Status::Destroyed,
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,
@@ -289,7 +348,7 @@ pub async fn show(
 
 /// After an action on an item: back to its page, or, when the action was refused, the page
 /// again with the reason (nothing was saved).
-async fn outcome<T>(
+pub(crate) async fn outcome<T>(
     state: &WebState,
     me: &Me,
     item: &Item,
@@ -594,16 +653,32 @@ fn form_date(text: &str) -> Result<chrono::NaiveDate, WebError> {
         .map_err(|_| WebError::BadRequest("date invalide : attendu AAAA-MM-JJ".into()))
 }
 
-/// L114-5: the documents missing from a request were asked for on that day.
+#[derive(Debug, Deserialize)]
+pub struct MissingForm {
+    #[serde(default)]
+    csrf: String,
+    /// One missing document per line.
+    #[serde(default)]
+    pieces: String,
+}
+
+/// L114-5: asks the sender for the documents missing from a request (one per line); the
+/// sender gets the list and the tracking link by email, and the deadline follows the rule.
 pub async fn documents_requested(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<DateForm>,
+    Form(form): Form<MissingForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    let requested_on = form_date(&form.date)?;
-    apply(&state, &me, &id, Change::Incomplete { requested_on }).await
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let missing: Vec<String> = form.pieces.lines().map(str::to_owned).collect();
+    let result = state
+        .app
+        .request_documents(&me.0.commune, &me.0.actor(), item.id, missing, Utc::now())
+        .await;
+    outcome(&state, &me, &item, result).await
 }
 
 /// L114-5: the missing documents arrived on that day; the delay restarts or resumes.

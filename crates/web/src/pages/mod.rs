@@ -4,11 +4,14 @@ pub mod admin;
 pub mod auth;
 pub mod call;
 pub mod capture;
+pub mod citizens_admin;
 pub mod contacts;
+pub mod correspondence;
 pub mod dashboard;
 pub mod inbox;
 pub mod item;
 pub mod letter;
+pub mod public;
 pub mod register;
 pub mod search;
 

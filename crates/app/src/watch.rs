@@ -1,0 +1,294 @@
+//! The deadline watch: implicit decisions recorded when they are born, and a daily digest
+//! to each agent and élu of what is late, due within 7 days, or about to be accepted by
+//! silence. Run by the server's background loop; each step is idempotent (a decision is
+//! recorded once, a digest is sent once per person and day), so running it twice is harmless.
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use parapheur_domain::clock::{local_date, utc_offset_minutes};
+use parapheur_domain::item::Item;
+use parapheur_domain::watch::{self, Alert, WatchFacts};
+use parapheur_domain::{Commune, Role, SilenceRule, french};
+use parapheur_smtp::{Address, OutgoingMessage};
+use parapheur_store::citizens::ItemMessage;
+use parapheur_store::users::User;
+use uuid::Uuid;
+
+use crate::lifecycle::Change;
+use crate::{Actor, App, AppError};
+
+/// Digests leave from this local hour on (the start of the mairie's day).
+pub const DIGEST_HOUR: u32 = 7;
+const WATCH: Actor = Actor::System("échéances");
+
+/// What one round of the watch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WatchReport {
+    pub decisions: usize,
+    pub digests: usize,
+}
+
+/// One line of a digest or of the inbox warnings.
+#[derive(Debug, Clone)]
+pub struct WatchedItem {
+    pub item: Item,
+    pub alerts: Vec<Alert>,
+}
+
+impl App {
+    /// The alerts of a commune's open items today (the inbox and the item page show them).
+    pub async fn watched_items(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WatchedItem>, AppError> {
+        let today = local_date(now, &commune.departement);
+        let doctypes = self.store().doctypes(commune.id).await?;
+        let items = self
+            .store()
+            .watched_items(
+                commune.id,
+                today + Duration::days(7),
+                today + Duration::days(15),
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let silence = item
+                    .doctype_code
+                    .as_ref()
+                    .and_then(|c| doctypes.iter().find(|d| &d.code == c))
+                    .map_or(SilenceRule::None, |d| d.silence);
+                let alerts =
+                    watch::alerts(&facts_of(&item, silence), today, commune.holiday_zone());
+                (!alerts.is_empty()).then_some(WatchedItem { item, alerts })
+            })
+            .collect())
+    }
+
+    /// One round of the watch for every commune.
+    pub async fn run_deadline_watch(&self, now: DateTime<Utc>) -> Result<WatchReport, AppError> {
+        let mut report = WatchReport::default();
+        for commune in self.store().communes().await? {
+            report.decisions += self.record_implicit_decisions(&commune, now).await?;
+            report.digests += self.send_digests(&commune, now).await?;
+        }
+        Ok(report)
+    }
+
+    /// Records every implicit decision born by now (at the end of its silence date).
+    pub async fn record_implicit_decisions(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let today = local_date(now, &commune.departement);
+        let doctypes = self.store().doctypes(commune.id).await?;
+        let mut recorded = 0;
+        for item in self.store().watched_items(commune.id, today, today).await? {
+            let silence = item
+                .doctype_code
+                .as_ref()
+                .and_then(|c| doctypes.iter().find(|d| &d.code == c))
+                .map_or(SilenceRule::None, |d| d.silence);
+            let Some(decision) = watch::implicit_decision(&facts_of(&item, silence), today) else {
+                continue;
+            };
+            let (code, text) = match decision.kind {
+                watch::ImplicitKind::Accepted => (
+                    "accepted",
+                    format!(
+                        "Sans décision expresse de la mairie, votre demande est réputée acceptée depuis le {} (article L231-1 du code des relations entre le public et l'administration). Vous pouvez demander une attestation de cette décision (article L232-3).",
+                        french::long_date(decision.born_on)
+                    ),
+                ),
+                watch::ImplicitKind::Rejected => (
+                    "rejected",
+                    format!(
+                        "Sans décision expresse de la mairie, votre demande est réputée rejetée depuis le {} (article L231-4 du code des relations entre le public et l'administration). Vous pouvez former un recours gracieux auprès du maire ou un recours contentieux devant le tribunal administratif dans les deux mois.",
+                        french::long_date(decision.born_on)
+                    ),
+                ),
+            };
+            self.change_item(
+                commune,
+                &WATCH,
+                item.id,
+                Change::ImplicitDecision {
+                    decision: code.to_owned(),
+                    born_on: decision.born_on,
+                },
+                now,
+            )
+            .await?;
+            let mut tx = self.store().begin(now).await?;
+            tx.item_for_update(commune.id, item.id).await?;
+            tx.insert_item_message(
+                commune.id,
+                &ItemMessage {
+                    id: Uuid::now_v7(),
+                    item_id: item.id,
+                    kind: "implicit_decision".to_owned(),
+                    from_citizen: false,
+                    subject: "Décision implicite".to_owned(),
+                    body: text,
+                    reply_item_id: None,
+                    attachment_ids: Vec::new(),
+                    author_id: None,
+                    created_at: now,
+                },
+                &WATCH.journal_name(),
+            )
+            .await?;
+            tx.commit().await?;
+            recorded += 1;
+        }
+        Ok(recorded)
+    }
+
+    /// Today's digest to each agent and élu with something to watch, once a day from
+    /// [`DIGEST_HOUR`] local time.
+    pub async fn send_digests(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let local = now + Duration::minutes(utc_offset_minutes(now, &commune.departement));
+        if local.hour() < DIGEST_HOUR {
+            return Ok(0);
+        }
+        let today = local_date(now, &commune.departement);
+        let watched = self.watched_items(commune, now).await?;
+        if watched.is_empty() {
+            return Ok(0);
+        }
+        let mut sent = 0;
+        for user in self.store().users(commune.id).await? {
+            if !user.active || !matches!(user.role, Role::Agent | Role::Elu | Role::Administrateur)
+            {
+                continue;
+            }
+            let key = format!("digest:{}:{today}", user.id);
+            if self.store().outbox_has_key(commune.id, &key).await? {
+                continue;
+            }
+            let mine: Vec<&WatchedItem> = watched
+                .iter()
+                .filter(|w| concerns(&user, &w.item))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let message = OutgoingMessage {
+                from: self.sender_address(commune),
+                to: vec![Address {
+                    name: Some(user.display_name.clone()),
+                    email: user.email.clone(),
+                }],
+                reply_to: None,
+                subject: format!(
+                    "Échéances du {} : {} courrier{} à surveiller",
+                    french::long_date(today),
+                    mine.len(),
+                    if mine.len() > 1 { "s" } else { "" }
+                ),
+                text: digest_text(self.public_url(), &user, &mine, today),
+                html: None,
+                attachments: Vec::new(),
+                message_id: parapheur_smtp::new_message_id(&self.message_id_domain(commune)),
+                in_reply_to: None,
+                references: Vec::new(),
+                auto_submitted: true,
+            };
+            let email = self
+                .prepare_email(commune, None, "digest", &message, Some(key), now)
+                .await?;
+            let mut tx = self.store().begin(now).await?;
+            if self.queue_email(&mut tx, &email).await? {
+                sent += 1;
+            }
+            tx.commit().await?;
+        }
+        if sent > 0 {
+            self.outbox_queued();
+        }
+        Ok(sent)
+    }
+}
+
+fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
+    WatchFacts {
+        status_open: item.status.is_open(),
+        due: item.due_date,
+        silence,
+        silence_date: item.silence_date,
+        waiting_for_documents: item.incomplete_requested_on.is_some()
+            && item.incomplete_completed_on.is_none(),
+        implicit_decision_recorded: item.implicit_decision.is_some(),
+    }
+}
+
+/// Élus and administrators watch the whole commune (a small one); an agent watches what is
+/// theirs, and what waits in their service for no one in particular.
+fn concerns(user: &User, item: &Item) -> bool {
+    match user.role {
+        Role::Elu | Role::Administrateur => true,
+        _ => {
+            item.assignee_id == Some(user.id)
+                || (item.assignee_id.is_none()
+                    && item.service_id.is_some()
+                    && item.service_id == user.service_id)
+        }
+    }
+}
+
+fn digest_text(
+    base: &str,
+    user: &User,
+    items: &[&WatchedItem],
+    today: chrono::NaiveDate,
+) -> String {
+    let mut late = Vec::new();
+    let mut soon = Vec::new();
+    let mut acceptance = Vec::new();
+    for w in items {
+        let line = |what: String| {
+            format!(
+                "- {} — {} ({what})\n  {base}/courrier/{}",
+                w.item.chrono, w.item.subject, w.item.id
+            )
+        };
+        for alert in &w.alerts {
+            match alert {
+                Alert::Late { .. } => late.push(line(alert.label_fr())),
+                Alert::DueSoon { .. } => soon.push(line(alert.label_fr())),
+                Alert::AcceptanceSoon { .. } => acceptance.push(line(alert.label_fr())),
+            }
+        }
+    }
+    let mut text = format!(
+        "Bonjour {},\n\nVoici les échéances du courrier au {}.\n",
+        user.display_name,
+        french::long_date(today)
+    );
+    for (title, lines) in [
+        ("En retard", &late),
+        ("À traiter dans les 7 jours", &soon),
+        (
+            "Acceptation tacite prochaine (silence vaut acceptation)",
+            &acceptance,
+        ),
+    ] {
+        if !lines.is_empty() {
+            text.push_str(&format!(
+                "\n{title} ({}) :\n{}\n",
+                lines.len(),
+                lines.join("\n")
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "\nCe message est envoyé chaque matin par parapheur. Tout le courrier à traiter : {base}/a-traiter\n"
+    ));
+    text
+}

@@ -1,0 +1,671 @@
+//! Citizens, end to end below the web: acknowledgements that a real SMTP server receives
+//! with every legal date, the outbox surviving an SMTP server that refuses or is down,
+//! missing documents and the tracking link, replies threaded back, and the deadline watch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use harness::{Db, Harness, SYSTEM};
+use parapheur_app::citizens::Upload;
+use parapheur_app::domain::french::long_date;
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::reference_cases::reference_cases;
+use parapheur_app::domain::{
+    Channel, Commune, DocumentType, HolidayZone, NewContact, SilenceRule, Status,
+};
+use parapheur_app::store::citizens::OutboxState;
+use parapheur_app::{App, Change, Config, Party, SmtpSetting};
+use parapheur_smtp::testing::{self, Mode, SmtpSink};
+
+fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+}
+
+/// The harness's register, reopened with the sink as its SMTP server.
+async fn with_sink(h: &Harness, sink: &SmtpSink) -> App {
+    let mut config: Config = h.config.clone();
+    config.smtp = Some(SmtpSetting {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: "none".into(),
+        username: None,
+        password: None,
+        from: "ne-pas-repondre@parapheur.test".into(),
+        timeout_seconds: 3,
+    });
+    config.public_url = "https://parapheur.test".into();
+    App::open(&config).await.unwrap()
+}
+
+/// The readable text of a received message (its text part, decoded).
+fn text_of(data: &[u8]) -> (String, String) {
+    let message = mail_parser::MessageParser::default().parse(data).unwrap();
+    (
+        message.subject().unwrap_or_default().to_owned(),
+        message.body_text(0).unwrap_or_default().into_owned(),
+    )
+}
+
+fn citizen(email: &str) -> Party {
+    Party::New(Box::new(NewContact {
+        kind: None,
+        civility: Some("Madame".into()),
+        first_name: Some("Jeanne".into()),
+        name: "Martin".into(),
+        organisation: None,
+        address: Some("3 rue des Tilleuls".into()),
+        postal_code: Some("37250".into()),
+        city: Some("Montbazon".into()),
+        email: Some(email.into()),
+        phone: None,
+        siret: None,
+    }))
+}
+
+async fn doctype_like(
+    app: &App,
+    commune: &Commune,
+    code: &str,
+    delay: parapheur_app::domain::Delay,
+    silence: SilenceRule,
+) {
+    let mut d: DocumentType = parapheur_app::domain::doctype::default_set()
+        .into_iter()
+        .next()
+        .unwrap();
+    d.code = code.into();
+    d.label = format!("Demande {code}");
+    d.delay = delay;
+    d.silence = silence;
+    d.no_acknowledgement = false;
+    app.add_doctype(commune, &d, &SYSTEM, utc(2026, 1, 2, 9))
+        .await
+        .unwrap();
+}
+
+/// Every hand-checked request of the reference table: registered, acknowledged by email,
+/// delivered to the real SMTP server; the AR it received states the receipt date and the
+/// date silence gives a decision, with its meaning.
+async fn acknowledgements_state_the_reference_dates(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let metropole = h.commune("37154").await; // Montbazon
+    let alsace = h.commune("67482").await; // Strasbourg
+    let now = utc(2028, 9, 1, 9);
+    let mut expected = Vec::new();
+    for (n, case) in reference_cases().into_iter().enumerate() {
+        let commune = match case.zone {
+            HolidayZone::Metropole => &metropole,
+            HolidayZone::AlsaceMoselle => &alsace,
+        };
+        let code = format!("cas-{n}");
+        doctype_like(&app, commune, &code, case.delay, case.silence).await;
+        let mut new = NewItem::incoming(Channel::Paper, format!("Demande n° {n}"), case.arrival);
+        new.doctype_code = Some(code);
+        new.first_receipt_elsewhere = case.first_receipt_elsewhere;
+        let email = format!("demandeur{n}@exemple.fr");
+        let item = app
+            .register_with_party(
+                commune,
+                &SYSTEM,
+                new,
+                Some(citizen(&email)),
+                Vec::new(),
+                now,
+            )
+            .await
+            .unwrap()
+            .item;
+        if let Some(missing) = case.incomplete {
+            app.change_item(
+                commune,
+                &SYSTEM,
+                item.id,
+                Change::Incomplete {
+                    requested_on: missing.requested_on,
+                    missing: vec!["Plan de situation".into()],
+                },
+                now,
+            )
+            .await
+            .unwrap();
+            if let Some(on) = missing.completed_on {
+                app.change_item(commune, &SYSTEM, item.id, Change::Completed { on }, now)
+                    .await
+                    .unwrap();
+            }
+        }
+        let stored = app.store().item(commune.id, item.id).await.unwrap();
+        assert_eq!(stored.due_date, case.expected_due, "{}", case.label);
+        assert_eq!(
+            stored.silence_date, case.expected_silence_date,
+            "{}",
+            case.label
+        );
+        let to = app
+            .send_acknowledgement(commune, &SYSTEM, item.id, now)
+            .await
+            .unwrap();
+        assert_eq!(to, email);
+        expected.push((email, case));
+    }
+    // The sender takes 20 at a time.
+    let mut sent = 0;
+    loop {
+        let report = app.deliver_outbox(now).await.unwrap();
+        assert_eq!(report.retried + report.failed, 0, "{report:?}");
+        if report.sent == 0 {
+            break;
+        }
+        sent += report.sent;
+    }
+    assert_eq!(sent, expected.len());
+    let received = sink
+        .wait_for(expected.len(), StdDuration::from_secs(20))
+        .await;
+    for (email, case) in &expected {
+        let message = received
+            .iter()
+            .find(|r| r.rcpt_to.iter().any(|t| t == email))
+            .unwrap_or_else(|| panic!("no AR received for {}", case.label));
+        let (subject, text) = text_of(&message.data);
+        assert!(subject.contains("Accusé de réception"), "{subject}");
+        assert!(
+            text.contains(&long_date(case.arrival)),
+            "{}: receipt date missing in\n{text}",
+            case.label
+        );
+        match (case.silence, case.expected_silence_date) {
+            (SilenceRule::Acceptance, Some(on)) => {
+                assert!(text.contains("réputée acceptée"), "{}\n{text}", case.label);
+                assert!(text.contains(&long_date(on)), "{}\n{text}", case.label);
+                assert!(text.contains("L232-3"), "{}", case.label);
+            }
+            (SilenceRule::Rejection, Some(on)) => {
+                assert!(text.contains("réputée rejetée"), "{}\n{text}", case.label);
+                assert!(text.contains(&long_date(on)), "{}\n{text}", case.label);
+                assert!(text.contains("recours"), "{}", case.label);
+            }
+            _ => {}
+        }
+        // R112-5 2°: the service in charge, with its address.
+        assert!(text.contains("Mairie de"), "{}", case.label);
+        // The PDF is attached.
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&message.data)
+            .unwrap();
+        assert!(
+            parsed
+                .attachments()
+                .any(|a| a.contents().starts_with(b"%PDF-")),
+            "{}",
+            case.label
+        );
+    }
+}
+
+/// An SMTP server that refuses for now, then is down for a day, then comes back: the
+/// message waits and leaves once; one refused for good is marked failed with the reason.
+async fn the_outbox_survives_a_failing_smtp_server(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let commune = h.commune("37154").await;
+    doctype_like(
+        &app,
+        &commune,
+        "voirie",
+        parapheur_app::domain::Delay::Months(2),
+        SilenceRule::Acceptance,
+    )
+    .await;
+    let t0 = utc(2026, 3, 2, 9);
+    let mut new = NewItem::incoming(Channel::Paper, "Terrasse", t0.date_naive());
+    new.doctype_code = Some("voirie".into());
+    let item = app
+        .register_with_party(
+            &commune,
+            &SYSTEM,
+            new,
+            Some(citizen("jeanne@exemple.fr")),
+            Vec::new(),
+            t0,
+        )
+        .await
+        .unwrap()
+        .item;
+    app.send_acknowledgement(&commune, &SYSTEM, item.id, t0)
+        .await
+        .unwrap();
+
+    sink.set_mode(Mode::TempFail);
+    let r = app.deliver_outbox(t0).await.unwrap();
+    assert_eq!((r.sent, r.retried), (0, 1));
+    let waiting = app.store().outbox(commune.id, 10).await.unwrap();
+    assert_eq!(waiting[0].state, OutboxState::Pending);
+    assert!(
+        waiting[0].last_error.as_deref().unwrap().contains("451")
+            || waiting[0].last_error.is_some()
+    );
+    // Not due again before its backoff.
+    assert_eq!(
+        app.deliver_outbox(t0 + Duration::seconds(10))
+            .await
+            .unwrap()
+            .retried,
+        0
+    );
+
+    // Down (nothing listening) for a whole day: retried all along, never dropped.
+    let dead = {
+        let mut config: Config = h.config.clone();
+        config.smtp = Some(SmtpSetting {
+            host: "127.0.0.1".into(),
+            port: 9, // discard: closed on loopback
+            security: "none".into(),
+            username: None,
+            password: None,
+            from: "ne-pas-repondre@parapheur.test".into(),
+            timeout_seconds: 2,
+        });
+        App::open(&config).await.unwrap()
+    };
+    let mut at = t0;
+    for _ in 0..30 {
+        at += Duration::hours(1);
+        dead.deliver_outbox(at).await.unwrap();
+    }
+    let still = app.store().outbox(commune.id, 10).await.unwrap();
+    assert_eq!(
+        still[0].state,
+        OutboxState::Pending,
+        "{:?}",
+        still[0].last_error
+    );
+
+    sink.set_mode(Mode::Accept);
+    at += Duration::hours(2);
+    let r = app.deliver_outbox(at).await.unwrap();
+    assert_eq!(r.sent, 1);
+    assert_eq!(sink.wait_for(1, StdDuration::from_secs(10)).await.len(), 1);
+    let done = app.store().outbox(commune.id, 10).await.unwrap();
+    assert_eq!(done[0].state, OutboxState::Sent);
+    // Sent once: nothing more leaves.
+    assert_eq!(
+        app.deliver_outbox(at + Duration::hours(5))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+
+    // Refused for good (550): failed at once, with the server's reason, for the administrator.
+    sink.set_mode(Mode::PermFail);
+    app.send_acknowledgement(&commune, &SYSTEM, item.id, at)
+        .await
+        .unwrap();
+    let r = app.deliver_outbox(at).await.unwrap();
+    assert_eq!(r.failed, 1);
+    let failed = app
+        .store()
+        .outbox(commune.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.state == OutboxState::Failed)
+        .unwrap();
+    assert!(failed.last_error.is_some());
+    // The administrator sends it again once the address is fixed.
+    sink.set_mode(Mode::Accept);
+    app.retry_email(&commune, failed.id, at).await.unwrap();
+    assert_eq!(app.deliver_outbox(at).await.unwrap().sent, 1);
+}
+
+/// A request from a public form: both acknowledgements arrive; documents are asked for,
+/// the citizen adds them through the tracking link and the SVA delay restarts; the agent
+/// replies; the citizen's answer by email comes back to the same request.
+async fn a_request_goes_from_form_to_reply(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let commune = app
+        .create_commune("37154", &SYSTEM, utc(2026, 1, 2, 9))
+        .await
+        .unwrap();
+    let form = parapheur_app::domain::request_form::demo_forms()
+        .into_iter()
+        .find(|f| f.code == "reservation-salle")
+        .unwrap();
+    app.save_request_form(
+        &commune,
+        &SYSTEM,
+        parapheur_app::citizens::FormInput {
+            code: form.code.clone(),
+            title: form.title.clone(),
+            intro: form.intro.clone(),
+            doctype_code: form.doctype_code.clone(),
+            service_id: None,
+            fields_json: parapheur_app::domain::request_form::fields_to_json(&form.fields),
+            consent: form.consent.clone(),
+            active: true,
+        },
+        utc(2026, 1, 2, 9),
+    )
+    .await
+    .unwrap();
+    let now = utc(2026, 3, 2, 9);
+    let mut values = BTreeMap::new();
+    for (k, v) in [
+        ("civilite", "Madame"),
+        ("prenom", "Jeanne"),
+        ("nom", "Martin"),
+        ("adresse", "3 rue des Tilleuls"),
+        ("code_postal", "37250"),
+        ("ville", "Montbazon"),
+        ("courriel", "jeanne.martin@exemple.fr"),
+        ("consentement", "oui"),
+    ] {
+        values.insert(k.to_owned(), v.to_owned());
+    }
+    for field in &form.fields {
+        let value = match &field.kind {
+            parapheur_app::domain::request_form::FieldKind::Choice { options } => {
+                options[0].clone()
+            }
+            parapheur_app::domain::request_form::FieldKind::Date => "2026-04-18".into(),
+            parapheur_app::domain::request_form::FieldKind::File => continue,
+            _ => "Anniversaire <script>alert(1)</script>".into(),
+        };
+        values.insert(field.key.clone(), value);
+    }
+    let submitted = match app
+        .submit_request(&commune, "reservation-salle", &values, Vec::new(), now)
+        .await
+    {
+        Ok(s) => s,
+        Err(parapheur_app::citizens::SubmitError::Fields(e)) => panic!("{e:?}"),
+        Err(parapheur_app::citizens::SubmitError::App(e)) => panic!("{e}"),
+    };
+    let item = submitted.item;
+    assert_eq!(item.channel, Channel::Form);
+    assert!(
+        submitted
+            .tracking_url
+            .starts_with("https://parapheur.test/suivi/")
+    );
+    let token = submitted
+        .tracking_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    app.deliver_outbox(now).await.unwrap();
+    let received = sink.wait_for(2, StdDuration::from_secs(10)).await;
+    let texts: Vec<(String, String)> = received.iter().map(|r| text_of(&r.data)).collect();
+    let registration = texts
+        .iter()
+        .find(|(s, _)| s.contains("enregistrement"))
+        .expect("accusé d'enregistrement");
+    assert!(registration.1.contains(&item.chrono));
+    let receipt = texts
+        .iter()
+        .find(|(s, _)| s.contains("Accusé de réception"))
+        .expect("accusé de réception");
+    // SVA, two months from 2 March 2026: accepted on 2 May 2026 (L231-1).
+    assert!(receipt.1.contains("2 mars 2026"), "{}", receipt.1);
+    assert!(
+        receipt.1.contains("réputée acceptée le 2 mai 2026"),
+        "{}",
+        receipt.1
+    );
+    assert!(receipt.1.contains(&submitted.tracking_url));
+    // Sent once, whatever happens next.
+    assert_eq!(app.deliver_outbox(now).await.unwrap().sent, 0);
+
+    // L114-5: documents asked on 5 March; the list reaches the citizen.
+    let asked = utc(2026, 3, 5, 9);
+    let waiting = app
+        .request_documents(
+            &commune,
+            &SYSTEM,
+            item.id,
+            vec!["Attestation d'assurance".into()],
+            asked,
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, Status::AwaitingDocuments);
+    assert_eq!(waiting.silence_date, None);
+    app.deliver_outbox(asked).await.unwrap();
+    let received = sink.wait_for(3, StdDuration::from_secs(10)).await;
+    let (_, list) = text_of(&received[2].data);
+    assert!(list.contains("Attestation d'assurance"), "{list}");
+
+    // A guessed or altered link leads nowhere.
+    assert!(
+        app.tracking("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .await
+            .is_err()
+    );
+    let mut altered = token.clone().into_bytes();
+    altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
+    assert!(
+        app.tracking(&String::from_utf8(altered).unwrap())
+            .await
+            .is_err()
+    );
+
+    // The citizen sends the document on 10 March through the tracking link.
+    let completed = utc(2026, 3, 10, 15);
+    app.citizen_answer(
+        &token,
+        "Voici l'attestation.",
+        vec![Upload {
+            field: String::new(),
+            filename: "attestation.pdf".into(),
+            bytes: b"%PDF-1.4\n% attestation\n".to_vec(),
+        }],
+        completed,
+    )
+    .await
+    .unwrap();
+    let view = app.tracking(&token).await.unwrap();
+    assert_eq!(view.item.status, Status::InProgress);
+    // SVA: the delay runs again from receipt of the documents: 10 May 2026.
+    assert_eq!(
+        view.item.silence_date,
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 10)
+    );
+    assert_eq!(view.attachments.len(), 1);
+    assert!(view.messages.iter().any(|m| m.from_citizen));
+    // A disguised file is refused and nothing is added.
+    let refused = app
+        .citizen_answer(
+            &token,
+            "",
+            vec![Upload {
+                field: String::new(),
+                filename: "facture.pdf".into(),
+                bytes: b"MZ\x90\x00 not a pdf".to_vec(),
+            }],
+            completed,
+        )
+        .await;
+    assert!(refused.unwrap_err().to_string().contains("ni un PDF"));
+    assert_eq!(app.tracking(&token).await.unwrap().attachments.len(), 1);
+
+    // The agent replies from a template with variables.
+    let reply_at = utc(2026, 3, 12, 10);
+    let reply = app
+        .reply_by_email(
+            &commune,
+            &SYSTEM,
+            item.id,
+            "Réservation de la salle",
+            "{{contact.civilite}} {{contact.nom}},\nvotre demande {{courrier.numero}} est acceptée.",
+            reply_at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.item.direction,
+        parapheur_app::domain::Direction::Outgoing
+    );
+    app.deliver_outbox(reply_at).await.unwrap();
+    let received = sink.wait_for(4, StdDuration::from_secs(10)).await;
+    let sent_reply = mail_parser::MessageParser::default()
+        .parse(&received[3].data)
+        .unwrap();
+    let body = sent_reply.body_text(0).unwrap().into_owned();
+    assert!(body.contains("Madame Martin,"), "{body}");
+    assert!(body.contains(&item.chrono));
+    assert!(sent_reply.subject().unwrap().contains(&item.chrono));
+    let reply_id = sent_reply.message_id().unwrap().to_owned();
+    // The citizen sees it behind the tracking link.
+    let view = app.tracking(&token).await.unwrap();
+    assert!(
+        view.messages
+            .iter()
+            .any(|m| m.reply_item_id == Some(reply.item.id))
+    );
+    assert_eq!(view.item.status, Status::ReplySent);
+
+    // The citizen answers by email: it comes back to the same request.
+    let answer = format!(
+        "From: Jeanne Martin <jeanne.martin@exemple.fr>\r\nTo: mairie@montbazon.fr\r\nSubject: Re: Réservation\r\nMessage-ID: <merci-1@exemple.fr>\r\nIn-Reply-To: <{reply_id}>\r\nDate: Fri, 13 Mar 2026 09:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMerci beaucoup !\r\n"
+    );
+    let outcome = app
+        .capture_message(
+            &commune,
+            parapheur_app::capture::MessageSource::import("réponse du demandeur"),
+            Ok(answer.into_bytes()),
+            utc(2026, 3, 13, 8),
+        )
+        .await
+        .unwrap();
+    match outcome {
+        parapheur_app::capture::CaptureOutcome::Attached { item_id, .. } => {
+            assert_eq!(item_id, item.id)
+        }
+        other => panic!("not threaded: {other:?}"),
+    }
+}
+
+/// Silence kept until the end of the silence date: the implicit decision is recorded the
+/// next day, once; the morning digest goes once a day to those concerned.
+async fn the_watch_records_decisions_and_sends_digests(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let commune = h.commune("37154").await;
+    doctype_like(
+        &app,
+        &commune,
+        "sva",
+        parapheur_app::domain::Delay::Months(2),
+        SilenceRule::Acceptance,
+    )
+    .await;
+    app.add_user(
+        &commune,
+        parapheur_app::NewUser {
+            email: "maire@montbazon.fr".into(),
+            display_name: "Sylvie Moreau".into(),
+            title: Some("Maire".into()),
+            role: parapheur_app::domain::Role::Elu,
+            service_id: None,
+            password: None,
+            host_admin: false,
+        },
+        &SYSTEM,
+        utc(2026, 1, 2, 9),
+    )
+    .await
+    .unwrap();
+    let arrival = utc(2026, 2, 1, 9);
+    let mut new = NewItem::incoming(Channel::Paper, "Terrasse", arrival.date_naive());
+    new.doctype_code = Some("sva".into());
+    let item = app
+        .register_with_party(
+            &commune,
+            &SYSTEM,
+            new,
+            Some(citizen("j@exemple.fr")),
+            Vec::new(),
+            arrival,
+        )
+        .await
+        .unwrap()
+        .item;
+    assert_eq!(
+        item.silence_date,
+        chrono::NaiveDate::from_ymd_opt(2026, 4, 1)
+    );
+
+    // 20 March, 8:00 in Montbazon: acceptance coming within 15 days → in the digest.
+    let morning = utc(2026, 3, 20, 7);
+    let r = app.run_deadline_watch(morning).await.unwrap();
+    assert_eq!((r.decisions, r.digests), (0, 1));
+    assert_eq!(
+        app.run_deadline_watch(morning + Duration::hours(2))
+            .await
+            .unwrap()
+            .digests,
+        0
+    );
+    app.deliver_outbox(morning).await.unwrap();
+    let digest = sink.wait_for(1, StdDuration::from_secs(10)).await;
+    let (subject, text) = text_of(&digest[0].data);
+    assert!(subject.contains("Échéances"), "{subject}");
+    assert!(
+        text.contains(&item.chrono) && text.contains("1er avril 2026"),
+        "{text}"
+    );
+
+    // 1 April, the silence date itself: the commune can still answer, nothing is born.
+    assert_eq!(
+        app.run_deadline_watch(utc(2026, 4, 1, 20))
+            .await
+            .unwrap()
+            .decisions,
+        0
+    );
+    // 2 April: born at the end of 1 April, recorded once.
+    let r = app.run_deadline_watch(utc(2026, 4, 2, 6)).await.unwrap();
+    assert_eq!(r.decisions, 1);
+    assert_eq!(
+        app.run_deadline_watch(utc(2026, 4, 2, 8))
+            .await
+            .unwrap()
+            .decisions,
+        0
+    );
+    let after = app.store().item(commune.id, item.id).await.unwrap();
+    assert_eq!(after.implicit_decision.as_deref(), Some("accepted"));
+    assert_eq!(
+        after.implicit_decision_on,
+        chrono::NaiveDate::from_ymd_opt(2026, 4, 1)
+    );
+}
+
+both!(
+    acknowledgements_state_the_reference_dates,
+    the_outbox_survives_a_failing_smtp_server,
+    a_request_goes_from_form_to_reply,
+    the_watch_records_decisions_and_sends_digests,
+);

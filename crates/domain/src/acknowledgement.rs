@@ -1,0 +1,662 @@
+//! The legal content of an acknowledgement of receipt (accusé de réception, AR) and of the
+//! registration acknowledgement (accusé d'enregistrement) of an electronic request.
+//!
+//! The content matters more than the layout: R112-5 lists what a paper AR must state, and
+//! R112-11-1 what an electronic one must state; L112-6 makes the appeal time limits
+//! unenforceable against the applicant when the AR lacks a required mention. So this module
+//! produces the text, as structured sections (a title, headings, paragraphs and lists) that a
+//! PDF, an HTML page or an email body lay out as they like; `plain_text` is the email body.
+//!
+//! Every date is written in full ("1er avril 2026"), so a citizen reads it without doubt.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadlines;
+use crate::delay::{Delay, SilenceRule};
+use crate::french::{long_date, of_name, time_of_day, weekday_date};
+use crate::item::Channel;
+
+/// The service in charge of the request, as R112-5 2° requires it be named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceContact {
+    pub name: String,
+    /// Postal address, one line per line of the envelope.
+    pub address: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Everything an acknowledgement states about one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckFacts {
+    pub commune_name: String,
+    /// The request's chrono number in the register: the reference the applicant quotes.
+    pub chrono: String,
+    pub subject: String,
+    pub doctype_label: Option<String>,
+    /// Receipt by the commune (the arrival date), the date the AR must state.
+    pub arrival: NaiveDate,
+    pub channel: Channel,
+    pub delay: Delay,
+    pub silence: SilenceRule,
+    /// From `deadline::compute`: the silence date is `None` while documents are missing.
+    pub deadlines: Deadlines,
+    /// L114-5: the documents the request lacks; empty when it is complete.
+    pub missing_documents: Vec<String>,
+    /// L114-5: the date by which the commune asks for the missing documents, if it set one.
+    pub documents_due: Option<NaiveDate>,
+    pub service: ServiceContact,
+    /// The request was received electronically (L112-11): the R112-11-1 wording applies.
+    pub electronic: bool,
+    /// Where the applicant can follow the request online.
+    pub tracking_url: Option<String>,
+}
+
+/// An acknowledgement as structured text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub title: String,
+    /// The number the applicant quotes: the chrono number.
+    pub reference: String,
+    pub sections: Vec<AckSection>,
+}
+
+/// One section: a heading, paragraphs, then an optional list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckSection {
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    pub list: Vec<String>,
+}
+
+impl AckSection {
+    fn new(heading: &str) -> Self {
+        AckSection {
+            heading: heading.to_owned(),
+            paragraphs: Vec::new(),
+            list: Vec::new(),
+        }
+    }
+
+    fn paragraph(mut self, text: impl Into<String>) -> Self {
+        self.paragraphs.push(text.into());
+        self
+    }
+}
+
+/// The accusé de réception (L112-3, R112-5; L112-11 and R112-11-1 when electronic).
+///
+/// Its mentions, in order: the date of receipt; the date on which silence becomes a decision,
+/// and which (or that silence decides nothing); for an implicit acceptance, the L232-3
+/// certificate; for an implicit rejection, the means and time limits of appeal; the missing
+/// documents (L114-5); the service in charge; the articles it rests on.
+pub fn acknowledgement_of_receipt(facts: &AckFacts) -> Acknowledgement {
+    let mut sections = vec![request_section(facts), decision_section(facts)];
+    if !facts.missing_documents.is_empty() {
+        sections.push(missing_documents_section(facts));
+    }
+    match facts.silence {
+        SilenceRule::Acceptance => sections.push(certificate_section(facts)),
+        SilenceRule::Rejection => sections.push(appeal_section(facts)),
+        SilenceRule::None => {}
+    }
+    sections.push(service_section(&facts.service));
+    if let Some(section) = tracking_section(facts) {
+        sections.push(section);
+    }
+    sections.push(legal_basis_section(facts, false));
+    Acknowledgement {
+        title: if facts.electronic {
+            "Accusé de réception électronique".to_owned()
+        } else {
+            "Accusé de réception".to_owned()
+        },
+        reference: facts.chrono.clone(),
+        sections,
+    }
+}
+
+/// The accusé d'enregistrement (L112-11): sent at once when an electronic request is
+/// registered, when the AR itself cannot be instant (someone must read the request to know
+/// its type and whether it is complete). It says when and under which number the request was
+/// registered, and that the AR will follow.
+pub fn registration_acknowledgement(
+    facts: &AckFacts,
+    registered_at_local: NaiveDateTime,
+) -> Acknowledgement {
+    let mut registered = AckSection::new("Votre demande").paragraph(format!(
+        "Votre demande a été enregistrée le {} à {} sous le numéro {}.",
+        weekday_date(registered_at_local.date()),
+        time_of_day(registered_at_local.time()),
+        facts.chrono
+    ));
+    registered.list = subject_lines(facts);
+    let what_follows = match facts.silence {
+        SilenceRule::Acceptance | SilenceRule::Rejection => {
+            "Cet accusé d'enregistrement ne vaut pas accusé de réception. Un accusé de réception \
+             vous sera adressé : il indiquera la date à laquelle, à défaut de décision expresse, \
+             votre demande sera réputée acceptée ou rejetée."
+        }
+        SilenceRule::None => {
+            "Cet accusé d'enregistrement ne vaut pas accusé de réception. Un accusé de réception \
+             vous sera adressé : il indiquera le délai dans lequel la commune s'efforcera de vous \
+             répondre."
+        }
+    };
+    let mut sections = vec![
+        registered,
+        AckSection::new("Et ensuite").paragraph(what_follows),
+        service_section(&facts.service),
+    ];
+    if let Some(section) = tracking_section(facts) {
+        sections.push(section);
+    }
+    sections.push(legal_basis_section(facts, true));
+    Acknowledgement {
+        title: "Accusé d'enregistrement".to_owned(),
+        reference: facts.chrono.clone(),
+        sections,
+    }
+}
+
+/// The acknowledgement as plain text, for the body of an email: the title, the reference,
+/// then each section (heading, paragraphs, list items introduced by "– "), separated by
+/// blank lines.
+pub fn plain_text(a: &Acknowledgement) -> String {
+    let mut out = format!("{}\nRéférence : {}\n", a.title, a.reference);
+    for section in &a.sections {
+        out.push('\n');
+        out.push_str(&section.heading);
+        out.push('\n');
+        for paragraph in &section.paragraphs {
+            out.push('\n');
+            out.push_str(paragraph);
+            out.push('\n');
+        }
+        if !section.list.is_empty() {
+            out.push('\n');
+            for item in &section.list {
+                out.push_str("– ");
+                out.push_str(item);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// R112-5 1°: the date of receipt, and what the request is.
+fn request_section(facts: &AckFacts) -> AckSection {
+    let mut section = AckSection::new("Votre demande").paragraph(format!(
+        "La commune {} a reçu votre demande le {}, {}. Elle est enregistrée sous le numéro {}.",
+        of_name(&facts.commune_name),
+        long_date(facts.arrival),
+        channel_phrase(facts.channel),
+        facts.chrono
+    ));
+    section.list = subject_lines(facts);
+    section
+}
+
+fn subject_lines(facts: &AckFacts) -> Vec<String> {
+    let mut lines = vec![format!("Objet : {}", facts.subject.trim())];
+    if let Some(label) = non_empty(facts.doctype_label.as_deref()) {
+        lines.push(format!("Type de demande : {label}"));
+    }
+    lines
+}
+
+/// How the request reached the commune, after "reçu votre demande le …,".
+fn channel_phrase(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Paper => "par courrier",
+        Channel::Email => "par courriel",
+        Channel::Phone => "par téléphone",
+        Channel::Form => "par le formulaire en ligne",
+        Channel::Counter => "au guichet de la mairie",
+        Channel::Registered => "par lettre recommandée",
+    }
+}
+
+/// R112-5 1° and R112-11-1: the date on which silence becomes a decision, or that it never
+/// does. An electronic AR adds "subject to the request being complete": its date is given
+/// before anyone has checked the request.
+fn decision_section(facts: &AckFacts) -> AckSection {
+    let section = AckSection::new("Délai de réponse");
+    let condition = if facts.electronic {
+        "Sous réserve que votre demande soit complète, et à défaut de décision expresse, elle"
+    } else {
+        "À défaut de décision expresse, votre demande"
+    };
+    let delay = facts.delay.label_fr();
+    match (facts.silence, facts.deadlines.silence_date) {
+        (SilenceRule::Acceptance, Some(on)) => section
+            .paragraph(format!(
+                "Votre demande est susceptible de donner lieu à une décision implicite \
+                 d'acceptation : le silence gardé par la commune pendant {delay} vaut \
+                 acceptation."
+            ))
+            .paragraph(format!(
+                "{condition} sera réputée acceptée le {}.",
+                long_date(on)
+            )),
+        (SilenceRule::Acceptance, None) => section
+            .paragraph(format!(
+                "Votre demande est susceptible de donner lieu à une décision implicite \
+                 d'acceptation : le silence gardé par la commune pendant {delay} vaut \
+                 acceptation."
+            ))
+            .paragraph(
+                "Votre demande étant incomplète, la date à laquelle elle sera réputée acceptée \
+                 vous sera indiquée à la réception des pièces manquantes.",
+            ),
+        (SilenceRule::Rejection, Some(on)) => section
+            .paragraph(format!(
+                "Votre demande est susceptible de donner lieu à une décision implicite de \
+                 rejet : le silence gardé par la commune pendant {delay} vaut rejet."
+            ))
+            .paragraph(format!(
+                "{condition} sera réputée rejetée le {}.",
+                long_date(on)
+            )),
+        (SilenceRule::Rejection, None) => section
+            .paragraph(format!(
+                "Votre demande est susceptible de donner lieu à une décision implicite de \
+                 rejet : le silence gardé par la commune pendant {delay} vaut rejet."
+            ))
+            .paragraph(
+                "Votre demande étant incomplète, la date à laquelle elle sera réputée rejetée vous \
+                 sera indiquée à la réception des pièces manquantes.",
+            ),
+        (SilenceRule::None, _) => {
+            let section = section.paragraph(
+                "Votre demande ne donne pas lieu à une décision implicite : le silence gardé par \
+                 la commune ne vaut ni acceptation ni rejet.",
+            );
+            match facts.deadlines.due {
+                Some(due) => section.paragraph(format!(
+                    "La commune s'efforcera de vous répondre au plus tard le {}.",
+                    long_date(due)
+                )),
+                None => section.paragraph(
+                    "Votre demande étant incomplète, le délai de réponse est suspendu jusqu'à la \
+                     réception des pièces manquantes.",
+                ),
+            }
+        }
+    }
+}
+
+/// L114-5: the list of missing documents, the date asked for them, and what their absence
+/// does to the delay.
+fn missing_documents_section(facts: &AckFacts) -> AckSection {
+    let effect = match facts.silence {
+        SilenceRule::Acceptance => {
+            "Votre demande est incomplète. Le délai au terme duquel elle sera réputée acceptée ne \
+             court qu'à compter de la réception des pièces manquantes (article L114-5 du code \
+             des relations entre le public et l'administration)."
+        }
+        SilenceRule::Rejection => {
+            "Votre demande est incomplète. Le délai au terme duquel elle sera réputée rejetée est \
+             suspendu jusqu'à la réception des pièces manquantes (article L114-5 du code des \
+             relations entre le public et l'administration)."
+        }
+        SilenceRule::None => {
+            "Votre demande est incomplète. Le délai de réponse est suspendu jusqu'à la réception \
+             des pièces manquantes (article L114-5 du code des relations entre le public et \
+             l'administration)."
+        }
+    };
+    let ask = match facts.documents_due {
+        Some(by) => format!(
+            "Merci de nous faire parvenir les pièces suivantes avant le {} :",
+            long_date(by)
+        ),
+        None => "Merci de nous faire parvenir les pièces suivantes :".to_owned(),
+    };
+    let mut section = AckSection::new("Pièces manquantes")
+        .paragraph(effect)
+        .paragraph(ask);
+    section.list = facts
+        .missing_documents
+        .iter()
+        .filter_map(|d| non_empty(Some(d)))
+        .map(str::to_owned)
+        .collect();
+    section
+}
+
+/// R112-5, implicit acceptance: the applicant can obtain the L232-3 certificate.
+fn certificate_section(facts: &AckFacts) -> AckSection {
+    AckSection::new("Attestation de décision implicite").paragraph(format!(
+        "Si votre demande est acceptée implicitement, vous pourrez obtenir, sur simple demande \
+         adressée à la mairie {}, une attestation de cette décision implicite d'acceptation \
+         (article L232-3 du code des relations entre le public et l'administration).",
+        of_name(&facts.commune_name)
+    ))
+}
+
+/// R112-5, implicit rejection: the means and time limits of appeal. Without them, L112-6
+/// keeps the time limits from running against the applicant.
+fn appeal_section(facts: &AckFacts) -> AckSection {
+    let mut section = AckSection::new("Voies et délais de recours").paragraph(
+        "Si votre demande est rejetée implicitement, vous pourrez contester cette décision dans \
+         un délai de deux mois à compter de la date à laquelle elle est née :",
+    );
+    section.list = vec![
+        format!(
+            "par un recours gracieux adressé au maire {} ; formé dans ce délai, ce recours vous \
+             permet ensuite de saisir le tribunal administratif dans les deux mois qui suivent \
+             la réponse du maire, ou son rejet implicite ;",
+            of_name(&facts.commune_name)
+        ),
+        "par un recours contentieux devant le tribunal administratif territorialement \
+         compétent, y compris par l'application Télérecours citoyens accessible sur le site \
+         www.telerecours.fr."
+            .to_owned(),
+    ];
+    section
+}
+
+/// R112-5 2°: the service's name, postal address, email and phone, each only if known.
+fn service_section(service: &ServiceContact) -> AckSection {
+    let mut section = AckSection::new("Service chargé de votre demande");
+    if let Some(name) = non_empty(Some(&service.name)) {
+        section.paragraphs.push(name.to_owned());
+    }
+    let address: Vec<&str> = service
+        .address
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !address.is_empty() {
+        section
+            .list
+            .push(format!("Adresse postale : {}", address.join(", ")));
+    }
+    if let Some(email) = non_empty(service.email.as_deref()) {
+        section.list.push(format!("Courriel : {email}"));
+    }
+    if let Some(phone) = non_empty(service.phone.as_deref()) {
+        section.list.push(format!("Téléphone : {phone}"));
+    }
+    section
+}
+
+fn tracking_section(facts: &AckFacts) -> Option<AckSection> {
+    let url = non_empty(facts.tracking_url.as_deref())?;
+    Some(AckSection::new("Suivi de votre demande").paragraph(format!(
+        "Vous pouvez suivre l'avancement de votre demande à l'adresse suivante : {url}"
+    )))
+}
+
+/// The articles the acknowledgement rests on, so a reader can check it.
+fn legal_basis_section(facts: &AckFacts, registration: bool) -> AckSection {
+    let articles: Vec<&str> = if registration {
+        vec!["L112-11"]
+    } else {
+        let mut a = vec!["L112-3"];
+        if facts.electronic {
+            a.push("L112-11");
+        }
+        if !facts.missing_documents.is_empty() || facts.deadlines.waiting_for_documents {
+            a.push("L114-5");
+        }
+        match facts.silence {
+            SilenceRule::Acceptance => a.extend(["L231-1", "L232-3"]),
+            SilenceRule::Rejection => a.push("L231-4"),
+            SilenceRule::None => {}
+        }
+        a.push("R112-5");
+        if facts.electronic {
+            a.push("R112-11-1");
+        }
+        a
+    };
+    let text = match articles.as_slice() {
+        [one] => format!("Article {one}"),
+        [init @ .., last] => format!("Articles {} et {last}", init.join(", ")),
+        [] => String::new(),
+    };
+    AckSection::new("Textes applicables").paragraph(format!(
+        "{text} du code des relations entre le public et l'administration."
+    ))
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::HolidayZone;
+    use crate::deadline::{DeadlineFacts, Incompleteness, compute};
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn facts(silence: SilenceRule, incomplete: Option<Incompleteness>) -> AckFacts {
+        let arrival = d(2026, 2, 1);
+        let delay = Delay::Months(2);
+        AckFacts {
+            commune_name: "Le Havre".into(),
+            chrono: "2026-A-000042".into(),
+            subject: "Terrasse du café de la place".into(),
+            doctype_label: Some("Demande administrative".into()),
+            arrival,
+            channel: Channel::Paper,
+            delay,
+            silence,
+            deadlines: compute(&DeadlineFacts {
+                arrival,
+                first_receipt_elsewhere: None,
+                incomplete,
+                delay,
+                silence,
+                zone: HolidayZone::Metropole,
+            }),
+            missing_documents: Vec::new(),
+            documents_due: None,
+            service: ServiceContact {
+                name: "Service urbanisme".into(),
+                address: "Hôtel de ville\n1 place de la Mairie\n\n76600 Le Havre".into(),
+                email: Some("urbanisme@mairie.example".into()),
+                phone: None,
+            },
+            electronic: false,
+            tracking_url: None,
+        }
+    }
+
+    #[test]
+    fn acceptance_states_both_dates_and_the_certificate() {
+        let text = plain_text(&acknowledgement_of_receipt(&facts(
+            SilenceRule::Acceptance,
+            None,
+        )));
+        assert!(text.starts_with("Accusé de réception\nRéférence : 2026-A-000042\n"));
+        assert!(text.contains(
+            "La commune du Havre a reçu votre demande le 1er février 2026, par courrier."
+        ));
+        assert!(text.contains(
+            "À défaut de décision expresse, votre demande sera réputée acceptée le 1er avril 2026."
+        ));
+        assert!(text.contains("une attestation de cette décision implicite d'acceptation"));
+        assert!(text.contains("L232-3"));
+        assert!(!text.contains("réputée rejetée"));
+        assert!(!text.contains("Télérecours"));
+        assert!(!text.contains("sous réserve que votre demande soit complète"));
+        assert!(text.contains("– Objet : Terrasse du café de la place\n"));
+        assert!(text.contains("– Type de demande : Demande administrative\n"));
+        // The service: name, address on one line, email; no phone line when unknown.
+        assert!(text.contains("\nService urbanisme\n"));
+        assert!(text.contains(
+            "– Adresse postale : Hôtel de ville, 1 place de la Mairie, 76600 Le Havre\n"
+        ));
+        assert!(text.contains("– Courriel : urbanisme@mairie.example\n"));
+        assert!(!text.contains("Téléphone"));
+        assert!(text.contains(
+            "Articles L112-3, L231-1, L232-3 et R112-5 du code des relations entre le public et \
+             l'administration."
+        ));
+    }
+
+    #[test]
+    fn rejection_states_the_means_of_appeal() {
+        let mut f = facts(SilenceRule::Rejection, None);
+        f.service.phone = Some("02 35 00 00 00".into());
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(text.contains("votre demande sera réputée rejetée le 1er avril 2026."));
+        assert!(text.contains("recours gracieux adressé au maire du Havre"));
+        assert!(text.contains("tribunal administratif territorialement compétent"));
+        assert!(text.contains("Télérecours citoyens"));
+        assert!(text.contains("www.telerecours.fr"));
+        assert!(text.contains("délai de deux mois"));
+        assert!(text.contains("– Téléphone : 02 35 00 00 00\n"));
+        assert!(!text.contains("réputée acceptée"));
+        assert!(!text.contains("L232-3"));
+        assert!(text.contains("Articles L112-3, L231-4 et R112-5 "));
+    }
+
+    #[test]
+    fn no_implicit_decision_gives_the_target_date() {
+        let text = plain_text(&acknowledgement_of_receipt(&facts(SilenceRule::None, None)));
+        assert!(text.contains("ne vaut ni acceptation ni rejet"));
+        assert!(text.contains("au plus tard le 1er avril 2026."));
+        assert!(!text.contains("réputée"));
+        assert!(!text.contains("recours"));
+        assert!(text.contains("Articles L112-3 et R112-5 "));
+    }
+
+    #[test]
+    fn electronic_wording_and_tracking_link() {
+        let mut f = facts(SilenceRule::Acceptance, None);
+        f.electronic = true;
+        f.channel = Channel::Form;
+        f.tracking_url = Some("https://mairie.example/suivi/abc".into());
+        let ack = acknowledgement_of_receipt(&f);
+        assert_eq!(ack.title, "Accusé de réception électronique");
+        let text = plain_text(&ack);
+        assert!(text.contains(
+            "Sous réserve que votre demande soit complète, et à défaut de décision expresse, \
+             elle sera réputée acceptée le 1er avril 2026."
+        ));
+        assert!(text.contains("le 1er février 2026, par le formulaire en ligne."));
+        assert!(text.contains("https://mairie.example/suivi/abc"));
+        assert!(text.contains("L112-11"));
+        assert!(text.contains("R112-11-1"));
+    }
+
+    #[test]
+    fn incomplete_sva_lists_documents_and_gives_no_date() {
+        let mut f = facts(
+            SilenceRule::Acceptance,
+            Some(Incompleteness {
+                requested_on: d(2026, 2, 1),
+                completed_on: None,
+            }),
+        );
+        f.missing_documents = vec!["Plan de situation".into(), "  ".into(), "Photo".into()];
+        f.documents_due = Some(d(2026, 3, 1));
+        assert_eq!(f.deadlines.silence_date, None);
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(text.contains("avant le 1er mars 2026 :\n\n– Plan de situation\n– Photo\n"));
+        assert!(text.contains("ne court qu'à compter de la réception des pièces manquantes"));
+        assert!(text.contains("vous sera indiquée à la réception des pièces manquantes"));
+        assert!(!text.contains("avril"));
+        assert!(text.contains("L114-5"));
+        // The certificate still has to be announced (R112-5).
+        assert!(text.contains("L232-3"));
+    }
+
+    #[test]
+    fn incomplete_svr_is_suspended() {
+        let mut f = facts(
+            SilenceRule::Rejection,
+            Some(Incompleteness {
+                requested_on: d(2026, 2, 1),
+                completed_on: None,
+            }),
+        );
+        f.missing_documents = vec!["Statuts de l'association".into()];
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(text.contains(
+            "Merci de nous faire parvenir les pièces suivantes :\n\n– Statuts de l'association\n"
+        ));
+        assert!(text.contains("réputée rejetée est suspendu jusqu'à la réception des pièces"));
+        assert!(text.contains("Télérecours"));
+        assert!(!text.contains("avril"));
+    }
+
+    #[test]
+    fn incomplete_without_implicit_decision() {
+        let mut f = facts(
+            SilenceRule::None,
+            Some(Incompleteness {
+                requested_on: d(2026, 2, 1),
+                completed_on: None,
+            }),
+        );
+        f.missing_documents = vec!["Devis".into()];
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(text.contains("le délai de réponse est suspendu"));
+        assert!(!text.contains("au plus tard"));
+    }
+
+    #[test]
+    fn registration_acknowledgement_says_the_ar_follows() {
+        let mut f = facts(SilenceRule::Rejection, None);
+        f.electronic = true;
+        f.tracking_url = Some("https://mairie.example/suivi/abc".into());
+        let at = d(2026, 2, 3).and_hms_opt(14, 5, 12).unwrap();
+        let ack = registration_acknowledgement(&f, at);
+        assert_eq!(ack.title, "Accusé d'enregistrement");
+        let text = plain_text(&ack);
+        assert!(text.contains(
+            "Votre demande a été enregistrée le mardi 3 février 2026 à 14 h 05 sous le numéro \
+             2026-A-000042."
+        ));
+        assert!(text.contains("Un accusé de réception vous sera adressé"));
+        assert!(text.contains("https://mairie.example/suivi/abc"));
+        assert!(text.contains("Article L112-11 du code"));
+        let none = plain_text(&registration_acknowledgement(
+            &facts(SilenceRule::None, None),
+            at,
+        ));
+        assert!(none.contains("le délai dans lequel la commune s'efforcera de vous répondre"));
+    }
+
+    #[test]
+    fn plain_text_layout() {
+        let a = Acknowledgement {
+            title: "T".into(),
+            reference: "R".into(),
+            sections: vec![AckSection {
+                heading: "H".into(),
+                paragraphs: vec!["P1".into(), "P2".into()],
+                list: vec!["a".into(), "b".into()],
+            }],
+        };
+        assert_eq!(
+            plain_text(&a),
+            "T\nRéférence : R\n\nH\n\nP1\n\nP2\n\n– a\n– b\n"
+        );
+    }
+
+    #[test]
+    fn every_channel_reads_well() {
+        for channel in Channel::ALL {
+            let mut f = facts(SilenceRule::None, None);
+            f.channel = channel;
+            let text = plain_text(&acknowledgement_of_receipt(&f));
+            assert!(text.contains(&format!(
+                "le 1er février 2026, {}.",
+                channel_phrase(channel)
+            )));
+        }
+    }
+}

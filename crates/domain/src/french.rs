@@ -1,0 +1,138 @@
+//! Dates, times and names as French prose writes them.
+//!
+//! Letters, acknowledgements and alerts quote dates in full ("1er février 2026"): a numeric
+//! date is ambiguous to a reader abroad and looks like a form, and the first of the month is
+//! written as an ordinal ("1er"), every other day as a cardinal.
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+
+/// Month names, January first, lower case as French writes them inside a sentence.
+pub const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// Weekday names, Monday first (chrono's `num_days_from_monday`).
+pub const WEEKDAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+
+/// The French name of the month of `d`: "février".
+pub fn month_name(d: NaiveDate) -> &'static str {
+    // month0 is 0..=11 by construction, so the index is always in range.
+    MONTHS.get(d.month0() as usize).copied().unwrap_or("")
+}
+
+/// The French name of the weekday of `d`: "mardi".
+pub fn weekday_name(d: NaiveDate) -> &'static str {
+    WEEKDAYS
+        .get(d.weekday().num_days_from_monday() as usize)
+        .copied()
+        .unwrap_or("")
+}
+
+/// "1er février 2026", "3 février 2026": a date in a French sentence.
+pub fn long_date(d: NaiveDate) -> String {
+    let day = match d.day() {
+        1 => "1er".to_owned(),
+        n => n.to_string(),
+    };
+    format!("{day} {} {}", month_name(d), d.year())
+}
+
+/// "mardi 3 février 2026": a date with its weekday, for a day someone must act on.
+pub fn weekday_date(d: NaiveDate) -> String {
+    format!("{} {}", weekday_name(d), long_date(d))
+}
+
+/// "14 h 05", "9 h 00": a time of day as French typography writes it.
+pub fn time_of_day(t: NaiveTime) -> String {
+    format!("{} h {:02}", t.hour(), t.minute())
+}
+
+/// "de Paris", "d'Orléans", "du Havre", "des Andelys", "de La Rochelle": the name of a
+/// commune after "de", with the contractions French requires ("commune du Havre", never
+/// "commune de Le Havre").
+///
+/// An initial "H" is left alone ("de Hautefort"): whether it is mute cannot be told from the
+/// spelling, and "de" is never wrong enough to confuse a reader.
+pub fn of_name(name: &str) -> String {
+    let name = name.trim();
+    if let Some(rest) = name.strip_prefix("Le ") {
+        return format!("du {rest}");
+    }
+    if let Some(rest) = name.strip_prefix("Les ") {
+        return format!("des {rest}");
+    }
+    let starts_with_vowel = name.chars().next().is_some_and(|c| {
+        "AEIOUYÂÀÉÈÊËÎÏÔÛÙÜaeiouyâàéèêëîïôûùü"
+            .chars()
+            .any(|v| v == c)
+    });
+    if starts_with_vowel {
+        format!("d'{name}")
+    } else {
+        format!("de {name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn long_dates() {
+        assert_eq!(long_date(d(2026, 2, 1)), "1er février 2026");
+        assert_eq!(long_date(d(2026, 2, 3)), "3 février 2026");
+        assert_eq!(long_date(d(2026, 8, 31)), "31 août 2026");
+        assert_eq!(long_date(d(2028, 2, 29)), "29 février 2028");
+        assert_eq!(long_date(d(2025, 12, 11)), "11 décembre 2025");
+        // Every month has its name.
+        for m in 1..=12 {
+            assert!(!month_name(d(2026, m, 1)).is_empty());
+        }
+    }
+
+    #[test]
+    fn weekday_dates() {
+        assert_eq!(weekday_date(d(2026, 2, 3)), "mardi 3 février 2026");
+        assert_eq!(weekday_date(d(2026, 3, 1)), "dimanche 1er mars 2026");
+        assert_eq!(weekday_date(d(2026, 7, 13)), "lundi 13 juillet 2026");
+    }
+
+    #[test]
+    fn times() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 59).unwrap();
+        assert_eq!(time_of_day(t(14, 5)), "14 h 05");
+        assert_eq!(time_of_day(t(9, 0)), "9 h 00");
+        assert_eq!(time_of_day(t(0, 30)), "0 h 30");
+    }
+
+    #[test]
+    fn names_after_de() {
+        assert_eq!(of_name("Paris"), "de Paris");
+        assert_eq!(of_name("Orléans"), "d'Orléans");
+        assert_eq!(of_name("Le Havre"), "du Havre");
+        assert_eq!(of_name("Les Andelys"), "des Andelys");
+        assert_eq!(of_name("La Rochelle"), "de La Rochelle");
+        assert_eq!(of_name("L'Isle-Adam"), "de L'Isle-Adam");
+        assert_eq!(of_name("Évry"), "d'Évry");
+        assert_eq!(of_name("Yvetot"), "d'Yvetot");
+        assert_eq!(of_name("Hautefort"), "de Hautefort");
+        assert_eq!(of_name(" Metz "), "de Metz");
+    }
+}

@@ -1,0 +1,260 @@
+//! Writing to the sender of an item: the accusé de réception (by email or printed, one at
+//! a time or in bulk), and replies by email written from the commune's templates.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use parapheur_app::domain::reply_template::VARIABLES;
+use serde::Deserialize;
+
+use crate::error::WebError;
+use crate::pages::item::{file_response, outcome, visible_item};
+use crate::session::Me;
+use crate::{WebState, assets, templates};
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Sends the accusé de réception of an item by email.
+pub async fn acknowledge(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let result = state
+        .app
+        .send_acknowledgement(&me.0.commune, &me.0.actor(), item.id, Utc::now())
+        .await;
+    outcome(&state, &me, &item, result).await
+}
+
+/// The accusé de réception as a PDF, to print and post.
+pub async fn acknowledgement_pdf(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    match state
+        .app
+        .acknowledgement_pdf(&me.0.commune, item.id, Utc::now())
+        .await
+    {
+        Ok(pdf) => Ok(file_response(
+            pdf,
+            &format!("accuse-de-reception-{}.pdf", item.chrono),
+            "application/pdf",
+        )),
+        Err(e @ parapheur_app::AppError::Invalid(_)) => {
+            outcome::<()>(&state, &me, &item, Err(e)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends the accusé de réception of several items at once (from the inbox: one `ids`
+/// field per chosen item, so the form is read as pairs); says which could not be sent
+/// and why.
+pub async fn acknowledge_many(
+    State(state): State<WebState>,
+    me: Me,
+    body: String,
+) -> Result<Html<String>, WebError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&body);
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    me.check_csrf(&csrf)?;
+    me.require_register()?;
+    let mut results = Vec::new();
+    for (_, id) in pairs.iter().filter(|(k, _)| k == "ids").take(200) {
+        let item = match visible_item(&state, &me, id).await {
+            Ok(item) => item,
+            Err(_) => continue,
+        };
+        let outcome = state
+            .app
+            .send_acknowledgement(&me.0.commune, &me.0.actor(), item.id, Utc::now())
+            .await;
+        results.push(ctx! {
+            url => format!("/courrier/{}", item.id), chrono => item.chrono, subject => item.subject,
+            ok => outcome.is_ok(),
+            message => match outcome { Ok(to) => format!("envoyé à {to}"), Err(e) => e.to_string() },
+        });
+    }
+    Ok(Html(templates::render(
+        "acknowledgements.html",
+        ctx! {
+            title => "Accusés de réception", style_url => assets::style_url(),
+            me => me.view(), csrf => me.csrf(), nav => "a-traiter",
+            results,
+        },
+    )?))
+}
+
+/// `a=1&b=2` into pairs, `+` and percent-escapes decoded.
+fn serde_urlencoded_pairs(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_decode(&s.replace('+', " "));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplyQuery {
+    #[serde(default)]
+    modele: String,
+}
+
+/// The reply composer: a template to start from, the text with `{{variables}}` (typed
+/// after `::`), filled when sent.
+pub async fn reply_form(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Query(q): Query<ReplyQuery>,
+) -> Result<Html<String>, WebError> {
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let chosen = templates_list
+        .iter()
+        .find(|t| t.code == q.modele && t.active);
+    let subject = chosen.map_or_else(
+        || format!("Votre demande : {}", item.subject),
+        |t| t.subject.clone(),
+    );
+    let body = chosen.map(|t| t.body.clone()).unwrap_or_default();
+    reply_page(&state, &me, &item, &q.modele, &subject, &body, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reply_page(
+    state: &WebState,
+    me: &Me,
+    item: &parapheur_app::domain::Item,
+    chosen: &str,
+    subject: &str,
+    body: &str,
+    error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let mut to = None;
+    for (role, contact) in state.app.store().item_contacts(item.id).await? {
+        if role == "sender" {
+            let c = state.app.store().contact(me.0.commune.id, contact).await?;
+            to = Some(match &c.email {
+                Some(e) => format!("{} <{e}>", c.display_name()),
+                None => format!("{} (sans adresse électronique)", c.display_name()),
+            });
+            break;
+        }
+    }
+    let variables: Vec<_> = VARIABLES
+        .iter()
+        .map(|v| ctx! { name => v.name, label => v.label_fr })
+        .collect();
+    Ok(Html(templates::render(
+        "reply.html",
+        ctx! {
+            title => format!("Répondre — {}", item.chrono), style_url => assets::style_url(),
+            script_url => assets::script_url(),
+            me => me.view(), csrf => me.csrf(), nav => "", error,
+            item => ctx! { id => item.id.to_string(), chrono => item.chrono, subject => item.subject },
+            to, subject, body, chosen,
+            templates => templates_list.iter().filter(|t| t.active).map(|t| ctx! { code => t.code, name => t.name }).collect::<Vec<_>>(),
+            variables,
+            variable_names => VARIABLES.iter().map(|v| v.name).collect::<Vec<_>>().join(" "),
+        },
+    )?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    modele: String,
+    #[serde(default)]
+    objet: String,
+    #[serde(default)]
+    texte: String,
+}
+
+/// Sends the reply: registered as an outgoing item, linked, emailed.
+pub async fn reply(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    match state
+        .app
+        .reply_by_email(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            &form.objet,
+            &form.texte,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(registered) => Ok(Redirect::to(&format!(
+            "/courrier/{}?enregistre=1",
+            registered.item.id
+        ))
+        .into_response()),
+        Err(e @ parapheur_app::AppError::Invalid(_)) => {
+            let page = reply_page(
+                &state,
+                &me,
+                &item,
+                &form.modele,
+                &form.objet,
+                &form.texte,
+                Some(e.to_string()),
+            )
+            .await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
