@@ -52,6 +52,9 @@ function check(condition, message) {
 // --- The server ----------------------------------------------------------------------------
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parapheur-e2e-'));
 const dataDir = path.join(tmp, 'data');
+const mailDir = path.join(tmp, 'mail');
+const INSEE = '37154'; // Montbazon, the demo commune
+let sink = null;
 const serverLogPath = path.join(tmp, 'server.log');
 let server = null;
 let browser = null;
@@ -78,9 +81,28 @@ async function startServer() {
   }
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  // A real SMTP server (scripts/smtp-sink.py on Debian's aiosmtpd) receives what the
+  // application sends; the server is told about it and about its own address.
+  fs.mkdirSync(mailDir);
+  sink = spawn('/usr/bin/python3', [path.join(ROOT, 'scripts/smtp-sink.py'), '0', mailDir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const smtpPort = await new Promise((resolve, reject) => {
+    let out = '';
+    sink.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/ready (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    sink.on('exit', (code) => reject(new Failure(`the SMTP sink stopped (${code}): is python3-aiosmtpd installed?`)));
+  });
+  fs.writeFileSync(path.join(dataDir, 'parapheur.toml'),
+    `public_url = "${base}"\n\n[smtp]\nhost = "127.0.0.1"\nport = ${smtpPort}\nsecurity = "none"\nfrom = "ne-pas-repondre@montbazon.demo"\ntimeout_seconds = 5\n`);
   const log = fs.openSync(serverLogPath, 'w');
   server = spawn(BIN, ['serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', log, log],
+    // A light proof of work: the browser solves it in a few milliseconds here.
+    env: { ...process.env, PARAPHEUR_POW_BITS: '10' },
   });
   let exited = null;
   server.on('exit', (code, signal) => { exited = { code, signal }; });
@@ -106,10 +128,50 @@ function stopServer() {
   if (server && server.exitCode === null && server.signalCode === null) {
     try { server.kill('SIGTERM'); } catch { /* gone */ }
   }
+  if (sink && sink.exitCode === null) {
+    try { sink.kill('SIGTERM'); } catch { /* gone */ }
+  }
+}
+
+// --- Email received by the SMTP sink ------------------------------------------------------------
+function decodeWords(text) {
+  return text.replace(/\r?\n[ \t]+/g, ' ').replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=\s*/g, (_, cs, enc, data) =>
+    enc.toUpperCase() === 'B'
+      ? Buffer.from(data, 'base64').toString('utf8')
+      : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (m, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'));
+}
+function decodeBody(body, encoding) {
+  if (/base64/i.test(encoding)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/quoted-printable/i.test(encoding)) {
+    return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (m, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  }
+  return Buffer.from(body, 'latin1').toString('utf8');
+}
+// The messages the sink received: { to, subject, text } (the first text/plain part).
+function receivedMail() {
+  return fs.readdirSync(mailDir).filter((f) => f.endsWith('.json')).sort().map((f) => {
+    const record = JSON.parse(fs.readFileSync(path.join(mailDir, f), 'utf8'));
+    const raw = Buffer.from(record.data, 'base64').toString('latin1');
+    const subject = decodeWords((raw.match(/^Subject: (.*(?:\r?\n[ \t].*)*)/mi) || [, ''])[1]);
+    const part = raw.split(/\r?\n--/).find((p) => /Content-Type: text\/plain/i.test(p)) || raw;
+    const [head, ...rest] = part.split(/\r?\n\r?\n/);
+    const encoding = (head.match(/Content-Transfer-Encoding: (\S+)/i) || [, ''])[1];
+    return { to: record.rcpt_tos, subject, text: decodeBody(rest.join('\n\n'), encoding) };
+  });
+}
+async function waitForMail(predicate, what) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = receivedMail().filter(predicate);
+    if (found.length) return found;
+    check(Date.now() < deadline, `no email ${what} within 30 s; received: ${receivedMail().map((m) => m.subject).join(' | ')}\n${serverLog()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 async function cleanup() {
   if (browser) { await browser.close().catch(() => {}); browser = null; }
+  if (sink && sink.exitCode === null) { try { sink.kill('SIGTERM'); } catch { /* gone */ } }
   if (server && server.exitCode === null && server.signalCode === null) {
     const done = new Promise((r) => server.once('exit', r));
     stopServer();
@@ -278,6 +340,12 @@ async function sweepLoggedOut() {
   await visit(page, who, 'mot de passe oublié', '/mot-de-passe-oublie', '');
   await visit(page, who, 'nouveau mot de passe (lien)', '/mot-de-passe-oublie/nouveau?jeton=inconnu', '');
   await visit(page, who, 'page introuvable', '/nulle-part', '', 404);
+  // The citizens' pages: the commune's démarches, each form, a tracking link that leads nowhere.
+  await visit(page, who, 'démarches en ligne', `/demarches/${INSEE}`, '');
+  const forms = await page.$$eval('main a[href^="/demarches/"]', (as) => as.map((a) => a.getAttribute('href')));
+  check(forms.length >= 3, `only ${forms.length} forms on /demarches/${INSEE}`);
+  for (const f of forms) await visit(page, who, `formulaire ${f.split('/').pop()}`, f, '');
+  await visit(page, who, 'suivi (lien inconnu)', '/suivi/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '', 404);
   // A page behind the login sends to the login page, which says where to go back to.
   await page.goto('/a-traiter');
   const back = new URL(page.url());
@@ -749,6 +817,92 @@ test('administration: a service added, a user invited who sets a password and lo
   check((await newcomer.locator('header.top').textContent()).includes(`Léa Petit ${stamp}`), 'the new agent is not logged in');
   check(await newcomer.locator('nav.main a:has-text("Administration")').count() === 0, 'an agent sees the Administration menu');
   await fresh.close();
+  reportViolations(from);
+});
+
+test('citizen journey: a request online with a file, both acknowledgements, a missing document added through the tracking link, the reply seen', async () => {
+  const from = marks();
+  const email = `jeanne.martin.${Date.now()}@exemple.fr`;
+  const citizen = await newContext();
+  const page = await citizen.newPage();
+  watchConsole(page, cspErrors);
+  await page.goto(`/demarches/${INSEE}`);
+  await Promise.all([page.waitForURL('**/reservation-salle'), page.click('a[href$="/reservation-salle"]')]);
+  const fillField = async (name, value) => {
+    const field = page.locator(`[name="${name}"]`).first();
+    const tag = await field.evaluate((e) => e.tagName.toLowerCase() + ':' + (e.getAttribute('type') || ''));
+    if (tag.startsWith('select')) await field.selectOption({ index: 1 });
+    else if (tag === 'input:radio') await field.check();
+    else if (tag === 'input:date') await field.fill('2027-06-19');
+    else await field.fill(value);
+  };
+  if (await page.locator('[name="civilite"]').count()) await fillField('civilite', 'Madame');
+  for (const [name, value] of [['prenom', 'Jeanne'], ['nom', 'Martin'], ['adresse', '3 rue des Tilleuls'],
+    ['code_postal', '37250'], ['ville', 'Montbazon'], ['courriel', email],
+    ['salle', ''], ['date_souhaitee', ''], ['horaires', 'de 14 h à 23 h'], ['evenement', ''], ['participants', '60']]) {
+    await fillField(name, value);
+  }
+  await page.setInputFiles('input[type=file][name="assurance"]', {
+    name: 'assurance.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% attestation\n'),
+  });
+  await page.check('[name="consentement"]');
+  // The proof of work is solved in the page before the form leaves.
+  const [done] = await Promise.all([
+    page.waitForNavigation({ timeout: 60_000 }),
+    page.click('button:has-text("Envoyer ma demande")'),
+  ]);
+  check((await page.locator('h1').textContent()).includes('Votre demande est enregistrée'),
+    `not registered: ${(await page.locator('main').textContent()).slice(0, 500)}`);
+  const chrono = (await page.locator('.notice strong').textContent()).trim();
+  const tracking = await page.inputValue('#lien-suivi');
+  check(tracking.startsWith(`${base}/suivi/`), `tracking link ${tracking}`);
+  await sweepPage(page, 'citoyen', 'demande enregistrée', '', null, done);
+
+  // Both acknowledgements reach the citizen, with the dates of R112-5.
+  const acks = await waitForMail((m) => m.to.includes(email) && /Accusé de réception/.test(m.subject), 'accusé de réception');
+  check(/réputée acceptée le \d/.test(acks[0].text), `AR without the acceptance date:\n${acks[0].text}`);
+  check(acks[0].text.includes(chrono), 'AR without the number');
+  await waitForMail((m) => m.to.includes(email) && /enregistrement/i.test(m.subject), "accusé d'enregistrement");
+
+  // The agent asks for a missing document.
+  const agentContext = await newContext();
+  const agent = await login(agentContext, USERS.agent);
+  await agent.goto(`/recherche?q=${encodeURIComponent(chrono)}`);
+  await Promise.all([agent.waitForURL('**/courrier/*'), agent.click(`main a:has-text("${chrono}")`)]);
+  const itemUrl = agent.url();
+  await agent.fill('#pieces', "Attestation d'assurance signée");
+  await Promise.all([agent.waitForURL(itemUrl), agent.click('button:has-text("Demander les pièces")')]);
+  const asked = await waitForMail((m) => m.to.includes(email) && m.text.includes("Attestation d'assurance signée"), 'listing the missing document');
+  check(asked[0].text.includes('/suivi/'), 'the request for documents has no tracking link');
+
+  // The citizen adds it through the tracking link.
+  await page.goto(tracking);
+  check(await page.locator('#pieces').count() === 1, 'the tracking page does not list the missing documents');
+  await sweepPage(page, 'citoyen', 'suivi de la demande', '', 200);
+  await page.fill('#champ-message', "Voici l'attestation signée.");
+  await page.setInputFiles('#champ-fichiers', {
+    name: 'attestation-signee.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% signée\n'),
+  });
+  await Promise.all([page.waitForNavigation(), page.click('main form button:has-text("Envoyer")')]);
+  check((await page.locator('main').textContent()).includes("Voici l'attestation signée."), 'the answer is not on the tracking page');
+
+  // The agent sees it, then replies from a template.
+  await agent.goto(itemUrl);
+  check((await agent.locator('main').textContent()).includes("Voici l'attestation signée."), 'the answer is not on the item page');
+  await Promise.all([agent.waitForURL('**/repondre**'), agent.click('a:has-text("Répondre par courriel")')]);
+  await agent.selectOption('#modele', 'reponse-favorable');
+  await Promise.all([agent.waitForURL('**modele=reponse-favorable**'), agent.click('button:has-text("Utiliser ce modèle")')]);
+  await sweepPage(agent, 'agent', 'répondre', await cookieHeader(agentContext), 200);
+  await Promise.all([agent.waitForURL('**/courrier/*?enregistre=1'), agent.click('button:has-text("Envoyer la réponse")')]);
+  const reply = await waitForMail((m) => m.to.includes(email) && m.subject.includes(chrono) && /favorable/.test(m.subject), 'the reply');
+  check(reply[0].text.includes('Martin'), `the reply's variables were not filled:\n${reply[0].text}`);
+
+  // The citizen sees the reply behind the tracking link.
+  await page.goto(tracking);
+  const thread = await page.locator('main').textContent();
+  check(/favorable/i.test(thread), `the reply is not on the tracking page:\n${thread.slice(0, 800)}`);
+  await citizen.close();
+  await agentContext.close();
   reportViolations(from);
 });
 

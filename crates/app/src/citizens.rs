@@ -93,6 +93,16 @@ pub struct FormInput {
     pub active: bool,
 }
 
+/// A new reply template, or the new version of one (by its code).
+#[derive(Debug, Clone)]
+pub struct TemplateInput {
+    pub code: String,
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    pub active: bool,
+}
+
 /// Files on public pages: at most this many per request or answer.
 pub const MAX_UPLOADS: usize = 10;
 /// And at most this big each (R112-9-1 says nothing; 20 MB holds a scanned file).
@@ -1254,13 +1264,17 @@ impl App {
         &self,
         commune: &Commune,
         actor: &Actor,
-        code: &str,
-        name: &str,
-        subject: &str,
-        body: &str,
-        active: bool,
+        input: &TemplateInput,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        let TemplateInput {
+            code,
+            name,
+            subject,
+            body,
+            active,
+        } = input;
+        let active = *active;
         let code = code.trim();
         if !parapheur_domain::doctype::is_valid_code(code) {
             return Err(AppError::invalid(

@@ -394,7 +394,14 @@ impl App {
             .await?;
         }
         for (code, name, subject, body) in parapheur_domain::reply_template::demo_templates() {
-            self.save_reply_template(commune, system, code, name, subject, body, true, start)
+            let input = crate::citizens::TemplateInput {
+                code: code.to_owned(),
+                name: name.to_owned(),
+                subject: subject.to_owned(),
+                body: body.to_owned(),
+                active: true,
+            };
+            self.save_reply_template(commune, system, &input, start)
                 .await?;
         }
         Ok(())

@@ -214,6 +214,8 @@ impl App {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        // Another commune's id is "not found", like any other.
+        self.store().outbox_message(commune.id, id).await?;
         if !self.store().outbox_retry(commune.id, id, now).await? {
             return Err(AppError::invalid("ce courriel est déjà parti"));
         }

@@ -70,6 +70,15 @@ impl App {
     pub async fn run_deadline_watch(&self, now: DateTime<Utc>) -> Result<WatchReport, AppError> {
         let mut report = WatchReport::default();
         for commune in self.store().communes().await? {
+            // A request from a form whose acknowledgements could not be queued when it was
+            // submitted (a crash in between, a layout error) gets them now.
+            for item in self.store().unacknowledged_items(commune.id, 100).await? {
+                if item.channel == parapheur_domain::Channel::Form
+                    && let Err(e) = self.acknowledge_submission(&commune, &item, now).await
+                {
+                    tracing::warn!(chrono = %item.chrono, error = %e, "acknowledgement");
+                }
+            }
             report.decisions += self.record_implicit_decisions(&commune, now).await?;
             report.digests += self.send_digests(&commune, now).await?;
         }

@@ -196,7 +196,7 @@ mod tests {
 
     use chrono::TimeZone;
     use serde_json::{Value, json};
-    use typst::layout::{Frame, FrameItem};
+    use typst::layout::{Frame, FrameItem, Point};
 
     use super::*;
 
@@ -206,7 +206,7 @@ mod tests {
     const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x04\x00\x00\x00\x02\x08\x02\x00\x00\x00\xf0\xca\xea\x34\x00\x00\x00\x10\x49\x44\x41\x54\x78\xda\x63\x90\xf5\xeb\x84\x23\x06\x64\x0e\x00\x5f\xda\x07\xa1\x17\x50\x46\xc4\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
 
     /// An 8 × 8 grey baseline JPEG (one DC coefficient, one-code Huffman tables).
-    const JPEG: &[u8] = b"\xff\xd8\xff\xdb\x00\x43\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00\xff\xc4\x00\x14\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xc4\x00\x14\x10\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x3f\xff\xd9";
+    const JPEG: &[u8] = b"\xff\xd8\xff\xdb\x00\x43\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\xff\xc0\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00\xff\xc4\x00\x14\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xc4\x00\x14\x10\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x3f\xff\xd9";
 
     fn letter() -> LetterDocument {
         LetterDocument {
@@ -391,6 +391,40 @@ mod tests {
             from += at + expected.len();
         }
         assert!(!text.contains("Page"), "no page number on one page: {text}");
+    }
+
+    /// Where the text run starting with `needle` is on the first page: its left end
+    /// and its baseline, in mm from the top left corner.
+    fn position_of(doc: &LetterDocument, needle: &str) -> (f64, f64) {
+        fn find(frame: &Frame, origin: Point, needle: &str) -> Option<Point> {
+            frame.items().find_map(|(pos, item)| match item {
+                FrameItem::Group(group) => find(&group.frame, origin + *pos, needle),
+                FrameItem::Text(text) if text.text.starts_with(needle) => Some(origin + *pos),
+                _ => None,
+            })
+        }
+        let (document, _) = layout(doc).unwrap();
+        let at = find(&document.pages()[0].frame, Point::zero(), needle)
+            .unwrap_or_else(|| panic!("{needle:?} not laid out"));
+        (at.x.to_mm(), at.y.to_mm())
+    }
+
+    #[test]
+    fn the_address_is_at_the_window_and_the_signature_on_the_right() {
+        let doc = letter();
+        let (x, y) = position_of(&doc, "Mme");
+        assert!((109.5..=110.5).contains(&x), "address {x} mm from the left");
+        assert!(
+            (45.0..=50.0).contains(&y),
+            "address baseline {y} mm from the top"
+        );
+        let (x, _) = position_of(&doc, "Pour");
+        assert!(
+            (109.5..=110.5).contains(&x),
+            "signature {x} mm from the left"
+        );
+        let (x, _) = position_of(&doc, "Commune");
+        assert!((19.5..=20.5).contains(&x), "commune {x} mm from the left");
     }
 
     #[test]

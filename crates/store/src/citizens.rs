@@ -552,6 +552,30 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Open incoming requests that still need their accusé de réception: typed with a
+    /// document type that requires one, and none sent yet. Oldest first.
+    pub async fn unacknowledged_items(
+        &self,
+        commune_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<parapheur_domain::item::Item>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM items
+             WHERE commune_id = $1 AND {OPEN_CLAUSE} AND direction = 'incoming'
+               AND acknowledged_at IS NULL
+               AND doctype_code IN (SELECT code FROM doctypes
+                                     WHERE commune_id = $1 AND no_acknowledgement = 0)
+             ORDER BY registered_at, id LIMIT $2"
+        )))
+        .bind(commune_id.to_string())
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(|r| item_from_row(r, Vec::new())).collect()
+    }
+}
+
 impl WriteTx {
     /// Creates or replaces a form (by its code), journaled.
     pub async fn save_request_form(

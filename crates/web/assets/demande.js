@@ -81,7 +81,7 @@
     solve(challenge.value, function (n) {
       solution.value = String(n);
       status.textContent = "Vérification terminée : envoi de votre demande…";
-      form.submit();
+      HTMLFormElement.prototype.submit.call(form); // even if a field is named "submit"
     });
   });
 })();

@@ -136,7 +136,11 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
             "/courrier/{id}/accuse.pdf",
             get(pages::correspondence::acknowledgement_pdf),
         )
-        .route("/accuses", post(pages::correspondence::acknowledge_many))
+        .route(
+            "/accuses",
+            get(pages::correspondence::acknowledgements_page)
+                .post(pages::correspondence::acknowledge_many),
+        )
         .route(
             "/courrier/{id}/repondre",
             get(pages::correspondence::reply_form).post(pages::correspondence::reply),

@@ -92,6 +92,21 @@ const ROUTES: &[Route] = &[
         Own,
         "email=nobody%40x.test",
     ),
+    // Citizens' pages, no login: commune B's (A's public address is on A's page by design;
+    // nothing of A may appear on B's), with a form code and a tracking token that exist
+    // nowhere.
+    r("GET", "/demarches/{insee_b}", Public, Own, ""),
+    r("GET", "/demarches/{insee_b}/{form}", Public, Own, ""),
+    r(
+        "POST",
+        "/demarches/{insee_b}/{form}",
+        Public,
+        Own,
+        "nom=Marqueur",
+    ),
+    r("GET", "/suivi/{token}", Public, Own, ""),
+    r("POST", "/suivi/{token}", Public, Own, "message=Marqueur"),
+    r("GET", "/suivi/{token}/fichier/{file}", Public, Own, ""),
     r("GET", "/a-traiter", Everyone, Own, ""),
     r("GET", "/registre", Everyone, Own, ""),
     r("GET", "/registre.csv", Everyone, Own, ""),
@@ -169,7 +184,51 @@ const ROUTES: &[Route] = &[
         "/courrier/{item}/pieces-demandees",
         Registrars,
         CommuneA,
-        "date={today}",
+        "pieces=Plan+de+situation",
+    ),
+    r("POST", "/courrier/{item}/accuse", Registrars, CommuneA, ""),
+    r(
+        "GET",
+        "/courrier/{item}/accuse.pdf",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r("GET", "/courrier/{item}/repondre", Registrars, CommuneA, ""),
+    r(
+        "POST",
+        "/courrier/{item}/repondre",
+        Registrars,
+        CommuneA,
+        "objet=R%C3%A9ponse&texte=Bonjour",
+    ),
+    r("GET", "/accuses", Registrars, Own, ""),
+    r("POST", "/accuses", Registrars, Own, "ids={item}"),
+    r("GET", "/administration/demarches", Admins, Own, ""),
+    r("GET", "/administration/demarches/{new}", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/demarches/{new}",
+        Admins,
+        Own,
+        "code=matrice&title=Matrice&consent=Oui&fields=Date+%3B+date",
+    ),
+    r("GET", "/administration/modeles", Admins, Own, ""),
+    r("GET", "/administration/modeles/{new}", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/modeles/{new}",
+        Admins,
+        Own,
+        "code=matrice&name=Matrice&subject=Objet&body=Bonjour&active=1",
+    ),
+    r("GET", "/administration/envois", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/envois/{outbox}/renvoyer",
+        Admins,
+        CommuneA,
+        "",
     ),
     r(
         "POST",
@@ -389,7 +448,15 @@ fn the_matrix_names_every_route() {
                 .replace("{doctype}", "{code}")
                 .replace("{inbound}", "{id}")
                 .replace("{quarantined}", "{id}")
-                .replace("{mailbox}", "{id}");
+                .replace("{mailbox}", "{id}")
+                .replace("{outbox}", "{id}")
+                .replace("{insee_b}", "{insee}")
+                .replace(
+                    "/suivi/{token}/fichier/{file}",
+                    "/suivi/{token}/fichier/{id}",
+                )
+                .replace("{form}", "{code}")
+                .replace("{new}", "{code}");
             (r.method.to_owned(), path)
         })
         .chain(
@@ -641,6 +708,22 @@ async fn objects_of_a(site: &Site) -> Ids {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // An email of A's outbox (its acknowledgement to a sender with an address): never
+    // sent here (no SMTP server), so it can always be sent again.
+    let party = app
+        .resolve_contact(a, "marqueur.courriel@x.test", None)
+        .await
+        .unwrap();
+    let mut acknowledged = NewItem::incoming(Channel::Paper, "Demande Marqueur", today);
+    acknowledged.doctype_code = Some("demande-administrative".into());
+    let acknowledged = app
+        .register_with_party(a, &system, acknowledged, Some(party), vec![], Utc::now())
+        .await
+        .unwrap();
+    app.send_acknowledgement(a, &system, acknowledged.item.id, Utc::now())
+        .await
+        .unwrap();
+    let outbox = app.store().outbox(a.id, 1).await.unwrap()[0].id;
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -651,6 +734,11 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("inbound", inbound.to_string()),
             ("quarantined", quarantined.to_string()),
             ("mailbox", mailbox.to_string()),
+            ("outbox", outbox.to_string()),
+            ("insee_b", site.b.insee.clone()),
+            ("form", "matrice".into()),
+            ("new", "nouveau".into()),
+            ("token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
             ("secret_chrono", secret.item.chrono.clone()),
             ("contact", contact.id.to_string()),
             ("duplicate", duplicate.id.to_string()),

@@ -624,12 +624,16 @@ async fn incomplete_requests_and_copies_from_the_item_page() {
         post(
             &format!("/courrier/{}/pieces-demandees", item.id),
             Some(&cookie),
-            &format!("date={day}&csrf={csrf}"),
+            &format!("pieces=Plan+de+situation%0D%0AAttestation&csrf={csrf}"),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let waiting = site.app.store().item(site.a.id, item.id).await.unwrap();
+    assert_eq!(
+        waiting.missing_documents,
+        vec!["Plan de situation".to_owned(), "Attestation".to_owned()]
+    );
     assert_eq!(
         (waiting.status, waiting.due_date),
         (parapheur_app::domain::Status::AwaitingDocuments, None)

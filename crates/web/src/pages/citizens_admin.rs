@@ -216,7 +216,7 @@ async fn form_page(
                 service => form.service, fields => form.fields, consent => form.consent,
                 active => !form.active.is_empty(),
             },
-            doctypes => doctypes.iter().filter(|d| d.active).map(|d| ctx! { code => d.code, label => d.label }).collect::<Vec<_>>(),
+            doctypes => doctypes.iter().map(|d| ctx! { code => d.code, label => d.label }).collect::<Vec<_>>(),
             services => services.iter().filter(|s| s.active).map(|s| ctx! { id => s.id.to_string(), name => s.name }).collect::<Vec<_>>(),
         },
     )?;
@@ -459,11 +459,13 @@ pub async fn save_reply_template(
         .save_reply_template(
             &me.0.commune,
             &me.0.actor(),
-            &code,
-            &edit.name,
-            &edit.subject,
-            &edit.body,
-            !edit.active.is_empty(),
+            &parapheur_app::citizens::TemplateInput {
+                code: code.clone(),
+                name: edit.name.clone(),
+                subject: edit.subject.clone(),
+                body: edit.body.clone(),
+                active: !edit.active.is_empty(),
+            },
             Utc::now(),
         )
         .await

@@ -97,8 +97,39 @@ pub async fn acknowledge_many(
         "acknowledgements.html",
         ctx! {
             title => "Accusés de réception", style_url => assets::style_url(),
-            me => me.view(), csrf => me.csrf(), nav => "a-traiter",
-            results,
+            me => me.view(), csrf => me.csrf(), nav => "inbox",
+            results, listing => false,
+        },
+    )?))
+}
+
+/// The requests still without their accusé de réception, to send them all at once.
+pub async fn acknowledgements_page(
+    State(state): State<WebState>,
+    me: Me,
+) -> Result<Html<String>, WebError> {
+    me.require_register()?;
+    let commune = &me.0.commune;
+    let pending: Vec<_> = state
+        .app
+        .store()
+        .unacknowledged_items(commune.id, 500)
+        .await?
+        .into_iter()
+        .map(|i| {
+            ctx! {
+                id => i.id.to_string(), url => format!("/courrier/{}", i.id), chrono => i.chrono,
+                subject => i.subject, arrival => crate::views::date(i.arrival_date),
+                channel => i.channel.label_fr(),
+            }
+        })
+        .collect();
+    Ok(Html(templates::render(
+        "acknowledgements.html",
+        ctx! {
+            title => "Accusés de réception", style_url => assets::style_url(),
+            me => me.view(), csrf => me.csrf(), nav => "inbox",
+            pending, listing => true,
         },
     )?))
 }

@@ -136,10 +136,45 @@ pub async fn inbox(
                 .iter()
                 .map(|i| ItemRow::new(i, today))
                 .collect();
-            Ok::<_, WebError>((tally, items))
+            // What the deadline watch says must not be missed: silence about to mean
+            // acceptance; and the requests still without their accusé de réception.
+            let acceptance: Vec<(String, String, String)> = state
+                .app
+                .watched_items(commune, Utc::now())
+                .await?
+                .into_iter()
+                .filter_map(|w| {
+                    w.alerts
+                        .iter()
+                        .find(|a| {
+                            matches!(
+                                a,
+                                parapheur_app::domain::watch::Alert::AcceptanceSoon { .. }
+                            )
+                        })
+                        .map(|a| {
+                            (
+                                w.item.id.to_string(),
+                                format!("{} — {}", w.item.chrono, w.item.subject),
+                                a.label_fr(),
+                            )
+                        })
+                })
+                .take(10)
+                .collect();
+            let unacknowledged = if me.can_register() {
+                store.unacknowledged_items(commune.id, 500).await?.len()
+            } else {
+                0
+            };
+            Ok::<_, WebError>((tally, items, acceptance, unacknowledged))
         })
         .await?;
-    let (tally, items) = &*loaded;
+    let (tally, items, acceptance, unacknowledged) = &*loaded;
+    let acceptance: Vec<_> = acceptance
+        .iter()
+        .map(|(id, what, when)| ctx! { url => format!("/courrier/{id}"), what, when })
+        .collect();
     let count_of = |key: &str| match key {
         "moi" => tally.mine,
         "service" => tally.service,
@@ -161,7 +196,7 @@ pub async fn inbox(
             title => "À traiter", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "inbox", views => counts, view => key, caption => label, total, items, sort,
             sorts => ORDERS.iter().map(|(key, label, _)| ctx! { key, label }).collect::<Vec<_>>(),
-            next_page, prev_page,
+            next_page, prev_page, acceptance, unacknowledged,
         },
     )?))
 }

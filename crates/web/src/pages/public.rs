@@ -475,7 +475,7 @@ pub async fn commune(
             }
         })
         .collect();
-    let title = format!("Démarches en ligne — {}", mairie.title);
+    let title = "Démarches en ligne";
     Ok(Html(templates::render(
         "public_forms.html",
         ctx! { title, mairie, forms, style_url => assets::style_url() },
