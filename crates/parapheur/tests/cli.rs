@@ -507,6 +507,32 @@ fn init_then_register(backend: Backend) {
     assert_eq!(shown["attachments"][0]["sha256"], sha256_hex(&scan));
     assert_eq!(shown["attachments"].as_array().unwrap().len(), 1);
 
+    // `ar` writes the accusé de réception: receipt on 31 January, accepted on 31 March.
+    let pdf = reg.dir.path().join("ar.pdf");
+    let out = reg.run(
+        &["ar"],
+        &["--commune", INSEE, &chrono_number(3), "-o", pdf.to_str().unwrap()],
+    );
+    assert_success(&out, "ar");
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    if let Ok(text) = Command::new("pdftotext").arg(&pdf).arg("-").output() {
+        let text = String::from_utf8_lossy(&text.stdout).replace('\n', " ");
+        assert!(text.contains("31 janvier 2026"), "{text}");
+        assert!(text.contains("réputée acceptée le 31 mars 2026"), "{text}");
+    } else {
+        eprintln!("NOTE: pdftotext missing (poppler-utils): the AR's text is not checked");
+    }
+    // An item without a type has no deadlines to state; an unknown number is named.
+    assert_refused(
+        &reg.run(&["ar"], &["--commune", INSEE, &chrono_number(1)]),
+        &["type"],
+    );
+    assert_refused(
+        &reg.run(&["ar"], &["--commune", INSEE, "1999-A-000001"]),
+        &["1999-A-000001"],
+    );
+
     let fsck = reg.assert_sound();
     assert_eq!(fsck["report"]["files_checked"], 1, "{fsck}");
 }

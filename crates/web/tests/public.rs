@@ -178,7 +178,7 @@ async fn submit_valid(site: &Site, ip: [u8; 4], name: &str) -> (String, String) 
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+    assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
     let chrono = between(&page, "sous le numéro <strong>", "<").to_owned();
     let token = between(&page, "/suivi/", "\"").to_owned();
     (chrono, token)
@@ -438,7 +438,7 @@ async fn tracking_shows_the_request_and_hides_behind_wrong_tokens() {
     let (chrono, token) = submit_valid(&site, [192, 0, 2, 10], "Suivi").await;
     let (status, headers, page) = fetch(&site, get(&format!("/suivi/{token}"), None)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+    assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
     assert_eq!(headers.get("x-robots-tag").unwrap(), "noindex");
     assert!(page.contains(&format!("Demande {chrono}")));
     assert!(page.contains("Reçue le"));
@@ -453,7 +453,7 @@ async fn tracking_shows_the_request_and_hides_behind_wrong_tokens() {
     ] {
         let (status, headers, page) = fetch(&site, get(&format!("/suivi/{wrong}"), None)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}");
-        assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+        assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
         assert!(page.contains("Page introuvable"));
         let (status, _, _) = fetch(
             &site,

@@ -10,7 +10,9 @@
 //!
 //! The tracking token is the only capability of the tracking page: it never goes in a
 //! redirect after a submission (the confirmation is the POST's own answer), and the pages
-//! that show it are sent with `Referrer-Policy: no-referrer` and `X-Robots-Tag: noindex`.
+//! that show it are sent with `Referrer-Policy: same-origin` (no referrer to other sites;
+//! `no-referrer` would make browsers send `Origin: null` with the page's own form, which the
+//! same-origin check refuses) and `X-Robots-Tag: noindex`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -424,7 +426,7 @@ fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         HeaderName::from_static("x-robots-tag"),
