@@ -511,7 +511,13 @@ fn init_then_register(backend: Backend) {
     let pdf = reg.dir.path().join("ar.pdf");
     let out = reg.run(
         &["ar"],
-        &["--commune", INSEE, &chrono_number(3), "-o", pdf.to_str().unwrap()],
+        &[
+            "--commune",
+            INSEE,
+            &chrono_number(3),
+            "-o",
+            pdf.to_str().unwrap(),
+        ],
     );
     assert_success(&out, "ar");
     let bytes = std::fs::read(&pdf).unwrap();
