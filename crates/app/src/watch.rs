@@ -225,7 +225,8 @@ impl App {
     }
 }
 
-fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
+/// What the watch looks at in an item, under its document type's silence rule.
+pub fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
     WatchFacts {
         status_open: item.status.is_open(),
         due: item.due_date,

@@ -69,7 +69,9 @@ pub async fn acknowledge_many(
     me: Me,
     body: String,
 ) -> Result<Html<String>, WebError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&body);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
     let csrf = pairs
         .iter()
         .find(|(k, _)| k == "csrf")
@@ -132,37 +134,6 @@ pub async fn acknowledgements_page(
             pending, listing => true,
         },
     )?))
-}
-
-/// `a=1&b=2` into pairs, `+` and percent-escapes decoded.
-fn serde_urlencoded_pairs(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| percent_decode(&s.replace('+', " "));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Debug, Deserialize)]

@@ -265,15 +265,7 @@ pub(crate) async fn render_item(
         .as_ref()
         .map_or(parapheur_app::domain::SilenceRule::None, |d| d.silence);
     let alerts: Vec<String> = parapheur_app::domain::watch::alerts(
-        &parapheur_app::domain::watch::WatchFacts {
-            status_open: item.status.is_open(),
-            due: item.due_date,
-            silence,
-            silence_date: item.silence_date,
-            waiting_for_documents: item.incomplete_requested_on.is_some()
-                && item.incomplete_completed_on.is_none(),
-            implicit_decision_recorded: item.implicit_decision.is_some(),
-        },
+        &parapheur_app::watch::facts_of(item, silence),
         today,
         commune.holiday_zone(),
     )
