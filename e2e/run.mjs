@@ -156,7 +156,7 @@ function receivedMail() {
     const part = raw.split(/\r?\n--/).find((p) => /Content-Type: text\/plain/i.test(p)) || raw;
     const [head, ...rest] = part.split(/\r?\n\r?\n/);
     const encoding = (head.match(/Content-Transfer-Encoding: (\S+)/i) || [, ''])[1];
-    return { to: record.rcpt_tos, subject, text: decodeBody(rest.join('\n\n'), encoding) };
+    return { to: record.rcpt_tos, subject, text: decodeBody(rest.join("\n\n"), encoding), raw };
   });
 }
 async function waitForMail(predicate, what) {
@@ -903,6 +903,98 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   const thread = await page.locator('main').textContent();
   check(/favorable/i.test(thread), `the reply is not on the tracking page:\n${thread.slice(0, 800)}`);
   await citizen.close();
+  await agentContext.close();
+  reportViolations(from);
+});
+
+test('journey: a reply letter is drafted, visaed, signed by the maire on a phone, sent, and the request closed', async () => {
+  const from = marks();
+  // The agent drafts a reply to an open request, from a template.
+  const agentContext = await newContext();
+  const agent = await login(agentContext, USERS.agent);
+  watchConsole(agent, cspErrors);
+  await agent.goto('/a-traiter?vue=ouverts');
+  const links = await agent.$$eval('table a[href^="/courrier/"]', (as) => as.map((a) => a.getAttribute('href')));
+  let itemUrl = null;
+  for (const link of links.slice(0, 20)) {
+    await agent.goto(link);
+    if (await agent.locator('#modele-lettre').count()) { itemUrl = link; break; }
+  }
+  check(itemUrl, 'no open incoming item offers "Rédiger un courrier signé"');
+  const chrono = ((await agent.locator('h1').textContent()).match(/\d{4}-A-\d{6}/) || [])[0];
+  await agent.selectOption('#modele-lettre', 'reponse-favorable');
+  await Promise.all([agent.waitForURL(/\/parapheur\/[0-9a-f-]{36}$/), agent.click('button:has-text("Rédiger")')]);
+  const folderUrl = new URL(agent.url()).pathname;
+  check((await agent.locator('main').textContent()).includes(chrono), 'the draft does not quote the request number');
+  await sweepPage(agent, 'agent', 'brouillon de courrier', await cookieHeader(agentContext), 200);
+  // Visa by the secrétaire, then the maire's signature: the commune's named circuit.
+  await agent.selectOption('#circuit', 'visa-signature');
+  await Promise.all([agent.waitForURL(`**${folderUrl}`), agent.click('button:has-text("Lancer le circuit")')]);
+  check((await agent.locator('ol.circuit').textContent()).includes('en attente'), 'the circuit did not start');
+
+  // The secrétaire gives her visa.
+  const adminContext = await newContext();
+  const admin = await login(adminContext, USERS.administrateur);
+  await admin.goto(folderUrl);
+  await Promise.all([admin.waitForURL(`**${folderUrl}`), admin.click('button.big:has-text("Viser")')]);
+  check((await admin.locator('ol.circuit').textContent()).includes('visé'), 'the visa is not recorded');
+
+  // The maire signs on her phone: the list, the letter (tap 1), Signer (tap 2).
+  const phone = await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const maire = await login(phone, USERS.elu);
+  watchConsole(maire, cspErrors);
+  await maire.goto('/parapheur');
+  await sweepPage(maire, 'elu (390×844)', 'parapheur', await cookieHeader(phone), 200);
+  const wide = await maire.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(wide <= 1, `/parapheur is ${wide}px wider than the phone`);
+  const entry = maire.locator(`ul.sign-list a:has-text("${chrono}")`);
+  check(await entry.count() === 1, `the letter answering ${chrono} is not in the maire's list`);
+  await Promise.all([maire.waitForURL(`**${folderUrl}`), entry.tap()]);
+  await sweepPage(maire, 'elu (390×844)', 'courrier à signer', await cookieHeader(phone), 200);
+  const sign = maire.locator('button.big:has-text("Signer")');
+  const box = await sign.boundingBox();
+  check(box && box.height >= 44 && box.width >= 44, `the Signer button is too small to tap (${JSON.stringify(box)})`);
+  await Promise.all([maire.waitForURL('**/parapheur?fait=1'), sign.tap()]);
+  check(await maire.locator(`ul.sign-list a:has-text("${chrono}")`).count() === 0, 'the signed letter is still waiting');
+
+  // The signed PDF: its signature verified by `parapheur pdf verify` against the commune's authority.
+  const pdf = await rawGet(`${base}${folderUrl}/document.pdf`, await cookieHeader(agentContext));
+  check(pdf.status === 200 && pdf.decoded.subarray(0, 5).toString() === '%PDF-', `document.pdf: ${pdf.status}`);
+  const signedPath = path.join(tmp, 'signe.pdf');
+  fs.writeFileSync(signedPath, pdf.decoded);
+  const verified = spawnSync(BIN, ['pdf', 'verify', signedPath, '--data', dataDir, '--commune', INSEE], { encoding: 'utf8' });
+  check(verified.status === 0 && /Sylvie Moreau/.test(verified.stdout),
+    `parapheur pdf verify: exit ${verified.status}\n${verified.stdout}${verified.stderr}`);
+  const verifier = path.resolve(ROOT, '../shared/acceptance/verify-pades');
+  if (fs.existsSync(verifier)) {
+    const ca = spawnSync(BIN, ['pki', 'ca-cert', '--data', dataDir, '--commune', INSEE], { encoding: 'utf8' });
+    const caPath = path.join(tmp, 'ca.pem');
+    fs.writeFileSync(caPath, ca.stdout);
+    const verdict = spawnSync(verifier, [signedPath, caPath], { encoding: 'utf8' });
+    check(verdict.status === 0, `verify-pades refused the letter signed in the browser:\n${verdict.stdout}${verdict.stderr}`);
+  } else {
+    console.log(`    WARNING: ${verifier} missing: the independent verifiers did not run`);
+  }
+
+  // The agent sends it; the outgoing item is registered and the request closed.
+  await agent.goto(folderUrl);
+  const byEmail = agent.locator('button:has-text("Envoyer par courriel")');
+  if (await byEmail.count()) {
+    await Promise.all([agent.waitForURL('**/courrier/*?enregistre=1'), byEmail.click()]);
+    const mail = await waitForMail((m) => m.subject.includes(chrono) && /favorable/.test(m.subject), 'the signed letter');
+    check(/application\/pdf/.test(mail[0].raw), 'the letter email has no PDF attached');
+  } else {
+    await agent.fill('#recommande', '1A 234 567 8901 2');
+    await Promise.all([agent.waitForURL('**/courrier/*?enregistre=1'), agent.click('button:has-text("Envoyé par la poste")')]);
+  }
+  check((await agent.locator('h1').textContent()).includes('-D-'), 'the outgoing item has no departure number');
+  await agent.goto(itemUrl);
+  const status = await agent.locator('main').textContent();
+  check(/\bclos\b/i.test(status) && /répondu/i.test(status), `the request is not closed as answered:\n${status.slice(0, 400)}`);
+  const bordereau = await rawGet(`${base}${folderUrl}/bordereau.pdf`, await cookieHeader(agentContext));
+  check(bordereau.status === 200, `bordereau.pdf: ${bordereau.status}`);
+  await phone.close();
+  await adminContext.close();
   await agentContext.close();
   reportViolations(from);
 });

@@ -44,6 +44,7 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)  # text layers, prin
 command -v tesseract >/dev/null || missing+=(tesseract-ocr)  # OCR of scans
 [ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/fra.traineddata 2>/dev/null)" ] || missing+=(tesseract-ocr-fra)
 command -v qpdf >/dev/null || missing+=(qpdf)  # encrypted PDFs in the extraction tests
+command -v openssl >/dev/null || missing+=(openssl)  # the RFC 3161 test TSA of ../shared/acceptance
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # a real IMAP server for capture tests
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)  # Debian's python: a real SMTP server for the outbox tests
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
@@ -127,6 +128,17 @@ say "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# The independent PAdES verifiers of ../shared/acceptance install pyHanko on first use: do it
+# once here rather than from several tests at the same time.
+acceptance="$(cd .. && pwd)/shared/acceptance"
+if [ -x "$acceptance/verify-pades" ]; then
+    say "Installing the PAdES verifiers (pyHanko, pdfsig) if needed"
+    "$acceptance/verify-pades" /dev/null /dev/null >/dev/null 2>&1 || true
+    [ -x "${VERIFY_CACHE:-$HOME/.cache/verify-pades}/venv/bin/pyhanko" ] \
+        || die "pyHanko could not be installed (see ${VERIFY_CACHE:-$HOME/.cache/verify-pades}/pip.log)"
+else
+    echo "WARNING: $acceptance/verify-pades is missing: the signature tests fail without it (PARAPHEUR_SKIP_PADES_VERIFIER=1 skips them knowingly)" >&2
+fi
 say "cargo test --workspace (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 stop_pg

@@ -480,7 +480,11 @@ impl App {
     }
 
     /// The first sender of an item, if it has one.
-    async fn sender_of(&self, commune: &Commune, item: &Item) -> Result<Option<Contact>, AppError> {
+    pub(crate) async fn sender_of(
+        &self,
+        commune: &Commune,
+        item: &Item,
+    ) -> Result<Option<Contact>, AppError> {
         for (role, id) in self.store().item_contacts(item.id).await? {
             if role == "sender" {
                 return Ok(Some(self.store().contact(commune.id, id).await?));
@@ -547,6 +551,7 @@ impl App {
                 "Articles L112-3, L112-11, R112-5 et R112-11-1 du code des relations entre le public et l'administration".to_owned(),
             ),
             generated_at: now,
+            signature_zone: false,
         };
         tokio::task::spawn_blocking(move || parapheur_render::letter_pdf(&doc))
             .await
@@ -746,7 +751,7 @@ impl App {
         .await
     }
 
-    fn reply_to(
+    pub(crate) fn reply_to(
         &self,
         commune: &Commune,
         settings: &parapheur_store::communes::CommuneSettings,
@@ -1337,7 +1342,7 @@ fn thread_message(
     }
 }
 
-fn contact_address(contact: &Contact) -> Option<Address> {
+pub(crate) fn contact_address(contact: &Contact) -> Option<Address> {
     let email = contact.email.as_deref()?.trim();
     if email.is_empty() {
         return None;
@@ -1349,7 +1354,7 @@ fn contact_address(contact: &Contact) -> Option<Address> {
 }
 
 /// The lines of a contact's postal address block.
-fn address_block(c: &Contact) -> Vec<String> {
+pub(crate) fn address_block(c: &Contact) -> Vec<String> {
     let mut lines = vec![c.display_name()];
     if let Some(org) = c.organisation.as_ref().filter(|o| !o.is_empty()) {
         lines.push(org.clone());

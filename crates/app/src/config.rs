@@ -36,6 +36,9 @@ pub struct Config {
     /// The SMTP server outgoing email goes through (`[smtp]`); without it, email waits in
     /// the outbox.
     pub smtp: Option<SmtpSetting>,
+    /// An RFC 3161 time-stamping authority (`tsa_url` in the file, `PARAPHEUR_TSA_URL`):
+    /// with it, signatures are PAdES B-T (time-stamped); without, B-B.
+    pub tsa_url: Option<String>,
 }
 
 /// `[smtp]` in `parapheur.toml`.
@@ -112,6 +115,7 @@ struct FileSettings {
     drop_folder: Vec<DropFolderSetting>,
     public_url: Option<String>,
     smtp: Option<SmtpSetting>,
+    tsa_url: Option<String>,
 }
 
 impl Config {
@@ -155,6 +159,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             smtp: settings.smtp,
+            tsa_url: env("PARAPHEUR_TSA_URL").or(settings.tsa_url),
         })
     }
 
@@ -172,6 +177,7 @@ impl Config {
             drop_folders: Vec::new(),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
+            tsa_url: None,
         }
     }
 

@@ -821,6 +821,7 @@ impl App {
             progress(n + 1, count);
         }
         self.demo_mail(&commune, &items, now).await?;
+        self.demo_parapheur(&commune, &items, now).await?;
         let late = items.iter().flatten().filter(|i| i.is_late(today)).count();
         let registered = usize::try_from(self.store().item_count(commune.id).await?).unwrap_or(0);
         Ok(DemoSummary {
@@ -830,6 +831,147 @@ impl App {
             contacts: contacts.len(),
             late,
         })
+    }
+
+    /// The parapheur of the demo: the commune's authority and seal, certificates for the
+    /// maire, the 1er adjoint and the secrétaire (no code, so they sign out of the box),
+    /// two circuits, the 1er adjoint's delegation for the maire's holidays, and letters:
+    /// one waiting for the maire's signature (visa given), one draft.
+    async fn demo_parapheur(
+        &self,
+        commune: &Commune,
+        items: &[Option<Item>],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        use parapheur_domain::circuit::{Action, CircuitDef, StepDef, StepKind};
+        let system = Actor::System("demo");
+        let issued = now - Duration::days(30);
+        self.ensure_pki(commune, issued).await?;
+        let user = |local: &str| {
+            let email = format!("{local}@montbazon.demo");
+            async move {
+                self.store()
+                    .user_by_email(commune.id, &email)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::invalid(format!("utilisateur de démonstration {email} absent"))
+                    })
+            }
+        };
+        let maire = user("sylvie.moreau").await?;
+        let adjoint = user("jean-pierre.lefevre").await?;
+        let secretaire = user("nathalie.girard").await?;
+        let instructrice = user("elodie.marchand").await?;
+        for u in [&maire, &adjoint, &secretaire] {
+            self.issue_signer_key(commune, &system, u.id, None, issued)
+                .await?;
+        }
+        let step = |kind, user: &parapheur_store::users::User| StepDef {
+            kind,
+            user_id: Some(user.id),
+        };
+        let visa_signature = CircuitDef {
+            stages: vec![
+                vec![step(StepKind::Visa, &secretaire)],
+                vec![step(StepKind::Signature, &maire)],
+            ],
+        };
+        self.save_circuit_template(
+            commune,
+            &system,
+            "visa-signature",
+            "Visa de la secrétaire, signature du maire",
+            None,
+            &visa_signature,
+            issued,
+        )
+        .await?;
+        self.save_circuit_template(
+            commune,
+            &system,
+            "signature-cachet",
+            "Signature du maire et cachet de la commune",
+            Some("urbanisme"),
+            &CircuitDef {
+                stages: vec![
+                    vec![step(StepKind::Signature, &maire)],
+                    vec![StepDef {
+                        kind: StepKind::Seal,
+                        user_id: None,
+                    }],
+                ],
+            },
+            issued,
+        )
+        .await?;
+        let today = local_date(now, &commune.departement);
+        self.add_delegation(
+            commune,
+            &system,
+            maire.id,
+            adjoint.id,
+            today + Duration::days(14),
+            today + Duration::days(28),
+            Vec::new(),
+            now,
+        )
+        .await?;
+        // Open requests with a correspondent: the newest ones in progress.
+        let mut open: Vec<&Item> = items
+            .iter()
+            .flatten()
+            .filter(|i| i.direction == Direction::Incoming && i.status == Status::InProgress)
+            .collect();
+        open.sort_by_key(|i| std::cmp::Reverse(i.registered_at));
+        let mut candidates = Vec::new();
+        for item in open {
+            if self.sender_of(commune, item).await?.is_some() {
+                candidates.push(item.clone());
+            }
+            if candidates.len() == 2 {
+                break;
+            }
+        }
+        let at = now - Duration::hours(3);
+        if let Some(item) = candidates.first() {
+            let folder = self
+                .draft_letter(
+                    commune,
+                    &Actor::User(secretaire.id),
+                    item.id,
+                    Some("reponse-favorable"),
+                    at,
+                )
+                .await?;
+            self.start_circuit(
+                commune,
+                &Actor::User(secretaire.id),
+                folder.id,
+                &visa_signature,
+                at,
+            )
+            .await?;
+            self.act_on_folder(
+                commune,
+                &Actor::User(secretaire.id),
+                folder.id,
+                Action::Approve,
+                None,
+                at + Duration::minutes(5),
+            )
+            .await?;
+        }
+        if let Some(item) = candidates.get(1) {
+            self.draft_letter(
+                commune,
+                &Actor::User(instructrice.id),
+                item.id,
+                Some("demande-pieces"),
+                at,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// This morning's mail, as the mailbox would bring it: two requests, a reply quoting

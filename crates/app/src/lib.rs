@@ -24,7 +24,9 @@ pub mod jobs;
 mod lifecycle;
 pub mod mailboxes;
 pub mod outbox;
+pub mod parapheur;
 mod password;
+pub mod pki;
 mod register;
 mod setup;
 pub mod suggest;
@@ -48,6 +50,7 @@ pub use setup::{NewUser, Party};
 
 pub use parapheur_domain as domain;
 pub use parapheur_files as files;
+pub use parapheur_signing as signing;
 pub use parapheur_store as store;
 
 /// Who is acting: a user of a commune, or the system itself (CLI, capture, demo).
@@ -97,6 +100,8 @@ pub struct App {
     smtp: Option<Arc<SmtpSetting>>,
     /// Wakes the email sender when a message is queued.
     outbox_work: Arc<tokio::sync::Notify>,
+    /// The time-stamping authority signatures are stamped by, if configured.
+    tsa_url: Option<Arc<str>>,
 }
 
 impl App {
@@ -120,6 +125,7 @@ impl App {
             public_url: Arc::from(config.public_url.as_str()),
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
+            tsa_url: config.tsa_url.as_deref().map(Arc::from),
         };
         app.check_master_key().await?;
         Ok(app)
@@ -141,6 +147,10 @@ impl App {
     /// Where citizens reach this server, for links in emails.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    pub fn tsa_url(&self) -> Option<&str> {
+        self.tsa_url.as_deref()
     }
 
     pub fn smtp_setting(&self) -> Option<&SmtpSetting> {

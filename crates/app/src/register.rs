@@ -45,6 +45,14 @@ pub(crate) enum Also {
         message: parapheur_store::citizens::ItemMessage,
         email: Box<crate::outbox::PreparedEmail>,
     },
+    /// A signed letter leaving the mairie: linked to the item it answers, its folder
+    /// marked sent (pointing at the new item), and its email queued when sent by email.
+    Letter {
+        answers: Option<Uuid>,
+        folder_before: Box<parapheur_store::parapheur::FolderRow>,
+        folder_after: Box<parapheur_store::parapheur::FolderRow>,
+        email: Option<Box<crate::outbox::PreparedEmail>>,
+    },
 }
 
 impl Also {
@@ -83,6 +91,37 @@ impl Also {
                 tx.insert_item_message(item.commune_id, &message, who)
                     .await?;
                 Ok(tx.insert_outbox(&email.row).await?)
+            }
+            Also::Letter {
+                answers,
+                folder_before,
+                mut folder_after,
+                email,
+            } => {
+                if let Some(answers) = answers {
+                    tx.insert_link(
+                        item.commune_id,
+                        item.id,
+                        answers,
+                        parapheur_domain::item::LinkKind::ReplyTo,
+                        who,
+                    )
+                    .await?;
+                }
+                folder_after.reply_item_id = Some(item.id);
+                let via = folder_after.sent_via.clone();
+                tx.update_folder(
+                    &folder_before,
+                    &folder_after,
+                    who,
+                    "folder.sent",
+                    Some(serde_json::json!({ "via": via, "item": item.chrono })),
+                )
+                .await?;
+                match email {
+                    Some(email) => Ok(tx.insert_outbox(&email.row).await?),
+                    None => Ok(false),
+                }
             }
         }
     }

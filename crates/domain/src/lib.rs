@@ -14,6 +14,7 @@
 pub mod acknowledgement;
 pub mod calendar;
 pub mod chrono_number;
+pub mod circuit;
 pub mod clock;
 pub mod commune;
 pub mod contact;

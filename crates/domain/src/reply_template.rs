@@ -158,6 +158,45 @@ pub fn fill(template: &str, values: &BTreeMap<String, String>) -> Result<String,
     Ok(out)
 }
 
+/// A salutation paragraph: one short line ending with a comma ("Madame,", "Monsieur le
+/// Président,", "Madame, Monsieur,").
+pub fn is_salutation(paragraph: &str) -> bool {
+    let p = paragraph.trim();
+    !p.contains('\n') && p.ends_with(',') && p.chars().count() <= 60
+}
+
+/// The closing formula of a French letter ("Je vous prie d'agréer…", "Veuillez agréer…").
+pub fn is_closing_formula(paragraph: &str) -> bool {
+    let p = paragraph.trim().to_lowercase();
+    (p.starts_with("je vous prie")
+        || p.starts_with("veuillez")
+        || p.starts_with("nous vous prions"))
+        && (p.contains("agréer") || p.contains("recevoir") || p.contains("croire"))
+}
+
+/// The body of a letter out of a filled reply template. A reply template is written as a
+/// whole email (address, date, subject, salutation, text, closing formula, signature);
+/// a letter's layout prints the address, date, subject and signature block itself, so
+/// only the salutation through the closing formula is kept. A template without a
+/// salutation is kept whole.
+pub fn letter_body(filled: &str) -> String {
+    let text = filled.replace("\r\n", "\n");
+    let paragraphs: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(start) = paragraphs.iter().position(|p| is_salutation(p)) else {
+        return paragraphs.join("\n\n");
+    };
+    let end = paragraphs
+        .iter()
+        .rposition(|p| is_closing_formula(p))
+        .filter(|&e| e >= start)
+        .map_or(paragraphs.len(), |e| e + 1);
+    paragraphs[start..end].join("\n\n")
+}
+
 enum Piece<'a> {
     Text(&'a str),
     /// The trimmed name between the braces.
@@ -380,5 +419,33 @@ mod tests {
             assert!(filled.contains("<courrier.numero>"), "{code}");
             assert!(fill(subject, &all_values()).is_ok());
         }
+    }
+
+    #[test]
+    fn a_letter_keeps_the_salutation_through_the_closing_formula() {
+        for (code, _, _, body) in demo_templates() {
+            let letter = letter_body(&fill(body, &all_values()).unwrap());
+            assert!(
+                letter.starts_with("<contact.civilite>,"),
+                "{code}: {letter}"
+            );
+            assert!(
+                is_closing_formula(letter.rsplit("\n\n").next().unwrap()),
+                "{code}: {letter}"
+            );
+            assert!(!letter.contains("<agent.nom>"), "{code}: signature dropped");
+            assert!(!letter.contains("Objet :"), "{code}: subject line dropped");
+        }
+        // No salutation: the text is kept whole; a closing formula ends it.
+        assert_eq!(letter_body("Texte.\n\nAutre."), "Texte.\n\nAutre.");
+        assert_eq!(
+            letter_body(
+                "En-tête\n\nMadame,\n\nCorps.\n\nVeuillez agréer, Madame, mes salutations.\n\nLe maire"
+            ),
+            "Madame,\n\nCorps.\n\nVeuillez agréer, Madame, mes salutations."
+        );
+        assert!(!is_salutation(
+            "Une phrase longue qui se termine par une virgule mais fait plus de soixante caractères,"
+        ));
     }
 }

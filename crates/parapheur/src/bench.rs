@@ -36,6 +36,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         closed_percent: usize,
     },
+    /// Met en page N lettres de 5 pages puis les signe (PAdES, visible) et vérifie : débits
+    Letters {
+        #[arg(long, default_value_t = 50)]
+        count: usize,
+        /// Pages par lettre
+        #[arg(long, default_value_t = 5)]
+        pages: usize,
+    },
     /// Capture N courriels générés (lecture, stockage, indexation ; sans OCR) et mesure le débit
     Ingest {
         #[command(flatten)]
@@ -63,6 +71,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             commune,
             count,
         } => return ingest(target, commune, count).await,
+        BenchCommand::Letters { count, pages } => return letters(count, pages),
     };
     let config = Config::load(&target.data, target.database_url.clone())?;
     config.ensure_master_key()?;
@@ -289,5 +298,119 @@ async fn ingest(target: Target, commune: String, count: usize) -> anyhow::Result
         })
     );
     app.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A letter of about `pages` pages (the body grows until typst lays it out on that many).
+fn long_letter(pages: usize, n: usize) -> parapheur_render::LetterDocument {
+    use parapheur_render::{LetterDocument, LetterSection};
+    let paragraph = "Par votre demande reçue en mairie, vous avez sollicité l'autorisation d'occuper le domaine public communal devant votre commerce. Après instruction par les services techniques et avis de la commission, la commune vous accorde cette autorisation pour la période demandée, sous réserve du respect des conditions de sécurité et d'accessibilité des cheminements piétons.";
+    LetterDocument {
+        commune_name: "Mairie de Montbazon".into(),
+        letterhead: vec![
+            "Place du Marché".into(),
+            "37250 Montbazon".into(),
+            "Tél. 02 47 26 01 30".into(),
+        ],
+        logo: None,
+        place_and_date: "Montbazon, le 29 novembre 2026".into(),
+        recipient: vec![
+            "Madame Jeanne Martin".into(),
+            "3 rue des Tilleuls".into(),
+            "37250 Montbazon".into(),
+        ],
+        reference: Some(format!("Réf. : votre courrier n° 2026-A-{n:06}")),
+        subject: "Objet : occupation du domaine public".into(),
+        title: None,
+        opening: Some("Madame,".into()),
+        sections: vec![LetterSection {
+            heading: None,
+            paragraphs: vec![paragraph.to_owned(); pages * 7],
+            list: Vec::new(),
+        }],
+        closing: Some(
+            "Je vous prie d'agréer, Madame, l'expression de mes salutations distinguées.".into(),
+        ),
+        signature: vec!["Sylvie Moreau".into(), "Maire".into()],
+        footer: None,
+        generated_at: Utc::now(),
+        signature_zone: true,
+    }
+}
+
+/// Letters per second (layout to PDF/A) and signatures per second (PAdES B-B with a
+/// visible stamp, on a `pages`-page letter), then verifications per second. Pure CPU: no
+/// database, one core.
+fn letters(count: usize, pages: usize) -> anyhow::Result<ExitCode> {
+    use parapheur_app::signing::{SignOptions, Stamp, pki, sign_pdf, verify_pdf};
+    let count = count.max(1);
+    let started = Instant::now();
+    let mut pdf = Vec::new();
+    let mut zone = None;
+    for n in 0..count {
+        let (bytes, z) = parapheur_render::letter_pdf_with_zone(&long_letter(pages, n))?;
+        pdf = bytes;
+        zone = z;
+    }
+    let render = started.elapsed();
+    let now = Utc::now();
+    let ca = pki::new_ca("Bench CA", "Mairie de Montbazon", now)?;
+    let key = pki::issue(
+        &ca,
+        &pki::Subject {
+            common_name: "Sylvie Moreau".into(),
+            organisation: "Mairie de Montbazon".into(),
+            email: Some("maire@montbazon.demo".into()),
+            title: Some("Maire".into()),
+            seal: false,
+        },
+        now,
+        365,
+    )?;
+    let options = SignOptions {
+        field_name: None,
+        reason: Some("Signature du courrier".into()),
+        location: Some("Montbazon".into()),
+        signer_name: Some("Sylvie Moreau".into()),
+        time: now,
+        stamp: Some(Stamp {
+            lines: vec![
+                "Signé par Sylvie Moreau".into(),
+                "Maire".into(),
+                "le 29 novembre 2026 à 10 h 12".into(),
+            ],
+            image: None,
+            page: zone.map(|z| z.page),
+            rect: zone.map(|z| z.rect),
+        }),
+        timestamper: None,
+    };
+    let started = Instant::now();
+    let mut signed = Vec::new();
+    for _ in 0..count {
+        signed = sign_pdf(&pdf, &key, &options)?;
+    }
+    let sign = started.elapsed();
+    let roots = vec![key.chain_der().last().cloned().unwrap_or_default()];
+    let started = Instant::now();
+    for _ in 0..count {
+        let report = verify_pdf(&signed, &roots)?;
+        anyhow::ensure!(
+            report.signatures.iter().all(|s| s.intact && s.trusted),
+            "signature not valid"
+        );
+    }
+    let verify = started.elapsed();
+    let per_second = |d: std::time::Duration| count as f64 / d.as_secs_f64().max(1e-9);
+    println!(
+        "{count} lettres de {pages} pages ({} Ko) : mise en page {:.1}/s ({:.1} ms chacune), signature {:.1}/s ({:.1} ms), vérification {:.1}/s ({:.1} ms)",
+        pdf.len() / 1024,
+        per_second(render),
+        render.as_secs_f64() * 1000.0 / count as f64,
+        per_second(sign),
+        sign.as_secs_f64() * 1000.0 / count as f64,
+        per_second(verify),
+        verify.as_secs_f64() * 1000.0 / count as f64,
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -132,6 +132,33 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FICHIER.pdf")]
         output: Option<PathBuf>,
     },
+    /// Signe un PDF au nom d'un utilisateur de la commune (signature PAdES visible)
+    Sign {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Adresse du signataire (un utilisateur de la commune qui a un certificat)
+        #[arg(long = "as", value_name = "EMAIL")]
+        signer: String,
+        /// PDF à signer
+        #[arg(value_name = "FICHIER.pdf")]
+        file: PathBuf,
+        /// PDF signé à écrire
+        #[arg(short = 'o', long = "output", value_name = "SORTIE.pdf")]
+        output: PathBuf,
+        /// Code de signature, si la clé en a un
+        #[arg(long, env = "PARAPHEUR_SIGNING_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+    /// Certificats et clés de signature de la commune
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Outils PDF : vérification des signatures
+    Pdf {
+        #[command(subcommand)]
+        command: PdfCommand,
+    },
     /// Recherche dans le registre d'une commune (texte intégral)
     Search {
         #[command(flatten)]
@@ -333,5 +360,66 @@ pub enum JournalCommand {
     Verify {
         #[command(flatten)]
         target: Target,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Affiche en PEM le certificat d'autorité à faire reconnaître par un vérificateur
+    CaCert {
+        #[command(flatten)]
+        commune: CommuneTarget,
+    },
+    /// Crée (ou renouvelle) le certificat de signature d'un utilisateur
+    Issue {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Adresse de l'utilisateur
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// Code de signature protégeant la clé (facultatif)
+        #[arg(long, env = "PARAPHEUR_SIGNING_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+    /// Importe une clé et son certificat (PKCS#12) pour un utilisateur ou pour le cachet
+    Import {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Adresse de l'utilisateur (sinon --seal)
+        #[arg(long, value_name = "EMAIL", conflicts_with = "seal")]
+        user: Option<String>,
+        /// La clé est le cachet de la commune
+        #[arg(long)]
+        seal: bool,
+        /// Fichier PKCS#12 (.p12, .pfx)
+        #[arg(value_name = "FICHIER.p12")]
+        file: PathBuf,
+        /// Mot de passe du fichier PKCS#12
+        #[arg(long, env = "PARAPHEUR_P12_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Code de signature protégeant la clé une fois importée (facultatif)
+        #[arg(long, env = "PARAPHEUR_SIGNING_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PdfCommand {
+    /// Dit quelles signatures porte un PDF, qui a signé, si chacune est intacte et si
+    /// le document a changé depuis. Code de sortie 1 si une signature est altérée,
+    /// suivie de modifications ou (avec --trust/--commune) non reconnue ; 3 sans signature.
+    Verify {
+        /// PDF à vérifier
+        #[arg(value_name = "FICHIER.pdf")]
+        file: PathBuf,
+        /// Certificat(s) d'autorité reconnus (PEM)
+        #[arg(long, value_name = "CA.pem")]
+        trust: Vec<PathBuf>,
+        /// Reconnaître aussi les certificats de cette commune (avec --data)
+        #[arg(long, value_name = "INSEE", requires = "data")]
+        commune: Option<String>,
+        /// Dossier de données (pour --commune)
+        #[arg(long, env = "PARAPHEUR_DATA", value_name = "DOSSIER")]
+        data: Option<PathBuf>,
     },
 }

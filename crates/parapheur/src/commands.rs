@@ -82,6 +82,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             folder,
             once,
         } => crate::capture::watch_folder(&commune, &folder, once, json).await,
+        Command::Sign {
+            commune,
+            signer,
+            file,
+            output,
+            pin,
+        } => crate::signing::sign(&commune, &signer, &file, &output, pin.as_deref(), json).await,
+        Command::Pki { command } => crate::signing::pki(command, json).await,
+        Command::Pdf { command } => crate::signing::pdf(command, json).await,
         Command::RenderRegister => {
             parapheur_web::layout::render_register_from_stdio().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod capture;
 mod cli;
 mod commands;
 mod output;
+mod signing;
 
 use std::process::ExitCode;
 

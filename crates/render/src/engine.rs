@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Datelike, FixedOffset, Timelike};
 use typst::diag::{FileError, FileResult, Severity, SourceDiagnostic};
-use typst::foundations::{Bytes, Datetime, Dict, Duration, Value};
+use typst::foundations::{Bytes, Datetime, Dict, Duration, Label, Value};
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
 use typst::text::{Font, FontBook};
-use typst::utils::LazyHash;
+use typst::utils::{LazyHash, PicoStr};
 use typst::{Library, LibraryExt, World, WorldExt};
 use typst_kit::fonts::FontStore;
 use typst_layout::PagedDocument;
@@ -136,6 +136,49 @@ impl Drop for InFlight {
 
 fn not_found(id: FileId) -> FileError {
     FileError::NotFound(id.vpath().get_with_slash().into())
+}
+
+/// Where a labelled element was placed: its page (from 1) and its top-left corner in
+/// points from the top left of the page, with the page's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Placed {
+    pub page: usize,
+    pub x: f64,
+    pub y: f64,
+    pub page_width: f64,
+    pub page_height: f64,
+}
+
+/// [`render_pdf`], also telling where the element labelled `label` landed (if it is in
+/// the document exactly once).
+pub(crate) fn render_pdf_locating(
+    template: &Template,
+    data: Vec<u8>,
+    assets: Vec<Asset>,
+    created: DateTime<FixedOffset>,
+    tagged: bool,
+    label: &str,
+) -> Result<(Vec<u8>, Option<Placed>), RenderError> {
+    let _in_flight = InFlight::enter();
+    let (document, _warnings) = layout_uncached(template, data, assets)?;
+    let placed = locate(&document, label);
+    Ok((pdf(&document, created, tagged)?, placed))
+}
+
+fn locate(document: &PagedDocument, label: &str) -> Option<Placed> {
+    let label = Label::new(PicoStr::intern(label))?;
+    let introspector = document.introspector();
+    let element = introspector.elements().query_label(label).ok()?;
+    let position = introspector.position(element.location()?)?;
+    let page = document.pages().get(position.page.get() - 1)?;
+    let size = page.frame.size();
+    Some(Placed {
+        page: position.page.get(),
+        x: position.point.x.to_pt(),
+        y: position.point.y.to_pt(),
+        page_width: size.x.to_pt(),
+        page_height: size.y.to_pt(),
+    })
 }
 
 /// Lays out `template` with `data` and exports it: see [`layout`] and [`pdf`].

@@ -44,6 +44,10 @@ pub struct LetterDocument {
     pub signature: Vec<String>,
     /// Small print at the bottom of every page (e.g. the legal basis of the letter).
     pub footer: Option<String>,
+    /// Leaves a blank zone under the signature block for the signature stamps, kept on
+    /// the signature's page; [`letter_pdf_with_zone`] says where it landed.
+    #[serde(default)]
+    pub signature_zone: bool,
     /// When the letter was produced: the PDF's creation date (PDF/A needs one). Not
     /// printed: the printed date is `place_and_date`.
     pub generated_at: DateTime<Utc>,
@@ -115,6 +119,7 @@ struct Payload<'a> {
     closing: Option<&'a str>,
     signature: &'a [String],
     footer: Option<&'a str>,
+    signature_zone: bool,
 }
 
 /// The letter as a tagged PDF/A-2b document: A4 portrait, the commune's letterhead at
@@ -135,6 +140,50 @@ pub fn letter_pdf(doc: &LetterDocument) -> Result<Vec<u8>, RenderError> {
         doc.generated_at.fixed_offset(),
         true,
     )
+}
+
+/// Height of the blank zone left for signature stamps (in points: 36 mm).
+const ZONE_HEIGHT_PT: f64 = 36.0 * 72.0 / 25.4;
+
+/// Where the signature stamps go: a page (from 1) and a rectangle in PDF user space
+/// (points, origin at the bottom left): `[x1, y1, x2, y2]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SignatureZone {
+    pub page: usize,
+    pub rect: [f32; 4],
+}
+
+/// [`letter_pdf`] with `doc.signature_zone` set, and where the zone landed.
+pub fn letter_pdf_with_zone(
+    doc: &LetterDocument,
+) -> Result<(Vec<u8>, Option<SignatureZone>), RenderError> {
+    let doc = LetterDocument {
+        signature_zone: true,
+        ..doc.clone()
+    };
+    let (pdf, placed) = engine::render_pdf_locating(
+        &TEMPLATE,
+        data(&doc)?,
+        assets(&doc),
+        doc.generated_at.fixed_offset(),
+        true,
+        "signature-zone",
+    )?;
+    let zone = placed.map(|p| {
+        // Symmetric horizontal margins: the zone spans the text width.
+        let x2 = p.page_width - p.x;
+        let top = p.page_height - p.y;
+        SignatureZone {
+            page: p.page,
+            rect: [
+                p.x as f32,
+                (top - ZONE_HEIGHT_PT) as f32,
+                x2 as f32,
+                top as f32,
+            ],
+        }
+    });
+    Ok((pdf, zone))
 }
 
 /// The laid-out pages and typst's warnings (tests check there are none).
@@ -182,6 +231,7 @@ fn payload(doc: &LetterDocument) -> Payload<'_> {
         closing: present(doc.closing.as_ref()),
         signature: &doc.signature,
         footer: present(doc.footer.as_ref()),
+        signature_zone: doc.signature_zone,
     }
 }
 
@@ -231,6 +281,7 @@ mod tests {
             signature: vec!["Pour le maire,".into(), "Le service Urbanisme".into()],
             footer: Some("Code des relations entre le public et l'administration".into()),
             generated_at: Utc.with_ymd_and_hms(2026, 2, 3, 9, 30, 0).unwrap(),
+            signature_zone: false,
         }
     }
 

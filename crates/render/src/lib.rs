@@ -24,7 +24,10 @@ mod register;
 #[cfg(test)]
 mod tests;
 
-pub use letter::{LetterDocument, LetterSection, Logo, LogoFormat, letter_pdf};
+pub use letter::{
+    LetterDocument, LetterSection, Logo, LogoFormat, SignatureZone, letter_pdf,
+    letter_pdf_with_zone,
+};
 pub use register::{RegisterDocument, RegisterRow, register_pdf};
 
 /// Why a document could not be produced. The texts are French; `Layout` and `Pdf`

@@ -73,6 +73,7 @@ fn accuse_de_reception() -> LetterDocument {
         ],
         footer: Some(FOOTER.into()),
         generated_at: Utc.with_ymd_and_hms(2026, 2, 3, 9, 30, 0).unwrap(),
+        signature_zone: false,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod communes;
 pub mod contacts;
 pub mod doctypes;
 pub mod items;
+pub mod parapheur;
 pub mod services;
 pub mod sessions;
 pub mod users;

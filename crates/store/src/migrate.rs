@@ -71,10 +71,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "citizens",
         sql: Sql::Shared(include_str!("../migrations/0007_citizens.sql")),
     },
+    Migration {
+        version: 8,
+        name: "parapheur",
+        sql: Sql::Shared(include_str!("../migrations/0008_parapheur.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

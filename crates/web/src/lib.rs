@@ -167,6 +167,55 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
             "/administration/envois/{id}/renvoyer",
             post(pages::citizens_admin::retry_email),
         )
+        .route("/parapheur", get(pages::parapheur::list))
+        .route("/parapheur/signer", post(pages::parapheur::sign_selection))
+        .route(
+            "/parapheur/verifier",
+            get(pages::parapheur::verify_form).post(pages::parapheur::verify_upload),
+        )
+        .route("/parapheur/{id}", get(pages::parapheur::show))
+        .route("/parapheur/{id}/enregistrer", post(pages::parapheur::save))
+        .route("/parapheur/{id}/circuit", post(pages::parapheur::start))
+        .route("/parapheur/{id}/action", post(pages::parapheur::act))
+        .route("/parapheur/{id}/envoyer", post(pages::parapheur::send))
+        .route(
+            "/parapheur/{id}/document.pdf",
+            get(pages::parapheur::document),
+        )
+        .route(
+            "/parapheur/{id}/bordereau.pdf",
+            get(pages::parapheur::bordereau),
+        )
+        .route(
+            "/parapheur/{id}/verification",
+            get(pages::parapheur::verify_folder),
+        )
+        .route("/courrier/{id}/lettre", post(pages::parapheur::draft))
+        .route("/administration/parapheur", get(pages::parapheur::admin))
+        .route(
+            "/administration/parapheur/circuits",
+            post(pages::parapheur::save_circuit),
+        )
+        .route(
+            "/administration/parapheur/delegations",
+            post(pages::parapheur::add_delegation),
+        )
+        .route(
+            "/administration/parapheur/delegations/{id}/revoquer",
+            post(pages::parapheur::revoke_delegation),
+        )
+        .route(
+            "/administration/parapheur/certificats/{id}",
+            post(pages::parapheur::issue_key),
+        )
+        .route(
+            "/administration/parapheur/import",
+            post(pages::parapheur::import_key),
+        )
+        .route(
+            "/administration/parapheur/autorite.pem",
+            get(pages::parapheur::ca_certificate),
+        )
         .route("/courrier/{id}", get(pages::item::show))
         .route("/courrier/{id}/statut", post(pages::item::change_status))
         .route("/courrier/{id}/affecter", post(pages::item::assign))

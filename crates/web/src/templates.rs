@@ -47,6 +47,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dashboard.html"),
     ),
     ("elu.html", include_str!("../templates/elu.html")),
+    (
+        "parapheur.html",
+        include_str!("../templates/parapheur.html"),
+    ),
+    ("folder.html", include_str!("../templates/folder.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
+    (
+        "admin_parapheur.html",
+        include_str!("../templates/admin_parapheur.html"),
+    ),
     ("contacts.html", include_str!("../templates/contacts.html")),
     ("contact.html", include_str!("../templates/contact.html")),
     (

@@ -223,6 +223,118 @@ const ROUTES: &[Route] = &[
         "code=matrice&name=Matrice&subject=Objet&body=Bonjour&active=1",
     ),
     r("GET", "/administration/envois", Admins, Own, ""),
+    // The parapheur: A's letter is a draft, so no action on it can succeed (and none
+    // changes it for the routes after); drafting a new one is allowed to registrars.
+    r("GET", "/parapheur", Everyone, Own, ""),
+    r(
+        "POST",
+        "/parapheur/signer",
+        Everyone,
+        CommuneA,
+        "courrier={folder}",
+    ),
+    r("GET", "/parapheur/verifier", Everyone, Own, ""),
+    r("POST", "/parapheur/verifier", Everyone, Own, "multipart"),
+    r("GET", "/parapheur/{folder}", Everyone, CommuneA, ""),
+    r(
+        "POST",
+        "/parapheur/{folder}/enregistrer",
+        Registrars,
+        CommuneA,
+        "objet=Lettre+Marqueur+A&texte=Madame%2C%0A%0AMarqueur.&destinataire=",
+    ),
+    r(
+        "POST",
+        "/parapheur/{folder}/circuit",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/parapheur/{folder}/action",
+        Everyone,
+        CommuneA,
+        "action=approve",
+    ),
+    r(
+        "POST",
+        "/parapheur/{folder}/envoyer",
+        Registrars,
+        CommuneA,
+        "par=poste",
+    ),
+    r(
+        "GET",
+        "/parapheur/{folder}/document.pdf",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r(
+        "GET",
+        "/parapheur/{folder}/bordereau.pdf",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r(
+        "GET",
+        "/parapheur/{folder}/verification",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/lettre",
+        Registrars,
+        CommuneA,
+        "modele=",
+    ),
+    r("GET", "/administration/parapheur", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/parapheur/circuits",
+        Admins,
+        Own,
+        "code=matrice&nom=Matrice&etape1=signature&personne1={signer}",
+    ),
+    r(
+        "POST",
+        "/administration/parapheur/delegations",
+        Admins,
+        Own,
+        "absent={signer}&delegue={user}&du={today}&au={today}",
+    ),
+    r(
+        "POST",
+        "/administration/parapheur/delegations/{delegation}/revoquer",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/parapheur/certificats/{user}",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/parapheur/import",
+        Admins,
+        Own,
+        "multipart",
+    ),
+    r(
+        "GET",
+        "/administration/parapheur/autorite.pem",
+        Everyone,
+        Own,
+        "",
+    ),
     r(
         "POST",
         "/administration/envois/{outbox}/renvoyer",
@@ -724,6 +836,44 @@ async fn objects_of_a(site: &Site) -> Ids {
         .await
         .unwrap();
     let outbox = app.store().outbox(a.id, 1).await.unwrap()[0].id;
+    // A draft letter of A, and a delegation of A's maire to its agent.
+    let maire = app
+        .store()
+        .user_by_email(a.id, "maire@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let folder = app
+        .draft_letter(a, &Actor::User(admin.id), item.item.id, None, Utc::now())
+        .await
+        .unwrap();
+    app.save_letter(
+        a,
+        &Actor::User(admin.id),
+        folder.id,
+        &parapheur_app::parapheur::LetterInput {
+            subject: "Lettre Marqueur A".into(),
+            recipient: "Contact Marqueur".into(),
+            body: "Madame,\n\nMarqueur.".into(),
+            signer_id: Some(maire.id),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let delegation = app
+        .add_delegation(
+            a,
+            &system,
+            maire.id,
+            agent.id,
+            today,
+            today + chrono::Duration::days(5),
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -735,6 +885,9 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("quarantined", quarantined.to_string()),
             ("mailbox", mailbox.to_string()),
             ("outbox", outbox.to_string()),
+            ("folder", folder.id.to_string()),
+            ("delegation", delegation.id.to_string()),
+            ("signer", maire.id.to_string()),
             ("insee_b", site.b.insee.clone()),
             ("form", "matrice".into()),
             ("new", "nouveau".into()),

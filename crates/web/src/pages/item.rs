@@ -280,6 +280,27 @@ pub(crate) async fn render_item(
     .collect();
     let incoming = item.direction == parapheur_app::domain::Direction::Incoming;
     let can_acknowledge = incoming && doctype.as_ref().is_some_and(|d| !d.no_acknowledgement);
+    let letters: Vec<_> = state
+        .app
+        .store()
+        .folders_of_item(commune.id, item.id)
+        .await?
+        .into_iter()
+        .map(|f| ctx! { id => f.id.to_string(), subject => f.subject, state => f.state.label_fr() })
+        .collect();
+    let letter_templates: Vec<_> = if incoming && me.can_register() {
+        state
+            .app
+            .store()
+            .reply_templates(commune.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.active)
+            .map(|t| ctx! { code => t.code, name => t.name })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let item_view = ctx! {
         id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
         status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
@@ -310,6 +331,7 @@ pub(crate) async fn render_item(
             files, messages, suggestion, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
             links, link_kinds, thread, emails, alerts, can_acknowledge,
             can_reply => incoming && item.status != Status::Destroyed,
+            letters, letter_templates,
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod inbox;
 pub mod item;
 pub mod letter;
+pub mod parapheur;
 pub mod public;
 pub mod register;
 pub mod search;

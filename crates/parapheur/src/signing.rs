@@ -1,0 +1,233 @@
+//! `parapheur sign`, `parapheur pki …` and `parapheur pdf verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use parapheur_app::parapheur::describe_signature;
+use parapheur_app::pki::{KeyOwner, pem_chain};
+use parapheur_app::signing as parapheur_signing;
+use parapheur_app::{Actor, App};
+use serde_json::json;
+
+use crate::cli::{CommuneTarget, PdfCommand, PkiCommand, Target};
+use crate::commands::{open, open_commune};
+use crate::output;
+
+/// The largest PDF read from the command line (the signing library refuses more anyway).
+const MAX_PDF: u64 = 50 * 1024 * 1024;
+
+fn read_pdf(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("lecture de {} impossible", path.display()))?;
+    if meta.len() > MAX_PDF {
+        bail!(
+            "{} pèse {} Mo : 50 Mo au plus",
+            path.display(),
+            meta.len() / 1024 / 1024
+        );
+    }
+    std::fs::read(path).with_context(|| format!("lecture de {} impossible", path.display()))
+}
+
+pub async fn sign(
+    target: &CommuneTarget,
+    signer: &str,
+    file: &Path,
+    output_path: &Path,
+    pin: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let pdf = read_pdf(file)?;
+    let (app, commune) = open_commune(target).await?;
+    let signed = app
+        .sign_pdf_as(&commune, signer.trim(), pin, pdf, Utc::now())
+        .await?;
+    // Written beside, then renamed: a half-written signed PDF never takes the name.
+    let partial = output_path.with_extension("pdf.partial");
+    std::fs::write(&partial, &signed)
+        .with_context(|| format!("écriture de {} impossible", partial.display()))?;
+    std::fs::rename(&partial, output_path)
+        .with_context(|| format!("écriture de {} impossible", output_path.display()))?;
+    if json {
+        output::json(&json!({ "file": output_path, "bytes": signed.len(), "signer": signer }))?;
+    } else {
+        println!(
+            "{} signé par {signer} : {}",
+            file.display(),
+            output_path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn pki(command: PkiCommand, json: bool) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    match command {
+        PkiCommand::CaCert { commune } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let pem = app.ca_certificate_pem(&commune, now).await?;
+            if json {
+                output::json(&json!({ "commune": commune.insee, "pem": pem }))?;
+            } else {
+                print!("{pem}");
+            }
+        }
+        PkiCommand::Issue { commune, user, pin } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let user_row = user_of(&app, &commune, &user).await?;
+            let key = app
+                .issue_signer_key(
+                    &commune,
+                    &Actor::System("cli"),
+                    user_row.id,
+                    pin.as_deref(),
+                    now,
+                )
+                .await?;
+            if json {
+                output::json(
+                    &json!({ "subject": key.subject, "not_after": key.not_after, "pem": key.chain_pem }),
+                )?;
+            } else {
+                println!(
+                    "certificat de {} créé, valable jusqu'au {}",
+                    key.subject,
+                    key.not_after.format("%d/%m/%Y")
+                );
+            }
+        }
+        PkiCommand::Import {
+            commune,
+            user,
+            seal,
+            file,
+            password,
+            pin,
+        } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let owner = match (user, seal) {
+                (Some(email), false) => KeyOwner::Person(user_of(&app, &commune, &email).await?.id),
+                (None, true) => KeyOwner::Seal,
+                _ => bail!("dites pour qui est la clé : --user EMAIL ou --seal"),
+            };
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("lecture de {} impossible", file.display()))?;
+            let key = app
+                .import_signing_key(
+                    &commune,
+                    &Actor::System("cli"),
+                    owner,
+                    &bytes,
+                    &password,
+                    pin.as_deref(),
+                    now,
+                )
+                .await?;
+            if json {
+                output::json(&json!({ "subject": key.subject, "not_after": key.not_after }))?;
+            } else {
+                println!("clé de {} importée", key.subject);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_of(
+    app: &App,
+    commune: &parapheur_app::domain::Commune,
+    email: &str,
+) -> anyhow::Result<parapheur_app::store::users::User> {
+    app.store()
+        .user_by_email(commune.id, email.trim())
+        .await?
+        .with_context(|| format!("aucun utilisateur « {email} » dans cette commune"))
+}
+
+pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
+    let PdfCommand::Verify {
+        file,
+        trust,
+        commune,
+        data,
+    } = command;
+    let pdf = read_pdf(&file)?;
+    let mut roots = Vec::new();
+    for path in &trust {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("lecture de {} impossible", path.display()))?;
+        let certs = pem_chain(&text)?;
+        if certs.is_empty() {
+            bail!("{} ne contient aucun certificat PEM", path.display());
+        }
+        roots.extend(certs);
+    }
+    if let (Some(insee), Some(data)) = (commune, data) {
+        let target = CommuneTarget {
+            target: Target {
+                data: PathBuf::from(data),
+                database_url: std::env::var("PARAPHEUR_DATABASE_URL").ok(),
+            },
+            commune: insee,
+        };
+        let app = open(&target.target).await?;
+        let commune = app.commune(&target.commune).await?;
+        roots.extend(app.trusted_roots(&commune).await?);
+    }
+    let checks_trust = !roots.is_empty();
+    let report = parapheur_signing::verify_pdf(&pdf, &roots)?;
+    let bad = report
+        .signatures
+        .iter()
+        .any(|s| !s.intact || !s.changes_after.is_empty() || (checks_trust && !s.trusted));
+    if json {
+        output::json(&json!({
+            "file": file,
+            "revisions": report.revisions,
+            "signatures": report.signatures.iter().map(|s| json!({
+                "field": s.field_name,
+                "signer": s.signer,
+                "signer_email": s.signer_email,
+                "time": s.time,
+                "timestamp": s.timestamp,
+                "intact": s.intact,
+                "trusted": s.trusted,
+                "covers_revision": s.covers_revision,
+                "changes_after": s.changes_after,
+                "problems": s.problems,
+            })).collect::<Vec<_>>(),
+            "valid": !bad && !report.signatures.is_empty(),
+        }))?;
+    } else if report.signatures.is_empty() {
+        println!("{} : aucune signature", file.display());
+    } else {
+        println!(
+            "{} : {} signature(s), {} révision(s)",
+            file.display(),
+            report.signatures.len(),
+            report.revisions
+        );
+        for s in &report.signatures {
+            println!("  - {}", describe_signature(s));
+        }
+        println!(
+            "{}",
+            if bad {
+                "Verdict : NON VALIDE"
+            } else if checks_trust {
+                "Verdict : valide (signatures intactes, certificats reconnus, rien de modifié après)"
+            } else {
+                "Verdict : signatures intactes, rien de modifié après (certificats non vérifiés : donnez --trust ou --commune)"
+            }
+        );
+    }
+    Ok(if report.signatures.is_empty() {
+        ExitCode::from(3)
+    } else if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,33 @@
+//! PAdES signatures of PDFs for parapheur: signing (baseline B-B and B-T), verification,
+//! and the keys and small PKI a commune needs.
+//!
+//! Dependencies, one line each:
+//! - `lopdf`: reads PDFs and writes the incremental update (no hand-rolled PDF parser).
+//! - `cms`, `der`, `spki`, `x509-cert`: CMS SignedData and X.509 structures (RustCrypto, 0.2/0.7 line).
+//! - `pkcs8`: (encrypted) PKCS#8 import and export of the private key.
+//! - `p256`: ECDSA P-256, the signing algorithm for our keys.
+//! - `rsa`: verification only, for signatures made by other producers with RSA keys.
+//! - `sha2`: SHA-256 (and SHA-384/512 when verifying others' signatures).
+//! - `x509-tsp`, `cmpv2`: RFC 3161 time-stamp request/response structures and the PKI status.
+//! - `ureq`: a small blocking HTTP client (no TLS features) to reach the time-stamping authority.
+//! - `p12-keystore`: reads PKCS#12 files as OpenSSL 3 writes them (PBES2/AES, PBKDF2-SHA256 MAC).
+//! - `png`, `flate2`: decode a PNG handwritten signature and re-compress it for the PDF.
+//! - `rand_core`: OS randomness for keys, serial numbers and nonces.
+//! - `zeroize`: wipes exported private key bytes.
+//! - `chrono`, `thiserror`: the workspace's time type and error derivation.
+#![forbid(unsafe_code)]
+
+mod cmsutil;
+mod error;
+mod key;
+pub mod pki;
+mod sign;
+mod stamp;
+mod tsp;
+mod verify;
+
+pub use error::{KeyError, SignError};
+pub use key::SignerKey;
+pub use sign::{MAX_PDF_SIZE, SignOptions, Stamp, sign_pdf};
+pub use tsp::{HttpTimeStamper, TimeStamper};
+pub use verify::{SignatureReport, VerifyReport, verify_pdf};

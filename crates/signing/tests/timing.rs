@@ -1,0 +1,32 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! How long signing and verifying a 5-page PDF takes (printed; run with --release --nocapture).
+mod common;
+
+use common::*;
+use parapheur_signing::{sign_pdf, verify_pdf};
+use std::time::Instant;
+
+#[test]
+fn sign_and_verify_five_pages() {
+    let p = pki();
+    let pdf = make_pdf(5);
+    let _ = sign_pdf(&pdf, &p.person, &options("Jeanne Martin", true)).unwrap();
+    let n = 20;
+    let t = Instant::now();
+    let mut signed = Vec::new();
+    for _ in 0..n {
+        signed = sign_pdf(&pdf, &p.person, &options("Jeanne Martin", true)).unwrap();
+    }
+    let sign = t.elapsed() / n;
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+        assert!(r.signatures[0].intact);
+    }
+    let verify = t.elapsed() / n;
+    println!(
+        "5-page PDF ({} bytes): sign_pdf {sign:?}, verify_pdf {verify:?}",
+        pdf.len()
+    );
+    assert!(sign.as_secs() < 5);
+}

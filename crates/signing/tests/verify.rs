@@ -1,0 +1,277 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! verify_pdf on intact, tampered and extended documents.
+mod common;
+
+use common::*;
+use lopdf::{Document, IncrementalDocument, Object, Stream};
+use parapheur_signing::{sign_pdf, verify_pdf};
+
+#[test]
+fn intact_and_trusted() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(2), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    assert_eq!(r.revisions, 2);
+    let s = &r.signatures[0];
+    assert_eq!(s.field_name, "Signature1");
+    assert_eq!(s.signer, "Jeanne Martin");
+    assert_eq!(
+        s.signer_email.as_deref(),
+        Some("jeanne.martin@saint-elie.example")
+    );
+    assert!(s.intact && s.trusted && s.covers_revision, "{s:#?}");
+    assert!(
+        s.changes_after.is_empty() && s.problems.is_empty(),
+        "{s:#?}"
+    );
+    assert!(s.time.is_some());
+    assert!(s.timestamp.is_none());
+}
+
+#[test]
+fn untrusted_root() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let other = parapheur_signing::pki::new_ca("Autre", "Ailleurs", chrono::Utc::now()).unwrap();
+    let r = verify_pdf(&signed, &other.chain_der()).unwrap();
+    assert!(r.signatures[0].intact);
+    assert!(!r.signatures[0].trusted);
+    assert!(!r.signatures[0].problems.is_empty());
+}
+
+#[test]
+fn flipped_byte_in_signed_range() {
+    let p = pki();
+    let pdf = make_pdf(2);
+    let mut signed = sign_pdf(&pdf, &p.person, &options("Jeanne Martin", false)).unwrap();
+    // Flip a byte inside a page's text (part of the signed range).
+    let pos = signed.windows(8).position(|w| w == b"Courrier").unwrap();
+    signed[pos] = b'K';
+    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    let s = &r.signatures[0];
+    assert!(!s.intact, "{s:#?}");
+    assert!(!s.problems.is_empty());
+}
+
+/// Appends an incremental update that replaces page 1's content.
+fn append_page_change(signed: &[u8]) -> Vec<u8> {
+    let doc = Document::load_mem(signed).unwrap();
+    let page1 = *doc.get_pages().get(&1).unwrap();
+    let mut inc = IncrementalDocument::create_from(signed.to_vec(), doc);
+    inc.opt_clone_object_to_new_document(page1).unwrap();
+    let cid = inc.new_document.add_object(Object::Stream(Stream::new(
+        lopdf::Dictionary::new(),
+        b"BT /F1 14 Tf 72 700 Td (Montant : 1 000 000 EUR) Tj ET".to_vec(),
+    )));
+    inc.new_document
+        .get_dictionary_mut(page1)
+        .unwrap()
+        .set("Contents", Object::Reference(cid));
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn page_changed_after_signing() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(2), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let changed = append_page_change(&signed);
+    let r = verify_pdf(&changed, &[ca_der()]).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact, "the signed bytes are unchanged: {s:#?}");
+    assert!(!s.changes_after.is_empty(), "{s:#?}");
+    assert!(
+        s.changes_after
+            .iter()
+            .any(|c| c.contains("page 1 modifiée")),
+        "{:?}",
+        s.changes_after
+    );
+    // Even a later signature does not hide the change.
+    let resigned = sign_pdf(&changed, &p.person2, &options("Éric Durand", false)).unwrap();
+    let r = verify_pdf(&resigned, &[ca_der()]).unwrap();
+    assert!(
+        r.signatures[0]
+            .changes_after
+            .iter()
+            .any(|c| c.contains("page 1"))
+    );
+    assert!(r.signatures[1].changes_after.is_empty());
+}
+
+#[test]
+fn garbage_appended_after_signing() {
+    let p = pki();
+    let mut signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", false)).unwrap();
+    signed.extend_from_slice(b"\n% une ligne ajoutee\n");
+    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    assert!(!r.signatures[0].changes_after.is_empty());
+}
+
+#[test]
+fn second_signature_keeps_first_intact() {
+    let p = pki();
+    let once = sign_pdf(&make_pdf(2), &p.person, &options("Jeanne Martin", true)).unwrap();
+    let twice = sign_pdf(&once, &p.seal, &options("Cachet", true)).unwrap();
+    let r = verify_pdf(&twice, &[ca_der()]).unwrap();
+    assert_eq!(r.signatures.len(), 2);
+    assert_eq!(r.revisions, 3);
+    let first = &r.signatures[0];
+    assert!(
+        first.intact && first.trusted && first.covers_revision,
+        "{first:#?}"
+    );
+    assert!(!r.signatures[1].field_name.is_empty());
+    assert!(first.changes_after.is_empty(), "{:?}", first.changes_after);
+    assert_ne!(r.signatures[0].field_name, r.signatures[1].field_name);
+}
+
+#[test]
+fn stamps_do_not_overlap() {
+    let p = pki();
+    let mut pdf = make_pdf(1);
+    for i in 0..4 {
+        pdf = sign_pdf(&pdf, &p.person, &options(&format!("Signataire {i}"), true)).unwrap();
+    }
+    let doc = Document::load_mem(&pdf).unwrap();
+    let page = *doc.get_pages().get(&1).unwrap();
+    let annots = doc
+        .get_dictionary(page)
+        .unwrap()
+        .get(b"Annots")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    let rects: Vec<Vec<f32>> = annots
+        .iter()
+        .map(|a| {
+            let d = doc.get_dictionary(a.as_reference().unwrap()).unwrap();
+            d.get(b"Rect")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_float().unwrap())
+                .collect()
+        })
+        .collect();
+    for i in 0..rects.len() {
+        for j in i + 1..rects.len() {
+            let (a, b) = (&rects[i], &rects[j]);
+            let overlap = a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+            assert!(!overlap, "{a:?} overlaps {b:?}");
+        }
+    }
+    let r = verify_pdf(&pdf, &[ca_der()]).unwrap();
+    assert!(
+        r.signatures
+            .iter()
+            .all(|s| s.intact && s.changes_after.is_empty())
+    );
+}
+
+#[test]
+fn stamp_with_png_and_jpeg_images() {
+    let p = pki();
+    // A small RGBA PNG.
+    let mut png_bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png_bytes, 40, 20);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        let data: Vec<u8> = (0..40 * 20)
+            .flat_map(|i| [0, 0, 128, (i % 255) as u8])
+            .collect();
+        w.write_image_data(&data).unwrap();
+    }
+    let mut o = options("Jeanne Martin", true);
+    o.stamp.as_mut().unwrap().image = Some(png_bytes);
+    o.stamp.as_mut().unwrap().page = Some(1);
+    let signed = sign_pdf(&make_pdf(2), &p.person, &o).unwrap();
+    // A real JPEG, rendered by poppler's pdftoppm from a small PDF.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.pdf"), make_pdf(1)).unwrap();
+    let ok = std::process::Command::new("pdftoppm")
+        .args(["-jpeg", "-r", "10", "-singlefile", "in.pdf", "s"])
+        .current_dir(dir.path())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "pdftoppm (poppler-utils) is needed to make a JPEG");
+    let jpg = dir.path().join("s.jpg");
+    let signed = {
+        let mut o = options("Éric Durand", true);
+        o.stamp.as_mut().unwrap().image = Some(std::fs::read(&jpg).unwrap());
+        sign_pdf(&signed, &p.person2, &o).unwrap()
+    };
+    std::fs::write(out_dir().join("images.pdf"), &signed).unwrap();
+    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    assert!(
+        r.signatures
+            .iter()
+            .all(|s| s.intact && s.changes_after.is_empty()),
+        "{r:#?}"
+    );
+    // The stamp text is readable with accents.
+    let txt = std::process::Command::new("pdftotext")
+        .arg(out_dir().join("images.pdf"))
+        .arg("-")
+        .output();
+    if let Ok(t) = txt {
+        let t = String::from_utf8_lossy(&t.stdout);
+        if !t.is_empty() {
+            assert!(t.contains("Signé par Jeanne Martin"), "{t}");
+            assert!(t.contains("délégation"), "{t}");
+        }
+    }
+    external_verify(&signed, None);
+}
+
+#[test]
+fn field_name_must_be_unique() {
+    let p = pki();
+    let mut o = options("Jeanne Martin", false);
+    o.field_name = Some("Visa".into());
+    let once = sign_pdf(&make_pdf(1), &p.person, &o).unwrap();
+    let e = sign_pdf(&once, &p.person, &o).unwrap_err();
+    assert!(matches!(e, parapheur_signing::SignError::FieldExists(_)));
+}
+
+#[test]
+fn form_field_changed_after_signing() {
+    let p = pki();
+    let signed = sign_pdf(
+        &make_form_pdf(),
+        &p.person,
+        &options("Jeanne Martin", false),
+    )
+    .unwrap();
+    let doc = Document::load_mem(&signed).unwrap();
+    let field_id = doc
+        .objects
+        .iter()
+        .find(|(_, o)| matches!(o, Object::Dictionary(d) if d.get(b"T").ok() == Some(&Object::String(b"objet".to_vec(), lopdf::StringFormat::Literal))))
+        .map(|(id, _)| *id)
+        .unwrap();
+    let mut inc = IncrementalDocument::create_from(signed.clone(), doc);
+    inc.opt_clone_object_to_new_document(field_id).unwrap();
+    inc.new_document.get_dictionary_mut(field_id).unwrap().set(
+        "V",
+        Object::String(b"Autre objet".to_vec(), lopdf::StringFormat::Literal),
+    );
+    let mut changed = Vec::new();
+    inc.save_to(&mut changed).unwrap();
+    let r = verify_pdf(&changed, &[ca_der()]).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.intact);
+    assert!(
+        s.changes_after
+            .iter()
+            .any(|c| c.contains("champ « objet » modifié")),
+        "{:?}",
+        s.changes_after
+    );
+}
