@@ -295,11 +295,12 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
         let doc = self.letter_document(commune, folder, item, now).await?;
-        let (pdf, zone) =
-            tokio::task::spawn_blocking(move || parapheur_render::letter_pdf_with_zone(&doc))
-                .await
-                .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-                .map_err(|e| AppError::Config(e.to_string()))?;
+        let (pdf, zone) = tokio::task::spawn_blocking(move || {
+            lay_out(doc, parapheur_render::letter_pdf_with_zone)
+        })
+        .await
+        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
+        .map_err(|e| AppError::Config(e.to_string()))?;
         let key = self.data_key(commune.id).await?;
         let stored = self
             .files()
@@ -463,6 +464,7 @@ impl App {
     }
 
     /// Saves a named circuit (the default of `doctype_code` when set).
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_circuit_template(
         &self,
         commune: &Commune,
@@ -1391,7 +1393,7 @@ impl App {
             generated_at: now,
             signature_zone: false,
         };
-        tokio::task::spawn_blocking(move || parapheur_render::letter_pdf(&doc))
+        tokio::task::spawn_blocking(move || lay_out(doc, parapheur_render::letter_pdf))
             .await
             .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
             .map_err(|e| AppError::Config(e.to_string()))
@@ -1513,6 +1515,21 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Lays a letter out; a logo typst cannot decode must not stop the mail, so the letter is
+/// then laid out without it (and the administrator finds it in the log).
+fn lay_out<T>(
+    doc: LetterDocument,
+    render: fn(&LetterDocument) -> Result<T, parapheur_render::RenderError>,
+) -> Result<T, parapheur_render::RenderError> {
+    render(&doc).or_else(|e| match doc.logo {
+        Some(_) => {
+            tracing::warn!(error = %e, "logo illisible : courrier mis en page sans logo");
+            render(&LetterDocument { logo: None, ..doc })
+        }
+        None => Err(e),
+    })
 }
 
 /// Where the `n`-th stamp goes in the letter's signature zone: two side by side, then

@@ -1,6 +1,6 @@
 //! `parapheur sign`, `parapheur pki …` and `parapheur pdf verify`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -167,7 +167,7 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
     if let (Some(insee), Some(data)) = (commune, data) {
         let target = CommuneTarget {
             target: Target {
-                data: PathBuf::from(data),
+                data,
                 database_url: std::env::var("PARAPHEUR_DATABASE_URL").ok(),
             },
             commune: insee,

@@ -327,7 +327,7 @@ impl Store {
                 out.push(folder_from_row(row)?);
             }
         }
-        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        out.sort_by_key(|f| std::cmp::Reverse(f.updated_at));
         out.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(out)
     }

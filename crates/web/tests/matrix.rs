@@ -562,6 +562,8 @@ fn the_matrix_names_every_route() {
                 .replace("{quarantined}", "{id}")
                 .replace("{mailbox}", "{id}")
                 .replace("{outbox}", "{id}")
+                .replace("{folder}", "{id}")
+                .replace("{delegation}", "{id}")
                 .replace("{insee_b}", "{insee}")
                 .replace(
                     "/suivi/{token}/fichier/{file}",
