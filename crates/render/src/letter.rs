@@ -348,6 +348,7 @@ mod tests {
                 "closing": "Veuillez agréer, Madame, mes salutations distinguées.",
                 "signature": ["Pour le maire,", "Le service Urbanisme"],
                 "footer": "Code des relations entre le public et l'administration",
+                "signature_zone": false,
             })
         );
     }

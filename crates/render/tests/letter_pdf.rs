@@ -302,3 +302,28 @@ fn pdf_is_pdf_a_2b_tagged_dated_with_embedded_fonts() {
     }
     assert!(descriptors > 0, "no font descriptor");
 }
+
+/// The zone left for signature stamps lies on the page of the signature block, inside the
+/// page, below the signature block: on the one page of a short letter, on the last page
+/// of a long one.
+#[test]
+fn the_signature_zone_follows_the_signature_block() {
+    let short = accuse_de_reception();
+    let (pdf, zone) = parapheur_render::letter_pdf_with_zone(&short).unwrap();
+    let zone = zone.expect("a zone");
+    assert_eq!(zone.page, pages(&pdf));
+    let [x1, y1, x2, y2] = zone.rect;
+    assert!(x1 > 0.0 && x2 < 595.5 && x1 < x2, "{:?}", zone.rect);
+    assert!(y1 > 0.0 && y2 < 842.0 && y1 < y2, "{:?}", zone.rect);
+    // 36 mm high.
+    assert!(((y2 - y1) - 102.05).abs() < 0.5, "{:?}", zone.rect);
+
+    let mut long = accuse_de_reception();
+    long.sections = vec![section(None, &[RECEIVED; 40], &[])];
+    let (pdf, zone) = parapheur_render::letter_pdf_with_zone(&long).unwrap();
+    let zone = zone.expect("a zone");
+    assert!(pages(&pdf) > 1);
+    assert_eq!(zone.page, pages(&pdf), "the zone is on the last page");
+    // Without asking, no zone and the same layout as before.
+    assert!(!short.signature_zone);
+}
