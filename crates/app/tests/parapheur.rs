@@ -571,6 +571,50 @@ async fn several_signatures_and_the_seal(db: Db) {
     assert_accepted(&pdf, &m.ca_pem, "seal-then-signature");
 }
 
+/// A letter from every template of the commune, signed by the maire: each accepted by the
+/// independent verifiers.
+async fn letters_from_every_template_are_accepted(db: Db) {
+    let Some(m) = mairie(db, None).await else {
+        return;
+    };
+    let now = utc(2026, 3, 2, 9);
+    let author = Actor::User(m.secretaire.id);
+    let maire_only = CircuitDef {
+        stages: vec![vec![StepDef {
+            kind: StepKind::Signature,
+            user_id: Some(m.maire.id),
+        }]],
+    };
+    let templates = m.app.store().reply_templates(m.commune.id).await.unwrap();
+    assert!(templates.len() >= 3);
+    for template in templates {
+        let item = request(&m, now).await;
+        let folder = m
+            .app
+            .draft_letter(&m.commune, &author, item.id, Some(&template.code), now)
+            .await
+            .unwrap();
+        m.app
+            .start_circuit(&m.commune, &author, folder.id, &maire_only, now)
+            .await
+            .unwrap();
+        let signed = m
+            .app
+            .act_on_folder(
+                &m.commune,
+                &Actor::User(m.maire.id),
+                folder.id,
+                Action::Sign,
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        let pdf = m.app.folder_pdf(&m.commune, &signed).await.unwrap();
+        assert_accepted(&pdf, &m.ca_pem, &template.code);
+    }
+}
+
 /// Delegation: the 1er adjoint signs for the maire within its dates (the stamp says so),
 /// not outside them; a refusal sends the letter back; a code-protected key needs its code;
 /// an expired certificate signs nothing; nothing is ever signed halfway.
@@ -911,6 +955,7 @@ impl Drop for Running {
 
 both!(
     a_letter_goes_from_draft_to_sent,
+    letters_from_every_template_are_accepted,
     several_signatures_and_the_seal,
     delegation_refusal_and_bad_signing,
 );
