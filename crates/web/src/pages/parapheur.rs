@@ -225,7 +225,6 @@ async fn folder_page(
     let rejection = circuit.as_ref().and_then(|c| c.rejection.as_ref()).map(|r| {
         ctx! { by => name(Some(r.by)), comment => r.comment, at => r.at.format("%d/%m/%Y %H:%M").to_string() }
     });
-    let today = local_date(now, &commune.departement);
     let waiting = state
         .app
         .folders_waiting_for(commune, &me.0.user, now)
@@ -280,7 +279,6 @@ async fn folder_page(
         }
         None => false,
     };
-    let _ = today;
     Ok(Html(templates::render(
         "folder.html",
         ctx! {
