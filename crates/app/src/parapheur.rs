@@ -726,11 +726,7 @@ impl App {
             .map_err(signing_error)?;
         data.circuit = Some(circuit.clone());
         after.circuit_json = data.to_json();
-        after.state = match outcome.status {
-            CircuitStatus::InProgress => FolderState::Circuit,
-            CircuitStatus::Rejected => FolderState::Rejected,
-            CircuitStatus::Complete => FolderState::Signed,
-        };
+        after.state = folder_state(outcome.status);
         after.version += 1;
         after.updated_at = now;
         let mut tx = self.store().begin(now).await?;
@@ -865,11 +861,7 @@ impl App {
                 .map_err(signing_error)?;
             data.circuit = Some(circuit);
             folder.circuit_json = data.to_json();
-            folder.state = match outcome.status {
-                CircuitStatus::Complete => FolderState::Signed,
-                CircuitStatus::Rejected => FolderState::Rejected,
-                CircuitStatus::InProgress => FolderState::Circuit,
-            };
+            folder.state = folder_state(outcome.status);
             folder.version += 1;
             folder.updated_at = now;
             let mut tx = self.store().begin(now).await?;
@@ -1514,6 +1506,15 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Where a letter is once its circuit is in `status`.
+fn folder_state(status: CircuitStatus) -> FolderState {
+    match status {
+        CircuitStatus::InProgress => FolderState::Circuit,
+        CircuitStatus::Rejected => FolderState::Rejected,
+        CircuitStatus::Complete => FolderState::Signed,
     }
 }
 

@@ -358,25 +358,5 @@ impl App {
 
 /// The certificates of a PEM bundle, in order, as DER.
 pub fn pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, AppError> {
-    use base64::Engine as _;
-    let mut out = Vec::new();
-    let mut body = String::new();
-    let mut inside = false;
-    for line in pem.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            inside = true;
-            body.clear();
-        } else if line == "-----END CERTIFICATE-----" {
-            inside = false;
-            out.push(
-                base64::engine::general_purpose::STANDARD
-                    .decode(&body)
-                    .map_err(|_| AppError::invalid("certificat PEM illisible"))?,
-            );
-        } else if inside {
-            body.push_str(line);
-        }
-    }
-    Ok(out)
+    pki::certificates_from_pem(pem).map_err(signing_error)
 }

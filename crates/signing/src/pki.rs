@@ -149,3 +149,19 @@ pub fn issue(
 pub fn certificate_pem(cert_der: &[u8]) -> String {
     der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, cert_der).unwrap_or_default()
 }
+
+/// The certificates of a PEM bundle, in order, as DER (empty text: none).
+pub fn certificates_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, KeyError> {
+    use der::Encode;
+    if pem.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    x509_cert::Certificate::load_pem_chain(pem.as_bytes())
+        .map_err(|e| KeyError::InvalidCertificate(e.to_string()))?
+        .iter()
+        .map(|c| {
+            c.to_der()
+                .map_err(|e| KeyError::InvalidCertificate(e.to_string()))
+        })
+        .collect()
+}

@@ -52,6 +52,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/parapheur.html"),
     ),
     ("folder.html", include_str!("../templates/folder.html")),
+    (
+        "circuit_steps.html",
+        include_str!("../templates/circuit_steps.html"),
+    ),
     ("verify.html", include_str!("../templates/verify.html")),
     (
         "admin_parapheur.html",
