@@ -61,6 +61,15 @@ impl From<AppError> for SubmitError {
     }
 }
 
+/// What [`App::print_acknowledgements`] did: one PDF with every printed letter, the
+/// items now recorded as acknowledged by post, and those left out with the reason.
+#[derive(Debug)]
+pub struct PrintedAcknowledgements {
+    pub pdf: Option<Vec<u8>>,
+    pub printed: Vec<Item>,
+    pub refused: Vec<(Item, String)>,
+}
+
 /// A request registered from a public form.
 #[derive(Debug, Clone)]
 pub struct Submitted {
@@ -479,6 +488,26 @@ impl App {
         Ok((facts, sender))
     }
 
+    /// The requests still waiting for their accusé de réception, oldest first, each with
+    /// whether its sender can get it by email (otherwise it is printed and posted).
+    pub async fn unacknowledged(
+        &self,
+        commune: &Commune,
+        limit: i64,
+    ) -> Result<Vec<(Item, bool)>, AppError> {
+        let mut out = Vec::new();
+        for item in self.store().unacknowledged_items(commune.id, limit).await? {
+            let by_email = self
+                .sender_of(commune, &item)
+                .await?
+                .as_ref()
+                .and_then(contact_address)
+                .is_some();
+            out.push((item, by_email));
+        }
+        Ok(out)
+    }
+
     /// The first sender of an item, if it has one.
     pub(crate) async fn sender_of(
         &self,
@@ -493,7 +522,8 @@ impl App {
         Ok(None)
     }
 
-    /// The accusé de réception of an item as a PDF letter (to print or attach).
+    /// The accusé de réception of an item as a PDF letter, to look at before sending it
+    /// (nothing is recorded: [`App::print_acknowledgements`] records a posted one).
     pub async fn acknowledgement_pdf(
         &self,
         commune: &Commune,
@@ -509,6 +539,68 @@ impl App {
         self.letter_of(commune, &ack, sender.as_ref(), now).await
     }
 
+    /// The accusés de réception of several items in one PDF to print and post, each
+    /// recorded as sent by post in the item's thread and journal. An item that cannot
+    /// have one (no type yet, a type dispensed by R112-4, an outgoing letter) is left
+    /// out with the reason; nothing is recorded unless the PDF was laid out.
+    pub async fn print_acknowledgements(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<PrintedAcknowledgements, AppError> {
+        let now = now.trunc_subsecs(6);
+        let (letterhead, logo) = self.letterhead(commune).await?;
+        let mut letters = Vec::new();
+        let mut printed = Vec::new();
+        let mut refused = Vec::new();
+        for &id in item_ids {
+            let item = self.store().item(commune.id, id).await?;
+            let url = self.ensure_tracking_url(commune, id, now).await?;
+            match self.acknowledgement_facts(commune, &item, Some(url)).await {
+                Ok((facts, sender)) => {
+                    let ack = acknowledgement::acknowledgement_of_receipt(&facts);
+                    letters.push(ack_letter(
+                        commune,
+                        &ack,
+                        sender.as_ref(),
+                        letterhead.clone(),
+                        logo.clone(),
+                        now,
+                    ));
+                    printed.push((item, ack));
+                }
+                Err(AppError::Invalid(reason)) => refused.push((item, reason)),
+                Err(e) => return Err(e),
+            }
+        }
+        if letters.is_empty() {
+            return Ok(PrintedAcknowledgements {
+                pdf: None,
+                printed: Vec::new(),
+                refused,
+            });
+        }
+        let pdf = tokio::task::spawn_blocking(move || {
+            crate::parapheur::lay_out_batch(letters, parapheur_render::letters_pdf)
+        })
+        .await
+        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
+        .map_err(|e| AppError::Config(e.to_string()))?;
+        let mut tx = self.store().begin(now).await?;
+        for (item, ack) in &printed {
+            let title = format!("{} (imprimé pour un envoi par courrier)", ack.title);
+            record_acknowledged(&mut tx, commune, actor, item.id, &title, ack, now).await?;
+        }
+        tx.commit().await?;
+        Ok(PrintedAcknowledgements {
+            pdf: Some(pdf),
+            printed: printed.into_iter().map(|(item, _)| item).collect(),
+            refused,
+        })
+    }
+
     async fn letter_of(
         &self,
         commune: &Commune,
@@ -516,47 +608,14 @@ impl App {
         recipient: Option<&Contact>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, AppError> {
-        let settings = self.store().commune_settings(commune.id).await?;
-        let mut letterhead: Vec<String> = settings
-            .address
-            .iter()
-            .flat_map(|a| a.lines().map(str::to_owned).collect::<Vec<_>>())
-            .collect();
-        letterhead.extend(settings.phone.iter().map(|p| format!("Tél. {p}")));
-        letterhead.extend(settings.email.iter().cloned());
-        let recipient_lines = recipient.map(address_block).unwrap_or_default();
-        let today = local_date(now, &commune.departement);
-        let doc = LetterDocument {
-            commune_name: format!("Mairie de {}", commune.name),
-            letterhead,
-            logo: None,
-            place_and_date: format!("{}, le {}", commune.name, french::long_date(today)),
-            recipient: recipient_lines,
-            reference: Some(format!("Réf. : {}", ack.reference)),
-            subject: format!("Objet : {}", ack.title),
-            title: Some(ack.title.clone()),
-            opening: Some("Madame, Monsieur,".to_owned()),
-            sections: ack
-                .sections
-                .iter()
-                .map(|s| LetterSection {
-                    heading: Some(s.heading.clone()),
-                    paragraphs: s.paragraphs.clone(),
-                    list: s.list.clone(),
-                })
-                .collect(),
-            closing: None,
-            signature: vec![format!("Pour le maire de {},", commune.name), "le service".to_owned()],
-            footer: Some(
-                "Articles L112-3, L112-11, R112-5 et R112-11-1 du code des relations entre le public et l'administration".to_owned(),
-            ),
-            generated_at: now,
-            signature_zone: false,
-        };
-        tokio::task::spawn_blocking(move || parapheur_render::letter_pdf(&doc))
-            .await
-            .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-            .map_err(|e| AppError::Config(e.to_string()))
+        let (letterhead, logo) = self.letterhead(commune).await?;
+        let doc = ack_letter(commune, ack, recipient, letterhead, logo, now);
+        tokio::task::spawn_blocking(move || {
+            crate::parapheur::lay_out(doc, parapheur_render::letter_pdf)
+        })
+        .await
+        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
+        .map_err(|e| AppError::Config(e.to_string()))
     }
 
     /// The accusé d'enregistrement and the accusé de réception of a request just received
@@ -806,24 +865,17 @@ impl App {
             )
             .await?;
         let mut tx = self.store().begin(now).await?;
-        let before = tx.item_for_update(commune.id, item_id).await?;
         self.queue_email(&mut tx, &email).await?;
-        tx.insert_item_message(
-            commune.id,
-            &thread_message(
-                item_id,
-                "ack_receipt",
-                &receipt.title,
-                &plain_text(&receipt),
-                now,
-            ),
-            &actor.journal_name(),
+        record_acknowledged(
+            &mut tx,
+            commune,
+            actor,
+            item_id,
+            &receipt.title,
+            &receipt,
+            now,
         )
         .await?;
-        let mut after = before.clone();
-        after.acknowledged_at = Some(now);
-        tx.update_item(&before, &after, "item.acknowledged", &actor.journal_name())
-            .await?;
         tx.commit().await?;
         self.outbox_queued();
         Ok(to.email)
@@ -1318,6 +1370,67 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The accusé de réception as a letter from the commune, on its letterhead.
+fn ack_letter(
+    commune: &Commune,
+    ack: &Acknowledgement,
+    recipient: Option<&Contact>,
+    letterhead: Vec<String>,
+    logo: Option<parapheur_render::Logo>,
+    now: DateTime<Utc>,
+) -> LetterDocument {
+    let today = local_date(now, &commune.departement);
+    LetterDocument {
+        commune_name: format!("Mairie de {}", commune.name),
+        letterhead,
+        logo,
+        place_and_date: format!("{}, le {}", commune.name, french::long_date(today)),
+        recipient: recipient.map(address_block).unwrap_or_default(),
+        reference: Some(format!("Réf. : {}", ack.reference)),
+        subject: format!("Objet : {}", ack.title),
+        title: Some(ack.title.clone()),
+        opening: Some("Madame, Monsieur,".to_owned()),
+        sections: ack
+            .sections
+            .iter()
+            .map(|s| LetterSection {
+                heading: Some(s.heading.clone()),
+                paragraphs: s.paragraphs.clone(),
+                list: s.list.clone(),
+            })
+            .collect(),
+        closing: None,
+        signature: vec![format!("Pour le maire de {},", commune.name), "le service".to_owned()],
+        footer: Some(
+            "Articles L112-3, L112-11, R112-5 et R112-11-1 du code des relations entre le public et l'administration".to_owned(),
+        ),
+        generated_at: now,
+        signature_zone: false,
+    }
+}
+
+/// Records that an item's accusé de réception left (by email or post): its text in the
+/// public thread, the date on the item, both journaled.
+async fn record_acknowledged(
+    tx: &mut parapheur_store::WriteTx,
+    commune: &Commune,
+    actor: &Actor,
+    item_id: Uuid,
+    title: &str,
+    ack: &Acknowledgement,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let before = tx.item_for_update(commune.id, item_id).await?;
+    let message = thread_message(item_id, "ack_receipt", title, &plain_text(ack), now);
+    tx.insert_item_message(commune.id, &message, &actor.journal_name())
+        .await?;
+    let mut after = before.clone();
+    after.acknowledged_at = Some(now);
+    tx.update_item(&before, &after, "item.acknowledged", &actor.journal_name())
+        .await?;
+    Ok(())
 }
 
 /// A message of the public thread.

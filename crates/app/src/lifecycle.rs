@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
 use parapheur_domain::{CloseReason, Commune, Status};
+use parapheur_store::WriteTx;
 use parapheur_store::items::Note;
 use uuid::Uuid;
 
@@ -74,8 +75,27 @@ impl App {
             self.check_routing(commune, *service_id, *assignee_id)
                 .await?;
         }
-        let today = local_date(now, &commune.departement);
         let mut tx = self.store().begin(now).await?;
+        let after = self
+            .apply_change(&mut tx, commune, actor, item_id, change, now)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// [`App::change_item`] inside the caller's transaction, for a change that must land
+    /// together with other writes (the implicit decision and its message to the citizen).
+    pub(crate) async fn apply_change(
+        &self,
+        tx: &mut WriteTx,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Result<Item, AppError> {
+        let now = now.trunc_subsecs(6);
+        let today = local_date(now, &commune.departement);
         let before = tx.item_for_update(commune.id, item_id).await?;
         let mut after = before.clone();
         after.updated_at = now;
@@ -178,7 +198,6 @@ impl App {
         }
         tx.update_item(&before, &after, action, &actor.journal_name())
             .await?;
-        tx.commit().await?;
         Ok(after)
     }
 

@@ -1520,7 +1520,7 @@ fn folder_state(status: CircuitStatus) -> FolderState {
 
 /// Lays a letter out; a logo typst cannot decode must not stop the mail, so the letter is
 /// then laid out without it (and the administrator finds it in the log).
-fn lay_out<T>(
+pub(crate) fn lay_out<T>(
     doc: LetterDocument,
     render: fn(&LetterDocument) -> Result<T, parapheur_render::RenderError>,
 ) -> Result<T, parapheur_render::RenderError> {
@@ -1530,6 +1530,24 @@ fn lay_out<T>(
             render(&LetterDocument { logo: None, ..doc })
         }
         None => Err(e),
+    })
+}
+
+/// [`lay_out`] for a batch of letters of one commune (they share its logo).
+pub(crate) fn lay_out_batch(
+    docs: Vec<LetterDocument>,
+    render: fn(&[LetterDocument]) -> Result<Vec<u8>, parapheur_render::RenderError>,
+) -> Result<Vec<u8>, parapheur_render::RenderError> {
+    render(&docs).or_else(|e| {
+        if docs.iter().all(|d| d.logo.is_none()) {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, "logo illisible : courriers mis en page sans logo");
+        let docs: Vec<LetterDocument> = docs
+            .into_iter()
+            .map(|d| LetterDocument { logo: None, ..d })
+            .collect();
+        render(&docs)
     })
 }
 

@@ -119,7 +119,10 @@ impl App {
                     ),
                 ),
             };
-            self.change_item(
+            // The decision and the citizen's notice of it land together or not at all.
+            let mut tx = self.store().begin(now).await?;
+            self.apply_change(
+                &mut tx,
                 commune,
                 &WATCH,
                 item.id,
@@ -130,8 +133,6 @@ impl App {
                 now,
             )
             .await?;
-            let mut tx = self.store().begin(now).await?;
-            tx.item_for_update(commune.id, item.id).await?;
             tx.insert_item_message(
                 commune.id,
                 &ItemMessage {

@@ -253,10 +253,8 @@ async fn the_outbox_survives_a_failing_smtp_server(db: Db) {
     assert_eq!((r.sent, r.retried), (0, 1));
     let waiting = app.store().outbox(commune.id, 10).await.unwrap();
     assert_eq!(waiting[0].state, OutboxState::Pending);
-    assert!(
-        waiting[0].last_error.as_deref().unwrap().contains("451")
-            || waiting[0].last_error.is_some()
-    );
+    let reason = waiting[0].last_error.as_deref().unwrap();
+    assert!(reason.contains("451"), "{reason}");
     // Not due again before its backoff.
     assert_eq!(
         app.deliver_outbox(t0 + Duration::seconds(10))
@@ -292,6 +290,14 @@ async fn the_outbox_survives_a_failing_smtp_server(db: Db) {
         "{:?}",
         still[0].last_error
     );
+
+    // A server that takes the connection and never answers: a timeout, retried later.
+    sink.set_mode(Mode::Hang);
+    at += Duration::hours(2);
+    let r = app.deliver_outbox(at).await.unwrap();
+    assert_eq!((r.sent, r.retried, r.failed), (0, 1, 0));
+    let hung = app.store().outbox(commune.id, 10).await.unwrap();
+    assert_eq!(hung[0].state, OutboxState::Pending);
 
     sink.set_mode(Mode::Accept);
     at += Duration::hours(2);
@@ -663,9 +669,135 @@ async fn the_watch_records_decisions_and_sends_digests(db: Db) {
     );
 }
 
+/// The paper mail of a morning: the accusés of two requests from people without an email
+/// address printed in one PDF, each on its own page with its dates, and recorded as sent by
+/// post; a type dispensed by R112-4 is left out with the reason; nothing is emailed.
+async fn paper_acknowledgements_are_printed_in_one_pdf(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let commune = h.commune("37154").await;
+    doctype_like(
+        &app,
+        &commune,
+        "voirie",
+        parapheur_app::domain::Delay::Months(2),
+        SilenceRule::Acceptance,
+    )
+    .await;
+    let mut dispensed: DocumentType = parapheur_app::domain::doctype::default_set()
+        .into_iter()
+        .next()
+        .unwrap();
+    dispensed.code = "abusive".into();
+    dispensed.label = "Demande répétitive".into();
+    dispensed.no_acknowledgement = true;
+    app.add_doctype(&commune, &dispensed, &SYSTEM, utc(2026, 1, 2, 9))
+        .await
+        .unwrap();
+    let t0 = utc(2026, 3, 2, 9);
+    let mut items = Vec::new();
+    for (subject, doctype, name) in [
+        ("Terrasse de café", "voirie", "Durand"),
+        ("Dépôt de matériaux", "voirie", "Lefèvre"),
+        ("Même demande, encore", "abusive", "Moreau"),
+    ] {
+        let mut new = NewItem::incoming(Channel::Paper, subject, t0.date_naive());
+        new.doctype_code = Some(doctype.into());
+        let party = Party::New(Box::new(NewContact {
+            kind: None,
+            civility: Some("Monsieur".into()),
+            first_name: None,
+            name: name.into(),
+            organisation: None,
+            address: Some("1 route de Tours".into()),
+            postal_code: Some("37250".into()),
+            city: Some("Montbazon".into()),
+            email: None,
+            phone: None,
+            siret: None,
+        }));
+        let item = app
+            .register_with_party(&commune, &SYSTEM, new, Some(party), Vec::new(), t0)
+            .await
+            .unwrap()
+            .item;
+        items.push(item);
+    }
+    let waiting = app.unacknowledged(&commune, 50).await.unwrap();
+    assert_eq!(waiting.len(), 2, "the dispensed type is not listed");
+    assert!(waiting.iter().all(|(_, by_email)| !by_email));
+    // Emailing is refused with the way out.
+    let err = app
+        .send_acknowledgement(&commune, &SYSTEM, items[0].id, t0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("imprimez"), "{err}");
+
+    let ids: Vec<_> = items.iter().map(|i| i.id).collect();
+    let done = app
+        .print_acknowledgements(&commune, &SYSTEM, &ids, t0)
+        .await
+        .unwrap();
+    assert_eq!(done.printed.len(), 2);
+    assert_eq!(done.refused.len(), 1);
+    assert!(done.refused[0].1.contains("R112-4"), "{:?}", done.refused);
+    let pdf = done.pdf.unwrap();
+    let text = pdf_text(&pdf);
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert_eq!(pages.len(), 2, "{text}");
+    for (page, item) in pages.iter().zip(&items) {
+        assert!(page.contains(&item.chrono), "{page}");
+        assert!(page.contains(&item.subject), "{page}");
+        // Two months of silence from 2 March: accepted on 2 May 2026.
+        assert!(page.contains("2 mai 2026"), "{page}");
+    }
+    assert!(pages[1].contains("Lefèvre") && !pages[1].contains("Durand"));
+
+    for item in &items[..2] {
+        let after = app.store().item(commune.id, item.id).await.unwrap();
+        assert_eq!(after.acknowledged_at, Some(t0));
+    }
+    assert!(app.unacknowledged(&commune, 50).await.unwrap().is_empty());
+    assert_eq!(
+        app.deliver_outbox(t0).await.unwrap().sent,
+        0,
+        "nothing emailed"
+    );
+    // Printing the dispensed one alone: no PDF, the reason, nothing recorded.
+    let again = app
+        .print_acknowledgements(&commune, &SYSTEM, &ids[2..], t0)
+        .await
+        .unwrap();
+    assert!(again.pdf.is_none() && again.printed.is_empty());
+    let dispensed_item = app.store().item(commune.id, items[2].id).await.unwrap();
+    assert_eq!(dispensed_item.acknowledged_at, None);
+}
+
+/// The text of a PDF (poppler's pdftotext); pages separated by form feeds.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ar.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
 both!(
     acknowledgements_state_the_reference_dates,
     the_outbox_survives_a_failing_smtp_server,
     a_request_goes_from_form_to_reply,
     the_watch_records_decisions_and_sends_digests,
+    paper_acknowledgements_are_printed_in_one_pdf,
 );

@@ -142,6 +142,33 @@ pub fn letter_pdf(doc: &LetterDocument) -> Result<Vec<u8>, RenderError> {
     )
 }
 
+/// Several letters in one PDF, to print them at once (the accusés de réception of the
+/// morning's paper mail): each starts on a new page and numbers its own pages. The PDF's
+/// title is the first letter's. An empty batch is an error, not an empty file.
+pub fn letters_pdf(docs: &[LetterDocument]) -> Result<Vec<u8>, RenderError> {
+    let Some(first) = docs.first() else {
+        return Err(RenderError::Layout(
+            "aucun courrier à mettre en page".to_owned(),
+        ));
+    };
+    let payloads: Vec<Payload<'_>> = docs.iter().map(payload).collect();
+    let data = serde_json::to_vec(&serde_json::json!({ "letters": payloads }))?;
+    // The letters of one commune share its logo: each format's virtual file once.
+    let mut files: Vec<Asset> = Vec::new();
+    for asset in docs.iter().flat_map(assets) {
+        if !files.iter().any(|a| a.path == asset.path) {
+            files.push(asset);
+        }
+    }
+    engine::render_pdf(
+        &TEMPLATE,
+        data,
+        files,
+        first.generated_at.fixed_offset(),
+        true,
+    )
+}
+
 /// Height of the blank zone left for signature stamps (in points: 36 mm).
 const ZONE_HEIGHT_PT: f64 = 36.0 * 72.0 / 25.4;
 

@@ -26,7 +26,7 @@ mod tests;
 
 pub use letter::{
     LetterDocument, LetterSection, Logo, LogoFormat, SignatureZone, letter_pdf,
-    letter_pdf_with_zone,
+    letter_pdf_with_zone, letters_pdf,
 };
 pub use register::{RegisterDocument, RegisterRow, register_pdf};
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{TimeZone, Utc};
 use lopdf::{Document, Object};
-use parapheur_render::{LetterDocument, LetterSection, letter_pdf};
+use parapheur_render::{LetterDocument, LetterSection, letter_pdf, letters_pdf};
 
 const RECEIVED: &str = "Votre demande de permis de construire pour l'extension d'une maison individuelle située 12 rue des Lilas a été reçue en mairie le 3 février 2026. Elle est enregistrée sous le numéro 2026-A-000042, à rappeler dans toute correspondance.";
 const DEEMED: &str = "Sauf décision contraire qui vous serait notifiée d'ici là, et sous réserve que les pièces manquantes nous parviennent dans le délai indiqué, votre demande sera réputée acceptée le 3 avril 2026.";
@@ -266,6 +266,49 @@ fn a_long_letter_has_numbered_pages_and_recalls_the_reference() {
     expected.extend([CLOSING, "Le service Urbanisme"]);
     assert_in_order(&text, &expected);
     assert!(per_page[count - 1].contains("Le service Urbanisme"));
+}
+
+/// A batch to print at once: each letter starts on its own page, with its own page
+/// numbers, header and recipient; a one-page letter after a long one has no number.
+#[test]
+fn a_batch_prints_each_letter_on_its_own_pages() {
+    let mut long = accuse_de_reception();
+    long.sections = vec![section(
+        Some("Observations"),
+        &(1..=60)
+            .map(|_| "Les observations du service sur votre projet sont détaillées ici, point par point, afin que vous puissiez compléter votre dossier.")
+            .collect::<Vec<_>>(),
+        &[],
+    )];
+    let mut short = accuse_de_reception();
+    short.recipient = vec!["Monsieur Paul Martin".into(), "3 rue du Lavoir".into()];
+    short.reference = Some("Réf. : 2026-A-000043".into());
+    let alone = pages(&letter_pdf(&long).unwrap());
+    let pdf = letters_pdf(&[long, short.clone(), short]).unwrap();
+    assert_eq!(pages(&pdf), alone + 2);
+    assert!(letters_pdf(&[]).is_err());
+    let Some(text) = pdftotext(&pdf) else { return };
+    let per_page: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert_eq!(per_page.len(), alone + 2);
+    for (i, page) in per_page[..alone].iter().enumerate() {
+        assert!(
+            page.contains(&format!("Page {} / {alone}", i + 1)),
+            "{page}"
+        );
+        assert!(!page.contains("Paul Martin"), "{page}");
+    }
+    for page in &per_page[alone..] {
+        assert!(page.contains("Monsieur Paul Martin"), "{page}");
+        assert!(page.contains("Réf. : 2026-A-000043"), "{page}");
+        assert!(
+            !page.contains("Page "),
+            "a one-page letter is not numbered: {page}"
+        );
+        assert!(page.contains(CLOSING), "{page}");
+    }
 }
 
 #[test]

@@ -137,10 +137,15 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
             get(pages::correspondence::acknowledgement_pdf),
         )
         .route(
+            "/courrier/{id}/accuse/imprimer",
+            post(pages::correspondence::print_one),
+        )
+        .route(
             "/accuses",
             get(pages::correspondence::acknowledgements_page)
                 .post(pages::correspondence::acknowledge_many),
         )
+        .route("/accuses/imprimer", post(pages::correspondence::print_many))
         .route(
             "/courrier/{id}/repondre",
             get(pages::correspondence::reply_form).post(pages::correspondence::reply),

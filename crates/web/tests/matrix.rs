@@ -194,6 +194,13 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "",
     ),
+    r(
+        "POST",
+        "/courrier/{item}/accuse/imprimer",
+        Registrars,
+        CommuneA,
+        "",
+    ),
     r("GET", "/courrier/{item}/repondre", Registrars, CommuneA, ""),
     r(
         "POST",
@@ -204,6 +211,7 @@ const ROUTES: &[Route] = &[
     ),
     r("GET", "/accuses", Registrars, Own, ""),
     r("POST", "/accuses", Registrars, Own, "ids={item}"),
+    r("POST", "/accuses/imprimer", Registrars, Own, "ids={item}"),
     r("GET", "/administration/demarches", Admins, Own, ""),
     r("GET", "/administration/demarches/{new}", Admins, Own, ""),
     r(

@@ -1594,3 +1594,66 @@ async fn hostile_html_mail_is_shown_sanitised() {
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("img-src 'self'"), "{csp}");
 }
+
+/// The paper mail's accusés printed at once from the list: one PDF, the request recorded as
+/// acknowledged and gone from the list; an item without a type says why it cannot be.
+#[tokio::test]
+async fn acknowledgements_are_printed_for_the_post_and_recorded() {
+    let site = site().await;
+    let typed = register_in(&site, &site.a, "Terrasse de café").await.item;
+    site.app
+        .change_item(
+            &site.a,
+            &Actor::System("test"),
+            typed.id,
+            parapheur_app::Change::Classify {
+                doctype: "demande-administrative".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let untyped = register_in(&site, &site.a, "Sans type").await.item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&typed.chrono), "{page}");
+    assert!(page.contains("non : à imprimer"), "{page}");
+
+    let (status, headers, body) = send(
+        &site,
+        post(
+            "/accuses/imprimer",
+            Some(&cookie),
+            &format!("csrf={csrf}&ids={}", typed.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/pdf"
+    );
+    assert!(body.starts_with("%PDF-"));
+    let after = site.app.store().item(site.a.id, typed.id).await.unwrap();
+    assert!(after.acknowledged_at.is_some());
+    let (_, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
+    assert!(!page.contains(&typed.chrono), "{page}");
+
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/accuse/imprimer", untyped.id),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("indiquez d&#x27;abord le type") || page.contains("indiquez d'abord le type"),
+        "{page}"
+    );
+    let untouched = site.app.store().item(site.a.id, untyped.id).await.unwrap();
+    assert_eq!(untouched.acknowledged_at, None);
+}

@@ -61,14 +61,9 @@ pub async fn acknowledgement_pdf(
     }
 }
 
-/// Sends the accusé de réception of several items at once (from the inbox: one `ids`
-/// field per chosen item, so the form is read as pairs); says which could not be sent
-/// and why.
-pub async fn acknowledge_many(
-    State(state): State<WebState>,
-    me: Me,
-    body: String,
-) -> Result<Html<String>, WebError> {
+/// The `ids` and `csrf` of a form listing several items (one `ids` field per chosen
+/// item, so the body is read as pairs); at most 200 items.
+fn chosen_items(body: &str) -> (String, Vec<String>) {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -77,13 +72,29 @@ pub async fn acknowledge_many(
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    let ids = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "ids")
+        .map(|(_, v)| v)
+        .take(200)
+        .collect();
+    (csrf, ids)
+}
+
+/// Sends the accusé de réception of several items at once; says which could not be sent
+/// and why.
+pub async fn acknowledge_many(
+    State(state): State<WebState>,
+    me: Me,
+    body: String,
+) -> Result<Html<String>, WebError> {
+    let (csrf, ids) = chosen_items(&body);
     me.check_csrf(&csrf)?;
     me.require_register()?;
     let mut results = Vec::new();
-    for (_, id) in pairs.iter().filter(|(k, _)| k == "ids").take(200) {
-        let item = match visible_item(&state, &me, id).await {
-            Ok(item) => item,
-            Err(_) => continue,
+    for id in &ids {
+        let Ok(item) = visible_item(&state, &me, id).await else {
+            continue;
         };
         let outcome = state
             .app
@@ -95,14 +106,94 @@ pub async fn acknowledge_many(
             message => match outcome { Ok(to) => format!("envoyé à {to}"), Err(e) => e.to_string() },
         });
     }
-    Ok(Html(templates::render(
+    Ok(Html(results_page(&me, results)?))
+}
+
+fn results_page(me: &Me, results: Vec<minijinja::Value>) -> Result<String, WebError> {
+    Ok(templates::render(
         "acknowledgements.html",
         ctx! {
             title => "Accusés de réception", style_url => assets::style_url(),
             me => me.view(), csrf => me.csrf(), nav => "inbox",
             results, listing => false,
         },
-    )?))
+    )?)
+}
+
+/// Prints the accusés de réception of the chosen items in one PDF, recorded as sent by
+/// post; when none could be printed, says why for each.
+pub async fn print_many(
+    State(state): State<WebState>,
+    me: Me,
+    body: String,
+) -> Result<Response, WebError> {
+    let (csrf, ids) = chosen_items(&body);
+    me.check_csrf(&csrf)?;
+    me.require_register()?;
+    let mut items = Vec::new();
+    for id in &ids {
+        if let Ok(item) = visible_item(&state, &me, id).await {
+            items.push(item.id);
+        }
+    }
+    let done = state
+        .app
+        .print_acknowledgements(&me.0.commune, &me.0.actor(), &items, Utc::now())
+        .await?;
+    match done.pdf {
+        Some(pdf) => Ok(file_response(
+            pdf,
+            &format!("accuses-de-reception-{}.pdf", Utc::now().format("%Y-%m-%d")),
+            "application/pdf",
+        )),
+        None => {
+            let results = done
+                .refused
+                .into_iter()
+                .map(|(item, reason)| {
+                    ctx! {
+                        url => format!("/courrier/{}", item.id), chrono => item.chrono,
+                        subject => item.subject, ok => false, message => reason,
+                    }
+                })
+                .collect();
+            let page = results_page(&me, results)?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, Html(page)).into_response())
+        }
+    }
+}
+
+/// Prints one item's accusé de réception, recorded as sent by post.
+pub async fn print_one(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_register()?;
+    let item = visible_item(&state, &me, &id).await?;
+    let done = state
+        .app
+        .print_acknowledgements(&me.0.commune, &me.0.actor(), &[item.id], Utc::now())
+        .await?;
+    match (done.pdf, done.refused.into_iter().next()) {
+        (Some(pdf), _) => Ok(file_response(
+            pdf,
+            &format!("accuse-de-reception-{}.pdf", item.chrono),
+            "application/pdf",
+        )),
+        (None, Some((_, reason))) => {
+            outcome::<()>(
+                &state,
+                &me,
+                &item,
+                Err(parapheur_app::AppError::Invalid(reason)),
+            )
+            .await
+        }
+        (None, None) => outcome(&state, &me, &item, Ok(())).await,
+    }
 }
 
 /// The requests still without their accusé de réception, to send them all at once.
@@ -114,15 +205,14 @@ pub async fn acknowledgements_page(
     let commune = &me.0.commune;
     let pending: Vec<_> = state
         .app
-        .store()
-        .unacknowledged_items(commune.id, 500)
+        .unacknowledged(commune, 500)
         .await?
         .into_iter()
-        .map(|i| {
+        .map(|(i, email)| {
             ctx! {
                 id => i.id.to_string(), url => format!("/courrier/{}", i.id), chrono => i.chrono,
                 subject => i.subject, arrival => crate::views::date(i.arrival_date),
-                channel => i.channel.label_fr(),
+                channel => i.channel.label_fr(), email,
             }
         })
         .collect();
