@@ -11,7 +11,6 @@ use parapheur_store::services::Service;
 use parapheur_store::users::User;
 use uuid::Uuid;
 
-use crate::auth::new_token;
 use crate::{Actor, App, AppError, NewUser};
 
 /// How long the link sent to a new user to choose a password stays valid.
@@ -208,17 +207,15 @@ impl App {
         Ok(Invitation { user, token })
     }
 
-    /// A new single-use link for a user to choose a password (valid a week).
+    /// A new single-use link for a user to choose a password (valid a week), emailed to
+    /// them and returned for the administrator.
     pub async fn invitation_link(
         &self,
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
-        let (token, hash) = new_token()?;
-        self.store()
-            .create_password_reset(&hash, user.id, now, now + INVITATION_VALIDITY)
-            .await?;
-        Ok(token)
+        self.email_password_link(user, crate::auth::PasswordLink::Invitation, now)
+            .await
     }
 
     async fn check_service(&self, commune: &Commune, service: Uuid) -> Result<(), AppError> {

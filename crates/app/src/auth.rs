@@ -22,6 +22,17 @@ use crate::{Actor, App, AppError, hash_password, verify_password};
 pub const SESSION_IDLE: Duration = Duration::hours(8);
 /// A reset link works this long, once.
 pub const RESET_VALIDITY: Duration = Duration::hours(1);
+/// Password links a user can be sent in an hour through "mot de passe oublié".
+pub const RESETS_PER_HOUR: i64 = 3;
+
+/// Why a password link is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordLink {
+    /// "Mot de passe oublié": valid an hour.
+    Reset,
+    /// A new account, or an administrator's new link: valid a week.
+    Invitation,
+}
 /// Failed logins allowed per window, per account and per address.
 const MAX_FAILURES_PER_ACCOUNT: usize = 5;
 const MAX_FAILURES_PER_ADDRESS: usize = 20;
@@ -292,22 +303,78 @@ impl App {
         Ok(())
     }
 
-    /// Creates reset links for every active account with this email. Returns (user, token)
-    /// pairs for the caller to send; nothing tells the requester whether the email exists.
+    /// Emails a reset link to every active account with this email, at most
+    /// [`RESETS_PER_HOUR`] an hour each (a stranger must not flood someone's mailbox).
+    /// Returns how many were sent; the requester is never told whether the email exists.
     pub async fn request_password_reset(
         &self,
         email: &str,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(User, String)>, AppError> {
-        let mut links = Vec::new();
+    ) -> Result<usize, AppError> {
+        let mut sent = 0;
         for user in self.store().users_by_email(email).await? {
-            let (token, hash) = new_token()?;
-            self.store()
-                .create_password_reset(&hash, user.id, now, now + RESET_VALIDITY)
+            let recent = self
+                .store()
+                .password_resets_since(user.id, now - Duration::hours(1))
                 .await?;
-            links.push((user, token));
+            if recent >= RESETS_PER_HOUR {
+                tracing::warn!(user = %user.email, "password reset links: hourly limit reached");
+                continue;
+            }
+            self.email_password_link(&user, PasswordLink::Reset, now)
+                .await?;
+            sent += 1;
         }
-        Ok(links)
+        Ok(sent)
+    }
+
+    /// A new single-use link for `user` to choose a password, emailed to them through the
+    /// outbox (the link is never logged). Returned so an administrator can also pass it on
+    /// by hand, for a commune without an SMTP server yet.
+    pub async fn email_password_link(
+        &self,
+        user: &User,
+        purpose: PasswordLink,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
+        let (token, hash) = new_token()?;
+        let validity = match purpose {
+            PasswordLink::Reset => RESET_VALIDITY,
+            PasswordLink::Invitation => crate::admin::INVITATION_VALIDITY,
+        };
+        self.store()
+            .create_password_reset(&hash, user.id, now, now + validity)
+            .await?;
+        let commune = self.store().commune(user.commune_id).await?;
+        let url = format!(
+            "{}/mot-de-passe-oublie/nouveau?jeton={token}",
+            self.public_url().trim_end_matches('/')
+        );
+        let (subject, text) = match purpose {
+            PasswordLink::Reset => (
+                format!("Mairie de {} : nouveau mot de passe", commune.name),
+                format!(
+                    "Bonjour {},\n\nUne demande de nouveau mot de passe a été faite pour votre compte ({}). Pour choisir votre mot de passe, ouvrez ce lien dans l'heure :\n\n{url}\n\nSi vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe actuel reste valable.\n",
+                    user.display_name, user.email
+                ),
+            ),
+            PasswordLink::Invitation => (
+                format!("Mairie de {} : votre accès au courrier", commune.name),
+                format!(
+                    "Bonjour {},\n\nUn compte a été ouvert pour vous ({}) dans le logiciel de courrier de la mairie de {}. Pour choisir votre mot de passe, ouvrez ce lien dans les 7 jours :\n\n{url}\n\nPassé ce délai, demandez un nouveau lien à l'administrateur de la mairie.\n",
+                    user.display_name, user.email, commune.name
+                ),
+            ),
+        };
+        let message = self.notice_to(&commune, user, subject, text);
+        let email = self
+            .prepare_email(&commune, None, "password_link", &message, None, now)
+            .await?;
+        let mut tx = self.store().begin(now).await?;
+        self.queue_email(&mut tx, &email).await?;
+        tx.commit().await?;
+        self.outbox_queued();
+        Ok(token)
     }
 
     /// Sets a new password from a reset link; the link works once, within its validity.

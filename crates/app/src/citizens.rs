@@ -1142,14 +1142,22 @@ impl App {
             v.insert(k.to_owned(), val);
         };
         if let Some(c) = &sender {
-            put("contact.civilite", c.civility.clone().unwrap_or_default());
+            // A letter still opens with "Madame, Monsieur," when the civility is unknown
+            // (senders of emails never give one).
+            put(
+                "contact.civilite",
+                c.civility
+                    .clone()
+                    .filter(|c| !c.trim().is_empty())
+                    .unwrap_or_else(|| "Madame, Monsieur".to_owned()),
+            );
             put("contact.prenom", c.first_name.clone().unwrap_or_default());
             put("contact.nom", c.name.clone());
             put("contact.nom_complet", c.display_name());
             put("contact.adresse", address_block(c).join("\n"));
         } else {
+            put("contact.civilite", "Madame, Monsieur".to_owned());
             for k in [
-                "contact.civilite",
                 "contact.prenom",
                 "contact.nom",
                 "contact.nom_complet",
@@ -1233,13 +1241,14 @@ impl App {
         };
         let url = self.ensure_tracking_url(commune, item_id, now).await?;
         // Thread on what the citizen sent and what we sent them.
-        let mut references: Vec<String> = self
+        let received: Vec<String> = self
             .store()
             .inbound_of_item(commune.id, item_id)
             .await?
             .into_iter()
             .filter_map(|m| m.message_id)
             .collect();
+        let mut references = received.clone();
         references.extend(
             self.store()
                 .outbox_of_item(commune.id, item_id)
@@ -1247,6 +1256,8 @@ impl App {
                 .into_iter()
                 .map(|m| m.message_id),
         );
+        // We answer the citizen's latest message, or follow up on our own last one.
+        let in_reply_to = received.last().or(references.last()).cloned();
         let settings = self.store().commune_settings(commune.id).await?;
         let full_text = format!(
             "{text}\n\n--\nMairie de {}\nVotre demande {} : {url}\nPour répondre, répondez à ce message ou écrivez depuis ce lien.",
@@ -1261,7 +1272,7 @@ impl App {
             html: None,
             attachments: Vec::new(),
             message_id: parapheur_smtp::new_message_id(&self.message_id_domain(commune)),
-            in_reply_to: references.first().cloned(),
+            in_reply_to,
             references: references.clone(),
             auto_submitted: false,
         };
@@ -1402,10 +1413,13 @@ fn ack_letter(
             })
             .collect(),
         closing: None,
-        signature: vec![format!("Pour le maire de {},", commune.name), "le service".to_owned()],
-        footer: Some(
-            "Articles L112-3, L112-11, R112-5 et R112-11-1 du code des relations entre le public et l'administration".to_owned(),
-        ),
+        signature: vec![
+            format!("Pour le maire de {},", commune.name),
+            "le service".to_owned(),
+        ],
+        // The articles that apply are in the body ("Textes applicables"), chosen for
+        // this request (paper or electronic, silence rule).
+        footer: None,
         generated_at: now,
         signature_zone: false,
     }

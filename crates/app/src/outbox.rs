@@ -16,8 +16,20 @@ use crate::{App, AppError, SmtpSetting};
 /// Attempts after the first: 1, 5, 15, 30 minutes, then every hour for three days.
 const RETRY_MINUTES: [i64; 4] = [1, 5, 15, 30];
 const RETRY_FOR: Duration = Duration::days(3);
-/// How long a sender holds a message it is sending before another may take it.
+/// How long a sender holds the messages it is sending before another may take them: at
+/// least this, and longer than the batch can take against a server that answers at the
+/// last moment (see [`lease_for`]).
 const LEASE: Duration = Duration::minutes(5);
+/// Messages claimed in one round.
+const BATCH: i64 = 20;
+
+/// The lease of a batch: every message may use its whole send deadline (twice the
+/// timeout, plus the time to push a large message), so another node never takes one that
+/// is still being sent.
+fn lease_for(config: Option<&SmtpConfig>) -> Duration {
+    let per_message = config.map_or(0, |c| 2 * c.timeout.as_secs() as i64 + 60);
+    LEASE.max(Duration::seconds(per_message * BATCH))
+}
 
 /// A message built and stored, ready to be queued by [`WriteTx::insert_outbox`].
 pub struct PreparedEmail {
@@ -82,6 +94,33 @@ impl App {
         }
     }
 
+    /// An automatic message from the mairie to one of its users (a notification, a
+    /// digest, a password link): no reply expected.
+    pub(crate) fn notice_to(
+        &self,
+        commune: &Commune,
+        user: &parapheur_store::users::User,
+        subject: String,
+        text: String,
+    ) -> OutgoingMessage {
+        OutgoingMessage {
+            from: self.sender_address(commune),
+            to: vec![Address {
+                name: Some(user.display_name.clone()),
+                email: user.email.clone(),
+            }],
+            reply_to: None,
+            subject,
+            text,
+            html: None,
+            attachments: Vec::new(),
+            message_id: parapheur_smtp::new_message_id(&self.message_id_domain(commune)),
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_submitted: true,
+        }
+    }
+
     /// Builds `message` and stores its bytes in the commune's file store. Queue the result
     /// in the transaction of the change it belongs to (files before rows, as everywhere).
     pub(crate) async fn prepare_email(
@@ -141,14 +180,17 @@ impl App {
     /// answer, one that could not be delivered now put back for later.
     pub async fn deliver_outbox(&self, now: DateTime<Utc>) -> Result<DeliveryReport, AppError> {
         let mut report = DeliveryReport::default();
-        let due = self.store().claim_outbox(now, LEASE, 20).await?;
-        if due.is_empty() {
-            return Ok(report);
-        }
         let config = match self.smtp_setting() {
             Some(setting) => Some(smtp_config(setting)?),
             None => None,
         };
+        let due = self
+            .store()
+            .claim_outbox(now, lease_for(config.as_ref()), BATCH)
+            .await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
         for message in due {
             let outcome = match &config {
                 None => Err(SendError::Temporary(

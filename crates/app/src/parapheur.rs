@@ -18,7 +18,7 @@ use parapheur_domain::item::{Channel, Direction, NewItem};
 use parapheur_domain::{CloseReason, Commune, Item, Status, french, reply_template};
 use parapheur_render::{LetterDocument, LetterSection, Logo, LogoFormat, SignatureZone};
 use parapheur_signing::{SignOptions, SignerKey, Stamp, VerifyReport};
-use parapheur_smtp::{Address, Attachment as MailAttachment, OutgoingMessage};
+use parapheur_smtp::{Attachment as MailAttachment, OutgoingMessage};
 use parapheur_store::parapheur::{CircuitTemplateRow, DelegationRow, FolderRow, FolderState};
 use parapheur_store::users::User;
 use serde::{Deserialize, Serialize};
@@ -997,22 +997,7 @@ impl App {
                     ),
                 ),
             };
-            let message = OutgoingMessage {
-                from: self.sender_address(commune),
-                to: vec![Address {
-                    name: Some(user.display_name.clone()),
-                    email: user.email.clone(),
-                }],
-                reply_to: None,
-                subject,
-                text,
-                html: None,
-                attachments: Vec::new(),
-                message_id: parapheur_smtp::new_message_id(&self.message_id_domain(commune)),
-                in_reply_to: None,
-                references: Vec::new(),
-                auto_submitted: true,
-            };
+            let message = self.notice_to(commune, &user, subject, text);
             let email = self
                 .prepare_email(
                     commune,

@@ -8,7 +8,6 @@ use parapheur_domain::clock::{local_date, utc_offset_minutes};
 use parapheur_domain::item::Item;
 use parapheur_domain::watch::{self, Alert, WatchFacts};
 use parapheur_domain::{Commune, Role, SilenceRule, french};
-use parapheur_smtp::{Address, OutgoingMessage};
 use parapheur_store::citizens::ItemMessage;
 use parapheur_store::users::User;
 use uuid::Uuid;
@@ -189,27 +188,14 @@ impl App {
             if mine.is_empty() {
                 continue;
             }
-            let message = OutgoingMessage {
-                from: self.sender_address(commune),
-                to: vec![Address {
-                    name: Some(user.display_name.clone()),
-                    email: user.email.clone(),
-                }],
-                reply_to: None,
-                subject: format!(
-                    "Échéances du {} : {} courrier{} à surveiller",
-                    french::long_date(today),
-                    mine.len(),
-                    if mine.len() > 1 { "s" } else { "" }
-                ),
-                text: digest_text(self.public_url(), &user, &mine, today),
-                html: None,
-                attachments: Vec::new(),
-                message_id: parapheur_smtp::new_message_id(&self.message_id_domain(commune)),
-                in_reply_to: None,
-                references: Vec::new(),
-                auto_submitted: true,
-            };
+            let subject = format!(
+                "Échéances du {} : {} courrier{} à surveiller",
+                french::long_date(today),
+                mine.len(),
+                if mine.len() > 1 { "s" } else { "" }
+            );
+            let text = digest_text(self.public_url(), &user, &mine, today);
+            let message = self.notice_to(commune, &user, subject, text);
             let email = self
                 .prepare_email(commune, None, "digest", &message, Some(key), now)
                 .await?;

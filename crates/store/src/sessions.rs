@@ -158,6 +158,23 @@ impl Store {
         Ok(())
     }
 
+    /// How many password links were made for a user since `since` (to cap the emails a
+    /// stranger can trigger with "mot de passe oublié").
+    pub async fn password_resets_since(
+        &self,
+        user_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at >= $2",
+        )
+        .bind(user_id.to_string())
+        .bind(instant_text(&since))
+        .fetch_one(self.reader())
+        .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
     /// Marks a reset token used and returns its user, if it is valid at `now` (once only).
     pub async fn consume_password_reset(
         &self,

@@ -1657,3 +1657,50 @@ async fn acknowledgements_are_printed_for_the_post_and_recorded() {
     let untouched = site.app.store().item(site.a.id, untyped.id).await.unwrap();
     assert_eq!(untouched.acknowledged_at, None);
 }
+
+/// "Mot de passe oublié" emails the link through the outbox (the page says the same for an
+/// unknown address); the link works once; a fourth request within the hour sends nothing.
+#[tokio::test]
+async fn a_forgotten_password_link_is_emailed_and_capped() {
+    let site = site().await;
+    let forgot = |email: &str| post("/mot-de-passe-oublie", None, &format!("email={email}"));
+    let (status, _, known) = send(&site, forgot("agent%40a.test")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, unknown) = send(&site, forgot("personne%40a.test")).await;
+    assert_eq!(
+        known, unknown,
+        "the page never tells whether the account exists"
+    );
+    let outbox = site.app.store().outbox(site.a.id, 10).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].recipients, "agent@a.test");
+    let raw = site.app.email_bytes(&site.a, outbox[0].id).await.unwrap();
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = message.body_text(0).unwrap().into_owned();
+    let token = text
+        .split("jeton=")
+        .nth(1)
+        .expect("the link in the email")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let new_password = format!("{PASSWORD}-nouveau");
+    let reset = |token: &str| {
+        post(
+            "/mot-de-passe-oublie/nouveau",
+            None,
+            &format!("token={token}&new={new_password}"),
+        )
+    };
+    let (status, _, page) = send(&site, reset(&token)).await;
+    assert!(status.is_success() || status.is_redirection(), "{page}");
+    let (status, _, page) = send(&site, reset(&token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "used once only: {page}");
+
+    for _ in 0..3 {
+        send(&site, forgot("agent%40a.test")).await;
+    }
+    let sent = site.app.store().outbox(site.a.id, 10).await.unwrap();
+    assert_eq!(sent.len(), 3, "three links an hour at most");
+}

@@ -481,7 +481,6 @@ pub async fn invite_user(
     {
         Ok(invitation) => {
             let url = invitation_url(&invitation.token);
-            tracing::warn!(user = %invitation.user.email, link = %url, "invitation link (no outgoing mail yet)");
             let shown =
                 ctx! { name => invitation.user.display_name, email => invitation.user.email, url };
             users_page(&state, &me, &UserForm::default(), None, Some(shown)).await
@@ -601,7 +600,6 @@ pub async fn new_link(
     }
     let token = state.app.invitation_link(&user, Utc::now()).await?;
     let url = invitation_url(&token);
-    tracing::warn!(user = %user.email, link = %url, "password link (no outgoing mail yet)");
     user_page(&state, &me, id, None, None, Some(url)).await
 }
 
@@ -936,7 +934,6 @@ pub async fn create_commune(
     {
         Ok((commune, invitation)) => {
             let url = invitation_url(&invitation.token);
-            tracing::warn!(user = %invitation.user.email, link = %url, "invitation link (no outgoing mail yet)");
             let created = ctx! { name => commune.name, insee => commune.insee, email => invitation.user.email, url };
             host_page(&state, &me, &CommuneForm::default(), None, Some(created)).await
         }
