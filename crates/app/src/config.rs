@@ -39,6 +39,11 @@ pub struct Config {
     /// An RFC 3161 time-stamping authority (`tsa_url` in the file, `PARAPHEUR_TSA_URL`):
     /// with it, signatures are PAdES B-T (time-stamped); without, B-B.
     pub tsa_url: Option<String>,
+    /// The reverse proxies in front of this server (`trusted_proxies` in the file,
+    /// `PARAPHEUR_TRUSTED_PROXIES`, comma-separated addresses): for a request coming from
+    /// one of them, the citizen's address is read from `X-Forwarded-For`, so the limits per
+    /// address apply to each citizen rather than to the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `[smtp]` in `parapheur.toml`.
@@ -116,6 +121,8 @@ struct FileSettings {
     public_url: Option<String>,
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 impl Config {
@@ -160,6 +167,11 @@ impl Config {
                 .to_owned(),
             smtp: settings.smtp,
             tsa_url: env("PARAPHEUR_TSA_URL").or(settings.tsa_url),
+            trusted_proxies: parse_proxies(
+                env("PARAPHEUR_TRUSTED_PROXIES")
+                    .map(|v| v.split(',').map(str::to_owned).collect())
+                    .unwrap_or(settings.trusted_proxies),
+            )?,
         })
     }
 
@@ -178,6 +190,7 @@ impl Config {
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
             tsa_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -278,6 +291,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// The proxies' addresses, each checked: a typo must not silently disable the limits.
+fn parse_proxies(list: Vec<String>) -> Result<Vec<std::net::IpAddr>, AppError> {
+    list.iter()
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse().map_err(|_| {
+                AppError::Config(format!(
+                    "trusted_proxies : « {a} » n'est pas une adresse IP (exemple : 127.0.0.1)"
+                ))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +319,18 @@ mod tests {
             err.contains("parapheur.toml") && err.contains("databse_url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_and_a_typo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(Config::FILE_NAME);
+        std::fs::write(&file, "trusted_proxies = ['127.0.0.1', '::1']\n").unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        std::fs::write(&file, "trusted_proxies = ['127.0.0.l']\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("127.0.0.l"), "{err}");
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub struct App {
     outbox_work: Arc<tokio::sync::Notify>,
     /// The time-stamping authority signatures are stamped by, if configured.
     tsa_url: Option<Arc<str>>,
+    trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl App {
@@ -126,6 +127,7 @@ impl App {
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
+            trusted_proxies: config.trusted_proxies.clone().into(),
         };
         app.check_master_key().await?;
         Ok(app)
@@ -147,6 +149,11 @@ impl App {
     /// Where citizens reach this server, for links in emails.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.trusted_proxies
     }
 
     pub fn tsa_url(&self) -> Option<&str> {

@@ -24,7 +24,10 @@ const FORM: &str = "/demarches/01004/occupation-domaine-public";
 
 /// The test register, with the demo forms in commune A if it has none yet.
 async fn site_with_forms() -> Site {
-    let site = site().await;
+    with_forms(site().await).await
+}
+
+async fn with_forms(site: Site) -> Site {
     if site.app.public_forms(&site.a).await.unwrap().is_empty() {
         for form in demo_forms() {
             site.app
@@ -395,6 +398,72 @@ async fn one_address_is_limited_and_others_are_not() {
     let before = items(&site).await;
     submit_valid(&site, [198, 51, 100, 8], "Voisin").await;
     assert_eq!(items(&site).await, before + 1);
+}
+
+/// Behind the mairie's reverse proxy every request comes from its address: the limit
+/// still holds per citizen (X-Forwarded-For from the trusted proxy), and a flood that
+/// forges the header's left part is still one address.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limit_is_per_citizen() {
+    let site = with_forms(
+        site_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await,
+    )
+    .await;
+    let proxy = [127, 0, 0, 1];
+    let via_proxy = |forwarded: String| {
+        let mut request = from(proxy, form_post(FORM, &[], &[]));
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+        request
+    };
+    for i in 0..50 {
+        // A forged left part changes nothing: the proxy saw 203.0.113.9.
+        let (status, _, _) = fetch(&site, via_proxy(format!("10.9.{i}.1, 203.0.113.9"))).await;
+        if i < 5 {
+            assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "request {i}");
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "request {i}");
+        }
+    }
+    // Another citizen through the same proxy registers a request.
+    let before = items(&site).await;
+    let pow = {
+        let mut request = from(proxy, get(FORM, None));
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", "198.51.100.20".parse().unwrap());
+        let (status, _, page) = fetch(&site, request).await;
+        assert_eq!(status, StatusCode::OK);
+        let challenge = between(&page, "name=\"pow-challenge\" value=\"", "\"").to_owned();
+        let solution = pow::solve(&challenge).to_string();
+        (challenge, solution)
+    };
+    let mut request = from(
+        proxy,
+        form_post(FORM, &with_pow(valid_fields("Voisine"), &pow), &[]),
+    );
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.20".parse().unwrap());
+    let (status, _, page) = fetch(&site, request).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(items(&site).await, before + 1);
+    // Without the setting, the same traffic is one address: the proxy's.
+    let plain = site_with_forms().await;
+    for i in 0..6 {
+        let mut request = from(proxy, form_post(FORM, &[], &[]));
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            format!("198.51.100.{i}").parse().unwrap(),
+        );
+        let (status, _, _) = fetch(&plain, request).await;
+        assert_eq!(
+            status == StatusCode::TOO_MANY_REQUESTS,
+            i == 5,
+            "request {i}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ pub mod public;
 pub mod register;
 pub mod search;
 
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -42,21 +44,91 @@ pub async fn home(
     .into_response()
 }
 
-/// The client's address, when the server knows it.
-pub struct ClientIp(pub Option<std::net::IpAddr>);
+/// The client's address, when the server knows it: the peer, or behind a trusted reverse
+/// proxy the address that proxy saw (the limits per address depend on it).
+pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl axum::extract::FromRequestParts<WebState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &WebState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientIp(peer.map(|peer| {
+            client_address(peer, &forwarded.join(","), state.app.trusted_proxies())
+        })))
+    }
+}
+
+/// The address a request comes from. Only a trusted proxy's `X-Forwarded-For` is read,
+/// from the right: each proxy appends the address it saw, so the right-most address that
+/// is not one of ours is the client's; what is left of it could be forged by the client.
+pub fn client_address(peer: IpAddr, forwarded_for: &str, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    for hop in forwarded_for.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            // Garbage in the chain: stop at the last address we can vouch for.
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let proxy = [ip("127.0.0.1"), ip("10.0.0.2")];
+        // Direct: the header is the client's own words.
+        assert_eq!(
+            client_address(ip("203.0.113.7"), "198.51.100.1", &proxy),
+            ip("203.0.113.7")
+        );
+        // Through the proxy: the address it saw.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "198.51.100.1", &proxy),
+            ip("198.51.100.1")
+        );
+        // A forged left part is ignored; both of our proxies are skipped.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "1.2.3.4, 198.51.100.1, 10.0.0.2", &proxy),
+            ip("198.51.100.1")
+        );
+        // No header, garbage, or only our proxies: the peer.
+        assert_eq!(client_address(ip("127.0.0.1"), "", &proxy), ip("127.0.0.1"));
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "n'importe quoi", &proxy),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "10.0.0.2", &proxy),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), "2001:db8::1", &proxy),
+            ip("2001:db8::1")
+        );
     }
 }

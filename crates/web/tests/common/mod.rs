@@ -23,12 +23,18 @@ pub struct Site {
 }
 
 pub async fn site() -> Site {
+    site_with(|_| {}).await
+}
+
+/// [`site`] with some settings changed.
+pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::new(
+    let mut config = Config::new(
         dir.path(),
         None,
         MasterKeySource::Inline(parapheur_files::MasterKey::generate().unwrap().to_base64()),
     );
+    settings(&mut config);
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
     let a = app
