@@ -803,8 +803,15 @@ impl App {
             Some(item.id),
             kind,
             &message,
-            Some(format!("{kind}:{}", item.id))
-                .filter(|_| kind == "ack_registration" || kind == "ack_receipt"),
+            match kind {
+                "ack_registration" | "ack_receipt" => Some(format!("{kind}:{}", item.id)),
+                // Once per completion: documents asked for again, then completed again,
+                // give a new AR.
+                "ack_completed" => item
+                    .incomplete_completed_on
+                    .map(|on| format!("{kind}:{}:{on}", item.id)),
+                _ => None,
+            },
             now,
         )
         .await
@@ -902,42 +909,93 @@ impl App {
             return Err(AppError::invalid("indiquez au moins une pièce manquante"));
         }
         let today = local_date(now, &commune.departement);
+        // With a type that has an AR, the list goes in a new AR (R112-5 names the missing
+        // documents); otherwise (no type yet, R112-4) in a plain notice.
+        let current = self.store().item(commune.id, item_id).await?;
+        let with_ar = match self.acknowledgement_facts(commune, &current, None).await {
+            Ok(_) => true,
+            Err(AppError::Invalid(_)) => false,
+            Err(e) => return Err(e),
+        };
+        let url = self.ensure_tracking_url(commune, item_id, now).await?;
+        // The change, the email and the thread message land together or not at all.
+        let mut tx = self.store().begin(now).await?;
         let item = self
-            .change_item(
+            .apply_change(
+                &mut tx,
                 commune,
                 actor,
                 item_id,
                 Change::Incomplete {
                     requested_on: today,
-                    missing,
+                    missing: missing.clone(),
                 },
                 now,
             )
             .await?;
-        let url = self.ensure_tracking_url(commune, item_id, now).await?;
-        let (facts, sender) = self
-            .acknowledgement_facts(commune, &item, Some(url))
-            .await?;
-        let ack = acknowledgement::acknowledgement_of_receipt(&facts);
-        let mut tx_email = None;
-        if let Some(to) = sender.as_ref().and_then(contact_address) {
-            let pdf = self.letter_of(commune, &ack, sender.as_ref(), now).await?;
-            tx_email = Some(
-                self.ack_email(
-                    commune,
-                    &item,
-                    &to,
-                    &ack,
-                    Some(pdf),
-                    "missing_documents",
-                    now,
-                )
-                .await?,
-            );
-        }
-        let mut tx = self.store().begin(now).await?;
-        tx.item_for_update(commune.id, item_id).await?;
-        if let Some(email) = &tx_email {
+        let sender = self.sender_of(commune, &item).await?;
+        let to = sender.as_ref().and_then(contact_address);
+        let (text, email) = if with_ar {
+            let (facts, _) = self
+                .acknowledgement_facts(commune, &item, Some(url))
+                .await?;
+            let ack = acknowledgement::acknowledgement_of_receipt(&facts);
+            let email = match &to {
+                Some(to) => {
+                    let pdf = self.letter_of(commune, &ack, sender.as_ref(), now).await?;
+                    Some(
+                        self.ack_email(
+                            commune,
+                            &item,
+                            to,
+                            &ack,
+                            Some(pdf),
+                            "missing_documents",
+                            now,
+                        )
+                        .await?,
+                    )
+                }
+                None => None,
+            };
+            (plain_text(&ack), email)
+        } else {
+            let text = missing_documents_notice(commune, &item, &missing, &url);
+            let email = match &to {
+                Some(to) => {
+                    let settings = self.store().commune_settings(commune.id).await?;
+                    let message = OutgoingMessage {
+                        from: self.sender_address(commune),
+                        to: vec![to.clone()],
+                        reply_to: self.reply_to(commune, &settings),
+                        subject: format!("Pièces manquantes — {} [{}]", item.subject, item.chrono),
+                        text: text.clone(),
+                        html: None,
+                        attachments: Vec::new(),
+                        message_id: parapheur_smtp::new_message_id(
+                            &self.message_id_domain(commune),
+                        ),
+                        in_reply_to: None,
+                        references: Vec::new(),
+                        auto_submitted: true,
+                    };
+                    Some(
+                        self.prepare_email(
+                            commune,
+                            Some(item.id),
+                            "missing_documents",
+                            &message,
+                            None,
+                            now,
+                        )
+                        .await?,
+                    )
+                }
+                None => None,
+            };
+            (text, email)
+        };
+        if let Some(email) = &email {
             self.queue_email(&mut tx, email).await?;
         }
         tx.insert_item_message(
@@ -946,15 +1004,68 @@ impl App {
                 item_id,
                 "missing_documents",
                 "Pièces manquantes",
-                &plain_text(&ack),
+                &text,
                 now,
             ),
             &actor.journal_name(),
         )
         .await?;
+        let item = if with_ar && email.is_some() && item.acknowledged_at.is_none() {
+            let mut after = item.clone();
+            after.acknowledged_at = Some(now);
+            tx.update_item(&item, &after, "item.acknowledged", &actor.journal_name())
+                .await?;
+            after
+        } else {
+            item
+        };
         tx.commit().await?;
         self.outbox_queued();
         Ok(item)
+    }
+
+    /// L114-5 and R112-5: once the missing documents are in, the sender gets the
+    /// accusé de réception again with the dates that now run (once per completion). No
+    /// email address, no type with an AR: nothing to send (the AR can be printed).
+    pub(crate) async fn acknowledge_completion(
+        &self,
+        commune: &Commune,
+        item_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let now = now.trunc_subsecs(6);
+        let item = self.store().item(commune.id, item_id).await?;
+        if item.incomplete_completed_on.is_none() {
+            return Ok(());
+        }
+        let url = self.ensure_tracking_url(commune, item_id, now).await?;
+        let (facts, sender) = match self.acknowledgement_facts(commune, &item, Some(url)).await {
+            Ok(found) => found,
+            Err(AppError::Invalid(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let Some(to) = sender.as_ref().and_then(contact_address) else {
+            return Ok(());
+        };
+        let ack = acknowledgement::acknowledgement_of_receipt(&facts);
+        let pdf = self.letter_of(commune, &ack, sender.as_ref(), now).await?;
+        let email = self
+            .ack_email(commune, &item, &to, &ack, Some(pdf), "ack_completed", now)
+            .await?;
+        let mut tx = self.store().begin(now).await?;
+        tx.item_for_update(commune.id, item_id).await?;
+        if self.queue_email(&mut tx, &email).await? {
+            let title = format!("{} (dossier complet)", ack.title);
+            tx.insert_item_message(
+                commune.id,
+                &thread_message(item_id, "ack_receipt", &title, &plain_text(&ack), now),
+                "system:accusé",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.outbox_queued();
+        Ok(())
     }
 
     /// What the tracking link shows; `NotFound` for a token that leads nowhere (guessed,
@@ -1102,6 +1213,7 @@ impl App {
         message.from_citizen = true;
         message.attachment_ids = ids.clone();
         tx.insert_item_message(commune.id, &message, &who).await?;
+        let mut completed = false;
         if before.status == Status::AwaitingDocuments && !ids.is_empty() {
             let mut after = before.clone();
             after.status = Status::InProgress;
@@ -1117,9 +1229,17 @@ impl App {
             after.silence_date = dates.silence_date;
             tx.update_item(&before, &after, "item.completed", &who)
                 .await?;
+            completed = true;
         }
         tx.commit().await?;
         self.work_queued();
+        if completed {
+            // The request is complete: its new dates go out (a failure here is retried by
+            // the agent from the item page; the documents are already in).
+            if let Err(e) = self.acknowledge_completion(&commune, before.id, now).await {
+                tracing::warn!(error = %e, "accusé de réception après complément");
+            }
+        }
         Ok(())
     }
 
@@ -1445,6 +1565,20 @@ async fn record_acknowledged(
     tx.update_item(&before, &after, "item.acknowledged", &actor.journal_name())
         .await?;
     Ok(())
+}
+
+/// The list of missing documents for a request whose type has no AR (L114-5).
+fn missing_documents_notice(
+    commune: &Commune,
+    item: &Item,
+    missing: &[String],
+    url: &str,
+) -> String {
+    let list: String = missing.iter().map(|m| format!("- {m}\n")).collect();
+    format!(
+        "Madame, Monsieur,\n\nPour traiter votre demande n° {} (« {} »), la mairie de {} a besoin des pièces suivantes :\n\n{list}\nVous pouvez les déposer depuis votre page de suivi : {url}\n(article L114-5 du code des relations entre le public et l'administration)\n",
+        item.chrono, item.subject, commune.name
+    )
 }
 
 /// A message of the public thread.

@@ -75,11 +75,16 @@ impl App {
             self.check_routing(commune, *service_id, *assignee_id)
                 .await?;
         }
+        let completed = matches!(change, Change::Completed { .. });
         let mut tx = self.store().begin(now).await?;
         let after = self
             .apply_change(&mut tx, commune, actor, item_id, change, now)
             .await?;
         tx.commit().await?;
+        if completed && let Err(e) = self.acknowledge_completion(commune, item_id, now).await {
+            // The documents are recorded; the AR can be sent again from the item page.
+            tracing::warn!(error = %e, "accusé de réception après complément");
+        }
         Ok(after)
     }
 

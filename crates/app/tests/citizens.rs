@@ -12,7 +12,6 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use harness::{Db, Harness, SYSTEM};
 use parapheur_app::citizens::Upload;
-use parapheur_app::domain::french::long_date;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::reference_cases::reference_cases;
 use parapheur_app::domain::{
@@ -40,6 +39,20 @@ async fn with_sink(h: &Harness, sink: &SmtpSink) -> App {
     });
     config.public_url = "https://parapheur.test".into();
     App::open(&config).await.unwrap()
+}
+
+/// Registers `new` from `party`, with no file.
+async fn registered(
+    app: &App,
+    commune: &Commune,
+    new: NewItem,
+    party: Option<Party>,
+    at: DateTime<Utc>,
+) -> parapheur_app::domain::item::Item {
+    app.register_with_party(commune, &SYSTEM, new, party, Vec::new(), at)
+        .await
+        .unwrap()
+        .item
 }
 
 /// The readable text of a received message (its text part, decoded).
@@ -100,6 +113,25 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
     let metropole = h.commune("37154").await; // Montbazon
     let alsace = h.commune("67482").await; // Strasbourg
     let now = utc(2028, 9, 1, 9);
+    // R112-5 2°: the service's address, email and phone are in every AR.
+    for (commune, phone) in [(&metropole, "02 47 26 01 30"), (&alsace, "03 68 98 50 00")] {
+        app.update_commune_settings(
+            commune,
+            &SYSTEM,
+            parapheur_app::admin::SettingsForm {
+                address: format!(
+                    "1 place de la Mairie\n{} {}",
+                    commune.postal_code, commune.name
+                ),
+                phone: phone.into(),
+                email: format!("mairie@{}.fr", commune.insee),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
     let mut expected = Vec::new();
     for (n, case) in reference_cases().into_iter().enumerate() {
         let commune = match case.zone {
@@ -108,22 +140,17 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         };
         let code = format!("cas-{n}");
         doctype_like(&app, commune, &code, case.delay, case.silence).await;
-        let mut new = NewItem::incoming(Channel::Paper, format!("Demande n° {n}"), case.arrival);
+        // Paper and email alternately: both wordings (R112-5, R112-11-1) go through SMTP.
+        let channel = if n % 2 == 1 {
+            Channel::Email
+        } else {
+            Channel::Paper
+        };
+        let mut new = NewItem::incoming(channel, format!("Demande n° {n}"), case.arrival);
         new.doctype_code = Some(code);
         new.first_receipt_elsewhere = case.first_receipt_elsewhere;
         let email = format!("demandeur{n}@exemple.fr");
-        let item = app
-            .register_with_party(
-                commune,
-                &SYSTEM,
-                new,
-                Some(citizen(&email)),
-                Vec::new(),
-                now,
-            )
-            .await
-            .unwrap()
-            .item;
+        let item = registered(&app, commune, new, Some(citizen(&email)), now).await;
         if let Some(missing) = case.incomplete {
             app.change_item(
                 commune,
@@ -138,6 +165,7 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
             .await
             .unwrap();
             if let Some(on) = missing.completed_on {
+                // Completing the request sends the AR with the dates that now run.
                 app.change_item(commune, &SYSTEM, item.id, Change::Completed { on }, now)
                     .await
                     .unwrap();
@@ -150,12 +178,14 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
             "{}",
             case.label
         );
-        let to = app
-            .send_acknowledgement(commune, &SYSTEM, item.id, now)
-            .await
-            .unwrap();
-        assert_eq!(to, email);
-        expected.push((email, case));
+        if case.incomplete.is_none_or(|m| m.completed_on.is_none()) {
+            let to = app
+                .send_acknowledgement(commune, &SYSTEM, item.id, now)
+                .await
+                .unwrap();
+            assert_eq!(to, email);
+        }
+        expected.push((email, case, channel, commune.clone()));
     }
     // The sender takes 20 at a time.
     let mut sent = 0;
@@ -171,33 +201,45 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
     let received = sink
         .wait_for(expected.len(), StdDuration::from_secs(20))
         .await;
-    for (email, case) in &expected {
+    for (email, case, channel, commune) in &expected {
         let message = received
             .iter()
             .find(|r| r.rcpt_to.iter().any(|t| t == email))
             .unwrap_or_else(|| panic!("no AR received for {}", case.label));
-        let (subject, text) = text_of(&message.data);
-        assert!(subject.contains("Accusé de réception"), "{subject}");
-        assert!(
-            text.contains(&long_date(case.arrival)),
-            "{}: receipt date missing in\n{text}",
+        assert_eq!(
+            received
+                .iter()
+                .filter(|r| r.rcpt_to.iter().any(|t| t == email))
+                .count(),
+            1,
+            "{}: one AR each",
             case.label
         );
-        match (case.silence, case.expected_silence_date) {
-            (SilenceRule::Acceptance, Some(on)) => {
-                assert!(text.contains("réputée acceptée"), "{}\n{text}", case.label);
-                assert!(text.contains(&long_date(on)), "{}\n{text}", case.label);
-                assert!(text.contains("L232-3"), "{}", case.label);
-            }
-            (SilenceRule::Rejection, Some(on)) => {
-                assert!(text.contains("réputée rejetée"), "{}\n{text}", case.label);
-                assert!(text.contains(&long_date(on)), "{}\n{text}", case.label);
-                assert!(text.contains("recours"), "{}", case.label);
-            }
-            _ => {}
+        let (subject, text) = text_of(&message.data);
+        assert!(subject.contains("Accusé de réception"), "{subject}");
+        let (must, must_not) = case.ar_mentions(*channel == Channel::Email);
+        for mention in must {
+            assert!(text.contains(&mention), "{}: {mention}\n{text}", case.label);
         }
-        // R112-5 2°: the service in charge, with its address.
-        assert!(text.contains("Mairie de"), "{}", case.label);
+        for mention in must_not {
+            assert!(!text.contains(mention), "{}: {mention}\n{text}", case.label);
+        }
+        if case.waiting_for_documents() {
+            assert!(text.contains("Plan de situation"), "{}\n{text}", case.label);
+        }
+        // R112-5 2°: the service in charge, its address, email and phone.
+        for mention in [
+            format!("Mairie de {}", commune.name),
+            "1 place de la Mairie".to_owned(),
+            format!("mairie@{}.fr", commune.insee),
+        ] {
+            assert!(text.contains(&mention), "{}: {mention}\n{text}", case.label);
+        }
+        assert!(
+            text.contains("02 47 26 01 30") || text.contains("03 68 98 50 00"),
+            "{}\n{text}",
+            case.label
+        );
         // The PDF is attached.
         let parsed = mail_parser::MessageParser::default()
             .parse(&message.data)
@@ -232,18 +274,7 @@ async fn the_outbox_survives_a_failing_smtp_server(db: Db) {
     let t0 = utc(2026, 3, 2, 9);
     let mut new = NewItem::incoming(Channel::Paper, "Terrasse", t0.date_naive());
     new.doctype_code = Some("voirie".into());
-    let item = app
-        .register_with_party(
-            &commune,
-            &SYSTEM,
-            new,
-            Some(citizen("jeanne@exemple.fr")),
-            Vec::new(),
-            t0,
-        )
-        .await
-        .unwrap()
-        .item;
+    let item = registered(&app, &commune, new, Some(citizen("jeanne@exemple.fr")), t0).await;
     app.send_acknowledgement(&commune, &SYSTEM, item.id, t0)
         .await
         .unwrap();
@@ -497,6 +528,19 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     );
     assert_eq!(view.attachments.len(), 1);
     assert!(view.messages.iter().any(|m| m.from_citizen));
+    // The new date reaches the citizen at once, in a new AR (L114-5, R112-5).
+    app.deliver_outbox(completed).await.unwrap();
+    let received = sink.wait_for(4, StdDuration::from_secs(10)).await;
+    let (subject, text) = text_of(&received[3].data);
+    assert!(subject.contains("Accusé de réception"), "{subject}");
+    assert!(
+        text.contains("réputée acceptée") && text.contains("10 mai 2026"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Attestation d'assurance"),
+        "no longer missing: {text}"
+    );
     // A disguised file is refused and nothing is added.
     let refused = app
         .citizen_answer(
@@ -531,9 +575,9 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         parapheur_app::domain::Direction::Outgoing
     );
     app.deliver_outbox(reply_at).await.unwrap();
-    let received = sink.wait_for(4, StdDuration::from_secs(10)).await;
+    let received = sink.wait_for(5, StdDuration::from_secs(10)).await;
     let sent_reply = mail_parser::MessageParser::default()
-        .parse(&received[3].data)
+        .parse(&received[4].data)
         .unwrap();
     let body = sent_reply.body_text(0).unwrap().into_owned();
     assert!(body.contains("Madame Martin,"), "{body}");
@@ -606,18 +650,7 @@ async fn the_watch_records_decisions_and_sends_digests(db: Db) {
     let arrival = utc(2026, 2, 1, 9);
     let mut new = NewItem::incoming(Channel::Paper, "Terrasse", arrival.date_naive());
     new.doctype_code = Some("sva".into());
-    let item = app
-        .register_with_party(
-            &commune,
-            &SYSTEM,
-            new,
-            Some(citizen("j@exemple.fr")),
-            Vec::new(),
-            arrival,
-        )
-        .await
-        .unwrap()
-        .item;
+    let item = registered(&app, &commune, new, Some(citizen("j@exemple.fr")), arrival).await;
     assert_eq!(
         item.silence_date,
         chrono::NaiveDate::from_ymd_opt(2026, 4, 1)
@@ -779,6 +812,45 @@ async fn paper_acknowledgements_are_printed_in_one_pdf(db: Db) {
     assert_eq!(dispensed_item.acknowledged_at, None);
 }
 
+/// Documents asked for a request that has no type yet (so no AR): the list still reaches
+/// the citizen, in a plain notice with the tracking link, together with the change.
+async fn documents_for_an_untyped_request_go_in_a_notice(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let sink = testing::start().await;
+    let app = with_sink(&h, &sink).await;
+    let commune = h.commune("37154").await;
+    let t0 = utc(2026, 3, 2, 9);
+    let new = NewItem::incoming(Channel::Email, "Question sur le PLU", t0.date_naive());
+    let item = registered(&app, &commune, new, Some(citizen("jeanne@exemple.fr")), t0).await;
+    let waiting = app
+        .request_documents(
+            &commune,
+            &SYSTEM,
+            item.id,
+            vec!["Plan cadastral".into()],
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, Status::AwaitingDocuments);
+    assert_eq!(waiting.acknowledged_at, None, "a notice is not an AR");
+    assert_eq!(app.deliver_outbox(t0).await.unwrap().sent, 1);
+    let received = sink.wait_for(1, StdDuration::from_secs(10)).await;
+    let (subject, text) = text_of(&received[0].data);
+    assert!(subject.contains("Pièces manquantes"), "{subject}");
+    assert!(text.contains("- Plan cadastral"), "{text}");
+    assert!(text.contains("https://parapheur.test/suivi/"), "{text}");
+    assert!(text.contains("L114-5"), "{text}");
+    // Nothing to list: refused, nothing changed.
+    let err = app
+        .request_documents(&commune, &SYSTEM, item.id, vec!["  ".into()], t0)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("au moins une pièce"), "{err}");
+}
+
 /// The text of a PDF (poppler's pdftotext); pages separated by form feeds.
 fn pdf_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -800,4 +872,5 @@ both!(
     a_request_goes_from_form_to_reply,
     the_watch_records_decisions_and_sends_digests,
     paper_acknowledgements_are_printed_in_one_pdf,
+    documents_for_an_untyped_request_go_in_a_notice,
 );

@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use crate::calendar::HolidayZone;
 use crate::deadline::{DeadlineFacts, Incompleteness};
 use crate::delay::{Delay, SilenceRule};
+use crate::french::long_date;
 
 /// One request and its expected dates. `label` says how the dates were computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,54 @@ impl ReferenceCase {
     /// Whether the request still waits for documents (L114-5), so has no date yet.
     pub fn waiting_for_documents(&self) -> bool {
         self.incomplete.is_some_and(|i| i.completed_on.is_none())
+    }
+
+    /// What the accusé de réception of this request must say, word for word (paper or
+    /// `electronic` wording): the receipt date, then the decision date and its meaning, or
+    /// why there is none yet; and what it must not say. Every layer checks its AR with these.
+    pub fn ar_mentions(&self, electronic: bool) -> (Vec<String>, Vec<&'static str>) {
+        let mut must = vec![format!(
+            "a reçu votre demande le {}",
+            long_date(self.arrival)
+        )];
+        let condition = if electronic {
+            "Sous réserve que votre demande soit complète, et à défaut de décision expresse, elle"
+        } else {
+            "À défaut de décision expresse, votre demande"
+        };
+        let must_not = match (self.silence, self.expected_silence_date) {
+            (SilenceRule::Acceptance, Some(on)) => {
+                must.push(format!(
+                    "{condition} sera réputée acceptée le {}.",
+                    long_date(on)
+                ));
+                must.push("L232-3".to_owned());
+                vec!["réputée rejetée"]
+            }
+            (SilenceRule::Rejection, Some(on)) => {
+                must.push(format!(
+                    "{condition} sera réputée rejetée le {}.",
+                    long_date(on)
+                ));
+                must.push("www.telerecours.fr".to_owned());
+                vec!["réputée acceptée"]
+            }
+            (SilenceRule::None, None) => {
+                let due = self.expected_due.map(long_date).unwrap_or_default();
+                must.push(format!("au plus tard le {due}."));
+                must.push("ne vaut ni acceptation ni rejet".to_owned());
+                vec!["réputée"]
+            }
+            // Waiting for documents: no date yet.
+            (_, None) => {
+                must.push("ne court qu'à compter de la réception".to_owned());
+                vec!["sera réputée acceptée le", "sera réputée rejetée le"]
+            }
+            (SilenceRule::None, Some(_)) => {
+                unreachable!("{}: a silence date without a silence rule", self.label)
+            }
+        };
+        (must, must_not)
     }
 }
 
