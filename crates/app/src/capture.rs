@@ -602,6 +602,16 @@ impl App {
             stored.push((a, s));
         }
         let who = actor.journal_name();
+        // The requester writing back (answering our email, sending the missing documents)
+        // joins the public thread, which the tracking page shows; anyone else is a note.
+        let from_requester = match (&mail.from, self.sender_of(commune, &item).await?) {
+            (Some(from), Some(sender)) => sender
+                .email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(from.email.trim())),
+            _ => false,
+        };
+        let mut attachment_ids = Vec::new();
         let mut tx = self.store().begin(now).await?;
         for (a, s) in &stored {
             let attachment = Attachment {
@@ -617,6 +627,7 @@ impl App {
                 tx.enqueue_extraction(commune.id, &s.sha256, &a.media_type, &a.filename)
                     .await?;
             }
+            attachment_ids.push(attachment.id);
         }
         let from = mail
             .from
@@ -635,18 +646,41 @@ impl App {
             note.push_str("\n\n");
             note.push_str(&truncate(body, 20_000));
         }
-        tx.insert_note(
-            commune.id,
-            &Note {
+        let mut completed = false;
+        if from_requester {
+            let message = parapheur_store::citizens::ItemMessage {
                 id: Uuid::now_v7(),
                 item_id,
+                kind: "citizen".to_owned(),
+                from_citizen: true,
+                subject: truncate(mail.subject.trim(), 200),
+                body: truncate(body, 20_000),
+                reply_item_id: None,
+                attachment_ids: attachment_ids.clone(),
                 author_id: None,
-                body: note,
                 created_at: now,
-            },
-            &who,
-        )
-        .await?;
+            };
+            tx.insert_item_message(commune.id, &message, &who).await?;
+            if !attachment_ids.is_empty() {
+                let before = tx.item_for_update(commune.id, item_id).await?;
+                completed = self
+                    .complete_with_documents(&mut tx, commune, &before, now, &who)
+                    .await?;
+            }
+        } else {
+            tx.insert_note(
+                commune.id,
+                &Note {
+                    id: Uuid::now_v7(),
+                    item_id,
+                    author_id: None,
+                    body: note,
+                    created_at: now,
+                },
+                &who,
+            )
+            .await?;
+        }
         if retrying {
             tx.resolve_inbound(
                 commune.id,
@@ -664,6 +698,9 @@ impl App {
         }
         tx.commit().await?;
         self.work_queued();
+        if completed && let Err(e) = self.acknowledge_completion(commune, item_id, now).await {
+            tracing::warn!(error = %e, "accusé de réception après complément");
+        }
         Ok(CaptureOutcome::Attached {
             chrono: item.chrono,
             item_id,

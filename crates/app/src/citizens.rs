@@ -1024,6 +1024,37 @@ impl App {
         Ok(item)
     }
 
+    /// Documents from the requester complete a request that waited for them (L114-5): the
+    /// delay runs again from today. False when it was not waiting.
+    pub(crate) async fn complete_with_documents(
+        &self,
+        tx: &mut parapheur_store::WriteTx,
+        commune: &Commune,
+        before: &Item,
+        now: DateTime<Utc>,
+        who: &str,
+    ) -> Result<bool, AppError> {
+        if before.status != Status::AwaitingDocuments {
+            return Ok(false);
+        }
+        let today = local_date(now, &commune.departement);
+        let mut after = before.clone();
+        after.status = Status::InProgress;
+        after.incomplete_completed_on =
+            Some(today.max(before.incomplete_requested_on.unwrap_or(today)));
+        after.updated_at = now;
+        let doctype = match &after.doctype_code {
+            Some(code) => tx.doctype(commune.id, code).await?,
+            None => None,
+        };
+        let dates = deadlines(after.direction, &after, doctype.as_ref(), commune);
+        after.due_date = dates.due;
+        after.silence_date = dates.silence_date;
+        tx.update_item(before, &after, "item.completed", who)
+            .await?;
+        Ok(true)
+    }
+
     /// L114-5 and R112-5: once the missing documents are in, the sender gets the
     /// accusé de réception again with the dates that now run (once per completion). No
     /// email address, no type with an AR: nothing to send (the AR can be printed).
@@ -1179,7 +1210,6 @@ impl App {
             );
         }
         let who = CITIZEN.journal_name();
-        let today = local_date(now, &commune.departement);
         let mut tx = self.store().begin(now).await?;
         let before = tx.item_for_update(commune.id, view.item.id).await?;
         let mut ids = Vec::new();
@@ -1213,24 +1243,10 @@ impl App {
         message.from_citizen = true;
         message.attachment_ids = ids.clone();
         tx.insert_item_message(commune.id, &message, &who).await?;
-        let mut completed = false;
-        if before.status == Status::AwaitingDocuments && !ids.is_empty() {
-            let mut after = before.clone();
-            after.status = Status::InProgress;
-            after.incomplete_completed_on =
-                Some(today.max(before.incomplete_requested_on.unwrap_or(today)));
-            after.updated_at = now;
-            let doctype = match &after.doctype_code {
-                Some(code) => tx.doctype(commune.id, code).await?,
-                None => None,
-            };
-            let dates = deadlines(after.direction, &after, doctype.as_ref(), &commune);
-            after.due_date = dates.due;
-            after.silence_date = dates.silence_date;
-            tx.update_item(&before, &after, "item.completed", &who)
+        let completed = !ids.is_empty()
+            && self
+                .complete_with_documents(&mut tx, &commune, &before, now, &who)
                 .await?;
-            completed = true;
-        }
         tx.commit().await?;
         self.work_queued();
         if completed {

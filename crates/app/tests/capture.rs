@@ -178,9 +178,22 @@ async fn replies_join_their_item(db: Db) {
         .unwrap();
     assert!(matches!(by_number, CaptureOutcome::Attached { item_id: i, .. } if i == item_id));
     assert_eq!(h.app.store().item_count(commune.id).await.unwrap(), 1);
+    // The requester's own words join the public thread; the neighbour's are a note.
     let notes = h.app.store().notes(commune.id, item_id).await.unwrap();
-    assert_eq!(notes.len(), 2);
-    assert!(notes.iter().any(|n| n.body.contains("côté rue")));
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].body.contains("Je suis le voisin"), "{notes:?}");
+    let thread = h
+        .app
+        .store()
+        .item_messages(commune.id, item_id)
+        .await
+        .unwrap();
+    assert!(
+        thread
+            .iter()
+            .any(|m| m.from_citizen && m.body.contains("côté rue")),
+        "{thread:?}"
+    );
     assert_eq!(
         h.app
             .store()

@@ -612,6 +612,13 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         }
         other => panic!("not threaded: {other:?}"),
     }
+    // It is in the public thread: the tracking page shows it.
+    let view = app.tracking(&token).await.unwrap();
+    assert!(
+        view.messages
+            .iter()
+            .any(|m| m.from_citizen && m.body.contains("Merci beaucoup"))
+    );
 }
 
 /// Silence kept until the end of the silence date: the implicit decision is recorded the
@@ -843,6 +850,50 @@ async fn documents_for_an_untyped_request_go_in_a_notice(db: Db) {
     assert!(text.contains("- Plan cadastral"), "{text}");
     assert!(text.contains("https://parapheur.test/suivi/"), "{text}");
     assert!(text.contains("L114-5"), "{text}");
+    // The citizen answers the notice by email with the plan: it joins the request, which
+    // is complete again.
+    let notice_id = mail_parser::MessageParser::default()
+        .parse(&received[0].data)
+        .unwrap()
+        .message_id()
+        .unwrap()
+        .to_owned();
+    let answer = format!(
+        "From: Jeanne Martin <Jeanne@Exemple.fr>\r\nTo: mairie@montbazon.fr\r\nSubject: Re: Pièces manquantes\r\nMessage-ID: <plan-1@exemple.fr>\r\nIn-Reply-To: <{notice_id}>\r\nDate: Tue, 3 Mar 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nVoici le plan.\r\n--b\r\nContent-Type: application/pdf; name=plan.pdf\r\nContent-Disposition: attachment; filename=plan.pdf\r\n\r\n%PDF-1.4 plan\r\n--b--\r\n"
+    );
+    let at = utc(2026, 3, 3, 8);
+    let outcome = app
+        .capture_message(
+            &commune,
+            parapheur_app::capture::MessageSource::import("réponse"),
+            Ok(answer.into_bytes()),
+            at,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, parapheur_app::capture::CaptureOutcome::Attached { item_id, .. } if item_id == item.id),
+        "{outcome:?}"
+    );
+    let after = app.store().item(commune.id, item.id).await.unwrap();
+    assert_eq!(after.status, Status::InProgress);
+    assert_eq!(after.incomplete_completed_on, Some(at.date_naive()));
+    let token_url = text
+        .split("https://parapheur.test/suivi/")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let view = app.tracking(&token_url).await.unwrap();
+    assert!(
+        view.messages
+            .iter()
+            .any(|m| m.from_citizen && m.body.contains("Voici le plan"))
+    );
+    assert_eq!(view.attachments.len(), 1);
+
     // Nothing to list: refused, nothing changed.
     let err = app
         .request_documents(&commune, &SYSTEM, item.id, vec!["  ".into()], t0)

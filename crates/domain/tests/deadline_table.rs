@@ -34,12 +34,12 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use chrono::NaiveDate;
+use parapheur_domain::Channel;
 use parapheur_domain::acknowledgement::{
     AckFacts, ServiceContact, acknowledgement_of_receipt, plain_text,
 };
 use parapheur_domain::deadline::compute;
 use parapheur_domain::reference_cases::{ReferenceCase, reference_cases};
-use parapheur_domain::Channel;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
