@@ -1338,6 +1338,11 @@ impl App {
     /// Replies to an incoming item by email: the reply is registered as an outgoing item
     /// (its own chrono number), linked to the request, shown in its public thread, and
     /// sent threaded to the citizen's messages so that their answer comes back here.
+    ///
+    /// `decides`: the reply is the answer to the request, which then counts as answered
+    /// (status "réponse envoyée": no more deadline warnings, no implicit decision). A
+    /// holding reply or a question leaves the request and its deadlines as they are.
+    #[allow(clippy::too_many_arguments)]
     pub async fn reply_by_email(
         &self,
         commune: &Commune,
@@ -1345,6 +1350,7 @@ impl App {
         item_id: Uuid,
         subject: &str,
         body: &str,
+        decides: bool,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
         let now = now.trunc_subsecs(6);
@@ -1442,7 +1448,8 @@ impl App {
                 now,
             )
             .await?;
-        if item.status.is_open()
+        if decides
+            && item.status.is_open()
             && item
                 .status
                 .check_transition(Status::ReplySent, None)

@@ -557,6 +557,28 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     assert!(refused.unwrap_err().to_string().contains("ni un PDF"));
     assert_eq!(app.tracking(&token).await.unwrap().attachments.len(), 1);
 
+    // A holding reply: registered and sent, but the request still runs to its deadline.
+    let holding_at = utc(2026, 3, 11, 10);
+    app.reply_by_email(
+        &commune,
+        &SYSTEM,
+        item.id,
+        "Votre demande est à l'étude",
+        "Nous revenons vers vous rapidement.",
+        false,
+        holding_at,
+    )
+    .await
+    .unwrap();
+    let still = app.store().item(commune.id, item.id).await.unwrap();
+    assert_eq!(still.status, Status::InProgress);
+    assert_eq!(
+        still.silence_date,
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 10)
+    );
+    app.deliver_outbox(holding_at).await.unwrap();
+    sink.wait_for(5, StdDuration::from_secs(10)).await;
+
     // The agent replies from a template with variables.
     let reply_at = utc(2026, 3, 12, 10);
     let reply = app
@@ -566,6 +588,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
             item.id,
             "Réservation de la salle",
             "{{contact.civilite}} {{contact.nom}},\nvotre demande {{courrier.numero}} est acceptée.",
+            true,
             reply_at,
         )
         .await
@@ -575,9 +598,9 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         parapheur_app::domain::Direction::Outgoing
     );
     app.deliver_outbox(reply_at).await.unwrap();
-    let received = sink.wait_for(5, StdDuration::from_secs(10)).await;
+    let received = sink.wait_for(6, StdDuration::from_secs(10)).await;
     let sent_reply = mail_parser::MessageParser::default()
-        .parse(&received[4].data)
+        .parse(&received[5].data)
         .unwrap();
     let body = sent_reply.body_text(0).unwrap().into_owned();
     assert!(body.contains("Madame Martin,"), "{body}");

@@ -305,6 +305,9 @@ pub struct ReplyForm {
     objet: String,
     #[serde(default)]
     texte: String,
+    /// The checkbox "this reply is the decision" (absent when unticked).
+    #[serde(default)]
+    decision: Option<String>,
 }
 
 /// Sends the reply: registered as an outgoing item, linked, emailed.
@@ -325,6 +328,7 @@ pub async fn reply(
             item.id,
             &form.objet,
             &form.texte,
+            form.decision.is_some(),
             Utc::now(),
         )
         .await
