@@ -1162,6 +1162,23 @@ impl App {
         Ok((attachment, bytes))
     }
 
+    /// The accusé de réception of the request behind a tracking link, as the letter the
+    /// commune would post, once the AR was given (by email or post).
+    pub async fn tracking_acknowledgement(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<u8>), AppError> {
+        let view = self.tracking(token).await?;
+        if view.item.acknowledged_at.is_none() {
+            return Err(not_found("accusé de réception"));
+        }
+        let pdf = self
+            .acknowledgement_pdf(&view.commune, view.item.id, now)
+            .await?;
+        Ok((view.item.chrono, pdf))
+    }
+
     /// The citizen answers on the tracking page, with documents: they join the item. If
     /// documents were asked for, the request is complete today and its delay restarts
     /// (SVA) or resumes (SVR); the agent still sees everything and may ask again.

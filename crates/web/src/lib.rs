@@ -283,6 +283,7 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         )
         // Citizens: public pages, no login
         .route("/demarches/{insee}", get(pages::public::commune))
+        .route("/logo/{insee}", get(pages::public::logo))
         .route(
             "/demarches/{insee}/{code}",
             get(pages::public::form)
@@ -298,6 +299,10 @@ pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout
         .route(
             "/suivi/{token}/fichier/{id}",
             get(pages::public::tracking_file),
+        )
+        .route(
+            "/suivi/{token}/accuse.pdf",
+            get(pages::public::tracking_acknowledgement),
         )
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(

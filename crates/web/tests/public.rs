@@ -16,6 +16,7 @@ use parapheur_app::Actor;
 use parapheur_app::citizens::FormInput;
 use parapheur_app::domain::pow;
 use parapheur_app::domain::request_form::{demo_forms, fields_to_json};
+use tower::ServiceExt as _;
 
 mod common;
 use common::*;
@@ -512,6 +513,19 @@ async fn tracking_shows_the_request_and_hides_behind_wrong_tokens() {
     assert!(page.contains(&format!("Demande {chrono}")));
     assert!(page.contains("Reçue le"));
     assert_eq!(page.matches("<h1").count(), 1);
+    // The AR is there to download, as the letter the mairie would post.
+    assert!(
+        page.contains(&format!("/suivi/{token}/accuse.pdf")),
+        "{page}"
+    );
+    let (status, headers, pdf) =
+        fetch(&site, get(&format!("/suivi/{token}/accuse.pdf"), None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/pdf"
+    );
+    assert!(pdf.starts_with("%PDF-"));
     let mut altered: Vec<char> = token.chars().collect();
     altered[5] = if altered[5] == 'A' { 'B' } else { 'A' };
     let altered: String = altered.into_iter().collect();
@@ -524,6 +538,8 @@ async fn tracking_shows_the_request_and_hides_behind_wrong_tokens() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}");
         assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), "same-origin");
         assert!(page.contains("Page introuvable"));
+        let (status, _, _) = fetch(&site, get(&format!("/suivi/{wrong}/accuse.pdf"), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}");
         let (status, _, _) = fetch(
             &site,
             from(
@@ -534,6 +550,53 @@ async fn tracking_shows_the_request_and_hides_behind_wrong_tokens() {
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}");
     }
+}
+
+/// The public pages carry the commune's logo, served to anyone and cached for good under
+/// an address that changes with the picture; a commune without one shows none.
+#[tokio::test]
+async fn the_public_pages_show_the_communes_logo() {
+    let site = site_with_forms().await;
+    let (_, _, page) = fetch(&site, get("/demarches/01004", None)).await;
+    assert!(!page.contains("/logo/01004"), "no logo yet");
+    let (status, _, _) = fetch(&site, get("/logo/01004", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let png =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    site.app
+        .update_commune_settings(
+            &site.a,
+            &Actor::System("test"),
+            parapheur_app::admin::SettingsForm {
+                logo: parapheur_app::admin::LogoChange::Replace {
+                    bytes: png.clone(),
+                    media_type: "image/png".into(),
+                },
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (_, _, page) = fetch(&site, get(FORM, None)).await;
+    let src = between(&page, "<img src=\"", "\"").to_owned();
+    assert!(src.starts_with("/logo/01004?v="), "{src}");
+    let response = site.router.clone().oneshot(get(&src, None)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/png");
+    assert!(
+        response.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(body.to_vec(), png);
+    // Commune B has none.
+    let (status, _, _) = fetch(&site, get("/logo/37154", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -352,6 +352,8 @@ struct Mairie {
     /// The number for a `tel:` link: digits and "+" only.
     phone_link: Option<String>,
     email: Option<String>,
+    /// The commune's logo, its address versioned by its hash (cached for good).
+    logo_url: Option<String>,
 }
 
 async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicError> {
@@ -370,7 +372,41 @@ async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicErr
         }),
         phone,
         email: present(settings.email),
+        logo_url: settings
+            .logo_sha256
+            .as_ref()
+            .filter(|_| settings.logo_type.is_some())
+            .map(|sha| format!("/logo/{}?v={}", commune.insee, &sha[..sha.len().min(12)])),
     })
+}
+
+/// The commune's logo for its public pages (the same picture its letters carry).
+pub async fn logo(State(state): State<WebState>, Path(insee): Path<String>) -> Response {
+    let result = async {
+        let commune = commune_of(&state, &insee).await?;
+        let settings = state.app.store().commune_settings(commune.id).await?;
+        let (Some(sha), Some(media_type)) = (settings.logo_sha256, settings.logo_type) else {
+            return Err(PublicError::NotFound);
+        };
+        let bytes = state.app.read_file(commune.id, &sha).await?;
+        let mut response = bytes.into_response();
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&media_type) {
+            headers.insert(header::CONTENT_TYPE, v);
+        }
+        // The address changes with the picture (?v=hash): keep it a year.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        );
+        Ok::<_, PublicError>(response)
+    }
+    .await;
+    result.into_response()
 }
 
 /// The commune of a public address: only communes of this installation.
@@ -1107,6 +1143,7 @@ async fn tracking_page(
             received => french::long_date(item.arrival_date),
             status_label => item.status.label_fr(),
             service => view.service_name,
+            ar_url => item.acknowledged_at.map(|_| format!("/suivi/{token}/accuse.pdf")),
             action => format!("/suivi/{token}"),
             accept => ACCEPT,
             max_files => MAX_UPLOADS,
@@ -1240,6 +1277,26 @@ pub async fn tracking_file(
             bytes,
             &attachment.filename,
             &attachment.media_type,
+        ))
+    }
+    .await;
+    private(result.into_response())
+}
+
+/// GET /suivi/{token}/accuse.pdf: the accusé de réception, as a PDF letter.
+pub async fn tracking_acknowledgement(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+) -> Response {
+    let result = async {
+        let (chrono, pdf) = state
+            .app
+            .tracking_acknowledgement(&token, chrono::Utc::now())
+            .await?;
+        Ok::<_, PublicError>(download(
+            pdf,
+            &format!("accuse-de-reception-{chrono}.pdf"),
+            "application/pdf",
         ))
     }
     .await;
