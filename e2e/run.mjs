@@ -159,14 +159,27 @@ function receivedMail() {
     return { to: record.rcpt_tos, subject, text: decodeBody(rest.join("\n\n"), encoding), raw };
   });
 }
-async function waitForMail(predicate, what) {
+async function waitForMail(predicate, what, atLeast = 1) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const found = receivedMail().filter(predicate);
-    if (found.length) return found;
+    if (found.length >= atLeast) return found;
     check(Date.now() < deadline, `no email ${what} within 30 s; received: ${receivedMail().map((m) => m.subject).join(' | ')}\n${serverLog()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+// Today in Paris, `months` calendar months later (the CRPA rule: same day number, or the
+// month's last day), written as the letters write it ("1er mars 2027").
+const MONTHS = ['janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre', 'octobre', 'novembre', 'décembre'];
+function parisDatePlusMonths(months) {
+  const [y, m, d] = new Date().toLocaleDateString('en-CA', { timeZone: 'Europe/Paris' }).split('-').map(Number);
+  const index = m - 1 + months;
+  const year = y + Math.floor(index / 12);
+  const month = index % 12;
+  const last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const day = Math.min(d, last);
+  return `${day === 1 ? '1er' : day} ${MONTHS[month]} ${year}`;
 }
 
 async function cleanup() {
@@ -859,8 +872,11 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   await sweepPage(page, 'citoyen', 'demande enregistrée', '', null, done);
 
   // Both acknowledgements reach the citizen, with the dates of R112-5.
-  const acks = await waitForMail((m) => m.to.includes(email) && /Accusé de réception/.test(m.subject), 'accusé de réception');
-  check(/réputée acceptée le \d/.test(acks[0].text), `AR without the acceptance date:\n${acks[0].text}`);
+  const isAr = (m) => m.to.includes(email) && /Accusé de réception/.test(m.subject);
+  const acks = await waitForMail(isAr, 'accusé de réception');
+  // "Demande administrative": two months of silence mean acceptance, from today.
+  const deemed = `réputée acceptée le ${parisDatePlusMonths(2)}`;
+  check(acks[0].text.replace(/\s+/g, ' ').includes(deemed), `AR without "${deemed}":\n${acks[0].text}`);
   check(acks[0].text.includes(chrono), 'AR without the number');
   await waitForMail((m) => m.to.includes(email) && /enregistrement/i.test(m.subject), "accusé d'enregistrement");
 
@@ -886,6 +902,14 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   await Promise.all([page.waitForNavigation(), page.click('main form button:has-text("Envoyer")')]);
   const answered = await page.locator('body').textContent();
   check(answered.includes("Voici l'attestation signée."), `the answer is not on the tracking page:\n${answered.slice(0, 600)}`);
+  // Complete again: a new AR with the date that now runs (from today, L114-5).
+  // (The list of missing documents came as an AR too, without a date: three in all.)
+  const withDate = (m) => isAr(m) && m.text.replace(/\s+/g, ' ').includes(deemed);
+  await waitForMail(withDate, `a second AR saying "${deemed}" after the documents came`, 2);
+  // The AR is also on the tracking page, as a PDF.
+  const arHref = await page.getAttribute('a[href$="/accuse.pdf"]', 'href');
+  const arPdf = await citizen.request.get(`${base}${arHref}`);
+  check(arPdf.ok() && (await arPdf.body()).subarray(0, 5).toString() === '%PDF-', `no AR PDF at ${arHref}`);
 
   // The agent sees it, then replies from a template.
   await agent.goto(itemUrl);

@@ -471,6 +471,7 @@ impl App {
             subject: item.subject.clone(),
             doctype_label: Some(doctype.label.clone()),
             arrival: item.arrival_date,
+            first_receipt_elsewhere: item.first_receipt_elsewhere,
             channel: item.channel,
             delay: doctype.delay,
             silence: doctype.silence,
@@ -486,6 +487,25 @@ impl App {
             tracking_url,
         };
         Ok((facts, sender))
+    }
+
+    /// What the commune's settings lack for its ARs to carry every mention of R112-5 2°
+    /// (postal address and phone of the service); an AR without them leaves the appeal
+    /// time limits unenforceable (L112-6). Shown where ARs are sent and in the settings.
+    pub async fn acknowledgement_gaps(
+        &self,
+        commune: &Commune,
+    ) -> Result<Vec<&'static str>, AppError> {
+        let settings = self.store().commune_settings(commune.id).await?;
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+        let mut gaps = Vec::new();
+        if blank(&settings.address) {
+            gaps.push("l'adresse postale de la mairie");
+        }
+        if blank(&settings.phone) {
+            gaps.push("le téléphone de la mairie");
+        }
+        Ok(gaps)
     }
 
     /// The requests still waiting for their accusé de réception, oldest first, each with
@@ -711,6 +731,7 @@ impl App {
             subject: item.subject.clone(),
             doctype_label: None,
             arrival: item.arrival_date,
+            first_receipt_elsewhere: item.first_receipt_elsewhere,
             channel: item.channel,
             delay: parapheur_domain::Delay::Months(2),
             silence: parapheur_domain::SilenceRule::None,

@@ -37,6 +37,9 @@ pub struct AckFacts {
     pub doctype_label: Option<String>,
     /// Receipt by the commune (the arrival date), the date the AR must state.
     pub arrival: NaiveDate,
+    /// L114-2: the day another administration received the request it forwarded to us.
+    #[serde(default)]
+    pub first_receipt_elsewhere: Option<NaiveDate>,
     pub channel: Channel,
     pub delay: Delay,
     pub silence: SilenceRule,
@@ -223,6 +226,11 @@ fn channel_phrase(channel: Channel) -> &'static str {
 /// does. An electronic AR adds "subject to the request being complete": its date is given
 /// before anyone has checked the request.
 fn decision_section(facts: &AckFacts) -> AckSection {
+    let section = silence_paragraphs(facts);
+    forwarding_paragraph(facts, section)
+}
+
+fn silence_paragraphs(facts: &AckFacts) -> AckSection {
     let section = AckSection::new("Délai de réponse");
     let condition = if facts.electronic {
         "Sous réserve que votre demande soit complète, et à défaut de décision expresse, elle"
@@ -285,6 +293,28 @@ fn decision_section(facts: &AckFacts) -> AckSection {
                 ),
             }
         }
+    }
+}
+
+/// L114-2: a forwarded request says from when its delay runs: the first receipt for a
+/// rejection by silence, our own receipt for an acceptance.
+fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
+    let Some(first) = facts.first_receipt_elsewhere else {
+        return section;
+    };
+    let first = long_date(first);
+    match facts.silence {
+        SilenceRule::Rejection => section.paragraph(format!(
+            "Votre demande a d'abord été reçue le {first} par une autre administration, qui nous \
+             l'a transmise : le délai court depuis cette date (article L114-2 du code des \
+             relations entre le public et l'administration)."
+        )),
+        SilenceRule::Acceptance => section.paragraph(format!(
+            "Votre demande a d'abord été reçue le {first} par une autre administration, qui nous \
+             l'a transmise : le délai court depuis sa réception par la commune (article L114-2 \
+             du code des relations entre le public et l'administration)."
+        )),
+        SilenceRule::None => section,
     }
 }
 
@@ -448,6 +478,7 @@ mod tests {
             subject: "Terrasse du café de la place".into(),
             doctype_label: Some("Demande administrative".into()),
             arrival,
+            first_receipt_elsewhere: None,
             channel: Channel::Paper,
             delay,
             silence,

@@ -61,6 +61,10 @@ impl ReferenceCase {
         } else {
             "À défaut de décision expresse, votre demande"
         };
+        if let Some(first) = self.first_receipt_elsewhere {
+            must.push(format!("d'abord été reçue le {}", long_date(first)));
+            must.push("L114-2".to_owned());
+        }
         let must_not = match (self.silence, self.expected_silence_date) {
             (SilenceRule::Acceptance, Some(on)) => {
                 must.push(format!(

@@ -53,6 +53,7 @@ fn ack_facts(case: &ReferenceCase, electronic: bool) -> AckFacts {
         subject: "Demande de référence".into(),
         doctype_label: None,
         arrival: case.arrival,
+        first_receipt_elsewhere: case.first_receipt_elsewhere,
         channel: if electronic {
             Channel::Form
         } else {
@@ -145,6 +146,18 @@ fn forwarded_requests_acknowledge_our_own_receipt() {
     {
         let text = plain_text(&acknowledgement_of_receipt(&ack_facts(case, false)));
         assert!(text.contains("le 5 janvier 2026, par courrier."), "{text}");
-        assert!(!text.contains("20 décembre 2025"), "{text}");
+        // The first receipt elsewhere is told as such, with where the delay runs from.
+        assert!(
+            !text.contains("a reçu votre demande le 20 décembre 2025"),
+            "{text}"
+        );
+        let from = match case.silence {
+            parapheur_domain::SilenceRule::Rejection => "le délai court depuis cette date",
+            _ => "le délai court depuis sa réception par la commune",
+        };
+        assert!(
+            text.contains("d'abord été reçue le 20 décembre 2025") && text.contains(from),
+            "{text}"
+        );
     }
 }

@@ -1619,6 +1619,26 @@ async fn acknowledgements_are_printed_for_the_post_and_recorded() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&typed.chrono), "{page}");
     assert!(page.contains("non : à imprimer"), "{page}");
+    // The commune has no address or phone yet: R112-5 needs them, the page says so.
+    assert!(
+        page.contains("le téléphone de la mairie") && page.contains("R112-5"),
+        "{page}"
+    );
+    site.app
+        .update_commune_settings(
+            &site.a,
+            &Actor::System("test"),
+            parapheur_app::admin::SettingsForm {
+                address: "Place de la Mairie\n01500 Ambérieu-en-Bugey".into(),
+                phone: "04 74 38 00 00".into(),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (_, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
+    assert!(!page.contains("R112-5"), "{page}");
 
     let (status, headers, body) = send(
         &site,
@@ -1703,4 +1723,73 @@ async fn a_forgotten_password_link_is_emailed_and_capped() {
     }
     let sent = site.app.store().outbox(site.a.id, 10).await.unwrap();
     assert_eq!(sent.len(), 3, "three links an hour at most");
+}
+
+/// L114-2: a request another administration received first and forwarded. Its first
+/// receipt is entered with the letter and starts the rejection delay; a first receipt after
+/// the arrival here is refused and saves nothing.
+#[tokio::test]
+async fn a_forwarded_request_keeps_its_first_receipt() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let fields = |first: String| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("channel", "paper".into()),
+            ("subject", "Recours transmis par la préfecture".into()),
+            ("sender", "Paul Durand".into()),
+            ("doctype", "demande-svr".into()),
+            ("arrival", day(today)),
+            ("first_receipt", first),
+            ("then", "next".into()),
+        ]
+    };
+    let first = today - chrono::Duration::days(20);
+    let (status, _, page) = send(
+        &site,
+        multipart(&cookie, &as_refs(&fields(day(first))), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let items = site
+        .app
+        .store()
+        .items(site.a.id, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(items[0].first_receipt_elsewhere, Some(first));
+    // Two months from the first receipt, not from today.
+    let expected =
+        parapheur_app::domain::deadline::compute(&parapheur_app::domain::deadline::DeadlineFacts {
+            arrival: today,
+            first_receipt_elsewhere: Some(first),
+            incomplete: None,
+            delay: parapheur_app::domain::Delay::Months(2),
+            silence: parapheur_app::domain::SilenceRule::Rejection,
+            zone: site.a.holiday_zone(),
+        });
+    assert_eq!(items[0].silence_date, expected.silence_date);
+    assert!(items[0].silence_date < Some(today + chrono::Duration::days(59)));
+
+    let (status, _, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&fields(day(today + chrono::Duration::days(1)))),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert_eq!(
+        site.app
+            .store()
+            .items(site.a.id, &Default::default(), 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

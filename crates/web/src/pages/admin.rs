@@ -70,11 +70,12 @@ async fn settings_page(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let settings = state.app.store().commune_settings(commune.id).await?;
+    let gaps = state.app.acknowledgement_gaps(commune).await?;
     Ok(Html(templates::render(
         "admin_commune.html",
         ctx! {
             title => "Administration", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
-            nav => "admin", section => "commune", error, notice,
+            nav => "admin", section => "commune", error, notice, gaps,
             commune => ctx! { name => commune.name, insee => commune.insee, siren => commune.siren, postal_code => commune.postal_code, chrono_format => commune.chrono_format.pattern() },
             settings => ctx! {
                 address => settings.address, phone => settings.phone, email => settings.email,

@@ -216,12 +216,13 @@ pub async fn acknowledgements_page(
             }
         })
         .collect();
+    let gaps = state.app.acknowledgement_gaps(commune).await?;
     Ok(Html(templates::render(
         "acknowledgements.html",
         ctx! {
             title => "Accusés de réception", style_url => assets::style_url(),
             me => me.view(), csrf => me.csrf(), nav => "inbox",
-            pending, listing => true,
+            pending, listing => true, gaps,
         },
     )?))
 }

@@ -34,6 +34,9 @@ pub struct LetterForm {
     doctype: String,
     arrival: String,
     letter_date: String,
+    /// L114-2: the day another administration received it, for a request forwarded to us.
+    #[serde(default)]
+    first_receipt: String,
     reference: String,
     service: String,
     assignee: String,
@@ -201,6 +204,7 @@ async fn read_fields(
             "doctype" => form.doctype = value,
             "arrival" => form.arrival = value,
             "letter_date" => form.letter_date = value,
+            "first_receipt" => form.first_receipt = value,
             "reference" => form.reference = value,
             "service" => form.service = value,
             "assignee" => form.assignee = value,
@@ -228,6 +232,7 @@ fn build_item(form: &LetterForm) -> Result<NewItem, String> {
         parse_date(&form.arrival, "date d'arrivée")?.ok_or("la date d'arrivée est obligatoire")?;
     let mut item = NewItem::incoming(channel, form.subject.trim(), arrival);
     item.letter_date = parse_date(&form.letter_date, "date du courrier")?;
+    item.first_receipt_elsewhere = parse_date(&form.first_receipt, "date de première réception")?;
     item.registered_number =
         Some(form.registered_number.trim().to_owned()).filter(|n| !n.is_empty());
     item.doctype_code = Some(form.doctype.clone()).filter(|d| !d.is_empty());
