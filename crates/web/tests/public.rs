@@ -373,6 +373,54 @@ async fn a_renamed_executable_is_refused_and_nothing_registered() {
     assert_eq!(items(&site).await, before);
 }
 
+/// A file over 20 MB, then a whole submission over 60 MB: each refused with a message that
+/// says the limit, nothing registered.
+#[tokio::test]
+async fn oversized_files_are_refused_with_the_limit() {
+    let site = site_with_forms().await;
+    let before = items(&site).await;
+    let mut big = b"%PDF-1.4\n".to_vec();
+    big.resize(20 * 1024 * 1024 + 1, b' ');
+    let pow = solved_challenge(&site, [192, 0, 2, 7]).await;
+    let (status, _, page) = fetch(
+        &site,
+        from(
+            [192, 0, 2, 7],
+            form_post(
+                FORM,
+                &with_pow(valid_fields("Martin"), &pow),
+                &[("plan", "plan.pdf", &big)],
+            ),
+        ),
+    )
+    .await;
+    // The form comes back with its errors, like any field error.
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("« plan.pdf » dépasse 20 Mo"), "{page}");
+    assert_eq!(items(&site).await, before);
+
+    let pow = solved_challenge(&site, [192, 0, 2, 8]).await;
+    let (status, _, page) = fetch(
+        &site,
+        from(
+            [192, 0, 2, 8],
+            form_post(
+                FORM,
+                &with_pow(valid_fields("Martin"), &pow),
+                &[
+                    ("plan", "a.pdf", &big),
+                    ("plan", "b.pdf", &big),
+                    ("plan", "c.pdf", &big),
+                ],
+            ),
+        ),
+    )
+    .await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(page.contains("dépasse 60 Mo en tout"), "{page}");
+    assert_eq!(items(&site).await, before);
+}
+
 #[tokio::test]
 async fn one_address_is_limited_and_others_are_not() {
     let site = site_with_forms().await;
