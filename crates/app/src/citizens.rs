@@ -912,12 +912,17 @@ impl App {
     /// L114-5: asks the sender for missing documents. The deadline follows the rule (SVA:
     /// it will run from their receipt; SVR: suspended), and the sender gets the list with
     /// the tracking link to send them.
+    ///
+    /// `due`: the date the commune sets for the documents (R112-5 asks the AR to state
+    /// it); after today and within a year.
+    #[allow(clippy::too_many_arguments)]
     pub async fn request_documents(
         &self,
         commune: &Commune,
         actor: &Actor,
         item_id: Uuid,
         missing: Vec<String>,
+        due: Option<chrono::NaiveDate>,
         now: DateTime<Utc>,
     ) -> Result<Item, AppError> {
         let now = now.trunc_subsecs(6);
@@ -930,6 +935,13 @@ impl App {
             return Err(AppError::invalid("indiquez au moins une pièce manquante"));
         }
         let today = local_date(now, &commune.departement);
+        if let Some(due) = due
+            && (due <= today || due > today + Duration::days(366))
+        {
+            return Err(AppError::invalid(
+                "la date limite des pièces doit tomber après aujourd'hui, dans l'année",
+            ));
+        }
         // With a type that has an AR, the list goes in a new AR (R112-5 names the missing
         // documents); otherwise (no type yet, R112-4) in a plain notice.
         let current = self.store().item(commune.id, item_id).await?;
@@ -957,9 +969,10 @@ impl App {
         let sender = self.sender_of(commune, &item).await?;
         let to = sender.as_ref().and_then(contact_address);
         let (text, email) = if with_ar {
-            let (facts, _) = self
+            let (mut facts, _) = self
                 .acknowledgement_facts(commune, &item, Some(url))
                 .await?;
+            facts.documents_due = due;
             let ack = acknowledgement::acknowledgement_of_receipt(&facts);
             let email = match &to {
                 Some(to) => {
@@ -981,7 +994,7 @@ impl App {
             };
             (plain_text(&ack), email)
         } else {
-            let text = missing_documents_notice(commune, &item, &missing, &url);
+            let text = missing_documents_notice(commune, &item, &missing, due, &url);
             let email = match &to {
                 Some(to) => {
                     let settings = self.store().commune_settings(commune.id).await?;
@@ -1633,11 +1646,15 @@ fn missing_documents_notice(
     commune: &Commune,
     item: &Item,
     missing: &[String],
+    due: Option<chrono::NaiveDate>,
     url: &str,
 ) -> String {
     let list: String = missing.iter().map(|m| format!("- {m}\n")).collect();
+    let by = due.map_or(String::new(), |d| {
+        format!(", avant le {}", french::long_date(d))
+    });
     format!(
-        "Madame, Monsieur,\n\nPour traiter votre demande n° {} (« {} »), la mairie de {} a besoin des pièces suivantes :\n\n{list}\nVous pouvez les déposer depuis votre page de suivi : {url}\n(article L114-5 du code des relations entre le public et l'administration)\n",
+        "Madame, Monsieur,\n\nPour traiter votre demande n° {} (« {} »), la mairie de {} a besoin des pièces suivantes{by} :\n\n{list}\nVous pouvez les déposer depuis votre page de suivi : {url}\n(article L114-5 du code des relations entre le public et l'administration)\n",
         item.chrono, item.subject, commune.name
     )
 }

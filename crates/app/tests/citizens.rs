@@ -480,6 +480,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
             &SYSTEM,
             item.id,
             vec!["Attestation d'assurance".into()],
+            Some(chrono::NaiveDate::from_ymd_opt(2026, 4, 5).unwrap()),
             asked,
         )
         .await
@@ -490,6 +491,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     let received = sink.wait_for(3, StdDuration::from_secs(10)).await;
     let (_, list) = text_of(&received[2].data);
     assert!(list.contains("Attestation d'assurance"), "{list}");
+    assert!(list.contains("avant le 5 avril 2026"), "{list}");
 
     // A guessed or altered link leads nowhere.
     assert!(
@@ -860,6 +862,7 @@ async fn documents_for_an_untyped_request_go_in_a_notice(db: Db) {
             &SYSTEM,
             item.id,
             vec!["Plan cadastral".into()],
+            None,
             t0,
         )
         .await
@@ -919,7 +922,7 @@ async fn documents_for_an_untyped_request_go_in_a_notice(db: Db) {
 
     // Nothing to list: refused, nothing changed.
     let err = app
-        .request_documents(&commune, &SYSTEM, item.id, vec!["  ".into()], t0)
+        .request_documents(&commune, &SYSTEM, item.id, vec!["  ".into()], None, t0)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("au moins une pièce"), "{err}");

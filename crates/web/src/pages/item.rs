@@ -674,6 +674,9 @@ pub struct MissingForm {
     /// One missing document per line.
     #[serde(default)]
     pieces: String,
+    /// The date the documents are expected by (optional).
+    #[serde(default)]
+    avant_le: String,
 }
 
 /// L114-5: asks the sender for the documents missing from a request (one per line); the
@@ -688,9 +691,26 @@ pub async fn documents_requested(
     me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let missing: Vec<String> = form.pieces.lines().map(str::to_owned).collect();
+    let due = match form.avant_le.trim() {
+        "" => None,
+        text => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let e = parapheur_app::AppError::invalid("date limite des pièces invalide");
+                return outcome::<()>(&state, &me, &item, Err(e)).await;
+            }
+        },
+    };
     let result = state
         .app
-        .request_documents(&me.0.commune, &me.0.actor(), item.id, missing, Utc::now())
+        .request_documents(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            missing,
+            due,
+            Utc::now(),
+        )
         .await;
     outcome(&state, &me, &item, result).await
 }
