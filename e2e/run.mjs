@@ -274,10 +274,30 @@ function rawGet(url, cookie, encoding = 'gzip') {
 
 // Every page that was checked, with its weight: { who, name, url, status, wire, raw, encoding }.
 const weights = [];
+// What a page pulls in on a first visit (stylesheet, scripts, images of this server), each
+// weighed once over the wire.
+const subresourceBytes = new Map();
+async function subresources(html, cookie) {
+  const text = html.toString().replace(/&#x2f;/gi, '/').replace(/&amp;/g, '&');
+  // Documents shown in a page (a scanned letter) are content, not the page: left out.
+  const urls = new Set([...text.matchAll(/<(?:link[^>]+href|script[^>]+src|img[^>]+src)="(\/[^"]+)"/g)]
+    .map((m) => m[1]).filter((u) => !/\/fichiers?\//.test(u)));
+  let total = 0;
+  for (const u of urls) {
+    if (!subresourceBytes.has(u)) {
+      const r = await rawGet(`${base}${u}`, cookie);
+      subresourceBytes.set(u, r.status === 200 ? r.body.length : 0);
+    }
+    total += subresourceBytes.get(u);
+  }
+  return total;
+}
 async function weigh(who, name, url, cookie) {
   const r = await rawGet(new URL(url, base).href, cookie);
   const encoding = r.headers['content-encoding'] || 'none';
-  const row = { who, name, url, status: r.status, wire: r.body.length, raw: r.decoded.length, encoding };
+  const isHtml = /text\/html/.test(r.headers['content-type'] || '');
+  const extra = isHtml ? await subresources(r.decoded, cookie) : 0;
+  const row = { who, name, url, status: r.status, wire: r.body.length, raw: r.decoded.length, encoding, firstVisit: r.body.length + extra };
   weights.push(row);
   return row;
 }
@@ -914,7 +934,11 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   // The agent sees it, then replies from a template.
   await agent.goto(itemUrl);
   check((await agent.locator('main').textContent()).includes("Voici l'attestation signée."), 'the answer is not on the item page');
-  await Promise.all([agent.waitForURL('**/repondre**'), agent.click('a:has-text("Répondre par courriel")')]);
+  // Followed by its address: a click there sometimes never lands in headless Chromium
+  // under load (the link is present and its page answers in tens of ms).
+  const replyHref = await agent.getAttribute('a:has-text("Répondre par courriel")', 'href');
+  check(replyHref && replyHref.endsWith('/repondre'), `no reply link on the item page (${replyHref})`);
+  await agent.goto(new URL(replyHref, base).href);
   await agent.selectOption('#modele', 'reponse-favorable');
   await Promise.all([agent.waitForURL('**modele=reponse-favorable**'), agent.click('button:has-text("Utiliser ce modèle")')]);
   await sweepPage(agent, 'agent', 'répondre', await cookieHeader(agentContext), 200);
@@ -1042,18 +1066,20 @@ test('every page weighs under 50 KB over the wire (gzip)', async () => {
   const byRoute = new Map();
   for (const w of weights) {
     const key = w.url.startsWith('POST ') ? w.url : routeKey(w.url);
-    const row = byRoute.get(key) || { key, who: new Set(), statuses: new Set(), wire: 0, raw: 0, n: 0 };
+    const row = byRoute.get(key) || { key, who: new Set(), statuses: new Set(), wire: 0, raw: 0, first: 0, n: 0 };
     row.who.add(w.who.replace(/ \(.*/, '')); row.statuses.add(w.status); row.n++;
     row.wire = Math.max(row.wire, w.wire); row.raw = Math.max(row.raw, w.raw);
+    row.first = Math.max(row.first, w.firstVisit || w.wire);
     byRoute.set(key, row);
   }
-  console.log(`    ${weights.length} responses weighed; per page, the heaviest (wire = gzip as sent, raw = uncompressed):`);
-  console.log(`    ${'page'.padEnd(44)} ${'wire KB'} ${' raw KB'}  ${'status'.padEnd(8)} seen by`);
+  console.log(`    ${weights.length} responses weighed; per page, the heaviest (wire = gzip as sent, raw = uncompressed, first = wire with its stylesheet, scripts and images on a first visit):`);
+  console.log(`    ${'page'.padEnd(44)} ${'wire KB'} ${' raw KB'} ${'first KB'}  ${'status'.padEnd(8)} seen by`);
   for (const r of byRoute.values()) {
-    console.log(`    ${r.key.slice(0, 44).padEnd(44)} ${kb(r.wire)} ${kb(r.raw)}  ${[...r.statuses].join(',').padEnd(8)} ${[...r.who].join(', ')}`);
+    console.log(`    ${r.key.slice(0, 44).padEnd(44)} ${kb(r.wire)} ${kb(r.raw)}  ${kb(r.first)}  ${[...r.statuses].join(',').padEnd(8)} ${[...r.who].join(', ')}`);
   }
-  const heavy = weights.filter((w) => w.wire >= MAX_PAGE_BYTES);
-  check(heavy.length === 0, `pages of 50 KB or more: ${heavy.map((w) => `${w.url} (${w.wire} B)`).join(', ')}`);
+  // The budget holds on a first visit, with nothing cached yet.
+  const heavy = weights.filter((w) => (w.firstVisit || w.wire) >= MAX_PAGE_BYTES);
+  check(heavy.length === 0, `pages of 50 KB or more on a first visit: ${heavy.map((w) => `${w.url} (${w.firstVisit || w.wire} B)`).join(', ')}`);
   const unzipped = weights.filter((w) => w.raw > 1024 && w.encoding === 'none');
   check(unzipped.length === 0, `pages sent uncompressed: ${unzipped.map((w) => w.url).join(', ')}`);
 });
