@@ -698,8 +698,8 @@ impl App {
         }
         tx.commit().await?;
         self.work_queued();
-        if completed && let Err(e) = self.acknowledge_completion(commune, item_id, now).await {
-            tracing::warn!(error = %e, "accusé de réception après complément");
+        if completed {
+            self.acknowledge_completion(commune, item_id, now).await;
         }
         Ok(CaptureOutcome::Attached {
             chrono: item.chrono,

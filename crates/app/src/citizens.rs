@@ -1091,8 +1091,21 @@ impl App {
 
     /// L114-5 and R112-5: once the missing documents are in, the sender gets the
     /// accusé de réception again with the dates that now run (once per completion). No
-    /// email address, no type with an AR: nothing to send (the AR can be printed).
+    /// email address, no type with an AR: nothing to send (the AR can be printed). Called
+    /// once the documents are committed: a failure is logged, and the AR can be sent again
+    /// from the item page.
     pub(crate) async fn acknowledge_completion(
+        &self,
+        commune: &Commune,
+        item_id: Uuid,
+        now: DateTime<Utc>,
+    ) {
+        if let Err(e) = self.completion_acknowledgement(commune, item_id, now).await {
+            tracing::warn!(error = %e, "accusé de réception après complément");
+        }
+    }
+
+    async fn completion_acknowledgement(
         &self,
         commune: &Commune,
         item_id: Uuid,
@@ -1301,11 +1314,7 @@ impl App {
         tx.commit().await?;
         self.work_queued();
         if completed {
-            // The request is complete: its new dates go out (a failure here is retried by
-            // the agent from the item page; the documents are already in).
-            if let Err(e) = self.acknowledge_completion(&commune, before.id, now).await {
-                tracing::warn!(error = %e, "accusé de réception après complément");
-            }
+            self.acknowledge_completion(&commune, before.id, now).await;
         }
         Ok(())
     }

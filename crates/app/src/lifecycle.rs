@@ -81,9 +81,8 @@ impl App {
             .apply_change(&mut tx, commune, actor, item_id, change, now)
             .await?;
         tx.commit().await?;
-        if completed && let Err(e) = self.acknowledge_completion(commune, item_id, now).await {
-            // The documents are recorded; the AR can be sent again from the item page.
-            tracing::warn!(error = %e, "accusé de réception après complément");
+        if completed {
+            self.acknowledge_completion(commune, item_id, now).await;
         }
         Ok(after)
     }

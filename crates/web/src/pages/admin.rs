@@ -4,7 +4,6 @@
 
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::admin::{LogoChange, SettingsForm, UserChange};
@@ -194,20 +193,11 @@ pub async fn logo(State(state): State<WebState>, me: Me) -> Result<Response, Web
         return Err(WebError::NotFound);
     };
     let bytes = state.app.read_file(me.0.commune.id, &sha).await?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&media_type) {
-        headers.insert(header::CONTENT_TYPE, v);
-    }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    Ok(response)
+    Ok(super::logo_response(
+        bytes,
+        &media_type,
+        "private, max-age=86400",
+    ))
 }
 
 // ---- Services ------------------------------------------------------------------------

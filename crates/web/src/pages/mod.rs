@@ -44,6 +44,23 @@ pub async fn home(
     .into_response()
 }
 
+/// The commune's logo as an image response: its stored type, the given caching, and a
+/// sandbox so that an SVG-like surprise can never run as a page.
+pub(crate) fn logo_response(bytes: Vec<u8>, media_type: &str, cache: &'static str) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(media_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    response
+}
+
 /// The client's address, when the server knows it: the peer, or behind a trusted reverse
 /// proxy the address that proxy saw (the limits per address depend on it).
 pub struct ClientIp(pub Option<IpAddr>);

@@ -389,21 +389,12 @@ pub async fn logo(State(state): State<WebState>, Path(insee): Path<String>) -> R
             return Err(PublicError::NotFound);
         };
         let bytes = state.app.read_file(commune.id, &sha).await?;
-        let mut response = bytes.into_response();
-        let headers = response.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&media_type) {
-            headers.insert(header::CONTENT_TYPE, v);
-        }
         // The address changes with the picture (?v=hash): keep it a year.
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        );
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; sandbox"),
-        );
-        Ok::<_, PublicError>(response)
+        Ok::<_, PublicError>(super::logo_response(
+            bytes,
+            &media_type,
+            "public, max-age=31536000, immutable",
+        ))
     }
     .await;
     result.into_response()
