@@ -3,7 +3,9 @@
 //! * born-digital PDFs: the text layer, read by `pdftotext` (poppler-utils);
 //! * scanned PDFs (no or almost no text layer): each page rendered at 300 dpi by
 //!   `pdftoppm`, then French OCR by `tesseract -l fra`, which also writes a searchable PDF
-//!   (page image + invisible text) per page; pages are joined by `pdfunite` (or `qpdf`);
+//!   (page image + invisible text) per page; pages are joined by `pdfunite` (or `qpdf`).
+//!   Up to [`Limits::parallel_pages`] pages are rendered and OCRed at once (one
+//!   single-threaded tesseract per core);
 //! * images (PNG, JPEG, TIFF, …): `tesseract -l fra` directly;
 //! * `text/*`: decoded as UTF-8 (Windows-1252 when it is not valid UTF-8).
 //!
@@ -27,8 +29,10 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
@@ -184,6 +188,17 @@ pub struct Limits {
     pub max_memory_bytes: u64,
     /// Largest file a child may write (`prlimit --fsize`); 0 = none.
     pub max_file_bytes: u64,
+    /// Pages of one scanned PDF rendered and OCRed at the same time (each page by its own
+    /// `pdftoppm` then single-threaded `tesseract`, each child under the caps above and
+    /// [`Limits::timeout_per_page`]); 0 or 1 = one page after the other. At most this many
+    /// page images (≈9 MB each at 300 dpi) exist at once. Default: the number of CPUs
+    /// ([`std::thread::available_parallelism`], 1 if unknown).
+    #[serde(default = "default_parallel_pages")]
+    pub parallel_pages: usize,
+}
+
+fn default_parallel_pages() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl Default for Limits {
@@ -194,6 +209,7 @@ impl Default for Limits {
             max_text_chars: 2_000_000,
             max_memory_bytes: 1 << 30,
             max_file_bytes: 512 << 20,
+            parallel_pages: default_parallel_pages(),
         }
     }
 }
@@ -444,12 +460,14 @@ fn truncate(mut text: String, max_chars: usize) -> (String, bool) {
 // ---------------------------------------------------------------------------------------
 // Child processes
 
-/// A private working directory and the way to run tools in it.
+/// A private working directory and the way to run tools in it. Shared by reference
+/// between the pages of a scan OCRed at the same time.
 struct Work<'a> {
     tools: &'a Tools,
     limits: &'a Limits,
     dir: tempfile::TempDir,
-    runs: u32,
+    /// Numbers the stderr files of the children.
+    runs: AtomicU32,
 }
 
 enum RunError {
@@ -470,7 +488,7 @@ impl<'a> Work<'a> {
             tools,
             limits,
             dir,
-            runs: 0,
+            runs: AtomicU32::new(0),
         })
     }
 
@@ -487,16 +505,16 @@ impl<'a> Work<'a> {
     }
 
     /// Runs `program args…` in the work dir; stdout goes to `stdout_file` (in the work
-    /// dir) or nowhere.
+    /// dir) or nowhere. Several runs may go on at once (distinct output files).
     async fn run(
-        &mut self,
+        &self,
         program: &Path,
         args: &[&OsStr],
         timeout: Duration,
         stdout_file: Option<&str>,
     ) -> Result<(), RunError> {
-        self.runs += 1;
-        let stderr_path = self.path(&format!("stderr-{}.txt", self.runs));
+        let run = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+        let stderr_path = self.path(&format!("stderr-{run}.txt"));
         let mut cmd = match &self.tools.prlimit {
             Some(prlimit) if self.limits.max_memory_bytes > 0 || self.limits.max_file_bytes > 0 => {
                 let mut c = tokio::process::Command::new(prlimit);
@@ -567,6 +585,10 @@ fn tool_error(tool: &str, e: RunError) -> ExtractError {
         RunError::Exit { status, stderr } => {
             let how = match (status.code(), status.signal()) {
                 (Some(code), _) => format!("{tool} a échoué (code {code})"),
+                // SIGXFSZ (Linux): `prlimit --fsize`.
+                (None, Some(25)) => {
+                    format!("{tool} interrompu : fichier produit trop gros (limite atteinte)")
+                }
                 (None, Some(sig)) => {
                     format!("{tool} interrompu par le signal {sig} (limite de mémoire atteinte ?)")
                 }
@@ -626,7 +648,7 @@ async fn extract_pdf(
             tools.missing_for_pdf().unwrap_or_default(),
         ));
     };
-    let mut work = Work::new(tools, limits)?;
+    let work = Work::new(tools, limits)?;
     work.write("input.pdf", bytes).await?;
 
     let info = work
@@ -720,10 +742,10 @@ async fn extract_pdf(
             seconds: 0.0,
         });
     }
-    ocr_pdf(&mut work, pages).await
+    ocr_pdf(&work, pages).await
 }
 
-async fn ocr_pdf(work: &mut Work<'_>, pages: u32) -> Result<Extraction, ExtractError> {
+async fn ocr_pdf(work: &Work<'_>, pages: u32) -> Result<Extraction, ExtractError> {
     let tools = work.tools;
     let limits = work.limits;
     let (Some(pdftoppm), Some(tesseract)) = (&tools.pdftoppm, &tools.tesseract) else {
@@ -731,56 +753,19 @@ async fn ocr_pdf(work: &mut Work<'_>, pages: u32) -> Result<Extraction, ExtractE
             tools.missing_for_pdf_ocr().unwrap_or_default(),
         ));
     };
+    // Up to `parallel_pages` pages at once; the first error ends the scan, and the pages
+    // still running are dropped, which kills their children (`kill_on_drop`).
+    futures::stream::iter((1..=pages).map(Ok))
+        .try_for_each_concurrent(limits.parallel_pages.max(1), |page| {
+            ocr_page(work, pdftoppm, tesseract, page)
+        })
+        .await?;
+    // In page order; the page texts were left on disk so that memory stays bounded by
+    // `max_text_chars` whatever the number of pages.
     let mut text = String::new();
     let mut page_pdfs: Vec<String> = Vec::new();
     for page in 1..=pages {
-        let started = Instant::now();
-        let n = page.to_string();
-        // Gray PGM (8.7 MB per A4 page, deleted after OCR): 0.26 s CPU to render a scanned
-        // page, vs 1.6 s for PNG (zlib). tesseract then embeds it as JPEG: ≈290 KB per
-        // scanned page in the searchable PDF (PNG input: ≈470 KB, kept losslessly).
-        work.run(
-            pdftoppm,
-            &[
-                OsStr::new("-r"),
-                OsStr::new("300"),
-                OsStr::new("-gray"),
-                OsStr::new("-f"),
-                OsStr::new(&n),
-                OsStr::new("-l"),
-                OsStr::new(&n),
-                OsStr::new("-singlefile"),
-                OsStr::new("input.pdf"),
-                OsStr::new("page"),
-            ],
-            limits.timeout_per_page,
-            None,
-        )
-        .await
-        .map_err(|e| tool_error("pdftoppm", e))?;
-        let remaining = limits.timeout_per_page.saturating_sub(started.elapsed());
-        if remaining.is_zero() {
-            return Err(ExtractError::Timeout);
-        }
-        let out = format!("ocr-{page:04}");
-        work.run(
-            tesseract,
-            &[
-                OsStr::new("page.pgm"),
-                OsStr::new(&out),
-                OsStr::new("-l"),
-                OsStr::new("fra"),
-                OsStr::new("--dpi"),
-                OsStr::new("300"),
-                OsStr::new("txt"),
-                OsStr::new("pdf"),
-            ],
-            remaining,
-            None,
-        )
-        .await
-        .map_err(|e| tool_error("tesseract", e))?;
-        let _ = tokio::fs::remove_file(work.path("page.pgm")).await;
+        let out = ocr_output(page);
         if text.len() < limits.max_text_chars.saturating_mul(4) {
             let page_text =
                 read_text(&work.path(&format!("{out}.txt")), limits.max_text_chars).await?;
@@ -810,8 +795,79 @@ async fn ocr_pdf(work: &mut Work<'_>, pages: u32) -> Result<Extraction, ExtractE
     })
 }
 
+/// Base name of the OCR outputs of `page` (`.txt` and `.pdf`, written by tesseract).
+fn ocr_output(page: u32) -> String {
+    format!("ocr-{page:04}")
+}
+
+/// Renders `page` of `input.pdf` and OCRs it into [`ocr_output`]`.txt`/`.pdf`, within
+/// [`Limits::timeout_per_page`]. The page image is deleted before returning.
+async fn ocr_page(
+    work: &Work<'_>,
+    pdftoppm: &Path,
+    tesseract: &Path,
+    page: u32,
+) -> Result<(), ExtractError> {
+    let limits = work.limits;
+    let started = Instant::now();
+    let n = page.to_string();
+    let image_base = format!("page-{page:04}");
+    let image = format!("{image_base}.pgm");
+    // Gray PGM (8.7 MB per A4 page, deleted after OCR): 0.26 s CPU to render a scanned
+    // page, vs 1.6 s for PNG (zlib). tesseract then embeds it as JPEG: ≈290 KB per
+    // scanned page in the searchable PDF (PNG input: ≈470 KB, kept losslessly).
+    let rendered = work
+        .run(
+            pdftoppm,
+            &[
+                OsStr::new("-r"),
+                OsStr::new("300"),
+                OsStr::new("-gray"),
+                OsStr::new("-f"),
+                OsStr::new(&n),
+                OsStr::new("-l"),
+                OsStr::new(&n),
+                OsStr::new("-singlefile"),
+                OsStr::new("input.pdf"),
+                OsStr::new(&image_base),
+            ],
+            limits.timeout_per_page,
+            None,
+        )
+        .await
+        .map_err(|e| tool_error("pdftoppm", e));
+    let result = match rendered {
+        Err(e) => Err(e),
+        Ok(()) => match limits.timeout_per_page.saturating_sub(started.elapsed()) {
+            Duration::ZERO => Err(ExtractError::Timeout),
+            remaining => {
+                let out = ocr_output(page);
+                work.run(
+                    tesseract,
+                    &[
+                        OsStr::new(&image),
+                        OsStr::new(&out),
+                        OsStr::new("-l"),
+                        OsStr::new("fra"),
+                        OsStr::new("--dpi"),
+                        OsStr::new("300"),
+                        OsStr::new("txt"),
+                        OsStr::new("pdf"),
+                    ],
+                    remaining,
+                    None,
+                )
+                .await
+                .map_err(|e| tool_error("tesseract", e))
+            }
+        },
+    };
+    let _ = tokio::fs::remove_file(work.path(&image)).await;
+    result
+}
+
 async fn join_pdfs(
-    work: &mut Work<'_>,
+    work: &Work<'_>,
     page_pdfs: &[String],
     notes: &mut Vec<String>,
 ) -> Result<Option<Vec<u8>>, ExtractError> {
@@ -881,7 +937,7 @@ async fn extract_image(
     if pages > limits.max_pages {
         return Err(ExtractError::TooManyPages(pages));
     }
-    let mut work = Work::new(tools, limits)?;
+    let work = Work::new(tools, limits)?;
     let input = format!("input.{ext}");
     work.write(&input, bytes).await?;
     // No --dpi: tesseract uses the image's resolution, or estimates it from text height.
