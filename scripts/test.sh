@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test of the workspace: formatting, clippy, `cargo test` on SQLite and
-# on a throwaway PostgreSQL server that this script starts (and stops) itself, then the
-# browser tests (e2e/run.mjs: axe-core, page weight, keyboard, the end-to-end journey) in
+# Runs every check and test of the workspace: formatting, clippy (while the tests are built),
+# `cargo test` on SQLite and on a throwaway PostgreSQL server that this script starts (and
+# stops) itself, then the browser tests (e2e/run.mjs: axe-core, page weight, keyboard, the end-to-end journey) in
 # Debian's headless Chromium, against the debug binary.
 #
 # Usage: ./scripts/test.sh            (from anywhere; idempotent; CI runs it through .ci/run)
@@ -15,6 +15,32 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
+
+# Phase timings, printed at the end (also when a step fails): `phase NAME` ends the running
+# phase and starts the next. docs/PERFORMANCE.md keeps the table of a clean run.
+PHASES=()
+phase_name=""
+phase_started=$SECONDS
+phase() {
+    if [ -n "$phase_name" ]; then PHASES+=("$((SECONDS - phase_started))|$phase_name"); fi
+    phase_name="$1"
+    phase_started=$SECONDS
+}
+PHASES_PRINTED=""
+print_phases() {
+    [ -z "$PHASES_PRINTED" ] || return 0
+    PHASES_PRINTED=1
+    phase ""
+    [ ${#PHASES[@]} -gt 0 ] || return 0
+    printf '\n==> Phase times (seconds)\n'
+    local entry
+    for entry in "${PHASES[@]}"; do printf '%6s  %s\n' "${entry%%|*}" "${entry#*|}"; done
+    if [ -s "${GROUP_TIMES:-}" ]; then
+        printf '  test binaries (seconds, tests):\n'
+        sort -rn "$GROUP_TIMES" | awk -F'\t' '{ printf "%8s  %-60s %5s\n", $1, $2, $3 }'
+    fi
+    printf '%6s  total\n' "$SECONDS"
+}
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
@@ -33,6 +59,7 @@ pg_bindir() {  # the newest PostgreSQL server binaries: Debian's folder, else th
     else return 1; fi
 }
 
+phase "install missing packages"
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
 missing=()
 [ -n "${PARAPHEUR_TEST_DATABASE_URL:-}" ] || [ -n "$(pg_bindir || true)" ] || missing+=(postgresql)
@@ -57,10 +84,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- 2. A throwaway PostgreSQL server ----------------------------------------------------
+phase "start PostgreSQL"
 PG_TMP=""
 PG_BIN=""
 TEST_LOG=$(mktemp /tmp/parapheur-test.XXXXXX)
 E2E_LOG=$(mktemp /tmp/parapheur-e2e.XXXXXX)
+GROUP_TIMES=$(mktemp /tmp/parapheur-groups.XXXXXX)
 stop_pg() {
     if [ -n "$PG_TMP" ]; then
         say "Stopping the test PostgreSQL server"
@@ -72,7 +101,8 @@ stop_pg() {
 cleanup() {
     local rc=$?
     stop_pg
-    rm -f "$TEST_LOG" "$E2E_LOG"
+    print_phases
+    rm -f "$TEST_LOG" "$E2E_LOG" "$GROUP_TIMES"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -124,13 +154,10 @@ fi
 
 # --- 3. Checks and tests -----------------------------------------------------------------
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+phase "cargo fmt"
 say "cargo fmt --all -- --check"
 cargo fmt --all -- --check
-say "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
-# The independent PAdES verifiers of ../shared/acceptance install pyHanko on first use: do it
-# once here rather than from several tests at the same time.
-acceptance="$(cd .. && pwd)/shared/acceptance"
+phase "install the PAdES verifiers"
 if [ -x "$acceptance/verify-pades" ]; then
     say "Installing the PAdES verifiers (pyHanko, pdfsig) if needed"
     "$acceptance/verify-pades" /dev/null /dev/null >/dev/null 2>&1 || true
@@ -139,8 +166,23 @@ if [ -x "$acceptance/verify-pades" ]; then
 else
     echo "WARNING: $acceptance/verify-pades is missing: the signature tests fail without it (PARAPHEUR_SKIP_PADES_VERIFIER=1 skips them knowingly)" >&2
 fi
+phase "build the tests, linted by clippy"
+# Clippy lints our crates while they are compiled for the tests: clippy-driver is rustc with
+# the lints added, set as the wrapper of the workspace's crates only (what `cargo clippy`
+# does, but building instead of checking). `cargo clippy` would check all 650 dependencies
+# a second time, which took as long as half the build; this way they are compiled once.
+# Every target is linted: libraries, their unit tests, the binary, integration tests and
+# examples. The variables stay set so that the later cargo calls reuse these builds.
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver) \
+    || die "clippy-driver not found: rustup component add clippy"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+say "cargo test --workspace --no-run, with clippy -D warnings"
+cargo test --workspace --no-run
+phase "run the tests (SQLite and PostgreSQL)"
 say "cargo test --workspace (SQLite and PostgreSQL)"
-cargo test --workspace 2>&1 | tee "$TEST_LOG"
+cargo test --workspace 2>&1 | python3 -u scripts/test-groups.py "$GROUP_TIMES" | tee "$TEST_LOG"
+phase "stop PostgreSQL"
 stop_pg
 
 # --- 4. Browser tests ----------------------------------------------------------------------
@@ -150,7 +192,9 @@ say "Browser tests in headless Chromium (e2e/run.mjs), against the debug binary"
 # The binary `cargo test` just built: with the same targets, features resolve the same way,
 # so this compiles nothing (`cargo build -p parapheur` resolved them differently and rebuilt
 # typst and 200 crates: 7 minutes).
+phase "build the binary for the browser tests (nothing to compile)"
 cargo build --workspace --all-targets
+phase "browser tests"
 if [ ! -f e2e/node_modules/.package-lock.json ] \
     || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
     (cd e2e && npm ci --no-audit --no-fund)
@@ -158,6 +202,7 @@ fi
 PARAPHEUR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/parapheur" node e2e/run.mjs 2>&1 | tee "$E2E_LOG"
 
 say "All checks and tests passed"
+print_phases
 # One closing line adding up every test binary's "test result:" line, and the browser tests'
 # own "N passed, N failed" line.
 awk -v e2e="$E2E_LOG" '/^test result:/ { for (i = 2; i <= NF; i++) {

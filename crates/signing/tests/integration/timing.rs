@@ -1,8 +1,7 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! How long signing and verifying a 5-page PDF takes (printed; run with --release --nocapture).
-mod common;
-
-use common::*;
+//! Signing and verifying a 5-page PDF again and again: every signature verifies, and the time
+//! each takes is printed (run with --release --nocapture; `parapheur bench letters` is the
+//! benchmark, no time is asserted here).
+use crate::common::*;
 use parapheur_signing::{sign_pdf, verify_pdf};
 use std::time::Instant;
 
@@ -15,12 +14,12 @@ fn sign_and_verify_five_pages() {
     let t = Instant::now();
     let mut signed = Vec::new();
     for _ in 0..n {
-        signed = sign_pdf(&pdf, &p.person, &options("Jeanne Martin", true)).unwrap();
+        signed.push(sign_pdf(&pdf, &p.person, &options("Jeanne Martin", true)).unwrap());
     }
     let sign = t.elapsed() / n;
     let t = Instant::now();
-    for _ in 0..n {
-        let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    for one in &signed {
+        let r = verify_pdf(one, &[ca_der()]).unwrap();
         assert!(r.signatures[0].intact);
     }
     let verify = t.elapsed() / n;
@@ -28,5 +27,4 @@ fn sign_and_verify_five_pages() {
         "5-page PDF ({} bytes): sign_pdf {sign:?}, verify_pdf {verify:?}",
         pdf.len()
     );
-    assert!(sign.as_secs() < 5);
 }

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `read_sources`: .eml files, mbox files, maildirs, directories of .eml files.
 
 use std::path::Path;

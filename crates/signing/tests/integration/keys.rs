@@ -1,9 +1,6 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Keys: PKCS#8, PKCS#12 from OpenSSL, validity dates.
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::*;
 use parapheur_signing::pki::{self, Subject};
 use parapheur_signing::{KeyError, SignerKey, sign_pdf};
 

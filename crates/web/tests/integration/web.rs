@@ -1,16 +1,13 @@
 //! The web application in-process: every request goes through the real router, the real
 //! use cases and a real SQLite register in a temp dir.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use axum::http::{StatusCode, header};
 use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn pages_need_a_login_and_say_so_in_french() {

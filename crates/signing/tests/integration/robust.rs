@@ -1,8 +1,5 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Hostile input never panics.
-mod common;
-
-use common::*;
+use crate::common::*;
 use parapheur_signing::{sign_pdf, verify_pdf};
 use proptest::prelude::*;
 

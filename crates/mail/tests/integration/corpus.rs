@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Every message of `tests/corpus/` (real-world messages from other projects, see
 //! `SOURCES.md`, and our own hard cases) is parsed; then truncations and byte flips of
 //! each are fed to `parse`, which must never panic.

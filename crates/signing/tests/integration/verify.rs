@@ -1,8 +1,5 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! verify_pdf on intact, tampered and extended documents.
-mod common;
-
-use common::*;
+use crate::common::*;
 use lopdf::{Document, IncrementalDocument, Object, Stream};
 use parapheur_signing::{sign_pdf, verify_pdf};
 

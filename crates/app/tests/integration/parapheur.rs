@@ -3,15 +3,11 @@
 //! the independent verifiers of `../shared/acceptance/verify-pades` (pyHanko, pdfsig,
 //! OpenSSL), and B-T signatures are time-stamped by the real RFC 3161 test TSA.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::harness::{Db, Harness, SYSTEM};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use harness::{Db, Harness, SYSTEM};
 use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, CloseReason, Commune, NewContact, Role, Status};

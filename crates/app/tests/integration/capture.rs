@@ -2,14 +2,10 @@
 //! replies joining their item, quarantine and retry, the drop folder, text extraction and
 //! full-text search.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use harness::{Db, Harness, SYSTEM, at, corpus, corpus_files};
+use crate::harness::{Db, Harness, SYSTEM, at, corpus, corpus_files};
 use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Status};

@@ -4,8 +4,6 @@
 //! The proof of work is solved at the difficulty the page asks for (16 bits unless
 //! `PARAPHEUR_POW_BITS` is set for the test process: `PARAPHEUR_POW_BITS=8 cargo test`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -18,8 +16,7 @@ use parapheur_app::domain::pow;
 use parapheur_app::domain::request_form::{demo_forms, fields_to_json};
 use tower::ServiceExt as _;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const FORM: &str = "/demarches/01004/occupation-domaine-public";
 

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! One test per behaviour the application relies on, mostly on the hand-written hard
 //! cases of `tests/corpus/own/`.
 

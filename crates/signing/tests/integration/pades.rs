@@ -1,8 +1,5 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Signed PDFs checked by the independent verifier (pyHanko + pdfsig + OpenSSL).
-mod common;
-
-use common::*;
+use crate::common::*;
 use parapheur_signing::{HttpTimeStamper, SignError, sign_pdf, verify_pdf};
 
 fn check_ours(pdf: &[u8], n: usize) {

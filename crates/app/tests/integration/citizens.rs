@@ -2,15 +2,11 @@
 //! with every legal date, the outbox surviving an SMTP server that refuses or is down,
 //! missing documents and the tracking link, replies threaded back, and the deadline watch.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
+use crate::harness::{Db, Harness, SYSTEM};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use harness::{Db, Harness, SYSTEM};
 use parapheur_app::citizens::Upload;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::reference_cases::reference_cases;

@@ -1,15 +1,11 @@
 //! The register's behaviour, run on SQLite and on PostgreSQL: numbering, deadlines, the
 //! journal, files, tenants and bad input.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::harness::{Db, Harness, SYSTEM, at};
 use chrono::{Datelike, NaiveDate, Utc};
-use harness::{Db, Harness, SYSTEM, at};
 use parapheur_app::domain::item::{CopyPurpose, NewItem};
 use parapheur_app::domain::journal::JournalProblem;
 use parapheur_app::domain::{Channel, CloseReason, Direction, Status};

@@ -1,6 +1,5 @@
 //! The official letter as a PDF file, read back with lopdf and (when installed)
 //! poppler's pdftotext.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};

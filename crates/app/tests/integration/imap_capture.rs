@@ -3,13 +3,9 @@
 //! or duplicated; a new UIDVALIDITY hands the same messages out again and none is taken
 //! twice; a wrong password is reported on the mailbox without losing anything.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod harness;
-
 use std::path::{Path, PathBuf};
 
-use harness::{Db, Harness, SYSTEM, corpus_files};
+use crate::harness::{Db, Harness, SYSTEM, corpus_files};
 use parapheur_app::mailboxes::MailboxSettings;
 use parapheur_mailbox::AfterCapture;
 

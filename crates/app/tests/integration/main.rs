@@ -1,0 +1,13 @@
+//! Integration tests of the use cases, on a real register (SQLite and PostgreSQL): one test binary for the crate (one link of the whole stack instead of one per
+//! topic), with a module per topic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod harness;
+
+mod capture;
+mod citizens;
+mod imap_capture;
+mod parapheur;
+mod register;
