@@ -44,6 +44,15 @@ pub struct Config {
     /// one of them, the citizen's address is read from `X-Forwarded-For`, so the limits per
     /// address apply to each citizen rather than to the proxy.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Text extraction processes (OCR) run at once, files of the queue and pages of a scan
+    /// together (`ocr_workers` in the file, `PARAPHEUR_OCR_WORKERS`): the number of cores by
+    /// default; each tesseract takes about 150 MB.
+    pub ocr_workers: usize,
+}
+
+/// One OCR process per core.
+fn default_ocr_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// `[smtp]` in `parapheur.toml`.
@@ -123,6 +132,7 @@ struct FileSettings {
     tsa_url: Option<String>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    ocr_workers: Option<usize>,
 }
 
 impl Config {
@@ -154,10 +164,24 @@ impl Config {
                     .unwrap_or_else(|| data_dir.join("master.key")),
             ),
         };
+        let ocr_workers = match env("PARAPHEUR_OCR_WORKERS") {
+            Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
+                AppError::Config(format!(
+                    "PARAPHEUR_OCR_WORKERS : un nombre entier est attendu, pas « {v} »"
+                ))
+            })?),
+            None => settings.ocr_workers,
+        };
+        if ocr_workers == Some(0) {
+            return Err(AppError::Config(
+                "ocr_workers (PARAPHEUR_OCR_WORKERS) : au moins 1".into(),
+            ));
+        }
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
             master_key,
+            ocr_workers: ocr_workers.unwrap_or_else(default_ocr_workers),
             index_dir: settings.index_dir.unwrap_or_else(|| data_dir.join("index")),
             drop_folders: settings.drop_folder,
             public_url: env("PARAPHEUR_PUBLIC_URL")
@@ -191,6 +215,7 @@ impl Config {
             smtp: None,
             tsa_url: None,
             trusted_proxies: Vec::new(),
+            ocr_workers: default_ocr_workers(),
         }
     }
 
@@ -331,6 +356,22 @@ mod tests {
         std::fs::write(&file, "trusted_proxies = ['127.0.0.l']\n").unwrap();
         let err = Config::load(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("127.0.0.l"), "{err}");
+    }
+
+    #[test]
+    fn ocr_workers_default_to_the_cores_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(Config::FILE_NAME);
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(config.ocr_workers, default_ocr_workers());
+        std::fs::write(&file, "ocr_workers = 3\n").unwrap();
+        assert_eq!(Config::load(dir.path(), None).unwrap().ocr_workers, 3);
+        std::fs::write(&file, "ocr_workers = 0\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("ocr_workers"), "{err}");
+        std::fs::write(&file, "ocr_workers = 'deux'\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("ocr_workers"), "{err}");
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! the database, so they survive restarts; a worker leases a job while it runs it, and a
 //! failure is retried with a growing delay. When the text cannot be had (no OCR programs,
 //! an encrypted PDF), the file is marked "texte non extrait" with the reason.
+//!
+//! OCR uses every core: up to `ocr_workers` files of the queue are extracted at once, and
+//! the workers a round leaves free go to the pages of its scans
+//! ([`Limits::parallel_pages`]), so that a 40-page scan alone in the queue gets every core
+//! and no more than about `ocr_workers` tesseracts ever run together.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use futures::StreamExt as _;
 use parapheur_extract::{ExtractError, Extraction, Limits, Method, Tools};
 use parapheur_store::capture::{FileText, Job};
 use serde::Serialize;
@@ -93,19 +99,37 @@ impl App {
         let _ = self.tools.set(Arc::new(tools));
     }
 
-    /// Runs the jobs whose time has come, `batch` at most; `now` is read for each job.
+    /// Runs the jobs whose time has come, `batch` at most, up to `ocr_workers` at once;
+    /// `now` is read for each job.
     pub async fn run_due_jobs(
         &self,
         now: impl Fn() -> DateTime<Utc>,
         batch: i64,
     ) -> Result<WorkDone, AppError> {
-        let mut done = WorkDone::default();
         let jobs = self
             .store()
             .claim_jobs(now(), chrono::Duration::minutes(LEASE_MINUTES), batch)
             .await?;
-        for job in jobs {
-            match self.run_job(&job, &now).await {
+        let workers = self.ocr_workers.max(1);
+        let limits = Limits {
+            parallel_pages: (workers / jobs.len().clamp(1, workers)).max(1),
+            ..Limits::default()
+        };
+        let now = &now;
+        let limits = &limits;
+        // The futures are made first: a closure inside the stream would not be `Send` for
+        // every lifetime, which the spawned job worker needs.
+        let runs: Vec<_> = jobs
+            .iter()
+            .map(|job| async move { (job, self.run_job(job, limits, now).await) })
+            .collect();
+        let outcomes: Vec<_> = futures::stream::iter(runs)
+            .buffer_unordered(workers)
+            .collect()
+            .await;
+        let mut done = WorkDone::default();
+        for (job, outcome) in outcomes {
+            match outcome {
                 Ok(true) => done.extracted += 1,
                 Ok(false) => done.not_extracted += 1,
                 Err(e) => {
@@ -137,7 +161,12 @@ impl App {
     }
 
     /// Extracts one file. Ok(true): text stored; Ok(false): marked "texte non extrait".
-    async fn run_job(&self, job: &Job, now: &impl Fn() -> DateTime<Utc>) -> Result<bool, AppError> {
+    async fn run_job(
+        &self,
+        job: &Job,
+        limits: &Limits,
+        now: &impl Fn() -> DateTime<Utc>,
+    ) -> Result<bool, AppError> {
         if job.kind != "extract" {
             self.store()
                 .job_failed(job.id, now(), "type de tâche inconnu", None)
@@ -146,14 +175,9 @@ impl App {
         }
         let bytes = self.read_file(job.commune_id, &job.subject).await?;
         let tools = self.extract_tools().await;
-        let result = parapheur_extract::extract(
-            &tools,
-            &Limits::default(),
-            &bytes,
-            &job.media_type,
-            &job.filename,
-        )
-        .await;
+        let result =
+            parapheur_extract::extract(&tools, limits, &bytes, &job.media_type, &job.filename)
+                .await;
         drop(bytes);
         match result {
             Ok(extraction) => {

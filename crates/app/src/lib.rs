@@ -103,6 +103,8 @@ pub struct App {
     /// The time-stamping authority signatures are stamped by, if configured.
     tsa_url: Option<Arc<str>>,
     trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Extraction processes at once (files and pages together).
+    ocr_workers: usize,
 }
 
 impl App {
@@ -128,6 +130,7 @@ impl App {
             outbox_work: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             trusted_proxies: config.trusted_proxies.clone().into(),
+            ocr_workers: config.ocr_workers,
         };
         app.check_master_key().await?;
         Ok(app)

@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { target, listen } => {
             let app = open(&target).await?;
             parapheur_app::background::spawn(&app, &config(&target)?);
+            crate::memory::spawn_trimmer();
             println!("Parapheur écoute sur http://{listen}/");
             parapheur_web::serve(app, listen, secure_cookies())
                 .await
@@ -251,6 +252,7 @@ async fn demo(
         return Ok(ExitCode::SUCCESS);
     }
     parapheur_app::background::spawn(&app, &config);
+    crate::memory::spawn_trimmer();
     println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
     parapheur_web::serve(app, listen, secure_cookies())
         .await

@@ -4,6 +4,7 @@ mod bench;
 mod capture;
 mod cli;
 mod commands;
+mod memory;
 mod output;
 mod signing;
 

@@ -609,6 +609,56 @@ async fn search_finds_words_of_files_and_follows_changes(db: Db) {
     assert_eq!(found.total, 1);
 }
 
+async fn the_queue_extracts_several_files_at_once_each_its_own_text(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let mut files = Vec::new();
+    for n in 0..7 {
+        let registered = h
+            .app
+            .register(
+                &commune,
+                &SYSTEM,
+                NewItem::incoming(
+                    Channel::Paper,
+                    format!("Note {n}"),
+                    at(2026, 3, 2).date_naive(),
+                ),
+                vec![NewFile {
+                    filename: format!("note-{n}.txt"),
+                    media_type: "text/plain; charset=utf-8".into(),
+                    bytes: format!("Compte rendu numéro {n} du conseil").into_bytes(),
+                }],
+                at(2026, 3, 2),
+            )
+            .await
+            .unwrap();
+        files.push((n, registered.attachments[0].sha256.clone()));
+    }
+    // More files than workers: they run side by side, and each text lands on its own file.
+    let done = h.app.drain_jobs().await.unwrap();
+    assert_eq!(
+        (done.extracted, done.not_extracted, done.retried),
+        (7, 0, 0)
+    );
+    for (n, sha) in files {
+        let text = h
+            .app
+            .store()
+            .file_text(commune.id, &sha)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(text.state, "done");
+        assert_eq!(
+            text.text.as_deref(),
+            Some(format!("Compte rendu numéro {n} du conseil").as_str())
+        );
+    }
+}
+
 async fn without_ocr_files_are_kept_and_marked_not_extracted(db: Db) {
     let Some(h) = Harness::new(db).await else {
         return;
@@ -661,6 +711,7 @@ async fn without_ocr_files_are_kept_and_marked_not_extracted(db: Db) {
 }
 
 both!(
+    the_queue_extracts_several_files_at_once_each_its_own_text,
     without_ocr_files_are_kept_and_marked_not_extracted,
     every_message_is_taken_once_and_none_is_lost,
     replies_join_their_item,
