@@ -158,6 +158,9 @@ phase "cargo fmt"
 say "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 phase "install the PAdES verifiers"
+# The independent PAdES verifiers of ../shared/acceptance install pyHanko on first use: do it
+# once here rather than from several tests at the same time.
+acceptance="$(cd .. && pwd)/shared/acceptance"
 if [ -x "$acceptance/verify-pades" ]; then
     say "Installing the PAdES verifiers (pyHanko, pdfsig) if needed"
     "$acceptance/verify-pades" /dev/null /dev/null >/dev/null 2>&1 || true
