@@ -35,9 +35,14 @@ print_phases() {
     printf '\n==> Phase times (seconds)\n'
     local entry
     for entry in "${PHASES[@]}"; do printf '%6s  %s\n' "${entry%%|*}" "${entry#*|}"; done
-    if [ -s "${GROUP_TIMES:-}" ]; then
+    if [ -s "${TEST_LOG:-}" ]; then
+        # cargo names each test binary ("Running tests/x.rs (target/debug/deps/x-hash)")
+        # and closes it with "test result: … N passed; … finished in S s".
         printf '  test binaries (seconds, tests):\n'
-        sort -rn "$GROUP_TIMES" | awk -F'\t' '{ printf "%8s  %-60s %5s\n", $1, $2, $3 }'
+        awk '/^ +Running / { i = ($2 == "unittests") ? 3 : 2; name = $i; bin = $(i + 1); sub(/.*\//, "", bin); sub(/-[0-9a-f]+\)$/, "", bin) }
+             /^test result:/ && name != "" { s = $NF; sub(/s$/, "", s)
+                 printf "%8.0f  %-60s %5d\n", s, bin " (" name ")", $4 + $6; name = "" }' \
+            "$TEST_LOG" | sort -rn
     fi
     printf '%6s  total\n' "$SECONDS"
 }
@@ -89,7 +94,6 @@ PG_TMP=""
 PG_BIN=""
 TEST_LOG=$(mktemp /tmp/parapheur-test.XXXXXX)
 E2E_LOG=$(mktemp /tmp/parapheur-e2e.XXXXXX)
-GROUP_TIMES=$(mktemp /tmp/parapheur-groups.XXXXXX)
 stop_pg() {
     if [ -n "$PG_TMP" ]; then
         say "Stopping the test PostgreSQL server"
@@ -102,7 +106,7 @@ cleanup() {
     local rc=$?
     stop_pg
     print_phases
-    rm -f "$TEST_LOG" "$E2E_LOG" "$GROUP_TIMES"
+    rm -f "$TEST_LOG" "$E2E_LOG"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -184,7 +188,7 @@ say "cargo test --workspace --no-run, with clippy -D warnings"
 cargo test --workspace --no-run
 phase "run the tests (SQLite and PostgreSQL)"
 say "cargo test --workspace (SQLite and PostgreSQL)"
-cargo test --workspace 2>&1 | python3 -u scripts/test-groups.py "$GROUP_TIMES" | tee "$TEST_LOG"
+cargo test --workspace 2>&1 | tee "$TEST_LOG"
 phase "stop PostgreSQL"
 stop_pg
 

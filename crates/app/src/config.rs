@@ -50,11 +50,6 @@ pub struct Config {
     pub ocr_workers: usize,
 }
 
-/// One OCR process per core.
-fn default_ocr_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
 /// `[smtp]` in `parapheur.toml`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +176,7 @@ impl Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
             master_key,
-            ocr_workers: ocr_workers.unwrap_or_else(default_ocr_workers),
+            ocr_workers: ocr_workers.unwrap_or_else(parapheur_extract::available_cores),
             index_dir: settings.index_dir.unwrap_or_else(|| data_dir.join("index")),
             drop_folders: settings.drop_folder,
             public_url: env("PARAPHEUR_PUBLIC_URL")
@@ -215,7 +210,7 @@ impl Config {
             smtp: None,
             tsa_url: None,
             trusted_proxies: Vec::new(),
-            ocr_workers: default_ocr_workers(),
+            ocr_workers: parapheur_extract::available_cores(),
         }
     }
 
@@ -363,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(Config::FILE_NAME);
         let config = Config::load(dir.path(), None).unwrap();
-        assert_eq!(config.ocr_workers, default_ocr_workers());
+        assert_eq!(config.ocr_workers, parapheur_extract::available_cores());
         std::fs::write(&file, "ocr_workers = 3\n").unwrap();
         assert_eq!(Config::load(dir.path(), None).unwrap().ocr_workers, 3);
         std::fs::write(&file, "ocr_workers = 0\n").unwrap();

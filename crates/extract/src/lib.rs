@@ -193,11 +193,12 @@ pub struct Limits {
     /// [`Limits::timeout_per_page`]); 0 or 1 = one page after the other. At most this many
     /// page images (≈9 MB each at 300 dpi) exist at once. Default: the number of CPUs
     /// ([`std::thread::available_parallelism`], 1 if unknown).
-    #[serde(default = "default_parallel_pages")]
+    #[serde(default = "available_cores")]
     pub parallel_pages: usize,
 }
 
-fn default_parallel_pages() -> usize {
+/// The number of cores this process may use (1 if unknown): one OCR process per core.
+pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -209,7 +210,7 @@ impl Default for Limits {
             max_text_chars: 2_000_000,
             max_memory_bytes: 1 << 30,
             max_file_bytes: 512 << 20,
-            parallel_pages: default_parallel_pages(),
+            parallel_pages: available_cores(),
         }
     }
 }

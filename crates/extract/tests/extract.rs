@@ -139,38 +139,7 @@ fn jpeg_components(jpeg: &[u8]) -> u8 {
 
 /// A "scanned" PDF: `pages` pages showing the same 300 dpi JPEG, no text layer.
 fn scanned_pdf(jpeg: &[u8], width: u32, height: u32, pages: usize) -> Vec<u8> {
-    // pdftoppm ignores -gray for JPEG output: read what it wrote.
-    let space = if jpeg_components(jpeg) == 1 {
-        "/DeviceGray"
-    } else {
-        "/DeviceRGB"
-    };
-    let mut objs: Vec<Vec<u8>> = Vec::new();
-    objs.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
-    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 5 + i)).collect();
-    objs.push(
-        format!(
-            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
-            kids.join(" ")
-        )
-        .into_bytes(),
-    );
-    objs.push(stream(
-        &format!(
-            "/Type /XObject /Subtype /Image /Width {width} /Height {height} \
-             /ColorSpace {space} /BitsPerComponent 8 /Filter /DCTDecode"
-        ),
-        jpeg,
-    ));
-    objs.push(stream("", b"q 595 0 0 842 0 0 cm /Im0 Do Q"));
-    for _ in 0..pages {
-        objs.push(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
-              /Resources << /XObject << /Im0 3 0 R >> >> /Contents 4 0 R >>"
-                .to_vec(),
-        );
-    }
-    assemble(&objs)
+    scanned_pdf_pages(&vec![jpeg.to_vec(); pages], width, height, 0)
 }
 
 /// A "scanned" PDF with one gray 300 dpi JPEG per page (A4, no text layer), and
@@ -184,6 +153,7 @@ fn scanned_pdf_pages(jpegs: &[Vec<u8>], width: u32, height: u32, big_page: usize
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 5 + 3 * i)).collect();
     objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
     for (i, jpeg) in jpegs.iter().enumerate() {
+        // pdftoppm ignores -gray for JPEG output: read what it wrote.
         let space = if jpeg_components(jpeg) == 1 {
             "/DeviceGray"
         } else {
