@@ -16,8 +16,7 @@ use parapheur_store::items::{Attachment, Note};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::register::Also;
-use crate::register::NewFile;
+use crate::register::{NewFile, register_in};
 use crate::{Actor, App, AppError, Party};
 
 /// Longest subject kept on an item (the rest stays in the original message).
@@ -524,57 +523,39 @@ impl App {
         };
         // The original is referenced by its inbound record (and listed on the item page);
         // it is not repeated as an attachment.
-        let result = if retrying {
-            self.register_captured(
-                commune,
-                actor,
-                new.clone(),
-                party,
-                files,
-                Also::Nothing,
-                now,
-            )
-            .await
-        } else {
-            self.register_captured(
-                commune,
-                actor,
-                new.clone(),
-                party,
-                files,
-                Also::Captured(captured),
-                now,
-            )
-            .await
-        };
-        match result {
-            Ok(registered) => {
-                if retrying {
-                    let mut tx = self.store().begin(now).await?;
-                    tx.resolve_inbound(
-                        commune.id,
-                        inbound.id,
-                        InboundState::Registered,
-                        registered.item.id,
-                        &actor.journal_name(),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                }
-                Ok(CaptureOutcome::Registered {
-                    chrono: registered.item.chrono,
-                    item_id: registered.item.id,
-                })
-            }
+        let ready = match self.ready_item(commune, new, party, files, now).await {
+            Ok(ready) => ready,
             // The message itself is refused (a field our rules reject): quarantine it.
             Err(
                 e @ (AppError::Invalid(_) | AppError::InvalidItem(_) | AppError::UnknownDoctype(_)),
             ) if !retrying => {
-                self.quarantine(inbound, source.cursor, e.to_string(), actor)
-                    .await
+                return self
+                    .quarantine(inbound, source.cursor, e.to_string(), actor)
+                    .await;
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        let who = actor.journal_name();
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = register_in(&mut tx, commune, actor, ready).await?;
+        if retrying {
+            tx.resolve_inbound(
+                commune.id,
+                inbound.id,
+                InboundState::Registered,
+                registered.item.id,
+                &who,
+            )
+            .await?;
+        } else {
+            captured.record(&mut tx, registered.item.id, &who).await?;
         }
+        tx.commit().await?;
+        self.registered(&registered);
+        Ok(CaptureOutcome::Registered {
+            chrono: registered.item.chrono,
+            item_id: registered.item.id,
+        })
     }
 
     /// Adds a message to the item it answers: its attachments, and a note saying who wrote

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::lifecycle::Change;
-use crate::register::{Also, NewFile, Registered, deadlines};
+use crate::register::{NewFile, Registered, deadlines, register_in};
 use crate::{Actor, App, AppError, Party};
 
 /// The actor of what citizens do on the public pages.
@@ -58,6 +58,12 @@ pub enum SubmitError {
 impl From<AppError> for SubmitError {
     fn from(e: AppError) -> Self {
         SubmitError::App(e)
+    }
+}
+
+impl From<parapheur_store::StoreError> for SubmitError {
+    fn from(e: parapheur_store::StoreError) -> Self {
+        SubmitError::App(e.into())
     }
 }
 
@@ -341,17 +347,27 @@ impl App {
         new.tags = vec![format!("formulaire:{}", public.row.code)];
 
         let (token, token_hash, sealed) = self.new_tracking_token(commune).await?;
-        let registered = self
-            .register_captured(
+        let ready = self
+            .ready_item(
                 commune,
-                &CITIZEN,
                 new,
                 Some(party),
                 files.into_iter().map(|(_, f)| f).collect(),
-                Also::Tracking { token_hash, sealed },
                 now,
             )
             .await?;
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = register_in(&mut tx, commune, &CITIZEN, ready).await?;
+        tx.insert_tracking_link(
+            commune.id,
+            registered.item.id,
+            &token_hash,
+            &sealed,
+            &CITIZEN.journal_name(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.registered(&registered);
         let item = registered.item;
         // The request is registered: an acknowledgement that cannot be queued now (an
         // unreadable logo, say) must not turn it into an error; the watch sends it later.
@@ -1489,25 +1505,38 @@ impl App {
         new.direction = Direction::Outgoing;
         new.body = Some(text.clone());
         new.service_id = item.service_id;
-        let thread = ItemMessage {
+        let mut thread = ItemMessage {
             author_id: actor.user_id(),
             ..thread_message(item_id, "reply", subject, &text, now)
         };
-        let registered = self
-            .register_captured(
+        let ready = self
+            .ready_item(
                 commune,
-                actor,
                 new,
                 Some(Party::Existing(sender.id)),
                 Vec::new(),
-                Also::Reply {
-                    thread_item: item_id,
-                    message: thread,
-                    email: Box::new(email),
-                },
                 now,
             )
             .await?;
+        let who = actor.journal_name();
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = register_in(&mut tx, commune, actor, ready).await?;
+        tx.insert_link(
+            commune.id,
+            registered.item.id,
+            item_id,
+            parapheur_domain::item::LinkKind::ReplyTo,
+            &who,
+        )
+        .await?;
+        thread.reply_item_id = Some(registered.item.id);
+        tx.insert_item_message(commune.id, &thread, &who).await?;
+        let queued = tx.insert_outbox(&email.row).await?;
+        tx.commit().await?;
+        self.registered(&registered);
+        if queued {
+            self.outbox_queued();
+        }
         if decides
             && item.status.is_open()
             && item

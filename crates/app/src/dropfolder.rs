@@ -15,7 +15,7 @@ use parapheur_store::capture::{InboundMessage, InboundState};
 use uuid::Uuid;
 
 use crate::capture::{CaptureOutcome, Captured};
-use crate::register::{MAX_FILE_BYTES, NewFile};
+use crate::register::{MAX_FILE_BYTES, NewFile, register_in};
 use crate::{Actor, App, AppError};
 
 /// Where refused files go, inside the drop folder.
@@ -178,24 +178,21 @@ impl App {
             media_type: media_type.to_owned(),
             bytes,
         };
-        let registered = match self
-            .register_captured(
-                commune,
-                &Actor::System("dépôt"),
-                new,
-                None,
-                vec![file],
-                crate::register::Also::Captured(Captured::new(inbound, None)),
-                now,
-            )
-            .await
-        {
-            Ok(r) => r,
+        let actor = Actor::System("dépôt");
+        let ready = match self.ready_item(commune, new, None, vec![file], now).await {
+            Ok(ready) => ready,
             Err(e @ (AppError::Invalid(_) | AppError::InvalidItem(_))) => {
                 return refuse(e.to_string());
             }
             Err(e) => return Err(e),
         };
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = register_in(&mut tx, commune, &actor, ready).await?;
+        Captured::new(inbound, None)
+            .record(&mut tx, registered.item.id, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        self.registered(&registered);
         // Committed: the scan may leave the folder.
         remove_file(path)?;
         Ok(CaptureOutcome::Registered {

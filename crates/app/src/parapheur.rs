@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::lifecycle::Change;
-use crate::register::{Also, NewFile, Registered};
+use crate::register::{NewFile, Registered, register_in};
 use crate::{Actor, App, AppError, Party};
 
 /// The version of what `folders.circuit_json` holds.
@@ -1141,10 +1141,9 @@ impl App {
             new.channel = Channel::Registered;
             new.registered_number = Some(number.clone());
         }
-        let registered = self
-            .register_captured(
+        let ready = self
+            .ready_item(
                 commune,
-                actor,
                 new,
                 sender.as_ref().map(|s| Party::Existing(s.id)),
                 vec![NewFile {
@@ -1152,15 +1151,41 @@ impl App {
                     media_type: "application/pdf".to_owned(),
                     bytes: pdf,
                 }],
-                Also::Letter {
-                    answers: item.as_ref().map(|i| i.id),
-                    folder_before: Box::new(before.clone()),
-                    folder_after: Box::new(after),
-                    email,
-                },
                 now,
             )
             .await?;
+        let who = actor.journal_name();
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = register_in(&mut tx, commune, actor, ready).await?;
+        if let Some(answers) = &item {
+            tx.insert_link(
+                commune.id,
+                registered.item.id,
+                answers.id,
+                parapheur_domain::item::LinkKind::ReplyTo,
+                &who,
+            )
+            .await?;
+        }
+        after.reply_item_id = Some(registered.item.id);
+        let via = after.sent_via.clone();
+        tx.update_folder(
+            &before,
+            &after,
+            &who,
+            "folder.sent",
+            Some(serde_json::json!({ "via": via, "item": registered.item.chrono })),
+        )
+        .await?;
+        let queued = match &email {
+            Some(email) => tx.insert_outbox(&email.row).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        self.registered(&registered);
+        if queued {
+            self.outbox_queued();
+        }
         if let Some(item) = item {
             let item = self.store().item(commune.id, item.id).await?;
             self.move_item(

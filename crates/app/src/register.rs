@@ -1,10 +1,11 @@
 //! Registering an item with its files.
 
-use chrono::{DateTime, Datelike, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::deadline::{self, DeadlineFacts};
 use parapheur_domain::item::{Item, NewItem};
 use parapheur_domain::{Commune, Direction, DocumentType, Status};
+use parapheur_store::WriteTx;
 use parapheur_store::items::Attachment;
 use serde::Serialize;
 use uuid::Uuid;
@@ -28,103 +29,133 @@ pub struct Registered {
     pub attachments: Vec<Attachment>,
 }
 
-/// What is written with a new item, in its transaction.
-pub(crate) enum Also {
-    Nothing,
-    /// The inbound message it came from (and the mailbox cursor past it).
-    Captured(crate::capture::Captured),
-    /// The citizen's tracking link (a request from a public form).
-    Tracking {
-        token_hash: String,
-        sealed: String,
-    },
-    /// An outgoing reply: linked to the item it answers, shown in that item's public
-    /// thread, and its email queued.
-    Reply {
-        thread_item: Uuid,
-        message: parapheur_store::citizens::ItemMessage,
-        email: Box<crate::outbox::PreparedEmail>,
-    },
-    /// A signed letter leaving the mairie: linked to the item it answers, its folder
-    /// marked sent (pointing at the new item), and its email queued when sent by email.
-    Letter {
-        answers: Option<Uuid>,
-        folder_before: Box<parapheur_store::parapheur::FolderRow>,
-        folder_after: Box<parapheur_store::parapheur::FolderRow>,
-        email: Option<Box<crate::outbox::PreparedEmail>>,
-    },
+/// An item checked and its files stored, ready to be written (`App::ready_item`).
+pub(crate) struct ReadyItem {
+    new: NewItem,
+    party: Option<crate::Party>,
+    files: Vec<StoredFile>,
+    doctype: Option<DocumentType>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
 }
 
-impl Also {
-    /// Writes what goes with `item`; true when an email was queued.
-    async fn record(
-        self,
-        tx: &mut parapheur_store::WriteTx,
-        item: &Item,
-        who: &str,
-    ) -> Result<bool, AppError> {
-        match self {
-            Also::Nothing => Ok(false),
-            Also::Captured(captured) => {
-                captured.record(tx, item.id, who).await?;
-                Ok(false)
-            }
-            Also::Tracking { token_hash, sealed } => {
-                tx.insert_tracking_link(item.commune_id, item.id, &token_hash, &sealed, who)
-                    .await?;
-                Ok(false)
-            }
-            Also::Reply {
-                thread_item,
-                mut message,
-                email,
-            } => {
-                tx.insert_link(
-                    item.commune_id,
-                    item.id,
-                    thread_item,
-                    parapheur_domain::item::LinkKind::ReplyTo,
-                    who,
-                )
-                .await?;
-                message.reply_item_id = Some(item.id);
-                tx.insert_item_message(item.commune_id, &message, who)
-                    .await?;
-                Ok(tx.insert_outbox(&email.row).await?)
-            }
-            Also::Letter {
-                answers,
-                folder_before,
-                mut folder_after,
-                email,
-            } => {
-                if let Some(answers) = answers {
-                    tx.insert_link(
-                        item.commune_id,
-                        item.id,
-                        answers,
-                        parapheur_domain::item::LinkKind::ReplyTo,
-                        who,
-                    )
-                    .await?;
-                }
-                folder_after.reply_item_id = Some(item.id);
-                let via = folder_after.sent_via.clone();
-                tx.update_folder(
-                    &folder_before,
-                    &folder_after,
-                    who,
-                    "folder.sent",
-                    Some(serde_json::json!({ "via": via, "item": item.chrono })),
-                )
-                .await?;
-                match email {
-                    Some(email) => Ok(tx.insert_outbox(&email.row).await?),
-                    None => Ok(false),
-                }
-            }
+impl ReadyItem {
+    /// The instant of the registration, as stored (microseconds): the transaction's.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+}
+
+struct StoredFile {
+    filename: String,
+    media_type: String,
+    sha256: String,
+    size: u64,
+}
+
+/// Registers `ready` in `tx`: its contact if new, the next chrono number, the item, its
+/// attachments and their extraction jobs. Each feature then writes its own rows in the same
+/// transaction (the captured message, a tracking link, the folder sent) and commits; after
+/// the commit it calls `App::registered`.
+pub(crate) async fn register_in(
+    tx: &mut WriteTx,
+    commune: &Commune,
+    actor: &Actor,
+    ready: ReadyItem,
+) -> Result<Registered, AppError> {
+    let ReadyItem {
+        mut new,
+        party,
+        files,
+        doctype,
+        today,
+        now,
+    } = ready;
+    let who = actor.journal_name();
+    let party_id = match party {
+        Some(crate::Party::Existing(id)) => Some(id),
+        Some(crate::Party::New(contact)) => {
+            Some(tx.insert_contact(commune.id, &contact, &who).await?.id)
+        }
+        None => None,
+    };
+    if let Some(id) = party_id {
+        match new.direction {
+            Direction::Outgoing => new.recipient_ids.push(id),
+            _ => new.sender_ids.push(id),
         }
     }
+    tx.check_contacts(commune.id, &new.sender_ids).await?;
+    tx.check_contacts(commune.id, &new.recipient_ids).await?;
+    let year = today.year();
+    let sequence = tx
+        .next_sequence(commune.id, year, new.direction.code())
+        .await?;
+    let number = commune.chrono_format.format(year, new.direction, sequence);
+    let status = if new.service_id.is_some() || new.assignee_id.is_some() {
+        Status::Assigned
+    } else {
+        Status::Registered
+    };
+    let mut item = Item {
+        id: Uuid::now_v7(),
+        commune_id: commune.id,
+        chrono: number.text,
+        year,
+        sequence,
+        direction: new.direction,
+        channel: new.channel,
+        registered_number: new.registered_number.map(|n| n.trim().to_owned()),
+        doctype_code: new.doctype_code,
+        subject: new.subject.trim().to_owned(),
+        body: new.body,
+        letter_date: new.letter_date,
+        arrival_date: new.arrival_date,
+        first_receipt_elsewhere: new.first_receipt_elsewhere,
+        registered_at: now,
+        sender_reference: new.sender_reference,
+        priority: new.priority,
+        confidentiality: new.confidentiality,
+        service_id: new.service_id,
+        assignee_id: new.assignee_id,
+        status,
+        close_reason: None,
+        due_date: None,
+        silence_date: None,
+        incomplete_requested_on: None,
+        incomplete_completed_on: None,
+        missing_documents: Vec::new(),
+        implicit_decision: None,
+        implicit_decision_on: None,
+        acknowledged_at: None,
+        tags: new.tags,
+        created_by: actor.user_id(),
+        updated_at: now,
+    };
+    let dates = deadlines(item.direction, &item, doctype.as_ref(), commune);
+    item.due_date = new.requested_due.or(dates.due);
+    item.silence_date = dates.silence_date;
+    tx.insert_item(&item, &new.sender_ids, &new.recipient_ids, &who)
+        .await?;
+    let mut attachments = Vec::with_capacity(files.len());
+    for file in files {
+        let a = Attachment {
+            id: Uuid::now_v7(),
+            item_id: item.id,
+            sha256: file.sha256,
+            size: i64::try_from(file.size).unwrap_or(i64::MAX),
+            filename: file.filename,
+            media_type: file.media_type,
+        };
+        tx.insert_attachment(commune.id, &a, &who).await?;
+        if crate::jobs::is_extractable(&a.media_type) {
+            tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
+                .await?;
+        }
+        attachments.push(a);
+    }
+    tracing::debug!(chrono = %item.chrono, "item registered");
+    Ok(Registered { item, attachments })
 }
 
 /// The deadlines of an incoming item under its document type.
@@ -206,23 +237,45 @@ impl App {
         files: Vec<NewFile>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
-        self.register_captured(commune, actor, new, party, files, Also::Nothing, now)
-            .await
+        let ready = self.ready_item(commune, new, party, files, now).await?;
+        self.register_ready(commune, actor, ready).await
     }
 
-    /// Registers an item, and with it, in the same transaction, the inbound message it came
-    /// from (and the mailbox cursor past it): a message is taken exactly once.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn register_captured(
+    /// Registers `ready` in a transaction of its own.
+    pub(crate) async fn register_ready(
         &self,
         commune: &Commune,
         actor: &Actor,
-        mut new: NewItem,
+        ready: ReadyItem,
+    ) -> Result<Registered, AppError> {
+        let mut tx = self.store().begin(ready.now).await?;
+        let registered = register_in(&mut tx, commune, actor, ready).await?;
+        tx.commit().await?;
+        self.registered(&registered);
+        Ok(registered)
+    }
+
+    /// After the commit of a registration: wakes the extraction worker for its files.
+    pub(crate) fn registered(&self, registered: &Registered) {
+        if registered
+            .attachments
+            .iter()
+            .any(|a| crate::jobs::is_extractable(&a.media_type))
+        {
+            self.work_queued();
+        }
+    }
+
+    /// Everything registering does before its transaction: checks the fields, the document
+    /// type and the routing, and stores the files (encrypted, content-addressed).
+    pub(crate) async fn ready_item(
+        &self,
+        commune: &Commune,
+        new: NewItem,
         party: Option<crate::Party>,
         files: Vec<NewFile>,
-        also: Also,
         now: DateTime<Utc>,
-    ) -> Result<Registered, AppError> {
+    ) -> Result<ReadyItem, AppError> {
         // Stored instants keep microseconds; keep the returned item identical to the row.
         let now = now.trunc_subsecs(6);
         let today = local_date(now, &commune.departement);
@@ -240,112 +293,30 @@ impl App {
             ),
             None => None,
         };
-
         self.check_routing(commune, new.service_id, new.assignee_id)
             .await?;
-
         let key = self.data_key(commune.id).await?;
         let mut stored = Vec::with_capacity(files.len());
-        for file in &files {
+        for file in files {
             let s = self
                 .files()
                 .put(&commune.id.to_string(), &key, &file.bytes)
                 .await?;
-            stored.push(s);
-        }
-
-        let who = actor.journal_name();
-        let mut tx = self.store().begin(now).await?;
-        let party_id = match party {
-            Some(crate::Party::Existing(id)) => Some(id),
-            Some(crate::Party::New(contact)) => {
-                Some(tx.insert_contact(commune.id, &contact, &who).await?.id)
-            }
-            None => None,
-        };
-        if let Some(id) = party_id {
-            match new.direction {
-                Direction::Outgoing => new.recipient_ids.push(id),
-                _ => new.sender_ids.push(id),
-            }
-        }
-        tx.check_contacts(commune.id, &new.sender_ids).await?;
-        tx.check_contacts(commune.id, &new.recipient_ids).await?;
-        let year = today.year();
-        let sequence = tx
-            .next_sequence(commune.id, year, new.direction.code())
-            .await?;
-        let number = commune.chrono_format.format(year, new.direction, sequence);
-        let status = if new.service_id.is_some() || new.assignee_id.is_some() {
-            Status::Assigned
-        } else {
-            Status::Registered
-        };
-        let mut item = Item {
-            id: Uuid::now_v7(),
-            commune_id: commune.id,
-            chrono: number.text,
-            year,
-            sequence,
-            direction: new.direction,
-            channel: new.channel,
-            registered_number: new.registered_number.map(|n| n.trim().to_owned()),
-            doctype_code: new.doctype_code,
-            subject: new.subject.trim().to_owned(),
-            body: new.body,
-            letter_date: new.letter_date,
-            arrival_date: new.arrival_date,
-            first_receipt_elsewhere: new.first_receipt_elsewhere,
-            registered_at: now,
-            sender_reference: new.sender_reference,
-            priority: new.priority,
-            confidentiality: new.confidentiality,
-            service_id: new.service_id,
-            assignee_id: new.assignee_id,
-            status,
-            close_reason: None,
-            due_date: None,
-            silence_date: None,
-            incomplete_requested_on: None,
-            incomplete_completed_on: None,
-            missing_documents: Vec::new(),
-            implicit_decision: None,
-            implicit_decision_on: None,
-            acknowledged_at: None,
-            tags: new.tags,
-            created_by: actor.user_id(),
-            updated_at: now,
-        };
-        let dates = deadlines(item.direction, &item, doctype.as_ref(), commune);
-        item.due_date = new.requested_due.or(dates.due);
-        item.silence_date = dates.silence_date;
-        tx.insert_item(&item, &new.sender_ids, &new.recipient_ids, &who)
-            .await?;
-        let mut attachments = Vec::with_capacity(files.len());
-        for (file, s) in files.iter().zip(&stored) {
-            let a = Attachment {
-                id: Uuid::now_v7(),
-                item_id: item.id,
-                sha256: s.sha256.clone(),
-                size: i64::try_from(s.size).unwrap_or(i64::MAX),
+            stored.push(StoredFile {
                 filename: file.filename.trim().to_owned(),
-                media_type: file.media_type.clone(),
-            };
-            tx.insert_attachment(commune.id, &a, &who).await?;
-            if crate::jobs::is_extractable(&a.media_type) {
-                tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
-                    .await?;
-            }
-            attachments.push(a);
+                media_type: file.media_type,
+                sha256: s.sha256,
+                size: s.size,
+            });
         }
-        let queued_email = also.record(&mut tx, &item, &who).await?;
-        tx.commit().await?;
-        self.work_queued();
-        if queued_email {
-            self.outbox_queued();
-        }
-        tracing::debug!(chrono = %item.chrono, "item registered");
-        Ok(Registered { item, attachments })
+        Ok(ReadyItem {
+            new,
+            party,
+            files: stored,
+            doctype,
+            today,
+            now,
+        })
     }
 
     /// A service and a person in charge must both belong to the commune.
