@@ -9,28 +9,18 @@
 //! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
 //! never a row that points to a missing file.
 
-pub mod admin;
-pub mod auth;
+pub mod administration;
 pub mod background;
 pub mod capture;
-mod check;
 pub mod citizens;
 mod config;
 mod demo;
-pub mod dropfolder;
 mod error;
-pub mod indexer;
-pub mod jobs;
-mod lifecycle;
-pub mod mailboxes;
+mod letters;
 pub mod outbox;
 pub mod parapheur;
-mod password;
-pub mod pki;
-mod register;
-mod setup;
-pub mod suggest;
-pub mod watch;
+pub mod register;
+pub mod search;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -39,14 +29,14 @@ use parapheur_files::{DataKey, FileStore, MasterKey};
 use parapheur_store::Store;
 use uuid::Uuid;
 
-pub use check::{FsckOptions, FsckReport, JournalVerdict};
+pub use administration::password::{hash_password, verify_password};
+pub use administration::setup::{NewUser, Party};
 pub use config::{Config, DEFAULT_PUBLIC_URL, MasterKeySource, SmtpSetting};
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DemoLogin, DemoSummary};
 pub use error::AppError;
-pub use lifecycle::Change;
-pub use password::{hash_password, verify_password};
+pub use register::integrity::{FsckOptions, FsckReport, JournalVerdict};
+pub use register::lifecycle::Change;
 pub use register::{NewFile, Registered};
-pub use setup::{NewUser, Party};
 
 pub use parapheur_domain as domain;
 pub use parapheur_files as files;
@@ -85,7 +75,7 @@ pub struct App {
     master: Arc<MasterKey>,
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
-    limiter: Arc<auth::LoginLimiter>,
+    limiter: Arc<administration::auth::LoginLimiter>,
     /// The full-text index, one per commune, kept up with the journal.
     search: Arc<parapheur_search::SearchIndex>,
     /// One index writer at a time in this process.

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use chrono::Utc;
+use parapheur_app::capture::dropfolder::FolderWatch;
+use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::{CaptureOutcome, MessageSource};
-use parapheur_app::dropfolder::FolderWatch;
-use parapheur_app::indexer::simple_query;
-use parapheur_app::mailboxes::MailboxSettings;
+use parapheur_app::search::simple_query;
 use parapheur_mail::{Limits, read_sources};
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde_json::json;

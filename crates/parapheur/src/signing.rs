@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use parapheur_app::parapheur::describe_signature;
-use parapheur_app::pki::{KeyOwner, pem_chain};
+use parapheur_app::parapheur::keys::{KeyOwner, pem_chain};
 use parapheur_app::signing as parapheur_signing;
 use parapheur_app::{Actor, App};
 use serde_json::json;

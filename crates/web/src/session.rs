@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use parapheur_app::auth::Authenticated;
+use parapheur_app::administration::auth::Authenticated;
 use serde::Serialize;
 
 use crate::WebState;

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::harness::{Db, Harness, SYSTEM, at, corpus, corpus_files};
+use parapheur_app::capture::dropfolder::{FolderWatch, REFUSED_DIR};
 use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Status};
-use parapheur_app::dropfolder::{FolderWatch, REFUSED_DIR};
-use parapheur_app::indexer::simple_query;
+use parapheur_app::search::simple_query;
 use parapheur_app::store::capture::InboundState;
 use parapheur_app::{Change, NewFile};
 
@@ -281,7 +281,7 @@ async fn quarantine_keeps_the_message_and_retry_registers_it(db: Db) {
         .add_mailbox(
             &commune,
             &SYSTEM,
-            parapheur_app::mailboxes::MailboxSettings {
+            parapheur_app::capture::mailboxes::MailboxSettings {
                 label: "Urbanisme".into(),
                 config: parapheur_mailbox::MailboxConfig {
                     host: "127.0.0.1".into(),

@@ -114,7 +114,7 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         app.update_commune_settings(
             commune,
             &SYSTEM,
-            parapheur_app::admin::SettingsForm {
+            parapheur_app::administration::SettingsForm {
                 address: format!(
                     "1 place de la Mairie\n{} {}",
                     commune.postal_code, commune.name

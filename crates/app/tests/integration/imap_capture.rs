@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::harness::{Db, Harness, SYSTEM, corpus_files};
-use parapheur_app::mailboxes::MailboxSettings;
+use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_mailbox::AfterCapture;
 
 fn script() -> PathBuf {

@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
-use parapheur_app::admin::{LogoChange, SettingsForm, UserChange};
+use parapheur_app::administration::{LogoChange, SettingsForm, UserChange};
 use parapheur_app::domain::doctype::{DocumentType, is_valid_code};
 use parapheur_app::domain::retention::{FinalAction, RetentionRule};
 use parapheur_app::domain::{Delay, Role, SilenceRule};
@@ -18,7 +18,7 @@ use crate::error::WebError;
 use crate::pages::item::parse_id;
 use crate::session::Me;
 use crate::{WebState, assets, templates};
-use parapheur_app::dropfolder::sniff;
+use parapheur_app::capture::dropfolder::sniff;
 
 impl Me {
     pub fn require_admin(&self) -> Result<(), WebError> {
@@ -81,7 +81,7 @@ async fn settings_page(
                 letterhead => settings.letterhead, has_logo => settings.logo_sha256.is_some(),
             },
             logo_url => settings.logo_sha256.map(|s| format!("/administration/logo?v={}", &s[..12.min(s.len())])),
-            max_logo_kb => parapheur_app::admin::MAX_LOGO_BYTES / 1024,
+            max_logo_kb => parapheur_app::administration::MAX_LOGO_BYTES / 1024,
         },
     )?))
 }
@@ -174,7 +174,7 @@ pub async fn save_settings(
     match saved {
         Ok(()) => {
             // The session still holds the old commune (numbering format): read it anew.
-            let me = Me(parapheur_app::auth::Authenticated {
+            let me = Me(parapheur_app::administration::auth::Authenticated {
                 commune: state.app.store().commune(commune.id).await?,
                 ..me.0
             });

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
-use parapheur_app::auth::LoginError;
+use parapheur_app::administration::auth::LoginError;
 use serde::Deserialize;
 
 use super::ClientIp;

@@ -116,7 +116,7 @@ pub(crate) async fn render_item(
                     "texte non extrait : {}",
                     t.reason.as_deref().unwrap_or("raison inconnue")
                 ),
-                None if parapheur_app::jobs::is_extractable(&a.media_type) => {
+                None if parapheur_app::capture::extraction::is_extractable(&a.media_type) => {
                     "texte en cours d'extraction".to_owned()
                 }
                 None => String::new(),
@@ -265,7 +265,7 @@ pub(crate) async fn render_item(
         .as_ref()
         .map_or(parapheur_app::domain::SilenceRule::None, |d| d.silence);
     let alerts: Vec<String> = parapheur_app::domain::watch::alerts(
-        &parapheur_app::watch::facts_of(item, silence),
+        &parapheur_app::background::deadline_watch::facts_of(item, silence),
         today,
         commune.holiday_zone(),
     )

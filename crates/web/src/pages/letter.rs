@@ -15,7 +15,7 @@ use crate::error::WebError;
 use crate::session::Me;
 use crate::views::Choice;
 use crate::{WebState, assets, templates};
-use parapheur_app::dropfolder::sniff;
+use parapheur_app::capture::dropfolder::sniff;
 
 /// One upload of this size at most (the whole request is limited too).
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;

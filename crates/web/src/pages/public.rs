@@ -23,6 +23,8 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use parapheur_app::AppError;
+use parapheur_app::capture::dropfolder;
 use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload};
 use parapheur_app::domain::clock::{local_date, utc_offset_minutes};
 use parapheur_app::domain::request_form::{
@@ -30,7 +32,6 @@ use parapheur_app::domain::request_form::{
 };
 use parapheur_app::domain::{Commune, Status, french, pow};
 use parapheur_app::store::StoreError;
-use parapheur_app::{AppError, dropfolder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -196,7 +197,7 @@ fn pow_bits() -> u8 {
 /// A new signed challenge, with a nonce from the system's secure random source.
 fn issue_challenge(state: &WebState, now: DateTime<Utc>) -> Result<String, PublicError> {
     // A random 256-bit token's hash: 32 hex digits of it make the 16-byte nonce.
-    let (_, random) = parapheur_app::auth::new_token()?;
+    let (_, random) = parapheur_app::administration::auth::new_token()?;
     let mut nonce = [0u8; 16];
     let bytes = hex::decode(random.get(..32).unwrap_or_default())
         .map_err(|e| PublicError::Internal(format!("nonce: {e}")))?;

@@ -6,7 +6,7 @@ use axum::response::Html;
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Channel, Status};
-use parapheur_app::indexer::parse_day;
+use parapheur_app::search::parse_day;
 use parapheur_search::{SearchOrder, SearchQuery};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

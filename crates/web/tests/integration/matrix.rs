@@ -12,11 +12,11 @@ use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
-use parapheur_app::admin::{LogoChange, SettingsForm};
+use parapheur_app::administration::{LogoChange, SettingsForm};
+use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::{CaptureOutcome, MessageSource};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Confidentiality, Role};
-use parapheur_app::mailboxes::MailboxSettings;
 use parapheur_app::store::capture::FileText;
 use parapheur_app::{Actor, Change, NewFile};
 

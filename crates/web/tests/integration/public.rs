@@ -612,8 +612,8 @@ async fn the_public_pages_show_the_communes_logo() {
         .update_commune_settings(
             &site.a,
             &Actor::System("test"),
-            parapheur_app::admin::SettingsForm {
-                logo: parapheur_app::admin::LogoChange::Replace {
+            parapheur_app::administration::SettingsForm {
+                logo: parapheur_app::administration::LogoChange::Replace {
                     bytes: png.clone(),
                     media_type: "image/png".into(),
                 },

@@ -1625,7 +1625,7 @@ async fn acknowledgements_are_printed_for_the_post_and_recorded() {
         .update_commune_settings(
             &site.a,
             &Actor::System("test"),
-            parapheur_app::admin::SettingsForm {
+            parapheur_app::administration::SettingsForm {
                 address: "Place de la Mairie\n01500 Ambérieu-en-Bugey".into(),
                 phone: "04 74 38 00 00".into(),
                 ..Default::default()

@@ -3,6 +3,10 @@
 //! kept in the file store whatever happens, and the record of the message is written in the
 //! same transaction as the item (and the mailbox cursor), so a message is taken once.
 
+pub mod dropfolder;
+pub mod extraction;
+pub mod mailboxes;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::Channel;
 use parapheur_domain::Commune;
@@ -604,7 +608,7 @@ impl App {
                 media_type: a.media_type.clone(),
             };
             tx.insert_attachment(commune.id, &attachment, &who).await?;
-            if crate::jobs::is_extractable(&attachment.media_type) {
+            if crate::capture::extraction::is_extractable(&attachment.media_type) {
                 tx.enqueue_extraction(commune.id, &s.sha256, &a.media_type, &a.filename)
                     .await?;
             }

@@ -10,6 +10,7 @@ use parapheur_store::parapheur::{KeyKind, SigningKeyRow};
 use parapheur_store::users::User;
 use uuid::Uuid;
 
+use super::signing_error;
 use crate::{Actor, App, AppError};
 
 /// How long the certificates the commune's CA issues are valid.
@@ -29,10 +30,6 @@ fn check_pin(pin: &str) -> Result<(), AppError> {
 
 fn seal_context(commune_id: Uuid, key_id: Uuid) -> String {
     format!("signing-key:{commune_id}:{key_id}")
-}
-
-fn signing_error(e: impl std::fmt::Display) -> AppError {
-    AppError::invalid(e.to_string())
 }
 
 /// Who a key belongs to.

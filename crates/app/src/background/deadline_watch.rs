@@ -12,7 +12,7 @@ use parapheur_store::citizens::ItemMessage;
 use parapheur_store::users::User;
 use uuid::Uuid;
 
-use crate::lifecycle::Change;
+use crate::register::lifecycle::Change;
 use crate::{Actor, App, AppError};
 
 /// Digests leave from this local hour on (the start of the mairie's day).

@@ -2,6 +2,10 @@
 //! the installation (its communes). Every change goes through one transaction and leaves a
 //! journal entry with the state before and after.
 
+pub mod auth;
+pub mod password;
+pub mod setup;
+
 use chrono::{DateTime, Duration, Utc};
 use parapheur_domain::contact::{normalize_email, normalize_phone};
 use parapheur_domain::doctype::DocumentType;
@@ -214,8 +218,12 @@ impl App {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
-        self.email_password_link(user, crate::auth::PasswordLink::Invitation, now)
-            .await
+        self.email_password_link(
+            user,
+            crate::administration::auth::PasswordLink::Invitation,
+            now,
+        )
+        .await
     }
 
     async fn check_service(&self, commune: &Commune, service: Uuid) -> Result<(), AppError> {

@@ -361,12 +361,12 @@ impl App {
         self.update_commune_settings(
             commune,
             system,
-            crate::admin::SettingsForm {
+            crate::administration::SettingsForm {
                 address: "Mairie de Montbazon\n2 place de la Mairie\n37250 Montbazon".to_owned(),
                 phone: "02 47 26 01 30".to_owned(),
                 email: "mairie@montbazon.demo".to_owned(),
                 letterhead: "Ouvert du lundi au vendredi, 9 h – 12 h et 14 h – 17 h 30".to_owned(),
-                logo: crate::admin::LogoChange::Keep,
+                logo: crate::administration::LogoChange::Keep,
             },
             start,
         )

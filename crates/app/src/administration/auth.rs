@@ -340,7 +340,7 @@ impl App {
         let (token, hash) = new_token()?;
         let validity = match purpose {
             PasswordLink::Reset => RESET_VALIDITY,
-            PasswordLink::Invitation => crate::admin::INVITATION_VALIDITY,
+            PasswordLink::Invitation => crate::administration::INVITATION_VALIDITY,
         };
         self.store()
             .create_password_reset(&hash, user.id, now, now + validity)
@@ -384,7 +384,7 @@ impl App {
         new: &str,
         now: DateTime<Utc>,
     ) -> Result<User, AppError> {
-        crate::password::check_strength(new)?;
+        crate::administration::password::check_strength(new)?;
         let user_id = self
             .store()
             .consume_password_reset(&token_hash(token), now)

@@ -94,6 +94,27 @@ impl App {
         }
     }
 
+    /// Where a citizen's answer to our email goes: the mairie's own address, if set.
+    pub(crate) fn reply_to(
+        &self,
+        commune: &Commune,
+        settings: &parapheur_store::communes::CommuneSettings,
+    ) -> Option<Address> {
+        settings.email.clone().map(|email| Address {
+            name: Some(format!("Mairie de {}", commune.name)),
+            email,
+        })
+    }
+
+    /// The domain of the Message-IDs we make: the sender's.
+    pub(crate) fn message_id_domain(&self, commune: &Commune) -> String {
+        let from = self.sender_address(commune).email;
+        from.rsplit_once('@').map_or_else(
+            || format!("{}.parapheur.invalid", commune.insee),
+            |(_, d)| d.to_owned(),
+        )
+    }
+
     /// An automatic message from the mairie to one of its users (a notification, a
     /// digest, a password link): no reply expected.
     pub(crate) fn notice_to(

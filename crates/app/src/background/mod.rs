@@ -3,13 +3,15 @@
 //! watch. Each loop logs its errors and
 //! carries on; none can stop the web server.
 
+pub mod deadline_watch;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::dropfolder::FolderWatch;
+use crate::capture::dropfolder::FolderWatch;
 use crate::{App, Config};
 
 /// How often mailboxes are polled (PARAPHEUR_POLL_SECONDS overrides it).

@@ -1,5 +1,9 @@
 //! Registering an item with its files.
 
+pub mod integrity;
+pub mod lifecycle;
+pub mod suggest;
+
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::deadline::{self, DeadlineFacts};
@@ -148,7 +152,7 @@ pub(crate) async fn register_in(
             media_type: file.media_type,
         };
         tx.insert_attachment(commune.id, &a, &who).await?;
-        if crate::jobs::is_extractable(&a.media_type) {
+        if crate::capture::extraction::is_extractable(&a.media_type) {
             tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
                 .await?;
         }
@@ -260,7 +264,7 @@ impl App {
         if registered
             .attachments
             .iter()
-            .any(|a| crate::jobs::is_extractable(&a.media_type))
+            .any(|a| crate::capture::extraction::is_extractable(&a.media_type))
         {
             self.work_queued();
         }

@@ -1,0 +1,292 @@
+//! PAdES signatures on a folder's PDF: each signature an incremental update of the previous
+//! revision, stamped in the zone the layout left, time-stamped when a TSA is configured.
+
+use chrono::{DateTime, Utc};
+use parapheur_domain::circuit::{Action, Circuit, Permit, StepKind, delegation_mention};
+use parapheur_domain::clock::{local_date, utc_offset_minutes};
+use parapheur_domain::{Commune, french};
+use parapheur_render::SignatureZone;
+use parapheur_signing::{SignOptions, SignerKey, Stamp, VerifyReport};
+use parapheur_store::parapheur::{FolderRow, FolderState};
+use parapheur_store::users::User;
+use uuid::Uuid;
+
+use super::FolderData;
+use super::circuits::folder_state;
+use super::signing_error;
+use crate::{Actor, App, AppError};
+
+/// Where the `n`-th stamp goes in the letter's signature zone: two side by side, then
+/// two more above them would overlap the text, so from the third on the signing library
+/// finds a free slot itself.
+fn slot(zone: Option<SignatureZone>, n: usize) -> Option<[f32; 4]> {
+    let zone = zone?;
+    let [x1, y1, x2, y2] = zone.rect;
+    let half = (x2 - x1) / 2.0;
+    match n {
+        0 => Some([x1 + half + 4.0, y1, x2, y2]),
+        1 => Some([x1, y1, x1 + half - 4.0, y2]),
+        _ => None,
+    }
+}
+
+/// One signature of a verification report, in a sentence.
+pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
+    let mut text = format!("{} : signé par {}", s.field_name, s.signer);
+    if let Some(t) = s.timestamp.or(s.time) {
+        text.push_str(&format!(" le {}", t.format("%d/%m/%Y %H:%M UTC")));
+    }
+    text.push_str(if s.intact { ", intacte" } else { ", ALTÉRÉE" });
+    text.push_str(if s.trusted {
+        ", certificat reconnu"
+    } else {
+        ", certificat non reconnu"
+    });
+    if s.timestamp.is_some() {
+        text.push_str(", horodatée");
+    }
+    if !s.changes_after.is_empty() {
+        text.push_str(&format!(
+            " ; modifié après la signature : {}",
+            s.changes_after.join(", ")
+        ));
+    }
+    if !s.problems.is_empty() {
+        text.push_str(&format!(" ; {}", s.problems.join(", ")));
+    }
+    text
+}
+
+impl App {
+    /// Signs several folders at once (the élu's "sign all"): each is done or refused on
+    /// its own, with its reason.
+    pub async fn sign_folders(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        folder_ids: &[Uuid],
+        pin: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<(Uuid, Result<FolderRow, AppError>)> {
+        let mut out = Vec::with_capacity(folder_ids.len());
+        for id in folder_ids {
+            let result = match self.store().folder(commune.id, *id).await {
+                Ok(folder) => {
+                    // A folder waiting for a visa gets the visa; one for a signature, signed.
+                    let action = match FolderData::of_row(&folder)
+                        .ok()
+                        .and_then(|d| d.circuit)
+                        .and_then(|c| c.current_stage().map(|s| (c, s)))
+                    {
+                        Some((c, stage))
+                            if c.stages[stage].iter().any(|s| {
+                                s.kind == StepKind::Visa
+                                    && !s.state.is_done()
+                                    && s.user_id == actor.user_id()
+                            }) =>
+                        {
+                            Action::Approve
+                        }
+                        _ => Action::Sign,
+                    };
+                    self.act_on_folder(commune, actor, *id, action, pin, now)
+                        .await
+                }
+                Err(e) => Err(e.into()),
+            };
+            out.push((*id, result));
+        }
+        out
+    }
+
+    /// Applies the commune's seal while a seal step is current.
+    pub(super) async fn apply_due_seals(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        mut folder: FolderRow,
+        now: DateTime<Utc>,
+    ) -> Result<FolderRow, AppError> {
+        loop {
+            let mut data = FolderData::of_row(&folder)?;
+            let Some(mut circuit) = data.circuit.clone() else {
+                return Ok(folder);
+            };
+            if circuit.seal_due().is_none() || folder.state != FolderState::Circuit {
+                return Ok(folder);
+            }
+            let today = local_date(now, &commune.departement);
+            let system = Uuid::nil();
+            let permit: Permit = circuit
+                .permit(system, false, &Action::Seal, None, &[], None, today)
+                .map_err(signing_error)?;
+            let key = self.seal_key(commune, now).await?;
+            let pdf = self.folder_pdf(commune, &folder).await?;
+            let stamp = Stamp {
+                lines: vec![
+                    format!("Cachet de la mairie de {}", commune.name),
+                    self.local_stamp_time(commune, now),
+                ],
+                image: None,
+                page: data.zone.map(|z| z.page),
+                rect: slot(data.zone, circuit.signatures_done()),
+            };
+            let signed = self
+                .sign_bytes(
+                    pdf,
+                    key,
+                    Some(stamp),
+                    Some("Cachet de la commune"),
+                    commune,
+                    now,
+                )
+                .await?;
+            let before = folder.clone();
+            self.store_pdf(commune, &mut folder, &signed).await?;
+            let outcome = circuit
+                .apply(&permit, system, Action::Seal, now)
+                .map_err(signing_error)?;
+            data.circuit = Some(circuit);
+            folder.circuit_json = data.to_json();
+            folder.state = folder_state(outcome.status);
+            folder.version += 1;
+            folder.updated_at = now;
+            let mut tx = self.store().begin(now).await?;
+            tx.update_folder(
+                &before,
+                &folder,
+                &actor.journal_name(),
+                "folder.seal",
+                Some(serde_json::json!({ "action": "seal" })),
+            )
+            .await?;
+            tx.commit().await?;
+            self.notify_circuit(commune, &folder, &outcome.now_waiting_on, now)
+                .await?;
+        }
+    }
+
+    fn local_stamp_time(&self, commune: &Commune, now: DateTime<Utc>) -> String {
+        let local = now + chrono::Duration::minutes(utc_offset_minutes(now, &commune.departement));
+        format!(
+            "le {} à {}",
+            french::long_date(local.date_naive()),
+            french::time_of_day(local.time())
+        )
+    }
+
+    /// What a signature's stamp says: who signed, their title, for whom, when.
+    pub(super) fn stamp(
+        &self,
+        commune: &Commune,
+        signer: &User,
+        absent: Option<&User>,
+        data: &FolderData,
+        circuit: &Circuit,
+        now: DateTime<Utc>,
+    ) -> Option<Stamp> {
+        let mut lines = vec![format!("Signé par {}", signer.display_name)];
+        if let Some(title) = &signer.title {
+            lines.push(title.clone());
+        }
+        if let Some(absent) = absent {
+            lines.push(delegation_mention(
+                &absent.display_name,
+                absent.title.as_deref().unwrap_or("titulaire"),
+            ));
+        }
+        lines.push(self.local_stamp_time(commune, now));
+        Some(Stamp {
+            lines,
+            image: None,
+            page: data.zone.map(|z| z.page),
+            rect: slot(data.zone, circuit.signatures_done()),
+        })
+    }
+
+    /// Signs PDF bytes (time-stamped when a TSA is configured), off the async threads.
+    pub(super) async fn sign_bytes(
+        &self,
+        pdf: Vec<u8>,
+        key: SignerKey,
+        stamp: Option<Stamp>,
+        reason: Option<&str>,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, AppError> {
+        let options = SignOptions {
+            field_name: None,
+            reason: reason.map(str::to_owned),
+            location: Some(commune.name.clone()),
+            signer_name: Some(key.subject_common_name()),
+            time: now,
+            stamp,
+            timestamper: self
+                .tsa_url()
+                .map(|url| Box::new(parapheur_signing::HttpTimeStamper::new(url)) as _),
+        };
+        tokio::task::spawn_blocking(move || parapheur_signing::sign_pdf(&pdf, &key, &options))
+            .await
+            .map_err(|e| AppError::Config(format!("signature interrompue : {e}")))?
+            .map_err(signing_error)
+    }
+
+    pub(super) async fn store_pdf(
+        &self,
+        commune: &Commune,
+        folder: &mut FolderRow,
+        pdf: &[u8],
+    ) -> Result<(), AppError> {
+        let key = self.data_key(commune.id).await?;
+        let stored = self.files().put(&commune.id.to_string(), &key, pdf).await?;
+        folder.pdf_sha256 = Some(stored.sha256);
+        folder.pdf_size = i64::try_from(pdf.len()).ok();
+        Ok(())
+    }
+
+    /// Checks the signatures of a PDF against the commune's certificates.
+    pub async fn verify_pdf(
+        &self,
+        commune: &Commune,
+        pdf: Vec<u8>,
+    ) -> Result<VerifyReport, AppError> {
+        let roots = self.trusted_roots(commune).await?;
+        tokio::task::spawn_blocking(move || parapheur_signing::verify_pdf(&pdf, &roots))
+            .await
+            .map_err(|e| AppError::Config(format!("vérification interrompue : {e}")))?
+            .map_err(signing_error)
+    }
+
+    /// Signs any PDF as a user of the commune, outside any circuit (`parapheur sign`).
+    pub async fn sign_pdf_as(
+        &self,
+        commune: &Commune,
+        email: &str,
+        pin: Option<&str>,
+        pdf: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, AppError> {
+        let user = self
+            .store()
+            .user_by_email(commune.id, email)
+            .await?
+            .ok_or_else(|| {
+                AppError::invalid(format!("aucun utilisateur « {email} » dans cette commune"))
+            })?;
+        if !user.active {
+            return Err(AppError::invalid("ce compte est désactivé"));
+        }
+        let key = self.signer_key(commune, &user, pin, now).await?;
+        let mut lines = vec![format!("Signé par {}", user.display_name)];
+        lines.extend(user.title.clone());
+        lines.push(self.local_stamp_time(commune, now));
+        let stamp = Stamp {
+            lines,
+            image: None,
+            page: None,
+            rect: None,
+        };
+        self.sign_bytes(pdf, key, Some(stamp), None, commune, now)
+            .await
+    }
+}
