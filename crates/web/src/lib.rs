@@ -2,7 +2,9 @@
 //! without JavaScript, over the use cases of `parapheur-app`.
 //!
 //! Handlers extract the request, check who may act (the `Me` extractor, the CSRF token, the
-//! role), call one use case, and render a template. Every query names the commune of the
+//! role), call the use cases of `app` for every change, and render a template. Pages live in
+//! `pages/`, one file or folder per feature as in `app`; some reads still query
+//! `app.store()` directly, until each has a use case of its own. Every query names the commune of the
 //! logged-in person, so another commune's ids are simply "not found". Security headers are
 //! set once for every response: a strict Content-Security-Policy (no inline script or
 //! style), no framing by other sites, no MIME sniffing.

@@ -1,0 +1,262 @@
+//! The commune's users, their roles and services, invitations and password links.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use parapheur_app::NewUser;
+use parapheur_app::administration::UserChange;
+use parapheur_app::domain::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::actor;
+use super::bad;
+use super::invitation_url;
+use crate::error::WebError;
+use crate::pages::item::parse_id;
+use crate::session::Me;
+use crate::{WebState, assets, templates};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct UserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    active: String,
+    #[serde(default)]
+    host_admin: String,
+}
+
+fn roles() -> Vec<minijinja::Value> {
+    Role::ALL
+        .iter()
+        .map(|r| ctx! { code => r.code(), label => r.label_fr() })
+        .collect()
+}
+
+async fn service_choices(state: &WebState, me: &Me) -> Result<Vec<minijinja::Value>, WebError> {
+    Ok(state
+        .app
+        .store()
+        .services(me.0.commune.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(|s| ctx! { id => s.id.to_string(), name => s.name })
+        .collect())
+}
+
+async fn users_page(
+    state: &WebState,
+    me: &Me,
+    form: &UserForm,
+    error: Option<String>,
+    invitation: Option<minijinja::Value>,
+) -> Result<Html<String>, WebError> {
+    let store = state.app.store();
+    let services = store.services(me.0.commune.id).await?;
+    let users: Vec<_> = store
+        .users(me.0.commune.id)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let service = u
+                .service_id
+                .and_then(|id| services.iter().find(|s| s.id == id))
+                .map(|s| s.name.clone());
+            ctx! {
+                id => u.id.to_string(), name => u.display_name, email => u.email, title => u.title,
+                role => u.role.label_fr(), service, active => u.active, host_admin => u.host_admin,
+            }
+        })
+        .collect();
+    Ok(Html(templates::render(
+        "admin_users.html",
+        ctx! {
+            title => "Utilisateurs", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
+            nav => "admin", section => "users", error, users, form, roles => roles(),
+            services => service_choices(state, me).await?, invitation,
+        },
+    )?))
+}
+
+pub async fn users(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
+    me.require_admin()?;
+    users_page(&state, &me, &UserForm::default(), None, None).await
+}
+
+pub async fn invite_user(
+    State(state): State<WebState>,
+    me: Me,
+    Form(form): Form<UserForm>,
+) -> Result<Html<String>, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
+    let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
+    let (role, service_id) = match parsed {
+        Ok(p) => p,
+        Err(error) => return users_page(&state, &me, &form, Some(error), None).await,
+    };
+    let new = NewUser {
+        email: form.email.clone(),
+        display_name: form.name.clone(),
+        title: Some(form.title.clone()),
+        role,
+        service_id,
+        password: None,
+        host_admin: false,
+    };
+    match state
+        .app
+        .invite_user(&me.0.commune, &actor(&me), new, Utc::now())
+        .await
+    {
+        Ok(invitation) => {
+            let url = invitation_url(&invitation.token);
+            let shown =
+                ctx! { name => invitation.user.display_name, email => invitation.user.email, url };
+            users_page(&state, &me, &UserForm::default(), None, Some(shown)).await
+        }
+        Err(e) => {
+            let error = bad(e)?;
+            users_page(&state, &me, &form, error, None).await
+        }
+    }
+}
+
+async fn user_page(
+    state: &WebState,
+    me: &Me,
+    id: Uuid,
+    form: Option<&UserForm>,
+    error: Option<String>,
+    invitation: Option<String>,
+) -> Result<Html<String>, WebError> {
+    let user = state.app.store().user(id).await?;
+    if user.commune_id != me.0.commune.id {
+        return Err(WebError::NotFound);
+    }
+    let form = match form {
+        Some(f) => ctx! {
+            name => f.name, title => f.title, role => f.role, service => f.service,
+            active => !f.active.is_empty(), host_admin => !f.host_admin.is_empty(),
+        },
+        None => ctx! {
+            name => user.display_name, title => user.title, role => user.role.code(),
+            service => user.service_id.map(|s| s.to_string()), active => user.active, host_admin => user.host_admin,
+        },
+    };
+    Ok(Html(templates::render(
+        "admin_user.html",
+        ctx! {
+            title => "Modifier un utilisateur", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
+            nav => "admin", section => "users", error, id => id.to_string(), email => user.email, form,
+            roles => roles(), services => service_choices(state, me).await?,
+            may_grant_host => me.0.user.host_admin, is_me => user.id == me.0.user.id, invitation,
+        },
+    )?))
+}
+
+pub async fn user(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    me.require_admin()?;
+    user_page(&state, &me, parse_id(&id)?, None, None, None).await
+}
+
+pub async fn update_user(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<UserForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
+    let id = parse_id(&id)?;
+    let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
+    let (role, service_id) = match parsed {
+        Ok(p) => p,
+        Err(error) => {
+            return Ok(user_page(&state, &me, id, Some(&form), Some(error), None)
+                .await?
+                .into_response());
+        }
+    };
+    let change = UserChange {
+        display_name: form.name.clone(),
+        title: Some(form.title.clone()),
+        role,
+        service_id,
+        active: !form.active.is_empty(),
+        host_admin: !form.host_admin.is_empty(),
+    };
+    match state
+        .app
+        .update_user(&me.0.commune, &me.0.user, id, change, Utc::now())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/administration/utilisateurs").into_response()),
+        Err(e) => {
+            let error = match WebError::from(e) {
+                WebError::BadRequest(m) | WebError::Forbidden(m) => Some(m),
+                other => return Err(other),
+            };
+            Ok(user_page(&state, &me, id, Some(&form), error, None)
+                .await?
+                .into_response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A new link for a user to choose a password (lost invitation, forgotten password).
+pub async fn new_link(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Html<String>, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
+    let id = parse_id(&id)?;
+    let user = state.app.store().user(id).await?;
+    if user.commune_id != me.0.commune.id {
+        return Err(WebError::NotFound);
+    }
+    let token = state.app.invitation_link(&user, Utc::now()).await?;
+    let url = invitation_url(&token);
+    user_page(&state, &me, id, None, None, Some(url)).await
+}
+
+impl UserForm {
+    fn role(&self) -> Result<Role, String> {
+        self.role.parse::<Role>()
+    }
+
+    fn service(&self) -> Result<Option<Uuid>, String> {
+        match self.service.trim() {
+            "" => Ok(None),
+            s => Uuid::parse_str(s)
+                .map(Some)
+                .map_err(|_| "service invalide".to_owned()),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The proof of work of the public forms: a signed challenge issued with the page, spent
+//! once, solved by the browser (`demande.js`).
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use parapheur_app::domain::pow;
+use sha2::{Digest, Sha256};
+
+use super::DEFAULT_POW_BITS;
+use super::POW_MAX_AGE_SECS;
+use super::PublicError;
+use crate::WebState;
+
+/// The key that signs the challenges: derived from the installation's secret, so every
+/// process of the installation (and only it) recognises them.
+pub fn pow_key(state: &WebState) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"parapheur-pow-v1");
+    hasher.update(state.app.pow_secret());
+    hasher.finalize().into()
+}
+
+/// The difficulty, read once: `PARAPHEUR_POW_BITS` (0 to 32), or [`DEFAULT_POW_BITS`].
+fn pow_bits() -> u8 {
+    static BITS: OnceLock<u8> = OnceLock::new();
+    *BITS.get_or_init(|| {
+        std::env::var("PARAPHEUR_POW_BITS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u8>().ok())
+            .filter(|b| *b <= 32)
+            .unwrap_or(DEFAULT_POW_BITS)
+    })
+}
+
+/// A new signed challenge, with a nonce from the system's secure random source.
+pub(super) fn issue_challenge(state: &WebState, now: DateTime<Utc>) -> Result<String, PublicError> {
+    // A random 256-bit token's hash: 32 hex digits of it make the 16-byte nonce.
+    let (_, random) = parapheur_app::administration::auth::new_token()?;
+    let mut nonce = [0u8; 16];
+    let bytes = hex::decode(random.get(..32).unwrap_or_default())
+        .map_err(|e| PublicError::Internal(format!("nonce: {e}")))?;
+    if bytes.len() != nonce.len() {
+        return Err(PublicError::Internal("nonce: short random".into()));
+    }
+    nonce.copy_from_slice(&bytes);
+    Ok(pow::issue(
+        &pow_key(state),
+        now.timestamp(),
+        nonce,
+        pow_bits(),
+    ))
+}
+
+/// Why the anti-robot check failed, in French.
+pub(super) enum PowRefusal {
+    /// No solution: the browser did not run the script.
+    NoScript,
+    Invalid(pow::PowError),
+    Replayed,
+}
+
+/// Verifies the challenge and its solution, then spends the challenge (a second use is
+/// refused, on every process sharing the database).
+pub(super) async fn check_pow(
+    state: &WebState,
+    challenge: &str,
+    solution: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), PowRefusal>, PublicError> {
+    if challenge.is_empty() || solution.is_empty() {
+        return Ok(Err(PowRefusal::NoScript));
+    }
+    let key = pow_key(state);
+    if let Err(e) = pow::verify(&key, challenge, solution, now.timestamp(), POW_MAX_AGE_SECS) {
+        return Ok(Err(PowRefusal::Invalid(e)));
+    }
+    // Verified, so well formed: v1.{issued}.{nonce}.{difficulty}.{signature}.
+    let mut parts = challenge.split('.');
+    let issued: i64 = parts.nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let nonce = parts.next().unwrap_or_default();
+    let expires = DateTime::from_timestamp(
+        issued
+            .saturating_add(POW_MAX_AGE_SECS)
+            .saturating_add(pow::MAX_CLOCK_SKEW_SECS),
+        0,
+    )
+    .unwrap_or(now);
+    if state
+        .app
+        .store()
+        .spend_challenge(nonce, expires, now)
+        .await?
+    {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(PowRefusal::Replayed))
+    }
+}
