@@ -13,7 +13,7 @@ use parapheur_app::domain::{Channel, CloseReason, Status};
 use parapheur_app::{Actor, App, Change, Config, NewFile};
 use serde_json::json;
 
-use crate::cli::Target;
+use crate::target::Target;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {

@@ -14,9 +14,9 @@ use parapheur_mail::{Limits, read_sources};
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde_json::json;
 
-use crate::cli::{CommuneTarget, MailboxCommand, Target};
-use crate::commands::{open, open_commune};
+use crate::cli::MailboxCommand;
 use crate::output;
+use crate::target::{CommuneTarget, Target, open, open_commune};
 
 const CLI: parapheur_app::Actor = parapheur_app::Actor::System("cli");
 

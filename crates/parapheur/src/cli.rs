@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::target::{CommuneTarget, Target};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "parapheur",
@@ -21,31 +23,6 @@ pub struct Cli {
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Where the register is.
-#[derive(Debug, Args, Clone)]
-pub struct Target {
-    /// Dossier de données (base SQLite, fichiers, clé maître)
-    #[arg(long, env = "PARAPHEUR_DATA", value_name = "DOSSIER")]
-    pub data: PathBuf,
-    /// Base PostgreSQL (postgres://…) au lieu de SQLite
-    #[arg(
-        long,
-        env = "PARAPHEUR_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    pub database_url: Option<String>,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct CommuneTarget {
-    #[command(flatten)]
-    pub target: Target,
-    /// Code INSEE de la commune
-    #[arg(long, value_name = "INSEE")]
-    pub commune: String,
 }
 
 #[derive(Debug, Subcommand)]

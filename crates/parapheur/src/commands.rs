@@ -10,14 +10,13 @@ use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::contact::normalize_email;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::retention::{FinalAction, RetentionRule};
-use parapheur_app::domain::{Channel, CloseReason, Commune, Direction, DocumentType, Role, Status};
+use parapheur_app::domain::{Channel, CloseReason, Direction, DocumentType, Role, Status};
 use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
 use serde_json::json;
 
-use crate::cli::{
-    Cli, Command, CommuneTarget, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs, Target,
-};
+use crate::cli::{Cli, Command, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs};
 use crate::output;
+use crate::target::{CommuneTarget, Target, config, open, open_commune};
 
 const CLI: Actor = Actor::System("cli");
 
@@ -103,29 +102,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// behind a TLS proxy in production, plain http on a mairie's own box or in the demo.
 fn secure_cookies() -> bool {
     std::env::var("PARAPHEUR_PUBLIC_URL").is_ok_and(|u| u.starts_with("https://"))
-}
-
-fn config(target: &Target) -> anyhow::Result<Config> {
-    Ok(Config::load(&target.data, target.database_url.clone())?)
-}
-
-/// Opens an existing register; a missing one is an error, not an empty new register.
-pub(crate) async fn open(target: &Target) -> anyhow::Result<App> {
-    let config = config(target)?;
-    if !config.is_initialised() {
-        bail!(
-            "aucun registre dans {} : créez-le avec « parapheur init --data {} --commune INSEE --admin EMAIL »",
-            target.data.display(),
-            target.data.display()
-        );
-    }
-    Ok(App::open(&config).await?)
-}
-
-pub(crate) async fn open_commune(target: &CommuneTarget) -> anyhow::Result<(App, Commune)> {
-    let app = open(&target.target).await?;
-    let commune = app.commune(&target.commune).await?;
-    Ok((app, commune))
 }
 
 fn admin_password() -> anyhow::Result<String> {

@@ -7,6 +7,7 @@ mod commands;
 mod memory;
 mod output;
 mod signing;
+mod target;
 
 use std::process::ExitCode;
 

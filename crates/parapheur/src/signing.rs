@@ -11,9 +11,9 @@ use parapheur_app::signing as parapheur_signing;
 use parapheur_app::{Actor, App};
 use serde_json::json;
 
-use crate::cli::{CommuneTarget, PdfCommand, PkiCommand, Target};
-use crate::commands::{open, open_commune};
+use crate::cli::{PdfCommand, PkiCommand};
 use crate::output;
+use crate::target::{CommuneTarget, Target, open, open_commune};
 
 /// The largest PDF read from the command line (the signing library refuses more anyway).
 const MAX_PDF: u64 = 50 * 1024 * 1024;

@@ -2,7 +2,8 @@
 //!
 //! This crate owns the printed documents: the legal register of the mail
 //! ("registre chronologique du courrier") and the commune's official letters with its
-//! letterhead (acknowledgements of receipt first, replies later).
+//! letterhead: acknowledgements of receipt, replies drafted in the parapheur, and the
+//! bordereau de signature.
 //! Each document is a `.typ` template embedded from `templates/`, fed with its data as
 //! one JSON value (`sys.inputs.data`), so text from users is always inserted as text
 //! and never interpreted as markup: nothing is escaped by hand.

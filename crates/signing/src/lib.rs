@@ -20,6 +20,7 @@
 mod cmsutil;
 mod error;
 mod key;
+mod pdf;
 pub mod pki;
 mod sign;
 mod stamp;
@@ -28,6 +29,7 @@ mod verify;
 
 pub use error::{KeyError, SignError};
 pub use key::SignerKey;
-pub use sign::{MAX_PDF_SIZE, SignOptions, Stamp, sign_pdf};
+pub use pdf::MAX_PDF_SIZE;
+pub use sign::{SignOptions, Stamp, sign_pdf};
 pub use tsp::{HttpTimeStamper, TimeStamper};
 pub use verify::{SignatureReport, VerifyReport, verify_pdf};

@@ -7,7 +7,7 @@ use cms::signed_data::{
 };
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence};
-use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, StringFormat};
+use lopdf::{Dictionary, IncrementalDocument, Object, StringFormat};
 use p256::ecdsa::DerSignature;
 use p256::ecdsa::signature::Signer;
 use sha2::{Digest, Sha256};
@@ -17,11 +17,11 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::cmsutil::*;
+use crate::pdf::{
+    all_fields, deref, dict_get, find, is_sig_field, load_pdf, pdf_date, pdf_err, text_string,
+};
 use crate::stamp;
 use crate::{SignError, SignerKey, TimeStamper};
-
-/// Largest PDF accepted, in bytes (50 MB).
-pub const MAX_PDF_SIZE: usize = 50 * 1024 * 1024;
 
 /// The visible appearance of a signature.
 #[derive(Debug, Clone, Default)]
@@ -211,162 +211,6 @@ pub(crate) fn build_cms(
         content: Any::encode_from(&sd).map_err(cms_err)?,
     };
     ci.to_der().map_err(cms_err)
-}
-
-/// Loads a PDF with lopdf, refusing oversized and encrypted files, never panicking.
-pub(crate) fn load_pdf(pdf: &[u8]) -> Result<Document, SignError> {
-    if pdf.len() > MAX_PDF_SIZE {
-        return Err(SignError::TooLarge);
-    }
-    let head = &pdf[..pdf.len().min(1024)];
-    if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err(SignError::Unreadable("ce n'est pas un fichier PDF".into()));
-    }
-    let loaded = std::panic::catch_unwind(|| Document::load_mem(pdf));
-    match loaded {
-        Ok(Ok(doc)) => {
-            if doc.trailer.get(b"Encrypt").is_ok()
-                || doc.is_encrypted()
-                || doc.encryption_state.is_some()
-            {
-                return Err(SignError::Encrypted);
-            }
-            Ok(doc)
-        }
-        Ok(Err(e)) => {
-            if pdf.windows(8).any(|w| w == b"/Encrypt") {
-                Err(SignError::Encrypted)
-            } else {
-                Err(SignError::Unreadable(e.to_string()))
-            }
-        }
-        Err(_) => Err(SignError::Unreadable("structure invalide".into())),
-    }
-}
-
-fn pdf_err(e: impl std::fmt::Display) -> SignError {
-    SignError::Unreadable(e.to_string())
-}
-
-/// A PDF text string: literal PDFDocEncoding when ASCII, else UTF-16BE with a BOM.
-pub(crate) fn text_string(s: &str) -> Object {
-    if s.is_ascii() {
-        Object::String(s.as_bytes().to_vec(), StringFormat::Literal)
-    } else {
-        let mut bytes = vec![0xFE, 0xFF];
-        for u in s.encode_utf16() {
-            bytes.extend_from_slice(&u.to_be_bytes());
-        }
-        Object::String(bytes, StringFormat::Hexadecimal)
-    }
-}
-
-/// Decodes a PDF text string (UTF-16BE with BOM, else PDFDocEncoding approximated as Latin-1).
-pub(crate) fn decode_text(bytes: &[u8]) -> String {
-    if bytes.len() >= 2 && bytes[0] == 0xFE && bytes[1] == 0xFF {
-        let units: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16_lossy(&units)
-    } else if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        String::from_utf8_lossy(&bytes[3..]).into_owned()
-    } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    }
-}
-
-fn pdf_date(t: DateTime<Utc>) -> String {
-    t.format("D:%Y%m%d%H%M%S+00'00'").to_string()
-}
-
-/// Follows a reference (a few levels at most).
-pub(crate) fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
-    let mut cur = obj;
-    for _ in 0..8 {
-        match cur {
-            Object::Reference(id) => cur = doc.get_object(*id).ok()?,
-            other => return Some(other),
-        }
-    }
-    None
-}
-
-pub(crate) fn dict_get<'a>(doc: &'a Document, d: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
-    d.get(key).ok().and_then(|o| deref(doc, o))
-}
-
-/// Every terminal field of the AcroForm: (full name, field dictionary id or none, dictionary).
-pub(crate) fn all_fields(doc: &Document) -> Vec<(String, Option<ObjectId>, Dictionary)> {
-    let mut out = Vec::new();
-    let Ok(catalog) = doc.catalog() else {
-        return out;
-    };
-    let Some(Object::Dictionary(form)) = dict_get(doc, catalog, b"AcroForm") else {
-        return out;
-    };
-    let Some(Object::Array(fields)) = dict_get(doc, form, b"Fields") else {
-        return out;
-    };
-    let mut stack: Vec<(Object, String, Option<Vec<u8>>, usize)> = fields
-        .iter()
-        .rev()
-        .map(|f| (f.clone(), String::new(), None, 0))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    while let Some((obj, prefix, inherited_ft, depth)) = stack.pop() {
-        if depth > 32 || out.len() > 10_000 {
-            break;
-        }
-        let id = if let Object::Reference(id) = obj {
-            if !seen.insert(id) {
-                continue;
-            }
-            Some(id)
-        } else {
-            None
-        };
-        let Some(Object::Dictionary(d)) = deref(doc, &obj) else {
-            continue;
-        };
-        let part = match d.get(b"T") {
-            Ok(Object::String(s, _)) => decode_text(s),
-            _ => String::new(),
-        };
-        let name = match (prefix.is_empty(), part.is_empty()) {
-            (true, _) => part,
-            (false, true) => prefix.clone(),
-            (false, false) => format!("{prefix}.{part}"),
-        };
-        let ft = match d.get(b"FT") {
-            Ok(Object::Name(n)) => Some(n.clone()),
-            _ => inherited_ft,
-        };
-        let kids = match dict_get(doc, d, b"Kids") {
-            Some(Object::Array(k)) => k.clone(),
-            _ => Vec::new(),
-        };
-        let kid_fields: Vec<Object> = kids
-            .into_iter()
-            .filter(|k| matches!(deref(doc, k), Some(Object::Dictionary(kd)) if kd.has(b"T")))
-            .collect();
-        if kid_fields.is_empty() {
-            let mut dd = d.clone();
-            if let Some(ft) = ft {
-                dd.set("FT", Object::Name(ft));
-            }
-            out.push((name, id, dd));
-        } else {
-            for k in kid_fields.into_iter().rev() {
-                stack.push((k, name.clone(), ft.clone(), depth + 1));
-            }
-        }
-    }
-    out
-}
-
-fn is_sig_field(d: &Dictionary) -> bool {
-    matches!(d.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig")
 }
 
 /// Signs `pdf` with `key`, appending one incremental update that holds the signature.
@@ -659,11 +503,4 @@ pub fn sign_pdf(pdf: &[u8], key: &SignerKey, options: &SignOptions) -> Result<Ve
     let hex: String = cms.iter().map(|b| format!("{b:02X}")).collect();
     out[contents_start + 1..contents_start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
     Ok(out)
-}
-
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
 }

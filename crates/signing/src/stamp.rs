@@ -1,7 +1,7 @@
 //! The visible appearance of a signature: a form XObject with a border, text and an image.
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
-use crate::sign::{deref, dict_get};
+use crate::pdf::{deref, dict_get};
 use crate::{SignError, Stamp};
 
 const MARGIN: f32 = 20.0;

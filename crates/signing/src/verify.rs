@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
 
 use crate::cmsutil::*;
-use crate::sign::{all_fields, decode_text, deref, dict_get, find, load_pdf};
+use crate::pdf::{all_fields, decode_text, deref, dict_get, find, load_pdf};
 use crate::{SignError, tsp};
 
 /// The result of [`verify_pdf`].

@@ -22,6 +22,8 @@ use crate::{Actor, App, AppError, hash_password, verify_password};
 pub const SESSION_IDLE: Duration = Duration::hours(8);
 /// A reset link works this long, once.
 pub const RESET_VALIDITY: Duration = Duration::hours(1);
+/// How long the link sent to a new user to choose a password stays valid.
+pub const INVITATION_VALIDITY: Duration = Duration::days(7);
 /// Password links a user can be sent in an hour through "mot de passe oublié".
 pub const RESETS_PER_HOUR: i64 = 3;
 
@@ -340,7 +342,7 @@ impl App {
         let (token, hash) = new_token()?;
         let validity = match purpose {
             PasswordLink::Reset => RESET_VALIDITY,
-            PasswordLink::Invitation => crate::administration::INVITATION_VALIDITY,
+            PasswordLink::Invitation => INVITATION_VALIDITY,
         };
         self.store()
             .create_password_reset(&hash, user.id, now, now + validity)

@@ -6,7 +6,7 @@ pub mod auth;
 pub mod password;
 pub mod setup;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use parapheur_domain::contact::{normalize_email, normalize_phone};
 use parapheur_domain::doctype::DocumentType;
 use parapheur_domain::{Commune, Role};
@@ -16,9 +16,6 @@ use parapheur_store::users::User;
 use uuid::Uuid;
 
 use crate::{Actor, App, AppError, NewUser};
-
-/// How long the link sent to a new user to choose a password stays valid.
-pub const INVITATION_VALIDITY: Duration = Duration::days(7);
 
 /// A logo is printed small on letters: a few hundred KB is plenty.
 pub const MAX_LOGO_BYTES: usize = 512 * 1024;
