@@ -274,15 +274,13 @@ async fn ingest(target: Target, commune: String, count: usize) -> anyhow::Result
         .collect();
     let bytes: usize = mails.iter().map(Vec::len).sum();
     let started = Instant::now();
-    for (n, mail) in mails.into_iter().enumerate() {
-        app.capture_message(
-            &commune,
-            MessageSource::import(format!("bench-{n}")),
-            Ok(mail),
-            Utc::now(),
-        )
-        .await?;
-    }
+    // As a mailbox poll or an import hands them over: a batch at a time.
+    let messages: Vec<_> = mails
+        .into_iter()
+        .enumerate()
+        .map(|(n, mail)| (MessageSource::import(format!("bench-{n}")), Ok(mail)))
+        .collect();
+    app.capture_messages(&commune, messages, Utc::now()).await?;
     let captured = started.elapsed().as_secs_f64();
     app.index_catch_up(commune.id).await?;
     let seconds = started.elapsed().as_secs_f64();

@@ -49,23 +49,23 @@ pub async fn import_mail(
     let (app, commune) = open_commune(target).await?;
     let mut quarantined = 0;
     let mut lines = Vec::new();
-    for message in messages {
-        let raw = message.bytes.map_err(|rejection| rejection.to_string());
-        let outcome = app
-            .capture_message(
-                &commune,
-                MessageSource::import(&message.origin),
-                raw,
-                Utc::now(),
-            )
-            .await?;
+    let origins: Vec<String> = messages.iter().map(|m| m.origin.clone()).collect();
+    let batch = messages
+        .into_iter()
+        .map(|m| {
+            let raw = m.bytes.map_err(|rejection| rejection.to_string());
+            (MessageSource::import(&m.origin), raw)
+        })
+        .collect();
+    let outcomes = app.capture_messages(&commune, batch, Utc::now()).await?;
+    for (outcome, origin) in outcomes.into_iter().zip(origins) {
         if matches!(outcome, CaptureOutcome::Quarantined { .. }) {
             quarantined += 1;
         }
         if json {
-            lines.push(json!({ "origin": message.origin, "result": outcome }));
+            lines.push(json!({ "origin": origin, "result": outcome }));
         } else {
-            println!("{outcome}\t{}", message.origin);
+            println!("{outcome}\t{origin}");
         }
     }
     app.work_queued();

@@ -227,6 +227,7 @@ impl App {
                     .map_err(|e| AppError::Invalid(format!("{} : {e}", row.label)))?;
             let count = fetched.len();
             let mut taken = Vec::with_capacity(count);
+            let mut messages = Vec::with_capacity(count);
             for message in fetched {
                 let raw = message.raw.ok_or_else(|| {
                     format!(
@@ -243,19 +244,23 @@ impl App {
                     cursor: Some((row.id, i64::from(validity), i64::from(message.uid))),
                     rules: rules.clone(),
                 };
-                let outcome = self.capture_message(commune, source, raw, now()).await?;
-                report.count(&outcome);
+                messages.push((source, raw));
                 taken.push(message.uid);
+            }
+            // Committed together (group commit); then the server's copies may be touched.
+            for outcome in self.capture_messages(commune, messages, now()).await? {
+                report.count(&outcome);
+            }
+            if let Some(&last_uid) = taken.last() {
                 cursor = Some(Cursor {
                     uid_validity: validity,
-                    last_uid: message.uid,
+                    last_uid,
                 });
             }
-            if !taken.is_empty() {
-                // Committed: now the server's copy may be marked or moved.
-                if let Err(e) = parapheur_mailbox::acknowledge(&config, validity, &taken).await {
-                    tracing::warn!(mailbox = %row.label, error = %e, "messages taken but not marked");
-                }
+            if !taken.is_empty()
+                && let Err(e) = parapheur_mailbox::acknowledge(&config, validity, &taken).await
+            {
+                tracing::warn!(mailbox = %row.label, error = %e, "messages taken but not marked");
             }
             if count < BATCH {
                 break;

@@ -34,6 +34,7 @@ pub struct Registered {
 }
 
 /// An item checked and its files stored, ready to be written (`App::ready_item`).
+#[derive(Clone)]
 pub(crate) struct ReadyItem {
     new: NewItem,
     party: Option<crate::Party>,
@@ -50,6 +51,7 @@ impl ReadyItem {
     }
 }
 
+#[derive(Clone)]
 struct StoredFile {
     filename: String,
     media_type: String,

@@ -12,7 +12,7 @@ use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Status};
 use parapheur_app::search::simple_query;
 use parapheur_app::store::capture::InboundState;
-use parapheur_app::{Change, NewFile};
+use parapheur_app::{Change, FsckOptions, NewFile};
 
 fn mail(from: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(
@@ -710,7 +710,103 @@ async fn without_ocr_files_are_kept_and_marked_not_extracted(db: Db) {
     );
 }
 
+/// One batch (group commit) holding a message twice, a reply to a message of the same
+/// batch, an unreadable message and a message refused by its mailbox rule: each is taken as
+/// if it had come alone, in order, with gapless numbers.
+async fn a_batch_takes_each_message_as_if_alone(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let first = mail(
+        "Jeanne Martin <jeanne@exemple.fr>",
+        "Demande de salle",
+        "Message-ID: <salle@exemple.fr>\r\n",
+        "Bonjour, je souhaite réserver la salle des fêtes.",
+    );
+    let reply = mail(
+        "Jeanne Martin <jeanne@exemple.fr>",
+        "Re: Demande de salle",
+        "Message-ID: <salle-2@exemple.fr>\r\nIn-Reply-To: <salle@exemple.fr>\r\n",
+        "J'oubliais : pour le 14 juillet.",
+    );
+    let other = mail(
+        "paul@exemple.fr",
+        "Voirie",
+        "",
+        "Un nid-de-poule rue Haute.",
+    );
+    let refusing_rule = Rule {
+        field: RuleField::Subject,
+        contains: "urbanisme".into(),
+        doctype: Some("inconnu".into()),
+        service_id: None,
+    };
+    let refused = MessageSource {
+        rules: vec![refusing_rule],
+        ..MessageSource::import("regle")
+    };
+    let refused_mail = mail("luc@exemple.fr", "Urbanisme", "", "Un permis.");
+    let messages = vec![
+        (MessageSource::import("a"), Ok(first.clone())),
+        (MessageSource::import("b"), Ok(first)),
+        (MessageSource::import("c"), Ok(reply)),
+        (
+            MessageSource::import("d"),
+            Err("illisible sur le disque".to_owned()),
+        ),
+        (refused, Ok(refused_mail)),
+        (MessageSource::import("e"), Ok(other)),
+    ];
+    let outcomes = h
+        .app
+        .capture_messages(&commune, messages, at(2026, 3, 2))
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    let CaptureOutcome::Registered { chrono, item_id } = &outcomes[0] else {
+        panic!("{outcomes:?}");
+    };
+    assert_eq!(
+        outcomes[1],
+        CaptureOutcome::AlreadyTaken {
+            chrono: Some(chrono.clone())
+        }
+    );
+    assert_eq!(
+        outcomes[2],
+        CaptureOutcome::Attached {
+            chrono: chrono.clone(),
+            item_id: *item_id
+        }
+    );
+    assert!(
+        matches!(&outcomes[3], CaptureOutcome::Quarantined { reason, .. } if reason == "illisible sur le disque"),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[4], CaptureOutcome::Quarantined { reason, .. } if reason.contains("inconnu")),
+        "{outcomes:?}"
+    );
+    let CaptureOutcome::Registered { chrono: last, .. } = &outcomes[5] else {
+        panic!("{outcomes:?}");
+    };
+    assert!(
+        chrono.ends_with("000001") && last.ends_with("000002"),
+        "{outcomes:?}"
+    );
+    let report = h
+        .app
+        .fsck(&FsckOptions::default(), chrono::Utc::now(), |_| {})
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let verdicts = h.app.verify_journals(|_| {}).await.unwrap();
+    assert!(verdicts.iter().all(|v| v.report.is_intact()));
+}
+
 both!(
+    a_batch_takes_each_message_as_if_alone,
     the_queue_extracts_several_files_at_once_each_its_own_text,
     without_ocr_files_are_kept_and_marked_not_extracted,
     every_message_is_taken_once_and_none_is_lost,

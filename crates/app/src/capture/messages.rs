@@ -1,0 +1,779 @@
+//! Taking messages: each is deduplicated, its original stored first, parsed, then planned
+//! (registered, joined to the item it answers, or quarantined) and written. A batch of
+//! messages shares one transaction and one commit (group commit): the fsync and the pages
+//! the items share are paid once per batch, and nothing is reported taken before the commit.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use parapheur_domain::Channel;
+use parapheur_domain::Commune;
+use parapheur_domain::clock::local_date;
+use parapheur_domain::contact::NewContact;
+use parapheur_domain::item::NewItem;
+use parapheur_mail::{Limits, ParsedMail};
+use parapheur_store::WriteTx;
+use parapheur_store::capture::{InboundMessage, InboundState};
+use parapheur_store::items::{Attachment, Note};
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use super::{
+    CaptureOutcome, Captured, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, MessageSource, matching_rule,
+};
+use crate::register::{NewFile, ReadyItem, Registered, register_in};
+use crate::{Actor, App, AppError, Party};
+
+/// The readable name of a sender: "Jeanne Martin", else the address's local part.
+fn sender_contact(address: &parapheur_mail::Address) -> NewContact {
+    let name = address
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && !n.contains('@'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            address
+                .email
+                .split('@')
+                .next()
+                .unwrap_or(&address.email)
+                .to_owned()
+        });
+    let (first_name, last_name) = match name.rsplit_once(' ') {
+        Some((first, last)) if !first.trim().is_empty() => {
+            (Some(first.trim().to_owned()), last.trim().to_owned())
+        }
+        _ => (None, name.clone()),
+    };
+    NewContact {
+        first_name,
+        name: truncate(&last_name, 120),
+        email: Some(address.email.clone()),
+        ..NewContact::default()
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// The largest number of messages written in one transaction: the write lock is held for
+/// a fraction of a second at most, so a person registering by hand barely waits.
+pub const MAX_BATCH: usize = 64;
+
+/// A mailbox cursor: (mailbox, UIDVALIDITY, UID).
+type Cursor = (Uuid, i64, i64);
+
+/// What taking one message writes, decided before any transaction.
+#[derive(Clone)]
+enum Plan {
+    /// Taken before: nothing is written but the mailbox cursor moving past it.
+    AlreadyTaken {
+        cursor: Option<Cursor>,
+        chrono: Option<String>,
+    },
+    Quarantine {
+        inbound: Box<InboundMessage>,
+        cursor: Option<Cursor>,
+        reason: String,
+    },
+    Register {
+        ready: Box<ReadyItem>,
+        captured: Box<Captured>,
+        /// A quarantined message taken again: its record exists and is resolved.
+        retrying: bool,
+    },
+    /// A reply joining the item it answers: written in a transaction of its own, since it
+    /// may complete the item's missing documents and acknowledge them.
+    Attach(Box<Attach>),
+}
+
+#[derive(Clone)]
+struct Attach {
+    inbound: InboundMessage,
+    cursor: Option<Cursor>,
+    mail: ParsedMail,
+    item_id: Uuid,
+    retrying: bool,
+}
+
+/// What to do once a written plan is committed.
+enum After {
+    Nothing,
+    Registered(Box<Registered>),
+    Quarantined { origin: String, reason: String },
+}
+
+impl Plan {
+    /// Writes the plan in `tx`; an `Attach` is written by `App::attach_message` instead.
+    async fn write(
+        self,
+        tx: &mut WriteTx,
+        commune: &Commune,
+        actor: &Actor,
+    ) -> Result<(CaptureOutcome, After), AppError> {
+        let who = actor.journal_name();
+        match self {
+            Plan::AlreadyTaken { cursor, chrono } => {
+                if let Some((mailbox, validity, uid)) = cursor {
+                    tx.advance_mailbox(mailbox, validity, uid).await?;
+                }
+                Ok((CaptureOutcome::AlreadyTaken { chrono }, After::Nothing))
+            }
+            Plan::Quarantine {
+                mut inbound,
+                cursor,
+                reason,
+            } => {
+                inbound.state = InboundState::Quarantined;
+                inbound.reason = Some(truncate(&reason, 2000));
+                tx.insert_inbound(&inbound, &who).await?;
+                if let Some((mailbox, validity, uid)) = cursor {
+                    tx.advance_mailbox(mailbox, validity, uid).await?;
+                }
+                let outcome = CaptureOutcome::Quarantined {
+                    reason: reason.clone(),
+                    inbound_id: inbound.id,
+                };
+                let after = After::Quarantined {
+                    origin: inbound.origin.clone(),
+                    reason,
+                };
+                Ok((outcome, after))
+            }
+            Plan::Register {
+                ready,
+                captured,
+                retrying,
+            } => {
+                let registered = register_in(tx, commune, actor, *ready).await?;
+                if retrying {
+                    tx.resolve_inbound(
+                        commune.id,
+                        captured.inbound.id,
+                        InboundState::Registered,
+                        registered.item.id,
+                        &who,
+                    )
+                    .await?;
+                } else {
+                    captured.record(tx, registered.item.id, &who).await?;
+                }
+                let outcome = CaptureOutcome::Registered {
+                    chrono: registered.item.chrono.clone(),
+                    item_id: registered.item.id,
+                };
+                Ok((outcome, After::Registered(Box::new(registered))))
+            }
+            Plan::Attach(_) => Err(AppError::Config(
+                "un message joint à un courrier s'écrit dans sa propre transaction".into(),
+            )),
+        }
+    }
+}
+
+/// Messages planned and waiting for their common commit. A message that repeats one of
+/// them (same key or bytes) or answers one of them waits until they are committed, so that
+/// it is recognised as taken, or joins the item they became.
+struct Batch<'a> {
+    app: &'a App,
+    commune: &'a Commune,
+    actor: Actor,
+    pending: Vec<(usize, Plan)>,
+    keys: HashSet<String>,
+    hashes: HashSet<String>,
+    message_ids: HashSet<String>,
+    outcomes: Vec<Option<CaptureOutcome>>,
+}
+
+impl Batch<'_> {
+    fn waits_for_pending(&self, key: &str, sha: Option<&str>) -> bool {
+        self.keys.contains(key) || sha.is_some_and(|h| self.hashes.contains(h))
+    }
+
+    fn answers_pending(&self, mail: &ParsedMail) -> bool {
+        mail.in_reply_to
+            .iter()
+            .chain(&mail.references)
+            .any(|id| self.message_ids.contains(id))
+    }
+
+    fn push(&mut self, n: usize, key: String, sha: Option<String>, plan: Plan) {
+        self.keys.insert(key);
+        self.hashes.extend(sha);
+        if let Plan::Register { captured, .. } = &plan {
+            self.message_ids.extend(captured.inbound.message_id.clone());
+        }
+        self.pending.push((n, plan));
+    }
+
+    /// Writes the pending plans in one transaction. If it fails, each is written alone, so
+    /// that one message the database refuses does not hold back the others.
+    async fn flush(&mut self) -> Result<(), AppError> {
+        let pending = std::mem::take(&mut self.pending);
+        self.keys.clear();
+        self.hashes.clear();
+        self.message_ids.clear();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let together = self.write_together(pending.clone()).await;
+        let written = match together {
+            Ok(written) => written,
+            Err(e) if pending.len() == 1 => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, messages = pending.len(), "batch refused: each message alone");
+                let mut written = Vec::with_capacity(pending.len());
+                for plan in pending {
+                    written.extend(self.write_together(vec![plan]).await?);
+                }
+                written
+            }
+        };
+        let mut afters = Vec::with_capacity(written.len());
+        for (n, outcome, after) in written {
+            self.outcomes[n] = Some(outcome);
+            afters.push(after);
+        }
+        self.app.after_commit(afters);
+        Ok(())
+    }
+
+    async fn write_together(
+        &self,
+        plans: Vec<(usize, Plan)>,
+    ) -> Result<Vec<(usize, CaptureOutcome, After)>, AppError> {
+        let now = Utc::now().trunc_subsecs(6);
+        let mut tx = self.app.store().begin(now).await?;
+        let mut written = Vec::with_capacity(plans.len());
+        for (n, plan) in plans {
+            let (outcome, after) = plan.write(&mut tx, self.commune, &self.actor).await?;
+            written.push((n, outcome, after));
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+}
+
+impl App {
+    /// Takes one message. `raw` is its bytes, or why they could not be read (too large to
+    /// fetch, unreadable file): the message is then quarantined with that reason.
+    ///
+    /// Errors are returned only when nothing could be written (database or file store
+    /// down): the message was not taken and the caller tries again later.
+    pub async fn capture_message(
+        &self,
+        commune: &Commune,
+        source: MessageSource,
+        raw: Result<Vec<u8>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<CaptureOutcome, AppError> {
+        let mut outcomes = self
+            .capture_messages(commune, vec![(source, raw)], now)
+            .await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| AppError::Config("aucun message pris".into()))
+    }
+
+    /// Takes messages in order, committing up to [`MAX_BATCH`] of them in one transaction
+    /// (group commit). An outcome is returned only once its message is committed: an error
+    /// means the messages from the failing one on were not taken (the ones before were),
+    /// and taking them again later is safe.
+    pub async fn capture_messages(
+        &self,
+        commune: &Commune,
+        messages: Vec<(MessageSource, Result<Vec<u8>, String>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CaptureOutcome>, AppError> {
+        let now = now.trunc_subsecs(6);
+        let mut batch = Batch {
+            app: self,
+            commune,
+            actor: Actor::System("capture"),
+            pending: Vec::new(),
+            keys: HashSet::new(),
+            hashes: HashSet::new(),
+            message_ids: HashSet::new(),
+            outcomes: vec![None; messages.len()],
+        };
+        for (n, (source, raw)) in messages.into_iter().enumerate() {
+            self.plan_message(&mut batch, n, source, raw, now).await?;
+            if batch.pending.len() >= MAX_BATCH {
+                batch.flush().await?;
+            }
+        }
+        batch.flush().await?;
+        batch
+            .outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| AppError::Config("message sans issue".into())))
+            .collect()
+    }
+
+    /// Plans message `n` of a batch, flushing the batch first when the message depends on
+    /// it; a reply joining its item is written at once (after the batch before it).
+    async fn plan_message(
+        &self,
+        batch: &mut Batch<'_>,
+        n: usize,
+        source: MessageSource,
+        raw: Result<Vec<u8>, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let sha = raw.as_ref().ok().map(|b| parapheur_files::sha256_hex(b));
+        let source_key = match (&source.source_key, &sha) {
+            (Some(k), _) => k.clone(),
+            (None, Some(h)) => h.clone(),
+            (None, None) => format!("unreadable:{}", source.origin),
+        };
+        let batch_key = format!("{}\n{source_key}", source.source);
+        let batch_sha = sha.as_ref().map(|h| format!("{}\n{h}", source.source));
+        if batch.waits_for_pending(&batch_key, batch_sha.as_deref()) {
+            batch.flush().await?;
+        }
+        let mut taken = self
+            .store()
+            .inbound_by_key(batch.commune.id, &source.source, &source_key)
+            .await?;
+        if taken.is_none()
+            && let Some(sha) = &sha
+        {
+            // The same bytes from the same source under another key: a mailbox whose
+            // UIDVALIDITY changed hands its messages out again under new UIDs.
+            taken = self
+                .store()
+                .inbound_by_hash(batch.commune.id, &source.source, sha)
+                .await?;
+        }
+        if let Some(taken) = taken {
+            let chrono = self.chrono_of(batch.commune.id, taken.item_id).await?;
+            let plan = Plan::AlreadyTaken {
+                cursor: source.cursor,
+                chrono,
+            };
+            batch.push(n, batch_key, batch_sha, plan);
+            return Ok(());
+        }
+        let mut inbound = InboundMessage {
+            id: Uuid::now_v7(),
+            commune_id: batch.commune.id,
+            source: source.source.clone(),
+            source_key,
+            origin: truncate(&source.origin, 500),
+            message_id: None,
+            sha256: None,
+            size: 0,
+            state: InboundState::Quarantined,
+            item_id: None,
+            reason: None,
+            subject: None,
+            sender: None,
+            received_at: now,
+            updated_at: now,
+        };
+        let bytes = match raw {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                let plan = Plan::Quarantine {
+                    inbound: Box::new(inbound),
+                    cursor: source.cursor,
+                    reason,
+                };
+                batch.push(n, batch_key, batch_sha, plan);
+                return Ok(());
+            }
+        };
+        inbound.size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        // The original first: whatever happens next, it is kept.
+        let key = self.data_key(batch.commune.id).await?;
+        let stored = self
+            .files()
+            .put(&batch.commune.id.to_string(), &key, &bytes)
+            .await?;
+        inbound.sha256 = Some(stored.sha256.clone());
+        let mail = match parapheur_mail::parse(&bytes, &Limits::default()) {
+            Ok(mail) => mail,
+            Err(rejection) => {
+                let plan = Plan::Quarantine {
+                    inbound: Box::new(inbound),
+                    cursor: source.cursor,
+                    reason: rejection.to_string(),
+                };
+                batch.push(n, batch_key, batch_sha, plan);
+                return Ok(());
+            }
+        };
+        drop(bytes);
+        inbound.message_id = mail.message_id.clone();
+        inbound.subject = Some(truncate(&mail.subject, MAX_SUBJECT_CHARS));
+        inbound.sender = mail.from.as_ref().map(|a| a.email.clone());
+        if !mail.warnings.is_empty() {
+            inbound.reason = Some(mail.warnings.join(" ; "));
+        }
+        if batch.answers_pending(&mail) {
+            batch.flush().await?;
+        }
+        let commune = batch.commune;
+        match self
+            .plan_parsed(commune, inbound, source, mail, false, now)
+            .await?
+        {
+            Plan::Attach(attach) => {
+                // Written alone, and after what was planned before it.
+                batch.flush().await?;
+                let outcome = self
+                    .attach_message(commune, &batch.actor.clone(), *attach, now)
+                    .await?;
+                batch.outcomes[n] = Some(outcome);
+            }
+            plan => batch.push(n, batch_key, batch_sha, plan),
+        }
+        Ok(())
+    }
+
+    /// After the commit of written plans: wakes the extraction worker, logs quarantines.
+    fn after_commit(&self, afters: Vec<After>) {
+        for after in afters {
+            match after {
+                After::Nothing => {}
+                After::Registered(registered) => self.registered(&registered),
+                After::Quarantined { origin, reason } => {
+                    tracing::warn!(%origin, %reason, "message quarantined");
+                }
+            }
+        }
+    }
+
+    /// Retries a quarantined message with the current program (after a fix, or once the
+    /// reason is dealt with). Its original bytes were kept.
+    pub async fn retry_inbound(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<CaptureOutcome, AppError> {
+        let now = now.trunc_subsecs(6);
+        let message = self.store().inbound(commune.id, id).await?;
+        if message.state != InboundState::Quarantined {
+            return Err(AppError::invalid("ce message n'est pas en quarantaine"));
+        }
+        let Some(sha) = message.sha256.clone() else {
+            return Err(AppError::invalid(
+                "ce message n'a pas été téléchargé (trop volumineux) : il est resté dans la boîte \
+                 aux lettres ; enregistrez-le à la main",
+            ));
+        };
+        let bytes = self.read_file(commune.id, &sha).await?;
+        let mail = parapheur_mail::parse(&bytes, &Limits::default())
+            .map_err(|r| AppError::invalid(format!("toujours illisible : {r}")))?;
+        let rules = match message.source.strip_prefix("imap:").map(Uuid::parse_str) {
+            Some(Ok(mailbox)) => self.mailbox_rules(commune.id, mailbox).await?,
+            _ => Vec::new(),
+        };
+        let source = MessageSource {
+            source: message.source.clone(),
+            source_key: Some(message.source_key.clone()),
+            origin: message.origin.clone(),
+            cursor: None,
+            rules,
+        };
+        match self
+            .plan_parsed(commune, message, source, mail, true, now)
+            .await?
+        {
+            Plan::Attach(attach) => self.attach_message(commune, actor, *attach, now).await,
+            plan => {
+                let mut tx = self.store().begin(now).await?;
+                let (outcome, after) = plan.write(&mut tx, commune, actor).await?;
+                tx.commit().await?;
+                self.after_commit(vec![after]);
+                Ok(outcome)
+            }
+        }
+    }
+
+    pub(crate) async fn chrono_of(
+        &self,
+        commune_id: Uuid,
+        item: Option<Uuid>,
+    ) -> Result<Option<String>, AppError> {
+        Ok(match item {
+            Some(id) => Some(self.store().item(commune_id, id).await?.chrono),
+            None => None,
+        })
+    }
+
+    /// The item a message answers: one of its Message-ID references, else a chrono number
+    /// of this commune quoted in its subject.
+    async fn thread_of(
+        &self,
+        commune: &Commune,
+        mail: &ParsedMail,
+    ) -> Result<Option<Uuid>, AppError> {
+        let refs: Vec<String> = mail
+            .in_reply_to
+            .iter()
+            .chain(&mail.references)
+            .cloned()
+            .collect();
+        if let Some(item) = self.store().item_of_message_ids(commune.id, &refs).await? {
+            return Ok(Some(item));
+        }
+        for number in commune
+            .chrono_format
+            .find_in(&mail.subject)
+            .into_iter()
+            .take(5)
+        {
+            let upper = number.to_uppercase();
+            for candidate in [number, upper] {
+                match self.store().item_by_chrono(commune.id, &candidate).await {
+                    Ok(item) => return Ok(Some(item.id)),
+                    Err(parapheur_store::StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// What taking a parsed message will write: joining the item it answers, registering
+    /// a new item (its files stored now, before any transaction), or a quarantine when the
+    /// register refuses it.
+    async fn plan_parsed(
+        &self,
+        commune: &Commune,
+        mut inbound: InboundMessage,
+        source: MessageSource,
+        mail: ParsedMail,
+        retrying: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, AppError> {
+        if let Some(item_id) = self.thread_of(commune, &mail).await? {
+            return Ok(Plan::Attach(Box::new(Attach {
+                inbound,
+                cursor: source.cursor,
+                mail,
+                item_id,
+                retrying,
+            })));
+        }
+
+        let today = local_date(now, &commune.departement);
+        let channel = if mail.looks_like_scan {
+            Channel::Paper
+        } else {
+            Channel::Email
+        };
+        let subject = match mail.subject.trim() {
+            "" if mail.looks_like_scan => "Document numérisé".to_owned(),
+            "" => "(sans objet)".to_owned(),
+            s => truncate(s, MAX_SUBJECT_CHARS),
+        };
+        let mut new = NewItem::incoming(channel, subject, today);
+        new.letter_date = mail
+            .date
+            .map(|d| local_date(d, &commune.departement))
+            .filter(|d| *d <= today);
+        let body = mail.text_body.trim();
+        if !body.is_empty() && !mail.looks_like_scan {
+            new.body = Some(truncate(body, MAX_BODY_CHARS));
+        }
+        if let Some(rule) = matching_rule(&source.rules, &mail) {
+            new.doctype_code = rule.doctype.clone();
+            new.service_id = rule.service_id;
+        }
+        let party = match &mail.from {
+            Some(address) if !mail.looks_like_scan => {
+                let candidate = sender_contact(address);
+                match self
+                    .store()
+                    .likely_duplicates(
+                        commune.id,
+                        &NewContact {
+                            email: candidate.email.clone(),
+                            name: String::new(),
+                            ..NewContact::default()
+                        },
+                    )
+                    .await?
+                    .into_iter()
+                    .find(|c| c.email.as_deref().map(str::to_lowercase) == candidate.email.clone())
+                {
+                    Some(existing) => Some(Party::Existing(existing.id)),
+                    None if candidate.validate().is_ok() => Some(Party::New(Box::new(candidate))),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let mut files = vec![];
+        for a in &mail.attachments {
+            files.push(NewFile {
+                filename: a.filename.clone(),
+                media_type: a.media_type.clone(),
+                bytes: a.bytes.clone(),
+            });
+        }
+        inbound.state = InboundState::Registered;
+        let captured = Captured {
+            inbound: inbound.clone(),
+            cursor: source.cursor,
+        };
+        // The original is referenced by its inbound record (and listed on the item page);
+        // it is not repeated as an attachment.
+        match self.ready_item(commune, new, party, files, now).await {
+            Ok(ready) => Ok(Plan::Register {
+                ready: Box::new(ready),
+                captured: Box::new(captured),
+                retrying,
+            }),
+            // The message itself is refused (a field our rules reject): quarantine it.
+            Err(
+                e @ (AppError::Invalid(_) | AppError::InvalidItem(_) | AppError::UnknownDoctype(_)),
+            ) if !retrying => Ok(Plan::Quarantine {
+                inbound: Box::new(inbound),
+                cursor: source.cursor,
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a message to the item it answers: its attachments, and a note saying who wrote
+    /// and what.
+    async fn attach_message(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        attach: Attach,
+        now: DateTime<Utc>,
+    ) -> Result<CaptureOutcome, AppError> {
+        let Attach {
+            mut inbound,
+            cursor,
+            mail,
+            item_id,
+            retrying,
+        } = attach;
+        let item = self.store().item(commune.id, item_id).await?;
+        let key = self.data_key(commune.id).await?;
+        let mut stored = Vec::new();
+        for a in &mail.attachments {
+            let s = self
+                .files()
+                .put(&commune.id.to_string(), &key, &a.bytes)
+                .await?;
+            stored.push((a, s));
+        }
+        let who = actor.journal_name();
+        // The requester writing back (answering our email, sending the missing documents)
+        // joins the public thread, which the tracking page shows; anyone else is a note.
+        let from_requester = match (&mail.from, self.sender_of(commune, &item).await?) {
+            (Some(from), Some(sender)) => sender
+                .email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(from.email.trim())),
+            _ => false,
+        };
+        let mut attachment_ids = Vec::new();
+        let mut tx = self.store().begin(now).await?;
+        for (a, s) in &stored {
+            let attachment = Attachment {
+                id: Uuid::now_v7(),
+                item_id,
+                sha256: s.sha256.clone(),
+                size: i64::try_from(s.size).unwrap_or(i64::MAX),
+                filename: a.filename.clone(),
+                media_type: a.media_type.clone(),
+            };
+            tx.insert_attachment(commune.id, &attachment, &who).await?;
+            if crate::capture::extraction::is_extractable(&attachment.media_type) {
+                tx.enqueue_extraction(commune.id, &s.sha256, &a.media_type, &a.filename)
+                    .await?;
+            }
+            attachment_ids.push(attachment.id);
+        }
+        let from = mail
+            .from
+            .as_ref()
+            .map(|a| match &a.name {
+                Some(n) if !n.trim().is_empty() => format!("{n} <{}>", a.email),
+                _ => a.email.clone(),
+            })
+            .unwrap_or_else(|| "expéditeur inconnu".into());
+        let mut note = format!(
+            "Courriel reçu de {from} : « {} ».",
+            truncate(mail.subject.trim(), 200)
+        );
+        let body = mail.text_body.trim();
+        if !body.is_empty() {
+            note.push_str("\n\n");
+            note.push_str(&truncate(body, 20_000));
+        }
+        let mut completed = false;
+        if from_requester {
+            let message = parapheur_store::citizens::ItemMessage {
+                id: Uuid::now_v7(),
+                item_id,
+                kind: "citizen".to_owned(),
+                from_citizen: true,
+                subject: truncate(mail.subject.trim(), 200),
+                body: truncate(body, 20_000),
+                reply_item_id: None,
+                attachment_ids: attachment_ids.clone(),
+                author_id: None,
+                created_at: now,
+            };
+            tx.insert_item_message(commune.id, &message, &who).await?;
+            if !attachment_ids.is_empty() {
+                let before = tx.item_for_update(commune.id, item_id).await?;
+                completed = self
+                    .complete_with_documents(&mut tx, commune, &before, now, &who)
+                    .await?;
+            }
+        } else {
+            tx.insert_note(
+                commune.id,
+                &Note {
+                    id: Uuid::now_v7(),
+                    item_id,
+                    author_id: None,
+                    body: note,
+                    created_at: now,
+                },
+                &who,
+            )
+            .await?;
+        }
+        if retrying {
+            tx.resolve_inbound(
+                commune.id,
+                inbound.id,
+                InboundState::Attached,
+                item_id,
+                &who,
+            )
+            .await?;
+        } else {
+            inbound.state = InboundState::Attached;
+            Captured { inbound, cursor }
+                .record(&mut tx, item_id, &who)
+                .await?;
+        }
+        tx.commit().await?;
+        self.work_queued();
+        if completed {
+            self.acknowledge_completion(commune, item_id, now).await;
+        }
+        Ok(CaptureOutcome::Attached {
+            chrono: item.chrono,
+            item_id,
+        })
+    }
+}
