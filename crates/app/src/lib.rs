@@ -95,6 +95,9 @@ pub struct App {
     trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Extraction processes at once (files and pages together).
     ocr_workers: usize,
+    /// Where letters are laid out: in a child process on a server, so that typst's memory
+    /// goes back to the system.
+    layout: parapheur_render::Layout,
 }
 
 impl App {
@@ -121,9 +124,20 @@ impl App {
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
+            layout: parapheur_render::Layout::InProcess,
         };
         app.check_master_key().await?;
         Ok(app)
+    }
+
+    /// Lays documents out as `layout` says (the server: in a child process).
+    pub fn set_layout(&mut self, layout: parapheur_render::Layout) {
+        self.layout = layout;
+    }
+
+    /// Where documents are laid out.
+    pub fn layout(&self) -> &parapheur_render::Layout {
+        &self.layout
     }
 
     pub fn store(&self) -> &Store {

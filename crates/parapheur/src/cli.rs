@@ -182,10 +182,11 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Met en page un registre imprimé (JSON sur l'entrée standard, PDF sur la sortie) :
-    /// le serveur le lance dans un processus à part, dont la mémoire est rendue à la fin
+    /// Met en page un document (registre imprimé, courrier ; JSON sur l'entrée standard,
+    /// PDF sur la sortie) : le serveur le lance dans un processus à part, dont la mémoire
+    /// est rendue à la fin
     #[command(hide = true)]
-    RenderRegister,
+    Render,
     /// Mesures de performance (enregistrements par seconde)
     #[command(hide = true)]
     Bench {

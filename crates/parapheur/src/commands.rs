@@ -34,7 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_serve,
         } => demo(data, listen, no_serve, json).await,
         Command::Serve { target, listen } => {
-            let app = open(&target).await?;
+            let mut app = open(&target).await?;
+            app.set_layout(layout_in_child());
             parapheur_app::background::spawn(&app, &config(&target)?);
             crate::memory::spawn_trimmer();
             println!("Parapheur écoute sur http://{listen}/");
@@ -91,9 +92,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => crate::signing::sign(&commune, &signer, &file, &output, pin.as_deref(), json).await,
         Command::Pki { command } => crate::signing::pki(command, json).await,
         Command::Pdf { command } => crate::signing::pdf(command, json).await,
-        Command::RenderRegister => {
-            parapheur_web::layout::render_register_from_stdio().map_err(|e| anyhow::anyhow!(e))?;
+        Command::Render => {
+            parapheur_render::child::serve_stdio().map_err(|e| anyhow::anyhow!(e))?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The server lays documents out in a child process (this program's hidden `render`
+/// command), so that typst's memory goes back to the system after each document.
+fn layout_in_child() -> parapheur_render::Layout {
+    match std::env::current_exe() {
+        Ok(program) => parapheur_render::Layout::Child {
+            program,
+            argument: "render".to_owned(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "program path unknown: documents laid out in process");
+            parapheur_render::Layout::InProcess
         }
     }
 }
@@ -183,7 +199,9 @@ async fn demo(
 ) -> anyhow::Result<ExitCode> {
     let config = Config::load(&data, None)?;
     config.ensure_master_key()?;
-    let app = App::open(&config).await?;
+    let mut app = App::open(&config).await?;
+    // Also while seeding: the demo's letters leave no typst memory behind in the server.
+    app.set_layout(layout_in_child());
     let existing = app
         .store()
         .commune_by_insee(parapheur_app::DEMO_INSEE)

@@ -1788,13 +1788,14 @@ fn journal_verify_detects_tampering(backend: Backend) {
     );
 }
 
-/// The child process the server lays printed registers out in.
+/// The child process the server lays documents out in: a job as JSON in, a header line
+/// (the signature zone of a letter) and the PDF out; garbage is refused with no output.
 #[test]
-fn render_register_lays_out_a_pdf_and_refuses_garbage() {
+fn render_lays_out_a_pdf_and_refuses_garbage() {
     use std::io::Write;
     let run = |input: &[u8]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_parapheur"))
-            .arg("render-register")
+            .arg("render")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -1803,17 +1804,36 @@ fn render_register_lays_out_a_pdf_and_refuses_garbage() {
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
     };
-    let document = serde_json::json!({
+    let document = serde_json::json!({ "Register": {
         "commune_name": "Montbazon", "insee": "37154",
         "period": "du 1er janvier 2026 au 31 décembre 2026",
         "generated_at": "2026-11-28T21:45:00+01:00", "filters": [],
         "rows": [{ "number": "2026-A-000001", "received_on": "05/01/2026", "direction": "entrant",
                    "channel": "courrier papier", "correspondent": "Jeanne Martin",
                    "subject": "Demande d'acte", "service": "Accueil", "status": "clos", "due_on": "" }],
-    });
+    }});
     let out = run(document.to_string().as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(out.stdout.starts_with(b"%PDF-"));
+    assert!(
+        out.stdout.starts_with(b"{\"zone\":null}\n%PDF-"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout[..40.min(out.stdout.len())])
+    );
+    // A reply letter: the header says where its signature zone landed.
+    let letter = serde_json::json!({ "LetterWithZone": {
+        "commune_name": "Mairie de Montbazon", "letterhead": ["Place du Marché"], "logo": null,
+        "place_and_date": "Montbazon, le 6 décembre 2026", "recipient": ["Madame Jeanne Martin"],
+        "reference": null, "subject": "Objet : salle des fêtes", "title": null,
+        "opening": "Madame,", "sections": [{ "heading": null, "paragraphs": ["Accordé."], "list": [] }],
+        "closing": null, "signature": ["Sylvie Moreau", "Maire"], "footer": null,
+        "generated_at": "2026-12-06T09:00:00Z",
+    }});
+    let out = run(letter.to_string().as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let newline = out.stdout.iter().position(|&b| b == b'\n').unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&out.stdout[..newline]).unwrap();
+    assert_eq!(header["zone"]["page"], 1, "{header}");
+    assert!(out.stdout[newline + 1..].starts_with(b"%PDF-"));
     let out = run(b"{ pas du json");
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());

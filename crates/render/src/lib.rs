@@ -18,6 +18,7 @@
 //! typst is a large dependency (minutes of release build, tens of MB of binary), which
 //! is why it lives in this crate alone: crates that do not print do not pay for it.
 
+pub mod child;
 mod engine;
 mod letter;
 mod register;
@@ -25,6 +26,7 @@ mod register;
 #[cfg(test)]
 mod tests;
 
+pub use child::{Job, Laid, Layout};
 pub use letter::{
     LetterDocument, LetterSection, Logo, LogoFormat, SignatureZone, letter_pdf,
     letter_pdf_with_zone, letters_pdf,

@@ -14,7 +14,6 @@ mod templates;
 mod assets;
 mod cache;
 mod error;
-pub mod layout;
 mod pages;
 mod session;
 mod views;
@@ -40,24 +39,17 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// Reads of the busiest pages, valid while the commune's journal has not moved.
     cache: std::sync::Arc<cache::ReadCache>,
-    /// Where printed documents are laid out.
-    layout: layout::Layout,
     /// Submissions and answers per client address on the citizens' pages.
     public_limiter: std::sync::Arc<pages::public::RateLimiter>,
 }
 
-/// Builds the router over an open register (documents laid out in process).
+/// Builds the router over an open register (printed documents are laid out where the
+/// register's `App::layout` says).
 pub fn router(app: App, secure_cookies: bool) -> Router {
-    router_with_layout(app, secure_cookies, layout::Layout::InProcess)
-}
-
-/// Builds the router, laying printed documents out as `layout` says.
-pub fn router_with_layout(app: App, secure_cookies: bool, layout: layout::Layout) -> Router {
     let state = WebState {
         app,
         secure_cookies,
         cache: Default::default(),
-        layout,
         public_limiter: Default::default(),
     };
     // blob: images are the previews of scans chosen for upload, made in the browser.
@@ -335,8 +327,7 @@ pub async fn serve(app: App, listen: SocketAddr, secure_cookies: bool) -> std::i
     tracing::info!(%listen, "serving");
     axum::serve(
         listener,
-        router_with_layout(app, secure_cookies, layout::Layout::child_of_current_exe())
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        router(app, secure_cookies).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await

@@ -19,6 +19,7 @@ use super::replies::thread_message;
 use crate::letters::{address_block, contact_address};
 use crate::register::deadlines;
 use crate::{Actor, App, AppError};
+use parapheur_render::Job;
 
 /// The accusé de réception as a letter from the commune, on its letterhead.
 fn ack_letter(
@@ -281,12 +282,7 @@ impl App {
                 refused,
             });
         }
-        let pdf = tokio::task::spawn_blocking(move || {
-            crate::letters::lay_out_batch(letters, parapheur_render::letters_pdf)
-        })
-        .await
-        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-        .map_err(|e| AppError::Config(e.to_string()))?;
+        let pdf = self.lay_out(Job::Letters(letters)).await?.pdf;
         let mut tx = self.store().begin(now).await?;
         for (item, ack) in &printed {
             let title = format!("{} (imprimé pour un envoi par courrier)", ack.title);
@@ -309,12 +305,7 @@ impl App {
     ) -> Result<Vec<u8>, AppError> {
         let (letterhead, logo) = self.letterhead(commune).await?;
         let doc = ack_letter(commune, ack, recipient, letterhead, logo, now);
-        tokio::task::spawn_blocking(move || {
-            crate::letters::lay_out(doc, parapheur_render::letter_pdf)
-        })
-        .await
-        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-        .map_err(|e| AppError::Config(e.to_string()))
+        Ok(self.lay_out(Job::Letter(doc)).await?.pdf)
     }
 
     /// The accusé d'enregistrement and the accusé de réception of a request just received

@@ -1,9 +1,10 @@
 //! Letters: the commune's letterhead, addresses, and the layout of one letter or a batch
-//! (typst), shared by the acknowledgements and the parapheur.
+//! (typst), shared by the acknowledgements and the parapheur; and the layout of the
+//! printed register. On a server every layout runs in a child process (`render::child`).
 
 use parapheur_domain::Commune;
 use parapheur_domain::contact::Contact;
-use parapheur_render::{LetterDocument, Logo, LogoFormat};
+use parapheur_render::{Job, Laid, Logo, LogoFormat};
 use parapheur_smtp::Address;
 
 use crate::{App, AppError};
@@ -40,40 +41,34 @@ pub(crate) fn address_block(c: &Contact) -> Vec<String> {
     lines
 }
 
-/// Lays a letter out; a logo typst cannot decode must not stop the mail, so the letter is
-/// then laid out without it (and the administrator finds it in the log).
-pub(crate) fn lay_out<T>(
-    doc: LetterDocument,
-    render: fn(&LetterDocument) -> Result<T, parapheur_render::RenderError>,
-) -> Result<T, parapheur_render::RenderError> {
-    render(&doc).or_else(|e| match doc.logo {
-        Some(_) => {
-            tracing::warn!(error = %e, "logo illisible : courrier mis en page sans logo");
-            render(&LetterDocument { logo: None, ..doc })
-        }
-        None => Err(e),
-    })
-}
-
-/// [`lay_out`] for a batch of letters of one commune (they share its logo).
-pub(crate) fn lay_out_batch(
-    docs: Vec<LetterDocument>,
-    render: fn(&[LetterDocument]) -> Result<Vec<u8>, parapheur_render::RenderError>,
-) -> Result<Vec<u8>, parapheur_render::RenderError> {
-    render(&docs).or_else(|e| {
-        if docs.iter().all(|d| d.logo.is_none()) {
-            return Err(e);
-        }
-        tracing::warn!(error = %e, "logo illisible : courriers mis en page sans logo");
-        let docs: Vec<LetterDocument> = docs
-            .into_iter()
-            .map(|d| LetterDocument { logo: None, ..d })
-            .collect();
-        render(&docs)
-    })
-}
-
 impl App {
+    /// Lays a printed register out (in a child process on a server).
+    pub async fn register_pdf(
+        &self,
+        document: parapheur_render::RegisterDocument,
+    ) -> Result<Vec<u8>, AppError> {
+        Ok(self.lay_out(Job::Register(document)).await?.pdf)
+    }
+
+    /// Lays a letter (or a batch) out, in a child process on a server (`App::set_layout`).
+    /// A logo typst cannot decode must not stop the mail: the letter is then laid out
+    /// without it (and the administrator finds it in the log).
+    pub(crate) async fn lay_out(&self, job: Job) -> Result<Laid, AppError> {
+        let layout = self.layout.clone();
+        tokio::task::spawn_blocking(move || {
+            layout.run(&job).or_else(|e| {
+                if !job.has_logo() {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "logo illisible : courrier mis en page sans logo");
+                layout.run(&job.without_logo())
+            })
+        })
+        .await
+        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
+        .map_err(|e| AppError::Config(e.to_string()))
+    }
+
     /// The commune's letterhead (address, phone, email, free text) and logo.
     pub(crate) async fn letterhead(
         &self,

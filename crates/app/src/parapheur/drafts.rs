@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::FolderData;
 use super::LetterInput;
-use crate::letters::lay_out;
 use crate::{Actor, App, AppError};
+use parapheur_render::{Job, Laid};
 
 /// The letter's text split as the layout wants it: the salutation, the paragraphs, and
 /// the closing formula (kept on the signature's page).
@@ -213,12 +213,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
         let doc = self.letter_document(commune, folder, item, now).await?;
-        let (pdf, zone) = tokio::task::spawn_blocking(move || {
-            lay_out(doc, parapheur_render::letter_pdf_with_zone)
-        })
-        .await
-        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-        .map_err(|e| AppError::Config(e.to_string()))?;
+        let Laid { pdf, zone } = self.lay_out(Job::LetterWithZone(doc)).await?;
         let key = self.data_key(commune.id).await?;
         let stored = self
             .files()

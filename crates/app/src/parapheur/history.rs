@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::CircuitEvent;
 use super::signing::describe_signature;
-use crate::letters::lay_out;
 use crate::{App, AppError};
+use parapheur_render::Job;
 
 impl App {
     /// Who did what on the folder, from the journal: the *bordereau de signature*.
@@ -169,9 +169,6 @@ impl App {
             generated_at: now,
             signature_zone: false,
         };
-        tokio::task::spawn_blocking(move || lay_out(doc, parapheur_render::letter_pdf))
-            .await
-            .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-            .map_err(|e| AppError::Config(e.to_string()))
+        Ok(self.lay_out(Job::Letter(doc)).await?.pdf)
     }
 }

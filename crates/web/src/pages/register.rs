@@ -200,7 +200,7 @@ fn long_date(d: chrono::NaiveDate) -> String {
 const MAX_PRINTED_ROWS: i64 = 2_000;
 
 /// One printed register laid out at a time: bounds the memory a small box needs while it
-/// works (the memory is given back afterwards: see layout.rs).
+/// works (the server lays it out in a child process: see `render::child`).
 static RENDERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The legal register on paper: the year's items (with the page's filters) oldest first,
@@ -288,7 +288,7 @@ pub async fn register_pdf(
         .acquire()
         .await
         .map_err(|e| WebError::Internal(format!("register pdf queue: {e}")))?;
-    let pdf = state.layout.register_pdf(document).await?;
+    let pdf = state.app.register_pdf(document).await?;
     let filename = match q.month(year)? {
         Some((month, ..)) => format!("registre-{}-{year}-{month:02}.pdf", commune.insee),
         None => format!("registre-{}-{year}.pdf", commune.insee),
