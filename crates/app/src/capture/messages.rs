@@ -15,6 +15,8 @@ use parapheur_store::capture::{InboundMessage, InboundState};
 use parapheur_store::items::{Attachment, Note};
 use std::collections::HashSet;
 
+use futures::StreamExt;
+
 use uuid::Uuid;
 
 use super::{
@@ -63,6 +65,23 @@ fn truncate(text: &str, max_chars: usize) -> String {
 /// The largest number of messages written in one transaction: the write lock is held for
 /// a fraction of a second at most, so a person registering by hand barely waits.
 pub const MAX_BATCH: usize = 64;
+
+/// Messages received at once (original stored, bytes parsed): their file writes and
+/// parsing overlap, the rest of their taking stays in order.
+const RECEIVING: usize = 4;
+
+/// A message received: its original stored (whatever happens next, it is kept) and its
+/// bytes parsed. Independent of the other messages, so several are received at once.
+struct Received {
+    source: MessageSource,
+    content: Result<Content, String>,
+}
+
+struct Content {
+    sha256: String,
+    size: i64,
+    mail: Result<ParsedMail, String>,
+}
 
 /// A mailbox cursor: (mailbox, UIDVALIDITY, UID).
 type Cursor = (Uuid, i64, i64);
@@ -300,10 +319,27 @@ impl App {
             message_ids: HashSet::new(),
             outcomes: vec![None; messages.len()],
         };
-        for (n, (source, raw)) in messages.into_iter().enumerate() {
-            self.plan_message(&mut batch, n, source, raw, now).await?;
-            if batch.pending.len() >= MAX_BATCH {
-                batch.flush().await?;
+        let mut messages = messages.into_iter().enumerate().peekable();
+        while messages.peek().is_some() {
+            let chunk: Vec<_> = messages.by_ref().take(MAX_BATCH).collect();
+            let mut received = futures::stream::iter(chunk)
+                .map(|(n, (source, raw))| async move {
+                    (n, self.receive(commune.id, source, raw).await)
+                })
+                .buffered(RECEIVING);
+            while let Some((n, message)) = received.next().await {
+                let planned = match message {
+                    Ok(message) => self.plan_message(&mut batch, n, message, now).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = planned {
+                    // What was planned before it is still taken.
+                    batch.flush().await?;
+                    return Err(e);
+                }
+                if batch.pending.len() >= MAX_BATCH {
+                    batch.flush().await?;
+                }
             }
         }
         batch.flush().await?;
@@ -314,17 +350,49 @@ impl App {
             .collect()
     }
 
+    /// Stores a message's original and parses it.
+    async fn receive(
+        &self,
+        commune_id: Uuid,
+        source: MessageSource,
+        raw: Result<Vec<u8>, String>,
+    ) -> Result<Received, AppError> {
+        let bytes = match raw {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                return Ok(Received {
+                    source,
+                    content: Err(reason),
+                });
+            }
+        };
+        let key = self.data_key(commune_id).await?;
+        let stored = self
+            .files()
+            .put(&commune_id.to_string(), &key, &bytes)
+            .await?;
+        let mail = parapheur_mail::parse(&bytes, &Limits::default()).map_err(|r| r.to_string());
+        Ok(Received {
+            source,
+            content: Ok(Content {
+                sha256: stored.sha256,
+                size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+                mail,
+            }),
+        })
+    }
+
     /// Plans message `n` of a batch, flushing the batch first when the message depends on
     /// it; a reply joining its item is written at once (after the batch before it).
     async fn plan_message(
         &self,
         batch: &mut Batch<'_>,
         n: usize,
-        source: MessageSource,
-        raw: Result<Vec<u8>, String>,
+        received: Received,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let sha = raw.as_ref().ok().map(|b| parapheur_files::sha256_hex(b));
+        let Received { source, content } = received;
+        let sha = content.as_ref().ok().map(|c| c.sha256.clone());
         let source_key = match (&source.source_key, &sha) {
             (Some(k), _) => k.clone(),
             (None, Some(h)) => h.clone(),
@@ -365,7 +433,7 @@ impl App {
             source_key,
             origin: truncate(&source.origin, 500),
             message_id: None,
-            sha256: None,
+            sha256: sha,
             size: 0,
             state: InboundState::Quarantined,
             item_id: None,
@@ -375,8 +443,15 @@ impl App {
             received_at: now,
             updated_at: now,
         };
-        let bytes = match raw {
-            Ok(bytes) => bytes,
+        let mail = match content {
+            Ok(content) => {
+                inbound.size = content.size;
+                content.mail
+            }
+            Err(reason) => Err(reason),
+        };
+        let mail = match mail {
+            Ok(mail) => mail,
             Err(reason) => {
                 let plan = Plan::Quarantine {
                     inbound: Box::new(inbound),
@@ -387,27 +462,6 @@ impl App {
                 return Ok(());
             }
         };
-        inbound.size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-        // The original first: whatever happens next, it is kept.
-        let key = self.data_key(batch.commune.id).await?;
-        let stored = self
-            .files()
-            .put(&batch.commune.id.to_string(), &key, &bytes)
-            .await?;
-        inbound.sha256 = Some(stored.sha256.clone());
-        let mail = match parapheur_mail::parse(&bytes, &Limits::default()) {
-            Ok(mail) => mail,
-            Err(rejection) => {
-                let plan = Plan::Quarantine {
-                    inbound: Box::new(inbound),
-                    cursor: source.cursor,
-                    reason: rejection.to_string(),
-                };
-                batch.push(n, batch_key, batch_sha, plan);
-                return Ok(());
-            }
-        };
-        drop(bytes);
         inbound.message_id = mail.message_id.clone();
         inbound.subject = Some(truncate(&mail.subject, MAX_SUBJECT_CHARS));
         inbound.sender = mail.from.as_ref().map(|a| a.email.clone());
