@@ -1,15 +1,21 @@
-//! Where the register lives and how its master key is found.
+//! Every setting of a register, in one place: where it lives, how its master key is found,
+//! and how the server behaves. `parapheur.toml.example` at the root of the repository lists
+//! each with a comment (a test holds the two together).
 //!
-//! Precedence: command-line flags, then the environment (`PARAPHEUR_DATABASE_URL`,
-//! `PARAPHEUR_MASTER_KEY`, `PARAPHEUR_MASTER_KEY_FILE`), then `DATA/parapheur.toml`, then the
-//! defaults: SQLite at `DATA/parapheur.sqlite`, files under `DATA/files`, master key in
-//! `DATA/master.key` (created by `init`/`demo`; keep a copy off the machine).
+//! Precedence: command-line flags, then the environment (`PARAPHEUR_…`), then
+//! `DATA/parapheur.toml`, then the defaults: SQLite at `DATA/parapheur.sqlite`, files under
+//! `DATA/files`, master key in `DATA/master.key` (created by `init`/`demo`; keep a copy off
+//! the machine). A misspelt key, or a bad value in the file or the environment, stops the
+//! program at start with the key (or variable) and the reason: nothing falls back to a
+//! default in silence.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
 
 use parapheur_files::MasterKey;
 use parapheur_store::Store;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AppError;
 
@@ -28,6 +34,8 @@ pub struct Config {
     pub master_key: MasterKeySource,
     /// Where this node keeps its search index (a cache rebuilt from the database).
     pub index_dir: PathBuf,
+    /// Where the encrypted files are kept (`files_dir`, `PARAPHEUR_FILES_DIR`).
+    pub files_dir: PathBuf,
     /// Folders where copiers scan to, each for one commune.
     pub drop_folders: Vec<DropFolderSetting>,
     /// The address citizens reach this server at, for the links in emails
@@ -48,6 +56,26 @@ pub struct Config {
     /// together (`ocr_workers` in the file, `PARAPHEUR_OCR_WORKERS`): the number of cores by
     /// default; each tesseract takes about 150 MB.
     pub ocr_workers: usize,
+    /// Time between two polls of the mailboxes (`poll_seconds`, `PARAPHEUR_POLL_SECONDS`).
+    pub poll_interval: Duration,
+    /// Difficulty of the public forms' proof of work, in leading zero bits (`pow_bits`,
+    /// `PARAPHEUR_POW_BITS`, 0 to 32).
+    pub pow_bits: u8,
+    /// How long a writer waits behind another's lock (`lock_timeout_ms`,
+    /// `PARAPHEUR_LOCK_TIMEOUT_MS`): SQLite's busy timeout, PostgreSQL's lock_timeout.
+    pub lock_timeout: Duration,
+}
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain SMTP (a relay on the same machine or network).
+    None,
+    /// SMTP upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 /// `[smtp]` in `parapheur.toml`.
@@ -59,7 +87,7 @@ pub struct SmtpSetting {
     pub port: u16,
     /// `none`, `starttls` (the default) or `tls`.
     #[serde(default = "default_smtp_security")]
-    pub security: String,
+    pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<String>,
     /// The sender address of every email ("Mairie de X" is put before it).
@@ -72,8 +100,8 @@ pub struct SmtpSetting {
 fn default_smtp_port() -> u16 {
     587
 }
-fn default_smtp_security() -> String {
-    "starttls".to_owned()
+fn default_smtp_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
 }
 fn default_smtp_timeout() -> u64 {
     30
@@ -93,6 +121,11 @@ impl std::fmt::Debug for SmtpSetting {
 
 /// Where links in emails point when nothing is configured: the default `serve` address.
 pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+/// How often mailboxes are polled unless configured.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// Proof-of-work difficulty unless configured: 2^16 hashes, a fraction of a second in a
+/// current browser, a second on an old phone.
+pub const DEFAULT_POW_BITS: u8 = 16;
 
 /// `[[drop_folder]]` in `parapheur.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -125,9 +158,13 @@ struct FileSettings {
     public_url: Option<String>,
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
+    files_dir: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
     ocr_workers: Option<usize>,
+    poll_seconds: Option<u64>,
+    pow_bits: Option<u8>,
+    lock_timeout_ms: Option<u64>,
 }
 
 impl Config {
@@ -135,8 +172,17 @@ impl Config {
 
     /// Builds the configuration of `data_dir`, reading the environment and the config file.
     pub fn load(data_dir: &Path, database_url: Option<String>) -> Result<Config, AppError> {
+        Self::load_with(data_dir, database_url, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::load`] with the environment read through `environment`.
+    pub fn load_with(
+        data_dir: &Path,
+        database_url: Option<String>,
+        environment: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, AppError> {
         let settings = read_settings(&data_dir.join(Self::FILE_NAME))?;
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let env = |name: &str| environment(name).filter(|v| !v.trim().is_empty());
         let database_url = database_url
             .or_else(|| env("PARAPHEUR_DATABASE_URL"))
             .or(settings.database_url);
@@ -159,38 +205,69 @@ impl Config {
                     .unwrap_or_else(|| data_dir.join("master.key")),
             ),
         };
-        let ocr_workers = match env("PARAPHEUR_OCR_WORKERS") {
-            Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
-                AppError::Config(format!(
-                    "PARAPHEUR_OCR_WORKERS : un nombre entier est attendu, pas « {v} »"
-                ))
-            })?),
-            None => settings.ocr_workers,
-        };
+        let ocr_workers = env_number("PARAPHEUR_OCR_WORKERS", env("PARAPHEUR_OCR_WORKERS"))?
+            .or(settings.ocr_workers);
         if ocr_workers == Some(0) {
             return Err(AppError::Config(
                 "ocr_workers (PARAPHEUR_OCR_WORKERS) : au moins 1".into(),
             ));
         }
+        let poll_seconds = env_number("PARAPHEUR_POLL_SECONDS", env("PARAPHEUR_POLL_SECONDS"))?
+            .or(settings.poll_seconds);
+        if poll_seconds == Some(0) {
+            return Err(AppError::Config(
+                "poll_seconds (PARAPHEUR_POLL_SECONDS) : au moins 1 seconde".into(),
+            ));
+        }
+        let pow_bits =
+            env_number("PARAPHEUR_POW_BITS", env("PARAPHEUR_POW_BITS"))?.or(settings.pow_bits);
+        if pow_bits.is_some_and(|b: u8| b > 32) {
+            return Err(AppError::Config(
+                "pow_bits (PARAPHEUR_POW_BITS) : de 0 à 32".into(),
+            ));
+        }
+        let lock_timeout_ms = env_number(
+            "PARAPHEUR_LOCK_TIMEOUT_MS",
+            env("PARAPHEUR_LOCK_TIMEOUT_MS"),
+        )?
+        .or(settings.lock_timeout_ms);
+        if lock_timeout_ms == Some(0) {
+            return Err(AppError::Config(
+                "lock_timeout_ms (PARAPHEUR_LOCK_TIMEOUT_MS) : au moins 1".into(),
+            ));
+        }
+        let public_url = env("PARAPHEUR_PUBLIC_URL")
+            .or(settings.public_url)
+            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
+        let tsa_url = env("PARAPHEUR_TSA_URL").or(settings.tsa_url);
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
             master_key,
             ocr_workers: ocr_workers.unwrap_or_else(parapheur_extract::available_cores),
-            index_dir: settings.index_dir.unwrap_or_else(|| data_dir.join("index")),
+            index_dir: env("PARAPHEUR_INDEX_DIR")
+                .map(PathBuf::from)
+                .or(settings.index_dir)
+                .unwrap_or_else(|| data_dir.join("index")),
+            files_dir: env("PARAPHEUR_FILES_DIR")
+                .map(PathBuf::from)
+                .or(settings.files_dir)
+                .unwrap_or_else(|| data_dir.join("files")),
             drop_folders: settings.drop_folder,
-            public_url: env("PARAPHEUR_PUBLIC_URL")
-                .or(settings.public_url)
-                .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            public_url: checked_url("public_url (PARAPHEUR_PUBLIC_URL)", &public_url)?,
             smtp: settings.smtp,
-            tsa_url: env("PARAPHEUR_TSA_URL").or(settings.tsa_url),
+            tsa_url: tsa_url
+                .map(|u| checked_url("tsa_url (PARAPHEUR_TSA_URL)", &u))
+                .transpose()?,
             trusted_proxies: parse_proxies(
                 env("PARAPHEUR_TRUSTED_PROXIES")
                     .map(|v| v.split(',').map(str::to_owned).collect())
                     .unwrap_or(settings.trusted_proxies),
             )?,
+            poll_interval: poll_seconds.map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs),
+            pow_bits: pow_bits.unwrap_or(DEFAULT_POW_BITS),
+            lock_timeout: lock_timeout_ms
+                .map_or(parapheur_store::DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
         })
     }
 
@@ -205,13 +282,93 @@ impl Config {
             database_url,
             master_key,
             index_dir: data_dir.join("index"),
+            files_dir: data_dir.join("files"),
             drop_folders: Vec::new(),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
             tsa_url: None,
             trusted_proxies: Vec::new(),
             ocr_workers: parapheur_extract::available_cores(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            pow_bits: DEFAULT_POW_BITS,
+            lock_timeout: parapheur_store::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// Session cookies are marked Secure when citizens and staff reach the server over
+    /// https (behind a TLS proxy in production; plain http on a mairie's own box).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The configuration in effect, one `key = value` line each, secrets masked: what
+    /// `parapheur config check` prints.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let path = |p: &Path| p.display().to_string();
+        let mut lines = vec![
+            ("data_dir", path(&self.data_dir)),
+            (
+                "database",
+                match &self.database_url {
+                    Some(url) => parapheur_store::redact_url(url),
+                    None => format!("SQLite, {}", path(&self.sqlite_path())),
+                },
+            ),
+            (
+                "master_key",
+                match &self.master_key {
+                    MasterKeySource::Inline(_) => "PARAPHEUR_MASTER_KEY (masquée)".to_owned(),
+                    MasterKeySource::File(file) => path(file),
+                },
+            ),
+            ("files_dir", path(&self.files_dir)),
+            ("index_dir", path(&self.index_dir)),
+            ("public_url", self.public_url.clone()),
+            (
+                "tsa_url",
+                self.tsa_url
+                    .clone()
+                    .unwrap_or_else(|| "aucune (signatures B-B)".into()),
+            ),
+            (
+                "trusted_proxies",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ("ocr_workers", self.ocr_workers.to_string()),
+            ("poll_seconds", self.poll_interval.as_secs().to_string()),
+            ("pow_bits", self.pow_bits.to_string()),
+            ("lock_timeout_ms", self.lock_timeout.as_millis().to_string()),
+        ];
+        match &self.smtp {
+            Some(smtp) => lines.push((
+                "smtp",
+                format!(
+                    "{}:{} ({:?}), expéditeur {}, identifiant {}, mot de passe {}",
+                    smtp.host,
+                    smtp.port,
+                    smtp.security,
+                    smtp.from,
+                    smtp.username.as_deref().unwrap_or("aucun"),
+                    if smtp.password.is_some() {
+                        "********"
+                    } else {
+                        "aucun"
+                    },
+                ),
+            )),
+            None => lines.push(("smtp", "aucun (les courriels attendent)".into())),
+        }
+        for folder in &self.drop_folders {
+            lines.push((
+                "drop_folder",
+                format!("{} → commune {}", path(&folder.path), folder.commune),
+            ));
+        }
+        lines
     }
 
     pub fn index_dir(&self) -> PathBuf {
@@ -219,7 +376,7 @@ impl Config {
     }
 
     pub fn files_dir(&self) -> PathBuf {
-        self.data_dir.join("files")
+        self.files_dir.clone()
     }
 
     pub fn sqlite_path(&self) -> PathBuf {
@@ -233,7 +390,7 @@ impl Config {
 
     pub async fn open_store(&self) -> Result<Store, AppError> {
         Ok(match &self.database_url {
-            Some(url) => Store::open_postgres(url).await?,
+            Some(url) => Store::open_postgres(url, self.lock_timeout).await?,
             None => {
                 std::fs::create_dir_all(&self.data_dir).map_err(|e| {
                     AppError::Config(format!(
@@ -241,7 +398,7 @@ impl Config {
                         self.data_dir.display()
                     ))
                 })?;
-                Store::open_sqlite(&self.sqlite_path()).await?
+                Store::open_sqlite(&self.sqlite_path(), self.lock_timeout).await?
             }
         })
     }
@@ -311,6 +468,32 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// An environment variable holding a number, refused with its name when it holds
+/// anything else.
+fn env_number<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>, AppError> {
+    match value {
+        Some(value) => value.trim().parse().map(Some).map_err(|_| {
+            AppError::Config(format!(
+                "{name} : un nombre entier positif est attendu, pas « {value} »"
+            ))
+        }),
+        None => Ok(None),
+    }
+}
+
+/// An http(s) address, without its trailing slash.
+fn checked_url(setting: &str, value: &str) -> Result<String, AppError> {
+    let refused = |why: &str| AppError::Config(format!("{setting} : « {value} » {why}"));
+    let url = url::Url::parse(value.trim())
+        .map_err(|e| refused(&format!("n'est pas une adresse ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(refused(
+            "doit commencer par http:// ou https:// suivi d'un nom de machine",
+        ));
+    }
+    Ok(value.trim().trim_end_matches('/').to_owned())
+}
+
 /// The proxies' addresses, each checked: a typo must not silently disable the limits.
 fn parse_proxies(list: Vec<String>) -> Result<Vec<std::net::IpAddr>, AppError> {
     list.iter()
@@ -367,6 +550,183 @@ mod tests {
         std::fs::write(&file, "ocr_workers = 'deux'\n").unwrap();
         let err = Config::load(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("ocr_workers"), "{err}");
+    }
+
+    /// The fields a struct asks serde for: what its configuration file may hold.
+    fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+        #[derive(Debug)]
+        struct Stop;
+        impl std::fmt::Display for Stop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("stop")
+            }
+        }
+        impl std::error::Error for Stop {}
+        impl serde::de::Error for Stop {
+            fn custom<M: std::fmt::Display>(_: M) -> Self {
+                Stop
+            }
+        }
+        struct Recorder<'a>(&'a mut Vec<&'static str>);
+        impl<'de> serde::Deserializer<'de> for Recorder<'_> {
+            type Error = Stop;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+                Err(Stop)
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Stop> {
+                self.0.extend(fields);
+                Err(Stop)
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut fields = Vec::new();
+        let _ = T::deserialize(Recorder(&mut fields));
+        assert!(!fields.is_empty());
+        fields
+    }
+
+    /// `parapheur.toml.example` names every setting, each after a comment, and nothing
+    /// else: a setting added to the structs and not to the example (or the reverse) fails.
+    #[test]
+    fn the_example_file_lists_every_setting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../parapheur.toml.example");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut uncommented = String::new();
+        let mut previous = "";
+        for line in text.lines() {
+            let setting = line.strip_prefix('#').filter(|rest| {
+                rest.starts_with('[')
+                    || rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    })
+            });
+            match setting {
+                Some(rest) => {
+                    if !rest.starts_with('[') {
+                        assert!(
+                            previous.starts_with("# ") || previous.starts_with("#["),
+                            "no comment before « {line} »"
+                        );
+                    }
+                    uncommented.push_str(rest);
+                }
+                None => uncommented.push_str(line),
+            }
+            uncommented.push('\n');
+            previous = line;
+        }
+        let table: toml::Table = toml::from_str(&uncommented).unwrap();
+        let keys = |t: &toml::Table| {
+            let mut k: Vec<String> = t.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let sorted = |mut v: Vec<&'static str>| {
+            v.sort_unstable();
+            v.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&table), sorted(fields_of::<FileSettings>()));
+        assert_eq!(
+            keys(table["smtp"].as_table().unwrap()),
+            sorted(fields_of::<SmtpSetting>())
+        );
+        assert_eq!(
+            keys(
+                table["drop_folder"].as_array().unwrap()[0]
+                    .as_table()
+                    .unwrap()
+            ),
+            sorted(fields_of::<DropFolderSetting>())
+        );
+        // And every value in it is one the program accepts.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(Config::FILE_NAME), &uncommented).unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(config.smtp.unwrap().security, SmtpSecurity::Starttls);
+        assert_eq!(config.poll_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(Config::FILE_NAME);
+        for (text, key) in [
+            (
+                "[smtp]\nhost = 'h'\nfrom = 'a@b.fr'\nsecurity = 'starttsl'\n",
+                "starttsl",
+            ),
+            ("public_url = 'courrier.mairie.fr'\n", "public_url"),
+            ("public_url = 'ftp://courrier.mairie.fr'\n", "public_url"),
+            ("tsa_url = 'pas une adresse'\n", "tsa_url"),
+            ("pow_bits = 40\n", "pow_bits"),
+            ("poll_seconds = 0\n", "poll_seconds"),
+            ("lock_timeout_ms = -5\n", "lock_timeout_ms"),
+            ("index_dri = '/tmp'\n", "index_dri"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = Config::load(dir.path(), None).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_environment_variable_with_a_bad_value_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |name: &'static str, value: &'static str| {
+            move |n: &str| (n == name).then(|| value.to_owned())
+        };
+        for (name, value) in [
+            ("PARAPHEUR_LOCK_TIMEOUT_MS", "dix"),
+            ("PARAPHEUR_POLL_SECONDS", "1m"),
+            ("PARAPHEUR_POW_BITS", "-1"),
+            ("PARAPHEUR_OCR_WORKERS", "deux"),
+            ("PARAPHEUR_PUBLIC_URL", "mairie.fr"),
+            ("PARAPHEUR_TRUSTED_PROXIES", "127.0.0.l"),
+        ] {
+            let err = Config::load_with(dir.path(), None, &with(name, value))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name) || err.contains(value), "{name}: {err}");
+            assert!(err.contains(value), "{name}: {err}");
+        }
+        let config =
+            Config::load_with(dir.path(), None, &with("PARAPHEUR_LOCK_TIMEOUT_MS", "2500"))
+                .unwrap();
+        assert_eq!(config.lock_timeout, Duration::from_millis(2500));
+        let config = Config::load_with(
+            dir.path(),
+            None,
+            &with("PARAPHEUR_FILES_DIR", "/srv/fichiers"),
+        )
+        .unwrap();
+        assert_eq!(config.files_dir(), PathBuf::from("/srv/fichiers"));
+    }
+
+    #[test]
+    fn the_description_masks_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "database_url = 'postgres://parapheur:secret-pg@db/parapheur'\n\
+             [smtp]\nhost = 'h'\nfrom = 'a@b.fr'\nusername = 'u'\npassword = 'secret-smtp'\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        let text = format!("{:?}", config.describe());
+        assert!(!text.contains("secret"), "{text}");
+        assert!(
+            text.contains("********") && text.contains("parapheur:***@db"),
+            "{text}"
+        );
     }
 
     #[test]

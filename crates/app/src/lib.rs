@@ -31,7 +31,10 @@ use uuid::Uuid;
 
 pub use administration::password::{hash_password, verify_password};
 pub use administration::setup::{NewUser, Party};
-pub use config::{Config, DEFAULT_PUBLIC_URL, MasterKeySource, SmtpSetting};
+pub use config::{
+    Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL, MasterKeySource,
+    SmtpSecurity, SmtpSetting,
+};
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DemoLogin, DemoSummary};
 pub use error::AppError;
 pub use register::integrity::{FsckOptions, FsckReport, JournalVerdict};
@@ -95,6 +98,8 @@ pub struct App {
     trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Extraction processes at once (files and pages together).
     ocr_workers: usize,
+    /// Difficulty of the public forms' proof of work.
+    pow_bits: u8,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
     /// goes back to the system.
     layout: parapheur_render::Layout,
@@ -124,6 +129,7 @@ impl App {
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
+            pow_bits: config.pow_bits,
             layout: parapheur_render::Layout::InProcess,
         };
         app.check_master_key().await?;
@@ -151,6 +157,11 @@ impl App {
     /// The secret that signs the proof-of-work challenges of public forms.
     pub fn pow_secret(&self) -> [u8; 32] {
         self.master.derive("public-form-pow")
+    }
+
+    /// Difficulty of the public forms' proof of work, in leading zero bits.
+    pub fn pow_bits(&self) -> u8 {
+        self.pow_bits
     }
 
     /// Where citizens reach this server, for links in emails.

@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// La configuration (parapheur.toml, variables PARAPHEUR_…)
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Enregistre un courrier, un appel ou une demande et affiche son numéro chrono
     Register(RegisterArgs),
     /// Types de documents (délai, règle du silence)
@@ -382,6 +387,16 @@ pub enum PkiCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Vérifie la configuration et affiche celle qui s'applique, secrets masqués
+    /// (code de sortie 1, avec la clé et la raison, si elle est refusée)
+    Check {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PdfCommand {
     /// Dit quelles signatures porte un PDF, qui a signé, si chacune est intacte et si
     /// le document a changé depuis. Code de sortie 1 si une signature est altérée,
@@ -399,5 +414,13 @@ pub enum PdfCommand {
         /// Dossier de données (pour --commune)
         #[arg(long, env = "PARAPHEUR_DATA", value_name = "DOSSIER")]
         data: Option<PathBuf>,
+        /// Base PostgreSQL (postgres://…) au lieu de SQLite (pour --commune)
+        #[arg(
+            long,
+            env = "PARAPHEUR_DATABASE_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
+        database_url: Option<String>,
     },
 }

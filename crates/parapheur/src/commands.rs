@@ -14,7 +14,9 @@ use parapheur_app::domain::{Channel, CloseReason, Direction, DocumentType, Role,
 use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
 use serde_json::json;
 
-use crate::cli::{Cli, Command, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs};
+use crate::cli::{
+    Cli, Command, ConfigCommand, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs,
+};
 use crate::output;
 use crate::target::{CommuneTarget, Target, config, open, open_commune};
 
@@ -33,13 +35,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             no_serve,
         } => demo(data, listen, no_serve, json).await,
+        Command::Config {
+            command: ConfigCommand::Check { target },
+        } => {
+            let config = config(&target)?;
+            let lines = config.describe();
+            if json {
+                let object: serde_json::Map<String, serde_json::Value> = lines
+                    .into_iter()
+                    .map(|(key, value)| (key.to_owned(), value.into()))
+                    .collect();
+                output::json(&object)?;
+            } else {
+                for (key, value) in lines {
+                    println!("{key} = {value}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { target, listen } => {
+            let config = config(&target)?;
             let mut app = open(&target).await?;
             app.set_layout(layout_in_child());
-            parapheur_app::background::spawn(&app, &config(&target)?);
+            parapheur_app::background::spawn(&app, &config);
             crate::memory::spawn_trimmer();
             println!("Parapheur écoute sur http://{listen}/");
-            parapheur_web::serve(app, listen, secure_cookies())
+            parapheur_web::serve(app, listen, config.secure_cookies())
                 .await
                 .with_context(|| format!("impossible d'écouter sur {listen}"))?;
             Ok(ExitCode::SUCCESS)
@@ -112,12 +133,6 @@ fn layout_in_child() -> parapheur_render::Layout {
             parapheur_render::Layout::InProcess
         }
     }
-}
-
-/// Cookies are marked Secure when the public address is https (PARAPHEUR_PUBLIC_URL):
-/// behind a TLS proxy in production, plain http on a mairie's own box or in the demo.
-fn secure_cookies() -> bool {
-    std::env::var("PARAPHEUR_PUBLIC_URL").is_ok_and(|u| u.starts_with("https://"))
 }
 
 fn admin_password() -> anyhow::Result<String> {
@@ -248,7 +263,7 @@ async fn demo(
     parapheur_app::background::spawn(&app, &config);
     crate::memory::spawn_trimmer();
     println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
-    parapheur_web::serve(app, listen, secure_cookies())
+    parapheur_web::serve(app, listen, config.secure_cookies())
         .await
         .with_context(|| format!("impossible d'écouter sur {listen}"))?;
     Ok(ExitCode::SUCCESS)

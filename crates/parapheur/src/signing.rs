@@ -152,6 +152,7 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         trust,
         commune,
         data,
+        database_url,
     } = command;
     let pdf = read_pdf(&file)?;
     let mut roots = Vec::new();
@@ -166,10 +167,7 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
     }
     if let (Some(insee), Some(data)) = (commune, data) {
         let target = CommuneTarget {
-            target: Target {
-                data,
-                database_url: std::env::var("PARAPHEUR_DATABASE_URL").ok(),
-            },
+            target: Target { data, database_url },
             commune: insee,
         };
         let app = open(&target.target).await?;

@@ -387,6 +387,7 @@ on_both_backends!(
     forbidden_status_transitions_are_refused,
     unreadable_files_are_refused,
     missing_register_says_to_run_init,
+    config_check_prints_the_settings_and_refuses_bad_ones,
     wrong_master_key_is_refused,
     full_disk_leaves_the_register_sound,
     sigkill_during_registrations_leaves_a_sound_register,
@@ -924,6 +925,59 @@ fn refused_registration_leaves_no_new_contact(backend: Backend) {
     reg.assert_next_is(1);
 }
 
+/// `config check` prints the configuration in effect with its secrets masked; a misspelt
+/// key, a bad value or a bad variable stops every command at start, named.
+fn config_check_prints_the_settings_and_refuses_bad_ones(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let file = reg.data.join("parapheur.toml");
+    std::fs::write(
+        &file,
+        "public_url = 'https://courrier.mairie-exemple.fr/'\npoll_seconds = 120\n\
+         [smtp]\nhost = 'smtp.exemple.fr'\nfrom = 'mairie@exemple.fr'\n\
+         username = 'mairie'\npassword = 'secret-smtp-42'\n",
+    )
+    .unwrap();
+    let out = reg.run(&["config", "check"], &[]);
+    assert_success(&out, "config check");
+    let text = stdout(&out);
+    assert!(
+        text.contains("public_url = https://courrier.mairie-exemple.fr\n")
+            && text.contains("poll_seconds = 120\n")
+            && text.contains("mot de passe ********"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-smtp-42"), "{text}");
+    if let Some(url) = reg.pg_url() {
+        let password = url.split('@').next().and_then(|u| u.rsplit(':').next());
+        if let Some(password) = password.filter(|p| !p.is_empty() && !p.contains('/')) {
+            assert!(!text.contains(password), "{text}");
+        }
+    }
+    let json = json(&reg.run(&["config", "check"], &["--json"]));
+    assert_eq!(json["poll_seconds"], "120", "{json}");
+
+    std::fs::write(&file, "public_url = 'https://x.fr'\npoll_secondes = 120\n").unwrap();
+    for sub in [&["config", "check"][..], &["journal", "verify"][..]] {
+        assert_refused(&reg.run(sub, &[]), &["poll_secondes"]);
+    }
+    std::fs::write(
+        &file,
+        "[smtp]\nhost = 'h'\nfrom = 'a@b.fr'\nsecurity = 'ssl'\n",
+    )
+    .unwrap();
+    assert_refused(&reg.run(&["config", "check"], &[]), &["ssl"]);
+    std::fs::remove_file(&file).unwrap();
+    let out = reg.run_env(
+        &["config", "check"],
+        &[],
+        &[("PARAPHEUR_POLL_SECONDS", "1 minute")],
+    );
+    assert_refused(&out, &["PARAPHEUR_POLL_SECONDS", "1 minute"]);
+}
+
 fn missing_register_says_to_run_init(backend: Backend) {
     let Some(reg) = Register::new(backend) else {
         return;
@@ -1086,7 +1140,7 @@ fn locked_sqlite_database_is_reported() {
     let out = reg.run_env(
         &["register"],
         &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
-        &[("PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS", "300")],
+        &[("PARAPHEUR_LOCK_TIMEOUT_MS", "300")],
     );
     let waited = started.elapsed();
     // Still held: the refusal came from the lock, not from its release.

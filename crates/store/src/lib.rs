@@ -33,4 +33,4 @@ pub mod users;
 
 pub use error::StoreError;
 pub use journal::{JournalHead, verify_journal};
-pub use pool::{Backend, Store, WriteTx};
+pub use pool::{Backend, DEFAULT_LOCK_TIMEOUT, Store, WriteTx, redact_url};

@@ -38,32 +38,27 @@ const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA cache_size = -16000",
 ];
 
-/// How long a writer waits for another's lock before giving up: 10 s by default;
-/// `PARAPHEUR_LOCK_TIMEOUT_MS` (or `PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS`) changes it, e.g. for
-/// tests of a locked database. SQLite's busy timeout, PostgreSQL's lock_timeout.
-fn busy_timeout_ms() -> u64 {
-    [
-        "PARAPHEUR_LOCK_TIMEOUT_MS",
-        "PARAPHEUR_SQLITE_BUSY_TIMEOUT_MS",
-    ]
-    .iter()
-    .find_map(|name| std::env::var(name).ok()?.parse().ok())
-    .unwrap_or(10_000)
-}
+/// How long a writer waits for another's lock before giving up, unless the configuration
+/// says otherwise: SQLite's busy timeout, PostgreSQL's lock_timeout.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the per-connection settings of SQLite on a connection.
-async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+async fn sqlite_settings(
+    conn: &mut sqlx::AnyConnection,
+    lock_timeout: Duration,
+) -> Result<(), sqlx::Error> {
     for pragma in SQLITE_PRAGMAS {
         conn.execute(pragma).await?;
     }
-    let busy = format!("PRAGMA busy_timeout = {}", busy_timeout_ms());
+    let busy = format!("PRAGMA busy_timeout = {}", lock_timeout.as_millis());
     conn.execute(sqlx::AssertSqlSafe(busy)).await?;
     Ok(())
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `path`, and migrates it.
-    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the SQLite database at `path`, and migrates it. A writer
+    /// waits up to `lock_timeout` behind another's lock.
+    pub async fn open_sqlite(path: &Path, lock_timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let target = path.display().to_string();
@@ -75,7 +70,9 @@ impl Store {
             let mut probe = sqlx::AnyConnection::connect(&url)
                 .await
                 .map_err(unavailable)?;
-            sqlite_settings(&mut probe).await.map_err(unavailable)?;
+            sqlite_settings(&mut probe, lock_timeout)
+                .await
+                .map_err(unavailable)?;
             sqlx::query("SELECT COUNT(*) FROM sqlite_master")
                 .execute(&mut probe)
                 .await
@@ -86,7 +83,7 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|conn, _meta| Box::pin(sqlite_settings(conn)))
+                .after_connect(move |conn, _meta| Box::pin(sqlite_settings(conn, lock_timeout)))
         };
         let write = options(1).connect(&url).await.map_err(unavailable)?;
         let read = options(8).connect(&url).await.map_err(unavailable)?;
@@ -104,16 +101,17 @@ impl Store {
         Ok(store)
     }
 
-    /// Connects to PostgreSQL at `url` (postgres://…), and migrates it.
-    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    /// Connects to PostgreSQL at `url` (postgres://…), and migrates it. A writer waits up to
+    /// `lock_timeout` behind another's lock.
+    pub async fn open_postgres(url: &str, lock_timeout: Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _meta| {
+            .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     // Waiting behind another writer's lock ends with a clear error.
-                    let timeout = format!("SET lock_timeout = {}", busy_timeout_ms());
+                    let timeout = format!("SET lock_timeout = {}", lock_timeout.as_millis());
                     conn.execute(sqlx::AssertSqlSafe(timeout)).await?;
                     Ok(())
                 })
@@ -195,7 +193,7 @@ fn opening_error(err: sqlx::Error, target: &str) -> StoreError {
 }
 
 /// A URL without its password, for messages and logs.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];

@@ -14,8 +14,6 @@ use uuid::Uuid;
 use crate::capture::dropfolder::FolderWatch;
 use crate::{App, Config};
 
-/// How often mailboxes are polled (PARAPHEUR_POLL_SECONDS overrides it).
-const DEFAULT_POLL: Duration = Duration::from_secs(60);
 /// How often the index looks for journal entries it has not followed yet.
 const INDEX_EVERY: Duration = Duration::from_secs(2);
 /// How often drop folders are scanned.
@@ -29,12 +27,7 @@ const WATCH_EVERY: Duration = Duration::from_secs(600);
 pub fn spawn(app: &App, config: &Config) {
     tokio::spawn(job_worker(app.clone()));
     tokio::spawn(index_follower(app.clone()));
-    let poll = std::env::var("PARAPHEUR_POLL_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_POLL);
-    tokio::spawn(mailbox_poller(app.clone(), poll));
+    tokio::spawn(mailbox_poller(app.clone(), config.poll_interval));
     tokio::spawn(outbox_sender(app.clone()));
     tokio::spawn(deadline_watch(app.clone()));
     for folder in &config.drop_folders {

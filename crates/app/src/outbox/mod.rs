@@ -11,7 +11,7 @@ use parapheur_store::WriteTx;
 use parapheur_store::citizens::{OutboxMessage, OutboxState};
 use uuid::Uuid;
 
-use crate::{App, AppError, SmtpSetting};
+use crate::{App, AppError, SmtpSecurity, SmtpSetting};
 
 /// Attempts after the first: 1, 5, 15, 30 minutes, then every hour for three days.
 const RETRY_MINUTES: [i64; 4] = [1, 5, 15, 30];
@@ -59,15 +59,10 @@ pub fn next_attempt(
 }
 
 pub(crate) fn smtp_config(setting: &SmtpSetting) -> Result<SmtpConfig, AppError> {
-    let security = match setting.security.as_str() {
-        "none" => Security::None,
-        "starttls" => Security::StartTls,
-        "tls" => Security::Tls,
-        other => {
-            return Err(AppError::Config(format!(
-                "[smtp] security = « {other} » : attendu none, starttls ou tls"
-            )));
-        }
+    let security = match setting.security {
+        SmtpSecurity::None => Security::None,
+        SmtpSecurity::Starttls => Security::StartTls,
+        SmtpSecurity::Tls => Security::Tls,
     };
     Ok(SmtpConfig {
         host: setting.host.clone(),

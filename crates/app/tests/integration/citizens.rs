@@ -27,7 +27,7 @@ async fn with_sink(h: &Harness, sink: &SmtpSink) -> App {
     config.smtp = Some(SmtpSetting {
         host: "127.0.0.1".into(),
         port: sink.port,
-        security: "none".into(),
+        security: parapheur_app::SmtpSecurity::None,
         username: None,
         password: None,
         from: "ne-pas-repondre@parapheur.test".into(),
@@ -297,7 +297,7 @@ async fn the_outbox_survives_a_failing_smtp_server(db: Db) {
         config.smtp = Some(SmtpSetting {
             host: "127.0.0.1".into(),
             port: 9, // discard: closed on loopback
-            security: "none".into(),
+            security: parapheur_app::SmtpSecurity::None,
             username: None,
             password: None,
             from: "ne-pas-repondre@parapheur.test".into(),

@@ -1,8 +1,8 @@
 //! The citizens' public pages through the real router: forms, submissions and their
 //! defences (rate limit, honeypot, proof of work), tracking and answers.
 //!
-//! The proof of work is solved at the difficulty the page asks for (16 bits unless
-//! `PARAPHEUR_POW_BITS` is set for the test process: `PARAPHEUR_POW_BITS=8 cargo test`).
+//! The proof of work is solved at the difficulty the page asks for (`Config::pow_bits`,
+//! 16 bits by default).
 
 use std::net::SocketAddr;
 

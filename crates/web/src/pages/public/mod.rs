@@ -44,9 +44,6 @@ use limiter::wait_text;
 
 /// The most a submission or an answer may weigh, files included.
 pub const MAX_BODY_BYTES: usize = 60 * 1024 * 1024;
-/// Proof-of-work difficulty in leading zero bits, unless `PARAPHEUR_POW_BITS` says otherwise:
-/// 2^16 hashes, a fraction of a second in a current browser, a second on an old phone.
-pub const DEFAULT_POW_BITS: u8 = 16;
 /// How long a challenge stays usable: the time a person may take to fill in a form.
 const POW_MAX_AGE_SECS: i64 = 3600;
 /// Multipart parts read from one request at most (fields and files together).

@@ -1,13 +1,10 @@
 //! The proof of work of the public forms: a signed challenge issued with the page, spent
 //! once, solved by the browser (`demande.js`).
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use parapheur_app::domain::pow;
 use sha2::{Digest, Sha256};
 
-use super::DEFAULT_POW_BITS;
 use super::POW_MAX_AGE_SECS;
 use super::PublicError;
 use crate::WebState;
@@ -19,18 +16,6 @@ pub fn pow_key(state: &WebState) -> [u8; 32] {
     hasher.update(b"parapheur-pow-v1");
     hasher.update(state.app.pow_secret());
     hasher.finalize().into()
-}
-
-/// The difficulty, read once: `PARAPHEUR_POW_BITS` (0 to 32), or [`DEFAULT_POW_BITS`].
-fn pow_bits() -> u8 {
-    static BITS: OnceLock<u8> = OnceLock::new();
-    *BITS.get_or_init(|| {
-        std::env::var("PARAPHEUR_POW_BITS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u8>().ok())
-            .filter(|b| *b <= 32)
-            .unwrap_or(DEFAULT_POW_BITS)
-    })
 }
 
 /// A new signed challenge, with a nonce from the system's secure random source.
@@ -48,7 +33,7 @@ pub(super) fn issue_challenge(state: &WebState, now: DateTime<Utc>) -> Result<St
         &pow_key(state),
         now.timestamp(),
         nonce,
-        pow_bits(),
+        state.app.pow_bits(),
     ))
 }
 
