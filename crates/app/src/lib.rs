@@ -100,6 +100,8 @@ pub struct App {
     ocr_workers: usize,
     /// Difficulty of the public forms' proof of work.
     pow_bits: u8,
+    /// The background loops' restarts and last panics, for the health report.
+    loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
     /// goes back to the system.
     layout: parapheur_render::Layout,
@@ -130,6 +132,7 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
+            loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
         };
         app.check_master_key().await?;

@@ -15,6 +15,7 @@ mod assets;
 mod cache;
 mod error;
 mod pages;
+mod request_id;
 mod session;
 mod views;
 
@@ -305,6 +306,8 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         ))
         .layer(axum::middleware::from_fn(session::same_origin_posts))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        // Outermost of ours: every log line of a request, its errors included, carries its id.
+        .layer(axum::middleware::from_fn(request_id::with_request_id))
         .with_state(state);
     for (name, value) in headers {
         // File responses set their own (stricter) policy; keep it.

@@ -1,14 +1,17 @@
 //! The server's background work: the job queue (text extraction, OCR), the search index
 //! following the journal, mailbox polling, drop folders, the email outbox and the deadline
-//! watch. Each loop logs its errors and
-//! carries on; none can stop the web server.
+//! watch. Each loop logs its errors and carries on; none can stop the web server. Each runs
+//! supervised: a loop that panics is logged, restarted after a pause (growing to a minute),
+//! and its restarts and last panic are kept for the health report (`App::loop_health`).
 
 pub mod deadline_watch;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::capture::dropfolder::FolderWatch;
@@ -23,19 +26,96 @@ const OUTBOX_EVERY: Duration = Duration::from_secs(30);
 /// How often the deadline watch runs (implicit decisions, the morning digest).
 const WATCH_EVERY: Duration = Duration::from_secs(600);
 
-/// Starts every background loop on the current runtime.
+/// The first pause before a panicked loop is restarted; it doubles up to a minute.
+const FIRST_RESTART_PAUSE: Duration = Duration::from_secs(1);
+
+/// What the health report says of one background loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoopHealth {
+    pub name: String,
+    /// Times it panicked and was started again.
+    pub restarts: u32,
+    pub last_panic: Option<String>,
+    pub last_panic_at: Option<DateTime<Utc>>,
+}
+
+/// Starts every background loop on the current runtime, each supervised.
 pub fn spawn(app: &App, config: &Config) {
-    tokio::spawn(job_worker(app.clone()));
-    tokio::spawn(index_follower(app.clone()));
-    tokio::spawn(mailbox_poller(app.clone(), config.poll_interval));
-    tokio::spawn(outbox_sender(app.clone()));
-    tokio::spawn(deadline_watch(app.clone()));
+    let every = config.poll_interval;
+    supervise(app, "extraction", job_worker);
+    supervise(app, "index", index_follower);
+    supervise(app, "mailboxes", move |app| mailbox_poller(app, every));
+    supervise(app, "outbox", outbox_sender);
+    supervise(app, "deadline watch", deadline_watch);
     for folder in &config.drop_folders {
-        tokio::spawn(drop_folder(
-            app.clone(),
-            folder.path.clone(),
-            folder.commune.clone(),
-        ));
+        let (path, insee) = (folder.path.clone(), folder.commune.clone());
+        supervise(app, "drop folder", move |app| {
+            drop_folder(app, path.clone(), insee.clone())
+        });
+    }
+}
+
+/// Runs the loop `start` makes, and starts it again whenever it panics.
+pub fn supervise<F, Fut>(app: &App, name: &'static str, start: F)
+where
+    F: Fn(App) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    supervise_pausing(app, name, start, FIRST_RESTART_PAUSE);
+}
+
+fn supervise_pausing<F, Fut>(app: &App, name: &'static str, start: F, first_pause: Duration)
+where
+    F: Fn(App) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = app.clone();
+    app.record_loop(name, None);
+    tokio::spawn(async move {
+        let mut pause = first_pause;
+        loop {
+            match tokio::spawn(start(app.clone())).await {
+                // The loops never end; one that does is finished.
+                Ok(()) => return,
+                Err(e) if e.is_panic() => {
+                    let payload = e.into_panic();
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panique sans message".to_owned());
+                    tracing::error!(%name, panic = %message, "background loop panicked: restarted");
+                    app.record_loop(name, Some(message));
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(60));
+                }
+                // Cancelled: the runtime is shutting down.
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+impl App {
+    /// Each background loop: its restarts and last panic.
+    pub fn loop_health(&self) -> Vec<LoopHealth> {
+        match self.loops.lock() {
+            Ok(loops) => loops.values().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+        }
+    }
+
+    fn record_loop(&self, name: &str, panic: Option<String>) {
+        let mut loops = self.loops.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = loops.entry(name.to_owned()).or_insert_with(|| LoopHealth {
+            name: name.to_owned(),
+            ..LoopHealth::default()
+        });
+        if let Some(message) = panic {
+            entry.restarts += 1;
+            entry.last_panic = Some(message);
+            entry.last_panic_at = Some(Utc::now());
+        }
     }
 }
 
@@ -134,5 +214,56 @@ async fn drop_folder(app: App, path: std::path::PathBuf, insee: String) {
             Err(e) => tracing::warn!(commune = %insee, error = %e, "drop folder"),
         }
         tokio::time::sleep(DROP_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::MasterKeySource;
+
+    #[tokio::test]
+    async fn a_panicking_loop_is_restarted_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new(
+            dir.path(),
+            None,
+            MasterKeySource::Inline(parapheur_files::MasterKey::generate().unwrap().to_base64()),
+        );
+        let app = App::open(&config).await.unwrap();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let done = Arc::new(std::sync::Mutex::new(Some(done)));
+        let counter = starts.clone();
+        supervise_pausing(
+            &app,
+            "test loop",
+            move |_app| {
+                let start = counter.fetch_add(1, Ordering::SeqCst);
+                let done = done.clone();
+                async move {
+                    if start < 2 {
+                        panic!("boucle cassée n° {start}");
+                    }
+                    if let Some(done) = done.lock().unwrap().take() {
+                        let _ = done.send(());
+                    }
+                }
+            },
+            Duration::from_millis(1),
+        );
+        tokio::time::timeout(Duration::from_secs(10), finished)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let health = app.loop_health();
+        let test_loop = health.iter().find(|h| h.name == "test loop").unwrap();
+        assert_eq!(test_loop.restarts, 2);
+        assert_eq!(test_loop.last_panic.as_deref(), Some("boucle cassée n° 1"));
+        assert!(test_loop.last_panic_at.is_some());
     }
 }

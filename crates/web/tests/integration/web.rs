@@ -1790,3 +1790,80 @@ async fn a_forwarded_request_keeps_its_first_receipt() {
         1
     );
 }
+
+/// Every log line written while a request is served carries the request's id, which the
+/// answer gives in `X-Request-Id`; another request has another id.
+#[tokio::test]
+async fn a_requests_log_lines_share_its_id() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let site = site().await;
+    let mut ids = Vec::new();
+    for email in ["agent@a.test", "maire@a.test"] {
+        let (status, headers, _) = send(
+            &site,
+            post(
+                "/connexion",
+                None,
+                &format!("email={email}&password={PASSWORD}&suite=/a-traiter"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        ids.push(headers["x-request-id"].to_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1]);
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    for (id, email) in ids.iter().zip(["agent@a.test", "maire@a.test"]) {
+        let of_request: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("request{{id={id} ")))
+            .collect();
+        // The use case's own line ("login") and the request's closing line, both with the id.
+        assert!(
+            of_request.iter().any(|l| l.contains(": login")),
+            "{email}: {text}"
+        );
+        assert!(
+            of_request.iter().any(|l| l.contains("request served")),
+            "{email}: {text}"
+        );
+        assert!(
+            of_request.iter().all(|l| l.contains("route=/connexion")),
+            "{of_request:?}"
+        );
+    }
+    // An id sent by a reverse proxy is kept; a hostile one is replaced.
+    let mut request = get("/connexion", None);
+    request
+        .headers_mut()
+        .insert("x-request-id", "proxy-42".parse().unwrap());
+    let (_, headers, _) = send(&site, request).await;
+    assert_eq!(headers["x-request-id"], "proxy-42");
+    let mut request = get("/connexion", None);
+    request
+        .headers_mut()
+        .insert("x-request-id", "a b\"c".parse().unwrap());
+    let (_, headers, _) = send(&site, request).await;
+    assert_ne!(headers["x-request-id"], "a b\"c");
+}
