@@ -36,7 +36,7 @@ pub use config::{
     SmtpSecurity, SmtpSetting,
 };
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DemoLogin, DemoSummary};
-pub use error::AppError;
+pub use error::{AppError, ErrorKind};
 pub use register::integrity::{FsckOptions, FsckReport, JournalVerdict};
 pub use register::lifecycle::Change;
 pub use register::{NewFile, Registered};
@@ -114,7 +114,7 @@ impl App {
         let store = config.open_store().await?;
         let files = FileStore::local(&config.files_dir())?;
         let search = parapheur_search::SearchIndex::open(&config.index_dir())
-            .map_err(|e| AppError::Config(format!("index de recherche : {e}")))?;
+            .map_err(|e| AppError::internal(format!("index de recherche : {e}")))?;
         let app = App {
             store,
             files,

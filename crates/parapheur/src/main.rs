@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             output::print_error(&e);
-            ExitCode::FAILURE
+            ExitCode::from(output::exit_code(&e))
         }
     }
 }

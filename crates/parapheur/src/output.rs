@@ -27,12 +27,24 @@ pub fn init_tracing(verbose: bool) {
 /// Prints an error and its causes, one per line.
 pub fn print_error(err: &anyhow::Error) {
     eprintln!("erreur : {err}");
+    if let Some(parapheur_app::AppError::UnknownDoctype(_)) = err.downcast_ref() {
+        eprintln!("  « parapheur doctype list » donne les codes");
+    }
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
         if !err.to_string().contains(&text) {
             eprintln!("  cause : {text}");
         }
     }
+}
+
+/// The exit code of a failed command, from the kind of its error: 1 for what the person
+/// can correct (and every refusal of the command line itself), 75 for a service or resource
+/// not available now (try again later), 70 for a fault.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<parapheur_app::AppError>())
+        .map_or(1, |e| e.kind().exit_code())
 }
 
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {

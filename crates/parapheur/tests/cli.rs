@@ -313,10 +313,16 @@ fn assert_success(out: &Output, what: &str) {
 
 /// The command failed with exit code 1 and an error message containing every needle.
 fn assert_refused(out: &Output, needles: &[&str]) -> String {
+    assert_fails_with(out, 1, needles)
+}
+
+/// A failure with its exit code: 1 refused (the person can correct it), 75 not available
+/// now (full disk, locked database: try again later), 70 a fault (corrupt database).
+fn assert_fails_with(out: &Output, code: i32, needles: &[&str]) -> String {
     let err = stderr(out);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(code),
         "expected a refusal, got {}:\nstdout: {}\nstderr: {err}",
         out.status,
         stdout(out)
@@ -1089,7 +1095,7 @@ fn corrupt_sqlite_database_is_refused() {
         &["register"],
         &["--commune", INSEE, "--channel", "paper", "--subject", "x"],
     );
-    assert_refused(&out, &["base de données", "parapheur.sqlite"]);
+    assert_fails_with(&out, 70, &["base de données", "parapheur.sqlite"]);
     // The program did not "repair" the file by overwriting it.
     assert_eq!(std::fs::read(reg.sqlite_path()).unwrap(), garbage);
 }
@@ -1105,7 +1111,7 @@ fn corrupt_sqlite_database_is_named_corrupt_at_once() {
             &[]
         };
         let out = reg.run(sub, args);
-        assert_refused(&out, &["corrompue"]);
+        assert_fails_with(&out, 70, &["corrompue"]);
         let took = started.elapsed();
         assert!(took < Duration::from_secs(5), "{sub:?} took {took:?}");
     }
@@ -1145,7 +1151,7 @@ fn locked_sqlite_database_is_reported() {
     let waited = started.elapsed();
     // Still held: the refusal came from the lock, not from its release.
     assert!(locker.try_wait().unwrap().is_none(), "lock released early");
-    assert_refused(&out, &["verrouillée"]);
+    assert_fails_with(&out, 75, &["verrouillée"]);
     assert!(waited < Duration::from_secs(4), "waited {waited:?}");
 
     assert!(locker.wait().unwrap().success());
@@ -1233,7 +1239,7 @@ fn locked_postgres_database_is_reported() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = out.expect("register still waiting after 20 s behind a lock");
-    assert_refused(&out, &["verrouillée"]);
+    assert_fails_with(&out, 75, &["verrouillée"]);
     assert_eq!(reg.journal_entries(), entries);
     reg.assert_next_is(1);
 }
@@ -1333,7 +1339,8 @@ fn fill_the_disk(backend: Backend, db_room: u64) -> Option<Vec<String>> {
         assert_eq!(stdout(&out).trim(), chrono_number(last));
     }
     let out = failure.expect("a 2 MB disk never filled up");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // 75: not available now (EX_TEMPFAIL), to try again once there is room.
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
     eprintln!(
         "full disk, files ({backend:?}, after {last} items): {}",
         stderr(&out)
@@ -1366,7 +1373,7 @@ fn fill_the_disk(backend: Backend, db_room: u64) -> Option<Vec<String>> {
             assert_eq!(stdout(&out).trim(), chrono_number(last));
         }
         let (out, took) = failure.expect("the database never ran out of space");
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
         eprintln!(
             "full disk, database ({db_room} bytes left, after {last} items, {took:?}): {}",
             stderr(&out)
@@ -1438,7 +1445,7 @@ fn completely_full_disk_is_named_at_once() {
     );
     let took = started.elapsed();
     eprintln!("completely full disk ({took:?}): {}", stderr(&out));
-    assert_refused(&out, &["disque est plein"]);
+    assert_fails_with(&out, 75, &["disque est plein"]);
     assert!(took < Duration::from_secs(5), "refused only after {took:?}");
 
     std::fs::remove_file(filler).unwrap();

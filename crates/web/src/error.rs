@@ -2,8 +2,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use parapheur_app::AppError;
 use parapheur_app::store::StoreError;
+use parapheur_app::{AppError, ErrorKind};
 
 #[derive(Debug)]
 pub enum WebError {
@@ -15,32 +15,29 @@ pub enum WebError {
     Forbidden(String),
     /// A refused form or value: shown to the user as is.
     BadRequest(String),
+    /// Someone else changed it first: shown as is.
+    Conflict(String),
     /// The server cannot do it now (full disk…): shown as is, nothing was saved.
     Unavailable(String),
     Internal(String),
 }
 
 impl From<AppError> for WebError {
+    /// Decided by the error's kind: the person reads its French message, the log its detail.
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::Store(StoreError::NotFound(_)) => WebError::NotFound,
-            AppError::Files(parapheur_app::files::FileError::DiskFull { .. })
-            | AppError::Store(StoreError::DiskFull(_)) => WebError::Unavailable(
-                "le disque du serveur est plein : rien n'a été enregistré. Prévenez la personne qui s'occupe du serveur.".into(),
-            ),
-            AppError::Store(StoreError::Locked(_)) => WebError::BadRequest(
-                "le registre est momentanément occupé : réessayez dans un instant".into(),
-            ),
-            AppError::Store(
-                StoreError::Database(_)
-                | StoreError::Unavailable { .. }
-                | StoreError::Corrupt(_),
-            )
-            | AppError::Files(_)
-            | AppError::Key(_)
-            | AppError::Config(_) => WebError::Internal(e.to_string()),
-            AppError::Forbidden(m) => WebError::Forbidden(m),
-            other => WebError::BadRequest(other.to_string()),
+        match e.kind() {
+            ErrorKind::NotFound => WebError::NotFound,
+            ErrorKind::Forbidden => WebError::Forbidden(match e {
+                AppError::Forbidden(message) => message,
+                other => other.user_message(),
+            }),
+            ErrorKind::Invalid => WebError::BadRequest(e.user_message()),
+            ErrorKind::Conflict => WebError::Conflict(e.user_message()),
+            ErrorKind::Unavailable => {
+                tracing::warn!(error = %e, "unavailable");
+                WebError::Unavailable(e.user_message())
+            }
+            ErrorKind::Internal => WebError::Internal(e.to_string()),
         }
     }
 }
@@ -132,6 +129,7 @@ impl IntoResponse for WebError {
             ),
             WebError::Forbidden(m) => page(StatusCode::FORBIDDEN, "Accès refusé", &m),
             WebError::BadRequest(m) => page(StatusCode::BAD_REQUEST, "Demande refusée", &m),
+            WebError::Conflict(m) => page(StatusCode::CONFLICT, "Modifié entre-temps", &m),
             WebError::Unavailable(m) => {
                 tracing::error!(message = %m, "service unavailable");
                 page(StatusCode::SERVICE_UNAVAILABLE, "Service indisponible", &m)

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::capture::{CaptureOutcome, Captured};
 use crate::register::{MAX_FILE_BYTES, NewFile, register_in};
-use crate::{Actor, App, AppError};
+use crate::{Actor, App, AppError, ErrorKind};
 
 /// Where refused files go, inside the drop folder.
 pub const REFUSED_DIR: &str = "refusés";
@@ -132,7 +132,7 @@ impl App {
             ));
         }
         let bytes = std::fs::read(path)
-            .map_err(|e| AppError::Config(format!("lecture de {} : {e}", path.display())))?;
+            .map_err(|e| AppError::internal(format!("lecture de {} : {e}", path.display())))?;
         let Some(media_type) = sniff(&bytes) else {
             return refuse(
                 "ni PDF, ni JPEG, ni PNG, ni TIFF : le copieur doit numériser en PDF".to_owned(),
@@ -181,7 +181,7 @@ impl App {
         let actor = Actor::System("dépôt");
         let ready = match self.ready_item(commune, new, None, vec![file], now).await {
             Ok(ready) => ready,
-            Err(e @ (AppError::Invalid(_) | AppError::InvalidItem(_))) => {
+            Err(e) if e.kind() == ErrorKind::Invalid => {
                 return refuse(e.to_string());
             }
             Err(e) => return Err(e),
@@ -204,13 +204,13 @@ impl App {
 
 fn remove_file(path: &Path) -> Result<(), AppError> {
     std::fs::remove_file(path)
-        .map_err(|e| AppError::Config(format!("suppression de {} : {e}", path.display())))
+        .map_err(|e| AppError::internal(format!("suppression de {} : {e}", path.display())))
 }
 
 /// Moves a refused file aside, with its reason next to it.
 fn refuse_file(dir: &Path, path: &Path, name: &str, reason: &str) -> Result<(), AppError> {
     let refused = dir.join(REFUSED_DIR);
-    let io = |e: std::io::Error| AppError::Config(format!("{} : {e}", refused.display()));
+    let io = |e: std::io::Error| AppError::internal(format!("{} : {e}", refused.display()));
     std::fs::create_dir_all(&refused).map_err(io)?;
     std::fs::write(
         refused.join(format!("{name}.raison.txt")),

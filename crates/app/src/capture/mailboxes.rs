@@ -183,7 +183,7 @@ impl App {
         let key = self.data_key(row.commune_id).await?;
         let plain = key.open(&row.sealed_config, &seal_context(row.commune_id, row.id))?;
         serde_json::from_slice(&plain)
-            .map_err(|e| AppError::Config(format!("réglages de boîte illisibles : {e}")))
+            .map_err(|e| AppError::internal(format!("réglages de boîte illisibles : {e}")))
     }
 
     pub async fn mailbox_rules(&self, commune_id: Uuid, id: Uuid) -> Result<Vec<Rule>, AppError> {
@@ -224,7 +224,12 @@ impl App {
             let (validity, fetched) =
                 parapheur_mailbox::fetch_new(&config, cursor, MAX_MESSAGE_BYTES, BATCH)
                     .await
-                    .map_err(|e| AppError::Invalid(format!("{} : {e}", row.label)))?;
+                    .map_err(|e| {
+                        AppError::unavailable(
+                            "la boîte aux lettres",
+                            format!("{} : {e}", row.label),
+                        )
+                    })?;
             let count = fetched.len();
             let mut taken = Vec::with_capacity(count);
             let mut messages = Vec::with_capacity(count);

@@ -23,7 +23,7 @@ use super::{
     CaptureOutcome, Captured, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, MessageSource, matching_rule,
 };
 use crate::register::{NewFile, ReadyItem, Registered, register_in};
-use crate::{Actor, App, AppError, Party};
+use crate::{Actor, App, AppError, ErrorKind, Party};
 
 /// The readable name of a sender: "Jeanne Martin", else the address's local part.
 fn sender_contact(address: &parapheur_mail::Address) -> NewContact {
@@ -187,8 +187,8 @@ impl Plan {
                 };
                 Ok((outcome, After::Registered(Box::new(registered))))
             }
-            Plan::Attach(_) => Err(AppError::Config(
-                "un message joint à un courrier s'écrit dans sa propre transaction".into(),
+            Plan::Attach(_) => Err(AppError::internal(
+                "un message joint à un courrier s'écrit dans sa propre transaction",
             )),
         }
     }
@@ -295,7 +295,7 @@ impl App {
             .await?;
         outcomes
             .pop()
-            .ok_or_else(|| AppError::Config("aucun message pris".into()))
+            .ok_or_else(|| AppError::internal("aucun message pris"))
     }
 
     /// Takes messages in order, committing up to [`MAX_BATCH`] of them in one transaction
@@ -346,7 +346,7 @@ impl App {
         batch
             .outcomes
             .into_iter()
-            .map(|o| o.ok_or_else(|| AppError::Config("message sans issue".into())))
+            .map(|o| o.ok_or_else(|| AppError::internal("message sans issue")))
             .collect()
     }
 
@@ -688,9 +688,7 @@ impl App {
                 retrying,
             }),
             // The message itself is refused (a field our rules reject): quarantine it.
-            Err(
-                e @ (AppError::Invalid(_) | AppError::InvalidItem(_) | AppError::UnknownDoctype(_)),
-            ) if !retrying => Ok(Plan::Quarantine {
+            Err(e) if e.kind() == ErrorKind::Invalid && !retrying => Ok(Plan::Quarantine {
                 inbound: Box::new(inbound),
                 cursor: source.cursor,
                 reason: e.to_string(),

@@ -85,23 +85,68 @@ async fn record_acknowledged(
     Ok(())
 }
 
+/// Whether an item has an accusé de réception.
+pub enum Acknowledgeable {
+    /// What it states, and the person it goes to.
+    Yes(Box<(AckFacts, Option<Contact>)>),
+    No(NoAcknowledgement),
+}
+
+/// Why an item has no accusé de réception.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAcknowledgement {
+    /// Mail the mairie sent.
+    Outgoing,
+    /// No document type yet: the AR's dates depend on it.
+    Untyped,
+    /// A type dispensed from AR (R112-4 CRPA), by its label.
+    Dispensed(String),
+}
+
+impl std::fmt::Display for NoAcknowledgement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoAcknowledgement::Outgoing => {
+                f.write_str("seul un courrier reçu a un accusé de réception")
+            }
+            NoAcknowledgement::Untyped => f.write_str(
+                "indiquez d'abord le type de la demande : les dates de l'accusé de réception en dépendent",
+            ),
+            NoAcknowledgement::Dispensed(label) => write!(
+                f,
+                "« {label} » est dispensé d'accusé de réception (article R112-4 du CRPA)"
+            ),
+        }
+    }
+}
+
 impl App {
-    /// The facts an acknowledgement states about `item`, and the person it goes to.
+    /// The facts an acknowledgement states about `item`, and the person it goes to; an
+    /// item without an acknowledgement is refused with the reason.
     pub async fn acknowledgement_facts(
         &self,
         commune: &Commune,
         item: &Item,
         tracking_url: Option<String>,
     ) -> Result<(AckFacts, Option<Contact>), AppError> {
+        match self.acknowledgeable(commune, item, tracking_url).await? {
+            Acknowledgeable::Yes(found) => Ok(*found),
+            Acknowledgeable::No(reason) => Err(AppError::invalid(reason.to_string())),
+        }
+    }
+
+    /// Whether `item` has an accusé de réception and, if so, what it states.
+    pub async fn acknowledgeable(
+        &self,
+        commune: &Commune,
+        item: &Item,
+        tracking_url: Option<String>,
+    ) -> Result<Acknowledgeable, AppError> {
         if item.direction != Direction::Incoming {
-            return Err(AppError::invalid(
-                "seul un courrier reçu a un accusé de réception",
-            ));
+            return Ok(Acknowledgeable::No(NoAcknowledgement::Outgoing));
         }
         let Some(code) = &item.doctype_code else {
-            return Err(AppError::invalid(
-                "indiquez d'abord le type de la demande : les dates de l'accusé de réception en dépendent",
-            ));
+            return Ok(Acknowledgeable::No(NoAcknowledgement::Untyped));
         };
         let doctype = self
             .store()
@@ -109,9 +154,8 @@ impl App {
             .await?
             .ok_or_else(|| AppError::UnknownDoctype(code.clone()))?;
         if doctype.no_acknowledgement {
-            return Err(AppError::invalid(format!(
-                "« {} » est dispensé d'accusé de réception (article R112-4 du CRPA)",
-                doctype.label
+            return Ok(Acknowledgeable::No(NoAcknowledgement::Dispensed(
+                doctype.label,
             )));
         }
         let settings = self.store().commune_settings(commune.id).await?;
@@ -166,7 +210,7 @@ impl App {
             electronic: matches!(item.channel, Channel::Form | Channel::Email),
             tracking_url,
         };
-        Ok((facts, sender))
+        Ok(Acknowledgeable::Yes(Box::new((facts, sender))))
     }
 
     /// What the commune's settings lack for its ARs to carry every mention of R112-5 2°
@@ -258,8 +302,9 @@ impl App {
         for &id in item_ids {
             let item = self.store().item(commune.id, id).await?;
             let url = self.ensure_tracking_url(commune, id, now).await?;
-            match self.acknowledgement_facts(commune, &item, Some(url)).await {
-                Ok((facts, sender)) => {
+            match self.acknowledgeable(commune, &item, Some(url)).await? {
+                Acknowledgeable::Yes(found) => {
+                    let (facts, sender) = *found;
                     let ack = acknowledgement::acknowledgement_of_receipt(&facts);
                     letters.push(ack_letter(
                         commune,
@@ -271,8 +316,7 @@ impl App {
                     ));
                     printed.push((item, ack));
                 }
-                Err(AppError::Invalid(reason)) => refused.push((item, reason)),
-                Err(e) => return Err(e),
+                Acknowledgeable::No(reason) => refused.push((item, reason.to_string())),
             }
         }
         if letters.is_empty() {
@@ -318,15 +362,14 @@ impl App {
     ) -> Result<(), AppError> {
         let url = self.ensure_tracking_url(commune, item.id, now).await?;
         let (facts, sender) = match self
-            .acknowledgement_facts(commune, item, Some(url.clone()))
-            .await
+            .acknowledgeable(commune, item, Some(url.clone()))
+            .await?
         {
-            Ok(found) => found,
+            Acknowledgeable::Yes(found) => *found,
             // A form without a type, or a type dispensed from AR: only the registration.
-            Err(AppError::Invalid(_)) => {
+            Acknowledgeable::No(_) => {
                 return self.send_registration_only(commune, item, &url, now).await;
             }
-            Err(e) => return Err(e),
         };
         let Some(to) = sender.as_ref().and_then(contact_address) else {
             return Ok(());

@@ -9,6 +9,7 @@ use parapheur_domain::{Commune, Status, french};
 use parapheur_smtp::OutgoingMessage;
 use uuid::Uuid;
 
+use super::acknowledgements::Acknowledgeable;
 use super::replies::thread_message;
 use crate::letters::contact_address;
 use crate::register::deadlines;
@@ -70,11 +71,10 @@ impl App {
         // With a type that has an AR, the list goes in a new AR (R112-5 names the missing
         // documents); otherwise (no type yet, R112-4) in a plain notice.
         let current = self.store().item(commune.id, item_id).await?;
-        let with_ar = match self.acknowledgement_facts(commune, &current, None).await {
-            Ok(_) => true,
-            Err(AppError::Invalid(_)) => false,
-            Err(e) => return Err(e),
-        };
+        let with_ar = matches!(
+            self.acknowledgeable(commune, &current, None).await?,
+            Acknowledgeable::Yes(_)
+        );
         let url = self.ensure_tracking_url(commune, item_id, now).await?;
         // The change, the email and the thread message land together or not at all.
         let mut tx = self.store().begin(now).await?;
@@ -242,10 +242,9 @@ impl App {
             return Ok(());
         }
         let url = self.ensure_tracking_url(commune, item_id, now).await?;
-        let (facts, sender) = match self.acknowledgement_facts(commune, &item, Some(url)).await {
-            Ok(found) => found,
-            Err(AppError::Invalid(_)) => return Ok(()),
-            Err(e) => return Err(e),
+        let (facts, sender) = match self.acknowledgeable(commune, &item, Some(url)).await? {
+            Acknowledgeable::Yes(found) => *found,
+            Acknowledgeable::No(_) => return Ok(()),
         };
         let Some(to) = sender.as_ref().and_then(contact_address) else {
             return Ok(());

@@ -13,6 +13,7 @@ mod missing_documents;
 mod replies;
 mod tracking;
 
+pub use acknowledgements::{Acknowledgeable, NoAcknowledgement};
 pub use tracking::token_hash;
 
 use chrono::{DateTime, Duration, Utc};

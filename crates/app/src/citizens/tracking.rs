@@ -31,12 +31,12 @@ impl App {
         commune: &Commune,
     ) -> Result<(String, String, String), AppError> {
         let mut raw = [0u8; 24];
-        getrandom::fill(&mut raw).map_err(|e| AppError::Config(format!("aléa : {e}")))?;
+        getrandom::fill(&mut raw).map_err(|e| AppError::internal(format!("aléa : {e}")))?;
         let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
         let key = self.data_key(commune.id).await?;
         let sealed = key
             .seal(token.as_bytes(), &tracking_context(commune.id))
-            .map_err(|e| AppError::Config(format!("lien de suivi : {e}")))?;
+            .map_err(|e| AppError::internal(format!("lien de suivi : {e}")))?;
         let hash = token_hash(&token);
         Ok((token, hash, sealed))
     }
@@ -56,7 +56,7 @@ impl App {
             let key = self.data_key(commune.id).await?;
             let token = key
                 .open(&sealed, &tracking_context(commune.id))
-                .map_err(|e| AppError::Config(format!("lien de suivi illisible : {e}")))?;
+                .map_err(|e| AppError::internal(format!("lien de suivi illisible : {e}")))?;
             return Ok(self.tracking_url(&String::from_utf8_lossy(&token)));
         }
         let (token, hash, sealed) = self.new_tracking_token(commune).await?;

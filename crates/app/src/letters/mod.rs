@@ -65,8 +65,8 @@ impl App {
             })
         })
         .await
-        .map_err(|e| AppError::Config(format!("mise en page interrompue : {e}")))?
-        .map_err(|e| AppError::Config(e.to_string()))
+        .map_err(|e| AppError::internal(format!("mise en page interrompue : {e}")))?
+        .map_err(|e| AppError::internal(e.to_string()))
     }
 
     /// The commune's letterhead (address, phone, email, free text) and logo.

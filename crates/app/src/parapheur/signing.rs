@@ -227,7 +227,7 @@ impl App {
         };
         tokio::task::spawn_blocking(move || parapheur_signing::sign_pdf(&pdf, &key, &options))
             .await
-            .map_err(|e| AppError::Config(format!("signature interrompue : {e}")))?
+            .map_err(|e| AppError::internal(format!("signature interrompue : {e}")))?
             .map_err(signing_error)
     }
 
@@ -253,7 +253,7 @@ impl App {
         let roots = self.trusted_roots(commune).await?;
         tokio::task::spawn_blocking(move || parapheur_signing::verify_pdf(&pdf, &roots))
             .await
-            .map_err(|e| AppError::Config(format!("vérification interrompue : {e}")))?
+            .map_err(|e| AppError::internal(format!("vérification interrompue : {e}")))?
             .map_err(signing_error)
     }
 

@@ -25,7 +25,7 @@ const JOURNAL_PAGE: i64 = 2_000;
 const REINDEX_PAGE: i64 = 500;
 
 fn search_error(e: parapheur_search::SearchError) -> AppError {
-    AppError::Invalid(format!("recherche : {e}"))
+    AppError::internal(format!("recherche : {e}"))
 }
 
 fn doc_of(source: SearchSource) -> SearchDoc {
@@ -80,7 +80,7 @@ impl App {
         let index = self.search.clone();
         let indexed = tokio::task::spawn_blocking(move || index.indexed_seq(commune_id))
             .await
-            .map_err(|e| AppError::Invalid(e.to_string()))?
+            .map_err(|e| AppError::internal(e.to_string()))?
             .map_err(search_error)?;
         let Some(mut seq) = indexed else {
             // No index yet (new installation, index removed): build it whole.
@@ -141,7 +141,7 @@ impl App {
         let index = self.search.clone();
         tokio::task::spawn_blocking(move || index.apply(commune_id, &docs, &deletes, up_to_seq))
             .await
-            .map_err(|e| AppError::Invalid(e.to_string()))?
+            .map_err(|e| AppError::internal(e.to_string()))?
             .map_err(search_error)?;
         Ok(count)
     }
@@ -207,7 +207,7 @@ impl App {
         drop(sender);
         let total = builder
             .await
-            .map_err(|e| AppError::Invalid(e.to_string()))?
+            .map_err(|e| AppError::internal(e.to_string()))?
             .map_err(search_error)?;
         while let Ok(n) = count_rx.try_recv() {
             progress(n);
@@ -231,7 +231,7 @@ impl App {
         let index = self.search.clone();
         let results = tokio::task::spawn_blocking(move || index.search(commune_id, &query))
             .await
-            .map_err(|e| AppError::Invalid(e.to_string()))?
+            .map_err(|e| AppError::internal(e.to_string()))?
             .map_err(search_error)?;
         let ids: Vec<Uuid> = results.hits.iter().map(|h| h.item_id).collect();
         let mut items = self.store().search_sources(commune_id, &ids).await?;

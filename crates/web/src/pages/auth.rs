@@ -164,9 +164,9 @@ pub async fn change_password(
             Redirect::to("/connexion"),
         )
             .into_response()),
-        Err(parapheur_app::AppError::Invalid(message)) => Ok((
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => Ok((
             axum::http::StatusCode::BAD_REQUEST,
-            password_page(&me, Some(message), None)?,
+            password_page(&me, Some(e.user_message()), None)?,
         )
             .into_response()),
         Err(e) => Err(e.into()),

@@ -141,9 +141,7 @@ pub async fn submit(
             crate::error::urlencode(&r.item.chrono)
         ))
         .into_response()),
-        Err(
-            e @ (parapheur_app::AppError::Invalid(_) | parapheur_app::AppError::InvalidItem(_)),
-        ) => refused(e.to_string()).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => refused(e.user_message()).await,
         Err(e) => Err(e.into()),
     }
 }

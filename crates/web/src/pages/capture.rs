@@ -6,11 +6,11 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
+use parapheur_app::Actor;
 use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::{CaptureOutcome, Rule, RuleField};
 use parapheur_app::store::capture::{InboundMessage, InboundState};
 use parapheur_app::store::services::Service;
-use parapheur_app::{Actor, AppError};
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -128,9 +128,11 @@ pub async fn retry(
         Ok(other) => Ok(render_list(&state, &me, "", Some(other.to_string()), None)
             .await?
             .into_response()),
-        Err(AppError::Invalid(reason)) => Ok(render_list(&state, &me, "", None, Some(reason))
-            .await?
-            .into_response()),
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            Ok(render_list(&state, &me, "", None, Some(e.user_message()))
+                .await?
+                .into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -399,7 +401,7 @@ pub async fn add_mailbox(
             let notice = Some(format!("Boîte « {} » ajoutée.", form.label.trim()));
             mailboxes_page(&state, &me, &MailboxForm::default(), None, notice).await
         }
-        Err(e @ (AppError::Invalid(_) | AppError::UnknownDoctype(_))) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             mailboxes_page(&state, &me, &form, Some(e.to_string()), None).await
         }
         Err(e) => Err(e.into()),
@@ -513,7 +515,7 @@ pub async fn update_mailbox(
         .await
     {
         Ok(()) => Ok(Redirect::to("/administration/boites").into_response()),
-        Err(e @ (AppError::Invalid(_) | AppError::UnknownDoctype(_))) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             Ok(
                 mailbox_page(&state, &me, id, Some(&form), Some(e.to_string()), None)
                     .await?

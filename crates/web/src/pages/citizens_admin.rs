@@ -322,9 +322,9 @@ pub async fn save_form(
         .await
     {
         Ok(()) => Ok(Redirect::to("/administration/demarches").into_response()),
-        Err(
-            e @ (parapheur_app::AppError::Invalid(_) | parapheur_app::AppError::UnknownDoctype(_)),
-        ) => form_page(&state, &me, new, &edit, Some(e.to_string())).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            form_page(&state, &me, new, &edit, Some(e.user_message())).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -471,7 +471,7 @@ pub async fn save_reply_template(
         .await
     {
         Ok(()) => Ok(Redirect::to("/administration/modeles").into_response()),
-        Err(e @ parapheur_app::AppError::Invalid(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             template_page(&me, new, &edit, Some(e.to_string())).await
         }
         Err(e) => Err(e.into()),

@@ -54,7 +54,7 @@ pub async fn acknowledgement_pdf(
             &format!("accuse-de-reception-{}.pdf", item.chrono),
             "application/pdf",
         )),
-        Err(e @ parapheur_app::AppError::Invalid(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             outcome::<()>(&state, &me, &item, Err(e)).await
         }
         Err(e) => Err(e.into()),
@@ -188,7 +188,7 @@ pub async fn print_one(
                 &state,
                 &me,
                 &item,
-                Err(parapheur_app::AppError::Invalid(reason)),
+                Err(parapheur_app::AppError::invalid(reason)),
             )
             .await
         }
@@ -339,7 +339,7 @@ pub async fn reply(
             registered.item.id
         ))
         .into_response()),
-        Err(e @ parapheur_app::AppError::Invalid(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             let page = reply_page(
                 &state,
                 &me,

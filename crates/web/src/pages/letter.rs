@@ -308,11 +308,9 @@ pub async fn submit(
             };
             Ok(Redirect::to(&target).into_response())
         }
-        Err(
-            e @ (parapheur_app::AppError::Invalid(_)
-            | parapheur_app::AppError::InvalidItem(_)
-            | parapheur_app::AppError::UnknownDoctype(_)),
-        ) => refused(form, e.to_string()).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            refused(form, e.user_message()).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1795,7 +1795,7 @@ async fn a_forwarded_request_keeps_its_first_receipt() {
 /// answer gives in `X-Request-Id`; another request has another id.
 #[tokio::test]
 async fn a_requests_log_lines_share_its_id() {
-    use std::sync::{Arc, Mutex};
+    use std::sync::{Arc, Mutex, OnceLock};
 
     #[derive(Clone, Default)]
     struct Lines(Arc<Mutex<Vec<u8>>>);
@@ -1808,14 +1808,23 @@ async fn a_requests_log_lines_share_its_id() {
             Ok(())
         }
     }
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The process's subscriber (a thread's own, with the other tests running beside it,
+    // misses events whose interest tracing cached meanwhile); the lines are told apart by
+    // the request ids, which are unique.
+    static LINES: OnceLock<Lines> = OnceLock::new();
+    let lines = LINES
+        .get_or_init(|| {
+            let lines = Lines::default();
+            let writer = lines.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            lines
+        })
+        .clone();
 
     let site = site().await;
     let mut ids = Vec::new();

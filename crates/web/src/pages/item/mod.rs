@@ -378,7 +378,7 @@ pub(crate) async fn outcome<T>(
 ) -> Result<Response, WebError> {
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
-        Err(e @ (parapheur_app::AppError::Transition(_) | parapheur_app::AppError::Invalid(_))) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             let page = render_item(state, me, item, None, Some(e.to_string())).await?;
             Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
         }

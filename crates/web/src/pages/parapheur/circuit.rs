@@ -108,7 +108,9 @@ pub async fn start(
         .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/parapheur/{}", folder.id)).into_response()),
-        Err(e @ AppError::Invalid(_)) => refused(&state, &me, &folder, e).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            refused(&state, &me, &folder, e).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -172,7 +174,9 @@ pub async fn act(
         // Back to the list: the next letter to sign is there.
         Ok(_) if signed => Ok(Redirect::to("/parapheur?fait=1").into_response()),
         Ok(_) => Ok(Redirect::to(&format!("/parapheur/{}", folder.id)).into_response()),
-        Err(e @ AppError::Invalid(_)) => refused(&state, &me, &folder, e).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            refused(&state, &me, &folder, e).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -274,7 +278,9 @@ pub async fn send(
             registered.item.id
         ))
         .into_response()),
-        Err(e @ AppError::Invalid(_)) => refused(&state, &me, &folder, e).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            refused(&state, &me, &folder, e).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -89,7 +89,9 @@ pub async fn save(
         Ok(_) => {
             Ok(Redirect::to(&format!("/parapheur/{}?enregistre=1", folder.id)).into_response())
         }
-        Err(e @ AppError::Invalid(_)) => refused(&state, &me, &folder, e).await,
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            refused(&state, &me, &folder, e).await
+        }
         Err(e) => Err(e.into()),
     }
 }

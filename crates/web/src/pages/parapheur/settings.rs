@@ -171,7 +171,7 @@ async fn admin_result(
         Ok(notice) => Ok(admin_page(state, me, Some(notice), None)
             .await?
             .into_response()),
-        Err(e @ (AppError::Invalid(_) | AppError::UnknownDoctype(_))) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             let page = admin_page(state, me, None, Some(e.to_string())).await?;
             Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
         }

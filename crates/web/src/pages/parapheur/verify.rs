@@ -2,7 +2,6 @@
 
 use axum::extract::{Multipart, Path, State};
 use axum::response::{Html, IntoResponse, Response};
-use parapheur_app::AppError;
 use parapheur_app::parapheur::describe_signature;
 
 use super::MAX_PDF_BYTES;
@@ -85,7 +84,7 @@ async fn verification_page(
         None => (None, error),
         Some(pdf) => match state.app.verify_pdf(&me.0.commune, pdf).await {
             Ok(report) => (Some(report), error),
-            Err(e @ AppError::Invalid(_)) => (None, Some(e.to_string())),
+            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => (None, Some(e.to_string())),
             Err(e) => return Err(e.into()),
         },
     };

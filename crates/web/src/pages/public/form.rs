@@ -8,7 +8,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use parapheur_app::AppError;
 use parapheur_app::capture::dropfolder;
 use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload};
 use parapheur_app::domain::clock::local_date;
@@ -488,7 +487,8 @@ pub async fn submit(
             };
             form_page(&state, &commune, &public, StatusCode::OK, fs, now).await
         }
-        Err(SubmitError::App(AppError::Invalid(message))) => {
+        Err(SubmitError::App(e)) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            let message = e.user_message();
             let fs = refuse(format!("{}.", sentence(&message)), posted.values);
             form_page(&state, &commune, &public, StatusCode::BAD_REQUEST, fs, now).await
         }

@@ -84,7 +84,9 @@ impl From<AppError> for PublicError {
     fn from(e: AppError) -> Self {
         match WebError::from(e) {
             WebError::NotFound => PublicError::NotFound,
-            WebError::BadRequest(m) | WebError::Forbidden(m) => PublicError::BadRequest(m),
+            WebError::BadRequest(m) | WebError::Forbidden(m) | WebError::Conflict(m) => {
+                PublicError::BadRequest(m)
+            }
             WebError::Unavailable(m) => PublicError::Unavailable(m),
             WebError::Internal(m) => PublicError::Internal(m),
             WebError::Login { .. } => PublicError::NotFound,

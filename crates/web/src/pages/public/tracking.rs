@@ -8,7 +8,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
-use parapheur_app::AppError;
 use parapheur_app::citizens::{MAX_UPLOADS, Upload};
 use parapheur_app::domain::{Status, french};
 use serde::Deserialize;
@@ -201,7 +200,8 @@ async fn answer_inner(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/suivi/{token}?envoye=1")).into_response()),
-        Err(AppError::Invalid(message)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            let message = e.user_message();
             let mut m = sentence(&message);
             if had_files {
                 m.push_str(" : joignez à nouveau vos fichiers");
