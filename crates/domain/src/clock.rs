@@ -1,72 +1,59 @@
 //! The legal local date of an instant, per commune.
 //!
-//! Dates in the register (arrival, due, silence) are civil dates where the commune is. Metropolitan
-//! France follows the EU summer-time rule (UTC+1, UTC+2 from the last Sunday of March to the last
-//! Sunday of October, switching at 01:00 UTC); overseas départements keep a fixed offset, except
-//! Saint-Pierre-et-Miquelon, which follows the North American rule. Encoded here rather than with a
-//! time-zone database: these rules are stable and this keeps the domain free of data files.
+//! Dates in the register (arrival, due, silence) are civil dates where the commune is. Each
+//! commune's legal time is an IANA time zone (the tz database, compiled in by `chrono-tz`):
+//! by département, and in French Polynesia by commune, since the Marquesas keep UTC-9:30
+//! and the Gambier Islands UTC-9 while Tahiti keeps UTC-10. The database carries the
+//! summer-time rules (Metropolitan France, Saint-Pierre-et-Miquelon) and their history.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
 
-/// The last `weekday` of a month.
-fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
-    let next_month = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)
-    };
-    let mut day = next_month
-        .unwrap_or(NaiveDate::MAX)
-        .pred_opt()
-        .unwrap_or(NaiveDate::MIN);
-    while day.weekday() != weekday {
-        day = day.pred_opt().unwrap_or(NaiveDate::MIN);
-    }
-    day
-}
+/// INSEE codes of the communes of the Marquesas Islands (UTC-9:30).
+const MARQUESAS: [&str; 6] = [
+    "98718", // Fatu-Hiva
+    "98723", // Hiva-Oa
+    "98731", // Nuku-Hiva
+    "98746", // Tahuata
+    "98756", // Ua-Huka
+    "98757", // Ua-Pou
+];
+/// INSEE code of the commune of the Gambier Islands (UTC-9).
+const GAMBIER: &str = "98719";
 
-/// The n-th `weekday` of a month (n from 1).
-fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n).unwrap_or(NaiveDate::MIN)
-}
-
-fn at_utc(date: NaiveDate, hour: u32) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&date.and_hms_opt(hour, 0, 0).unwrap_or_default())
-}
-
-/// Offset from UTC, in minutes, of the commune's legal time at `now`.
-pub fn utc_offset_minutes(now: DateTime<Utc>, departement: &str) -> i64 {
-    let year = now.year();
+/// The legal time zone of the commune `insee` of `departement`.
+pub fn time_zone(insee: &str, departement: &str) -> Tz {
+    use chrono_tz::{America, Europe, Indian, Pacific};
     match departement {
-        "971" | "972" | "977" | "978" => -4 * 60, // Guadeloupe, Martinique, St-Barthélemy, St-Martin
-        "973" => -3 * 60,                         // Guyane
-        "974" => 4 * 60,                          // La Réunion
-        "976" => 3 * 60,                          // Mayotte
-        "975" => {
-            // Saint-Pierre-et-Miquelon: UTC-3, UTC-2 from the 2nd Sunday of March 05:00 UTC
-            // to the 1st Sunday of November 04:00 UTC.
-            let start = at_utc(nth_weekday(year, 3, Weekday::Sun, 2), 5);
-            let end = at_utc(nth_weekday(year, 11, Weekday::Sun, 1), 4);
-            if now >= start && now < end {
-                -2 * 60
-            } else {
-                -3 * 60
-            }
-        }
-        "986" => 12 * 60,  // Wallis-et-Futuna
-        "987" => -10 * 60, // Polynésie (Tahiti)
-        "988" => 11 * 60,  // Nouvelle-Calédonie
-        _ => {
-            let start = at_utc(last_weekday(year, 3, Weekday::Sun), 1);
-            let end = at_utc(last_weekday(year, 10, Weekday::Sun), 1);
-            if now >= start && now < end { 120 } else { 60 }
-        }
+        "971" => America::Guadeloupe,
+        "972" => America::Martinique,
+        "973" => America::Cayenne,
+        "974" => Indian::Reunion,
+        "975" => America::Miquelon,
+        "976" => Indian::Mayotte,
+        "977" => America::St_Barthelemy,
+        "978" => America::Marigot,
+        "986" => Pacific::Wallis,
+        "987" if MARQUESAS.contains(&insee) => Pacific::Marquesas,
+        "987" if insee == GAMBIER => Pacific::Gambier,
+        "987" => Pacific::Tahiti,
+        "988" => Pacific::Noumea,
+        _ => Europe::Paris,
     }
 }
 
-/// The civil date at the commune at instant `now`.
-pub fn local_date(now: DateTime<Utc>, departement: &str) -> NaiveDate {
-    (now + Duration::minutes(utc_offset_minutes(now, departement))).date_naive()
+/// Offset from UTC, in minutes, of the legal time of `zone` at `now`.
+pub fn utc_offset_minutes(now: DateTime<Utc>, zone: Tz) -> i64 {
+    i64::from(
+        zone.offset_from_utc_datetime(&now.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    ) / 60
+}
+
+/// The civil date in `zone` at instant `now`.
+pub fn local_date(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    now.with_timezone(&zone).date_naive()
 }
 
 #[cfg(test)]
@@ -81,31 +68,110 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// The zone of a commune of département `dep` other than the Polynesian exceptions.
+    fn zone(dep: &str) -> Tz {
+        time_zone("", dep)
+    }
+
     #[test]
     fn metropolitan_dates_follow_summer_time() {
         // Winter, UTC+1: 23:30 UTC on 31 December is already New Year's Day in Paris.
-        assert_eq!(local_date(utc(2025, 12, 31, 23, 30), "01"), day(2026, 1, 1));
         assert_eq!(
-            local_date(utc(2025, 12, 31, 22, 59), "01"),
+            local_date(utc(2025, 12, 31, 23, 30), zone("01")),
+            day(2026, 1, 1)
+        );
+        assert_eq!(
+            local_date(utc(2025, 12, 31, 22, 59), zone("01")),
             day(2025, 12, 31)
         );
         // Summer, UTC+2: 22:30 UTC on 30 June is 00:30 on 1 July.
-        assert_eq!(local_date(utc(2026, 6, 30, 22, 30), "57"), day(2026, 7, 1));
+        assert_eq!(
+            local_date(utc(2026, 6, 30, 22, 30), zone("57")),
+            day(2026, 7, 1)
+        );
         // 2026 switches on Sunday 29 March at 01:00 UTC and Sunday 25 October at 01:00 UTC.
-        assert_eq!(utc_offset_minutes(utc(2026, 3, 29, 0, 59), "75"), 60);
-        assert_eq!(utc_offset_minutes(utc(2026, 3, 29, 1, 0), "75"), 120);
-        assert_eq!(utc_offset_minutes(utc(2026, 10, 25, 0, 59), "75"), 120);
-        assert_eq!(utc_offset_minutes(utc(2026, 10, 25, 1, 0), "75"), 60);
+        assert_eq!(utc_offset_minutes(utc(2026, 3, 29, 0, 59), zone("75")), 60);
+        assert_eq!(utc_offset_minutes(utc(2026, 3, 29, 1, 0), zone("75")), 120);
+        assert_eq!(
+            utc_offset_minutes(utc(2026, 10, 25, 0, 59), zone("75")),
+            120
+        );
+        assert_eq!(utc_offset_minutes(utc(2026, 10, 25, 1, 0), zone("75")), 60);
     }
 
     #[test]
     fn overseas_offsets() {
         // 02:00 UTC on 1 March is still 28 February in Guadeloupe (UTC-4)…
-        assert_eq!(local_date(utc(2026, 3, 1, 2, 0), "971"), day(2026, 2, 28));
+        assert_eq!(
+            local_date(utc(2026, 3, 1, 2, 0), zone("971")),
+            day(2026, 2, 28)
+        );
         // …and already 06:00 on 1 March in La Réunion (UTC+4).
-        assert_eq!(local_date(utc(2026, 2, 28, 21, 0), "974"), day(2026, 3, 1));
+        assert_eq!(
+            local_date(utc(2026, 2, 28, 21, 0), zone("974")),
+            day(2026, 3, 1)
+        );
         // Saint-Pierre-et-Miquelon: summer time from Sunday 8 March 2026.
-        assert_eq!(utc_offset_minutes(utc(2026, 3, 8, 4, 59), "975"), -180);
-        assert_eq!(utc_offset_minutes(utc(2026, 3, 8, 5, 0), "975"), -120);
+        assert_eq!(
+            utc_offset_minutes(utc(2026, 3, 8, 4, 59), zone("975")),
+            -180
+        );
+        assert_eq!(utc_offset_minutes(utc(2026, 3, 8, 5, 0), zone("975")), -120);
+    }
+
+    #[test]
+    fn polynesia_keeps_three_times() {
+        // 09:15 UTC on 1 March: 23:15 the day before in Tahiti (UTC-10), 23:45 in the
+        // Marquesas (UTC-9:30), already 00:15 on 1 March in the Gambier Islands (UTC-9).
+        let now = utc(2026, 3, 1, 9, 15);
+        assert_eq!(local_date(now, time_zone("98735", "987")), day(2026, 2, 28)); // Papeete
+        assert_eq!(local_date(now, time_zone("98731", "987")), day(2026, 2, 28)); // Nuku-Hiva
+        assert_eq!(local_date(now, time_zone("98719", "987")), day(2026, 3, 1)); // Gambier
+        assert_eq!(utc_offset_minutes(now, time_zone("98735", "987")), -600);
+        assert_eq!(utc_offset_minutes(now, time_zone("98723", "987")), -570); // Hiva-Oa
+        assert_eq!(utc_offset_minutes(now, time_zone("98719", "987")), -540);
+        // 09:45 UTC: midnight has passed in the Marquesas, not in Tahiti.
+        let now = utc(2026, 3, 1, 9, 45);
+        assert_eq!(local_date(now, time_zone("98731", "987")), day(2026, 3, 1));
+        assert_eq!(local_date(now, time_zone("98735", "987")), day(2026, 2, 28));
+    }
+
+    #[test]
+    fn the_nights_of_the_change() {
+        // Saint-Pierre-et-Miquelon goes back to UTC-3 on Sunday 1 November 2026 at 04:00 UTC.
+        assert_eq!(
+            utc_offset_minutes(utc(2026, 11, 1, 3, 59), zone("975")),
+            -120
+        );
+        assert_eq!(
+            utc_offset_minutes(utc(2026, 11, 1, 4, 0), zone("975")),
+            -180
+        );
+        // Paris, night of 28 to 29 March 2026: 00:30 UTC is 01:30, then 01:30 UTC is 03:30.
+        assert_eq!(
+            local_date(utc(2026, 3, 28, 23, 30), zone("75")),
+            day(2026, 3, 29)
+        );
+        assert_eq!(
+            local_date(utc(2026, 3, 28, 22, 30), zone("75")),
+            day(2026, 3, 28)
+        );
+        // 25 October 2026: 22:30 UTC on the 24th is already the 25th (UTC+2), 23:30 UTC on
+        // the 25th is the 26th (UTC+1 since 01:00 UTC).
+        assert_eq!(
+            local_date(utc(2026, 10, 24, 22, 30), zone("75")),
+            day(2026, 10, 25)
+        );
+        assert_eq!(
+            local_date(utc(2026, 10, 25, 22, 59), zone("75")),
+            day(2026, 10, 25)
+        );
+        assert_eq!(
+            local_date(utc(2026, 10, 25, 23, 0), zone("75")),
+            day(2026, 10, 26)
+        );
+        // Corsica, Alsace-Moselle and every other département of the mainland: Paris.
+        assert_eq!(zone("2A"), chrono_tz::Europe::Paris);
+        assert_eq!(zone("57"), chrono_tz::Europe::Paris);
     }
 }

@@ -22,6 +22,11 @@ impl Commune {
     pub fn holiday_zone(&self) -> HolidayZone {
         HolidayZone::for_departement(&self.departement)
     }
+
+    /// The commune's legal time zone (`clock::time_zone`).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        crate::clock::time_zone(&self.insee, &self.departement)
+    }
 }
 
 /// Checks the shape of an INSEE commune code (not that it exists: the commune list does).

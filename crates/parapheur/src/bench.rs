@@ -94,7 +94,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
                 let mut new = NewItem::incoming(
                     Channel::Paper,
                     format!("Courrier de mesure {w}-{i}"),
-                    local_date(now, &commune.departement),
+                    local_date(now, commune.zone()),
                 );
                 new.doctype_code = Some("demande-administrative".into());
                 let files = (file_kb > 0)

@@ -316,7 +316,7 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let arrival = match &args.arrived {
         Some(d) => parse_date(d, "date d'arrivée")?,
-        None => local_date(now, &commune.departement),
+        None => local_date(now, commune.zone()),
     };
     let mut new = NewItem::incoming(channel, args.subject.clone(), arrival);
     new.direction = direction;
@@ -334,7 +334,7 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
         .map(|d| parse_date(d, "date de première réception"))
         .transpose()?;
     // Validate before creating a contact, so a refused item leaves nothing behind.
-    new.validate(local_date(now, &commune.departement))?;
+    new.validate(local_date(now, commune.zone()))?;
     if let Some(code) = &new.doctype_code
         && app.store().doctype(commune.id, code).await?.is_none()
     {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use parapheur_domain::journal::{
-    self, ChainReport, ChainVerifier, GENESIS_HASH, JournalEntry, NewJournalEntry,
+    self, ChainReport, ChainVerifier, GENESIS_HASH, JournalEntry, JournalProblem, NewJournalEntry,
 };
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
@@ -151,15 +151,23 @@ impl Store {
 
 /// Walks a commune's whole journal in sequence order and checks the chain and its head.
 /// `progress` is called with the number of entries checked so far.
+///
+/// The head is read first and the entries up to it after: the register may be written
+/// meanwhile (a live server), and entries committed after the head was read belong to a
+/// later head. Entries missing below the head, or a head beyond the last entry, are still
+/// reported.
 pub async fn verify_journal(
     store: &Store,
     commune_id: Uuid,
     mut progress: impl FnMut(u64),
 ) -> Result<ChainReport, StoreError> {
+    let head = store.journal_head(commune_id).await?;
     let mut verifier = ChainVerifier::new(commune_id);
-    let mut rows = sqlx::query("SELECT * FROM journal WHERE commune_id = $1 ORDER BY seq, hash")
-        .bind(commune_id.to_string())
-        .fetch(store.reader());
+    let mut rows =
+        sqlx::query("SELECT * FROM journal WHERE commune_id = $1 AND seq <= $2 ORDER BY seq, hash")
+            .bind(commune_id.to_string())
+            .bind(head.as_ref().map_or(i64::MAX, |h| h.seq))
+            .fetch(store.reader());
     let mut n = 0u64;
     while let Some(row) = rows.try_next().await? {
         verifier.push(&entry_from_row(&row)?);
@@ -170,6 +178,24 @@ pub async fn verify_journal(
     }
     progress(n);
     drop(rows);
-    let head = store.journal_head(commune_id).await?;
-    Ok(verifier.finish(head.as_ref().map(|h| (h.seq, h.hash.as_str()))))
+    let mut report = verifier.finish(head.as_ref().map(|h| (h.seq, h.hash.as_str())));
+    // Entries beyond the head read first are a later write's, unless the head, read
+    // again, still does not reach them: then they were slipped in without it.
+    if let Some(first) = &head {
+        let beyond: Option<i64> =
+            sqlx::query("SELECT MAX(seq) FROM journal WHERE commune_id = $1 AND seq > $2")
+                .bind(commune_id.to_string())
+                .bind(first.seq)
+                .fetch_one(store.reader())
+                .await?
+                .try_get(0)?;
+        let now = store.journal_head(commune_id).await?.map_or(0, |h| h.seq);
+        if let Some(last) = beyond.filter(|last| *last > now) {
+            report.problems.push(JournalProblem::HeadMismatch {
+                head_seq: now,
+                last_seq: last,
+            });
+        }
+    }
+    Ok(report)
 }

@@ -1,16 +1,16 @@
 //! Turning domain values into what pages show (French dates, labels).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use parapheur_app::domain::Item;
+use parapheur_app::domain::{Commune, Item};
 use serde::Serialize;
 
 pub fn date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-pub fn instant(t: DateTime<Utc>, departement: &str) -> String {
-    let minutes = parapheur_app::domain::clock::utc_offset_minutes(t, departement);
-    (t + chrono::Duration::minutes(minutes))
+/// An instant as the commune's clocks showed it.
+pub fn instant(t: DateTime<Utc>, commune: &Commune) -> String {
+    t.with_timezone(&commune.zone())
         .format("%d/%m/%Y à %H:%M")
         .to_string()
 }

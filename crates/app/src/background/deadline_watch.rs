@@ -40,7 +40,7 @@ impl App {
         commune: &Commune,
         now: DateTime<Utc>,
     ) -> Result<Vec<WatchedItem>, AppError> {
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let doctypes = self.store().doctypes(commune.id).await?;
         let items = self
             .store()
@@ -90,7 +90,7 @@ impl App {
         commune: &Commune,
         now: DateTime<Utc>,
     ) -> Result<usize, AppError> {
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let doctypes = self.store().doctypes(commune.id).await?;
         let mut recorded = 0;
         for item in self.store().watched_items(commune.id, today, today).await? {
@@ -162,11 +162,11 @@ impl App {
         commune: &Commune,
         now: DateTime<Utc>,
     ) -> Result<usize, AppError> {
-        let local = now + Duration::minutes(utc_offset_minutes(now, &commune.departement));
+        let local = now + Duration::minutes(utc_offset_minutes(now, commune.zone()));
         if local.hour() < DIGEST_HOUR {
             return Ok(0);
         }
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let watched = self.watched_items(commune, now).await?;
         if watched.is_empty() {
             return Ok(0);

@@ -150,7 +150,7 @@ impl App {
                 chrono: self.chrono_of(commune.id, taken.item_id).await?,
             });
         }
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let subject = format!(
             "Document numérisé « {} »",
             name.chars().take(200).collect::<String>()

@@ -618,7 +618,7 @@ impl App {
             })));
         }
 
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let channel = if mail.looks_like_scan {
             Channel::Paper
         } else {
@@ -632,7 +632,7 @@ impl App {
         let mut new = NewItem::incoming(channel, subject, today);
         new.letter_date = mail
             .date
-            .map(|d| local_date(d, &commune.departement))
+            .map(|d| local_date(d, commune.zone()))
             .filter(|d| *d <= today);
         let body = mail.text_body.trim();
         if !body.is_empty() && !mail.looks_like_scan {

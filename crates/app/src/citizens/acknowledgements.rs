@@ -30,7 +30,7 @@ fn ack_letter(
     logo: Option<parapheur_render::Logo>,
     now: DateTime<Utc>,
 ) -> LetterDocument {
-    let today = local_date(now, &commune.departement);
+    let today = local_date(now, commune.zone());
     LetterDocument {
         commune_name: format!("Mairie de {}", commune.name),
         letterhead,

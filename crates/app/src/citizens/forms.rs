@@ -168,7 +168,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<Submitted, SubmitError> {
         let now = now.trunc_subsecs(6);
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let public = self.request_form(commune, form_code).await?;
         if !public.row.active {
             return Err(not_found("formulaire").into());

@@ -60,7 +60,7 @@ impl App {
         if missing.is_empty() {
             return Err(AppError::invalid("indiquez au moins une pièce manquante"));
         }
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         if let Some(due) = due
             && (due <= today || due > today + Duration::days(366))
         {
@@ -196,7 +196,7 @@ impl App {
         if before.status != Status::AwaitingDocuments {
             return Ok(false);
         }
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let mut after = before.clone();
         after.status = Status::InProgress;
         after.incomplete_completed_on =

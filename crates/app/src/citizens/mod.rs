@@ -128,5 +128,5 @@ fn not_found(what: &str) -> AppError {
 }
 
 fn local_now(now: DateTime<Utc>, commune: &Commune) -> chrono::NaiveDateTime {
-    (now + Duration::minutes(utc_offset_minutes(now, &commune.departement))).naive_utc()
+    (now + Duration::minutes(utc_offset_minutes(now, commune.zone()))).naive_utc()
 }

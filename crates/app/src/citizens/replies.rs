@@ -111,7 +111,7 @@ impl App {
         );
         put(
             "date_du_jour",
-            french::long_date(local_date(now, &commune.departement)),
+            french::long_date(local_date(now, commune.zone())),
         );
         Ok(v)
     }
@@ -205,7 +205,7 @@ impl App {
         let mut new = NewItem::incoming(
             Channel::Email,
             subject.to_owned(),
-            local_date(now, &commune.departement),
+            local_date(now, commune.zone()),
         );
         new.direction = Direction::Outgoing;
         new.body = Some(text.clone());

@@ -145,7 +145,7 @@ impl App {
             issued,
         )
         .await?;
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         self.add_delegation(
             commune,
             &system,

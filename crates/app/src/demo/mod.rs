@@ -153,7 +153,7 @@ impl App {
         let contacts = self.demo_contacts(&commune, &mut rng, start).await?;
 
         // Plan a year of mail as dated events, then play them in time order.
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let first_day = today - Duration::days(320);
         let mut events: Vec<(DateTime<Utc>, u32, Event)> = Vec::new();
         let mut seq = 0u32;
@@ -445,7 +445,7 @@ impl App {
                         let mut reply = NewItem::incoming(
                             Channel::Paper,
                             subject,
-                            local_date(at, &commune.departement),
+                            local_date(at, commune.zone()),
                         );
                         reply.direction = Direction::Outgoing;
                         reply.recipient_ids = senders.into_iter().map(|(_, c)| c).collect();

@@ -209,7 +209,7 @@ impl App {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<Vec<(FolderRow, Option<Uuid>)>, AppError> {
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let delegations = self.delegations_in_force(commune, today).await?;
         let mut out = Vec::new();
         for folder in self
@@ -285,7 +285,7 @@ impl App {
         let Some(mut circuit) = data.circuit.clone() else {
             return Err(AppError::invalid("ce courrier n'a pas de circuit"));
         };
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let delegations = self.delegations_in_force(commune, today).await?;
         let is_admin = user.role.can_administer();
         let permit = circuit
@@ -450,7 +450,7 @@ impl App {
         doctypes: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<DelegationRow, AppError> {
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let delegation = Delegation {
             from_user,
             to_user,

@@ -235,7 +235,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<LetterDocument, AppError> {
         let (letterhead, logo) = self.letterhead(commune).await?;
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let signer = match folder.signer_id {
             Some(id) => Some(self.store().user(id).await?),
             None => None,

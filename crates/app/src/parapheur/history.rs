@@ -101,7 +101,7 @@ impl App {
         let events = self.circuit_history(commune, folder_id).await?;
         let (letterhead, logo) = self.letterhead(commune).await?;
         let offset = |at: DateTime<Utc>| {
-            at + chrono::Duration::minutes(utc_offset_minutes(at, &commune.departement))
+            at + chrono::Duration::minutes(utc_offset_minutes(at, commune.zone()))
         };
         let report = match &folder.pdf_sha256 {
             Some(_) => {
@@ -155,7 +155,7 @@ impl App {
             place_and_date: format!(
                 "{}, le {}",
                 commune.name,
-                french::long_date(local_date(now, &commune.departement))
+                french::long_date(local_date(now, commune.zone()))
             ),
             recipient: Vec::new(),
             reference: None,

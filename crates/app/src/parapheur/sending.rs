@@ -126,7 +126,7 @@ impl App {
         let mut new = NewItem::incoming(
             channel,
             before.subject.clone(),
-            local_date(now, &commune.departement),
+            local_date(now, commune.zone()),
         );
         new.direction = Direction::Outgoing;
         new.body = Some(before.body.clone());

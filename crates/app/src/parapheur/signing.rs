@@ -115,7 +115,7 @@ impl App {
             if circuit.seal_due().is_none() || folder.state != FolderState::Circuit {
                 return Ok(folder);
             }
-            let today = local_date(now, &commune.departement);
+            let today = local_date(now, commune.zone());
             let system = Uuid::nil();
             let permit: Permit = circuit
                 .permit(system, false, &Action::Seal, None, &[], None, today)
@@ -167,7 +167,7 @@ impl App {
     }
 
     fn local_stamp_time(&self, commune: &Commune, now: DateTime<Utc>) -> String {
-        let local = now + chrono::Duration::minutes(utc_offset_minutes(now, &commune.departement));
+        let local = now + chrono::Duration::minutes(utc_offset_minutes(now, commune.zone()));
         format!(
             "le {} à {}",
             french::long_date(local.date_naive()),

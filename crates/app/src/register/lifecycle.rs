@@ -99,7 +99,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<Item, AppError> {
         let now = now.trunc_subsecs(6);
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let before = tx.item_for_update(commune.id, item_id).await?;
         let mut after = before.clone();
         after.updated_at = now;

@@ -284,7 +284,7 @@ impl App {
     ) -> Result<ReadyItem, AppError> {
         // Stored instants keep microseconds; keep the returned item identical to the row.
         let now = now.trunc_subsecs(6);
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         new.validate(today)?;
         if new.requested_due.is_some_and(|d| d < new.arrival_date) {
             return Err(AppError::invalid("l'échéance ne peut précéder l'arrivée"));

@@ -55,7 +55,7 @@ async fn concurrent_registrations_are_gapless(db: Db) {
     };
     let commune = Arc::new(h.commune("01004").await);
     let now = Utc::now();
-    let today = parapheur_app::domain::clock::local_date(now, &commune.departement);
+    let today = parapheur_app::domain::clock::local_date(now, commune.zone());
     let mut tasks = tokio::task::JoinSet::new();
     for writer in 0..8 {
         let (app, commune) = (h.app.clone(), commune.clone());

@@ -44,7 +44,7 @@ async fn page(
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement)
+    let today = local_date(Utc::now(), commune.zone())
         .format("%Y-%m-%d")
         .to_string();
     let users: Vec<_> = state
@@ -86,7 +86,7 @@ pub async fn submit(
     me.check_csrf(&form.csrf)?;
     let commune = &me.0.commune;
     let now = Utc::now();
-    let today = local_date(now, &commune.departement);
+    let today = local_date(now, commune.zone());
     let build = || -> Result<NewItem, String> {
         if form.caller.trim().is_empty() {
             return Err("indiquez l'appelant".into());

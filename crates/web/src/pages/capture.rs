@@ -78,7 +78,7 @@ async fn render_list(
         };
         rows.push(ctx! {
             id => m.id.to_string(),
-            received => views::instant(m.received_at, &commune.departement),
+            received => views::instant(m.received_at, commune),
             origin => m.origin,
             sender => if readable { m.sender } else { None },
             subject => if readable { m.subject } else { Some("(élément confidentiel)".to_owned()) },
@@ -187,7 +187,7 @@ pub async fn preview(
             title => "Message reçu", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "inbound", id => m.id.to_string(), subject => parsed.subject,
             from => parsed.from.map(|a| match a.name { Some(n) => format!("{n} <{}>", a.email), None => a.email }),
-            date => parsed.date.map(|d| views::instant(d, &me.0.commune.departement)),
+            date => parsed.date.map(|d| views::instant(d, &me.0.commune)),
             text => parsed.text_body, html, warnings => parsed.warnings,
             item_id => m.item_id.map(|i| i.to_string()),
         },
@@ -351,7 +351,7 @@ async fn mailboxes_page(
         .into_iter()
         .map(|m| ctx! {
             id => m.id.to_string(), label => m.label, active => m.active, last_uid => m.last_uid,
-            polled => m.last_polled_at.map(|t| views::instant(t, &commune.departement)),
+            polled => m.last_polled_at.map(|t| views::instant(t, commune)),
             error => m.last_error,
         })
         .collect();
@@ -468,7 +468,7 @@ async fn mailbox_page(
             title => format!("Boîte « {} »", row.label), style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "admin", section => "mailboxes", form, error, notice, editing => true,
             id => row.id.to_string(), last_uid => row.last_uid,
-            polled => row.last_polled_at.map(|t| views::instant(t, &me.0.commune.departement)),
+            polled => row.last_polled_at.map(|t| views::instant(t, &me.0.commune)),
             last_error => row.last_error,
         },
     )?))

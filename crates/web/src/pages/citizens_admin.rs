@@ -492,13 +492,13 @@ pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String
             use parapheur_app::store::citizens::OutboxState;
             ctx! {
                 id => m.id.to_string(),
-                at => views::instant(m.created_at, &commune.departement),
+                at => views::instant(m.created_at, commune),
                 item => m.item_id.map(|i| format!("/courrier/{i}")),
                 subject => m.subject, to => m.recipients, state => m.state.label_fr(),
                 failed => m.state == OutboxState::Failed, sent => m.state == OutboxState::Sent,
-                sent_at => m.sent_at.map(|s| views::instant(s, &commune.departement)),
+                sent_at => m.sent_at.map(|s| views::instant(s, commune)),
                 error => m.last_error, attempts => m.attempts,
-                next => (m.state == OutboxState::Pending && m.attempts > 0).then(|| views::instant(m.next_attempt_at, &commune.departement)),
+                next => (m.state == OutboxState::Pending && m.attempts > 0).then(|| views::instant(m.next_attempt_at, commune)),
             }
         })
         .collect();

@@ -131,7 +131,7 @@ pub async fn show(
             ctx! { id => d.id.to_string(), name => d.display_name(), reason }
         })
         .collect();
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let mut items = Vec::new();
     for item_id in store.contact_item_ids(commune.id, contact.id).await? {
         let item = store.item(commune.id, item_id).await?;

@@ -25,7 +25,7 @@ struct ServiceLine {
 pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let now = Utc::now();
-    let today = local_date(now, &commune.departement);
+    let today = local_date(now, commune.zone());
     let store = state.app.store();
     let activity = store
         .activity_since(commune.id, now - Duration::days(366))
@@ -42,7 +42,7 @@ pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<Str
         if a.direction != Direction::Incoming {
             continue;
         }
-        let day = local_date(a.registered_at, &commune.departement);
+        let day = local_date(a.registered_at, commune.zone());
         let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
         if let Some(n) = weeks.get_mut(&monday) {
             *n += 1;
@@ -131,7 +131,7 @@ pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<Str
 /// The élu's page, made for a phone: copies awaiting an opinion, items in their charge, late items.
 pub async fn awaiting(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let store = state.app.store();
     let rows = |items: Vec<parapheur_app::domain::Item>| -> Vec<ItemRow> {
         items.iter().map(|i| ItemRow::new(i, today)).collect()

@@ -101,7 +101,7 @@ pub async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let mut all = views(&me, today);
     for (_, _, filter) in &mut all {
         filter.confidential_visible_to = me.confidential_filter();

@@ -54,7 +54,7 @@ pub(crate) async fn form_page(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let store = state.app.store();
-    let today = local_date(Utc::now(), &commune.departement)
+    let today = local_date(Utc::now(), commune.zone())
         .format("%Y-%m-%d")
         .to_string();
     let doctypes: Vec<_> = store
@@ -276,7 +276,7 @@ pub async fn submit(
     };
     let commune = &me.0.commune;
     let now = Utc::now();
-    if let Err(e) = item.validate(local_date(now, &commune.departement)) {
+    if let Err(e) = item.validate(local_date(now, commune.zone())) {
         return refused(form, e.to_string()).await;
     }
     // A new sender is created with the item, so a refused letter leaves no contact behind.

@@ -98,7 +98,7 @@ pub async fn register(
     Query(q): Query<RegisterQuery>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
     let store = state.app.store();
@@ -212,7 +212,7 @@ pub async fn register_pdf(
 ) -> Result<Response, WebError> {
     let commune = &me.0.commune;
     let now = Utc::now();
-    let today = local_date(now, &commune.departement);
+    let today = local_date(now, commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let mut filter = q.filter(year, &me)?;
     filter.order = ItemOrder::Oldest;
@@ -273,7 +273,7 @@ pub async fn register_pdf(
     if filter.confidential_visible_to.is_some() {
         filters.push("Hors éléments confidentiels confiés à d'autres".to_owned());
     }
-    let minutes = parapheur_app::domain::clock::utc_offset_minutes(now, &commune.departement);
+    let minutes = parapheur_app::domain::clock::utc_offset_minutes(now, commune.zone());
     let offset = chrono::FixedOffset::east_opt(minutes as i32 * 60)
         .unwrap_or_else(|| chrono::Offset::fix(&Utc));
     let document = parapheur_render::RegisterDocument {
@@ -322,7 +322,7 @@ pub async fn register_csv(
     Query(q): Query<RegisterQuery>,
 ) -> Result<Response, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
     let items = state
@@ -353,7 +353,7 @@ pub async fn register_csv(
             i.direction.label_fr().to_owned(),
             i.channel.label_fr().to_owned(),
             views::date(i.arrival_date),
-            views::instant(i.registered_at, &commune.departement),
+            views::instant(i.registered_at, commune),
             i.subject.clone(),
             i.doctype_code.clone().unwrap_or_default(),
             i.status.label_fr().to_owned(),

@@ -115,7 +115,7 @@ pub async fn search(
     Query(form): Query<SearchForm>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let store = state.app.store();
     let (total, hits) = if form.is_empty() {
         (0, Vec::new())

@@ -629,7 +629,7 @@ async fn objects_of_a(site: &Site) -> Ids {
     let app = &site.app;
     let a = &site.a;
     let system = Actor::System("matrice");
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), a.zone());
     let pdf = |what: &str| NewFile {
         filename: format!("{what}.pdf"),
         media_type: "application/pdf".into(),

@@ -243,7 +243,7 @@ async fn status_changes_follow_the_state_machine() {
 async fn a_letter_is_registered_with_its_scan_and_bad_ones_save_nothing() {
     let site = site().await;
     let (cookie, csrf) = login(&site, "agent@a.test").await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement)
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone())
         .format("%Y-%m-%d")
         .to_string();
     let base = |subject: &'static str, arrival: String| {
@@ -432,7 +432,7 @@ async fn the_register_lists_and_exports_only_this_commune() {
 #[tokio::test]
 async fn confidential_items_are_shown_only_to_whom_they_concern() {
     let site = site().await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let mut item = NewItem::incoming(Channel::Paper, "Signalement confidentiel", today);
     item.confidentiality = parapheur_app::domain::Confidentiality::Confidential;
     let secret = site
@@ -535,7 +535,7 @@ async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let mut letter = NewItem::incoming(Channel::Paper, "Lettre du doublon", today);
     letter.sender_ids = vec![dup.id];
     let item = site
@@ -605,7 +605,7 @@ async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
 #[tokio::test]
 async fn incomplete_requests_and_copies_from_the_item_page() {
     let site = site().await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let mut new = NewItem::incoming(Channel::Paper, "Demande incomplète", today);
     new.doctype_code = Some("demande-administrative".into());
     let item = site
@@ -1158,7 +1158,7 @@ async fn items_are_linked_by_number_within_the_commune() {
 #[tokio::test]
 async fn contact_suggestions_come_from_this_commune_only() {
     let site = site().await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     for (commune, name) in [(&site.a, "Duplessis"), (&site.b, "Dupont-Ailleurs")] {
         let new = NewItem::incoming(Channel::Paper, "Courrier", today);
         let party = site.app.resolve_contact(commune, name, None).await.unwrap();
@@ -1296,7 +1296,7 @@ async fn the_inbox_and_register_show_every_change_at_once() {
 #[tokio::test]
 async fn the_inbox_sorts_by_arrival_or_due_date() {
     let site = site().await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     // Registered in this order; due in the opposite order (the later one is due sooner).
     for (subject, due_in) in [("Premier arrivé", 30), ("Second arrivé", 3)] {
         let mut new = NewItem::incoming(Channel::Paper, subject, today);
@@ -1364,7 +1364,7 @@ async fn the_printed_register_is_a_pdf_of_this_commune_only() {
     assert!(!text.contains("Secret de B"), "{text}");
     // One month at a time: this month has the item, another month does not.
     use chrono::Datelike;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let other = if today.month() == 1 { 2 } else { 1 };
     for (month, present) in [(today.month(), true), (other, false)] {
         let path = format!("/registre.pdf?annee={}&mois={month}", today.year());
@@ -1404,7 +1404,7 @@ fn pdf_text(pdf: &[u8]) -> Option<String> {
 #[tokio::test]
 async fn search_highlights_respects_confidentiality_and_suggestions_take_one_key() {
     let site = site().await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let system = Actor::System("test");
     let open = site
         .app
@@ -1729,7 +1729,7 @@ async fn a_forgotten_password_link_is_emailed_and_capped() {
 async fn a_forwarded_request_keeps_its_first_receipt() {
     let site = site().await;
     let (cookie, csrf) = login(&site, "agent@a.test").await;
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &site.a.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let fields = |first: String| {
         vec![

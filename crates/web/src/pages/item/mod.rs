@@ -80,7 +80,7 @@ pub(crate) async fn render_item(
 ) -> Result<Html<String>, WebError> {
     let commune: &Commune = &me.0.commune;
     let store = state.app.store();
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let users = store.users(commune.id).await?;
     let services = store.services(commune.id).await?;
     let name_of_user = |id: Uuid| {
@@ -143,7 +143,7 @@ pub(crate) async fn render_item(
         .map(|m| {
             ctx! {
                 id => m.id.to_string(),
-                received => views::instant(m.received_at, &commune.departement),
+                received => views::instant(m.received_at, commune),
                 sender => m.sender, subject => m.subject, warnings => m.reason,
                 original => m.sha256.is_some(),
             }
@@ -169,7 +169,7 @@ pub(crate) async fn render_item(
         .map(|n| {
             ctx! {
                 author => n.author_id.and_then(name_of_user).unwrap_or_else(|| "système".into()),
-                at => views::instant(n.created_at, &commune.departement),
+                at => views::instant(n.created_at, commune),
                 body => n.body,
             }
         })
@@ -186,7 +186,7 @@ pub(crate) async fn render_item(
                 .and_then(name_of_user)
                 .unwrap_or_else(|| "système".into());
             ctx! {
-                at => views::instant(e.at, &commune.departement),
+                at => views::instant(e.at, commune),
                 what => action_label(&e.action, e.before.as_deref(), e.after.as_deref()),
                 who,
             }
@@ -249,7 +249,7 @@ pub(crate) async fn render_item(
         .into_iter()
         .map(|m| {
             ctx! {
-                at => views::instant(m.created_at, &commune.departement),
+                at => views::instant(m.created_at, commune),
                 subject => m.subject, body => m.body, from_citizen => m.from_citizen,
                 reply => m.reply_item_id.map(|r| format!("/courrier/{r}")),
                 files => m.attachment_ids.len(),
@@ -262,7 +262,7 @@ pub(crate) async fn render_item(
         .into_iter()
         .map(|m| {
             ctx! {
-                at => views::instant(m.created_at, &commune.departement),
+                at => views::instant(m.created_at, commune),
                 subject => m.subject, to => m.recipients, state => m.state.label_fr(),
                 failed => m.state == parapheur_app::store::citizens::OutboxState::Failed,
                 error => m.last_error,
@@ -315,7 +315,7 @@ pub(crate) async fn render_item(
         direction => item.direction.label_fr(), channel => item.channel.label_fr(),
         registered_number => item.registered_number, arrival => views::date(item.arrival_date),
         letter_date => item.letter_date.map(views::date), first_receipt => item.first_receipt_elsewhere.map(views::date),
-        registered_at => views::instant(item.registered_at, &commune.departement),
+        registered_at => views::instant(item.registered_at, commune),
         sender_reference => item.sender_reference, due => item.due_date.map(views::date),
         late => item.is_late(today), silence_date => item.silence_date.map(views::date),
         incomplete_requested_on => item.incomplete_requested_on.map(views::date),
@@ -324,7 +324,7 @@ pub(crate) async fn render_item(
         missing_documents => item.missing_documents,
         implicit_decision => item.implicit_decision.as_deref().map(|d| if d == "accepted" { "acceptation implicite" } else { "rejet implicite" }),
         implicit_decision_on => item.implicit_decision_on.map(views::date),
-        acknowledged_at => item.acknowledged_at.map(|a| views::instant(a, &commune.departement)),
+        acknowledged_at => item.acknowledged_at.map(|a| views::instant(a, commune)),
     };
     Ok(Html(templates::render(
         "item.html",

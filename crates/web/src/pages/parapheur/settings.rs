@@ -41,7 +41,7 @@ async fn admin_page(
             .map(user_label)
             .unwrap_or_default()
     };
-    let today = local_date(Utc::now(), &commune.departement);
+    let today = local_date(Utc::now(), commune.zone());
     let circuits: Vec<_> = state
         .app
         .store()

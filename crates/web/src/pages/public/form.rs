@@ -428,7 +428,7 @@ pub async fn submit(
                 size: u.bytes.len() as u64,
             })
             .collect();
-        let today = local_date(now, &commune.departement);
+        let today = local_date(now, commune.zone());
         let mut errors =
             request_form::validate_submission(&public.form, &posted.values, &submitted, today)
                 .err()

@@ -240,9 +240,8 @@ async fn active_form(
 
 /// "12 mars 2026 à 14 h 05", in the commune's time.
 fn local_moment(instant: DateTime<Utc>, commune: &Commune) -> String {
-    let local = (instant
-        + chrono::Duration::minutes(utc_offset_minutes(instant, &commune.departement)))
-    .naive_utc();
+    let local = (instant + chrono::Duration::minutes(utc_offset_minutes(instant, commune.zone())))
+        .naive_utc();
     format!(
         "{} à {}",
         french::long_date(local.date()),

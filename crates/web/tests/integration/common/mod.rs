@@ -153,7 +153,7 @@ pub async fn register_in(
     commune: &parapheur_app::domain::Commune,
     subject: &str,
 ) -> parapheur_app::Registered {
-    let today = parapheur_app::domain::clock::local_date(Utc::now(), &commune.departement);
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), commune.zone());
     site.app
         .register(
             commune,
