@@ -13,6 +13,7 @@
 mod templates;
 mod assets;
 mod cache;
+mod download;
 mod error;
 mod pages;
 mod request_id;

@@ -1,7 +1,7 @@
 //! The register itself: every item of a year, filtered, on screen and as CSV.
 
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Utc};
 use parapheur_app::domain::clock::local_date;
@@ -295,10 +295,13 @@ pub async fn register_pdf(
     };
     Ok((
         [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{filename}\""),
+                crate::download::content_disposition(true, &filename),
             ),
         ],
         pdf,
@@ -372,10 +375,13 @@ pub async fn register_csv(
     let filename = format!("registre-{}-{year}.csv", commune.insee);
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
+                crate::download::content_disposition(false, &filename),
             ),
         ],
         out,

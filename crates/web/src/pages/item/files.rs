@@ -88,28 +88,15 @@ pub(crate) fn file_response(bytes: Vec<u8>, filename: &str, media_type: &str) ->
     } else {
         "application/octet-stream"
     };
-    let safe_name: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!(
-        "{}; filename=\"{safe_name}\"",
-        if inline { "inline" } else { "attachment" }
-    );
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        crate::download::content_disposition(inline, filename),
+    );
     // A document may be framed by our own item page only. PDFs keep the browser's viewer
     // (a stricter policy would block it); anything else may load nothing at all.
     let policy = if content_type == "application/pdf" {

@@ -260,23 +260,6 @@ pub async fn tracking_acknowledgement(
 
 /// A file as a download: its type, never sniffed, never run, never shown in the page.
 fn download(bytes: Vec<u8>, filename: &str, media_type: &str) -> Response {
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = filename
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -284,11 +267,10 @@ fn download(bytes: Vec<u8>, filename: &str, media_type: &str) -> Response {
         HeaderValue::from_str(media_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        crate::download::content_disposition(false, filename),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
