@@ -141,7 +141,12 @@ fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // A misspelt variable is an error, never an empty string on the page (`if` tests
+        // of a variable that may be absent stay allowed).
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         env.add_global("script_url", crate::assets::script_url());
+        // The page of the main navigation a template is on, when it is one of them.
+        env.add_global("nav", "");
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");

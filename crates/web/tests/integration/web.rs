@@ -1876,3 +1876,30 @@ async fn a_requests_log_lines_share_its_id() {
     let (_, headers, _) = send(&site, request).await;
     assert_ne!(headers["x-request-id"], "a b\"c");
 }
+
+/// The search form shows again the document type it searched (the field is `type` in the
+/// address: the template once read another name and forgot the choice).
+#[tokio::test]
+async fn the_search_form_keeps_its_choices() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let doctypes = site.app.store().doctypes(site.a.id).await.unwrap();
+    let code = &doctypes.first().expect("a commune has document types").code;
+    let (status, _, page) = send(
+        &site,
+        get(
+            &format!("/recherche?q=salle&type={code}&statut=registered"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("<option value=\"{code}\" selected>")),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"registered\" selected>"),
+        "{page}"
+    );
+}
