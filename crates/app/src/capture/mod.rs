@@ -3,6 +3,7 @@
 //! kept in the file store whatever happens, and the record of the message is written in the
 //! same transaction as the item (and the mailbox cursor), so a message is taken once.
 
+mod batch;
 pub mod dropfolder;
 pub mod extraction;
 pub mod mailboxes;
