@@ -390,7 +390,15 @@ impl SearchIndex {
             for (field, _) in f.text_fields() {
                 let mut g = SnippetGenerator::create(&searcher, &**tq, field)?;
                 g.set_max_num_chars(SNIPPET_CHARS);
-                generators.push((field, g));
+                // The query's distinct words in this field: a snippet highlighting as many
+                // is complete.
+                let mut words = BTreeSet::new();
+                tq.query_terms(&mut |term, _| {
+                    if term.field() == field {
+                        words.insert(term.serialized_value_bytes().to_vec());
+                    }
+                });
+                generators.push((field, g, words.len()));
             }
         }
         let mut hits = Vec::with_capacity(ranked.len());
@@ -651,10 +659,10 @@ fn filters(f: &Fields, q: &SearchQuery) -> Vec<Box<dyn Query>> {
 fn snippet(
     doc: &TantivyDocument,
     f: &Fields,
-    generators: &[(tantivy::schema::Field, SnippetGenerator)],
+    generators: &[(tantivy::schema::Field, SnippetGenerator, usize)],
 ) -> String {
     let mut best: Option<(usize, String)> = None;
-    for (field, generator) in generators {
+    for (field, generator, words) in generators {
         let Some(text) = doc.get_first(*field).and_then(|v| v.as_str()) else {
             continue;
         };
@@ -669,7 +677,13 @@ fn snippet(
             continue;
         }
         snip.set_snippet_prefix_postfix("<mark>", "</mark>");
+        let complete = distinct.len() >= *words;
         best = Some((distinct.len(), snip.to_html()));
+        // Every word of the query is highlighted: no later field can show more (fields
+        // come by weight, the subject first), and each snippet costs a pass over its text.
+        if complete {
+            break;
+        }
     }
     if let Some((_, html)) = best {
         return html;
