@@ -60,6 +60,10 @@ pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
 }
 
+/// Accounts and addresses followed at most: failures older than the window are forgotten
+/// first, then the least recent, so that a flood of made-up accounts cannot grow the map.
+const MAX_TRACKED: usize = 50_000;
+
 impl LoginLimiter {
     fn keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 2] {
         [
@@ -74,17 +78,24 @@ impl LoginLimiter {
         ]
     }
 
+    /// The map, even after a panic elsewhere while it was held: the limit must not open
+    /// because of it (the lists stay valid whatever the panic interrupted).
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<DateTime<Utc>>>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// `Some(minutes to wait)` when this account or address is blocked.
     fn blocked(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Option<i64> {
-        let mut map = self.failures.lock().ok()?;
+        let map = self.map();
         let mut wait = None;
         for (key, max) in Self::keys(email, ip) {
-            let list = map.entry(key).or_default();
-            list.retain(|t| now - *t < FAILURE_WINDOW);
-            if list.len() >= max
-                && let Some(oldest) = list.first()
+            let Some(list) = map.get(&key) else { continue };
+            let recent: Vec<&DateTime<Utc>> =
+                list.iter().filter(|t| now - **t < FAILURE_WINDOW).collect();
+            if recent.len() >= max
+                && let Some(oldest) = recent.first()
             {
-                let minutes = (FAILURE_WINDOW - (now - *oldest)).num_minutes() + 1;
+                let minutes = (FAILURE_WINDOW - (now - **oldest)).num_minutes() + 1;
                 wait = Some(wait.map_or(minutes, |w: i64| w.max(minutes)));
             }
         }
@@ -92,17 +103,65 @@ impl LoginLimiter {
     }
 
     fn record_failure(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
-        if let Ok(mut map) = self.failures.lock() {
-            for (key, _) in Self::keys(email, ip) {
-                map.entry(key).or_default().push(now);
+        let mut map = self.map();
+        for (key, max) in Self::keys(email, ip) {
+            let list = map.entry(key).or_default();
+            list.retain(|t| now - *t < FAILURE_WINDOW);
+            list.push(now);
+            // The most recent `max` failures are all `blocked` looks at.
+            if list.len() > max {
+                list.drain(..list.len() - max);
+            }
+        }
+        if map.len() > MAX_TRACKED {
+            map.retain(|_, list| list.last().is_some_and(|t| now - *t < FAILURE_WINDOW));
+        }
+        if map.len() > MAX_TRACKED {
+            let mut last: Vec<(DateTime<Utc>, String)> = map
+                .iter()
+                .map(|(k, list)| (list.last().copied().unwrap_or(now), k.clone()))
+                .collect();
+            last.sort_unstable();
+            // Down to nine tenths, so that the sort runs once per thousands of failures.
+            for (_, key) in last.into_iter().take(map.len() - MAX_TRACKED * 9 / 10) {
+                map.remove(&key);
             }
         }
     }
 
     fn clear_account(&self, email: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&format!("account:{}", email.trim().to_lowercase()));
+        self.map()
+            .remove(&format!("account:{}", email.trim().to_lowercase()));
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_holds_after_a_panic_and_the_map_stays_bounded() {
+        let limiter = std::sync::Arc::new(LoginLimiter::default());
+        let now = Utc::now();
+        for _ in 0..MAX_FAILURES_PER_ACCOUNT {
+            limiter.record_failure("maire@a.fr", None, now);
         }
+        assert!(limiter.blocked("maire@a.fr", None, now).is_some());
+        // A thread panics while holding the lock: the account stays blocked.
+        let held = limiter.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = held.failures.lock().unwrap();
+            panic!("poisoned on purpose");
+        })
+        .join();
+        assert!(limiter.failures.is_poisoned());
+        assert!(limiter.blocked("maire@a.fr", None, now).is_some());
+        // Asking never adds an entry; a flood of made-up accounts stays bounded.
+        assert!(limiter.blocked("inconnu@a.fr", None, now).is_none());
+        for n in 0..MAX_TRACKED + 100 {
+            limiter.record_failure(&format!("robot{n}@a.fr"), None, now);
+        }
+        assert!(limiter.map().len() <= MAX_TRACKED);
     }
 }
 
