@@ -86,9 +86,40 @@ pub fn of_name(name: &str) -> String {
     }
 }
 
+/// A size in French binary units: `"512 octets"`, `"1,5 Ko"`, `"64 Mo"`, `"1,2 Go"`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["Ko", "Mo", "Go", "To"];
+    if bytes < 1024 {
+        return format!("{} octet{}", bytes, if bytes > 1 { "s" } else { "" });
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let rounded = (value * 10.0).round() / 10.0;
+    let s = if rounded.fract() == 0.0 || rounded >= 100.0 {
+        format!("{}", rounded.round() as u64)
+    } else {
+        format!("{rounded:.1}").replace('.', ",")
+    };
+    format!("{s} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_french_units() {
+        assert_eq!(size(0), "0 octet");
+        assert_eq!(size(1), "1 octet");
+        assert_eq!(size(512), "512 octets");
+        assert_eq!(size(1536), "1,5 Ko");
+        assert_eq!(size(20 * 1024 * 1024), "20 Mo");
+        assert_eq!(size(1_288_490_189), "1,2 Go");
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

@@ -13,26 +13,7 @@ pub(crate) fn count_fr(n: u64) -> String {
     out
 }
 
-/// A size in French binary units: `"512 octets"`, `"1,5 Ko"`, `"64 Mo"`, `"1,2 Go"`.
-pub(crate) fn size_fr(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["Ko", "Mo", "Go", "To"];
-    if bytes < 1024 {
-        return format!("{} octet{}", bytes, if bytes > 1 { "s" } else { "" });
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let rounded = (value * 10.0).round() / 10.0;
-    let s = if rounded.fract() == 0.0 || rounded >= 100.0 {
-        format!("{}", rounded.round() as u64)
-    } else {
-        format!("{rounded:.1}").replace('.', ",")
-    };
-    format!("{s} {}", UNITS[unit])
-}
+pub(crate) use parapheur_domain::french::size as size_fr;
 
 /// Collapses runs of whitespace (including folding CRLF) into one space and trims.
 pub(crate) fn collapse_ws(s: &str) -> String {

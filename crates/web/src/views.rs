@@ -15,12 +15,9 @@ pub fn instant(t: DateTime<Utc>, commune: &Commune) -> String {
         .to_string()
 }
 
+/// A size in French units (`domain::french::size`).
 pub fn size(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} o"),
-        b if b < 1024 * 1024 => format!("{} Ko", b / 1024),
-        b => format!("{:.1} Mo", b as f64 / (1024.0 * 1024.0)),
-    }
+    parapheur_app::domain::french::size(u64::try_from(bytes).unwrap_or(0))
 }
 
 #[derive(Debug, Serialize)]

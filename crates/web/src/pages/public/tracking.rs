@@ -31,15 +31,6 @@ pub struct TrackingQuery {
     envoye: Option<String>,
 }
 
-fn readable_size(bytes: i64) -> String {
-    let bytes = bytes.max(0) as f64;
-    if bytes >= 1024.0 * 1024.0 {
-        format!("{:.1} Mo", bytes / (1024.0 * 1024.0)).replace('.', ",")
-    } else {
-        format!("{} Ko", (bytes / 1024.0).ceil().max(1.0))
-    }
-}
-
 async fn tracking_page(
     state: &WebState,
     token: &str,
@@ -58,7 +49,7 @@ async fn tracking_page(
         .iter()
         .map(|a| {
             ctx! {
-                url => file_url(a.id), name => a.filename, size => readable_size(a.size),
+                url => file_url(a.id), name => a.filename, size => crate::views::size(a.size),
             }
         })
         .collect();
