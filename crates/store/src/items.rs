@@ -120,63 +120,52 @@ pub(crate) const OPEN_CLAUSE: &str =
     "status NOT IN ('reply_sent', 'closed', 'archived', 'destroyed')";
 
 impl ItemFilter {
-    /// The WHERE clause (after `commune_id = $1`) and the values to bind, in order.
-    fn sql(&self) -> (String, Vec<BindValue>) {
-        let mut sql = String::new();
-        let mut values: Vec<BindValue> = Vec::new();
-        let bind = |clause: &str, value: String, sql: &mut String, values: &mut Vec<BindValue>| {
-            values.push(BindValue::Text(value));
-            sql.push_str(&format!(" AND {clause} ${}", values.len() + 1));
-        };
+    /// The WHERE clause (after `commune_id = $1`) with its values.
+    fn sql(&self) -> Params {
+        let mut p = Params::after(1);
         if let Some(y) = self.year {
-            values.push(BindValue::Int(i64::from(y)));
-            sql.push_str(&format!(" AND year = ${}", values.len() + 1));
+            p.and("year =", BindValue::Int(i64::from(y)));
         }
         if let Some(d) = self.arrived_from {
-            bind("arrival_date >=", date_text(d), &mut sql, &mut values);
+            p.and("arrival_date >=", BindValue::Text(date_text(d)));
         }
         if let Some(d) = self.arrived_before {
-            bind("arrival_date <", date_text(d), &mut sql, &mut values);
+            p.and("arrival_date <", BindValue::Text(date_text(d)));
         }
         if let Some(d) = self.direction {
-            bind("direction =", d.code().to_owned(), &mut sql, &mut values);
+            p.and("direction =", BindValue::Text(d.code().to_owned()));
         }
         if let Some(c) = self.channel {
-            bind("channel =", c.code().to_owned(), &mut sql, &mut values);
+            p.and("channel =", BindValue::Text(c.code().to_owned()));
         }
         if let Some(s) = self.status {
-            bind("status =", s.code().to_owned(), &mut sql, &mut values);
+            p.and("status =", BindValue::Text(s.code().to_owned()));
         }
         if let Some(s) = self.service_id {
-            bind("service_id =", s.to_string(), &mut sql, &mut values);
+            p.and("service_id =", BindValue::Text(s.to_string()));
         }
         if let Some(a) = self.assignee_id {
-            bind("assignee_id =", a.to_string(), &mut sql, &mut values);
+            p.and("assignee_id =", BindValue::Text(a.to_string()));
         }
         if let Some(d) = self.late_on {
-            bind(
+            p.and(
                 &format!("{OPEN_CLAUSE} AND due_date <"),
-                date_text(d),
-                &mut sql,
-                &mut values,
+                BindValue::Text(date_text(d)),
             );
         }
         if let Some(d) = self.due_by {
-            bind(
+            p.and(
                 &format!("{OPEN_CLAUSE} AND due_date <="),
-                date_text(d),
-                &mut sql,
-                &mut values,
+                BindValue::Text(date_text(d)),
             );
         }
         if self.open_only {
-            sql.push_str(&format!(" AND {OPEN_CLAUSE}"));
+            p.sql.push_str(&format!(" AND {OPEN_CLAUSE}"));
         }
         if let Some(user) = self.confidential_visible_to {
-            values.push(BindValue::Text(user.to_string()));
-            let n = values.len() + 1;
-            sql.push_str(&format!(
-                " AND (confidentiality = 'normal' OR assignee_id = ${n} OR created_by = ${n})"
+            let n = p.bind(BindValue::Text(user.to_string()));
+            p.sql.push_str(&format!(
+                " AND (confidentiality = 'normal' OR assignee_id = {n} OR created_by = {n})"
             ));
         }
         if !self.statuses.is_empty() {
@@ -186,9 +175,54 @@ impl ItemFilter {
                 .iter()
                 .map(|s| format!("'{}'", s.code()))
                 .collect();
-            sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+            p.sql
+                .push_str(&format!(" AND status IN ({})", list.join(", ")));
         }
-        (sql, values)
+        p
+    }
+}
+
+/// SQL with numbered parameters that number themselves. sqlx's `QueryBuilder` writes `?`
+/// for the `Any` driver, which PostgreSQL refuses; the shared SQL uses `$n`.
+struct Params {
+    sql: String,
+    values: Vec<BindValue>,
+    /// Parameters bound before these (`$1` for the commune).
+    before: usize,
+}
+
+impl Params {
+    fn after(before: usize) -> Params {
+        Params {
+            sql: String::new(),
+            values: Vec::new(),
+            before,
+        }
+    }
+
+    /// Adds a value; returns its placeholder.
+    fn bind(&mut self, value: BindValue) -> String {
+        self.values.push(value);
+        format!("${}", self.before + self.values.len())
+    }
+
+    /// ` AND {clause} $n`.
+    fn and(&mut self, clause: &str, value: BindValue) {
+        let n = self.bind(value);
+        self.sql.push_str(&format!(" AND {clause} {n}"));
+    }
+
+    fn bind_all<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for v in self.values {
+            q = match v {
+                BindValue::Text(t) => q.bind(t),
+                BindValue::Int(i) => q.bind(i),
+            };
+        }
+        q
     }
 }
 
@@ -305,24 +339,18 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let (clause, values) = filter.sql();
-        let n = values.len() + 1;
+        let mut params = filter.sql();
+        let limit = params.bind(BindValue::Int(limit));
+        let offset = params.bind(BindValue::Int(offset));
         let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1{clause}
-             ORDER BY {} LIMIT ${} OFFSET ${}",
+            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1{}
+             ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            params.sql,
             filter.order.sql(),
-            n + 1,
-            n + 2
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
-        for v in values {
-            q = match v {
-                BindValue::Text(t) => q.bind(t),
-                BindValue::Int(i) => q.bind(i),
-            };
-        }
-        q.bind(limit)
-            .bind(offset)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        params
+            .bind_all(q)
             .fetch_all(self.reader())
             .await?
             .iter()
@@ -383,16 +411,17 @@ impl Store {
         commune_id: Uuid,
         filter: &ItemFilter,
     ) -> Result<i64, StoreError> {
-        let (clause, values) = filter.sql();
-        let sql = format!("SELECT COUNT(*) FROM items WHERE commune_id = $1{clause}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
-        for v in values {
-            q = match v {
-                BindValue::Text(t) => q.bind(t),
-                BindValue::Int(i) => q.bind(i),
-            };
-        }
-        Ok(q.fetch_one(self.reader()).await?.try_get(0)?)
+        let params = filter.sql();
+        let sql = format!(
+            "SELECT COUNT(*) FROM items WHERE commune_id = $1{}",
+            params.sql
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        Ok(params
+            .bind_all(q)
+            .fetch_one(self.reader())
+            .await?
+            .try_get(0)?)
     }
 
     pub async fn item_count(&self, commune_id: Uuid) -> Result<i64, StoreError> {
