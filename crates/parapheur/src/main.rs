@@ -15,7 +15,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    output::init_tracing(cli.verbose);
+    let server = matches!(
+        cli.command,
+        cli::Command::Serve { .. } | cli::Command::Demo { .. }
+    );
+    output::init_tracing(cli.verbose, server);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

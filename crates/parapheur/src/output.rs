@@ -3,9 +3,14 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-pub fn init_tracing(verbose: bool) {
+/// Logs on stderr. A server (`serve`, `demo`) also logs the use cases' info lines and
+/// spans (commune, actor), so that each warning says which request and which use case it
+/// came from; the other commands stay quiet but for warnings.
+pub fn init_tracing(verbose: bool, server: bool) {
     let default = if verbose {
         "info,parapheur=debug"
+    } else if server {
+        "warn,parapheur_web=info,parapheur_app=info"
     } else {
         "warn,parapheur_web=info"
     };

@@ -97,6 +97,7 @@ fn optional_phone(text: &str) -> Result<Option<String>, AppError> {
 impl App {
     /// Saves the commune's contact details, letterhead and logo. A new logo is written to
     /// the file store before the transaction that points to it.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn update_commune_settings(
         &self,
         commune: &Commune,
@@ -150,6 +151,7 @@ impl App {
 
     /// Renames a service, changes its address and phone, retires or restores it.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn update_service(
         &self,
         commune: &Commune,
@@ -185,6 +187,7 @@ impl App {
     }
 
     /// Creates an account without a password and the link its owner uses to choose one.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn invite_user(
         &self,
         commune: &Commune,
@@ -306,6 +309,7 @@ impl App {
     }
 
     /// Changes a document type's label, delay, silence rule, retention or activity.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn update_doctype(
         &self,
         commune: &Commune,

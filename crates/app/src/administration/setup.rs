@@ -266,6 +266,7 @@ pub enum Party {
 
 impl App {
     /// Merges a duplicate contact into the one kept; the history stays readable.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn merge_contacts(
         &self,
         commune: &Commune,

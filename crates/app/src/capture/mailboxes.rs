@@ -100,6 +100,7 @@ fn check_settings(settings: &MailboxSettings) -> Result<(), AppError> {
 
 impl App {
     /// Adds a mailbox to a commune (administrators).
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn add_mailbox(
         &self,
         commune: &Commune,
@@ -134,6 +135,7 @@ impl App {
     }
 
     /// Changes a mailbox. `password: None` keeps the stored one.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn update_mailbox(
         &self,
         commune: &Commune,

@@ -87,6 +87,7 @@ impl App {
     /// (group commit). An outcome is returned only once its message is committed: an error
     /// means the messages from the failing one on were not taken (the ones before were),
     /// and taking them again later is safe.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, messages = messages.len()))]
     pub async fn capture_messages(
         &self,
         commune: &Commune,
@@ -276,6 +277,7 @@ impl App {
 
     /// Retries a quarantined message with the current program (after a fix, or once the
     /// reason is dealt with). Its original bytes were kept.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn retry_inbound(
         &self,
         commune: &Commune,

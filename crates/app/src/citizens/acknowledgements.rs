@@ -287,6 +287,7 @@ impl App {
     /// recorded as sent by post in the item's thread and journal. An item that cannot
     /// have one (no type yet, a type dispensed by R112-4, an outgoing letter) is left
     /// out with the reason; nothing is recorded unless the PDF was laid out.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn print_acknowledgements(
         &self,
         commune: &Commune,
@@ -553,6 +554,7 @@ impl App {
 
     /// Sends the accusé de réception of an item by email (from the item page), again if
     /// asked: the AR may need repeating after documents were asked for.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn send_acknowledgement(
         &self,
         commune: &Commune,

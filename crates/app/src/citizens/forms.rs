@@ -111,6 +111,7 @@ impl App {
     }
 
     /// Creates or replaces a form, after checking its definition.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn save_request_form(
         &self,
         commune: &Commune,

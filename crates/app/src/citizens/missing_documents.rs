@@ -42,6 +42,7 @@ impl App {
     /// `due`: the date the commune sets for the documents (R112-5 asks the AR to state
     /// it); after today and within a year.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn request_documents(
         &self,
         commune: &Commune,

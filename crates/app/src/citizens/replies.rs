@@ -41,6 +41,7 @@ pub(super) fn thread_message(
 
 impl App {
     /// The values of a reply template's variables for an item.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn template_values(
         &self,
         commune: &Commune,
@@ -124,6 +125,7 @@ impl App {
     /// (status "réponse envoyée": no more deadline warnings, no implicit decision). A
     /// holding reply or a question leaves the request and its deadlines as they are.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn reply_by_email(
         &self,
         commune: &Commune,
@@ -265,6 +267,7 @@ impl App {
     }
 
     /// Creates or replaces a reply template, after checking its variables.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn save_reply_template(
         &self,
         commune: &Commune,

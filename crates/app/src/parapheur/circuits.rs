@@ -66,6 +66,7 @@ impl App {
 
     /// Saves a named circuit (the default of `doctype_code` when set).
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn save_circuit_template(
         &self,
         commune: &Commune,
@@ -130,6 +131,7 @@ impl App {
 
     /// Puts a draft into its circuit: the letter is laid out afresh (a refused letter's
     /// earlier signatures are dropped with it), the first stage's people are told.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn start_circuit(
         &self,
         commune: &Commune,
@@ -242,6 +244,7 @@ impl App {
     /// the actor's key, the stamp saying for whom when by delegation), a refusal back to
     /// the author, a transfer, an opinion asked or given, or a bypass by an administrator.
     /// A due seal is applied at once. Nothing is stored unless everything succeeded.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn act_on_folder(
         &self,
         commune: &Commune,
@@ -439,6 +442,7 @@ impl App {
     /// Records that `to_user` signs for `from_user` between two dates (for some document
     /// types only, or all when the list is empty).
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn add_delegation(
         &self,
         commune: &Commune,
@@ -493,6 +497,7 @@ impl App {
         Ok(row)
     }
 
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn revoke_delegation(
         &self,
         commune: &Commune,

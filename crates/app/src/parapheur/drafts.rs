@@ -38,6 +38,7 @@ fn letter_sections(body: &str) -> (Option<String>, Vec<String>, Option<String>) 
 impl App {
     /// Drafts a reply letter to an incoming item, from a template when given: the text is
     /// filled with the item's, the correspondent's and the commune's values, then laid out.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn draft_letter(
         &self,
         commune: &Commune,
@@ -139,6 +140,7 @@ impl App {
 
     /// Saves the author's changes to a draft (or to a refused letter, which goes back to
     /// being a draft) and lays it out again.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn save_letter(
         &self,
         commune: &Commune,

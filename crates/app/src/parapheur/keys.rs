@@ -103,6 +103,7 @@ impl App {
 
     /// Issues a new key for a signer from the commune's CA (replacing any previous one),
     /// protected by `pin` when given.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn issue_signer_key(
         &self,
         commune: &Commune,
@@ -152,6 +153,7 @@ impl App {
     /// Imports a key and its certificate from a PKCS#12 file (a certificate bought from a
     /// qualified provider, or the commune's seal).
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn import_signing_key(
         &self,
         commune: &Commune,

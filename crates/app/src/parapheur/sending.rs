@@ -18,6 +18,7 @@ impl App {
     /// Sends a signed letter: by email (the signed PDF attached) or by post. Either way
     /// the outgoing item is registered with its own chrono number and the PDF, linked to
     /// the request, and the request is closed as answered.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn send_letter(
         &self,
         commune: &Commune,

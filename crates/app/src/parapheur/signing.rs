@@ -60,6 +60,7 @@ pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
 impl App {
     /// Signs several folders at once (the élu's "sign all"): each is done or refused on
     /// its own, with its reason.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn sign_folders(
         &self,
         commune: &Commune,

@@ -58,6 +58,7 @@ impl Change {
 impl App {
     /// Applies a change to an item of the commune, inside one transaction, journaled with
     /// the item's state before and after.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn change_item(
         &self,
         commune: &Commune,
@@ -205,6 +206,7 @@ impl App {
         Ok(after)
     }
 
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn add_note(
         &self,
         commune: &Commune,
@@ -235,6 +237,7 @@ impl App {
     }
 
     /// Copies an item to a user of the same commune (diffusion).
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn copy_item(
         &self,
         commune: &Commune,
@@ -253,6 +256,7 @@ impl App {
         Ok(())
     }
 
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn link_items(
         &self,
         commune: &Commune,

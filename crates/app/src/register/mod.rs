@@ -219,6 +219,7 @@ impl App {
     /// Files are stored first; the item, its number, its attachments and its journal entry are
     /// then committed in one transaction. If anything fails, the register is unchanged (a file
     /// already stored is left unreferenced and collected by `fsck`).
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn register(
         &self,
         commune: &Commune,
@@ -234,6 +235,7 @@ impl App {
     /// Registers an item whose sender (recipient, for outgoing mail) is `party`: a new
     /// contact is created in the same transaction as the item, so a refused registration
     /// leaves no contact behind.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn register_with_party(
         &self,
         commune: &Commune,

@@ -1862,6 +1862,16 @@ async fn a_requests_log_lines_share_its_id() {
             "{of_request:?}"
         );
     }
+    // A use case's lines name the commune and the actor (its span).
+    let registered = register_in(&site, &site.a, "Demande tracée").await;
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("register{commune=01004 actor=system:test}")
+                && l.contains("item registered")
+                && l.contains(&registered.item.chrono)),
+        "{text}"
+    );
     // An id sent by a reverse proxy is kept; a hostile one is replaced.
     let mut request = get("/connexion", None);
     request
