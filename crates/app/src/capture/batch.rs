@@ -12,8 +12,7 @@ use parapheur_store::WriteTx;
 use parapheur_store::capture::{InboundMessage, InboundState};
 use uuid::Uuid;
 
-use super::messages::truncate;
-use super::{CaptureOutcome, Captured, MessageSource};
+use super::{CaptureOutcome, Captured, MessageSource, truncate};
 use crate::register::{ReadyItem, Registered, register_in};
 use crate::{Actor, App, AppError};
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::batch::{Attach, Batch, Content, MAX_BATCH, Plan, RECEIVING, Received};
 use super::{
     CaptureOutcome, Captured, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, MessageSource, matching_rule,
+    truncate,
 };
 use crate::register::NewFile;
 use crate::{Actor, App, AppError, ErrorKind, Party};
@@ -52,13 +53,6 @@ fn sender_contact(address: &parapheur_mail::Address) -> NewContact {
         name: truncate(&last_name, 120),
         email: Some(address.email.clone()),
         ..NewContact::default()
-    }
-}
-
-pub(super) fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
     }
 }
 

@@ -102,6 +102,14 @@ impl RuleField {
     }
 }
 
+/// `text` cut to `max_chars` characters, with "…" when it was longer.
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 /// The first rule that matches the message.
 pub fn matching_rule<'a>(rules: &'a [Rule], mail: &ParsedMail) -> Option<&'a Rule> {
     use parapheur_domain::contact::fold;
