@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Administrateurs de l'hébergement (créent les communes, ne lisent pas leur courrier)
+    HostAdmin {
+        #[command(subcommand)]
+        command: HostAdminCommand,
+    },
     /// La configuration (parapheur.toml, variables PARAPHEUR_…)
     Config {
         #[command(subcommand)]
@@ -383,6 +388,29 @@ pub enum PkiCommand {
         /// Code de signature protégeant la clé une fois importée (facultatif)
         #[arg(long, env = "PARAPHEUR_SIGNING_PIN", hide_env_values = true)]
         pin: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostAdminCommand {
+    /// Donne le droit d'administrer l'hébergement au compte actif de cette adresse
+    Add {
+        #[command(flatten)]
+        target: Target,
+        #[arg(value_name = "EMAIL")]
+        email: String,
+    },
+    /// Retire ce droit
+    Remove {
+        #[command(flatten)]
+        target: Target,
+        #[arg(value_name = "EMAIL")]
+        email: String,
+    },
+    /// Liste les administrateurs de l'hébergement
+    List {
+        #[command(flatten)]
+        target: Target,
     },
 }
 

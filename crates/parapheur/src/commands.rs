@@ -15,7 +15,8 @@ use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
 use serde_json::json;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, DoctypeCommand, ItemCommand, JournalCommand, RegisterArgs,
+    Cli, Command, ConfigCommand, DoctypeCommand, HostAdminCommand, ItemCommand, JournalCommand,
+    RegisterArgs,
 };
 use crate::output;
 use crate::target::{CommuneTarget, Target, config, open, open_commune};
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             no_serve,
         } => demo(data, listen, no_serve, json).await,
+        Command::HostAdmin { command } => host_admin(command, json).await,
         Command::Config {
             command: ConfigCommand::Check { target },
         } => {
@@ -181,8 +183,8 @@ async fn init(
                 role: Role::Administrateur,
                 service_id: None,
                 password: Some(password),
-                // The installation's first administrator manages its communes.
-                host_admin: true,
+                // Host rights are given by name only (`parapheur host-admin add`).
+                host_admin: false,
             },
             &CLI,
             now,
@@ -201,6 +203,38 @@ async fn init(
                 "Clé maître créée dans {}/master.key : gardez-en une copie hors de cette machine, sans elle les fichiers sont illisibles.",
                 target.target.data.display()
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn host_admin(command: HostAdminCommand, json: bool) -> anyhow::Result<ExitCode> {
+    let (target, change) = match command {
+        HostAdminCommand::Add { target, email } => (target, Some((email, true))),
+        HostAdminCommand::Remove { target, email } => (target, Some((email, false))),
+        HostAdminCommand::List { target } => (target, None),
+    };
+    let app = open(&target).await?;
+    if let Some((email, grant)) = change {
+        let user = app.set_host_admin(&email, grant, &CLI, Utc::now()).await?;
+        if json {
+            output::json(&json!({ "email": user.email, "host_admin": user.host_admin }))?;
+        } else if grant {
+            println!("{} administre l'hébergement.", user.email);
+        } else {
+            println!("{} n'administre plus l'hébergement.", user.email);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let admins = app.host_admins().await?;
+    if json {
+        let emails: Vec<&str> = admins.iter().map(|u| u.email.as_str()).collect();
+        output::json(&json!({ "host_admins": emails }))?;
+    } else if admins.is_empty() {
+        println!("Aucun administrateur de l'hébergement (parapheur host-admin add EMAIL).");
+    } else {
+        for user in admins {
+            println!("{} ({})", user.email, user.display_name);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -401,7 +401,38 @@ on_both_backends!(
     sigkill_during_an_import_loses_and_doubles_no_message,
     journal_verify_detects_tampering,
     import_mail_search_and_bad_messages,
+    host_administrators_are_named_explicitly,
 );
+
+/// `init` makes a commune administrator, not a host administrator: host rights are given
+/// and taken by name, and journaled.
+fn host_administrators_are_named_explicitly(backend: Backend) {
+    let Some(r) = Register::new(backend) else {
+        return;
+    };
+    r.init();
+    let list = r.run(&["host-admin", "list"], &["--json"]);
+    assert_success(&list, "host-admin list");
+    assert_eq!(json(&list)["host_admins"], serde_json::json!([]));
+    let unknown = r.run(&["host-admin", "add"], &["personne@ailleurs.fr"]);
+    assert_fails_with(&unknown, 1, &["introuvable"]);
+    let add = r.run(&["host-admin", "add"], &[ADMIN]);
+    assert_success(&add, "host-admin add");
+    assert!(
+        stdout(&add).contains("administre l'hébergement"),
+        "{}",
+        stdout(&add)
+    );
+    let list = r.run(&["host-admin", "list"], &["--json"]);
+    assert_eq!(json(&list)["host_admins"], serde_json::json!([ADMIN]));
+    let remove = r.run(&["host-admin", "remove"], &[ADMIN]);
+    assert_success(&remove, "host-admin remove");
+    let list = r.run(&["host-admin", "list"], &["--json"]);
+    assert_eq!(json(&list)["host_admins"], serde_json::json!([]));
+    // Two grants and a removal: two journal entries of the change, by the command line.
+    let journal = r.run(&["journal", "verify"], &[]);
+    assert_success(&journal, "journal verify");
+}
 
 mod sigkill_before_a_file_is_published_leaves_nothing_behind {
     #[test]

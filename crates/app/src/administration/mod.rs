@@ -15,6 +15,7 @@ use parapheur_store::services::Service;
 use parapheur_store::users::User;
 use uuid::Uuid;
 
+use crate::administration::auth::PasswordLink;
 use crate::{Actor, App, AppError, NewUser};
 
 /// A logo is printed small on letters: a few hundred KB is plenty.
@@ -50,14 +51,30 @@ pub struct UserChange {
     pub role: Role,
     pub service_id: Option<Uuid>,
     pub active: bool,
-    pub host_admin: bool,
 }
 
-/// An account just created, with the link its owner uses to choose a password.
+/// An account just created. The link its owner uses to choose a password always goes to
+/// the account's own address; `shown_token` is the same link for the administrator to pass
+/// on by hand, only where [`may_show_password_link`] allows it.
 #[derive(Debug, Clone)]
 pub struct Invitation {
     pub user: User,
-    pub token: String,
+    pub shown_token: Option<String>,
+}
+
+/// A password link an administrator asked for: sent to `user`'s own address, and shown to
+/// the administrator only where [`may_show_password_link`] allows it.
+#[derive(Debug, Clone)]
+pub struct PasswordLinkSent {
+    pub user: User,
+    pub shown_token: Option<String>,
+}
+
+/// Whether an administrator may see the password link of `user`: only for an account that
+/// never had a password, and never for one who signs (an élu) or administers. Otherwise an
+/// administrator could log in as the maire and sign in their name.
+pub fn may_show_password_link(user: &User, has_password: bool) -> bool {
+    !has_password && !user.host_admin && !matches!(user.role, Role::Elu | Role::Administrateur)
 }
 
 fn optional(text: &str, max: usize, what: &str) -> Result<Option<String>, AppError> {
@@ -207,23 +224,72 @@ impl App {
             self.check_service(commune, service).await?;
         }
         let user = self.add_user(commune, new, actor, now).await?;
-        let token = self.invitation_link(&user, now).await?;
-        Ok(Invitation { user, token })
+        let token = self
+            .email_password_link(&user, PasswordLink::Invitation, now)
+            .await?;
+        let shown_token = may_show_password_link(&user, false).then_some(token);
+        Ok(Invitation { user, shown_token })
     }
 
-    /// A new single-use link for a user to choose a password (valid a week), emailed to
-    /// them and returned for the administrator.
-    pub async fn invitation_link(
+    /// A new single-use link for a user of the commune to choose a password (valid a week),
+    /// emailed to the user's own address; returned for the administrator only where
+    /// [`may_show_password_link`] allows it. A host administrator is not found by a commune
+    /// administrator.
+    #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %who.email))]
+    pub async fn new_password_link(
         &self,
-        user: &User,
+        commune: &Commune,
+        who: &User,
+        id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
-        self.email_password_link(
-            user,
-            crate::administration::auth::PasswordLink::Invitation,
-            now,
-        )
-        .await
+    ) -> Result<PasswordLinkSent, AppError> {
+        let user = self.managed_user(commune, who, id).await?;
+        let has_password = self.store().password_hash(user.id).await?.is_some();
+        let token = self
+            .email_password_link(&user, PasswordLink::Invitation, now)
+            .await?;
+        let shown_token = may_show_password_link(&user, has_password).then_some(token);
+        Ok(PasswordLinkSent { user, shown_token })
+    }
+
+    /// A user of `commune` that `who` may manage: a host administrator's account is
+    /// invisible to a commune administrator who is not one.
+    pub async fn managed_user(
+        &self,
+        commune: &Commune,
+        who: &User,
+        id: Uuid,
+    ) -> Result<User, AppError> {
+        if !who.role.can_administer() || who.commune_id != commune.id {
+            return Err(AppError::Forbidden(
+                "réservé aux administrateurs de la commune".into(),
+            ));
+        }
+        let user = self.store().user(id).await?;
+        if user.commune_id != commune.id || (user.host_admin && !who.host_admin) {
+            return Err(parapheur_store::StoreError::not_found("utilisateur").into());
+        }
+        Ok(user)
+    }
+
+    /// The users of the commune that `who` may see on the administration pages.
+    pub async fn managed_users(
+        &self,
+        commune: &Commune,
+        who: &User,
+    ) -> Result<Vec<User>, AppError> {
+        if !who.role.can_administer() || who.commune_id != commune.id {
+            return Err(AppError::Forbidden(
+                "réservé aux administrateurs de la commune".into(),
+            ));
+        }
+        Ok(self
+            .store()
+            .users(commune.id)
+            .await?
+            .into_iter()
+            .filter(|u| who.host_admin || !u.host_admin)
+            .collect())
     }
 
     async fn check_service(&self, commune: &Commune, service: Uuid) -> Result<(), AppError> {
@@ -243,8 +309,9 @@ impl App {
     }
 
     /// Changes a user's name, role, service or activity. Nobody removes their own
-    /// administration rights or account, and a commune always keeps an administrator;
-    /// only a host administrator gives or takes host rights.
+    /// administration rights or account, and a commune always keeps an administrator.
+    /// Host rights are not changed here: only [`App::set_host_admin`] (the command line)
+    /// gives or takes them.
     pub async fn update_user(
         &self,
         commune: &Commune,
@@ -253,25 +320,13 @@ impl App {
         change: UserChange,
         now: DateTime<Utc>,
     ) -> Result<User, AppError> {
-        let before = self.store().user(id).await?;
-        if before.commune_id != commune.id {
-            return Err(parapheur_store::StoreError::not_found("utilisateur").into());
-        }
+        let before = self.managed_user(commune, who, id).await?;
         if let Some(service) = change.service_id
             && before.service_id != Some(service)
         {
             self.check_service(commune, service).await?;
         }
-        if change.host_admin != before.host_admin && !who.host_admin {
-            return Err(AppError::Forbidden(
-                "seul un administrateur de l'hébergement donne ou retire ce droit".into(),
-            ));
-        }
-        if who.id == id
-            && (!change.active
-                || change.role != Role::Administrateur
-                || (before.host_admin && !change.host_admin))
-        {
+        if who.id == id && (!change.active || change.role != Role::Administrateur) {
             return Err(AppError::invalid(
                 "vous ne pouvez pas retirer vos propres droits ni désactiver votre compte : demandez-le à un autre administrateur",
             ));
@@ -287,7 +342,6 @@ impl App {
             role: change.role,
             service_id: change.service_id,
             active: change.active,
-            host_admin: change.host_admin,
             ..before.clone()
         };
         if after == before {
@@ -306,6 +360,65 @@ impl App {
         }
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Gives or takes the right to administer the installation (create communes, see
+    /// their counts) to the active account with this email. Only the command line of the
+    /// installation calls this: no commune administrator can, and creating a commune never
+    /// makes one.
+    pub async fn set_host_admin(
+        &self,
+        email: &str,
+        grant: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, AppError> {
+        let email = normalize_email(email).ok_or_else(|| {
+            AppError::invalid(format!(
+                "adresse électronique invalide « {} »",
+                email.trim()
+            ))
+        })?;
+        let mut found = self.store().users_by_email(&email).await?;
+        let before = match found.len() {
+            0 => return Err(parapheur_store::StoreError::not_found("utilisateur").into()),
+            1 => found.remove(0),
+            n => {
+                return Err(AppError::Conflict(format!(
+                    "{n} comptes actifs portent l'adresse {email} : un seul peut administrer l'hébergement"
+                )));
+            }
+        };
+        if before.host_admin == grant {
+            return Ok(before);
+        }
+        let after = User {
+            host_admin: grant,
+            ..before.clone()
+        };
+        let mut tx = self.store().begin(now).await?;
+        tx.update_user(&before, &after, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        if !grant {
+            self.store().delete_user_sessions(after.id).await?;
+        }
+        Ok(after)
+    }
+
+    /// The installation's host administrators.
+    pub async fn host_admins(&self) -> Result<Vec<User>, AppError> {
+        let mut out = Vec::new();
+        for summary in self.store().commune_summaries().await? {
+            out.extend(
+                self.store()
+                    .users(summary.commune.id)
+                    .await?
+                    .into_iter()
+                    .filter(|u| u.host_admin),
+            );
+        }
+        Ok(out)
     }
 
     /// Changes a document type's label, delay, silence rule, retention or activity.

@@ -131,8 +131,7 @@ impl App {
                         role,
                         service_id,
                         password: Some(DEMO_PASSWORD.into()),
-                        // The demo box's administrator also manages its communes.
-                        host_admin: role == Role::Administrateur,
+                        host_admin: false,
                     },
                     &system,
                     start,
@@ -147,6 +146,13 @@ impl App {
                 role,
                 password: DEMO_PASSWORD.into(),
             });
+        }
+
+        // The demo box's administrator is named host administrator, as an operator would
+        // name one with `parapheur host-admin add`: creating the commune made none.
+        if let Some(admin) = logins.iter().find(|l| l.role == Role::Administrateur) {
+            self.set_host_admin(&admin.email, true, &system, start)
+                .await?;
         }
 
         let mut rng = Rng(0x5EED_37154);

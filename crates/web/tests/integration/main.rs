@@ -8,4 +8,5 @@ mod common;
 
 mod matrix;
 mod public;
+mod trust;
 mod web;

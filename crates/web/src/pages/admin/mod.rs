@@ -277,8 +277,7 @@ pub async fn create_commune(
         .await
     {
         Ok((commune, invitation)) => {
-            let url = invitation_url(&invitation.token);
-            let created = ctx! { name => commune.name, insee => commune.insee, email => invitation.user.email, url };
+            let created = ctx! { name => commune.name, insee => commune.insee, email => invitation.user.email };
             host_page(&state, &me, &CommuneForm::default(), None, Some(created)).await
         }
         Err(e) => {

@@ -34,8 +34,6 @@ pub struct UserForm {
     service: String,
     #[serde(default)]
     active: String,
-    #[serde(default)]
-    host_admin: String,
 }
 
 fn roles() -> Vec<minijinja::Value> {
@@ -64,10 +62,10 @@ async fn users_page(
     error: Option<String>,
     invitation: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
-    let store = state.app.store();
-    let services = store.services(me.0.commune.id).await?;
-    let users: Vec<_> = store
-        .users(me.0.commune.id)
+    let services = state.app.store().services(me.0.commune.id).await?;
+    let users: Vec<_> = state
+        .app
+        .managed_users(&me.0.commune, &me.0.user)
         .await?
         .into_iter()
         .map(|u| {
@@ -123,7 +121,7 @@ pub async fn invite_user(
         .await
     {
         Ok(invitation) => {
-            let url = invitation_url(&invitation.token);
+            let url = invitation.shown_token.as_deref().map(invitation_url);
             let shown =
                 ctx! { name => invitation.user.display_name, email => invitation.user.email, url };
             users_page(&state, &me, &UserForm::default(), None, Some(shown)).await
@@ -141,20 +139,20 @@ async fn user_page(
     id: Uuid,
     form: Option<&UserForm>,
     error: Option<String>,
-    invitation: Option<String>,
+    invitation: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
-    let user = state.app.store().user(id).await?;
-    if user.commune_id != me.0.commune.id {
-        return Err(WebError::NotFound);
-    }
+    let user = state
+        .app
+        .managed_user(&me.0.commune, &me.0.user, id)
+        .await?;
     let form = match form {
         Some(f) => ctx! {
             name => f.name, title => f.title, role => f.role, service => f.service,
-            active => !f.active.is_empty(), host_admin => !f.host_admin.is_empty(),
+            active => !f.active.is_empty(),
         },
         None => ctx! {
             name => user.display_name, title => user.title, role => user.role.code(),
-            service => user.service_id.map(|s| s.to_string()), active => user.active, host_admin => user.host_admin,
+            service => user.service_id.map(|s| s.to_string()), active => user.active,
         },
     };
     Ok(Html(templates::render(
@@ -163,7 +161,7 @@ async fn user_page(
             title => "Modifier un utilisateur", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "admin", section => "users", error, id => id.to_string(), email => user.email, form,
             roles => roles(), services => service_choices(state, me).await?,
-            may_grant_host => me.0.user.host_admin, is_me => user.id == me.0.user.id, invitation,
+            host_admin => user.host_admin, is_me => user.id == me.0.user.id, invitation,
         },
     )?))
 }
@@ -201,7 +199,6 @@ pub async fn update_user(
         role,
         service_id,
         active: !form.active.is_empty(),
-        host_admin: !form.host_admin.is_empty(),
     };
     match state
         .app
@@ -227,7 +224,8 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// A new link for a user to choose a password (lost invitation, forgotten password).
+/// A new link for a user to choose a password (lost invitation, forgotten password): sent to
+/// the user's own address, shown here only for an account that never had a password.
 pub async fn new_link(
     State(state): State<WebState>,
     me: Me,
@@ -237,13 +235,12 @@ pub async fn new_link(
     me.check_csrf(&form.csrf)?;
     me.require_admin()?;
     let id = parse_id(&id)?;
-    let user = state.app.store().user(id).await?;
-    if user.commune_id != me.0.commune.id {
-        return Err(WebError::NotFound);
-    }
-    let token = state.app.invitation_link(&user, Utc::now()).await?;
-    let url = invitation_url(&token);
-    user_page(&state, &me, id, None, None, Some(url)).await
+    let sent = state
+        .app
+        .new_password_link(&me.0.commune, &me.0.user, id, Utc::now())
+        .await?;
+    let url = sent.shown_token.as_deref().map(invitation_url);
+    user_page(&state, &me, id, None, None, Some(ctx! { url })).await
 }
 
 impl UserForm {

@@ -1,0 +1,174 @@
+//! Who may act for whom: password links, host administrators (the trust issue's findings
+//! 1 and 5), through the real router.
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use parapheur_app::domain::Role;
+use parapheur_app::{Actor, NewUser};
+
+use crate::common::*;
+
+async fn user_id(site: &Site, commune: &parapheur_app::domain::Commune, email: &str) -> String {
+    site.app
+        .store()
+        .user_by_email(commune.id, email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string()
+}
+
+async fn emails_to(site: &Site, commune: &parapheur_app::domain::Commune, to: &str) -> usize {
+    site.app
+        .store()
+        .outbox(commune.id, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.recipients == to)
+        .count()
+}
+
+#[tokio::test]
+async fn a_password_link_is_shown_only_for_an_agent_who_never_had_a_password() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "admin@b.test").await;
+    // The maire, another administrator, an agent who has a password: the link goes to
+    // their own address and is never shown to the administrator.
+    for email in ["maire@b.test", "admin@b.test", "agent@b.test"] {
+        let id = user_id(&site, &site.b, email).await;
+        let before = emails_to(&site, &site.b, email).await;
+        let (status, _, page) = send(
+            &site,
+            post(
+                &format!("/administration/utilisateurs/{id}/lien"),
+                Some(&cookie),
+                &format!("csrf={csrf}"),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{email}: {page}");
+        assert!(!page.contains("jeton="), "{email}: the link is shown");
+        assert!(page.contains("est parti par courriel"), "{email}");
+        assert_eq!(
+            emails_to(&site, &site.b, email).await,
+            before + 1,
+            "{email}"
+        );
+    }
+    // A new agent's first link may be passed on by hand; a new élu's never.
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/utilisateurs",
+            Some(&cookie),
+            &format!("name=Lea+Petit&email=lea%40b.test&role=agent&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("jeton="), "{page}");
+    let lea = user_id(&site, &site.b, "lea@b.test").await;
+    let (_, _, page) = send(
+        &site,
+        post(
+            &format!("/administration/utilisateurs/{lea}/lien"),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("jeton="), "{page}");
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/administration/utilisateurs",
+            Some(&cookie),
+            &format!("name=Paul+Adjoint&email=paul%40b.test&role=elu&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("Compte créé pour Paul Adjoint"), "{page}");
+    assert!(!page.contains("jeton="), "{page}");
+    assert_eq!(emails_to(&site, &site.b, "paul@b.test").await, 1);
+}
+
+#[tokio::test]
+async fn a_commune_administrator_neither_sees_nor_touches_a_host_administrator() {
+    let site = site().await;
+    site.app
+        .add_user(
+            &site.a,
+            NewUser {
+                email: "admin2@a.test".into(),
+                display_name: "Second administrateur".into(),
+                title: None,
+                role: Role::Administrateur,
+                service_id: None,
+                password: Some(PASSWORD.into()),
+                host_admin: false,
+            },
+            &Actor::System("test"),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let host = user_id(&site, &site.a, "admin@a.test").await;
+    let (cookie, csrf) = login(&site, "admin2@a.test").await;
+    let (status, _, page) = send(&site, get("/administration/utilisateurs", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("admin@a.test"),
+        "the host administrator is listed"
+    );
+    assert_eq!(
+        send(
+            &site,
+            get(
+                &format!("/administration/utilisateurs/{host}"),
+                Some(&cookie)
+            )
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    for (path, form) in [
+        (
+            format!("/administration/utilisateurs/{host}"),
+            format!("name=X&role=agent&csrf={csrf}"),
+        ),
+        (
+            format!("/administration/utilisateurs/{host}/lien"),
+            format!("csrf={csrf}"),
+        ),
+    ] {
+        let (status, _, _) = send(&site, post(&path, Some(&cookie), &form)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let after = site.app.store().user(host.parse().unwrap()).await.unwrap();
+    assert!(after.active && after.host_admin && after.role == Role::Administrateur);
+    assert_eq!(emails_to(&site, &site.a, "admin@a.test").await, 0);
+    // Host rights are not given through the web, not even by a host administrator.
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let second = user_id(&site, &site.a, "admin2@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/administration/utilisateurs/{second}"),
+            Some(&cookie),
+            &format!("name=Second&role=administrateur&active=1&host_admin=1&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        !site
+            .app
+            .store()
+            .user(second.parse().unwrap())
+            .await
+            .unwrap()
+            .host_admin
+    );
+}
