@@ -419,6 +419,22 @@ pub struct Item {
 }
 
 impl Item {
+    /// The one confidentiality rule: a confidential item is visible to élus and
+    /// administrators (`reader` is `None` for them), to the person in charge and to its
+    /// author. The store's SQL filter says the same.
+    pub fn is_visible_to(&self, reader: Option<Uuid>) -> bool {
+        match reader {
+            None => true,
+            Some(user) => {
+                self.confidentiality == Confidentiality::Normal
+                    || self.assignee_id == Some(user)
+                    || self.created_by == Some(user)
+            }
+        }
+    }
+}
+
+impl Item {
     /// Late: still open and its due date is past.
     pub fn is_late(&self, today: NaiveDate) -> bool {
         self.status.is_open() && self.due_date.is_some_and(|d| d < today)

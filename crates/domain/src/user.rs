@@ -53,6 +53,19 @@ impl Role {
     pub fn can_administer(self) -> bool {
         matches!(self, Role::Administrateur)
     }
+
+    /// Reads every confidential item of the commune (others read only those they are in
+    /// charge of or wrote: see [`crate::item::Item::is_visible_to`]).
+    pub fn reads_all_confidential(self) -> bool {
+        matches!(self, Role::Elu | Role::Administrateur)
+    }
+
+    /// The reader restriction for a person of this role: `None` reads everything, `Some(id)`
+    /// reads confidential items only where `id` is in charge or their author. The store
+    /// applies the same rule in SQL (`items::confidential_visible`).
+    pub fn confidential_reader(self, user: uuid::Uuid) -> Option<uuid::Uuid> {
+        (!self.reads_all_confidential()).then_some(user)
+    }
 }
 
 impl FromStr for Role {

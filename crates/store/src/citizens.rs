@@ -555,23 +555,31 @@ impl Store {
 impl Store {
     /// Open incoming requests that still need their accusé de réception: typed with a
     /// document type that requires one, and none sent yet. Oldest first.
+    /// `confidential_visible_to` as in [`crate::items::ItemFilter`].
     pub async fn unacknowledged_items(
         &self,
         commune_id: Uuid,
+        confidential_visible_to: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<parapheur_domain::item::Item>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let restrict = match confidential_visible_to {
+            Some(_) => format!(" AND {}", crate::items::confidential_visible("items", "$3")),
+            None => String::new(),
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ITEM_COLUMNS} FROM items
              WHERE commune_id = $1 AND {OPEN_CLAUSE} AND direction = 'incoming'
                AND acknowledged_at IS NULL
                AND doctype_code IN (SELECT code FROM doctypes
-                                     WHERE commune_id = $1 AND no_acknowledgement = 0)
+                                     WHERE commune_id = $1 AND no_acknowledgement = 0){restrict}
              ORDER BY registered_at, id LIMIT $2"
         )))
         .bind(commune_id.to_string())
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?;
+        .bind(limit);
+        if let Some(reader) = confidential_visible_to {
+            query = query.bind(reader.to_string());
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter().map(|r| item_from_row(r, Vec::new())).collect()
     }
 }

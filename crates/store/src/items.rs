@@ -57,6 +57,17 @@ pub struct InboxCounts {
     pub open: i64,
 }
 
+/// The one confidentiality rule, as SQL over the `items` row named `alias`: a confidential
+/// item is visible only to the person in charge of it and to its author (élus and
+/// administrators read everything and get no clause at all). `n` is the placeholder bound
+/// to the reader's id. Every list, count, digest and export that can show an item, or
+/// something made from one, filters with this and nothing else.
+pub fn confidential_visible(alias: &str, n: &str) -> String {
+    format!(
+        "({alias}.confidentiality = 'normal' OR {alias}.assignee_id = {n} OR {alias}.created_by = {n})"
+    )
+}
+
 /// Filters for listing items; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
@@ -164,9 +175,8 @@ impl ItemFilter {
         }
         if let Some(user) = self.confidential_visible_to {
             let n = p.bind(BindValue::Text(user.to_string()));
-            p.sql.push_str(&format!(
-                " AND (confidentiality = 'normal' OR assignee_id = {n} OR created_by = {n})"
-            ));
+            p.sql
+                .push_str(&format!(" AND {}", confidential_visible("items", &n)));
         }
         if !self.statuses.is_empty() {
             // Status codes are our own constants, never user text.
@@ -371,9 +381,9 @@ impl Store {
         confidential_visible_to: Option<Uuid>,
     ) -> Result<InboxCounts, StoreError> {
         let restrict = if confidential_visible_to.is_some() {
-            " AND (confidentiality = 'normal' OR assignee_id = $6 OR created_by = $6)"
+            format!(" AND {}", confidential_visible("items", "$6"))
         } else {
-            ""
+            String::new()
         };
         let sql = format!(
             "SELECT

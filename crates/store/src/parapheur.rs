@@ -305,24 +305,37 @@ impl Store {
         .collect()
     }
 
-    /// The commune's letters in the given states, most recently changed first.
+    /// The commune's letters in the given states, most recently changed first. With
+    /// `confidential_visible_to` (as in [`crate::items::ItemFilter`]), a letter answering a
+    /// confidential item is listed only to its author and to those who see the item.
     pub async fn folders_in(
         &self,
         commune_id: Uuid,
         states: &[FolderState],
+        confidential_visible_to: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<FolderRow>, StoreError> {
+        let restrict = match confidential_visible_to {
+            Some(_) => format!(
+                " AND (folders.item_id IS NULL OR folders.author_id = $4 OR EXISTS (
+                     SELECT 1 FROM items WHERE items.id = folders.item_id AND {}))",
+                crate::items::confidential_visible("items", "$4")
+            ),
+            None => String::new(),
+        };
         let mut out = Vec::new();
         for state in states {
-            let rows = sqlx::query(
-                "SELECT * FROM folders WHERE commune_id = $1 AND state = $2
-                 ORDER BY updated_at DESC LIMIT $3",
-            )
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM folders WHERE commune_id = $1 AND state = $2{restrict}
+                 ORDER BY updated_at DESC LIMIT $3"
+            )))
             .bind(commune_id.to_string())
             .bind(state.code())
-            .bind(limit)
-            .fetch_all(self.reader())
-            .await?;
+            .bind(limit);
+            if let Some(reader) = confidential_visible_to {
+                query = query.bind(reader.to_string());
+            }
+            let rows = query.fetch_all(self.reader()).await?;
             for row in &rows {
                 out.push(folder_from_row(row)?);
             }

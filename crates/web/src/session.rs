@@ -84,10 +84,7 @@ impl Me {
 
     /// Élus and administrators see confidential items; others only their own.
     pub fn confidential_filter(&self) -> Option<uuid::Uuid> {
-        match self.0.user.role {
-            parapheur_app::domain::Role::Elu | parapheur_app::domain::Role::Administrateur => None,
-            _ => Some(self.0.user.id),
-        }
+        self.0.confidential_reader()
     }
 
     pub fn can_register(&self) -> bool {

@@ -203,6 +203,12 @@ impl Authenticated {
     pub fn actor(&self) -> Actor {
         Actor::User(self.user.id)
     }
+
+    /// `None` when this person reads every confidential item, else their id: what every
+    /// list, count and search of theirs filters on.
+    pub fn confidential_reader(&self) -> Option<uuid::Uuid> {
+        self.user.role.confidential_reader(self.user.id)
+    }
 }
 
 /// A real argon2id hash of a random password: verified when the account does not exist, so

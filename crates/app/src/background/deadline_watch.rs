@@ -71,7 +71,11 @@ impl App {
         for commune in self.store().communes().await? {
             // A request from a form whose acknowledgements could not be queued when it was
             // submitted (a crash in between, a layout error) gets them now.
-            for item in self.store().unacknowledged_items(commune.id, 100).await? {
+            for item in self
+                .store()
+                .unacknowledged_items(commune.id, None, 100)
+                .await?
+            {
                 if item.channel == parapheur_domain::Channel::Form
                     && let Err(e) = self.acknowledge_submission(&commune, &item, now).await
                 {
@@ -228,6 +232,9 @@ pub fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
 /// Élus and administrators watch the whole commune (a small one); an agent watches what is
 /// theirs, and what waits in their service for no one in particular.
 fn concerns(user: &User, item: &Item) -> bool {
+    if !item.is_visible_to(user.role.confidential_reader(user.id)) {
+        return false;
+    }
     match user.role {
         Role::Elu | Role::Administrateur => true,
         _ => {

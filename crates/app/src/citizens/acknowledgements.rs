@@ -237,10 +237,15 @@ impl App {
     pub async fn unacknowledged(
         &self,
         commune: &Commune,
+        reader: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<(Item, bool)>, AppError> {
         let mut out = Vec::new();
-        for item in self.store().unacknowledged_items(commune.id, limit).await? {
+        for item in self
+            .store()
+            .unacknowledged_items(commune.id, reader, limit)
+            .await?
+        {
             let by_email = self
                 .sender_of(commune, &item)
                 .await?

@@ -216,7 +216,7 @@ impl App {
         let mut out = Vec::new();
         for folder in self
             .store()
-            .folders_in(commune.id, &[FolderState::Circuit], 500)
+            .folders_in(commune.id, &[FolderState::Circuit], None, 500)
             .await?
         {
             let Some(circuit) = FolderData::of_row(&folder)?.circuit else {

@@ -787,7 +787,7 @@ async fn paper_acknowledgements_are_printed_in_one_pdf(db: Db) {
             .item;
         items.push(item);
     }
-    let waiting = app.unacknowledged(&commune, 50).await.unwrap();
+    let waiting = app.unacknowledged(&commune, None, 50).await.unwrap();
     assert_eq!(waiting.len(), 2, "the dispensed type is not listed");
     assert!(waiting.iter().all(|(_, by_email)| !by_email));
     // Emailing is refused with the way out.
@@ -824,7 +824,12 @@ async fn paper_acknowledgements_are_printed_in_one_pdf(db: Db) {
         let after = app.store().item(commune.id, item.id).await.unwrap();
         assert_eq!(after.acknowledged_at, Some(t0));
     }
-    assert!(app.unacknowledged(&commune, 50).await.unwrap().is_empty());
+    assert!(
+        app.unacknowledged(&commune, None, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         app.deliver_outbox(t0).await.unwrap().sent,
         0,

@@ -205,7 +205,7 @@ pub async fn acknowledgements_page(
     let commune = &me.0.commune;
     let pending: Vec<_> = state
         .app
-        .unacknowledged(commune, 500)
+        .unacknowledged(commune, me.confidential_filter(), 500)
         .await?
         .into_iter()
         .map(|(i, email)| {

@@ -163,7 +163,10 @@ pub async fn inbox(
                 .take(10)
                 .collect();
             let unacknowledged = if me.can_register() {
-                store.unacknowledged_items(commune.id, 500).await?.len()
+                store
+                    .unacknowledged_items(commune.id, me.confidential_filter(), 500)
+                    .await?
+                    .len()
             } else {
                 0
             };

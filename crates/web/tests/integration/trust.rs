@@ -172,3 +172,120 @@ async fn a_commune_administrator_neither_sees_nor_touches_a_host_administrator()
             .host_admin
     );
 }
+
+/// Finding 8: the acknowledgements page and the parapheur listed confidential items'
+/// numbers and subjects, and the letters drafted for them, to every agent.
+#[tokio::test]
+async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() {
+    let site = site().await;
+    let system = Actor::System("test");
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let mut secret = parapheur_app::domain::item::NewItem::incoming(
+        parapheur_app::domain::Channel::Paper,
+        "Projet Secret Rivière",
+        today,
+    );
+    secret.confidentiality = parapheur_app::domain::Confidentiality::Confidential;
+    secret.doctype_code = Some("demande-administrative".into());
+    let secret = site
+        .app
+        .register(&site.a, &system, secret, Vec::new(), Utc::now())
+        .await
+        .unwrap();
+    let admin = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let folder = site
+        .app
+        .draft_letter(
+            &site.a,
+            &Actor::User(admin.id),
+            secret.item.id,
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    site.app
+        .save_letter(
+            &site.a,
+            &Actor::User(admin.id),
+            folder.id,
+            &parapheur_app::parapheur::LetterInput {
+                subject: "Réponse Rivière confidentielle".into(),
+                recipient: "Jean Durand".into(),
+                body: "Monsieur,\n\nRéponse.".into(),
+                signer_id: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    // The administrator reads them (the checks below can fail).
+    let (admin_cookie, _) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(&site, get("/accuses", Some(&admin_cookie))).await;
+    assert!(page.contains("Projet Secret Rivière"), "{page}");
+    let (_, _, page) = send(&site, get("/parapheur", Some(&admin_cookie))).await;
+    assert!(page.contains("Réponse Rivière confidentielle"), "{page}");
+    // An agent who is neither in charge nor the author does not.
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    for path in ["/accuses", "/parapheur", "/a-traiter"] {
+        let (status, _, page) = send(&site, get(path, Some(&cookie))).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !page.contains("Rivière"),
+            "{path} shows the confidential item: {page}"
+        );
+        assert!(!page.contains(&secret.item.chrono), "{path}");
+    }
+    let (status, _, _) = send(
+        &site,
+        get(&format!("/parapheur/{}", folder.id), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A draft is not read by URL by someone who neither wrote it nor processes mail.
+    let mut plain = parapheur_app::domain::item::NewItem::incoming(
+        parapheur_app::domain::Channel::Paper,
+        "Demande ordinaire",
+        today,
+    );
+    plain.doctype_code = Some("demande-administrative".into());
+    let plain = site
+        .app
+        .register(&site.a, &system, plain, Vec::new(), Utc::now())
+        .await
+        .unwrap();
+    let draft = site
+        .app
+        .draft_letter(
+            &site.a,
+            &Actor::User(admin.id),
+            plain.item.id,
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (archivist, _) = login(&site, "archiviste@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        get(&format!("/parapheur/{}", draft.id), Some(&archivist)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(
+        &site,
+        get(&format!("/parapheur/{}", draft.id), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "agents share the drafts of the mail they process"
+    );
+}

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
-use parapheur_app::domain::{CloseReason, Confidentiality, Item, Status};
+use parapheur_app::domain::{CloseReason, Item, Status};
 use parapheur_app::{Change, domain::Commune};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -37,11 +37,7 @@ pub(crate) async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<
         .store()
         .item(me.0.commune.id, parse_id(id)?)
         .await?;
-    if let Some(user) = me.confidential_filter()
-        && item.confidentiality == Confidentiality::Confidential
-        && item.assignee_id != Some(user)
-        && item.created_by != Some(user)
-    {
+    if !item.is_visible_to(me.confidential_filter()) {
         return Err(WebError::NotFound);
     }
     Ok(item)

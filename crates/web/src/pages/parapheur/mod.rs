@@ -48,7 +48,15 @@ async fn visible_folder(state: &WebState, me: &Me, id: &str) -> Result<FolderRow
         .store()
         .folder(me.0.commune.id, parse_id(id)?)
         .await?;
-    if let Some(item_id) = folder.item_id {
+    let author = folder.author_id == me.0.user.id;
+    // A draft is its author's and the agents' business, as on the list; a letter answering
+    // a confidential item is its author's and the item's readers'.
+    if folder.state == FolderState::Draft && !author && !me.can_register() {
+        return Err(WebError::NotFound);
+    }
+    if let Some(item_id) = folder.item_id
+        && !author
+    {
         visible_item(state, me, &item_id.to_string()).await?;
     }
     Ok(folder)
@@ -108,6 +116,7 @@ async fn list_page(
                 FolderState::Signed,
                 FolderState::Sent,
             ],
+            me.confidential_filter(),
             200,
         )
         .await?;
