@@ -43,4 +43,4 @@ pub use doctype::DocumentType;
 pub use item::{Channel, Confidentiality, Direction, Item, LinkKind, NewItem, Priority};
 pub use retention::{FinalAction, RetentionRule};
 pub use status::{CloseReason, Status, TransitionError};
-pub use user::Role;
+pub use user::{Permission, Role};

@@ -68,6 +68,41 @@ impl Role {
     }
 }
 
+/// What a use case asks of the person who calls it. Each use case of `app` declares one
+/// (and the web's route table the same per route), so no front end can forget it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Any active person of the commune (read, add a note, act on their own circuit step).
+    Member,
+    /// Register and process mail: agents and administrators.
+    ProcessMail,
+    /// The commune's settings, users, services, document types, keys and circuits.
+    Administer,
+}
+
+impl Role {
+    pub fn may(self, permission: Permission) -> bool {
+        match permission {
+            Permission::Member => true,
+            Permission::ProcessMail => self.can_register(),
+            Permission::Administer => self.can_administer(),
+        }
+    }
+}
+
+impl Permission {
+    /// Why a person is refused, in French.
+    pub fn refusal_fr(self) -> &'static str {
+        match self {
+            Permission::Member => "votre compte ne donne pas accès à cette commune",
+            Permission::ProcessMail => {
+                "votre rôle ne permet pas d'enregistrer ni de traiter le courrier"
+            }
+            Permission::Administer => "réservé aux administrateurs de la commune",
+        }
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

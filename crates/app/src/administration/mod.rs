@@ -3,6 +3,7 @@
 //! journal entry with the state before and after.
 
 pub mod auth;
+mod authorization;
 pub mod password;
 pub mod setup;
 
@@ -122,6 +123,8 @@ impl App {
         form: SettingsForm,
         now: DateTime<Utc>,
     ) -> Result<CommuneSettings, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let before = self.store().commune_settings(commune.id).await?;
         let mut after = CommuneSettings {
             address: optional(&form.address, 500, "l'adresse")?,
@@ -180,6 +183,8 @@ impl App {
         active: bool,
         now: DateTime<Utc>,
     ) -> Result<Service, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let before = self
             .store()
             .services(commune.id)
@@ -206,6 +211,19 @@ impl App {
     /// Creates an account without a password and the link its owner uses to choose one.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn invite_user(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        new: NewUser,
+        now: DateTime<Utc>,
+    ) -> Result<Invitation, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
+        self.invite_user_unchecked(commune, actor, new, now).await
+    }
+
+    /// [`App::invite_user`] for a caller that has already checked the actor's rights.
+    async fn invite_user_unchecked(
         &self,
         commune: &Commune,
         actor: &Actor,
@@ -431,6 +449,8 @@ impl App {
         active: bool,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let (before, was_active) = self
             .store()
             .all_doctypes(commune.id)
@@ -469,9 +489,10 @@ impl App {
                 admin_email.trim()
             ))
         })?;
+        self.authorize_host(actor).await?;
         let commune = self.create_commune(insee, actor, now).await?;
         let invitation = self
-            .invite_user(
+            .invite_user_unchecked(
                 &commune,
                 actor,
                 NewUser {

@@ -32,6 +32,7 @@ impl App {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Commune, AppError> {
+        self.authorize_host(actor).await?;
         let insee = insee.trim().to_uppercase();
         let record = parapheur_communes::by_insee(&insee)
             .ok_or_else(|| AppError::UnknownInsee(insee.clone()))?;
@@ -275,6 +276,8 @@ impl App {
         duplicate: Uuid,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let mut tx = self.store().begin(now).await?;
         tx.merge_contact(commune.id, keep, duplicate, &actor.journal_name())
             .await?;

@@ -108,6 +108,8 @@ impl App {
         settings: MailboxSettings,
         now: DateTime<Utc>,
     ) -> Result<Uuid, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         check_settings(&settings)?;
         self.check_rules(commune, &settings.rules).await?;
         let id = Uuid::now_v7();
@@ -145,6 +147,8 @@ impl App {
         keep_password: bool,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let mut row = self.store().mailbox(commune.id, id).await?;
         if keep_password {
             settings.config.password = self.mailbox_config(&row).await?.password;

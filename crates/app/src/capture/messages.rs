@@ -279,6 +279,8 @@ impl App {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<CaptureOutcome, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let message = self.store().inbound(commune.id, id).await?;
         if message.state != InboundState::Quarantined {

@@ -300,6 +300,8 @@ impl App {
         item_ids: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<PrintedAcknowledgements, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let (letterhead, logo) = self.letterhead(commune).await?;
         let mut letters = Vec::new();
@@ -567,6 +569,8 @@ impl App {
         item_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let item = self.store().item(commune.id, item_id).await?;
         let url = self.ensure_tracking_url(commune, item_id, now).await?;

@@ -119,6 +119,8 @@ impl App {
         input: FormInput,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let now = now.trunc_subsecs(6);
         let fields = request_form::fields_from_json(&input.fields_json)
             .map_err(|e| AppError::invalid(e.to_string()))?;

@@ -52,6 +52,8 @@ impl App {
         due: Option<chrono::NaiveDate>,
         now: DateTime<Utc>,
     ) -> Result<Item, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let missing: Vec<String> = missing
             .into_iter()

@@ -136,6 +136,8 @@ impl App {
         decides: bool,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let item = self.store().item(commune.id, item_id).await?;
         if item.direction != Direction::Incoming {
@@ -251,7 +253,7 @@ impl App {
                 .check_transition(Status::ReplySent, None)
                 .is_ok()
         {
-            self.change_item(
+            self.change_item_as_consequence(
                 commune,
                 actor,
                 item_id,
@@ -275,6 +277,8 @@ impl App {
         input: &TemplateInput,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let TemplateInput {
             code,
             name,

@@ -77,6 +77,8 @@ impl App {
         def: &CircuitDef,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let code = code.trim();
         if !parapheur_domain::doctype::is_valid_code(code) {
             return Err(AppError::invalid(
@@ -140,6 +142,8 @@ impl App {
         def: &CircuitDef,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let before = self.store().folder(commune.id, folder_id).await?;
         if !matches!(before.state, FolderState::Draft | FolderState::Rejected) {
@@ -254,6 +258,8 @@ impl App {
         pin: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Member)
+            .await?;
         let now = now.trunc_subsecs(6);
         let Some(user_id) = actor.user_id() else {
             return Err(AppError::invalid(
@@ -348,7 +354,7 @@ impl App {
         {
             let item = self.store().item(commune.id, item_id).await?;
             if item.status == Status::InCircuit {
-                self.change_item(
+                self.change_item_as_consequence(
                     commune,
                     actor,
                     item_id,
@@ -454,6 +460,8 @@ impl App {
         doctypes: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<DelegationRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let today = local_date(now, commune.zone());
         let delegation = Delegation {
             from_user,
@@ -505,6 +513,8 @@ impl App {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         let mut tx = self.store().begin(now).await?;
         tx.revoke_delegation(commune.id, id, now, &actor.journal_name())
             .await?;

@@ -47,6 +47,8 @@ impl App {
         template_code: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let Some(author_id) = actor.user_id() else {
             return Err(AppError::invalid("un courrier est rédigé par une personne"));
@@ -149,6 +151,8 @@ impl App {
         input: &LetterInput,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let before = self.store().folder(commune.id, folder_id).await?;
         if !matches!(before.state, FolderState::Draft | FolderState::Rejected) {

@@ -112,6 +112,8 @@ impl App {
         pin: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SigningKeyRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         if let Some(pin) = pin {
             check_pin(pin)?;
         }
@@ -164,6 +166,8 @@ impl App {
         pin: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SigningKeyRow, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
         if pkcs12.len() > 1_000_000 {
             return Err(AppError::invalid(
                 "un fichier PKCS#12 pèse quelques Ko : celui-ci est trop gros",

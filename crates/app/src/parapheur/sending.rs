@@ -27,6 +27,8 @@ impl App {
         by: SendBy,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let now = now.trunc_subsecs(6);
         let before = self.store().folder(commune.id, folder_id).await?;
         if before.state != FolderState::Signed {
@@ -231,8 +233,14 @@ impl App {
         }
         for to in steps {
             let reason = (to == Status::Closed).then_some(CloseReason::Answered);
-            self.change_item(commune, actor, item.id, Change::Status { to, reason }, now)
-                .await?;
+            self.change_item_as_consequence(
+                commune,
+                actor,
+                item.id,
+                Change::Status { to, reason },
+                now,
+            )
+            .await?;
         }
         Ok(())
     }

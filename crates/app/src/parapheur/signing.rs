@@ -69,6 +69,7 @@ impl App {
         pin: Option<&str>,
         now: DateTime<Utc>,
     ) -> Vec<(Uuid, Result<FolderRow, AppError>)> {
+        // Each folder is authorized by `act_on_folder`.
         let mut out = Vec::with_capacity(folder_ids.len());
         for id in folder_ids {
             let result = match self.store().folder(commune.id, *id).await {

@@ -1,6 +1,7 @@
 //! Changes to a registered item: status, routing, incompleteness (L114-5), notes, links.
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use parapheur_domain::Permission;
 use parapheur_domain::clock::local_date;
 use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
 use parapheur_domain::{CloseReason, Commune, Status};
@@ -60,6 +61,24 @@ impl App {
     /// the item's state before and after.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn change_item(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Result<Item, AppError> {
+        let item = self.store().item(commune.id, item_id).await?;
+        self.authorize_item(commune, actor, Permission::ProcessMail, &item)
+            .await?;
+        self.change_item_as_consequence(commune, actor, item_id, change, now)
+            .await
+    }
+
+    /// [`App::change_item`] without the check of the actor's rights, for a change that
+    /// follows from a use case that already made it (a refusal in the parapheur sends the
+    /// item back, a letter sent closes it).
+    pub(crate) async fn change_item_as_consequence(
         &self,
         commune: &Commune,
         actor: &Actor,
@@ -215,6 +234,9 @@ impl App {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<Note, AppError> {
+        let item = self.store().item(commune.id, item_id).await?;
+        self.authorize_item(commune, actor, Permission::Member, &item)
+            .await?;
         let body = body.trim();
         if body.is_empty() || body.chars().count() > 10_000 {
             return Err(AppError::invalid(
@@ -247,6 +269,8 @@ impl App {
         purpose: CopyPurpose,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, Permission::ProcessMail)
+            .await?;
         self.check_routing(commune, None, Some(user_id)).await?;
         let mut tx = self.store().begin(now).await?;
         tx.item_for_update(commune.id, item_id).await?;
@@ -266,6 +290,8 @@ impl App {
         kind: LinkKind,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        self.authorize(commune, actor, Permission::ProcessMail)
+            .await?;
         let mut tx = self.store().begin(now).await?;
         tx.insert_link(commune.id, from, to, kind, &actor.journal_name())
             .await?;

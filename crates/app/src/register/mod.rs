@@ -245,6 +245,8 @@ impl App {
         files: Vec<NewFile>,
         now: DateTime<Utc>,
     ) -> Result<Registered, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::ProcessMail)
+            .await?;
         let ready = self.ready_item(commune, new, party, files, now).await?;
         self.register_ready(commune, actor, ready).await
     }

@@ -11,3 +11,4 @@ mod citizens;
 mod imap_capture;
 mod parapheur;
 mod register;
+mod trust;

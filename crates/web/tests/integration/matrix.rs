@@ -230,18 +230,19 @@ const ROUTES: &[Route] = &[
     ),
     r("GET", "/administration/envois", Admins, Own, ""),
     // The parapheur: A's letter is a draft, so no action on it can succeed (and none
-    // changes it for the routes after); drafting a new one is allowed to registrars.
+    // changes it for the routes after); drafting a new one is allowed to registrars. A
+    // draft is read only by its author and the agents, so its routes are the registrars'.
     r("GET", "/parapheur", Everyone, Own, ""),
     r(
         "POST",
         "/parapheur/signer",
-        Everyone,
+        Registrars,
         CommuneA,
         "courrier={folder}",
     ),
     r("GET", "/parapheur/verifier", Everyone, Own, ""),
     r("POST", "/parapheur/verifier", Everyone, Own, "multipart"),
-    r("GET", "/parapheur/{folder}", Everyone, CommuneA, ""),
+    r("GET", "/parapheur/{folder}", Registrars, CommuneA, ""),
     r(
         "POST",
         "/parapheur/{folder}/enregistrer",
@@ -259,7 +260,7 @@ const ROUTES: &[Route] = &[
     r(
         "POST",
         "/parapheur/{folder}/action",
-        Everyone,
+        Registrars,
         CommuneA,
         "action=approve",
     ),
@@ -273,21 +274,21 @@ const ROUTES: &[Route] = &[
     r(
         "GET",
         "/parapheur/{folder}/document.pdf",
-        Everyone,
+        Registrars,
         CommuneA,
         "",
     ),
     r(
         "GET",
         "/parapheur/{folder}/bordereau.pdf",
-        Everyone,
+        Registrars,
         CommuneA,
         "",
     ),
     r(
         "GET",
         "/parapheur/{folder}/verification",
-        Everyone,
+        Registrars,
         CommuneA,
         "",
     ),
