@@ -135,7 +135,7 @@ impl AppError {
         match self {
             AppError::Store(e) => match e {
                 StoreError::NotFound(_) => ErrorKind::NotFound,
-                StoreError::AlreadyExists(_) => ErrorKind::Conflict,
+                StoreError::AlreadyExists(_) | StoreError::Changed(_) => ErrorKind::Conflict,
                 StoreError::Invalid(_) => ErrorKind::Invalid,
                 StoreError::Locked(_)
                 | StoreError::DiskFull(_)

@@ -60,14 +60,7 @@ impl Store {
         .fetch_optional(self.reader())
         .await?
         .ok_or_else(|| StoreError::not_found("commune"))?;
-        Ok(CommuneSettings {
-            address: row.try_get("address")?,
-            phone: row.try_get("phone")?,
-            email: row.try_get("email")?,
-            letterhead: row.try_get("letterhead")?,
-            logo_sha256: row.try_get("logo_sha256")?,
-            logo_type: row.try_get("logo_type")?,
-        })
+        settings_from_row(&row)
     }
 
     /// Every commune with its number of users and items, for the host administrator.
@@ -204,6 +197,13 @@ impl WriteTx {
         after: &CommuneSettings,
         actor: &str,
     ) -> Result<(), StoreError> {
+        let current = self
+            .lock_row("communes", "id", "id = $1", &[commune_id.to_string()])
+            .await?
+            .ok_or_else(|| StoreError::not_found("commune"))?;
+        if settings_from_row(&current)? != *before {
+            return Err(StoreError::Changed("la fiche de la commune".into()));
+        }
         sqlx::query(
             "UPDATE communes SET address = $1, phone = $2, email = $3, letterhead = $4,
                                  logo_sha256 = $5, logo_type = $6
@@ -231,4 +231,15 @@ impl WriteTx {
         );
         Ok(())
     }
+}
+
+fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSettings, StoreError> {
+    Ok(CommuneSettings {
+        address: row.try_get("address")?,
+        phone: row.try_get("phone")?,
+        email: row.try_get("email")?,
+        letterhead: row.try_get("letterhead")?,
+        logo_sha256: row.try_get("logo_sha256")?,
+        logo_type: row.try_get("logo_type")?,
+    })
 }

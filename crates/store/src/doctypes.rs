@@ -150,6 +150,18 @@ impl WriteTx {
         active: bool,
         actor: &str,
     ) -> Result<(), StoreError> {
+        let current = self
+            .lock_row(
+                "doctypes",
+                "code",
+                "commune_id = $1 AND code = $2",
+                &[commune_id.to_string(), before.code.clone()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::not_found("type de document"))?;
+        if doctype_from_row(&current)? != *before {
+            return Err(StoreError::Changed("ce type de document".into()));
+        }
         sqlx::query(
             "UPDATE doctypes SET label = $1, delay = $2, silence = $3, retention_years = $4,
                                  final_action = $5, no_acknowledgement = $6, active = $7

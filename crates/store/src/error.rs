@@ -23,6 +23,12 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("{0}")]
     Invalid(String),
+    /// A read-modify-write found the row changed since it was read (by another person or
+    /// another node): nothing was written.
+    #[error(
+        "{0} a été modifié entre-temps par quelqu'un d'autre : rechargez la page et recommencez"
+    )]
+    Changed(String),
     #[error("erreur de la base de données : {0}")]
     Database(#[source] sqlx::Error),
 }

@@ -796,6 +796,14 @@ impl WriteTx {
         commune_id: Uuid,
         id: Uuid,
     ) -> Result<Item, StoreError> {
+        // A no-op UPDATE first: on PostgreSQL it locks the row until the transaction ends,
+        // so a second change of the same item waits and then reads this one's result
+        // instead of overwriting it (SQLite's BEGIN IMMEDIATE already serializes writers).
+        sqlx::query("UPDATE items SET id = id WHERE commune_id = $1 AND id = $2")
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .execute(self.conn())
+            .await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1 AND id = $2"
         )))

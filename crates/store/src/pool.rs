@@ -222,6 +222,34 @@ impl WriteTx {
         &mut self.tx
     }
 
+    /// Locks the row of `table` matching `condition` until the transaction ends and reads it
+    /// again: a no-op UPDATE of `column` takes PostgreSQL's row lock (SQLite's writer
+    /// already holds the whole database). A read-modify-write then checks that the state it
+    /// started from is still the stored one, so a concurrent change is refused instead of
+    /// silently overwritten.
+    pub(crate) async fn lock_row(
+        &mut self,
+        table: &'static str,
+        column: &'static str,
+        condition: &'static str,
+        binds: &[String],
+    ) -> Result<Option<AnyRow>, StoreError> {
+        let mut lock = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = {column} WHERE {condition}"
+        )));
+        for b in binds {
+            lock = lock.bind(b.clone());
+        }
+        lock.execute(self.conn()).await?;
+        let mut read = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM {table} WHERE {condition}"
+        )));
+        for b in binds {
+            read = read.bind(b.clone());
+        }
+        Ok(read.fetch_optional(self.conn()).await?)
+    }
+
     /// Records a change to be journaled at commit.
     pub fn journal(&mut self, commune_id: Uuid, entry: NewJournalEntry) {
         self.pending.push((commune_id, entry));

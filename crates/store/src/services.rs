@@ -27,17 +27,7 @@ impl Store {
             .fetch_all(self.reader())
             .await?
             .iter()
-            .map(|row| {
-                Ok(Service {
-                    id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-                    commune_id,
-                    code: row.try_get("code")?,
-                    name: row.try_get("name")?,
-                    email: row.try_get("email")?,
-                    phone: row.try_get("phone")?,
-                    active: row.try_get::<i64, _>("active")? != 0,
-                })
-            })
+            .map(|row| service_from_row(row, commune_id))
             .collect()
     }
 }
@@ -84,6 +74,18 @@ impl WriteTx {
         after: &Service,
         actor: &str,
     ) -> Result<(), StoreError> {
+        let current = self
+            .lock_row(
+                "services",
+                "id",
+                "id = $1 AND commune_id = $2",
+                &[before.id.to_string(), before.commune_id.to_string()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::not_found("service"))?;
+        if service_from_row(&current, before.commune_id)? != *before {
+            return Err(StoreError::Changed("ce service".into()));
+        }
         sqlx::query(
             "UPDATE services SET name = $1, email = $2, phone = $3, active = $4
              WHERE id = $5 AND commune_id = $6",
@@ -109,4 +111,16 @@ impl WriteTx {
         );
         Ok(())
     }
+}
+
+fn service_from_row(row: &sqlx::any::AnyRow, commune_id: Uuid) -> Result<Service, StoreError> {
+    Ok(Service {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        commune_id,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
 }

@@ -183,6 +183,18 @@ impl WriteTx {
         after: &User,
         actor: &str,
     ) -> Result<(), StoreError> {
+        let current = self
+            .lock_row(
+                "users",
+                "id",
+                "id = $1 AND commune_id = $2",
+                &[before.id.to_string(), before.commune_id.to_string()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::not_found("utilisateur"))?;
+        if user_from_row(&current)? != *before {
+            return Err(StoreError::Changed("ce compte".into()));
+        }
         sqlx::query(
             "UPDATE users SET display_name = $1, title = $2, role = $3, service_id = $4,
                               active = $5, host_admin = $6

@@ -122,3 +122,131 @@ async fn use_cases_refuse_an_actor_without_the_right(db: Db) {
         .await
         .unwrap();
 }
+
+both!(no_change_is_lost_to_a_concurrent_one);
+
+/// Finding 10: on PostgreSQL two concurrent changes of one item both read the same state and
+/// the second silently overwrote the first. Now each change starts from the one before it
+/// (the journal's "before" of each is the "after" of the previous), and a change computed
+/// from a stale state is refused.
+async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), commune.zone());
+    let item = h
+        .app
+        .register(
+            &commune,
+            &SYSTEM,
+            NewItem::incoming(Channel::Paper, "Demande disputée", today),
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .item;
+    let mut agents = Vec::new();
+    for n in 0..8 {
+        agents.push(person(&h, &commune, &format!("agent{n}@a.test"), Role::Agent).await);
+    }
+    let mut tasks = Vec::new();
+    for agent in agents {
+        let app = h.app.clone();
+        let commune = commune.clone();
+        tasks.push(tokio::spawn(async move {
+            let me = agent.user_id().unwrap();
+            app.change_item(
+                &commune,
+                &agent,
+                item.id,
+                Change::Assign {
+                    service_id: None,
+                    assignee_id: Some(me),
+                },
+                Utc::now(),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let entries = h
+        .app
+        .store()
+        .journal_of(commune.id, "item", &item.id.to_string())
+        .await
+        .unwrap();
+    let changes: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "item.assigned")
+        .collect();
+    assert_eq!(changes.len(), 8);
+    let json = |s: &Option<String>| -> serde_json::Value {
+        serde_json::from_str(s.as_deref().unwrap()).unwrap()
+    };
+    for pair in changes.windows(2) {
+        assert_eq!(
+            json(&pair[1].before)["assignee_id"],
+            json(&pair[0].after)["assignee_id"],
+            "a change started from a state another change had already replaced"
+        );
+    }
+    let last = json(&changes[7].after);
+    let stored = h.app.store().item(commune.id, item.id).await.unwrap();
+    assert_eq!(last["assignee_id"], serde_json::json!(stored.assignee_id));
+
+    // A change computed from a state that is no longer the stored one is refused.
+    let user = h
+        .app
+        .store()
+        .user_by_email(commune.id, "agent0@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let renamed = |name: &str| parapheur_app::store::users::User {
+        display_name: name.into(),
+        ..user.clone()
+    };
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    tx.update_user(&user, &renamed("Premier"), "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    let err = tx
+        .update_user(&user, &renamed("Second"), "test")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        "{err:?}"
+    );
+    drop(tx);
+    let settings = h.app.store().commune_settings(commune.id).await.unwrap();
+    let with = |address: &str| parapheur_app::store::communes::CommuneSettings {
+        address: Some(address.into()),
+        ..settings.clone()
+    };
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    tx.set_commune_settings(commune.id, &settings, &with("1 place"), "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    let err = tx
+        .set_commune_settings(commune.id, &settings, &with("2 place"), "test")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        "{err:?}"
+    );
+    drop(tx);
+    assert_eq!(
+        h.app.store().user(user.id).await.unwrap().display_name,
+        "Premier"
+    );
+}
