@@ -64,6 +64,13 @@ pub struct Config {
     /// How long a writer waits behind another's lock (`lock_timeout_ms`,
     /// `PARAPHEUR_LOCK_TIMEOUT_MS`): SQLite's busy timeout, PostgreSQL's lock_timeout.
     pub lock_timeout: Duration,
+    /// Lets a commune's mailbox settings reach loopback, private and link-local addresses
+    /// (`outbound_internal_addresses`, `PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES`): off by
+    /// default, so a commune administrator cannot probe the server's own network.
+    pub outbound_internal_addresses: bool,
+    /// Lets a commune's mailbox settings connect without TLS (`outbound_plain_text`,
+    /// `PARAPHEUR_OUTBOUND_PLAIN_TEXT`): off by default.
+    pub outbound_plain_text: bool,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -165,6 +172,8 @@ struct FileSettings {
     poll_seconds: Option<u64>,
     pow_bits: Option<u8>,
     lock_timeout_ms: Option<u64>,
+    outbound_internal_addresses: Option<bool>,
+    outbound_plain_text: Option<bool>,
 }
 
 impl Config {
@@ -240,6 +249,18 @@ impl Config {
             .or(settings.public_url)
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
         let tsa_url = env("PARAPHEUR_TSA_URL").or(settings.tsa_url);
+        let outbound_internal_addresses = env_bool(
+            "PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES",
+            env("PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES"),
+        )?
+        .or(settings.outbound_internal_addresses)
+        .unwrap_or(false);
+        let outbound_plain_text = env_bool(
+            "PARAPHEUR_OUTBOUND_PLAIN_TEXT",
+            env("PARAPHEUR_OUTBOUND_PLAIN_TEXT"),
+        )?
+        .or(settings.outbound_plain_text)
+        .unwrap_or(false);
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
@@ -268,6 +289,8 @@ impl Config {
             pow_bits: pow_bits.unwrap_or(DEFAULT_POW_BITS),
             lock_timeout: lock_timeout_ms
                 .map_or(parapheur_store::DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
+            outbound_internal_addresses,
+            outbound_plain_text,
         })
     }
 
@@ -292,6 +315,8 @@ impl Config {
             poll_interval: DEFAULT_POLL_INTERVAL,
             pow_bits: DEFAULT_POW_BITS,
             lock_timeout: parapheur_store::DEFAULT_LOCK_TIMEOUT,
+            outbound_internal_addresses: false,
+            outbound_plain_text: false,
         }
     }
 
@@ -342,6 +367,11 @@ impl Config {
             ("poll_seconds", self.poll_interval.as_secs().to_string()),
             ("pow_bits", self.pow_bits.to_string()),
             ("lock_timeout_ms", self.lock_timeout.as_millis().to_string()),
+            (
+                "outbound_internal_addresses",
+                self.outbound_internal_addresses.to_string(),
+            ),
+            ("outbound_plain_text", self.outbound_plain_text.to_string()),
         ];
         match &self.smtp {
             Some(smtp) => lines.push((
@@ -478,6 +508,19 @@ fn env_number<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>
             ))
         }),
         None => Ok(None),
+    }
+}
+
+/// An environment variable holding a yes/no, refused with its name when it holds anything
+/// else.
+fn env_bool(name: &str, value: Option<String>) -> Result<Option<bool>, AppError> {
+    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "oui" | "yes") => Ok(Some(true)),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "non" | "no") => Ok(Some(false)),
+        Some(v) => Err(AppError::Config(format!(
+            "{name} : true ou false est attendu, pas « {v} »"
+        ))),
     }
 }
 

@@ -100,6 +100,8 @@ pub struct App {
     ocr_workers: usize,
     /// Difficulty of the public forms' proof of work.
     pow_bits: u8,
+    /// Where the communes' mailbox settings may connect.
+    network: parapheur_mailbox::NetworkPolicy,
     /// The background loops' restarts and last panics, for the health report.
     loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
@@ -132,6 +134,10 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
+            network: parapheur_mailbox::NetworkPolicy {
+                allow_internal: config.outbound_internal_addresses,
+                allow_plain_text: config.outbound_plain_text,
+            },
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
         };

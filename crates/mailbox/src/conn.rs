@@ -70,10 +70,18 @@ pub(crate) type ImapSession = Session<Stream>;
 
 /// Opens a logged-in session (nothing selected yet).
 pub(crate) async fn connect(config: &MailboxConfig) -> Result<ImapSession, MailboxError> {
-    let addrs = resolve(config).await?;
-    if config.security == Security::Plain && !addrs.iter().all(|a| a.ip().is_loopback()) {
+    if config.security == Security::Plain && !config.network.allow_plain_text {
         return Err(MailboxError::Connect(format!(
             "connexion non chiffrée refusée vers {} : choisir TLS ou STARTTLS",
+            config.host
+        )));
+    }
+    let addrs = resolve(config).await?;
+    // The addresses checked are the ones connected to (no second lookup to rebind).
+    if !config.network.allow_internal && !addrs.iter().all(|a| crate::is_public_address(a.ip())) {
+        return Err(MailboxError::Connect(format!(
+            "« {} » désigne une adresse interne (cette machine ou un réseau privé) : refusée \
+             sauf si l'installation l'autorise",
             config.host
         )));
     }
@@ -112,9 +120,8 @@ pub(crate) async fn connect(config: &MailboxConfig) -> Result<ImapSession, Mailb
             {
                 Err(_) => return Err(MailboxError::Timeout),
                 Ok(Err(e)) => {
-                    return Err(MailboxError::Tls(format!(
-                        "le serveur refuse STARTTLS ({e})"
-                    )));
+                    tracing::debug!(error = %e, "STARTTLS");
+                    return Err(MailboxError::Tls("le serveur refuse STARTTLS".into()));
                 }
                 Ok(Ok(())) => {}
             }
@@ -198,7 +205,12 @@ async fn tls_handshake(tcp: TcpStream, host: &str) -> Result<TlsStream<TcpStream
 async fn greeting(client: &mut Client<Stream>) -> Result<(), MailboxError> {
     match tokio::time::timeout(CONNECT_TIMEOUT, client.read_response()).await {
         Err(_) => Err(MailboxError::Timeout),
-        Ok(Err(e)) => Err(MailboxError::Connect(e.to_string())),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "IMAP greeting");
+            Err(MailboxError::Connect(
+                "le serveur ne parle pas IMAP ou a coupé la connexion".into(),
+            ))
+        }
         Ok(Ok(None)) => Err(MailboxError::Connect(
             "le serveur a fermé la connexion".into(),
         )),
@@ -207,9 +219,14 @@ async fn greeting(client: &mut Client<Stream>) -> Result<(), MailboxError> {
                 status: Status::Ok | Status::PreAuth,
                 ..
             } => Ok(()),
-            other => Err(MailboxError::Connect(format!(
-                "accueil inattendu du serveur : {other:?}"
-            ))),
+            other => {
+                // What the remote sent stays in the debug log: the settings page must not
+                // become a way to read other services' banners.
+                tracing::debug!(greeting = ?other, "unexpected IMAP greeting");
+                Err(MailboxError::Connect(
+                    "le serveur ne répond pas comme un serveur IMAP".into(),
+                ))
+            }
         },
     }
 }
@@ -237,12 +254,21 @@ pub(crate) fn imap_error(error: async_imap::error::Error) -> MailboxError {
         Error::ConnectionLost => {
             MailboxError::Connect("connexion interrompue par le serveur".into())
         }
-        Error::No(text) => MailboxError::Protocol(format!("refus du serveur : {text}")),
-        Error::Bad(text) => MailboxError::Protocol(format!("commande rejetée : {text}")),
+        Error::No(text) => {
+            tracing::debug!(%text, "IMAP NO");
+            MailboxError::Protocol("le serveur refuse la commande".into())
+        }
+        Error::Bad(text) => {
+            tracing::debug!(%text, "IMAP BAD");
+            MailboxError::Protocol("le serveur rejette la commande".into())
+        }
         Error::Validate(_) => {
             MailboxError::Protocol("nom de dossier invalide (caractère interdit)".into())
         }
         Error::Append => MailboxError::Protocol("le serveur a refusé le message".into()),
-        other => MailboxError::Protocol(other.to_string()),
+        other => {
+            tracing::debug!(error = %other, "IMAP");
+            MailboxError::Protocol("réponse illisible".into())
+        }
     }
 }

@@ -56,8 +56,8 @@ pub enum Security {
     Tls,
     /// Plain connection upgraded with `STARTTLS` (usually port 143).
     StartTls,
-    /// No encryption at all. Only accepted towards a loopback address (tests,
-    /// a local relay): the password would otherwise travel in clear.
+    /// No encryption at all: refused unless the installation allows it
+    /// ([`NetworkPolicy::allow_plain_text`]), since the password travels in clear.
     Plain,
 }
 
@@ -83,6 +83,61 @@ pub enum AfterCapture {
     MoveTo(String),
 }
 
+/// Where the installation lets a commune's mailbox settings connect. The settings come from
+/// a commune administrator; the policy from whoever runs the server. Strict by default: no
+/// loopback, private, link-local or other internal address (the settings page would
+/// otherwise probe the host's own network), and no connection without TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkPolicy {
+    /// Allow loopback, private (RFC 1918, fc00::/7), link-local, shared (100.64/10) and
+    /// other non-public addresses: a mail server on the mairie's own network.
+    pub allow_internal: bool,
+    /// Allow [`Security::Plain`]: the password then travels in clear.
+    pub allow_plain_text: bool,
+}
+
+impl NetworkPolicy {
+    /// Everything allowed: tests against a server on this machine.
+    pub const PERMISSIVE: NetworkPolicy = NetworkPolicy {
+        allow_internal: true,
+        allow_plain_text: true,
+    };
+}
+
+/// Whether `ip` is an address of the public internet (not loopback, private, link-local,
+/// shared, documentation, multicast, unspecified or broadcast).
+pub fn is_public_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
 /// One mailbox of a commune.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct MailboxConfig {
@@ -94,6 +149,10 @@ pub struct MailboxConfig {
     /// Folder to watch, UTF-8 (encoded to modified UTF-7 on the wire), usually "INBOX".
     pub folder: String,
     pub after_capture: AfterCapture,
+    /// Set by the application from the installation's configuration, never stored with
+    /// the commune's settings.
+    #[serde(skip, default)]
+    pub network: NetworkPolicy,
 }
 
 impl fmt::Debug for MailboxConfig {
@@ -563,6 +622,7 @@ mod tests {
             password: "Tr3s-S3cret!".into(),
             folder: "INBOX".into(),
             after_capture: AfterCapture::MoveTo("Traités".into()),
+            network: NetworkPolicy::default(),
         }
     }
 

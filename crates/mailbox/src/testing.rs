@@ -33,6 +33,7 @@ impl TestDovecot {
             password: "secret".into(),
             folder: "INBOX".into(),
             after_capture,
+            network: crate::NetworkPolicy::PERMISSIVE,
         }
     }
 }

@@ -35,6 +35,7 @@ fn config(server: &Dovecot, user: &str, after_capture: AfterCapture) -> MailboxC
         password: "secret".into(),
         folder: "INBOX".into(),
         after_capture,
+        network: parapheur_mailbox::NetworkPolicy::PERMISSIVE,
     }
 }
 
@@ -387,13 +388,14 @@ async fn dead_port_is_a_connect_error() {
         password: "y".into(),
         folder: "INBOX".into(),
         after_capture: AfterCapture::Leave,
+        network: parapheur_mailbox::NetworkPolicy::PERMISSIVE,
     };
     let error = check(&config).await.unwrap_err();
     assert!(matches!(error, MailboxError::Connect(_)), "{error:?}");
 }
 
 #[tokio::test]
-async fn plain_is_refused_beyond_loopback() {
+async fn plain_text_is_refused_unless_the_installation_allows_it() {
     let config = MailboxConfig {
         host: "192.0.2.1".into(), // TEST-NET-1: never contacted
         port: 143,
@@ -402,10 +404,76 @@ async fn plain_is_refused_beyond_loopback() {
         password: "y".into(),
         folder: "INBOX".into(),
         after_capture: AfterCapture::Leave,
+        network: Default::default(),
     };
     let error = fetch_new(&config, None, MB, 10).await.unwrap_err();
     assert!(
         matches!(&error, MailboxError::Connect(text) if text.contains("non chiffrée")),
         "{error:?}"
     );
+}
+
+/// The settings page must not probe the server's own network: loopback, private and
+/// link-local addresses are refused by default, and what a remote sends is never shown.
+#[tokio::test]
+async fn internal_addresses_are_refused_and_banners_never_echoed() {
+    let Some(server) = dovecot() else {
+        return;
+    };
+    let mut config = config(&server, "alice", AfterCapture::Leave);
+    config.network = Default::default();
+    config.security = Security::Tls;
+    let error = check(&config).await.unwrap_err();
+    assert!(
+        matches!(&error, MailboxError::Connect(text) if text.contains("adresse interne")),
+        "{error:?}"
+    );
+    // A service that is not IMAP (here a listener that sends a banner with a secret):
+    // allowed to connect, the error does not repeat its bytes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2 secret-banner-4242\r\n");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    });
+    let probe = MailboxConfig {
+        host: "127.0.0.1".into(),
+        port,
+        security: Security::Plain,
+        username: "x".into(),
+        password: "y".into(),
+        folder: "INBOX".into(),
+        after_capture: AfterCapture::Leave,
+        network: parapheur_mailbox::NetworkPolicy::PERMISSIVE,
+    };
+    let error = check(&probe).await.unwrap_err();
+    assert!(!error.to_string().contains("secret-banner"), "{error}");
+    assert!(!format!("{error:?}").contains("4242"), "{error:?}");
+    for ip in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:10.0.0.1",
+    ] {
+        assert!(
+            !parapheur_mailbox::is_public_address(ip.parse().unwrap()),
+            "{ip}"
+        );
+    }
+    for ip in ["193.51.24.1", "2001:41d0::1"] {
+        assert!(
+            parapheur_mailbox::is_public_address(ip.parse().unwrap()),
+            "{ip}"
+        );
+    }
 }

@@ -294,6 +294,7 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
                 password: mailbox_password()?,
                 folder,
                 after_capture: parse_after(&after)?,
+                network: Default::default(),
             };
             let (app, commune) = open_commune(&commune).await?;
             let settings = MailboxSettings {

@@ -51,7 +51,10 @@ fn seal_context(commune_id: Uuid, mailbox_id: Uuid) -> String {
     format!("mailbox:{commune_id}:{mailbox_id}")
 }
 
-fn check_settings(settings: &MailboxSettings) -> Result<(), AppError> {
+fn check_settings(
+    settings: &MailboxSettings,
+    network: parapheur_mailbox::NetworkPolicy,
+) -> Result<(), AppError> {
     let label = settings.label.trim();
     if label.is_empty() || label.chars().count() > 80 {
         return Err(AppError::invalid("nom de la boîte : 1 à 80 caractères"));
@@ -73,12 +76,25 @@ fn check_settings(settings: &MailboxSettings) -> Result<(), AppError> {
             "le dossier à relever est obligatoire (INBOX)",
         ));
     }
-    if matches!(c.security, Security::Plain)
-        && !(c.host == "127.0.0.1" || c.host == "localhost" || c.host == "::1")
+    if matches!(c.security, Security::Plain) && !network.allow_plain_text {
+        return Err(AppError::invalid(
+            "une connexion non chiffrée n'est pas permise sur ce serveur : choisissez TLS ou \
+             STARTTLS",
+        ));
+    }
+    // A literal address is judged now; a name is judged at each connection, on the
+    // addresses it resolves to.
+    if let Ok(ip) = c
+        .host
+        .trim()
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        && !network.allow_internal
+        && !parapheur_mailbox::is_public_address(ip)
     {
         return Err(AppError::invalid(
-            "une connexion non chiffrée n'est permise que vers cette machine (127.0.0.1) : \
-             choisissez TLS ou STARTTLS",
+            "ce serveur est une adresse interne (cette machine ou un réseau privé) : elle n'est \
+             pas permise sur ce serveur",
         ));
     }
     if let AfterCapture::MoveTo(folder) = &c.after_capture
@@ -110,7 +126,7 @@ impl App {
     ) -> Result<Uuid, AppError> {
         self.authorize(commune, actor, parapheur_domain::Permission::Administer)
             .await?;
-        check_settings(&settings)?;
+        check_settings(&settings, self.network)?;
         self.check_rules(commune, &settings.rules).await?;
         let id = Uuid::now_v7();
         let key = self.data_key(commune.id).await?;
@@ -153,7 +169,7 @@ impl App {
         if keep_password {
             settings.config.password = self.mailbox_config(&row).await?.password;
         }
-        check_settings(&settings)?;
+        check_settings(&settings, self.network)?;
         self.check_rules(commune, &settings.rules).await?;
         let key = self.data_key(commune.id).await?;
         let config =
@@ -188,8 +204,10 @@ impl App {
     pub async fn mailbox_config(&self, row: &MailboxRow) -> Result<MailboxConfig, AppError> {
         let key = self.data_key(row.commune_id).await?;
         let plain = key.open(&row.sealed_config, &seal_context(row.commune_id, row.id))?;
-        serde_json::from_slice(&plain)
-            .map_err(|e| AppError::internal(format!("réglages de boîte illisibles : {e}")))
+        let mut config: MailboxConfig = serde_json::from_slice(&plain)
+            .map_err(|e| AppError::internal(format!("réglages de boîte illisibles : {e}")))?;
+        config.network = self.network;
+        Ok(config)
     }
 
     pub async fn mailbox_rules(&self, commune_id: Uuid, id: Uuid) -> Result<Vec<Rule>, AppError> {

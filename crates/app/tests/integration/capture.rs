@@ -291,6 +291,7 @@ async fn quarantine_keeps_the_message_and_retry_registers_it(db: Db) {
                     password: "secret".into(),
                     folder: "INBOX".into(),
                     after_capture: parapheur_mailbox::AfterCapture::Leave,
+                    network: Default::default(),
                 },
                 rules: rules.clone(),
                 active: true,

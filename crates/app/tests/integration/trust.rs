@@ -250,3 +250,68 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         "Premier"
     );
 }
+
+both!(mailbox_settings_reach_no_internal_address);
+
+/// Finding 6: "Relever" connected to any host and port and showed what the remote sent;
+/// plain text and STARTTLS went anywhere. By default, an installation now refuses internal
+/// addresses and plain text in the communes' mailbox settings.
+async fn mailbox_settings_reach_no_internal_address(db: Db) {
+    use parapheur_app::capture::mailboxes::MailboxSettings;
+    use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let mut strict = h.config.clone();
+    strict.outbound_internal_addresses = false;
+    strict.outbound_plain_text = false;
+    let app = parapheur_app::App::open(&strict).await.unwrap();
+    let settings = |host: &str, security| MailboxSettings {
+        label: "Accueil".into(),
+        config: MailboxConfig {
+            host: host.into(),
+            port: 993,
+            security,
+            username: "accueil".into(),
+            password: "secret".into(),
+            folder: "INBOX".into(),
+            after_capture: AfterCapture::Leave,
+            network: Default::default(),
+        },
+        rules: Vec::new(),
+        active: true,
+    };
+    for (host, security, why) in [
+        ("127.0.0.1", Security::Plain, "non chiffrée"),
+        ("imap.exemple.fr", Security::Plain, "non chiffrée"),
+        ("10.0.0.5", Security::Tls, "adresse interne"),
+        ("169.254.169.254", Security::StartTls, "adresse interne"),
+        ("[::1]", Security::Tls, "adresse interne"),
+    ] {
+        let err = app
+            .add_mailbox(&commune, &SYSTEM, settings(host, security), Utc::now())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{host}: {err}");
+    }
+    // A name that resolves to this machine is refused when connecting, and nothing the
+    // remote could have said is recorded.
+    let id = app
+        .add_mailbox(
+            &commune,
+            &SYSTEM,
+            settings("localhost", Security::Tls),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let row = app.store().mailbox(commune.id, id).await.unwrap();
+    let err = app
+        .poll_mailbox(&commune, &row, Utc::now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("adresse interne"), "{err}");
+    let row = app.store().mailbox(commune.id, id).await.unwrap();
+    assert!(row.last_error.unwrap().contains("adresse interne"));
+}

@@ -328,6 +328,8 @@ impl MailboxForm {
                     f => f.to_owned(),
                 },
                 after_capture,
+                // The application applies the installation's policy.
+                network: Default::default(),
             },
             rules: parse_rules(&self.rules, services)?,
             active: !self.active.is_empty(),

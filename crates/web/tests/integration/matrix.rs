@@ -793,6 +793,7 @@ async fn objects_of_a(site: &Site) -> Ids {
                     password: "secret".into(),
                     folder: "INBOX".into(),
                     after_capture: parapheur_mailbox::AfterCapture::Leave,
+                    network: Default::default(),
                 },
                 rules: Vec::new(),
                 active: true,

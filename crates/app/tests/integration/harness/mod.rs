@@ -63,11 +63,14 @@ impl Harness {
             Db::Sqlite => None,
             Db::Postgres => Some(fresh_postgres().await?),
         };
-        let config = Config::new(
+        let mut config = Config::new(
             dir.path(),
             database_url,
             MasterKeySource::Inline(MasterKey::generate().unwrap().to_base64()),
         );
+        // The test mail servers listen on this machine, without TLS.
+        config.outbound_internal_addresses = true;
+        config.outbound_plain_text = true;
         let app = App::open(&config).await.unwrap();
         Some(Harness { app, config, dir })
     }

@@ -34,6 +34,9 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
         None,
         MasterKeySource::Inline(parapheur_files::MasterKey::generate().unwrap().to_base64()),
     );
+    // The test mail servers listen on this machine, without TLS.
+    config.outbound_internal_addresses = true;
+    config.outbound_plain_text = true;
     settings(&mut config);
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
