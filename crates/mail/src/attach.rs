@@ -97,17 +97,77 @@ pub(crate) fn is_pdf(media_type: &str, filename: &str, bytes: &[u8]) -> bool {
 
 /// What a PDF's structure says, found by scanning PDF names (never by running it).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct PdfFlags {
+pub struct PdfFlags {
     pub encrypted: bool,
+    /// `/JavaScript` or `/JS`, or an action that runs or opens something (`/Launch`,
+    /// `/RichMedia`, `/XFA`): the file is then only ever downloaded, never shown inline.
     pub javascript: bool,
 }
 
-/// Scans a PDF once for the names `/Encrypt` (an encryption dictionary referenced from
-/// the trailer or cross-reference stream), `/JavaScript` and `/JS`. Names inside
-/// compressed object streams are not seen: this is a warning for the clerk, not a
-/// security boundary (the file is never opened by parapheur).
-pub(crate) fn pdf_flags(bytes: &[u8]) -> PdfFlags {
+/// Most bytes inflated from a PDF's object streams while looking for names: a bigger one
+/// counts as scripted (downloaded, not shown), rather than being inflated without limit.
+const MAX_INFLATED: usize = 32 * 1024 * 1024;
+
+/// Scans a PDF for the names `/Encrypt`, `/JavaScript`, `/JS`, `/Launch`, `/RichMedia` and
+/// `/XFA`, written plainly or with `#xx` escapes (`/J#53`), in the file and inside its
+/// compressed object streams (PDF 1.5), where a dictionary can hide from a plain scan.
+pub fn pdf_flags(bytes: &[u8]) -> PdfFlags {
     let mut flags = PdfFlags::default();
+    scan_names(bytes, &mut flags);
+    if flags.javascript {
+        return flags;
+    }
+    let mut inflated = 0usize;
+    let mut from = 0;
+    while let Some(at) = find(&bytes[from..], b"/ObjStm") {
+        let at = from + at;
+        from = at + 7;
+        let Some(stream) = find(&bytes[at..], b"stream") else {
+            break;
+        };
+        let mut start = at + stream + 6;
+        if bytes.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        let end = find(&bytes[start..], b"endstream").map_or(bytes.len(), |e| start + e);
+        let mut decoded = Vec::new();
+        let budget = MAX_INFLATED.saturating_sub(inflated) as u64 + 1;
+        let read = std::io::Read::read_to_end(
+            &mut std::io::Read::take(flate2::read::ZlibDecoder::new(&bytes[start..end]), budget),
+            &mut decoded,
+        );
+        inflated += decoded.len();
+        if inflated > MAX_INFLATED {
+            flags.javascript = true;
+            return flags;
+        }
+        if read.is_ok() || !decoded.is_empty() {
+            scan_names(&decoded, &mut flags);
+        }
+        if flags.javascript {
+            break;
+        }
+        from = end.max(from);
+    }
+    flags
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn note(name: &[u8], flags: &mut PdfFlags) {
+    match name {
+        b"Encrypt" => flags.encrypted = true,
+        b"JavaScript" | b"JS" | b"Launch" | b"RichMedia" | b"XFA" => flags.javascript = true,
+        _ => {}
+    }
+}
+
+fn scan_names(bytes: &[u8], flags: &mut PdfFlags) {
     let mut i = 0;
     while i < bytes.len() {
         let Some(slash) = bytes[i..].iter().position(|&b| b == b'/') else {
@@ -118,22 +178,17 @@ pub(crate) fn pdf_flags(bytes: &[u8]) -> PdfFlags {
             .iter()
             .position(|&b| is_pdf_delimiter(b))
             .map_or(bytes.len(), |p| start + p);
-        match &bytes[start..end] {
-            b"Encrypt" => flags.encrypted = true,
-            b"JavaScript" | b"JS" => flags.javascript = true,
-            name if name.contains(&b'#') => match decode_name(name).as_slice() {
-                b"Encrypt" => flags.encrypted = true,
-                b"JavaScript" | b"JS" => flags.javascript = true,
-                _ => {}
-            },
-            _ => {}
+        let name = &bytes[start..end];
+        if name.contains(&b'#') {
+            note(&decode_name(name), flags);
+        } else {
+            note(name, flags);
         }
         if flags.encrypted && flags.javascript {
             break;
         }
         i = end.max(start);
     }
-    flags
 }
 
 fn is_pdf_delimiter(b: u8) -> bool {
@@ -242,5 +297,41 @@ mod tests {
         );
         assert_eq!(pdf_flags(b"/"), PdfFlags::default());
         assert_eq!(pdf_flags(b"//#"), PdfFlags::default());
+    }
+}
+
+#[cfg(test)]
+mod pdf_flag_tests {
+    use super::pdf_flags;
+
+    #[test]
+    fn escaped_names_and_object_streams_are_seen() {
+        assert!(pdf_flags(b"%PDF-1.7 << /S /JavaScript /JS (x) >>").javascript);
+        assert!(pdf_flags(b"%PDF-1.7 << /S /Java#53cript /J#53 (x) >>").javascript);
+        assert!(pdf_flags(b"%PDF-1.7 << /#4A#53 (x) >>").javascript);
+        assert!(pdf_flags(b"%PDF-1.7 << /S /Launch /F (calc.exe) >>").javascript);
+        assert!(!pdf_flags(b"%PDF-1.7 << /Type /Page /JSON 1 >>").javascript);
+        // A dictionary inside a compressed object stream, invisible to a plain scan.
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let body = "<< /Type /Page /Parent 2 0 R >> ".repeat(200)
+            + "<< /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>";
+        std::io::Write::write_all(&mut z, body.as_bytes()).unwrap();
+        let hidden = z.finish().unwrap();
+        let mut pdf =
+            b"%PDF-1.7\n5 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+                .to_vec();
+        pdf.extend_from_slice(format!("{} >>\nstream\n", hidden.len()).as_bytes());
+        pdf.extend_from_slice(&hidden);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        assert!(!hidden.windows(3).any(|w| w == b"/JS"));
+        assert!(pdf_flags(&pdf).javascript);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut z, b"1 0 << /Type /Page >>").unwrap();
+        let clean = z.finish().unwrap();
+        let mut pdf =
+            b"%PDF-1.7\n5 0 obj << /Type /ObjStm /Filter /FlateDecode >>\nstream\n".to_vec();
+        pdf.extend_from_slice(&clean);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+        assert!(!pdf_flags(&pdf).javascript);
     }
 }

@@ -34,6 +34,7 @@ mod scan;
 mod sources;
 mod text;
 
+pub use attach::{PdfFlags, pdf_flags};
 pub use html::rewrite_cid_urls;
 pub use parse::{normalise_message_id, parse};
 pub use sources::{SourceMessage, read_sources, split_mbox};

@@ -404,6 +404,25 @@ on_both_backends!(
     host_administrators_are_named_explicitly,
 );
 
+/// Finding 12 of the trust issue: the database file was created 0644 (readable by every
+/// account of the machine).
+#[cfg(unix)]
+#[test]
+fn the_register_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = Register::new(Backend::Sqlite).unwrap();
+    r.init();
+    r.register("Courrier");
+    for name in ["parapheur.sqlite", "parapheur.sqlite-wal"] {
+        let path = r.data.join(name);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        } else {
+            assert_ne!(name, "parapheur.sqlite", "no database file");
+        }
+    }
+}
+
 /// `init` makes a commune administrator, not a host administrator: host rights are given
 /// and taken by name, and journaled.
 fn host_administrators_are_named_explicitly(backend: Backend) {

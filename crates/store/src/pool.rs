@@ -63,6 +63,24 @@ impl Store {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let target = path.display().to_string();
         let unavailable = |e| opening_error(e, &target);
+        // The register is for its owner only: created 0600 (SQLite gives its -wal and -shm
+        // files the same mode), and an existing file made so too.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let private = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)));
+            if let Err(e) = private {
+                return Err(StoreError::Unavailable {
+                    target,
+                    source: sqlx::Error::Io(e),
+                });
+            }
+        }
         // One connection first: a corrupt file, a full disk or a lock is named at once,
         // instead of being retried by the pool until it times out.
         {

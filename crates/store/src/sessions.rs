@@ -18,6 +18,7 @@ pub struct Session {
     pub user_id: Uuid,
     pub commune_id: Uuid,
     pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -42,7 +43,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<SessionContext>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.user_id, s.commune_id AS s_commune_id, s.csrf_token, s.last_seen_at, s.expires_at,
+            "SELECT s.user_id, s.commune_id AS s_commune_id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
                     u.id AS u_id, u.commune_id AS u_commune_id, u.email AS u_email,
                     u.display_name AS u_display_name, u.title AS u_title, u.role AS u_role,
                     u.service_id AS u_service_id, u.active AS u_active, u.host_admin AS u_host_admin,
@@ -66,6 +67,7 @@ impl Store {
                 user_id: parse_uuid(&r.try_get::<String, _>("user_id")?)?,
                 commune_id: parse_uuid(&r.try_get::<String, _>("s_commune_id")?)?,
                 csrf_token: r.try_get("csrf_token")?,
+                created_at: parse_instant(&r.try_get::<String, _>("created_at")?)?,
                 last_seen_at: parse_instant(&r.try_get::<String, _>("last_seen_at")?)?,
                 expires_at: parse_instant(&r.try_get::<String, _>("expires_at")?)?,
             },

@@ -34,6 +34,9 @@ pub use error::WebError;
 /// Uploads larger than this are refused before they are read (a scan is far smaller).
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
+/// The largest body of the login and password forms.
+pub const SMALL_FORM_BYTES: usize = 16 * 1024;
+
 #[derive(Clone)]
 pub struct WebState {
     pub app: App,
@@ -71,22 +74,32 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .route("/", get(pages::home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/{name}", get(assets::serve))
+        // The login and password forms are a few fields: a big body is refused before it
+        // is read (they answer to anyone, without a session).
         .route(
             "/connexion",
-            get(pages::auth::login_form).post(pages::auth::login),
+            get(pages::auth::login_form)
+                .post(pages::auth::login)
+                .layer(DefaultBodyLimit::max(SMALL_FORM_BYTES)),
         )
         .route("/deconnexion", post(pages::auth::logout))
         .route(
             "/mot-de-passe",
-            get(pages::auth::password_form).post(pages::auth::change_password),
+            get(pages::auth::password_form)
+                .post(pages::auth::change_password)
+                .layer(DefaultBodyLimit::max(SMALL_FORM_BYTES)),
         )
         .route(
             "/mot-de-passe-oublie",
-            get(pages::auth::forgot_form).post(pages::auth::forgot),
+            get(pages::auth::forgot_form)
+                .post(pages::auth::forgot)
+                .layer(DefaultBodyLimit::max(SMALL_FORM_BYTES)),
         )
         .route(
             "/mot-de-passe-oublie/nouveau",
-            get(pages::auth::reset_form).post(pages::auth::reset),
+            get(pages::auth::reset_form)
+                .post(pages::auth::reset)
+                .layer(DefaultBodyLimit::max(SMALL_FORM_BYTES)),
         )
         .route("/a-traiter", get(pages::inbox::inbox))
         .route("/registre", get(pages::register::register))

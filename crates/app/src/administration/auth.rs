@@ -20,12 +20,17 @@ use crate::{Actor, App, AppError, hash_password, verify_password};
 
 /// A session lasts this long without activity.
 pub const SESSION_IDLE: Duration = Duration::hours(8);
+/// A session ends this long after its login whatever its activity: a stolen cookie does
+/// not live for ever by being used.
+pub const SESSION_MAX: Duration = Duration::hours(12);
 /// A reset link works this long, once.
 pub const RESET_VALIDITY: Duration = Duration::hours(1);
 /// How long the link sent to a new user to choose a password stays valid.
 pub const INVITATION_VALIDITY: Duration = Duration::days(7);
 /// Password links a user can be sent in an hour through "mot de passe oublié".
 pub const RESETS_PER_HOUR: i64 = 3;
+/// How long "forgotten password" takes to answer, account or not.
+pub const RESET_ANSWER_TIME: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// Why a password link is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +41,12 @@ pub enum PasswordLink {
     Invitation,
 }
 /// Failed logins allowed per window, per account and per address.
+/// Failures for one account from one address before that address waits: a stranger
+/// elsewhere cannot lock the owner out.
 const MAX_FAILURES_PER_ACCOUNT: usize = 5;
+/// Failures for one account from all addresses together: a distributed guess slows down
+/// long before it could succeed, far above what one person's typos reach.
+const MAX_FAILURES_PER_ACCOUNT_EVERYWHERE: usize = 100;
 const MAX_FAILURES_PER_ADDRESS: usize = 20;
 const FAILURE_WINDOW: Duration = Duration::minutes(15);
 
@@ -65,16 +75,19 @@ pub struct LoginLimiter {
 const MAX_TRACKED: usize = 50_000;
 
 impl LoginLimiter {
-    fn keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 2] {
+    fn keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 3] {
+        let account = email.trim().to_lowercase();
+        let address = ip.map(|i| i.to_string()).unwrap_or_default();
         [
             (
-                format!("account:{}", email.trim().to_lowercase()),
+                format!("account:{account}@{address}"),
                 MAX_FAILURES_PER_ACCOUNT,
             ),
             (
-                format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default()),
-                MAX_FAILURES_PER_ADDRESS,
+                format!("account:{account}"),
+                MAX_FAILURES_PER_ACCOUNT_EVERYWHERE,
             ),
+            (format!("ip:{address}"), MAX_FAILURES_PER_ADDRESS),
         ]
     }
 
@@ -129,9 +142,9 @@ impl LoginLimiter {
         }
     }
 
-    fn clear_account(&self, email: &str) {
-        self.map()
-            .remove(&format!("account:{}", email.trim().to_lowercase()));
+    fn clear_account(&self, email: &str, ip: Option<IpAddr>) {
+        let [(mine, _), ..] = Self::keys(email, ip);
+        self.map().remove(&mine);
     }
 }
 
@@ -286,7 +299,7 @@ impl App {
         };
         let user = matching.swap_remove(chosen);
         let commune = communes.swap_remove(chosen);
-        self.limiter.clear_account(email);
+        self.limiter.clear_account(email, ip);
         let (token, id_hash) = new_token()?;
         let (csrf_token, _) = new_token()?;
         self.store()
@@ -314,7 +327,10 @@ impl App {
         };
         let session = context.session;
         let user = context.user;
-        if !user.active || user.commune_id != session.commune_id {
+        if !user.active
+            || user.commune_id != session.commune_id
+            || now - session.created_at > SESSION_MAX
+        {
             self.store().delete_session(&id_hash).await?;
             return Ok(None);
         }
@@ -373,7 +389,23 @@ impl App {
     /// Emails a reset link to every active account with this email, at most
     /// [`RESETS_PER_HOUR`] an hour each (a stranger must not flood someone's mailbox).
     /// Returns how many were sent; the requester is never told whether the email exists.
+    /// The answer comes no sooner than [`RESET_ANSWER_TIME`] either way, so its delay does
+    /// not tell whether the address has an account.
     pub async fn request_password_reset(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let started = tokio::time::Instant::now();
+        let result = self.send_password_resets(email, now).await;
+        if started.elapsed() > RESET_ANSWER_TIME {
+            tracing::warn!("password reset took longer than its fixed answer time");
+        }
+        tokio::time::sleep_until(started + RESET_ANSWER_TIME).await;
+        result
+    }
+
+    async fn send_password_resets(
         &self,
         email: &str,
         now: DateTime<Utc>,

@@ -289,3 +289,160 @@ async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() 
         "agents share the drafts of the mail they process"
     );
 }
+
+fn from_address(
+    ip: [u8; 4],
+    mut request: axum::http::Request<axum::body::Body>,
+) -> axum::http::Request<axum::body::Body> {
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40_000,
+        ))));
+    request
+}
+
+/// Finding 12: five bad passwords from anywhere locked the owner out for 15 minutes.
+#[tokio::test]
+async fn a_stranger_cannot_lock_an_account_out() {
+    let site = site().await;
+    let attempt = |password: &str| {
+        post(
+            "/connexion",
+            None,
+            &format!("email=maire%40a.test&password={password}&suite=/a-traiter"),
+        )
+    };
+    for _ in 0..8 {
+        let (status, _, _) = send(
+            &site,
+            from_address([203, 0, 113, 7], attempt("faux-mot-de-passe")),
+        )
+        .await;
+        assert_ne!(status, StatusCode::SEE_OTHER);
+    }
+    // The stranger's address now waits...
+    let (_, _, page) = send(&site, from_address([203, 0, 113, 7], attempt(PASSWORD))).await;
+    assert!(
+        page.contains("minute"),
+        "the stranger is not slowed down: {page}"
+    );
+    // ...and the maire, from the mairie, logs in.
+    let (status, _, page) = send(&site, from_address([192, 0, 2, 10], attempt(PASSWORD))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+}
+
+/// Finding 12: the login form, open to anyone, read bodies up to the upload limit.
+#[tokio::test]
+async fn the_login_forms_refuse_a_big_body_unread() {
+    let site = site().await;
+    let big = format!("email=x%40a.test&password={}", "a".repeat(1024 * 1024));
+    for path in [
+        "/connexion",
+        "/mot-de-passe-oublie",
+        "/mot-de-passe-oublie/nouveau",
+    ] {
+        let (status, _, _) = send(&site, post(path, None, &big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+}
+
+/// Finding 12: "mot de passe oublié" answered faster for an unknown address.
+#[tokio::test]
+async fn a_forgotten_password_answers_in_the_same_time_either_way() {
+    let site = site().await;
+    for email in ["agent%40a.test", "personne%40nulle-part.test"] {
+        let started = std::time::Instant::now();
+        let (status, _, _) = send(
+            &site,
+            post("/mot-de-passe-oublie", None, &format!("email={email}")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            started.elapsed() >= parapheur_app::administration::auth::RESET_ANSWER_TIME,
+            "{email} answered before the fixed time"
+        );
+    }
+}
+
+/// Finding 12: a session lived as long as it was used.
+#[tokio::test]
+async fn a_session_ends_twelve_hours_after_login_whatever_its_use() {
+    let site = site().await;
+    let session = site
+        .app
+        .login("agent@a.test", PASSWORD, None, None, Utc::now())
+        .await
+        .unwrap();
+    // Used every hour, it still ends.
+    for hour in 1..=11 {
+        let at = Utc::now() + chrono::Duration::hours(hour) - chrono::Duration::minutes(5);
+        assert!(
+            site.app
+                .authenticate(&session.token, at)
+                .await
+                .unwrap()
+                .is_some(),
+            "hour {hour}"
+        );
+    }
+    let at = Utc::now() + chrono::Duration::hours(12) + chrono::Duration::minutes(5);
+    assert!(
+        site.app
+            .authenticate(&session.token, at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Finding 12: a PDF whose script hides behind an escaped name (`/J#53`) was served inline.
+#[tokio::test]
+async fn a_pdf_with_an_escaped_script_name_is_only_downloaded() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let registered = site
+        .app
+        .register(
+            &site.a,
+            &Actor::System("test"),
+            parapheur_app::domain::item::NewItem::incoming(
+                parapheur_app::domain::Channel::Paper,
+                "Piège",
+                today,
+            ),
+            vec![parapheur_app::NewFile {
+                filename: "piege.pdf".into(),
+                media_type: "application/pdf".into(),
+                bytes: b"%PDF-1.4\n1 0 obj << /OpenAction << /S /Java#53cript /J#53 (app.alert(1)) >> >> endobj\n%%EOF\n".to_vec(),
+            }],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        get(
+            &format!(
+                "/courrier/{}/fichier/{}",
+                registered.item.id, registered.attachments[0].id
+            ),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[axum::http::header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    assert!(
+        headers[axum::http::header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"),
+        "{headers:?}"
+    );
+}

@@ -73,9 +73,10 @@ pub async fn searchable_pdf(
     ))
 }
 
-/// Whether a PDF carries scripts: it is then downloaded, never opened in the browser.
+/// Whether a PDF carries scripts or actions (escaped names and object streams included):
+/// it is then downloaded, never opened in the browser.
 fn pdf_has_scripts(bytes: &[u8]) -> bool {
-    bytes.windows(3).any(|w| w == b"/JS") || bytes.windows(11).any(|w| w == b"/JavaScript")
+    parapheur_mail::pdf_flags(bytes).javascript
 }
 
 /// A stored file as a response: PDFs and images shown in the browser (unless scripted),
