@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
+import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -36,6 +37,23 @@ const USERS = {
   elu: 'sylvie.moreau@montbazon.demo',
   archiviste: 'paul.rousseau@montbazon.demo',
 };
+// The demo élus' second factor (DEMO_SECOND_FACTOR in crates/app/src/demo/mod.rs).
+const DEMO_SECOND_FACTOR = 'JBSWY3DPEHPK3PXPMZXW6YTBOI2DEMZU';
+
+/// The code an authenticator application shows now for a base32 secret (RFC 6238).
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...secret.replace(/=+$/, '')].map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0')).join('');
+  const key = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) key.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const h = crypto.createHmac('sha1', Buffer.from(key)).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = (((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
+  return String(n).padStart(6, '0');
+}
+
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -987,7 +1005,8 @@ test('journey: a reply letter is drafted, visaed, signed by the maire on a phone
   await Promise.all([admin.waitForURL(`**${folderUrl}`), admin.click('button.big:has-text("Viser")')]);
   check((await admin.locator('ol.circuit').textContent()).includes('visé'), 'the visa is not recorded');
 
-  // The maire signs on her phone: the list, the letter (tap 1), Signer (tap 2).
+  // The maire signs on her phone: the list, the letter (tap 1), the code of her
+  // authenticator application, Signer (tap 2).
   const phone = await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const maire = await login(phone, USERS.elu);
   watchConsole(maire, cspErrors);
@@ -1002,6 +1021,7 @@ test('journey: a reply letter is drafted, visaed, signed by the maire on a phone
   const sign = maire.locator('button.big:has-text("Signer")');
   const box = await sign.boundingBox();
   check(box && box.height >= 44 && box.width >= 44, `the Signer button is too small to tap (${JSON.stringify(box)})`);
+  await maire.fill('#otp', totp(DEMO_SECOND_FACTOR));
   await Promise.all([maire.waitForURL('**/parapheur?fait=1'), sign.tap()]);
   check(await maire.locator(`ul.sign-list a:has-text("${chrono}")`).count() === 0, 'the signed letter is still waiting');
 

@@ -132,6 +132,10 @@ pub enum Command {
         /// PDF signé à écrire
         #[arg(short = 'o', long = "output", value_name = "SORTIE.pdf")]
         output: PathBuf,
+        /// Code à six chiffres de l'application d'authentification du signataire
+        /// (la signature reste l'acte du signataire, même en ligne de commande)
+        #[arg(long, env = "PARAPHEUR_SIGNING_CODE", hide_env_values = true)]
+        code: Option<String>,
         /// Code de signature, si la clé en a un
         #[arg(long, env = "PARAPHEUR_SIGNING_PIN", hide_env_values = true)]
         pin: Option<String>,

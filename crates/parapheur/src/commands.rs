@@ -111,8 +111,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             signer,
             file,
             output,
+            code,
             pin,
-        } => crate::signing::sign(&commune, &signer, &file, &output, pin.as_deref(), json).await,
+        } => {
+            let proof = parapheur_app::parapheur::SignerProof {
+                code: code.as_deref(),
+                pin: pin.as_deref(),
+            };
+            crate::signing::sign(&commune, &signer, &file, &output, proof, json).await
+        }
         Command::Pki { command } => crate::signing::pki(command, json).await,
         Command::Pdf { command } => crate::signing::pdf(command, json).await,
         Command::Render => {
@@ -287,6 +294,11 @@ async fn demo(
                     login.name
                 );
             }
+            println!(
+                "Pour signer, les élus donnent le code de leur application d'authentification : \
+                 ajoutez-y la clé {} (démonstration).",
+                parapheur_app::DEMO_SECOND_FACTOR
+            );
         }
     } else if !json {
         println!("Démonstration déjà présente dans {}.", data.display());

@@ -36,13 +36,13 @@ pub async fn sign(
     signer: &str,
     file: &Path,
     output_path: &Path,
-    pin: Option<&str>,
+    proof: parapheur_app::parapheur::SignerProof<'_>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let pdf = read_pdf(file)?;
     let (app, commune) = open_commune(target).await?;
     let signed = app
-        .sign_pdf_as(&commune, signer.trim(), pin, pdf, Utc::now())
+        .sign_pdf_as(&commune, signer.trim(), proof, pdf, Utc::now())
         .await?;
     // Written beside, then renamed: a half-written signed PDF never takes the name.
     let partial = output_path.with_extension("pdf.partial");

@@ -76,10 +76,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "parapheur",
         sql: Sql::Shared(include_str!("../migrations/0008_parapheur.sql")),
     },
+    Migration {
+        version: 9,
+        name: "second_factor",
+        sql: Sql::Shared(include_str!("../migrations/0009_second_factor.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut tx = match backend {

@@ -242,3 +242,120 @@ impl WriteTx {
         Ok(row.try_get(0)?)
     }
 }
+
+/// A person's second factor as stored: sealed secrets (opened by the application with the
+/// commune's key) and the last time step a code was accepted for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecondFactor {
+    pub sealed: Option<String>,
+    pub pending_sealed: Option<String>,
+    pub last_step: i64,
+}
+
+impl Store {
+    pub async fn second_factor(&self, user_id: Uuid) -> Result<SecondFactor, StoreError> {
+        let row = sqlx::query(
+            "SELECT totp_sealed, totp_pending_sealed, totp_last_step FROM users WHERE id = $1",
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or_else(|| StoreError::not_found("utilisateur"))?;
+        Ok(SecondFactor {
+            sealed: row.try_get("totp_sealed")?,
+            pending_sealed: row.try_get("totp_pending_sealed")?,
+            last_step: row.try_get("totp_last_step")?,
+        })
+    }
+
+    /// Keeps a secret shown to its owner until a code confirms it (not journaled: nothing
+    /// changes until then).
+    pub async fn set_pending_second_factor(
+        &self,
+        user_id: Uuid,
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET totp_pending_sealed = $1 WHERE id = $2")
+            .bind(sealed.to_owned())
+            .bind(user_id.to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Records that a code of time step `step` was used: true the first time only, so a
+    /// code seen by someone else (over a shoulder, in a proxy's log) cannot be replayed.
+    pub async fn use_second_factor_step(
+        &mut self,
+        user_id: Uuid,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+        )
+        .bind(step)
+        .bind(user_id.to_string())
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Makes the pending secret the person's second factor (journaled, without the secret).
+    pub async fn confirm_second_factor(
+        &mut self,
+        user: &User,
+        sealed: &str,
+        step: i64,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET totp_sealed = $1, totp_pending_sealed = NULL, totp_last_step = $2
+             WHERE id = $3",
+        )
+        .bind(sealed.to_owned())
+        .bind(step)
+        .bind(user.id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            user.commune_id,
+            new_entry(
+                actor,
+                "user.second_factor.enrolled",
+                "user",
+                user.id,
+                None,
+                Some(r#"{"second_factor":"totp"}"#.to_owned()),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Removes a person's second factor (an administrator's reset), journaled.
+    pub async fn reset_second_factor(
+        &mut self,
+        user: &User,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL WHERE id = $1",
+        )
+        .bind(user.id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.journal(
+            user.commune_id,
+            new_entry(
+                actor,
+                "user.second_factor.reset",
+                "user",
+                user.id,
+                Some(r#"{"second_factor":"totp"}"#.to_owned()),
+                None,
+            ),
+        );
+        Ok(())
+    }
+}

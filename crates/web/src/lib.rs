@@ -101,6 +101,15 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
                 .post(pages::auth::reset)
                 .layer(DefaultBodyLimit::max(SMALL_FORM_BYTES)),
         )
+        .route("/double-authentification", get(pages::auth::second_factor))
+        .route(
+            "/double-authentification/activer",
+            post(pages::auth::begin_second_factor),
+        )
+        .route(
+            "/double-authentification/confirmer",
+            post(pages::auth::confirm_second_factor),
+        )
         .route("/a-traiter", get(pages::inbox::inbox))
         .route("/registre", get(pages::register::register))
         .route("/recherche", get(pages::search::search))
@@ -277,6 +286,10 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .route(
             "/administration/utilisateurs/{id}/lien",
             post(pages::admin::new_link),
+        )
+        .route(
+            "/administration/utilisateurs/{id}/double-authentification",
+            post(pages::admin::reset_second_factor),
         )
         .route(
             "/administration/types",

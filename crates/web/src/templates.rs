@@ -36,6 +36,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("password.html", include_str!("../templates/password.html")),
+    (
+        "second_factor.html",
+        include_str!("../templates/second_factor.html"),
+    ),
     ("inbox.html", include_str!("../templates/inbox.html")),
     ("item.html", include_str!("../templates/item.html")),
     ("letter.html", include_str!("../templates/letter.html")),

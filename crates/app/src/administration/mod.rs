@@ -5,6 +5,7 @@
 pub mod auth;
 mod authorization;
 pub mod password;
+pub mod second_factor;
 pub mod setup;
 
 use chrono::{DateTime, Utc};

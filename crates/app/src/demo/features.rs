@@ -197,7 +197,7 @@ impl App {
                 &Actor::User(secretaire.id),
                 folder.id,
                 Action::Approve,
-                None,
+                crate::parapheur::SignerProof::default(),
                 at + Duration::minutes(5),
             )
             .await?;

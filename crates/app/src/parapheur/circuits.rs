@@ -255,7 +255,30 @@ impl App {
         actor: &Actor,
         folder_id: Uuid,
         action: Action,
+        proof: super::SignerProof<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<FolderRow, AppError> {
+        self.act_on_folder_with(
+            commune,
+            actor,
+            folder_id,
+            action,
+            proof.pin,
+            SecondFactor::Code(proof.code),
+            now,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn act_on_folder_with(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        folder_id: Uuid,
+        action: Action,
         pin: Option<&str>,
+        factor: SecondFactor<'_>,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
         self.authorize(commune, actor, parapheur_domain::Permission::Member)
@@ -310,6 +333,10 @@ impl App {
             .map_err(signing_error)?;
         let mut after = before.clone();
         if action == Action::Sign {
+            // The person may sign this step: now their second factor, once.
+            if let SecondFactor::Code(code) = factor {
+                self.check_second_factor(commune, &user, code, now).await?;
+            }
             let key = self.signer_key(commune, &user, pin, now).await?;
             let pdf = self.folder_pdf(commune, &before).await?;
             let absent = match permit.on_behalf_of {
@@ -521,4 +548,13 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Whether the signer's second factor is still to be checked for this action.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SecondFactor<'a> {
+    /// This code, checked (once) just before signing.
+    Code(Option<&'a str>),
+    /// Already checked for the whole selection ([`App::sign_folders`]).
+    Checked,
 }

@@ -16,6 +16,25 @@ mod signing;
 
 pub use signing::describe_signature;
 
+/// What a signer gives to sign: the code of their second factor (always needed to sign)
+/// and, for a key protected by its own code, that code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignerProof<'a> {
+    /// The six digits of the signer's authenticator application.
+    pub code: Option<&'a str>,
+    /// The code protecting the signing key, when it has one.
+    pub pin: Option<&'a str>,
+}
+
+impl<'a> SignerProof<'a> {
+    pub fn code(code: &'a str) -> Self {
+        SignerProof {
+            code: Some(code),
+            pin: None,
+        }
+    }
+}
+
 use chrono::{DateTime, Utc};
 use parapheur_domain::circuit::Circuit;
 use parapheur_render::SignatureZone;

@@ -59,17 +59,31 @@ pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
 
 impl App {
     /// Signs several folders at once (the élu's "sign all"): each is done or refused on
-    /// its own, with its reason.
+    /// its own, with its reason. One code of the second factor covers the whole selection
+    /// (it is one act); without a right code, nothing is signed.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
     pub async fn sign_folders(
         &self,
         commune: &Commune,
         actor: &Actor,
         folder_ids: &[Uuid],
-        pin: Option<&str>,
+        proof: super::SignerProof<'_>,
         now: DateTime<Utc>,
     ) -> Vec<(Uuid, Result<FolderRow, AppError>)> {
-        // Each folder is authorized by `act_on_folder`.
+        // Each folder is authorized by `act_on_folder`; the second factor once, here.
+        let factor = match self
+            .signer_second_factor(commune, actor, proof.code, now)
+            .await
+        {
+            Ok(()) => super::circuits::SecondFactor::Checked,
+            Err(e) => {
+                let message = e.to_string();
+                return folder_ids
+                    .iter()
+                    .map(|id| (*id, Err(AppError::invalid_field("code", message.clone()))))
+                    .collect();
+            }
+        };
         let mut out = Vec::with_capacity(folder_ids.len());
         for id in folder_ids {
             let result = match self.store().folder(commune.id, *id).await {
@@ -91,7 +105,7 @@ impl App {
                         }
                         _ => Action::Sign,
                     };
-                    self.act_on_folder(commune, actor, *id, action, pin, now)
+                    self.act_on_folder_with(commune, actor, *id, action, proof.pin, factor, now)
                         .await
                 }
                 Err(e) => Err(e.into()),
@@ -99,6 +113,23 @@ impl App {
             out.push((*id, result));
         }
         out
+    }
+
+    /// The second factor of the person acting, for a signature.
+    pub(super) async fn signer_second_factor(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let Some(id) = actor.user_id() else {
+            return Err(AppError::invalid(
+                "une signature est faite par une personne",
+            ));
+        };
+        let user = self.store().user(id).await?;
+        self.check_second_factor(commune, &user, code, now).await
     }
 
     /// Applies the commune's seal while a seal step is current.
@@ -264,7 +295,7 @@ impl App {
         &self,
         commune: &Commune,
         email: &str,
-        pin: Option<&str>,
+        proof: super::SignerProof<'_>,
         pdf: Vec<u8>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, AppError> {
@@ -278,7 +309,10 @@ impl App {
         if !user.active {
             return Err(AppError::invalid("ce compte est désactivé"));
         }
-        let key = self.signer_key(commune, &user, pin, now).await?;
+        // Whoever runs the command signs in the person's name only with the person's code.
+        self.check_second_factor(commune, &user, proof.code, now)
+            .await?;
+        let key = self.signer_key(commune, &user, proof.pin, now).await?;
         let mut lines = vec![format!("Signé par {}", user.display_name)];
         lines.extend(user.title.clone());
         lines.push(self.local_stamp_time(commune, now));

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, CloseReason, Commune, NewContact, Role, Status};
-use parapheur_app::parapheur::SendBy;
+use parapheur_app::parapheur::{SendBy, SignerProof};
 use parapheur_app::store::parapheur::FolderState;
 use parapheur_app::store::users::User;
 use parapheur_app::{Actor, App, Config, Party};
@@ -80,7 +80,29 @@ struct Mairie {
     secretaire: User,
     agent: User,
     ca_pem: String,
+    /// Each signer's second factor (base32 secret), enrolled as the signer would.
+    secrets: std::collections::HashMap<uuid::Uuid, String>,
+    signatures: std::cell::Cell<u32>,
+    signing_time: std::cell::Cell<Option<DateTime<Utc>>>,
     _h: Harness,
+}
+
+impl Mairie {
+    /// The code `user`'s authenticator shows a little after `now`: each signature of a
+    /// test happens 31 seconds after the one before, since a code is accepted only once.
+    /// The call's `now` is then [`Mairie::signed_at`] (arguments are evaluated in order).
+    fn code(&self, user: uuid::Uuid, now: DateTime<Utc>) -> String {
+        let n = self.signatures.get() + 1;
+        self.signatures.set(n);
+        let at = now + Duration::seconds(31 * i64::from(n));
+        self.signing_time.set(Some(at));
+        parapheur_app::administration::second_factor::code_at(&self.secrets[&user], at).unwrap()
+    }
+
+    /// The time of the last code asked for.
+    fn signed_at(&self) -> DateTime<Utc> {
+        self.signing_time.get().expect("a code asked for first")
+    }
 }
 
 async fn user(
@@ -158,6 +180,16 @@ async fn mairie(db: Db, tsa: Option<String>) -> Option<Mairie> {
             .unwrap();
     }
     let ca_pem = app.ca_certificate_pem(&commune, issued).await.unwrap();
+    let mut secrets = std::collections::HashMap::new();
+    for u in [&maire, &adjoint, &secretaire] {
+        let enrolment = app.begin_second_factor(&commune, u).await.unwrap();
+        let code = parapheur_app::administration::second_factor::code_at(&enrolment.secret, issued)
+            .unwrap();
+        app.confirm_second_factor(&commune, u, &code, issued)
+            .await
+            .unwrap();
+        secrets.insert(u.id, enrolment.secret);
+    }
     // The reply templates a commune starts with.
     for (code, name, subject, body) in parapheur_app::domain::reply_template::demo_templates() {
         app.save_reply_template(
@@ -183,6 +215,9 @@ async fn mairie(db: Db, tsa: Option<String>) -> Option<Mairie> {
         secretaire,
         agent,
         ca_pem,
+        secrets,
+        signatures: Default::default(),
+        signing_time: Default::default(),
         _h: h,
     })
 }
@@ -301,8 +336,8 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            None,
-            now,
+            SignerProof::code(&m.code(m.maire.id, now)),
+            m.signed_at(),
         )
         .await;
     assert!(early.is_err());
@@ -313,7 +348,7 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
                 &Actor::User(m.agent.id),
                 folder.id,
                 Action::Approve,
-                None,
+                SignerProof::default(),
                 now
             )
             .await
@@ -325,7 +360,7 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
             &author,
             folder.id,
             Action::Approve,
-            None,
+            SignerProof::default(),
             now + Duration::minutes(1),
         )
         .await
@@ -343,8 +378,8 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            None,
-            now + Duration::minutes(2),
+            SignerProof::code(&m.code(m.maire.id, now + Duration::minutes(2))),
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -367,8 +402,8 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
                 &Actor::User(m.maire.id),
                 folder.id,
                 Action::Sign,
-                None,
-                now + Duration::minutes(3)
+                SignerProof::code(&m.code(m.maire.id, now + Duration::minutes(3))),
+                m.signed_at()
             )
             .await
             .is_err()
@@ -483,7 +518,14 @@ async fn several_signatures_and_the_seal(db: Db) {
         .await
         .unwrap();
     m.app
-        .act_on_folder(&m.commune, &author, folder.id, Action::Approve, None, now)
+        .act_on_folder(
+            &m.commune,
+            &author,
+            folder.id,
+            Action::Approve,
+            SignerProof::default(),
+            now,
+        )
         .await
         .unwrap();
     m.app
@@ -492,8 +534,8 @@ async fn several_signatures_and_the_seal(db: Db) {
             &Actor::User(m.adjoint.id),
             folder.id,
             Action::Sign,
-            None,
-            now,
+            SignerProof::code(&m.code(m.adjoint.id, now)),
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -504,8 +546,8 @@ async fn several_signatures_and_the_seal(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            None,
-            now,
+            SignerProof::code(&m.code(m.maire.id, now)),
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -558,8 +600,8 @@ async fn several_signatures_and_the_seal(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            None,
-            now,
+            SignerProof::code(&m.code(m.maire.id, now)),
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -601,8 +643,8 @@ async fn letters_from_every_template_are_accepted(db: Db) {
                 &Actor::User(m.maire.id),
                 folder.id,
                 Action::Sign,
-                None,
-                now,
+                SignerProof::code(&m.code(m.maire.id, now)),
+                m.signed_at(),
             )
             .await
             .unwrap();
@@ -645,8 +687,8 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
                 &Actor::User(m.adjoint.id),
                 folder.id,
                 Action::Sign,
-                None,
-                now
+                SignerProof::code(&m.code(m.adjoint.id, now)),
+                m.signed_at()
             )
             .await
             .is_err()
@@ -672,8 +714,8 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
                 &Actor::User(m.adjoint.id),
                 folder.id,
                 Action::Sign,
-                None,
-                now
+                SignerProof::code(&m.code(m.adjoint.id, now)),
+                m.signed_at()
             )
             .await
             .is_err()
@@ -693,8 +735,8 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
             &Actor::User(m.adjoint.id),
             folder.id,
             Action::Sign,
-            None,
-            tomorrow,
+            SignerProof::code(&m.code(m.adjoint.id, tomorrow)),
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -732,7 +774,7 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
                 Action::Reject {
                     comment: String::new()
                 },
-                None,
+                SignerProof::default(),
                 now
             )
             .await
@@ -748,7 +790,7 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
             Action::Reject {
                 comment: "Préciser la date.".into(),
             },
-            None,
+            SignerProof::default(),
             now,
         )
         .await
@@ -798,8 +840,11 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
                 &Actor::User(m.maire.id),
                 folder.id,
                 Action::Sign,
-                pin,
-                now,
+                SignerProof {
+                    code: Some(&m.code(m.maire.id, now)),
+                    pin,
+                },
+                m.signed_at(),
             )
             .await;
         assert!(refused.is_err(), "{pin:?}");
@@ -811,8 +856,11 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            Some("4821"),
-            now,
+            SignerProof {
+                code: Some(&m.code(m.maire.id, now)),
+                pin: Some("4821"),
+            },
+            m.signed_at(),
         )
         .await
         .unwrap();
@@ -844,8 +892,8 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
             &Actor::User(m.adjoint.id),
             folder.id,
             Action::Sign,
-            None,
-            later,
+            SignerProof::code(&m.code(m.adjoint.id, later)),
+            m.signed_at(),
         )
         .await;
     assert!(
@@ -924,8 +972,8 @@ async fn time_stamped_signatures(db: Db) {
             &Actor::User(m.maire.id),
             folder.id,
             Action::Sign,
-            None,
-            now,
+            SignerProof::code(&m.code(m.maire.id, now)),
+            m.signed_at(),
         )
         .await
         .unwrap();

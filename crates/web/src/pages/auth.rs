@@ -240,3 +240,85 @@ pub async fn reset(
         },
     )?))
 }
+
+fn second_factor_page(
+    me: &Me,
+    enrolled: bool,
+    enrolment: Option<minijinja::Value>,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    Ok(Html(templates::render(
+        "second_factor.html",
+        ctx! {
+            title => "Double authentification", style_url => assets::style_url(),
+            me => me.view(), csrf => me.csrf(), nav => "password",
+            enrolled, enrolment, notice, error,
+        },
+    )?))
+}
+
+/// The person's own second factor: whether it is on, and the way to enrol a phone.
+pub async fn second_factor(
+    State(state): State<WebState>,
+    me: Me,
+) -> Result<Html<String>, WebError> {
+    let enrolled = state.app.has_second_factor(me.0.user.id).await?;
+    second_factor_page(&me, enrolled, None, None, None)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OtpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    otp: String,
+}
+
+/// A new secret for the person's authenticator, shown once (QR code and key).
+pub async fn begin_second_factor(
+    State(state): State<WebState>,
+    me: Me,
+    Form(form): Form<OtpForm>,
+) -> Result<Html<String>, WebError> {
+    me.check_csrf(&form.csrf)?;
+    let enrolment = state
+        .app
+        .begin_second_factor(&me.0.commune, &me.0.user)
+        .await?;
+    let enrolled = state.app.has_second_factor(me.0.user.id).await?;
+    let shown = ctx! { qr => enrolment.qr_svg, secret => enrolment.secret };
+    second_factor_page(&me, enrolled, Some(shown), None, None)
+}
+
+/// The first code from the application confirms the enrolment.
+pub async fn confirm_second_factor(
+    State(state): State<WebState>,
+    me: Me,
+    Form(form): Form<OtpForm>,
+) -> Result<Response, WebError> {
+    me.check_csrf(&form.csrf)?;
+    match state
+        .app
+        .confirm_second_factor(&me.0.commune, &me.0.user, &form.otp, Utc::now())
+        .await
+    {
+        Ok(()) => Ok(second_factor_page(
+            &me,
+            true,
+            None,
+            Some("La double authentification est active : vous pouvez signer."),
+            None,
+        )?
+        .into_response()),
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            let enrolled = state.app.has_second_factor(me.0.user.id).await?;
+            Ok((
+                axum::http::StatusCode::BAD_REQUEST,
+                second_factor_page(&me, enrolled, None, None, Some(e.user_message()))?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -446,3 +446,164 @@ async fn a_pdf_with_an_escaped_script_name_is_only_downloaded() {
         "{headers:?}"
     );
 }
+
+/// The code shown in a page's `<code>` element (the enrolment key).
+fn shown_secret(page: &str) -> String {
+    page.split("la main : <code>")
+        .nth(1)
+        .expect("the key on the page")
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Findings 1 and 2 of the trust issue: a signature needs the signer's own second factor,
+/// enrolled by the signer; an administrator can only reset it visibly.
+#[tokio::test]
+async fn signing_needs_the_signers_own_second_factor() {
+    use parapheur_app::administration::second_factor::code_at;
+    use parapheur_app::domain::circuit::{CircuitDef, StepDef, StepKind};
+    let site = site().await;
+    let admin = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let maire = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "maire@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    site.app
+        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
+        .await
+        .unwrap();
+    let item = register_in(&site, &site.a, "Demande à signer").await;
+    let folder = site
+        .app
+        .draft_letter(
+            &site.a,
+            &Actor::User(admin.id),
+            item.item.id,
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let only_the_maire = CircuitDef {
+        stages: vec![vec![StepDef {
+            kind: StepKind::Signature,
+            user_id: Some(maire.id),
+        }]],
+    };
+    site.app
+        .start_circuit(
+            &site.a,
+            &Actor::User(admin.id),
+            folder.id,
+            &only_the_maire,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (cookie, csrf) = login(&site, "maire@a.test").await;
+    let folder_url = format!("/parapheur/{}", folder.id);
+    let (_, _, page) = send(&site, get(&folder_url, Some(&cookie))).await;
+    assert!(
+        page.contains("activez d'abord la double authentification"),
+        "{page}"
+    );
+    // Without a second factor, no signature, whatever the form says.
+    let sign = |otp: &str| {
+        post(
+            &format!("{folder_url}/action"),
+            Some(&cookie),
+            &format!("action=sign&otp={otp}&csrf={csrf}"),
+        )
+    };
+    send(&site, sign("123456")).await;
+    let state = || async {
+        site.app
+            .store()
+            .folder(site.a.id, folder.id)
+            .await
+            .unwrap()
+            .state
+    };
+    assert_eq!(
+        state().await,
+        parapheur_app::store::parapheur::FolderState::Circuit
+    );
+    // The maire enrols her phone herself.
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/double-authentification/activer",
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(page.contains("<svg"), "no QR code: {page}");
+    let secret = shown_secret(&page);
+    let now = Utc::now();
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/double-authentification/confirmer",
+            Some(&cookie),
+            &format!("otp={}&csrf={csrf}", code_at(&secret, now).unwrap()),
+        ),
+    )
+    .await;
+    assert!(page.contains("est active"), "{page}");
+    // A wrong code signs nothing; her next code signs.
+    send(&site, sign("000000")).await;
+    assert_eq!(
+        state().await,
+        parapheur_app::store::parapheur::FolderState::Circuit
+    );
+    let next = code_at(&secret, now + chrono::Duration::seconds(30)).unwrap();
+    let (status, _, page) = send(&site, sign(&next)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(
+        state().await,
+        parapheur_app::store::parapheur::FolderState::Signed
+    );
+    // An administrator resets it only in the open: journaled, the maire told by email.
+    let journal = site.app.store().journal_len(site.a.id).await.unwrap();
+    let mails = emails_to(&site, &site.a, "maire@a.test").await;
+    let (admin_cookie, admin_csrf) = login(&site, "admin@a.test").await;
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!(
+                "/administration/utilisateurs/{}/double-authentification",
+                maire.id
+            ),
+            Some(&admin_cookie),
+            &format!("csrf={admin_csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!site.app.has_second_factor(maire.id).await.unwrap());
+    assert_eq!(emails_to(&site, &site.a, "maire@a.test").await, mails + 1);
+    let entries = site
+        .app
+        .store()
+        .journal_of(site.a.id, "user", &maire.id.to_string())
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "user.second_factor.reset")
+    );
+    assert!(site.app.store().journal_len(site.a.id).await.unwrap() > journal);
+}

@@ -8,7 +8,7 @@ mod users;
 
 pub use doctypes::{add_doctype, doctype, doctypes, update_doctype};
 pub use services::{add_service, service, services, update_service};
-pub use users::{invite_user, new_link, update_user, user, users};
+pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
 
 use axum::Form;
 use axum::extract::{Multipart, State};

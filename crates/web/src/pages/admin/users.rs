@@ -161,7 +161,8 @@ async fn user_page(
             title => "Modifier un utilisateur", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "admin", section => "users", error, id => id.to_string(), email => user.email, form,
             roles => roles(), services => service_choices(state, me).await?,
-            host_admin => user.host_admin, is_me => user.id == me.0.user.id, invitation,
+            host_admin => user.host_admin,
+            second_factor => state.app.has_second_factor(user.id).await?, is_me => user.id == me.0.user.id, invitation,
         },
     )?))
 }
@@ -241,6 +242,28 @@ pub async fn new_link(
         .await?;
     let url = sent.shown_token.as_deref().map(invitation_url);
     user_page(&state, &me, id, None, None, Some(ctx! { url })).await
+}
+
+/// Resets a user's second factor (a lost phone): journaled, the user told by email, their
+/// signing key re-issued.
+pub async fn reset_second_factor(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Html<String>, WebError> {
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
+    let id = parse_id(&id)?;
+    let user = state
+        .app
+        .reset_second_factor(&me.0.commune, &actor(&me), id, Utc::now())
+        .await?;
+    let notice = format!(
+        "Double authentification de {} réinitialisée : un courriel l'en avertit ; son certificat de signature a été renouvelé.",
+        user.display_name
+    );
+    user_page(&state, &me, id, None, None, Some(ctx! { notice })).await
 }
 
 impl UserForm {

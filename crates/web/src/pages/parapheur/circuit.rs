@@ -127,6 +127,9 @@ pub struct ActionForm {
     personne: String,
     #[serde(default)]
     code: String,
+    /// The code of the signer's authenticator application.
+    #[serde(default)]
+    otp: String,
 }
 
 /// A circuit action on the letter: visa, signature, refusal, transfer, opinion, bypass.
@@ -166,7 +169,10 @@ pub async fn act(
             &me.0.actor(),
             folder.id,
             action,
-            Some(form.code.as_str()).filter(|c| !c.is_empty()),
+            parapheur_app::parapheur::SignerProof {
+                code: Some(form.otp.as_str()).filter(|c| !c.is_empty()),
+                pin: Some(form.code.as_str()).filter(|c| !c.is_empty()),
+            },
             Utc::now(),
         )
         .await
@@ -189,11 +195,13 @@ pub async fn sign_selection(
 ) -> Result<Response, WebError> {
     let mut csrf = String::new();
     let mut code = String::new();
+    let mut otp = String::new();
     let mut ids = Vec::new();
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
         match &*key {
             "csrf" => csrf = value.into_owned(),
             "code" => code = value.into_owned(),
+            "otp" => otp = value.into_owned(),
             "courrier" => ids.push(parse_id(&value)?),
             _ => {}
         }
@@ -223,7 +231,10 @@ pub async fn sign_selection(
             &me.0.commune,
             &me.0.actor(),
             &ids,
-            Some(code.as_str()).filter(|c| !c.is_empty()),
+            parapheur_app::parapheur::SignerProof {
+                code: Some(otp.as_str()).filter(|c| !c.is_empty()),
+                pin: Some(code.as_str()).filter(|c| !c.is_empty()),
+            },
             Utc::now(),
         )
         .await;

@@ -171,6 +171,7 @@ async fn list_page(
             script_url => assets::script_url(),
             me => me.view(), csrf => me.csrf(), nav => "parapheur",
             mine, sections, pin_needed, notice, error,
+            second_factor => state.app.has_second_factor(me.0.user.id).await?,
         },
     )?))
 }
@@ -313,6 +314,7 @@ async fn folder_page(
             },
             item => item.as_ref().map(|i| ctx! { id => i.id.to_string(), chrono => i.chrono, subject => i.subject, status => i.status.label_fr() }),
             steps, rejection, action, for_whom, opinion_pending, editable, pin_needed, has_email,
+            second_factor => state.app.has_second_factor(me.0.user.id).await?,
             circuits => circuits.iter().map(|c| ctx! { code => c.code, name => c.name }).collect::<Vec<_>>(),
             default_circuit, people,
             is_admin => me.0.user.role.can_administer(),

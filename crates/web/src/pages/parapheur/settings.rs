@@ -264,8 +264,6 @@ pub async fn revoke_delegation(
 pub struct IssueForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    code: String,
 }
 
 /// Creates (or renews) a person's certificate from the commune's authority.
@@ -283,7 +281,9 @@ pub async fn issue_key(
             &me.0.commune,
             &me.0.actor(),
             parse_id(&id)?,
-            Some(form.code.as_str()).filter(|c| !c.is_empty()),
+            // No code chosen by the administrator: what protects a signature is the
+            // signer's own second factor.
+            None,
             Utc::now(),
         )
         .await
