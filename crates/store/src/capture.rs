@@ -216,7 +216,9 @@ pub struct SearchSource {
     /// Names, organisations, emails and cities of its correspondents.
     pub contacts: String,
     pub notes: String,
-    pub extracted_text: String,
+    /// The text of each file as stored: sealed with the commune's key (the application
+    /// opens it), or plain in a register older than the sealing.
+    pub extracted_texts: Vec<String>,
     /// Who may see it when it is confidential: assignee, author, people it was copied to.
     pub allowed: Vec<Uuid>,
 }
@@ -674,7 +676,7 @@ impl Store {
             entry.push_str(&r.try_get::<String, _>(1)?);
             entry.push('\n');
         }
-        let mut texts: HashMap<String, String> = HashMap::new();
+        let mut texts: HashMap<String, Vec<String>> = HashMap::new();
         for r in bind_all(format!(
             "SELECT a.item_id, t.text FROM attachments a
              JOIN file_texts t ON t.commune_id = a.commune_id AND t.sha256 = a.sha256
@@ -685,9 +687,10 @@ impl Store {
         .await?
         {
             if let Some(text) = r.try_get::<Option<String>, _>(1)? {
-                let entry = texts.entry(r.try_get::<String, _>(0)?).or_default();
-                entry.push_str(&text);
-                entry.push('\n');
+                texts
+                    .entry(r.try_get::<String, _>(0)?)
+                    .or_default()
+                    .push(text);
             }
         }
         let mut copies: HashMap<String, Vec<Uuid>> = HashMap::new();
@@ -714,7 +717,7 @@ impl Store {
                 SearchSource {
                     contacts: contacts.remove(&key).unwrap_or_default(),
                     notes: notes.remove(&key).unwrap_or_default(),
-                    extracted_text: texts.remove(&key).unwrap_or_default(),
+                    extracted_texts: texts.remove(&key).unwrap_or_default(),
                     allowed,
                     item,
                 }
@@ -773,9 +776,14 @@ impl Store {
         routing_counts(rows)
     }
 
-    /// The text extracted from an item's files, in order.
-    pub async fn item_text(&self, commune_id: Uuid, item_id: Uuid) -> Result<String, StoreError> {
-        let mut text = String::new();
+    /// The text extracted from an item's files, in order, as stored (see
+    /// [`SearchSource::extracted_texts`]).
+    pub async fn item_texts(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut texts = Vec::new();
         for r in sqlx::query(
             "SELECT t.text FROM attachments a
              JOIN file_texts t ON t.commune_id = a.commune_id AND t.sha256 = a.sha256
@@ -788,11 +796,10 @@ impl Store {
         .await?
         {
             if let Some(t) = r.try_get::<Option<String>, _>(0)? {
-                text.push_str(&t);
-                text.push('\n');
+                texts.push(t);
             }
         }
-        Ok(text)
+        Ok(texts)
     }
 
     /// The texts of these files, by hash (for the item page).

@@ -235,11 +235,12 @@ impl App {
             }
             None => None,
         };
+        let sealed = self.seal_text(job.commune_id, &extraction.text).await?;
         let text = FileText {
             sha256: job.subject.clone(),
             state: "done".into(),
             method: Some(method_code(&extraction.method).into()),
-            text: Some(extraction.text),
+            text: Some(sealed),
             reason: None,
             pages: Some(i64::from(extraction.pages)),
             searchable_sha256,
@@ -250,5 +251,89 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// What ties a sealed text to its commune (a text moved to another commune's rows does
+/// not open).
+fn text_context(commune_id: uuid::Uuid) -> String {
+    format!("file-text:{commune_id}")
+}
+
+/// The mark of a sealed value (`parapheur_files`' format).
+const SEALED: &str = "sk1:";
+
+impl App {
+    /// The text extracted from a file, sealed with the commune's key like the file itself:
+    /// the database alone does not reveal it, and destroying the commune's key makes it
+    /// unreadable with the files.
+    pub(crate) async fn seal_text(
+        &self,
+        commune_id: uuid::Uuid,
+        text: &str,
+    ) -> Result<String, AppError> {
+        let key = self.data_key(commune_id).await?;
+        Ok(key.seal(text.as_bytes(), &text_context(commune_id))?)
+    }
+
+    /// A stored text, opened (a register older than the sealing holds some in clear).
+    pub(crate) async fn open_text(
+        &self,
+        commune_id: uuid::Uuid,
+        stored: &str,
+    ) -> Result<String, AppError> {
+        if !stored.starts_with(SEALED) {
+            return Ok(stored.to_owned());
+        }
+        let key = self.data_key(commune_id).await?;
+        let plain = key.open(stored, &text_context(commune_id))?;
+        Ok(String::from_utf8_lossy(&plain).into_owned())
+    }
+
+    /// The texts of an item's files, opened, in order, one line between them.
+    pub(crate) async fn item_text(
+        &self,
+        commune_id: uuid::Uuid,
+        item_id: uuid::Uuid,
+    ) -> Result<String, AppError> {
+        let mut text = String::new();
+        for stored in self.store().item_texts(commune_id, item_id).await? {
+            text.push_str(&self.open_text(commune_id, &stored).await?);
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
+    /// What was extracted from one file of the commune, its text opened.
+    pub async fn file_text(
+        &self,
+        commune: &parapheur_domain::Commune,
+        sha256: &str,
+    ) -> Result<Option<FileText>, AppError> {
+        match self.store().file_text(commune.id, sha256).await? {
+            Some(mut t) => {
+                if let Some(stored) = &t.text {
+                    t.text = Some(self.open_text(commune.id, stored).await?);
+                }
+                Ok(Some(t))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// What was extracted from each file of an item, the texts opened.
+    pub async fn file_texts_of_item(
+        &self,
+        commune: &parapheur_domain::Commune,
+        item_id: uuid::Uuid,
+    ) -> Result<Vec<FileText>, AppError> {
+        let mut out = Vec::new();
+        for mut t in self.store().file_texts_of_item(commune.id, item_id).await? {
+            if let Some(stored) = &t.text {
+                t.text = Some(self.open_text(commune.id, stored).await?);
+            }
+            out.push(t);
+        }
+        Ok(out)
     }
 }

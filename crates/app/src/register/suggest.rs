@@ -90,7 +90,7 @@ impl App {
         // 2. The words of the item against the document types' labels.
         if doctype.is_none() {
             let mut text = format!("{} {}", item.subject, item.body.as_deref().unwrap_or(""));
-            let extracted = self.store().item_text(commune, item.id).await?;
+            let extracted = self.item_text(commune, item.id).await?;
             text.push_str(&extracted.chars().take(20_000).collect::<String>());
             let words = words_of(&text);
             let best = doctypes

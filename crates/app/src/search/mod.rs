@@ -28,14 +28,15 @@ fn search_error(e: parapheur_search::SearchError) -> AppError {
     AppError::internal(format!("recherche : {e}"))
 }
 
-fn doc_of(source: SearchSource) -> SearchDoc {
+/// `source` as the index holds it; its files' texts already opened and joined.
+fn doc_of(source: SearchSource, extracted_text: String) -> SearchDoc {
     let item = source.item;
     SearchDoc {
         item_id: item.id,
         chrono: item.chrono.clone(),
         subject: item.subject.clone(),
         body: item.body.clone().unwrap_or_default(),
-        extracted_text: source.extracted_text,
+        extracted_text,
         notes: source.notes,
         contacts: source.contacts,
         status: item.status.code().to_owned(),
@@ -120,6 +121,20 @@ impl App {
         Ok(count)
     }
 
+    /// The texts of a source's files, opened and joined.
+    async fn opened_texts(
+        &self,
+        commune_id: Uuid,
+        source: &SearchSource,
+    ) -> Result<String, AppError> {
+        let mut text = String::new();
+        for stored in &source.extracted_texts {
+            text.push_str(&self.open_text(commune_id, stored).await?);
+            text.push('\n');
+        }
+        Ok(text)
+    }
+
     /// Re-indexes these items (removing those gone or destroyed) and records `up_to_seq`.
     async fn index_items(
         &self,
@@ -134,7 +149,8 @@ impl App {
         for source in sources {
             if source.item.status != Status::Destroyed {
                 deletes.retain(|id| *id != source.item.id);
-                docs.push(doc_of(source));
+                let text = self.opened_texts(commune_id, &source).await?;
+                docs.push(doc_of(source, text));
             }
         }
         let count = docs.len() as u64;
@@ -181,14 +197,13 @@ impl App {
                 break;
             };
             after = Some(last);
-            let docs: Vec<SearchDoc> = self
-                .store()
-                .search_sources(commune_id, &ids)
-                .await?
-                .into_iter()
-                .filter(|s| s.item.status != Status::Destroyed)
-                .map(doc_of)
-                .collect();
+            let mut docs: Vec<SearchDoc> = Vec::with_capacity(ids.len());
+            for source in self.store().search_sources(commune_id, &ids).await? {
+                if source.item.status != Status::Destroyed {
+                    let text = self.opened_texts(commune_id, &source).await?;
+                    docs.push(doc_of(source, text));
+                }
+            }
             // The channel is bounded: hand the page over in a blocking section, so a slow
             // builder holds back this reader without stalling the runtime.
             let sender = sender.clone();

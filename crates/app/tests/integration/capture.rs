@@ -559,6 +559,17 @@ async fn search_finds_words_of_files_and_follows_changes(db: Db) {
     assert_eq!(found.total, 0);
     let done = h.app.drain_jobs().await.unwrap();
     assert_eq!(done.extracted, 1, "{done:?}");
+    // The extracted text is sealed with the commune's key in the database (the trust
+    // issue's finding 9), and opened for those who read it.
+    let sha = &with_text.attachments[0].sha256;
+    let stored = h.app.store().file_text(a.id, sha).await.unwrap().unwrap();
+    let stored = stored.text.unwrap();
+    assert!(
+        stored.starts_with("sk1:") && !stored.contains("lampadaires"),
+        "{stored}"
+    );
+    let opened = h.app.file_text(&a, sha).await.unwrap().unwrap();
+    assert!(opened.text.unwrap().contains("lampadaires"));
     let found = h
         .app
         .search_items(a.id, simple_query("eclairage", 10, false))

@@ -56,8 +56,7 @@ pub async fn searchable_pdf(
     let attachment = visible_attachment(&state, &me, &id, &file).await?;
     let searchable = state
         .app
-        .store()
-        .file_text(me.0.commune.id, &attachment.sha256)
+        .file_text(&me.0.commune, &attachment.sha256)
         .await?
         .and_then(|t| t.searchable_sha256)
         .ok_or(WebError::NotFound)?;

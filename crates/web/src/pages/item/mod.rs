@@ -99,7 +99,7 @@ pub(crate) async fn render_item(
             recipients.push(name)
         }
     }
-    let texts = store.file_texts_of_item(commune.id, item.id).await?;
+    let texts = state.app.file_texts_of_item(commune, item.id).await?;
     let files: Vec<_> = store
         .attachments(commune.id, item.id)
         .await?
