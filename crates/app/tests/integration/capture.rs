@@ -656,13 +656,7 @@ async fn the_queue_extracts_several_files_at_once_each_its_own_text(db: Db) {
         (7, 0, 0)
     );
     for (n, sha) in files {
-        let text = h
-            .app
-            .store()
-            .file_text(commune.id, &sha)
-            .await
-            .unwrap()
-            .unwrap();
+        let text = h.app.file_text(&commune, &sha).await.unwrap().unwrap();
         assert_eq!(text.state, "done");
         assert_eq!(
             text.text.as_deref(),
