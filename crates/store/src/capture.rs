@@ -329,6 +329,34 @@ impl Store {
     }
 
     /// The item that an earlier message with one of these Message-IDs became or joined.
+    /// The item one of our own emails belongs to, if `message_ids` name one: our
+    /// Message-IDs are random (122 bits), so quoting one proves the writer received that
+    /// email, sent to the item's correspondent.
+    pub async fn item_of_sent_message_ids(
+        &self,
+        commune_id: Uuid,
+        message_ids: &[String],
+    ) -> Result<Option<Uuid>, StoreError> {
+        let ids: Vec<&String> = message_ids.iter().take(50).collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT item_id FROM outbox
+             WHERE commune_id = $1 AND item_id IS NOT NULL AND message_id IN ({})
+             ORDER BY created_at DESC LIMIT 1",
+            placeholders(2, ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        for id in ids {
+            q = q.bind(id.clone());
+        }
+        q.fetch_optional(self.reader())
+            .await?
+            .map(|r| parse_uuid(&r.try_get::<String, _>(0)?))
+            .transpose()
+    }
+
     pub async fn item_of_message_ids(
         &self,
         commune_id: Uuid,

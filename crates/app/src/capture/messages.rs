@@ -332,21 +332,36 @@ impl App {
         })
     }
 
-    /// The item a message answers: one of its Message-ID references, else a chrono number
-    /// of this commune quoted in its subject.
+    /// The item a message answers, and whether its writer is known to be one of the
+    /// item's correspondents. Only a reply to one of our own emails (its references name a
+    /// Message-ID we sent: random, known only to who received it) is; a reference to a
+    /// message we received, or a chrono number quoted in the subject, anyone can forge.
     async fn thread_of(
         &self,
         commune: &Commune,
         mail: &ParsedMail,
-    ) -> Result<Option<Uuid>, AppError> {
+    ) -> Result<Option<Thread>, AppError> {
         let refs: Vec<String> = mail
             .in_reply_to
             .iter()
             .chain(&mail.references)
             .cloned()
             .collect();
-        if let Some(item) = self.store().item_of_message_ids(commune.id, &refs).await? {
-            return Ok(Some(item));
+        if let Some(item_id) = self
+            .store()
+            .item_of_sent_message_ids(commune.id, &refs)
+            .await?
+        {
+            return Ok(Some(Thread {
+                item_id,
+                authenticated: true,
+            }));
+        }
+        if let Some(item_id) = self.store().item_of_message_ids(commune.id, &refs).await? {
+            return Ok(Some(Thread {
+                item_id,
+                authenticated: false,
+            }));
         }
         for number in commune
             .chrono_format
@@ -357,7 +372,12 @@ impl App {
             let upper = number.to_uppercase();
             for candidate in [number, upper] {
                 match self.store().item_by_chrono(commune.id, &candidate).await {
-                    Ok(item) => return Ok(Some(item.id)),
+                    Ok(item) => {
+                        return Ok(Some(Thread {
+                            item_id: item.id,
+                            authenticated: false,
+                        }));
+                    }
                     Err(parapheur_store::StoreError::NotFound(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -378,7 +398,12 @@ impl App {
         retrying: bool,
         now: DateTime<Utc>,
     ) -> Result<Plan, AppError> {
-        if let Some(item_id) = self.thread_of(commune, &mail).await? {
+        let thread = self.thread_of(commune, &mail).await?;
+        if let Some(Thread {
+            item_id,
+            authenticated: true,
+        }) = thread
+        {
             return Ok(Plan::Attach(Box::new(Attach {
                 inbound,
                 cursor: source.cursor,
@@ -387,6 +412,15 @@ impl App {
                 retrying,
             })));
         }
+        // Anything else that seems to belong to an item is registered on its own, with a
+        // word for the agent: joining it would let anyone add files to any item, or
+        // complete a request in its sender's name and restart its legal delay.
+        let to_reconcile = match thread {
+            Some(Thread { item_id, .. }) => {
+                Some(self.store().item(commune.id, item_id).await?.chrono)
+            }
+            None => None,
+        };
 
         let today = local_date(now, commune.zone());
         let channel = if mail.looks_like_scan {
@@ -407,6 +441,17 @@ impl App {
         let body = mail.text_body.trim();
         if !body.is_empty() && !mail.looks_like_scan {
             new.body = Some(truncate(body, MAX_BODY_CHARS));
+        }
+        if let Some(chrono) = to_reconcile {
+            let hint = format!(
+                "[À rapprocher] Ce courriel semble faire suite au courrier {chrono}, mais rien ne \
+                 prouve que son expéditeur en est le correspondant : il est enregistré à part. \
+                 S'il s'agit de la même affaire, liez les deux courriers."
+            );
+            new.body = Some(match new.body.take() {
+                Some(body) => truncate(&format!("{hint}\n\n{body}"), MAX_BODY_CHARS),
+                None => hint,
+            });
         }
         if let Some(rule) = matching_rule(&source.rules, &mail) {
             new.doctype_code = rule.doctype.clone();
@@ -598,4 +643,12 @@ impl App {
             item_id,
         })
     }
+}
+
+/// The item a message seems to answer.
+#[derive(Debug, Clone, Copy)]
+struct Thread {
+    item_id: Uuid,
+    /// Its writer received one of our emails about the item.
+    authenticated: bool,
 }

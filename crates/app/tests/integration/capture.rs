@@ -133,7 +133,9 @@ async fn replies_join_their_item(db: Db) {
     let senders = h.app.store().item_contacts(item_id).await.unwrap();
     assert_eq!(senders.len(), 1, "sender matched or created");
 
-    // By its thread (In-Reply-To), from the same person: the same contact, no new item.
+    // A reference to a message we received, or a chrono number quoted in a subject, proves
+    // nothing about who writes (the trust issue's finding 7): each is registered on its
+    // own, with a word for the agent, and the first item gets no file, note or message.
     let by_thread = h
         .app
         .capture_message(
@@ -149,14 +151,6 @@ async fn replies_join_their_item(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        by_thread,
-        CaptureOutcome::Attached {
-            chrono: chrono.clone(),
-            item_id
-        }
-    );
-    // By the chrono number quoted in its subject.
     let by_number = h
         .app
         .capture_message(
@@ -172,23 +166,38 @@ async fn replies_join_their_item(db: Db) {
         )
         .await
         .unwrap();
-    assert!(matches!(by_number, CaptureOutcome::Attached { item_id: i, .. } if i == item_id));
-    assert_eq!(h.app.store().item_count(commune.id).await.unwrap(), 1);
-    // The requester's own words join the public thread; the neighbour's are a note.
-    let notes = h.app.store().notes(commune.id, item_id).await.unwrap();
-    assert_eq!(notes.len(), 1);
-    assert!(notes[0].body.contains("Je suis le voisin"), "{notes:?}");
-    let thread = h
-        .app
-        .store()
-        .item_messages(commune.id, item_id)
-        .await
-        .unwrap();
+    for (outcome, words) in [(&by_thread, "côté rue"), (&by_number, "Je suis le voisin")] {
+        let CaptureOutcome::Registered {
+            item_id: new_id, ..
+        } = outcome
+        else {
+            panic!("{outcome:?}")
+        };
+        assert_ne!(*new_id, item_id);
+        let new = h.app.store().item(commune.id, *new_id).await.unwrap();
+        let body = new.body.unwrap();
+        assert!(
+            body.contains("[À rapprocher]") && body.contains(&chrono),
+            "{body}"
+        );
+        assert!(body.contains(words), "{body}");
+    }
+    assert_eq!(h.app.store().item_count(commune.id).await.unwrap(), 3);
     assert!(
-        thread
-            .iter()
-            .any(|m| m.from_citizen && m.body.contains("côté rue")),
-        "{thread:?}"
+        h.app
+            .store()
+            .notes(commune.id, item_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        h.app
+            .store()
+            .item_messages(commune.id, item_id)
+            .await
+            .unwrap()
+            .is_empty()
     );
     assert_eq!(
         h.app
@@ -197,7 +206,7 @@ async fn replies_join_their_item(db: Db) {
             .await
             .unwrap()
             .len(),
-        3
+        1
     );
 
     // The same sender writing about something else: a new item, the same contact.
@@ -779,13 +788,24 @@ async fn a_batch_takes_each_message_as_if_alone(db: Db) {
             chrono: Some(chrono.clone())
         }
     );
-    assert_eq!(
-        outcomes[2],
-        CaptureOutcome::Attached {
-            chrono: chrono.clone(),
-            item_id: *item_id
-        }
-    );
+    // A follow-up of a message of the same batch: the batch is written first, so that it
+    // is found; not a reply to one of our emails, it is registered apart, to reconcile.
+    let CaptureOutcome::Registered {
+        item_id: follow_up, ..
+    } = &outcomes[2]
+    else {
+        panic!("{outcomes:?}");
+    };
+    assert_ne!(follow_up, item_id);
+    let body = h
+        .app
+        .store()
+        .item(commune.id, *follow_up)
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    assert!(body.contains(&format!("courrier {chrono}")), "{body}");
     assert!(
         matches!(&outcomes[3], CaptureOutcome::Quarantined { reason, .. } if reason == "illisible sur le disque"),
         "{outcomes:?}"
@@ -798,7 +818,7 @@ async fn a_batch_takes_each_message_as_if_alone(db: Db) {
         panic!("{outcomes:?}");
     };
     assert!(
-        chrono.ends_with("000001") && last.ends_with("000002"),
+        chrono.ends_with("000001") && last.ends_with("000003"),
         "{outcomes:?}"
     );
     let report = h

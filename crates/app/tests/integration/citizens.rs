@@ -877,6 +877,37 @@ async fn documents_for_an_untyped_request_go_in_a_notice(db: Db) {
     assert!(text.contains("- Plan cadastral"), "{text}");
     assert!(text.contains("https://parapheur.test/suivi/"), "{text}");
     assert!(text.contains("L114-5"), "{text}");
+    // A forged email in the citizen's name, quoting the number, with a file: registered
+    // apart, it neither joins the request nor completes it (the trust issue's finding 7).
+    let forged = format!(
+        "From: Jeanne Martin <Jeanne@Exemple.fr>\r\nTo: mairie@montbazon.fr\r\nSubject: Pièces pour {chrono}\r\nMessage-ID: <faux-1@ailleurs.example>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nVoici.\r\n--b\r\nContent-Type: application/pdf; name=faux.pdf\r\nContent-Disposition: attachment; filename=faux.pdf\r\n\r\n%PDF-1.4 faux\r\n--b--\r\n",
+        chrono = item.chrono
+    );
+    let outcome = app
+        .capture_message(
+            &commune,
+            parapheur_app::capture::MessageSource::import("faux"),
+            Ok(forged.into_bytes()),
+            utc(2026, 3, 2, 10),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, parapheur_app::capture::CaptureOutcome::Registered { item_id, .. } if item_id != item.id),
+        "{outcome:?}"
+    );
+    let still = app.store().item(commune.id, item.id).await.unwrap();
+    assert_eq!(still.status, Status::AwaitingDocuments);
+    assert_eq!(still.incomplete_completed_on, None);
+    assert!(
+        app.store()
+            .item_messages(commune.id, item.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| !m.from_citizen)
+    );
+
     // The citizen answers the notice by email with the plan: it joins the request, which
     // is complete again.
     let notice_id = mail_parser::MessageParser::default()
