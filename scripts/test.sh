@@ -189,6 +189,9 @@ cargo test --workspace --no-run
 phase "run the tests (SQLite and PostgreSQL)"
 say "cargo test --workspace (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
+phase "web tests again, on PostgreSQL"
+say "the web tests and the security matrix, every one on PostgreSQL"
+PARAPHEUR_TEST_BACKEND=postgres cargo test -p parapheur-web --test web 2>&1 | tee -a "$TEST_LOG"
 phase "stop PostgreSQL"
 stop_pg
 

@@ -46,6 +46,10 @@ impl FromRequestParts<WebState> for Me {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
+        // The route's guard already found the person.
+        if let Some(who) = parts.extensions.get::<Authenticated>() {
+            return Ok(Me(who.clone()));
+        }
         let next = parts
             .uri
             .path_and_query()

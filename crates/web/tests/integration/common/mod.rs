@@ -26,7 +26,52 @@ pub async fn site() -> Site {
     site_with(|_| {}).await
 }
 
-/// [`site`] with some settings changed.
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// [`site`] on `db`; `None` (said loudly) when PostgreSQL is not available outside CI.
+pub async fn site_on(db: Db) -> Option<Site> {
+    match db {
+        Db::Sqlite => Some(site().await),
+        Db::Postgres => {
+            let url = fresh_postgres().await?;
+            Some(site_with(move |config| config.database_url = Some(url)).await)
+        }
+    }
+}
+
+/// A fresh database on the server of `PARAPHEUR_TEST_DATABASE_URL`.
+async fn fresh_postgres() -> Option<String> {
+    let Ok(admin) = std::env::var("PARAPHEUR_TEST_DATABASE_URL") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "PostgreSQL is required in CI: set PARAPHEUR_TEST_DATABASE_URL (scripts/test.sh does)"
+            );
+        }
+        eprintln!("SKIPPED (PostgreSQL): PARAPHEUR_TEST_DATABASE_URL unset; run ./scripts/test.sh");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+        .unwrap();
+    let name = format!("w_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+/// [`site`] with some settings changed (on PostgreSQL when `PARAPHEUR_TEST_BACKEND` says so).
 pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(
@@ -38,6 +83,17 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
     config.outbound_internal_addresses = true;
     config.outbound_plain_text = true;
     settings(&mut config);
+    // The whole suite runs again on PostgreSQL with PARAPHEUR_TEST_BACKEND=postgres
+    // (scripts/test.sh does).
+    if config.database_url.is_none()
+        && std::env::var("PARAPHEUR_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+    {
+        config.database_url = Some(
+            fresh_postgres()
+                .await
+                .expect("PARAPHEUR_TEST_BACKEND=postgres needs PARAPHEUR_TEST_DATABASE_URL"),
+        );
+    }
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
     let a = app
