@@ -36,6 +36,10 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// Where the encrypted files are kept (`files_dir`, `PARAPHEUR_FILES_DIR`).
     pub files_dir: PathBuf,
+    /// Where the journal's anchors are kept, apart from the database (`anchors_dir`,
+    /// `PARAPHEUR_ANCHORS_DIR`; `DATA/anchors` by default). Keep it on another disk, or
+    /// copied off the machine, with the backups.
+    pub anchors_dir: PathBuf,
     /// Folders where copiers scan to, each for one commune.
     pub drop_folders: Vec<DropFolderSetting>,
     /// The address citizens reach this server at, for the links in emails
@@ -166,6 +170,7 @@ struct FileSettings {
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
     files_dir: Option<PathBuf>,
+    anchors_dir: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
     ocr_workers: Option<usize>,
@@ -274,6 +279,10 @@ impl Config {
                 .map(PathBuf::from)
                 .or(settings.files_dir)
                 .unwrap_or_else(|| data_dir.join("files")),
+            anchors_dir: env("PARAPHEUR_ANCHORS_DIR")
+                .map(PathBuf::from)
+                .or(settings.anchors_dir)
+                .unwrap_or_else(|| data_dir.join("anchors")),
             drop_folders: settings.drop_folder,
             public_url: checked_url("public_url (PARAPHEUR_PUBLIC_URL)", &public_url)?,
             smtp: settings.smtp,
@@ -306,6 +315,7 @@ impl Config {
             master_key,
             index_dir: data_dir.join("index"),
             files_dir: data_dir.join("files"),
+            anchors_dir: data_dir.join("anchors"),
             drop_folders: Vec::new(),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
@@ -347,6 +357,7 @@ impl Config {
                 },
             ),
             ("files_dir", path(&self.files_dir)),
+            ("anchors_dir", path(&self.anchors_dir)),
             ("index_dir", path(&self.index_dir)),
             ("public_url", self.public_url.clone()),
             (

@@ -102,6 +102,8 @@ pub struct App {
     pow_bits: u8,
     /// Where the communes' mailbox settings may connect.
     network: parapheur_mailbox::NetworkPolicy,
+    /// Where the journal's anchors are kept (apart from the database).
+    anchors_dir: Arc<std::path::Path>,
     /// The background loops' restarts and last panics, for the health report.
     loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
@@ -138,6 +140,7 @@ impl App {
                 allow_internal: config.outbound_internal_addresses,
                 allow_plain_text: config.outbound_plain_text,
             },
+            anchors_dir: Arc::from(config.anchors_dir.as_path()),
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
         };
@@ -181,6 +184,11 @@ impl App {
     /// The reverse proxies whose `X-Forwarded-For` is believed.
     pub fn trusted_proxies(&self) -> &[std::net::IpAddr] {
         &self.trusted_proxies
+    }
+
+    /// Where the journal's anchors are kept.
+    pub fn anchors_dir(&self) -> &std::path::Path {
+        &self.anchors_dir
     }
 
     pub fn tsa_url(&self) -> Option<&str> {

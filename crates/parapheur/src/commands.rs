@@ -535,20 +535,33 @@ async fn journal_verify(target: &Target, json: bool) -> anyhow::Result<ExitCode>
     let bar = output::progress(app.journal_size().await?, "Vérification du journal", json);
     let verdicts = app.verify_journals(|n| bar.set_position(n)).await?;
     bar.finish_and_clear();
-    let intact = verdicts.iter().all(|v| v.report.is_intact());
+    let intact = verdicts.iter().all(|v| v.is_intact());
     if json {
         output::json(&json!({ "intact": intact, "communes": verdicts }))?;
     } else {
         for v in &verdicts {
-            if v.report.is_intact() {
+            if v.is_intact() {
                 println!(
-                    "{} ({}) : journal intact, {} entrées.",
-                    v.name, v.insee, v.report.entries
+                    "{} ({}) : journal intact, {} entrées ; {}{}.",
+                    v.name,
+                    v.insee,
+                    v.report.entries,
+                    v.anchors.protection.describe_fr(),
+                    match (v.anchors.anchors, v.anchors.last) {
+                        (0, _) | (_, None) => String::new(),
+                        (n, Some(last)) => format!(
+                            " ({n} ancre(s) vérifiée(s), la dernière le {})",
+                            last.format("%d/%m/%Y")
+                        ),
+                    }
                 );
             } else {
                 println!("{} ({}) : JOURNAL ALTÉRÉ", v.name, v.insee);
                 for p in &v.report.problems {
                     println!("  - {}", p.describe_fr());
+                }
+                for p in &v.anchors.problems {
+                    println!("  - {p}");
                 }
             }
         }

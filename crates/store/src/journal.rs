@@ -139,6 +139,23 @@ impl Store {
         .collect()
     }
 
+    /// The hash of the commune's journal entry `seq`, if there is one.
+    pub async fn journal_hash_at(
+        &self,
+        commune_id: Uuid,
+        seq: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT hash FROM journal WHERE commune_id = $1 AND seq = $2")
+                .bind(commune_id.to_string())
+                .bind(seq)
+                .fetch_optional(self.reader())
+                .await?
+                .map(|r| r.try_get::<String, _>(0))
+                .transpose()?,
+        )
+    }
+
     /// The number of journal entries of a commune (for progress bars).
     pub async fn journal_len(&self, commune_id: Uuid) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM journal WHERE commune_id = $1")

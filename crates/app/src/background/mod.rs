@@ -179,6 +179,15 @@ async fn deadline_watch(app: App) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deadline watch"),
         }
+        // The journal's daily anchor rides on the same round (each commune at most once a
+        // day, and only when its journal moved).
+        match app.anchor_journals(Utc::now()).await {
+            Ok(report) if report.time_stamped + report.emailed > 0 => {
+                tracing::info!(?report, "journal anchored");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "journal anchor"),
+        }
         tokio::time::sleep(WATCH_EVERY).await;
     }
 }

@@ -16,6 +16,15 @@ pub struct JournalVerdict {
     pub insee: String,
     pub name: String,
     pub report: ChainReport,
+    /// The anchors kept outside the database, checked against the chain.
+    pub anchors: super::anchors::AnchorCheck,
+}
+
+impl JournalVerdict {
+    /// The chain holds and every anchored head is still in it.
+    pub fn is_intact(&self) -> bool {
+        self.report.is_intact() && self.anchors.holds()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,10 +84,12 @@ impl App {
                 parapheur_store::verify_journal(self.store(), commune.id, |n| progress(done + n))
                     .await?;
             done += report.entries;
+            let anchors = self.check_anchors(&commune).await?;
             verdicts.push(JournalVerdict {
                 insee: commune.insee,
                 name: commune.name,
                 report,
+                anchors,
             });
         }
         Ok(verdicts)

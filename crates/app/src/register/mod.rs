@@ -1,5 +1,6 @@
 //! Registering an item with its files.
 
+pub mod anchors;
 pub mod integrity;
 pub mod lifecycle;
 pub mod suggest;
