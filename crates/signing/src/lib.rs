@@ -32,4 +32,6 @@ pub use key::SignerKey;
 pub use pdf::MAX_PDF_SIZE;
 pub use sign::{SignOptions, Stamp, sign_pdf};
 pub use tsp::{HttpTimeStamper, TimeStamper};
-pub use verify::{SignatureReport, VerifyReport, verify_pdf};
+pub use verify::{
+    SignatureKind, SignatureReport, TrustAnchors, UNREADABLE_SIGNER, VerifyReport, verify_pdf,
+};

@@ -3,7 +3,7 @@ use crate::common::*;
 use parapheur_signing::{HttpTimeStamper, SignError, sign_pdf, verify_pdf};
 
 fn check_ours(pdf: &[u8], n: usize) {
-    let r = verify_pdf(pdf, &[ca_der()]).unwrap();
+    let r = verify_pdf(pdf, &anchors(&[ca_der()]), now()).unwrap();
     assert_eq!(r.signatures.len(), n, "{r:#?}");
     for s in &r.signatures {
         assert!(s.intact && s.trusted && s.covers_revision, "{s:#?}");
@@ -50,7 +50,7 @@ fn seal_then_signature_then_third() {
     let c = sign_pdf(&b, &p.person2, &options("Éric Durand", false)).unwrap();
     std::fs::write(out_dir().join("three.pdf"), &c).unwrap();
     check_ours(&c, 3);
-    let r = verify_pdf(&c, &[ca_der()]).unwrap();
+    let r = verify_pdf(&c, &anchors(&[ca_der()]), now()).unwrap();
     assert_eq!(r.signatures[0].field_name, "Cachet");
     assert!(r.signatures[0].signer.contains("cachet"));
     external_verify(&c, None);
@@ -101,12 +101,12 @@ fn b_t_with_test_tsa_own_pki() {
     let mut o = options("Jeanne Martin", false);
     o.timestamper = Some(Box::new(HttpTimeStamper::new(&tsa.url)));
     let signed = sign_pdf(&make_pdf(1), &p.person, &o).unwrap();
-    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    let r = verify_pdf(&signed, &anchors(&[ca_der()]), now()).unwrap();
     let s = &r.signatures[0];
     assert!(s.intact && s.trusted && s.timestamp.is_some(), "{s:#?}");
     // Signed again on top, the first B-T signature stays valid.
     let twice = sign_pdf(&signed, &p.seal, &options("Cachet", true)).unwrap();
-    let r = verify_pdf(&twice, &[ca_der()]).unwrap();
+    let r = verify_pdf(&twice, &anchors(&[ca_der()]), now()).unwrap();
     assert!(
         r.signatures
             .iter()
@@ -128,7 +128,7 @@ fn b_t_with_test_tsa() {
     o.timestamper = Some(Box::new(HttpTimeStamper::new(&tsa.url)));
     let signed = sign_pdf(&make_pdf(2), &p.person, &o).unwrap();
     std::fs::write(out_dir().join("bt.pdf"), &signed).unwrap();
-    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    let r = verify_pdf(&signed, &anchors(&[ca_der()]), now()).unwrap();
     let s = &r.signatures[0];
     assert!(s.intact && s.trusted, "{s:#?}");
     let ts = s.timestamp.expect("a verified time-stamp");
@@ -223,7 +223,7 @@ fn foreign_rsa_signature_from_pyhanko() {
         .as_bytes()
         .to_vec();
     let ours_again = sign_pdf(&theirs, &p.seal, &options("Cachet", true)).unwrap();
-    let r = verify_pdf(&ours_again, &[ca_der(), rsa_der]).unwrap();
+    let r = verify_pdf(&ours_again, &anchors(&[ca_der(), rsa_der]), now()).unwrap();
     assert_eq!(r.signatures.len(), 3, "{r:#?}");
     for s in &r.signatures {
         assert!(
