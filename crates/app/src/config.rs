@@ -47,6 +47,11 @@ pub struct Config {
     /// An RFC 3161 time-stamping authority (`tsa_url` in the file, `PARAPHEUR_TSA_URL`):
     /// with it, signatures are PAdES B-T (time-stamped); without, B-B.
     pub tsa_url: Option<String>,
+    /// The certificates (PEM file, `tsa_ca` in the file, `PARAPHEUR_TSA_CA`) that
+    /// time-stamping authorities must chain to for a time-stamp to prove a signature's
+    /// date when verifying; read at load (DER). Without it, time-stamps are reported as
+    /// not recognised and certificates are judged at the time of verification.
+    pub tsa_ca: Vec<Vec<u8>>,
     /// The reverse proxies in front of this server (`trusted_proxies` in the file,
     /// `PARAPHEUR_TRUSTED_PROXIES`, comma-separated addresses): for a request coming from
     /// one of them, the citizen's address is read from `X-Forwarded-For`, so the limits per
@@ -158,6 +163,7 @@ struct FileSettings {
     public_url: Option<String>,
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
+    tsa_ca: Option<PathBuf>,
     files_dir: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
@@ -240,6 +246,29 @@ impl Config {
             .or(settings.public_url)
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
         let tsa_url = env("PARAPHEUR_TSA_URL").or(settings.tsa_url);
+        let tsa_ca = match env("PARAPHEUR_TSA_CA")
+            .map(PathBuf::from)
+            .or(settings.tsa_ca)
+        {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    AppError::Config(format!(
+                        "tsa_ca (PARAPHEUR_TSA_CA) : lecture de {} impossible : {e}",
+                        path.display()
+                    ))
+                })?;
+                parapheur_signing::pki::certificates_from_pem(&text)
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| {
+                        AppError::Config(format!(
+                            "tsa_ca (PARAPHEUR_TSA_CA) : {} ne contient aucun certificat PEM lisible",
+                            path.display()
+                        ))
+                    })?
+            }
+            None => Vec::new(),
+        };
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
@@ -259,6 +288,7 @@ impl Config {
             tsa_url: tsa_url
                 .map(|u| checked_url("tsa_url (PARAPHEUR_TSA_URL)", &u))
                 .transpose()?,
+            tsa_ca,
             trusted_proxies: parse_proxies(
                 env("PARAPHEUR_TRUSTED_PROXIES")
                     .map(|v| v.split(',').map(str::to_owned).collect())
@@ -287,6 +317,7 @@ impl Config {
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
             tsa_url: None,
+            tsa_ca: Vec::new(),
             trusted_proxies: Vec::new(),
             ocr_workers: parapheur_extract::available_cores(),
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -329,6 +360,14 @@ impl Config {
                 self.tsa_url
                     .clone()
                     .unwrap_or_else(|| "aucune (signatures B-B)".into()),
+            ),
+            (
+                "tsa_ca",
+                if self.tsa_ca.is_empty() {
+                    "aucun (horodatages non reconnus à la vérification)".into()
+                } else {
+                    format!("{} certificat(s)", self.tsa_ca.len())
+                },
             ),
             (
                 "trusted_proxies",

@@ -1,0 +1,295 @@
+//! Documents signed by another stack (pyHanko, with its own throwaway PKI and TSA), each
+//! also with a forbidden change appended: our verdict and pyHanko's agree per signature.
+//!
+//! All the cases are made, and judged by pyHanko, in one run of
+//! `tests/pyhanko/make_cases.py` with the venv that `verify-pades` installs.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::common::*;
+use parapheur_signing::{SignatureReport, TrustAnchors, VerifyReport, verify_pdf};
+
+/// One signature as pyHanko judged it.
+struct Judged {
+    case: String,
+    field: String,
+    verdict: String,
+    detail: String,
+}
+
+struct Foreign {
+    dir: tempfile::TempDir,
+    judged: Vec<Judged>,
+    root: Vec<u8>,
+}
+
+fn venv_python() -> PathBuf {
+    let cache = std::env::var("VERIFY_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
+        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades")
+    });
+    let python = cache.join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "\n\n!!! pyHanko is missing: {} does not exist.\n!!! It is installed by the acceptance verifier on first use: run\n!!!   {VERIFIER} SOME_SIGNED.pdf SOME_CA.pem\n!!! once (it makes the venv with pyhanko 0.38 and pyhanko-cli 0.6), or by hand:\n!!!   python3 -m venv {cache}/venv && {cache}/venv/bin/pip install 'pyhanko==0.38.*' 'pyhanko-cli==0.6.*'\n",
+        python.display(),
+        cache = cache.display(),
+    );
+    python
+}
+
+/// Every case, made and judged once per test run.
+fn foreign() -> &'static Foreign {
+    static F: OnceLock<Foreign> = OnceLock::new();
+    F.get_or_init(|| {
+        let python = venv_python();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.pdf"), make_pdf(1)).unwrap();
+        std::fs::write(dir.path().join("form.pdf"), make_form_pdf()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyhanko/make_cases.py");
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} failed:\n{}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tsv = std::fs::read_to_string(dir.path().join("cases.tsv")).unwrap();
+        let judged = tsv
+            .lines()
+            .map(|l| {
+                let mut f = l.splitn(4, '\t').map(str::to_owned);
+                Judged {
+                    case: f.next().unwrap(),
+                    field: f.next().unwrap(),
+                    verdict: f.next().unwrap(),
+                    detail: f.next().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let pem = std::fs::read_to_string(dir.path().join("root.pem")).unwrap();
+        let root = parapheur_signing::pki::certificates_from_pem(&pem)
+            .unwrap()
+            .remove(0);
+        Foreign { dir, judged, root }
+    })
+}
+
+/// Our verdict, in pyHanko's words.
+fn ours(s: &SignatureReport) -> &'static str {
+    if !s.intact || !s.covers_revision || !s.problems.is_empty() {
+        "invalid"
+    } else if !s.changes_after.is_empty() {
+        "modified"
+    } else if !s.trusted || !s.trust_problems.is_empty() {
+        "untrusted"
+    } else {
+        "valid"
+    }
+}
+
+fn verify_case(case: &str) -> (Vec<u8>, VerifyReport) {
+    let f = foreign();
+    let pdf = std::fs::read(f.dir.path().join(format!("{case}.pdf"))).unwrap();
+    let anchors = TrustAnchors {
+        signers: vec![f.root.clone()],
+        time_stamping: vec![f.root.clone()],
+    };
+    let r = verify_pdf(&pdf, &anchors, now()).unwrap();
+    (pdf, r)
+}
+
+/// Checks `case`: our verdict per signature is `expected` (in signing order), and pyHanko
+/// says the same for each field. Returns our report.
+fn check(case: &str, expected: &[&str]) -> VerifyReport {
+    let f = foreign();
+    let (pdf, r) = verify_case(case);
+    let keep = || {
+        let p = out_dir().join(format!("foreign-{case}.pdf"));
+        std::fs::write(&p, &pdf).unwrap();
+        p.display().to_string()
+    };
+    let got: Vec<&str> = r.signatures.iter().map(ours).collect();
+    assert_eq!(
+        got,
+        expected,
+        "{case}: our verdicts (file kept at {}):\n{r:#?}",
+        keep()
+    );
+    let theirs: Vec<&Judged> = f.judged.iter().filter(|j| j.case == case).collect();
+    assert_eq!(theirs.len(), r.signatures.len(), "{case}: signature count");
+    for s in &r.signatures {
+        let j = theirs
+            .iter()
+            .find(|j| j.field == s.field_name)
+            .unwrap_or_else(|| panic!("{case}: pyHanko has no field {}", s.field_name));
+        assert_eq!(
+            ours(s),
+            j.verdict,
+            "{case}, {}: we say {}, pyHanko says {} ({}); file kept at {}\n{s:#?}",
+            s.field_name,
+            ours(s),
+            j.verdict,
+            j.detail,
+            keep()
+        );
+    }
+    r
+}
+
+fn changes(r: &VerifyReport, i: usize) -> String {
+    r.signatures[i].changes_after.join(" | ")
+}
+
+#[test]
+fn two_approval_signatures() {
+    let r = check("a_two_approvals", &["valid", "valid"]);
+    assert!(
+        r.signatures[0]
+            .allowed_changes
+            .iter()
+            .any(|c| c == "signature « Signature2 » ajoutée"),
+        "{r:#?}"
+    );
+    assert_eq!(r.signatures[0].signer, "Alice Lefèvre");
+}
+
+#[test]
+fn two_approvals_then_page_content() {
+    let r = check("a_two_approvals+page_content", &["modified", "modified"]);
+    assert!(changes(&r, 0).contains("contenu de la page 1 modifié"), "{r:#?}");
+}
+
+#[test]
+fn two_approvals_then_new_catalog() {
+    let r = check("a_two_approvals+new_catalog", &["modified", "modified"]);
+    assert!(changes(&r, 1).contains("page 1"), "{r:#?}");
+}
+
+/// Finding 3: a new catalog and page tree, then a second signature over it: the first
+/// signature is modified, the second (which signed the replaced document) is valid.
+#[test]
+fn replaced_catalog_then_signed_again() {
+    let r = check("a_first+new_catalog+second", &["modified", "valid"]);
+    assert!(
+        changes(&r, 0).contains("contenu de la page 1 modifié après la signature"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn hide_and_replace_content_in_place() {
+    check("a_two_approvals+content_in_place", &["modified", "modified"]);
+}
+
+#[test]
+fn overlay_annotation_after_approval() {
+    let r = check("a_two_approvals+freetext_overlay", &["modified", "modified"]);
+    assert!(changes(&r, 1).contains("FreeText"), "{r:#?}");
+}
+
+#[test]
+fn form_filled_after_approval() {
+    let r = check("a_approval+form_filled", &["valid"]);
+    assert!(
+        r.signatures[0]
+            .allowed_changes
+            .iter()
+            .any(|c| c.contains("champ « objet » rempli")),
+        "{r:#?}"
+    );
+}
+
+/// Issue 22: certification P=2, then a second person signs an existing empty field.
+#[test]
+fn certified_p2_then_existing_field_signed() {
+    let r = check("b_certified_p2+existing_field", &["valid", "valid"]);
+    assert_eq!(
+        r.signatures[0].kind,
+        parapheur_signing::SignatureKind::Certification { permission: 2 }
+    );
+}
+
+#[test]
+fn certified_p2_then_new_catalog() {
+    check(
+        "b_certified_p2+existing_field+new_catalog",
+        &["modified", "modified"],
+    );
+}
+
+#[test]
+fn certified_p2_then_new_visible_field() {
+    let r = check("b_certified_p2+new_visible_field", &["modified", "valid"]);
+    assert!(changes(&r, 0).contains("Signature3"), "{r:#?}");
+}
+
+#[test]
+fn certified_p2_then_form_filled() {
+    check("c_certified_p2+form_filled", &["valid"]);
+}
+
+#[test]
+fn certified_p1_then_form_filled() {
+    let r = check("c_certified_p1+form_filled", &["modified"]);
+    assert!(changes(&r, 0).contains("champ « objet » rempli"), "{r:#?}");
+}
+
+#[test]
+fn certified_p2_form_filled_then_page_content() {
+    check("c_certified_p2+form_filled+page_content", &["modified"]);
+}
+
+#[test]
+fn certified_p2_then_annotation() {
+    check("d_certified_p2+annotation", &["modified"]);
+}
+
+#[test]
+fn b_lt_dss_after_signature() {
+    let r = check("e_b_lt", &["valid"]);
+    let s = &r.signatures[0];
+    assert!(s.date_proven(), "{s:#?}");
+    assert!(
+        s.allowed_changes
+            .iter()
+            .any(|c| c.contains("informations de validation (DSS)")),
+        "{s:#?}"
+    );
+}
+
+#[test]
+fn b_lt_then_page_content() {
+    check("e_b_lt+page_content", &["modified"]);
+}
+
+#[test]
+fn dss_after_certification_p1() {
+    check("e_certified_p1+dss", &["valid"]);
+}
+
+#[test]
+fn b_lta_document_timestamp() {
+    let r = check("f_b_lta", &["valid", "valid"]);
+    assert_eq!(
+        r.signatures[1].kind,
+        parapheur_signing::SignatureKind::DocumentTimeStamp
+    );
+    assert!(r.signatures[1].date_proven());
+}
+
+#[test]
+fn b_lta_then_annotation() {
+    check("f_b_lta+annotation", &["modified", "modified"]);
+}
+
+#[test]
+fn shadow_hide_object_added_before_signing() {
+    let r = check("shadow_hide", &["modified"]);
+    assert!(changes(&r, 0).contains("contenu de la page 1"), "{r:#?}");
+}
