@@ -293,3 +293,8 @@ fn shadow_hide_object_added_before_signing() {
     let r = check("shadow_hide", &["modified"]);
     assert!(changes(&r, 0).contains("contenu de la page 1"), "{r:#?}");
 }
+
+#[test]
+fn certified_p3_then_annotation() {
+    check("d_certified_p3+annotation", &["valid"]);
+}

@@ -143,9 +143,11 @@ def rewrite_content_in_place(data):
     """Hide-and-replace: the page's existing content stream object is redefined."""
     w = IncrementalPdfFileWriter(io.BytesIO(data))
     _, page = _page(w)
-    cref = page.raw_get("/Contents")
-    w.objects[(cref.generation, cref.idnum)] = generic.StreamObject(stream_data=FORGED)
+    cref = page.raw_get("/Contents").reference
     w.mark_update(cref)
+    stream = w.objects[(cref.generation, cref.idnum)]
+    stream._data, stream._encoded_data = FORGED, None
+    stream.pop("/Filter", None)
     return _done(w)
 
 
@@ -250,7 +252,9 @@ def verdicts(data):
             cov = st.coverage.name
             if not (st.intact and st.valid):
                 v = "invalid"
-            elif cov not in ("ENTIRE_FILE", "ENTIRE_REVISION") or docmdp_ok is False:
+            elif (cov not in ("ENTIRE_FILE", "ENTIRE_REVISION") or docmdp_ok is False
+                  or (st.modification_level is not None and st.modification_level.name == "OTHER")):
+                # (a document time-stamp has no docmdp_ok: its modification level tells)
                 v = "modified"
             elif not st.trusted:
                 v = "untrusted"
