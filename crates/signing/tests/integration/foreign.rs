@@ -25,9 +25,11 @@ struct Foreign {
 }
 
 fn venv_python() -> PathBuf {
-    let cache = std::env::var("VERIFY_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
-        Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades")
-    });
+    let cache = std::env::var("VERIFY_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades")
+        });
     let python = cache.join("venv/bin/python");
     assert!(
         python.exists(),
@@ -94,19 +96,28 @@ fn ours(s: &SignatureReport) -> &'static str {
 }
 
 fn verify_case(case: &str) -> (Vec<u8>, VerifyReport) {
+    verify_case_at(case, now())
+}
+
+fn verify_case_at(case: &str, at: chrono::DateTime<chrono::Utc>) -> (Vec<u8>, VerifyReport) {
     let f = foreign();
     let pdf = std::fs::read(f.dir.path().join(format!("{case}.pdf"))).unwrap();
     let anchors = TrustAnchors {
         signers: vec![f.root.clone()],
         time_stamping: vec![f.root.clone()],
     };
-    let r = verify_pdf(&pdf, &anchors, now()).unwrap();
+    let r = verify_pdf(&pdf, &anchors, at).unwrap();
     (pdf, r)
 }
 
 /// Checks `case`: our verdict per signature is `expected` (in signing order), and pyHanko
 /// says the same for each field. Returns our report.
 fn check(case: &str, expected: &[&str]) -> VerifyReport {
+    check_against(case, expected, expected)
+}
+
+/// Like [`check`], where pyHanko is known to judge differently (`pyhanko`, per signature).
+fn check_against(case: &str, expected: &[&str], pyhanko: &[&str]) -> VerifyReport {
     let f = foreign();
     let (pdf, r) = verify_case(case);
     let keep = || {
@@ -123,13 +134,13 @@ fn check(case: &str, expected: &[&str]) -> VerifyReport {
     );
     let theirs: Vec<&Judged> = f.judged.iter().filter(|j| j.case == case).collect();
     assert_eq!(theirs.len(), r.signatures.len(), "{case}: signature count");
-    for s in &r.signatures {
+    for (i, s) in r.signatures.iter().enumerate() {
         let j = theirs
             .iter()
             .find(|j| j.field == s.field_name)
             .unwrap_or_else(|| panic!("{case}: pyHanko has no field {}", s.field_name));
         assert_eq!(
-            ours(s),
+            pyhanko[i],
             j.verdict,
             "{case}, {}: we say {}, pyHanko says {} ({}); file kept at {}\n{s:#?}",
             s.field_name,
@@ -162,7 +173,10 @@ fn two_approval_signatures() {
 #[test]
 fn two_approvals_then_page_content() {
     let r = check("a_two_approvals+page_content", &["modified", "modified"]);
-    assert!(changes(&r, 0).contains("contenu de la page 1 modifié"), "{r:#?}");
+    assert!(
+        changes(&r, 0).contains("contenu de la page 1 modifié"),
+        "{r:#?}"
+    );
 }
 
 #[test]
@@ -184,12 +198,18 @@ fn replaced_catalog_then_signed_again() {
 
 #[test]
 fn hide_and_replace_content_in_place() {
-    check("a_two_approvals+content_in_place", &["modified", "modified"]);
+    check(
+        "a_two_approvals+content_in_place",
+        &["modified", "modified"],
+    );
 }
 
 #[test]
 fn overlay_annotation_after_approval() {
-    let r = check("a_two_approvals+freetext_overlay", &["modified", "modified"]);
+    let r = check(
+        "a_two_approvals+freetext_overlay",
+        &["modified", "modified"],
+    );
     assert!(changes(&r, 1).contains("FreeText"), "{r:#?}");
 }
 
@@ -294,7 +314,108 @@ fn shadow_hide_object_added_before_signing() {
     assert!(changes(&r, 0).contains("contenu de la page 1"), "{r:#?}");
 }
 
+/// The one deliberate difference: ISO 32000-2 (12.8.2.2.2) lets a DocMDP P=3
+/// certification allow annotations, and we do; pyHanko 0.38's default policy has no rule
+/// for annotations at all (it warns that it "was not designed to support DocMDP level 3")
+/// and calls the certification modified. The annotation is listed in the report.
 #[test]
 fn certified_p3_then_annotation() {
-    check("d_certified_p3+annotation", &["valid"]);
+    let r = check_against("d_certified_p3+annotation", &["valid"], &["modified"]);
+    assert!(
+        r.signatures[0]
+            .allowed_changes
+            .iter()
+            .any(|c| c == "annotation « Text » ajoutée sur la page 1"),
+        "{r:#?}"
+    );
+}
+
+/// Finding 1: a token from a TSA nobody trusts, dated 30 days back: the date is not
+/// proven, the certificate is judged now, and the report says so.
+#[test]
+fn forged_time_stamp_is_not_trusted() {
+    let r = check("ts_forged_tsa", &["valid"]);
+    let s = &r.signatures[0];
+    let back = s.timestamp.expect("the token is read");
+    assert!((now() - back).num_days() >= 29, "{s:#?}");
+    assert!(!s.timestamp_trusted && !s.date_proven(), "{s:#?}");
+    assert_eq!(s.judged_at, r.now);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("horodatage non reconnu")),
+        "{s:#?}"
+    );
+    // Two years later the signer's certificate has expired: the forged date cannot save it.
+    let (_, later) = verify_case_at("ts_forged_tsa", now() + chrono::Duration::days(730));
+    let s = &later.signatures[0];
+    assert!(!s.trusted, "{s:#?}");
+    assert!(
+        s.trust_problems
+            .iter()
+            .any(|p| p.contains("n'était pas valide")),
+        "{s:#?}"
+    );
+}
+
+/// A trusted time-stamp does prove the date: two years later, the signature is still
+/// judged at the time-stamp's date. Without one, /M proves nothing.
+#[test]
+fn trusted_time_stamp_dates_the_signature() {
+    let later = now() + chrono::Duration::days(730);
+    let (_, r) = verify_case_at("e_b_lt", later);
+    let s = &r.signatures[0];
+    assert!(s.valid() && s.date_proven(), "{s:#?}");
+    assert_eq!(Some(s.judged_at), s.timestamp);
+    let (_, r) = verify_case_at("a_approval+form_filled", later);
+    let s = &r.signatures[0];
+    assert!(s.time.is_some() && !s.trusted, "{s:#?}");
+    assert_eq!(s.judged_at, later);
+}
+
+#[test]
+fn tsa_without_time_stamping_eku_is_not_trusted() {
+    let r = check("ts_tsa_without_eku", &["valid"]);
+    let s = &r.signatures[0];
+    assert!(!s.timestamp_trusted, "{s:#?}");
+    assert!(
+        s.warnings.iter().any(|w| w.contains("timeStamping")),
+        "{s:#?}"
+    );
+}
+
+/// Finding 2: an end-entity certificate (CA:FALSE) issued "Sylvie Moreau".
+#[test]
+fn ca_false_issuer_is_not_trusted() {
+    let r = check("chain_ca_false", &["untrusted"]);
+    let s = &r.signatures[0];
+    assert_eq!(s.signer, "Sylvie Moreau");
+    assert!(
+        s.trust_problems.iter().any(|p| p.contains("CA:FALSE")),
+        "{s:#?}"
+    );
+}
+
+#[test]
+fn path_length_constraint_is_honoured() {
+    let r = check("chain_path_length", &["untrusted"]);
+    assert!(
+        r.signatures[0]
+            .trust_problems
+            .iter()
+            .any(|p| p.contains("longueur de chaîne")),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn signer_without_signing_key_usage_is_not_trusted() {
+    let r = check("chain_no_signing_usage", &["untrusted"]);
+    assert!(
+        r.signatures[0]
+            .trust_problems
+            .iter()
+            .any(|p| p.contains("usage de clé")),
+        "{r:#?}"
+    );
 }

@@ -48,19 +48,20 @@ def _name(cn):
     ])
 
 
-def _cert(cn, key, issuer_cn, issuer_key, ca=False, tsa=False):
-    ku = dict(digital_signature=not ca, content_commitment=not ca and not tsa,
-              key_encipherment=False, data_encipherment=False, key_agreement=False,
+def _cert(cn, key, issuer_cn, issuer_key, ca=False, tsa=False, pathlen=None, signing=True,
+          eku=True):
+    ku = dict(digital_signature=not ca and signing, content_commitment=not ca and not tsa and signing,
+              key_encipherment=not signing, data_encipherment=False, key_agreement=False,
               key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False)
     b = (x509.CertificateBuilder()
          .subject_name(_name(cn)).issuer_name(_name(issuer_cn))
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(NOW - datetime.timedelta(days=1))
          .not_valid_after(NOW + datetime.timedelta(days=365))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen), critical=True)
          .add_extension(x509.KeyUsage(**ku), critical=True)
          .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
-    if tsa:
+    if tsa and eku:
         b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     return b.sign(issuer_key, hashes.SHA256())
 
@@ -83,11 +84,50 @@ for who, cn, tsa in [("alice", "Alice Lefèvre", False), ("bob", "Bob Marchand",
          else ec.generate_private_key(ec.SECP256R1()))
     _write(who, k, _cert(cn, k, "Racine pyHanko", root_key, tsa=tsa))
 
+def _ec():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _rsa():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+# Certificates that must not be trusted (findings 1 and 2 of the security review)
+_k = _rsa()
+_write("tsa_noeku", _k, _cert("Horodatage sans usage", _k, "Racine pyHanko", root_key, tsa=True, eku=False))
+_fk = _ec()
+_write("fake_root", _fk, _cert("Racine bricolée", _fk, "Racine bricolée", _fk, ca=True))
+_k = _rsa()
+_write("fake_tsa", _k, _cert("Horodatage bricolé", _k, "Racine bricolée", _fk, tsa=True))
+_ik = _ec()  # an end-entity certificate (CA:FALSE) used as an issuer
+_write("not_ca", _ik, _cert("Agent sans droit d'émettre", _ik, "Racine pyHanko", root_key))
+_k = _ec()
+_write("sylvie", _k, _cert("Sylvie Moreau", _k, "Agent sans droit d'émettre", _ik))
+_pk = _ec()  # a CA that allows no intermediate below it...
+_write("ca_len0", _pk, _cert("Autorité longueur 0", _pk, "Racine pyHanko", root_key, ca=True, pathlen=0))
+_qk = _ec()  # ...and one below it anyway
+_write("ca_below", _qk, _cert("Autorité de trop", _qk, "Autorité longueur 0", _pk, ca=True))
+_k = _ec()
+_write("deep", _k, _cert("Claire Deschamps", _k, "Autorité de trop", _qk))
+_k = _ec()  # a certificate for encryption, not for signing
+_write("no_sign", _k, _cert("Denis Chiffre", _k, "Racine pyHanko", root_key, signing=False))
+
 ALICE = signers.SimpleSigner.load(path("alice.key"), path("alice.pem"), ca_chain_files=(path("root.pem"),))
 BOB = signers.SimpleSigner.load(path("bob.key"), path("bob.pem"), ca_chain_files=(path("root.pem"),))
 TSA = DummyTimeStamper(tsa_cert=load_cert_from_pemder(path("tsa.pem")),
                        tsa_key=load_private_key_from_pemder(path("tsa.key"), None))
 ROOT = load_cert_from_pemder(path("root.pem"))
+
+
+def _signer(name, *chain):
+    return signers.SimpleSigner.load(path(name + ".key"), path(name + ".pem"),
+                                     ca_chain_files=tuple(path(c + ".pem") for c in chain))
+
+
+def _tsa(name, fixed_dt=None):
+    return DummyTimeStamper(tsa_cert=load_cert_from_pemder(path(name + ".pem")),
+                            tsa_key=load_private_key_from_pemder(path(name + ".key"), None),
+                            fixed_dt=fixed_dt)
 
 
 def vc():
@@ -320,6 +360,17 @@ def main():
     f = doc_timestamp(e)
     case("f_b_lta", f)
     case("f_b_lta+annotation", add_annotation(f))
+
+    # Finding 1: a self-made TSA re-dates a signature 30 days back; a TSA without the
+    # timeStamping extended key usage
+    back = NOW - datetime.timedelta(days=30)
+    case("ts_forged_tsa", sign(base, ALICE, "Signature1", timestamper=_tsa("fake_tsa", back)))
+    case("ts_tsa_without_eku", sign(base, ALICE, "Signature1", timestamper=_tsa("tsa_noeku")))
+
+    # Finding 2: chains that must not be trusted
+    case("chain_ca_false", sign(base, _signer("sylvie", "not_ca", "root"), "Signature1"))
+    case("chain_path_length", sign(base, _signer("deep", "ca_below", "ca_len0", "root"), "Signature1"))
+    case("chain_no_signing_usage", sign(base, _signer("no_sign", "root"), "Signature1"))
 
     # Shadow attack, hide variant: an unused object before signing, used after
     with_orphan, idnum = add_orphan(base)
