@@ -719,10 +719,14 @@ fn trim_der(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// The signed revision `old` has a signature field whose value has this ByteRange and
-/// these /Contents.
+/// The signed revision `old` has this signature field, with a value of this ByteRange and
+/// these /Contents (a signature value copied into another field, or a signature dictionary
+/// redefined after signing, does not sign the revision it claims to).
 fn holds_signature(old: &Document, raw: &RawSig) -> bool {
-    all_fields(old).iter().any(|(_, _, f)| {
+    all_fields(old).iter().any(|(name, _, f)| {
+        if *name != raw.field_name {
+            return false;
+        }
         let Some(Object::Dictionary(v)) = dict_get(old, f, b"V") else {
             return false;
         };

@@ -276,3 +276,123 @@ fn form_field_filled_after_signing() {
         s.allowed_changes
     );
 }
+
+/// Adds, in an incremental update, a signature field "Copie" on page 1 whose value is a
+/// copy of the first signature's dictionary (same ByteRange, same /Contents).
+fn append_copied_signature(signed: &[u8]) -> Vec<u8> {
+    let doc = Document::load_mem(signed).unwrap();
+    let page1 = *doc.get_pages().get(&1).unwrap();
+    let (_, sig_field) = doc
+        .objects
+        .iter()
+        .find(|(_, o)| matches!(o, Object::Dictionary(d) if d.get(b"FT").ok() == Some(&Object::Name(b"Sig".to_vec())) && d.has(b"V")))
+        .unwrap();
+    let v = match sig_field.as_dict().unwrap().get(b"V").unwrap() {
+        Object::Reference(id) => doc.get_object(*id).unwrap().clone(),
+        other => other.clone(),
+    };
+    let root_id = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let form_id = match doc.catalog().unwrap().get(b"AcroForm").unwrap() {
+        Object::Reference(id) => *id,
+        _ => root_id,
+    };
+    let mut inc = IncrementalDocument::create_from(signed.to_vec(), doc);
+    let vid = inc.new_document.add_object(v);
+    let mut field = lopdf::Dictionary::new();
+    field.set("FT", Object::Name(b"Sig".to_vec()));
+    field.set("Type", Object::Name(b"Annot".to_vec()));
+    field.set("Subtype", Object::Name(b"Widget".to_vec()));
+    field.set(
+        "T",
+        Object::String(b"Copie".to_vec(), lopdf::StringFormat::Literal),
+    );
+    field.set("V", Object::Reference(vid));
+    field.set("P", Object::Reference(page1));
+    field.set(
+        "Rect",
+        Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]),
+    );
+    let fid = inc.new_document.add_object(Object::Dictionary(field));
+    inc.opt_clone_object_to_new_document(form_id).unwrap();
+    let mut form = inc.new_document.get_dictionary_mut(form_id).unwrap();
+    if form_id == root_id {
+        form = form.get_mut(b"AcroForm").unwrap().as_dict_mut().unwrap();
+    }
+    let mut fields = form.get(b"Fields").unwrap().as_array().unwrap().clone();
+    fields.push(Object::Reference(fid));
+    form.set("Fields", Object::Array(fields));
+    let mut out = Vec::new();
+    inc.save_to(&mut out).unwrap();
+    out
+}
+
+/// Signature wrapping: a signature value copied into another field does not sign that
+/// field's revision (the copy is invalid); the original signature stays valid since an
+/// invisible signature field was all that was added.
+#[test]
+fn copied_signature_value_is_not_a_signature() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let copied = append_copied_signature(&signed);
+    let r = verify_pdf(&copied, &anchors(&[ca_der()]), now()).unwrap();
+    assert_eq!(r.signatures.len(), 2, "{r:#?}");
+    let copy = r
+        .signatures
+        .iter()
+        .find(|s| s.field_name == "Copie")
+        .unwrap();
+    assert!(!copy.valid() && !copy.intact, "{copy:#?}");
+    assert!(
+        copy.problems
+            .iter()
+            .any(|p| p.contains("ne contient pas cette signature")),
+        "{copy:#?}"
+    );
+    assert!(!r.valid());
+}
+
+/// ByteRange manipulation: a range that does not end at a revision boundary, and one
+/// whose gap is not exactly the signature's /Contents, are refused.
+#[test]
+fn byte_range_must_exclude_exactly_the_contents() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let at = signed
+        .windows(10)
+        .rposition(|w| w == b"/ByteRange")
+        .unwrap();
+    let open = at + signed[at..].iter().position(|c| *c == b'[').unwrap();
+    let close = at + signed[at..].iter().position(|c| *c == b']').unwrap();
+    let nums: Vec<usize> = std::str::from_utf8(&signed[open + 1..close])
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // Same digits count, so that offsets do not move: shrink the first range by one byte
+    // (the gap then starts one byte before '<').
+    let rewrite = |a: usize, b: usize, c: usize, d: usize| {
+        let mut s = format!("{a} {b} {c} {d}");
+        let width = close - open - 1;
+        assert!(s.len() <= width);
+        while s.len() < width {
+            s.push(' ');
+        }
+        let mut out = signed.clone();
+        out[open + 1..close].copy_from_slice(s.as_bytes());
+        out
+    };
+    let shifted = rewrite(nums[0], nums[1] - 1, nums[2], nums[3]);
+    let r = verify_pdf(&shifted, &anchors(&[ca_der()]), now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(!s.intact && !s.valid(), "{s:#?}");
+    assert!(
+        s.problems
+            .iter()
+            .any(|p| p.contains("n'exclut pas exactement")),
+        "{s:#?}"
+    );
+    let short = rewrite(nums[0], nums[1], nums[2], nums[3] - 10);
+    let r = verify_pdf(&short, &anchors(&[ca_der()]), now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(!s.covers_revision && !s.valid(), "{s:#?}");
+}
