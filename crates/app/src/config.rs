@@ -47,11 +47,12 @@ pub struct Config {
     /// An RFC 3161 time-stamping authority (`tsa_url` in the file, `PARAPHEUR_TSA_URL`):
     /// with it, signatures are PAdES B-T (time-stamped); without, B-B.
     pub tsa_url: Option<String>,
-    /// The certificates (PEM file, `tsa_ca` in the file, `PARAPHEUR_TSA_CA`) that
+    /// A PEM file of the certificates (`tsa_ca` in the file, `PARAPHEUR_TSA_CA`) that
     /// time-stamping authorities must chain to for a time-stamp to prove a signature's
-    /// date when verifying; read at load (DER). Without it, time-stamps are reported as
-    /// not recognised and certificates are judged at the time of verification.
-    pub tsa_ca: Vec<Vec<u8>>,
+    /// date when verifying (read by [`Config::tsa_anchors`] when the app opens). Without
+    /// it, time-stamps are reported as not recognised and certificates are judged at the
+    /// time of verification.
+    pub tsa_ca: Option<PathBuf>,
     /// The reverse proxies in front of this server (`trusted_proxies` in the file,
     /// `PARAPHEUR_TRUSTED_PROXIES`, comma-separated addresses): for a request coming from
     /// one of them, the citizen's address is read from `X-Forwarded-For`, so the limits per
@@ -246,29 +247,9 @@ impl Config {
             .or(settings.public_url)
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
         let tsa_url = env("PARAPHEUR_TSA_URL").or(settings.tsa_url);
-        let tsa_ca = match env("PARAPHEUR_TSA_CA")
+        let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
-            .or(settings.tsa_ca)
-        {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    AppError::Config(format!(
-                        "tsa_ca (PARAPHEUR_TSA_CA) : lecture de {} impossible : {e}",
-                        path.display()
-                    ))
-                })?;
-                parapheur_signing::pki::certificates_from_pem(&text)
-                    .ok()
-                    .filter(|c| !c.is_empty())
-                    .ok_or_else(|| {
-                        AppError::Config(format!(
-                            "tsa_ca (PARAPHEUR_TSA_CA) : {} ne contient aucun certificat PEM lisible",
-                            path.display()
-                        ))
-                    })?
-            }
-            None => Vec::new(),
-        };
+            .or(settings.tsa_ca);
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
@@ -317,13 +298,35 @@ impl Config {
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
             tsa_url: None,
-            tsa_ca: Vec::new(),
+            tsa_ca: None,
             trusted_proxies: Vec::new(),
             ocr_workers: parapheur_extract::available_cores(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             pow_bits: DEFAULT_POW_BITS,
             lock_timeout: parapheur_store::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// The certificates of `tsa_ca` (DER), none without the setting.
+    pub fn tsa_anchors(&self) -> Result<Vec<Vec<u8>>, AppError> {
+        let Some(file) = &self.tsa_ca else {
+            return Ok(Vec::new());
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            AppError::Config(format!(
+                "tsa_ca (PARAPHEUR_TSA_CA) : lecture de {} impossible : {e}",
+                file.display()
+            ))
+        })?;
+        parapheur_signing::pki::certificates_from_pem(&text)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "tsa_ca (PARAPHEUR_TSA_CA) : {} ne contient aucun certificat PEM lisible",
+                    file.display()
+                ))
+            })
     }
 
     /// Session cookies are marked Secure when citizens and staff reach the server over
@@ -363,11 +366,10 @@ impl Config {
             ),
             (
                 "tsa_ca",
-                if self.tsa_ca.is_empty() {
-                    "aucun (horodatages non reconnus à la vérification)".into()
-                } else {
-                    format!("{} certificat(s)", self.tsa_ca.len())
-                },
+                self.tsa_ca.as_deref().map_or_else(
+                    || "aucun (horodatages non reconnus à la vérification)".into(),
+                    path,
+                ),
             ),
             (
                 "trusted_proxies",
@@ -765,6 +767,37 @@ mod tests {
         assert!(
             text.contains("********") && text.contains("parapheur:***@db"),
             "{text}"
+        );
+    }
+
+    /// `tsa_ca` names a PEM file of the TSA's CA, read when the app opens.
+    #[test]
+    fn the_tsa_ca_is_read_from_its_pem_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = parapheur_signing::pki::new_ca("TSA CA", "Test", chrono::Utc::now()).unwrap();
+        let pem = parapheur_signing::pki::certificate_pem(&ca.chain_der()[0]);
+        std::fs::write(dir.path().join("tsa-ca.pem"), pem).unwrap();
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            format!("tsa_ca = '{}'\n", dir.path().join("tsa-ca.pem").display()),
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(config.tsa_anchors().unwrap(), ca.chain_der());
+        let missing = Config::load_with(dir.path(), None, &|name| {
+            (name == "PARAPHEUR_TSA_CA").then(|| "/nulle/part.pem".to_owned())
+        })
+        .unwrap();
+        let err = missing.tsa_anchors().unwrap_err().to_string();
+        assert!(
+            err.contains("tsa_ca") && err.contains("impossible"),
+            "{err}"
+        );
+        assert!(
+            Config::new(dir.path(), None, MasterKeySource::Inline(String::new()))
+                .tsa_anchors()
+                .unwrap()
+                .is_empty()
         );
     }
 

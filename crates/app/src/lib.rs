@@ -113,6 +113,7 @@ impl App {
     /// Opens the register described by `config`: database (migrated), files and master key.
     pub async fn open(config: &Config) -> Result<App, AppError> {
         let master = config.load_master_key()?;
+        let tsa_anchors = config.tsa_anchors()?;
         let store = config.open_store().await?;
         let files = FileStore::local(&config.files_dir())?;
         let search = parapheur_search::SearchIndex::open(&config.index_dir())
@@ -131,7 +132,7 @@ impl App {
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
-            tsa_anchors: config.tsa_ca.clone().into(),
+            tsa_anchors: tsa_anchors.into(),
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
