@@ -289,22 +289,22 @@ impl App {
     }
 
     /// Checks the signatures of a PDF against the commune's certificates (signers) and
-    /// the configured `tsa_ca` (time-stamps), now.
+    /// the configured `tsa_ca` (time-stamps); certificates are judged at the date of a
+    /// trusted time-stamp, else at `now`.
     pub async fn verify_pdf(
         &self,
         commune: &Commune,
         pdf: Vec<u8>,
+        now: DateTime<Utc>,
     ) -> Result<VerifyReport, AppError> {
         let anchors = parapheur_signing::TrustAnchors {
             signers: self.trusted_roots(commune).await?,
             time_stamping: self.tsa_anchors().to_vec(),
         };
-        tokio::task::spawn_blocking(move || {
-            parapheur_signing::verify_pdf(&pdf, &anchors, Utc::now())
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("vérification interrompue : {e}")))?
-        .map_err(signing_error)
+        tokio::task::spawn_blocking(move || parapheur_signing::verify_pdf(&pdf, &anchors, now))
+            .await
+            .map_err(|e| AppError::internal(format!("vérification interrompue : {e}")))?
+            .map_err(signing_error)
     }
 
     /// Signs any PDF as a user of the commune, outside any circuit (`parapheur sign`).

@@ -82,7 +82,11 @@ async fn verification_page(
 ) -> Result<Html<String>, WebError> {
     let (report, error) = match pdf {
         None => (None, error),
-        Some(pdf) => match state.app.verify_pdf(&me.0.commune, pdf).await {
+        Some(pdf) => match state
+            .app
+            .verify_pdf(&me.0.commune, pdf, chrono::Utc::now())
+            .await
+        {
             Ok(report) => (Some(report), error),
             Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => (None, Some(e.to_string())),
             Err(e) => return Err(e.into()),
