@@ -76,7 +76,7 @@ pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
     });
     if !s.changes_after.is_empty() {
         text.push_str(&format!(
-            " ; modifié après la signature : {}",
+            " ; modifications interdites : {}",
             s.changes_after.join(", ")
         ));
     }

@@ -303,6 +303,8 @@ struct FieldOf {
     name: String,
     sig: bool,
     signed: bool,
+    /// Its value is a document time-stamp.
+    doc_timestamp: bool,
 }
 
 fn field_of(doc: &Document, widget: &Dictionary) -> Option<FieldOf> {
@@ -318,6 +320,7 @@ fn field_of(doc: &Document, widget: &Dictionary) -> Option<FieldOf> {
     let mut parts = Vec::new();
     let mut ft = None;
     let mut signed = false;
+    let doc_timestamp = is_doc_timestamp(doc, &cur);
     for _ in 0..32 {
         if let Ok(Object::String(s, _)) = cur.get(b"T") {
             parts.push(decode_text(s));
@@ -338,6 +341,7 @@ fn field_of(doc: &Document, widget: &Dictionary) -> Option<FieldOf> {
         name: parts.join("."),
         sig: ft.as_deref() == Some("Sig"),
         signed,
+        doc_timestamp,
     })
 }
 
@@ -360,6 +364,18 @@ fn rect_visible(doc: &Document, d: &Dictionary) -> bool {
 fn field_visible(doc: &Document, d: &Dictionary) -> bool {
     rect_visible(doc, d)
         || matches!(get(doc, d, b"Kids"), Some(Object::Array(kids)) if kids.iter().any(|k| matches!(resolve(doc, k), Object::Dictionary(kd) if rect_visible(doc, kd))))
+}
+
+/// Looks like an XMP packet (as pyHanko checks: XML with an x:xmpmeta root, no entities).
+fn is_xmp(o: &Object) -> bool {
+    let Object::Stream(s) = o else {
+        return false;
+    };
+    let data = s
+        .decompressed_content()
+        .unwrap_or_else(|_| s.content.clone());
+    let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+    has(b"adobe:ns:meta/") && !has(b"<!ENTITY")
 }
 
 fn is_doc_timestamp(doc: &Document, field: &Dictionary) -> bool {
@@ -483,7 +499,7 @@ impl Walk<'_> {
             _ => false,
         };
         if !meta_same {
-            if nm.is_none_or(|m| matches!(resolve(new, m), Object::Stream(_))) {
+            if nm.is_none_or(|m| is_xmp(resolve(new, m))) {
                 self.push(Level::Lta, "métadonnées XMP mises à jour".into());
             } else {
                 self.push(Level::Forbidden, "métadonnées XMP invalides".into());
@@ -654,6 +670,9 @@ impl Walk<'_> {
         };
         let old = self.old_fields.get(&f.name).map(|(_, d)| d.clone());
         match (f.sig, old) {
+            (true, None) if f.doc_timestamp && !rect_visible(self.new, ad) => {
+                self.push(Level::Lta, "horodatage du document ajouté".into());
+            }
             (true, None) => {
                 let visible = rect_visible(self.new, ad);
                 self.push_full(
