@@ -396,3 +396,68 @@ fn byte_range_must_exclude_exactly_the_contents() {
     let s = &r.signatures[0];
     assert!(!s.covers_revision && !s.valid(), "{s:#?}");
 }
+
+/// Finding 3, with our own signatures: an incremental update points the trailer at a new
+/// catalog and a new page tree (new object numbers), then a second person signs. The
+/// first signature is "modifié après la signature"; the second signed what it saw.
+#[test]
+fn replaced_catalog_then_second_signature() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", true)).unwrap();
+    let doc = Document::load_mem(&signed).unwrap();
+    let old_page = doc
+        .get_dictionary(*doc.get_pages().get(&1).unwrap())
+        .unwrap()
+        .clone();
+    let acroform = doc.catalog().unwrap().get(b"AcroForm").unwrap().clone();
+    let mut inc = IncrementalDocument::create_from(signed.clone(), doc);
+    let d = &mut inc.new_document;
+    let pages_id = d.new_object_id();
+    let content = d.add_object(Object::Stream(Stream::new(
+        lopdf::Dictionary::new(),
+        b"BT /F1 14 Tf 72 700 Td (Montant : 1 000 000 EUR) Tj ET".to_vec(),
+    )));
+    let mut page = lopdf::Dictionary::new();
+    page.set("Type", Object::Name(b"Page".to_vec()));
+    page.set("Parent", Object::Reference(pages_id));
+    page.set("Contents", Object::Reference(content));
+    page.set("Resources", old_page.get(b"Resources").unwrap().clone());
+    page.set("Annots", old_page.get(b"Annots").unwrap().clone());
+    let page_id = d.add_object(Object::Dictionary(page));
+    let mut pages = lopdf::Dictionary::new();
+    pages.set("Type", Object::Name(b"Pages".to_vec()));
+    pages.set("Count", Object::Integer(1));
+    pages.set("Kids", Object::Array(vec![Object::Reference(page_id)]));
+    pages.set(
+        "MediaBox",
+        Object::Array(vec![0.into(), 0.into(), 595.into(), 842.into()]),
+    );
+    d.objects.insert(pages_id, Object::Dictionary(pages));
+    let mut cat = lopdf::Dictionary::new();
+    cat.set("Type", Object::Name(b"Catalog".to_vec()));
+    cat.set("Pages", Object::Reference(pages_id));
+    cat.set("AcroForm", acroform);
+    let cat_id = d.add_object(Object::Dictionary(cat));
+    d.trailer.set("Root", Object::Reference(cat_id));
+    let mut replaced = Vec::new();
+    inc.save_to(&mut replaced).unwrap();
+    let r = verify_pdf(&replaced, &anchors(&[ca_der()]), now()).unwrap();
+    assert!(
+        !r.signatures[0].changes_after.is_empty() && !r.valid(),
+        "{r:#?}"
+    );
+    let twice = sign_pdf(&replaced, &p.person2, &options("Éric Durand", true)).unwrap();
+    let r = verify_pdf(&twice, &anchors(&[ca_der()]), now()).unwrap();
+    let first = &r.signatures[0];
+    assert!(first.intact && first.trusted, "{first:#?}");
+    assert!(
+        first
+            .changes_after
+            .iter()
+            .any(|c| c == "contenu de la page 1 modifié après la signature"),
+        "{first:#?}"
+    );
+    assert_eq!(first.verdict(), "document modifié après la signature");
+    assert!(r.signatures[1].valid(), "{:#?}", r.signatures[1]);
+    assert!(!r.valid());
+}
