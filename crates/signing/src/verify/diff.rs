@@ -236,12 +236,26 @@ fn strip(d: &Dictionary) -> Dictionary {
     d
 }
 
-/// Shallow equality: references compared by number, streams by dictionary and bytes.
+/// Shallow equality: references compared by number (not followed), strings by bytes
+/// (literal or hexadecimal alike), streams by dictionary and bytes.
 fn shallow_eq(a: &Object, b: &Object) -> bool {
     match (a, b) {
-        (Object::Stream(x), Object::Stream(y)) => x.dict == y.dict && x.content == y.content,
+        (Object::String(x, _), Object::String(y, _)) => x == y,
+        (Object::Array(x), Object::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| shallow_eq(p, q))
+        }
+        (Object::Dictionary(x), Object::Dictionary(y)) => shallow_dict_eq(x, y),
+        (Object::Stream(x), Object::Stream(y)) => {
+            x.content == y.content && shallow_dict_eq(&x.dict, &y.dict)
+        }
         _ => a == b,
     }
+}
+
+fn shallow_dict_eq(x: &Dictionary, y: &Dictionary) -> bool {
+    x.len() == y.len()
+        && x.iter()
+            .all(|(k, v)| y.get(k).is_ok_and(|w| shallow_eq(v, w)))
 }
 
 /// The leaves of the page tree, in order: (object number, the page dictionary with its
