@@ -36,6 +36,10 @@ pub(crate) struct Change {
     /// A new visible signature field: allowed after an approval signature, not after a
     /// certification (pyHanko's default, stricter than Acrobat: it is not form filling).
     pub new_visible_signature_field: bool,
+    /// The form field this change fills or signs, for field locks (FieldMDP).
+    pub field: Option<String>,
+    /// Allowed even when that field is locked (an invisible signature or time-stamp).
+    pub valid_when_locked: bool,
 }
 
 /// What a signature allows after it.
@@ -123,6 +127,8 @@ pub(crate) struct Docs<'a> {
     pub new: &'a Document,
     old_pages: HashMap<ObjectId, usize>,
     new_pages: HashMap<ObjectId, usize>,
+    old_root: Option<ObjectId>,
+    new_root: Option<ObjectId>,
 }
 
 impl<'a> Docs<'a> {
@@ -139,14 +145,17 @@ impl<'a> Docs<'a> {
             new,
             old_pages: index(old),
             new_pages: index(new),
+            old_root: ref_id(old.trailer.get(b"Root").ok()),
+            new_root: ref_id(new.trailer.get(b"Root").ok()),
         }
     }
 }
 
 /// Deep equality of `a` in the old document and `b` in the new one, following references
 /// on both sides (object numbers do not matter, content does). A reference to a page
-/// (a destination, an annotation's /P) equals one to the page at the same position:
-/// the pages themselves are compared on their own.
+/// (a destination, an annotation's /P) equals one to the page at the same position, and
+/// one to the catalog (a signature reference's /Data) one to the catalog: the pages and
+/// the catalog are compared on their own.
 pub(crate) fn same(docs: &Docs, a: &Object, b: &Object) -> bool {
     eq(docs, a, b, &mut HashSet::new(), 0)
 }
@@ -164,6 +173,10 @@ fn eq(
     if let (Object::Reference(ia), Object::Reference(ib)) = (a, b) {
         if let (Some(x), Some(y)) = (docs.old_pages.get(ia), docs.new_pages.get(ib)) {
             return x == y;
+        }
+        let (ra, rb) = (Some(*ia) == docs.old_root, Some(*ib) == docs.new_root);
+        if ra || rb {
+            return ra && rb;
         }
         if !memo.insert((*ia, *ib)) {
             return true; // already being compared higher up (a cycle): assume equal
@@ -407,19 +420,36 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn push(&mut self, level: Level, text: String) {
-        self.push_full(level, text, false);
+        self.push_change(Change {
+            level,
+            text,
+            new_visible_signature_field: false,
+            field: None,
+            valid_when_locked: true,
+        });
     }
 
-    fn push_full(&mut self, level: Level, text: String, new_visible_signature_field: bool) {
-        if let Some(c) = self.changes.iter_mut().find(|c| c.text == text) {
-            c.level = c.level.max(level);
-            c.new_visible_signature_field |= new_visible_signature_field;
+    /// A change to the field `name`; `visible_new`: a new visible signature field.
+    fn push_field(&mut self, level: Level, text: String, name: &str, visible_new: bool) {
+        self.push_change(Change {
+            level,
+            text,
+            new_visible_signature_field: visible_new,
+            field: Some(name.to_owned()),
+            valid_when_locked: level == Level::Lta,
+        });
+    }
+
+    fn push_change(&mut self, new: Change) {
+        if let Some(c) = self.changes.iter_mut().find(|c| c.text == new.text) {
+            c.level = c.level.max(new.level);
+            c.new_visible_signature_field |= new.new_visible_signature_field;
+            c.valid_when_locked &= new.valid_when_locked;
+            if c.field.is_none() {
+                c.field = new.field;
+            }
         } else {
-            self.changes.push(Change {
-                level,
-                text,
-                new_visible_signature_field,
-            });
+            self.changes.push(new);
         }
     }
 
@@ -685,19 +715,27 @@ impl Walk<'_> {
         let old = self.old_fields.get(&f.name).map(|(_, d)| d.clone());
         match (f.sig, old) {
             (true, None) if f.doc_timestamp && !rect_visible(self.new, ad) => {
-                self.push(Level::Lta, "horodatage du document ajouté".into());
+                self.push_field(
+                    Level::Lta,
+                    "horodatage du document ajouté".into(),
+                    &f.name,
+                    false,
+                );
             }
             (true, None) => {
                 let visible = rect_visible(self.new, ad);
-                self.push_full(
+                self.push_field(
                     if visible { Level::FormFill } else { Level::Lta },
                     format!("signature « {} » ajoutée", f.name),
+                    &f.name,
                     visible,
                 );
             }
-            (true, Some(od)) if !od.has(b"V") => self.push(
+            (true, Some(od)) if !od.has(b"V") => self.push_field(
                 Level::FormFill,
                 format!("signature « {} » apposée dans un champ existant", f.name),
+                &f.name,
+                false,
             ),
             (true, Some(_)) => self.push(
                 Level::Forbidden,
@@ -734,7 +772,7 @@ impl Walk<'_> {
             } else {
                 format!("apparence du champ « {name} » modifiée")
             };
-            self.push(Level::FormFill, text);
+            self.push_field(Level::FormFill, text, &name, false);
         } else {
             self.push(
                 Level::Forbidden,
@@ -775,9 +813,11 @@ impl Walk<'_> {
                 } else if nd.has(b"V") {
                     self.signature_value(&name, &nd, false);
                 } else {
-                    self.push(
+                    self.push_field(
                         Level::FormFill,
                         format!("champ de signature « {name} » modifié"),
+                        &name,
+                        false,
                     );
                 }
             } else if value_only {
@@ -786,7 +826,12 @@ impl Walk<'_> {
                     Some(Object::Name(s)) => format!(" : « {} »", String::from_utf8_lossy(s)),
                     _ => String::new(),
                 };
-                self.push(Level::FormFill, format!("champ « {name} » rempli{value}"));
+                self.push_field(
+                    Level::FormFill,
+                    format!("champ « {name} » rempli{value}"),
+                    &name,
+                    false,
+                );
             } else {
                 self.push(
                     Level::Forbidden,
@@ -820,25 +865,34 @@ impl Walk<'_> {
         }
         if !nd.has(b"V") {
             // A new empty signature field.
-            self.push_full(
+            self.push_field(
                 if visible { Level::FormFill } else { Level::Lta },
                 format!("champ de signature « {name} » ajouté"),
+                name,
                 created && visible,
             );
             return;
         }
         if is_doc_timestamp(self.new, nd) && !visible {
-            self.push(Level::Lta, "horodatage du document ajouté".into());
+            self.push_field(
+                Level::Lta,
+                "horodatage du document ajouté".into(),
+                name,
+                false,
+            );
         } else if created {
-            self.push_full(
+            self.push_field(
                 if visible { Level::FormFill } else { Level::Lta },
                 format!("signature « {name} » ajoutée"),
+                name,
                 visible,
             );
         } else {
-            self.push(
+            self.push_field(
                 Level::FormFill,
                 format!("signature « {name} » apposée dans un champ existant"),
+                name,
+                false,
             );
         }
     }

@@ -274,6 +274,49 @@ struct RawSig {
     doc_timestamp: bool,
     /// DocMDP P when this is a certification signature.
     docmdp: Option<u8>,
+    /// The fields this signature locks (FieldMDP).
+    lock: Option<FieldLock>,
+}
+
+/// A FieldMDP lock: which form fields a signature forbids to change after it.
+#[derive(Debug, Clone)]
+struct FieldLock {
+    /// /All, /Include or /Exclude.
+    action: Vec<u8>,
+    fields: Vec<String>,
+}
+
+impl FieldLock {
+    fn read(doc: &Document, d: &lopdf::Dictionary) -> Option<FieldLock> {
+        let action = match dict_get(doc, d, b"Action") {
+            Some(Object::Name(n)) => n.clone(),
+            _ => return None,
+        };
+        let fields = match dict_get(doc, d, b"Fields") {
+            Some(Object::Array(a)) => a
+                .iter()
+                .filter_map(|o| match deref(doc, o) {
+                    Some(Object::String(s, _)) => Some(decode_text(s)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(FieldLock { action, fields })
+    }
+
+    fn locks(&self, name: &str) -> bool {
+        let listed = self
+            .fields
+            .iter()
+            .any(|f| name == f || name.starts_with(&format!("{f}.")));
+        match self.action.as_slice() {
+            b"All" => true,
+            b"Include" => listed,
+            b"Exclude" => !listed,
+            _ => true,
+        }
+    }
 }
 
 fn read_sig(
@@ -319,8 +362,18 @@ fn read_sig(
     let doc_timestamp =
         name_is(v, b"Type", b"DocTimeStamp") || name_is(v, b"SubFilter", b"ETSI.RFC3161");
     let mut docmdp = None;
+    let mut lock = match dict_get(doc, field, b"Lock") {
+        Some(Object::Dictionary(l)) => FieldLock::read(doc, l),
+        _ => None,
+    };
     if let Some(Object::Array(refs)) = dict_get(doc, v, b"Reference") {
         for r in refs {
+            if let Some(Object::Dictionary(rd)) = deref(doc, r)
+                && name_is(rd, b"TransformMethod", b"FieldMDP")
+                && let Some(Object::Dictionary(tp)) = dict_get(doc, rd, b"TransformParams")
+            {
+                lock = FieldLock::read(doc, tp).or(lock);
+            }
             if let Some(Object::Dictionary(rd)) = deref(doc, r)
                 && name_is(rd, b"TransformMethod", b"DocMDP")
             {
@@ -342,6 +395,7 @@ fn read_sig(
         time,
         doc_timestamp,
         docmdp,
+        lock,
     })
 }
 
@@ -506,14 +560,14 @@ impl Ctx<'_> {
         let ci = ContentInfo::from_der(trim_der(&raw.contents)).ok();
         let Some(ci) = ci else {
             r.problems.push("signature CMS illisible".into());
-            return self.finish(r, signed_rev, perm, end);
+            return self.finish(r, signed_rev, perm, end, raw.lock.as_ref());
         };
         if raw.doc_timestamp {
             self.check_doc_timestamp(&mut r, &ci, &signed_parts);
         } else {
             self.check_cms(&mut r, &ci, &signed_parts);
         }
-        self.finish(r, signed_rev, perm, end)
+        self.finish(r, signed_rev, perm, end, raw.lock.as_ref())
     }
 
     fn check_cms(&self, r: &mut SignatureReport, ci: &ContentInfo, signed_parts: &[&[u8]; 2]) {
@@ -647,6 +701,7 @@ impl Ctx<'_> {
         signed_rev: Option<Document>,
         perm: Permission,
         end: usize,
+        lock: Option<&FieldLock>,
     ) -> SignatureReport {
         // Bytes after the last end-of-file marker are no revision anyone signed.
         if let Some((_, last)) = self.ends.last()
@@ -664,7 +719,16 @@ impl Ctx<'_> {
             return r;
         };
         for c in diff::changes(&old, self.final_doc) {
-            if perm.allows(&c) {
+            let locked = !c.valid_when_locked
+                && c.field
+                    .as_deref()
+                    .is_some_and(|f| lock.is_some_and(|l| l.locks(f)));
+            if locked {
+                r.changes_after.push(format!(
+                    "{} alors que cette signature verrouille ce champ",
+                    c.text
+                ));
+            } else if perm.allows(&c) {
                 r.allowed_changes.push(c.text);
             } else if c.new_visible_signature_field && c.level == diff::Level::FormFill {
                 r.changes_after.push(format!(

@@ -419,3 +419,12 @@ fn signer_without_signing_key_usage_is_not_trusted() {
         "{r:#?}"
     );
 }
+
+/// A signature that locks the field "objet" (FieldMDP): filling it afterwards is refused;
+/// a lock on another field lets it be filled.
+#[test]
+fn field_locks_are_honoured() {
+    let r = check("lock_objet+form_filled", &["modified"]);
+    assert!(changes(&r, 0).contains("verrouille"), "{r:#?}");
+    check("lock_other+form_filled", &["valid"]);
+}

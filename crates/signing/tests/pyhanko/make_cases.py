@@ -25,7 +25,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.fields import MDPPerm, SigFieldSpec
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm, SigFieldSpec
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -142,12 +142,12 @@ def _done(w):
 
 
 def sign(data, signer, field, certify=None, existing=False, box=(300, 60, 520, 120),
-         timestamper=None):
+         timestamper=None, lock=None):
     meta = signers.PdfSignatureMetadata(
         field_name=field, certify=certify is not None,
         docmdp_permissions=certify or MDPPerm.FILL_FORMS,
         subfilter=fields.SigSeedSubFilter.PADES)
-    spec = None if existing else SigFieldSpec(field, box=box)
+    spec = None if existing else SigFieldSpec(field, box=box, field_mdp_spec=lock)
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=timestamper, new_field_spec=spec)
     return pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data))).getvalue()
 
@@ -329,6 +329,12 @@ def main():
     case("a_two_approvals+content_in_place", rewrite_content_in_place(a))
     case("a_two_approvals+freetext_overlay", add_annotation(a, "/FreeText"))
     case("a_approval+form_filled", fill_field(sign(form, ALICE, "Signature1"), "Autre objet"))
+
+    # Field locks (FieldMDP): filling a locked field is refused, another field is not
+    locked = FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["objet"])
+    case("lock_objet+form_filled", fill_field(sign(form, ALICE, "Signature1", lock=locked), "Autre objet"))
+    other = FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["autre"])
+    case("lock_other+form_filled", fill_field(sign(form, ALICE, "Signature1", lock=other), "Autre objet"))
 
     # (b) certification P=2, then a second person signs an existing empty field
     b1 = sign(add_empty_field(base, "Signature2"), ALICE, "Signature1", certify=MDPPerm.FILL_FORMS)
