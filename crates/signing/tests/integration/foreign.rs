@@ -428,3 +428,24 @@ fn field_locks_are_honoured() {
     assert!(changes(&r, 0).contains("verrouille"), "{r:#?}");
     check("lock_other+form_filled", &["valid"]);
 }
+
+#[test]
+fn open_action_after_signing() {
+    let r = check("a_two_approvals+open_action", &["modified", "modified"]);
+    assert!(changes(&r, 1).contains("actions automatiques"), "{r:#?}");
+}
+
+#[test]
+fn page_added_after_signing() {
+    let r = check("a_two_approvals+new_page", &["modified", "modified"]);
+    assert!(changes(&r, 1).contains("nombre de pages modifié"), "{r:#?}");
+}
+
+/// An object nothing uses and new document information change nothing that is shown.
+#[test]
+fn unused_object_and_info_after_signing() {
+    check(
+        "a_two_approvals+unused_object_and_info",
+        &["valid", "valid"],
+    );
+}

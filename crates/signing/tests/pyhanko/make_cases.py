@@ -253,6 +253,41 @@ def add_annotation(data, subtype="/Text"):
     return _done(w)
 
 
+def add_open_action(data):
+    """A JavaScript action run when the document opens."""
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    js = generic.DictionaryObject({pdf_name("/S"): pdf_name("/JavaScript"),
+                                   pdf_name("/JS"): generic.TextStringObject("app.alert('x')")})
+    w.root[pdf_name("/OpenAction")] = w.add_object(js)
+    w.update_root()
+    return _done(w)
+
+
+def add_page(data):
+    """A second page appended to the page tree."""
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    pages = w.root["/Pages"]
+    page = generic.DictionaryObject({
+        pdf_name("/Type"): pdf_name("/Page"), pdf_name("/Parent"): w.root.raw_get("/Pages"),
+        pdf_name("/Contents"): _stream(w, FORGED),
+    })
+    pages["/Kids"].append(w.add_object(page))
+    pages[pdf_name("/Count")] = generic.NumberObject(2)
+    w.update_container(pages)
+    return _done(w)
+
+
+def add_unused_object_and_info(data):
+    """Harmless: an object nothing refers to, and the document information updated."""
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    _stream(w, FORGED)
+    w.set_info(w._info.get_object() if w._info else generic.DictionaryObject())
+    info = w._info.get_object()
+    info[pdf_name("/Title")] = generic.TextStringObject("Titre changé")
+    w.update_container(info)
+    return _done(w)
+
+
 def fill_field(data, value):
     w = IncrementalPdfFileWriter(io.BytesIO(data))
     for fref in w.root["/AcroForm"]["/Fields"]:
@@ -328,6 +363,9 @@ def main():
     case("a_first+new_catalog+second", sign(new_catalog(a1), BOB, "Signature2", box=(60, 60, 280, 120)))
     case("a_two_approvals+content_in_place", rewrite_content_in_place(a))
     case("a_two_approvals+freetext_overlay", add_annotation(a, "/FreeText"))
+    case("a_two_approvals+open_action", add_open_action(a))
+    case("a_two_approvals+new_page", add_page(a))
+    case("a_two_approvals+unused_object_and_info", add_unused_object_and_info(a))
     case("a_approval+form_filled", fill_field(sign(form, ALICE, "Signature1"), "Autre objet"))
 
     # Field locks (FieldMDP): filling a locked field is refused, another field is not
