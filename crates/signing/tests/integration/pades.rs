@@ -104,6 +104,36 @@ fn b_t_with_test_tsa_own_pki() {
     let r = verify_pdf(&signed, &anchors(&[ca_der()]), now()).unwrap();
     let s = &r.signatures[0];
     assert!(s.intact && s.trusted && s.timestamp.is_some(), "{s:#?}");
+    // Its TSA is not among the time-stamping anchors: the date is not proven, the
+    // certificate is judged now, and the report says so; the signature is still valid.
+    assert!(!s.date_proven() && s.valid(), "{s:#?}");
+    assert_eq!(s.judged_at, r.now);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.starts_with("horodatage non reconnu")),
+        "{s:#?}"
+    );
+    // With the TSA's own CA as the time-stamping anchor, it is proven.
+    let tsa_ca = parapheur_signing::pki::certificates_from_pem(&tsa.ca_pem()).unwrap();
+    let with_tsa = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: tsa_ca,
+    };
+    let r = verify_pdf(&signed, &with_tsa, now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(
+        s.date_proven() && s.valid() && s.warnings.is_empty(),
+        "{s:#?}"
+    );
+    assert_eq!(Some(s.judged_at), s.timestamp);
+    // Trusting the signers' CA for time-stamps does not make this TSA trusted.
+    let wrong = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: vec![ca_der()],
+    };
+    let r = verify_pdf(&signed, &wrong, now()).unwrap();
+    assert!(!r.signatures[0].date_proven(), "{r:#?}");
     // Signed again on top, the first B-T signature stays valid.
     let twice = sign_pdf(&signed, &p.seal, &options("Cachet", true)).unwrap();
     let r = verify_pdf(&twice, &anchors(&[ca_der()]), now()).unwrap();
@@ -133,6 +163,14 @@ fn b_t_with_test_tsa() {
     assert!(s.intact && s.trusted, "{s:#?}");
     let ts = s.timestamp.expect("a verified time-stamp");
     assert!((ts - chrono::Utc::now()).num_seconds().abs() < 120);
+    // The TSA is certified by our CA with the critical timeStamping EKU: trusted when our
+    // CA is a time-stamping anchor.
+    let both = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: vec![ca_der()],
+    };
+    let r = verify_pdf(&signed, &both, now()).unwrap();
+    assert!(r.signatures[0].date_proven() && r.valid(), "{r:#?}");
     let out = external_verify(&signed, None);
     if let Some(out) = out {
         assert!(out.contains("B-T"), "{out}");
