@@ -449,3 +449,13 @@ fn unused_object_and_info_after_signing() {
         &["valid", "valid"],
     );
 }
+
+/// Freeing an object of the signed revision (here the page's content) is a change.
+#[test]
+fn freed_object_after_signing() {
+    let r = check("a_two_approvals+freed_content", &["modified", "modified"]);
+    assert!(
+        changes(&r, 0).contains("de la version signée supprimé"),
+        "{r:#?}"
+    );
+}

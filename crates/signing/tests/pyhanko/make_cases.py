@@ -253,6 +253,21 @@ def add_annotation(data, subtype="/Text"):
     return _done(w)
 
 
+def free_page_content(data):
+    """An xref section that frees page 1's content stream (classic tables only)."""
+    import re
+    r = PdfFileReader(io.BytesIO(data))
+    cref = r.root["/Pages"]["/Kids"][0].get_object().raw_get("/Contents").reference
+    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    size = int(r.trailer["/Size"])
+    root = r.trailer.raw_get("/Root").reference
+    at = len(data) + 1
+    tail = (b"\nxref\n0 1\n0000000000 65535 f \n%d 1\n0000000000 %05d f \n"
+            b"trailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+            % (cref.idnum, cref.generation + 1, size, root.idnum, root.generation, prev, at))
+    return data + tail
+
+
 def add_open_action(data):
     """A JavaScript action run when the document opens."""
     w = IncrementalPdfFileWriter(io.BytesIO(data))
@@ -364,6 +379,7 @@ def main():
     case("a_two_approvals+content_in_place", rewrite_content_in_place(a))
     case("a_two_approvals+freetext_overlay", add_annotation(a, "/FreeText"))
     case("a_two_approvals+open_action", add_open_action(a))
+    case("a_two_approvals+freed_content", free_page_content(a))
     case("a_two_approvals+new_page", add_page(a))
     case("a_two_approvals+unused_object_and_info", add_unused_object_and_info(a))
     case("a_approval+form_filled", fill_field(sign(form, ALICE, "Signature1"), "Autre objet"))
