@@ -241,6 +241,60 @@ fn show_keys(keys: &[Vec<u8>]) -> String {
         .join(", ")
 }
 
+/// What is wrong with a DSS's structure (pyHanko's checks): only /Type, /VRI, /Certs,
+/// /CRLs, /OCSPs; arrays of streams; VRI keys of 40 hexadecimal digits, each a dictionary
+/// of /Type, /TU, /TS, /Cert, /CRL, /OCSP.
+fn dss_problem(doc: &Document, dss: &Dictionary) -> Option<String> {
+    let streams = |o: &Object| match resolve(doc, o) {
+        Object::Array(a) => a.iter().all(|x| {
+            matches!(x, Object::Reference(_)) && matches!(resolve(doc, x), Object::Stream(_))
+        }),
+        _ => false,
+    };
+    for (k, v) in dss.iter() {
+        match k.as_slice() {
+            b"Type" => {}
+            b"Certs" | b"CRLs" | b"OCSPs" if streams(v) => {}
+            b"VRI" => {
+                let Object::Dictionary(vri) = resolve(doc, v) else {
+                    return Some("/VRI n'est pas un dictionnaire".into());
+                };
+                for (hash, entry) in vri.iter() {
+                    if hash.len() != 40
+                        || !hash
+                            .iter()
+                            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                    {
+                        return Some("clé /VRI mal formée".into());
+                    }
+                    let Object::Dictionary(e) = resolve(doc, entry) else {
+                        return Some("entrée /VRI qui n'est pas un dictionnaire".into());
+                    };
+                    for (ek, ev) in e.iter() {
+                        match ek.as_slice() {
+                            b"Type" | b"TU" | b"TS" => {}
+                            b"Cert" | b"CRL" | b"OCSP" if streams(ev) => {}
+                            _ => {
+                                return Some(format!(
+                                    "entrée /VRI inattendue (/{})",
+                                    String::from_utf8_lossy(ek)
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Some(format!(
+                    "entrée inattendue (/{})",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// A field or widget without its links in the form tree (compared on their own).
 fn strip(d: &Dictionary) -> Dictionary {
     let mut d = d.clone();
@@ -567,26 +621,13 @@ impl Walk<'_> {
             return;
         }
         match nd.map(|d| resolve(new, d)) {
-            Some(Object::Dictionary(d)) => {
-                let bad: Vec<Vec<u8>> = d
-                    .iter()
-                    .map(|(k, _)| k.clone())
-                    .filter(|k| {
-                        ![&b"Type"[..], b"VRI", b"Certs", b"CRLs", b"OCSPs"].contains(&k.as_slice())
-                    })
-                    .collect();
-                if bad.is_empty() {
-                    self.push(
-                        Level::Lta,
-                        "informations de validation (DSS) ajoutées".into(),
-                    );
-                } else {
-                    self.push(
-                        Level::Forbidden,
-                        format!("DSS avec des entrées inattendues ({})", show_keys(&bad)),
-                    );
-                }
-            }
+            Some(Object::Dictionary(d)) => match dss_problem(new, d) {
+                None => self.push(
+                    Level::Lta,
+                    "informations de validation (DSS) ajoutées".into(),
+                ),
+                Some(p) => self.push(Level::Forbidden, format!("DSS invalide : {p}")),
+            },
             None => self.push(
                 Level::Forbidden,
                 "informations de validation (DSS) supprimées".into(),
