@@ -461,3 +461,53 @@ fn replaced_catalog_then_second_signature() {
     assert!(r.signatures[1].valid(), "{:#?}", r.signatures[1]);
     assert!(!r.valid());
 }
+
+/// A DSS (PAdES B-LT) after a signature is allowed; one carrying anything else is not.
+#[test]
+fn dss_after_signing() {
+    let p = pki();
+    let signed = sign_pdf(&make_pdf(1), &p.person, &options("Jeanne Martin", false)).unwrap();
+    let with_dss = |extra: Option<(&str, Object)>| {
+        let doc = Document::load_mem(&signed).unwrap();
+        let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+        let mut inc = IncrementalDocument::create_from(signed.clone(), doc);
+        let cert = inc.new_document.add_object(Object::Stream(Stream::new(
+            lopdf::Dictionary::new(),
+            ca_der(),
+        )));
+        let mut dss = lopdf::Dictionary::new();
+        dss.set("Certs", Object::Array(vec![Object::Reference(cert)]));
+        if let Some((k, v)) = extra {
+            dss.set(k, v);
+        }
+        let dss = inc.new_document.add_object(Object::Dictionary(dss));
+        inc.opt_clone_object_to_new_document(root).unwrap();
+        inc.new_document
+            .get_dictionary_mut(root)
+            .unwrap()
+            .set("DSS", Object::Reference(dss));
+        let mut out = Vec::new();
+        inc.save_to(&mut out).unwrap();
+        out
+    };
+    let r = verify_pdf(&with_dss(None), &anchors(&[ca_der()]), now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(s.valid(), "{s:#?}");
+    assert_eq!(
+        s.allowed_changes,
+        vec!["informations de validation (DSS) ajoutées".to_string()]
+    );
+    let bad = with_dss(Some((
+        "JS",
+        Object::String(b"app.alert(1)".to_vec(), lopdf::StringFormat::Literal),
+    )));
+    let r = verify_pdf(&bad, &anchors(&[ca_der()]), now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(!s.valid(), "{s:#?}");
+    assert!(
+        s.changes_after
+            .iter()
+            .any(|c| c.starts_with("DSS invalide : entrée inattendue (/JS)")),
+        "{s:#?}"
+    );
+}
