@@ -51,6 +51,12 @@ pub struct Config {
     /// An RFC 3161 time-stamping authority (`tsa_url` in the file, `PARAPHEUR_TSA_URL`):
     /// with it, signatures are PAdES B-T (time-stamped); without, B-B.
     pub tsa_url: Option<String>,
+    /// A PEM file of the certificates (`tsa_ca` in the file, `PARAPHEUR_TSA_CA`) that
+    /// time-stamping authorities must chain to for a time-stamp to prove a signature's
+    /// date when verifying (read by [`Config::tsa_anchors`] when the app opens). Without
+    /// it, time-stamps are reported as not recognised and certificates are judged at the
+    /// time of verification.
+    pub tsa_ca: Option<PathBuf>,
     /// The reverse proxies in front of this server (`trusted_proxies` in the file,
     /// `PARAPHEUR_TRUSTED_PROXIES`, comma-separated addresses): for a request coming from
     /// one of them, the citizen's address is read from `X-Forwarded-For`, so the limits per
@@ -169,6 +175,7 @@ struct FileSettings {
     public_url: Option<String>,
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
+    tsa_ca: Option<PathBuf>,
     files_dir: Option<PathBuf>,
     anchors_dir: Option<PathBuf>,
     #[serde(default)]
@@ -266,6 +273,9 @@ impl Config {
         )?
         .or(settings.outbound_plain_text)
         .unwrap_or(false);
+        let tsa_ca = env("PARAPHEUR_TSA_CA")
+            .map(PathBuf::from)
+            .or(settings.tsa_ca);
         Ok(Config {
             data_dir: data_dir.to_path_buf(),
             database_url,
@@ -289,6 +299,7 @@ impl Config {
             tsa_url: tsa_url
                 .map(|u| checked_url("tsa_url (PARAPHEUR_TSA_URL)", &u))
                 .transpose()?,
+            tsa_ca,
             trusted_proxies: parse_proxies(
                 env("PARAPHEUR_TRUSTED_PROXIES")
                     .map(|v| v.split(',').map(str::to_owned).collect())
@@ -320,6 +331,7 @@ impl Config {
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             smtp: None,
             tsa_url: None,
+            tsa_ca: None,
             trusted_proxies: Vec::new(),
             ocr_workers: parapheur_extract::available_cores(),
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -328,6 +340,28 @@ impl Config {
             outbound_internal_addresses: false,
             outbound_plain_text: false,
         }
+    }
+
+    /// The certificates of `tsa_ca` (DER), none without the setting.
+    pub fn tsa_anchors(&self) -> Result<Vec<Vec<u8>>, AppError> {
+        let Some(file) = &self.tsa_ca else {
+            return Ok(Vec::new());
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            AppError::Config(format!(
+                "tsa_ca (PARAPHEUR_TSA_CA) : lecture de {} impossible : {e}",
+                file.display()
+            ))
+        })?;
+        parapheur_signing::pki::certificates_from_pem(&text)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "tsa_ca (PARAPHEUR_TSA_CA) : {} ne contient aucun certificat PEM lisible",
+                    file.display()
+                ))
+            })
     }
 
     /// Session cookies are marked Secure when citizens and staff reach the server over
@@ -365,6 +399,13 @@ impl Config {
                 self.tsa_url
                     .clone()
                     .unwrap_or_else(|| "aucune (signatures B-B)".into()),
+            ),
+            (
+                "tsa_ca",
+                self.tsa_ca.as_deref().map_or_else(
+                    || "aucun (horodatages non reconnus à la vérification)".into(),
+                    path,
+                ),
             ),
             (
                 "trusted_proxies",
@@ -780,6 +821,37 @@ mod tests {
         assert!(
             text.contains("********") && text.contains("parapheur:***@db"),
             "{text}"
+        );
+    }
+
+    /// `tsa_ca` names a PEM file of the TSA's CA, read when the app opens.
+    #[test]
+    fn the_tsa_ca_is_read_from_its_pem_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = parapheur_signing::pki::new_ca("TSA CA", "Test", chrono::Utc::now()).unwrap();
+        let pem = parapheur_signing::pki::certificate_pem(&ca.chain_der()[0]);
+        std::fs::write(dir.path().join("tsa-ca.pem"), pem).unwrap();
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            format!("tsa_ca = '{}'\n", dir.path().join("tsa-ca.pem").display()),
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(config.tsa_anchors().unwrap(), ca.chain_der());
+        let missing = Config::load_with(dir.path(), None, &|name| {
+            (name == "PARAPHEUR_TSA_CA").then(|| "/nulle/part.pem".to_owned())
+        })
+        .unwrap();
+        let err = missing.tsa_anchors().unwrap_err().to_string();
+        assert!(
+            err.contains("tsa_ca") && err.contains("impossible"),
+            "{err}"
+        );
+        assert!(
+            Config::new(dir.path(), None, MasterKeySource::Inline(String::new()))
+                .tsa_anchors()
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -95,6 +95,8 @@ pub struct App {
     outbox_work: Arc<tokio::sync::Notify>,
     /// The time-stamping authority signatures are stamped by, if configured.
     tsa_url: Option<Arc<str>>,
+    /// The certificates time-stamping authorities must chain to when verifying (DER).
+    tsa_anchors: Arc<[Vec<u8>]>,
     trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Extraction processes at once (files and pages together).
     ocr_workers: usize,
@@ -115,6 +117,7 @@ impl App {
     /// Opens the register described by `config`: database (migrated), files and master key.
     pub async fn open(config: &Config) -> Result<App, AppError> {
         let master = config.load_master_key()?;
+        let tsa_anchors = config.tsa_anchors()?;
         let store = config.open_store().await?;
         let files = FileStore::local(&config.files_dir())?;
         let search = parapheur_search::SearchIndex::open(&config.index_dir())
@@ -133,6 +136,7 @@ impl App {
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
+            tsa_anchors: tsa_anchors.into(),
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
@@ -193,6 +197,12 @@ impl App {
 
     pub fn tsa_url(&self) -> Option<&str> {
         self.tsa_url.as_deref()
+    }
+
+    /// The certificates a time-stamp's authority must chain to for the time-stamp to
+    /// prove a date (`tsa_ca`).
+    pub fn tsa_anchors(&self) -> &[Vec<u8>] {
+        &self.tsa_anchors
     }
 
     pub fn smtp_setting(&self) -> Option<&SmtpSetting> {

@@ -430,16 +430,21 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PdfCommand {
-    /// Dit quelles signatures porte un PDF, qui a signé, si chacune est intacte et si
-    /// le document a changé depuis. Code de sortie 1 si une signature est altérée,
-    /// suivie de modifications ou (avec --trust/--commune) non reconnue ; 3 sans signature.
+    /// Dit quelles signatures porte un PDF, qui a signé et quand (date prouvée ou non),
+    /// si chacune est intacte, reconnue, et ce qui a changé depuis. Code de sortie 0
+    /// seulement si chaque signature est valide (intacte, certificat reconnu grâce à
+    /// --trust ou --commune, rien d'interdit ajouté après) ; 1 sinon ; 3 sans signature.
     Verify {
         /// PDF à vérifier
         #[arg(value_name = "FICHIER.pdf")]
         file: PathBuf,
-        /// Certificat(s) d'autorité reconnus (PEM)
+        /// Certificat(s) d'autorité reconnus pour les signataires (PEM)
         #[arg(long, value_name = "CA.pem")]
         trust: Vec<PathBuf>,
+        /// Certificat(s) d'autorité reconnus pour les horodatages (PEM) : sans eux, un
+        /// horodatage ne prouve pas la date et les certificats sont jugés à aujourd'hui
+        #[arg(long, value_name = "TSA-CA.pem")]
+        tsa_trust: Vec<PathBuf>,
         /// Reconnaître aussi les certificats de cette commune (avec --data)
         #[arg(long, value_name = "INSEE", requires = "data")]
         commune: Option<String>,

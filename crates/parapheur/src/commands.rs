@@ -555,6 +555,9 @@ async fn journal_verify(target: &Target, json: bool) -> anyhow::Result<ExitCode>
                         ),
                     }
                 );
+                for w in &v.anchors.warnings {
+                    println!("  ! {w}");
+                }
             } else {
                 println!("{} ({}) : JOURNAL ALTÉRÉ", v.name, v.insee);
                 for p in &v.report.problems {

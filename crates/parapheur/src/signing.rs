@@ -150,21 +150,29 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
     let PdfCommand::Verify {
         file,
         trust,
+        tsa_trust,
         commune,
         data,
         database_url,
     } = command;
     let pdf = read_pdf(&file)?;
-    let mut roots = Vec::new();
-    for path in &trust {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("lecture de {} impossible", path.display()))?;
-        let certs = pem_chain(&text)?;
-        if certs.is_empty() {
-            bail!("{} ne contient aucun certificat PEM", path.display());
+    let read_pems = |paths: &[std::path::PathBuf]| -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("lecture de {} impossible", path.display()))?;
+            let certs = pem_chain(&text)?;
+            if certs.is_empty() {
+                bail!("{} ne contient aucun certificat PEM", path.display());
+            }
+            out.extend(certs);
         }
-        roots.extend(certs);
-    }
+        Ok(out)
+    };
+    let mut anchors = parapheur_signing::TrustAnchors {
+        signers: read_pems(&trust)?,
+        time_stamping: read_pems(&tsa_trust)?,
+    };
     if let (Some(insee), Some(data)) = (commune, data) {
         let target = CommuneTarget {
             target: Target { data, database_url },
@@ -172,31 +180,47 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         };
         let app = open(&target.target).await?;
         let commune = app.commune(&target.commune).await?;
-        roots.extend(app.trusted_roots(&commune).await?);
+        anchors.signers.extend(app.trusted_roots(&commune).await?);
+        anchors
+            .time_stamping
+            .extend(app.tsa_anchors().iter().cloned());
     }
-    let checks_trust = !roots.is_empty();
-    let report = parapheur_signing::verify_pdf(&pdf, &roots)?;
-    let bad = report
-        .signatures
-        .iter()
-        .any(|s| !s.intact || !s.changes_after.is_empty() || (checks_trust && !s.trusted));
+    let checks_trust = !anchors.signers.is_empty();
+    let now = Utc::now();
+    let report = parapheur_signing::verify_pdf(&pdf, &anchors, now)?;
+    let valid = report.valid();
     if json {
         output::json(&json!({
             "file": file,
             "revisions": report.revisions,
+            "verified_at": report.now,
             "signatures": report.signatures.iter().map(|s| json!({
                 "field": s.field_name,
+                "kind": match s.kind {
+                    parapheur_signing::SignatureKind::Approval => "approval".to_string(),
+                    parapheur_signing::SignatureKind::Certification { permission } =>
+                        format!("certification P={permission}"),
+                    parapheur_signing::SignatureKind::DocumentTimeStamp => "document_timestamp".to_string(),
+                },
                 "signer": s.signer,
                 "signer_email": s.signer_email,
                 "time": s.time,
                 "timestamp": s.timestamp,
+                "timestamp_trusted": s.timestamp_trusted,
+                "date_proven": s.date_proven(),
+                "judged_at": s.judged_at,
                 "intact": s.intact,
                 "trusted": s.trusted,
                 "covers_revision": s.covers_revision,
                 "changes_after": s.changes_after,
+                "allowed_changes": s.allowed_changes,
                 "problems": s.problems,
+                "trust_problems": s.trust_problems,
+                "warnings": s.warnings,
+                "valid": s.valid(),
+                "verdict": s.verdict(),
             })).collect::<Vec<_>>(),
-            "valid": !bad && !report.signatures.is_empty(),
+            "valid": valid,
         }))?;
     } else if report.signatures.is_empty() {
         println!("{} : aucune signature", file.display());
@@ -212,18 +236,18 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         }
         println!(
             "{}",
-            if bad {
-                "Verdict : NON VALIDE"
-            } else if checks_trust {
-                "Verdict : valide (signatures intactes, certificats reconnus, rien de modifié après)"
+            if valid {
+                "Verdict : valide (signatures intactes, certificats reconnus, rien d'interdit modifié après)"
+            } else if !checks_trust {
+                "Verdict : NON VALIDE (certificats non vérifiés : donnez --trust ou --commune)"
             } else {
-                "Verdict : signatures intactes, rien de modifié après (certificats non vérifiés : donnez --trust ou --commune)"
+                "Verdict : NON VALIDE"
             }
         );
     }
     Ok(if report.signatures.is_empty() {
         ExitCode::from(3)
-    } else if bad {
+    } else if !valid {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

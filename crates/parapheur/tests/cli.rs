@@ -2120,3 +2120,105 @@ fn import_mail_search_and_bad_messages(backend: Backend) {
     assert!(folder.join("refusés").join("note.docx").exists());
     reg.assert_sound();
 }
+
+/// A one-page PDF, written by hand (no PDF library among this crate's dependencies).
+fn tiny_pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 595 842] >>",
+        "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << >> >>",
+        "<< /Length 21 >>\nstream\nBT (Courrier) Tj ET\n\nendstream",
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).into_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").into_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .into_bytes(),
+    );
+    out
+}
+
+/// `parapheur pdf verify`: exit 0 only when every signature is valid (which needs the
+/// signer's CA), 1 otherwise, with the same facts in --json.
+#[test]
+fn pdf_verify_exit_codes_and_json() {
+    use parapheur_app::signing::{SignOptions, pki, sign_pdf};
+    let dir = TempDir::new().unwrap();
+    let now = Utc::now();
+    let ca = pki::new_ca("Autorité de test", "Mairie de test", now).unwrap();
+    let key = pki::issue(
+        &ca,
+        &pki::Subject {
+            common_name: "Sylvie Moreau".into(),
+            organisation: "Mairie de test".into(),
+            ..Default::default()
+        },
+        now,
+        30,
+    )
+    .unwrap();
+    let signed = sign_pdf(&tiny_pdf(), &key, &SignOptions::at(now)).unwrap();
+    let pdf = dir.path().join("signé.pdf");
+    std::fs::write(&pdf, &signed).unwrap();
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, pki::certificate_pem(&ca.chain_der()[0])).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("PARAPHEUR_DATA")
+            .output()
+            .unwrap()
+    };
+    let p = pdf.to_str().unwrap();
+    let t = ca_pem.to_str().unwrap();
+    let out = run(&["pdf", "verify", p, "--trust", t]);
+    assert_success(&out, "pdf verify");
+    assert!(
+        stdout(&out).contains("Verdict : valide"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("date non prouvée"),
+        "{}",
+        stdout(&out)
+    );
+    // Without the CA, nothing says who signed: not valid.
+    let out = run(&["pdf", "verify", p]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("--trust"), "{}", stdout(&out));
+    let out = run(&["--json", "pdf", "verify", p, "--trust", t]);
+    assert_success(&out, "pdf verify --json");
+    let v = json(&out);
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["signatures"][0]["signer"], "Sylvie Moreau", "{v}");
+    assert_eq!(v["signatures"][0]["verdict"], "valide", "{v}");
+    assert_eq!(v["signatures"][0]["date_proven"], false, "{v}");
+    // Bytes appended after the signature.
+    let mut tampered = signed.clone();
+    tampered.extend_from_slice(b"\n% ajout\n");
+    std::fs::write(&pdf, &tampered).unwrap();
+    let out = run(&["--json", "pdf", "verify", p, "--trust", t]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v = json(&out);
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(
+        !v["signatures"][0]["changes_after"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+}

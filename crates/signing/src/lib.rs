@@ -1,6 +1,13 @@
 //! PAdES signatures of PDFs for parapheur: signing (baseline B-B and B-T), verification,
 //! and the keys and small PKI a commune needs.
 //!
+//! Verification ([`verify_pdf`]) judges as pyHanko does by default: certificate paths to
+//! [`TrustAnchors`] (signers and time-stamping authorities apart), at the date of a trusted
+//! time-stamp or else at the given `now`, and after each signature only the changes
+//! ISO 32000-2 and PAdES allow (later signatures, DSS, document time-stamps, form filling
+//! and annotations as its DocMDP permission and field locks allow). Its tests include
+//! documents signed and tampered with by pyHanko itself (`tests/pyhanko/make_cases.py`).
+//!
 //! Dependencies, one line each:
 //! - `lopdf`: reads PDFs and writes the incremental update (no hand-rolled PDF parser).
 //! - `cms`, `der`, `spki`, `x509-cert`: CMS SignedData and X.509 structures (RustCrypto, 0.2/0.7 line).
@@ -32,4 +39,7 @@ pub use key::SignerKey;
 pub use pdf::MAX_PDF_SIZE;
 pub use sign::{SignOptions, Stamp, sign_pdf};
 pub use tsp::{HttpTimeStamper, TimeStamper};
-pub use verify::{SignatureReport, VerifyReport, verify_pdf};
+pub use verify::{
+    SignatureKind, SignatureReport, TimeStampCheck, TrustAnchors, UNREADABLE_SIGNER, VerifyReport,
+    verify_pdf, verify_time_stamp,
+};

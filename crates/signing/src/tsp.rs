@@ -56,8 +56,79 @@ pub(crate) fn tst_info(token: &ContentInfo) -> Result<(SignedData, TstInfo, Vec<
         .ok_or("jeton sans contenu")?;
     let octets: OctetString = econtent.decode_as().map_err(|e| e.to_string())?;
     let bytes = octets.as_bytes().to_vec();
-    let info = TstInfo::from_der(&bytes).map_err(|e| e.to_string())?;
+    // Many TSAs (and pyHanko's) give genTime with fractions of a second, which DER allows
+    // (RFC 3161 2.4.2) and the `der` crate does not read: retry without the fraction.
+    let info = match TstInfo::from_der(&bytes) {
+        Ok(info) => info,
+        Err(e) => without_fraction(&bytes)
+            .and_then(|b| TstInfo::from_der(&b).ok())
+            .ok_or_else(|| e.to_string())?,
+    };
     Ok((sd, info, bytes))
+}
+
+/// A DER header at `pos`: (tag, header length, content length).
+fn tlv(b: &[u8], pos: usize) -> Option<(u8, usize, usize)> {
+    let tag = *b.get(pos)?;
+    let first = *b.get(pos + 1)?;
+    if first & 0x80 == 0 {
+        return Some((tag, 2, usize::from(first)));
+    }
+    let k = usize::from(first & 0x7f);
+    if k == 0 || k > 4 {
+        return None;
+    }
+    let len = b
+        .get(pos + 2..pos + 2 + k)?
+        .iter()
+        .fold(0usize, |acc, x| (acc << 8) | usize::from(*x));
+    Some((tag, 2 + k, len))
+}
+
+fn der_len(len: usize) -> Vec<u8> {
+    if len < 0x80 {
+        return vec![u8::try_from(len).unwrap_or(0)];
+    }
+    let bytes: Vec<u8> = len
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let mut out = vec![0x80 | u8::try_from(bytes.len()).unwrap_or(0)];
+    out.extend(bytes);
+    out
+}
+
+/// The TSTInfo with the fraction of a second of its genTime (5th element) removed.
+fn without_fraction(b: &[u8]) -> Option<Vec<u8>> {
+    let (tag, h, len) = tlv(b, 0)?;
+    if tag != 0x30 || h + len > b.len() {
+        return None;
+    }
+    let mut pos = h;
+    let mut content = Vec::new();
+    let mut index = 0;
+    while pos < h + len {
+        let (t, hh, l) = tlv(b, pos)?;
+        let whole = b.get(pos..pos + hh + l)?;
+        let value = b.get(pos + hh..pos + hh + l)?;
+        match value.iter().position(|c| *c == b'.') {
+            Some(dot) if index == 4 && t == 0x18 => {
+                let mut v = value[..dot].to_vec();
+                v.push(b'Z');
+                content.push(0x18);
+                content.extend(der_len(v.len()));
+                content.extend(v);
+            }
+            _ => content.extend_from_slice(whole),
+        }
+        pos += hh + l;
+        index += 1;
+    }
+    let mut out = vec![0x30];
+    out.extend(der_len(content.len()));
+    out.extend(content);
+    Some(out)
 }
 
 impl TimeStamper for HttpTimeStamper {

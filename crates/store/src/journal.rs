@@ -139,6 +139,17 @@ impl Store {
         .collect()
     }
 
+    /// Every journal entry of a commune, oldest first (exports, tests).
+    pub async fn journal_entries(&self, commune_id: Uuid) -> Result<Vec<JournalEntry>, StoreError> {
+        sqlx::query("SELECT * FROM journal WHERE commune_id = $1 ORDER BY seq")
+            .bind(commune_id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
     /// The hash of the commune's journal entry `seq`, if there is one.
     pub async fn journal_hash_at(
         &self,

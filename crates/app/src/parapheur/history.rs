@@ -106,7 +106,7 @@ impl App {
         let report = match &folder.pdf_sha256 {
             Some(_) => {
                 let pdf = self.folder_pdf(commune, &folder).await?;
-                Some(self.verify_pdf(commune, pdf).await?)
+                Some(self.verify_pdf(commune, pdf, now).await?)
             }
             None => None,
         };

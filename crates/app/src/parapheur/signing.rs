@@ -30,30 +30,73 @@ fn slot(zone: Option<SignatureZone>, n: usize) -> Option<[f32; 4]> {
     }
 }
 
-/// One signature of a verification report, in a sentence.
+/// One signature of a verification report, in a sentence (French).
 pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
-    let mut text = format!("{} : signé par {}", s.field_name, s.signer);
-    if let Some(t) = s.timestamp.or(s.time) {
-        text.push_str(&format!(" le {}", t.format("%d/%m/%Y %H:%M UTC")));
+    use parapheur_signing::SignatureKind;
+    let what = match s.kind {
+        SignatureKind::DocumentTimeStamp => "horodatage du document par",
+        SignatureKind::Certification { .. } => "certifié par",
+        SignatureKind::Approval => "signé par",
+    };
+    let mut text = format!("{} : {what} {}", s.field_name, s.signer);
+    match (s.timestamp, s.date_proven()) {
+        (Some(t), true) => text.push_str(&format!(
+            " le {} (date prouvée par horodatage)",
+            t.format("%d/%m/%Y %H:%M UTC")
+        )),
+        (Some(t), false) => text.push_str(&format!(
+            " le {} selon un horodatage non reconnu",
+            t.format("%d/%m/%Y %H:%M UTC")
+        )),
+        (None, _) => {
+            if let Some(t) = s.time {
+                text.push_str(&format!(
+                    " le {} selon l'ordinateur du signataire (date non prouvée)",
+                    t.format("%d/%m/%Y %H:%M UTC")
+                ));
+            }
+        }
     }
-    text.push_str(if s.intact { ", intacte" } else { ", ALTÉRÉE" });
+    if let SignatureKind::Certification { permission } = s.kind {
+        text.push_str(match permission {
+            1 => ", certification interdisant toute modification",
+            2 => ", certification autorisant le remplissage du formulaire et les signatures",
+            _ => ", certification autorisant aussi les annotations",
+        });
+    }
+    text.push_str(if s.intact && s.covers_revision {
+        ", intacte"
+    } else {
+        ", ALTÉRÉE"
+    });
     text.push_str(if s.trusted {
         ", certificat reconnu"
     } else {
         ", certificat non reconnu"
     });
-    if s.timestamp.is_some() {
-        text.push_str(", horodatée");
-    }
     if !s.changes_after.is_empty() {
         text.push_str(&format!(
-            " ; modifié après la signature : {}",
+            " ; modifications interdites : {}",
             s.changes_after.join(", ")
         ));
     }
-    if !s.problems.is_empty() {
-        text.push_str(&format!(" ; {}", s.problems.join(", ")));
+    if !s.allowed_changes.is_empty() {
+        text.push_str(&format!(
+            " ; ajouts permis depuis : {}",
+            s.allowed_changes.join(", ")
+        ));
     }
+    let reasons: Vec<&str> = s
+        .problems
+        .iter()
+        .chain(&s.trust_problems)
+        .chain(&s.warnings)
+        .map(String::as_str)
+        .collect();
+    if !reasons.is_empty() {
+        text.push_str(&format!(" ; {}", reasons.join(", ")));
+    }
+    text.push_str(&format!(" — {}", s.verdict()));
     text
 }
 
@@ -277,14 +320,20 @@ impl App {
         Ok(())
     }
 
-    /// Checks the signatures of a PDF against the commune's certificates.
+    /// Checks the signatures of a PDF against the commune's certificates (signers) and
+    /// the configured `tsa_ca` (time-stamps); certificates are judged at the date of a
+    /// trusted time-stamp, else at `now`.
     pub async fn verify_pdf(
         &self,
         commune: &Commune,
         pdf: Vec<u8>,
+        now: DateTime<Utc>,
     ) -> Result<VerifyReport, AppError> {
-        let roots = self.trusted_roots(commune).await?;
-        tokio::task::spawn_blocking(move || parapheur_signing::verify_pdf(&pdf, &roots))
+        let anchors = parapheur_signing::TrustAnchors {
+            signers: self.trusted_roots(commune).await?,
+            time_stamping: self.tsa_anchors().to_vec(),
+        };
+        tokio::task::spawn_blocking(move || parapheur_signing::verify_pdf(&pdf, &anchors, now))
             .await
             .map_err(|e| AppError::internal(format!("vérification interrompue : {e}")))?
             .map_err(signing_error)

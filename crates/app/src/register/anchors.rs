@@ -40,9 +40,9 @@ pub struct Anchor {
     pub recipients: Vec<String>,
 }
 
-/// What is time-stamped for a head: a digest naming the format, the commune and the head.
-pub fn anchor_digest(commune_id: uuid::Uuid, seq: i64, hash: &str) -> [u8; 32] {
-    Sha256::digest(format!("parapheur-journal-anchor-v1\n{commune_id}\n{seq}\n{hash}")).into()
+/// What is time-stamped for a head (its SHA-256): the format, the commune and the head.
+pub fn anchor_message(commune_id: uuid::Uuid, seq: i64, hash: &str) -> String {
+    format!("parapheur-journal-anchor-v1\n{commune_id}\n{seq}\n{hash}")
 }
 
 /// Which protection a commune's journal has beyond its own chain.
@@ -80,6 +80,9 @@ pub struct AnchorCheck {
     /// What does not hold, in French: an anchored head the chain no longer has, a token
     /// that does not verify.
     pub problems: Vec<String>,
+    /// What holds but proves less than it could (a token whose authority is not among the
+    /// configured anchors).
+    pub warnings: Vec<String>,
 }
 
 impl AnchorCheck {
@@ -100,10 +103,7 @@ fn commune_dir(root: &Path, commune_id: uuid::Uuid) -> PathBuf {
 }
 
 /// The anchors kept for a commune, oldest first; unreadable files are reported.
-fn read_anchors(
-    root: &Path,
-    commune_id: uuid::Uuid,
-) -> (Vec<Anchor>, Vec<String>) {
+fn read_anchors(root: &Path, commune_id: uuid::Uuid) -> (Vec<Anchor>, Vec<String>) {
     let mut anchors = Vec::new();
     let mut problems = Vec::new();
     let Ok(entries) = std::fs::read_dir(commune_dir(root, commune_id)) else {
@@ -119,10 +119,7 @@ fn read_anchors(
             .and_then(|b| serde_json::from_slice::<Anchor>(&b).map_err(|e| e.to_string()))
         {
             Ok(a) if a.commune_id == commune_id => anchors.push(a),
-            Ok(_) => problems.push(format!(
-                "ancre {} : d'une autre commune",
-                path.display()
-            )),
+            Ok(_) => problems.push(format!("ancre {} : d'une autre commune", path.display())),
             Err(e) => problems.push(format!("ancre {} illisible : {e}", path.display())),
         }
     }
@@ -134,7 +131,10 @@ fn read_anchors(
 fn write_anchor(root: &Path, anchor: &Anchor) -> Result<(), AppError> {
     let dir = commune_dir(root, anchor.commune_id);
     let fail = |e: std::io::Error| {
-        AppError::unavailable("le dossier des ancres du journal", format!("{} : {e}", dir.display()))
+        AppError::unavailable(
+            "le dossier des ancres du journal",
+            format!("{} : {e}", dir.display()),
+        )
     };
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let path = dir.join(format!("{:012}.json", anchor.seq));
@@ -190,7 +190,7 @@ impl App {
         url: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let digest = anchor_digest(commune.id, seq, hash);
+        let digest: [u8; 32] = Sha256::digest(anchor_message(commune.id, seq, hash)).into();
         let stamper = parapheur_signing::HttpTimeStamper::new(url);
         let token = tokio::task::spawn_blocking(move || {
             use parapheur_signing::TimeStamper as _;
@@ -241,7 +241,10 @@ impl App {
             let message = self.notice_to(
                 commune,
                 admin,
-                format!("Mairie de {} : empreinte du journal du registre", commune.name),
+                format!(
+                    "Mairie de {} : empreinte du journal du registre",
+                    commune.name
+                ),
                 text,
             );
             let email = self
@@ -279,6 +282,7 @@ impl App {
     /// it, and each time-stamp token must be over that head and verify.
     pub async fn check_anchors(&self, commune: &Commune) -> Result<AnchorCheck, AppError> {
         let (anchors, mut problems) = read_anchors(self.anchors_dir(), commune.id);
+        let mut warnings = Vec::new();
         let mut time_stamped = false;
         for anchor in &anchors {
             match self.store().journal_hash_at(commune.id, anchor.seq).await? {
@@ -296,7 +300,7 @@ impl App {
             }
             if anchor.kind == "tsa" {
                 time_stamped = true;
-                let digest = anchor_digest(commune.id, anchor.seq, &anchor.hash);
+                let message = anchor_message(commune.id, anchor.seq, &anchor.hash);
                 let token = anchor
                     .token
                     .as_deref()
@@ -307,8 +311,21 @@ impl App {
                         anchor.seq
                     )),
                     Some(token) => {
-                        if let Err(why) = self.check_anchor_token(&token, &digest).await {
-                            problems.push(format!("ancre n° {} : {why}", anchor.seq));
+                        match parapheur_signing::verify_time_stamp(
+                            &token,
+                            message.as_bytes(),
+                            self.tsa_anchors(),
+                            chrono::Utc::now(),
+                        ) {
+                            Ok(check) => {
+                                if let Some(why) = check.untrusted {
+                                    warnings.push(format!(
+                                        "ancre n° {} : autorité d'horodatage non reconnue ({why}) ; configurez tsa_ca pour la vérifier",
+                                        anchor.seq
+                                    ));
+                                }
+                            }
+                            Err(why) => problems.push(format!("ancre n° {} : {why}", anchor.seq)),
                         }
                     }
                 }
@@ -326,6 +343,7 @@ impl App {
             anchors: anchors.len(),
             last: anchors.last().map(|a| a.at),
             problems,
+            warnings,
         })
     }
 }

@@ -390,7 +390,11 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
         "the signature is an incremental update of the letter"
     );
     assert_accepted(&pdf, &m.ca_pem, "visa-signature");
-    let report = m.app.verify_pdf(&m.commune, pdf.clone()).await.unwrap();
+    let report = m
+        .app
+        .verify_pdf(&m.commune, pdf.clone(), now)
+        .await
+        .unwrap();
     assert_eq!(report.signatures.len(), 1);
     assert!(report.signatures[0].intact && report.signatures[0].trusted);
     assert!(pdf_text(&pdf).contains("Signé par Sylvie Moreau"));
@@ -558,7 +562,11 @@ async fn several_signatures_and_the_seal(db: Db) {
     );
     let pdf = m.app.folder_pdf(&m.commune, &done).await.unwrap();
     assert_accepted(&pdf, &m.ca_pem, "two-signatures-and-seal");
-    let report = m.app.verify_pdf(&m.commune, pdf.clone()).await.unwrap();
+    let report = m
+        .app
+        .verify_pdf(&m.commune, pdf.clone(), now)
+        .await
+        .unwrap();
     assert_eq!(report.signatures.len(), 3);
     assert!(
         report
@@ -980,7 +988,7 @@ async fn time_stamped_signatures(db: Db) {
     let pdf = m.app.folder_pdf(&m.commune, &signed).await.unwrap();
     // verify-pades trusts one CA, and this TSA has its own: the crate's tests run it on B-T
     // with a TSA certified by the signer's CA; here, our own verifier checks the token.
-    let report = m.app.verify_pdf(&m.commune, pdf).await.unwrap();
+    let report = m.app.verify_pdf(&m.commune, pdf, now).await.unwrap();
     assert!(
         report.signatures[0].timestamp.is_some(),
         "{:?}",

@@ -315,3 +315,164 @@ async fn mailbox_settings_reach_no_internal_address(db: Db) {
     let row = app.store().mailbox(commune.id, id).await.unwrap();
     assert!(row.last_error.unwrap().contains("adresse interne"));
 }
+
+both!(a_rewrite_of_the_whole_journal_is_caught_by_its_anchor);
+
+/// The acceptance of the trust issue: a rewrite of a commune's whole journal chain in the
+/// database (every hash recomputed, the head too) passes the chain's own check, and is
+/// reported by `journal verify` once an anchor exists (here, time-stamped by the real test
+/// TSA of ../shared/acceptance).
+async fn a_rewrite_of_the_whole_journal_is_caught_by_its_anchor(db: Db) {
+    use std::process::Command;
+    let tsa_script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/acceptance/test-tsa");
+    assert!(
+        tsa_script.exists(),
+        "{} is missing: the acceptance tools of ../shared are needed",
+        tsa_script.display()
+    );
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let tsa_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut tsa = Command::new(&tsa_script)
+        .arg(tsa_dir.path())
+        .arg(port.to_string())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the test TSA did not start");
+    let mut config = h.config.clone();
+    config.tsa_url = Some(format!("http://127.0.0.1:{port}/"));
+    config.tsa_ca = Some(tsa_dir.path().join("ca.crt"));
+    let app = parapheur_app::App::open(&config).await.unwrap();
+    let commune = h.commune("01004").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), commune.zone());
+    for subject in ["Demande de salle", "Permis de construire", "Réclamation"] {
+        app.register(
+            &commune,
+            &SYSTEM,
+            NewItem::incoming(Channel::Paper, subject, today),
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    // Before any anchor, verify says which protection is missing.
+    let verdicts = app.verify_journals(|_| {}).await.unwrap();
+    assert_eq!(
+        verdicts[0].anchors.protection,
+        parapheur_app::register::anchors::Protection::None
+    );
+    let report = app.anchor_journals(Utc::now()).await.unwrap();
+    assert_eq!(report.time_stamped, 1, "{report:?}");
+    // Nothing moved: no second anchor the same day.
+    assert_eq!(
+        app.anchor_journals(Utc::now()).await.unwrap().time_stamped,
+        0
+    );
+    let verdicts = app.verify_journals(|_| {}).await.unwrap();
+    let v = &verdicts[0];
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(
+        v.anchors.protection,
+        parapheur_app::register::anchors::Protection::TimeStamped
+    );
+    assert!(v.anchors.warnings.is_empty(), "{:?}", v.anchors.warnings);
+    let _ = tsa.kill();
+    let _ = tsa.wait();
+
+    // Someone with write access rewrites history: the first registration's subject, and
+    // every hash after it, and the head, so that the chain holds again.
+    let mut entries = app.store().journal_entries(commune.id).await.unwrap();
+    let mut prev = String::new();
+    for (n, e) in entries.iter_mut().enumerate() {
+        if n == 0 {
+            prev = e.prev_hash.clone();
+        }
+        if let Some(after) = &e.after
+            && after.contains("Demande de salle")
+        {
+            e.after = Some(after.replace("Demande de salle", "Demande de rien"));
+        }
+        e.prev_hash = prev.clone();
+        e.hash = parapheur_app::domain::journal::entry_hash(e);
+        prev = e.hash.clone();
+    }
+    for e in &entries {
+        let after = e.after.as_deref().map_or("NULL".to_owned(), |a| {
+            format!("'{}'", a.replace('\'', "''"))
+        });
+        app.store()
+            .execute_unchecked(&format!(
+                "UPDATE journal SET after_json = {after}, prev_hash = '{}', hash = '{}' WHERE commune_id = '{}' AND seq = {}",
+                e.prev_hash, e.hash, commune.id, e.seq
+            ))
+            .await
+            .unwrap();
+    }
+    app.store()
+        .execute_unchecked(&format!(
+            "UPDATE journal_heads SET hash = '{prev}' WHERE commune_id = '{}'",
+            commune.id
+        ))
+        .await
+        .unwrap();
+    let verdicts = app.verify_journals(|_| {}).await.unwrap();
+    let v = &verdicts[0];
+    assert!(
+        v.report.is_intact(),
+        "the rewritten chain holds by itself: {v:?}"
+    );
+    assert!(!v.is_intact(), "the rewrite went unseen: {v:?}");
+    assert!(
+        v.anchors.problems.iter().any(|p| p.contains("réécrit")),
+        "{:?}",
+        v.anchors.problems
+    );
+}
+
+both!(without_an_authority_the_journal_head_is_emailed_to_the_administrators);
+
+async fn without_an_authority_the_journal_head_is_emailed_to_the_administrators(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    person(&h, &commune, "admin@a.test", Role::Administrateur).await;
+    let report = h.app.anchor_journals(Utc::now()).await.unwrap();
+    assert_eq!((report.time_stamped, report.emailed), (0, 1));
+    let outbox = h.app.store().outbox(commune.id, 10).await.unwrap();
+    assert!(
+        outbox.iter().any(|e| e.recipients == "admin@a.test"),
+        "{outbox:?}"
+    );
+    let head = h
+        .app
+        .store()
+        .journal_head(commune.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = h.app.email_bytes(&commune, outbox[0].id).await.unwrap();
+    assert!(String::from_utf8_lossy(&raw).contains(&head.hash[..16]));
+    let verdicts = h.app.verify_journals(|_| {}).await.unwrap();
+    assert_eq!(
+        verdicts[0].anchors.protection,
+        parapheur_app::register::anchors::Protection::Emailed
+    );
+    assert!(verdicts[0].is_intact());
+}

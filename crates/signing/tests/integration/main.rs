@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod foreign;
 mod keys;
 mod pades;
 mod robust;

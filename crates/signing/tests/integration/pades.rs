@@ -3,7 +3,7 @@ use crate::common::*;
 use parapheur_signing::{HttpTimeStamper, SignError, sign_pdf, verify_pdf};
 
 fn check_ours(pdf: &[u8], n: usize) {
-    let r = verify_pdf(pdf, &[ca_der()]).unwrap();
+    let r = verify_pdf(pdf, &anchors(&[ca_der()]), now()).unwrap();
     assert_eq!(r.signatures.len(), n, "{r:#?}");
     for s in &r.signatures {
         assert!(s.intact && s.trusted && s.covers_revision, "{s:#?}");
@@ -50,7 +50,7 @@ fn seal_then_signature_then_third() {
     let c = sign_pdf(&b, &p.person2, &options("Éric Durand", false)).unwrap();
     std::fs::write(out_dir().join("three.pdf"), &c).unwrap();
     check_ours(&c, 3);
-    let r = verify_pdf(&c, &[ca_der()]).unwrap();
+    let r = verify_pdf(&c, &anchors(&[ca_der()]), now()).unwrap();
     assert_eq!(r.signatures[0].field_name, "Cachet");
     assert!(r.signatures[0].signer.contains("cachet"));
     external_verify(&c, None);
@@ -101,12 +101,42 @@ fn b_t_with_test_tsa_own_pki() {
     let mut o = options("Jeanne Martin", false);
     o.timestamper = Some(Box::new(HttpTimeStamper::new(&tsa.url)));
     let signed = sign_pdf(&make_pdf(1), &p.person, &o).unwrap();
-    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    let r = verify_pdf(&signed, &anchors(&[ca_der()]), now()).unwrap();
     let s = &r.signatures[0];
     assert!(s.intact && s.trusted && s.timestamp.is_some(), "{s:#?}");
+    // Its TSA is not among the time-stamping anchors: the date is not proven, the
+    // certificate is judged now, and the report says so; the signature is still valid.
+    assert!(!s.date_proven() && s.valid(), "{s:#?}");
+    assert_eq!(s.judged_at, r.now);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.starts_with("horodatage non reconnu")),
+        "{s:#?}"
+    );
+    // With the TSA's own CA as the time-stamping anchor, it is proven.
+    let tsa_ca = parapheur_signing::pki::certificates_from_pem(&tsa.ca_pem()).unwrap();
+    let with_tsa = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: tsa_ca,
+    };
+    let r = verify_pdf(&signed, &with_tsa, now()).unwrap();
+    let s = &r.signatures[0];
+    assert!(
+        s.date_proven() && s.valid() && s.warnings.is_empty(),
+        "{s:#?}"
+    );
+    assert_eq!(Some(s.judged_at), s.timestamp);
+    // Trusting the signers' CA for time-stamps does not make this TSA trusted.
+    let wrong = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: vec![ca_der()],
+    };
+    let r = verify_pdf(&signed, &wrong, now()).unwrap();
+    assert!(!r.signatures[0].date_proven(), "{r:#?}");
     // Signed again on top, the first B-T signature stays valid.
     let twice = sign_pdf(&signed, &p.seal, &options("Cachet", true)).unwrap();
-    let r = verify_pdf(&twice, &[ca_der()]).unwrap();
+    let r = verify_pdf(&twice, &anchors(&[ca_der()]), now()).unwrap();
     assert!(
         r.signatures
             .iter()
@@ -128,11 +158,19 @@ fn b_t_with_test_tsa() {
     o.timestamper = Some(Box::new(HttpTimeStamper::new(&tsa.url)));
     let signed = sign_pdf(&make_pdf(2), &p.person, &o).unwrap();
     std::fs::write(out_dir().join("bt.pdf"), &signed).unwrap();
-    let r = verify_pdf(&signed, &[ca_der()]).unwrap();
+    let r = verify_pdf(&signed, &anchors(&[ca_der()]), now()).unwrap();
     let s = &r.signatures[0];
     assert!(s.intact && s.trusted, "{s:#?}");
     let ts = s.timestamp.expect("a verified time-stamp");
     assert!((ts - chrono::Utc::now()).num_seconds().abs() < 120);
+    // The TSA is certified by our CA with the critical timeStamping EKU: trusted when our
+    // CA is a time-stamping anchor.
+    let both = parapheur_signing::TrustAnchors {
+        signers: vec![ca_der()],
+        time_stamping: vec![ca_der()],
+    };
+    let r = verify_pdf(&signed, &both, now()).unwrap();
+    assert!(r.signatures[0].date_proven() && r.valid(), "{r:#?}");
     let out = external_verify(&signed, None);
     if let Some(out) = out {
         assert!(out.contains("B-T"), "{out}");
@@ -223,7 +261,7 @@ fn foreign_rsa_signature_from_pyhanko() {
         .as_bytes()
         .to_vec();
     let ours_again = sign_pdf(&theirs, &p.seal, &options("Cachet", true)).unwrap();
-    let r = verify_pdf(&ours_again, &[ca_der(), rsa_der]).unwrap();
+    let r = verify_pdf(&ours_again, &anchors(&[ca_der(), rsa_der]), now()).unwrap();
     assert_eq!(r.signatures.len(), 3, "{r:#?}");
     for s in &r.signatures {
         assert!(

@@ -21,7 +21,7 @@ proptest! {
         for (pos, b) in flips {
             pdf[pos % n] ^= b | 1;
         }
-        let _ = verify_pdf(&pdf, &[ca_der()]);
+        let _ = verify_pdf(&pdf, &anchors(&[ca_der()]), now());
         let _ = sign_pdf(&pdf, &pki().person, &options("x", false));
     }
 
@@ -29,13 +29,13 @@ proptest! {
     fn truncations_never_panic(cut in 0usize..100_000) {
         let pdf = signed_sample();
         let cut = cut % pdf.len();
-        let _ = verify_pdf(&pdf[..cut], &[ca_der()]);
+        let _ = verify_pdf(&pdf[..cut], &anchors(&[ca_der()]), now());
     }
 
     #[test]
     fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..2000)) {
         let mut pdf = b"%PDF-1.7\n".to_vec();
         pdf.extend_from_slice(&data);
-        let _ = verify_pdf(&pdf, &[]);
+        let _ = verify_pdf(&pdf, &anchors(&[]), now());
     }
 }

@@ -402,3 +402,15 @@ pub fn out_dir() -> PathBuf {
     std::fs::create_dir_all(&p).unwrap();
     p
 }
+
+/// Trust anchors with these signer roots and no time-stamping authority.
+pub fn anchors(signers: &[Vec<u8>]) -> parapheur_signing::TrustAnchors {
+    parapheur_signing::TrustAnchors {
+        signers: signers.to_vec(),
+        time_stamping: Vec::new(),
+    }
+}
+
+pub fn now() -> chrono::DateTime<Utc> {
+    Utc::now()
+}

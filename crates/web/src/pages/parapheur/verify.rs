@@ -82,7 +82,11 @@ async fn verification_page(
 ) -> Result<Html<String>, WebError> {
     let (report, error) = match pdf {
         None => (None, error),
-        Some(pdf) => match state.app.verify_pdf(&me.0.commune, pdf).await {
+        Some(pdf) => match state
+            .app
+            .verify_pdf(&me.0.commune, pdf, chrono::Utc::now())
+            .await
+        {
             Ok(report) => (Some(report), error),
             Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => (None, Some(e.to_string())),
             Err(e) => return Err(e.into()),
@@ -92,23 +96,25 @@ async fn verification_page(
         .iter()
         .flat_map(|r| r.signatures.iter())
         .map(|s| {
-            let ok = s.intact && s.trusted && s.changes_after.is_empty();
+            let ok = s.valid();
+            let problems: Vec<&String> = s
+                .problems
+                .iter()
+                .chain(&s.trust_problems)
+                .chain(&s.warnings)
+                .collect();
             ctx! {
                 ok, text => describe_signature(s), signer => s.signer, intact => s.intact,
-                trusted => s.trusted, changes => s.changes_after, problems => s.problems,
+                trusted => s.trusted, changes => s.changes_after, problems,
                 time => s.timestamp.or(s.time).map(|t| t.format("%d/%m/%Y %H:%M UTC").to_string()),
-                timestamped => s.timestamp.is_some(),
+                timestamped => s.date_proven(),
             }
         })
         .collect();
     let verdict = report.as_ref().map(|r| {
         if r.signatures.is_empty() {
             "Ce PDF ne porte aucune signature."
-        } else if r
-            .signatures
-            .iter()
-            .all(|s| s.intact && s.trusted && s.changes_after.is_empty())
-        {
+        } else if r.valid() {
             "Toutes les signatures sont valides, et rien n'a été modifié après elles."
         } else {
             "Attention : au moins une signature n'est pas valide, ou le document a été modifié après."
