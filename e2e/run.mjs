@@ -225,11 +225,27 @@ async function newContext(options = {}) {
   return context;
 }
 
+// The time step of the last code the administrator used: a code is accepted once, so a
+// second login within the same 30 seconds waits for the next code, as a person would.
+let adminStep = 0;
+async function adminCode() {
+  for (;;) {
+    const step = Math.floor(Date.now() / 1000 / 30);
+    if (step > adminStep) {
+      adminStep = step;
+      return totp(DEMO_SECOND_FACTOR);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 async function login(context, email) {
   const page = await context.newPage();
   await page.goto('/connexion');
   await page.fill('#email', email);
   await page.fill('#password', PASSWORD);
+  // The administrator logs in with the second factor of the demo (enrolled by `demo`).
+  if (email === USERS.administrateur) await page.fill('#otp', await adminCode());
   if (await page.locator('#commune').count()) await page.selectOption('#commune', { index: 0 });
   await Promise.all([page.waitForURL('**/a-traiter**'), page.click('button:has-text("Se connecter")')]);
   return page;

@@ -81,6 +81,10 @@ pub struct Config {
     /// Lets a commune's mailbox settings connect without TLS (`outbound_plain_text`,
     /// `PARAPHEUR_OUTBOUND_PLAIN_TEXT`): off by default.
     pub outbound_plain_text: bool,
+    /// Administrators log in with their second factor, and reach the administration pages
+    /// only once they have enrolled one (`admin_second_factor`,
+    /// `PARAPHEUR_ADMIN_SECOND_FACTOR`): on by default.
+    pub admin_second_factor: bool,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -186,6 +190,7 @@ struct FileSettings {
     lock_timeout_ms: Option<u64>,
     outbound_internal_addresses: Option<bool>,
     outbound_plain_text: Option<bool>,
+    admin_second_factor: Option<bool>,
 }
 
 impl Config {
@@ -273,6 +278,12 @@ impl Config {
         )?
         .or(settings.outbound_plain_text)
         .unwrap_or(false);
+        let admin_second_factor = env_bool(
+            "PARAPHEUR_ADMIN_SECOND_FACTOR",
+            env("PARAPHEUR_ADMIN_SECOND_FACTOR"),
+        )?
+        .or(settings.admin_second_factor)
+        .unwrap_or(true);
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -311,6 +322,7 @@ impl Config {
                 .map_or(parapheur_store::DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
             outbound_internal_addresses,
             outbound_plain_text,
+            admin_second_factor,
         })
     }
 
@@ -339,6 +351,7 @@ impl Config {
             lock_timeout: parapheur_store::DEFAULT_LOCK_TIMEOUT,
             outbound_internal_addresses: false,
             outbound_plain_text: false,
+            admin_second_factor: true,
         }
     }
 
@@ -424,6 +437,7 @@ impl Config {
                 self.outbound_internal_addresses.to_string(),
             ),
             ("outbound_plain_text", self.outbound_plain_text.to_string()),
+            ("admin_second_factor", self.admin_second_factor.to_string()),
         ];
         match &self.smtp {
             Some(smtp) => lines.push((

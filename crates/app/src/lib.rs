@@ -106,6 +106,8 @@ pub struct App {
     network: parapheur_mailbox::NetworkPolicy,
     /// Where the journal's anchors are kept (apart from the database).
     anchors_dir: Arc<std::path::Path>,
+    /// Administrators need their second factor.
+    admin_second_factor: bool,
     /// The background loops' restarts and last panics, for the health report.
     loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
@@ -145,6 +147,7 @@ impl App {
                 allow_plain_text: config.outbound_plain_text,
             },
             anchors_dir: Arc::from(config.anchors_dir.as_path()),
+            admin_second_factor: config.admin_second_factor,
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
         };
@@ -188,6 +191,12 @@ impl App {
     /// The reverse proxies whose `X-Forwarded-For` is believed.
     pub fn trusted_proxies(&self) -> &[std::net::IpAddr] {
         &self.trusted_proxies
+    }
+
+    /// Whether administrators need their second factor (to log in, and to reach the
+    /// administration once logged in).
+    pub fn admin_second_factor(&self) -> bool {
+        self.admin_second_factor
     }
 
     /// Where the journal's anchors are kept.

@@ -295,8 +295,8 @@ async fn demo(
                 );
             }
             println!(
-                "Pour signer, les élus donnent le code de leur application d'authentification : \
-                 ajoutez-y la clé {} (démonstration).",
+                "Les élus (pour signer) et l'administratrice (pour se connecter) donnent le code \
+                 de leur application d'authentification : ajoutez-y la clé {} (démonstration).",
                 parapheur_app::DEMO_SECOND_FACTOR
             );
         }

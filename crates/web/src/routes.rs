@@ -237,6 +237,17 @@ async fn guard(
     if let Some(refusal) = refusal {
         return WebError::Forbidden(refusal.into()).into_response();
     }
+    // The administration asks for the administrator's second factor: until they have
+    // enrolled one, they are sent to do it.
+    if matches!(access, Access::Admin | Access::Host) && state.app.admin_second_factor() {
+        match state.app.has_second_factor(user.id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return axum::response::Redirect::to("/double-authentification").into_response();
+            }
+            Err(e) => return WebError::from(e).into_response(),
+        }
+    }
     request.extensions_mut().insert(who);
     next.run(request).await
 }

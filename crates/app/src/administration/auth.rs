@@ -188,6 +188,11 @@ pub enum LoginError {
     /// The same email and password open accounts in several communes: choose one.
     #[error("ce compte existe dans plusieurs communes : choisissez-en une")]
     ChooseCommune(Vec<Commune>),
+    /// An administrator's password was right: now the code of their second factor.
+    #[error("saisissez le code à six chiffres de votre application d'authentification")]
+    SecondFactorNeeded,
+    #[error("code d'authentification incorrect ou déjà utilisé")]
+    BadSecondFactor,
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -238,11 +243,14 @@ fn dummy_hash() -> &'static str {
 
 impl App {
     /// Checks an email and password and opens a session.
+    /// An administrator who enrolled a second factor gives its code too (`second_factor`),
+    /// when the installation asks for it (the default).
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         commune_insee: Option<&str>,
+        second_factor: Option<&str>,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<NewSession, LoginError> {
@@ -299,6 +307,25 @@ impl App {
         };
         let user = matching.swap_remove(chosen);
         let commune = communes.swap_remove(chosen);
+        if self.admin_second_factor()
+            && (user.role.can_administer() || user.host_admin)
+            && self.has_second_factor(user.id).await?
+        {
+            let Some(code) = second_factor.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(LoginError::SecondFactorNeeded);
+            };
+            match self
+                .check_second_factor(&commune, &user, Some(code), now)
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == crate::ErrorKind::Invalid => {
+                    self.limiter.record_failure(email, ip, now);
+                    return Err(LoginError::BadSecondFactor);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         self.limiter.clear_account(email, ip);
         let (token, id_hash) = new_token()?;
         let (csrf_token, _) = new_token()?;

@@ -18,8 +18,9 @@ use corpus::{PHONE_SUBJECTS, Rng, SUBJECTS, letter_pdf};
 
 pub const DEMO_INSEE: &str = "37154";
 pub const DEMO_PASSWORD: &str = "demo-parapheur";
-/// The demo élus' second factor, in base32: added to any authenticator application
-/// (FreeOTP, Aegis…), it gives the codes that signing asks for. A demo secret, printed.
+/// The second factor of the demo's élus and administrator, in base32: added to any
+/// authenticator application (FreeOTP, Aegis…), it gives the codes that signing and the
+/// administrator's login ask for. A demo secret, printed.
 pub const DEMO_SECOND_FACTOR: &str = "JBSWY3DPEHPK3PXPMZXW6YTBOI2DEMZU";
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +144,7 @@ impl App {
             if role == Role::Agent || role == Role::Administrateur {
                 agents.push(user.id);
             }
-            if role == Role::Elu {
+            if matches!(role, Role::Elu | Role::Administrateur) {
                 self.enrol_known_second_factor(&commune, &user, DEMO_SECOND_FACTOR, start)
                     .await?;
             }

@@ -59,6 +59,9 @@ pub struct LoginForm {
     commune: String,
     #[serde(default)]
     suite: String,
+    /// An administrator's second-factor code.
+    #[serde(default)]
+    otp: String,
 }
 
 pub async fn login(
@@ -69,7 +72,14 @@ pub async fn login(
     let commune = Some(form.commune.as_str()).filter(|c| !c.is_empty());
     match state
         .app
-        .login(&form.email, &form.password, commune, ip, Utc::now())
+        .login(
+            &form.email,
+            &form.password,
+            commune,
+            Some(form.otp.as_str()).filter(|c| !c.is_empty()),
+            ip,
+            Utc::now(),
+        )
         .await
     {
         Ok(session) => Ok((

@@ -372,7 +372,7 @@ async fn a_session_ends_twelve_hours_after_login_whatever_its_use() {
     let site = site().await;
     let session = site
         .app
-        .login("agent@a.test", PASSWORD, None, None, Utc::now())
+        .login("agent@a.test", PASSWORD, None, None, None, Utc::now())
         .await
         .unwrap();
     // Used every hour, it still ends.
@@ -606,4 +606,64 @@ async fn signing_needs_the_signers_own_second_factor() {
             .any(|e| e.action == "user.second_factor.reset")
     );
     assert!(site.app.store().journal_len(site.a.id).await.unwrap() > journal);
+}
+
+/// What-to-build 2 of the trust issue: administrators log in with a second factor too, and
+/// reach the administration only once they have enrolled one.
+#[tokio::test]
+async fn administrators_log_in_with_their_second_factor() {
+    use parapheur_app::administration::second_factor::code_at;
+    let site = site_with(|c| c.admin_second_factor = true).await;
+    // Not enrolled yet: logged in, but sent to enrol before the administration.
+    let (cookie, csrf) = login(&site, "admin@b.test").await;
+    let (status, headers, _) = send(&site, get("/administration", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[axum::http::header::LOCATION],
+        "/double-authentification"
+    );
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/double-authentification/activer",
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    let secret = shown_secret(&page);
+    let now = Utc::now();
+    let (_, _, page) = send(
+        &site,
+        post(
+            "/double-authentification/confirmer",
+            Some(&cookie),
+            &format!("otp={}&csrf={csrf}", code_at(&secret, now).unwrap()),
+        ),
+    )
+    .await;
+    assert!(page.contains("est active"), "{page}");
+    let (status, _, _) = send(&site, get("/administration", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    // From now on the password alone does not open the account.
+    let attempt = |otp: &str| {
+        post(
+            "/connexion",
+            None,
+            &format!("email=admin%40b.test&password={PASSWORD}&otp={otp}&suite=/administration"),
+        )
+    };
+    let (status, _, page) = send(&site, attempt("")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("code à six chiffres"), "{page}");
+    let (status, _, _) = send(&site, attempt("000000")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let next = code_at(&secret, now + chrono::Duration::seconds(30)).unwrap();
+    let (status, _, page) = send(&site, attempt(&next)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    // The same code twice: refused.
+    let (status, _, _) = send(&site, attempt(&next)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An agent logs in with the password alone.
+    login(&site, "agent@b.test").await;
 }
