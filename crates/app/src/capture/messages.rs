@@ -444,9 +444,9 @@ impl App {
         }
         if let Some(chrono) = to_reconcile {
             let hint = format!(
-                "[À rapprocher] Ce courriel semble faire suite au courrier {chrono}, mais rien ne \
-                 prouve que son expéditeur en est le correspondant : il est enregistré à part. \
-                 S'il s'agit de la même affaire, liez les deux courriers."
+                "{RECONCILE} {chrono}, mais rien ne prouve que son expéditeur en est le \
+                 correspondant : il est enregistré à part. S'il s'agit de la même affaire, liez \
+                 les deux courriers."
             );
             new.body = Some(match new.body.take() {
                 Some(body) => truncate(&format!("{hint}\n\n{body}"), MAX_BODY_CHARS),
@@ -651,4 +651,17 @@ struct Thread {
     item_id: Uuid,
     /// Its writer received one of our emails about the item.
     authenticated: bool,
+}
+
+/// How a registered message that seems to follow another item opens its text.
+const RECONCILE: &str = "[À rapprocher] Ce courriel semble faire suite au courrier";
+
+/// The number of the item a message registered apart seems to follow, as its text says
+/// (for the item page's one-button "Rapprocher").
+pub fn reconcile_target(body: &str) -> Option<&str> {
+    body.strip_prefix(RECONCILE)?
+        .trim_start()
+        .split([',', ' '])
+        .next()
+        .filter(|n| !n.is_empty())
 }

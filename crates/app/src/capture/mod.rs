@@ -9,6 +9,8 @@ pub mod extraction;
 pub mod mailboxes;
 mod messages;
 
+pub use messages::reconcile_target;
+
 use parapheur_mail::ParsedMail;
 use parapheur_store::WriteTx;
 use parapheur_store::capture::InboundMessage;

@@ -667,3 +667,57 @@ async fn administrators_log_in_with_their_second_factor() {
     // An agent logs in with the password alone.
     login(&site, "agent@b.test").await;
 }
+
+/// Finding 7: a message that only quotes a number is registered apart, and the agent
+/// reconciles it with one button.
+#[tokio::test]
+async fn a_message_to_reconcile_is_linked_with_one_button() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    let site = site().await;
+    let original = register_in(&site, &site.a, "Demande de salle").await;
+    let chrono = original.item.chrono.clone();
+    let raw = format!(
+        "From: Jeanne Martin <jeanne@exemple.fr>\r\nTo: mairie@a.test\r\nSubject: Suite du courrier {chrono}\r\nMessage-ID: <suite@exemple.fr>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nJe complète ma demande.\r\n"
+    );
+    let outcome = site
+        .app
+        .capture_message(
+            &site.a,
+            MessageSource::import("test"),
+            Ok(raw.into_bytes()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get(&format!("/courrier/{item_id}"), Some(&cookie))).await;
+    assert!(
+        page.contains(&format!("Rapprocher du courrier {chrono}")),
+        "{page}"
+    );
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{item_id}/lien"),
+            Some(&cookie),
+            &format!("kind=follow_up_of&numero={chrono}&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert!(
+        status.is_redirection() || status.is_success(),
+        "{status} {page}"
+    );
+    let (_, _, page) = send(&site, get(&format!("/courrier/{item_id}"), Some(&cookie))).await;
+    assert!(
+        page.contains(&format!("{}\">{chrono}</a>", original.item.id)),
+        "not linked: {page}"
+    );
+    assert!(
+        !page.contains("Rapprocher du courrier"),
+        "the button stays once linked"
+    );
+}

@@ -220,9 +220,16 @@ pub(crate) async fn render_item(
             }
         })
         .collect();
-    let links: Vec<_> = store
-        .links_of(commune.id, item.id)
-        .await?
+    let linked = store.links_of(commune.id, item.id).await?;
+    // A message registered apart, to reconcile with the item it seems to follow: one
+    // button, until it is linked.
+    let to_reconcile = item
+        .body
+        .as_deref()
+        .and_then(parapheur_app::capture::reconcile_target)
+        .filter(|target| !linked.iter().any(|(_, chrono, _, _)| chrono == target))
+        .map(str::to_owned);
+    let links: Vec<_> = linked
         .into_iter()
         .map(|(other, chrono, kind, outgoing)| {
             ctx! {
@@ -336,6 +343,7 @@ pub(crate) async fn render_item(
             links, link_kinds, thread, emails, alerts, can_acknowledge,
             can_reply => incoming && item.status != Status::Destroyed,
             letters, letter_templates,
+            to_reconcile,
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,
