@@ -420,15 +420,17 @@ pub struct Item {
 
 impl Item {
     /// The one confidentiality rule: a confidential item is visible to élus and
-    /// administrators (`reader` is `None` for them), to the person in charge and to its
-    /// author. The store's SQL filter says the same.
-    pub fn is_visible_to(&self, reader: Option<Uuid>) -> bool {
+    /// administrators (`reader` is `None` for them), to the person in charge, to its author
+    /// and to the people it was copied to (`copied_to`). The store's SQL filter
+    /// (`items::confidential_visible`) says the same.
+    pub fn is_visible_to(&self, reader: Option<Uuid>, copied_to: &[Uuid]) -> bool {
         match reader {
             None => true,
             Some(user) => {
                 self.confidentiality == Confidentiality::Normal
                     || self.assignee_id == Some(user)
                     || self.created_by == Some(user)
+                    || copied_to.contains(&user)
             }
         }
     }

@@ -58,13 +58,14 @@ pub struct InboxCounts {
 }
 
 /// The one confidentiality rule, as SQL over the `items` row named `alias`: a confidential
-/// item is visible only to the person in charge of it and to its author (élus and
-/// administrators read everything and get no clause at all). `n` is the placeholder bound
+/// item is visible only to the person in charge of it, to its author and to the people it
+/// was copied to (élus and administrators read everything and get no clause at all). `n` is the placeholder bound
 /// to the reader's id. Every list, count, digest and export that can show an item, or
 /// something made from one, filters with this and nothing else.
 pub fn confidential_visible(alias: &str, n: &str) -> String {
     format!(
-        "({alias}.confidentiality = 'normal' OR {alias}.assignee_id = {n} OR {alias}.created_by = {n})"
+        "({alias}.confidentiality = 'normal' OR {alias}.assignee_id = {n} OR {alias}.created_by = {n} \
+          OR EXISTS (SELECT 1 FROM item_copies cv WHERE cv.item_id = {alias}.id AND cv.user_id = {n}))"
     )
 }
 

@@ -42,11 +42,33 @@ impl App {
     ) -> Result<Option<User>, AppError> {
         let user = self.authorize(commune, actor, permission).await?;
         if let Some(user) = &user
-            && !item.is_visible_to(user.role.confidential_reader(user.id))
+            && !self
+                .is_readable_by(item, user.role.confidential_reader(user.id))
+                .await?
         {
             return Err(parapheur_store::StoreError::not_found("élément").into());
         }
         Ok(user)
+    }
+
+    /// Whether `reader` (as [`parapheur_domain::Role::confidential_reader`] gives it) may
+    /// read `item`: the one confidentiality rule, with the people the item was copied to.
+    pub async fn is_readable_by(
+        &self,
+        item: &Item,
+        reader: Option<uuid::Uuid>,
+    ) -> Result<bool, AppError> {
+        if item.is_visible_to(reader, &[]) {
+            return Ok(true);
+        }
+        let copied_to: Vec<uuid::Uuid> = self
+            .store()
+            .copies(item.commune_id, item.id)
+            .await?
+            .into_iter()
+            .map(|(user, _)| user)
+            .collect();
+        Ok(item.is_visible_to(reader, &copied_to))
     }
 
     /// Refuses anyone but a host administrator (or the installation's own command line):

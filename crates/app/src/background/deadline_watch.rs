@@ -232,7 +232,8 @@ pub fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
 /// Élus and administrators watch the whole commune (a small one); an agent watches what is
 /// theirs, and what waits in their service for no one in particular.
 fn concerns(user: &User, item: &Item) -> bool {
-    if !item.is_visible_to(user.role.confidential_reader(user.id)) {
+    // A digest names only what its reader is in charge of: copies are not included.
+    if !item.is_visible_to(user.role.confidential_reader(user.id), &[]) {
         return false;
     }
     match user.role {

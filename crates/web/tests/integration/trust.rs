@@ -248,6 +248,33 @@ async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() 
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Copied to the agent, the item opens for her, and shows in her lists: one rule.
+    let agent = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    site.app
+        .copy_item(
+            &site.a,
+            &system,
+            secret.item.id,
+            agent.id,
+            parapheur_app::domain::item::CopyPurpose::Information,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (status, _, _) = send(
+        &site,
+        get(&format!("/courrier/{}", secret.item.id), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
+    assert!(page.contains("Projet Secret Rivière"), "{page}");
     // A draft is not read by URL by someone who neither wrote it nor processes mail.
     let mut plain = parapheur_app::domain::item::NewItem::incoming(
         parapheur_app::domain::Channel::Paper,

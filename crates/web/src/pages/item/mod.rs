@@ -37,7 +37,11 @@ pub(crate) async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<
         .store()
         .item(me.0.commune.id, parse_id(id)?)
         .await?;
-    if !item.is_visible_to(me.confidential_filter()) {
+    if !state
+        .app
+        .is_readable_by(&item, me.confidential_filter())
+        .await?
+    {
         return Err(WebError::NotFound);
     }
     Ok(item)
