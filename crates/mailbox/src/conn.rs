@@ -241,6 +241,23 @@ pub(crate) async fn timed<T>(
     }
 }
 
+/// Runs one public call of the crate, a panic while it talks to the server becoming a
+/// protocol error. imap-proto 0.17 (under async-imap) panics on some malformed answers:
+/// a response code followed by a multi-byte character instead of a space (`* OK [ALERT]é`)
+/// makes it slice a `str` inside that character (found by fuzzing, fuzz/crashes/
+/// imap_response). A server's answer must never take the poller down with it.
+pub(crate) async fn guarded<T>(
+    call: impl Future<Output = Result<T, MailboxError>>,
+) -> Result<T, MailboxError> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(MailboxError::Protocol(
+            "réponse illisible du serveur (mal formée)".into(),
+        )),
+    }
+}
+
 /// Closes the session politely; errors do not matter any more.
 pub(crate) async fn logout(mut session: ImapSession) {
     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
