@@ -27,6 +27,7 @@
 
 mod conn;
 mod mutf7;
+mod nesting;
 #[doc(hidden)]
 pub mod testing;
 pub mod tools;
