@@ -71,7 +71,7 @@ summary() {  # TARGET STATUS: one line of figures from libFuzzer's final statist
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
     cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
     corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -n 1)
-    printf '%-14s %-7s %10s execs %8s/s  %-22s %s\n' "$t" "$status" "${execs:-?}" "${rate:-?}" \
+    printf '%-14s %-9s %10s execs %8s/s  %-22s %s\n' "$t" "$status" "${execs:-?}" "${rate:-?}" \
         "${cov:-}" "${corpus:-}"
 }
 
@@ -83,10 +83,12 @@ wait_one() {  # waits for the oldest running target and records its result
     local pid=${pids[0]} t=${names[0]}
     pids=("${pids[@]:1}")
     names=("${names[@]:1}")
-    if wait "$pid"; then
+    local status=0
+    wait "$pid" || status=$?
+    if [ "$status" -eq 0 ]; then
         summary "$t" ok
     else
-        summary "$t" CRASH
+        summary "$t" "CRASH($status)"
         failed+=("$t")
         echo "--- $t: end of its log ($TARGET_DIR/logs/$t.log)"
         grep -vE '^#[0-9]+' "$TARGET_DIR/logs/$t.log" | tail -n 40

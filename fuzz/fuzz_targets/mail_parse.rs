@@ -1,8 +1,8 @@
 //! An email as it comes from IMAP, an `.eml` upload or an imported mbox: `parse` must never
-//! panic (its own guard turns a panic of mail-parser into a quarantine, but the fuzzer
-//! aborts on any panic, caught or not, so that such a panic is seen and reported), and
-//! what it returns must be usable by the application: the cid rewriting of its HTML body
-//! and the normalisation of its message ids.
+//! panic, and what it returns must be usable by the application: the cid rewriting of its
+//! HTML body and the normalisation of its message ids. `parse` guards mail-parser with
+//! `catch_unwind` (a panic there quarantines the message): such a panic is tolerated, any
+//! other is a crash (see `parapheur_fuzz::guarded`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
         max_recipients_kept: 5,
         max_body_chars: 20_000,
     };
-    if let Ok(mail) = parse(data, &limits) {
+    let parsed = parapheur_fuzz::guarded(&["mail-parser"], || parse(data, &limits));
+    if let Ok(mail) = parsed {
         if let Some(html) = &mail.html_body {
             let _ = rewrite_cid_urls(html, |cid| Some(format!("/fichiers/{}", cid.len())));
         }
