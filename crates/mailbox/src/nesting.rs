@@ -8,10 +8,20 @@
 //! goes through [`NestingLimit::check`] before the parser sees it, and an answer nesting
 //! deeper than [`MAX_DEPTH`] ends the connection with an error.
 //!
-//! It is a small lexer of IMAP's syntax: parentheses count outside quoted strings and
-//! literals (`{n}` CRLF then n bytes of anything, a message's body say), and the count
-//! starts again at each line end outside a literal, as a response's lists can only go on
-//! past a line end through a literal. Only std: the fuzz target includes this file.
+//! It is a small lexer of IMAP's framing, deliberately cruder than the parser so that the
+//! parser cannot be led where the lexer does not look:
+//! - parentheses and brackets count everywhere outside literals, quoted strings included
+//!   (where the parser sees a quoted string the lexer cannot be sure: fuzzing found an
+//!   unbalanced `"` that hid what followed from an earlier version);
+//! - the count starts again at a CRLF, unless the line ends with a literal's header (`{n}`),
+//!   since only a literal lets one answer go on past a line end;
+//! - a literal's bytes (`{n}` CRLF then n bytes, a message's body say) do not count towards
+//!   the answer's depth, but each of their lines must stay within the limit by itself: where
+//!   the parser does not take `{n}` for a literal (in a text), those lines are answers.
+//!
+//! So an answer is refused when its lists nest deeper than [`MAX_DEPTH`], and a message when
+//! one line of it opens more than [`MAX_DEPTH`] parentheses it does not close. Only std: the
+//! fuzz target includes this file.
 
 use std::io;
 
@@ -23,14 +33,14 @@ pub(crate) const MAX_DEPTH: u32 = 100;
 enum State {
     #[default]
     Normal,
-    Quoted,
-    QuotedEscape,
-    /// After `{`: the digits of a literal's length (and an optional `+`).
+    /// After a CR outside a literal.
+    Cr,
+    /// After `{`: the digits of a literal's length (and LITERAL+'s `+`).
     LiteralLength(u64),
-    /// After `}`: the CR and LF before the literal's bytes.
+    /// After `}`, then after its CR.
+    LiteralClose(u64),
     LiteralCr(u64),
-    LiteralLf(u64),
-    /// Bytes of a literal still to skip.
+    /// Bytes of a literal still to read.
     Literal(u64),
 }
 
@@ -38,51 +48,66 @@ enum State {
 #[derive(Debug, Default)]
 pub(crate) struct NestingLimit {
     state: State,
+    /// Open lists of the current answer.
     depth: u32,
+    /// Open parentheses of the current line of a literal.
+    line_depth: u32,
+}
+
+fn too_deep() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("answer nested more than {MAX_DEPTH} levels deep"),
+    )
 }
 
 impl NestingLimit {
     /// Follows `bytes`, the next ones read from the server; an error when they nest too deep.
     pub(crate) fn check(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            i += 1;
+        for &b in bytes {
             self.state = match self.state {
-                State::Literal(n) => {
-                    // Skip the rest of the literal at once.
-                    let skip = (n.saturating_sub(1)).min((bytes.len() - i) as u64);
-                    i += skip as usize;
-                    match n - 1 - skip {
-                        0 => State::Normal,
-                        left => State::Literal(left),
-                    }
+                State::Normal => self.normal(b)?,
+                State::Cr if b == b'\n' => {
+                    self.depth = 0;
+                    State::Normal
                 }
-                State::Quoted => match b {
-                    b'"' => State::Normal,
-                    b'\\' => State::QuotedEscape,
-                    b'\r' | b'\n' => self.end_of_line(),
-                    _ => State::Quoted,
-                },
-                State::QuotedEscape => State::Quoted,
+                State::Cr => self.normal(b)?,
                 State::LiteralLength(n) => match b {
                     b'0'..=b'9' => State::LiteralLength(
                         n.saturating_mul(10).saturating_add(u64::from(b - b'0')),
                     ),
                     b'+' => State::LiteralLength(n),
-                    b'}' => State::LiteralCr(n),
+                    b'}' => State::LiteralClose(n),
                     _ => self.normal(b)?,
                 },
-                State::LiteralCr(n) => match b {
-                    b'\r' => State::LiteralLf(n),
-                    _ => self.normal(b)?,
-                },
-                State::LiteralLf(n) => match (b, n) {
-                    (b'\n', 0) => State::Normal,
-                    (b'\n', n) => State::Literal(n),
-                    _ => self.normal(b)?,
-                },
-                State::Normal => self.normal(b)?,
+                State::LiteralClose(n) if b == b'\r' => State::LiteralCr(n),
+                State::LiteralCr(n) if b == b'\n' => {
+                    self.line_depth = 0;
+                    if n == 0 {
+                        State::Normal
+                    } else {
+                        State::Literal(n)
+                    }
+                }
+                State::LiteralClose(_) | State::LiteralCr(_) => self.normal(b)?,
+                State::Literal(n) => {
+                    match b {
+                        b'(' | b'[' => {
+                            self.line_depth += 1;
+                            if self.line_depth > MAX_DEPTH {
+                                return Err(too_deep());
+                            }
+                        }
+                        b')' | b']' => self.line_depth = self.line_depth.saturating_sub(1),
+                        b'\n' => self.line_depth = 0,
+                        _ => {}
+                    }
+                    if n > 1 {
+                        State::Literal(n - 1)
+                    } else {
+                        State::Normal
+                    }
+                }
             };
         }
         Ok(())
@@ -93,10 +118,7 @@ impl NestingLimit {
             b'(' | b'[' => {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("answer nested more than {MAX_DEPTH} levels deep"),
-                    ));
+                    return Err(too_deep());
                 }
                 State::Normal
             }
@@ -104,16 +126,10 @@ impl NestingLimit {
                 self.depth = self.depth.saturating_sub(1);
                 State::Normal
             }
-            b'"' => State::Quoted,
             b'{' => State::LiteralLength(0),
-            b'\r' | b'\n' => self.end_of_line(),
+            b'\r' => State::Cr,
             _ => State::Normal,
         })
-    }
-
-    fn end_of_line(&mut self) -> State {
-        self.depth = 0;
-        State::Normal
     }
 }
 
@@ -155,8 +171,9 @@ mod tests {
     }
 
     #[test]
-    fn parentheses_in_literals_and_strings_do_not_count() {
-        let body = vec![b'('; 500];
+    fn literals_count_line_by_line() {
+        let line = [vec![b'('; 60], b"\r\n".to_vec()].concat();
+        let body = line.repeat(20);
         let literal = [
             format!("* 1 FETCH (BODY[] {{{}}}\r\n", body.len()).as_bytes(),
             &body,
@@ -168,7 +185,34 @@ mod tests {
         for at in 0..literal.len() {
             assert!(check(&[&literal[..at], &literal[at..]]), "split at {at}");
         }
-        let quoted = [b"* LIST () \"/\" \"".as_slice(), &body, b"\"\r\n"].concat();
-        assert!(check(&[&quoted]));
+        // One line of a literal opening more than the limit is refused.
+        let wide = [
+            b"* 1 FETCH (BODY[] {300}\r\n".as_slice(),
+            &[b'('; 300],
+            b")\r\n",
+        ]
+        .concat();
+        assert!(!check(&[&wide]));
+    }
+
+    #[test]
+    fn what_the_parser_may_read_otherwise_still_counts() {
+        let deep = [b'('; 150];
+        // Found by fuzzing: an unbalanced quote before the lists.
+        let quote = [b"* 1 FETCH (UID 40 X\" BODYSTRUCTURE ".as_slice(), &deep].concat();
+        assert!(!check(&[&quote]));
+        // A `{n}` in a text, where it is no literal: the next lines are answers.
+        let text = [
+            b"* OK {99999}\r\n* 1 FETCH (BODYSTRUCTURE ".as_slice(),
+            &deep,
+        ]
+        .concat();
+        assert!(!check(&[&text]));
+        // Literals between the levels do not start the count again.
+        let split = b"(\"a\" {0}\r\n".repeat(150);
+        assert!(!check(&[b"* 1 FETCH (BODYSTRUCTURE ", &split]));
+        // Balanced parentheses in quoted strings are fine.
+        let subject = b"* 1 FETCH (ENVELOPE (\"(re) (fwd) ((x))\"))\r\n".repeat(50);
+        assert!(check(&[&subject]));
     }
 }
