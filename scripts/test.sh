@@ -210,10 +210,10 @@ PARAPHEUR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/parapheur" node e2e/run.mj
 
 # --- 5. Fuzzing ----------------------------------------------------------------------------
 # A short coverage-guided run of each fuzz target (docs/FUZZING.md), built apart from the
-# workspace (fuzz/target); fails on a crash.
+# workspace (fuzz/target: 2 to 4 minutes cold), 10 s each, two at a time; fails on a crash.
 phase "fuzz targets (scripts/fuzz.sh)"
-say "Fuzz targets, ${PARAPHEUR_FUZZ_SECONDS:-20} s each (scripts/fuzz.sh)"
-./scripts/fuzz.sh "${PARAPHEUR_FUZZ_SECONDS:-20}"
+say "Fuzz targets, ${PARAPHEUR_FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
+./scripts/fuzz.sh "${PARAPHEUR_FUZZ_SECONDS:-10}"
 
 say "All checks and tests passed"
 print_phases

@@ -54,10 +54,11 @@ pub(crate) struct NestingLimit {
     line_depth: u32,
 }
 
+/// In French: it ends up in the error shown to the commune.
 fn too_deep() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("answer nested more than {MAX_DEPTH} levels deep"),
+        format!("réponse imbriquée sur plus de {MAX_DEPTH} niveaux"),
     )
 }
 
