@@ -32,6 +32,8 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS CARGO_TARGET_DIR
 
 build() {
+    # fuzz/ is not in the main workspace, so `cargo fmt --all` does not see it.
+    cargo fmt --manifest-path fuzz/Cargo.toml --check
     echo "==> Building the fuzz targets (profile $PROFILE, $HOST)"
     cargo build --manifest-path fuzz/Cargo.toml --locked --profile "$PROFILE" --target "$HOST" \
         --target-dir "$TARGET_DIR" --bins
