@@ -35,7 +35,9 @@ build() {
     # fuzz/ is not in the main workspace, so `cargo fmt --all` does not see it.
     cargo fmt --manifest-path fuzz/Cargo.toml --check
     echo "==> Building the fuzz targets (profile $PROFILE, $HOST)"
-    cargo build --manifest-path fuzz/Cargo.toml --locked --profile "$PROFILE" --target "$HOST" \
+    # Not --locked: fuzz/Cargo.lock follows the crates it reaches by path (a dependency
+    # added to crates/signing, say), which cargo then adds to it.
+    cargo build --manifest-path fuzz/Cargo.toml --profile "$PROFILE" --target "$HOST" \
         --target-dir "$TARGET_DIR" --bins
 }
 bin_of() { echo "$TARGET_DIR/$HOST/$PROFILE/$1"; }
