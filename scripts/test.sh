@@ -2,7 +2,7 @@
 # Runs every check and test of the workspace: formatting, clippy (while the tests are built),
 # `cargo test` on SQLite and on a throwaway PostgreSQL server that this script starts (and
 # stops) itself, then the browser tests (e2e/run.mjs: axe-core, page weight, keyboard, the end-to-end journey) in
-# Debian's headless Chromium, against the debug binary.
+# Debian's headless Chromium, against the debug binary, and a short run of each fuzz target.
 #
 # Usage: ./scripts/test.sh            (from anywhere; idempotent; CI runs it through .ci/run)
 #   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
@@ -210,6 +210,13 @@ if [ ! -f e2e/node_modules/.package-lock.json ] \
     (cd e2e && npm ci --no-audit --no-fund)
 fi
 PARAPHEUR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/parapheur" node e2e/run.mjs 2>&1 | tee "$E2E_LOG"
+
+# --- 5. Fuzzing ----------------------------------------------------------------------------
+# A short coverage-guided run of each fuzz target (docs/FUZZING.md), built apart from the
+# workspace (fuzz/target: 2 to 4 minutes cold), 10 s each, two at a time; fails on a crash.
+phase "fuzz targets (scripts/fuzz.sh)"
+say "Fuzz targets, ${PARAPHEUR_FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
+./scripts/fuzz.sh "${PARAPHEUR_FUZZ_SECONDS:-10}"
 
 say "All checks and tests passed"
 print_phases

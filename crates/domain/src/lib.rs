@@ -30,6 +30,7 @@ pub mod reply_template;
 pub mod request_form;
 pub mod retention;
 pub mod status;
+pub mod upload;
 pub mod user;
 pub mod watch;
 

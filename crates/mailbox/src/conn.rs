@@ -17,13 +17,37 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
+use crate::nesting::NestingLimit;
 use crate::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, MailboxConfig, MailboxError, Security};
 
-/// The transport under the IMAP client: plain TCP or TLS over TCP.
+/// The transport under the IMAP client: plain TCP or TLS over TCP, what it reads checked by
+/// a [`NestingLimit`] before the parser sees it.
 #[derive(Debug)]
-pub(crate) enum Stream {
+pub(crate) struct Stream {
+    transport: Transport,
+    nesting: NestingLimit,
+}
+
+#[derive(Debug)]
+enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn plain(tcp: TcpStream) -> Stream {
+        Stream {
+            transport: Transport::Plain(tcp),
+            nesting: NestingLimit::default(),
+        }
+    }
+
+    fn tls(tls: TlsStream<TcpStream>) -> Stream {
+        Stream {
+            transport: Transport::Tls(Box::new(tls)),
+            nesting: NestingLimit::default(),
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -32,10 +56,16 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = match &mut this.transport {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if let Poll::Ready(Ok(())) = result {
+            this.nesting.check(&buf.filled()[before..])?;
         }
+        result
     }
 }
 
@@ -45,23 +75,23 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -99,18 +129,18 @@ pub(crate) async fn connect(config: &MailboxConfig) -> Result<ImapSession, Mailb
 
     let client = match config.security {
         Security::Plain => {
-            let mut client = Client::new(Stream::Plain(tcp));
+            let mut client = Client::new(Stream::plain(tcp));
             greeting(&mut client).await?;
             client
         }
         Security::Tls => {
             let tls = tls_handshake(tcp, &config.host).await?;
-            let mut client = Client::new(Stream::Tls(Box::new(tls)));
+            let mut client = Client::new(Stream::tls(tls));
             greeting(&mut client).await?;
             client
         }
         Security::StartTls => {
-            let mut client = Client::new(Stream::Plain(tcp));
+            let mut client = Client::new(Stream::plain(tcp));
             greeting(&mut client).await?;
             match tokio::time::timeout(
                 COMMAND_TIMEOUT,
@@ -125,12 +155,12 @@ pub(crate) async fn connect(config: &MailboxConfig) -> Result<ImapSession, Mailb
                 }
                 Ok(Ok(())) => {}
             }
-            let Stream::Plain(tcp) = client.into_inner() else {
+            let Transport::Plain(tcp) = client.into_inner().transport else {
                 return Err(MailboxError::Tls("état de connexion inattendu".into()));
             };
             // No greeting after STARTTLS.
             let tls = tls_handshake(tcp, &config.host).await?;
-            Client::new(Stream::Tls(Box::new(tls)))
+            Client::new(Stream::tls(tls))
         }
     };
 
@@ -238,6 +268,23 @@ pub(crate) async fn timed<T>(
     match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
         Err(_) => Err(MailboxError::Timeout),
         Ok(result) => result.map_err(imap_error),
+    }
+}
+
+/// Runs one public call of the crate, a panic while it talks to the server becoming a
+/// protocol error. imap-proto 0.17 (under async-imap) panics on some malformed answers:
+/// a response code followed by a multi-byte character instead of a space (`* OK [ALERT]é`)
+/// makes it slice a `str` inside that character (found by fuzzing, fuzz/crashes/
+/// imap_response). A server's answer must never take the poller down with it.
+pub(crate) async fn guarded<T>(
+    call: impl Future<Output = Result<T, MailboxError>>,
+) -> Result<T, MailboxError> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(call).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(MailboxError::Protocol(
+            "réponse illisible du serveur (mal formée)".into(),
+        )),
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod conn;
 mod mutf7;
+mod nesting;
 #[doc(hidden)]
 pub mod testing;
 pub mod tools;
@@ -39,7 +40,7 @@ use async_imap::extensions::idle::IdleResponse;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::conn::{ImapSession, connect, imap_error, logout, timed};
+use crate::conn::{ImapSession, connect, guarded, imap_error, logout, timed};
 pub use crate::tools::append;
 
 /// Timeout for establishing the TCP connection, the TLS handshake and the greeting.
@@ -256,10 +257,13 @@ pub async fn fetch_new(
     max_bytes: u32,
     batch: usize,
 ) -> Result<(u32, Vec<Fetched>), MailboxError> {
-    let mut session = connect(config).await?;
-    let result = fetch_in(&mut session, config, cursor, max_bytes, batch).await;
-    logout(session).await;
-    result
+    guarded(async {
+        let mut session = connect(config).await?;
+        let result = fetch_in(&mut session, config, cursor, max_bytes, batch).await;
+        logout(session).await;
+        result
+    })
+    .await
 }
 
 async fn fetch_in(
@@ -363,13 +367,16 @@ pub async fn acknowledge(
     uid_validity: u32,
     uids: &[u32],
 ) -> Result<(), MailboxError> {
-    if config.after_capture == AfterCapture::Leave || uids.is_empty() {
-        return Ok(());
-    }
-    let mut session = connect(config).await?;
-    let result = acknowledge_in(&mut session, config, uid_validity, uids, false).await;
-    logout(session).await;
-    result
+    guarded(async {
+        if config.after_capture == AfterCapture::Leave || uids.is_empty() {
+            return Ok(());
+        }
+        let mut session = connect(config).await?;
+        let result = acknowledge_in(&mut session, config, uid_validity, uids, false).await;
+        logout(session).await;
+        result
+    })
+    .await
 }
 
 pub(crate) async fn acknowledge_in(
@@ -441,7 +448,7 @@ pub async fn wait_for_change(
     config: &MailboxConfig,
     timeout: Duration,
 ) -> Result<bool, MailboxError> {
-    wait_in(config, None, timeout).await
+    guarded(async { wait_in(config, None, timeout).await }).await
 }
 
 /// Like [`wait_for_change`], but returns `true` at once if the folder already
@@ -452,11 +459,14 @@ pub async fn wait_for_new(
     cursor: Option<Cursor>,
     timeout: Duration,
 ) -> Result<bool, MailboxError> {
-    match cursor {
-        Some(cursor) => wait_in(config, Some(cursor), timeout).await,
-        // Nothing taken yet: fetching is always worth it.
-        None => Ok(true),
-    }
+    guarded(async {
+        match cursor {
+            Some(cursor) => wait_in(config, Some(cursor), timeout).await,
+            // Nothing taken yet: fetching is always worth it.
+            None => Ok(true),
+        }
+    })
+    .await
 }
 
 async fn wait_in(
@@ -521,20 +531,23 @@ async fn wait_in(
 /// Connects, logs in and opens the folder read-only: for the administrator's
 /// "test the connection" button.
 pub async fn check(config: &MailboxConfig) -> Result<FolderStatus, MailboxError> {
-    let mut session = connect(config).await?;
-    let result = async {
-        let mailbox = open_folder(&mut session, config, true).await?;
-        let capabilities = timed(session.capabilities()).await?;
-        Ok(FolderStatus {
-            uid_validity: required_uid_validity(&mailbox)?,
-            messages: mailbox.exists,
-            uid_next: mailbox.uid_next,
-            idle: capabilities.has_str("IDLE"),
-        })
-    }
-    .await;
-    logout(session).await;
-    result
+    guarded(async {
+        let mut session = connect(config).await?;
+        let result = async {
+            let mailbox = open_folder(&mut session, config, true).await?;
+            let capabilities = timed(session.capabilities()).await?;
+            Ok(FolderStatus {
+                uid_validity: required_uid_validity(&mailbox)?,
+                messages: mailbox.exists,
+                uid_next: mailbox.uid_next,
+                idle: capabilities.has_str("IDLE"),
+            })
+        }
+        .await;
+        logout(session).await;
+        result
+    })
+    .await
 }
 
 /// SELECT (read-write) or EXAMINE (read-only) the configured folder.

@@ -477,3 +477,83 @@ async fn internal_addresses_are_refused_and_banners_never_echoed() {
         );
     }
 }
+
+/// A fake server on 127.0.0.1 that greets with `greeting` and answers every command with
+/// its tag and `answer`; no Dovecot needed.
+async fn fake_server(greeting: impl Into<Vec<u8>>, answer: &'static [u8]) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let greeting: Vec<u8> = greeting.into();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let greeting = greeting.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                write.write_all(&greeting).await?;
+                let mut lines = BufReader::new(read).lines();
+                while let Some(line) = lines.next_line().await? {
+                    let tag = line.split(' ').next().unwrap_or("*").to_owned();
+                    write.write_all(tag.as_bytes()).await?;
+                    write.write_all(answer).await?;
+                }
+                std::io::Result::Ok(())
+            });
+        }
+    });
+    port
+}
+
+fn fake_config(port: u16) -> MailboxConfig {
+    MailboxConfig {
+        host: "127.0.0.1".into(),
+        port,
+        security: Security::Plain,
+        username: "mairie".into(),
+        password: "secret".into(),
+        folder: "INBOX".into(),
+        after_capture: AfterCapture::Leave,
+        network: parapheur_mailbox::NetworkPolicy::PERMISSIVE,
+    }
+}
+
+/// Found by fuzzing (fuzz/crashes/imap_response): imap-proto 0.17 panics on a response
+/// code followed by a multi-byte character (`[ALERT]é`); the poller must get an error.
+#[tokio::test]
+async fn malformed_answer_is_an_error_not_a_panic() {
+    let port = fake_server(b"* OK [ALERT]\xc3\xa9\r\n", b" OK\r\n").await;
+    let error = fetch_new(&fake_config(port), None, MB, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MailboxError::Protocol(_)), "{error:?}");
+    let error = check(&fake_config(port)).await.unwrap_err();
+    assert!(matches!(error, MailboxError::Protocol(_)), "{error:?}");
+
+    let port = fake_server(b"* OK IMAP4rev1 ready\r\n", b" OK [READ-ONLY]\xc3\xa9\r\n").await;
+    let error = fetch_new(&fake_config(port), None, MB, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MailboxError::Protocol(_)), "{error:?}");
+    let error = append(&fake_config(port), b"Subject: x\r\n\r\nx\r\n")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MailboxError::Protocol(_)), "{error:?}");
+}
+
+/// Found by fuzzing (fuzz/crashes/imap_response): imap-proto 0.17 parses BODYSTRUCTURE
+/// recursively without a limit, and a few thousand nested parentheses overflowed the stack,
+/// aborting the whole process. The answers are now refused past 100 levels.
+#[tokio::test]
+async fn deeply_nested_answer_is_refused_not_a_stack_overflow() {
+    let mut deep = b"* OK IMAP4rev1 ready\r\n* 1 FETCH (BODYSTRUCTURE ".to_vec();
+    deep.extend(std::iter::repeat_n(b'(', 100_000));
+    deep.extend_from_slice(b"\r\n");
+    let port = fake_server(deep, b" OK\r\n").await;
+    let error = fetch_new(&fake_config(port), None, MB, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MailboxError::Connect(_) | MailboxError::Protocol(_)),
+        "{error:?}"
+    );
+}

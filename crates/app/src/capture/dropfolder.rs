@@ -23,20 +23,9 @@ pub const REFUSED_DIR: &str = "refusés";
 /// A file must be unchanged for this long (and across two scans) to be taken.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// The type of a file from its first bytes, never from its name (uploads and drops alike).
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        Some("image/tiff")
-    } else {
-        None
-    }
-}
+/// The type of a file from its first bytes (in the domain crate, so that the fuzz targets
+/// reach it without building the application).
+pub use parapheur_domain::upload::sniff;
 
 /// What a scan of the folder remembers between passes: each file's size and time.
 #[derive(Debug, Default)]

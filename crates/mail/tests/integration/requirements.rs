@@ -531,3 +531,17 @@ fn parsing_is_fast_on_large_bodies() {
     assert!(has_warning(&m, "texte du message tronqué"));
     assert!(elapsed.as_secs() < 20, "{elapsed:?}");
 }
+
+/// Found by fuzzing (fuzz/crashes/mail_parse): a multipart whose parts are `message/rfc822`
+/// with no body trips a `debug_assert!` of mail-parser 0.11 ("Invalid part ID, could not
+/// find multipart"). parse() answers all the same: in a debug build with the panic caught
+/// (quarantine, the original is kept), in a release build with what mail-parser read.
+#[test]
+fn nested_messages_without_bodies_do_not_panic() {
+    let raw = b"Content-Type:multipart;boundary=unique\n\n--uniqueContent-Type:message/rfc822\n\n\
+                Content-Type:message/rfc822\n\n\n--unique--";
+    if let Err(Rejection::Internal(reason)) = parse(raw, &Limits::default()) {
+        let debug_assertion = cfg!(debug_assertions) && reason.contains("Invalid part ID");
+        assert!(debug_assertion, "{reason}");
+    }
+}
