@@ -53,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(signed) = parapheur_signing::sign_pdf(data, signer, &options) else {
         return;
     };
-    let report = parapheur_signing::verify_pdf(&signed, roots);
+    let anchors = parapheur_signing::TrustAnchors {
+        signers: roots.clone(),
+        time_stamping: Vec::new(),
+    };
+    let report = parapheur_signing::verify_pdf(&signed, &anchors, now());
     if !oracle() {
         return;
     }

@@ -6,16 +6,21 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
-/// One trusted root, so that the chain building is reached too.
-fn roots() -> &'static [Vec<u8>] {
-    static ROOTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        parapheur_signing::pki::new_ca("Fuzz CA", "Commune de Fuzz", chrono::Utc::now())
-            .map(|ca| ca.chain_der())
-            .unwrap_or_default()
+/// One trusted root for signers and for time-stamps, so that the chain building is reached.
+fn anchors() -> &'static parapheur_signing::TrustAnchors {
+    static ANCHORS: OnceLock<parapheur_signing::TrustAnchors> = OnceLock::new();
+    ANCHORS.get_or_init(|| {
+        let roots =
+            parapheur_signing::pki::new_ca("Fuzz CA", "Commune de Fuzz", chrono::Utc::now())
+                .map(|ca| ca.chain_der())
+                .unwrap_or_default();
+        parapheur_signing::TrustAnchors {
+            signers: roots.clone(),
+            time_stamping: roots,
+        }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = parapheur_signing::verify_pdf(data, roots());
+    let _ = parapheur_signing::verify_pdf(data, anchors(), chrono::Utc::now());
 });
