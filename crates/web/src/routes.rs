@@ -153,6 +153,7 @@ route_table! {
     post "/courrier/{id}/suggestion" Registrar => pages::item::accept_suggestion;
     get "/courrier/{id}/fichier/{file}" Member => pages::item::file;
     get "/courrier/{id}/fichier/{file}/texte" Member => pages::item::searchable_pdf;
+    get "/courrier/{id}/fichier/{file}/signatures" Member => pages::item::file_signatures;
     get "/administration" Admin => pages::admin::settings;
     post "/administration" Admin => pages::admin::save_settings;
     get "/administration/logo" Member => pages::admin::logo;

@@ -1,8 +1,12 @@
 """Signed PDFs made by another stack (pyHanko), and pyHanko's verdict on each signature.
 
     make_cases.py OUT_DIR
+    make_cases.py OUT_DIR --two-approvals
 
 OUT_DIR must hold base.pdf (a one-page PDF) and form.pdf (one page, a text field "objet").
+With --two-approvals, only the case a_two_approvals is made (a letter approved by two
+signers one after the other), on a one-page base.pdf that the script writes itself when
+OUT_DIR has none: the other crates' tests (the binary's `pdf verify`, the item page) use it.
 Writes a throwaway PKI (root.pem: root of the signers and of the TSA), one PDF per case
 (CASE.pdf), and OUT_DIR/cases.tsv: one line per signature, "case<TAB>field<TAB>verdict<TAB>
 detail", in the order pyHanko lists them, where verdict is valid / modified / invalid / untrusted, judged per signature the way
@@ -359,7 +363,52 @@ def verdicts(data):
     return out
 
 
+def one_page_pdf(text):
+    """A one-page PDF showing `text`, written by hand (pyHanko signs what it is given)."""
+    content = b"BT /F1 14 Tf 72 760 Td (" + text.encode("latin-1") + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for o in offsets:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def write_tsv(cases):
+    with open(path("cases.tsv"), "w", encoding="utf-8") as f:
+        for name, sigs in cases.items():
+            for s in sigs:
+                detail = s["detail"].replace("\t", " ").replace("\n", " ")
+                f.write("%s\t%s\t%s\t%s\n" % (name, s["field"], s["verdict"], detail))
+
+
+def two_approvals_only():
+    if not os.path.exists(path("base.pdf")):
+        with open(path("base.pdf"), "wb") as f:
+            f.write(one_page_pdf("Arrete du maire : approuve par deux signataires"))
+    base = open(path("base.pdf"), "rb").read()
+    a = sign(sign(base, ALICE, "Signature1"), BOB, "Signature2", box=(60, 60, 280, 120))
+    with open(path("a_two_approvals.pdf"), "wb") as f:
+        f.write(a)
+    write_tsv({"a_two_approvals": verdicts(a)})
+
+
 def main():
+    if "--two-approvals" in sys.argv[2:]:
+        return two_approvals_only()
     base = open(path("base.pdf"), "rb").read()
     form = open(path("form.pdf"), "rb").read()
     cases = {}
@@ -436,11 +485,7 @@ def main():
     with_orphan, idnum = add_orphan(base)
     case("shadow_hide", use_orphan(sign(with_orphan, ALICE, "Signature1"), idnum))
 
-    with open(path("cases.tsv"), "w", encoding="utf-8") as f:
-        for name, sigs in cases.items():
-            for s in sigs:
-                detail = s["detail"].replace("\t", " ").replace("\n", " ")
-                f.write("%s\t%s\t%s\t%s\n" % (name, s["field"], s["verdict"], detail))
+    write_tsv(cases)
 
 
 main()

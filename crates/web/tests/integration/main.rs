@@ -9,4 +9,5 @@ mod common;
 mod matrix;
 mod public;
 mod trust;
+mod verify;
 mod web;

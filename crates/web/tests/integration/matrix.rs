@@ -474,6 +474,13 @@ const ROUTES: &[Route] = &[
         "",
     ),
     r(
+        "GET",
+        "/courrier/{item}/fichier/{file}/signatures",
+        Everyone,
+        CommuneA,
+        "",
+    ),
+    r(
         "POST",
         "/courrier/{item}/suggestion",
         Registrars,

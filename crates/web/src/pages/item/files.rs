@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 
 use super::parse_id;
 use super::visible_item;
@@ -45,6 +45,34 @@ pub async fn file(
         &attachment.filename,
         &attachment.media_type,
     ))
+}
+
+/// The signatures a PDF of the item carries (a letter signed elsewhere, an arrêté from the
+/// préfecture), checked as `parapheur pdf verify` does: who signed, intact or not, what
+/// changed after each signature.
+pub async fn file_signatures(
+    State(state): State<WebState>,
+    me: Me,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Html<String>, WebError> {
+    let attachment = visible_attachment(&state, &me, &id, &file).await?;
+    if attachment.media_type != "application/pdf" {
+        return Err(WebError::NotFound);
+    }
+    let bytes = state
+        .app
+        .read_file(me.0.commune.id, &attachment.sha256)
+        .await?;
+    let back = format!("/courrier/{id}");
+    crate::pages::parapheur::verification_page_with(
+        &state,
+        &me,
+        Some(bytes),
+        Some(attachment.filename),
+        None,
+        Some(back),
+    )
+    .await
 }
 
 /// The searchable PDF that OCR made of a scan, beside the untouched original.

@@ -8,7 +8,7 @@ pub use actions::{
     documents_requested, link,
 };
 pub(crate) use files::file_response;
-pub use files::{file, searchable_pdf};
+pub use files::{file, file_signatures, searchable_pdf};
 
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -132,6 +132,7 @@ pub(crate) async fn render_item(
             let url = format!("/courrier/{}/fichier/{}", item.id, a.id);
             ctx! {
                 searchable => text.and_then(|t| t.searchable_sha256.as_ref()).map(|_| format!("{url}/texte")),
+                signatures => (kind == "pdf").then(|| format!("{url}/signatures")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
             }
         })

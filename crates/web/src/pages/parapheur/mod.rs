@@ -13,6 +13,7 @@ pub use drafting::{draft, save};
 pub use settings::{
     add_delegation, admin, ca_certificate, import_key, issue_key, revoke_delegation, save_circuit,
 };
+pub(crate) use verify::verification_page_with;
 pub use verify::{verify_folder, verify_form, verify_upload};
 
 use axum::extract::{Path, State};

@@ -2,7 +2,7 @@
 
 use axum::extract::{Multipart, Path, State};
 use axum::response::{Html, IntoResponse, Response};
-use parapheur_app::parapheur::describe_signature;
+use parapheur_app::signing::{SignatureKind, SignatureReport};
 
 use super::MAX_PDF_BYTES;
 use super::visible_folder;
@@ -18,7 +18,16 @@ pub async fn verify_folder(
 ) -> Result<Html<String>, WebError> {
     let folder = visible_folder(&state, &me, &id).await?;
     let pdf = state.app.folder_pdf(&me.0.commune, &folder).await?;
-    verification_page(&state, &me, Some(pdf), Some(folder.subject.clone()), None).await
+    let back = format!("/parapheur/{}", folder.id);
+    verification_page_with(
+        &state,
+        &me,
+        Some(pdf),
+        Some(folder.subject.clone()),
+        None,
+        Some(back),
+    )
+    .await
 }
 
 /// Verify any PDF: the upload form.
@@ -73,12 +82,25 @@ pub async fn verify_upload(
     )
 }
 
-async fn verification_page(
+/// The report on `pdf` (or the upload form alone), under the title `name`; `back` links to
+/// the page the PDF belongs to (an item's file), which also hides the upload form.
+pub(crate) async fn verification_page(
     state: &WebState,
     me: &Me,
     pdf: Option<Vec<u8>>,
     name: Option<String>,
     error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    verification_page_with(state, me, pdf, name, error, None).await
+}
+
+pub(crate) async fn verification_page_with(
+    state: &WebState,
+    me: &Me,
+    pdf: Option<Vec<u8>>,
+    name: Option<String>,
+    error: Option<String>,
+    back: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let (report, error) = match pdf {
         None => (None, error),
@@ -95,29 +117,23 @@ async fn verification_page(
     let signatures: Vec<_> = report
         .iter()
         .flat_map(|r| r.signatures.iter())
-        .map(|s| {
-            let ok = s.valid();
-            let problems: Vec<&String> = s
-                .problems
-                .iter()
-                .chain(&s.trust_problems)
-                .chain(&s.warnings)
-                .collect();
-            ctx! {
-                ok, text => describe_signature(s), signer => s.signer, intact => s.intact,
-                trusted => s.trusted, changes => s.changes_after, problems,
-                time => s.timestamp.or(s.time).map(|t| t.format("%d/%m/%Y %H:%M UTC").to_string()),
-                timestamped => s.date_proven(),
-            }
-        })
+        .map(signature_view)
         .collect();
     let verdict = report.as_ref().map(|r| {
-        if r.signatures.is_empty() {
+        let sigs = &r.signatures;
+        if sigs.is_empty() {
             "Ce PDF ne porte aucune signature."
         } else if r.valid() {
             "Toutes les signatures sont valides, et rien n'a été modifié après elles."
+        } else if sigs
+            .iter()
+            .any(|s| !s.intact || !s.covers_revision || !s.problems.is_empty())
+        {
+            "Attention : au moins une signature est altérée ou illisible."
+        } else if sigs.iter().any(|s| !s.changes_after.is_empty()) {
+            "Attention : le document a été modifié après au moins une signature."
         } else {
-            "Attention : au moins une signature n'est pas valide, ou le document a été modifié après."
+            "Les signatures sont intactes et rien d'interdit n'a été modifié après elles, mais la commune ne reconnaît pas le certificat d'au moins un signataire."
         }
     });
     Ok(Html(templates::render(
@@ -126,7 +142,56 @@ async fn verification_page(
             title => "Vérifier un PDF signé", style_url => assets::style_url(),
             script_url => assets::script_url(),
             me => me.view(), csrf => me.csrf(), nav => "parapheur", error,
-            name, verdict, signatures, revisions => report.as_ref().map(|r| r.revisions),
+            name, verdict, signatures, revisions => report.as_ref().map(|r| r.revisions), back,
         },
     )?))
+}
+
+/// What a person reads of one signature: who, what kind, when and whether that date is
+/// proven, intact or not, trusted or not and why, what changed after it (forbidden, then
+/// allowed), and the verdict.
+fn signature_view(s: &SignatureReport) -> minijinja::Value {
+    let kind = match s.kind {
+        SignatureKind::Approval => "signature".to_owned(),
+        SignatureKind::Certification { permission } => format!(
+            "certification ({})",
+            match permission {
+                1 => "aucune modification permise",
+                2 => "remplissage du formulaire et signatures permis",
+                _ => "remplissage, signatures et annotations permis",
+            }
+        ),
+        SignatureKind::DocumentTimeStamp => "horodatage du document".to_owned(),
+    };
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%d/%m/%Y à %H:%M UTC").to_string();
+    let date = match (s.timestamp, s.date_proven()) {
+        (Some(t), true) => Some(format!("{}, prouvée par un horodatage reconnu", at(t))),
+        (Some(t), false) => Some(format!(
+            "{}, selon un horodatage non reconnu (date non prouvée)",
+            at(t)
+        )),
+        (None, _) => s.time.map(|t| {
+            format!(
+                "{}, selon l'ordinateur du signataire (date non prouvée)",
+                at(t)
+            )
+        }),
+    };
+    let integrity = if s.intact && s.covers_revision {
+        "intacte : le contenu signé n'a pas changé"
+    } else {
+        "ALTÉRÉE : le contenu signé a changé"
+    };
+    let trust = if s.trusted && s.trust_problems.is_empty() {
+        "reconnu par la commune".to_owned()
+    } else if s.trust_problems.is_empty() {
+        "non reconnu : émis par une autorité que la commune n'a pas importée".to_owned()
+    } else {
+        format!("non reconnu : {}", s.trust_problems.join(" ; "))
+    };
+    ctx! {
+        ok => s.valid(), signer => s.signer, field => s.field_name, kind, date, integrity, trust,
+        verdict => s.verdict(), changes => s.changes_after, allowed => s.allowed_changes,
+        problems => s.problems, warnings => s.warnings,
+    }
 }

@@ -1,0 +1,121 @@
+//! Signed PDFs that arrive from elsewhere: checked on the item's page as the reference
+//! validators check them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use chrono::Utc;
+
+use crate::common::*;
+
+/// A letter approved by two signers one after the other with another PAdES stack (pyHanko
+/// and its own throwaway PKI: `make_cases.py --two-approvals` of the signing crate's tests).
+fn signed_twice_by_pyhanko() -> Vec<u8> {
+    let cache = std::env::var("VERIFY_CACHE").map_or_else(
+        |_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades"),
+        PathBuf::from,
+    );
+    let python = cache.join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "\n\n!!! pyHanko is missing ({}): run ../shared/acceptance/verify-pades once, or ./scripts/test.sh, which installs it\n",
+        python.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../signing/tests/pyhanko/make_cases.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(dir.path())
+        .arg("--two-approvals")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.path().join("a_two_approvals.pdf")).unwrap()
+}
+
+/// Issue 22's acceptance: a PDF signed twice by another stack and sent by email is shown,
+/// from its item's page, as signed twice and intact; the commune does not know the
+/// signers' authority, and the page says so rather than calling the signatures valid.
+#[tokio::test]
+async fn a_pdf_signed_twice_elsewhere_is_shown_signed_twice_and_intact() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    let site = site().await;
+    let pdf = base64::engine::general_purpose::STANDARD.encode(signed_twice_by_pyhanko());
+    let raw = format!(
+        "From: Préfecture <courrier@prefecture.example>\r\nTo: mairie@a.test\r\n\
+         Subject: =?utf-8?q?Arr=C3=AAt=C3=A9_sign=C3=A9?=\r\nMessage-ID: <arrete@prefecture.example>\r\n\
+         Date: Mon, 2 Mar 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nVeuillez trouver l'arrêté signé.\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"arrete.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"arrete.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n--b--\r\n"
+    );
+    let outcome = site
+        .app
+        .capture_message(
+            &site.a,
+            MessageSource::import("test"),
+            Ok(raw.into_bytes()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get(&format!("/courrier/{item_id}"), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.replace("&#x2f;", "/");
+    let link = page
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|href| href.ends_with("/signatures"))
+        .unwrap_or_else(|| panic!("no link to the signatures: {page}"))
+        .to_owned();
+    let (status, _, page) = send(&site, get(&link, Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("arrete.pdf"), "{page}");
+    assert!(page.contains("3 révision(s)"), "{page}");
+    assert!(
+        page.contains("Les signatures sont intactes et rien d&#x27;interdit n&#x27;a été modifié après elles, mais la commune ne reconnaît pas le certificat"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<h3>").count(), 2, "two signatures: {page}");
+    assert!(
+        page.contains("Alice Lefèvre") && page.contains("Bob Marchand"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("intacte : le contenu signé n&#x27;a pas changé")
+            .count(),
+        2,
+        "{page}"
+    );
+    assert!(!page.contains("ALTÉRÉE"), "{page}");
+    assert!(!page.contains("Modifié après la signature"), "{page}");
+    // Bob's signature after Alice's is an allowed change, said as such.
+    assert!(page.contains("Ajouts permis depuis"), "{page}");
+    assert!(page.contains("signature « Signature2 » ajoutée"), "{page}");
+    assert!(page.contains("date non prouvée"), "{page}");
+    assert_eq!(
+        page.matches("non reconnu : le certificat du signataire n&#x27;est pas émis par une autorité de confiance")
+            .count(),
+        2,
+        "{page}"
+    );
+    // Another commune does not reach it.
+    let (other, _) = login(&site, "agent@b.test").await;
+    assert_eq!(
+        send(&site, get(&link, Some(&other))).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
