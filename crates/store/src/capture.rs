@@ -1009,11 +1009,36 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Writes a mailbox's settings if they are still those of `before` (the poller's cursor
+    /// and status may have moved meanwhile: they are not settings); refused with
+    /// [`StoreError::Changed`] otherwise, so a concurrent edit is never overwritten.
     pub async fn update_mailbox(
         &mut self,
+        before: &MailboxRow,
         row: &MailboxRow,
         actor: &str,
     ) -> Result<(), StoreError> {
+        let current = self
+            .lock_row(
+                "mailboxes",
+                "label",
+                "id = $1 AND commune_id = $2",
+                &[before.id.to_string(), before.commune_id.to_string()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::not_found("boîte aux lettres"))?;
+        let current = mailbox_from_row(&current)?;
+        let settings = |m: &MailboxRow| {
+            (
+                m.label.clone(),
+                m.sealed_config.clone(),
+                m.rules_json.clone(),
+                m.active,
+            )
+        };
+        if settings(&current) != settings(before) {
+            return Err(StoreError::Changed("cette boîte aux lettres".into()));
+        }
         sqlx::query(
             "UPDATE mailboxes SET label = $1, sealed_config = $2, rules_json = $3, active = $4
              WHERE commune_id = $5 AND id = $6",

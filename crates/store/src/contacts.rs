@@ -155,17 +155,24 @@ impl WriteTx {
                 "un contact ne peut être fusionné avec lui-même".into(),
             ));
         }
-        for id in [keep, duplicate] {
-            let row =
-                sqlx::query("SELECT merged_into FROM contacts WHERE commune_id = $1 AND id = $2")
-                    .bind(commune_id.to_string())
-                    .bind(id.to_string())
-                    .fetch_optional(self.conn())
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("contact"))?;
+        // Both rows locked (in a fixed order, so two merges of the same pair cannot
+        // deadlock) before they are read: of two concurrent merges of one contact, the
+        // second sees the first's result and is refused, never a cycle or a lost merge.
+        let mut pair = [keep, duplicate];
+        pair.sort();
+        for id in pair {
+            let row = self
+                .lock_row(
+                    "contacts",
+                    "merged_into",
+                    "commune_id = $1 AND id = $2",
+                    &[commune_id.to_string(), id.to_string()],
+                )
+                .await?
+                .ok_or_else(|| StoreError::not_found("contact"))?;
             // Another commune's contact is "not found" above; one of ours already merged
             // (two people merging at once) is said plainly.
-            if row.try_get::<Option<String>, _>(0)?.is_some() {
+            if row.try_get::<Option<String>, _>("merged_into")?.is_some() {
                 return Err(StoreError::Invalid(
                     "ce contact a déjà été fusionné avec un autre".into(),
                 ));

@@ -516,10 +516,7 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::Invalid(
-                "ce document vient d'être modifié par quelqu'un d'autre : rechargez la page"
-                    .to_owned(),
-            ));
+            return Err(StoreError::Changed("ce document".to_owned()));
         }
         let mut after_text = serde_json::to_value(folder_summary(after)).unwrap_or_default();
         if let (Some(detail), Some(map)) = (detail, after_text.as_object_mut()) {

@@ -165,7 +165,8 @@ impl App {
     ) -> Result<(), AppError> {
         self.authorize(commune, actor, parapheur_domain::Permission::Administer)
             .await?;
-        let mut row = self.store().mailbox(commune.id, id).await?;
+        let before = self.store().mailbox(commune.id, id).await?;
+        let mut row = before.clone();
         if keep_password {
             settings.config.password = self.mailbox_config(&row).await?.password;
         }
@@ -180,7 +181,8 @@ impl App {
             serde_json::to_string(&settings.rules).map_err(|e| AppError::invalid(e.to_string()))?;
         row.active = settings.active;
         let mut tx = self.store().begin(now).await?;
-        tx.update_mailbox(&row, &actor.journal_name()).await?;
+        tx.update_mailbox(&before, &row, &actor.journal_name())
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -251,6 +251,168 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
     );
 }
 
+both!(no_merge_or_mailbox_edit_is_lost_to_a_concurrent_one);
+
+/// Finding 10, the other read-modify-writes: contacts merged by two people at once (one
+/// way and the other, or twice), a mailbox edited from a state another edit replaced, and
+/// a folder changed from an old version are refused, never silently overwritten.
+async fn no_merge_or_mailbox_edit_is_lost_to_a_concurrent_one(db: Db) {
+    use parapheur_app::capture::mailboxes::MailboxSettings;
+    use parapheur_app::domain::contact::NewContact;
+    use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let agent = person(&h, &commune, "agent@a.test", Role::Agent).await;
+    for round in 0..4 {
+        let mut ids = Vec::new();
+        for name in ["Martin", "Martin Jeanne"] {
+            let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+            let c = tx
+                .insert_contact(
+                    commune.id,
+                    &NewContact {
+                        name: format!("{name} {round}"),
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            ids.push(c.id);
+        }
+        let (a, b) = (ids[0], ids[1]);
+        // Round 0 and 2: a into b and b into a at once; 1 and 3: a into b twice at once.
+        let pairs = if round % 2 == 0 {
+            [(b, a), (a, b)]
+        } else {
+            [(b, a), (b, a)]
+        };
+        let mut tasks = Vec::new();
+        for (keep, duplicate) in pairs {
+            let (app, commune, agent) = (h.app.clone(), commune.clone(), agent.clone());
+            tasks.push(tokio::spawn(async move {
+                app.merge_contacts(&commune, &agent, keep, duplicate, Utc::now())
+                    .await
+            }));
+        }
+        let mut done = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => done += 1,
+                Err(e) => assert!(e.to_string().contains("déjà été fusionné"), "{e}"),
+            }
+        }
+        assert_eq!(done, 1, "round {round}: exactly one merge of the pair");
+        let merged: Vec<_> = [a, b]
+            .into_iter()
+            .map(|id| {
+                let store = h.app.store().clone();
+                let commune_id = commune.id;
+                async move { store.contact_merged_into(commune_id, id).await.unwrap() }
+            })
+            .collect();
+        let mut into = Vec::new();
+        for m in merged {
+            into.push(m.await);
+        }
+        assert_eq!(
+            into.iter().filter(|m| m.is_some()).count(),
+            1,
+            "round {round}: one of the two is merged into the other, never both: {into:?}"
+        );
+    }
+
+    // A mailbox edited from a state that is no longer the stored one.
+    let settings = |label: &str| MailboxSettings {
+        label: label.into(),
+        config: MailboxConfig {
+            host: "imap.exemple.fr".into(),
+            port: 993,
+            security: Security::Tls,
+            username: "accueil".into(),
+            password: "secret".into(),
+            folder: "INBOX".into(),
+            after_capture: AfterCapture::Leave,
+            network: Default::default(),
+        },
+        rules: Vec::new(),
+        active: true,
+    };
+    let id = h
+        .app
+        .add_mailbox(&commune, &SYSTEM, settings("Accueil"), Utc::now())
+        .await
+        .unwrap();
+    let before = h.app.store().mailbox(commune.id, id).await.unwrap();
+    let renamed = |label: &str| parapheur_app::store::capture::MailboxRow {
+        label: label.into(),
+        ..before.clone()
+    };
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    tx.update_mailbox(&before, &renamed("Premier"), "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    let err = tx
+        .update_mailbox(&before, &renamed("Second"), "test")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        "{err:?}"
+    );
+    drop(tx);
+    // The poller moving its cursor meanwhile is no edit: the settings still save.
+    let current = h.app.store().mailbox(commune.id, id).await.unwrap();
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    tx.advance_mailbox(id, 7, 42).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
+    tx.update_mailbox(
+        &current,
+        &parapheur_app::store::capture::MailboxRow {
+            label: "Troisième".into(),
+            ..current.clone()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        h.app.store().mailbox(commune.id, id).await.unwrap().label,
+        "Troisième"
+    );
+    // Through the use case, many edits at once: each one starts from the state the
+    // previous one left, or is refused; the last one stored is one of them, whole.
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let (app, commune) = (h.app.clone(), commune.clone());
+        tasks.push(tokio::spawn(async move {
+            app.update_mailbox(
+                &commune,
+                &SYSTEM,
+                id,
+                settings(&format!("Édition {n}")),
+                true,
+                Utc::now(),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            assert_eq!(e.kind(), parapheur_app::ErrorKind::Conflict, "{e}");
+        }
+    }
+    let label = h.app.store().mailbox(commune.id, id).await.unwrap().label;
+    assert!(label.starts_with("Édition "), "{label}");
+}
+
 both!(mailbox_settings_reach_no_internal_address);
 
 /// Finding 6: "Relever" connected to any host and port and showed what the remote sent;
