@@ -40,6 +40,41 @@ pub(crate) fn load_pdf(pdf: &[u8]) -> Result<Document, SignError> {
     }
 }
 
+/// Whether the file's last `startxref` points at a cross-reference section (a table or
+/// an xref stream's object). When it does not, lopdf rebuilds the object table by scanning
+/// the file, but an incremental update appended to such a file would chain to nothing:
+/// the signer rewrites it whole first.
+pub(crate) fn has_sound_xref(pdf: &[u8]) -> bool {
+    let Some(at) = pdf.windows(9).rposition(|w| w == b"startxref") else {
+        return false;
+    };
+    let digits: Vec<u8> = pdf[at + 9..]
+        .iter()
+        .copied()
+        .skip_while(u8::is_ascii_whitespace)
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    let Some(offset) = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| d.parse::<usize>().ok())
+        .filter(|&o| o < at)
+    else {
+        return false;
+    };
+    let section = &pdf[offset..at];
+    if section.starts_with(b"xref") {
+        return true;
+    }
+    // "N G obj": an xref stream.
+    let mut words = section
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let number = |w: Option<&[u8]>| w.is_some_and(|w| w.iter().all(u8::is_ascii_digit));
+    number(words.next())
+        && number(words.next())
+        && words.next().is_some_and(|w| w.starts_with(b"obj"))
+}
+
 pub(crate) fn pdf_err(e: impl std::fmt::Display) -> SignError {
     SignError::Unreadable(e.to_string())
 }

@@ -7,7 +7,7 @@ use cms::signed_data::{
 };
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence};
-use lopdf::{Dictionary, IncrementalDocument, Object, StringFormat};
+use lopdf::{Dictionary, Document, IncrementalDocument, Object, ObjectId, StringFormat};
 use p256::ecdsa::DerSignature;
 use p256::ecdsa::signature::Signer;
 use sha2::{Digest, Sha256};
@@ -214,9 +214,76 @@ pub(crate) fn build_cms(
 }
 
 /// Signs `pdf` with `key`, appending one incremental update that holds the signature.
+///
+/// A file whose cross-reference section cannot be found (damaged, or written by a careless
+/// tool) is rewritten whole first, when it carries no signature that the rewrite would
+/// break: an update appended to it would chain to nothing, and no reader would find the
+/// new signature.
 pub fn sign_pdf(pdf: &[u8], key: &SignerKey, options: &SignOptions) -> Result<Vec<u8>, SignError> {
     key.check_usable_at(options.time)?;
-    let doc = load_pdf(pdf)?;
+    if crate::pdf::has_sound_xref(pdf) {
+        return sign_document(pdf, load_pdf(pdf)?, key, options);
+    }
+    let mut doc = load_pdf(pdf)?;
+    if all_fields(&doc)
+        .iter()
+        .any(|(_, _, d)| is_sig_field(d) && d.get(b"V").is_ok())
+    {
+        return Err(SignError::Unreadable(
+            "la table des références de ce PDF est endommagée, et il porte déjà des signatures \
+             qu'une réparation romprait : demandez-en un exemplaire sain à son auteur"
+                .into(),
+        ));
+    }
+    repair_structure(&mut doc);
+    let mut rewritten = Vec::new();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.save_to(&mut rewritten)))
+        .map_err(|_| SignError::Unreadable("structure invalide".into()))?
+        .map_err(pdf_err)?;
+    let doc = load_pdf(&rewritten)?;
+    sign_document(&rewritten, doc, key, options)
+}
+
+/// What a file rewritten whole needs for strict readers: a version in its header, and a
+/// page tree whose nodes say their type and count (lopdf found the pages without them).
+fn repair_structure(doc: &mut Document) {
+    let valid_version = doc.version.len() == 3
+        && doc.version.as_bytes()[1] == b'.'
+        && doc.version.bytes().all(|b| b == b'.' || b.is_ascii_digit());
+    if !valid_version {
+        doc.version = "1.7".into();
+    }
+    let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
+    for id in &pages {
+        if let Ok(page) = doc.get_dictionary_mut(*id)
+            && page.get(b"Type").is_err()
+        {
+            page.set("Type", Object::Name(b"Page".to_vec()));
+        }
+    }
+    let root = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Pages").ok())
+        .and_then(|p| p.as_reference().ok());
+    if let Some(root) = root
+        && let Ok(node) = doc.get_dictionary_mut(root)
+    {
+        if node.get(b"Type").is_err() {
+            node.set("Type", Object::Name(b"Pages".to_vec()));
+        }
+        if node.get(b"Count").is_err() {
+            node.set("Count", Object::Integer(pages.len() as i64));
+        }
+    }
+}
+
+fn sign_document(
+    pdf: &[u8],
+    doc: Document,
+    key: &SignerKey,
+    options: &SignOptions,
+) -> Result<Vec<u8>, SignError> {
     let pages = doc.get_pages();
     if pages.is_empty() {
         return Err(SignError::Unreadable("le document n'a aucune page".into()));
