@@ -222,8 +222,13 @@ pub(crate) fn build_cms(
 pub fn sign_pdf(pdf: &[u8], key: &SignerKey, options: &SignOptions) -> Result<Vec<u8>, SignError> {
     key.check_usable_at(options.time)?;
     if crate::pdf::has_sound_xref(pdf) {
-        return sign_document(pdf, load_pdf(pdf)?, key, options);
+        let (signed, field) = sign_document(pdf, load_pdf(pdf)?, key, options)?;
+        if reads_back(&signed, &field, options) {
+            return Ok(signed);
+        }
     }
+    // Damaged cross-references: what lopdf read is not what a reader following the file's
+    // revisions would read, so the file is rewritten whole (from what lopdf read) first.
     let mut doc = load_pdf(pdf)?;
     if all_fields(&doc)
         .iter()
@@ -240,8 +245,25 @@ pub fn sign_pdf(pdf: &[u8], key: &SignerKey, options: &SignOptions) -> Result<Ve
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.save_to(&mut rewritten)))
         .map_err(|_| SignError::Unreadable("structure invalide".into()))?
         .map_err(pdf_err)?;
-    let doc = load_pdf(&rewritten)?;
-    sign_document(&rewritten, doc, key, options)
+    let (signed, field) = sign_document(&rewritten, load_pdf(&rewritten)?, key, options)?;
+    if !reads_back(&signed, &field, options) {
+        return Err(SignError::Unreadable(
+            "structure de PDF non prise en charge : la signature n'y serait pas lisible".into(),
+        ));
+    }
+    Ok(signed)
+}
+
+/// Whether a reader of `signed` finds the signature just made in `field`, intact and
+/// covering the whole file: what we hand out as signed must verify.
+fn reads_back(signed: &[u8], field: &str, options: &SignOptions) -> bool {
+    crate::verify::verify_pdf(signed, &crate::TrustAnchors::default(), options.time)
+        .is_ok_and(|report| {
+            report
+                .signatures
+                .iter()
+                .any(|s| s.field_name == field && s.intact && s.covers_revision)
+        })
 }
 
 /// What a file rewritten whole needs for strict readers: a version in its header, and a
@@ -283,7 +305,7 @@ fn sign_document(
     doc: Document,
     key: &SignerKey,
     options: &SignOptions,
-) -> Result<Vec<u8>, SignError> {
+) -> Result<(Vec<u8>, String), SignError> {
     let pages = doc.get_pages();
     if pages.is_empty() {
         return Err(SignError::Unreadable("le document n'a aucune page".into()));
@@ -569,5 +591,5 @@ fn sign_document(
     }
     let hex: String = cms.iter().map(|b| format!("{b:02X}")).collect();
     out[contents_start + 1..contents_start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
-    Ok(out)
+    Ok((out, field_name))
 }
