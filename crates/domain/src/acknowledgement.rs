@@ -259,15 +259,27 @@ fn silence_paragraphs(facts: &AckFacts) -> AckSection {
                 "Votre demande étant incomplète, la date à laquelle elle sera réputée acceptée \
                  vous sera indiquée à la réception des pièces manquantes.",
             ),
-        (SilenceRule::Rejection, Some(on)) => section
-            .paragraph(format!(
-                "Votre demande est susceptible de donner lieu à une décision implicite de \
-                 rejet : le silence gardé par la commune pendant {delay} vaut rejet."
-            ))
-            .paragraph(format!(
-                "{condition} sera réputée rejetée le {}.",
-                long_date(on)
-            )),
+        (SilenceRule::Rejection, Some(on)) => {
+            let section = section
+                .paragraph(format!(
+                    "Votre demande est susceptible de donner lieu à une décision implicite de \
+                     rejet : le silence gardé par la commune pendant {delay} vaut rejet."
+                ))
+                .paragraph(format!(
+                    "{condition} sera réputée rejetée le {}.",
+                    long_date(on)
+                ));
+            // L114-5 al. 3: the date above counts the whole time given for the documents;
+            // produced earlier, they end the suspension sooner.
+            match (facts.deadlines.waiting_for_documents, facts.documents_due) {
+                (true, Some(by)) => section.paragraph(format!(
+                    "Cette date tient compte de la suspension du délai jusqu'au {} : si vous \
+                     produisez les pièces manquantes avant, elle sera avancée d'autant de jours.",
+                    long_date(by)
+                )),
+                _ => section,
+            }
+        }
         (SilenceRule::Rejection, None) => section
             .paragraph(format!(
                 "Votre demande est susceptible de donner lieu à une décision implicite de \
@@ -283,6 +295,11 @@ fn silence_paragraphs(facts: &AckFacts) -> AckSection {
                  la commune ne vaut ni acceptation ni rejet.",
             );
             match facts.deadlines.due {
+                Some(due) if facts.deadlines.waiting_for_documents => section.paragraph(format!(
+                    "La commune s'efforcera de vous répondre au plus tard le {}, ou plus tôt si \
+                     vous produisez les pièces manquantes avant la date indiquée.",
+                    long_date(due)
+                )),
                 Some(due) => section.paragraph(format!(
                     "La commune s'efforcera de vous répondre au plus tard le {}.",
                     long_date(due)
@@ -296,8 +313,8 @@ fn silence_paragraphs(facts: &AckFacts) -> AckSection {
     }
 }
 
-/// L114-2: a forwarded request says from when its delay runs: the first receipt for a
-/// rejection by silence, our own receipt for an acceptance.
+/// L114-3: a forwarded request (L114-2) says from when its delay runs: the first receipt
+/// for a rejection by silence, our own receipt for an acceptance.
 fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
     let Some(first) = facts.first_receipt_elsewhere else {
         return section;
@@ -306,12 +323,12 @@ fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
     match facts.silence {
         SilenceRule::Rejection => section.paragraph(format!(
             "Votre demande a d'abord été reçue le {first} par une autre administration, qui nous \
-             l'a transmise : le délai court depuis cette date (article L114-2 du code des \
+             l'a transmise : le délai court depuis cette date (article L114-3 du code des \
              relations entre le public et l'administration)."
         )),
         SilenceRule::Acceptance => section.paragraph(format!(
             "Votre demande a d'abord été reçue le {first} par une autre administration, qui nous \
-             l'a transmise : le délai court depuis sa réception par la commune (article L114-2 \
+             l'a transmise : le délai court depuis sa réception par la commune (article L114-3 \
              du code des relations entre le public et l'administration)."
         )),
         SilenceRule::None => section,
@@ -321,22 +338,35 @@ fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
 /// L114-5: the list of missing documents, the date asked for them, and what their absence
 /// does to the delay.
 fn missing_documents_section(facts: &AckFacts) -> AckSection {
-    let effect = match facts.silence {
-        SilenceRule::Acceptance => {
+    let law = "(article L114-5 du code des relations entre le public et l'administration)";
+    let effect = match (facts.silence, facts.documents_due) {
+        (SilenceRule::Acceptance, _) => format!(
             "Votre demande est incomplète. Le délai au terme duquel elle sera réputée acceptée ne \
-             court qu'à compter de la réception des pièces manquantes (article L114-5 du code \
-             des relations entre le public et l'administration)."
-        }
-        SilenceRule::Rejection => {
+             court qu'à compter de la réception des pièces manquantes {law}."
+        ),
+        // L114-5 al. 3: suspended for the time given, ended earlier by the documents.
+        (SilenceRule::Rejection, Some(by)) => format!(
             "Votre demande est incomplète. Le délai au terme duquel elle sera réputée rejetée est \
-             suspendu jusqu'à la réception des pièces manquantes (article L114-5 du code des \
-             relations entre le public et l'administration)."
-        }
-        SilenceRule::None => {
+             suspendu pendant le délai qui vous est imparti pour produire les pièces manquantes, \
+             jusqu'au {} au plus tard ; leur réception avant cette date met fin à la suspension \
+             {law}.",
+            long_date(by)
+        ),
+        (SilenceRule::None, Some(by)) => format!(
+            "Votre demande est incomplète. Le délai de réponse est suspendu pendant le délai qui \
+             vous est imparti pour produire les pièces manquantes, jusqu'au {} au plus tard ; \
+             leur réception avant cette date met fin à la suspension {law}.",
+            long_date(by)
+        ),
+        // A request for documents made before their date was recorded.
+        (SilenceRule::Rejection, None) => format!(
+            "Votre demande est incomplète. Le délai au terme duquel elle sera réputée rejetée est \
+             suspendu jusqu'à la réception des pièces manquantes {law}."
+        ),
+        (SilenceRule::None, None) => format!(
             "Votre demande est incomplète. Le délai de réponse est suspendu jusqu'à la réception \
-             des pièces manquantes (article L114-5 du code des relations entre le public et \
-             l'administration)."
-        }
+             des pièces manquantes {law}."
+        ),
     };
     let ask = match facts.documents_due {
         Some(by) => format!(
@@ -589,6 +619,7 @@ mod tests {
             Some(Incompleteness {
                 requested_on: d(2026, 2, 1),
                 completed_on: None,
+                deadline: None,
             }),
         );
         f.missing_documents = vec!["Plan de situation".into(), "  ".into(), "Photo".into()];
@@ -611,6 +642,7 @@ mod tests {
             Some(Incompleteness {
                 requested_on: d(2026, 2, 1),
                 completed_on: None,
+                deadline: None,
             }),
         );
         f.missing_documents = vec!["Statuts de l'association".into()];
@@ -623,6 +655,40 @@ mod tests {
         assert!(!text.contains("avril"));
     }
 
+    /// L114-5 al. 3: suspended for the time given at most, so the AR already has a date,
+    /// and says that documents produced earlier bring it forward.
+    #[test]
+    fn incomplete_svr_is_suspended_until_the_date_given() {
+        let mut f = facts(
+            SilenceRule::Rejection,
+            Some(Incompleteness {
+                requested_on: d(2026, 2, 10),
+                completed_on: None,
+                deadline: Some(d(2026, 3, 10)),
+            }),
+        );
+        f.missing_documents = vec!["Statuts de l'association".into()];
+        f.documents_due = Some(d(2026, 3, 10));
+        assert!(f.deadlines.silence_date.is_some());
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(
+            text.contains(
+                "est suspendu pendant le délai qui vous est imparti pour produire les pièces \
+             manquantes, jusqu'au 10 mars 2026 au plus tard ; leur réception avant cette date met \
+             fin à la suspension"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("sera réputée rejetée le"), "{text}");
+        assert!(
+            text.contains(
+                "Cette date tient compte de la suspension du délai jusqu'au 10 mars 2026"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("suspendu jusqu'à la réception"), "{text}");
+    }
+
     #[test]
     fn incomplete_without_implicit_decision() {
         let mut f = facts(
@@ -630,6 +696,7 @@ mod tests {
             Some(Incompleteness {
                 requested_on: d(2026, 2, 1),
                 completed_on: None,
+                deadline: None,
             }),
         );
         f.missing_documents = vec!["Devis".into()];

@@ -15,6 +15,23 @@ pub enum HolidayZone {
     Metropole,
     /// Moselle, Bas-Rhin and Haut-Rhin (57, 67, 68): also Good Friday and 26 December.
     AlsaceMoselle,
+    // The overseas territories add the day of the abolition of slavery (loi n° 83-550 du
+    // 30 juin 1983, décret n° 83-1003 du 23 novembre 1983 as amended), a public holiday
+    // there: without it, their working-day counts are a day short.
+    /// Guadeloupe (971): 27 May.
+    Guadeloupe,
+    /// Martinique (972): 22 May.
+    Martinique,
+    /// Guyane (973): 10 June.
+    Guyane,
+    /// La Réunion (974): 20 December.
+    LaReunion,
+    /// Mayotte (976): 27 April.
+    Mayotte,
+    /// Saint-Barthélemy (977): 9 October.
+    SaintBarthelemy,
+    /// Saint-Martin (978): 28 May.
+    SaintMartin,
 }
 
 impl HolidayZone {
@@ -22,7 +39,28 @@ impl HolidayZone {
     pub fn for_departement(departement: &str) -> Self {
         match departement {
             "57" | "67" | "68" => HolidayZone::AlsaceMoselle,
+            "971" => HolidayZone::Guadeloupe,
+            "972" => HolidayZone::Martinique,
+            "973" => HolidayZone::Guyane,
+            "974" => HolidayZone::LaReunion,
+            "976" => HolidayZone::Mayotte,
+            "977" => HolidayZone::SaintBarthelemy,
+            "978" => HolidayZone::SaintMartin,
             _ => HolidayZone::Metropole,
+        }
+    }
+
+    /// The day (month, day) of the abolition of slavery, a public holiday in this zone.
+    fn abolition_of_slavery(self) -> Option<(u32, u32)> {
+        match self {
+            HolidayZone::Guadeloupe => Some((5, 27)),
+            HolidayZone::Martinique => Some((5, 22)),
+            HolidayZone::Guyane => Some((6, 10)),
+            HolidayZone::LaReunion => Some((12, 20)),
+            HolidayZone::Mayotte => Some((4, 27)),
+            HolidayZone::SaintBarthelemy => Some((10, 9)),
+            HolidayZone::SaintMartin => Some((5, 28)),
+            HolidayZone::Metropole | HolidayZone::AlsaceMoselle => None,
         }
     }
 }
@@ -57,6 +95,9 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
 pub fn public_holidays(year: i32, zone: HolidayZone) -> Vec<(NaiveDate, &'static str)> {
     let mut days: Vec<_> = holidays_unsorted(year, zone).collect();
     days.sort_by_key(|(date, _)| *date);
+    // Overseas, the abolition of slavery can fall on Ascension or Whit Monday (Guyane:
+    // Whit Monday 10 June 2030; Martinique: Ascension 22 May 2031): one day off.
+    days.dedup_by_key(|(date, _)| *date);
     days
 }
 
@@ -137,6 +178,8 @@ fn holidays_unsorted(
         Some((ymd(year, 11, 11), "Armistice")),
         Some((ymd(year, 12, 25), "Noël")),
         alsace.then(|| (ymd(year, 12, 26), "Saint-Étienne")),
+        zone.abolition_of_slavery()
+            .map(|(month, day)| (ymd(year, month, day), "Abolition de l'esclavage")),
     ]
     .into_iter()
     .flatten()
@@ -190,6 +233,42 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn overseas_zones_add_the_abolition_of_slavery() {
+        use HolidayZone::*;
+        for (departement, zone, day) in [
+            ("971", Guadeloupe, d(2026, 5, 27)),
+            ("972", Martinique, d(2026, 5, 22)),
+            ("973", Guyane, d(2026, 6, 10)),
+            ("974", LaReunion, d(2026, 12, 20)),
+            ("976", Mayotte, d(2026, 4, 27)),
+            ("977", SaintBarthelemy, d(2026, 10, 9)),
+            ("978", SaintMartin, d(2026, 5, 28)),
+        ] {
+            assert_eq!(HolidayZone::for_departement(departement), zone);
+            assert_eq!(holiday_name(day, zone), Some("Abolition de l'esclavage"));
+            assert!(!is_public_holiday(day, Metropole), "{day}");
+            assert_eq!(public_holidays(2026, zone).len(), 12, "{zone:?}");
+        }
+        assert_eq!(HolidayZone::for_departement("975"), Metropole);
+        // Guyane 2030: Whit Monday is 10 June, one day off, listed once.
+        let days = public_holidays(2030, Guyane);
+        assert_eq!(
+            days.iter().filter(|(d0, _)| *d0 == d(2030, 6, 10)).count(),
+            1
+        );
+        assert_eq!(days.len(), 11);
+        // Wednesday 26 May 2027 + 2 working days in Guadeloupe: Thursday 27 is off.
+        assert_eq!(
+            add_working_days(d(2027, 5, 26), 2, Guadeloupe),
+            d(2027, 5, 31)
+        );
+        assert_eq!(
+            add_working_days(d(2027, 5, 26), 2, Metropole),
+            d(2027, 5, 28)
+        );
     }
 
     #[test]
@@ -468,7 +547,8 @@ mod tests {
             ("68", AlsaceMoselle),
             ("75", Metropole),
             ("2A", Metropole),
-            ("971", Metropole),
+            ("971", HolidayZone::Guadeloupe),
+            ("975", Metropole),
         ] {
             assert_eq!(HolidayZone::for_departement(code), zone, "{code}");
         }

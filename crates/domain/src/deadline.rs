@@ -1,8 +1,9 @@
 //! Legal deadlines of an incoming request.
 //!
 //! The delay counts from receipt by the competent commune (the arrival date, never the
-//! registration date), is moved by L114-2 (forwarded requests) and L114-5 (incomplete
-//! requests), and ends on the day the implicit decision is born (L231-1, L231-4).
+//! registration date), is moved by L114-3 (requests forwarded under L114-2) and L114-5
+//! (incomplete requests), and ends on the day the implicit decision is born (L231-1,
+//! L231-4).
 
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,48 @@ pub struct Incompleteness {
     pub requested_on: NaiveDate,
     /// When the missing documents arrived; `None` while still waiting.
     pub completed_on: Option<NaiveDate>,
+    /// The date the commune set for the documents (L114-5 al. 1 makes it part of the
+    /// request). A rejection by silence is suspended until then at most (al. 3). `None`
+    /// only for requests made before it was recorded: they stay suspended until receipt.
+    #[serde(default)]
+    pub deadline: Option<NaiveDate>,
+}
+
+/// The time given to produce missing documents when the agent sets none: one month from
+/// the request for them.
+pub const DEFAULT_DOCUMENTS_DELAY: Delay = Delay::Months(1);
+
+/// Whether the implicit decision of a request is born by `today`: it is born at the end
+/// of its silence date, recorded or not, and a later change (a new type) cannot move it.
+pub fn implicit_decision_born(silence_date: Option<NaiveDate>, today: NaiveDate) -> bool {
+    silence_date.is_some_and(|on| on < today)
+}
+
+/// Why documents may not be asked for on `requested_on`, if they may not: not before the
+/// request arrived, not in the future, not after the silence date (the implicit decision
+/// was born at its end, and a request for documents cannot revive a delay that has run
+/// out), and the time given must end after the request for them. A request for documents
+/// made earlier may be recorded late: its own date is what counts.
+pub fn check_documents_request(
+    arrival: NaiveDate,
+    silence_date: Option<NaiveDate>,
+    requested_on: NaiveDate,
+    deadline: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), &'static str> {
+    if requested_on < arrival || requested_on > today {
+        return Err("la demande de pièces doit dater d'entre l'arrivée et aujourd'hui");
+    }
+    if silence_date.is_some_and(|on| requested_on > on) {
+        return Err(
+            "la décision implicite est née à la fin du délai : des pièces demandées après ne \
+             suspendent ni ne rouvrent rien (article L114-5)",
+        );
+    }
+    if deadline <= requested_on {
+        return Err("la date limite des pièces doit suivre leur demande");
+    }
+    Ok(())
 }
 
 /// Everything the deadline of a request depends on.
@@ -23,7 +66,7 @@ pub struct Incompleteness {
 pub struct DeadlineFacts {
     /// Receipt by this (competent) commune: the arrival date, never the registration date.
     pub arrival: NaiveDate,
-    /// L114-2: first receipt by another authority that forwarded the request here.
+    /// L114-3: first receipt by another authority that forwarded the request here (L114-2).
     pub first_receipt_elsewhere: Option<NaiveDate>,
     pub incomplete: Option<Incompleteness>,
     pub delay: Delay,
@@ -43,34 +86,40 @@ pub struct Deadlines {
     pub waiting_for_documents: bool,
 }
 
-/// The deadlines of a request (L231-1, L231-4, L114-2, L114-5).
+/// The deadlines of a request (L231-1, L231-4, L114-3, L114-5).
 pub fn compute(facts: &DeadlineFacts) -> Deadlines {
     let start = start_of_delay(facts);
     let due = match facts.incomplete {
         None => Some(end_of_delay(start, facts.delay, facts.zone)),
-        Some(missing) => {
-            // While documents are missing nothing is known: SVA has not started and SVR
-            // is suspended for an unknown length.
-            missing.completed_on.map(|completed| match facts.silence {
-                // L114-5, SVA: the delay runs only from receipt of the missing documents,
-                // so it restarts from scratch. Documents cannot complete a request before
-                // it arrived: an earlier date is a typing error and must not shorten the
-                // delay, hence the max.
-                SilenceRule::Acceptance => {
-                    end_of_delay(completed.max(start), facts.delay, facts.zone)
-                }
-                // L114-5, SVR (and requests without implicit decision, by the same logic):
-                // the delay is suspended from the request for documents to their receipt,
-                // so the normal end moves by the length of the suspension in calendar days.
-                // Documents received before they were asked for (a typing error) suspend
-                // nothing rather than move the end backwards.
-                SilenceRule::Rejection | SilenceRule::None => {
-                    let suspended = (completed - missing.requested_on).num_days().max(0);
+        Some(missing) => match facts.silence {
+            // L114-5 al. 2, SVA: the delay runs only from receipt of the missing documents,
+            // so it restarts from scratch; while they are missing nothing is known.
+            // Documents cannot complete a request before it arrived: an earlier date is a
+            // typing error and must not shorten the delay, hence the max.
+            SilenceRule::Acceptance => missing
+                .completed_on
+                .map(|completed| end_of_delay(completed.max(start), facts.delay, facts.zone)),
+            // L114-5 al. 3, SVR (and requests without implicit decision, by the same logic):
+            // the delay is suspended for the time given to produce the documents, and
+            // documents produced earlier end the suspension (CE, 13 janvier 2003, Camara,
+            // n° 237034); documents produced late do not stretch it. The normal end moves
+            // by the length of the suspension in calendar days. Documents received before
+            // they were asked for (a typing error) suspend nothing.
+            SilenceRule::Rejection | SilenceRule::None => {
+                let suspension_end = match (missing.completed_on, missing.deadline) {
+                    (Some(completed), Some(deadline)) => Some(completed.min(deadline)),
+                    (None, Some(deadline)) => Some(deadline),
+                    // Asked before deadlines were recorded: suspended until receipt.
+                    (Some(completed), None) => Some(completed),
+                    (None, None) => None,
+                };
+                suspension_end.map(|end| {
+                    let suspended = (end - missing.requested_on).num_days().max(0);
                     let normal_end = end_of_delay(start, facts.delay, facts.zone);
                     add_days(normal_end, u64::try_from(suspended).unwrap_or(0))
-                }
-            })
-        }
+                })
+            }
+        },
     };
     Deadlines {
         due,
@@ -109,11 +158,11 @@ pub fn reminder_date(due: NaiveDate, working_days_before: u32, zone: HolidayZone
 /// Where the delay starts, before any L114-5 incompleteness.
 fn start_of_delay(facts: &DeadlineFacts) -> NaiveDate {
     match (facts.silence, facts.first_receipt_elsewhere) {
-        // L114-2: the SVR delay runs from the first receipt, by the wrong authority. That
+        // L114-3: the SVR delay runs from the first receipt, by the wrong authority. That
         // receipt cannot be later than ours; if it is (a typing error) the earlier date is
         // the first receipt.
         (SilenceRule::Rejection, Some(first)) => first.min(facts.arrival),
-        // L114-2: the SVA delay runs from receipt by the competent authority; with no
+        // L114-3: the SVA delay runs from receipt by the competent authority; with no
         // implicit decision, our own receipt is the natural start as well.
         _ => facts.arrival,
     }
@@ -151,6 +200,7 @@ mod tests {
         Some(Incompleteness {
             requested_on,
             completed_on,
+            deadline: None,
         })
     }
 
@@ -284,9 +334,9 @@ mod tests {
                 silence_date: None,
                 waiting: false,
             },
-            // --- L114-2: forwarded by the wrong authority (first receipt 15 Jan, here 2 Feb).
+            // --- L114-3: forwarded by the wrong authority (first receipt 15 Jan, here 2 Feb).
             silent(
-                "L114-2 SVR runs from the first receipt: 15 Jan + 2 months = 15 Mar",
+                "L114-3 SVR runs from the first receipt: 15 Jan + 2 months = 15 Mar",
                 DeadlineFacts {
                     first_receipt_elsewhere: Some(d(2026, 1, 15)),
                     ..facts(d(2026, 2, 2), Months(2), Rejection)
@@ -294,7 +344,7 @@ mod tests {
                 d(2026, 3, 15),
             ),
             silent(
-                "L114-2 SVA runs from receipt here: 2 Feb + 2 months = 2 Apr",
+                "L114-3 SVA runs from receipt here: 2 Feb + 2 months = 2 Apr",
                 DeadlineFacts {
                     first_receipt_elsewhere: Some(d(2026, 1, 15)),
                     ..facts(d(2026, 2, 2), Months(2), Acceptance)
@@ -302,7 +352,7 @@ mod tests {
                 d(2026, 4, 2),
             ),
             Case {
-                why: "L114-2 without implicit decision: from receipt here, 2 Feb -> 2 Apr",
+                why: "L114-3 without implicit decision: from receipt here, 2 Feb -> 2 Apr",
                 facts: DeadlineFacts {
                     first_receipt_elsewhere: Some(d(2026, 1, 15)),
                     ..facts(d(2026, 2, 2), Months(2), NoSilence)
@@ -312,7 +362,7 @@ mod tests {
                 waiting: false,
             },
             silent(
-                "L114-2 SVR, first receipt typed after arrival: the earlier date, 2 Feb -> 2 Apr",
+                "L114-3 SVR, first receipt typed after arrival: the earlier date, 2 Feb -> 2 Apr",
                 DeadlineFacts {
                     first_receipt_elsewhere: Some(d(2026, 2, 10)),
                     ..facts(d(2026, 2, 2), Months(2), Rejection)
@@ -414,7 +464,7 @@ mod tests {
                 silence_date: None,
                 waiting: true,
             },
-            // --- L114-2 then L114-5 (first receipt 15 Jan 2026, here 2 Feb, 2 months).
+            // --- L114-3 then L114-5 (first receipt 15 Jan 2026, here 2 Feb, 2 months).
             silent(
                 // From the first receipt: 15 Jan + 2 months = 15 Mar; suspended
                 // 5 Feb -> 25 Feb = 20 days; 15 Mar + 20 = 4 Apr.

@@ -401,6 +401,10 @@ pub struct Item {
     pub silence_date: Option<NaiveDate>,
     pub incomplete_requested_on: Option<NaiveDate>,
     pub incomplete_completed_on: Option<NaiveDate>,
+    /// L114-5: the date set for the missing documents (absent from the journal's older
+    /// entries, hence skipped when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_deadline: Option<NaiveDate>,
     /// L114-5: the documents asked from the sender, as listed to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_documents: Vec<String>,

@@ -6,8 +6,8 @@
 //!
 //! The traps they cover: month ends (31 December gives the end of February, 29 February in a
 //! leap year), holidays that never move a delay in months but are skipped by a delay in
-//! working days, the Alsace-Moselle holidays, L114-5 (incomplete request) and L114-2
-//! (forwarded request).
+//! working days, the Alsace-Moselle and overseas holidays, L114-5 (incomplete request: the
+//! suspension bounded by the time given for the documents) and L114-3 (forwarded request).
 
 use chrono::NaiveDate;
 
@@ -63,7 +63,19 @@ impl ReferenceCase {
         };
         if let Some(first) = self.first_receipt_elsewhere {
             must.push(format!("d'abord été reçue le {}", long_date(first)));
-            must.push("L114-2".to_owned());
+            must.push("(article L114-3".to_owned());
+        }
+        // L114-5 al. 3: while documents are awaited with a date to produce them by, the
+        // suspension lasts until that date at most, and the AR says so (not "until receipt").
+        let awaited_by = self
+            .incomplete
+            .filter(|i| i.completed_on.is_none())
+            .and_then(|i| i.deadline);
+        if let (Some(by), SilenceRule::Rejection | SilenceRule::None) = (awaited_by, self.silence) {
+            must.push(format!(
+                "pour produire les pièces manquantes, jusqu'au {} au plus tard",
+                long_date(by)
+            ));
         }
         let must_not = match (self.silence, self.expected_silence_date) {
             (SilenceRule::Acceptance, Some(on)) => {
@@ -80,13 +92,19 @@ impl ReferenceCase {
                     long_date(on)
                 ));
                 must.push("www.telerecours.fr".to_owned());
-                vec!["réputée acceptée"]
+                if let Some(by) = awaited_by {
+                    must.push(format!(
+                        "Cette date tient compte de la suspension du délai jusqu'au {}",
+                        long_date(by)
+                    ));
+                }
+                vec!["réputée acceptée", "suspendu jusqu'à la réception"]
             }
             (SilenceRule::None, None) => {
                 let due = self.expected_due.map(long_date).unwrap_or_default();
-                must.push(format!("au plus tard le {due}."));
+                must.push(format!("au plus tard le {due}"));
                 must.push("ne vaut ni acceptation ni rejet".to_owned());
-                vec!["réputée"]
+                vec!["réputée", "suspendu jusqu'à la réception"]
             }
             // Waiting for documents: no date yet.
             (_, None) => {
@@ -104,7 +122,10 @@ impl ReferenceCase {
 /// The reference table. Weekdays in the labels were checked against a calendar.
 pub fn reference_cases() -> Vec<ReferenceCase> {
     use Delay::{Days, Months, WorkingDays};
-    use HolidayZone::{AlsaceMoselle, Metropole};
+    use HolidayZone::{
+        AlsaceMoselle, Guadeloupe, Guyane, LaReunion, Martinique, Mayotte, Metropole,
+        SaintBarthelemy, SaintMartin,
+    };
     use SilenceRule::{Acceptance, None as NoSilence, Rejection};
 
     // A complete request received directly, with its one expected date: for SVA and SVR the
@@ -124,6 +145,16 @@ pub fn reference_cases() -> Vec<ReferenceCase> {
         Some(Incompleteness {
             requested_on,
             completed_on,
+            deadline: None,
+        })
+    };
+    // L114-5 as the law has it since deadlines are recorded: asked with a date to produce
+    // the documents by.
+    let missing_by = |requested_on, deadline, completed_on| {
+        Some(Incompleteness {
+            requested_on,
+            completed_on,
+            deadline: Some(deadline),
         })
     };
     vec![
@@ -337,11 +368,195 @@ pub fn reference_cases() -> Vec<ReferenceCase> {
             expected_due: None,
             expected_silence_date: None,
         },
-        // --- L114-2: forwarded by the wrong authority (first receipt 20 December 2025).
+        // --- L114-5 al. 3 (Camara, CE 13 janvier 2003): the suspension lasts the time given
+        // for the documents at most; documents produced earlier end it. Arrival Monday
+        // 2 March 2026, 2 months: normal end Saturday 2 May 2026.
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 4, 10), None),
+            ..case(
+                "SVR, pièces demandées le 10 mars pour le 10 avril, jamais produites : suspendu \
+                 du 10 mars au 10 avril, 31 jours ; 2 mai + 31 jours, mardi 2 juin 2026",
+                d(2026, 3, 2),
+                Months(2),
+                Rejection,
+                Metropole,
+                d(2026, 6, 2),
+            )
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 4, 10), Some(d(2026, 3, 20))),
+            ..case(
+                "SVR, pièces demandées le 10 mars pour le 10 avril, produites le 20 mars : la \
+                 suspension finit le 20 mars, 10 jours ; mardi 12 mai 2026",
+                d(2026, 3, 2),
+                Months(2),
+                Rejection,
+                Metropole,
+                d(2026, 5, 12),
+            )
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 4, 10), Some(d(2026, 4, 20))),
+            ..case(
+                "SVR, pièces produites le 20 avril, après la date fixée (10 avril) : le retard \
+                 n'allonge rien, 31 jours ; mardi 2 juin 2026",
+                d(2026, 3, 2),
+                Months(2),
+                Rejection,
+                Metropole,
+                d(2026, 6, 2),
+            )
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 3, 11), None),
+            ..case(
+                "SVR, pièces demandées le 10 mars pour le lendemain, jamais produites : un jour \
+                 de suspension ; dimanche 3 mai 2026, non reporté",
+                d(2026, 3, 2),
+                Months(2),
+                Rejection,
+                Metropole,
+                d(2026, 5, 3),
+            )
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 5), d(2026, 4, 5), None),
+            ..case(
+                "sans décision implicite, 30 jours : fin normale mercredi 1er avril 2026 ; \
+                 pièces demandées le 5 mars pour le 5 avril, jamais produites, 31 jours ; \
+                 samedi 2 mai 2026",
+                d(2026, 3, 2),
+                Days(30),
+                NoSilence,
+                Metropole,
+                d(2026, 5, 2),
+            )
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 5), d(2026, 4, 5), Some(d(2026, 3, 12))),
+            ..case(
+                "sans décision implicite, 30 jours, pièces produites le 12 mars : 7 jours ; \
+                 mercredi 8 avril 2026",
+                d(2026, 3, 2),
+                Days(30),
+                NoSilence,
+                Metropole,
+                d(2026, 4, 8),
+            )
+        },
+        ReferenceCase {
+            label: "SVA, pièces demandées le 10 mars pour le 10 avril, jamais produites : le \
+                    délai ne commence pas, aucune date (L114-5 al. 2)",
+            arrival: d(2026, 3, 2),
+            delay: Months(2),
+            silence: Acceptance,
+            zone: Metropole,
+            first_receipt_elsewhere: None,
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 4, 10), None),
+            expected_due: None,
+            expected_silence_date: None,
+        },
+        ReferenceCase {
+            incomplete: missing_by(d(2026, 3, 10), d(2026, 4, 10), Some(d(2026, 4, 20))),
+            ..case(
+                "SVA, pièces produites le 20 avril, après la date fixée : le délai part de leur \
+                 réception, samedi 20 juin 2026",
+                d(2026, 3, 2),
+                Months(2),
+                Acceptance,
+                Metropole,
+                d(2026, 6, 20),
+            )
+        },
+        // --- Overseas: the abolition of slavery is a public holiday (loi n° 83-550, décret
+        // n° 83-1003): skipped by delays in working days, never moving a delay in months.
+        case(
+            // Wed 27 May off; Thu 28 (1), Fri 29 (2), Mon 1 June (3).
+            "Guadeloupe, mardi 26 mai 2026 + 3 jours ouvrés : 27 mai férié, lundi 1er juin 2026",
+            d(2026, 5, 26),
+            WorkingDays(3),
+            NoSilence,
+            Guadeloupe,
+            d(2026, 6, 1),
+        ),
+        case(
+            // Wed 27 (1), Thu 28 (2), Fri 29 (3).
+            "même demande en métropole : vendredi 29 mai 2026",
+            d(2026, 5, 26),
+            WorkingDays(3),
+            NoSilence,
+            Metropole,
+            d(2026, 5, 29),
+        ),
+        case(
+            // Fri 22 off; Mon 25 Whit Monday off; Tue 26 (1), Wed 27 (2).
+            "Martinique, jeudi 21 mai 2026 + 2 jours ouvrés : 22 mai et lundi de Pentecôte \
+             fériés, mercredi 27 mai 2026",
+            d(2026, 5, 21),
+            WorkingDays(2),
+            NoSilence,
+            Martinique,
+            d(2026, 5, 27),
+        ),
+        case(
+            "Guyane, mardi 9 juin 2026 + 1 jour ouvré : 10 juin férié, jeudi 11 juin 2026",
+            d(2026, 6, 9),
+            WorkingDays(1),
+            NoSilence,
+            Guyane,
+            d(2026, 6, 11),
+        ),
+        case(
+            // Mon 20 Dec off; Tue 21 (1), Wed 22 (2).
+            "La Réunion, vendredi 17 décembre 2027 + 2 jours ouvrés : 20 décembre férié, \
+             mercredi 22 décembre 2027",
+            d(2027, 12, 17),
+            WorkingDays(2),
+            NoSilence,
+            LaReunion,
+            d(2027, 12, 22),
+        ),
+        case(
+            "Mayotte, vendredi 24 avril 2026 + 1 jour ouvré : 27 avril férié, mardi 28 avril \
+             2026",
+            d(2026, 4, 24),
+            WorkingDays(1),
+            NoSilence,
+            Mayotte,
+            d(2026, 4, 28),
+        ),
+        case(
+            "Saint-Martin, mercredi 27 mai 2026 + 1 jour ouvré : 28 mai férié, vendredi 29 mai \
+             2026",
+            d(2026, 5, 27),
+            WorkingDays(1),
+            NoSilence,
+            SaintMartin,
+            d(2026, 5, 29),
+        ),
+        case(
+            "Saint-Barthélemy, jeudi 8 octobre 2026 + 1 jour ouvré : 9 octobre férié, lundi \
+             12 octobre 2026",
+            d(2026, 10, 8),
+            WorkingDays(1),
+            NoSilence,
+            SaintBarthelemy,
+            d(2026, 10, 12),
+        ),
+        case(
+            "Guadeloupe, SVR, 27 mars 2026 + 2 mois : mercredi 27 mai 2026, jour férié, non \
+             reporté",
+            d(2026, 3, 27),
+            Months(2),
+            Rejection,
+            Guadeloupe,
+            d(2026, 5, 27),
+        ),
+        // --- L114-3: forwarded (L114-2) by the wrong authority (first receipt 20 December 2025).
         ReferenceCase {
             first_receipt_elsewhere: Some(d(2025, 12, 20)),
             ..case(
-                "transmise (L114-2), SVR : première réception le 20 décembre 2025 ailleurs, ici \
+                "transmise (L114-2, délai L114-3), SVR : première réception le 20 décembre 2025 ailleurs, ici \
                  le 5 janvier 2026 ; le délai part de la première réception, vendredi 20 février \
                  2026",
                 d(2026, 1, 5),
@@ -354,7 +569,7 @@ pub fn reference_cases() -> Vec<ReferenceCase> {
         ReferenceCase {
             first_receipt_elsewhere: Some(d(2025, 12, 20)),
             ..case(
-                "transmise (L114-2), SVA : le délai part de la réception ici, le 5 janvier 2026, \
+                "transmise (L114-2, délai L114-3), SVA : le délai part de la réception ici, le 5 janvier 2026, \
                  jeudi 5 mars 2026",
                 d(2026, 1, 5),
                 Months(2),
@@ -379,17 +594,18 @@ mod tests {
     #[test]
     fn the_table_is_well_formed() {
         let cases = reference_cases();
-        assert!(cases.len() >= 14);
+        assert!(cases.len() >= 40);
         for c in &cases {
             assert_ne!(c.arrival, NaiveDate::MIN, "{}", c.label);
             assert_ne!(c.expected_due, Some(NaiveDate::MIN), "{}", c.label);
             assert!(!c.label.is_empty());
-            assert_eq!(
-                c.waiting_for_documents(),
-                c.expected_due.is_none(),
-                "{}",
-                c.label
-            );
+            // Only an awaited document with no end to the suspension leaves no date: SVA
+            // (the delay has not started) or a request made without a date for them.
+            let open_ended = c.incomplete.is_some_and(|i| {
+                i.completed_on.is_none()
+                    && (c.silence == SilenceRule::Acceptance || i.deadline.is_none())
+            });
+            assert_eq!(open_ended, c.expected_due.is_none(), "{}", c.label);
         }
     }
 }

@@ -67,7 +67,7 @@ fn ack_facts(case: &ReferenceCase, electronic: bool) -> AckFacts {
             Vec::new()
         },
         deadlines,
-        documents_due: None,
+        documents_due: case.incomplete.and_then(|i| i.deadline),
         service: ServiceContact {
             name: "Secrétariat de mairie".into(),
             address: "Mairie\n1 place de l'Église\n29600 Saint-Martin-des-Champs".into(),

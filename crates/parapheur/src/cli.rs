@@ -280,7 +280,7 @@ pub struct RegisterArgs {
     /// Référence de l'expéditeur
     #[arg(long)]
     pub reference: Option<String>,
-    /// Première réception par une autre autorité (L114-2), AAAA-MM-JJ
+    /// Première réception par une autre autorité (L114-2 ; le délai court selon L114-3), AAAA-MM-JJ
     #[arg(long, value_name = "DATE")]
     pub first_received: Option<String>,
     /// Fichiers joints

@@ -257,13 +257,14 @@ pub fn sign_pdf(pdf: &[u8], key: &SignerKey, options: &SignOptions) -> Result<Ve
 /// Whether a reader of `signed` finds the signature just made in `field`, intact and
 /// covering the whole file: what we hand out as signed must verify.
 fn reads_back(signed: &[u8], field: &str, options: &SignOptions) -> bool {
-    crate::verify::verify_pdf(signed, &crate::TrustAnchors::default(), options.time)
-        .is_ok_and(|report| {
+    crate::verify::verify_pdf(signed, &crate::TrustAnchors::default(), options.time).is_ok_and(
+        |report| {
             report
                 .signatures
                 .iter()
                 .any(|s| s.field_name == field && s.intact && s.covers_revision)
-        })
+        },
+    )
 }
 
 /// What a file rewritten whole needs for strict readers: a version in its header, and a

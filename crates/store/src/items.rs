@@ -270,6 +270,7 @@ pub(crate) fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, Sto
         silence_date: parse_opt_date(row.try_get("silence_date")?)?,
         incomplete_requested_on: parse_opt_date(row.try_get("incomplete_requested_on")?)?,
         incomplete_completed_on: parse_opt_date(row.try_get("incomplete_completed_on")?)?,
+        incomplete_deadline: parse_opt_date(row.try_get("incomplete_deadline")?)?,
         missing_documents: match row.try_get::<Option<String>, _>("missing_documents")? {
             Some(json) => {
                 serde_json::from_str(&json).map_err(|_| StoreError::corrupt("pièces manquantes"))?
@@ -305,7 +306,7 @@ pub(crate) const ITEM_COLUMNS: &str = "id, commune_id, chrono, year, direction, 
     first_receipt_elsewhere, registered_at, sender_reference, priority, confidentiality, \
     service_id, assignee_id, status, close_reason, due_date, silence_date, \
     incomplete_requested_on, incomplete_completed_on, missing_documents, implicit_decision, \
-    implicit_decision_on, acknowledged_at, created_by, updated_at";
+    implicit_decision_on, acknowledged_at, created_by, updated_at, incomplete_deadline";
 
 impl Store {
     async fn tags_of(&self, item_id: Uuid) -> Result<Vec<String>, StoreError> {
@@ -715,7 +716,7 @@ impl WriteTx {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
-                $27, $28, $29, $30, $31, $32)"
+                $27, $28, $29, $30, $31, $32, $33)"
         )))
         .bind(item.id.to_string())
         .bind(item.commune_id.to_string())
@@ -753,6 +754,7 @@ impl WriteTx {
         .bind(item.acknowledged_at.as_ref().map(instant_text))
         .bind(item.created_by.map(|s| s.to_string()))
         .bind(instant_text(&item.updated_at))
+        .bind(opt_date_text(item.incomplete_deadline))
         .execute(self.conn())
         .await?;
         for (role, ids) in [("sender", senders), ("recipient", recipients)] {
@@ -829,7 +831,8 @@ impl WriteTx {
                 due_date = $5, silence_date = $6, incomplete_requested_on = $7,
                 incomplete_completed_on = $8, priority = $9, confidentiality = $10,
                 doctype_code = $11, subject = $12, updated_at = $13, missing_documents = $14,
-                implicit_decision = $15, implicit_decision_on = $16, acknowledged_at = $17
+                implicit_decision = $15, implicit_decision_on = $16, acknowledged_at = $17,
+                incomplete_deadline = $20
              WHERE commune_id = $18 AND id = $19",
         )
         .bind(after.status.code())
@@ -855,6 +858,7 @@ impl WriteTx {
         .bind(after.acknowledged_at.as_ref().map(instant_text))
         .bind(after.commune_id.to_string())
         .bind(after.id.to_string())
+        .bind(opt_date_text(after.incomplete_deadline))
         .execute(self.conn())
         .await?;
         self.journal(

@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "second_factor",
         sql: Sql::Shared(include_str!("../migrations/0009_second_factor.sql")),
     },
+    Migration {
+        version: 10,
+        name: "documents_deadline",
+        sql: Sql::Shared(include_str!("../migrations/0010_documents_deadline.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -205,7 +205,10 @@ impl App {
             } else {
                 Vec::new()
             },
-            documents_due: None,
+            // L114-5: every AR sent while documents are awaited states their date.
+            documents_due: item
+                .incomplete_deadline
+                .filter(|_| item.incomplete_completed_on.is_none()),
             service,
             electronic: matches!(item.channel, Channel::Form | Channel::Email),
             tracking_url,

@@ -90,6 +90,7 @@ impl App {
                 Change::Incomplete {
                     requested_on: today,
                     missing: missing.clone(),
+                    deadline: due,
                 },
                 now,
             )
@@ -97,10 +98,9 @@ impl App {
         let sender = self.sender_of(commune, &item).await?;
         let to = sender.as_ref().and_then(contact_address);
         let (text, email) = if with_ar {
-            let (mut facts, _) = self
+            let (facts, _) = self
                 .acknowledgement_facts(commune, &item, Some(url))
                 .await?;
-            facts.documents_due = due;
             let ack = acknowledgement::acknowledgement_of_receipt(&facts);
             let email = match &to {
                 Some(to) => {
@@ -122,7 +122,8 @@ impl App {
             };
             (plain_text(&ack), email)
         } else {
-            let text = missing_documents_notice(commune, &item, &missing, due, &url);
+            let text =
+                missing_documents_notice(commune, &item, &missing, item.incomplete_deadline, &url);
             let email = match &to {
                 Some(to) => {
                     let settings = self.store().commune_settings(commune.id).await?;

@@ -328,6 +328,7 @@ impl App {
                         idx,
                         change: Change::Incomplete {
                             requested_on: requested,
+                            deadline: None,
                             missing: vec![
                                 "Justificatif de domicile de moins de trois mois".to_owned(),
                             ],

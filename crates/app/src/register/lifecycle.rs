@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::register::deadlines;
 use crate::{Actor, App, AppError};
+use parapheur_domain::deadline::DEFAULT_DOCUMENTS_DELAY;
 
 /// One change to an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +26,13 @@ pub enum Change {
         service_id: Option<Uuid>,
         assignee_id: Option<Uuid>,
     },
-    /// L114-5: documents were asked from the sender on that day; `missing` lists them as
+    /// L114-5: documents were asked from the sender on that day, to be produced by
+    /// `deadline` (`None`: one month, [`DEFAULT_DOCUMENTS_DELAY`]); `missing` lists them as
     /// the sender is told (may be empty when the request was made outside parapheur).
     Incomplete {
         requested_on: NaiveDate,
         missing: Vec<String>,
+        deadline: Option<NaiveDate>,
     },
     /// L114-5: the missing documents arrived on that day.
     Completed { on: NaiveDate },
@@ -124,6 +127,7 @@ impl App {
         let mut after = before.clone();
         after.updated_at = now;
         let action = change.action();
+        let reclassified = matches!(change, Change::Classify { .. });
         match change {
             Change::Status { to, reason } => {
                 before.status.check_transition(to, reason)?;
@@ -147,6 +151,7 @@ impl App {
             Change::Incomplete {
                 requested_on,
                 missing,
+                deadline,
             } => {
                 let missing: Vec<String> = missing
                     .iter()
@@ -158,17 +163,34 @@ impl App {
                         "au plus 30 pièces manquantes, de 300 caractères chacune",
                     ));
                 }
-                if requested_on < before.arrival_date || requested_on > today {
+                let deadline = deadline.unwrap_or_else(|| {
+                    parapheur_domain::deadline::end_of_delay(
+                        requested_on,
+                        DEFAULT_DOCUMENTS_DELAY,
+                        commune.holiday_zone(),
+                    )
+                });
+                if before.implicit_decision.is_some() {
                     return Err(AppError::invalid(
-                        "la demande de pièces doit dater d'entre l'arrivée et aujourd'hui",
+                        "la décision implicite est déjà enregistrée : des pièces ne peuvent plus \
+                         être demandées pour suspendre ou rouvrir le délai (article L114-5)",
                     ));
                 }
+                parapheur_domain::deadline::check_documents_request(
+                    before.arrival_date,
+                    before.silence_date,
+                    requested_on,
+                    deadline,
+                    today,
+                )
+                .map_err(AppError::invalid)?;
                 before
                     .status
                     .check_transition(Status::AwaitingDocuments, None)?;
                 after.status = Status::AwaitingDocuments;
                 after.incomplete_requested_on = Some(requested_on);
                 after.incomplete_completed_on = None;
+                after.incomplete_deadline = Some(deadline);
                 after.missing_documents = missing;
             }
             Change::Completed { on } => {
@@ -208,9 +230,18 @@ impl App {
                 after.implicit_decision_on = Some(born_on);
             }
         }
-        if before.incomplete_requested_on != after.incomplete_requested_on
-            || before.incomplete_completed_on != after.incomplete_completed_on
-            || before.doctype_code != after.doctype_code
+        // Once recorded, the implicit decision stays: nothing moves its dates. Born but not
+        // yet recorded (the watch runs later), a new type does not move it either; a request
+        // for documents dated before the silence date, or their receipt, are facts of the
+        // delay itself and are counted.
+        let frozen = before.implicit_decision.is_some()
+            || (reclassified
+                && parapheur_domain::deadline::implicit_decision_born(before.silence_date, today));
+        if !frozen
+            && (before.incomplete_requested_on != after.incomplete_requested_on
+                || before.incomplete_completed_on != after.incomplete_completed_on
+                || before.incomplete_deadline != after.incomplete_deadline
+                || before.doctype_code != after.doctype_code)
         {
             let doctype = match &after.doctype_code {
                 Some(code) => tx.doctype(commune.id, code).await?,

@@ -131,6 +131,7 @@ pub(crate) async fn register_in(
         silence_date: None,
         incomplete_requested_on: None,
         incomplete_completed_on: None,
+        incomplete_deadline: None,
         missing_documents: Vec::new(),
         implicit_decision: None,
         implicit_decision_on: None,
@@ -188,6 +189,7 @@ pub(crate) fn deadlines(
             deadline::Incompleteness {
                 requested_on,
                 completed_on: facts_from.incomplete_completed_on,
+                deadline: facts_from.incomplete_deadline,
             }
         }),
         delay: doctype.delay,

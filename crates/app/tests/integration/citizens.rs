@@ -106,13 +106,25 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
     };
     let sink = testing::start().await;
     let app = with_sink(&h, &sink).await;
-    let metropole = h.commune("37154").await; // Montbazon
-    let alsace = h.commune("67482").await; // Strasbourg
     let now = utc(2028, 9, 1, 9);
-    // R112-5 2°: the service's address, email and phone are in every AR.
-    for (commune, phone) in [(&metropole, "02 47 26 01 30"), (&alsace, "03 68 98 50 00")] {
+    // One commune per zone of the table; R112-5 2°: the service's address, email and phone
+    // are in every AR.
+    let mut communes = std::collections::HashMap::new();
+    for (zone, insee, phone) in [
+        (HolidayZone::Metropole, "37154", "02 47 26 01 30"), // Montbazon
+        (HolidayZone::AlsaceMoselle, "67482", "03 68 98 50 00"), // Strasbourg
+        (HolidayZone::Guadeloupe, "97105", "05 90 81 10 10"), // Basse-Terre
+        (HolidayZone::Martinique, "97209", "05 96 75 81 81"), // Fort-de-France
+        (HolidayZone::Guyane, "97302", "05 94 29 81 00"),    // Cayenne
+        (HolidayZone::LaReunion, "97411", "02 62 40 04 04"), // Saint-Denis
+        (HolidayZone::Mayotte, "97611", "02 69 61 10 90"),   // Mamoudzou
+        (HolidayZone::SaintBarthelemy, "97701", "05 90 29 80 40"),
+        (HolidayZone::SaintMartin, "97801", "05 90 87 50 04"),
+    ] {
+        let commune = h.commune(insee).await;
+        assert_eq!(commune.holiday_zone(), zone, "{insee}");
         app.update_commune_settings(
-            commune,
+            &commune,
             &SYSTEM,
             parapheur_app::administration::SettingsForm {
                 address: format!(
@@ -127,13 +139,11 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         )
         .await
         .unwrap();
+        communes.insert(zone, (commune, phone));
     }
     let mut expected = Vec::new();
     for (n, case) in reference_cases().into_iter().enumerate() {
-        let commune = match case.zone {
-            HolidayZone::Metropole => &metropole,
-            HolidayZone::AlsaceMoselle => &alsace,
-        };
+        let (commune, _) = &communes[&case.zone];
         let code = format!("cas-{n}");
         doctype_like(&app, commune, &code, case.delay, case.silence).await;
         // Paper and email alternately: both wordings (R112-5, R112-11-1) go through SMTP.
@@ -155,6 +165,7 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
                 Change::Incomplete {
                     requested_on: missing.requested_on,
                     missing: vec!["Plan de situation".into()],
+                    deadline: missing.deadline,
                 },
                 now,
             )
@@ -231,11 +242,8 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         ] {
             assert!(text.contains(&mention), "{}: {mention}\n{text}", case.label);
         }
-        assert!(
-            text.contains("02 47 26 01 30") || text.contains("03 68 98 50 00"),
-            "{}\n{text}",
-            case.label
-        );
+        let (_, phone) = communes[&case.zone];
+        assert!(text.contains(phone), "{}\n{text}", case.label);
         // The PDF is attached.
         let parsed = mail_parser::MessageParser::default()
             .parse(&message.data)

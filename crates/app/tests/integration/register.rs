@@ -32,6 +32,7 @@ both!(
     concurrent_registrations_are_gapless,
     each_direction_and_year_has_its_own_numbers,
     deadlines_follow_the_crpa,
+    documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_decision,
     an_edited_journal_entry_is_detected,
     a_deleted_journal_entry_is_detected,
     an_inserted_journal_entry_is_detected,
@@ -241,6 +242,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
             Change::Incomplete {
                 requested_on: day(2026, 2, 10),
                 missing: vec!["Plan de situation".to_owned()],
+                deadline: None,
             },
             now,
         )
@@ -291,6 +293,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
             Change::Incomplete {
                 requested_on: day(2026, 1, 20),
                 missing: Vec::new(),
+                deadline: None,
             },
             now,
         )
@@ -369,6 +372,174 @@ async fn deadlines_follow_the_crpa(db: Db) {
         h.app.store().item(commune.id, plain.id).await.unwrap(),
         plain
     );
+}
+
+/// L114-5 al. 3 and the birth of implicit decisions (legal review, points 1 to 3): a
+/// rejection by silence is suspended for the time given for the documents at most; that
+/// date is stored and said; documents cannot be asked after the silence date, nor once the
+/// decision is recorded; a new type does not move a decision already born.
+async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_decision(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let typed = |subject: &str, code: &str, arrival| {
+        let mut item = letter(subject, arrival);
+        item.doctype_code = Some(code.to_owned());
+        item
+    };
+    let register = |new| {
+        let app = h.app.clone();
+        let commune = commune.clone();
+        async move {
+            app.register(&commune, &SYSTEM, new, vec![], at(2026, 3, 2))
+                .await
+                .unwrap()
+                .item
+        }
+    };
+    let change = |id, change, now| {
+        let app = h.app.clone();
+        let commune = commune.clone();
+        async move { app.change_item(&commune, &SYSTEM, id, change, now).await }
+    };
+    // SVR (réclamation), arrival Monday 2 March 2026: normal end Saturday 2 May.
+    let svr = register(typed("SVR", "reclamation", day(2026, 3, 2))).await;
+    assert_eq!(svr.silence_date, Some(day(2026, 5, 2)));
+    // Documents asked on 10 March, to be produced by 10 April and never produced: the
+    // rejection is no longer sine die but 2 May + 31 days.
+    let waiting = change(
+        svr.id,
+        Change::Incomplete {
+            requested_on: day(2026, 3, 10),
+            missing: vec!["Plan de situation".into()],
+            deadline: Some(day(2026, 4, 10)),
+        },
+        at(2026, 3, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(waiting.incomplete_deadline, Some(day(2026, 4, 10)));
+    assert_eq!(
+        (waiting.due_date, waiting.silence_date),
+        (Some(day(2026, 6, 2)), Some(day(2026, 6, 2)))
+    );
+    assert_eq!(
+        h.app.store().item(commune.id, svr.id).await.unwrap(),
+        waiting
+    );
+    // Produced on 20 March: the suspension ends then, 10 days.
+    let done = change(
+        svr.id,
+        Change::Completed {
+            on: day(2026, 3, 20),
+        },
+        at(2026, 3, 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.silence_date, Some(day(2026, 5, 12)));
+
+    // Without a date given, one month from the request.
+    let other = register(typed("SVR 2", "reclamation", day(2026, 3, 2))).await;
+    let waiting = change(
+        other.id,
+        Change::Incomplete {
+            requested_on: day(2026, 3, 10),
+            missing: Vec::new(),
+            deadline: None,
+        },
+        at(2026, 3, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(waiting.incomplete_deadline, Some(day(2026, 4, 10)));
+    // A date for the documents that does not follow their request is refused.
+    let third = register(typed("SVR 3", "reclamation", day(2026, 3, 2))).await;
+    let err = change(
+        third.id,
+        Change::Incomplete {
+            requested_on: day(2026, 3, 10),
+            missing: Vec::new(),
+            deadline: Some(day(2026, 3, 10)),
+        },
+        at(2026, 3, 10),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("doit suivre leur demande"),
+        "{err}"
+    );
+
+    // SVA (urbanisme, 1 month), arrival 2 March: accepted at the end of 2 April. A request
+    // for documents dated after that is refused: the acceptance is born and stays.
+    let sva = register(typed("SVA", "urbanisme", day(2026, 3, 2))).await;
+    assert_eq!(sva.silence_date, Some(day(2026, 4, 2)));
+    let err = change(
+        sva.id,
+        Change::Incomplete {
+            requested_on: day(2026, 4, 3),
+            missing: vec!["Plan".into()],
+            deadline: None,
+        },
+        at(2026, 4, 3),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("décision implicite est née"),
+        "{err}"
+    );
+    // A new type after the birth does not move it either (SVR, 2 months, would say 2 May).
+    let reclassified = change(
+        sva.id,
+        Change::Classify {
+            doctype: "reclamation".into(),
+        },
+        at(2026, 4, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reclassified.silence_date, Some(day(2026, 4, 2)));
+    // Recorded, the decision stays: no request for documents, whatever its date.
+    let recorded = register(typed("SVA 2", "urbanisme", day(2026, 3, 2))).await;
+    change(
+        recorded.id,
+        Change::ImplicitDecision {
+            decision: "accepted".into(),
+            born_on: day(2026, 4, 2),
+        },
+        at(2026, 4, 3),
+    )
+    .await
+    .unwrap();
+    let err = change(
+        recorded.id,
+        Change::Incomplete {
+            requested_on: day(2026, 3, 20),
+            missing: Vec::new(),
+            deadline: None,
+        },
+        at(2026, 4, 3),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("déjà enregistrée"), "{err}");
+    // A request for documents made before the silence date may be recorded late.
+    let late = register(typed("SVA 3", "urbanisme", day(2026, 3, 2))).await;
+    let waiting = change(
+        late.id,
+        Change::Incomplete {
+            requested_on: day(2026, 3, 20),
+            missing: Vec::new(),
+            deadline: Some(day(2026, 4, 20)),
+        },
+        at(2026, 4, 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(waiting.silence_date, None, "SVA: runs from their receipt");
 }
 
 /// Five registrations, then tampering done straight in the database by `sql`. The setup

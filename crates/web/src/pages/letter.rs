@@ -34,7 +34,7 @@ pub struct LetterForm {
     doctype: String,
     arrival: String,
     letter_date: String,
-    /// L114-2: the day another administration received it, for a request forwarded to us.
+    /// L114-2 and L114-3: the day another administration received it, for a request forwarded to us.
     #[serde(default)]
     first_receipt: String,
     reference: String,

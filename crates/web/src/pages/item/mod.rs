@@ -328,6 +328,7 @@ pub(crate) async fn render_item(
         late => item.is_late(today), silence_date => item.silence_date.map(views::date),
         incomplete_requested_on => item.incomplete_requested_on.map(views::date),
         incomplete_completed_on => item.incomplete_completed_on.map(views::date),
+        incomplete_deadline => item.incomplete_deadline.map(views::date),
         priority => item.priority.code(), tags => item.tags, body => item.body,
         missing_documents => item.missing_documents,
         implicit_decision => item.implicit_decision.as_deref().map(|d| if d == "accepted" { "acceptation implicite" } else { "rejet implicite" }),
