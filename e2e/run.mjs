@@ -928,8 +928,9 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   // Both acknowledgements reach the citizen, with the dates of R112-5.
   const isAr = (m) => m.to.includes(email) && /Accusé de réception/.test(m.subject);
   const acks = await waitForMail(isAr, 'accusé de réception');
-  // "Demande administrative": two months of silence mean acceptance, from today.
-  const deemed = `réputée acceptée le ${parisDatePlusMonths(2)}`;
+  // "Demande administrative", outside any procedure set by a text: two months of silence
+  // mean rejection, from today (L231-4 2°).
+  const deemed = `réputée rejetée le ${parisDatePlusMonths(2)}`;
   check(acks[0].text.replace(/\s+/g, ' ').includes(deemed), `AR without "${deemed}":\n${acks[0].text}`);
   check(acks[0].text.includes(chrono), 'AR without the number');
   await waitForMail((m) => m.to.includes(email) && /enregistrement/i.test(m.subject), "accusé d'enregistrement");

@@ -50,9 +50,20 @@ pub fn default_set() -> Vec<DocumentType> {
             mail,
             true,
         ),
+        // L231-4 2°: a request that no text provides a procedure for is rejected by
+        // silence; acceptance (L231-1) is for procedures a text sets out, whose type the
+        // commune picks when it knows the text.
         t(
             "demande-administrative",
-            "Demande administrative (silence vaut acceptation)",
+            "Demande administrative hors procédure prévue par un texte (silence vaut rejet)",
+            Delay::Months(2),
+            Rejection,
+            mail,
+            false,
+        ),
+        t(
+            "demande-sva",
+            "Demande d'une procédure prévue par un texte (silence vaut acceptation)",
             Delay::Months(2),
             Acceptance,
             mail,
@@ -60,7 +71,7 @@ pub fn default_set() -> Vec<DocumentType> {
         ),
         t(
             "demande-svr",
-            "Demande (silence vaut rejet)",
+            "Demande d'une procédure où un texte fait valoir le silence comme rejet",
             Delay::Months(2),
             Rejection,
             mail,

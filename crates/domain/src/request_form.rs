@@ -604,7 +604,7 @@ fn error(key: &str, message: &str) -> FieldError {
 /// Three forms a small commune can publish as they are. Their document types come from
 /// `doctype::default_set`: `occupation-domaine-public` (silence vaut rejet, 2 months),
 /// `courrier` (no implicit decision, no acknowledgement: a report asks for no decision) and
-/// `demande-administrative` (silence vaut acceptation, 2 months).
+/// `demande-administrative` (silence vaut rejet, 2 months: L231-4 2°).
 pub fn demo_forms() -> Vec<RequestForm> {
     let field =
         |key: &str, label: &str, kind: FieldKind, required: bool, help: Option<&str>| FormField {
@@ -1217,6 +1217,6 @@ mod tests {
         };
         assert_eq!(silence("occupation-domaine-public"), SilenceRule::Rejection);
         assert_eq!(silence("courrier"), SilenceRule::None);
-        assert_eq!(silence("demande-administrative"), SilenceRule::Acceptance);
+        assert_eq!(silence("demande-administrative"), SilenceRule::Rejection);
     }
 }

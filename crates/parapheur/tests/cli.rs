@@ -517,7 +517,7 @@ fn init_then_register(backend: Backend) {
     assert_eq!(item["chrono"], chrono_number(3));
     assert_eq!(item["arrival_date"], "2026-01-31");
     assert_eq!(item["due_date"], "2026-03-31", "{v}");
-    // Silence vaut acceptation: the implicit decision is born on the due date.
+    // Silence vaut rejet (L231-4 2°): the implicit decision is born on the due date.
     assert_eq!(item["silence_date"], "2026-03-31", "{v}");
     let attachments = v["attachments"].as_array().unwrap();
     assert_eq!(attachments.len(), 1, "{v}");
@@ -583,7 +583,7 @@ fn init_then_register(backend: Backend) {
     if let Ok(text) = Command::new("pdftotext").arg(&pdf).arg("-").output() {
         let text = String::from_utf8_lossy(&text.stdout).replace('\n', " ");
         assert!(text.contains("31 janvier 2026"), "{text}");
-        assert!(text.contains("réputée acceptée le 31 mars 2026"), "{text}");
+        assert!(text.contains("réputée rejetée le 31 mars 2026"), "{text}");
     } else {
         eprintln!("NOTE: pdftotext missing (poppler-utils): the AR's text is not checked");
     }

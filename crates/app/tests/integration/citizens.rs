@@ -465,10 +465,11 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         .iter()
         .find(|(s, _)| s.contains("Accusé de réception"))
         .expect("accusé de réception");
-    // SVA, two months from 2 March 2026: accepted on 2 May 2026 (L231-1).
+    // A request outside any procedure set by a text, two months from 2 March 2026:
+    // rejected on 2 May 2026 (L231-4 2°).
     assert!(receipt.1.contains("2 mars 2026"), "{}", receipt.1);
     assert!(
-        receipt.1.contains("réputée acceptée le 2 mai 2026"),
+        receipt.1.contains("réputée rejetée le 2 mai 2026"),
         "{}",
         receipt.1
     );
@@ -490,7 +491,11 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         .await
         .unwrap();
     assert_eq!(waiting.status, Status::AwaitingDocuments);
-    assert_eq!(waiting.silence_date, None);
+    // L114-5 al. 3: suspended until 5 April at most, 31 days: 2 May + 31 = 2 June.
+    assert_eq!(
+        waiting.silence_date,
+        chrono::NaiveDate::from_ymd_opt(2026, 6, 2)
+    );
     app.deliver_outbox(asked).await.unwrap();
     let received = sink.wait_for(3, StdDuration::from_secs(10)).await;
     let (_, list) = text_of(&received[2].data);
@@ -527,10 +532,10 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     .unwrap();
     let view = app.tracking(&token).await.unwrap();
     assert_eq!(view.item.status, Status::InProgress);
-    // SVA: the delay runs again from receipt of the documents: 10 May 2026.
+    // SVR: the documents end the suspension on 10 March, 5 days: 7 May 2026.
     assert_eq!(
         view.item.silence_date,
-        chrono::NaiveDate::from_ymd_opt(2026, 5, 10)
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 7)
     );
     assert_eq!(view.attachments.len(), 1);
     assert!(view.messages.iter().any(|m| m.from_citizen));
@@ -540,7 +545,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     let (subject, text) = text_of(&received[3].data);
     assert!(subject.contains("Accusé de réception"), "{subject}");
     assert!(
-        text.contains("réputée acceptée") && text.contains("10 mai 2026"),
+        text.contains("réputée rejetée") && text.contains("7 mai 2026"),
         "{text}"
     );
     assert!(
@@ -580,7 +585,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
     assert_eq!(still.status, Status::InProgress);
     assert_eq!(
         still.silence_date,
-        chrono::NaiveDate::from_ymd_opt(2026, 5, 10)
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 7)
     );
     app.deliver_outbox(holding_at).await.unwrap();
     sink.wait_for(5, StdDuration::from_secs(10)).await;

@@ -203,7 +203,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
         .register(
             &commune,
             &SYSTEM,
-            typed("SVA", "demande-administrative", day(2026, 1, 31)),
+            typed("SVA", "demande-sva", day(2026, 1, 31)),
             vec![],
             now,
         )
@@ -325,7 +325,7 @@ async fn deadlines_follow_the_crpa(db: Db) {
         .unwrap()
         .item;
     assert_eq!(fwd_svr.due_date, Some(day(2026, 3, 5)));
-    fwd.doctype_code = Some("demande-administrative".into());
+    fwd.doctype_code = Some("demande-sva".into());
     let fwd_sva = h
         .app
         .register(&commune, &SYSTEM, fwd, vec![], now)
@@ -543,7 +543,7 @@ async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_dec
 }
 
 /// Five registrations, then tampering done straight in the database by `sql`. The setup
-/// journals 20 entries (the commune, 13 document types, a service, 5 items).
+/// journals 21 entries (the commune, 14 document types, a service, 5 items).
 async fn tampered(db: Db, sql: &[&str]) -> Option<Vec<JournalProblem>> {
     let h = Harness::new(db).await?;
     let commune = h.commune("01004").await;
@@ -561,7 +561,7 @@ async fn tampered(db: Db, sql: &[&str]) -> Option<Vec<JournalProblem>> {
     }
     let clean = h.app.verify_journals(|_| {}).await.unwrap();
     assert!(clean[0].report.is_intact(), "{:?}", clean[0].report);
-    assert_eq!(clean[0].report.entries, 20);
+    assert_eq!(clean[0].report.entries, 21);
     for statement in sql {
         let n = h.app.store().execute_unchecked(statement).await.unwrap();
         assert!(n > 0, "tampering did nothing: {statement}");
@@ -617,8 +617,8 @@ async fn an_inserted_journal_entry_is_detected(db: Db) {
     );
     assert!(
         problems.contains(&JournalProblem::HeadMismatch {
-            head_seq: 20,
-            last_seq: 21
+            head_seq: 21,
+            last_seq: 22
         }),
         "{problems:?}"
     );

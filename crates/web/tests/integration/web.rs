@@ -607,7 +607,8 @@ async fn incomplete_requests_and_copies_from_the_item_page() {
     let site = site().await;
     let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
     let mut new = NewItem::incoming(Channel::Paper, "Demande incomplète", today);
-    new.doctype_code = Some("demande-administrative".into());
+    // Silence vaut acceptation: while documents are awaited, the delay has not started.
+    new.doctype_code = Some("demande-sva".into());
     let item = site
         .app
         .register(&site.a, &Actor::System("test"), new, vec![], Utc::now())
