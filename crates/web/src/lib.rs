@@ -5,9 +5,9 @@
 //! from that table and each route gets its guard from it (the security matrix test iterates
 //! the same table). Handlers extract the request (the `Me` extractor, the CSRF token), call
 //! the use cases of `app`, which check the person's rights again, and render a template. Pages live in
-//! `pages/`, one file or folder per feature as in `app`; some reads still query
-//! `app.store()` directly, until each has a use case of its own. Every query names the commune of the
-//! logged-in person, so another commune's ids are simply "not found". Security headers are
+//! `pages/`, one file or folder per feature as in `app`; reads go through `app` too (each
+//! feature's `views`), never to the store or the file store. Every query names the commune of
+//! the logged-in person, so another commune's ids are simply "not found". Security headers are
 //! set once for every response: a strict Content-Security-Policy (no inline script or
 //! style), no framing by other sites, no MIME sniffing.
 

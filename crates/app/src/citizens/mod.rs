@@ -12,6 +12,7 @@ mod forms;
 mod missing_documents;
 mod replies;
 mod tracking;
+pub mod views;
 
 pub use acknowledgements::{Acknowledgeable, NoAcknowledgement};
 pub use tracking::token_hash;

@@ -4,6 +4,7 @@ pub mod anchors;
 pub mod integrity;
 pub mod lifecycle;
 pub mod suggest;
+pub mod views;
 
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;

@@ -206,7 +206,7 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let renamed = |name: &str| parapheur_app::store::users::User {
+    let renamed = |name: &str| parapheur_store::users::User {
         display_name: name.into(),
         ..user.clone()
     };
@@ -221,12 +221,12 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        matches!(err, parapheur_store::StoreError::Changed(_)),
         "{err:?}"
     );
     drop(tx);
     let settings = h.app.store().commune_settings(commune.id).await.unwrap();
-    let with = |address: &str| parapheur_app::store::communes::CommuneSettings {
+    let with = |address: &str| parapheur_store::communes::CommuneSettings {
         address: Some(address.into()),
         ..settings.clone()
     };
@@ -241,7 +241,7 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        matches!(err, parapheur_store::StoreError::Changed(_)),
         "{err:?}"
     );
     drop(tx);

@@ -49,7 +49,6 @@ async fn page(
         .to_string();
     let users: Vec<_> = state
         .app
-        .store()
         .users(commune.id)
         .await?
         .into_iter()

@@ -7,10 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::Actor;
+use parapheur_app::administration::views::Service;
 use parapheur_app::capture::mailboxes::MailboxSettings;
+use parapheur_app::capture::views::{InboundMessage, InboundState};
 use parapheur_app::capture::{CaptureOutcome, Rule, RuleField};
-use parapheur_app::store::capture::{InboundMessage, InboundState};
-use parapheur_app::store::services::Service;
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -33,7 +33,7 @@ async fn may_read(state: &WebState, me: &Me, m: &InboundMessage) -> Result<bool,
     let (Some(user), Some(item_id)) = (me.confidential_filter(), m.item_id) else {
         return Ok(true);
     };
-    let item = state.app.store().item(me.0.commune.id, item_id).await?;
+    let item = state.app.item(me.0.commune.id, item_id).await?;
     Ok(
         item.confidentiality != parapheur_app::domain::item::Confidentiality::Confidential
             || item.assignee_id == Some(user)
@@ -68,7 +68,7 @@ async fn render_list(
     let commune = &me.0.commune;
     let all = etat == "tous";
     let filter = (!all).then_some(InboundState::Quarantined);
-    let store = state.app.store();
+    let store = &state.app;
     let mut rows = Vec::new();
     for m in store.inbound_list(commune.id, filter, 200).await? {
         let readable = may_read(state, me, &m).await?;
@@ -116,7 +116,7 @@ pub async fn retry(
     me.require_register()?;
     let id = parse_id(&id)?;
     // Another commune's message is not found here.
-    state.app.store().inbound(me.0.commune.id, id).await?;
+    state.app.inbound(me.0.commune.id, id).await?;
     match state
         .app
         .retry_inbound(&me.0.commune, &Actor::User(me.0.user.id), id, Utc::now())
@@ -143,11 +143,7 @@ async fn readable_message(
     id: &str,
 ) -> Result<(InboundMessage, Vec<u8>), WebError> {
     me.require_register()?;
-    let m = state
-        .app
-        .store()
-        .inbound(me.0.commune.id, parse_id(id)?)
-        .await?;
+    let m = state.app.inbound(me.0.commune.id, parse_id(id)?).await?;
     if !may_read(state, me, &m).await? {
         return Err(WebError::NotFound);
     }
@@ -347,7 +343,6 @@ async fn mailboxes_page(
     let commune = &me.0.commune;
     let mailboxes: Vec<_> = state
         .app
-        .store()
         .mailboxes(commune.id)
         .await?
         .into_iter()
@@ -384,7 +379,7 @@ pub async fn add_mailbox(
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
     me.require_admin()?;
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
         Err(e) => return mailboxes_page(&state, &me, &form, Some(e), None).await,
@@ -418,7 +413,7 @@ async fn mailbox_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let store = state.app.store();
+    let store = &state.app;
     let row = store.mailbox(me.0.commune.id, id).await?;
     let services = store.services(me.0.commune.id).await?;
     let loaded;
@@ -494,7 +489,7 @@ pub async fn update_mailbox(
     me.check_csrf(&form.csrf)?;
     me.require_admin()?;
     let id = parse_id(&id)?;
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
         Err(e) => {
@@ -538,7 +533,7 @@ pub async fn poll_now(
     me.check_csrf(&form.csrf)?;
     me.require_admin()?;
     let id = parse_id(&id)?;
-    let row = state.app.store().mailbox(me.0.commune.id, id).await?;
+    let row = state.app.mailbox(me.0.commune.id, id).await?;
     let (notice, error) = match state.app.poll_mailbox(&me.0.commune, &row, Utc::now).await {
         Ok(r) => (
             Some(format!(

@@ -146,11 +146,10 @@ fn unique_key(label: &str, taken: &[FormField]) -> String {
 pub async fn forms(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     me.require_admin()?;
     let commune = &me.0.commune;
-    let doctypes = state.app.store().doctypes(commune.id).await?;
-    let services = state.app.store().services(commune.id).await?;
+    let doctypes = state.app.doctypes(commune.id).await?;
+    let services = state.app.services(commune.id).await?;
     let forms: Vec<_> = state
         .app
-        .store()
         .request_forms(commune.id)
         .await?
         .into_iter()
@@ -202,8 +201,8 @@ async fn form_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let commune = &me.0.commune;
-    let doctypes = state.app.store().doctypes(commune.id).await?;
-    let services = state.app.store().services(commune.id).await?;
+    let doctypes = state.app.doctypes(commune.id).await?;
+    let services = state.app.services(commune.id).await?;
     let page = templates::render(
         "admin_form.html",
         ctx! {
@@ -336,7 +335,6 @@ pub async fn reply_templates(
     me.require_admin()?;
     let list: Vec<_> = state
         .app
-        .store()
         .reply_templates(me.0.commune.id)
         .await?
         .into_iter()
@@ -409,7 +407,6 @@ pub async fn reply_template(
     }
     let t = state
         .app
-        .store()
         .reply_template(me.0.commune.id, &code)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -441,7 +438,6 @@ pub async fn save_reply_template(
     if new
         && state
             .app
-            .store()
             .reply_template(me.0.commune.id, &code)
             .await?
             .is_some()
@@ -481,15 +477,14 @@ pub async fn save_reply_template(
 pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     me.require_admin()?;
     let commune = &me.0.commune;
-    let counts = state.app.store().outbox_counts(Some(commune.id)).await?;
+    let counts = state.app.outbox_counts(Some(commune.id)).await?;
     let messages: Vec<_> = state
         .app
-        .store()
         .outbox(commune.id, 200)
         .await?
         .into_iter()
         .map(|m| {
-            use parapheur_app::store::citizens::OutboxState;
+            use parapheur_app::citizens::views::OutboxState;
             ctx! {
                 id => m.id.to_string(),
                 at => views::instant(m.created_at, commune),

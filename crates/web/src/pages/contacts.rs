@@ -39,7 +39,6 @@ pub async fn list(
 ) -> Result<Html<String>, WebError> {
     let contacts: Vec<_> = state
         .app
-        .store()
         .search_contacts(me.0.commune.id, &query.q, 200)
         .await?
         .iter()
@@ -62,11 +61,7 @@ pub async fn suggestions(
     if q.chars().count() < 2 {
         return Ok(axum::Json(Vec::new()));
     }
-    let found = state
-        .app
-        .store()
-        .search_contacts(me.0.commune.id, q, 10)
-        .await?;
+    let found = state.app.search_contacts(me.0.commune.id, q, 10).await?;
     Ok(axum::Json(
         found
             .iter()
@@ -93,7 +88,7 @@ pub async fn show(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
-    let store = state.app.store();
+    let store = &state.app;
     let contact = store.contact(commune.id, id).await?;
     let probe = NewContact {
         first_name: contact.first_name.clone(),

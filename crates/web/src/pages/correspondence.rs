@@ -243,7 +243,7 @@ pub async fn reply_form(
 ) -> Result<Html<String>, WebError> {
     me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
-    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let templates_list = state.app.reply_templates(me.0.commune.id).await?;
     let chosen = templates_list
         .iter()
         .find(|t| t.code == q.modele && t.active);
@@ -265,11 +265,11 @@ async fn reply_page(
     body: &str,
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let templates_list = state.app.reply_templates(me.0.commune.id).await?;
     let mut to = None;
-    for (role, contact) in state.app.store().item_contacts(item.id).await? {
+    for (role, contact) in state.app.item_contacts(item.id).await? {
         if role == "sender" {
-            let c = state.app.store().contact(me.0.commune.id, contact).await?;
+            let c = state.app.contact(me.0.commune.id, contact).await?;
             to = Some(match &c.email {
                 Some(e) => format!("{} <{e}>", c.display_name()),
                 None => format!("{} (sans adresse électronique)", c.display_name()),

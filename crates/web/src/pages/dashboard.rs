@@ -7,7 +7,7 @@ use axum::response::Html;
 use chrono::{Datelike, Duration, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Direction, Status};
-use parapheur_app::store::items::ItemFilter;
+use parapheur_app::register::views::ItemFilter;
 use serde::Serialize;
 
 use crate::error::WebError;
@@ -26,7 +26,7 @@ pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<Str
     let commune = &me.0.commune;
     let now = Utc::now();
     let today = local_date(now, commune.zone());
-    let store = state.app.store();
+    let store = &state.app;
     let activity = store
         .activity_since(commune.id, now - Duration::days(366))
         .await?;
@@ -132,7 +132,7 @@ pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<Str
 pub async fn awaiting(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let today = local_date(Utc::now(), commune.zone());
-    let store = state.app.store();
+    let store = &state.app;
     let rows = |items: Vec<parapheur_app::domain::Item>| -> Vec<ItemRow> {
         items.iter().map(|i| ItemRow::new(i, today)).collect()
     };

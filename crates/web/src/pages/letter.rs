@@ -53,7 +53,7 @@ pub(crate) async fn form_page(
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let store = state.app.store();
+    let store = &state.app;
     let today = local_date(Utc::now(), commune.zone())
         .format("%Y-%m-%d")
         .to_string();

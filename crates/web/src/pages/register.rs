@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Channel, Direction, Status};
-use parapheur_app::store::items::{ItemFilter, ItemOrder};
+use parapheur_app::register::views::{ItemFilter, ItemOrder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -101,7 +101,7 @@ pub async fn register(
     let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
-    let store = state.app.store();
+    let store = &state.app;
     let page = q.page.max(0);
     // One row more than a page tells whether a next page exists: counting every matching
     // row of the year would cost more than the page itself. The year's totals come from the
@@ -216,7 +216,7 @@ pub async fn register_pdf(
     let year = q.annee.unwrap_or(today.year());
     let mut filter = q.filter(year, &me)?;
     filter.order = ItemOrder::Oldest;
-    let store = state.app.store();
+    let store = &state.app;
     let items = store
         .items(commune.id, &filter, MAX_PRINTED_ROWS + 1, 0)
         .await?;
@@ -328,11 +328,7 @@ pub async fn register_csv(
     let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
-    let items = state
-        .app
-        .store()
-        .items(commune.id, &filter, 1_000_000, 0)
-        .await?;
+    let items = state.app.items(commune.id, &filter, 1_000_000, 0).await?;
     let mut out = String::from("\u{feff}");
     let header = [
         "Numéro",

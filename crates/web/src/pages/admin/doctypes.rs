@@ -91,7 +91,6 @@ async fn doctypes_page(
 ) -> Result<Html<String>, WebError> {
     let doctypes: Vec<_> = state
         .app
-        .store()
         .all_doctypes(me.0.commune.id)
         .await?
         .into_iter()
@@ -167,7 +166,6 @@ async fn doctype_page(
 ) -> Result<Html<String>, WebError> {
     let (doctype, active) = state
         .app
-        .store()
         .all_doctypes(me.0.commune.id)
         .await?
         .into_iter()

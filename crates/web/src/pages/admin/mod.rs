@@ -73,7 +73,7 @@ async fn settings_page(
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let settings = state.app.store().commune_settings(commune.id).await?;
+    let settings = state.app.commune_settings(commune.id).await?;
     let gaps = state.app.acknowledgement_gaps(commune).await?;
     Ok(Html(templates::render(
         "admin_commune.html",
@@ -180,7 +180,7 @@ pub async fn save_settings(
         Ok(()) => {
             // The session still holds the old commune (numbering format): read it anew.
             let me = Me(parapheur_app::administration::auth::Authenticated {
-                commune: state.app.store().commune(commune.id).await?,
+                commune: state.app.commune_by_id(commune.id).await?,
                 ..me.0
             });
             settings_page(&state, &me, None, Some("Paramètres enregistrés.".into())).await
@@ -193,7 +193,7 @@ pub async fn save_settings(
 }
 /// The commune's logo, for any of its users (it is printed on every letter).
 pub async fn logo(State(state): State<WebState>, me: Me) -> Result<Response, WebError> {
-    let settings = state.app.store().commune_settings(me.0.commune.id).await?;
+    let settings = state.app.commune_settings(me.0.commune.id).await?;
     let (Some(sha), Some(media_type)) = (settings.logo_sha256, settings.logo_type) else {
         return Err(WebError::NotFound);
     };
@@ -238,7 +238,6 @@ async fn host_page(
 ) -> Result<Html<String>, WebError> {
     let communes: Vec<_> = state
         .app
-        .store()
         .commune_summaries()
         .await?
         .into_iter()

@@ -39,7 +39,6 @@ async fn services_page(
 ) -> Result<Html<String>, WebError> {
     let services: Vec<_> = state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()
@@ -96,7 +95,6 @@ async fn service_page(
 ) -> Result<Html<String>, WebError> {
     let service = state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()

@@ -46,7 +46,6 @@ fn roles() -> Vec<minijinja::Value> {
 async fn service_choices(state: &WebState, me: &Me) -> Result<Vec<minijinja::Value>, WebError> {
     Ok(state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()
@@ -62,7 +61,7 @@ async fn users_page(
     error: Option<String>,
     invitation: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let users: Vec<_> = state
         .app
         .managed_users(&me.0.commune, &me.0.user)

@@ -296,14 +296,9 @@ pub async fn link(
     let item = visible_item(&state, &me, &id).await?;
     let kind: parapheur_app::domain::LinkKind = form.kind.parse().map_err(WebError::BadRequest)?;
     let number = form.numero.trim();
-    let other = match state
-        .app
-        .store()
-        .item_by_chrono(me.0.commune.id, number)
-        .await
-    {
+    let other = match state.app.item_by_chrono(me.0.commune.id, number).await {
         Ok(other) => other,
-        Err(parapheur_app::store::StoreError::NotFound(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::NotFound => {
             let error = format!("aucun élément ne porte le numéro « {number} »");
             let page = render_item(&state, &me, &item, None, Some(error)).await?;
             return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());

@@ -29,22 +29,9 @@ pub(crate) fn parse_id(text: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(text).map_err(|_| WebError::NotFound)
 }
 
-/// The item, if this person may see it: same commune (the query says so) and, for a
-/// confidential item, in charge of it, its author, an élu or an administrator.
+/// The item, if this person may see it (`App::readable_item`: the one confidentiality rule).
 pub(crate) async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebError> {
-    let item = state
-        .app
-        .store()
-        .item(me.0.commune.id, parse_id(id)?)
-        .await?;
-    if !state
-        .app
-        .is_readable_by(&item, me.confidential_filter())
-        .await?
-    {
-        return Err(WebError::NotFound);
-    }
-    Ok(item)
+    Ok(state.app.readable_item(&me.0, parse_id(id)?).await?)
 }
 
 fn action_label(action: &str, before: Option<&str>, after: Option<&str>) -> String {
@@ -79,7 +66,7 @@ pub(crate) async fn render_item(
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune: &Commune = &me.0.commune;
-    let store = state.app.store();
+    let store = &state.app;
     let today = local_date(Utc::now(), commune.zone());
     let users = store.users(commune.id).await?;
     let services = store.services(commune.id).await?;
@@ -271,7 +258,7 @@ pub(crate) async fn render_item(
             ctx! {
                 at => views::instant(m.created_at, commune),
                 subject => m.subject, to => m.recipients, state => m.state.label_fr(),
-                failed => m.state == parapheur_app::store::citizens::OutboxState::Failed,
+                failed => m.state == parapheur_app::citizens::views::OutboxState::Failed,
                 error => m.last_error,
             }
         })
@@ -297,7 +284,6 @@ pub(crate) async fn render_item(
     let can_acknowledge = incoming && doctype.as_ref().is_some_and(|d| !d.no_acknowledgement);
     let letters: Vec<_> = state
         .app
-        .store()
         .folders_of_item(commune.id, item.id)
         .await?
         .into_iter()
@@ -306,7 +292,6 @@ pub(crate) async fn render_item(
     let letter_templates: Vec<_> = if incoming && me.can_register() {
         state
             .app
-            .store()
             .reply_templates(commune.id)
             .await?
             .into_iter()

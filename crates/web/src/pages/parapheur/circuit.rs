@@ -93,7 +93,6 @@ pub async fn start(
     } else {
         let template = state
             .app
-            .store()
             .circuit_templates(commune.id)
             .await?
             .into_iter()

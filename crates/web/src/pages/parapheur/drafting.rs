@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::AppError;
 use parapheur_app::parapheur::LetterInput;
-use parapheur_app::store::parapheur::FolderRow;
+use parapheur_app::parapheur::views::FolderRow;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -103,7 +103,7 @@ pub(super) async fn refused(
     folder: &FolderRow,
     e: AppError,
 ) -> Result<Response, WebError> {
-    let folder = state.app.store().folder(me.0.commune.id, folder.id).await?;
+    let folder = state.app.folder(me.0.commune.id, folder.id).await?;
     let page = folder_page(state, me, &folder, Some(e.to_string())).await?;
     Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
 }

@@ -8,7 +8,7 @@ use parapheur_app::AppError;
 use parapheur_app::domain::circuit::CircuitDef;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::parapheur::keys::KeyOwner;
-use parapheur_app::store::parapheur::KeyKind;
+use parapheur_app::parapheur::views::KeyKind;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ async fn admin_page(
 ) -> Result<Html<String>, WebError> {
     require_admin(me)?;
     let commune = &me.0.commune;
-    let users = state.app.store().users(commune.id).await?;
+    let users = state.app.users(commune.id).await?;
     let name = |id: Uuid| {
         users
             .iter()
@@ -44,7 +44,6 @@ async fn admin_page(
     let today = local_date(Utc::now(), commune.zone());
     let circuits: Vec<_> = state
         .app
-        .store()
         .circuit_templates(commune.id)
         .await?
         .into_iter()
@@ -57,7 +56,6 @@ async fn admin_page(
         .collect();
     let delegations: Vec<_> = state
         .app
-        .store()
         .delegations(commune.id, today)
         .await?
         .into_iter()
@@ -71,7 +69,7 @@ async fn admin_page(
             }
         })
         .collect();
-    let keys = state.app.store().signing_keys(commune.id).await?;
+    let keys = state.app.signing_keys(commune.id).await?;
     let signers: Vec<_> = users
         .iter()
         .filter(|u| u.active)
@@ -91,7 +89,6 @@ async fn admin_page(
         .collect();
     let doctypes: Vec<_> = state
         .app
-        .store()
         .doctypes(commune.id)
         .await?
         .into_iter()

@@ -457,7 +457,6 @@ pub async fn submit(
             let receipt = match &public.form.doctype_code {
                 Some(dt) => state
                     .app
-                    .store()
                     .doctype(commune.id, dt)
                     .await?
                     .is_some_and(|d| !d.no_acknowledgement),

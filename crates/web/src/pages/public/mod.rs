@@ -33,7 +33,6 @@ use parapheur_app::AppError;
 use parapheur_app::citizens::PublicForm;
 use parapheur_app::domain::clock::utc_offset_minutes;
 use parapheur_app::domain::{Commune, french};
-use parapheur_app::store::StoreError;
 use serde::Serialize;
 
 use crate::error::WebError;
@@ -91,12 +90,6 @@ impl From<AppError> for PublicError {
             WebError::Internal(m) => PublicError::Internal(m),
             WebError::Login { .. } => PublicError::NotFound,
         }
-    }
-}
-
-impl From<StoreError> for PublicError {
-    fn from(e: StoreError) -> Self {
-        PublicError::from(AppError::from(e))
     }
 }
 
@@ -168,7 +161,7 @@ struct Mairie {
 }
 
 async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicError> {
-    let settings = state.app.store().commune_settings(commune.id).await?;
+    let settings = state.app.commune_settings(commune.id).await?;
     let present = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let phone = present(settings.phone);
     Ok(Mairie {
@@ -195,7 +188,7 @@ async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicErr
 pub async fn logo(State(state): State<WebState>, Path(insee): Path<String>) -> Response {
     let result = async {
         let commune = commune_of(&state, &insee).await?;
-        let settings = state.app.store().commune_settings(commune.id).await?;
+        let settings = state.app.commune_settings(commune.id).await?;
         let (Some(sha), Some(media_type)) = (settings.logo_sha256, settings.logo_type) else {
             return Err(PublicError::NotFound);
         };
@@ -218,7 +211,6 @@ async fn commune_of(state: &WebState, insee: &str) -> Result<Commune, PublicErro
     }
     state
         .app
-        .store()
         .commune_by_insee(insee)
         .await?
         .ok_or(PublicError::NotFound)

@@ -71,12 +71,7 @@ pub(super) async fn check_pow(
         0,
     )
     .unwrap_or(now);
-    if state
-        .app
-        .store()
-        .spend_challenge(nonce, expires, now)
-        .await?
-    {
+    if state.app.spend_challenge(nonce, expires, now).await? {
         Ok(Ok(()))
     } else {
         Ok(Err(PowRefusal::Replayed))

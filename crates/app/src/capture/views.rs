@@ -1,0 +1,60 @@
+//! What the front ends read of capture: the messages received, the quarantine and the
+//! mailboxes; and the one write they ask of extraction, putting failed jobs back.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use parapheur_store::capture::{InboundMessage, InboundState, MailboxRow};
+
+use crate::{App, AppError};
+
+impl App {
+    pub async fn inbound(&self, commune_id: Uuid, id: Uuid) -> Result<InboundMessage, AppError> {
+        Ok(self.store.inbound(commune_id, id).await?)
+    }
+
+    /// Inbound messages, newest first; only those in `state` when given.
+    pub async fn inbound_list(
+        &self,
+        commune_id: Uuid,
+        state: Option<InboundState>,
+        limit: i64,
+    ) -> Result<Vec<InboundMessage>, AppError> {
+        Ok(self.store.inbound_list(commune_id, state, limit).await?)
+    }
+
+    /// The inbound messages that became or joined an item, oldest first.
+    pub async fn inbound_of_item(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<InboundMessage>, AppError> {
+        Ok(self.store.inbound_of_item(commune_id, item_id).await?)
+    }
+
+    pub async fn quarantine_count(&self, commune_id: Uuid) -> Result<i64, AppError> {
+        Ok(self.store.quarantine_count(commune_id).await?)
+    }
+
+    pub async fn mailbox(&self, commune_id: Uuid, id: Uuid) -> Result<MailboxRow, AppError> {
+        Ok(self.store.mailbox(commune_id, id).await?)
+    }
+
+    pub async fn mailboxes(&self, commune_id: Uuid) -> Result<Vec<MailboxRow>, AppError> {
+        Ok(self.store.mailboxes(commune_id).await?)
+    }
+
+    /// Every active mailbox of the installation, for the poller.
+    pub async fn active_mailboxes(&self) -> Result<Vec<MailboxRow>, AppError> {
+        Ok(self.store.active_mailboxes().await?)
+    }
+
+    /// Sends every failed job of a commune back to the queue (after installing OCR, say).
+    pub async fn requeue_failed_jobs(
+        &self,
+        commune_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AppError> {
+        Ok(self.store.requeue_failed_jobs(commune_id, now).await?)
+    }
+}
