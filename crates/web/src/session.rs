@@ -95,16 +95,6 @@ impl Me {
         self.0.user.role.can_register()
     }
 
-    pub fn require_register(&self) -> Result<(), WebError> {
-        if self.can_register() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "votre rôle ne permet pas d'enregistrer ni de traiter le courrier".into(),
-            ))
-        }
-    }
-
     /// What every page shows about the person.
     pub fn view(&self) -> MeView {
         MeView {

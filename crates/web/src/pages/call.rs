@@ -69,7 +69,6 @@ pub async fn form(
     me: Me,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let notice = q
         .get("enregistre")
         .map(|n| format!("Appel enregistré sous le numéro {n}."));
@@ -81,7 +80,6 @@ pub async fn submit(
     me: Me,
     Form(form): Form<CallForm>,
 ) -> Result<Response, WebError> {
-    me.require_register()?;
     me.check_csrf(&form.csrf)?;
     let commune = &me.0.commune;
     let now = Utc::now();

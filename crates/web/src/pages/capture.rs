@@ -54,7 +54,6 @@ pub async fn list(
     me: Me,
     Query(q): Query<InboundQuery>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     render_list(&state, &me, &q.etat, None, None).await
 }
 
@@ -113,7 +112,6 @@ pub async fn retry(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let id = parse_id(&id)?;
     // Another commune's message is not found here.
     state.app.inbound(me.0.commune.id, id).await?;
@@ -142,7 +140,6 @@ async fn readable_message(
     me: &Me,
     id: &str,
 ) -> Result<(InboundMessage, Vec<u8>), WebError> {
-    me.require_register()?;
     let m = state.app.inbound(me.0.commune.id, parse_id(id)?).await?;
     if !may_read(state, me, &m).await? {
         return Err(WebError::NotFound);
@@ -362,7 +359,6 @@ async fn mailboxes_page(
 }
 
 pub async fn mailboxes(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let form = MailboxForm {
         port: "993".into(),
         folder: "INBOX".into(),
@@ -378,7 +374,6 @@ pub async fn add_mailbox(
     Form(form): Form<MailboxForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
@@ -476,7 +471,6 @@ pub async fn mailbox(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     mailbox_page(&state, &me, parse_id(&id)?, None, None, None).await
 }
 
@@ -487,7 +481,6 @@ pub async fn update_mailbox(
     Form(form): Form<MailboxForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
@@ -531,7 +524,6 @@ pub async fn poll_now(
     Form(form): Form<CsrfForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let row = state.app.mailbox(me.0.commune.id, id).await?;
     let (notice, error) = match state.app.poll_mailbox(&me.0.commune, &row, Utc::now).await {

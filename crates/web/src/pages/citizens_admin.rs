@@ -144,7 +144,6 @@ fn unique_key(label: &str, taken: &[FormField]) -> String {
 }
 
 pub async fn forms(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let commune = &me.0.commune;
     let doctypes = state.app.doctypes(commune.id).await?;
     let services = state.app.services(commune.id).await?;
@@ -232,7 +231,6 @@ pub async fn form(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_admin()?;
     if code == "nouveau" {
         let blank = FormEdit {
             consent: "J'accepte que la mairie traite les informations de ce formulaire pour répondre à ma demande. Elles sont conservées le temps prévu par les règles d'archivage ; vous pouvez y accéder et les faire rectifier en écrivant à la mairie.".into(),
@@ -275,7 +273,6 @@ pub async fn save_form(
     Form(edit): Form<FormEdit>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&edit.csrf)?;
-    me.require_admin()?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -332,7 +329,6 @@ pub async fn reply_templates(
     State(state): State<WebState>,
     me: Me,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let list: Vec<_> = state
         .app
         .reply_templates(me.0.commune.id)
@@ -397,7 +393,6 @@ pub async fn reply_template(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_admin()?;
     if code == "nouveau" {
         let blank = TemplateEdit {
             active: "1".into(),
@@ -428,7 +423,6 @@ pub async fn save_reply_template(
     Form(edit): Form<TemplateEdit>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&edit.csrf)?;
-    me.require_admin()?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -475,7 +469,6 @@ pub async fn save_reply_template(
 }
 
 pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let commune = &me.0.commune;
     let counts = state.app.outbox_counts(Some(commune.id)).await?;
     let messages: Vec<_> = state
@@ -520,7 +513,6 @@ pub async fn retry_email(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     state.app.retry_email(&me.0.commune, id, Utc::now()).await?;
     Ok(Redirect::to("/administration/envois").into_response())

@@ -167,7 +167,6 @@ pub async fn merge(
     Form(form): Form<MergeForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let keep = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
     let duplicate = Uuid::parse_str(&form.doublon).map_err(|_| WebError::NotFound)?;
     state

@@ -27,7 +27,6 @@ pub async fn acknowledge(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let result = state
         .app
@@ -42,7 +41,6 @@ pub async fn acknowledgement_pdf(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     match state
         .app
@@ -90,7 +88,6 @@ pub async fn acknowledge_many(
 ) -> Result<Html<String>, WebError> {
     let (csrf, ids) = chosen_items(&body);
     me.check_csrf(&csrf)?;
-    me.require_register()?;
     let mut results = Vec::new();
     for id in &ids {
         let Ok(item) = visible_item(&state, &me, id).await else {
@@ -129,7 +126,6 @@ pub async fn print_many(
 ) -> Result<Response, WebError> {
     let (csrf, ids) = chosen_items(&body);
     me.check_csrf(&csrf)?;
-    me.require_register()?;
     let mut items = Vec::new();
     for id in &ids {
         if let Ok(item) = visible_item(&state, &me, id).await {
@@ -171,7 +167,6 @@ pub async fn print_one(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let done = state
         .app
@@ -201,7 +196,6 @@ pub async fn acknowledgements_page(
     State(state): State<WebState>,
     me: Me,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let commune = &me.0.commune;
     let pending: Vec<_> = state
         .app
@@ -241,7 +235,6 @@ pub async fn reply_form(
     Path(id): Path<String>,
     Query(q): Query<ReplyQuery>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let templates_list = state.app.reply_templates(me.0.commune.id).await?;
     let chosen = templates_list
@@ -319,7 +312,6 @@ pub async fn reply(
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     match state
         .app

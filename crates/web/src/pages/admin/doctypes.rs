@@ -44,7 +44,6 @@ pub async fn doctype(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     doctype_page(&state, &me, &code, None, None).await
 }
 
@@ -112,7 +111,6 @@ async fn doctypes_page(
 }
 
 pub async fn doctypes(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let blank = DoctypeForm {
         delay_count: "2".into(),
         delay_unit: "m".into(),
@@ -130,7 +128,6 @@ pub async fn add_doctype(
     Form(form): Form<DoctypeForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let doctype = match form.doctype() {
         Ok(d) => d,
         Err(error) => return doctypes_page(&state, &me, &form, Some(error), None).await,
@@ -189,7 +186,6 @@ pub async fn update_doctype(
     Form(mut form): Form<DoctypeForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     form.code = code.clone();
     let doctype = match form.doctype() {
         Ok(d) => d,

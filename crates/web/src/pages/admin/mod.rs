@@ -25,28 +25,6 @@ use doctypes::DoctypeForm;
 use parapheur_app::capture::dropfolder::sniff;
 use users::UserForm;
 
-impl Me {
-    pub fn require_admin(&self) -> Result<(), WebError> {
-        if self.0.user.role.can_administer() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "cette page est réservée aux administrateurs de la commune".into(),
-            ))
-        }
-    }
-
-    pub fn require_host_admin(&self) -> Result<(), WebError> {
-        if self.0.user.host_admin {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "cette page est réservée aux administrateurs de l'hébergement".into(),
-            ))
-        }
-    }
-}
-
 fn actor(me: &Me) -> Actor {
     me.0.actor()
 }
@@ -92,7 +70,6 @@ async fn settings_page(
 }
 
 pub async fn settings(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     settings_page(&state, &me, None, None).await
 }
 
@@ -101,7 +78,6 @@ pub async fn save_settings(
     me: Me,
     mut multipart: Multipart,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let mut form = SettingsForm::default();
     let mut csrf = String::new();
     let mut chrono_format = String::new();
@@ -253,7 +229,6 @@ async fn host_page(
 }
 
 pub async fn host(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_host_admin()?;
     host_page(&state, &me, &CommuneForm::default(), None, None).await
 }
 
@@ -263,7 +238,6 @@ pub async fn create_commune(
     Form(form): Form<CommuneForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_host_admin()?;
     match state
         .app
         .create_commune_with_admin(

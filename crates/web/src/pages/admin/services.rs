@@ -54,7 +54,6 @@ async fn services_page(
 }
 
 pub async fn services(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     services_page(&state, &me, &ServiceForm::default(), None, None).await
 }
 
@@ -64,7 +63,6 @@ pub async fn add_service(
     Form(form): Form<ServiceForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let code = form.code.trim().to_lowercase();
     if form.name.trim().is_empty() {
         let error = Some("le nom du service est obligatoire".to_owned());
@@ -122,7 +120,6 @@ pub async fn service(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     service_page(&state, &me, parse_id(&id)?, None, None).await
 }
 
@@ -133,7 +130,6 @@ pub async fn update_service(
     Form(form): Form<ServiceForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     match state
         .app

@@ -89,7 +89,6 @@ async fn users_page(
 }
 
 pub async fn users(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     users_page(&state, &me, &UserForm::default(), None, None).await
 }
 
@@ -99,7 +98,6 @@ pub async fn invite_user(
     Form(form): Form<UserForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
     let (role, service_id) = match parsed {
         Ok(p) => p,
@@ -171,7 +169,6 @@ pub async fn user(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     user_page(&state, &me, parse_id(&id)?, None, None, None).await
 }
 
@@ -182,7 +179,6 @@ pub async fn update_user(
     Form(form): Form<UserForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
     let (role, service_id) = match parsed {
@@ -233,7 +229,6 @@ pub async fn new_link(
     Form(form): Form<CsrfForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let sent = state
         .app
@@ -252,7 +247,6 @@ pub async fn reset_second_factor(
     Form(form): Form<CsrfForm>,
 ) -> Result<Html<String>, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let user = state
         .app

@@ -123,7 +123,6 @@ pub async fn accept_suggestion(
     Form(form): Form<SuggestionForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let actor = Actor::User(me.0.user.id);
     let mut result = Ok(item.clone());
@@ -195,7 +194,6 @@ pub async fn documents_requested(
     Form(form): Form<MissingForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let missing: Vec<String> = form.pieces.lines().map(str::to_owned).collect();
     let due = match form.avant_le.trim() {
@@ -251,7 +249,6 @@ pub async fn copy(
     Form(form): Form<CopyForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let user =
         Uuid::parse_str(&form.user).map_err(|_| WebError::BadRequest("choix invalide".into()))?;
@@ -292,7 +289,6 @@ pub async fn link(
     Form(form): Form<LinkForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let kind: parapheur_app::domain::LinkKind = form.kind.parse().map_err(WebError::BadRequest)?;
     let number = form.numero.trim();

@@ -32,7 +32,6 @@ pub async fn draft(
     axum::Form(form): axum::Form<DraftForm>,
 ) -> Result<Response, WebError> {
     me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let folder = state
         .app
