@@ -3,8 +3,9 @@
 //!
 //! Every route is declared once, with who may call it, in `routes.rs`: the router is built
 //! from that table and each route gets its guard from it (the security matrix test iterates
-//! the same table). Handlers extract the request (the `Me` extractor, the CSRF token), call
-//! the use cases of `app`, which check the person's rights again, and render a template. Pages live in
+//! the same table). Handlers extract the request (the `Me` extractor; `Posted`, a form whose
+//! CSRF token is checked as it is read), call the use cases of `app`, which check the
+//! person's rights again, and render a template. Pages live in
 //! `pages/`, one file or folder per feature as in `app`; reads go through `app` too (each
 //! feature's `views`), never to the store or the file store. Every query names the commune of
 //! the logged-in person, so another commune's ids are simply "not found". Security headers are

@@ -2,7 +2,6 @@
 //! a retry button, the original of each message, a safe view of its HTML; and the
 //! administration of the commune's mailboxes and their routing rules.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::WebError;
 use crate::pages::item::{file_response, parse_id};
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::views;
 use crate::{WebState, assets, templates};
 
@@ -99,19 +98,12 @@ async fn render_list(
     )?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn retry(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     // Another commune's message is not found here.
     state.app.inbound(me.0.commune.id, id).await?;
@@ -371,9 +363,8 @@ pub async fn mailboxes(State(state): State<WebState>, me: Me) -> Result<Html<Str
 pub async fn add_mailbox(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<MailboxForm>,
+    Posted(form): Posted<MailboxForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
@@ -478,9 +469,8 @@ pub async fn update_mailbox(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MailboxForm>,
+    Posted(form): Posted<MailboxForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
@@ -521,9 +511,8 @@ pub async fn poll_now(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     let row = state.app.mailbox(me.0.commune.id, id).await?;
     let (notice, error) = match state.app.poll_mailbox(&me.0.commune, &row, Utc::now).await {
@@ -572,3 +561,5 @@ mod tests {
         assert!(parse_rules("objet contient x -> service inconnu", &services).is_err());
     }
 }
+
+crate::session::csrf_forms!(MailboxForm);

@@ -1,7 +1,6 @@
 //! Administration of what citizens meet: the public request forms, the reply templates, and
 //! the outbox of email (what left, what waits, what failed and why).
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -12,7 +11,7 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates, views};
 
 /// The fields of a form as the administrator writes them: one per line,
@@ -270,9 +269,8 @@ pub async fn save_form(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(edit): Form<FormEdit>,
+    Posted(edit): Posted<FormEdit>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&edit.csrf)?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -420,9 +418,8 @@ pub async fn save_reply_template(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(edit): Form<TemplateEdit>,
+    Posted(edit): Posted<TemplateEdit>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&edit.csrf)?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -500,19 +497,12 @@ pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String
     )?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn retry_email(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     state.app.retry_email(&me.0.commune, id, Utc::now()).await?;
     Ok(Redirect::to("/administration/envois").into_response())
@@ -541,3 +531,5 @@ mod tests {
         assert!(fields_from_lines("X ; texte ; peut-être", &[]).is_err());
     }
 }
+
+crate::session::csrf_forms!(FormEdit, TemplateEdit);

@@ -1,6 +1,5 @@
 //! The contact directory: search, a contact's mail, likely duplicates and merging them.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::views::ItemRow;
 use crate::{WebState, assets, templates};
 
@@ -164,9 +163,8 @@ pub async fn merge(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MergeForm>,
+    Posted(form): Posted<MergeForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let keep = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
     let duplicate = Uuid::parse_str(&form.doublon).map_err(|_| WebError::NotFound)?;
     state
@@ -175,3 +173,5 @@ pub async fn merge(
         .await?;
     Ok(Redirect::to(&format!("/contacts/{keep}")).into_response())
 }
+
+crate::session::csrf_forms!(MergeForm);

@@ -1,7 +1,6 @@
 //! Writing to the sender of an item: the accusé de réception (by email or printed, one at
 //! a time or in bulk), and replies by email written from the commune's templates.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -10,23 +9,16 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::pages::item::{file_response, outcome, visible_item};
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
 
 /// Sends the accusé de réception of an item by email.
 pub async fn acknowledge(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let result = state
         .app
@@ -164,9 +156,8 @@ pub async fn print_one(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let done = state
         .app
@@ -309,9 +300,8 @@ pub async fn reply(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<ReplyForm>,
+    Posted(form): Posted<ReplyForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     match state
         .app
@@ -347,3 +337,5 @@ pub async fn reply(
         Err(e) => Err(e.into()),
     }
 }
+
+crate::session::csrf_forms!(ReplyForm);

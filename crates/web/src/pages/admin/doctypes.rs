@@ -1,6 +1,5 @@
 //! The commune's document types: deadlines, silence rules and retention.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::actor;
 use super::bad;
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -125,9 +124,8 @@ pub async fn doctypes(State(state): State<WebState>, me: Me) -> Result<Html<Stri
 pub async fn add_doctype(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<DoctypeForm>,
+    Posted(form): Posted<DoctypeForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     let doctype = match form.doctype() {
         Ok(d) => d,
         Err(error) => return doctypes_page(&state, &me, &form, Some(error), None).await,
@@ -183,9 +181,8 @@ pub async fn update_doctype(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(mut form): Form<DoctypeForm>,
+    Posted(mut form): Posted<DoctypeForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     form.code = code.clone();
     let doctype = match form.doctype() {
         Ok(d) => d,
@@ -274,3 +271,5 @@ impl DoctypeForm {
         })
     }
 }
+
+crate::session::csrf_forms!(DoctypeForm);

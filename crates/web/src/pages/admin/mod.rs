@@ -10,7 +10,6 @@ pub use doctypes::{add_doctype, doctype, doctypes, update_doctype};
 pub use services::{add_service, service, services, update_service};
 pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
 
-use axum::Form;
 use axum::extract::{Multipart, State};
 use axum::response::{Html, Response};
 use chrono::Utc;
@@ -19,7 +18,7 @@ use parapheur_app::{Actor, AppError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 use doctypes::DoctypeForm;
 use parapheur_app::capture::dropfolder::sniff;
@@ -235,9 +234,8 @@ pub async fn host(State(state): State<WebState>, me: Me) -> Result<Html<String>,
 pub async fn create_commune(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<CommuneForm>,
+    Posted(form): Posted<CommuneForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     match state
         .app
         .create_commune_with_admin(
@@ -259,3 +257,5 @@ pub async fn create_commune(
         }
     }
 }
+
+crate::session::csrf_forms!(CommuneForm);

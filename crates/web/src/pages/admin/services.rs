@@ -1,6 +1,5 @@
 //! The commune's services.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -11,7 +10,7 @@ use super::actor;
 use super::bad;
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -60,9 +59,8 @@ pub async fn services(State(state): State<WebState>, me: Me) -> Result<Html<Stri
 pub async fn add_service(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<ServiceForm>,
+    Posted(form): Posted<ServiceForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     let code = form.code.trim().to_lowercase();
     if form.name.trim().is_empty() {
         let error = Some("le nom du service est obligatoire".to_owned());
@@ -127,9 +125,8 @@ pub async fn update_service(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<ServiceForm>,
+    Posted(form): Posted<ServiceForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
     match state
         .app
@@ -154,3 +151,5 @@ pub async fn update_service(
         }
     }
 }
+
+crate::session::csrf_forms!(ServiceForm);

@@ -1,7 +1,6 @@
 //! What is done to an item from its page: status, routing, notes, suggestions accepted,
 //! missing documents, copies and links.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -16,7 +15,7 @@ use super::render_item;
 use super::visible_item;
 use crate::WebState;
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 
 #[derive(Debug, Deserialize)]
 pub struct StatusForm {
@@ -31,9 +30,8 @@ pub async fn change_status(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<StatusForm>,
+    Posted(form): Posted<StatusForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let to: Status = form.to.parse().map_err(WebError::BadRequest)?;
     let reason = match form.reason.as_str() {
         "" => None,
@@ -67,9 +65,8 @@ pub async fn assign(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<AssignForm>,
+    Posted(form): Posted<AssignForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let change = Change::Assign {
         service_id: optional_id(&form.service)?,
         assignee_id: optional_id(&form.assignee)?,
@@ -88,9 +85,8 @@ pub async fn add_note(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<NoteForm>,
+    Posted(form): Posted<NoteForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let result = state
         .app
@@ -120,9 +116,8 @@ pub async fn accept_suggestion(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<SuggestionForm>,
+    Posted(form): Posted<SuggestionForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let actor = Actor::User(me.0.user.id);
     let mut result = Ok(item.clone());
@@ -191,9 +186,8 @@ pub async fn documents_requested(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MissingForm>,
+    Posted(form): Posted<MissingForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let missing: Vec<String> = form.pieces.lines().map(str::to_owned).collect();
     let due = match form.avant_le.trim() {
@@ -225,9 +219,8 @@ pub async fn documents_received(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<DateForm>,
+    Posted(form): Posted<DateForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let on = form_date(&form.date)?;
     apply(&state, &me, &id, Change::Completed { on }).await
 }
@@ -246,9 +239,8 @@ pub async fn copy(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CopyForm>,
+    Posted(form): Posted<CopyForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let user =
         Uuid::parse_str(&form.user).map_err(|_| WebError::BadRequest("choix invalide".into()))?;
@@ -286,9 +278,8 @@ pub async fn link(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<LinkForm>,
+    Posted(form): Posted<LinkForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let kind: parapheur_app::domain::LinkKind = form.kind.parse().map_err(WebError::BadRequest)?;
     let number = form.numero.trim();
@@ -320,3 +311,14 @@ pub async fn link(
     };
     outcome(&state, &me, &item, result).await
 }
+
+crate::session::csrf_forms!(
+    AssignForm,
+    CopyForm,
+    DateForm,
+    LinkForm,
+    MissingForm,
+    NoteForm,
+    StatusForm,
+    SuggestionForm
+);

@@ -14,7 +14,7 @@ use super::visible_folder;
 use crate::WebState;
 use crate::error::WebError;
 use crate::pages::item::visible_item;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 
 #[derive(Debug, Deserialize)]
 pub struct DraftForm {
@@ -29,9 +29,8 @@ pub async fn draft(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<DraftForm>,
+    Posted(form): Posted<DraftForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let folder = state
         .app
@@ -65,9 +64,8 @@ pub async fn save(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<EditForm>,
+    Posted(form): Posted<EditForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let folder = visible_folder(&state, &me, &id).await?;
     if !(me.can_register() || folder.author_id == me.0.user.id) {
         return Err(WebError::Forbidden(
@@ -106,3 +104,5 @@ pub(super) async fn refused(
     let page = folder_page(state, me, &folder, Some(e.to_string())).await?;
     Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
 }
+
+crate::session::csrf_forms!(DraftForm, EditForm);

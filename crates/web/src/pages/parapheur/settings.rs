@@ -17,7 +17,7 @@ use super::circuit_summary;
 use super::user_label;
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
 
 /// Administration: circuits, delegations, signing keys.
@@ -124,9 +124,8 @@ pub struct CircuitTemplateForm {
 pub async fn save_circuit(
     State(state): State<WebState>,
     me: Me,
-    axum::Form(form): axum::Form<CircuitTemplateForm>,
+    Posted(form): Posted<CircuitTemplateForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let def = form.steps.definition();
     let result = match def {
         Ok(def) => {
@@ -186,9 +185,8 @@ pub struct DelegationForm {
 pub async fn add_delegation(
     State(state): State<WebState>,
     me: Me,
-    axum::Form(form): axum::Form<DelegationForm>,
+    Posted(form): Posted<DelegationForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let date = |text: &str, what: &str| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| AppError::invalid(format!("date de {what} invalide")))
@@ -223,20 +221,13 @@ pub async fn add_delegation(
     admin_result(&state, &me, result).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends a delegation now.
 pub async fn revoke_delegation(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<CsrfOnly>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let result = state
         .app
         .revoke_delegation(&me.0.commune, &me.0.actor(), parse_id(&id)?, Utc::now())
@@ -245,20 +236,13 @@ pub async fn revoke_delegation(
     admin_result(&state, &me, result).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct IssueForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Creates (or renews) a person's certificate from the commune's authority.
 pub async fn issue_key(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<IssueForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let result = state
         .app
         .issue_signer_key(
@@ -353,3 +337,5 @@ pub async fn ca_certificate(State(state): State<WebState>, me: Me) -> Result<Res
     );
     Ok(response)
 }
+
+crate::session::csrf_forms!(CircuitTemplateForm, DelegationForm);
