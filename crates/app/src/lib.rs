@@ -78,6 +78,8 @@ pub struct App {
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
     limiter: Arc<administration::auth::LoginLimiter>,
+    /// Public submissions and answers per client address.
+    public_limiter: Arc<citizens::RateLimiter>,
     /// The full-text index, one per commune, kept up with the journal.
     search: Arc<parapheur_search::SearchIndex>,
     /// One index writer at a time in this process.
@@ -129,6 +131,7 @@ impl App {
             master: Arc::new(master),
             keys: Arc::default(),
             limiter: Arc::default(),
+            public_limiter: Arc::default(),
             search: Arc::new(search),
             index_lock: Arc::default(),
             work: Arc::default(),
@@ -190,13 +193,24 @@ impl App {
     }
 
     /// The secret that signs the proof-of-work challenges of public forms.
-    pub fn pow_secret(&self) -> [u8; 32] {
+    pub(crate) fn pow_secret(&self) -> [u8; 32] {
         self.master.derive("public-form-pow")
     }
 
     /// Difficulty of the public forms' proof of work, in leading zero bits.
-    pub fn pow_bits(&self) -> u8 {
+    pub(crate) fn pow_bits(&self) -> u8 {
         self.pow_bits
+    }
+
+    /// Counts one public submission or answer from `ip`, or says how long to wait when it
+    /// is one too many (in memory, per process; refused requests are not counted).
+    pub fn limit_public(
+        &self,
+        bucket: citizens::Bucket,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), std::time::Duration> {
+        self.public_limiter
+            .hit(bucket, ip, std::time::Instant::now())
     }
 
     /// Where citizens reach this server, for links in emails.

@@ -47,8 +47,6 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// Reads of the busiest pages, valid while the commune's journal has not moved.
     cache: std::sync::Arc<cache::ReadCache>,
-    /// Submissions and answers per client address on the citizens' pages.
-    public_limiter: std::sync::Arc<pages::public::RateLimiter>,
 }
 
 /// Builds the router over an open register (printed documents are laid out where the
@@ -58,7 +56,6 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         app,
         secure_cookies,
         cache: Default::default(),
-        public_limiter: Default::default(),
     };
     // blob: images are the previews of scans chosen for upload, made in the browser.
     let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \

@@ -1,8 +1,6 @@
 //! What the front ends read of the citizens' side: reply templates, request forms, the
-//! messages of an item and the outgoing email; and the spending of a public form's
-//! proof-of-work challenge.
+//! messages of an item and the outgoing email.
 
-use chrono::{DateTime, Utc};
 use parapheur_domain::item::Item;
 use uuid::Uuid;
 
@@ -75,16 +73,5 @@ impl App {
             .store
             .unacknowledged_items(commune_id, confidential_visible_to, limit)
             .await?)
-    }
-
-    /// Records a proof-of-work challenge as used; false when it already was (a replay).
-    /// Expired records are dropped on the way.
-    pub async fn spend_challenge(
-        &self,
-        nonce: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, AppError> {
-        Ok(self.store.spend_challenge(nonce, expires_at, now).await?)
     }
 }

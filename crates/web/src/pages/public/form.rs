@@ -2,7 +2,6 @@
 //! of work, files) answered by the confirmation with the tracking link.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -27,17 +26,14 @@ use super::PublicError;
 use super::SOLUTION;
 use super::active_form;
 use super::commune_of;
-use super::limiter::Bucket;
 use super::local_moment;
 use super::mairie;
 use super::private;
-use super::proof_of_work::PowRefusal;
-use super::proof_of_work::check_pow;
-use super::proof_of_work::issue_challenge;
 use super::sentence;
 use super::too_many;
 use crate::pages::ClientIp;
 use crate::{WebState, assets, templates};
+use parapheur_app::citizens::{Bucket, PowRefusal};
 
 /// One field as the form template draws it.
 #[derive(Debug, Clone, Serialize)]
@@ -189,7 +185,7 @@ async fn form_page(
     now: DateTime<Utc>,
 ) -> Result<Response, PublicError> {
     let mairie = mairie(state, commune).await?;
-    let challenge = issue_challenge(state, now)?;
+    let challenge = state.app.issue_pow_challenge(now)?;
     let identity = identity_fields(&fs.values, &fs.errors);
     let fields = own_fields(public, &fs.values, &fs.errors, fs.files_lost);
     let consent_error: Option<String> = fs
@@ -375,7 +371,7 @@ pub async fn submit(
     Path((insee, code)): Path<(String, String)>,
     multipart: Multipart,
 ) -> Result<Response, PublicError> {
-    if let Err(wait) = state.public_limiter.hit(Bucket::Submit, ip, Instant::now()) {
+    if let Err(wait) = state.app.limit_public(Bucket::Submit, ip) {
         let mairie = match commune_of(&state, &insee).await {
             Ok(c) => mairie(&state, &c).await.ok(),
             Err(_) => None,
@@ -400,7 +396,11 @@ pub async fn submit(
         problem: Some(problem),
         files_lost,
     };
-    match check_pow(&state, &posted.challenge, &posted.solution, now).await? {
+    match state
+        .app
+        .check_pow(&posted.challenge, &posted.solution, now)
+        .await?
+    {
         Ok(()) => {}
         Err(refusal) => {
             let problem = match refusal {

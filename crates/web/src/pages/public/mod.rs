@@ -15,12 +15,9 @@
 //! same-origin check refuses) and `X-Robots-Tag: noindex`.
 
 mod form;
-mod limiter;
-mod proof_of_work;
 mod tracking;
 
 pub use form::{form, submit};
-pub use limiter::RateLimiter;
 pub use tracking::{answer, tracking, tracking_acknowledgement, tracking_file};
 
 use std::time::Duration;
@@ -38,13 +35,10 @@ use serde::Serialize;
 use crate::error::WebError;
 use crate::{WebState, assets, templates};
 use form::FieldView;
-use limiter::Bucket;
-use limiter::wait_text;
+use parapheur_app::citizens::wait_text;
 
 /// The most a submission or an answer may weigh, files included.
 pub const MAX_BODY_BYTES: usize = 60 * 1024 * 1024;
-/// How long a challenge stays usable: the time a person may take to fill in a form.
-const POW_MAX_AGE_SECS: i64 = 3600;
 /// Multipart parts read from one request at most (fields and files together).
 const MAX_PARTS: usize = 200;
 /// The honeypot's name: never a form key (those cannot contain a hyphen).
@@ -53,18 +47,6 @@ const CHALLENGE: &str = "pow-challenge";
 const SOLUTION: &str = "pow-solution";
 /// What a file input accepts (checked again from the bytes on the server).
 const ACCEPT: &str = "application/pdf,image/jpeg,image/png,image/tiff";
-
-// ---------------------------------------------------------------------------------------
-// Rate limit
-// ---------------------------------------------------------------------------------------
-
-impl Bucket {}
-
-impl RateLimiter {}
-
-// ---------------------------------------------------------------------------------------
-// Proof of work
-// ---------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------
 // Errors and common page parts
