@@ -17,6 +17,7 @@ mod tracking;
 pub mod views;
 
 pub use acknowledgements::{Acknowledgeable, NoAcknowledgement};
+pub use forms::refused_files;
 pub use limiter::{Bucket, RateLimiter, wait_text};
 pub use proof_of_work::{POW_MAX_AGE_SECS, PowRefusal};
 pub use tracking::token_hash;

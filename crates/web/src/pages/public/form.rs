@@ -7,11 +7,10 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use parapheur_app::capture::dropfolder;
-use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload};
+use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload, refused_files};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::request_form::{
-    self, CIVILITIES, CONSENT_KEY, FieldError, FieldKind, IDENTITY_KEYS, SubmittedFile,
+    CIVILITIES, CONSENT_KEY, FieldError, FieldKind, IDENTITY_KEYS,
 };
 use parapheur_app::domain::{Commune, pow};
 use serde::Serialize;
@@ -348,21 +347,6 @@ async fn read_submission(
     Ok(posted)
 }
 
-/// Files whose bytes are neither a PDF nor an image, as errors of their fields.
-fn refused_files(uploads: &[Upload]) -> Vec<FieldError> {
-    uploads
-        .iter()
-        .filter(|u| dropfolder::sniff(&u.bytes).is_none())
-        .map(|u| FieldError {
-            key: u.field.clone(),
-            message_fr: format!(
-                "Le fichier « {} » n'est ni un PDF ni une image (JPEG, PNG, TIFF) : son contenu ne correspond pas. Joignez un autre fichier.",
-                u.filename
-            ),
-        })
-        .collect()
-}
-
 /// POST /demarches/{insee}/{code}: checks, in order, the rate limit, the honeypot and the
 /// proof of work, then registers the request and answers with the confirmation.
 pub async fn submit(
@@ -417,23 +401,8 @@ pub async fn submit(
         }
     }
     // Files that are not what they claim, with the form's own checks, all at once.
-    let refused = refused_files(&posted.uploads);
-    if !refused.is_empty() {
-        let submitted: Vec<SubmittedFile> = posted
-            .uploads
-            .iter()
-            .map(|u| SubmittedFile {
-                key: u.field.clone(),
-                name: u.filename.clone(),
-                size: u.bytes.len() as u64,
-            })
-            .collect();
-        let today = local_date(now, commune.zone());
-        let mut errors =
-            request_form::validate_submission(&public.form, &posted.values, &submitted, today)
-                .err()
-                .unwrap_or_default();
-        errors.extend(refused);
+    let today = local_date(now, commune.zone());
+    if let Some(errors) = refused_files(&public.form, &posted.values, &posted.uploads, today) {
         let fs = FormState {
             values: posted.values,
             errors,
