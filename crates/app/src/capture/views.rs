@@ -6,9 +6,25 @@ use uuid::Uuid;
 
 pub use parapheur_store::capture::{InboundMessage, InboundState, MailboxRow};
 
+use crate::administration::auth::Authenticated;
 use crate::{App, AppError};
 
 impl App {
+    /// Whether this person may see what a message says: its item, if it has one, must be
+    /// visible to them by the confidentiality rule (`Item::is_visible_to`, not counting the
+    /// people the item was copied to).
+    pub async fn inbound_readable(
+        &self,
+        who: &Authenticated,
+        message: &InboundMessage,
+    ) -> Result<bool, AppError> {
+        let (Some(reader), Some(item_id)) = (who.confidential_reader(), message.item_id) else {
+            return Ok(true);
+        };
+        let item = self.store.item(who.commune.id, item_id).await?;
+        Ok(item.is_visible_to(Some(reader), &[]))
+    }
+
     pub async fn inbound(&self, commune_id: Uuid, id: Uuid) -> Result<InboundMessage, AppError> {
         Ok(self.store.inbound(commune_id, id).await?)
     }

@@ -29,6 +29,27 @@ impl App {
         Ok(item)
     }
 
+    /// The items a contact wrote or received, in the register's order, that this person is
+    /// shown on the contact's page: every item for those who read every confidential item,
+    /// else only the items that are not confidential.
+    pub async fn contact_items(
+        &self,
+        who: &Authenticated,
+        contact_id: Uuid,
+    ) -> Result<Vec<Item>, AppError> {
+        let commune_id = who.commune.id;
+        let mut items = Vec::new();
+        for item_id in self.store.contact_item_ids(commune_id, contact_id).await? {
+            let item = self.store.item(commune_id, item_id).await?;
+            if who.confidential_reader().is_none()
+                || item.confidentiality == parapheur_domain::item::Confidentiality::Normal
+            {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
     /// An item of this commune; an item of another commune is "not found", never shown.
     pub async fn item(&self, commune_id: Uuid, id: Uuid) -> Result<Item, AppError> {
         Ok(self.store.item(commune_id, id).await?)

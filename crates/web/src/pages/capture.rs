@@ -26,20 +26,6 @@ pub struct InboundQuery {
     etat: String,
 }
 
-/// Whether this person may see what a message says: its item (if any) must be visible
-/// to them (a confidential item stays hidden from the other agents).
-async fn may_read(state: &WebState, me: &Me, m: &InboundMessage) -> Result<bool, WebError> {
-    let (Some(user), Some(item_id)) = (me.confidential_filter(), m.item_id) else {
-        return Ok(true);
-    };
-    let item = state.app.item(me.0.commune.id, item_id).await?;
-    Ok(
-        item.confidentiality != parapheur_app::domain::item::Confidentiality::Confidential
-            || item.assignee_id == Some(user)
-            || item.created_by == Some(user),
-    )
-}
-
 fn state_label(s: InboundState) -> &'static str {
     match s {
         InboundState::Registered => "enregistré",
@@ -69,7 +55,7 @@ async fn render_list(
     let store = &state.app;
     let mut rows = Vec::new();
     for m in store.inbound_list(commune.id, filter, 200).await? {
-        let readable = may_read(state, me, &m).await?;
+        let readable = state.app.inbound_readable(&me.0, &m).await?;
         let chrono = match m.item_id {
             Some(id) if readable => Some(store.item(commune.id, id).await?.chrono),
             _ => None,
@@ -133,7 +119,7 @@ async fn readable_message(
     id: &str,
 ) -> Result<(InboundMessage, Vec<u8>), WebError> {
     let m = state.app.inbound(me.0.commune.id, parse_id(id)?).await?;
-    if !may_read(state, me, &m).await? {
+    if !state.app.inbound_readable(&me.0, &m).await? {
         return Err(WebError::NotFound);
     }
     let sha = m.sha256.clone().ok_or(WebError::NotFound)?;

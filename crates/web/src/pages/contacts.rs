@@ -126,15 +126,13 @@ pub async fn show(
         })
         .collect();
     let today = local_date(Utc::now(), commune.zone());
-    let mut items = Vec::new();
-    for item_id in store.contact_item_ids(commune.id, contact.id).await? {
-        let item = store.item(commune.id, item_id).await?;
-        if me.confidential_filter().is_none()
-            || item.confidentiality == parapheur_app::domain::Confidentiality::Normal
-        {
-            items.push(ItemRow::new(&item, today));
-        }
-    }
+    let items: Vec<ItemRow> = state
+        .app
+        .contact_items(&me.0, contact.id)
+        .await?
+        .iter()
+        .map(|item| ItemRow::new(item, today))
+        .collect();
     let merged = store
         .contact_merged_into(commune.id, contact.id)
         .await?
