@@ -1,6 +1,7 @@
 //! Registering an item with its files.
 
 pub mod anchors;
+pub mod dashboard;
 pub mod integrity;
 pub mod lifecycle;
 pub mod suggest;
