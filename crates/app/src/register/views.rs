@@ -15,6 +15,29 @@ pub use parapheur_store::items::{Activity, Attachment, InboxCounts, ItemFilter, 
 use crate::administration::auth::Authenticated;
 use crate::{App, AppError};
 
+/// What became of a file's text, as the item's page tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextStatus {
+    /// Extracted: `ocr_pages` is the number of pages read by OCR, `None` when the text came
+    /// from the file itself (its text layer, or plain text).
+    Extracted { ocr_pages: Option<i64> },
+    /// Extraction failed or was refused, for the reason given.
+    NotExtracted { reason: Option<String> },
+    /// Waiting for the extraction worker.
+    Pending,
+    /// A kind of file no text is extracted from.
+    NotExtractable,
+}
+
+/// A file of an item, with what became of its text.
+#[derive(Debug, Clone)]
+pub struct ItemFile {
+    pub attachment: Attachment,
+    pub text: TextStatus,
+    /// A searchable PDF was made from it by OCR.
+    pub searchable: bool,
+}
+
 impl App {
     /// An item of the person's commune that they may read; a confidential item they may
     /// not read is "not found", as if it did not exist.
@@ -27,6 +50,42 @@ impl App {
             return Err(StoreError::not_found("élément").into());
         }
         Ok(item)
+    }
+
+    /// The files of an item, each with what became of its text.
+    pub async fn item_files(
+        &self,
+        commune: &parapheur_domain::Commune,
+        item_id: Uuid,
+    ) -> Result<Vec<ItemFile>, AppError> {
+        let texts = self.file_texts_of_item(commune, item_id).await?;
+        Ok(self
+            .store
+            .attachments(commune.id, item_id)
+            .await?
+            .into_iter()
+            .map(|attachment| {
+                let text = texts.iter().find(|t| t.sha256 == attachment.sha256);
+                let status = match text {
+                    Some(t) if t.state == "done" => TextStatus::Extracted {
+                        ocr_pages: (t.method.as_deref() == Some("ocr"))
+                            .then_some(t.pages.unwrap_or(0)),
+                    },
+                    Some(t) => TextStatus::NotExtracted {
+                        reason: t.reason.clone(),
+                    },
+                    None if crate::capture::extraction::is_extractable(&attachment.media_type) => {
+                        TextStatus::Pending
+                    }
+                    None => TextStatus::NotExtractable,
+                };
+                ItemFile {
+                    searchable: text.is_some_and(|t| t.searchable_sha256.is_some()),
+                    text: status,
+                    attachment,
+                }
+            })
+            .collect())
     }
 
     /// The items a contact wrote or received, in the register's order, that this person is

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{CloseReason, Item, Status};
+use parapheur_app::register::views::TextStatus;
 use parapheur_app::{Change, domain::Commune};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -90,35 +91,34 @@ pub(crate) async fn render_item(
             recipients.push(name)
         }
     }
-    let texts = state.app.file_texts_of_item(commune, item.id).await?;
     let files: Vec<_> = store
-        .attachments(commune.id, item.id)
+        .item_files(commune, item.id)
         .await?
         .into_iter()
-        .map(|a| {
+        .map(|f| {
+            let a = f.attachment;
             let kind = match a.media_type.as_str() {
                 "application/pdf" => "pdf",
                 "image/png" | "image/jpeg" => "image",
                 _ => "other",
             };
-            let text = texts.iter().find(|t| t.sha256 == a.sha256);
-            let text_status = match text {
-                Some(t) if t.state == "done" => match t.method.as_deref() {
-                    Some("ocr") => format!("texte reconnu (OCR, {} page(s))", t.pages.unwrap_or(0)),
-                    _ => "texte extrait".to_owned(),
-                },
-                Some(t) => format!(
-                    "texte non extrait : {}",
-                    t.reason.as_deref().unwrap_or("raison inconnue")
-                ),
-                None if parapheur_app::capture::extraction::is_extractable(&a.media_type) => {
-                    "texte en cours d'extraction".to_owned()
+            let text_status = match f.text {
+                TextStatus::Extracted {
+                    ocr_pages: Some(pages),
+                } => {
+                    format!("texte reconnu (OCR, {pages} page(s))")
                 }
-                None => String::new(),
+                TextStatus::Extracted { ocr_pages: None } => "texte extrait".to_owned(),
+                TextStatus::NotExtracted { reason } => format!(
+                    "texte non extrait : {}",
+                    reason.as_deref().unwrap_or("raison inconnue")
+                ),
+                TextStatus::Pending => "texte en cours d'extraction".to_owned(),
+                TextStatus::NotExtractable => String::new(),
             };
             let url = format!("/courrier/{}/fichier/{}", item.id, a.id);
             ctx! {
-                searchable => text.and_then(|t| t.searchable_sha256.as_ref()).map(|_| format!("{url}/texte")),
+                searchable => f.searchable.then(|| format!("{url}/texte")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
             }
         })
