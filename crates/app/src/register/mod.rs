@@ -4,6 +4,7 @@ pub mod anchors;
 pub mod dashboard;
 pub mod integrity;
 pub mod lifecycle;
+pub mod printed;
 pub mod suggest;
 pub mod views;
 
