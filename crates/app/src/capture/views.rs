@@ -2,6 +2,7 @@
 //! mailboxes; and the one write they ask of extraction, putting failed jobs back.
 
 use chrono::{DateTime, Utc};
+use parapheur_store::StoreError;
 use uuid::Uuid;
 
 pub use parapheur_store::capture::{InboundMessage, InboundState, MailboxRow};
@@ -10,6 +11,39 @@ use crate::administration::auth::Authenticated;
 use crate::{App, AppError};
 
 impl App {
+    /// A received message this person may read, with its original bytes (the .eml, or the
+    /// file of the drop folder). A message of a confidential item they may not read, or one
+    /// without an original, is not found.
+    pub async fn readable_inbound(
+        &self,
+        who: &Authenticated,
+        id: Uuid,
+    ) -> Result<(InboundMessage, Vec<u8>), AppError> {
+        let message = self.store.inbound(who.commune.id, id).await?;
+        if !self.inbound_readable(who, &message).await? {
+            return Err(StoreError::not_found("message").into());
+        }
+        let sha = message
+            .sha256
+            .clone()
+            .ok_or_else(|| StoreError::not_found("message"))?;
+        let bytes = self.read_file(who.commune.id, &sha).await?;
+        Ok((message, bytes))
+    }
+
+    /// A received message this person may read, parsed as its sender formatted it and
+    /// sanitised (`parapheur_mail::parse`): no script, no form, no remote resource.
+    pub async fn inbound_preview(
+        &self,
+        who: &Authenticated,
+        id: Uuid,
+    ) -> Result<(InboundMessage, parapheur_mail::ParsedMail), AppError> {
+        let (message, bytes) = self.readable_inbound(who, id).await?;
+        let parsed = parapheur_mail::parse(&bytes, &parapheur_mail::Limits::default())
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        Ok((message, parsed))
+    }
+
     /// Whether this person may see what a message says: its item, if it has one, must be
     /// visible to them by the confidentiality rule (`Item::is_visible_to`, not counting the
     /// people the item was copied to).

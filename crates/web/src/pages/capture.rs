@@ -8,7 +8,7 @@ use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::administration::views::Service;
 use parapheur_app::capture::mailboxes::MailboxSettings;
-use parapheur_app::capture::views::{InboundMessage, InboundState};
+use parapheur_app::capture::views::InboundState;
 use parapheur_app::capture::{CaptureOutcome, Rule, RuleField};
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde::Deserialize;
@@ -113,27 +113,13 @@ pub async fn retry(
     }
 }
 
-async fn readable_message(
-    state: &WebState,
-    me: &Me,
-    id: &str,
-) -> Result<(InboundMessage, Vec<u8>), WebError> {
-    let m = state.app.inbound(me.0.commune.id, parse_id(id)?).await?;
-    if !state.app.inbound_readable(&me.0, &m).await? {
-        return Err(WebError::NotFound);
-    }
-    let sha = m.sha256.clone().ok_or(WebError::NotFound)?;
-    let bytes = state.app.read_file(me.0.commune.id, &sha).await?;
-    Ok((m, bytes))
-}
-
 /// The message exactly as received (.eml), always downloaded.
 pub async fn original(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let (m, bytes) = readable_message(&state, &me, &id).await?;
+    let (m, bytes) = state.app.readable_inbound(&me.0, parse_id(&id)?).await?;
     let name = match m.source.as_str() {
         "folder" => m.origin.rsplit('/').next().unwrap_or("fichier").to_owned(),
         _ => format!("message-{}.eml", m.id),
@@ -148,9 +134,7 @@ pub async fn preview(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let (m, bytes) = readable_message(&state, &me, &id).await?;
-    let parsed = parapheur_mail::parse(&bytes, &parapheur_mail::Limits::default())
-        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let (m, parsed) = state.app.inbound_preview(&me.0, parse_id(&id)?).await?;
     let html = parsed.html_body.map(minijinja::Value::from_safe_string);
     Ok(Html(templates::render(
         "inbound_preview.html",
