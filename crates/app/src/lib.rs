@@ -2,8 +2,9 @@
 //!
 //! Each use case takes the acting person and "now" as parameters, checks what it must,
 //! calls the domain rules, writes through one store transaction (which numbers and journals
-//! the change), and returns plain values. The web and the CLI call only this crate; they
-//! never talk to the store or the file store directly for a change.
+//! the change), and returns plain values. The web and the CLI call only this crate, for
+//! reads (each feature's `views`) as for changes; they never talk to the store or the file
+//! store, which this crate does not re-export.
 //!
 //! Files are written to the content-addressed store *before* the transaction that refers to
 //! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
@@ -42,9 +43,7 @@ pub use register::lifecycle::Change;
 pub use register::{NewFile, Registered};
 
 pub use parapheur_domain as domain;
-pub use parapheur_files as files;
 pub use parapheur_signing as signing;
-pub use parapheur_store as store;
 
 /// Who is acting: a user of a commune, or the system itself (CLI, capture, demo).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +78,8 @@ pub struct App {
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
     limiter: Arc<administration::auth::LoginLimiter>,
+    /// Public submissions and answers per client address.
+    public_limiter: Arc<citizens::RateLimiter>,
     /// The full-text index, one per commune, kept up with the journal.
     search: Arc<parapheur_search::SearchIndex>,
     /// One index writer at a time in this process.
@@ -130,6 +131,7 @@ impl App {
             master: Arc::new(master),
             keys: Arc::default(),
             limiter: Arc::default(),
+            public_limiter: Arc::default(),
             search: Arc::new(search),
             index_lock: Arc::default(),
             work: Arc::default(),
@@ -165,22 +167,50 @@ impl App {
         &self.layout
     }
 
+    /// The database, for this crate's use cases; front ends read through the use cases and
+    /// the `views` of each feature. Tests reach it with the `testing` feature, for fixtures.
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The database, opened to tests (the `testing` feature) for fixtures and checks.
+    #[cfg(feature = "testing")]
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    /// The file store, for this crate's use cases.
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    /// The file store, opened to tests (the `testing` feature) for fixtures and checks.
+    #[cfg(feature = "testing")]
     pub fn files(&self) -> &FileStore {
         &self.files
     }
 
     /// The secret that signs the proof-of-work challenges of public forms.
-    pub fn pow_secret(&self) -> [u8; 32] {
+    pub(crate) fn pow_secret(&self) -> [u8; 32] {
         self.master.derive("public-form-pow")
     }
 
     /// Difficulty of the public forms' proof of work, in leading zero bits.
-    pub fn pow_bits(&self) -> u8 {
+    pub(crate) fn pow_bits(&self) -> u8 {
         self.pow_bits
+    }
+
+    /// Counts one public submission or answer from `ip`, or says how long to wait when it
+    /// is one too many (in memory, per process; refused requests are not counted).
+    pub fn limit_public(
+        &self,
+        bucket: citizens::Bucket,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), std::time::Duration> {
+        self.public_limiter
+            .hit(bucket, ip, std::time::Instant::now())
     }
 
     /// Where citizens reach this server, for links in emails.

@@ -77,7 +77,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     config.ensure_master_key()?;
     let app = App::open(&config).await?;
     let actor = Actor::System("bench");
-    let commune = match app.store().commune_by_insee(&commune).await? {
+    let commune = match app.commune_by_insee(&commune).await? {
         Some(c) => c,
         None => app.create_commune(&commune, &actor, Utc::now()).await?,
     };
@@ -259,7 +259,7 @@ async fn ingest(target: Target, commune: String, count: usize) -> anyhow::Result
     config.ensure_master_key()?;
     let app = App::open(&config).await?;
     let actor = Actor::System("bench");
-    let commune = match app.store().commune_by_insee(&commune).await? {
+    let commune = match app.commune_by_insee(&commune).await? {
         Some(c) => c,
         None => app.create_commune(&commune, &actor, Utc::now()).await?,
     };

@@ -104,9 +104,9 @@ pub async fn acknowledgement(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (app, commune) = open_commune(target).await?;
-    let item = match app.store().item_by_chrono(commune.id, number.trim()).await {
+    let item = match app.item_by_chrono(commune.id, number.trim()).await {
         Ok(item) => item,
-        Err(parapheur_app::store::StoreError::NotFound(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::NotFound => {
             anyhow::bail!("aucun courrier n° « {number} » dans cette commune")
         }
         Err(e) => return Err(e.into()),
@@ -178,11 +178,11 @@ pub async fn reindex(target: &Target, insee: Option<&str>, json: bool) -> anyhow
     let app = open(target).await?;
     let communes = match insee {
         Some(code) => vec![app.commune(code).await?],
-        None => app.store().communes().await?,
+        None => app.communes().await?,
     };
     let mut report = Vec::new();
     for commune in communes {
-        let total = app.store().item_count(commune.id).await?;
+        let total = app.item_count(commune.id).await?;
         let bar = output::progress(u64::try_from(total).unwrap_or(0), "Indexation", json);
         bar.set_message(commune.name.clone());
         let started = std::time::Instant::now();
@@ -208,10 +208,7 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
     let app = open(target).await?;
     if let Some(code) = retry {
         let commune = app.commune(code).await?;
-        let n = app
-            .store()
-            .requeue_failed_jobs(commune.id, Utc::now())
-            .await?;
+        let n = app.requeue_failed_jobs(commune.id, Utc::now()).await?;
         if !json {
             println!("{n} extraction(s) remise(s) en file.");
         }
@@ -225,7 +222,7 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
         );
     }
     let done = app.drain_jobs().await?;
-    for commune in app.store().communes().await? {
+    for commune in app.communes().await? {
         catch_up(&app, commune.id).await;
     }
     if json {
@@ -315,7 +312,7 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
         }
         MailboxCommand::List { commune } => {
             let (app, commune) = open_commune(&commune).await?;
-            let rows = app.store().mailboxes(commune.id).await?;
+            let rows = app.mailboxes(commune.id).await?;
             if json {
                 let list: Vec<_> = rows
                     .iter()
@@ -346,8 +343,8 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
             let app = open(&target).await?;
             let mut failed = false;
             let mut reports = Vec::new();
-            for row in app.store().active_mailboxes().await? {
-                let commune = app.store().commune(row.commune_id).await?;
+            for row in app.active_mailboxes().await? {
+                let commune = app.commune_by_id(row.commune_id).await?;
                 match app.poll_mailbox(&commune, &row, Utc::now).await {
                     Ok(report) => {
                         if !json {

@@ -258,10 +258,7 @@ async fn demo(
     let mut app = App::open(&config).await?;
     // Also while seeding: the demo's letters leave no typst memory behind in the server.
     app.set_layout(layout_in_child());
-    let existing = app
-        .store()
-        .commune_by_insee(parapheur_app::DEMO_INSEE)
-        .await?;
+    let existing = app.commune_by_insee(parapheur_app::DEMO_INSEE).await?;
     if existing.is_none() {
         let bar = output::progress(0, "Création de la commune de démonstration", json);
         let summary = app
@@ -382,7 +379,7 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
     // Validate before creating a contact, so a refused item leaves nothing behind.
     new.validate(local_date(now, commune.zone()))?;
     if let Some(code) = &new.doctype_code
-        && app.store().doctype(commune.id, code).await?.is_none()
+        && app.doctype(commune.id, code).await?.is_none()
     {
         return Err(parapheur_app::AppError::UnknownDoctype(code.clone()).into());
     }
@@ -449,7 +446,7 @@ async fn doctype(command: DoctypeCommand, json: bool) -> anyhow::Result<ExitCode
         }
         DoctypeCommand::List { commune } => {
             let (app, commune) = open_commune(&commune).await?;
-            let types = app.store().doctypes(commune.id).await?;
+            let types = app.doctypes(commune.id).await?;
             if json {
                 output::json(&types)?;
             } else {
@@ -472,8 +469,8 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
     match command {
         ItemCommand::Show { commune, number } => {
             let (app, commune) = open_commune(&commune).await?;
-            let item = app.store().item_by_chrono(commune.id, &number).await?;
-            let attachments = app.store().attachments(commune.id, item.id).await?;
+            let item = app.item_by_chrono(commune.id, &number).await?;
+            let attachments = app.attachments(commune.id, item.id).await?;
             if json {
                 output::json(&json!({ "item": item, "attachments": attachments }))?;
             } else {
@@ -505,7 +502,7 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
                 .map(|r| r.parse().map_err(|e: String| anyhow!(e)))
                 .transpose()?;
             let (app, commune) = open_commune(&commune).await?;
-            let item = app.store().item_by_chrono(commune.id, &number).await?;
+            let item = app.item_by_chrono(commune.id, &number).await?;
             let changed = app
                 .change_item(
                     &commune,

@@ -139,9 +139,8 @@ async fn user_of(
     app: &App,
     commune: &parapheur_app::domain::Commune,
     email: &str,
-) -> anyhow::Result<parapheur_app::store::users::User> {
-    app.store()
-        .user_by_email(commune.id, email.trim())
+) -> anyhow::Result<parapheur_app::administration::views::User> {
+    app.user_by_email(commune.id, email.trim())
         .await?
         .with_context(|| format!("aucun utilisateur « {email} » dans cette commune"))
 }

@@ -2,7 +2,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use parapheur_app::store::StoreError;
 use parapheur_app::{AppError, ErrorKind};
 
 #[derive(Debug)]
@@ -39,12 +38,6 @@ impl From<AppError> for WebError {
             }
             ErrorKind::Internal => WebError::Internal(e.to_string()),
         }
-    }
-}
-
-impl From<StoreError> for WebError {
-    fn from(e: StoreError) -> Self {
-        WebError::from(AppError::from(e))
     }
 }
 

@@ -3,11 +3,12 @@
 //!
 //! Every route is declared once, with who may call it, in `routes.rs`: the router is built
 //! from that table and each route gets its guard from it (the security matrix test iterates
-//! the same table). Handlers extract the request (the `Me` extractor, the CSRF token), call
-//! the use cases of `app`, which check the person's rights again, and render a template. Pages live in
-//! `pages/`, one file or folder per feature as in `app`; some reads still query
-//! `app.store()` directly, until each has a use case of its own. Every query names the commune of the
-//! logged-in person, so another commune's ids are simply "not found". Security headers are
+//! the same table). Handlers extract the request (the `Me` extractor; `Posted`, a form whose
+//! CSRF token is checked as it is read), call the use cases of `app`, which check the
+//! person's rights again, and render a template. Pages live in
+//! `pages/`, one file or folder per feature as in `app`; reads go through `app` too (each
+//! feature's `views`), never to the store or the file store. Every query names the commune of
+//! the logged-in person, so another commune's ids are simply "not found". Security headers are
 //! set once for every response: a strict Content-Security-Policy (no inline script or
 //! style), no framing by other sites, no MIME sniffing.
 
@@ -46,8 +47,6 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// Reads of the busiest pages, valid while the commune's journal has not moved.
     cache: std::sync::Arc<cache::ReadCache>,
-    /// Submissions and answers per client address on the citizens' pages.
-    public_limiter: std::sync::Arc<pages::public::RateLimiter>,
 }
 
 /// Builds the router over an open register (printed documents are laid out where the
@@ -57,7 +56,6 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         app,
         secure_cookies,
         cache: Default::default(),
-        public_limiter: Default::default(),
     };
     // blob: images are the previews of scans chosen for upload, made in the browser.
     let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \

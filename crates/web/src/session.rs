@@ -4,11 +4,13 @@
 //! POST must carry the session's CSRF token, and a POST from another origin is refused even
 //! before that.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use parapheur_app::administration::auth::Authenticated;
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::WebState;
 use crate::error::WebError;
@@ -62,7 +64,62 @@ impl FromRequestParts<WebState> for Me {
             .authenticate(token, chrono::Utc::now())
             .await?
             .ok_or_else(login)?;
+        // Found once per request: a `Posted` form of the same request reads it from here.
+        parts.extensions.insert(who.clone());
         Ok(Me(who))
+    }
+}
+
+/// A form that carries the session's CSRF token in its `csrf` field.
+pub trait CarriesCsrf {
+    fn csrf_token(&self) -> &str;
+}
+
+/// Implements [`CarriesCsrf`] for form structs with a `csrf: String` field.
+macro_rules! csrf_forms {
+    ($($form:ty),+ $(,)?) => {
+        $(
+            impl $crate::session::CarriesCsrf for $form {
+                fn csrf_token(&self) -> &str {
+                    &self.csrf
+                }
+            }
+        )+
+    };
+}
+pub(crate) use csrf_forms;
+
+/// A form with nothing but its CSRF token (a button).
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+csrf_forms!(CsrfOnly);
+
+/// A form posted by the logged-in person, read as `Form<T>` reads it and then refused unless
+/// it carries their session's CSRF token: handlers that take one never check it themselves.
+/// (Multipart forms, whose token comes with the files, still check it where they read it.)
+pub struct Posted<T>(pub T);
+
+impl<T> FromRequest<WebState> for Posted<T>
+where
+    T: DeserializeOwned + CarriesCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let me = Me::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        me.check_csrf(form.csrf_token())
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted(form))
     }
 }
 
@@ -93,16 +150,6 @@ impl Me {
 
     pub fn can_register(&self) -> bool {
         self.0.user.role.can_register()
-    }
-
-    pub fn require_register(&self) -> Result<(), WebError> {
-        if self.can_register() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "votre rôle ne permet pas d'enregistrer ni de traiter le courrier".into(),
-            ))
-        }
     }
 
     /// What every page shows about the person.

@@ -7,6 +7,7 @@ mod authorization;
 pub mod password;
 pub mod second_factor;
 pub mod setup;
+pub mod views;
 
 use chrono::{DateTime, Utc};
 use parapheur_domain::contact::{normalize_email, normalize_phone};

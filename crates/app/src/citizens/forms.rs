@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::contact::NewContact;
 use parapheur_domain::item::NewItem;
-use parapheur_domain::request_form::{self, RequestForm, SubmittedFile};
+use parapheur_domain::request_form::{self, FieldError, RequestForm, SubmittedFile};
 use parapheur_domain::{Channel, Commune};
 use parapheur_store::citizens::RequestFormRow;
 use uuid::Uuid;
@@ -23,6 +23,45 @@ use super::Upload;
 use super::not_found;
 use crate::register::{NewFile, register_in};
 use crate::{Actor, App, AppError, Party};
+
+/// A submission with files that are not what they claim: every error to show at once, the
+/// form's own checks with one error per file whose bytes are neither a PDF nor an image
+/// (its field's error). `None` when every file's content is accepted. Front ends check this
+/// before [`App::submit_request`], so that the person corrects everything in one go.
+pub fn refused_files(
+    form: &RequestForm,
+    values: &BTreeMap<String, String>,
+    uploads: &[Upload],
+    today: chrono::NaiveDate,
+) -> Option<Vec<FieldError>> {
+    let refused: Vec<FieldError> = uploads
+        .iter()
+        .filter(|u| crate::capture::dropfolder::sniff(&u.bytes).is_none())
+        .map(|u| FieldError {
+            key: u.field.clone(),
+            message_fr: format!(
+                "Le fichier « {} » n'est ni un PDF ni une image (JPEG, PNG, TIFF) : son contenu ne correspond pas. Joignez un autre fichier.",
+                u.filename
+            ),
+        })
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let submitted: Vec<SubmittedFile> = uploads
+        .iter()
+        .map(|u| SubmittedFile {
+            key: u.field.clone(),
+            name: u.filename.clone(),
+            size: u.bytes.len() as u64,
+        })
+        .collect();
+    let mut errors = request_form::validate_submission(form, values, &submitted, today)
+        .err()
+        .unwrap_or_default();
+    errors.extend(refused);
+    Some(errors)
+}
 
 /// Checks what a citizen sent: size, count, and a type found from the bytes (a renamed
 /// executable is refused whatever its name says).

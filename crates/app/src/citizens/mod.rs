@@ -9,11 +9,17 @@
 
 mod acknowledgements;
 mod forms;
+mod limiter;
 mod missing_documents;
+mod proof_of_work;
 mod replies;
 mod tracking;
+pub mod views;
 
 pub use acknowledgements::{Acknowledgeable, NoAcknowledgement};
+pub use forms::refused_files;
+pub use limiter::{Bucket, RateLimiter, wait_text};
+pub use proof_of_work::{POW_MAX_AGE_SECS, PowRefusal};
 pub use tracking::token_hash;
 
 use chrono::{DateTime, Duration, Utc};

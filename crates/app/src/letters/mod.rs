@@ -43,7 +43,7 @@ pub(crate) fn address_block(c: &Contact) -> Vec<String> {
 
 impl App {
     /// Lays a printed register out (in a child process on a server).
-    pub async fn register_pdf(
+    pub(crate) async fn register_pdf(
         &self,
         document: parapheur_render::RegisterDocument,
     ) -> Result<Vec<u8>, AppError> {

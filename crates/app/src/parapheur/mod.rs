@@ -13,6 +13,7 @@ mod history;
 pub mod keys;
 mod sending;
 mod signing;
+pub mod views;
 
 pub use signing::describe_signature;
 

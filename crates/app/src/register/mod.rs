@@ -1,9 +1,12 @@
 //! Registering an item with its files.
 
 pub mod anchors;
+pub mod dashboard;
 pub mod integrity;
 pub mod lifecycle;
+pub mod printed;
 pub mod suggest;
+pub mod views;
 
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;

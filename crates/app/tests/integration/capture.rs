@@ -11,8 +11,8 @@ use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Status};
 use parapheur_app::search::simple_query;
-use parapheur_app::store::capture::InboundState;
 use parapheur_app::{Change, FsckOptions, NewFile};
+use parapheur_store::capture::InboundState;
 
 fn mail(from: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(

@@ -13,9 +13,9 @@ use parapheur_app::domain::reference_cases::reference_cases;
 use parapheur_app::domain::{
     Channel, Commune, DocumentType, HolidayZone, NewContact, SilenceRule, Status,
 };
-use parapheur_app::store::citizens::OutboxState;
 use parapheur_app::{App, Change, Config, Party, SmtpSetting};
 use parapheur_smtp::testing::{self, Mode, SmtpSink};
+use parapheur_store::citizens::OutboxState;
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()

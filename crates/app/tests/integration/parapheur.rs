@@ -12,9 +12,9 @@ use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, CloseReason, Commune, NewContact, Role, Status};
 use parapheur_app::parapheur::{SendBy, SignerProof};
-use parapheur_app::store::parapheur::FolderState;
-use parapheur_app::store::users::User;
 use parapheur_app::{Actor, App, Config, Party};
+use parapheur_store::parapheur::FolderState;
+use parapheur_store::users::User;
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()

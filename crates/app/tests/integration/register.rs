@@ -9,8 +9,8 @@ use chrono::{Datelike, NaiveDate, Utc};
 use parapheur_app::domain::item::{CopyPurpose, NewItem};
 use parapheur_app::domain::journal::JournalProblem;
 use parapheur_app::domain::{Channel, CloseReason, Direction, Status};
-use parapheur_app::store::StoreError;
 use parapheur_app::{AppError, Change, FsckOptions, NewFile};
+use parapheur_store::StoreError;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -1289,7 +1289,7 @@ async fn the_demo_is_complete_and_consistent(db: Db) {
         assert!(statuses.contains(&s), "no {s:?} in the demo");
     }
     // Counting and listing agree for every kind of filter, on both backends.
-    use parapheur_app::store::items::ItemFilter;
+    use parapheur_store::items::ItemFilter;
     let today = day(2026, 11, 28);
     for filter in [
         ItemFilter::default(),

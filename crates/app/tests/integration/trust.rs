@@ -206,7 +206,7 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let renamed = |name: &str| parapheur_app::store::users::User {
+    let renamed = |name: &str| parapheur_store::users::User {
         display_name: name.into(),
         ..user.clone()
     };
@@ -221,12 +221,12 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        matches!(err, parapheur_store::StoreError::Changed(_)),
         "{err:?}"
     );
     drop(tx);
     let settings = h.app.store().commune_settings(commune.id).await.unwrap();
-    let with = |address: &str| parapheur_app::store::communes::CommuneSettings {
+    let with = |address: &str| parapheur_store::communes::CommuneSettings {
         address: Some(address.into()),
         ..settings.clone()
     };
@@ -241,7 +241,7 @@ async fn no_change_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        matches!(err, parapheur_store::StoreError::Changed(_)),
         "{err:?}"
     );
     drop(tx);
@@ -347,7 +347,7 @@ async fn no_merge_or_mailbox_edit_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap();
     let before = h.app.store().mailbox(commune.id, id).await.unwrap();
-    let renamed = |label: &str| parapheur_app::store::capture::MailboxRow {
+    let renamed = |label: &str| parapheur_store::capture::MailboxRow {
         label: label.into(),
         ..before.clone()
     };
@@ -362,7 +362,7 @@ async fn no_merge_or_mailbox_edit_is_lost_to_a_concurrent_one(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, parapheur_app::store::StoreError::Changed(_)),
+        matches!(err, parapheur_store::StoreError::Changed(_)),
         "{err:?}"
     );
     drop(tx);
@@ -374,7 +374,7 @@ async fn no_merge_or_mailbox_edit_is_lost_to_a_concurrent_one(db: Db) {
     let mut tx = h.app.store().begin(Utc::now()).await.unwrap();
     tx.update_mailbox(
         &current,
-        &parapheur_app::store::capture::MailboxRow {
+        &parapheur_store::capture::MailboxRow {
             label: "Troisième".into(),
             ..current.clone()
         },

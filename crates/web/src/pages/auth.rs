@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::ClientIp;
 use crate::error::WebError;
-use crate::session::{COOKIE, Me, clear_cookie, cookie, session_cookie};
+use crate::session::{COOKIE, CsrfOnly, Me, Posted, clear_cookie, cookie, session_cookie};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,19 +108,11 @@ pub async fn login(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn logout(
     State(state): State<WebState>,
-    me: Me,
     headers: axum::http::HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     if let Some(token) = cookie(&headers, COOKIE) {
         state.app.logout(token).await?;
     }
@@ -160,9 +152,8 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<PasswordForm>,
+    Posted(form): Posted<PasswordForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     match state
         .app
         .change_password(&me.0, &form.current, &form.new, Utc::now())
@@ -289,9 +280,8 @@ pub struct OtpForm {
 pub async fn begin_second_factor(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<OtpForm>,
+    Posted(_): Posted<OtpForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
     let enrolment = state
         .app
         .begin_second_factor(&me.0.commune, &me.0.user)
@@ -305,9 +295,8 @@ pub async fn begin_second_factor(
 pub async fn confirm_second_factor(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<OtpForm>,
+    Posted(form): Posted<OtpForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     match state
         .app
         .confirm_second_factor(&me.0.commune, &me.0.user, &form.otp, Utc::now())
@@ -332,3 +321,5 @@ pub async fn confirm_second_factor(
         Err(e) => Err(e.into()),
     }
 }
+
+crate::session::csrf_forms!(OtpForm, PasswordForm);

@@ -1,7 +1,6 @@
 //! Logging a phone call in a few seconds: caller, number, subject, message, for whom, and
 //! when to call back.
 
-use axum::Form;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -49,7 +48,6 @@ async fn page(
         .to_string();
     let users: Vec<_> = state
         .app
-        .store()
         .users(commune.id)
         .await?
         .into_iter()
@@ -70,7 +68,6 @@ pub async fn form(
     me: Me,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let notice = q
         .get("enregistre")
         .map(|n| format!("Appel enregistré sous le numéro {n}."));
@@ -80,10 +77,8 @@ pub async fn form(
 pub async fn submit(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<CallForm>,
+    Posted(form): Posted<CallForm>,
 ) -> Result<Response, WebError> {
-    me.require_register()?;
-    me.check_csrf(&form.csrf)?;
     let commune = &me.0.commune;
     let now = Utc::now();
     let today = local_date(now, commune.zone());
@@ -145,3 +140,5 @@ pub async fn submit(
         Err(e) => Err(e.into()),
     }
 }
+
+crate::session::csrf_forms!(CallForm);

@@ -2,22 +2,21 @@
 //! a retry button, the original of each message, a safe view of its HTML; and the
 //! administration of the commune's mailboxes and their routing rules.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::Actor;
+use parapheur_app::administration::views::Service;
 use parapheur_app::capture::mailboxes::MailboxSettings;
+use parapheur_app::capture::views::InboundState;
 use parapheur_app::capture::{CaptureOutcome, Rule, RuleField};
-use parapheur_app::store::capture::{InboundMessage, InboundState};
-use parapheur_app::store::services::Service;
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::WebError;
 use crate::pages::item::{file_response, parse_id};
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::views;
 use crate::{WebState, assets, templates};
 
@@ -25,20 +24,6 @@ use crate::{WebState, assets, templates};
 pub struct InboundQuery {
     #[serde(default)]
     etat: String,
-}
-
-/// Whether this person may see what a message says: its item (if any) must be visible
-/// to them (a confidential item stays hidden from the other agents).
-async fn may_read(state: &WebState, me: &Me, m: &InboundMessage) -> Result<bool, WebError> {
-    let (Some(user), Some(item_id)) = (me.confidential_filter(), m.item_id) else {
-        return Ok(true);
-    };
-    let item = state.app.store().item(me.0.commune.id, item_id).await?;
-    Ok(
-        item.confidentiality != parapheur_app::domain::item::Confidentiality::Confidential
-            || item.assignee_id == Some(user)
-            || item.created_by == Some(user),
-    )
 }
 
 fn state_label(s: InboundState) -> &'static str {
@@ -54,7 +39,6 @@ pub async fn list(
     me: Me,
     Query(q): Query<InboundQuery>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     render_list(&state, &me, &q.etat, None, None).await
 }
 
@@ -68,10 +52,10 @@ async fn render_list(
     let commune = &me.0.commune;
     let all = etat == "tous";
     let filter = (!all).then_some(InboundState::Quarantined);
-    let store = state.app.store();
+    let store = &state.app;
     let mut rows = Vec::new();
     for m in store.inbound_list(commune.id, filter, 200).await? {
-        let readable = may_read(state, me, &m).await?;
+        let readable = state.app.inbound_readable(&me.0, &m).await?;
         let chrono = match m.item_id {
             Some(id) if readable => Some(store.item(commune.id, id).await?.chrono),
             _ => None,
@@ -100,23 +84,15 @@ async fn render_list(
     )?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn retry(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let id = parse_id(&id)?;
     // Another commune's message is not found here.
-    state.app.store().inbound(me.0.commune.id, id).await?;
+    state.app.inbound(me.0.commune.id, id).await?;
     match state
         .app
         .retry_inbound(&me.0.commune, &Actor::User(me.0.user.id), id, Utc::now())
@@ -137,32 +113,13 @@ pub async fn retry(
     }
 }
 
-async fn readable_message(
-    state: &WebState,
-    me: &Me,
-    id: &str,
-) -> Result<(InboundMessage, Vec<u8>), WebError> {
-    me.require_register()?;
-    let m = state
-        .app
-        .store()
-        .inbound(me.0.commune.id, parse_id(id)?)
-        .await?;
-    if !may_read(state, me, &m).await? {
-        return Err(WebError::NotFound);
-    }
-    let sha = m.sha256.clone().ok_or(WebError::NotFound)?;
-    let bytes = state.app.read_file(me.0.commune.id, &sha).await?;
-    Ok((m, bytes))
-}
-
 /// The message exactly as received (.eml), always downloaded.
 pub async fn original(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let (m, bytes) = readable_message(&state, &me, &id).await?;
+    let (m, bytes) = state.app.readable_inbound(&me.0, parse_id(&id)?).await?;
     let name = match m.source.as_str() {
         "folder" => m.origin.rsplit('/').next().unwrap_or("fichier").to_owned(),
         _ => format!("message-{}.eml", m.id),
@@ -177,9 +134,7 @@ pub async fn preview(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    let (m, bytes) = readable_message(&state, &me, &id).await?;
-    let parsed = parapheur_mail::parse(&bytes, &parapheur_mail::Limits::default())
-        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let (m, parsed) = state.app.inbound_preview(&me.0, parse_id(&id)?).await?;
     let html = parsed.html_body.map(minijinja::Value::from_safe_string);
     Ok(Html(templates::render(
         "inbound_preview.html",
@@ -347,7 +302,6 @@ async fn mailboxes_page(
     let commune = &me.0.commune;
     let mailboxes: Vec<_> = state
         .app
-        .store()
         .mailboxes(commune.id)
         .await?
         .into_iter()
@@ -367,7 +321,6 @@ async fn mailboxes_page(
 }
 
 pub async fn mailboxes(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let form = MailboxForm {
         port: "993".into(),
         folder: "INBOX".into(),
@@ -380,11 +333,9 @@ pub async fn mailboxes(State(state): State<WebState>, me: Me) -> Result<Html<Str
 pub async fn add_mailbox(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<MailboxForm>,
+    Posted(form): Posted<MailboxForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
         Err(e) => return mailboxes_page(&state, &me, &form, Some(e), None).await,
@@ -418,7 +369,7 @@ async fn mailbox_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let store = state.app.store();
+    let store = &state.app;
     let row = store.mailbox(me.0.commune.id, id).await?;
     let services = store.services(me.0.commune.id).await?;
     let loaded;
@@ -481,7 +432,6 @@ pub async fn mailbox(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     mailbox_page(&state, &me, parse_id(&id)?, None, None, None).await
 }
 
@@ -489,12 +439,10 @@ pub async fn update_mailbox(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MailboxForm>,
+    Posted(form): Posted<MailboxForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let settings = match form.settings(&services) {
         Ok(s) => s,
         Err(e) => {
@@ -533,12 +481,10 @@ pub async fn poll_now(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
-    let row = state.app.store().mailbox(me.0.commune.id, id).await?;
+    let row = state.app.mailbox(me.0.commune.id, id).await?;
     let (notice, error) = match state.app.poll_mailbox(&me.0.commune, &row, Utc::now).await {
         Ok(r) => (
             Some(format!(
@@ -585,3 +531,5 @@ mod tests {
         assert!(parse_rules("objet contient x -> service inconnu", &services).is_err());
     }
 }
+
+crate::session::csrf_forms!(MailboxForm);

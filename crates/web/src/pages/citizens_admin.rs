@@ -1,7 +1,6 @@
 //! Administration of what citizens meet: the public request forms, the reply templates, and
 //! the outbox of email (what left, what waits, what failed and why).
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -12,7 +11,7 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates, views};
 
 /// The fields of a form as the administrator writes them: one per line,
@@ -144,13 +143,11 @@ fn unique_key(label: &str, taken: &[FormField]) -> String {
 }
 
 pub async fn forms(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let commune = &me.0.commune;
-    let doctypes = state.app.store().doctypes(commune.id).await?;
-    let services = state.app.store().services(commune.id).await?;
+    let doctypes = state.app.doctypes(commune.id).await?;
+    let services = state.app.services(commune.id).await?;
     let forms: Vec<_> = state
         .app
-        .store()
         .request_forms(commune.id)
         .await?
         .into_iter()
@@ -202,8 +199,8 @@ async fn form_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let commune = &me.0.commune;
-    let doctypes = state.app.store().doctypes(commune.id).await?;
-    let services = state.app.store().services(commune.id).await?;
+    let doctypes = state.app.doctypes(commune.id).await?;
+    let services = state.app.services(commune.id).await?;
     let page = templates::render(
         "admin_form.html",
         ctx! {
@@ -233,7 +230,6 @@ pub async fn form(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_admin()?;
     if code == "nouveau" {
         let blank = FormEdit {
             consent: "J'accepte que la mairie traite les informations de ce formulaire pour répondre à ma demande. Elles sont conservées le temps prévu par les règles d'archivage ; vous pouvez y accéder et les faire rectifier en écrivant à la mairie.".into(),
@@ -273,10 +269,8 @@ pub async fn save_form(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(edit): Form<FormEdit>,
+    Posted(edit): Posted<FormEdit>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&edit.csrf)?;
-    me.require_admin()?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -333,10 +327,8 @@ pub async fn reply_templates(
     State(state): State<WebState>,
     me: Me,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let list: Vec<_> = state
         .app
-        .store()
         .reply_templates(me.0.commune.id)
         .await?
         .into_iter()
@@ -399,7 +391,6 @@ pub async fn reply_template(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_admin()?;
     if code == "nouveau" {
         let blank = TemplateEdit {
             active: "1".into(),
@@ -409,7 +400,6 @@ pub async fn reply_template(
     }
     let t = state
         .app
-        .store()
         .reply_template(me.0.commune.id, &code)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -428,10 +418,8 @@ pub async fn save_reply_template(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(edit): Form<TemplateEdit>,
+    Posted(edit): Posted<TemplateEdit>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&edit.csrf)?;
-    me.require_admin()?;
     let new = code == "nouveau";
     let code = if new {
         edit.code.trim().to_owned()
@@ -441,7 +429,6 @@ pub async fn save_reply_template(
     if new
         && state
             .app
-            .store()
             .reply_template(me.0.commune.id, &code)
             .await?
             .is_some()
@@ -479,17 +466,15 @@ pub async fn save_reply_template(
 }
 
 pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let commune = &me.0.commune;
-    let counts = state.app.store().outbox_counts(Some(commune.id)).await?;
+    let counts = state.app.outbox_counts(Some(commune.id)).await?;
     let messages: Vec<_> = state
         .app
-        .store()
         .outbox(commune.id, 200)
         .await?
         .into_iter()
         .map(|m| {
-            use parapheur_app::store::citizens::OutboxState;
+            use parapheur_app::citizens::views::OutboxState;
             ctx! {
                 id => m.id.to_string(),
                 at => views::instant(m.created_at, commune),
@@ -512,20 +497,12 @@ pub async fn outbox(State(state): State<WebState>, me: Me) -> Result<Html<String
     )?))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn retry_email(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     state.app.retry_email(&me.0.commune, id, Utc::now()).await?;
     Ok(Redirect::to("/administration/envois").into_response())
@@ -554,3 +531,5 @@ mod tests {
         assert!(fields_from_lines("X ; texte ; peut-être", &[]).is_err());
     }
 }
+
+crate::session::csrf_forms!(FormEdit, TemplateEdit);

@@ -1,6 +1,5 @@
 //! The contact directory: search, a contact's mail, likely duplicates and merging them.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::views::ItemRow;
 use crate::{WebState, assets, templates};
 
@@ -39,7 +38,6 @@ pub async fn list(
 ) -> Result<Html<String>, WebError> {
     let contacts: Vec<_> = state
         .app
-        .store()
         .search_contacts(me.0.commune.id, &query.q, 200)
         .await?
         .iter()
@@ -62,11 +60,7 @@ pub async fn suggestions(
     if q.chars().count() < 2 {
         return Ok(axum::Json(Vec::new()));
     }
-    let found = state
-        .app
-        .store()
-        .search_contacts(me.0.commune.id, q, 10)
-        .await?;
+    let found = state.app.search_contacts(me.0.commune.id, q, 10).await?;
     Ok(axum::Json(
         found
             .iter()
@@ -93,7 +87,7 @@ pub async fn show(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
-    let store = state.app.store();
+    let store = &state.app;
     let contact = store.contact(commune.id, id).await?;
     let probe = NewContact {
         first_name: contact.first_name.clone(),
@@ -132,15 +126,13 @@ pub async fn show(
         })
         .collect();
     let today = local_date(Utc::now(), commune.zone());
-    let mut items = Vec::new();
-    for item_id in store.contact_item_ids(commune.id, contact.id).await? {
-        let item = store.item(commune.id, item_id).await?;
-        if me.confidential_filter().is_none()
-            || item.confidentiality == parapheur_app::domain::Confidentiality::Normal
-        {
-            items.push(ItemRow::new(&item, today));
-        }
-    }
+    let items: Vec<ItemRow> = state
+        .app
+        .contact_items(&me.0, contact.id)
+        .await?
+        .iter()
+        .map(|item| ItemRow::new(item, today))
+        .collect();
     let merged = store
         .contact_merged_into(commune.id, contact.id)
         .await?
@@ -169,10 +161,8 @@ pub async fn merge(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MergeForm>,
+    Posted(form): Posted<MergeForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let keep = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
     let duplicate = Uuid::parse_str(&form.doublon).map_err(|_| WebError::NotFound)?;
     state
@@ -181,3 +171,5 @@ pub async fn merge(
         .await?;
     Ok(Redirect::to(&format!("/contacts/{keep}")).into_response())
 }
+
+crate::session::csrf_forms!(MergeForm);

@@ -1,7 +1,6 @@
 //! Writing to the sender of an item: the accusé de réception (by email or printed, one at
 //! a time or in bulk), and replies by email written from the commune's templates.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -10,24 +9,16 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::pages::item::{file_response, outcome, visible_item};
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
 
 /// Sends the accusé de réception of an item by email.
 pub async fn acknowledge(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let result = state
         .app
@@ -42,7 +33,6 @@ pub async fn acknowledgement_pdf(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     match state
         .app
@@ -90,7 +80,6 @@ pub async fn acknowledge_many(
 ) -> Result<Html<String>, WebError> {
     let (csrf, ids) = chosen_items(&body);
     me.check_csrf(&csrf)?;
-    me.require_register()?;
     let mut results = Vec::new();
     for id in &ids {
         let Ok(item) = visible_item(&state, &me, id).await else {
@@ -129,7 +118,6 @@ pub async fn print_many(
 ) -> Result<Response, WebError> {
     let (csrf, ids) = chosen_items(&body);
     me.check_csrf(&csrf)?;
-    me.require_register()?;
     let mut items = Vec::new();
     for id in &ids {
         if let Ok(item) = visible_item(&state, &me, id).await {
@@ -168,10 +156,8 @@ pub async fn print_one(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let done = state
         .app
@@ -201,7 +187,6 @@ pub async fn acknowledgements_page(
     State(state): State<WebState>,
     me: Me,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let commune = &me.0.commune;
     let pending: Vec<_> = state
         .app
@@ -241,9 +226,8 @@ pub async fn reply_form(
     Path(id): Path<String>,
     Query(q): Query<ReplyQuery>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
-    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let templates_list = state.app.reply_templates(me.0.commune.id).await?;
     let chosen = templates_list
         .iter()
         .find(|t| t.code == q.modele && t.active);
@@ -265,11 +249,11 @@ async fn reply_page(
     body: &str,
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    let templates_list = state.app.store().reply_templates(me.0.commune.id).await?;
+    let templates_list = state.app.reply_templates(me.0.commune.id).await?;
     let mut to = None;
-    for (role, contact) in state.app.store().item_contacts(item.id).await? {
+    for (role, contact) in state.app.item_contacts(item.id).await? {
         if role == "sender" {
-            let c = state.app.store().contact(me.0.commune.id, contact).await?;
+            let c = state.app.contact(me.0.commune.id, contact).await?;
             to = Some(match &c.email {
                 Some(e) => format!("{} <{e}>", c.display_name()),
                 None => format!("{} (sans adresse électronique)", c.display_name()),
@@ -316,10 +300,8 @@ pub async fn reply(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<ReplyForm>,
+    Posted(form): Posted<ReplyForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     match state
         .app
@@ -355,3 +337,5 @@ pub async fn reply(
         Err(e) => Err(e.into()),
     }
 }
+
+crate::session::csrf_forms!(ReplyForm);

@@ -5,7 +5,7 @@ use axum::response::Html;
 use chrono::{Duration, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Direction, Status};
-use parapheur_app::store::items::{ItemFilter, ItemOrder};
+use parapheur_app::register::views::{ItemFilter, ItemOrder};
 use serde::Deserialize;
 
 use crate::error::WebError;
@@ -114,7 +114,7 @@ pub async fn inbox(
     all[chosen].2.order = *order;
     let (key, label, filter) = &all[chosen];
     let page = q.page.max(0);
-    let store = state.app.store();
+    let store = &state.app;
     // The counts and the page of items, read once per journal position (see cache.rs).
     let cache_key = format!("inbox:{}:{key}:{sort}:{page}", me.0.user.id);
     let loaded = state

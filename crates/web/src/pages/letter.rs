@@ -53,7 +53,7 @@ pub(crate) async fn form_page(
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let store = state.app.store();
+    let store = &state.app;
     let today = local_date(Utc::now(), commune.zone())
         .format("%Y-%m-%d")
         .to_string();
@@ -126,7 +126,6 @@ pub async fn form(
     me: Me,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Html<String>, WebError> {
-    me.require_register()?;
     let notice = q
         .get("enregistre")
         .map(|n| format!("Courrier enregistré sous le numéro {n}. Saisissez le suivant."));
@@ -257,7 +256,6 @@ pub async fn submit(
     me: Me,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    me.require_register()?;
     let refused = |form: LetterForm, message: String| {
         let (state, me) = (&state, &me);
         async move {

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{Channel, Direction, Status};
-use parapheur_app::store::items::{ItemFilter, ItemOrder};
+use parapheur_app::register::views::ItemFilter;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -101,7 +101,7 @@ pub async fn register(
     let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
-    let store = state.app.store();
+    let store = &state.app;
     let page = q.page.max(0);
     // One row more than a page tells whether a next page exists: counting every matching
     // row of the year would cost more than the page itself. The year's totals come from the
@@ -159,7 +159,7 @@ pub async fn register(
             title => "Registre", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "register", first, last => first + items.len() as i64 - 1, items, numbered, years,
             filter => ctx! { annee => year, mois => q.mois, sens => q.sens, canal => q.canal, statut => q.statut, service => q.service },
-            months => MONTHS.iter().enumerate().map(|(i, m)| ctx! { code => (i + 1).to_string(), label => m }).collect::<Vec<_>>(),
+            months => parapheur_app::domain::french::MONTHS.iter().enumerate().map(|(i, m)| ctx! { code => (i + 1).to_string(), label => m }).collect::<Vec<_>>(),
             directions => choices(Direction::ALL.iter().map(|d| (d.code(), d.label_fr())).collect()),
             channels => choices(Channel::ALL.iter().map(|c| (c.code(), c.label_fr())).collect()),
             statuses => choices(Status::ALL.iter().map(|s| (s.code(), s.label_fr())).collect()),
@@ -169,39 +169,6 @@ pub async fn register(
         },
     )?))
 }
-
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// "1er janvier 2026": dates as written in French prose.
-fn long_date(d: chrono::NaiveDate) -> String {
-    let day = match d.day() {
-        1 => "1er".to_owned(),
-        n => n.to_string(),
-    };
-    format!("{day} {} {}", MONTHS[d.month0() as usize], d.year())
-}
-
-/// The most rows one printed register holds. Laying out costs about a millisecond and
-/// 150 KB of memory per row (crates/render's benchmark), so a larger register is printed a
-/// month at a time; a month of a commune of 15,000 inhabitants is a few hundred items.
-const MAX_PRINTED_ROWS: i64 = 2_000;
-
-/// One printed register laid out at a time: bounds the memory a small box needs while it
-/// works (the server lays it out in a child process: see `render::child`).
-static RENDERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The legal register on paper: the year's items (with the page's filters) oldest first,
 /// as a PDF/A document to print or archive.
@@ -214,81 +181,12 @@ pub async fn register_pdf(
     let now = Utc::now();
     let today = local_date(now, commune.zone());
     let year = q.annee.unwrap_or(today.year());
-    let mut filter = q.filter(year, &me)?;
-    filter.order = ItemOrder::Oldest;
-    let store = state.app.store();
-    let items = store
-        .items(commune.id, &filter, MAX_PRINTED_ROWS + 1, 0)
+    let filter = q.filter(year, &me)?;
+    let month = q.month(year)?.map(|(_, first, next)| (first, next));
+    let pdf = state
+        .app
+        .printed_register(&me.0, filter, year, month, now)
         .await?;
-    if items.len() as i64 > MAX_PRINTED_ROWS {
-        return Err(WebError::BadRequest(format!(
-            "plus de {MAX_PRINTED_ROWS} éléments sur la période : imprimez le registre mois par mois (choisissez un mois)"
-        )));
-    }
-    let services = store.services(commune.id).await?;
-    let correspondents = store.correspondents_of_year(commune.id, year).await?;
-    let service_name = |id: Option<Uuid>| {
-        id.and_then(|id| services.iter().find(|s| s.id == id))
-            .map(|s| s.name.clone())
-            .unwrap_or_default()
-    };
-    let rows = items
-        .iter()
-        .map(|i| parapheur_render::RegisterRow {
-            number: i.chrono.clone(),
-            received_on: views::date(i.arrival_date),
-            direction: i.direction.label_fr().to_owned(),
-            channel: i.channel.label_fr().to_owned(),
-            correspondent: correspondents
-                .get(&i.id)
-                .map(|names| names.join(", "))
-                .unwrap_or_default(),
-            subject: i.subject.clone(),
-            service: service_name(i.service_id),
-            status: i.status.label_fr().to_owned(),
-            due_on: i.due_date.map(views::date).unwrap_or_default(),
-        })
-        .collect();
-    let (first_day, last_day) = match q.month(year)? {
-        Some((_, first, next)) => (first, next.pred_opt().unwrap_or(first)),
-        None => (
-            NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today),
-            NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today),
-        ),
-    };
-    let last_day = last_day.min(today).max(first_day);
-    let mut filters = Vec::new();
-    if let Some(d) = filter.direction {
-        filters.push(format!("Sens : {}", d.label_fr()));
-    }
-    if let Some(c) = filter.channel {
-        filters.push(format!("Canal : {}", c.label_fr()));
-    }
-    if let Some(s) = filter.status {
-        filters.push(format!("Statut : {}", s.label_fr()));
-    }
-    if filter.service_id.is_some() {
-        filters.push(format!("Service : {}", service_name(filter.service_id)));
-    }
-    if filter.confidential_visible_to.is_some() {
-        filters.push("Hors éléments confidentiels confiés à d'autres".to_owned());
-    }
-    let minutes = parapheur_app::domain::clock::utc_offset_minutes(now, commune.zone());
-    let offset = chrono::FixedOffset::east_opt(minutes as i32 * 60)
-        .unwrap_or_else(|| chrono::Offset::fix(&Utc));
-    let document = parapheur_render::RegisterDocument {
-        commune_name: commune.name.clone(),
-        insee: commune.insee.clone(),
-        period: format!("du {} au {}", long_date(first_day), long_date(last_day)),
-        generated_at: now.with_timezone(&offset),
-        filters,
-        rows,
-    };
-    let _turn = RENDERING
-        .acquire()
-        .await
-        .map_err(|e| WebError::Internal(format!("register pdf queue: {e}")))?;
-    let pdf = state.app.register_pdf(document).await?;
     let filename = match q.month(year)? {
         Some((month, ..)) => format!("registre-{}-{year}-{month:02}.pdf", commune.insee),
         None => format!("registre-{}-{year}.pdf", commune.insee),
@@ -328,11 +226,7 @@ pub async fn register_csv(
     let today = local_date(Utc::now(), commune.zone());
     let year = q.annee.unwrap_or(today.year());
     let filter = q.filter(year, &me)?;
-    let items = state
-        .app
-        .store()
-        .items(commune.id, &filter, 1_000_000, 0)
-        .await?;
+    let items = state.app.items(commune.id, &filter, 1_000_000, 0).await?;
     let mut out = String::from("\u{feff}");
     let header = [
         "Numéro",

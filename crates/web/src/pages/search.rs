@@ -116,7 +116,7 @@ pub async fn search(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let today = local_date(Utc::now(), commune.zone());
-    let store = state.app.store();
+    let store = &state.app;
     let (total, hits) = if form.is_empty() {
         (0, Vec::new())
     } else {

@@ -19,8 +19,8 @@ use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::{CaptureOutcome, MessageSource};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Confidentiality, Role};
-use parapheur_app::store::capture::FileText;
 use parapheur_app::{Actor, Change, NewFile};
+use parapheur_store::capture::FileText;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -564,7 +564,7 @@ async fn signing_needs_the_signers_own_second_factor() {
     };
     assert_eq!(
         state().await,
-        parapheur_app::store::parapheur::FolderState::Circuit
+        parapheur_store::parapheur::FolderState::Circuit
     );
     // The maire enrols her phone herself.
     let (_, _, page) = send(
@@ -593,14 +593,14 @@ async fn signing_needs_the_signers_own_second_factor() {
     send(&site, sign("000000")).await;
     assert_eq!(
         state().await,
-        parapheur_app::store::parapheur::FolderState::Circuit
+        parapheur_store::parapheur::FolderState::Circuit
     );
     let next = code_at(&secret, now + chrono::Duration::seconds(30)).unwrap();
     let (status, _, page) = send(&site, sign(&next)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(
         state().await,
-        parapheur_app::store::parapheur::FolderState::Signed
+        parapheur_store::parapheur::FolderState::Signed
     );
     // An administrator resets it only in the open: journaled, the maire told by email.
     let journal = site.app.store().journal_len(site.a.id).await.unwrap();

@@ -1,6 +1,5 @@
 //! The commune's document types: deadlines, silence rules and retention.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::actor;
 use super::bad;
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -44,7 +43,6 @@ pub async fn doctype(
     me: Me,
     Path(code): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     doctype_page(&state, &me, &code, None, None).await
 }
 
@@ -91,7 +89,6 @@ async fn doctypes_page(
 ) -> Result<Html<String>, WebError> {
     let doctypes: Vec<_> = state
         .app
-        .store()
         .all_doctypes(me.0.commune.id)
         .await?
         .into_iter()
@@ -113,7 +110,6 @@ async fn doctypes_page(
 }
 
 pub async fn doctypes(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let blank = DoctypeForm {
         delay_count: "2".into(),
         delay_unit: "m".into(),
@@ -128,10 +124,8 @@ pub async fn doctypes(State(state): State<WebState>, me: Me) -> Result<Html<Stri
 pub async fn add_doctype(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<DoctypeForm>,
+    Posted(form): Posted<DoctypeForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let doctype = match form.doctype() {
         Ok(d) => d,
         Err(error) => return doctypes_page(&state, &me, &form, Some(error), None).await,
@@ -167,7 +161,6 @@ async fn doctype_page(
 ) -> Result<Html<String>, WebError> {
     let (doctype, active) = state
         .app
-        .store()
         .all_doctypes(me.0.commune.id)
         .await?
         .into_iter()
@@ -188,10 +181,8 @@ pub async fn update_doctype(
     State(state): State<WebState>,
     me: Me,
     Path(code): Path<String>,
-    Form(mut form): Form<DoctypeForm>,
+    Posted(mut form): Posted<DoctypeForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     form.code = code.clone();
     let doctype = match form.doctype() {
         Ok(d) => d,
@@ -280,3 +271,5 @@ impl DoctypeForm {
         })
     }
 }
+
+crate::session::csrf_forms!(DoctypeForm);

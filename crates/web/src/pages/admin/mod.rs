@@ -10,7 +10,6 @@ pub use doctypes::{add_doctype, doctype, doctypes, update_doctype};
 pub use services::{add_service, service, services, update_service};
 pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
 
-use axum::Form;
 use axum::extract::{Multipart, State};
 use axum::response::{Html, Response};
 use chrono::Utc;
@@ -19,33 +18,11 @@ use parapheur_app::{Actor, AppError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 use doctypes::DoctypeForm;
 use parapheur_app::capture::dropfolder::sniff;
 use users::UserForm;
-
-impl Me {
-    pub fn require_admin(&self) -> Result<(), WebError> {
-        if self.0.user.role.can_administer() {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "cette page est réservée aux administrateurs de la commune".into(),
-            ))
-        }
-    }
-
-    pub fn require_host_admin(&self) -> Result<(), WebError> {
-        if self.0.user.host_admin {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden(
-                "cette page est réservée aux administrateurs de l'hébergement".into(),
-            ))
-        }
-    }
-}
 
 fn actor(me: &Me) -> Actor {
     me.0.actor()
@@ -73,7 +50,7 @@ async fn settings_page(
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
-    let settings = state.app.store().commune_settings(commune.id).await?;
+    let settings = state.app.commune_settings(commune.id).await?;
     let gaps = state.app.acknowledgement_gaps(commune).await?;
     Ok(Html(templates::render(
         "admin_commune.html",
@@ -92,7 +69,6 @@ async fn settings_page(
 }
 
 pub async fn settings(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     settings_page(&state, &me, None, None).await
 }
 
@@ -101,7 +77,6 @@ pub async fn save_settings(
     me: Me,
     mut multipart: Multipart,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     let mut form = SettingsForm::default();
     let mut csrf = String::new();
     let mut chrono_format = String::new();
@@ -180,7 +155,7 @@ pub async fn save_settings(
         Ok(()) => {
             // The session still holds the old commune (numbering format): read it anew.
             let me = Me(parapheur_app::administration::auth::Authenticated {
-                commune: state.app.store().commune(commune.id).await?,
+                commune: state.app.commune_by_id(commune.id).await?,
                 ..me.0
             });
             settings_page(&state, &me, None, Some("Paramètres enregistrés.".into())).await
@@ -193,7 +168,7 @@ pub async fn save_settings(
 }
 /// The commune's logo, for any of its users (it is printed on every letter).
 pub async fn logo(State(state): State<WebState>, me: Me) -> Result<Response, WebError> {
-    let settings = state.app.store().commune_settings(me.0.commune.id).await?;
+    let settings = state.app.commune_settings(me.0.commune.id).await?;
     let (Some(sha), Some(media_type)) = (settings.logo_sha256, settings.logo_type) else {
         return Err(WebError::NotFound);
     };
@@ -238,7 +213,6 @@ async fn host_page(
 ) -> Result<Html<String>, WebError> {
     let communes: Vec<_> = state
         .app
-        .store()
         .commune_summaries()
         .await?
         .into_iter()
@@ -254,17 +228,14 @@ async fn host_page(
 }
 
 pub async fn host(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_host_admin()?;
     host_page(&state, &me, &CommuneForm::default(), None, None).await
 }
 
 pub async fn create_commune(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<CommuneForm>,
+    Posted(form): Posted<CommuneForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_host_admin()?;
     match state
         .app
         .create_commune_with_admin(
@@ -286,3 +257,5 @@ pub async fn create_commune(
         }
     }
 }
+
+crate::session::csrf_forms!(CommuneForm);

@@ -1,6 +1,5 @@
 //! The commune's services.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -11,7 +10,7 @@ use super::actor;
 use super::bad;
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -39,7 +38,6 @@ async fn services_page(
 ) -> Result<Html<String>, WebError> {
     let services: Vec<_> = state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()
@@ -55,17 +53,14 @@ async fn services_page(
 }
 
 pub async fn services(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     services_page(&state, &me, &ServiceForm::default(), None, None).await
 }
 
 pub async fn add_service(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<ServiceForm>,
+    Posted(form): Posted<ServiceForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let code = form.code.trim().to_lowercase();
     if form.name.trim().is_empty() {
         let error = Some("le nom du service est obligatoire".to_owned());
@@ -96,7 +91,6 @@ async fn service_page(
 ) -> Result<Html<String>, WebError> {
     let service = state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()
@@ -124,7 +118,6 @@ pub async fn service(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     service_page(&state, &me, parse_id(&id)?, None, None).await
 }
 
@@ -132,10 +125,8 @@ pub async fn update_service(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<ServiceForm>,
+    Posted(form): Posted<ServiceForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     match state
         .app
@@ -160,3 +151,5 @@ pub async fn update_service(
         }
     }
 }
+
+crate::session::csrf_forms!(ServiceForm);

@@ -1,6 +1,5 @@
 //! The commune's users, their roles and services, invitations and password links.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -15,7 +14,7 @@ use super::bad;
 use super::invitation_url;
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -46,7 +45,6 @@ fn roles() -> Vec<minijinja::Value> {
 async fn service_choices(state: &WebState, me: &Me) -> Result<Vec<minijinja::Value>, WebError> {
     Ok(state
         .app
-        .store()
         .services(me.0.commune.id)
         .await?
         .into_iter()
@@ -62,7 +60,7 @@ async fn users_page(
     error: Option<String>,
     invitation: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
-    let services = state.app.store().services(me.0.commune.id).await?;
+    let services = state.app.services(me.0.commune.id).await?;
     let users: Vec<_> = state
         .app
         .managed_users(&me.0.commune, &me.0.user)
@@ -90,17 +88,14 @@ async fn users_page(
 }
 
 pub async fn users(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     users_page(&state, &me, &UserForm::default(), None, None).await
 }
 
 pub async fn invite_user(
     State(state): State<WebState>,
     me: Me,
-    Form(form): Form<UserForm>,
+    Posted(form): Posted<UserForm>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
     let (role, service_id) = match parsed {
         Ok(p) => p,
@@ -172,7 +167,6 @@ pub async fn user(
     me: Me,
     Path(id): Path<String>,
 ) -> Result<Html<String>, WebError> {
-    me.require_admin()?;
     user_page(&state, &me, parse_id(&id)?, None, None, None).await
 }
 
@@ -180,10 +174,8 @@ pub async fn update_user(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<UserForm>,
+    Posted(form): Posted<UserForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let parsed = form.role().and_then(|role| Ok((role, form.service()?)));
     let (role, service_id) = match parsed {
@@ -219,22 +211,14 @@ pub async fn update_user(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// A new link for a user to choose a password (lost invitation, forgotten password): sent to
 /// the user's own address, shown here only for an account that never had a password.
 pub async fn new_link(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let sent = state
         .app
@@ -250,10 +234,8 @@ pub async fn reset_second_factor(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Html<String>, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_admin()?;
     let id = parse_id(&id)?;
     let user = state
         .app
@@ -280,3 +262,5 @@ impl UserForm {
         }
     }
 }
+
+crate::session::csrf_forms!(UserForm);

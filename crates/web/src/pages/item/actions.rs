@@ -1,7 +1,6 @@
 //! What is done to an item from its page: status, routing, notes, suggestions accepted,
 //! missing documents, copies and links.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -16,7 +15,7 @@ use super::render_item;
 use super::visible_item;
 use crate::WebState;
 use crate::error::WebError;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 
 #[derive(Debug, Deserialize)]
 pub struct StatusForm {
@@ -31,9 +30,8 @@ pub async fn change_status(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<StatusForm>,
+    Posted(form): Posted<StatusForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let to: Status = form.to.parse().map_err(WebError::BadRequest)?;
     let reason = match form.reason.as_str() {
         "" => None,
@@ -67,9 +65,8 @@ pub async fn assign(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<AssignForm>,
+    Posted(form): Posted<AssignForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let change = Change::Assign {
         service_id: optional_id(&form.service)?,
         assignee_id: optional_id(&form.assignee)?,
@@ -88,9 +85,8 @@ pub async fn add_note(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<NoteForm>,
+    Posted(form): Posted<NoteForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let item = visible_item(&state, &me, &id).await?;
     let result = state
         .app
@@ -120,10 +116,8 @@ pub async fn accept_suggestion(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<SuggestionForm>,
+    Posted(form): Posted<SuggestionForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let actor = Actor::User(me.0.user.id);
     let mut result = Ok(item.clone());
@@ -192,10 +186,8 @@ pub async fn documents_requested(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<MissingForm>,
+    Posted(form): Posted<MissingForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let missing: Vec<String> = form.pieces.lines().map(str::to_owned).collect();
     let due = match form.avant_le.trim() {
@@ -227,9 +219,8 @@ pub async fn documents_received(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<DateForm>,
+    Posted(form): Posted<DateForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let on = form_date(&form.date)?;
     apply(&state, &me, &id, Change::Completed { on }).await
 }
@@ -248,10 +239,8 @@ pub async fn copy(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<CopyForm>,
+    Posted(form): Posted<CopyForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let user =
         Uuid::parse_str(&form.user).map_err(|_| WebError::BadRequest("choix invalide".into()))?;
@@ -289,21 +278,14 @@ pub async fn link(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    Form(form): Form<LinkForm>,
+    Posted(form): Posted<LinkForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let kind: parapheur_app::domain::LinkKind = form.kind.parse().map_err(WebError::BadRequest)?;
     let number = form.numero.trim();
-    let other = match state
-        .app
-        .store()
-        .item_by_chrono(me.0.commune.id, number)
-        .await
-    {
+    let other = match state.app.item_by_chrono(me.0.commune.id, number).await {
         Ok(other) => other,
-        Err(parapheur_app::store::StoreError::NotFound(_)) => {
+        Err(e) if e.kind() == parapheur_app::ErrorKind::NotFound => {
             let error = format!("aucun élément ne porte le numéro « {number} »");
             let page = render_item(&state, &me, &item, None, Some(error)).await?;
             return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
@@ -329,3 +311,14 @@ pub async fn link(
     };
     outcome(&state, &me, &item, result).await
 }
+
+crate::session::csrf_forms!(
+    AssignForm,
+    CopyForm,
+    DateForm,
+    LinkForm,
+    MissingForm,
+    NoteForm,
+    StatusForm,
+    SuggestionForm
+);

@@ -16,12 +16,11 @@ async fn visible_attachment(
     me: &Me,
     item: &str,
     file: &str,
-) -> Result<parapheur_app::store::items::Attachment, WebError> {
+) -> Result<parapheur_app::register::views::Attachment, WebError> {
     let item = visible_item(state, me, item).await?;
     let file_id = parse_id(file)?;
     state
         .app
-        .store()
         .attachments(me.0.commune.id, item.id)
         .await?
         .into_iter()

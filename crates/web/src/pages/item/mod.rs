@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{CloseReason, Item, Status};
+use parapheur_app::register::views::TextStatus;
 use parapheur_app::{Change, domain::Commune};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -29,22 +30,9 @@ pub(crate) fn parse_id(text: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(text).map_err(|_| WebError::NotFound)
 }
 
-/// The item, if this person may see it: same commune (the query says so) and, for a
-/// confidential item, in charge of it, its author, an élu or an administrator.
+/// The item, if this person may see it (`App::readable_item`: the one confidentiality rule).
 pub(crate) async fn visible_item(state: &WebState, me: &Me, id: &str) -> Result<Item, WebError> {
-    let item = state
-        .app
-        .store()
-        .item(me.0.commune.id, parse_id(id)?)
-        .await?;
-    if !state
-        .app
-        .is_readable_by(&item, me.confidential_filter())
-        .await?
-    {
-        return Err(WebError::NotFound);
-    }
-    Ok(item)
+    Ok(state.app.readable_item(&me.0, parse_id(id)?).await?)
 }
 
 fn action_label(action: &str, before: Option<&str>, after: Option<&str>) -> String {
@@ -79,7 +67,7 @@ pub(crate) async fn render_item(
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune: &Commune = &me.0.commune;
-    let store = state.app.store();
+    let store = &state.app;
     let today = local_date(Utc::now(), commune.zone());
     let users = store.users(commune.id).await?;
     let services = store.services(commune.id).await?;
@@ -103,35 +91,34 @@ pub(crate) async fn render_item(
             recipients.push(name)
         }
     }
-    let texts = state.app.file_texts_of_item(commune, item.id).await?;
     let files: Vec<_> = store
-        .attachments(commune.id, item.id)
+        .item_files(commune, item.id)
         .await?
         .into_iter()
-        .map(|a| {
+        .map(|f| {
+            let a = f.attachment;
             let kind = match a.media_type.as_str() {
                 "application/pdf" => "pdf",
                 "image/png" | "image/jpeg" => "image",
                 _ => "other",
             };
-            let text = texts.iter().find(|t| t.sha256 == a.sha256);
-            let text_status = match text {
-                Some(t) if t.state == "done" => match t.method.as_deref() {
-                    Some("ocr") => format!("texte reconnu (OCR, {} page(s))", t.pages.unwrap_or(0)),
-                    _ => "texte extrait".to_owned(),
-                },
-                Some(t) => format!(
-                    "texte non extrait : {}",
-                    t.reason.as_deref().unwrap_or("raison inconnue")
-                ),
-                None if parapheur_app::capture::extraction::is_extractable(&a.media_type) => {
-                    "texte en cours d'extraction".to_owned()
+            let text_status = match f.text {
+                TextStatus::Extracted {
+                    ocr_pages: Some(pages),
+                } => {
+                    format!("texte reconnu (OCR, {pages} page(s))")
                 }
-                None => String::new(),
+                TextStatus::Extracted { ocr_pages: None } => "texte extrait".to_owned(),
+                TextStatus::NotExtracted { reason } => format!(
+                    "texte non extrait : {}",
+                    reason.as_deref().unwrap_or("raison inconnue")
+                ),
+                TextStatus::Pending => "texte en cours d'extraction".to_owned(),
+                TextStatus::NotExtractable => String::new(),
             };
             let url = format!("/courrier/{}/fichier/{}", item.id, a.id);
             ctx! {
-                searchable => text.and_then(|t| t.searchable_sha256.as_ref()).map(|_| format!("{url}/texte")),
+                searchable => f.searchable.then(|| format!("{url}/texte")),
                 signatures => (kind == "pdf").then(|| format!("{url}/signatures")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
             }
@@ -272,7 +259,7 @@ pub(crate) async fn render_item(
             ctx! {
                 at => views::instant(m.created_at, commune),
                 subject => m.subject, to => m.recipients, state => m.state.label_fr(),
-                failed => m.state == parapheur_app::store::citizens::OutboxState::Failed,
+                failed => m.state == parapheur_app::citizens::views::OutboxState::Failed,
                 error => m.last_error,
             }
         })
@@ -298,7 +285,6 @@ pub(crate) async fn render_item(
     let can_acknowledge = incoming && doctype.as_ref().is_some_and(|d| !d.no_acknowledgement);
     let letters: Vec<_> = state
         .app
-        .store()
         .folders_of_item(commune.id, item.id)
         .await?
         .into_iter()
@@ -307,7 +293,6 @@ pub(crate) async fn render_item(
     let letter_templates: Vec<_> = if incoming && me.can_register() {
         state
             .app
-            .store()
             .reply_templates(commune.id)
             .await?
             .into_iter()
@@ -398,7 +383,6 @@ pub(crate) async fn outcome<T>(
 
 /// Applies a change to an item the person may process.
 async fn apply(state: &WebState, me: &Me, id: &str, change: Change) -> Result<Response, WebError> {
-    me.require_register()?;
     let item = visible_item(state, me, id).await?;
     let result = state
         .app

@@ -16,7 +16,7 @@ use super::visible_folder;
 use crate::WebState;
 use crate::error::WebError;
 use crate::pages::item::{file_response, parse_id};
-use crate::session::Me;
+use crate::session::{Me, Posted};
 
 /// The circuit form: a named circuit, or up to five steps chosen here.
 #[derive(Debug, Deserialize)]
@@ -56,9 +56,8 @@ pub async fn start(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<CircuitForm>,
+    Posted(form): Posted<CircuitForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let folder = visible_folder(&state, &me, &id).await?;
     if !(me.can_register() || folder.author_id == me.0.user.id) {
         return Err(WebError::Forbidden(
@@ -93,7 +92,6 @@ pub async fn start(
     } else {
         let template = state
             .app
-            .store()
             .circuit_templates(commune.id)
             .await?
             .into_iter()
@@ -137,9 +135,8 @@ pub async fn act(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<ActionForm>,
+    Posted(form): Posted<ActionForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let folder = visible_folder(&state, &me, &id).await?;
     let person = || {
         Uuid::parse_str(&form.personne)
@@ -263,9 +260,8 @@ pub async fn send(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<SendForm>,
+    Posted(form): Posted<SendForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let folder = visible_folder(&state, &me, &id).await?;
     if !(me.can_register() || folder.author_id == me.0.user.id) {
         return Err(WebError::Forbidden(
@@ -362,3 +358,5 @@ impl CircuitForm {
         Ok(CircuitDef { stages })
     }
 }
+
+crate::session::csrf_forms!(ActionForm, CircuitForm, SendForm);

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::AppError;
 use parapheur_app::parapheur::LetterInput;
-use parapheur_app::store::parapheur::FolderRow;
+use parapheur_app::parapheur::views::FolderRow;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use super::visible_folder;
 use crate::WebState;
 use crate::error::WebError;
 use crate::pages::item::visible_item;
-use crate::session::Me;
+use crate::session::{Me, Posted};
 
 #[derive(Debug, Deserialize)]
 pub struct DraftForm {
@@ -29,10 +29,8 @@ pub async fn draft(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<DraftForm>,
+    Posted(form): Posted<DraftForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    me.require_register()?;
     let item = visible_item(&state, &me, &id).await?;
     let folder = state
         .app
@@ -66,9 +64,8 @@ pub async fn save(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<EditForm>,
+    Posted(form): Posted<EditForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
     let folder = visible_folder(&state, &me, &id).await?;
     if !(me.can_register() || folder.author_id == me.0.user.id) {
         return Err(WebError::Forbidden(
@@ -103,7 +100,9 @@ pub(super) async fn refused(
     folder: &FolderRow,
     e: AppError,
 ) -> Result<Response, WebError> {
-    let folder = state.app.store().folder(me.0.commune.id, folder.id).await?;
+    let folder = state.app.folder(me.0.commune.id, folder.id).await?;
     let page = folder_page(state, me, &folder, Some(e.to_string())).await?;
     Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
 }
+
+crate::session::csrf_forms!(DraftForm, EditForm);

@@ -19,10 +19,10 @@ pub use verify::{verify_folder, verify_form, verify_upload};
 use axum::extract::{Path, State};
 use axum::response::Html;
 use chrono::Utc;
+use parapheur_app::administration::views::User;
 use parapheur_app::domain::circuit::{Circuit, CircuitDef, StepKind, StepState};
 use parapheur_app::parapheur::FolderData;
-use parapheur_app::store::parapheur::{FolderRow, FolderState, KeyKind};
-use parapheur_app::store::users::User;
+use parapheur_app::parapheur::views::{FolderRow, FolderState, KeyKind};
 use uuid::Uuid;
 
 use crate::error::WebError;
@@ -44,11 +44,7 @@ fn user_label(u: &User) -> String {
 /// A letter of this commune that this person may see: its item's confidentiality rules
 /// apply; a letter without an item is seen by everyone of the commune.
 async fn visible_folder(state: &WebState, me: &Me, id: &str) -> Result<FolderRow, WebError> {
-    let folder = state
-        .app
-        .store()
-        .folder(me.0.commune.id, parse_id(id)?)
-        .await?;
+    let folder = state.app.folder(me.0.commune.id, parse_id(id)?).await?;
     let author = folder.author_id == me.0.user.id;
     // A draft is its author's and the agents' business, as on the list; a letter answering
     // a confidential item is its author's and the item's readers'.
@@ -77,7 +73,7 @@ async fn list_page(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let now = Utc::now();
-    let users = state.app.store().users(commune.id).await?;
+    let users = state.app.users(commune.id).await?;
     let name = |id: Uuid| {
         users
             .iter()
@@ -107,7 +103,6 @@ async fn list_page(
         .collect();
     let others = state
         .app
-        .store()
         .folders_in(
             commune.id,
             &[
@@ -161,7 +156,6 @@ async fn list_page(
     }
     let pin_needed = state
         .app
-        .store()
         .signing_key(commune.id, KeyKind::Person, Some(me.0.user.id))
         .await?
         .is_some_and(|k| k.pin_protected);
@@ -206,7 +200,7 @@ async fn folder_page(
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let now = Utc::now();
-    let users = state.app.store().users(commune.id).await?;
+    let users = state.app.users(commune.id).await?;
     let name = |id: Option<Uuid>| {
         id.and_then(|id| users.iter().find(|u| u.id == id))
             .map(user_label)
@@ -266,10 +260,10 @@ async fn folder_page(
     let editable = matches!(folder.state, FolderState::Draft | FolderState::Rejected)
         && (me.can_register() || folder.author_id == me.0.user.id);
     let item = match folder.item_id {
-        Some(id) => Some(state.app.store().item(commune.id, id).await?),
+        Some(id) => Some(state.app.item(commune.id, id).await?),
         None => None,
     };
-    let circuits = state.app.store().circuit_templates(commune.id).await?;
+    let circuits = state.app.circuit_templates(commune.id).await?;
     let default_circuit = state
         .app
         .default_circuit(commune, folder.doctype_code.as_deref())
@@ -282,16 +276,15 @@ async fn folder_page(
         .collect();
     let pin_needed = state
         .app
-        .store()
         .signing_key(commune.id, KeyKind::Person, Some(me.0.user.id))
         .await?
         .is_some_and(|k| k.pin_protected);
     let has_email = match &item {
         Some(item) => {
             let mut found = false;
-            for (role, contact) in state.app.store().item_contacts(item.id).await? {
+            for (role, contact) in state.app.item_contacts(item.id).await? {
                 if role == "sender" {
-                    let c = state.app.store().contact(commune.id, contact).await?;
+                    let c = state.app.contact(commune.id, contact).await?;
                     found = c.email.as_deref().is_some_and(|e| !e.trim().is_empty());
                 }
             }

@@ -8,7 +8,7 @@ use parapheur_app::AppError;
 use parapheur_app::domain::circuit::CircuitDef;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::parapheur::keys::KeyOwner;
-use parapheur_app::store::parapheur::KeyKind;
+use parapheur_app::parapheur::views::KeyKind;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use super::circuit_summary;
 use super::user_label;
 use crate::error::WebError;
 use crate::pages::item::parse_id;
-use crate::session::Me;
+use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
 
 /// Administration: circuits, delegations, signing keys.
@@ -31,9 +31,8 @@ async fn admin_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
-    require_admin(me)?;
     let commune = &me.0.commune;
-    let users = state.app.store().users(commune.id).await?;
+    let users = state.app.users(commune.id).await?;
     let name = |id: Uuid| {
         users
             .iter()
@@ -44,7 +43,6 @@ async fn admin_page(
     let today = local_date(Utc::now(), commune.zone());
     let circuits: Vec<_> = state
         .app
-        .store()
         .circuit_templates(commune.id)
         .await?
         .into_iter()
@@ -57,7 +55,6 @@ async fn admin_page(
         .collect();
     let delegations: Vec<_> = state
         .app
-        .store()
         .delegations(commune.id, today)
         .await?
         .into_iter()
@@ -71,7 +68,7 @@ async fn admin_page(
             }
         })
         .collect();
-    let keys = state.app.store().signing_keys(commune.id).await?;
+    let keys = state.app.signing_keys(commune.id).await?;
     let signers: Vec<_> = users
         .iter()
         .filter(|u| u.active)
@@ -91,7 +88,6 @@ async fn admin_page(
         .collect();
     let doctypes: Vec<_> = state
         .app
-        .store()
         .doctypes(commune.id)
         .await?
         .into_iter()
@@ -108,14 +104,6 @@ async fn admin_page(
             today => today.format("%Y-%m-%d").to_string(),
         },
     )?))
-}
-
-fn require_admin(me: &Me) -> Result<(), WebError> {
-    if me.0.user.role.can_administer() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden("réservé aux administrateurs".into()))
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,10 +124,8 @@ pub struct CircuitTemplateForm {
 pub async fn save_circuit(
     State(state): State<WebState>,
     me: Me,
-    axum::Form(form): axum::Form<CircuitTemplateForm>,
+    Posted(form): Posted<CircuitTemplateForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    require_admin(&me)?;
     let def = form.steps.definition();
     let result = match def {
         Ok(def) => {
@@ -199,10 +185,8 @@ pub struct DelegationForm {
 pub async fn add_delegation(
     State(state): State<WebState>,
     me: Me,
-    axum::Form(form): axum::Form<DelegationForm>,
+    Posted(form): Posted<DelegationForm>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    require_admin(&me)?;
     let date = |text: &str, what: &str| {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| AppError::invalid(format!("date de {what} invalide")))
@@ -237,21 +221,13 @@ pub async fn add_delegation(
     admin_result(&state, &me, result).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends a delegation now.
 pub async fn revoke_delegation(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<CsrfOnly>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    require_admin(&me)?;
     let result = state
         .app
         .revoke_delegation(&me.0.commune, &me.0.actor(), parse_id(&id)?, Utc::now())
@@ -260,21 +236,13 @@ pub async fn revoke_delegation(
     admin_result(&state, &me, result).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct IssueForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Creates (or renews) a person's certificate from the commune's authority.
 pub async fn issue_key(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<IssueForm>,
+    Posted(_): Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    me.check_csrf(&form.csrf)?;
-    require_admin(&me)?;
     let result = state
         .app
         .issue_signer_key(
@@ -297,7 +265,6 @@ pub async fn import_key(
     me: Me,
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
-    require_admin(&me)?;
     let (mut csrf, mut owner, mut password, mut code) =
         (String::new(), String::new(), String::new(), String::new());
     let mut file = Vec::new();
@@ -370,3 +337,5 @@ pub async fn ca_certificate(State(state): State<WebState>, me: Me) -> Result<Res
     );
     Ok(response)
 }
+
+crate::session::csrf_forms!(CircuitTemplateForm, DelegationForm);

@@ -2,17 +2,15 @@
 //! of work, files) answered by the confirmation with the tracking link.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use parapheur_app::capture::dropfolder;
-use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload};
+use parapheur_app::citizens::{MAX_UPLOADS, PublicForm, SubmitError, Upload, refused_files};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::request_form::{
-    self, CIVILITIES, CONSENT_KEY, FieldError, FieldKind, IDENTITY_KEYS, SubmittedFile,
+    CIVILITIES, CONSENT_KEY, FieldError, FieldKind, IDENTITY_KEYS,
 };
 use parapheur_app::domain::{Commune, pow};
 use serde::Serialize;
@@ -27,17 +25,14 @@ use super::PublicError;
 use super::SOLUTION;
 use super::active_form;
 use super::commune_of;
-use super::limiter::Bucket;
 use super::local_moment;
 use super::mairie;
 use super::private;
-use super::proof_of_work::PowRefusal;
-use super::proof_of_work::check_pow;
-use super::proof_of_work::issue_challenge;
 use super::sentence;
 use super::too_many;
 use crate::pages::ClientIp;
 use crate::{WebState, assets, templates};
+use parapheur_app::citizens::{Bucket, PowRefusal};
 
 /// One field as the form template draws it.
 #[derive(Debug, Clone, Serialize)]
@@ -189,7 +184,7 @@ async fn form_page(
     now: DateTime<Utc>,
 ) -> Result<Response, PublicError> {
     let mairie = mairie(state, commune).await?;
-    let challenge = issue_challenge(state, now)?;
+    let challenge = state.app.issue_pow_challenge(now)?;
     let identity = identity_fields(&fs.values, &fs.errors);
     let fields = own_fields(public, &fs.values, &fs.errors, fs.files_lost);
     let consent_error: Option<String> = fs
@@ -352,21 +347,6 @@ async fn read_submission(
     Ok(posted)
 }
 
-/// Files whose bytes are neither a PDF nor an image, as errors of their fields.
-fn refused_files(uploads: &[Upload]) -> Vec<FieldError> {
-    uploads
-        .iter()
-        .filter(|u| dropfolder::sniff(&u.bytes).is_none())
-        .map(|u| FieldError {
-            key: u.field.clone(),
-            message_fr: format!(
-                "Le fichier « {} » n'est ni un PDF ni une image (JPEG, PNG, TIFF) : son contenu ne correspond pas. Joignez un autre fichier.",
-                u.filename
-            ),
-        })
-        .collect()
-}
-
 /// POST /demarches/{insee}/{code}: checks, in order, the rate limit, the honeypot and the
 /// proof of work, then registers the request and answers with the confirmation.
 pub async fn submit(
@@ -375,7 +355,7 @@ pub async fn submit(
     Path((insee, code)): Path<(String, String)>,
     multipart: Multipart,
 ) -> Result<Response, PublicError> {
-    if let Err(wait) = state.public_limiter.hit(Bucket::Submit, ip, Instant::now()) {
+    if let Err(wait) = state.app.limit_public(Bucket::Submit, ip) {
         let mairie = match commune_of(&state, &insee).await {
             Ok(c) => mairie(&state, &c).await.ok(),
             Err(_) => None,
@@ -400,7 +380,11 @@ pub async fn submit(
         problem: Some(problem),
         files_lost,
     };
-    match check_pow(&state, &posted.challenge, &posted.solution, now).await? {
+    match state
+        .app
+        .check_pow(&posted.challenge, &posted.solution, now)
+        .await?
+    {
         Ok(()) => {}
         Err(refusal) => {
             let problem = match refusal {
@@ -417,23 +401,8 @@ pub async fn submit(
         }
     }
     // Files that are not what they claim, with the form's own checks, all at once.
-    let refused = refused_files(&posted.uploads);
-    if !refused.is_empty() {
-        let submitted: Vec<SubmittedFile> = posted
-            .uploads
-            .iter()
-            .map(|u| SubmittedFile {
-                key: u.field.clone(),
-                name: u.filename.clone(),
-                size: u.bytes.len() as u64,
-            })
-            .collect();
-        let today = local_date(now, commune.zone());
-        let mut errors =
-            request_form::validate_submission(&public.form, &posted.values, &submitted, today)
-                .err()
-                .unwrap_or_default();
-        errors.extend(refused);
+    let today = local_date(now, commune.zone());
+    if let Some(errors) = refused_files(&public.form, &posted.values, &posted.uploads, today) {
         let fs = FormState {
             values: posted.values,
             errors,
@@ -457,7 +426,6 @@ pub async fn submit(
             let receipt = match &public.form.doctype_code {
                 Some(dt) => state
                     .app
-                    .store()
                     .doctype(commune.id, dt)
                     .await?
                     .is_some_and(|d| !d.no_acknowledgement),

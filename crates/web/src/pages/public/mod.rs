@@ -15,12 +15,9 @@
 //! same-origin check refuses) and `X-Robots-Tag: noindex`.
 
 mod form;
-mod limiter;
-mod proof_of_work;
 mod tracking;
 
 pub use form::{form, submit};
-pub use limiter::RateLimiter;
 pub use tracking::{answer, tracking, tracking_acknowledgement, tracking_file};
 
 use std::time::Duration;
@@ -33,19 +30,15 @@ use parapheur_app::AppError;
 use parapheur_app::citizens::PublicForm;
 use parapheur_app::domain::clock::utc_offset_minutes;
 use parapheur_app::domain::{Commune, french};
-use parapheur_app::store::StoreError;
 use serde::Serialize;
 
 use crate::error::WebError;
 use crate::{WebState, assets, templates};
 use form::FieldView;
-use limiter::Bucket;
-use limiter::wait_text;
+use parapheur_app::citizens::wait_text;
 
 /// The most a submission or an answer may weigh, files included.
 pub const MAX_BODY_BYTES: usize = 60 * 1024 * 1024;
-/// How long a challenge stays usable: the time a person may take to fill in a form.
-const POW_MAX_AGE_SECS: i64 = 3600;
 /// Multipart parts read from one request at most (fields and files together).
 const MAX_PARTS: usize = 200;
 /// The honeypot's name: never a form key (those cannot contain a hyphen).
@@ -54,18 +47,6 @@ const CHALLENGE: &str = "pow-challenge";
 const SOLUTION: &str = "pow-solution";
 /// What a file input accepts (checked again from the bytes on the server).
 const ACCEPT: &str = "application/pdf,image/jpeg,image/png,image/tiff";
-
-// ---------------------------------------------------------------------------------------
-// Rate limit
-// ---------------------------------------------------------------------------------------
-
-impl Bucket {}
-
-impl RateLimiter {}
-
-// ---------------------------------------------------------------------------------------
-// Proof of work
-// ---------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------
 // Errors and common page parts
@@ -91,12 +72,6 @@ impl From<AppError> for PublicError {
             WebError::Internal(m) => PublicError::Internal(m),
             WebError::Login { .. } => PublicError::NotFound,
         }
-    }
-}
-
-impl From<StoreError> for PublicError {
-    fn from(e: StoreError) -> Self {
-        PublicError::from(AppError::from(e))
     }
 }
 
@@ -168,7 +143,7 @@ struct Mairie {
 }
 
 async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicError> {
-    let settings = state.app.store().commune_settings(commune.id).await?;
+    let settings = state.app.commune_settings(commune.id).await?;
     let present = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let phone = present(settings.phone);
     Ok(Mairie {
@@ -195,7 +170,7 @@ async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicErr
 pub async fn logo(State(state): State<WebState>, Path(insee): Path<String>) -> Response {
     let result = async {
         let commune = commune_of(&state, &insee).await?;
-        let settings = state.app.store().commune_settings(commune.id).await?;
+        let settings = state.app.commune_settings(commune.id).await?;
         let (Some(sha), Some(media_type)) = (settings.logo_sha256, settings.logo_type) else {
             return Err(PublicError::NotFound);
         };
@@ -218,7 +193,6 @@ async fn commune_of(state: &WebState, insee: &str) -> Result<Commune, PublicErro
     }
     state
         .app
-        .store()
         .commune_by_insee(insee)
         .await?
         .ok_or(PublicError::NotFound)

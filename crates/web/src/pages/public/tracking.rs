@@ -2,7 +2,6 @@
 //! files and acknowledgements, and the citizen's answer.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,7 +15,6 @@ use super::ACCEPT;
 use super::MAX_PARTS;
 use super::PublicError;
 use super::form::unreadable;
-use super::limiter::Bucket;
 use super::local_moment;
 use super::mairie;
 use super::private;
@@ -24,6 +22,7 @@ use super::sentence;
 use super::too_many;
 use crate::pages::ClientIp;
 use crate::{WebState, assets, templates};
+use parapheur_app::citizens::Bucket;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TrackingQuery {
@@ -135,7 +134,7 @@ async fn answer_inner(
     token: String,
     mut multipart: Multipart,
 ) -> Result<Response, PublicError> {
-    if let Err(wait) = state.public_limiter.hit(Bucket::Answer, ip, Instant::now()) {
+    if let Err(wait) = state.app.limit_public(Bucket::Answer, ip) {
         let mairie = match state.app.tracking(&token).await {
             Ok(view) => mairie(&state, &view.commune).await.ok(),
             Err(_) => None,

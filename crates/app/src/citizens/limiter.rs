@@ -1,5 +1,6 @@
-//! The limit of submissions per client address: in memory, per process, bounded in the
-//! addresses it tracks, checked before a body is read.
+//! The limit of public submissions and answers per client address: in memory, per process,
+//! bounded in the addresses it tracks, checked (by the front end, through
+//! [`App::limit_public`](crate::App::limit_public)) before a body is read.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// What is being limited: each has its own counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum Bucket {
+pub enum Bucket {
     /// Submissions of a public form.
     Submit,
     /// Answers on a tracking page.
@@ -65,7 +66,7 @@ fn prune(map: &mut HashMap<(Bucket, IpAddr), Vec<Instant>>, now: Instant) {
 }
 
 /// "3 minutes", "2 heures": how long to wait, rounded up.
-pub(super) fn wait_text(wait: Duration) -> String {
+pub fn wait_text(wait: Duration) -> String {
     let minutes = wait.as_secs().div_ceil(60).max(1);
     if minutes < 120 {
         format!("{minutes} minute{}", if minutes > 1 { "s" } else { "" })
@@ -87,12 +88,7 @@ impl Bucket {
 impl RateLimiter {
     /// Counts one request from `ip`, or says how long to wait when it is one too many.
     /// Refused requests are not counted.
-    pub(super) fn hit(
-        &self,
-        bucket: Bucket,
-        ip: Option<IpAddr>,
-        now: Instant,
-    ) -> Result<(), Duration> {
+    pub fn hit(&self, bucket: Bucket, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
         let key = (bucket, address_key(ip));
         let (per_window, per_day) = bucket.limits();
         let mut map = self.hits.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,294 @@
+//! What the front ends read of the register: items, their files, notes, copies, links and
+//! history, the correspondents, the counts of the inbox and the dashboard. Every read names
+//! the commune; an item is read through [`App::readable_item`], the one confidentiality rule.
+
+use chrono::NaiveDate;
+use parapheur_domain::Direction;
+use parapheur_domain::contact::{Contact, NewContact};
+use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
+use parapheur_domain::journal::JournalEntry;
+use parapheur_store::StoreError;
+use uuid::Uuid;
+
+pub use parapheur_store::items::{Activity, Attachment, InboxCounts, ItemFilter, ItemOrder, Note};
+
+use crate::administration::auth::Authenticated;
+use crate::{App, AppError};
+
+/// What became of a file's text, as the item's page tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextStatus {
+    /// Extracted: `ocr_pages` is the number of pages read by OCR, `None` when the text came
+    /// from the file itself (its text layer, or plain text).
+    Extracted { ocr_pages: Option<i64> },
+    /// Extraction failed or was refused, for the reason given.
+    NotExtracted { reason: Option<String> },
+    /// Waiting for the extraction worker.
+    Pending,
+    /// A kind of file no text is extracted from.
+    NotExtractable,
+}
+
+/// A file of an item, with what became of its text.
+#[derive(Debug, Clone)]
+pub struct ItemFile {
+    pub attachment: Attachment,
+    pub text: TextStatus,
+    /// A searchable PDF was made from it by OCR.
+    pub searchable: bool,
+}
+
+impl App {
+    /// An item of the person's commune that they may read; a confidential item they may
+    /// not read is "not found", as if it did not exist.
+    pub async fn readable_item(&self, who: &Authenticated, id: Uuid) -> Result<Item, AppError> {
+        let item = self.store.item(who.commune.id, id).await?;
+        if !self
+            .is_readable_by(&item, who.confidential_reader())
+            .await?
+        {
+            return Err(StoreError::not_found("élément").into());
+        }
+        Ok(item)
+    }
+
+    /// The files of an item, each with what became of its text.
+    pub async fn item_files(
+        &self,
+        commune: &parapheur_domain::Commune,
+        item_id: Uuid,
+    ) -> Result<Vec<ItemFile>, AppError> {
+        let texts = self.file_texts_of_item(commune, item_id).await?;
+        Ok(self
+            .store
+            .attachments(commune.id, item_id)
+            .await?
+            .into_iter()
+            .map(|attachment| {
+                let text = texts.iter().find(|t| t.sha256 == attachment.sha256);
+                let status = match text {
+                    Some(t) if t.state == "done" => TextStatus::Extracted {
+                        ocr_pages: (t.method.as_deref() == Some("ocr"))
+                            .then_some(t.pages.unwrap_or(0)),
+                    },
+                    Some(t) => TextStatus::NotExtracted {
+                        reason: t.reason.clone(),
+                    },
+                    None if crate::capture::extraction::is_extractable(&attachment.media_type) => {
+                        TextStatus::Pending
+                    }
+                    None => TextStatus::NotExtractable,
+                };
+                ItemFile {
+                    searchable: text.is_some_and(|t| t.searchable_sha256.is_some()),
+                    text: status,
+                    attachment,
+                }
+            })
+            .collect())
+    }
+
+    /// The items a contact wrote or received, in the register's order, that this person is
+    /// shown on the contact's page: every item for those who read every confidential item,
+    /// else only the items that are not confidential.
+    pub async fn contact_items(
+        &self,
+        who: &Authenticated,
+        contact_id: Uuid,
+    ) -> Result<Vec<Item>, AppError> {
+        let commune_id = who.commune.id;
+        let mut items = Vec::new();
+        for item_id in self.store.contact_item_ids(commune_id, contact_id).await? {
+            let item = self.store.item(commune_id, item_id).await?;
+            if who.confidential_reader().is_none()
+                || item.confidentiality == parapheur_domain::item::Confidentiality::Normal
+            {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    /// An item of this commune; an item of another commune is "not found", never shown.
+    pub async fn item(&self, commune_id: Uuid, id: Uuid) -> Result<Item, AppError> {
+        Ok(self.store.item(commune_id, id).await?)
+    }
+
+    pub async fn item_by_chrono(&self, commune_id: Uuid, chrono: &str) -> Result<Item, AppError> {
+        Ok(self.store.item_by_chrono(commune_id, chrono).await?)
+    }
+
+    /// Items, newest first. Tags are not loaded here (lists don't show them).
+    pub async fn items(
+        &self,
+        commune_id: Uuid,
+        filter: &ItemFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Item>, AppError> {
+        Ok(self.store.items(commune_id, filter, limit, offset).await?)
+    }
+
+    /// How many items match a filter.
+    pub async fn count_items(
+        &self,
+        commune_id: Uuid,
+        filter: &ItemFilter,
+    ) -> Result<i64, AppError> {
+        Ok(self.store.count_items(commune_id, filter).await?)
+    }
+
+    pub async fn item_count(&self, commune_id: Uuid) -> Result<i64, AppError> {
+        Ok(self.store.item_count(commune_id).await?)
+    }
+
+    /// The few fields the dashboard aggregates, for items registered since `since`.
+    pub async fn activity_since(
+        &self,
+        commune_id: Uuid,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Activity>, AppError> {
+        Ok(self.store.activity_since(commune_id, since).await?)
+    }
+
+    /// Items copied to a user (diffusion), newest first, that are still open.
+    pub async fn copied_to(
+        &self,
+        commune_id: Uuid,
+        user_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<Item>, AppError> {
+        Ok(self.store.copied_to(commune_id, user_id, limit).await?)
+    }
+
+    /// The counters' view: (year, direction, last sequence given).
+    pub async fn chrono_counters(
+        &self,
+        commune_id: Uuid,
+    ) -> Result<Vec<(i32, Direction, i64)>, AppError> {
+        Ok(self.store.chrono_counters(commune_id).await?)
+    }
+
+    /// The senders and recipients of every item of a year, by item, in their order on the
+    /// item (for the printed register: one query instead of one per item).
+    pub async fn correspondents_of_year(
+        &self,
+        commune_id: Uuid,
+        year: i32,
+    ) -> Result<std::collections::HashMap<Uuid, Vec<String>>, AppError> {
+        Ok(self.store.correspondents_of_year(commune_id, year).await?)
+    }
+
+    pub async fn attachments(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<Attachment>, AppError> {
+        Ok(self.store.attachments(commune_id, item_id).await?)
+    }
+
+    /// (role, contact id) pairs of an item, senders first.
+    pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, AppError> {
+        Ok(self.store.item_contacts(item_id).await?)
+    }
+
+    pub async fn notes(&self, commune_id: Uuid, item_id: Uuid) -> Result<Vec<Note>, AppError> {
+        Ok(self.store.notes(commune_id, item_id).await?)
+    }
+
+    /// The journal entries about one entity, oldest first.
+    pub async fn journal_of(
+        &self,
+        commune_id: Uuid,
+        entity: &str,
+        entity_id: &str,
+    ) -> Result<Vec<JournalEntry>, AppError> {
+        Ok(self.store.journal_of(commune_id, entity, entity_id).await?)
+    }
+
+    /// The people an item was copied to (diffusion), with the purpose.
+    pub async fn copies(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<(Uuid, CopyPurpose)>, AppError> {
+        Ok(self.store.copies(commune_id, item_id).await?)
+    }
+
+    /// The links of an item in both directions: (other item's id and number, kind, true when
+    /// this item holds the link).
+    pub async fn links_of(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<(Uuid, String, LinkKind, bool)>, AppError> {
+        Ok(self.store.links_of(commune_id, item_id).await?)
+    }
+
+    /// The inbox's counts in one pass over the commune's open items (instead of one query
+    /// per view). `user` and `service` are the person's; `confidential_visible_to` as in
+    /// [`ItemFilter`].
+    pub async fn inbox_counts(
+        &self,
+        commune_id: Uuid,
+        user: Uuid,
+        service: Option<Uuid>,
+        today: NaiveDate,
+        week_end: NaiveDate,
+        confidential_visible_to: Option<Uuid>,
+    ) -> Result<InboxCounts, AppError> {
+        Ok(self
+            .store
+            .inbox_counts(
+                commune_id,
+                user,
+                service,
+                today,
+                week_end,
+                confidential_visible_to,
+            )
+            .await?)
+    }
+
+    pub async fn contact(&self, commune_id: Uuid, id: Uuid) -> Result<Contact, AppError> {
+        Ok(self.store.contact(commune_id, id).await?)
+    }
+
+    /// Contacts whose name, first name, organisation or email starts with or contains `q`.
+    pub async fn search_contacts(
+        &self,
+        commune_id: Uuid,
+        q: &str,
+        limit: i64,
+    ) -> Result<Vec<Contact>, AppError> {
+        Ok(self.store.search_contacts(commune_id, q, limit).await?)
+    }
+
+    /// The items a contact sent or received, newest first.
+    pub async fn contact_item_ids(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<Vec<Uuid>, AppError> {
+        Ok(self.store.contact_item_ids(commune_id, contact_id).await?)
+    }
+
+    /// The contact this one was merged into, if any.
+    pub async fn contact_merged_into(
+        &self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Uuid>, AppError> {
+        Ok(self.store.contact_merged_into(commune_id, id).await?)
+    }
+
+    /// Existing contacts that are probably the same as `candidate`: same email, same phone,
+    /// or same name and address once folded.
+    pub async fn likely_duplicates(
+        &self,
+        commune_id: Uuid,
+        candidate: &NewContact,
+    ) -> Result<Vec<Contact>, AppError> {
+        Ok(self.store.likely_duplicates(commune_id, candidate).await?)
+    }
+}
