@@ -56,7 +56,8 @@ impl App {
             return Ok(true);
         };
         let item = self.store.item(who.commune.id, item_id).await?;
-        Ok(item.is_visible_to(Some(reader), &[]))
+        // The one confidentiality rule, copies included, as on the item's own page.
+        self.is_readable_by(&item, Some(reader)).await
     }
 
     pub async fn inbound(&self, commune_id: Uuid, id: Uuid) -> Result<InboundMessage, AppError> {

@@ -88,9 +88,9 @@ impl App {
             .collect())
     }
 
-    /// The items a contact wrote or received, in the register's order, that this person is
-    /// shown on the contact's page: every item for those who read every confidential item,
-    /// else only the items that are not confidential.
+    /// The items a contact wrote or received, in the register's order, that this person may
+    /// read (the one confidentiality rule: their own, assigned or copied confidential items
+    /// too).
     pub async fn contact_items(
         &self,
         who: &Authenticated,
@@ -100,8 +100,10 @@ impl App {
         let mut items = Vec::new();
         for item_id in self.store.contact_item_ids(commune_id, contact_id).await? {
             let item = self.store.item(commune_id, item_id).await?;
-            if who.confidential_reader().is_none()
-                || item.confidentiality == parapheur_domain::item::Confidentiality::Normal
+            // The one confidentiality rule, copies included, as on the item's own page.
+            if self
+                .is_readable_by(&item, who.confidential_reader())
+                .await?
             {
                 items.push(item);
             }

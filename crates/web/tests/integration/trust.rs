@@ -187,6 +187,23 @@ async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() 
     );
     secret.confidentiality = parapheur_app::domain::Confidentiality::Confidential;
     secret.doctype_code = Some("demande-administrative".into());
+    let sender = {
+        let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+        let c = tx
+            .insert_contact(
+                site.a.id,
+                &parapheur_app::domain::contact::NewContact {
+                    name: "Durand Rivière".into(),
+                    ..Default::default()
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        c
+    };
+    secret.sender_ids = vec![sender.id];
     let secret = site
         .app
         .register(&site.a, &system, secret, Vec::new(), Utc::now())
@@ -248,6 +265,9 @@ async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() 
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let contact_page = format!("/contacts/{}", sender.id);
+    let (_, _, page) = send(&site, get(&contact_page, Some(&cookie))).await;
+    assert!(!page.contains(&secret.item.chrono), "{page}");
     // Copied to the agent, the item opens for her, and shows in her lists: one rule.
     let agent = site
         .app
@@ -275,6 +295,10 @@ async fn confidential_items_and_their_letters_stay_out_of_other_peoples_lists() 
     assert_eq!(status, StatusCode::OK);
     let (_, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
     assert!(page.contains("Projet Secret Rivière"), "{page}");
+    // The contact's page follows the same rule (it used to hide every confidential item
+    // from her, copied or not).
+    let (_, _, page) = send(&site, get(&contact_page, Some(&cookie))).await;
+    assert!(page.contains(&secret.item.chrono), "{page}");
     // A draft is not read by URL by someone who neither wrote it nor processes mail.
     let mut plain = parapheur_app::domain::item::NewItem::incoming(
         parapheur_app::domain::Channel::Paper,
