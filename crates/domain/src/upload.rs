@@ -1,5 +1,16 @@
 //! What a file is, from its bytes.
 
+/// Whether a file of this media type can give text (and so gets an extraction job): the
+/// register (which queues the job with the item) and capture (which runs it) both ask.
+pub fn is_extractable(media_type: &str) -> bool {
+    let t = media_type.to_ascii_lowercase();
+    let t = t.split(';').next().unwrap_or("").trim();
+    matches!(
+        t,
+        "application/pdf" | "image/png" | "image/jpeg" | "image/tiff" | "text/plain"
+    )
+}
+
 /// The type of a file from its first bytes, never from its name (uploads and drops alike):
 /// a PDF, or a JPEG, PNG or TIFF image; `None` for anything else.
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {

@@ -26,15 +26,7 @@ const LEASE_MINUTES: i64 = 30;
 /// Attempts before a transient failure becomes final.
 const MAX_ATTEMPTS: i64 = 5;
 
-/// Whether a file of this type can give text (and so gets an extraction job).
-pub fn is_extractable(media_type: &str) -> bool {
-    let t = media_type.to_ascii_lowercase();
-    let t = t.split(';').next().unwrap_or("").trim();
-    matches!(
-        t,
-        "application/pdf" | "image/png" | "image/jpeg" | "image/tiff" | "text/plain"
-    )
-}
+pub use parapheur_domain::upload::is_extractable;
 
 /// What a round of work did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

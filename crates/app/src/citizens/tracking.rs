@@ -209,7 +209,7 @@ impl App {
                 media_type: file.media_type.clone(),
             };
             tx.insert_attachment(commune.id, &a, &who).await?;
-            if crate::capture::extraction::is_extractable(&a.media_type) {
+            if parapheur_domain::upload::is_extractable(&a.media_type) {
                 tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
                     .await?;
             }

@@ -159,7 +159,7 @@ pub(crate) async fn register_in(
             media_type: file.media_type,
         };
         tx.insert_attachment(commune.id, &a, &who).await?;
-        if crate::capture::extraction::is_extractable(&a.media_type) {
+        if parapheur_domain::upload::is_extractable(&a.media_type) {
             tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
                 .await?;
         }
@@ -276,7 +276,7 @@ impl App {
         if registered
             .attachments
             .iter()
-            .any(|a| crate::capture::extraction::is_extractable(&a.media_type))
+            .any(|a| parapheur_domain::upload::is_extractable(&a.media_type))
         {
             self.work_queued();
         }

@@ -74,7 +74,7 @@ impl App {
                     Some(t) => TextStatus::NotExtracted {
                         reason: t.reason.clone(),
                     },
-                    None if crate::capture::extraction::is_extractable(&attachment.media_type) => {
+                    None if parapheur_domain::upload::is_extractable(&attachment.media_type) => {
                         TextStatus::Pending
                     }
                     None => TextStatus::NotExtractable,
