@@ -18,6 +18,7 @@ mod config;
 mod demo;
 mod error;
 mod letters;
+pub(crate) mod limits;
 pub mod outbox;
 pub mod parapheur;
 pub mod register;

@@ -4,9 +4,7 @@
 //! Secrets handed to the browser (session cookie, reset link) are random 256-bit tokens; the
 //! database keeps only their SHA-256, so a copy of it opens no session.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +14,7 @@ use parapheur_store::sessions::Session;
 use parapheur_store::users::User;
 use sha2::{Digest, Sha256};
 
+use crate::limits::RecentEvents;
 use crate::{Actor, App, AppError, hash_password, verify_password};
 
 /// A session lasts this long without activity.
@@ -64,10 +63,19 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Failed login attempts, kept in memory (per process: each web node limits on its own).
-#[derive(Debug, Default)]
+/// Failed login attempts, kept in memory (per process: each web node limits on its own),
+/// in the shared [`RecentEvents`] limiter.
+#[derive(Debug)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+    failures: RecentEvents<String, DateTime<Utc>>,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self {
+            failures: RecentEvents::new(MAX_TRACKED),
+        }
+    }
 }
 
 /// Accounts and addresses followed at most: failures older than the window are forgotten
@@ -91,60 +99,26 @@ impl LoginLimiter {
         ]
     }
 
-    /// The map, even after a panic elsewhere while it was held: the limit must not open
-    /// because of it (the lists stay valid whatever the panic interrupted).
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<DateTime<Utc>>>> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// `Some(minutes to wait)` when this account or address is blocked.
     fn blocked(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Option<i64> {
-        let map = self.map();
-        let mut wait = None;
-        for (key, max) in Self::keys(email, ip) {
-            let Some(list) = map.get(&key) else { continue };
-            let recent: Vec<&DateTime<Utc>> =
-                list.iter().filter(|t| now - **t < FAILURE_WINDOW).collect();
-            if recent.len() >= max
-                && let Some(oldest) = recent.first()
-            {
-                let minutes = (FAILURE_WINDOW - (now - **oldest)).num_minutes() + 1;
-                wait = Some(wait.map_or(minutes, |w: i64| w.max(minutes)));
-            }
-        }
-        wait
+        let window = FAILURE_WINDOW.to_std().unwrap_or_default();
+        Self::keys(email, ip)
+            .iter()
+            .filter_map(|(key, max)| self.failures.wait(key, *max, window, now))
+            .max()
+            .map(|wait| i64::try_from(wait.as_secs() / 60).unwrap_or(i64::MAX) + 1)
     }
 
     fn record_failure(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
-        let mut map = self.map();
+        let window = FAILURE_WINDOW.to_std().unwrap_or_default();
         for (key, max) in Self::keys(email, ip) {
-            let list = map.entry(key).or_default();
-            list.retain(|t| now - *t < FAILURE_WINDOW);
-            list.push(now);
-            // The most recent `max` failures are all `blocked` looks at.
-            if list.len() > max {
-                list.drain(..list.len() - max);
-            }
-        }
-        if map.len() > MAX_TRACKED {
-            map.retain(|_, list| list.last().is_some_and(|t| now - *t < FAILURE_WINDOW));
-        }
-        if map.len() > MAX_TRACKED {
-            let mut last: Vec<(DateTime<Utc>, String)> = map
-                .iter()
-                .map(|(k, list)| (list.last().copied().unwrap_or(now), k.clone()))
-                .collect();
-            last.sort_unstable();
-            // Down to nine tenths, so that the sort runs once per thousands of failures.
-            for (_, key) in last.into_iter().take(map.len() - MAX_TRACKED * 9 / 10) {
-                map.remove(&key);
-            }
+            self.failures.record(key, window, max, now);
         }
     }
 
     fn clear_account(&self, email: &str, ip: Option<IpAddr>) {
         let [(mine, _), ..] = Self::keys(email, ip);
-        self.map().remove(&mine);
+        self.failures.forget(&mine);
     }
 }
 
@@ -154,27 +128,26 @@ mod limiter_tests {
 
     #[test]
     fn the_limit_holds_after_a_panic_and_the_map_stays_bounded() {
-        let limiter = std::sync::Arc::new(LoginLimiter::default());
+        let limiter = LoginLimiter::default();
         let now = Utc::now();
         for _ in 0..MAX_FAILURES_PER_ACCOUNT {
             limiter.record_failure("maire@a.fr", None, now);
         }
-        assert!(limiter.blocked("maire@a.fr", None, now).is_some());
+        assert_eq!(limiter.blocked("maire@a.fr", None, now), Some(16));
         // A thread panics while holding the lock: the account stays blocked.
-        let held = limiter.clone();
-        let _ = std::thread::spawn(move || {
-            let _guard = held.failures.lock().unwrap();
-            panic!("poisoned on purpose");
-        })
-        .join();
-        assert!(limiter.failures.is_poisoned());
+        let failures = std::sync::Arc::new(limiter.failures);
+        failures.hold_and_panic();
+        assert!(failures.is_poisoned());
+        let limiter = LoginLimiter {
+            failures: std::sync::Arc::into_inner(failures).unwrap(),
+        };
         assert!(limiter.blocked("maire@a.fr", None, now).is_some());
         // Asking never adds an entry; a flood of made-up accounts stays bounded.
         assert!(limiter.blocked("inconnu@a.fr", None, now).is_none());
         for n in 0..MAX_TRACKED + 100 {
             limiter.record_failure(&format!("robot{n}@a.fr"), None, now);
         }
-        assert!(limiter.map().len() <= MAX_TRACKED);
+        assert!(limiter.failures.len() <= MAX_TRACKED);
     }
 }
 

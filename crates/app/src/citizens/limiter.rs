@@ -2,10 +2,10 @@
 //! bounded in the addresses it tracks, checked (by the front end, through
 //! [`App::limit_public`](crate::App::limit_public)) before a body is read.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::limits::RecentEvents;
 
 /// What is being limited: each has its own counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,10 +23,19 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Addresses remembered at most; the oldest are forgotten first when full.
 const MAX_TRACKED: usize = 100_000;
 
-/// Requests per client address, in memory (each process limits on its own, like logins).
-#[derive(Debug, Default)]
+/// Requests per client address, in memory (each process limits on its own, like logins):
+/// the shared [`RecentEvents`] limiter.
+#[derive(Debug)]
 pub struct RateLimiter {
-    hits: Mutex<HashMap<(Bucket, IpAddr), Vec<Instant>>>,
+    hits: RecentEvents<(Bucket, IpAddr), Instant>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self {
+            hits: RecentEvents::new(MAX_TRACKED),
+        }
+    }
 }
 
 /// An address as limited: IPv6 by its /64, which one subscriber usually holds whole.
@@ -42,26 +51,6 @@ fn address_key(ip: Option<IpAddr>) -> IpAddr {
         },
         Some(v4) => v4,
         None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    }
-}
-
-/// Forgets what is a day old, then, if still too full, the addresses seen longest ago.
-fn prune(map: &mut HashMap<(Bucket, IpAddr), Vec<Instant>>, now: Instant) {
-    map.retain(|_, hits| {
-        hits.retain(|t| now.saturating_duration_since(*t) < DAY);
-        !hits.is_empty()
-    });
-    let keep = MAX_TRACKED * 9 / 10;
-    if map.len() > keep {
-        let mut by_age: Vec<((Bucket, IpAddr), Instant)> = map
-            .iter()
-            .map(|(k, hits)| (*k, hits.last().copied().unwrap_or(now)))
-            .collect();
-        by_age.sort_by_key(|(_, last)| *last);
-        let excess = map.len() - keep;
-        for (key, _) in by_age.into_iter().take(excess) {
-            map.remove(&key);
-        }
     }
 }
 
@@ -91,31 +80,20 @@ impl RateLimiter {
     pub fn hit(&self, bucket: Bucket, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
         let key = (bucket, address_key(ip));
         let (per_window, per_day) = bucket.limits();
-        let mut map = self.hits.lock().unwrap_or_else(|p| p.into_inner());
-        if !map.contains_key(&key) && map.len() >= MAX_TRACKED {
-            prune(&mut map, now);
+        let wait = [(per_window, WINDOW), (per_day, DAY)]
+            .into_iter()
+            .filter_map(|(max, window)| self.hits.wait(&key, max, window, now))
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
         }
-        let hits = map.entry(key).or_default();
-        hits.retain(|t| now.saturating_duration_since(*t) < DAY);
-        let recent: Vec<&Instant> = hits
-            .iter()
-            .filter(|t| now.saturating_duration_since(**t) < WINDOW)
-            .collect();
-        if recent.len() >= per_window {
-            let oldest = recent.first().map_or(now, |t| **t);
-            return Err((oldest + WINDOW).saturating_duration_since(now));
-        }
-        if hits.len() >= per_day {
-            let oldest = hits.first().copied().unwrap_or(now);
-            return Err((oldest + DAY).saturating_duration_since(now));
-        }
-        hits.push(now);
+        self.hits.record(key, DAY, per_day, now);
         Ok(())
     }
 
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.hits.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.hits.len()
     }
 }
 
@@ -195,11 +173,17 @@ mod tests {
             );
         }
         assert!(limiter.tracked() <= MAX_TRACKED);
-        // A day later everything old is forgotten on the next prune.
+        // A day later, the next address over capacity forgets everything old.
         let late = t0 + DAY + Duration::from_secs(3600);
-        let mut map = limiter.hits.lock().unwrap_or_else(|p| p.into_inner());
-        prune(&mut map, late);
-        assert!(map.is_empty());
+        for i in 0..(MAX_TRACKED as u32 / 10 + 1) {
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i));
+            let _ = limiter.hit(Bucket::Submit, Some(addr), late);
+        }
+        assert!(
+            limiter.tracked() <= MAX_TRACKED / 10 + 1,
+            "{}",
+            limiter.tracked()
+        );
     }
 
     #[test]
