@@ -54,6 +54,35 @@ pub struct AckFacts {
     pub electronic: bool,
     /// Where the applicant can follow the request online.
     pub tracking_url: Option<String>,
+    /// How an implicit rejection is contested, which depends on what was asked.
+    #[serde(default)]
+    pub appeal: AppealRoute,
+}
+
+/// The means of appeal against an implicit rejection (R112-5 asks the AR to state them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealRoute {
+    /// A recours gracieux to the maire, or the administrative court.
+    #[default]
+    Standard,
+    /// A request to communicate documents: the CADA first, which is compulsory before the
+    /// court (L342-1, R343-1).
+    Cada,
+    /// The request is itself a recours administratif: only the court remains, and a second
+    /// recours would not keep the time limit open.
+    CourtOnly,
+}
+
+impl AppealRoute {
+    /// The route of a document type, by its stable code (`doctype::default_set`).
+    pub fn for_doctype(code: Option<&str>) -> Self {
+        match code {
+            Some("acces-documents") => AppealRoute::Cada,
+            Some("recours-gracieux") => AppealRoute::CourtOnly,
+            _ => AppealRoute::Standard,
+        }
+    }
 }
 
 /// An acknowledgement as structured text.
@@ -400,23 +429,44 @@ fn certificate_section(facts: &AckFacts) -> AckSection {
 /// R112-5, implicit rejection: the means and time limits of appeal. Without them, L112-6
 /// keeps the time limits from running against the applicant.
 fn appeal_section(facts: &AckFacts) -> AckSection {
-    let mut section = AckSection::new("Voies et délais de recours").paragraph(
-        "Si votre demande est rejetée implicitement, vous pourrez contester cette décision dans \
-         un délai de deux mois à compter de la date à laquelle elle est née :",
-    );
-    section.list = vec![
-        format!(
-            "par un recours gracieux adressé au maire {} ; formé dans ce délai, ce recours vous \
-             permet ensuite de saisir le tribunal administratif dans les deux mois qui suivent \
-             la réponse du maire, ou son rejet implicite ;",
-            of_name(&facts.commune_name)
-        ),
-        "par un recours contentieux devant le tribunal administratif territorialement \
-         compétent, y compris par l'application Télérecours citoyens accessible sur le site \
-         www.telerecours.fr."
-            .to_owned(),
-    ];
-    section
+    let court = "le tribunal administratif territorialement compétent, y compris par \
+                 l'application Télérecours citoyens accessible sur le site www.telerecours.fr";
+    match facts.appeal {
+        AppealRoute::Standard => {
+            let mut section = AckSection::new("Voies et délais de recours").paragraph(
+                "Si votre demande est rejetée implicitement, vous pourrez contester cette \
+                 décision dans un délai de deux mois à compter de la date à laquelle elle est née :",
+            );
+            section.list = vec![
+                format!(
+                    "par un recours gracieux adressé au maire {} ; formé dans ce délai, ce \
+                     recours vous permet ensuite de saisir le tribunal administratif dans les deux \
+                     mois qui suivent la réponse du maire, ou son rejet implicite ;",
+                    of_name(&facts.commune_name)
+                ),
+                format!("par un recours contentieux devant {court}."),
+            ];
+            section
+        }
+        AppealRoute::Cada => AckSection::new("Voies et délais de recours")
+            .paragraph(
+                "Si la communication des documents vous est refusée implicitement, vous pourrez \
+                 saisir la Commission d'accès aux documents administratifs (CADA, www.cada.fr) \
+                 dans un délai de deux mois à compter de la date à laquelle ce refus est né. \
+                 Cette saisine est obligatoire avant tout recours contentieux (articles L342-1 et \
+                 R343-1 du code des relations entre le public et l'administration).",
+            )
+            .paragraph(format!(
+                "Après l'avis de la commission, si le refus est maintenu, vous pourrez saisir \
+                 {court}, dans un délai de deux mois."
+            )),
+        AppealRoute::CourtOnly => AckSection::new("Voies et délais de recours").paragraph(format!(
+            "Votre demande est un recours administratif. S'il est rejeté implicitement, vous \
+                 pourrez saisir {court}, dans un délai de deux mois à compter de la date à \
+                 laquelle ce rejet est né ; un nouveau recours administratif ne prolongerait pas \
+                 ce délai."
+        )),
+    }
 }
 
 /// R112-5 2°: the service's name, postal address, email and phone, each only if known.
@@ -468,6 +518,9 @@ fn legal_basis_section(facts: &AckFacts, registration: bool) -> AckSection {
             SilenceRule::Acceptance => a.extend(["L231-1", "L232-3"]),
             SilenceRule::Rejection => a.push("L231-4"),
             SilenceRule::None => {}
+        }
+        if facts.silence == SilenceRule::Rejection && facts.appeal == AppealRoute::Cada {
+            a.extend(["L342-1", "R343-1"]);
         }
         a.push("R112-5");
         if facts.electronic {
@@ -530,6 +583,7 @@ mod tests {
             },
             electronic: false,
             tracking_url: None,
+            appeal: AppealRoute::Standard,
         }
     }
 
@@ -610,6 +664,45 @@ mod tests {
         assert!(text.contains("https://mairie.example/suivi/abc"));
         assert!(text.contains("L112-11"));
         assert!(text.contains("R112-11-1"));
+    }
+
+    /// The means of appeal follow what was asked: the CADA first for documents, the court
+    /// alone against the rejection of a recours gracieux.
+    #[test]
+    fn appeals_depend_on_the_request() {
+        let mut f = facts(SilenceRule::Rejection, None);
+        f.appeal = AppealRoute::for_doctype(Some("acces-documents"));
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(
+            text.contains("Commission d'accès aux documents administratifs"),
+            "{text}"
+        );
+        assert!(
+            text.contains("obligatoire avant tout recours contentieux"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("recours gracieux adressé au maire"),
+            "{text}"
+        );
+        assert!(text.contains("L231-4, L342-1, R343-1 et R112-5"), "{text}");
+        f.appeal = AppealRoute::for_doctype(Some("recours-gracieux"));
+        let text = plain_text(&acknowledgement_of_receipt(&f));
+        assert!(
+            text.contains("Votre demande est un recours administratif"),
+            "{text}"
+        );
+        assert!(text.contains("www.telerecours.fr"), "{text}");
+        assert!(
+            !text.contains("recours gracieux adressé au maire"),
+            "{text}"
+        );
+        assert!(!text.contains("CADA"), "{text}");
+        assert_eq!(
+            AppealRoute::for_doctype(Some("reclamation")),
+            AppealRoute::Standard
+        );
+        assert_eq!(AppealRoute::for_doctype(None), AppealRoute::Standard);
     }
 
     #[test]

@@ -212,6 +212,9 @@ impl App {
             service,
             electronic: matches!(item.channel, Channel::Form | Channel::Email),
             tracking_url,
+            appeal: parapheur_domain::acknowledgement::AppealRoute::for_doctype(Some(
+                &doctype.code,
+            )),
         };
         Ok(Acknowledgeable::Yes(Box::new((facts, sender))))
     }
@@ -474,6 +477,7 @@ impl App {
             },
             electronic: true,
             tracking_url: Some(url.to_owned()),
+            appeal: Default::default(),
         };
         let registration = acknowledgement::registration_acknowledgement(
             &facts,
