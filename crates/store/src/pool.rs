@@ -300,10 +300,7 @@ impl WriteTx {
     /// journal head is locked only for the end of the transaction.
     pub async fn commit(mut self) -> Result<Vec<JournalEntry>, StoreError> {
         let pending = std::mem::take(&mut self.pending);
-        let mut written = Vec::with_capacity(pending.len());
-        for (commune_id, entry) in pending {
-            written.push(crate::journal::append(&mut self.tx, commune_id, self.now, entry).await?);
-        }
+        let written = crate::journal::append_all(&mut self.tx, self.now, pending).await?;
         self.tx.commit().await?;
         Ok(written)
     }
