@@ -18,7 +18,7 @@ use futures::StreamExt;
 
 use uuid::Uuid;
 
-use super::batch::{Attach, Batch, Content, MAX_BATCH, Plan, RECEIVING, Received};
+use super::batch::{Attach, Batch, Content, MAX_BATCH, Plan, RECEIVED_AHEAD, RECEIVING, Received};
 use super::{
     CaptureOutcome, Captured, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, MessageSource, matching_rule,
     truncate,
@@ -99,22 +99,27 @@ impl App {
             message_ids: HashSet::new(),
             outcomes: vec![None; messages.len()],
         };
-        // Receiving runs ahead in tasks of its own (so it goes on while a message is planned
-        // or a batch written), in order, at most RECEIVING at once.
+        // Receiving runs ahead in a task of its own, RECEIVING messages at once and in
+        // order, and goes on while messages are planned and batches written, up to
+        // RECEIVED_AHEAD messages ahead. If taking stops early, the channel closes and the
+        // task stops at its next message (the originals it stored are kept, as always).
+        let (ahead, mut received) = tokio::sync::mpsc::channel(RECEIVED_AHEAD);
+        let app = self.clone();
         let commune_id = commune.id;
-        let mut received = futures::stream::iter(messages.into_iter().enumerate())
-            .map(|(n, (source, raw))| {
-                let app = self.clone();
-                let task = tokio::spawn(async move { app.receive(commune_id, source, raw).await });
-                async move {
-                    let received = task.await.unwrap_or_else(|e| {
-                        Err(AppError::internal(format!("réception interrompue : {e}")))
-                    });
-                    (n, received)
+        tokio::spawn(async move {
+            let mut receiving = futures::stream::iter(messages.into_iter().enumerate())
+                .map(|(n, (source, raw))| {
+                    let app = &app;
+                    async move { (n, app.receive(commune_id, source, raw).await) }
+                })
+                .buffered(RECEIVING);
+            while let Some(message) = receiving.next().await {
+                if ahead.send(message).await.is_err() {
+                    break;
                 }
-            })
-            .buffered(RECEIVING);
-        while let Some((n, message)) = received.next().await {
+            }
+        });
+        while let Some((n, message)) = received.recv().await {
             let planned = match message {
                 Ok(message) => self.plan_message(&mut batch, n, message, now).await,
                 Err(e) => Err(e),
