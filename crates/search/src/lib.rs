@@ -15,7 +15,6 @@
 
 mod query;
 mod schema;
-mod union;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
