@@ -346,10 +346,10 @@ impl SearchIndex {
         if let Some(tq) = &text_query {
             clauses.push((Occur::Must, tq.box_clone()));
         }
-        let unfiltered = clauses.len() == 1;
         for filter in filters(f, q) {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
+        let unfiltered = clauses.len() == 1;
         let query: Box<dyn Query> = if clauses.is_empty() {
             Box::new(AllQuery)
         } else {
