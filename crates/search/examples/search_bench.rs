@@ -887,24 +887,17 @@ fn run_queries(index: &SearchIndex, commune: Uuid, queries: &[String]) {
         search(text);
     }
     let mut lat = Vec::new();
-    let mut cpu = Vec::new();
     for text in queries {
-        let c = thread_cpu();
         let t = Instant::now();
         let res = search(text);
         lat.push((t.elapsed(), text.as_str(), res.total));
-        cpu.push(thread_cpu().saturating_sub(c));
         assert!(res.hits.len() <= 20);
     }
-    let mut slowest: Vec<_> = lat
-        .iter()
-        .zip(&cpu)
-        .map(|((_, text, total), c)| (*c, *text, *total))
-        .collect();
+    let mut slowest = lat.clone();
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (d, text, total) in slowest.iter().take(5) {
         eprintln!(
-            "  slowest (CPU): {:>6.2} ms  {text:?} ({total} hits)",
+            "  slowest: {:>6.2} ms  {text:?} ({total} hits)",
             d.as_secs_f64() * 1e3
         );
     }
@@ -915,19 +908,4 @@ fn run_queries(index: &SearchIndex, commune: Uuid, queries: &[String]) {
         "| tantivy `SearchIndex::search` (count + top 20 + snippets), index kept | {} |",
         percentiles(lat.into_iter().map(|(d, _, _)| d).collect())
     );
-    // On a shared machine the wall clock also counts the time the thread waited for a
-    // core; its own CPU time does not.
-    println!(
-        "| the same, CPU time of the searching thread | {} |",
-        percentiles(cpu)
-    );
-}
-
-/// CPU time of the calling thread so far (Linux: the first field of its schedstat, in ns).
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
 }

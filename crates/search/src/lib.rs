@@ -26,6 +26,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
@@ -364,32 +365,43 @@ impl SearchIndex {
             });
         }
         let top = TopDocs::with_limit(q.limit).and_offset(q.offset);
-        let (total, ranked): (usize, Vec<(f32, DocAddress)>) =
-            if has_text && q.order == SearchOrder::Relevance {
-                // Relevance, then newest first on ties.
-                match flat.filter(|_| unfiltered) {
-                    // One word and no filter: ranked with block-max WAND (only what may
-                    // enter the page is scored), the total counted apart without scoring.
-                    Some(flat) => {
-                        let total = searcher.search(&*query, &Count)?;
-                        let (_, ranked) =
-                            best_by_score_then_date(&searcher, &*flat, q.offset + q.limit, true)?;
-                        (total, ranked.into_iter().skip(q.offset).collect())
-                    }
-                    None => {
-                        let (total, ranked) =
-                            best_by_score_then_date(&searcher, &*query, q.offset + q.limit, false)?;
-                        (total, ranked.into_iter().skip(q.offset).collect())
-                    }
+        let (total, ranked): (usize, Vec<(f32, DocAddress)>) = if has_text
+            && q.order == SearchOrder::Relevance
+        {
+            // Relevance, then newest first on ties.
+            match flat.filter(|_| unfiltered) {
+                // One word and no filter: ranked with block-max WAND (only what may
+                // enter the page is scored), the total counted apart without scoring.
+                Some(flat) => {
+                    let total = searcher.search(&*query, &Count)?;
+                    let ranked = best_by_score_then_date(&searcher, &*flat, q.offset + q.limit)?;
+                    (total, ranked.into_iter().skip(q.offset).collect())
                 }
-            } else {
-                let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
-                let (total, top) = searcher.search(&*query, &(Count, collector))?;
-                (
-                    total,
-                    top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
-                )
-            };
+                // Otherwise tantivy scores every match anyway: counted in the same pass.
+                None => {
+                    let collector = top.order_by((
+                        (SortBySimilarityScore, Order::Desc),
+                        (
+                            SortByStaticFastValue::<i64>::for_field("registered_at"),
+                            Order::Desc,
+                        ),
+                    ));
+                    let (total, top) = searcher.search(&*query, &(Count, collector))?;
+                    let ranked = top
+                        .into_iter()
+                        .map(|((score, _), addr)| (score, addr))
+                        .collect();
+                    (total, ranked)
+                }
+            }
+        } else {
+            let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
+            let (total, top) = searcher.search(&*query, &(Count, collector))?;
+            (
+                total,
+                top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
+            )
+        };
 
         let mut generators = Vec::new();
         if let Some(tq) = &text_query {
@@ -653,62 +665,39 @@ impl Ord for Ranked {
     }
 }
 
-/// The `k` best matches of `query` by score, then newest first, best first, and the
-/// number of matches.
+/// The `k` best matches of `query` by score, then newest first, best first.
 ///
-/// With `prune`, tantivy may skip whatever cannot enter the `k` best (block-max WAND, for
-/// a flat union of term queries): the threshold handed back is just under the `k`-th
-/// score, so a match scoring as much as the `k`-th is still seen and the date decides
-/// among equal scores. The count is then not known (0): the caller counts apart.
+/// tantivy may skip whatever cannot enter the `k` best (block-max WAND, for a flat union
+/// of term queries): the threshold handed back is just under the `k`-th score, so a match
+/// scoring as much as the `k`-th is still seen and its date decides. Matches are not all
+/// seen, so they are not counted here.
 fn best_by_score_then_date(
     searcher: &tantivy::Searcher,
     query: &dyn Query,
     k: usize,
-    prune: bool,
-) -> Result<(usize, Vec<(f32, DocAddress)>), SearchError> {
+) -> Result<Vec<(f32, DocAddress)>, SearchError> {
     let weight = query.weight(tantivy::query::EnableScoring::enabled_from_searcher(
         searcher,
     ))?;
     let mut best = Best::new(k);
-    let mut count = 0usize;
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let segment = u32::try_from(ord).unwrap_or(u32::MAX);
         let dates = reader.fast_fields().i64("registered_at")?;
         let alive = reader.alive_bitset();
-        let offer = |best: &mut Best, doc: u32, score: f32| {
-            if alive.is_some_and(|a| a.is_deleted(doc)) {
-                return false;
+        weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
+            if !alive.is_some_and(|a| a.is_deleted(doc)) && best.admits(score) {
+                best.offer(Ranked {
+                    score,
+                    registered_at: dates.first(doc).unwrap_or(i64::MIN),
+                    address: DocAddress::new(segment, doc),
+                });
             }
-            if !best.admits(score) {
-                // Its date is not even read.
-                return true;
-            }
-            best.offer(Ranked {
-                score,
-                registered_at: dates.first(doc).unwrap_or(i64::MIN),
-                address: DocAddress::new(segment, doc),
-            });
-            true
-        };
-        if prune {
-            weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
-                offer(&mut best, doc, score);
-                best.threshold()
-            })?;
-        } else {
-            weight.for_each(reader, &mut |doc, score| {
-                if offer(&mut best, doc, score) {
-                    count += 1;
-                }
-            })?;
-        }
+            best.threshold()
+        })?;
     }
     let mut ranked: Vec<Ranked> = best.heap.into_iter().map(|r| r.0).collect();
     ranked.sort_unstable_by(|a, b| b.cmp(a));
-    Ok((
-        count,
-        ranked.into_iter().map(|r| (r.score, r.address)).collect(),
-    ))
+    Ok(ranked.into_iter().map(|r| (r.score, r.address)).collect())
 }
 
 /// The `k` best matches met so far, the worst on top.
