@@ -226,8 +226,8 @@ impl QueryBuilder<'_> {
 
 /// A word's alternatives as one query: a union whose score is the sum of the fields it
 /// matches in. (A union that seeks each field instead of filling tantivy's 4,096-document
-/// window was tried inside the words' intersection: slower, 14 ms of CPU at p99 at a
-/// million items against 12.)
+/// window was tried inside the words' intersection: slower at p95 and p99 at a million
+/// items, docs/PERFORMANCE.md.)
 fn one_of(mut alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     match alternatives.len() {
         1 => alternatives.remove(0),
