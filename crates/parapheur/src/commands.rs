@@ -303,6 +303,13 @@ async fn demo(
     if no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    if existing.is_none() {
+        // Seeding leaves memory in the allocator's per-thread arenas that trimming does not
+        // reach (20 MB, measured in docs/PERFORMANCE.md): the server starts afresh, as
+        // `serve` on the same folder, in this same process.
+        app.close().await;
+        return Err(serve_afresh(&data, listen));
+    }
     parapheur_app::background::spawn(&app, &config);
     crate::memory::spawn_trimmer();
     println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
@@ -310,6 +317,26 @@ async fn demo(
         .await
         .with_context(|| format!("impossible d'écouter sur {listen}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces this process by `parapheur serve --data DATA --listen LISTEN`; returns only
+/// if that failed.
+fn serve_afresh(data: &std::path::Path, listen: std::net::SocketAddr) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return anyhow!("impossible de relancer le serveur : {e}"),
+    };
+    let error = std::process::Command::new(program)
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .arg("--listen")
+        .arg(listen.to_string())
+        // The demo is always the SQLite register of its folder.
+        .env_remove("PARAPHEUR_DATABASE_URL")
+        .exec();
+    anyhow!("impossible de relancer le serveur : {error}")
 }
 
 fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {

@@ -336,7 +336,11 @@ impl SearchIndex {
             fields: f,
             analyzer: handle.index.tokenizer_for_field(f.subject)?,
         };
-        let text_query = builder.build(&q.text);
+        let built = builder.build(&q.text);
+        let (text_query, flat) = match built {
+            Some(b) => (Some(b.query), b.flat),
+            None => (None, None),
+        };
 
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let has_text = text_query.is_some();
@@ -346,6 +350,7 @@ impl SearchIndex {
         for filter in filters(f, q) {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
+        let unfiltered = clauses.len() == 1;
         let query: Box<dyn Query> = if clauses.is_empty() {
             Box::new(AllQuery)
         } else {
@@ -360,30 +365,43 @@ impl SearchIndex {
             });
         }
         let top = TopDocs::with_limit(q.limit).and_offset(q.offset);
-        let (total, ranked): (usize, Vec<(f32, DocAddress)>) =
-            if has_text && q.order == SearchOrder::Relevance {
-                // Relevance, then newest first on ties.
-                let collector = top.order_by((
-                    (SortBySimilarityScore, Order::Desc),
-                    (
-                        SortByStaticFastValue::<i64>::for_field("registered_at"),
-                        Order::Desc,
-                    ),
-                ));
-                let (total, top) = searcher.search(&*query, &(Count, collector))?;
-                let ranked = top
-                    .into_iter()
-                    .map(|((score, _), addr)| (score, addr))
-                    .collect();
-                (total, ranked)
-            } else {
-                let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
-                let (total, top) = searcher.search(&*query, &(Count, collector))?;
-                (
-                    total,
-                    top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
-                )
-            };
+        let (total, ranked): (usize, Vec<(f32, DocAddress)>) = if has_text
+            && q.order == SearchOrder::Relevance
+        {
+            // Relevance, then newest first on ties.
+            match flat.filter(|_| unfiltered) {
+                // One word and no filter: ranked with block-max WAND (only what may
+                // enter the page is scored), the total counted apart without scoring.
+                Some(flat) => {
+                    let total = searcher.search(&*query, &Count)?;
+                    let ranked = best_by_score_then_date(&searcher, &*flat, q.offset + q.limit)?;
+                    (total, ranked.into_iter().skip(q.offset).collect())
+                }
+                // Otherwise tantivy scores every match anyway: counted in the same pass.
+                None => {
+                    let collector = top.order_by((
+                        (SortBySimilarityScore, Order::Desc),
+                        (
+                            SortByStaticFastValue::<i64>::for_field("registered_at"),
+                            Order::Desc,
+                        ),
+                    ));
+                    let (total, top) = searcher.search(&*query, &(Count, collector))?;
+                    let ranked = top
+                        .into_iter()
+                        .map(|((score, _), addr)| (score, addr))
+                        .collect();
+                    (total, ranked)
+                }
+            }
+        } else {
+            let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
+            let (total, top) = searcher.search(&*query, &(Count, collector))?;
+            (
+                total,
+                top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
+            )
+        };
 
         let mut generators = Vec::new();
         if let Some(tq) = &text_query {
@@ -605,6 +623,120 @@ fn exact(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     ))
+}
+
+/// A match competing for a page: better is greater (higher score, then newer, then the
+/// lower address, as tantivy breaks ties).
+#[derive(Clone, Copy)]
+struct Ranked {
+    score: f32,
+    registered_at: i64,
+    address: DocAddress,
+}
+
+impl Ranked {
+    fn key(&self) -> (f32, i64, std::cmp::Reverse<DocAddress>) {
+        (
+            self.score,
+            self.registered_at,
+            std::cmp::Reverse(self.address),
+        )
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.key(), other.key());
+        a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
+    }
+}
+
+/// The `k` best matches of `query` by score, then newest first, best first.
+///
+/// tantivy may skip whatever cannot enter the `k` best (block-max WAND, for a flat union
+/// of term queries): the threshold handed back is just under the `k`-th score, so a match
+/// scoring as much as the `k`-th is still seen and its date decides. Matches are not all
+/// seen, so they are not counted here.
+fn best_by_score_then_date(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    k: usize,
+) -> Result<Vec<(f32, DocAddress)>, SearchError> {
+    let weight = query.weight(tantivy::query::EnableScoring::enabled_from_searcher(
+        searcher,
+    ))?;
+    let mut best = Best::new(k);
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let segment = u32::try_from(ord).unwrap_or(u32::MAX);
+        let dates = reader.fast_fields().i64("registered_at")?;
+        let alive = reader.alive_bitset();
+        weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
+            if !alive.is_some_and(|a| a.is_deleted(doc)) && best.admits(score) {
+                best.offer(Ranked {
+                    score,
+                    registered_at: dates.first(doc).unwrap_or(i64::MIN),
+                    address: DocAddress::new(segment, doc),
+                });
+            }
+            best.threshold()
+        })?;
+    }
+    let mut ranked: Vec<Ranked> = best.heap.into_iter().map(|r| r.0).collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(ranked.into_iter().map(|r| (r.score, r.address)).collect())
+}
+
+/// The `k` best matches met so far, the worst on top.
+struct Best {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Ranked>>,
+    k: usize,
+}
+
+impl Best {
+    fn new(k: usize) -> Self {
+        Best {
+            heap: std::collections::BinaryHeap::with_capacity(k + 1),
+            k,
+        }
+    }
+
+    /// Whether a match of this score may enter (depending on its date when it equals the
+    /// `k`-th).
+    fn admits(&self, score: f32) -> bool {
+        self.heap.len() < self.k || self.heap.peek().is_some_and(|worst| score >= worst.0.score)
+    }
+
+    fn offer(&mut self, ranked: Ranked) {
+        if self.heap.len() < self.k {
+            self.heap.push(std::cmp::Reverse(ranked));
+        } else if self.heap.peek().is_some_and(|worst| ranked > worst.0) {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(ranked));
+        }
+    }
+
+    /// Scores at or under this cannot enter: just under the `k`-th score once there are
+    /// `k`, so that an equal score still competes on its date.
+    fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.0.score.next_down(),
+            _ => f32::MIN,
+        }
+    }
 }
 
 fn filters(f: &Fields, q: &SearchQuery) -> Vec<Box<dyn Query>> {

@@ -88,15 +88,25 @@ pub(crate) struct QueryBuilder<'a> {
     pub analyzer: TextAnalyzer,
 }
 
+/// A query built from what the user typed.
+pub(crate) struct Built {
+    pub query: Box<dyn Query>,
+    /// The same query as a flat union of (boosted) term queries when the text is one plain
+    /// word: the same matches and ranking, in a shape tantivy can rank with block-max WAND.
+    pub flat: Option<Box<dyn Query>>,
+}
+
 impl QueryBuilder<'_> {
     /// `None` when the text holds nothing searchable (empty, only stop words...).
-    pub(crate) fn build(&mut self, text: &str) -> Option<Box<dyn Query>> {
+    pub(crate) fn build(&mut self, text: &str) -> Option<Built> {
         let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
         let mut groups: Vec<Vec<Box<dyn Query>>> = Vec::new();
         let mut excluded: Vec<Box<dyn Query>> = Vec::new();
         let mut pending_or = false;
         let mut negate = false;
         let mut items = 0;
+        let mut phrases = 0;
+        let mut first_alternatives: Option<Vec<Box<dyn Query>>> = None;
         for lexeme in lex(&text) {
             let item = match lexeme {
                 Lex::Or => {
@@ -107,10 +117,18 @@ impl QueryBuilder<'_> {
                     negate = true;
                     continue;
                 }
-                Lex::Word(w) => self.item_query(&w, false),
-                Lex::Phrase(p) => self.item_query(&p, true),
+                Lex::Word(w) => self.item_alternatives(&w, false),
+                Lex::Phrase(p) => {
+                    phrases += 1;
+                    self.item_alternatives(&p, true)
+                }
             };
-            if let Some(q) = item {
+            if let Some((alternatives, terms_only)) = item {
+                if items == 0 {
+                    first_alternatives =
+                        terms_only.then(|| alternatives.iter().map(|q| q.box_clone()).collect());
+                }
+                let q = one_of(alternatives);
                 items += 1;
                 if negate {
                     excluded.push(q);
@@ -129,6 +147,20 @@ impl QueryBuilder<'_> {
         if groups.is_empty() && excluded.is_empty() {
             return None;
         }
+        let flat = match (
+            &groups[..],
+            excluded.is_empty(),
+            phrases,
+            first_alternatives,
+        ) {
+            ([group], true, 0, Some(mut alternatives)) if group.len() == 1 => {
+                Some(match alternatives.len() {
+                    1 => alternatives.remove(0),
+                    _ => Box::new(BooleanQuery::union(alternatives)) as Box<dyn Query>,
+                })
+            }
+            _ => None,
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if groups.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -144,11 +176,20 @@ impl QueryBuilder<'_> {
         for q in excluded {
             clauses.push((Occur::MustNot, q));
         }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        Some(Built {
+            query: Box::new(BooleanQuery::new(clauses)),
+            flat,
+        })
     }
 
-    /// One word or phrase: a union over the text fields (and the chrono field).
-    fn item_query(&mut self, raw: &str, phrase: bool) -> Option<Box<dyn Query>> {
+    /// One word or phrase: the queries of the text fields (and the chrono field), any of
+    /// which it may match in.
+    /// Also says whether they are all term queries with frequencies (one token, no chrono).
+    fn item_alternatives(
+        &mut self,
+        raw: &str,
+        phrase: bool,
+    ) -> Option<(Vec<Box<dyn Query>>, bool)> {
         let tokens = self.analyze(raw);
         let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
         let trimmed = raw.trim_matches(|c: char| !c.is_alphanumeric());
@@ -168,11 +209,8 @@ impl QueryBuilder<'_> {
                 alternatives.push(Box::new(BoostQuery::new(q, boost)));
             }
         }
-        match alternatives.len() {
-            0 => None,
-            1 => alternatives.pop(),
-            _ => Some(Box::new(BooleanQuery::union(alternatives))),
-        }
+        let terms_only = tokens.len() == 1 && !chrono_like;
+        (!alternatives.is_empty()).then_some((alternatives, terms_only))
     }
 
     fn analyze(&mut self, text: &str) -> Vec<(usize, String)> {
@@ -183,6 +221,17 @@ impl QueryBuilder<'_> {
             out.push((t.position, t.text.clone()));
         }
         out
+    }
+}
+
+/// A word's alternatives as one query: a union whose score is the sum of the fields it
+/// matches in. (A union that seeks each field instead of filling tantivy's 4,096-document
+/// window was tried inside the words' intersection: slower at p95 and p99 at a million
+/// items, docs/PERFORMANCE.md.)
+fn one_of(mut alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    match alternatives.len() {
+        1 => alternatives.remove(0),
+        _ => Box::new(BooleanQuery::union(alternatives)),
     }
 }
 

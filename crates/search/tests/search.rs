@@ -614,3 +614,65 @@ fn snippets_escape_html_and_mark_matches() {
         .snippet_html;
     assert!(s.starts_with("&lt;script&gt;"), "{s}");
 }
+
+/// A one-word query is ranked with block-max WAND: matches scoring as much as the last of a
+/// page still compete on their date, the pages follow each other without a gap or a repeat,
+/// and the total is exact.
+#[test]
+fn one_word_pages_keep_the_newest_among_equal_scores() {
+    let mut docs = Vec::new();
+    // 60 equal scores, registered in a shuffled order, and 5 that score higher (the word
+    // in the subject).
+    for n in 1..=60u32 {
+        docs.push(doc((n * 37) % 61, "Courrier", "demande de subvention"));
+    }
+    for n in 61..=65u32 {
+        docs.push(doc(n, "Demande", "demande de subvention"));
+    }
+    let (_d, index, c) = setup(&docs);
+    let page = |offset: usize, limit: usize| {
+        let results = index
+            .search(
+                c,
+                &SearchQuery {
+                    offset,
+                    limit,
+                    ..q("demande")
+                },
+            )
+            .unwrap();
+        assert_eq!(results.total, 65);
+        results
+            .hits
+            .into_iter()
+            .map(|h| h.item_id)
+            .collect::<Vec<_>>()
+    };
+    let mut want: Vec<Uuid> = (61..=65).rev().map(id).collect();
+    want.extend((1..=60).rev().map(id));
+    assert_eq!(page(0, 65), want);
+    let mut paged = Vec::new();
+    for offset in (0..65).step_by(20) {
+        paged.extend(page(offset, 20));
+    }
+    assert_eq!(paged, want);
+    // Filtered, the same query takes the other path: same order.
+    let filtered = index
+        .search(
+            c,
+            &SearchQuery {
+                status: Some("registered".into()),
+                limit: 65,
+                ..q("demande")
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        filtered
+            .hits
+            .into_iter()
+            .map(|h| h.item_id)
+            .collect::<Vec<_>>(),
+        want
+    );
+}

@@ -273,6 +273,42 @@ impl Store {
         .transpose()
     }
 
+    /// The message already taken from this source: under this key, else (when `sha256` is
+    /// given) the first met with these bytes. [`Store::inbound_by_key`] then
+    /// [`Store::inbound_by_hash`] in one statement, for capture's per-message lookup.
+    pub async fn inbound_taken(
+        &self,
+        commune_id: Uuid,
+        source: &str,
+        source_key: &str,
+        sha256: Option<&str>,
+    ) -> Result<Option<InboundMessage>, StoreError> {
+        let Some(sha256) = sha256 else {
+            return self.inbound_by_key(commune_id, source, source_key).await;
+        };
+        sqlx::query(
+            "SELECT * FROM (
+                SELECT k.*, 0 AS preference FROM inbound_messages k
+                 WHERE k.commune_id = $1 AND k.source = $2 AND k.source_key = $3
+                UNION ALL
+                SELECT * FROM (
+                    SELECT h.*, 1 AS preference FROM inbound_messages h
+                     WHERE h.commune_id = $1 AND h.sha256 = $4 AND h.source = $2
+                     ORDER BY h.received_at LIMIT 1
+                ) by_hash
+             ) taken ORDER BY preference LIMIT 1",
+        )
+        .bind(commune_id.to_string())
+        .bind(source.to_owned())
+        .bind(source_key.to_owned())
+        .bind(sha256.to_owned())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(inbound_from_row)
+        .transpose()
+    }
+
     pub async fn inbound(&self, commune_id: Uuid, id: Uuid) -> Result<InboundMessage, StoreError> {
         sqlx::query("SELECT * FROM inbound_messages WHERE commune_id = $1 AND id = $2")
             .bind(commune_id.to_string())

@@ -18,13 +18,96 @@ pub struct JournalHead {
     pub hash: String,
 }
 
-/// Chains `entry` after the commune's head, inside the caller's transaction.
-pub(crate) async fn append(
+/// Journal rows written by one `INSERT` (11 parameters each: well under the limits of
+/// both backends).
+const ROWS_PER_INSERT: usize = 50;
+
+/// Chains `entries`, in order, after each commune's head, inside the caller's transaction:
+/// each head is locked and read once, the entries are inserted a few dozen rows per
+/// statement, and each head is moved once, to the last entry.
+pub(crate) async fn append_all(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    entries: Vec<(Uuid, NewJournalEntry)>,
+) -> Result<Vec<JournalEntry>, StoreError> {
+    // (commune, seq, hash) of each head met, in the order met.
+    let mut heads: Vec<(Uuid, i64, String)> = Vec::new();
+    let mut chained = Vec::with_capacity(entries.len());
+    for (commune_id, entry) in entries {
+        let at = match heads.iter().position(|(c, _, _)| *c == commune_id) {
+            Some(at) => at,
+            None => {
+                let (seq, hash) = lock_head(conn, commune_id).await?;
+                heads.push((commune_id, seq, hash));
+                heads.len() - 1
+            }
+        };
+        let (_, seq, hash) = &mut heads[at];
+        let next = journal::chain(commune_id, *seq, hash, now, entry);
+        *seq = next.seq;
+        hash.clone_from(&next.hash);
+        chained.push(next);
+    }
+    for rows in chained.chunks(ROWS_PER_INSERT) {
+        let values = (0..rows.len())
+            .map(|r| {
+                let p = r * 11;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8,
+                    p + 9,
+                    p + 10,
+                    p + 11
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO journal (commune_id, seq, at, actor, action, entity, entity_id,
+                                  before_json, after_json, prev_hash, hash)
+             VALUES {values}"
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in rows {
+            insert = insert
+                .bind(e.commune_id.to_string())
+                .bind(e.seq)
+                .bind(journal::timestamp_text(&e.at))
+                .bind(e.actor.clone())
+                .bind(e.action.clone())
+                .bind(e.entity.clone())
+                .bind(e.entity_id.clone())
+                .bind(e.before.clone())
+                .bind(e.after.clone())
+                .bind(e.prev_hash.clone())
+                .bind(e.hash.clone());
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    for (commune_id, seq, hash) in heads {
+        sqlx::query("UPDATE journal_heads SET seq = $1, hash = $2 WHERE commune_id = $3")
+            .bind(seq)
+            .bind(hash)
+            .bind(commune_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(chained)
+}
+
+/// Locks a commune's journal head until the transaction ends and reads it (created at the
+/// genesis hash for a commune's first entry).
+async fn lock_head(
     conn: &mut AnyConnection,
     commune_id: Uuid,
-    now: DateTime<Utc>,
-    entry: NewJournalEntry,
-) -> Result<JournalEntry, StoreError> {
+) -> Result<(i64, String), StoreError> {
     let commune = commune_id.to_string();
     // A no-op UPDATE locks the head row on both backends (SQLite has no FOR UPDATE) and,
     // on PostgreSQL, re-reads it after any concurrent writer commits.
@@ -33,43 +116,17 @@ pub(crate) async fn append(
             .bind(commune.clone())
             .fetch_optional(&mut *conn)
             .await?;
-    let (prev_seq, prev_hash) = match head {
-        Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+    match head {
+        Some(row) => Ok((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?)),
         None => {
             sqlx::query("INSERT INTO journal_heads (commune_id, seq, hash) VALUES ($1, 0, $2)")
-                .bind(commune.clone())
+                .bind(commune)
                 .bind(GENESIS_HASH)
                 .execute(&mut *conn)
                 .await?;
-            (0, GENESIS_HASH.to_owned())
+            Ok((0, GENESIS_HASH.to_owned()))
         }
-    };
-    let chained = journal::chain(commune_id, prev_seq, &prev_hash, now, entry);
-    sqlx::query(
-        "INSERT INTO journal (commune_id, seq, at, actor, action, entity, entity_id,
-                              before_json, after_json, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(commune.clone())
-    .bind(chained.seq)
-    .bind(journal::timestamp_text(&chained.at))
-    .bind(chained.actor.clone())
-    .bind(chained.action.clone())
-    .bind(chained.entity.clone())
-    .bind(chained.entity_id.clone())
-    .bind(chained.before.clone())
-    .bind(chained.after.clone())
-    .bind(chained.prev_hash.clone())
-    .bind(chained.hash.clone())
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE journal_heads SET seq = $1, hash = $2 WHERE commune_id = $3")
-        .bind(chained.seq)
-        .bind(chained.hash.clone())
-        .bind(commune)
-        .execute(&mut *conn)
-        .await?;
-    Ok(chained)
+    }
 }
 
 fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {

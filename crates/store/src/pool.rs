@@ -38,6 +38,10 @@ const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA cache_size = -16000",
 ];
 
+/// A SQLite connection unused this long is closed (the next request opens one: about a
+/// millisecond, its pages still in the system's cache).
+const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a writer waits for another's lock before giving up, unless the configuration
 /// says otherwise: SQLite's busy timeout, PostgreSQL's lock_timeout.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,6 +105,9 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
+                // Each connection maps the file (`mmap_size`) and keeps its own page cache:
+                // an idle server closes them, so that their pages leave its memory.
+                .idle_timeout(SQLITE_IDLE_TIMEOUT)
                 .after_connect(move |conn, _meta| Box::pin(sqlite_settings(conn, lock_timeout)))
         };
         let write = options(1).connect(&url).await.map_err(unavailable)?;
@@ -300,10 +307,7 @@ impl WriteTx {
     /// journal head is locked only for the end of the transaction.
     pub async fn commit(mut self) -> Result<Vec<JournalEntry>, StoreError> {
         let pending = std::mem::take(&mut self.pending);
-        let mut written = Vec::with_capacity(pending.len());
-        for (commune_id, entry) in pending {
-            written.push(crate::journal::append(&mut self.tx, commune_id, self.now, entry).await?);
-        }
+        let written = crate::journal::append_all(&mut self.tx, self.now, pending).await?;
         self.tx.commit().await?;
         Ok(written)
     }

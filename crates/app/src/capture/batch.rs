@@ -20,9 +20,13 @@ use crate::{Actor, App, AppError};
 /// a fraction of a second at most, so a person registering by hand barely waits.
 pub const MAX_BATCH: usize = 64;
 
-/// Messages received at once (original stored, bytes parsed): their file writes and
-/// parsing overlap, the rest of their taking stays in order.
-pub(super) const RECEIVING: usize = 4;
+/// Messages received at once (original and attachments stored, bytes parsed): their file
+/// writes (each fsynced) overlap, the rest of their taking stays in order.
+pub(super) const RECEIVING: usize = 8;
+
+/// Messages received ahead of the one being planned: receiving goes on while a batch is
+/// written.
+pub(super) const RECEIVED_AHEAD: usize = 32;
 
 /// A message received: its original stored (whatever happens next, it is kept) and its
 /// bytes parsed. Independent of the other messages, so several are received at once.

@@ -18,7 +18,7 @@ use futures::StreamExt;
 
 use uuid::Uuid;
 
-use super::batch::{Attach, Batch, Content, MAX_BATCH, Plan, RECEIVING, Received};
+use super::batch::{Attach, Batch, Content, MAX_BATCH, Plan, RECEIVED_AHEAD, RECEIVING, Received};
 use super::{
     CaptureOutcome, Captured, MAX_BODY_CHARS, MAX_SUBJECT_CHARS, MessageSource, matching_rule,
     truncate,
@@ -99,27 +99,38 @@ impl App {
             message_ids: HashSet::new(),
             outcomes: vec![None; messages.len()],
         };
-        let mut messages = messages.into_iter().enumerate().peekable();
-        while messages.peek().is_some() {
-            let chunk: Vec<_> = messages.by_ref().take(MAX_BATCH).collect();
-            let mut received = futures::stream::iter(chunk)
-                .map(|(n, (source, raw))| async move {
-                    (n, self.receive(commune.id, source, raw).await)
+        // Receiving runs ahead in a task of its own, RECEIVING messages at once and in
+        // order, and goes on while messages are planned and batches written, up to
+        // RECEIVED_AHEAD messages ahead. If taking stops early, the channel closes and the
+        // task stops at its next message (the originals it stored are kept, as always).
+        let (ahead, mut received) = tokio::sync::mpsc::channel(RECEIVED_AHEAD);
+        let app = self.clone();
+        let commune_id = commune.id;
+        tokio::spawn(async move {
+            let mut receiving = futures::stream::iter(messages.into_iter().enumerate())
+                .map(|(n, (source, raw))| {
+                    let app = &app;
+                    async move { (n, app.receive(commune_id, source, raw).await) }
                 })
                 .buffered(RECEIVING);
-            while let Some((n, message)) = received.next().await {
-                let planned = match message {
-                    Ok(message) => self.plan_message(&mut batch, n, message, now).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = planned {
-                    // What was planned before it is still taken.
-                    batch.flush().await?;
-                    return Err(e);
+            while let Some(message) = receiving.next().await {
+                if ahead.send(message).await.is_err() {
+                    break;
                 }
-                if batch.pending.len() >= MAX_BATCH {
-                    batch.flush().await?;
-                }
+            }
+        });
+        while let Some((n, message)) = received.recv().await {
+            let planned = match message {
+                Ok(message) => self.plan_message(&mut batch, n, message, now).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = planned {
+                // What was planned before it is still taken.
+                batch.flush().await?;
+                return Err(e);
+            }
+            if batch.pending.len() >= MAX_BATCH {
+                batch.flush().await?;
             }
         }
         batch.flush().await?;
@@ -152,6 +163,20 @@ impl App {
             .put(&commune_id.to_string(), &key, &bytes)
             .await?;
         let mail = parapheur_mail::parse(&bytes, &Limits::default()).map_err(|r| r.to_string());
+        if let Ok(mail) = &mail {
+            // Its attachments stored now, concurrently with the other messages: registering
+            // it finds them stored (content-addressed) and only checks they are there. If it
+            // is not registered after all, they are unreferenced files that `fsck` collects.
+            for a in mail
+                .attachments
+                .iter()
+                .filter(|a| a.bytes.len() <= crate::register::MAX_FILE_BYTES)
+            {
+                self.files()
+                    .put(&commune_id.to_string(), &key, &a.bytes)
+                    .await?;
+            }
+        }
         Ok(Received {
             source,
             content: Ok(Content {
@@ -183,20 +208,18 @@ impl App {
         if batch.waits_for_pending(&batch_key, batch_sha.as_deref()) {
             batch.flush().await?;
         }
-        let mut taken = self
+        // Taken under this key, else the same bytes from the same source under another key
+        // (a mailbox whose UIDVALIDITY changed hands its messages out again under new
+        // UIDs): one statement.
+        let taken = self
             .store()
-            .inbound_by_key(batch.commune.id, &source.source, &source_key)
+            .inbound_taken(
+                batch.commune.id,
+                &source.source,
+                &source_key,
+                sha.as_deref(),
+            )
             .await?;
-        if taken.is_none()
-            && let Some(sha) = &sha
-        {
-            // The same bytes from the same source under another key: a mailbox whose
-            // UIDVALIDITY changed hands its messages out again under new UIDs.
-            taken = self
-                .store()
-                .inbound_by_hash(batch.commune.id, &source.source, sha)
-                .await?;
-        }
         if let Some(taken) = taken {
             let chrono = self.chrono_of(batch.commune.id, taken.item_id).await?;
             let plan = Plan::AlreadyTaken {
