@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
-use crate::harness::{Db, Harness, SYSTEM};
+use crate::harness::{Db, Harness, SYSTEM, both};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use parapheur_app::citizens::Upload;
 use parapheur_app::domain::item::NewItem;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Db, Harness, SYSTEM};
+use crate::harness::{Db, Harness, SYSTEM, both};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
 use parapheur_app::domain::item::NewItem;
