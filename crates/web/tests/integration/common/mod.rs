@@ -30,13 +30,8 @@ pub async fn site() -> Site {
 
 /// [`site`] on `db`; `None` (said loudly) when PostgreSQL is not available outside CI.
 pub async fn site_on(db: Db) -> Option<Site> {
-    match db {
-        Db::Sqlite => Some(site().await),
-        Db::Postgres => {
-            let url = fresh_postgres().await?;
-            Some(site_with(move |config| config.database_url = Some(url)).await)
-        }
-    }
+    let url = parapheur_testkit::database_url(db).await?;
+    Some(site_with(move |config| config.database_url = url).await)
 }
 
 /// [`site`] with some settings changed (on PostgreSQL when `PARAPHEUR_TEST_BACKEND` says so).
