@@ -37,7 +37,7 @@ pub use config::{
     Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL, MasterKeySource,
     SmtpSecurity, SmtpSetting,
 };
-pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DEMO_SECOND_FACTOR, DemoLogin, DemoSummary};
+pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DEMO_SECOND_FACTOR, DemoLogin, DemoSummary, demo_forms};
 pub use error::{AppError, ErrorKind};
 pub use register::integrity::{FsckOptions, FsckReport, JournalVerdict};
 pub use register::lifecycle::Change;

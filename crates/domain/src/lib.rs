@@ -25,6 +25,9 @@ pub mod french;
 pub mod item;
 pub mod journal;
 pub mod pow;
+/// The hand-checked reference table of deadlines: for tests only (this crate's and the
+/// application's), behind the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod reference_cases;
 pub mod reply_template;
 pub mod request_form;

@@ -28,7 +28,7 @@
 mod conn;
 mod mutf7;
 mod nesting;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tools;
 

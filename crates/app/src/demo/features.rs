@@ -38,7 +38,7 @@ impl App {
             start,
         )
         .await?;
-        for form in parapheur_domain::request_form::demo_forms() {
+        for form in super::demo_forms() {
             let service_id = match form.code.as_str() {
                 "occupation-domaine-public" | "signalement-voirie" => service("technique"),
                 _ => service("accueil"),

@@ -5,6 +5,7 @@
 
 mod corpus;
 mod features;
+mod forms;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use parapheur_domain::calendar::is_working_day;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::{Actor, App, AppError, Change, NewFile, NewUser};
 use corpus::{PHONE_SUBJECTS, Rng, SUBJECTS, letter_pdf};
+pub use forms::demo_forms;
 
 pub const DEMO_INSEE: &str = "37154";
 pub const DEMO_PASSWORD: &str = "demo-parapheur";

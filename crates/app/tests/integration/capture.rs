@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::harness::{Db, Harness, SYSTEM, at, corpus, corpus_files};
+use crate::harness::{Db, Harness, SYSTEM, at, both, corpus, corpus_files};
 use parapheur_app::capture::dropfolder::{FolderWatch, REFUSED_DIR};
 use parapheur_app::capture::{CaptureOutcome, MessageSource, Rule, RuleField};
 use parapheur_app::domain::item::NewItem;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
-use crate::harness::{Db, Harness, SYSTEM};
+use crate::harness::{Db, Harness, SYSTEM, both};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use parapheur_app::citizens::Upload;
 use parapheur_app::domain::item::NewItem;
@@ -385,7 +385,7 @@ async fn a_request_goes_from_form_to_reply(db: Db) {
         .create_commune("37154", &SYSTEM, utc(2026, 1, 2, 9))
         .await
         .unwrap();
-    let form = parapheur_app::domain::request_form::demo_forms()
+    let form = parapheur_app::demo_forms()
         .into_iter()
         .find(|f| f.code == "reservation-salle")
         .unwrap();

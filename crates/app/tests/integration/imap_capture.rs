@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Db, Harness, SYSTEM, corpus_files};
+use crate::harness::{Db, Harness, SYSTEM, both, corpus_files};
 use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_mailbox::AfterCapture;
 

@@ -6,14 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Db, Harness, SYSTEM};
+use crate::harness::{Db, Harness, SYSTEM, both};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use parapheur_app::domain::Item;
 use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, CloseReason, Commune, NewContact, Role, Status};
 use parapheur_app::parapheur::{SendBy, SignerProof};
-use parapheur_app::{Actor, App, Config, Party};
-use parapheur_store::parapheur::FolderState;
+use parapheur_app::{Actor, App, AppError, Config, Party};
+use parapheur_store::parapheur::{FolderRow, FolderState};
 use parapheur_store::users::User;
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -102,6 +103,57 @@ impl Mairie {
     /// The time of the last code asked for.
     fn signed_at(&self) -> DateTime<Utc> {
         self.signing_time.get().expect("a code asked for first")
+    }
+
+    /// `signer` signs `folder` with the code their authenticator shows a little after `now`.
+    async fn sign(
+        &self,
+        signer: &User,
+        folder: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<FolderRow, AppError> {
+        self.app
+            .act_on_folder(
+                &self.commune,
+                &Actor::User(signer.id),
+                folder,
+                Action::Sign,
+                SignerProof::code(&self.code(signer.id, now)),
+                self.signed_at(),
+            )
+            .await
+    }
+
+    /// A fresh request, answered by a letter the secrétaire drafts (from `template`, or
+    /// blank) and puts on `circuit`: the request and the folder, in its circuit.
+    async fn letter_in_circuit(
+        &self,
+        template: Option<&str>,
+        circuit: &CircuitDef,
+        now: DateTime<Utc>,
+    ) -> (Item, FolderRow) {
+        let item = request(self, now).await;
+        let author = Actor::User(self.secretaire.id);
+        let folder = self
+            .app
+            .draft_letter(&self.commune, &author, item.id, template, now)
+            .await
+            .unwrap();
+        let folder = self
+            .app
+            .start_circuit(&self.commune, &author, folder.id, circuit, now)
+            .await
+            .unwrap();
+        (item, folder)
+    }
+
+    /// A draft taken through its circuit in one call: a letter (from `template`, or blank)
+    /// to a fresh request, signed by the maire alone.
+    async fn signed_by_maire(&self, template: Option<&str>, now: DateTime<Utc>) -> FolderRow {
+        let (_, folder) = self
+            .letter_in_circuit(template, &signature_by(&self.maire), now)
+            .await;
+        self.sign(&self.maire, folder.id, now).await.unwrap()
     }
 }
 
@@ -223,7 +275,7 @@ async fn mairie(db: Db, tsa: Option<String>) -> Option<Mairie> {
 }
 
 /// An incoming request in progress, from a citizen with an email address.
-async fn request(m: &Mairie, now: DateTime<Utc>) -> parapheur_app::domain::Item {
+async fn request(m: &Mairie, now: DateTime<Utc>) -> Item {
     let item = m
         .app
         .register_with_party(
@@ -266,6 +318,16 @@ async fn request(m: &Mairie, now: DateTime<Utc>) -> parapheur_app::domain::Item 
         )
         .await
         .unwrap()
+}
+
+/// A circuit of one signature, by `signer`.
+fn signature_by(signer: &User) -> CircuitDef {
+    CircuitDef {
+        stages: vec![vec![StepDef {
+            kind: StepKind::Signature,
+            user_id: Some(signer.id),
+        }]],
+    }
 }
 
 fn visa_then_signature(visa: &User, signer: &User) -> CircuitDef {
@@ -329,18 +391,7 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
         Status::InCircuit
     );
     // The maire cannot sign before the visa; the agent can do nothing.
-    let early = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.maire.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.maire.id, now)),
-            m.signed_at(),
-        )
-        .await;
-    assert!(early.is_err());
+    assert!(m.sign(&m.maire, folder.id, now).await.is_err());
     assert!(
         m.app
             .act_on_folder(
@@ -372,15 +423,7 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
         .unwrap();
     assert_eq!(waiting.len(), 1);
     let signed = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.maire.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.maire.id, now + Duration::minutes(2))),
-            m.signed_at(),
-        )
+        .sign(&m.maire, folder.id, now + Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(signed.state, FolderState::Signed);
@@ -400,15 +443,7 @@ async fn a_letter_goes_from_draft_to_sent(db: Db) {
     assert!(pdf_text(&pdf).contains("Signé par Sylvie Moreau"));
     // Twice: refused, nothing changes.
     assert!(
-        m.app
-            .act_on_folder(
-                &m.commune,
-                &Actor::User(m.maire.id),
-                folder.id,
-                Action::Sign,
-                SignerProof::code(&m.code(m.maire.id, now + Duration::minutes(3))),
-                m.signed_at()
-            )
+        m.sign(&m.maire, folder.id, now + Duration::minutes(3))
             .await
             .is_err()
     );
@@ -488,13 +523,7 @@ async fn several_signatures_and_the_seal(db: Db) {
         return;
     };
     let now = utc(2026, 3, 2, 9);
-    let item = request(&m, now).await;
     let author = Actor::User(m.secretaire.id);
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, None, now)
-        .await
-        .unwrap();
     let def = CircuitDef {
         stages: vec![
             vec![StepDef {
@@ -517,10 +546,7 @@ async fn several_signatures_and_the_seal(db: Db) {
             }],
         ],
     };
-    m.app
-        .start_circuit(&m.commune, &author, folder.id, &def, now)
-        .await
-        .unwrap();
+    let (_, folder) = m.letter_in_circuit(None, &def, now).await;
     m.app
         .act_on_folder(
             &m.commune,
@@ -532,29 +558,8 @@ async fn several_signatures_and_the_seal(db: Db) {
         )
         .await
         .unwrap();
-    m.app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.adjoint.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.adjoint.id, now)),
-            m.signed_at(),
-        )
-        .await
-        .unwrap();
-    let done = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.maire.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.maire.id, now)),
-            m.signed_at(),
-        )
-        .await
-        .unwrap();
+    m.sign(&m.adjoint, folder.id, now).await.unwrap();
+    let done = m.sign(&m.maire, folder.id, now).await.unwrap();
     assert_eq!(
         done.state,
         FolderState::Signed,
@@ -577,12 +582,6 @@ async fn several_signatures_and_the_seal(db: Db) {
     assert!(pdf_text(&pdf).contains("Cachet de la mairie de Montbazon"));
 
     // Seal first, then the maire's signature.
-    let item = request(&m, now).await;
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, Some("demande-pieces"), now)
-        .await
-        .unwrap();
     let def = CircuitDef {
         stages: vec![
             vec![StepDef {
@@ -595,24 +594,9 @@ async fn several_signatures_and_the_seal(db: Db) {
             }],
         ],
     };
-    let started = m
-        .app
-        .start_circuit(&m.commune, &author, folder.id, &def, now)
-        .await
-        .unwrap();
+    let (_, started) = m.letter_in_circuit(Some("demande-pieces"), &def, now).await;
     assert_eq!(started.state, FolderState::Circuit);
-    let done = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.maire.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.maire.id, now)),
-            m.signed_at(),
-        )
-        .await
-        .unwrap();
+    let done = m.sign(&m.maire, started.id, now).await.unwrap();
     let pdf = m.app.folder_pdf(&m.commune, &done).await.unwrap();
     assert_accepted(&pdf, &m.ca_pem, "seal-then-signature");
 }
@@ -624,38 +608,10 @@ async fn letters_from_every_template_are_accepted(db: Db) {
         return;
     };
     let now = utc(2026, 3, 2, 9);
-    let author = Actor::User(m.secretaire.id);
-    let maire_only = CircuitDef {
-        stages: vec![vec![StepDef {
-            kind: StepKind::Signature,
-            user_id: Some(m.maire.id),
-        }]],
-    };
     let templates = m.app.store().reply_templates(m.commune.id).await.unwrap();
     assert!(templates.len() >= 3);
     for template in templates {
-        let item = request(&m, now).await;
-        let folder = m
-            .app
-            .draft_letter(&m.commune, &author, item.id, Some(&template.code), now)
-            .await
-            .unwrap();
-        m.app
-            .start_circuit(&m.commune, &author, folder.id, &maire_only, now)
-            .await
-            .unwrap();
-        let signed = m
-            .app
-            .act_on_folder(
-                &m.commune,
-                &Actor::User(m.maire.id),
-                folder.id,
-                Action::Sign,
-                SignerProof::code(&m.code(m.maire.id, now)),
-                m.signed_at(),
-            )
-            .await
-            .unwrap();
+        let signed = m.signed_by_maire(Some(&template.code), now).await;
         let pdf = m.app.folder_pdf(&m.commune, &signed).await.unwrap();
         assert_accepted(&pdf, &m.ca_pem, &template.code);
     }
@@ -670,37 +626,11 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
     };
     let now = utc(2026, 3, 2, 9);
     let author = Actor::User(m.secretaire.id);
-    let maire_only = CircuitDef {
-        stages: vec![vec![StepDef {
-            kind: StepKind::Signature,
-            user_id: Some(m.maire.id),
-        }]],
-    };
-    let item = request(&m, now).await;
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, None, now)
-        .await
-        .unwrap();
-    m.app
-        .start_circuit(&m.commune, &author, folder.id, &maire_only, now)
-        .await
-        .unwrap();
+    let maire_only = signature_by(&m.maire);
+    let (_, folder) = m.letter_in_circuit(None, &maire_only, now).await;
     let before = m.app.store().folder(m.commune.id, folder.id).await.unwrap();
     // No delegation yet: the adjoint cannot sign.
-    assert!(
-        m.app
-            .act_on_folder(
-                &m.commune,
-                &Actor::User(m.adjoint.id),
-                folder.id,
-                Action::Sign,
-                SignerProof::code(&m.code(m.adjoint.id, now)),
-                m.signed_at()
-            )
-            .await
-            .is_err()
-    );
+    assert!(m.sign(&m.adjoint, folder.id, now).await.is_err());
     // A delegation starting tomorrow does not count today.
     m.app
         .add_delegation(
@@ -715,19 +645,7 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
         )
         .await
         .unwrap();
-    assert!(
-        m.app
-            .act_on_folder(
-                &m.commune,
-                &Actor::User(m.adjoint.id),
-                folder.id,
-                Action::Sign,
-                SignerProof::code(&m.code(m.adjoint.id, now)),
-                m.signed_at()
-            )
-            .await
-            .is_err()
-    );
+    assert!(m.sign(&m.adjoint, folder.id, now).await.is_err());
     let unchanged = m.app.store().folder(m.commune.id, folder.id).await.unwrap();
     assert_eq!(
         unchanged.pdf_sha256, before.pdf_sha256,
@@ -736,18 +654,7 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
     assert_eq!(unchanged.version, before.version);
     // The next day it does; the stamp names the absent maire.
     let tomorrow = now + Duration::days(1);
-    let signed = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.adjoint.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.adjoint.id, tomorrow)),
-            m.signed_at(),
-        )
-        .await
-        .unwrap();
+    let signed = m.sign(&m.adjoint, folder.id, tomorrow).await.unwrap();
     assert_eq!(signed.state, FolderState::Signed);
     let pdf = m.app.folder_pdf(&m.commune, &signed).await.unwrap();
     let text = pdf_text(&pdf);
@@ -763,16 +670,7 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
     );
 
     // A refusal goes back to the author, with its comment; the author edits and restarts.
-    let item = request(&m, now).await;
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, None, now)
-        .await
-        .unwrap();
-    m.app
-        .start_circuit(&m.commune, &author, folder.id, &maire_only, now)
-        .await
-        .unwrap();
+    let (item, folder) = m.letter_in_circuit(None, &maire_only, now).await;
     assert!(
         m.app
             .act_on_folder(
@@ -877,33 +775,10 @@ async fn delegation_refusal_and_bad_signing(db: Db) {
     // An expired certificate: the adjoint's, issued in January 2026 for three years, used
     // in 2030.
     let later = now + Duration::days(4 * 365);
-    let item = request(&m, now).await;
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, None, now)
-        .await
-        .unwrap();
-    let adjoint_only = CircuitDef {
-        stages: vec![vec![StepDef {
-            kind: StepKind::Signature,
-            user_id: Some(m.adjoint.id),
-        }]],
-    };
-    m.app
-        .start_circuit(&m.commune, &author, folder.id, &adjoint_only, now)
-        .await
-        .unwrap();
-    let expired = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.adjoint.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.adjoint.id, later)),
-            m.signed_at(),
-        )
+    let (_, folder) = m
+        .letter_in_circuit(None, &signature_by(&m.adjoint), now)
         .await;
+    let expired = m.sign(&m.adjoint, folder.id, later).await;
     assert!(
         expired
             .as_ref()
@@ -956,35 +831,7 @@ async fn time_stamped_signatures(db: Db) {
         return;
     };
     let now = Utc::now();
-    let item = request(&m, now).await;
-    let author = Actor::User(m.secretaire.id);
-    let folder = m
-        .app
-        .draft_letter(&m.commune, &author, item.id, None, now)
-        .await
-        .unwrap();
-    let def = CircuitDef {
-        stages: vec![vec![StepDef {
-            kind: StepKind::Signature,
-            user_id: Some(m.maire.id),
-        }]],
-    };
-    m.app
-        .start_circuit(&m.commune, &author, folder.id, &def, now)
-        .await
-        .unwrap();
-    let signed = m
-        .app
-        .act_on_folder(
-            &m.commune,
-            &Actor::User(m.maire.id),
-            folder.id,
-            Action::Sign,
-            SignerProof::code(&m.code(m.maire.id, now)),
-            m.signed_at(),
-        )
-        .await
-        .unwrap();
+    let signed = m.signed_by_maire(None, now).await;
     let pdf = m.app.folder_pdf(&m.commune, &signed).await.unwrap();
     // verify-pades trusts one CA, and this TSA has its own: the crate's tests run it on B-T
     // with a TSA certified by the signer's CA; here, our own verifier checks the token.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::harness::{Db, Harness, SYSTEM, at};
+use crate::harness::{Db, Harness, SYSTEM, at, both};
 use chrono::{Datelike, NaiveDate, Utc};
 use parapheur_app::domain::item::{CopyPurpose, NewItem};
 use parapheur_app::domain::journal::JournalProblem;

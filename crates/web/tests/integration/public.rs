@@ -12,8 +12,9 @@ use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::citizens::FormInput;
+use parapheur_app::demo_forms;
 use parapheur_app::domain::pow;
-use parapheur_app::domain::request_form::{demo_forms, fields_to_json};
+use parapheur_app::domain::request_form::fields_to_json;
 use tower::ServiceExt as _;
 
 use crate::common::*;

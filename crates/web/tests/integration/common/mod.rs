@@ -8,7 +8,9 @@ use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
-use parapheur_app::{Actor, App, Config, MasterKeySource, NewFile, NewUser};
+use parapheur_app::{Actor, App, Config, NewFile, NewUser};
+pub use parapheur_testkit::Db;
+use parapheur_testkit::fresh_postgres;
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "mot-de-passe-solide";
@@ -26,62 +28,16 @@ pub async fn site() -> Site {
     site_with(|_| {}).await
 }
 
-/// The database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
 /// [`site`] on `db`; `None` (said loudly) when PostgreSQL is not available outside CI.
 pub async fn site_on(db: Db) -> Option<Site> {
-    match db {
-        Db::Sqlite => Some(site().await),
-        Db::Postgres => {
-            let url = fresh_postgres().await?;
-            Some(site_with(move |config| config.database_url = Some(url)).await)
-        }
-    }
-}
-
-/// A fresh database on the server of `PARAPHEUR_TEST_DATABASE_URL`.
-async fn fresh_postgres() -> Option<String> {
-    let Ok(admin) = std::env::var("PARAPHEUR_TEST_DATABASE_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "PostgreSQL is required in CI: set PARAPHEUR_TEST_DATABASE_URL (scripts/test.sh does)"
-            );
-        }
-        eprintln!("SKIPPED (PostgreSQL): PARAPHEUR_TEST_DATABASE_URL unset; run ./scripts/test.sh");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin)
-        .await
-        .unwrap();
-    let name = format!("w_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
+    let url = parapheur_testkit::database_url(db).await?;
+    Some(site_with(move |config| config.database_url = url).await)
 }
 
 /// [`site`] with some settings changed (on PostgreSQL when `PARAPHEUR_TEST_BACKEND` says so).
 pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(
-        dir.path(),
-        None,
-        MasterKeySource::Inline(parapheur_files::MasterKey::generate().unwrap().to_base64()),
-    );
-    // The test mail servers listen on this machine, without TLS.
-    config.outbound_internal_addresses = true;
-    config.outbound_plain_text = true;
+    let dir = parapheur_testkit::data_dir();
+    let mut config = parapheur_testkit::config(dir.path(), None);
     // The administrators of these tests have no phone: the tests of the second factor turn
     // it back on.
     config.admin_second_factor = false;

@@ -1,0 +1,95 @@
+//! What the integration tests of `app` and `web` share: a fresh register per test, in a
+//! temporary data folder, on SQLite or on a fresh PostgreSQL database of the server named by
+//! `PARAPHEUR_TEST_DATABASE_URL`. Only ever a dev-dependency: nothing here is for production.
+
+// A test fixture that cannot be built is a failed test: panicking says where.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use parapheur_app::{Config, MasterKeySource};
+use parapheur_files::MasterKey;
+use sqlx::any::AnyPoolOptions;
+use tempfile::TempDir;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database URL on the server of `PARAPHEUR_TEST_DATABASE_URL`, or `None` (said
+/// loudly) when PostgreSQL is not available outside CI. In CI its absence is a failure.
+pub async fn fresh_postgres() -> Option<String> {
+    let Ok(admin) = std::env::var("PARAPHEUR_TEST_DATABASE_URL") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "PostgreSQL is required in CI: set PARAPHEUR_TEST_DATABASE_URL (scripts/test.sh does)"
+            );
+        }
+        eprintln!("SKIPPED (PostgreSQL): PARAPHEUR_TEST_DATABASE_URL unset; run ./scripts/test.sh");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin)
+        .await
+        .unwrap();
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+/// The database URL of a fresh register on `db`: `None` for SQLite (a file in the data
+/// folder), `Some(None)` when PostgreSQL is skipped (see [`fresh_postgres`]).
+pub async fn database_url(db: Db) -> Option<Option<String>> {
+    match db {
+        Db::Sqlite => Some(None),
+        Db::Postgres => Some(Some(fresh_postgres().await?)),
+    }
+}
+
+/// A temporary data folder, removed when dropped.
+pub fn data_dir() -> TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The configuration of a test register in `dir`: a fresh inline master key, and outbound
+/// mail allowed to the test mail servers, which listen on this machine without TLS.
+pub fn config(dir: &Path, database_url: Option<String>) -> Config {
+    let mut config = Config::new(
+        dir,
+        database_url,
+        MasterKeySource::Inline(MasterKey::generate().unwrap().to_base64()),
+    );
+    config.outbound_internal_addresses = true;
+    config.outbound_plain_text = true;
+    config
+}
+
+/// Runs each listed async test function (`async fn name(db: Db)`) on SQLite and on
+/// PostgreSQL, as `name::sqlite` and `name::postgres`. The calling crate needs `tokio`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name($crate::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    super::$name($crate::Db::Postgres).await
+                }
+            }
+        )*
+    };
+}
