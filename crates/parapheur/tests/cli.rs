@@ -2223,52 +2223,11 @@ fn pdf_verify_exit_codes_and_json() {
     );
 }
 
-/// A letter approved by two signers one after the other with another PAdES stack
-/// (pyHanko 0.38 and its own throwaway PKI, the `--two-approvals` case of the signing
-/// crate's `make_cases.py`): returns the folder holding `a_two_approvals.pdf`, `root.pem`
-/// and `cases.tsv` (pyHanko's own verdict per signature).
-fn signed_twice_by_pyhanko() -> TempDir {
-    let cache = std::env::var("VERIFY_CACHE").map_or_else(
-        |_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades"),
-        PathBuf::from,
-    );
-    let python = cache.join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "\n\n!!! pyHanko is missing ({}): run ../shared/acceptance/verify-pades once, or ./scripts/test.sh, which installs it\n",
-        python.display()
-    );
-    let dir = TempDir::new().unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../signing/tests/pyhanko/make_cases.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(dir.path())
-        .arg("--two-approvals")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let judged = std::fs::read_to_string(dir.path().join("cases.tsv")).unwrap();
-    assert_eq!(
-        judged
-            .lines()
-            .map(|l| l.split('\t').nth(2).unwrap())
-            .collect::<Vec<_>>(),
-        ["valid", "valid"],
-        "pyHanko's own verdict: {judged}"
-    );
-    dir
-}
-
 /// Issue 22's acceptance: a PDF approved twice by another stack is "signed twice and
 /// intact" for `parapheur pdf verify`, as pyHanko says; valid once its root is trusted.
 #[test]
 fn a_pdf_signed_twice_by_another_stack_is_valid() {
-    let dir = signed_twice_by_pyhanko();
+    let dir = parapheur_testkit::signed_twice_by_another_stack();
     let pdf = dir.path().join("a_two_approvals.pdf");
     let root = dir.path().join("root.pem");
     let run = |args: &[&str]| {

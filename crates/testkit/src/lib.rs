@@ -93,3 +93,47 @@ macro_rules! both {
         )*
     };
 }
+
+/// A letter approved by two signers one after the other with another PAdES stack
+/// (pyHanko 0.38 and its own throwaway PKI: the `--two-approvals` case of the signing
+/// crate's `tests/pyhanko/make_cases.py`). Returns the folder holding `a_two_approvals.pdf`,
+/// the PKI's `root.pem`, and `cases.tsv` with pyHanko's own verdicts, already checked to be
+/// valid for both signatures. pyHanko comes from the venv that the acceptance verifier
+/// (`../shared/acceptance/verify-pades`) installs; the test command installs it first.
+pub fn signed_twice_by_another_stack() -> TempDir {
+    let cache = std::env::var("VERIFY_CACHE").map_or_else(
+        |_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades"),
+        std::path::PathBuf::from,
+    );
+    let python = cache.join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "\n\n!!! pyHanko is missing ({}): run ../shared/acceptance/verify-pades once, or ./scripts/test.sh, which installs it\n",
+        python.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../signing/tests/pyhanko/make_cases.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(dir.path())
+        .arg("--two-approvals")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let judged = std::fs::read_to_string(dir.path().join("cases.tsv")).unwrap();
+    let verdicts: Vec<&str> = judged
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2))
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["valid", "valid"],
+        "pyHanko's own verdict: {judged}"
+    );
+    dir
+}

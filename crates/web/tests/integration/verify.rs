@@ -1,44 +1,11 @@
 //! Signed PDFs that arrive from elsewhere: checked on the item's page as the reference
 //! validators check them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use axum::http::StatusCode;
 use base64::Engine;
 use chrono::Utc;
 
 use crate::common::*;
-
-/// A letter approved by two signers one after the other with another PAdES stack (pyHanko
-/// and its own throwaway PKI: `make_cases.py --two-approvals` of the signing crate's tests).
-fn signed_twice_by_pyhanko() -> Vec<u8> {
-    let cache = std::env::var("VERIFY_CACHE").map_or_else(
-        |_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cache/verify-pades"),
-        PathBuf::from,
-    );
-    let python = cache.join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "\n\n!!! pyHanko is missing ({}): run ../shared/acceptance/verify-pades once, or ./scripts/test.sh, which installs it\n",
-        python.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../signing/tests/pyhanko/make_cases.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(dir.path())
-        .arg("--two-approvals")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(dir.path().join("a_two_approvals.pdf")).unwrap()
-}
 
 /// Issue 22's acceptance: a PDF signed twice by another stack and sent by email is shown,
 /// from its item's page, as signed twice and intact; the commune does not know the
@@ -47,7 +14,9 @@ fn signed_twice_by_pyhanko() -> Vec<u8> {
 async fn a_pdf_signed_twice_elsewhere_is_shown_signed_twice_and_intact() {
     use parapheur_app::capture::{CaptureOutcome, MessageSource};
     let site = site().await;
-    let pdf = base64::engine::general_purpose::STANDARD.encode(signed_twice_by_pyhanko());
+    let signed = parapheur_testkit::signed_twice_by_another_stack();
+    let pdf = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(signed.path().join("a_two_approvals.pdf")).unwrap());
     let raw = format!(
         "From: Préfecture <courrier@prefecture.example>\r\nTo: mairie@a.test\r\n\
          Subject: =?utf-8?q?Arr=C3=AAt=C3=A9_sign=C3=A9?=\r\nMessage-ID: <arrete@prefecture.example>\r\n\
