@@ -26,9 +26,15 @@ const HONEYPOT: &str = "site-web";
 const CHALLENGE: &str = "pow-challenge";
 const SOLUTION: &str = "pow-solution";
 
+/// The demo commune's forms, from the application's own file (pure data over the domain's
+/// types), so that this target builds without the application.
+#[path = "../../crates/app/src/demo/forms.rs"]
+#[allow(dead_code)]
+mod demo;
+
 fn forms() -> &'static [RequestForm] {
     static FORMS: std::sync::OnceLock<Vec<RequestForm>> = std::sync::OnceLock::new();
-    FORMS.get_or_init(request_form::demo_forms)
+    FORMS.get_or_init(demo::demo_forms)
 }
 
 #[derive(Default)]
