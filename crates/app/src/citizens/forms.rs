@@ -48,14 +48,7 @@ pub fn refused_files(
     if refused.is_empty() {
         return None;
     }
-    let submitted: Vec<SubmittedFile> = uploads
-        .iter()
-        .map(|u| SubmittedFile {
-            key: u.field.clone(),
-            name: u.filename.clone(),
-            size: u.bytes.len() as u64,
-        })
-        .collect();
+    let submitted = submitted_files(uploads);
     let mut errors = request_form::validate_submission(form, values, &submitted, today)
         .err()
         .unwrap_or_default();
@@ -215,14 +208,7 @@ impl App {
         if !public.row.active {
             return Err(not_found("formulaire").into());
         }
-        let submitted: Vec<SubmittedFile> = uploads
-            .iter()
-            .map(|u| SubmittedFile {
-                key: u.field.clone(),
-                name: u.filename.clone(),
-                size: u.bytes.len() as u64,
-            })
-            .collect();
+        let submitted = submitted_files(&uploads);
         let valid = request_form::validate_submission(&public.form, values, &submitted, today)
             .map_err(SubmitError::Fields)?;
         let files = check_uploads(uploads)?;
@@ -303,4 +289,16 @@ impl App {
             item,
         })
     }
+}
+
+/// What the form's rules see of the uploaded files: their field, name and size.
+fn submitted_files(uploads: &[Upload]) -> Vec<SubmittedFile> {
+    uploads
+        .iter()
+        .map(|u| SubmittedFile {
+            key: u.field.clone(),
+            name: u.filename.clone(),
+            size: u.bytes.len() as u64,
+        })
+        .collect()
 }
