@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chacha20poly1305::XNonce;
 use chacha20poly1305::aead::{Aead, Payload};
@@ -75,6 +76,12 @@ pub enum FileError {
         #[source]
         source: std::io::Error,
     },
+    #[error("impossible de mettre sur le disque les fichiers reçus dans {path} : {source}")]
+    Flush {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("le disque des fichiers est plein : le fichier n'a pas été enregistré")]
     DiskFull {
         #[source]
@@ -135,6 +142,12 @@ pub struct BlobInfo {
 #[derive(Debug, Clone)]
 pub struct FileStore {
     store: Arc<dyn ObjectStore>,
+    /// The same backend for [`FileStore::put_deferred`]: on a local folder, writes that are
+    /// not fsynced one by one but by the next [`FileStore::sync`]; elsewhere, `store` itself.
+    deferred: Arc<dyn ObjectStore>,
+    /// A deferred write may not be on disk yet: a `put` that finds its content already there
+    /// then syncs before it returns, since that content may be one of those writes.
+    unsynced: Arc<std::sync::atomic::AtomicBool>,
     /// The folder of a local store, where interrupted writes may leave staging files.
     local_root: Option<std::path::PathBuf>,
 }
@@ -151,7 +164,9 @@ impl FileStore {
     /// A store over any backend (local disk now, S3 later).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Self {
+            deferred: store.clone(),
             store,
+            unsynced: Arc::default(),
             local_root: None,
         }
     }
@@ -220,14 +235,61 @@ impl FileStore {
             source,
         };
         std::fs::create_dir_all(dir).map_err(local_dir)?;
-        let fs = LocalFileSystem::new_with_prefix(dir)
-            .map_err(storage(StorageAction::Write))?
-            .with_fsync(true)
-            .with_automatic_cleanup(true);
+        let local = |fsync| {
+            LocalFileSystem::new_with_prefix(dir)
+                .map(|fs| fs.with_fsync(fsync).with_automatic_cleanup(true))
+                .map_err(storage(StorageAction::Write))
+        };
+        // Where the whole file system can be flushed at once, deferred writes wait for it.
+        let deferred = local(!cfg!(target_os = "linux"))?;
         Ok(Self {
-            store: Arc::new(fs),
+            store: Arc::new(local(true)?),
+            deferred: Arc::new(deferred),
+            unsynced: Arc::default(),
             local_root: Some(dir.to_owned()),
         })
+    }
+
+    /// Like [`FileStore::put`], but on a local folder the file is durable only once
+    /// [`FileStore::sync`] has returned. For writers that store many files and then commit
+    /// them together (a mailbox import): one flush of the file system replaces two fsyncs a
+    /// file (the file and its folder), which were most of an import's time.
+    pub async fn put_deferred(
+        &self,
+        commune_id: &str,
+        key: &DataKey,
+        bytes: &[u8],
+    ) -> Result<StoredFile, FileError> {
+        let (stored, _) = self
+            .put_into(&*self.deferred, commune_id, key, bytes)
+            .await?;
+        self.unsynced.store(true, Ordering::Release);
+        Ok(stored)
+    }
+
+    /// Makes every [`FileStore::put_deferred`] that has returned durable: `syncfs` on the
+    /// local folder's file system (data, inodes and the renames into place, in one journal
+    /// commit). Nothing to do for remote stores, whose writes are durable when they return.
+    pub async fn sync(&self) -> Result<(), FileError> {
+        #[cfg(target_os = "linux")]
+        if let Some(root) = self.local_root.clone() {
+            // Cleared first: a deferred write that ends during the flush sets it again.
+            self.unsynced.store(false, Ordering::Release);
+            let synced = tokio::task::spawn_blocking(move || {
+                std::fs::File::open(&root).and_then(|folder| Ok(rustix::fs::syncfs(&folder)?))
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+            if synced.is_err() {
+                self.unsynced.store(true, Ordering::Release);
+            }
+            return synced.map_err(|source| FileError::Flush {
+                path: self.local_root.clone().unwrap_or_default(),
+                source,
+            });
+        }
+        Ok(())
     }
 
     /// Encrypts and stores `bytes` for the commune; returns its address. Idempotent: content
@@ -238,6 +300,20 @@ impl FileStore {
         key: &DataKey,
         bytes: &[u8],
     ) -> Result<StoredFile, FileError> {
+        let (stored, written) = self.put_into(&*self.store, commune_id, key, bytes).await?;
+        if !written && self.unsynced.load(Ordering::Acquire) {
+            self.sync().await?;
+        }
+        Ok(stored)
+    }
+
+    async fn put_into(
+        &self,
+        store: &dyn ObjectStore,
+        commune_id: &str,
+        key: &DataKey,
+        bytes: &[u8],
+    ) -> Result<(StoredFile, bool), FileError> {
         check_commune_id(commune_id)?;
         let sha256 = sha256_hex(bytes);
         let stored = StoredFile {
@@ -246,7 +322,7 @@ impl FileStore {
         };
         let path = blob_path(commune_id, &stored.sha256);
         if self.head(&path).await?.is_some() {
-            return Ok(stored);
+            return Ok((stored, false));
         }
         let nonce: [u8; NONCE_LEN] = random().map_err(FileError::Random)?;
         let aad = blob_aad(commune_id, &stored.sha256);
@@ -267,11 +343,11 @@ impl FileStore {
         blob.extend_from_slice(&sealed);
         // A concurrent put of the same content may win the race: both writes are valid
         // encryptions of the same plaintext, and the backend's rename/PUT is atomic.
-        self.store
+        store
             .put(&path, PutPayload::from(blob))
             .await
             .map_err(storage(StorageAction::Write))?;
-        Ok(stored)
+        Ok((stored, true))
     }
 
     /// Reads, decrypts and checks a file. Any mismatch (format, authentication tag, hash)

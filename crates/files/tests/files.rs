@@ -78,6 +78,38 @@ async fn same_content_is_stored_once() {
 }
 
 #[tokio::test]
+async fn deferred_writes_read_back_and_are_flushed_together() {
+    let (dir, store) = setup();
+    let key = DataKey::generate().unwrap();
+    let first = store.put_deferred(C1, &key, b"piece jointe").await.unwrap();
+    let other = store.put_deferred(C1, &key, b"message").await.unwrap();
+    assert_eq!(
+        store.get(C1, &key, &first.sha256).await.unwrap(),
+        b"piece jointe"
+    );
+    // The same content put durably is found at the same address, not written again.
+    let on_disk = std::fs::read(blob_file(&dir, C1, &first.sha256)).unwrap();
+    assert_eq!(store.put(C1, &key, b"piece jointe").await.unwrap(), first);
+    assert_eq!(
+        std::fs::read(blob_file(&dir, C1, &first.sha256)).unwrap(),
+        on_disk
+    );
+    store.sync().await.unwrap();
+    assert_eq!(store.list(C1).await.unwrap().len(), 2);
+    store.verify(C1, &key, &other.sha256).await.unwrap();
+
+    // A flush that cannot happen says where, in French.
+    std::fs::remove_dir_all(dir.path().join("files")).unwrap();
+    let err = store.sync().await.unwrap_err();
+    assert!(matches!(err, FileError::Flush { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("impossible de mettre sur le disque les fichiers reçus dans "),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn ciphertext_differs_between_communes_and_hides_plaintext() {
     let (dir, store) = setup();
     let (k1, k2) = (DataKey::generate().unwrap(), DataKey::generate().unwrap());

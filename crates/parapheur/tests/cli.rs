@@ -1726,6 +1726,37 @@ fn sigkill_at_sync_points_leaves_a_sound_register(backend: Backend) {
     reg.assert_sound();
 }
 
+/// `import-mail` on `refs` under strace, which does `inject` at each flush of the file store.
+fn import_under_strace(reg: &Register, refs: &[&str], inject: &str) -> Command {
+    let inner = reg.command(&["import-mail"]);
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=syncfs", "-e"])
+        .arg(format!("inject=syncfs:{inject}"))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(refs)
+        .stdin(Stdio::null());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
+/// SIGKILL to the program strace runs (killing strace itself would only detach it).
+fn kill_tracee_of(strace: &std::process::Child) {
+    let pid = strace.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let tracee = children
+        .split_whitespace()
+        .next()
+        .expect("strace runs no program");
+    let killed = Command::new("kill").args(["-9", tracee]).status().unwrap();
+    assert!(killed.success(), "kill -9 {tracee}");
+}
+
 /// An import of 150 messages (committed 64 at a time: group commit) killed before its
 /// first commit, then killed twice right after a commit, run again after each kill: in the
 /// end every message is registered exactly once, numbered 1..=150 without a gap, and what a
@@ -1759,69 +1790,50 @@ fn sigkill_during_an_import_loses_and_doubles_no_message(backend: Backend) {
         args.push(path.display().to_string());
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    // First a kill at the 3rd fsync: within the first batch's files, before any commit.
-    let inner = reg.command(&["import-mail"]);
-    let mut cmd = Command::new("strace");
-    cmd.args([
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=fsync,fdatasync",
-        "-e",
-    ])
-    .arg("inject=fsync,fdatasync:signal=KILL:when=3")
-    .arg(inner.get_program())
-    .args(inner.get_args())
-    .args(&refs)
-    .stdin(Stdio::null());
-    for (key, value) in inner.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    let out = output_within(cmd, Duration::from_secs(120)).expect("import under strace hung");
+    // The files of a batch are flushed together (syncfs) just before its commit. First a
+    // kill at the first flush: the first batch's files written, nothing committed.
+    let entries_before_import = reg.journal_entries();
+    let out = output_within(
+        import_under_strace(&reg, &refs, "signal=KILL:when=1"),
+        Duration::from_secs(120),
+    )
+    .expect("import under strace hung");
     assert!(
         out.status.signal() == Some(9) || out.status.code() == Some(137),
-        "not killed at the 3rd fsync: {}\n{}",
+        "not killed at the first flush: {}\n{}",
         out.status,
         stderr(&out)
     );
     reg.assert_sound();
-    // Then, twice, a SIGKILL as soon as a batch is seen committed (the journal grew), while
-    // the import goes on with the next batch.
-    let mut entries = reg.journal_entries();
-    let mut killed_after_a_commit = 0;
-    for _ in 0..2 {
-        let mut child = reg
-            .command(&["import-mail"])
-            .args(&refs)
-            .stdin(Stdio::null())
+    assert_eq!(reg.journal_entries(), entries_before_import);
+    // Then, twice, a SIGKILL as soon as a batch is seen committed (the journal grew). Each
+    // flush is held 300 ms by strace, so the kill lands while the next batch is flushed.
+    for round in 1..=2 {
+        let before = reg.journal_entries();
+        let mut child = import_under_strace(&reg, &refs, "delay_exit=300000")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let started = std::time::Instant::now();
-        let killed = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if reg.journal_entries() > entries {
-                child.kill().unwrap();
-                break child.wait().unwrap().signal() == Some(9);
+        loop {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "round {round}: the import ended before a kill"
+            );
+            if reg.journal_entries() > before {
+                kill_tracee_of(&child);
+                break;
             }
             assert!(started.elapsed() < Duration::from_secs(120), "import hung");
-        };
-        reg.assert_sound();
-        let now = reg.journal_entries();
-        if killed && now > entries {
-            killed_after_a_commit += 1;
         }
-        entries = now;
+        let status = child.wait().unwrap();
+        assert!(
+            status.signal() == Some(9) || status.code() == Some(137),
+            "round {round}: not killed: {status}"
+        );
+        reg.assert_sound();
     }
-    assert!(killed_after_a_commit >= 1, "no kill came after a commit");
     let last = reg.run(&["import-mail"], &refs);
     assert_success(&last, "import-mail after the kills");
     let lines: Vec<String> = stdout(&last).lines().map(str::to_owned).collect();

@@ -197,6 +197,9 @@ impl Batch<'_> {
         if pending.is_empty() {
             return Ok(());
         }
+        // The batch's files were stored deferred (`App::receive`): on disk before the
+        // messages that name them are committed, in one flush.
+        self.app.files().sync().await?;
         let together = self.write_together(pending.clone()).await;
         let written = match together {
             Ok(written) => written,

@@ -141,7 +141,8 @@ impl App {
             .collect()
     }
 
-    /// Stores a message's original and parses it.
+    /// Stores a message's original and parses it. Its files are written without waiting for
+    /// the disk: whoever commits the message syncs the file store first (one flush a batch).
     async fn receive(
         &self,
         commune_id: Uuid,
@@ -160,7 +161,7 @@ impl App {
         let key = self.data_key(commune_id).await?;
         let stored = self
             .files()
-            .put(&commune_id.to_string(), &key, &bytes)
+            .put_deferred(&commune_id.to_string(), &key, &bytes)
             .await?;
         let mail = parapheur_mail::parse(&bytes, &Limits::default()).map_err(|r| r.to_string());
         if let Ok(mail) = &mail {
@@ -173,7 +174,7 @@ impl App {
                 .filter(|a| a.bytes.len() <= crate::register::MAX_FILE_BYTES)
             {
                 self.files()
-                    .put(&commune_id.to_string(), &key, &a.bytes)
+                    .put_deferred(&commune_id.to_string(), &key, &a.bytes)
                     .await?;
             }
         }
@@ -572,6 +573,8 @@ impl App {
             _ => false,
         };
         let mut attachment_ids = Vec::new();
+        // Its original and attachments were stored deferred (see `receive`).
+        self.files().sync().await?;
         let mut tx = self.store().begin(now).await?;
         for (a, s) in &stored {
             let attachment = Attachment {
