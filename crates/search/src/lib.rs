@@ -337,14 +337,16 @@ impl SearchIndex {
             analyzer: handle.index.tokenizer_for_field(f.subject)?,
         };
         let built = builder.build(&q.text);
-        let (text_query, flat) = match built {
-            Some(b) => (Some(b.query), b.flat),
+        let (text_query, ranking) = match built {
+            Some(b) => (Some(b.query), b.ranking),
             None => (None, None),
         };
 
+        // What matches and is ranked: the plain words' `all_text` terms where they allow it.
+        let matching = ranking.as_ref().map(|r| &r.query).or(text_query.as_ref());
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let has_text = text_query.is_some();
-        if let Some(tq) = &text_query {
+        let has_text = matching.is_some();
+        if let Some(tq) = matching {
             clauses.push((Occur::Must, tq.box_clone()));
         }
         for filter in filters(f, q) {
@@ -365,43 +367,44 @@ impl SearchIndex {
             });
         }
         let top = TopDocs::with_limit(q.limit).and_offset(q.offset);
-        let (total, ranked): (usize, Vec<(f32, DocAddress)>) = if has_text
-            && q.order == SearchOrder::Relevance
-        {
-            // Relevance, then newest first on ties.
-            match flat.filter(|_| unfiltered) {
-                // One word and no filter: ranked with block-max WAND (only what may
-                // enter the page is scored), the total counted apart without scoring.
-                Some(flat) => {
-                    let total = searcher.search(&*query, &Count)?;
-                    let ranked = best_by_score_then_date(&searcher, &*flat, q.offset + q.limit)?;
-                    (total, ranked.into_iter().skip(q.offset).collect())
+        let (total, ranked): (usize, Vec<(f32, DocAddress)>) =
+            if has_text && q.order == SearchOrder::Relevance {
+                // Relevance, then newest first on ties.
+                match ranking.filter(|r| unfiltered && r.words_only) {
+                    // Words and no filter: ranked by a pass that skips what cannot enter the
+                    // page (block-max WAND), the total counted apart without scoring (from the
+                    // posting list alone for one word).
+                    Some(ranking) => {
+                        let total = searcher.search(&*ranking.query, &Count)?;
+                        let k = q.offset + q.limit;
+                        let ranked = best_by_score_then_date(&searcher, &*ranking.query, k)?;
+                        (total, ranked.into_iter().skip(q.offset).collect())
+                    }
+                    // Otherwise every match is scored anyway: counted in the same pass.
+                    None => {
+                        let collector = top.order_by((
+                            (SortBySimilarityScore, Order::Desc),
+                            (
+                                SortByStaticFastValue::<i64>::for_field("registered_at"),
+                                Order::Desc,
+                            ),
+                        ));
+                        let (total, top) = searcher.search(&*query, &(Count, collector))?;
+                        let ranked = top
+                            .into_iter()
+                            .map(|((score, _), addr)| (score, addr))
+                            .collect();
+                        (total, ranked)
+                    }
                 }
-                // Otherwise tantivy scores every match anyway: counted in the same pass.
-                None => {
-                    let collector = top.order_by((
-                        (SortBySimilarityScore, Order::Desc),
-                        (
-                            SortByStaticFastValue::<i64>::for_field("registered_at"),
-                            Order::Desc,
-                        ),
-                    ));
-                    let (total, top) = searcher.search(&*query, &(Count, collector))?;
-                    let ranked = top
-                        .into_iter()
-                        .map(|((score, _), addr)| (score, addr))
-                        .collect();
-                    (total, ranked)
-                }
-            }
-        } else {
-            let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
-            let (total, top) = searcher.search(&*query, &(Count, collector))?;
-            (
-                total,
-                top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
-            )
-        };
+            } else {
+                let collector = top.order_by_fast_field::<i64>("registered_at", Order::Desc);
+                let (total, top) = searcher.search(&*query, &(Count, collector))?;
+                (
+                    total,
+                    top.into_iter().map(|(_, addr)| (0.0, addr)).collect(),
+                )
+            };
 
         let mut generators = Vec::new();
         if let Some(tq) = &text_query {
@@ -667,8 +670,8 @@ impl Ord for Ranked {
 
 /// The `k` best matches of `query` by score, then newest first, best first.
 ///
-/// tantivy may skip whatever cannot enter the `k` best (block-max WAND, for a flat union
-/// of term queries): the threshold handed back is just under the `k`-th score, so a match
+/// tantivy may skip whatever cannot enter the `k` best (block-max WAND, for a term query
+/// or a flat union of them): the threshold handed back is just under the `k`-th score, so a match
 /// scoring as much as the `k`-th is still seen and its date decides. Matches are not all
 /// seen, so they are not counted here.
 fn best_by_score_then_date(

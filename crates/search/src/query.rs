@@ -91,9 +91,19 @@ pub(crate) struct QueryBuilder<'a> {
 /// A query built from what the user typed.
 pub(crate) struct Built {
     pub query: Box<dyn Query>,
-    /// The same query as a flat union of (boosted) term queries when the text is one plain
-    /// word: the same matches and ranking, in a shape tantivy can rank with block-max WAND.
-    pub flat: Option<Box<dyn Query>>,
+    /// When the text is words and phrases (no operator or chrono number): the same matches
+    /// as `query`, as term queries on `all_text`, ranked by BM25F (the fields weighted by
+    /// repetition). A word then reads one posting list instead of a union of five, and one
+    /// word is ranked with block-max WAND. `query` still makes the snippets.
+    pub ranking: Option<Ranking>,
+}
+
+pub(crate) struct Ranking {
+    pub query: Box<dyn Query>,
+    /// Words only (no phrase): tantivy ranks it with block-max WAND, reading only what may
+    /// enter the page, and counts it from posting lists alone. A phrase reads positions for
+    /// every match: counted and ranked in one pass.
+    pub words_only: bool,
 }
 
 impl QueryBuilder<'_> {
@@ -105,30 +115,30 @@ impl QueryBuilder<'_> {
         let mut pending_or = false;
         let mut negate = false;
         let mut items = 0;
-        let mut phrases = 0;
-        let mut first_alternatives: Option<Vec<Box<dyn Query>>> = None;
+        // While the text is words and phrases only (no operator, no chrono number): the
+        // tokens of each, with their positions.
+        let mut plain: Option<Vec<Tokens>> = Some(Vec::new());
         for lexeme in lex(&text) {
             let item = match lexeme {
                 Lex::Or => {
                     pending_or = !groups.is_empty();
+                    plain = None;
                     continue;
                 }
                 Lex::Not => {
                     negate = true;
+                    plain = None;
                     continue;
                 }
                 Lex::Word(w) => self.item_alternatives(&w, false),
-                Lex::Phrase(p) => {
-                    phrases += 1;
-                    self.item_alternatives(&p, true)
-                }
+                Lex::Phrase(p) => self.item_alternatives(&p, true),
             };
-            if let Some((alternatives, terms_only)) = item {
-                if items == 0 {
-                    first_alternatives =
-                        terms_only.then(|| alternatives.iter().map(|q| q.box_clone()).collect());
-                }
+            if let Some((alternatives, tokens)) = item {
                 let q = one_of(alternatives);
+                match (&mut plain, tokens) {
+                    (Some(items), Some(tokens)) => items.push(tokens),
+                    _ => plain = None,
+                }
                 items += 1;
                 if negate {
                     excluded.push(q);
@@ -147,20 +157,9 @@ impl QueryBuilder<'_> {
         if groups.is_empty() && excluded.is_empty() {
             return None;
         }
-        let flat = match (
-            &groups[..],
-            excluded.is_empty(),
-            phrases,
-            first_alternatives,
-        ) {
-            ([group], true, 0, Some(mut alternatives)) if group.len() == 1 => {
-                Some(match alternatives.len() {
-                    1 => alternatives.remove(0),
-                    _ => Box::new(BooleanQuery::union(alternatives)) as Box<dyn Query>,
-                })
-            }
-            _ => None,
-        };
+        let ranking = plain
+            .filter(|items| !items.is_empty())
+            .map(|items| self.ranking(&items));
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if groups.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -178,18 +177,29 @@ impl QueryBuilder<'_> {
         }
         Some(Built {
             query: Box::new(BooleanQuery::new(clauses)),
-            flat,
+            ranking,
         })
     }
 
+    /// Plain words and phrases on `all_text`, all of which must match (BM25F: the fields
+    /// weighted by repetition).
+    fn ranking(&self, items: &[Tokens]) -> Ranking {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = items
+            .iter()
+            .filter_map(|tokens| Some((Occur::Must, field_query(self.fields.all_text, tokens)?)))
+            .collect();
+        Ranking {
+            query: match clauses.len() {
+                1 => clauses.remove(0).1,
+                _ => Box::new(BooleanQuery::new(clauses)),
+            },
+            words_only: items.iter().all(|tokens| tokens.len() == 1),
+        }
+    }
+
     /// One word or phrase: the queries of the text fields (and the chrono field), any of
-    /// which it may match in.
-    /// Also says whether they are all term queries with frequencies (one token, no chrono).
-    fn item_alternatives(
-        &mut self,
-        raw: &str,
-        phrase: bool,
-    ) -> Option<(Vec<Box<dyn Query>>, bool)> {
+    /// which it may match in. Also its tokens, unless it may be a chrono number.
+    fn item_alternatives(&mut self, raw: &str, phrase: bool) -> Option<Alternatives> {
         let tokens = self.analyze(raw);
         let mut alternatives: Vec<Box<dyn Query>> = Vec::new();
         let trimmed = raw.trim_matches(|c: char| !c.is_alphanumeric());
@@ -209,8 +219,8 @@ impl QueryBuilder<'_> {
                 alternatives.push(Box::new(BoostQuery::new(q, boost)));
             }
         }
-        let terms_only = tokens.len() == 1 && !chrono_like;
-        (!alternatives.is_empty()).then_some((alternatives, terms_only))
+        let plain_tokens = (!chrono_like).then(|| tokens.clone());
+        (!alternatives.is_empty()).then_some((alternatives, plain_tokens))
     }
 
     fn analyze(&mut self, text: &str) -> Vec<(usize, String)> {
@@ -228,6 +238,12 @@ impl QueryBuilder<'_> {
 /// matches in. (A union that seeks each field instead of filling tantivy's 4,096-document
 /// window was tried inside the words' intersection: slower at p95 and p99 at a million
 /// items, docs/PERFORMANCE.md.)
+/// The tokens of a word or phrase, with their positions.
+type Tokens = Vec<(usize, String)>;
+
+/// A word's or phrase's queries, one per field, and its tokens unless it may be a chrono.
+type Alternatives = (Vec<Box<dyn Query>>, Option<Tokens>);
+
 fn one_of(mut alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     match alternatives.len() {
         1 => alternatives.remove(0),

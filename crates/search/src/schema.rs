@@ -14,7 +14,7 @@ use crate::{SearchDoc, SearchError};
 
 /// Bumped whenever the schema or the analysis changes: an index written with another
 /// version reports `indexed_seq() == None`, so the application rebuilds it.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// Tokenizer of the full-text fields: French stop words, stemming, then accent folding.
 pub(crate) const FRENCH: &str = "fr_stem_folded";
@@ -63,6 +63,14 @@ pub(crate) fn build_schema() -> Schema {
                 .set_index_option(IndexRecordOption::Basic),
         )
         .set_stored();
+    // Every full-text field in one, each as many times as its boost: what plain words are
+    // counted and ranked on (BM25F), see `Fields::text_fields`. tantivy leaves a gap
+    // between a field's values, so a phrase never spans two of them.
+    let all_text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(FRENCH)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
     let day = NumericOptions::default().set_indexed().set_fast();
 
     b.add_text_field("item_id", STRING | STORED);
@@ -72,6 +80,7 @@ pub(crate) fn build_schema() -> Schema {
     b.add_text_field("extracted_text", french.clone());
     b.add_text_field("notes", french.clone());
     b.add_text_field("contacts", french);
+    b.add_text_field("all_text", all_text);
     b.add_text_field("status", STRING);
     b.add_text_field("channel", STRING);
     b.add_text_field("direction", STRING);
@@ -99,6 +108,7 @@ pub(crate) struct Fields {
     pub extracted_text: Field,
     pub notes: Field,
     pub contacts: Field,
+    pub all_text: Field,
     pub status: Field,
     pub channel: Field,
     pub direction: Field,
@@ -123,6 +133,7 @@ impl Fields {
             extracted_text: f("extracted_text")?,
             notes: f("notes")?,
             contacts: f("contacts")?,
+            all_text: f("all_text")?,
             status: f("status")?,
             channel: f("channel")?,
             direction: f("direction")?,
@@ -148,6 +159,14 @@ impl Fields {
         ]
     }
 
+    /// How many times each full-text field is written into `all_text`: its boost.
+    fn all_text_repeats(&self, field: Field) -> usize {
+        self.text_fields()
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(1, |(_, boost)| boost.round() as usize)
+    }
+
     pub(crate) fn document(self, d: &SearchDoc) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.item_id, d.item_id.to_string());
@@ -161,6 +180,9 @@ impl Fields {
         ] {
             if !value.is_empty() {
                 doc.add_text(field, value);
+                for _ in 0..self.all_text_repeats(field) {
+                    doc.add_text(self.all_text, value);
+                }
             }
         }
         doc.add_text(self.status, &d.status);
