@@ -2288,25 +2288,7 @@ fn a_pdf_signed_twice_by_another_stack_is_valid() {
 
 on_both_backends!(archives_from_the_command_line);
 
-/// Checks a SEDA message with the acceptance validator (`../shared/acceptance/validate-seda`
-/// from the repository's root); its absence fails the test.
-fn validate_seda(file: &Path) {
-    let validator =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/acceptance/validate-seda");
-    assert!(
-        validator.exists(),
-        "validate-seda is missing at {}: the SEDA message cannot be checked",
-        validator.display()
-    );
-    let out = Command::new(&validator).arg(file).output().unwrap();
-    assert!(
-        out.status.success(),
-        "validate-seda refused {}: {}{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use parapheur_testkit::validate_seda;
 
 /// Correction 5 and parts 3–4 from the command line: `item status --to destroyed` is
 /// refused; an item is transferred (valid SEDA), another eliminated after its visa; the

@@ -2,8 +2,6 @@
 //! from registration to elimination with the visa of the Archives départementales, legal
 //! holds, retention rules, and SEDA 2.3 transfers checked by the official schema.
 
-use std::path::{Path, PathBuf};
-
 use crate::harness::{Db, Harness, SYSTEM, at, both};
 use chrono::{Datelike, NaiveDate};
 use parapheur_app::archives::seda::{acknowledgement_xml, reply_xml};
@@ -26,32 +24,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-/// The acceptance validator of SEDA messages, at `../shared/acceptance/validate-seda` from
-/// the repository's root. Its absence fails the test: a message never goes unchecked.
-pub fn validate_seda(xml: &[u8]) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let validator: PathBuf = root.join("../shared/acceptance/validate-seda");
-    assert!(
-        validator.exists(),
-        "validate-seda is missing at {}: the SEDA messages cannot be checked (expected \
-         ../shared/acceptance/validate-seda from the repository's root)",
-        validator.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("message.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = std::process::Command::new(&validator)
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| panic!("validate-seda could not run: {e}"));
-    assert!(
-        out.status.success(),
-        "validate-seda refused the message:\n{}\n{}\n--- message ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&xml[..xml.len().min(4000)])
-    );
-}
+use parapheur_testkit::validate_seda_bytes as validate_seda;
 
 async fn user(h: &Harness, commune: &Commune, email: &str, role: Role) -> Actor {
     let user = h
