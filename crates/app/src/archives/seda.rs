@@ -177,21 +177,18 @@ impl Package {
             p.date.to_rfc3339_opts(SecondsFormat::Secs, true),
             escape(&p.identifier),
         );
+        // One group per file: several files of an item are several documents, not versions
+        // of one (each is its group's BinaryMaster_1).
         for (u, unit) in self.units.iter().enumerate() {
-            if unit.files.is_empty() {
-                continue;
-            }
-            let _ = writeln!(x, "<DataObjectGroup id=\"GRP{u}\">");
             for (f, file) in unit.files.iter().enumerate() {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&file.bytes);
                 let _ = write!(
                     x,
-                    "<BinaryDataObject id=\"BDO{u}_{f}\">\n\
-                     <DataObjectVersion>BinaryMaster_{}</DataObjectVersion>\n\
+                    "<DataObjectGroup id=\"GRP{u}_{f}\">\n<BinaryDataObject id=\"BDO{u}_{f}\">\n\
+                     <DataObjectVersion>BinaryMaster_1</DataObjectVersion>\n\
                      <Attachment filename=\"{}\">{encoded}</Attachment>\n\
                      <MessageDigest algorithm=\"SHA-512\">{}</MessageDigest>\n\
                      <Size>{}</Size>\n<FormatIdentification>\n<MimeType>{}</MimeType>\n",
-                    f + 1,
                     escape(&file.filename),
                     file.sha512,
                     file.bytes.len(),
@@ -203,11 +200,10 @@ impl Package {
                 let _ = write!(
                     x,
                     "</FormatIdentification>\n<FileInfo>\n<Filename>{}</Filename>\n</FileInfo>\n\
-                     </BinaryDataObject>\n",
+                     </BinaryDataObject>\n</DataObjectGroup>\n",
                     escape(&file.filename)
                 );
             }
-            x.push_str("</DataObjectGroup>\n");
         }
         x.push_str("<DescriptiveMetadata>\n");
         for (u, unit) in self.units.iter().enumerate() {
@@ -220,7 +216,7 @@ impl Package {
                 "<ArchiveUnit id=\"AU{u}\">\n<Management>\n<AppraisalRule>\n\
                  <Rule>{}</Rule>\n<StartDate>{}</StartDate>\n<FinalAction>{final_action}</FinalAction>\n\
                  </AppraisalRule>\n<AccessRule>\n<Rule>{}</Rule>\n<StartDate>{}</StartDate>\n\
-                 </AccessRule>\n</Management>\n<Content>\n<DescriptionLevel>Item</DescriptionLevel>\n\
+                 </AccessRule>\n</Management>\n<Content>\n<DescriptionLevel>{}</DescriptionLevel>\n\
                  <Title>{}</Title>\n<OriginatingSystemId>{}</OriginatingSystemId>\n",
                 escape(&format!("APP{}Y", unit.retention_years)),
                 date(unit.retention_start),
@@ -232,6 +228,7 @@ impl Package {
                     "ACC00001"
                 },
                 date(unit.registered),
+                if unit.files.len() > 1 { "File" } else { "Item" },
                 escape(&unit.title),
                 escape(&unit.chrono),
             );
@@ -269,12 +266,29 @@ impl Package {
                 "<RegisteredDate>{}</RegisteredDate>\n</Content>\n",
                 date(unit.registered)
             );
-            if !unit.files.is_empty() {
+            let reference = |x: &mut String, f: usize| {
                 let _ = write!(
                     x,
-                    "<DataObjectReference>\n<DataObjectGroupReferenceId>GRP{u}</DataObjectGroupReferenceId>\n\
+                    "<DataObjectReference>\n<DataObjectGroupReferenceId>GRP{u}_{f}</DataObjectGroupReferenceId>\n\
                      </DataObjectReference>\n"
                 );
+            };
+            match unit.files.len() {
+                0 => {}
+                1 => reference(&mut x, 0),
+                // An item of several files: one child unit (a "pièce") per file.
+                _ => {
+                    for (f, file) in unit.files.iter().enumerate() {
+                        let _ = write!(
+                            x,
+                            "<ArchiveUnit id=\"AU{u}_{f}\">\n<Content>\n<DescriptionLevel>Item</DescriptionLevel>\n\
+                             <Title>{}</Title>\n</Content>\n",
+                            escape(&file.filename)
+                        );
+                        reference(&mut x, f);
+                        x.push_str("</ArchiveUnit>\n");
+                    }
+                }
             }
             x.push_str("</ArchiveUnit>\n");
         }
@@ -431,6 +445,19 @@ pub fn read_answer(xml: &str, identifier: &str) -> Result<Answer, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_registers_own_letters_are_identified_as_pdf_a() {
+        let letter = parapheur_render::LetterDocument {
+            commune_name: "Mairie de Montbazon".into(),
+            subject: "Objet : essai".into(),
+            generated_at: chrono::Utc::now(),
+            ..Default::default()
+        };
+        let pdf = parapheur_render::letter_pdf(&letter).unwrap();
+        assert_eq!(pronom("application/pdf", &pdf), Some("fmt/476"));
+        assert_eq!(pronom("application/pdf", b"%PDF-1.4 scan"), Some("fmt/276"));
+    }
 
     #[test]
     fn answers_are_read_and_matched_to_their_transfer() {

@@ -506,9 +506,43 @@ async fn a_transfer_is_valid_seda_and_archives_on_acceptance(db: Db) {
             .is_err(),
         "a D item is not transferred"
     );
+    // An item of two files: one child unit per file.
+    let mut new = NewItem::incoming(Channel::Email, "Dossier « complet »", day(2026, 1, 7));
+    new.doctype_code = Some("urbanisme".into());
+    let file = |name: &str| NewFile {
+        filename: name.into(),
+        media_type: "application/pdf".into(),
+        bytes: format!("%PDF-1.4 {name}").into_bytes(),
+    };
+    let c = h
+        .app
+        .register(
+            &commune,
+            &SYSTEM,
+            new,
+            vec![file("plan & coupe.pdf"), file("notice.pdf")],
+            at(2026, 1, 7),
+        )
+        .await
+        .unwrap()
+        .item;
+    let close = Change::Status {
+        to: Status::Closed,
+        reason: Some(CloseReason::Answered),
+    };
+    h.app
+        .change_item(&commune, &SYSTEM, c.id, close, at(2026, 1, 8))
+        .await
+        .unwrap();
     let (transfer, message) = h
         .app
-        .transfer_to_archives(&commune, &archivist, &[a.id, b.id], None, at(2026, 6, 1))
+        .transfer_to_archives(
+            &commune,
+            &archivist,
+            &[a.id, b.id, c.id],
+            None,
+            at(2026, 6, 1),
+        )
         .await
         .unwrap();
     validate_seda(&message);
@@ -519,6 +553,8 @@ async fn a_transfer_is_valid_seda_and_archives_on_acceptance(db: Db) {
     )));
     assert!(text.contains("<MessageDigest algorithm=\"SHA-512\">"));
     assert!(text.contains("Permis &lt;Dupont&gt; &amp; fils"));
+    assert!(text.contains("<DescriptionLevel>File</DescriptionLevel>"));
+    assert_eq!(text.matches("<BinaryDataObject ").count(), 4);
     assert_eq!(
         h.app
             .transfer_message(&commune, &archivist, transfer.id)
@@ -602,7 +638,7 @@ async fn a_transfer_is_valid_seda_and_archives_on_acceptance(db: Db) {
         .unwrap();
     assert_eq!(accepted.state, TransferState::Accepted);
     assert_eq!(accepted.reply_code.as_deref(), Some("OK"));
-    for id in [a.id, b.id] {
+    for id in [a.id, b.id, c.id] {
         assert_eq!(
             h.app.store().item(commune.id, id).await.unwrap().status,
             Status::Archived
