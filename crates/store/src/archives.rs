@@ -520,7 +520,7 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Marks the files of an eliminated item: its attachments' rows stay (the register says
+    /// Marks the files of an eliminated item and clears its text: its attachments' rows stay (the register says
     /// what there was) but no longer refer to their blobs; the original email's blob and
     /// the extracted text of files nothing else uses go too. Returns the hashes whose blobs
     /// may be deleted once committed (those still referenced elsewhere are kept by the
@@ -556,6 +556,13 @@ impl WriteTx {
         .bind(item.clone())
         .execute(self.conn())
         .await?;
+        // The text of an email is the document itself: it goes with the files; the
+        // register line (number, dates, correspondents, subject) stays.
+        sqlx::query("UPDATE items SET body = NULL WHERE commune_id = $1 AND id = $2")
+            .bind(commune.clone())
+            .bind(item.clone())
+            .execute(self.conn())
+            .await?;
         sqlx::query(
             "UPDATE inbound_messages SET sha256 = NULL WHERE commune_id = $1 AND item_id = $2",
         )

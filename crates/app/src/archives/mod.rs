@@ -429,6 +429,7 @@ impl App {
             }
             let mut after = item.clone();
             after.status = Status::Destroyed;
+            after.body = None;
             after.updated_at = now;
             tx.update_item(&item, &after, "item.eliminated", &journal_name)
                 .await?;

@@ -58,6 +58,7 @@ async fn closed_item(
 ) -> parapheur_app::domain::Item {
     let mut new = NewItem::incoming(Channel::Paper, subject, on);
     new.doctype_code = Some(doctype.into());
+    new.body = Some(format!("Texte de « {subject} »"));
     let now = at(on.year(), on.month(), on.day());
     let item = h
         .app
@@ -277,6 +278,7 @@ async fn an_item_goes_from_registration_to_elimination(db: Db) {
     assert_eq!(line.status, Status::Destroyed);
     assert_eq!(line.chrono, item.chrono);
     assert_eq!(line.subject, item.subject);
+    assert_eq!(line.body, None, "the text goes with the files");
     let notes = h.app.store().notes(commune.id, item.id).await.unwrap();
     assert!(
         notes.iter().any(|n| n
