@@ -173,7 +173,10 @@ impl Package {
              <MimeTypeCodeListVersion>MimeTypeCodeListVersion0</MimeTypeCodeListVersion>\n\
              <FileFormatCodeListVersion>FileFormatCodeListVersion0</FileFormatCodeListVersion>\n\
              </CodeListVersions>\n<DataObjectPackage>\n",
-            escape(&format!("Versement du courrier de {}", p.commune_name)),
+            escape(&format!(
+                "Versement du registre du courrier, commune : {}",
+                p.commune_name
+            )),
             p.date.to_rfc3339_opts(SecondsFormat::Secs, true),
             escape(&p.identifier),
         );
