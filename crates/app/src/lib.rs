@@ -11,6 +11,7 @@
 //! never a row that points to a missing file.
 
 pub mod administration;
+pub mod archives;
 pub mod background;
 pub mod capture;
 pub mod citizens;

@@ -78,6 +78,8 @@ pub enum Permission {
     ProcessMail,
     /// The commune's settings, users, services, document types, keys and circuits.
     Administer,
+    /// Retention rules, legal holds, eliminations and transfers to the archives: archivists.
+    Archive,
 }
 
 impl Role {
@@ -86,6 +88,7 @@ impl Role {
             Permission::Member => true,
             Permission::ProcessMail => self.can_register(),
             Permission::Administer => self.can_administer(),
+            Permission::Archive => matches!(self, Role::Archiviste),
         }
     }
 }
@@ -99,6 +102,7 @@ impl Permission {
                 "votre rôle ne permet pas d'enregistrer ni de traiter le courrier"
             }
             Permission::Administer => "réservé aux administrateurs de la commune",
+            Permission::Archive => "réservé à l'archiviste de la commune",
         }
     }
 }

@@ -84,6 +84,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ItemCommand,
     },
+    /// Archives : règles de conservation, gel, élimination visée, versement SEDA
+    Archives {
+        #[command(subcommand)]
+        command: crate::archives::ArchivesCommand,
+    },
     /// Journal chaîné des modifications
     Journal {
         #[command(subcommand)]

@@ -70,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Register(args) => register(args, json).await,
         Command::Doctype { command } => doctype(command, json).await,
         Command::Item { command } => item(command, json).await,
+        Command::Archives { command } => crate::archives::run(command, json).await,
         Command::Journal {
             command: JournalCommand::Verify { target },
         } => journal_verify(&target, json).await,

@@ -1,5 +1,6 @@
 //! `parapheur`: the one binary. Parses the command line and hands over to the commands.
 
+mod archives;
 mod bench;
 mod capture;
 mod cli;

@@ -2293,3 +2293,159 @@ fn a_pdf_signed_twice_by_another_stack_is_valid() {
         "{v}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Archives (issue 16): `parapheur archives …`
+// ---------------------------------------------------------------------------------------
+
+on_both_backends!(archives_from_the_command_line);
+
+use parapheur_testkit::validate_seda;
+
+/// Correction 5 and parts 3–4 from the command line: `item status --to destroyed` is
+/// refused; an item is transferred (valid SEDA), another eliminated after its visa; the
+/// journal holds.
+fn archives_from_the_command_line(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let kept = reg.register("Demande de subvention");
+    let gone = reg.register_json(&[
+        "--subject",
+        "Invitation au vernissage",
+        "--type",
+        "invitation",
+    ])["item"]["chrono"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for number in [&kept, &gone] {
+        let out = reg.run(
+            &["item", "status"],
+            &[
+                "--commune",
+                INSEE,
+                number,
+                "--to",
+                "closed",
+                "--reason",
+                "answered",
+            ],
+        );
+        assert_success(&out, "close");
+    }
+    let out = reg.run(
+        &["item", "status"],
+        &["--commune", INSEE, &gone, "--to", "destroyed"],
+    );
+    assert_refused(&out, &["Archives départementales", "L212-2"]);
+    let out = reg.run(
+        &["item", "status"],
+        &["--commune", INSEE, &kept, "--to", "archived"],
+    );
+    assert_refused(&out, &["versement"]);
+
+    // The rules table, edited: invitations kept 0 years from registration, so due today.
+    let out = reg.run(&["archives", "rules"], &["--json", "--commune", INSEE]);
+    assert_success(&out, "archives rules");
+    assert!(
+        json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["doctype"] == "invitation")
+    );
+    let out = reg.run(
+        &["archives", "set-rule"],
+        &[
+            "--commune",
+            INSEE,
+            "invitation",
+            "--years",
+            "0",
+            "--fate",
+            "D",
+            "--start",
+            "registration",
+        ],
+    );
+    assert_success(&out, "archives set-rule");
+    let out = reg.run(&["archives", "due"], &["--json", "--commune", INSEE]);
+    assert_success(&out, "archives due");
+    let due = json(&out);
+    assert_eq!(due.as_array().unwrap().len(), 1, "{due}");
+    assert_eq!(due[0]["item"]["chrono"], gone.as_str());
+
+    // Transfer: a valid SEDA 2.3 message.
+    let xml = reg.data.join("versement.xml");
+    let out = reg.run(
+        &["archives", "transfer"],
+        &[
+            "--json",
+            "--commune",
+            INSEE,
+            &kept,
+            "-o",
+            xml.to_str().unwrap(),
+        ],
+    );
+    assert_success(&out, "archives transfer");
+    validate_seda(&xml);
+
+    // Elimination: proposal and bordereau, refused without the visa, then done.
+    let bordereau = reg.data.join("bordereau.pdf");
+    let out = reg.run(
+        &["archives", "propose"],
+        &[
+            "--json",
+            "--commune",
+            INSEE,
+            &gone,
+            "-o",
+            bordereau.to_str().unwrap(),
+        ],
+    );
+    assert_success(&out, "archives propose");
+    let number = json(&out)["proposal"]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(std::fs::read(&bordereau).unwrap().starts_with(b"%PDF-"));
+    let certificate = reg.data.join("certificat.pdf");
+    let eliminate = || {
+        reg.run(
+            &["archives", "eliminate"],
+            &[
+                "--commune",
+                INSEE,
+                &number,
+                "-o",
+                certificate.to_str().unwrap(),
+            ],
+        )
+    };
+    assert_refused(&eliminate(), &["visa"]);
+    let today = Utc::now().date_naive().to_string();
+    let out = reg.run(
+        &["archives", "visa"],
+        &[
+            "--commune",
+            INSEE,
+            &number,
+            "--by",
+            "La directrice des Archives",
+            "--on",
+            &today,
+            "--reference",
+            "V-42",
+        ],
+    );
+    assert_success(&out, "archives visa");
+    assert_success(&eliminate(), "archives eliminate");
+    assert!(std::fs::read(&certificate).unwrap().starts_with(b"%PDF-"));
+    assert_eq!(status_of(&reg, &gone), "destroyed");
+    assert_eq!(status_of(&reg, &kept), "closed");
+    reg.journal_entries();
+    reg.assert_sound();
+}

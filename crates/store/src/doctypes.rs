@@ -88,8 +88,8 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "INSERT INTO doctypes (commune_id, code, label, delay, silence, retention_years,
-                                   final_action, no_acknowledgement, active)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)",
+                                   final_action, no_acknowledgement, active, retention_start)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
         )
         .bind(commune_id.to_string())
         .bind(d.code.clone())
@@ -99,6 +99,7 @@ impl WriteTx {
         .bind(i64::from(d.retention.years))
         .bind(final_action_code(d))
         .bind(i64::from(d.no_acknowledgement))
+        .bind(parapheur_domain::retention::default_start(&d.code).code())
         .execute(self.conn())
         .await;
         match result {

@@ -290,7 +290,7 @@ pub(crate) fn item_from_row(row: &AnyRow, tags: Vec<String>) -> Result<Item, Sto
     })
 }
 
-fn attachment_from_row(row: &AnyRow) -> Result<Attachment, StoreError> {
+pub(crate) fn attachment_from_row(row: &AnyRow) -> Result<Attachment, StoreError> {
     Ok(Attachment {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,
         item_id: parse_uuid(&row.try_get::<String, _>("item_id")?)?,
@@ -494,7 +494,8 @@ impl Store {
         item_id: Uuid,
     ) -> Result<Vec<Attachment>, StoreError> {
         sqlx::query(
-            "SELECT * FROM attachments WHERE commune_id = $1 AND item_id = $2 ORDER BY created_at, id",
+            "SELECT * FROM attachments WHERE commune_id = $1 AND item_id = $2
+               AND eliminated_at IS NULL ORDER BY created_at, id",
         )
         .bind(commune_id.to_string())
         .bind(item_id.to_string())
@@ -508,11 +509,14 @@ impl Store {
     /// Every file hash that some row of the commune refers to (for fsck).
     pub async fn referenced_blobs(&self, commune_id: Uuid) -> Result<Vec<String>, StoreError> {
         sqlx::query(
-            "SELECT sha256 FROM attachments WHERE commune_id = $1
+            "SELECT sha256 FROM attachments WHERE commune_id = $1 AND eliminated_at IS NULL
              UNION SELECT logo_sha256 FROM communes WHERE id = $1 AND logo_sha256 IS NOT NULL
              UNION SELECT sha256 FROM inbound_messages WHERE commune_id = $1 AND sha256 IS NOT NULL
              UNION SELECT searchable_sha256 FROM file_texts
                    WHERE commune_id = $1 AND searchable_sha256 IS NOT NULL
+             UNION SELECT message_sha256 FROM transfers WHERE commune_id = $1
+             UNION SELECT reply_sha256 FROM transfers
+                   WHERE commune_id = $1 AND reply_sha256 IS NOT NULL
              ORDER BY 1",
         )
         .bind(commune_id.to_string())

@@ -20,6 +20,7 @@ mod migrate;
 mod pool;
 mod rows;
 
+pub mod archives;
 pub mod capture;
 pub mod citizens;
 pub mod communes;

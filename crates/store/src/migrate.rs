@@ -86,6 +86,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "documents_deadline",
         sql: Sql::Shared(include_str!("../migrations/0010_documents_deadline.sql")),
     },
+    Migration {
+        version: 11,
+        name: "archives",
+        sql: Sql::Shared(include_str!("../migrations/0011_archives.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

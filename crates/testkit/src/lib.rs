@@ -137,3 +137,38 @@ pub fn signed_twice_by_another_stack() -> TempDir {
     );
     dir
 }
+
+/// Checks SEDA 2.3 messages with the acceptance validator, `../shared/acceptance/validate-seda`
+/// from the repository's root (the official XSD, offline). Its absence fails the test with a
+/// clear message: a message is never left unchecked.
+pub fn validate_seda(file: &Path) {
+    let validator =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/acceptance/validate-seda");
+    assert!(
+        validator.exists(),
+        "validate-seda is missing at {}: the SEDA messages cannot be checked (expected at \
+         ../shared/acceptance/validate-seda from the repository's root)",
+        validator.display()
+    );
+    let out = std::process::Command::new(&validator)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("validate-seda could not run: {e}"));
+    let message = std::fs::read_to_string(file).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "validate-seda refused {}:\n{}{}\n--- message (start) ---\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        message.chars().take(4000).collect::<String>()
+    );
+}
+
+/// [`validate_seda`] of a message in memory.
+pub fn validate_seda_bytes(xml: &[u8]) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary folder: {e}"));
+    let file = dir.path().join("message.xml");
+    std::fs::write(&file, xml).unwrap_or_else(|e| panic!("writing the message: {e}"));
+    validate_seda(&file);
+}

@@ -23,6 +23,8 @@ pub enum Access {
     Member,
     /// Those who register and process mail: agents and administrators.
     Registrar,
+    /// The commune's archivists (retention, eliminations, transfers).
+    Archivist,
     /// The commune's administrators.
     Admin,
     /// The installation's host administrators.
@@ -171,6 +173,17 @@ route_table! {
     post "/administration/types" Admin => pages::admin::add_doctype;
     get "/administration/types/{code}" Admin => pages::admin::doctype;
     post "/administration/types/{code}" Admin => pages::admin::update_doctype;
+    get "/archives" Archivist => pages::archives::page;
+    post "/archives/regles/{code}" Archivist => pages::archives::set_rule;
+    post "/archives/gel/{id}" Archivist => pages::archives::hold;
+    post "/archives/propositions" Archivist => pages::archives::propose;
+    get "/archives/propositions/{id}/bordereau.pdf" Archivist => pages::archives::proposal_pdf;
+    post "/archives/propositions/{id}/visa" Archivist => pages::archives::visa;
+    post "/archives/propositions/{id}/eliminer" Archivist => pages::archives::eliminate;
+    get "/archives/propositions/{id}/certificat.pdf" Archivist => pages::archives::certificate;
+    post "/archives/versements" Archivist => pages::archives::transfer;
+    get "/archives/versements/{id}/message.xml" Archivist => pages::archives::message;
+    post "/archives/versements/{id}/reponse" Archivist => pages::archives::answer;
     get "/hebergement" Host => pages::admin::host;
     post "/hebergement" Host => pages::admin::create_commune;
     get "/demarches/{insee}" Public => pages::public::commune;
@@ -230,6 +243,8 @@ async fn guard(
         Access::Public | Access::Member => None,
         Access::Registrar => (!user.role.can_register())
             .then_some("votre rôle ne permet pas d'enregistrer ni de traiter le courrier"),
+        Access::Archivist => (!user.role.may(parapheur_app::domain::Permission::Archive))
+            .then_some("cette page est réservée à l'archiviste de la commune"),
         Access::Admin => (!user.role.can_administer())
             .then_some("cette page est réservée aux administrateurs de la commune"),
         Access::Host => (!user.host_admin)

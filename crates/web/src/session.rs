@@ -160,6 +160,11 @@ impl Me {
             commune: self.0.commune.name.clone(),
             can_register: self.can_register(),
             can_administer: self.0.user.role.can_administer(),
+            can_archive: self
+                .0
+                .user
+                .role
+                .may(parapheur_app::domain::Permission::Archive),
             host_admin: self.0.user.host_admin,
         }
     }
@@ -184,6 +189,7 @@ pub struct MeView {
     pub commune: String,
     pub can_register: bool,
     pub can_administer: bool,
+    pub can_archive: bool,
     pub host_admin: bool,
 }
 

@@ -332,3 +332,69 @@ impl App {
         Ok(ids)
     }
 }
+
+impl App {
+    /// The items the demo archives, transferred in one SEDA message that the "archives"
+    /// acknowledge and accept: the only way to "archivé".
+    pub(super) async fn demo_transfer(
+        &self,
+        commune: &Commune,
+        items: &[Option<Item>],
+        indexes: &[usize],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        use crate::archives::seda::{acknowledgement_xml, reply_xml};
+        let actor = Actor::System("demo");
+        // Items to destroy (fate D) are not transferred: they wait for an elimination.
+        let destroyed: Vec<String> = self
+            .store()
+            .schedules(commune.id)
+            .await?
+            .into_iter()
+            .filter(|s| !s.rule.final_action.may_be_transferred())
+            .map(|s| s.doctype)
+            .collect();
+        let mut ids = Vec::new();
+        for item in indexes
+            .iter()
+            .filter_map(|&i| items.get(i).and_then(Option::as_ref))
+        {
+            let current = self.store().item(commune.id, item.id).await?;
+            if current.status == Status::Closed
+                && !current
+                    .doctype_code
+                    .as_ref()
+                    .is_some_and(|c| destroyed.contains(c))
+            {
+                ids.push(item.id);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let (transfer, _) = self
+            .transfer_to_archives(commune, &actor, &ids, None, now)
+            .await?;
+        let agency = format!("FRAD{:0>3}", commune.departement);
+        let ack = acknowledgement_xml(
+            "AR-DEMO-1",
+            &transfer.identifier,
+            now,
+            &agency,
+            &commune.siren,
+        );
+        self.record_transfer_answer(commune, &actor, transfer.id, ack.as_bytes(), now)
+            .await?;
+        let reply = reply_xml(
+            "REP-DEMO-1",
+            &transfer.identifier,
+            "OK",
+            now,
+            &agency,
+            &commune.siren,
+        );
+        self.record_transfer_answer(commune, &actor, transfer.id, reply.as_bytes(), now)
+            .await?;
+        Ok(())
+    }
+}

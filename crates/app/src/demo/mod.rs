@@ -440,6 +440,7 @@ impl App {
         let secretary = Actor::User(agents[0]);
         let mut items: Vec<Option<parapheur_domain::Item>> = vec![None; total];
         let count = events.len();
+        let mut to_archive = Vec::new();
         for (n, (at, _, event)) in events.into_iter().enumerate() {
             match event {
                 Event::Register { idx, new, file } => {
@@ -448,6 +449,16 @@ impl App {
                         .await?;
                     items[idx] = Some(registered.item);
                 }
+                // Archiving goes through a transfer the archives accept, as in real life:
+                // the items are gathered and transferred at the end.
+                Event::Change {
+                    idx,
+                    change:
+                        Change::Status {
+                            to: Status::Archived,
+                            ..
+                        },
+                } => to_archive.push(idx),
                 Event::Change { idx, change } => {
                     if let Some(item) = &items[idx] {
                         let changed = self
@@ -483,6 +494,8 @@ impl App {
             }
             progress(n + 1, count);
         }
+        self.demo_transfer(&commune, &items, &to_archive, now)
+            .await?;
         self.demo_mail(&commune, &items, now).await?;
         self.demo_parapheur(&commune, &items, now).await?;
         let late = items.iter().flatten().filter(|i| i.is_late(today)).count();

@@ -131,6 +131,11 @@ impl App {
         match change {
             Change::Status { to, reason } => {
                 before.status.check_transition(to, reason)?;
+                // Only the archives' own path destroys or archives (Code du patrimoine
+                // L212-2, R212-14): see `archives`.
+                if let Some(refusal) = parapheur_domain::retention::disposition_refusal(to) {
+                    return Err(AppError::Forbidden(refusal.into()));
+                }
                 after.status = to;
                 after.close_reason = reason;
             }

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod archives;
 mod capture;
 mod citizens;
 mod imap_capture;

@@ -1,6 +1,7 @@
 //! One module per page or group of pages.
 
 pub mod admin;
+pub mod archives;
 pub mod auth;
 pub mod call;
 pub mod capture;

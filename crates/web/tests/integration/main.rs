@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod archives;
 mod matrix;
 mod public;
 mod trust;

@@ -33,6 +33,8 @@ enum Access {
     Registrars,
     /// The commune's administrators.
     Admins,
+    /// The commune's archivists.
+    Archivists,
     /// Host administrators.
     Host,
     /// A confidential item: élus, administrators and the person in charge.
@@ -538,6 +540,77 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "",
     ),
+    r("GET", "/archives", Archivists, Own, ""),
+    r(
+        "POST",
+        "/archives/regles/{doctype}",
+        Archivists,
+        Own,
+        "years=6&fate=sort&start=closing",
+    ),
+    r(
+        "POST",
+        "/archives/gel/{item}",
+        Archivists,
+        CommuneA,
+        "motif=gel",
+    ),
+    r(
+        "POST",
+        "/archives/propositions",
+        Archivists,
+        Own,
+        "ids={item}",
+    ),
+    r(
+        "GET",
+        "/archives/propositions/{elimination}/bordereau.pdf",
+        Archivists,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/archives/propositions/{elimination}/visa",
+        Archivists,
+        CommuneA,
+        "signataire=Directrice&date={today}&numero=V-1",
+    ),
+    r(
+        "POST",
+        "/archives/propositions/{elimination}/eliminer",
+        Archivists,
+        CommuneA,
+        "",
+    ),
+    r(
+        "GET",
+        "/archives/propositions/{elimination}/certificat.pdf",
+        Archivists,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/archives/versements",
+        Archivists,
+        Own,
+        "numeros={archived_chrono}",
+    ),
+    r(
+        "GET",
+        "/archives/versements/{transfer}/message.xml",
+        Archivists,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/archives/versements/{transfer}/reponse",
+        Archivists,
+        CommuneA,
+        "reponse=pas+du+XML",
+    ),
     r("GET", "/hebergement", Host, Own, ""),
     r(
         "POST",
@@ -582,6 +655,7 @@ fn at_least(line: Access, route: parapheur_web::routes::Access) -> bool {
         Everyone | Confidential => R::Member,
         Registrars => R::Registrar,
         Admins => R::Admin,
+        Archivists => R::Archivist,
         Host => R::Host,
     };
     rank(line_rank) >= rank(route)
@@ -646,6 +720,8 @@ fn normalised(path: &str) -> String {
         .replace("{outbox}", "{id}")
         .replace("{folder}", "{id}")
         .replace("{delegation}", "{id}")
+        .replace("{elimination}", "{id}")
+        .replace("{transfer}", "{id}")
         .replace("{insee_b}", "{insee}")
         .replace(
             "/suivi/{token}/fichier/{file}",
@@ -660,6 +736,7 @@ fn allowed(access: Access, role: Role) -> bool {
         Public | Everyone => true,
         Registrars => matches!(role, Role::Agent | Role::Administrateur),
         Admins => role == Role::Administrateur,
+        Archivists => role == Role::Archiviste,
         // Only A's administrator is a host administrator in the test site.
         Host => role == Role::Administrateur,
         Confidential => matches!(role, Role::Elu | Role::Administrateur),
@@ -941,6 +1018,7 @@ async fn objects_of_a(site: &Site) -> Ids {
         )
         .await
         .unwrap();
+    let (elimination, transfer, archived_chrono) = archives_of_a(site).await;
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -954,6 +1032,9 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("outbox", outbox.to_string()),
             ("folder", folder.id.to_string()),
             ("delegation", delegation.id.to_string()),
+            ("elimination", elimination),
+            ("transfer", transfer),
+            ("archived_chrono", archived_chrono),
             ("signer", maire.id.to_string()),
             ("insee_b", site.b.insee.clone()),
             ("form", "matrice".into()),
@@ -969,6 +1050,66 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("name", style),
         ],
     }
+}
+
+/// A proposal of elimination and a transfer of commune A (their items carry the marker).
+async fn archives_of_a(site: &Site) -> (String, String, String) {
+    use parapheur_app::domain::CloseReason;
+    use parapheur_app::domain::Status;
+    use parapheur_app::domain::retention::{FinalAction, RetentionRule, StartEvent};
+    let app = &site.app;
+    let a = &site.a;
+    let system = Actor::System("matrice");
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), a.zone());
+    let rule = RetentionRule {
+        years: 0,
+        final_action: FinalAction::Destroy,
+    };
+    app.set_retention(
+        a,
+        &system,
+        "invitation",
+        rule,
+        StartEvent::Registration,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let mut closed = Vec::new();
+    for (subject, doctype) in [
+        ("Invitation Marqueur", "invitation"),
+        ("Versement Marqueur", "courrier"),
+    ] {
+        let mut new = NewItem::incoming(Channel::Paper, subject, today);
+        new.doctype_code = Some(doctype.into());
+        let item = app
+            .register(a, &system, new, vec![], Utc::now())
+            .await
+            .unwrap()
+            .item;
+        let close = Change::Status {
+            to: Status::Closed,
+            reason: Some(CloseReason::Answered),
+        };
+        closed.push(
+            app.change_item(a, &system, item.id, close, Utc::now())
+                .await
+                .unwrap(),
+        );
+    }
+    let elimination = app
+        .propose_elimination(a, &system, &[closed[0].id], Utc::now())
+        .await
+        .unwrap();
+    let (transfer, _) = app
+        .transfer_to_archives(a, &system, &[closed[1].id], None, Utc::now())
+        .await
+        .unwrap();
+    (
+        elimination.id.to_string(),
+        transfer.id.to_string(),
+        closed[1].chrono.clone(),
+    )
 }
 
 /// The stylesheet's hashed name, read from the login page.

@@ -185,6 +185,8 @@ pub(crate) async fn render_item(
         .allowed_next()
         .iter()
         .filter(|s| **s != item.status)
+        // Archived and destroyed are reached from the Archives page only.
+        .filter(|s| parapheur_app::domain::retention::disposition_refusal(**s).is_none())
         .map(|s| Choice {
             code: s.code().into(),
             label: s.label_fr().into(),
