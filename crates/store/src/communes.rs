@@ -26,6 +26,7 @@ pub(crate) fn commune_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<Co
         postal_code: row.try_get(&*col("postal_code"))?,
         departement: row.try_get(&*col("departement"))?,
         chrono_format: ChronoFormat::parse(&pattern).map_err(StoreError::corrupt)?,
+        good_friday: row.try_get::<i64, _>(&*col("good_friday"))? != 0,
     })
 }
 
@@ -134,8 +135,8 @@ impl WriteTx {
         let now = instant_text(&self.now());
         let result = sqlx::query(
             "INSERT INTO communes (id, insee, name, siren, postal_code, departement,
-                                   chrono_format, wrapped_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                   chrono_format, wrapped_key, created_at, good_friday)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(commune.id.to_string())
         .bind(commune.insee.clone())
@@ -146,6 +147,7 @@ impl WriteTx {
         .bind(commune.chrono_format.pattern().to_owned())
         .bind(wrapped_key.to_owned())
         .bind(now)
+        .bind(i64::from(commune.good_friday))
         .execute(self.conn())
         .await;
         match result {
@@ -185,6 +187,32 @@ impl WriteTx {
                 commune.id,
                 serde_json::to_string(commune.chrono_format.pattern()).ok(),
                 serde_json::to_string(format.pattern()).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Alsace-Moselle: whether Good Friday is a holiday in this commune (L3134-13).
+    pub async fn set_good_friday(
+        &mut self,
+        commune: &Commune,
+        good_friday: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE communes SET good_friday = $1 WHERE id = $2")
+            .bind(i64::from(good_friday))
+            .bind(commune.id.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            commune.id,
+            new_entry(
+                actor,
+                "commune.good_friday",
+                "commune",
+                commune.id,
+                serde_json::to_string(&commune.good_friday).ok(),
+                serde_json::to_string(&good_friday).ok(),
             ),
         );
         Ok(())

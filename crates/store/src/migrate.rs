@@ -86,6 +86,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "documents_deadline",
         sql: Sql::Shared(include_str!("../migrations/0010_documents_deadline.sql")),
     },
+    // 11 is archives' (retention, elimination, SEDA), on its own branch.
+    Migration {
+        version: 12,
+        name: "the_law",
+        sql: Sql::Shared(include_str!("../migrations/0012_the_law.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
