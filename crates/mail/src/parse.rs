@@ -177,6 +177,14 @@ fn parse_message(raw: &[u8], limits: &Limits) -> Result<ParsedMail, Rejection> {
         .filter(|d| d.is_valid())
         .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0));
 
+    // The first Received in the message is the topmost: the last hop, on delivery.
+    let received = msg
+        .received_all()
+        .next()
+        .and_then(|r| r.date())
+        .filter(|d| d.is_valid())
+        .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0));
+
     let mut subject = collapse_ws(msg.subject().unwrap_or_default());
     subject.retain(|c| c != '\0');
 
@@ -259,6 +267,7 @@ fn parse_message(raw: &[u8], limits: &Limits) -> Result<ParsedMail, Rejection> {
         recipients_total,
         subject,
         date,
+        received,
         text_body,
         html_body,
         attachments,

@@ -226,6 +226,31 @@ pub async fn documents_received(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct ArrivalForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    motif: String,
+}
+
+/// Corrects the arrival date, with its reason (journaled); the deadlines follow.
+pub async fn correct_arrival(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Posted(form): Posted<ArrivalForm>,
+) -> Result<Response, WebError> {
+    let date = form_date(&form.date)?;
+    let change = Change::Arrival {
+        date,
+        reason: form.motif,
+    };
+    apply(&state, &me, &id, change).await
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CopyForm {
     #[serde(default)]
     csrf: String,
@@ -313,6 +338,7 @@ pub async fn link(
 }
 
 crate::session::csrf_forms!(
+    ArrivalForm,
     AssignForm,
     CopyForm,
     DateForm,
