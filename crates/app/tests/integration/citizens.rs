@@ -113,15 +113,27 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
     for (zone, insee, phone) in [
         (HolidayZone::Metropole, "37154", "02 47 26 01 30"), // Montbazon
         (HolidayZone::AlsaceMoselle, "67482", "03 68 98 50 00"), // Strasbourg
+        // Good Friday is worked in this one (a commune setting, L3134-13).
+        (
+            HolidayZone::AlsaceMoselleWithoutGoodFriday,
+            "57463",
+            "03 87 55 50 00",
+        ), // Metz
         (HolidayZone::Guadeloupe, "97105", "05 90 81 10 10"), // Basse-Terre
         (HolidayZone::Martinique, "97209", "05 96 75 81 81"), // Fort-de-France
-        (HolidayZone::Guyane, "97302", "05 94 29 81 00"),    // Cayenne
-        (HolidayZone::LaReunion, "97411", "02 62 40 04 04"), // Saint-Denis
-        (HolidayZone::Mayotte, "97611", "02 69 61 10 90"),   // Mamoudzou
+        (HolidayZone::Guyane, "97302", "05 94 29 81 00"),     // Cayenne
+        (HolidayZone::LaReunion, "97411", "02 62 40 04 04"),  // Saint-Denis
+        (HolidayZone::Mayotte, "97611", "02 69 61 10 90"),    // Mamoudzou
         (HolidayZone::SaintBarthelemy, "97701", "05 90 29 80 40"),
         (HolidayZone::SaintMartin, "97801", "05 90 87 50 04"),
     ] {
-        let commune = h.commune(insee).await;
+        let mut commune = h.commune(insee).await;
+        if zone == HolidayZone::AlsaceMoselleWithoutGoodFriday {
+            commune = app
+                .set_good_friday(&commune, false, &SYSTEM, now)
+                .await
+                .unwrap();
+        }
         assert_eq!(commune.holiday_zone(), zone, "{insee}");
         app.update_commune_settings(
             &commune,
@@ -152,11 +164,21 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         } else {
             Channel::Paper
         };
-        let mut new = NewItem::incoming(channel, format!("Demande n° {n}"), case.arrival);
+        let first = case.registered_as.unwrap_or(case.arrival);
+        let mut new = NewItem::incoming(channel, format!("Demande n° {n}"), first);
         new.doctype_code = Some(code);
         new.first_receipt_elsewhere = case.first_receipt_elsewhere;
         let email = format!("demandeur{n}@exemple.fr");
         let item = registered(&app, commune, new, Some(citizen(&email)), now).await;
+        if case.registered_as.is_some() {
+            let change = Change::Arrival {
+                date: case.arrival,
+                reason: "délivré avant la relève".into(),
+            };
+            app.change_item(commune, &SYSTEM, item.id, change, now)
+                .await
+                .unwrap();
+        }
         if let Some(missing) = case.incomplete {
             app.change_item(
                 commune,
