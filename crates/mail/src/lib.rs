@@ -118,6 +118,10 @@ pub struct ParsedMail {
     /// mail provider, took the message in for the mailbox. See [`ParsedMail::delivered_at`].
     #[serde(default)]
     pub received: Option<chrono::DateTime<chrono::Utc>>,
+    /// Sent by a program, not a person (RFC 3834 Auto-Submitted, Precedence bulk/list/junk,
+    /// a mailing list's List-Id): no automatic reply goes back to it.
+    #[serde(default)]
+    pub automated: bool,
     /// Readable plain text: the text/plain body, or text derived from the HTML body.
     /// Quoted reply tails are kept (a reply quoting "Votre courrier 2026-A-000123" must
     /// stay findable).

@@ -464,6 +464,10 @@ impl App {
             .date
             .map(|d| local_date(d, commune.zone()))
             .filter(|d| *d <= arrival);
+        if mail.automated {
+            new.tags
+                .push(parapheur_domain::acknowledgement::AUTOMATED_SENDER_TAG.to_owned());
+        }
         let body = mail.text_body.trim();
         if !body.is_empty() && !mail.looks_like_scan {
             new.body = Some(truncate(body, MAX_BODY_CHARS));

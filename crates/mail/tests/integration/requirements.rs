@@ -584,3 +584,26 @@ fn delivery_date_is_the_topmost_received_bounded() {
     let weeks_later = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
     assert_eq!(mail.delivered_at(weeks_later), weeks_later);
 }
+
+/// No automatic reply to a program (RFC 3834): the accusé d'enregistrement is not sent to
+/// an auto-reply, a mailing list or bulk mail.
+#[test]
+fn programs_are_told_from_people() {
+    let person = "From: a@exemple.fr\r\nSubject: Demande\r\n\r\nBonjour.\r\n";
+    assert!(
+        !parse(person.as_bytes(), &Limits::default())
+            .unwrap()
+            .automated
+    );
+    for header in [
+        "Auto-Submitted: auto-replied",
+        "Precedence: bulk",
+        "List-Id: <annonces.exemple.fr>",
+    ] {
+        let message = format!("{header}\r\n{person}");
+        let mail = parse(message.as_bytes(), &Limits::default()).unwrap();
+        assert!(mail.automated, "{header}");
+    }
+    let no = format!("Auto-Submitted: no\r\n{person}");
+    assert!(!parse(no.as_bytes(), &Limits::default()).unwrap().automated);
+}
