@@ -383,6 +383,20 @@ pub enum ItemCommand {
         #[arg(long, value_name = "DATE", conflicts_with_all = ["requested", "list", "deadline"])]
         received: Option<String>,
     },
+    /// Transmet à l'autorité compétente une demande qui ne relève pas de la commune (article
+    /// L114-2) : le demandeur en est avisé, l'élément est clos (motif : transmis)
+    Forward {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// L'autorité compétente
+        #[arg(long = "to", value_name = "AUTORITÉ")]
+        authority: String,
+        /// Son adresse électronique (la demande et ses fichiers lui sont envoyés)
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+    },
     /// Corrige la date d'arrivée (journalisée avec son motif) : les délais la suivent
     Arrival {
         #[command(flatten)]

@@ -595,6 +595,31 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
             };
             print_dates(&changed, json, "pièces")?;
         }
+        ItemCommand::Forward {
+            commune,
+            number,
+            authority,
+            email,
+        } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let item = app.item_by_chrono(commune.id, &number).await?;
+            let authority = parapheur_app::citizens::CompetentAuthority {
+                name: authority,
+                email,
+            };
+            let closed = app
+                .forward_to_competent_authority(&commune, &CLI, item.id, authority, now())
+                .await?;
+            if json {
+                output::json(&closed)?;
+            } else {
+                println!(
+                    "{} : transmis à l'autorité compétente, {}.",
+                    closed.chrono,
+                    closed.status.label_fr()
+                );
+            }
+        }
         ItemCommand::Arrival {
             commune,
             number,

@@ -149,6 +149,7 @@ route_table! {
     post "/courrier/{id}/pieces-demandees" Registrar => pages::item::documents_requested;
     post "/courrier/{id}/pieces-recues" Registrar => pages::item::documents_received;
     post "/courrier/{id}/arrivee" Registrar => pages::item::correct_arrival;
+    post "/courrier/{id}/transmettre" Registrar => pages::item::forward;
     post "/courrier/{id}/copie" Registrar => pages::item::copy;
     post "/courrier/{id}/lien" Registrar => pages::item::link;
     post "/courrier/{id}/suggestion" Registrar => pages::item::accept_suggestion;

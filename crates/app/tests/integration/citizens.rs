@@ -1010,7 +1010,107 @@ fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Issue 16, correction 13 (L114-2): a request that is not for the commune goes to the
+/// competent authority with its files, its sender is told, the item is closed as forwarded;
+/// a closed one cannot be forwarded.
+async fn a_request_not_for_us_is_forwarded(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let app = &h.app;
+    let commune = h.commune("37154").await;
+    let now = utc(2026, 3, 10, 9);
+    let new = NewItem::incoming(
+        Channel::Email,
+        "Renouvellement de passeport",
+        now.date_naive(),
+    );
+    let item = app
+        .register_with_party(
+            &commune,
+            &SYSTEM,
+            new,
+            Some(citizen("jeanne@exemple.fr")),
+            vec![parapheur_app::NewFile {
+                filename: "formulaire.txt".into(),
+                media_type: "text/plain".into(),
+                bytes: b"Cerfa 12100".to_vec(),
+            }],
+            now,
+        )
+        .await
+        .unwrap()
+        .item;
+    let authority = |name: &str, email: Option<&str>| parapheur_app::citizens::CompetentAuthority {
+        name: name.into(),
+        email: email.map(Into::into),
+    };
+    let refused = app
+        .forward_to_competent_authority(&commune, &SYSTEM, item.id, authority(" ", None), now)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("autorité compétente"),
+        "{refused}"
+    );
+    let closed = app
+        .forward_to_competent_authority(
+            &commune,
+            &SYSTEM,
+            item.id,
+            authority(
+                "Préfecture d'Indre-et-Loire",
+                Some("titres@indre-et-loire.gouv.fr"),
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.status, Status::Closed);
+    assert_eq!(
+        closed.close_reason,
+        Some(parapheur_app::domain::CloseReason::Forwarded)
+    );
+    let outbox = app
+        .store()
+        .outbox_of_item(commune.id, item.id)
+        .await
+        .unwrap();
+    let recipients: Vec<&str> = outbox.iter().map(|m| m.recipients.as_str()).collect();
+    assert_eq!(
+        recipients,
+        ["jeanne@exemple.fr", "titres@indre-et-loire.gouv.fr"]
+    );
+    let thread = app
+        .store()
+        .item_messages(commune.id, item.id)
+        .await
+        .unwrap();
+    let notice = &thread.iter().find(|m| m.kind == "forwarded").unwrap().body;
+    for mention in [
+        "Votre demande n° ",
+        "reçue le 10 mars 2026, ne relève pas de la compétence de la mairie de Montbazon",
+        "elle a été transmise le 10 mars 2026 à l'autorité compétente : Préfecture \
+         d'Indre-et-Loire, qui vous répondra.",
+        "(article L114-3)",
+    ] {
+        assert!(notice.contains(mention), "{mention}\n{notice}");
+    }
+    let notes = app.store().notes(commune.id, item.id).await.unwrap();
+    assert_eq!(
+        notes[0].body,
+        "Transmise le 10 mars 2026 à l'autorité compétente : Préfecture d'Indre-et-Loire (par \
+         courriel à titres@indre-et-loire.gouv.fr), article L114-2."
+    );
+    let again = app
+        .forward_to_competent_authority(&commune, &SYSTEM, item.id, authority("Autre", None), now)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("L114-2"), "{again}");
+}
+
 both!(
+    a_request_not_for_us_is_forwarded,
     acknowledgements_state_the_reference_dates,
     the_outbox_survives_a_failing_smtp_server,
     a_request_goes_from_form_to_reply,

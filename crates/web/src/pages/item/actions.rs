@@ -251,6 +251,42 @@ pub async fn correct_arrival(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct ForwardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    autorite: String,
+    #[serde(default)]
+    courriel: String,
+}
+
+/// L114-2: forwards a request that is not for the commune to the competent authority; the
+/// sender is told and the item closed as forwarded.
+pub async fn forward(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Posted(form): Posted<ForwardForm>,
+) -> Result<Response, WebError> {
+    let item = visible_item(&state, &me, &id).await?;
+    let authority = parapheur_app::citizens::CompetentAuthority {
+        name: form.autorite,
+        email: Some(form.courriel).filter(|e| !e.trim().is_empty()),
+    };
+    let result = state
+        .app
+        .forward_to_competent_authority(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            authority,
+            Utc::now(),
+        )
+        .await;
+    outcome(&state, &me, &item, result).await
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CopyForm {
     #[serde(default)]
     csrf: String,
@@ -342,6 +378,7 @@ crate::session::csrf_forms!(
     AssignForm,
     CopyForm,
     DateForm,
+    ForwardForm,
     LinkForm,
     MissingForm,
     NoteForm,
