@@ -2,3 +2,10 @@
 -- Alsace-Moselle: Good Friday is a holiday only in communes with a Protestant temple or a
 -- mixed church (code du travail, L3134-13); 1 keeps what every commune there had before.
 ALTER TABLE communes ADD COLUMN good_friday BIGINT NOT NULL DEFAULT 1;
+-- RGPD art. 13(1)(b): the contact details of the commune's data protection officer, in the
+-- information notice of every public form.
+ALTER TABLE communes ADD COLUMN dpo_contact TEXT;
+-- The forms' consent boxes are gone (consent is not the lawful basis, RGPD art. 6(1)(e));
+-- their text becomes the form's own lines in the information notice, and a text that only
+-- asked for consent says nothing there.
+UPDATE request_forms SET consent = '' WHERE consent LIKE 'J''accepte%';

@@ -41,6 +41,8 @@ pub struct CommuneSettings {
     /// The logo in the file store, by content hash, and its media type.
     pub logo_sha256: Option<String>,
     pub logo_type: Option<String>,
+    /// How to reach the commune's data protection officer (RGPD art. 13(1)(b), art. 37).
+    pub dpo_contact: Option<String>,
 }
 
 /// One line of the host's list of communes: counts only, never their mail.
@@ -54,7 +56,7 @@ pub struct CommuneSummary {
 impl Store {
     pub async fn commune_settings(&self, id: Uuid) -> Result<CommuneSettings, StoreError> {
         let row = sqlx::query(
-            "SELECT address, phone, email, letterhead, logo_sha256, logo_type
+            "SELECT address, phone, email, letterhead, logo_sha256, logo_type, dpo_contact
              FROM communes WHERE id = $1",
         )
         .bind(id.to_string())
@@ -234,7 +236,7 @@ impl WriteTx {
         }
         sqlx::query(
             "UPDATE communes SET address = $1, phone = $2, email = $3, letterhead = $4,
-                                 logo_sha256 = $5, logo_type = $6
+                                 logo_sha256 = $5, logo_type = $6, dpo_contact = $8
              WHERE id = $7",
         )
         .bind(after.address.clone())
@@ -244,6 +246,7 @@ impl WriteTx {
         .bind(after.logo_sha256.clone())
         .bind(after.logo_type.clone())
         .bind(commune_id.to_string())
+        .bind(after.dpo_contact.clone())
         .execute(self.conn())
         .await?;
         self.journal(
@@ -269,5 +272,6 @@ fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSettings, StoreEr
         letterhead: row.try_get("letterhead")?,
         logo_sha256: row.try_get("logo_sha256")?,
         logo_type: row.try_get("logo_type")?,
+        dpo_contact: row.try_get("dpo_contact")?,
     })
 }

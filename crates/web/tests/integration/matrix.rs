@@ -373,6 +373,22 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "date={today}",
     ),
+    // Refused by the rule (the same date; no authority named): the guard is what is tested,
+    // and the item stays as the other lines need it.
+    r(
+        "POST",
+        "/courrier/{item}/arrivee",
+        Registrars,
+        CommuneA,
+        "date=2000-01-01&motif=",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/transmettre",
+        Registrars,
+        CommuneA,
+        "autorite=",
+    ),
     r(
         "POST",
         "/courrier/{item}/copie",

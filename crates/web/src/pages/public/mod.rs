@@ -140,6 +140,8 @@ struct Mairie {
     email: Option<String>,
     /// The commune's logo, its address versioned by its hash (cached for good).
     logo_url: Option<String>,
+    /// The data protection officer's contact, for the forms' notice (RGPD art. 13).
+    dpo_contact: Option<String>,
 }
 
 async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicError> {
@@ -163,6 +165,7 @@ async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicErr
             .as_ref()
             .filter(|_| settings.logo_type.is_some())
             .map(|sha| format!("/logo/{}?v={}", commune.insee, &sha[..sha.len().min(12)])),
+        dpo_contact: present(settings.dpo_contact),
     })
 }
 
