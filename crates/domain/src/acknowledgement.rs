@@ -131,7 +131,7 @@ pub fn acknowledgement_of_receipt(facts: &AckFacts) -> Acknowledgement {
     match facts.silence {
         SilenceRule::Acceptance => sections.push(certificate_section(facts)),
         SilenceRule::Rejection => sections.push(appeal_section(facts)),
-        SilenceRule::None => {}
+        SilenceRule::None | SilenceRule::Urbanism => {}
     }
     sections.push(service_section(&facts.service));
     if let Some(section) = tracking_section(facts) {
@@ -174,6 +174,9 @@ pub fn registration_acknowledgement(
         }
         SilenceRule::None => {
             "il indiquera le délai dans lequel la commune s'efforcera de vous répondre."
+        }
+        SilenceRule::Urbanism => {
+            "il indiquera les règles du code de l'urbanisme qui s'appliquent à votre demande."
         }
     };
     let what_follows = format!(
@@ -350,6 +353,14 @@ fn silence_paragraphs(facts: &AckFacts) -> AckSection {
                 "Votre demande étant incomplète, la date à laquelle elle sera réputée rejetée vous \
                  sera indiquée à la réception des pièces manquantes.",
             ),
+        (SilenceRule::Urbanism, _) => section.paragraph(
+            "Votre demande relève du code de l'urbanisme : son délai d'instruction et l'effet du \
+                 silence de la commune sont ceux de ce code (articles R423-23 et suivants, \
+                 L424-2), non ceux du code des relations entre le public et l'administration. \
+                 Dans le mois qui suit son dépôt, la mairie vous notifie, s'il y a lieu, les \
+                 pièces manquantes (article R423-38) ou un autre délai d'instruction (article \
+                 R423-42) ; à défaut, le délai de droit commun de l'article R423-23 s'applique.",
+        ),
         (SilenceRule::None, _) => {
             let section = section.paragraph(
                 "Votre demande ne donne pas lieu à une décision implicite : le silence gardé par \
@@ -392,7 +403,7 @@ fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
              l'a transmise : le délai court depuis sa réception par la commune (article L114-3 \
              du code des relations entre le public et l'administration)."
         )),
-        SilenceRule::None => section,
+        SilenceRule::None | SilenceRule::Urbanism => section,
     }
 }
 
@@ -428,6 +439,10 @@ fn missing_documents_section(facts: &AckFacts) -> AckSection {
             "Votre demande est incomplète. Le délai de réponse est suspendu jusqu'à la réception \
              des pièces manquantes {law}."
         ),
+        (SilenceRule::Urbanism, _) => "Votre demande est incomplète. Vous disposez de trois \
+             mois pour produire les pièces manquantes ; à défaut, elle fera l'objet d'une \
+             décision tacite de rejet (articles R423-38 et R423-39 du code de l'urbanisme)."
+            .to_owned(),
     };
     let ask = match facts.documents_due {
         Some(by) => format!(
@@ -549,7 +564,7 @@ fn legal_basis_section(facts: &AckFacts, registration: bool) -> AckSection {
         match facts.silence {
             SilenceRule::Acceptance => a.extend(["L231-1", "L232-3"]),
             SilenceRule::Rejection => a.push("L231-4"),
-            SilenceRule::None => {}
+            SilenceRule::None | SilenceRule::Urbanism => {}
         }
         if facts.silence == SilenceRule::Rejection && facts.appeal == AppealRoute::Cada {
             a.extend(["L342-1", "R343-1"]);

@@ -111,6 +111,12 @@ impl ReferenceCase {
                 must.push("ne vaut ni acceptation ni rejet".to_owned());
                 vec!["réputée", "suspendu jusqu'à la réception"]
             }
+            // The Code de l'urbanisme's own delays: no CRPA date, and the AR says why.
+            (SilenceRule::Urbanism, _) => {
+                must.push("Votre demande relève du code de l'urbanisme".to_owned());
+                must.push("articles R423-23 et suivants".to_owned());
+                vec!["réputée", "www.telerecours.fr", "L232-3"]
+            }
             // Waiting for documents: no date yet.
             (_, None) => {
                 must.push("ne court qu'à compter de la réception".to_owned());
@@ -131,7 +137,7 @@ pub fn reference_cases() -> Vec<ReferenceCase> {
         AlsaceMoselle, AlsaceMoselleWithoutGoodFriday, Guadeloupe, Guyane, LaReunion, Martinique,
         Mayotte, Metropole, SaintBarthelemy, SaintMartin,
     };
-    use SilenceRule::{Acceptance, None as NoSilence, Rejection};
+    use SilenceRule::{Acceptance, None as NoSilence, Rejection, Urbanism};
 
     // A complete request received directly, with its one expected date: for SVA and SVR the
     // due date is the silence date; without implicit decision there is no silence date.
@@ -691,6 +697,38 @@ pub fn reference_cases() -> Vec<ReferenceCase> {
             AlsaceMoselle,
             d(2026, 4, 7),
         ),
+        // --- Urbanism (issue 16, correction 11): the Code de l'urbanisme sets its own delays
+        // (R423-23: one month for a déclaration préalable, two for a house's permit, three
+        // for other permits), which run from a complete file and can be changed within the
+        // month (R423-38, R423-42): no CRPA date is computed.
+        ReferenceCase {
+            label: "déclaration préalable reçue le lundi 2 mars 2026 : code de l'urbanisme, \
+                    aucune date du CRPA, le délai d'un mois de l'article R423-23 court du \
+                    dossier complet (R423-19)",
+            arrival: d(2026, 3, 2),
+            delay: Months(1),
+            silence: Urbanism,
+            zone: Metropole,
+            first_receipt_elsewhere: None,
+            incomplete: None,
+            registered_as: None,
+            expected_due: None,
+            expected_silence_date: None,
+        },
+        ReferenceCase {
+            label: "permis de construire reçu le samedi 31 janvier 2026, pièces demandées le \
+                    10 février : code de l'urbanisme, trois mois pour les produire (R423-39), \
+                    aucune date du CRPA",
+            arrival: d(2026, 1, 31),
+            delay: Months(2),
+            silence: Urbanism,
+            zone: Metropole,
+            first_receipt_elsewhere: None,
+            incomplete: missing_by(d(2026, 2, 10), d(2026, 5, 10), None),
+            registered_as: None,
+            expected_due: None,
+            expected_silence_date: None,
+        },
         case(
             // Fri 3 (1).
             "Alsace-Moselle, commune sans temple protestant ni église mixte, jeudi 2 avril \
@@ -732,6 +770,10 @@ mod tests {
                 "no article: {}",
                 c.label
             );
+            if c.silence == SilenceRule::Urbanism {
+                assert_eq!((c.expected_due, c.expected_silence_date), (None, None));
+                continue;
+            }
             if let Some(first) = c.registered_as {
                 assert_ne!(first, c.arrival, "{}", c.label);
             }

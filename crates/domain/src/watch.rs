@@ -209,7 +209,7 @@ pub fn implicit_decision(f: &WatchFacts, today: NaiveDate) -> Option<ImplicitDec
     let kind = match f.silence {
         SilenceRule::Acceptance => ImplicitKind::Accepted,
         SilenceRule::Rejection => ImplicitKind::Rejected,
-        SilenceRule::None => return None,
+        SilenceRule::None | SilenceRule::Urbanism => return None,
     };
     let born_on = f.silence_date?;
     (today > born_on).then_some(ImplicitDecision { kind, born_on })

@@ -9,3 +9,8 @@ ALTER TABLE communes ADD COLUMN dpo_contact TEXT;
 -- their text becomes the form's own lines in the information notice, and a text that only
 -- asked for consent says nothing there.
 UPDATE request_forms SET consent = '' WHERE consent LIKE 'J''accepte%';
+-- Urbanism runs under the Code de l'urbanisme (R423-23 ff.), not the CRPA: the default type
+-- that still reads "one month, silence worth acceptance" gets the urbanism rule (no CRPA
+-- date). Items already registered keep the dates their acknowledgement gave.
+UPDATE doctypes SET silence = 'urbanism'
+ WHERE code = 'urbanisme' AND silence = 'acceptance' AND delay = '1m';

@@ -52,6 +52,7 @@ fn silence_code(rule: SilenceRule) -> &'static str {
         SilenceRule::Acceptance => "acceptance",
         SilenceRule::Rejection => "rejection",
         SilenceRule::None => "none",
+        SilenceRule::Urbanism => "urbanism",
     }
 }
 
@@ -361,6 +362,22 @@ pub(super) fn deadline_changes_refuse_what_the_law_refuses(backend: Backend) {
         &["clos"],
     );
     refused(&["item", "classify"], &[&a, "--type", "sva"], &["clos"]);
+
+    // L114-2: forwarded to the competent authority, closed as forwarded, once.
+    let c = register("2028-08-20");
+    refused(
+        &["item", "forward"],
+        &[&c, "--to", " "],
+        &["autorité compétente"],
+    );
+    let item = r.at_clock(
+        &["item", "forward"],
+        insee,
+        &[&c, "--to", "Préfecture d'Indre-et-Loire"],
+    );
+    assert_eq!(item["status"], "closed", "{item}");
+    assert_eq!(item["close_reason"], "forwarded", "{item}");
+    refused(&["item", "forward"], &[&c, "--to", "Autre"], &["L114-2"]);
 
     // The text output names the dates.
     let b = register("2028-08-01");
