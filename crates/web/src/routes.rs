@@ -177,6 +177,7 @@ route_table! {
     post "/hebergement" Host => pages::admin::create_commune;
     get "/demarches/{insee}" Public => pages::public::commune;
     get "/logo/{insee}" Public => pages::public::logo;
+    get "/accessibilite/{insee}" Public => pages::public::accessibility;
     get "/demarches/{insee}/{code}" Public => pages::public::form;
     post "/demarches/{insee}/{code}" Public => pages::public::submit, limit pages::public::MAX_BODY_BYTES;
     get "/suivi/{token}" Public => pages::public::tracking;

@@ -124,6 +124,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/public_forms.html"),
     ),
     (
+        "public_accessibility.html",
+        include_str!("../templates/public_accessibility.html"),
+    ),
+    (
         "public_form.html",
         include_str!("../templates/public_form.html"),
     ),

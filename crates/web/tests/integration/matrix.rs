@@ -103,6 +103,7 @@ const ROUTES: &[Route] = &[
         "nom=Marqueur",
     ),
     r("GET", "/logo/{insee_b}", Public, Own, ""),
+    r("GET", "/accessibilite/{insee_b}", Public, Own, ""),
     r("GET", "/suivi/{token}", Public, Own, ""),
     r("POST", "/suivi/{token}", Public, Own, "message=Marqueur"),
     r("GET", "/suivi/{token}/fichier/{file}", Public, Own, ""),

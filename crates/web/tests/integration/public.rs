@@ -261,6 +261,23 @@ async fn a_form_page_has_its_fields_a_challenge_and_its_script() {
             .unwrap_or_default();
         assert!(notice.contains(mention), "{mention}: {notice}");
     }
+    // Part 6: every public page links to the accessibility statement, which has RGAA's parts.
+    assert!(page.contains("Accessibilité : non conforme"));
+    let statement = between(&page, "<p><a href=\"", "\">Accessibilité");
+    let (status, _, text) = fetch(&site, get(statement, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    for part in [
+        "<h2>État de conformité</h2>",
+        "<strong>non conformes</strong>",
+        "<h2>Résultats des tests</h2>",
+        "<h2>Contenus non accessibles</h2>",
+        "<h2>Établissement de cette déclaration</h2>",
+        "<h2>Retour d'information et contact</h2>",
+        "<h2>Voies de recours</h2>",
+        "Défenseur des droits",
+    ] {
+        assert!(text.replace("&#x27;", "'").contains(part), "{part}");
+    }
     let challenge = between(&page, "name=\"pow-challenge\" value=\"", "\"");
     assert!(challenge.starts_with("v1."), "{challenge}");
     // The script is the only one, from our origin, and is served.
