@@ -170,6 +170,7 @@ route_table! {
     post "/administration/utilisateurs/{id}/lien" Admin => pages::admin::new_link;
     post "/administration/utilisateurs/{id}/double-authentification" Admin => pages::admin::reset_second_factor;
     get "/administration/types" Admin => pages::admin::doctypes;
+    get "/administration/registre-des-traitements" Admin => pages::admin::processing_record;
     post "/administration/types" Admin => pages::admin::add_doctype;
     get "/administration/types/{code}" Admin => pages::admin::doctype;
     post "/administration/types/{code}" Admin => pages::admin::update_doctype;

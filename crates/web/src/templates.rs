@@ -124,6 +124,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/public_forms.html"),
     ),
     (
+        "admin_record.html",
+        include_str!("../templates/admin_record.html"),
+    ),
+    (
         "public_accessibility.html",
         include_str!("../templates/public_accessibility.html"),
     ),

@@ -467,6 +467,13 @@ const ROUTES: &[Route] = &[
     ),
     r("GET", "/administration/types", Admins, Own, ""),
     r(
+        "GET",
+        "/administration/registre-des-traitements",
+        Admins,
+        Own,
+        "",
+    ),
+    r(
         "POST",
         "/administration/types",
         Admins,

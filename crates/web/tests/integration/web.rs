@@ -726,6 +726,27 @@ async fn administration_is_for_administrators_and_host_pages_for_the_host() {
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
         assert!(page.contains("Administration"), "{path}");
     }
+    // RGPD art. 30: the record of processing activities, with each part of the article.
+    let (status, _, page) = send(
+        &site,
+        get("/administration/registre-des-traitements", Some(&cookie)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for part in [
+        "Responsable du traitement",
+        "Délégué à la protection des données",
+        "Registre du courrier et traitement des demandes du public",
+        "Finalités",
+        "Base légale",
+        "Personnes concernées",
+        "Destinataires",
+        "Transferts",
+        "Durées de conservation",
+        "Sécurité",
+    ] {
+        assert!(page.contains(part), "{part}");
+    }
     // An administrator who is not the host's sees the commune's pages, not the host's.
     let (cookie, _) = login(&site, "admin@b.test").await;
     let (status, _, page) = send(&site, get("/administration", Some(&cookie))).await;

@@ -6,7 +6,7 @@ mod doctypes;
 mod services;
 mod users;
 
-pub use doctypes::{add_doctype, doctype, doctypes, update_doctype};
+pub use doctypes::{add_doctype, doctype, doctypes, processing_record, update_doctype};
 pub use services::{add_service, service, services, update_service};
 pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
 
