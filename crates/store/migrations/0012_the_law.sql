@@ -14,3 +14,14 @@ UPDATE request_forms SET consent = '' WHERE consent LIKE 'J''accepte%';
 -- date). Items already registered keep the dates their acknowledgement gave.
 UPDATE doctypes SET silence = 'urbanism'
  WHERE code = 'urbanisme' AND silence = 'acceptance' AND delay = '1m';
+-- RGPD (accountability, art. 5(2) and 32): who opened which contact's file, and when. Not
+-- in the journal: a view changes nothing in the register, and journaling reads would move
+-- the journal position, which keys every read cache, on each page opened.
+CREATE TABLE personal_data_views (
+    id TEXT PRIMARY KEY,
+    commune_id TEXT NOT NULL REFERENCES communes(id),
+    contact_id TEXT NOT NULL,
+    user_id TEXT,
+    viewed_at TEXT NOT NULL
+);
+CREATE INDEX personal_data_views_contact ON personal_data_views (commune_id, contact_id, viewed_at);

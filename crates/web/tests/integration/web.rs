@@ -572,6 +572,24 @@ async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
         site.app.store().item_contacts(item.id).await.unwrap(),
         vec![("sender".to_owned(), keep.id)]
     );
+    // RGPD accountability: the agent's two openings are logged; an administrator sees them,
+    // the agent does not.
+    assert!(!page.contains("Consultations de cette fiche"));
+    let (admin, _) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(&site, get(&format!("/contacts/{}", keep.id), Some(&admin))).await;
+    let log = page
+        .split("Consultations de cette fiche")
+        .nth(1)
+        .expect("the log of views");
+    let agent = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.matches(&agent.display_name).count(), 2, "{log}");
+
     let (_, _, list) = send(&site, get("/contacts?q=martin", Some(&cookie))).await;
     assert!(
         !list.contains("J. Martin"),
