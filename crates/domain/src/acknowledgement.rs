@@ -131,7 +131,7 @@ pub fn acknowledgement_of_receipt(facts: &AckFacts) -> Acknowledgement {
     match facts.silence {
         SilenceRule::Acceptance => sections.push(certificate_section(facts)),
         SilenceRule::Rejection => sections.push(appeal_section(facts)),
-        SilenceRule::None => {}
+        SilenceRule::None | SilenceRule::Urbanism => {}
     }
     sections.push(service_section(&facts.service));
     if let Some(section) = tracking_section(facts) {
@@ -157,8 +157,11 @@ pub fn registration_acknowledgement(
     facts: &AckFacts,
     registered_at_local: NaiveDateTime,
 ) -> Acknowledgement {
+    // The accusé d'enregistrement states the date the request was received (R112-11-1 al. 2),
+    // which may precede its registration (an email delivered before the mailbox was read).
     let mut registered = AckSection::new("Votre demande").paragraph(format!(
-        "Votre demande a été enregistrée le {} à {} sous le numéro {}.",
+        "Votre demande, reçue le {}, a été enregistrée le {} à {} sous le numéro {}.",
+        long_date(facts.arrival),
         weekday_date(registered_at_local.date()),
         time_of_day(registered_at_local.time()),
         facts.chrono
@@ -166,16 +169,21 @@ pub fn registration_acknowledgement(
     registered.list = subject_lines(facts);
     let what_follows = match facts.silence {
         SilenceRule::Acceptance | SilenceRule::Rejection => {
-            "Cet accusé d'enregistrement ne vaut pas accusé de réception. Un accusé de réception \
-             vous sera adressé : il indiquera la date à laquelle, à défaut de décision expresse, \
-             votre demande sera réputée acceptée ou rejetée."
+            "il indiquera la date à laquelle, à défaut de décision expresse, votre demande sera \
+             réputée acceptée ou rejetée."
         }
         SilenceRule::None => {
-            "Cet accusé d'enregistrement ne vaut pas accusé de réception. Un accusé de réception \
-             vous sera adressé : il indiquera le délai dans lequel la commune s'efforcera de vous \
-             répondre."
+            "il indiquera le délai dans lequel la commune s'efforcera de vous répondre."
+        }
+        SilenceRule::Urbanism => {
+            "il indiquera les règles du code de l'urbanisme qui s'appliquent à votre demande."
         }
     };
+    let what_follows = format!(
+        "Cet accusé d'enregistrement ne vaut pas accusé de réception. Un accusé de réception \
+         vous sera adressé au plus tard le {} : {what_follows}",
+        long_date(electronic_receipt_due(facts.arrival))
+    );
     let mut sections = vec![
         registered,
         AckSection::new("Et ensuite").paragraph(what_follows),
@@ -190,6 +198,33 @@ pub fn registration_acknowledgement(
         reference: facts.chrono.clone(),
         sections,
     }
+}
+
+/// When a request reaches the commune electronically (L112-11), the accusé de réception
+/// électronique is due at once or, when not instant, within this many calendar days of
+/// receipt, and an accusé d'enregistrement meanwhile, at once or within one working day
+/// (R112-11-1 al. 2 and 3 as Légifrance gives it, LEGIARTI000031430621, read on
+/// legal.tricoteuses.fr; the numbering R112-11-1 was not checked on Légifrance itself).
+/// Service-Public's page F33312 says "10 jours ouvrés" for the accusé de réception: the
+/// decree says seven days, and the decree is the law; seven calendar days is also the
+/// shorter of the two in every week, so keeping it never makes the commune late.
+pub const ELECTRONIC_RECEIPT_DAYS: u64 = 7;
+
+/// The tag capture gives a message sent by a program (auto-reply, mailing list, bulk): no
+/// automatic acknowledgement goes back to it (RFC 3834; L112-11 excuses abusive sendings).
+pub const AUTOMATED_SENDER_TAG: &str = "envoi-automatique";
+
+/// The last day for the accusé de réception électronique of a request received on `arrival`.
+pub fn electronic_receipt_due(arrival: NaiveDate) -> NaiveDate {
+    arrival
+        .checked_add_days(chrono::Days::new(ELECTRONIC_RECEIPT_DAYS))
+        .unwrap_or(arrival)
+}
+
+/// The last day for the accusé d'enregistrement électronique (one working day after
+/// receipt), when the accusé de réception is not sent at once.
+pub fn registration_due(arrival: NaiveDate, zone: crate::calendar::HolidayZone) -> NaiveDate {
+    crate::calendar::add_working_days(arrival, 1, zone)
 }
 
 /// The acknowledgement as plain text, for the body of an email: the title, the reference,
@@ -318,6 +353,14 @@ fn silence_paragraphs(facts: &AckFacts) -> AckSection {
                 "Votre demande étant incomplète, la date à laquelle elle sera réputée rejetée vous \
                  sera indiquée à la réception des pièces manquantes.",
             ),
+        (SilenceRule::Urbanism, _) => section.paragraph(
+            "Votre demande relève du code de l'urbanisme : son délai d'instruction et l'effet du \
+                 silence de la commune sont ceux de ce code (articles R423-23 et suivants, \
+                 L424-2), non ceux du code des relations entre le public et l'administration. \
+                 Dans le mois qui suit son dépôt, la mairie vous notifie, s'il y a lieu, les \
+                 pièces manquantes (article R423-38) ou un autre délai d'instruction (article \
+                 R423-42) ; à défaut, le délai de droit commun de l'article R423-23 s'applique.",
+        ),
         (SilenceRule::None, _) => {
             let section = section.paragraph(
                 "Votre demande ne donne pas lieu à une décision implicite : le silence gardé par \
@@ -360,7 +403,7 @@ fn forwarding_paragraph(facts: &AckFacts, section: AckSection) -> AckSection {
              l'a transmise : le délai court depuis sa réception par la commune (article L114-3 \
              du code des relations entre le public et l'administration)."
         )),
-        SilenceRule::None => section,
+        SilenceRule::None | SilenceRule::Urbanism => section,
     }
 }
 
@@ -396,6 +439,10 @@ fn missing_documents_section(facts: &AckFacts) -> AckSection {
             "Votre demande est incomplète. Le délai de réponse est suspendu jusqu'à la réception \
              des pièces manquantes {law}."
         ),
+        (SilenceRule::Urbanism, _) => "Votre demande est incomplète. Vous disposez de trois \
+             mois pour produire les pièces manquantes ; à défaut, elle fera l'objet d'une \
+             décision tacite de rejet (articles R423-38 et R423-39 du code de l'urbanisme)."
+            .to_owned(),
     };
     let ask = match facts.documents_due {
         Some(by) => format!(
@@ -517,7 +564,7 @@ fn legal_basis_section(facts: &AckFacts, registration: bool) -> AckSection {
         match facts.silence {
             SilenceRule::Acceptance => a.extend(["L231-1", "L232-3"]),
             SilenceRule::Rejection => a.push("L231-4"),
-            SilenceRule::None => {}
+            SilenceRule::None | SilenceRule::Urbanism => {}
         }
         if facts.silence == SilenceRule::Rejection && facts.appeal == AppealRoute::Cada {
             a.extend(["L342-1", "R343-1"]);
@@ -808,10 +855,14 @@ mod tests {
         assert_eq!(ack.title, "Accusé d'enregistrement");
         let text = plain_text(&ack);
         assert!(text.contains(
-            "Votre demande a été enregistrée le mardi 3 février 2026 à 14 h 05 sous le numéro \
-             2026-A-000042."
+            "Votre demande, reçue le 1er février 2026, a été enregistrée le mardi 3 février 2026 à \
+             14 h 05 sous le numéro 2026-A-000042."
         ));
-        assert!(text.contains("Un accusé de réception vous sera adressé"));
+        // Seven days after receipt (R112-11-1), not Service-Public's ten working days.
+        assert!(text.contains(
+            "Un accusé de réception vous sera adressé au plus tard le 8 février 2026 : il \
+             indiquera la date à laquelle"
+        ));
         assert!(text.contains("https://mairie.example/suivi/abc"));
         assert!(text.contains("Article L112-11 du code"));
         let none = plain_text(&registration_acknowledgement(

@@ -15,6 +15,10 @@ pub enum HolidayZone {
     Metropole,
     /// Moselle, Bas-Rhin and Haut-Rhin (57, 67, 68): also Good Friday and 26 December.
     AlsaceMoselle,
+    /// A commune of those départements without a Protestant temple or a mixed church: Good
+    /// Friday is a holiday only "dans les communes ayant un temple protestant ou une église
+    /// mixte" (code du travail, L3134-13), 26 December everywhere there. A commune setting.
+    AlsaceMoselleWithoutGoodFriday,
     // The overseas territories add the day of the abolition of slavery (loi n° 83-550 du
     // 30 juin 1983, décret n° 83-1003 du 23 novembre 1983 as amended), a public holiday
     // there: without it, their working-day counts are a day short.
@@ -60,7 +64,9 @@ impl HolidayZone {
             HolidayZone::Mayotte => Some((4, 27)),
             HolidayZone::SaintBarthelemy => Some((10, 9)),
             HolidayZone::SaintMartin => Some((5, 28)),
-            HolidayZone::Metropole | HolidayZone::AlsaceMoselle => None,
+            HolidayZone::Metropole
+            | HolidayZone::AlsaceMoselle
+            | HolidayZone::AlsaceMoselleWithoutGoodFriday => None,
         }
     }
 }
@@ -160,11 +166,14 @@ fn holidays_unsorted(
     } else {
         ("Fête du Travail", "Victoire 1945")
     };
-    let alsace = zone == HolidayZone::AlsaceMoselle;
+    let alsace = matches!(
+        zone,
+        HolidayZone::AlsaceMoselle | HolidayZone::AlsaceMoselleWithoutGoodFriday
+    );
     [
         Some((ymd(year, 1, 1), "Jour de l'an")),
         // Local law of Alsace-Moselle (code du travail, L3134-13).
-        alsace.then(|| (shift(easter, -2), "Vendredi saint")),
+        (zone == HolidayZone::AlsaceMoselle).then(|| (shift(easter, -2), "Vendredi saint")),
         Some((shift(easter, 1), "Lundi de Pâques")),
         Some((may_1, may_1_name)),
         Some((may_8, may_8_name)),

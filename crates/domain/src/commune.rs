@@ -16,11 +16,25 @@ pub struct Commune {
     pub postal_code: String,
     pub departement: String,
     pub chrono_format: ChronoFormat,
+    /// Alsace-Moselle only: whether Good Friday is a holiday here (code du travail,
+    /// L3134-13: communes with a Protestant temple or a mixed church). True by default, as
+    /// before the setting existed; elsewhere it has no effect.
+    #[serde(default = "yes")]
+    pub good_friday: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Commune {
     pub fn holiday_zone(&self) -> HolidayZone {
-        HolidayZone::for_departement(&self.departement)
+        match HolidayZone::for_departement(&self.departement) {
+            HolidayZone::AlsaceMoselle if !self.good_friday => {
+                HolidayZone::AlsaceMoselleWithoutGoodFriday
+            }
+            zone => zone,
+        }
     }
 
     /// The commune's legal time zone (`clock::time_zone`).

@@ -88,6 +88,17 @@ pub struct Deadlines {
 
 /// The deadlines of a request (L231-1, L231-4, L114-3, L114-5).
 pub fn compute(facts: &DeadlineFacts) -> Deadlines {
+    let waiting_for_documents = facts
+        .incomplete
+        .is_some_and(|missing| missing.completed_on.is_none());
+    if facts.silence == SilenceRule::Urbanism {
+        // The Code de l'urbanisme's own delays (R423-23 ff.): nothing the CRPA computes.
+        return Deadlines {
+            due: None,
+            silence_date: None,
+            waiting_for_documents,
+        };
+    }
     let start = start_of_delay(facts);
     let due = match facts.incomplete {
         None => Some(end_of_delay(start, facts.delay, facts.zone)),
@@ -105,7 +116,7 @@ pub fn compute(facts: &DeadlineFacts) -> Deadlines {
             // n° 237034); documents produced late do not stretch it. The normal end moves
             // by the length of the suspension in calendar days. Documents received before
             // they were asked for (a typing error) suspend nothing.
-            SilenceRule::Rejection | SilenceRule::None => {
+            SilenceRule::Rejection | SilenceRule::None | SilenceRule::Urbanism => {
                 let suspension_end = match (missing.completed_on, missing.deadline) {
                     (Some(completed), Some(deadline)) => Some(completed.min(deadline)),
                     (None, Some(deadline)) => Some(deadline),
@@ -125,11 +136,9 @@ pub fn compute(facts: &DeadlineFacts) -> Deadlines {
         due,
         silence_date: match facts.silence {
             SilenceRule::Acceptance | SilenceRule::Rejection => due,
-            SilenceRule::None => None,
+            SilenceRule::None | SilenceRule::Urbanism => None,
         },
-        waiting_for_documents: facts
-            .incomplete
-            .is_some_and(|missing| missing.completed_on.is_none()),
+        waiting_for_documents,
     }
 }
 

@@ -92,13 +92,19 @@ pub enum SilenceRule {
     Rejection,
     /// No implicit decision: the delay is only an internal target.
     None,
+    /// Urbanism (permits, déclarations préalables, certificats d'urbanisme): the Code de
+    /// l'urbanisme sets the instruction delay, its extensions, the missing documents and
+    /// the tacit decision (R423-3 ff., R423-23, R423-38/39, L424-2), not the CRPA. No CRPA
+    /// date is computed; the item and the AR say so.
+    Urbanism,
 }
 
 impl SilenceRule {
-    pub const ALL: [SilenceRule; 3] = [
+    pub const ALL: [SilenceRule; 4] = [
         SilenceRule::Acceptance,
         SilenceRule::Rejection,
         SilenceRule::None,
+        SilenceRule::Urbanism,
     ];
 
     pub fn code(self) -> &'static str {
@@ -106,6 +112,7 @@ impl SilenceRule {
             SilenceRule::Acceptance => "acceptance",
             SilenceRule::Rejection => "rejection",
             SilenceRule::None => "none",
+            SilenceRule::Urbanism => "urbanism",
         }
     }
 
@@ -114,6 +121,7 @@ impl SilenceRule {
             SilenceRule::Acceptance => "silence vaut acceptation",
             SilenceRule::Rejection => "silence vaut rejet",
             SilenceRule::None => "pas de décision implicite",
+            SilenceRule::Urbanism => "code de l'urbanisme (délai d'instruction non calculé ici)",
         }
     }
 }
@@ -125,8 +133,9 @@ impl FromStr for SilenceRule {
             "acceptance" | "acceptation" | "sva" => Ok(SilenceRule::Acceptance),
             "rejection" | "rejet" | "svr" => Ok(SilenceRule::Rejection),
             "none" | "aucune" | "aucun" => Ok(SilenceRule::None),
+            "urbanism" | "urbanisme" => Ok(SilenceRule::Urbanism),
             _ => Err(format!(
-                "règle de silence inconnue « {s} » : acceptance, rejection ou none"
+                "règle de silence inconnue « {s} » : acceptance, rejection, none ou urbanism"
             )),
         }
     }

@@ -96,8 +96,9 @@ pub fn default_set() -> Vec<DocumentType> {
         t(
             "urbanisme",
             "Urbanisme (certificat, déclaration préalable)",
+            // The Code de l'urbanisme's delays, not the CRPA's (R423-23 ff.).
             Delay::Months(1),
-            Acceptance,
+            SilenceRule::Urbanism,
             keep(30),
             false,
         ),

@@ -25,6 +25,7 @@ pub mod french;
 pub mod item;
 pub mod journal;
 pub mod pow;
+pub mod privacy;
 /// The hand-checked reference table of deadlines: for tests only (this crate's and the
 /// application's), behind the `testing` feature.
 #[cfg(any(test, feature = "testing"))]

@@ -30,7 +30,9 @@ pub const IDENTITY_KEYS: [&str; 9] = [
     "siret",
 ];
 
-/// The key of the consent checkbox, reserved too.
+/// The key of the consent checkbox forms had before issue 16 (consent is not the lawful
+/// basis, RGPD art. 6(1)(e); see [`crate::privacy`]): still reserved, so that an old page's
+/// post never lands in one of the form's fields.
 pub const CONSENT_KEY: &str = "consentement";
 
 /// The civilities offered; none is required.
@@ -87,7 +89,8 @@ pub struct RequestForm {
     /// The document type the registered item takes (its delay and silence rule).
     pub doctype_code: Option<String>,
     pub fields: Vec<FormField>,
-    /// The text of the consent checkbox (what is done with the data).
+    /// What the form adds to the information notice on its data ([`crate::privacy`]):
+    /// optional (it held the consent box's text before issue 16; nothing is consented to).
     pub consent: String,
 }
 
@@ -150,7 +153,12 @@ pub fn validate_definition(form: &RequestForm) -> Result<(), InvalidForm> {
     }
     check_text("le titre", &form.title, 200, true)?;
     check_text("l'introduction", &form.intro, 5_000, false)?;
-    check_text("le texte du consentement", &form.consent, 2_000, true)?;
+    check_text(
+        "les précisions sur les données",
+        &form.consent,
+        2_000,
+        false,
+    )?;
     if form.fields.len() > MAX_FIELDS {
         return err(format!("{MAX_FIELDS} champs au plus"));
     }
@@ -345,13 +353,6 @@ pub fn validate_submission(
         if !expected {
             errors.push(error(&file.key, "Ce fichier n'était pas attendu."));
         }
-    }
-    let consent = clean(values.get(CONSENT_KEY).map_or("", String::as_str)).to_lowercase();
-    if consent != "oui" && consent != "on" {
-        errors.push(error(
-            CONSENT_KEY,
-            "Votre accord est nécessaire pour envoyer la demande.",
-        ));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -785,7 +786,6 @@ mod tests {
                 "salle",
                 "jour",
                 "piece",
-                "consentement"
             ]
         );
         assert_eq!(errors[0].message_fr, "Indiquez votre prénom.");
@@ -868,6 +868,8 @@ mod tests {
         assert_eq!(keys(&stray), ["motif"]);
     }
 
+    /// No consent is asked (issue 16, correction 9): whatever an old page posts under its
+    /// key, or nothing, the request goes.
     #[test]
     fn consent_values() {
         let piece = [file("piece", "a.pdf", 1)];
@@ -875,8 +877,8 @@ mod tests {
             ("oui", true),
             ("on", true),
             ("OUI", true),
-            ("non", false),
-            ("", false),
+            ("non", true),
+            ("", true),
         ] {
             let mut v = person();
             v.insert(CONSENT_KEY.into(), value.into());
@@ -973,7 +975,6 @@ mod tests {
             ("bad code", |f| f.code = "Avec Espace".into()),
             ("bad doctype", |f| f.doctype_code = Some("É".into())),
             ("empty title", |f| f.title = String::new()),
-            ("empty consent", |f| f.consent = " ".into()),
         ] {
             assert!(with(change).is_err(), "{why}");
         }

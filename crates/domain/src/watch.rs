@@ -12,6 +12,9 @@ use crate::calendar::{self, HolidayZone};
 use crate::delay::SilenceRule;
 use crate::french::long_date;
 
+/// The accusé de réception électronique is announced this many calendar days ahead, today
+/// included: from the fifth day after receipt of the seven (L112-11).
+pub const ELECTRONIC_RECEIPT_SOON_DAYS: i64 = 3;
 /// An ordinary due date is announced this many calendar days ahead, today included.
 pub const DUE_SOON_DAYS: i64 = 7;
 /// An implicit acceptance is announced this many calendar days ahead, today included.
@@ -28,6 +31,10 @@ pub struct WatchFacts {
     pub waiting_for_documents: bool,
     /// The implicit decision has already been written down in the register.
     pub implicit_decision_recorded: bool,
+    /// A request received electronically (L112-11) whose accusé de réception is not sent
+    /// yet: the last day to send it ([`crate::acknowledgement::electronic_receipt_due`]).
+    #[serde(default)]
+    pub electronic_receipt_due: Option<NaiveDate>,
 }
 
 /// Something to tell the person in charge.
@@ -50,6 +57,9 @@ pub enum Alert {
         days_left: i64,
         working_days_left: u32,
     },
+    /// The accusé de réception of an electronic request is due by `due` (L112-11), within
+    /// three days, or overdue when `days_left` is negative.
+    ElectronicReceiptDue { due: NaiveDate, days_left: i64 },
 }
 
 impl Alert {
@@ -59,6 +69,7 @@ impl Alert {
             Alert::Late { .. } => "late",
             Alert::DueSoon { .. } => "due_soon",
             Alert::AcceptanceSoon { .. } => "acceptance_soon",
+            Alert::ElectronicReceiptDue { .. } => "electronic_receipt_due",
         }
     }
 
@@ -83,6 +94,14 @@ impl Alert {
                     long_date(on)
                 ),
             },
+            Alert::ElectronicReceiptDue { due, days_left } if days_left < 0 => format!(
+                "accusé de réception électronique en retard : dû le {} (article L112-11)",
+                long_date(due)
+            ),
+            Alert::ElectronicReceiptDue { due, .. } => format!(
+                "accusé de réception électronique à envoyer au plus tard le {} (article L112-11)",
+                long_date(due)
+            ),
         }
     }
 }
@@ -92,7 +111,16 @@ impl Alert {
 /// A closed item, or one waiting for documents (L114-5: its delay does not run), has none.
 pub fn alerts(f: &WatchFacts, today: NaiveDate, zone: HolidayZone) -> Vec<Alert> {
     let mut out = Vec::new();
-    if !f.status_open || f.waiting_for_documents {
+    if !f.status_open {
+        return out;
+    }
+    if let Some(due) = f.electronic_receipt_due {
+        let days_left = (due - today).num_days();
+        if days_left < ELECTRONIC_RECEIPT_SOON_DAYS {
+            out.push(Alert::ElectronicReceiptDue { due, days_left });
+        }
+    }
+    if f.waiting_for_documents {
         return out;
     }
     if let Some(due) = f.due
@@ -181,7 +209,7 @@ pub fn implicit_decision(f: &WatchFacts, today: NaiveDate) -> Option<ImplicitDec
     let kind = match f.silence {
         SilenceRule::Acceptance => ImplicitKind::Accepted,
         SilenceRule::Rejection => ImplicitKind::Rejected,
-        SilenceRule::None => return None,
+        SilenceRule::None | SilenceRule::Urbanism => return None,
     };
     let born_on = f.silence_date?;
     (today > born_on).then_some(ImplicitDecision { kind, born_on })
@@ -227,6 +255,7 @@ mod tests {
             silence_date: Some(d(2026, 4, 1)),
             waiting_for_documents: false,
             implicit_decision_recorded: false,
+            electronic_receipt_due: None,
         }
     }
 
@@ -237,6 +266,40 @@ mod tests {
             due: Some(due),
             ..sva()
         }
+    }
+
+    #[test]
+    fn the_electronic_receipt_is_announced_three_days_ahead_and_when_late() {
+        // Received Monday 2 March 2026: the accusé de réception is due Monday 9 March.
+        let f = WatchFacts {
+            electronic_receipt_due: Some(crate::acknowledgement::electronic_receipt_due(d(
+                2026, 3, 2,
+            ))),
+            ..no_silence(d(2026, 5, 2))
+        };
+        let due = d(2026, 3, 9);
+        assert_eq!(alerts(&f, d(2026, 3, 6), Metropole), vec![]);
+        let soon = alerts(&f, d(2026, 3, 7), Metropole);
+        assert_eq!(
+            soon,
+            vec![Alert::ElectronicReceiptDue { due, days_left: 2 }]
+        );
+        assert_eq!(
+            soon[0].label_fr(),
+            "accusé de réception électronique à envoyer au plus tard le 9 mars 2026 (article \
+             L112-11)"
+        );
+        let late = alerts(&f, d(2026, 3, 10), Metropole);
+        assert_eq!(
+            late[0].label_fr(),
+            "accusé de réception électronique en retard : dû le 9 mars 2026 (article L112-11)"
+        );
+        // Waiting for documents, the AR is still due.
+        let waiting = WatchFacts {
+            waiting_for_documents: true,
+            ..f.clone()
+        };
+        assert_eq!(alerts(&waiting, d(2026, 3, 10), Metropole).len(), 1);
     }
 
     #[test]

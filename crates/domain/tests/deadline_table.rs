@@ -83,7 +83,13 @@ fn ack_facts(case: &ReferenceCase, electronic: bool) -> AckFacts {
 #[test]
 fn the_reference_table_has_enough_rows() {
     let cases = reference_cases();
-    assert!(cases.len() >= 40, "{} rows", cases.len());
+    assert!(cases.len() >= 49, "{} rows", cases.len());
+    assert!(cases.iter().any(|c| c.registered_as.is_some()));
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.zone == parapheur_domain::HolidayZone::AlsaceMoselleWithoutGoodFriday)
+    );
     // Each kind of trap is present.
     assert!(cases.iter().any(|c| c.first_receipt_elsewhere.is_some()));
     assert!(

@@ -114,6 +114,14 @@ pub struct ParsedMail {
     /// Decoded (RFC 2047), whitespace collapsed; may be empty.
     pub subject: String,
     pub date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The date of the topmost Received header: when the last server, the commune's own
+    /// mail provider, took the message in for the mailbox. See [`ParsedMail::delivered_at`].
+    #[serde(default)]
+    pub received: Option<chrono::DateTime<chrono::Utc>>,
+    /// Sent by a program, not a person (RFC 3834 Auto-Submitted, Precedence bulk/list/junk,
+    /// a mailing list's List-Id): no automatic reply goes back to it.
+    #[serde(default)]
+    pub automated: bool,
     /// Readable plain text: the text/plain body, or text derived from the HTML body.
     /// Quoted reply tails are kept (a reply quoting "Votre courrier 2026-A-000123" must
     /// stay findable).
@@ -126,6 +134,35 @@ pub struct ParsedMail {
     pub warnings: Vec<String>,
     /// True for a scan sent by a copier: a PDF or image attached and no real body.
     pub looks_like_scan: bool,
+}
+
+/// How far back a Received date may go before the capture: further, the message cannot have
+/// waited in the mailbox that long unread by the relève, or the header was made up.
+const RECEIVED_BOUND: chrono::TimeDelta = chrono::TimeDelta::days(366);
+/// How far back the sender's own Date may go: it is written by the sender's program, so it
+/// is only believed when close to the capture (a weekend in the mailbox, a late relève).
+const DATE_BOUND: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+impl ParsedMail {
+    /// When the message reached the commune, for its arrival date (the delays run from
+    /// receipt, L231-1, not from the day the mailbox was read). The most reliable first:
+    /// the topmost Received header, written by the receiving server on delivery (the sender
+    /// can forge lower ones, not the one added after them); else the Date header, the
+    /// sender's clock, believed only within [`DATE_BOUND`]; else `captured`. Each is bounded:
+    /// never after the capture (a clock ahead), never before its bound (a made-up header).
+    /// The agent corrects what remains wrong, with a reason.
+    pub fn delivered_at(
+        &self,
+        captured: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        let within = |at: Option<chrono::DateTime<chrono::Utc>>, bound| {
+            at.filter(|at| *at >= captured - bound)
+                .map(|at| at.min(captured))
+        };
+        within(self.received, RECEIVED_BOUND)
+            .or_else(|| within(self.date, DATE_BOUND))
+            .unwrap_or(captured)
+    }
 }
 
 /// Why a message could not be read at all. `Display` is French: the application shows it

@@ -177,6 +177,29 @@ fn parse_message(raw: &[u8], limits: &Limits) -> Result<ParsedMail, Rejection> {
         .filter(|d| d.is_valid())
         .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0));
 
+    // The first Received in the message is the topmost: the last hop, on delivery.
+    let received = msg
+        .received_all()
+        .next()
+        .and_then(|r| r.date())
+        .filter(|d| d.is_valid())
+        .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0));
+
+    let header = |name: &str| {
+        msg.headers()
+            .iter()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case(name))
+            .and_then(|h| {
+                msg.raw_message()
+                    .get(h.offset_start as usize..h.offset_end as usize)
+            })
+            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
+    };
+    let automated = header("Auto-Submitted").is_some_and(|v| !v.starts_with("no"))
+        || header("Precedence")
+            .is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk" | "auto_reply"))
+        || msg.header_raw(HeaderName::ListId).is_some();
+
     let mut subject = collapse_ws(msg.subject().unwrap_or_default());
     subject.retain(|c| c != '\0');
 
@@ -259,6 +282,8 @@ fn parse_message(raw: &[u8], limits: &Limits) -> Result<ParsedMail, Rejection> {
         recipients_total,
         subject,
         date,
+        received,
+        automated,
         text_body,
         html_body,
         attachments,

@@ -363,6 +363,11 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
                 }
                 catch_up(&app, commune.id).await;
             }
+            // L112-11, as the server does after each round: the accusés d'enregistrement.
+            let registrations = app.acknowledge_all_email_registrations(Utc::now()).await?;
+            if !json && registrations > 0 {
+                println!("{registrations} accusé(s) d'enregistrement en file d'envoi");
+            }
             if json {
                 output::json(&reports)?;
             }

@@ -89,6 +89,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::archives::ArchivesCommand,
     },
+    /// Réglages de la commune
+    Commune {
+        #[command(subcommand)]
+        command: CommuneCommand,
+    },
     /// Journal chaîné des modifications
     Journal {
         #[command(subcommand)]
@@ -348,6 +353,80 @@ pub enum ItemCommand {
         /// Motif de clôture (answered, no_follow_up, forwarded, duplicate, implicit_decision)
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Donne son type de document à un élément : ses délais le suivent
+    Classify {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// Code du type de document
+        #[arg(long = "type", value_name = "CODE")]
+        doctype: String,
+    },
+    /// Pièces manquantes (article L114-5) : leur demande (--requested) ou leur réception
+    /// (--received)
+    #[command(group(clap::ArgGroup::new("step").required(true).args(["requested", "received"])))]
+    Documents {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// Date de la demande des pièces (AAAA-MM-JJ) ; aujourd'hui, le demandeur reçoit la
+        /// liste par courriel
+        #[arg(long, value_name = "DATE", requires = "list")]
+        requested: Option<String>,
+        /// Une pièce manquante (répétez l'option pour chacune)
+        #[arg(long, value_name = "PIÈCE")]
+        list: Vec<String>,
+        /// Date fixée pour produire les pièces (AAAA-MM-JJ) ; par défaut un mois après la
+        /// demande ; obligatoire pour une demande passée dont le silence vaut rejet ou qui n'a
+        /// pas de décision implicite (elle borne la suspension du délai)
+        #[arg(long, value_name = "DATE", requires = "requested")]
+        deadline: Option<String>,
+        /// Date de réception des pièces (AAAA-MM-JJ) : le délai repart ou reprend
+        #[arg(long, value_name = "DATE", conflicts_with_all = ["requested", "list", "deadline"])]
+        received: Option<String>,
+    },
+    /// Transmet à l'autorité compétente une demande qui ne relève pas de la commune (article
+    /// L114-2) : le demandeur en est avisé, l'élément est clos (motif : transmis)
+    Forward {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// L'autorité compétente
+        #[arg(long = "to", value_name = "AUTORITÉ")]
+        authority: String,
+        /// Son adresse électronique (la demande et ses fichiers lui sont envoyés)
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+    },
+    /// Corrige la date d'arrivée (journalisée avec son motif) : les délais la suivent
+    Arrival {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Numéro chrono
+        number: String,
+        /// La vraie date d'arrivée (AAAA-MM-JJ)
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Le motif de la correction
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommuneCommand {
+    /// Change un réglage de la commune
+    Set {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Alsace-Moselle : le Vendredi saint est-il férié ici (oui dans les communes ayant un
+        /// temple protestant ou une église mixte, article L3134-13 du code du travail)
+        #[arg(long, value_name = "oui|non")]
+        good_friday: Option<String>,
     },
 }
 

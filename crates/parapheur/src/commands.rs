@@ -15,13 +15,26 @@ use parapheur_app::{Actor, App, Change, Config, FsckOptions, NewFile, NewUser};
 use serde_json::json;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, DoctypeCommand, HostAdminCommand, ItemCommand, JournalCommand,
-    RegisterArgs,
+    Cli, Command, CommuneCommand, ConfigCommand, DoctypeCommand, HostAdminCommand, ItemCommand,
+    JournalCommand, RegisterArgs,
 };
 use crate::output;
 use crate::target::{CommuneTarget, Target, config, open, open_commune};
 
 const CLI: Actor = Actor::System("cli");
+
+/// The instant a command acts at. Debug builds (the tests') take it from
+/// `PARAPHEUR_TEST_CLOCK` (RFC 3339) when set, so that requests of any date in the reference
+/// table can be registered through this binary; a release build always reads the clock.
+fn now() -> chrono::DateTime<Utc> {
+    #[cfg(debug_assertions)]
+    if let Ok(text) = std::env::var("PARAPHEUR_TEST_CLOCK")
+        && let Ok(at) = chrono::DateTime::parse_from_rfc3339(&text)
+    {
+        return at.with_timezone(&Utc);
+    }
+    Utc::now()
+}
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.json;
@@ -71,6 +84,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctype { command } => doctype(command, json).await,
         Command::Item { command } => item(command, json).await,
         Command::Archives { command } => crate::archives::run(command, json).await,
+        Command::Commune {
+            command:
+                CommuneCommand::Set {
+                    commune,
+                    good_friday,
+                },
+        } => commune_set(commune, good_friday, json).await,
         Command::Journal {
             command: JournalCommand::Verify { target },
         } => journal_verify(&target, json).await,
@@ -384,7 +404,7 @@ async fn register(args: RegisterArgs, json: bool) -> anyhow::Result<ExitCode> {
         });
     }
     let (app, commune) = open_commune(&args.commune).await?;
-    let now = Utc::now();
+    let now = now();
     let arrival = match &args.arrived {
         Some(d) => parse_date(d, "date d'arrivée")?,
         None => local_date(now, commune.zone()),
@@ -459,8 +479,7 @@ async fn doctype(command: DoctypeCommand, json: bool) -> anyhow::Result<ExitCode
                 no_acknowledgement,
             };
             let (app, commune) = open_commune(&commune).await?;
-            app.add_doctype(&commune, &doctype, &CLI, Utc::now())
-                .await?;
+            app.add_doctype(&commune, &doctype, &CLI, now()).await?;
             if json {
                 output::json(&doctype)?;
             } else {
@@ -529,17 +548,7 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
             let reason: Option<CloseReason> = reason
                 .map(|r| r.parse().map_err(|e: String| anyhow!(e)))
                 .transpose()?;
-            let (app, commune) = open_commune(&commune).await?;
-            let item = app.item_by_chrono(commune.id, &number).await?;
-            let changed = app
-                .change_item(
-                    &commune,
-                    &CLI,
-                    item.id,
-                    Change::Status { to, reason },
-                    Utc::now(),
-                )
-                .await?;
+            let (item, changed) = change(&commune, &number, Change::Status { to, reason }).await?;
             if json {
                 output::json(&changed)?;
             } else {
@@ -551,6 +560,143 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        ItemCommand::Classify {
+            commune,
+            number,
+            doctype,
+        } => {
+            let (_, changed) = change(&commune, &number, Change::Classify { doctype }).await?;
+            print_dates(&changed, json, "type")?;
+        }
+        ItemCommand::Documents {
+            commune,
+            number,
+            requested,
+            list,
+            deadline,
+            received,
+        } => {
+            let deadline = deadline
+                .as_deref()
+                .map(|d| parse_date(d, "date limite des pièces"))
+                .transpose()?;
+            let changed = match (requested, received) {
+                (Some(on), _) => {
+                    let on = parse_date(&on, "date de la demande")?;
+                    let (app, commune) = open_commune(&commune).await?;
+                    let item = app.item_by_chrono(commune.id, &number).await?;
+                    app.record_documents_request(&commune, &CLI, item.id, on, list, deadline, now())
+                        .await?
+                }
+                (None, Some(on)) => {
+                    let on = parse_date(&on, "date de réception des pièces")?;
+                    change(&commune, &number, Change::Completed { on }).await?.1
+                }
+                (None, None) => bail!("indiquez --requested ou --received"),
+            };
+            print_dates(&changed, json, "pièces")?;
+        }
+        ItemCommand::Forward {
+            commune,
+            number,
+            authority,
+            email,
+        } => {
+            let (app, commune) = open_commune(&commune).await?;
+            let item = app.item_by_chrono(commune.id, &number).await?;
+            let authority = parapheur_app::citizens::CompetentAuthority {
+                name: authority,
+                email,
+            };
+            let closed = app
+                .forward_to_competent_authority(&commune, &CLI, item.id, authority, now())
+                .await?;
+            if json {
+                output::json(&closed)?;
+            } else {
+                println!(
+                    "{} : transmis à l'autorité compétente, {}.",
+                    closed.chrono,
+                    closed.status.label_fr()
+                );
+            }
+        }
+        ItemCommand::Arrival {
+            commune,
+            number,
+            date,
+            reason,
+        } => {
+            let date = parse_date(&date, "date d'arrivée")?;
+            let (_, changed) = change(&commune, &number, Change::Arrival { date, reason }).await?;
+            print_dates(&changed, json, "arrivée")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies `change` to the item numbered `number`: the item before and after.
+async fn change(
+    target: &CommuneTarget,
+    number: &str,
+    change: Change,
+) -> anyhow::Result<(
+    parapheur_app::domain::item::Item,
+    parapheur_app::domain::item::Item,
+)> {
+    let (app, commune) = open_commune(target).await?;
+    let item = app.item_by_chrono(commune.id, number).await?;
+    let changed = app
+        .change_item(&commune, &CLI, item.id, change, now())
+        .await?;
+    Ok((item, changed))
+}
+
+/// After a change that moves the deadlines: the item (JSON) or its dates (text).
+fn print_dates(
+    item: &parapheur_app::domain::item::Item,
+    json: bool,
+    what: &str,
+) -> anyhow::Result<()> {
+    if json {
+        return output::json(item);
+    }
+    println!("{} : {what} enregistré(e).", item.chrono);
+    println!("  arrivée : {}", item.arrival_date);
+    match (item.due_date, item.silence_date) {
+        (None, _) => println!("  échéance : aucune (le délai ne court pas)"),
+        (Some(due), None) => println!("  échéance : {due}"),
+        (Some(due), Some(on)) => {
+            println!("  échéance : {due}");
+            println!("  décision implicite le : {on}");
+        }
+    }
+    Ok(())
+}
+
+async fn commune_set(
+    target: CommuneTarget,
+    good_friday: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(good_friday) = good_friday else {
+        bail!("rien à changer : --good-friday oui|non");
+    };
+    let good_friday = match good_friday.as_str() {
+        "oui" | "yes" | "true" => true,
+        "non" | "no" | "false" => false,
+        other => bail!("--good-friday attend oui ou non, pas « {other} »"),
+    };
+    let (app, commune) = open_commune(&target).await?;
+    let commune = app
+        .set_good_friday(&commune, good_friday, &CLI, now())
+        .await?;
+    if json {
+        output::json(&commune)?;
+    } else if good_friday {
+        println!("{} : le Vendredi saint est férié.", commune.name);
+    } else {
+        println!("{} : le Vendredi saint n'est pas férié.", commune.name);
     }
     Ok(ExitCode::SUCCESS)
 }

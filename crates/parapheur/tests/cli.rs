@@ -19,6 +19,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+#[path = "cli/law.rs"]
+mod law;
+use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};
+
 const BIN: &str = env!("CARGO_BIN_EXE_parapheur");
 /// Ambérieu-en-Bugey (Ain): a metropolitan commune, so its local time is Paris time.
 const INSEE: &str = "01004";
@@ -402,6 +406,8 @@ on_both_backends!(
     journal_verify_detects_tampering,
     import_mail_search_and_bad_messages,
     host_administrators_are_named_explicitly,
+    reference_rows_through_the_binary,
+    deadline_changes_refuse_what_the_law_refuses,
 );
 
 /// Finding 12 of the trust issue: the database file was created 0644 (readable by every

@@ -535,17 +535,22 @@ impl Store {
         commune_id: Uuid,
         due_until: NaiveDate,
         silence_until: NaiveDate,
+        unacknowledged_since: NaiveDate,
     ) -> Result<Vec<parapheur_domain::item::Item>, StoreError> {
+        // Also electronic requests still owed their accusé de réception (L112-11).
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ITEM_COLUMNS} FROM items
              WHERE commune_id = $1 AND {OPEN_CLAUSE} AND direction = 'incoming'
                AND ((due_date IS NOT NULL AND due_date <= $2)
-                 OR (silence_date IS NOT NULL AND silence_date <= $3))
+                 OR (silence_date IS NOT NULL AND silence_date <= $3)
+                 OR (channel IN ('email', 'form') AND acknowledged_at IS NULL
+                     AND arrival_date >= $4))
              ORDER BY due_date, chrono"
         )))
         .bind(commune_id.to_string())
         .bind(date_text(due_until))
         .bind(date_text(silence_until))
+        .bind(date_text(unacknowledged_since))
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| item_from_row(r, Vec::new())).collect()
@@ -580,6 +585,37 @@ impl Store {
             query = query.bind(reader.to_string());
         }
         let rows = query.fetch_all(self.reader()).await?;
+        rows.iter().map(|r| item_from_row(r, Vec::new())).collect()
+    }
+}
+
+impl Store {
+    /// Open requests received by email since `since` that have had no acknowledgement of
+    /// any kind (no AR, no accusé d'enregistrement) and were not sent by a program (tagged
+    /// `tag` at capture). Oldest first.
+    pub async fn unregistered_email_requests(
+        &self,
+        commune_id: Uuid,
+        since: NaiveDate,
+        tag: &str,
+        limit: i64,
+    ) -> Result<Vec<parapheur_domain::item::Item>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM items
+             WHERE commune_id = $1 AND {OPEN_CLAUSE} AND direction = 'incoming'
+               AND channel = 'email' AND acknowledged_at IS NULL AND arrival_date >= $2
+               AND NOT EXISTS (SELECT 1 FROM item_messages m
+                               WHERE m.item_id = items.id AND m.kind = 'ack_registration')
+               AND NOT EXISTS (SELECT 1 FROM item_tags t
+                               WHERE t.item_id = items.id AND t.tag = $3)
+             ORDER BY registered_at, id LIMIT $4"
+        )))
+        .bind(commune_id.to_string())
+        .bind(date_text(since))
+        .bind(tag.to_owned())
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(|r| item_from_row(r, Vec::new())).collect()
     }
 }

@@ -26,6 +26,7 @@ pub(crate) fn commune_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<Co
         postal_code: row.try_get(&*col("postal_code"))?,
         departement: row.try_get(&*col("departement"))?,
         chrono_format: ChronoFormat::parse(&pattern).map_err(StoreError::corrupt)?,
+        good_friday: row.try_get::<i64, _>(&*col("good_friday"))? != 0,
     })
 }
 
@@ -40,6 +41,8 @@ pub struct CommuneSettings {
     /// The logo in the file store, by content hash, and its media type.
     pub logo_sha256: Option<String>,
     pub logo_type: Option<String>,
+    /// How to reach the commune's data protection officer (RGPD art. 13(1)(b), art. 37).
+    pub dpo_contact: Option<String>,
 }
 
 /// One line of the host's list of communes: counts only, never their mail.
@@ -53,7 +56,7 @@ pub struct CommuneSummary {
 impl Store {
     pub async fn commune_settings(&self, id: Uuid) -> Result<CommuneSettings, StoreError> {
         let row = sqlx::query(
-            "SELECT address, phone, email, letterhead, logo_sha256, logo_type
+            "SELECT address, phone, email, letterhead, logo_sha256, logo_type, dpo_contact
              FROM communes WHERE id = $1",
         )
         .bind(id.to_string())
@@ -134,8 +137,8 @@ impl WriteTx {
         let now = instant_text(&self.now());
         let result = sqlx::query(
             "INSERT INTO communes (id, insee, name, siren, postal_code, departement,
-                                   chrono_format, wrapped_key, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                   chrono_format, wrapped_key, created_at, good_friday)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(commune.id.to_string())
         .bind(commune.insee.clone())
@@ -146,6 +149,7 @@ impl WriteTx {
         .bind(commune.chrono_format.pattern().to_owned())
         .bind(wrapped_key.to_owned())
         .bind(now)
+        .bind(i64::from(commune.good_friday))
         .execute(self.conn())
         .await;
         match result {
@@ -190,6 +194,32 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Alsace-Moselle: whether Good Friday is a holiday in this commune (L3134-13).
+    pub async fn set_good_friday(
+        &mut self,
+        commune: &Commune,
+        good_friday: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE communes SET good_friday = $1 WHERE id = $2")
+            .bind(i64::from(good_friday))
+            .bind(commune.id.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            commune.id,
+            new_entry(
+                actor,
+                "commune.good_friday",
+                "commune",
+                commune.id,
+                serde_json::to_string(&commune.good_friday).ok(),
+                serde_json::to_string(&good_friday).ok(),
+            ),
+        );
+        Ok(())
+    }
+
     pub async fn set_commune_settings(
         &mut self,
         commune_id: Uuid,
@@ -206,7 +236,7 @@ impl WriteTx {
         }
         sqlx::query(
             "UPDATE communes SET address = $1, phone = $2, email = $3, letterhead = $4,
-                                 logo_sha256 = $5, logo_type = $6
+                                 logo_sha256 = $5, logo_type = $6, dpo_contact = $8
              WHERE id = $7",
         )
         .bind(after.address.clone())
@@ -216,6 +246,7 @@ impl WriteTx {
         .bind(after.logo_sha256.clone())
         .bind(after.logo_type.clone())
         .bind(commune_id.to_string())
+        .bind(after.dpo_contact.clone())
         .execute(self.conn())
         .await?;
         self.journal(
@@ -241,5 +272,6 @@ fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSettings, StoreEr
         letterhead: row.try_get("letterhead")?,
         logo_sha256: row.try_get("logo_sha256")?,
         logo_type: row.try_get("logo_type")?,
+        dpo_contact: row.try_get("dpo_contact")?,
     })
 }

@@ -301,3 +301,62 @@ impl WriteTx {
         Ok(())
     }
 }
+
+/// One opening of a contact's file (RGPD accountability): who, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PersonalDataView {
+    pub user_id: Option<Uuid>,
+    pub viewed_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Store {
+    /// Records that `user_id` opened the file of `contact_id` (outside the journal: a view
+    /// changes nothing, see migration 0012).
+    pub async fn record_personal_data_view(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+        user_id: Option<Uuid>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO personal_data_views (id, commune_id, contact_id, user_id, viewed_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(commune_id.to_string())
+        .bind(contact_id.to_string())
+        .bind(user_id.map(|u| u.to_string()))
+        .bind(crate::rows::instant_text(&at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The latest openings of a contact's file, newest first.
+    pub async fn personal_data_views(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<PersonalDataView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, viewed_at FROM personal_data_views
+             WHERE commune_id = $1 AND contact_id = $2
+             ORDER BY viewed_at DESC, id DESC LIMIT $3",
+        )
+        .bind(commune_id.to_string())
+        .bind(contact_id.to_string())
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PersonalDataView {
+                    user_id: crate::rows::parse_opt_uuid(r.try_get("user_id")?)?,
+                    viewed_at: crate::rows::parse_instant(&r.try_get::<String, _>("viewed_at")?)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -836,7 +836,7 @@ impl WriteTx {
                 incomplete_completed_on = $8, priority = $9, confidentiality = $10,
                 doctype_code = $11, subject = $12, updated_at = $13, missing_documents = $14,
                 implicit_decision = $15, implicit_decision_on = $16, acknowledged_at = $17,
-                incomplete_deadline = $20
+                incomplete_deadline = $20, arrival_date = $21
              WHERE commune_id = $18 AND id = $19",
         )
         .bind(after.status.code())
@@ -863,6 +863,7 @@ impl WriteTx {
         .bind(after.commune_id.to_string())
         .bind(after.id.to_string())
         .bind(opt_date_text(after.incomplete_deadline))
+        .bind(date_text(after.arrival_date))
         .execute(self.conn())
         .await?;
         self.journal(

@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "archives",
         sql: Sql::Shared(include_str!("../migrations/0011_archives.sql")),
     },
+    Migration {
+        version: 12,
+        name: "the_law",
+        sql: Sql::Shared(include_str!("../migrations/0012_the_law.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -49,7 +49,7 @@ impl Store {
                     u.service_id AS u_service_id, u.active AS u_active, u.host_admin AS u_host_admin,
                     c.id AS c_id, c.insee AS c_insee, c.name AS c_name, c.siren AS c_siren,
                     c.postal_code AS c_postal_code, c.departement AS c_departement,
-                    c.chrono_format AS c_chrono_format,
+                    c.chrono_format AS c_chrono_format, c.good_friday AS c_good_friday,
                     COALESCE(h.seq, 0) AS journal_seq
              FROM sessions s
              JOIN users u ON u.id = s.user_id

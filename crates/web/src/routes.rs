@@ -150,6 +150,8 @@ route_table! {
     post "/courrier/{id}/note" Member => pages::item::add_note;
     post "/courrier/{id}/pieces-demandees" Registrar => pages::item::documents_requested;
     post "/courrier/{id}/pieces-recues" Registrar => pages::item::documents_received;
+    post "/courrier/{id}/arrivee" Registrar => pages::item::correct_arrival;
+    post "/courrier/{id}/transmettre" Registrar => pages::item::forward;
     post "/courrier/{id}/copie" Registrar => pages::item::copy;
     post "/courrier/{id}/lien" Registrar => pages::item::link;
     post "/courrier/{id}/suggestion" Registrar => pages::item::accept_suggestion;
@@ -170,6 +172,7 @@ route_table! {
     post "/administration/utilisateurs/{id}/lien" Admin => pages::admin::new_link;
     post "/administration/utilisateurs/{id}/double-authentification" Admin => pages::admin::reset_second_factor;
     get "/administration/types" Admin => pages::admin::doctypes;
+    get "/administration/registre-des-traitements" Admin => pages::admin::processing_record;
     post "/administration/types" Admin => pages::admin::add_doctype;
     get "/administration/types/{code}" Admin => pages::admin::doctype;
     post "/administration/types/{code}" Admin => pages::admin::update_doctype;
@@ -188,6 +191,7 @@ route_table! {
     post "/hebergement" Host => pages::admin::create_commune;
     get "/demarches/{insee}" Public => pages::public::commune;
     get "/logo/{insee}" Public => pages::public::logo;
+    get "/accessibilite/{insee}" Public => pages::public::accessibility;
     get "/demarches/{insee}/{code}" Public => pages::public::form;
     post "/demarches/{insee}/{code}" Public => pages::public::submit, limit pages::public::MAX_BODY_BYTES;
     get "/suivi/{token}" Public => pages::public::tracking;

@@ -125,6 +125,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/public_forms.html"),
     ),
     (
+        "admin_record.html",
+        include_str!("../templates/admin_record.html"),
+    ),
+    (
+        "public_accessibility.html",
+        include_str!("../templates/public_accessibility.html"),
+    ),
+    (
         "public_form.html",
         include_str!("../templates/public_form.html"),
     ),

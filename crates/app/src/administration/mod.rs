@@ -32,6 +32,8 @@ pub struct SettingsForm {
     pub email: String,
     pub letterhead: String,
     pub logo: LogoChange,
+    /// The data protection officer's contact (RGPD art. 13(1)(b)), in every form's notice.
+    pub dpo_contact: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -135,6 +137,7 @@ impl App {
             letterhead: optional(&form.letterhead, 2000, "l'en-tête")?,
             logo_sha256: before.logo_sha256.clone(),
             logo_type: before.logo_type.clone(),
+            dpo_contact: optional(&form.dpo_contact, 500, "le contact du délégué")?,
         };
         match form.logo {
             LogoChange::Keep => {}

@@ -51,6 +51,7 @@ impl App {
             postal_code: record.main_postal_code().to_owned(),
             departement: record.departement.to_owned(),
             chrono_format: ChronoFormat::default(),
+            good_friday: true,
         };
         let key = DataKey::generate()?;
         let wrapped = self.master.wrap(&key, &commune.id.to_string())?;
@@ -186,6 +187,38 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(format)
+    }
+
+    /// Alsace-Moselle: whether Good Friday is a holiday in this commune (code du travail,
+    /// L3134-13: communes with a Protestant temple or a mixed church). Deadlines computed
+    /// from now on follow it; those already computed stay as the acknowledgements gave them.
+    pub async fn set_good_friday(
+        &self,
+        commune: &Commune,
+        good_friday: bool,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Commune, AppError> {
+        self.authorize(commune, actor, parapheur_domain::Permission::Administer)
+            .await?;
+        if !matches!(
+            commune.holiday_zone(),
+            parapheur_domain::HolidayZone::AlsaceMoselle
+                | parapheur_domain::HolidayZone::AlsaceMoselleWithoutGoodFriday
+        ) {
+            return Err(AppError::invalid(
+                "le Vendredi saint n'est férié qu'en Moselle, dans le Bas-Rhin et le Haut-Rhin \
+                 (article L3134-13 du code du travail)",
+            ));
+        }
+        let mut tx = self.store().begin(now).await?;
+        tx.set_good_friday(commune, good_friday, &actor.journal_name())
+            .await?;
+        tx.commit().await?;
+        Ok(Commune {
+            good_friday,
+            ..commune.clone()
+        })
     }
 }
 

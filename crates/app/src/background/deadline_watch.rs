@@ -48,6 +48,7 @@ impl App {
                 commune.id,
                 today + Duration::days(7),
                 today + Duration::days(15),
+                today - Duration::days(60),
             )
             .await?;
         Ok(items
@@ -97,7 +98,13 @@ impl App {
         let today = local_date(now, commune.zone());
         let doctypes = self.store().doctypes(commune.id).await?;
         let mut recorded = 0;
-        for item in self.store().watched_items(commune.id, today, today).await? {
+        // Only dates that have run out; no arrival is after today, so no AR-only item.
+        let after_today = today + Duration::days(1);
+        let items = self
+            .store()
+            .watched_items(commune.id, today, today, after_today)
+            .await?;
+        for item in items {
             let silence = item
                 .doctype_code
                 .as_ref()
@@ -226,6 +233,14 @@ pub fn facts_of(item: &Item, silence: SilenceRule) -> WatchFacts {
         waiting_for_documents: item.incomplete_requested_on.is_some()
             && item.incomplete_completed_on.is_none(),
         implicit_decision_recorded: item.implicit_decision.is_some(),
+        // L112-11: a request that came electronically is owed an electronic AR.
+        electronic_receipt_due: (item.direction == parapheur_domain::Direction::Incoming
+            && matches!(
+                item.channel,
+                parapheur_domain::Channel::Email | parapheur_domain::Channel::Form
+            )
+            && item.acknowledged_at.is_none())
+        .then(|| parapheur_domain::acknowledgement::electronic_receipt_due(item.arrival_date)),
     }
 }
 
@@ -256,6 +271,7 @@ fn digest_text(
     let mut late = Vec::new();
     let mut soon = Vec::new();
     let mut acceptance = Vec::new();
+    let mut receipts = Vec::new();
     for w in items {
         let line = |what: String| {
             format!(
@@ -268,6 +284,7 @@ fn digest_text(
                 Alert::Late { .. } => late.push(line(alert.label_fr())),
                 Alert::DueSoon { .. } => soon.push(line(alert.label_fr())),
                 Alert::AcceptanceSoon { .. } => acceptance.push(line(alert.label_fr())),
+                Alert::ElectronicReceiptDue { .. } => receipts.push(line(alert.label_fr())),
             }
         }
     }
@@ -283,6 +300,7 @@ fn digest_text(
             "Acceptation tacite prochaine (silence vaut acceptation)",
             &acceptance,
         ),
+        ("Accusés de réception électroniques à envoyer", &receipts),
     ] {
         if !lines.is_empty() {
             text.push_str(&format!(

@@ -201,6 +201,13 @@ async fn mailbox_poller(app: App, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "mailboxes"),
         }
+        // L112-11: what came by email is acknowledged at once (accusé d'enregistrement).
+        if let Err(e) = app
+            .acknowledge_all_email_registrations(chrono::Utc::now())
+            .await
+        {
+            tracing::warn!(error = %e, "accusés d'enregistrement");
+        }
         tokio::time::sleep(every).await;
     }
 }

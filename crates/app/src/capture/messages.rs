@@ -457,11 +457,18 @@ impl App {
             "" => "(sans objet)".to_owned(),
             s => truncate(s, MAX_SUBJECT_CHARS),
         };
-        let mut new = NewItem::incoming(channel, subject, today);
+        // Arrival: when the message was delivered, not when it was polled (an email of Friday
+        // read on Monday arrived on Friday).
+        let arrival = local_date(mail.delivered_at(now), commune.zone()).min(today);
+        let mut new = NewItem::incoming(channel, subject, arrival);
         new.letter_date = mail
             .date
             .map(|d| local_date(d, commune.zone()))
-            .filter(|d| *d <= today);
+            .filter(|d| *d <= arrival);
+        if mail.automated {
+            new.tags
+                .push(parapheur_domain::acknowledgement::AUTOMATED_SENDER_TAG.to_owned());
+        }
         let body = mail.text_body.trim();
         if !body.is_empty() && !mail.looks_like_scan {
             new.body = Some(truncate(body, MAX_BODY_CHARS));

@@ -438,6 +438,61 @@ impl App {
         Ok(())
     }
 
+    /// L112-11: each request received by email in the last seven days that has had no
+    /// acknowledgement yet gets its accusé d'enregistrement électronique, stating the day it
+    /// was received (due within one working day, [`acknowledgement::registration_due`]);
+    /// its accusé de réception follows once the agent has typed it (the watch reminds them,
+    /// seven days at most). Not to programs ([`acknowledgement::AUTOMATED_SENDER_TAG`]),
+    /// nor to a sender without an address. Each is sent once (the outbox deduplicates).
+    /// Returns how many were queued.
+    pub async fn acknowledge_email_registrations(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let now = now.trunc_subsecs(6);
+        let today = local_date(now, commune.zone());
+        let since = today - chrono::Duration::days(acknowledgement::ELECTRONIC_RECEIPT_DAYS as i64);
+        let items = self
+            .store()
+            .unregistered_email_requests(
+                commune.id,
+                since,
+                acknowledgement::AUTOMATED_SENDER_TAG,
+                100,
+            )
+            .await?;
+        let mut sent = 0;
+        for item in items {
+            if self
+                .sender_of(commune, &item)
+                .await?
+                .as_ref()
+                .and_then(contact_address)
+                .is_none()
+            {
+                continue;
+            }
+            let url = self.ensure_tracking_url(commune, item.id, now).await?;
+            self.send_registration_only(commune, &item, &url, now)
+                .await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// [`App::acknowledge_email_registrations`] for every commune (after mailboxes are read).
+    pub async fn acknowledge_all_email_registrations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let mut sent = 0;
+        for commune in self.store().communes().await? {
+            sent += self.acknowledge_email_registrations(&commune, now).await?;
+        }
+        Ok(sent)
+    }
+
     async fn send_registration_only(
         &self,
         commune: &Commune,

@@ -187,6 +187,61 @@ impl App {
         Ok(item)
     }
 
+    /// L114-5: records a request for documents made on `requested_on`. Made today, it is
+    /// [`App::request_documents`] (the sender gets the list). Made earlier (by letter, at
+    /// the counter), it is recorded as it was made, and nothing is sent: then the date given
+    /// to produce them is required where it sets the dates (silence worth rejection, or no
+    /// implicit decision: the suspension lasts until it at most, al. 3), since a default
+    /// would invent what the sender was told; with silence worth acceptance the delay only
+    /// starts at their receipt (al. 2), and the one-month default stands.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_documents_request(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        item_id: Uuid,
+        requested_on: chrono::NaiveDate,
+        missing: Vec<String>,
+        deadline: Option<chrono::NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<Item, AppError> {
+        if requested_on == local_date(now, commune.zone()) {
+            return self
+                .request_documents(commune, actor, item_id, missing, deadline, now)
+                .await;
+        }
+        if missing.iter().all(|m| m.trim().is_empty()) {
+            return Err(AppError::invalid("indiquez au moins une pièce manquante"));
+        }
+        let item = self.store().item(commune.id, item_id).await?;
+        let silence = match &item.doctype_code {
+            Some(code) => self
+                .store()
+                .doctype(commune.id, code)
+                .await?
+                .map(|d| d.silence),
+            None => None,
+        };
+        if deadline.is_none() && silence != Some(parapheur_domain::SilenceRule::Acceptance) {
+            return Err(AppError::invalid(
+                "indiquez la date fixée au demandeur pour produire les pièces : elle borne la \
+                 suspension du délai (article L114-5)",
+            ));
+        }
+        self.change_item(
+            commune,
+            actor,
+            item_id,
+            Change::Incomplete {
+                requested_on,
+                missing,
+                deadline,
+            },
+            now,
+        )
+        .await
+    }
+
     /// Documents from the requester complete a request that waited for them (L114-5): the
     /// delay runs again from today. False when it was not waiting.
     pub(crate) async fn complete_with_documents(

@@ -34,6 +34,7 @@ impl App {
                 email: "mairie@montbazon.demo".to_owned(),
                 letterhead: "Ouvert du lundi au vendredi, 9 h – 12 h et 14 h – 17 h 30".to_owned(),
                 logo: crate::administration::LogoChange::Keep,
+                dpo_contact: "Centre de gestion d'Indre-et-Loire, dpo@cdg37.demo".to_owned(),
             },
             start,
         )

@@ -18,10 +18,9 @@ pub fn demo_forms() -> Vec<RequestForm> {
     let choice = |options: &[&str]| FieldKind::Choice {
         options: options.iter().map(|o| (*o).to_owned()).collect(),
     };
-    let consent = "J'accepte que la commune utilise les informations de ce formulaire pour \
-                   traiter ma demande et me répondre. Elles ne sont transmises qu'aux services \
-                   et organismes concernés par la demande, et conservées le temps de son \
-                   traitement puis selon les règles d'archivage des communes.";
+    // What each form adds to the information notice (RGPD art. 13); nothing is consented to.
+    let consent = "Les informations de ce formulaire ne sont transmises qu'aux services et \
+                   organismes concernés par la demande.";
     vec![
         RequestForm {
             code: "occupation-domaine-public".into(),

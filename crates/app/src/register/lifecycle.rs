@@ -44,6 +44,10 @@ pub enum Change {
         decision: String,
         born_on: NaiveDate,
     },
+    /// The arrival date was wrong (an email counted from the day it was polled, a letter
+    /// registered days after it came): the delays run from receipt (L231-1), so the dates
+    /// follow. The reason is journaled with it, as a note in the same transaction.
+    Arrival { date: NaiveDate, reason: String },
 }
 
 impl Change {
@@ -55,6 +59,7 @@ impl Change {
             Change::Completed { .. } => "item.completed",
             Change::Classify { .. } => "item.classified",
             Change::ImplicitDecision { .. } => "item.implicit_decision",
+            Change::Arrival { .. } => "item.arrival_corrected",
         }
     }
 }
@@ -128,6 +133,7 @@ impl App {
         after.updated_at = now;
         let action = change.action();
         let reclassified = matches!(change, Change::Classify { .. });
+        let mut arrival_note = None;
         match change {
             Change::Status { to, reason } => {
                 before.status.check_transition(to, reason)?;
@@ -234,6 +240,23 @@ impl App {
                 after.implicit_decision = Some(decision);
                 after.implicit_decision_on = Some(born_on);
             }
+            Change::Arrival { date, reason } => {
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > 1000 {
+                    return Err(AppError::invalid(
+                        "indiquez le motif de la correction (1 000 caractères au plus)",
+                    ));
+                }
+                let registered_on = local_date(before.registered_at, commune.zone());
+                check_arrival_correction(&before, date, registered_on, today)
+                    .map_err(AppError::invalid)?;
+                after.arrival_date = date;
+                arrival_note = Some(format!(
+                    "Date d'arrivée corrigée du {} au {}. Motif : {reason}",
+                    parapheur_domain::french::long_date(before.arrival_date),
+                    parapheur_domain::french::long_date(date)
+                ));
+            }
         }
         // Once recorded, the implicit decision stays: nothing moves its dates. Born but not
         // yet recorded (the watch runs later), a new type does not move it either; a request
@@ -246,7 +269,8 @@ impl App {
             && (before.incomplete_requested_on != after.incomplete_requested_on
                 || before.incomplete_completed_on != after.incomplete_completed_on
                 || before.incomplete_deadline != after.incomplete_deadline
-                || before.doctype_code != after.doctype_code)
+                || before.doctype_code != after.doctype_code
+                || before.arrival_date != after.arrival_date)
         {
             let doctype = match &after.doctype_code {
                 Some(code) => tx.doctype(commune.id, code).await?,
@@ -258,6 +282,17 @@ impl App {
         }
         tx.update_item(&before, &after, action, &actor.journal_name())
             .await?;
+        if let Some(body) = arrival_note {
+            let note = Note {
+                id: Uuid::now_v7(),
+                item_id,
+                author_id: actor.user_id(),
+                body,
+                created_at: now,
+            };
+            tx.insert_note(commune.id, &note, &actor.journal_name())
+                .await?;
+        }
         Ok(after)
     }
 
@@ -334,4 +369,56 @@ impl App {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Why an item's arrival date may not become `date`, if it may not: only a received item
+/// that is still open and whose implicit decision is not recorded (a decision born stays
+/// born, L231-1); never in the future nor after the item was registered; never before the
+/// letter's own date, its first receipt elsewhere (L114-3) or a request for documents.
+fn check_arrival_correction(
+    item: &Item,
+    date: NaiveDate,
+    registered_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), &'static str> {
+    if item.direction != parapheur_domain::Direction::Incoming {
+        return Err("seul un courrier reçu a une date d'arrivée");
+    }
+    if !item.status.is_open() {
+        return Err("un élément clos garde sa date d'arrivée");
+    }
+    if item.implicit_decision.is_some() {
+        return Err(
+            "la décision implicite est déjà enregistrée : la date d'arrivée dont elle est née \
+             ne change plus (article L231-1)",
+        );
+    }
+    if date == item.arrival_date {
+        return Err("c'est déjà la date d'arrivée");
+    }
+    if date > today {
+        return Err("la date d'arrivée ne peut être dans le futur");
+    }
+    if date > registered_on.max(item.arrival_date) {
+        return Err("un courrier ne peut arriver après avoir été enregistré");
+    }
+    if item.letter_date.is_some_and(|letter| date < letter) {
+        return Err("la date d'arrivée ne peut précéder la date du courrier");
+    }
+    if item
+        .first_receipt_elsewhere
+        .is_some_and(|first| date < first)
+    {
+        return Err(
+            "la date d'arrivée ne peut précéder la première réception par une autre autorité \
+             (article L114-3)",
+        );
+    }
+    if item
+        .incomplete_requested_on
+        .is_some_and(|asked| date > asked)
+    {
+        return Err("la date d'arrivée ne peut suivre la demande de pièces (article L114-5)");
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ use parapheur_domain::journal::JournalEntry;
 use parapheur_store::StoreError;
 use uuid::Uuid;
 
+pub use parapheur_store::contacts::PersonalDataView;
 pub use parapheur_store::items::{Activity, Attachment, InboxCounts, ItemFilter, ItemOrder, Note};
 
 use crate::administration::auth::Authenticated;
@@ -254,6 +255,40 @@ impl App {
 
     pub async fn contact(&self, commune_id: Uuid, id: Uuid) -> Result<Contact, AppError> {
         Ok(self.store.contact(commune_id, id).await?)
+    }
+
+    /// A contact's file opened by `reader`, the opening logged (RGPD accountability,
+    /// art. 5(2)): who looked at whose personal data, and when.
+    pub async fn contact_for(
+        &self,
+        reader: &Authenticated,
+        id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Contact, AppError> {
+        let contact = self.store.contact(reader.commune.id, id).await?;
+        self.store
+            .record_personal_data_view(reader.commune.id, id, Some(reader.user.id), now)
+            .await?;
+        Ok(contact)
+    }
+
+    /// The latest openings of a contact's file, for administrators only (the log of who
+    /// viewed which personal file).
+    pub async fn contact_views(
+        &self,
+        reader: &Authenticated,
+        id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<PersonalDataView>, AppError> {
+        if !reader.user.role.can_administer() {
+            return Err(AppError::Forbidden(
+                "seuls les administrateurs voient qui a consulté une fiche".into(),
+            ));
+        }
+        Ok(self
+            .store
+            .personal_data_views(reader.commune.id, id, limit)
+            .await?)
     }
 
     /// Contacts whose name, first name, organisation or email starts with or contains `q`.

@@ -831,7 +831,144 @@ async fn a_batch_takes_each_message_as_if_alone(db: Db) {
     assert!(verdicts.iter().all(|v| v.report.is_intact()));
 }
 
+/// Issue 16, corrections 6 and 7: an email delivered on Friday and polled on Monday arrived
+/// on Friday; its sender gets an accusé d'enregistrement saying so, once; a program gets
+/// none; the watch announces the accusé de réception due seven days after receipt; and the
+/// arrival can be corrected, with a reason, journaled, the deadline following.
+async fn emails_count_from_delivery_and_are_acknowledged_at_once(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("01004").await;
+    let received =
+        "Received: from mx.exemple.fr by imap.mairie.fr; Fri, 6 Nov 2026 18:40:00 +0100\r\n";
+    let monday = at(2026, 11, 9);
+    let mut items = Vec::new();
+    for (key, from, extra) in [
+        ("person", "Jeanne Martin <jeanne.martin@exemple.fr>", ""),
+        (
+            "program",
+            "Lettre d'information <info@exemple.fr>",
+            "Precedence: bulk\r\n",
+        ),
+    ] {
+        let outcome = h
+            .app
+            .capture_message(
+                &commune,
+                MessageSource::import(key),
+                Ok([
+                    received.as_bytes(),
+                    &mail(from, "Demande de salle", extra, "Bonjour."),
+                ]
+                .concat()),
+                monday,
+            )
+            .await
+            .unwrap();
+        let CaptureOutcome::Registered { item_id, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        let item = h.app.store().item(commune.id, item_id).await.unwrap();
+        assert_eq!(item.arrival_date.to_string(), "2026-11-06", "{key}");
+        items.push(item);
+    }
+    let sent = h
+        .app
+        .acknowledge_email_registrations(&commune, monday)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    // Once only.
+    let again = h
+        .app
+        .acknowledge_email_registrations(&commune, monday)
+        .await;
+    assert_eq!(again.unwrap(), 0);
+    let thread = h
+        .app
+        .store()
+        .item_messages(commune.id, items[0].id)
+        .await
+        .unwrap();
+    let ack = thread
+        .iter()
+        .find(|m| m.kind == "ack_registration")
+        .unwrap();
+    assert!(
+        ack.body.contains(
+            "Votre demande, reçue le 6 novembre 2026, a été enregistrée le lundi 9 novembre 2026"
+        ),
+        "{}",
+        ack.body
+    );
+    assert!(
+        ack.body
+            .contains("Un accusé de réception vous sera adressé au plus tard le 13 novembre 2026"),
+        "{}",
+        ack.body
+    );
+    let outbox = h
+        .app
+        .store()
+        .outbox_of_item(commune.id, items[0].id)
+        .await
+        .unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].recipients, "jeanne.martin@exemple.fr");
+    let none = h
+        .app
+        .store()
+        .outbox_of_item(commune.id, items[1].id)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "no reply to a program: {none:?}");
+
+    // The watch: the AR is due on 13 November (seven days), announced from the 11th.
+    let watched = h
+        .app
+        .watched_items(&commune, at(2026, 11, 11))
+        .await
+        .unwrap();
+    let alert = watched
+        .iter()
+        .find(|w| w.item.id == items[0].id)
+        .and_then(|w| w.alerts.first())
+        .map(|a| a.label_fr());
+    assert_eq!(
+        alert.as_deref(),
+        Some(
+            "accusé de réception électronique à envoyer au plus tard le 13 novembre 2026 (article L112-11)"
+        )
+    );
+
+    // A wrong arrival corrected, with a reason; the note journals it.
+    let corrected = h
+        .app
+        .change_item(
+            &commune,
+            &SYSTEM,
+            items[0].id,
+            Change::Arrival {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 5).unwrap(),
+                reason: "remis en main propre la veille".into(),
+            },
+            at(2026, 11, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(corrected.arrival_date.to_string(), "2026-11-05");
+    let notes = h.app.store().notes(commune.id, items[0].id).await.unwrap();
+    assert!(
+        notes.iter().any(|n| n.body
+            == "Date d'arrivée corrigée du 6 novembre 2026 au 5 novembre 2026. Motif : remis en \
+                main propre la veille"),
+        "{notes:?}"
+    );
+}
+
 both!(
+    emails_count_from_delivery_and_are_acknowledged_at_once,
     a_batch_takes_each_message_as_if_alone,
     the_queue_extracts_several_files_at_once_each_its_own_text,
     without_ocr_files_are_kept_and_marked_not_extracted,

@@ -113,15 +113,27 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
     for (zone, insee, phone) in [
         (HolidayZone::Metropole, "37154", "02 47 26 01 30"), // Montbazon
         (HolidayZone::AlsaceMoselle, "67482", "03 68 98 50 00"), // Strasbourg
+        // Good Friday is worked in this one (a commune setting, L3134-13).
+        (
+            HolidayZone::AlsaceMoselleWithoutGoodFriday,
+            "57463",
+            "03 87 55 50 00",
+        ), // Metz
         (HolidayZone::Guadeloupe, "97105", "05 90 81 10 10"), // Basse-Terre
         (HolidayZone::Martinique, "97209", "05 96 75 81 81"), // Fort-de-France
-        (HolidayZone::Guyane, "97302", "05 94 29 81 00"),    // Cayenne
-        (HolidayZone::LaReunion, "97411", "02 62 40 04 04"), // Saint-Denis
-        (HolidayZone::Mayotte, "97611", "02 69 61 10 90"),   // Mamoudzou
+        (HolidayZone::Guyane, "97302", "05 94 29 81 00"),     // Cayenne
+        (HolidayZone::LaReunion, "97411", "02 62 40 04 04"),  // Saint-Denis
+        (HolidayZone::Mayotte, "97611", "02 69 61 10 90"),    // Mamoudzou
         (HolidayZone::SaintBarthelemy, "97701", "05 90 29 80 40"),
         (HolidayZone::SaintMartin, "97801", "05 90 87 50 04"),
     ] {
-        let commune = h.commune(insee).await;
+        let mut commune = h.commune(insee).await;
+        if zone == HolidayZone::AlsaceMoselleWithoutGoodFriday {
+            commune = app
+                .set_good_friday(&commune, false, &SYSTEM, now)
+                .await
+                .unwrap();
+        }
         assert_eq!(commune.holiday_zone(), zone, "{insee}");
         app.update_commune_settings(
             &commune,
@@ -152,11 +164,21 @@ async fn acknowledgements_state_the_reference_dates(db: Db) {
         } else {
             Channel::Paper
         };
-        let mut new = NewItem::incoming(channel, format!("Demande n° {n}"), case.arrival);
+        let first = case.registered_as.unwrap_or(case.arrival);
+        let mut new = NewItem::incoming(channel, format!("Demande n° {n}"), first);
         new.doctype_code = Some(code);
         new.first_receipt_elsewhere = case.first_receipt_elsewhere;
         let email = format!("demandeur{n}@exemple.fr");
         let item = registered(&app, commune, new, Some(citizen(&email)), now).await;
+        if case.registered_as.is_some() {
+            let change = Change::Arrival {
+                date: case.arrival,
+                reason: "délivré avant la relève".into(),
+            };
+            app.change_item(commune, &SYSTEM, item.id, change, now)
+                .await
+                .unwrap();
+        }
         if let Some(missing) = case.incomplete {
             app.change_item(
                 commune,
@@ -988,7 +1010,107 @@ fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Issue 16, correction 13 (L114-2): a request that is not for the commune goes to the
+/// competent authority with its files, its sender is told, the item is closed as forwarded;
+/// a closed one cannot be forwarded.
+async fn a_request_not_for_us_is_forwarded(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let app = &h.app;
+    let commune = h.commune("37154").await;
+    let now = utc(2026, 3, 10, 9);
+    let new = NewItem::incoming(
+        Channel::Email,
+        "Renouvellement de passeport",
+        now.date_naive(),
+    );
+    let item = app
+        .register_with_party(
+            &commune,
+            &SYSTEM,
+            new,
+            Some(citizen("jeanne@exemple.fr")),
+            vec![parapheur_app::NewFile {
+                filename: "formulaire.txt".into(),
+                media_type: "text/plain".into(),
+                bytes: b"Cerfa 12100".to_vec(),
+            }],
+            now,
+        )
+        .await
+        .unwrap()
+        .item;
+    let authority = |name: &str, email: Option<&str>| parapheur_app::citizens::CompetentAuthority {
+        name: name.into(),
+        email: email.map(Into::into),
+    };
+    let refused = app
+        .forward_to_competent_authority(&commune, &SYSTEM, item.id, authority(" ", None), now)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("autorité compétente"),
+        "{refused}"
+    );
+    let closed = app
+        .forward_to_competent_authority(
+            &commune,
+            &SYSTEM,
+            item.id,
+            authority(
+                "Préfecture d'Indre-et-Loire",
+                Some("titres@indre-et-loire.gouv.fr"),
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.status, Status::Closed);
+    assert_eq!(
+        closed.close_reason,
+        Some(parapheur_app::domain::CloseReason::Forwarded)
+    );
+    let outbox = app
+        .store()
+        .outbox_of_item(commune.id, item.id)
+        .await
+        .unwrap();
+    let recipients: Vec<&str> = outbox.iter().map(|m| m.recipients.as_str()).collect();
+    assert_eq!(
+        recipients,
+        ["jeanne@exemple.fr", "titres@indre-et-loire.gouv.fr"]
+    );
+    let thread = app
+        .store()
+        .item_messages(commune.id, item.id)
+        .await
+        .unwrap();
+    let notice = &thread.iter().find(|m| m.kind == "forwarded").unwrap().body;
+    for mention in [
+        "Votre demande n° ",
+        "reçue le 10 mars 2026, ne relève pas de la compétence de la mairie de Montbazon",
+        "elle a été transmise le 10 mars 2026 à l'autorité compétente : Préfecture \
+         d'Indre-et-Loire, qui vous répondra.",
+        "(article L114-3)",
+    ] {
+        assert!(notice.contains(mention), "{mention}\n{notice}");
+    }
+    let notes = app.store().notes(commune.id, item.id).await.unwrap();
+    assert_eq!(
+        notes[0].body,
+        "Transmise le 10 mars 2026 à l'autorité compétente : Préfecture d'Indre-et-Loire (par \
+         courriel à titres@indre-et-loire.gouv.fr), article L114-2."
+    );
+    let again = app
+        .forward_to_competent_authority(&commune, &SYSTEM, item.id, authority("Autre", None), now)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("L114-2"), "{again}");
+}
+
 both!(
+    a_request_not_for_us_is_forwarded,
     acknowledgements_state_the_reference_dates,
     the_outbox_survives_a_failing_smtp_server,
     a_request_goes_from_form_to_reply,

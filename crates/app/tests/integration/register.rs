@@ -472,18 +472,19 @@ async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_dec
         "{err}"
     );
 
-    // SVA (urbanisme, 1 month), arrival 2 March: accepted at the end of 2 April. A request
-    // for documents dated after that is refused: the acceptance is born and stays.
-    let sva = register(typed("SVA", "urbanisme", day(2026, 3, 2))).await;
-    assert_eq!(sva.silence_date, Some(day(2026, 4, 2)));
+    // SVA (2 months), arrival 2 March: accepted at the end of 2 May (urbanism, used here
+    // before, has its own code: issue 16, correction 11). A request for documents dated
+    // after that is refused: the acceptance is born and stays.
+    let sva = register(typed("SVA", "demande-sva", day(2026, 3, 2))).await;
+    assert_eq!(sva.silence_date, Some(day(2026, 5, 2)));
     let err = change(
         sva.id,
         Change::Incomplete {
-            requested_on: day(2026, 4, 3),
+            requested_on: day(2026, 5, 3),
             missing: vec!["Plan".into()],
             deadline: None,
         },
-        at(2026, 4, 3),
+        at(2026, 5, 3),
     )
     .await
     .unwrap_err();
@@ -491,26 +492,26 @@ async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_dec
         err.to_string().contains("décision implicite est née"),
         "{err}"
     );
-    // A new type after the birth does not move it either (SVR, 2 months, would say 2 May).
+    // A new type after the birth does not move it either (SVR, 1 month, would say 2 April).
     let reclassified = change(
         sva.id,
         Change::Classify {
-            doctype: "reclamation".into(),
+            doctype: "acces-documents".into(),
         },
-        at(2026, 4, 10),
+        at(2026, 5, 10),
     )
     .await
     .unwrap();
-    assert_eq!(reclassified.silence_date, Some(day(2026, 4, 2)));
+    assert_eq!(reclassified.silence_date, Some(day(2026, 5, 2)));
     // Recorded, the decision stays: no request for documents, whatever its date.
-    let recorded = register(typed("SVA 2", "urbanisme", day(2026, 3, 2))).await;
+    let recorded = register(typed("SVA 2", "demande-sva", day(2026, 3, 2))).await;
     change(
         recorded.id,
         Change::ImplicitDecision {
             decision: "accepted".into(),
-            born_on: day(2026, 4, 2),
+            born_on: day(2026, 5, 2),
         },
-        at(2026, 4, 3),
+        at(2026, 5, 3),
     )
     .await
     .unwrap();
@@ -521,13 +522,13 @@ async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_dec
             missing: Vec::new(),
             deadline: None,
         },
-        at(2026, 4, 3),
+        at(2026, 5, 3),
     )
     .await
     .unwrap_err();
     assert!(err.to_string().contains("déjà enregistrée"), "{err}");
     // A request for documents made before the silence date may be recorded late.
-    let late = register(typed("SVA 3", "urbanisme", day(2026, 3, 2))).await;
+    let late = register(typed("SVA 3", "demande-sva", day(2026, 3, 2))).await;
     let waiting = change(
         late.id,
         Change::Incomplete {
@@ -535,7 +536,7 @@ async fn documents_suspend_a_rejection_for_the_time_given_and_never_revive_a_dec
             missing: Vec::new(),
             deadline: Some(day(2026, 4, 20)),
         },
-        at(2026, 4, 10),
+        at(2026, 5, 10),
     )
     .await
     .unwrap();

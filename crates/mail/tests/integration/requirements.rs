@@ -545,3 +545,65 @@ fn nested_messages_without_bodies_do_not_panic() {
         assert!(debug_assertion, "{reason}");
     }
 }
+
+/// Correction 6 of issue 16: an email counts from its delivery, the topmost Received
+/// header, not from the day it was polled; then the sender's Date, believed only close to
+/// the capture; never after the capture.
+#[test]
+fn delivery_date_is_the_topmost_received_bounded() {
+    use chrono::{TimeZone, Utc};
+    let message = "Received: from mx.fournisseur.fr by imap.fournisseur.fr; \
+                   Fri, 6 Nov 2026 18:40:00 +0100\r\n\
+                   Received: from relais.exemple.fr by mx.fournisseur.fr; \
+                   Fri, 6 Nov 2026 18:39:58 +0100\r\n\
+                   Received: from faux.exemple by relais.exemple.fr; \
+                   Mon, 1 Jan 2024 08:00:00 +0100\r\n\
+                   From: Jeanne Martin <jeanne@exemple.fr>\r\n\
+                   Date: Thu, 5 Nov 2026 10:00:00 +0100\r\n\
+                   Subject: Demande\r\n\r\nBonjour.\r\n";
+    let mail = parse(message.as_bytes(), &Limits::default()).unwrap();
+    let friday = Utc.with_ymd_and_hms(2026, 11, 6, 17, 40, 0).unwrap();
+    assert_eq!(mail.received, Some(friday));
+    let monday = Utc.with_ymd_and_hms(2026, 11, 9, 8, 0, 0).unwrap();
+    assert_eq!(mail.delivered_at(monday), friday);
+    // A clock ahead: never after the capture.
+    let thursday = Utc.with_ymd_and_hms(2026, 11, 5, 8, 0, 0).unwrap();
+    assert_eq!(mail.delivered_at(thursday), thursday);
+    // More than a year before the capture: not believed; the Date is too old as well.
+    let later = Utc.with_ymd_and_hms(2028, 1, 1, 8, 0, 0).unwrap();
+    assert_eq!(mail.delivered_at(later), later);
+
+    // No Received: the Date, within a week only.
+    let no_received = message
+        .split_once("From:")
+        .map(|(_, rest)| format!("From:{rest}"));
+    let mail = parse(no_received.unwrap().as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(mail.received, None);
+    let date = Utc.with_ymd_and_hms(2026, 11, 5, 9, 0, 0).unwrap();
+    assert_eq!(mail.delivered_at(monday), date);
+    let weeks_later = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    assert_eq!(mail.delivered_at(weeks_later), weeks_later);
+}
+
+/// No automatic reply to a program (RFC 3834): the accusé d'enregistrement is not sent to
+/// an auto-reply, a mailing list or bulk mail.
+#[test]
+fn programs_are_told_from_people() {
+    let person = "From: a@exemple.fr\r\nSubject: Demande\r\n\r\nBonjour.\r\n";
+    assert!(
+        !parse(person.as_bytes(), &Limits::default())
+            .unwrap()
+            .automated
+    );
+    for header in [
+        "Auto-Submitted: auto-replied",
+        "Precedence: bulk",
+        "List-Id: <annonces.exemple.fr>",
+    ] {
+        let message = format!("{header}\r\n{person}");
+        let mail = parse(message.as_bytes(), &Limits::default()).unwrap();
+        assert!(mail.automated, "{header}");
+    }
+    let no = format!("Auto-Submitted: no\r\n{person}");
+    assert!(!parse(no.as_bytes(), &Limits::default()).unwrap().automated);
+}

@@ -232,7 +232,7 @@ pub async fn form(
 ) -> Result<Response, WebError> {
     if code == "nouveau" {
         let blank = FormEdit {
-            consent: "J'accepte que la mairie traite les informations de ce formulaire pour répondre à ma demande. Elles sont conservées le temps prévu par les règles d'archivage ; vous pouvez y accéder et les faire rectifier en écrivant à la mairie.".into(),
+            consent: String::new(),
             active: "1".into(),
             ..FormEdit::default()
         };

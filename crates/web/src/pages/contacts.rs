@@ -88,7 +88,7 @@ pub async fn show(
     let commune = &me.0.commune;
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
     let store = &state.app;
-    let contact = store.contact(commune.id, id).await?;
+    let contact = store.contact_for(&me.0, id, Utc::now()).await?;
     let probe = NewContact {
         first_name: contact.first_name.clone(),
         name: contact.name.clone(),
@@ -137,6 +137,29 @@ pub async fn show(
         .contact_merged_into(commune.id, contact.id)
         .await?
         .map(|m| m.to_string());
+    // Administrators see who opened this file lately (RGPD accountability).
+    let views = if me.0.user.role.can_administer() {
+        let users = store.users(commune.id).await?;
+        store
+            .contact_views(&me.0, contact.id, 20)
+            .await?
+            .into_iter()
+            .map(|v| {
+                let who = v
+                    .user_id
+                    .and_then(|u| users.iter().find(|x| x.id == u))
+                    .map_or_else(|| "—".to_owned(), |u| u.display_name.clone());
+                let when = v
+                    .viewed_at
+                    .with_timezone(&commune.zone())
+                    .format("%d/%m/%Y %H:%M")
+                    .to_string();
+                ctx! { who, when }
+            })
+            .collect::<Vec<_>>()
+    } else {
+        Vec::new()
+    };
     Ok(Html(templates::render(
         "contact.html",
         ctx! {
@@ -145,7 +168,7 @@ pub async fn show(
                 id => contact.id.to_string(), name => contact.display_name(), organisation => contact.organisation,
                 address => Some(address(&contact)).filter(|a| !a.is_empty()), email => contact.email, phone => contact.phone, merged,
             },
-            duplicates, items, can_merge => me.can_register(),
+            duplicates, items, can_merge => me.can_register(), views,
         },
     )?))
 }

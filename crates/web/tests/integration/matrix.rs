@@ -105,6 +105,7 @@ const ROUTES: &[Route] = &[
         "nom=Marqueur",
     ),
     r("GET", "/logo/{insee_b}", Public, Own, ""),
+    r("GET", "/accessibilite/{insee_b}", Public, Own, ""),
     r("GET", "/suivi/{token}", Public, Own, ""),
     r("POST", "/suivi/{token}", Public, Own, "message=Marqueur"),
     r("GET", "/suivi/{token}/fichier/{file}", Public, Own, ""),
@@ -375,6 +376,22 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "date={today}",
     ),
+    // Refused by the rule (the same date; no authority named): the guard is what is tested,
+    // and the item stays as the other lines need it.
+    r(
+        "POST",
+        "/courrier/{item}/arrivee",
+        Registrars,
+        CommuneA,
+        "date=2000-01-01&motif=",
+    ),
+    r(
+        "POST",
+        "/courrier/{item}/transmettre",
+        Registrars,
+        CommuneA,
+        "autorite=",
+    ),
     r(
         "POST",
         "/courrier/{item}/copie",
@@ -451,6 +468,13 @@ const ROUTES: &[Route] = &[
         "",
     ),
     r("GET", "/administration/types", Admins, Own, ""),
+    r(
+        "GET",
+        "/administration/registre-des-traitements",
+        Admins,
+        Own,
+        "",
+    ),
     r(
         "POST",
         "/administration/types",

@@ -231,7 +231,6 @@ async fn a_form_page_has_its_fields_a_challenge_and_its_script() {
         "date_debut",
         "description",
         "plan",
-        "consentement",
     ] {
         assert!(page.contains(&format!("name=\"{key}\"")), "{key}");
         assert!(page.contains(&format!("id=\"champ-{key}\"")), "{key}");
@@ -247,6 +246,38 @@ async fn a_form_page_has_its_fields_a_challenge_and_its_script() {
     assert!(page.contains("aria-describedby=\"aide-lieu\""));
     assert!(page.contains("Ne pas remplir") && page.contains("tabindex=\"-1\""));
     assert!(page.contains("Envoyer ma demande"));
+    // Issue 16, correction 9: no consent box; the art. 13 notice, with the DPO.
+    assert!(!page.contains("name=\"consentement\""));
+    assert!(page.contains("<h2 id=\"donnees-titre\">Vos données personnelles</h2>"));
+    for mention in [
+        "article 6, paragraphe 1, point e, du RGPD",
+        "Votre consentement n'est pas demandé.",
+        "Délégué à la protection des données : ",
+        "CNIL",
+    ] {
+        let notice = page
+            .split("id=\"donnees-titre\"")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(notice.contains(mention), "{mention}: {notice}");
+    }
+    // Part 6: every public page links to the accessibility statement, which has RGAA's parts.
+    assert!(page.contains("Accessibilité : non conforme"));
+    let statement = between(&page, "<p><a href=\"", "\">Accessibilité");
+    let (status, _, text) = fetch(&site, get(statement, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    for part in [
+        "<h2>État de conformité</h2>",
+        "<strong>non conformes</strong>",
+        "<h2>Résultats des tests</h2>",
+        "<h2>Contenus non accessibles</h2>",
+        "<h2>Établissement de cette déclaration</h2>",
+        "<h2>Retour d'information et contact</h2>",
+        "<h2>Voies de recours</h2>",
+        "Défenseur des droits",
+    ] {
+        assert!(text.replace("&#x27;", "'").contains(part), "{part}");
+    }
     let challenge = between(&page, "name=\"pow-challenge\" value=\"", "\"");
     assert!(challenge.starts_with("v1."), "{challenge}");
     // The script is the only one, from our origin, and is served.

@@ -572,6 +572,24 @@ async fn duplicate_contacts_are_suggested_and_merged_with_their_mail() {
         site.app.store().item_contacts(item.id).await.unwrap(),
         vec![("sender".to_owned(), keep.id)]
     );
+    // RGPD accountability: the agent's two openings are logged; an administrator sees them,
+    // the agent does not.
+    assert!(!page.contains("Consultations de cette fiche"));
+    let (admin, _) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(&site, get(&format!("/contacts/{}", keep.id), Some(&admin))).await;
+    let log = page
+        .split("Consultations de cette fiche")
+        .nth(1)
+        .expect("the log of views");
+    let agent = site
+        .app
+        .store()
+        .user_by_email(site.a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.matches(&agent.display_name).count(), 2, "{log}");
+
     let (_, _, list) = send(&site, get("/contacts?q=martin", Some(&cookie))).await;
     assert!(
         !list.contains("J. Martin"),
@@ -725,6 +743,27 @@ async fn administration_is_for_administrators_and_host_pages_for_the_host() {
         let (status, _, page) = send(&site, get(path, Some(&cookie))).await;
         assert_eq!(status, StatusCode::OK, "{path}: {page}");
         assert!(page.contains("Administration"), "{path}");
+    }
+    // RGPD art. 30: the record of processing activities, with each part of the article.
+    let (status, _, page) = send(
+        &site,
+        get("/administration/registre-des-traitements", Some(&cookie)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for part in [
+        "Responsable du traitement",
+        "Délégué à la protection des données",
+        "Registre du courrier et traitement des demandes du public",
+        "Finalités",
+        "Base légale",
+        "Personnes concernées",
+        "Destinataires",
+        "Transferts",
+        "Durées de conservation",
+        "Sécurité",
+    ] {
+        assert!(page.contains(part), "{part}");
     }
     // An administrator who is not the host's sees the commune's pages, not the host's.
     let (cookie, _) = login(&site, "admin@b.test").await;

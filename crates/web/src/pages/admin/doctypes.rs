@@ -109,6 +109,52 @@ async fn doctypes_page(
     )?))
 }
 
+/// RGPD art. 30: the record of processing activities, drawn from the commune's settings
+/// and its document types' retention.
+pub async fn processing_record(
+    State(state): State<WebState>,
+    me: Me,
+) -> Result<Html<String>, WebError> {
+    let commune = &me.0.commune;
+    let settings = state.app.commune_settings(commune.id).await?;
+    let retention: Vec<String> = state
+        .app
+        .all_doctypes(commune.id)
+        .await?
+        .into_iter()
+        .filter(|(_, active)| *active)
+        .map(|(d, _)| {
+            format!(
+                "{} : {} an(s), puis {}",
+                d.label,
+                d.retention.years,
+                final_action_label(d.retention.final_action)
+            )
+        })
+        .collect();
+    let (header, activities) = parapheur_app::domain::privacy::processing_record(
+        &parapheur_app::domain::privacy::RecordFacts {
+            commune_name: &commune.name,
+            address: settings.address.as_deref(),
+            email: settings.email.as_deref(),
+            dpo_contact: settings.dpo_contact.as_deref(),
+            retention,
+        },
+    );
+    let activities: Vec<_> = activities
+        .into_iter()
+        .map(|a| ctx! { name => a.name, entries => a.entries })
+        .collect();
+    Ok(Html(templates::render(
+        "admin_record.html",
+        ctx! {
+            title => "Registre des activités de traitement", style_url => assets::style_url(),
+            me => me.view(), csrf => me.csrf(), nav => "admin", section => "record",
+            header, activities,
+        },
+    )?))
+}
+
 pub async fn doctypes(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     let blank = DoctypeForm {
         delay_count: "2".into(),

@@ -6,7 +6,7 @@ mod doctypes;
 mod services;
 mod users;
 
-pub use doctypes::{add_doctype, doctype, doctypes, update_doctype};
+pub use doctypes::{add_doctype, doctype, doctypes, processing_record, update_doctype};
 pub use services::{add_service, service, services, update_service};
 pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
 
@@ -61,11 +61,21 @@ async fn settings_page(
             settings => ctx! {
                 address => settings.address, phone => settings.phone, email => settings.email,
                 letterhead => settings.letterhead, has_logo => settings.logo_sha256.is_some(),
+                dpo_contact => settings.dpo_contact,
             },
+            alsace_moselle => alsace_moselle(commune), good_friday => commune.good_friday,
             logo_url => settings.logo_sha256.map(|s| format!("/administration/logo?v={}", &s[..12.min(s.len())])),
             max_logo_kb => parapheur_app::administration::MAX_LOGO_BYTES / 1024,
         },
     )?))
+}
+
+fn alsace_moselle(commune: &parapheur_app::domain::Commune) -> bool {
+    matches!(
+        commune.holiday_zone(),
+        parapheur_app::domain::HolidayZone::AlsaceMoselle
+            | parapheur_app::domain::HolidayZone::AlsaceMoselleWithoutGoodFriday
+    )
 }
 
 pub async fn settings(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
@@ -80,6 +90,7 @@ pub async fn save_settings(
     let mut form = SettingsForm::default();
     let mut csrf = String::new();
     let mut chrono_format = String::new();
+    let mut good_friday = false;
     let mut refused = None;
     while let Some(field) = multipart
         .next_field()
@@ -117,6 +128,8 @@ pub async fn save_settings(
             "phone" => form.phone = value,
             "email" => form.email = value,
             "letterhead" => form.letterhead = value,
+            "dpo_contact" => form.dpo_contact = value,
+            "good_friday" => good_friday = !value.is_empty(),
             "chrono_format" => chrono_format = value,
             "remove_logo" if !value.is_empty() => form.logo = LogoChange::Remove,
             _ => {}
@@ -150,6 +163,15 @@ pub async fn save_settings(
             None => Ok(()),
         },
         Err(e) => Err(e),
+    };
+    // The box is on the page of an Alsace-Moselle commune only (L3134-13).
+    let saved = match saved {
+        Ok(()) if alsace_moselle(commune) && good_friday != commune.good_friday => state
+            .app
+            .set_good_friday(commune, good_friday, &actor(&me), now)
+            .await
+            .map(|_| ()),
+        other => other,
     };
     match saved {
         Ok(()) => {

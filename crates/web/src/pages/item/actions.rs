@@ -226,6 +226,67 @@ pub async fn documents_received(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct ArrivalForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    motif: String,
+}
+
+/// Corrects the arrival date, with its reason (journaled); the deadlines follow.
+pub async fn correct_arrival(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Posted(form): Posted<ArrivalForm>,
+) -> Result<Response, WebError> {
+    let date = form_date(&form.date)?;
+    let change = Change::Arrival {
+        date,
+        reason: form.motif,
+    };
+    apply(&state, &me, &id, change).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForwardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    autorite: String,
+    #[serde(default)]
+    courriel: String,
+}
+
+/// L114-2: forwards a request that is not for the commune to the competent authority; the
+/// sender is told and the item closed as forwarded.
+pub async fn forward(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Posted(form): Posted<ForwardForm>,
+) -> Result<Response, WebError> {
+    let item = visible_item(&state, &me, &id).await?;
+    let authority = parapheur_app::citizens::CompetentAuthority {
+        name: form.autorite,
+        email: Some(form.courriel).filter(|e| !e.trim().is_empty()),
+    };
+    let result = state
+        .app
+        .forward_to_competent_authority(
+            &me.0.commune,
+            &me.0.actor(),
+            item.id,
+            authority,
+            Utc::now(),
+        )
+        .await;
+    outcome(&state, &me, &item, result).await
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CopyForm {
     #[serde(default)]
     csrf: String,
@@ -313,9 +374,11 @@ pub async fn link(
 }
 
 crate::session::csrf_forms!(
+    ArrivalForm,
     AssignForm,
     CopyForm,
     DateForm,
+    ForwardForm,
     LinkForm,
     MissingForm,
     NoteForm,

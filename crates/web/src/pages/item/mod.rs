@@ -4,8 +4,8 @@ mod actions;
 mod files;
 
 pub use actions::{
-    accept_suggestion, add_note, assign, change_status, copy, documents_received,
-    documents_requested, link,
+    accept_suggestion, add_note, assign, change_status, copy, correct_arrival, documents_received,
+    documents_requested, forward, link,
 };
 pub(crate) use files::file_response;
 pub use files::{file, file_signatures, searchable_pdf};
@@ -340,6 +340,9 @@ pub(crate) async fn render_item(
             today => today.format("%Y-%m-%d").to_string(),
             can_request_documents => item.status.can_move_to(Status::AwaitingDocuments),
             can_receive_documents => item.status == Status::AwaitingDocuments,
+            can_correct_arrival => incoming && item.status.is_open() && item.implicit_decision.is_none(),
+            can_forward => incoming && item.status.can_move_to(Status::Closed),
+            arrival_value => item.arrival_date.format("%Y-%m-%d").to_string(),
             services => services.iter().filter(|s| s.active || Some(s.id) == item.service_id).map(|s| ctx! { id => s.id.to_string(), name => s.name, selected => Some(s.id) == item.service_id }).collect::<Vec<_>>(),
             users => users.iter().filter(|u| u.active).map(|u| ctx! { id => u.id.to_string(), name => u.display_name, selected => Some(u.id) == item.assignee_id }).collect::<Vec<_>>(),
         },

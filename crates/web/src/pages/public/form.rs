@@ -187,21 +187,22 @@ async fn form_page(
     let challenge = state.app.issue_pow_challenge(now)?;
     let identity = identity_fields(&fs.values, &fs.errors);
     let fields = own_fields(public, &fs.values, &fs.errors, fs.files_lost);
-    let consent_error: Option<String> = fs
-        .errors
-        .iter()
-        .find(|e| e.key == CONSENT_KEY)
-        .map(|e| e.message_fr.clone());
-    let consent_checked = matches!(
-        fs.values.get(CONSENT_KEY).map(|v| v.trim().to_lowercase()),
-        Some(v) if v == "oui" || v == "on"
-    );
+    // RGPD art. 13: what is done with the data, on what basis; no consent is asked (the
+    // basis is the mairie's public task, art. 6(1)(e)).
+    let privacy =
+        parapheur_app::domain::privacy::form_notice(&parapheur_app::domain::privacy::NoticeFacts {
+            commune_name: &commune.name,
+            address: mairie.address.as_deref(),
+            email: mairie.email.as_deref(),
+            dpo_contact: mairie.dpo_contact.as_deref(),
+            purpose: &public.form.title,
+            details: Some(public.form.consent.as_str()),
+        });
     // The summary: each error, linked to its field (by label), in the page's order.
     let labels: Vec<(String, String)> = identity
         .iter()
         .chain(fields.iter())
         .map(|f| (f.key.clone(), f.label.clone()))
-        .chain([(CONSENT_KEY.to_owned(), "Consentement".to_owned())])
         .collect();
     let mut summary = Vec::new();
     for (key, label) in &labels {
@@ -231,8 +232,7 @@ async fn form_page(
             form_title => public.form.title,
             intro => public.form.intro,
             action => format!("/demarches/{}/{}", commune.insee, public.form.code),
-            consent => public.form.consent,
-            consent_checked, consent_error,
+            privacy,
             problem => fs.problem,
             files_lost => fs.files_lost,
             accept => ACCEPT,

@@ -140,6 +140,8 @@ struct Mairie {
     email: Option<String>,
     /// The commune's logo, its address versioned by its hash (cached for good).
     logo_url: Option<String>,
+    /// The data protection officer's contact, for the forms' notice (RGPD art. 13).
+    dpo_contact: Option<String>,
 }
 
 async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicError> {
@@ -163,6 +165,7 @@ async fn mairie(state: &WebState, commune: &Commune) -> Result<Mairie, PublicErr
             .as_ref()
             .filter(|_| settings.logo_type.is_some())
             .map(|sha| format!("/logo/{}?v={}", commune.insee, &sha[..sha.len().min(12)])),
+        dpo_contact: present(settings.dpo_contact),
     })
 }
 
@@ -295,6 +298,29 @@ pub async fn commune(
     )?)
     .into_response())
 }
+
+/// The accessibility statement of the public pages (loi n° 2005-102 art. 47, RGAA 4.1): its
+/// status (non conforme: no audit has been made, and only an audit allows more), what is
+/// known not to be accessible, how it was checked, whom to tell, and the appeal to the
+/// Défenseur des droits. Every public page links to it in its footer.
+pub async fn accessibility(
+    State(state): State<WebState>,
+    Path(insee): Path<String>,
+) -> Result<Response, PublicError> {
+    let commune = commune_of(&state, &insee).await?;
+    let mairie = mairie(&state, &commune).await?;
+    Ok(Html(templates::render(
+        "public_accessibility.html",
+        ctx! {
+            title => "Déclaration d'accessibilité", mairie,
+            established => ACCESSIBILITY_STATEMENT_DATE, style_url => assets::style_url(),
+        },
+    )?)
+    .into_response())
+}
+
+/// When the statement was last written (to be updated with each audit or change of status).
+const ACCESSIBILITY_STATEMENT_DATE: &str = "6 décembre 2026";
 
 // ---------------------------------------------------------------------------------------
 // A form
