@@ -354,7 +354,7 @@ function routeKey(href) {
     .map((k) => (k === 'vue' ? `vue=${url.searchParams.get(k)}` : k)).join('&');
   return q ? `${p}?${q}` : p;
 }
-const NOT_PAGES = /^\/(static|deconnexion|connexion|mot-de-passe-oublie)|\/fichier\/|\/original$|\.(csv|pdf|pem)$|^\/$|^\/administration\/logo$/;
+const NOT_PAGES = /^\/(static|deconnexion|connexion|mot-de-passe-oublie)|\/fichier\/|\/original$|\.(csv|pdf|pem|xml)$|^\/$|^\/administration\/logo$/;
 async function harvest(page, who) {
   if (!frontier.has(who)) frontier.set(who, new Map());
   const links = await page.$$eval('a[href]', (as) => as.map((a) => a.href));
