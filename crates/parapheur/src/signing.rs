@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
+use parapheur_app::domain::french;
 use parapheur_app::parapheur::describe_signature;
 use parapheur_app::parapheur::keys::{KeyOwner, pem_chain};
 use parapheur_app::signing as parapheur_signing;
@@ -225,10 +226,10 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         println!("{} : aucune signature", file.display());
     } else {
         println!(
-            "{} : {} signature(s), {} révision(s)",
+            "{} : {}, {}",
             file.display(),
-            report.signatures.len(),
-            report.revisions
+            french::count(report.signatures.len(), "signature", "signatures"),
+            french::count(report.revisions, "révision", "révisions")
         );
         for s in &report.signatures {
             println!("  - {}", describe_signature(s));

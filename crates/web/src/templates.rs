@@ -152,6 +152,10 @@ fn environment() -> &'static Environment<'static> {
         env.add_global("script_url", crate::assets::script_url());
         // The page of the main navigation a template is on, when it is one of them.
         env.add_global("nav", "");
+        // "1 demande", "3 demandes": real plurals, never "demande(s)".
+        env.add_filter("count", |n: usize, singular: String, plural: String| {
+            parapheur_app::domain::french::count(n, &singular, &plural)
+        });
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");

@@ -39,3 +39,13 @@ async fn the_status_list_opens_on_an_empty_choice_that_changes_nothing() {
     let after = site.app.store().item(site.a.id, item.id).await.unwrap();
     assert_eq!(after.status, item.status);
 }
+
+/// Error messages are sentences: "Filtre invalide…", not "filtre invalide…".
+#[tokio::test]
+async fn error_messages_start_with_a_capital() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/registre?canal=telepathie", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("<p>Filtre invalide"), "{page}");
+}

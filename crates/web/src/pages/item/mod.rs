@@ -106,7 +106,10 @@ pub(crate) async fn render_item(
                 TextStatus::Extracted {
                     ocr_pages: Some(pages),
                 } => {
-                    format!("texte reconnu (OCR, {pages} page(s))")
+                    format!(
+                        "texte reconnu (OCR, {})",
+                        parapheur_app::domain::french::count(pages as usize, "page", "pages")
+                    )
                 }
                 TextStatus::Extracted { ocr_pages: None } => "texte extrait".to_owned(),
                 TextStatus::NotExtracted { reason } => format!(

@@ -110,7 +110,9 @@ pub(crate) async fn verification_page_with(
             .await
         {
             Ok(report) => (Some(report), error),
-            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => (None, Some(e.to_string())),
+            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+                (None, Some(e.user_message()))
+            }
             Err(e) => return Err(e.into()),
         },
     };
