@@ -1,6 +1,9 @@
 //! What people saw wrong on the demo (issue 17): each test fails on the old behaviour.
 
 use axum::http::StatusCode;
+use chrono::Utc;
+use parapheur_app::Actor;
+use parapheur_app::domain::NewContact;
 
 use crate::common::*;
 
@@ -38,6 +41,84 @@ async fn the_status_list_opens_on_an_empty_choice_that_changes_nothing() {
     assert!(page.contains("Choisissez le nouveau statut"), "{page}");
     let after = site.app.store().item(site.a.id, item.id).await.unwrap();
     assert_eq!(after.status, item.status);
+}
+
+async fn contact(site: &Site, contact: NewContact) -> uuid::Uuid {
+    let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+    let c = tx
+        .insert_contact(site.a.id, &contact, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    c.id
+}
+
+fn person(first: &str, name: &str) -> NewContact {
+    NewContact {
+        first_name: Some(first.into()),
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// The contacts page printed "None" for a missing email or phone, sorted "Émery" after
+/// "Fabre", said "contact(s)", and did not find "Martin Jeanne".
+#[tokio::test]
+async fn the_contacts_page_reads_as_french() {
+    let site = site().await;
+    contact(&site, person("Jeanne", "Martin")).await;
+    contact(&site, person("Paul", "Fabre")).await;
+    contact(&site, person("Lucie", "Émery")).await;
+    contact(&site, person("Jules", "Durand")).await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/contacts", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("None"), "{page}");
+    assert!(
+        page.contains("4 contacts") && !page.contains("(s)"),
+        "{page}"
+    );
+    let at = |name: &str| page.find(name).unwrap_or_else(|| panic!("{name}: {page}"));
+    assert!(
+        at("Jules Durand") < at("Lucie Émery") && at("Lucie Émery") < at("Paul Fabre"),
+        "not in French order: {page}"
+    );
+    let (_, _, page) = send(&site, get("/contacts?q=Martin+Jeanne", Some(&cookie))).await;
+    assert!(
+        page.contains("Jeanne Martin") && page.contains("1 contact "),
+        "{page}"
+    );
+    let (_, _, page) = send(&site, get("/contacts?q=jeanne+fabre", Some(&cookie))).await;
+    assert!(page.contains("Aucun contact"), "{page}");
+}
+
+/// Services and users in French order too (the demo's "État civil" came last).
+#[tokio::test]
+async fn services_sort_accents_as_letters() {
+    let site = site().await;
+    for (code, name) in [
+        ("urbanisme", "Urbanisme"),
+        ("etat-civil", "État civil"),
+        ("accueil", "Accueil"),
+    ] {
+        site.app
+            .add_service(&site.a, code, name, &Actor::System("test"), Utc::now())
+            .await
+            .unwrap();
+    }
+    let names: Vec<String> = site
+        .app
+        .services(site.a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let at = |name: &str| names.iter().position(|n| n == name).unwrap();
+    assert!(
+        at("Accueil") < at("État civil") && at("État civil") < at("Urbanisme"),
+        "{names:?}"
+    );
 }
 
 /// Error messages are sentences: "Filtre invalide…", not "filtre invalide…".
