@@ -159,6 +159,7 @@ fn environment() -> &'static Environment<'static> {
             }
         });
         env.add_global("script_url", crate::assets::script_url());
+        env.add_global("icon_url", crate::assets::icon_url());
         // The page of the main navigation a template is on, when it is one of them.
         env.add_global("nav", "");
         // "1 demande", "3 demandes": real plurals, never "demande(s)".

@@ -1,6 +1,6 @@
 //! What people saw wrong on the demo (issue 17): each test fails on the old behaviour.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::domain::NewContact;
@@ -119,6 +119,35 @@ async fn services_sort_accents_as_letters() {
         at("Accueil") < at("État civil") && at("État civil") < at("Urbanisme"),
         "{names:?}"
     );
+}
+
+/// Every page asked for /favicon.ico, which answered 404: pages now declare an icon of
+/// our own origin, which the CSP allows.
+#[tokio::test]
+async fn pages_declare_an_icon_that_is_served() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    for (path, cookie) in [
+        ("/connexion", None),
+        ("/demarches/01004", None),
+        ("/a-traiter", Some(cookie.as_str())),
+    ] {
+        let (status, _, page) = send(&site, get(path, cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let icon = page
+            .split("<link rel=\"icon\" href=\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path} declares no icon: {page}"))
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#x2f;", "/");
+        assert!(icon.starts_with("/static/"), "{icon}");
+        let (status, headers, body) = send(&site, get(&icon, None)).await;
+        assert_eq!(status, StatusCode::OK, "{icon}");
+        assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), "image/svg+xml");
+        assert!(body.starts_with("<svg"));
+    }
 }
 
 /// Error messages are sentences: "Filtre invalide…", not "filtre invalide…".
