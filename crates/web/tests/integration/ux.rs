@@ -4,6 +4,9 @@ use axum::http::{StatusCode, header};
 use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::domain::NewContact;
+use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
+use parapheur_app::domain::Status;
+use parapheur_app::parapheur::SignerProof;
 
 use crate::common::*;
 
@@ -158,4 +161,73 @@ async fn error_messages_start_with_a_capital() {
     let (status, _, page) = send(&site, get("/registre?canal=telepathie", Some(&cookie))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("<p>Filtre invalide"), "{page}");
+}
+
+/// The times of a circuit's steps were UTC, an hour or two off in France.
+#[tokio::test]
+async fn the_signing_page_shows_local_times() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande de salle").await.item;
+    let user = |email: &'static str| {
+        let site = &site;
+        async move {
+            site.app
+                .store()
+                .user_by_email(site.a.id, email)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let admin = user("admin@a.test").await;
+    let maire = user("maire@a.test").await;
+    let author = Actor::User(admin.id);
+    let now = Utc::now();
+    let folder = site
+        .app
+        .draft_letter(&site.a, &author, item.id, None, now)
+        .await
+        .unwrap();
+    let circuit = CircuitDef {
+        stages: vec![
+            vec![StepDef {
+                kind: StepKind::Visa,
+                user_id: Some(admin.id),
+            }],
+            vec![StepDef {
+                kind: StepKind::Signature,
+                user_id: Some(maire.id),
+            }],
+        ],
+    };
+    site.app
+        .start_circuit(&site.a, &author, folder.id, &circuit, now)
+        .await
+        .unwrap();
+    site.app
+        .act_on_folder(
+            &site.a,
+            &author,
+            folder.id,
+            Action::Approve,
+            SignerProof::default(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    let (status, _, page) = send(
+        &site,
+        get(&format!("/parapheur/{}", folder.id), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = page.replace("&#x2f;", "/");
+    let local = parapheur_app::domain::clock::local_instant(now, site.a.zone());
+    let utc = now.format("%d/%m/%Y %H:%M").to_string();
+    assert!(page.contains(&local), "no {local}: {page}");
+    assert!(!page.contains(&utc), "{utc} (UTC) shown: {page}");
+    // Nothing of this is the status list's doing: the item is still in its circuit.
+    let after = site.app.store().item(site.a.id, item.id).await.unwrap();
+    assert_ne!(after.status, Status::Closed);
 }
