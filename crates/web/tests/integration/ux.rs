@@ -5,7 +5,8 @@ use chrono::Utc;
 use parapheur_app::Actor;
 use parapheur_app::domain::NewContact;
 use parapheur_app::domain::circuit::{Action, CircuitDef, StepDef, StepKind};
-use parapheur_app::domain::Status;
+use parapheur_app::domain::item::NewItem;
+use parapheur_app::domain::{Channel, Status};
 use parapheur_app::parapheur::SignerProof;
 
 use crate::common::*;
@@ -161,6 +162,44 @@ async fn error_messages_start_with_a_capital() {
     let (status, _, page) = send(&site, get("/registre?canal=telepathie", Some(&cookie))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("<p>Filtre invalide"), "{page}");
+}
+
+/// "Répondre par courriel" was offered for a paper letter whose sender has no email.
+#[tokio::test]
+async fn a_reply_by_email_is_offered_only_to_a_sender_with_an_address() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    for (email, offered) in [(None, false), (Some("jeanne@example.org"), true)] {
+        let sender = contact(
+            &site,
+            NewContact {
+                email: email.map(str::to_owned),
+                ..person("Jeanne", "Martin")
+            },
+        )
+        .await;
+        let mut letter = NewItem::incoming(Channel::Paper, "Lettre", today);
+        letter.sender_ids = vec![sender];
+        let item = site
+            .app
+            .register(
+                &site.a,
+                &Actor::System("test"),
+                letter,
+                Vec::new(),
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+            .item;
+        let (_, _, page) = send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+        assert_eq!(
+            page.contains("Répondre par courriel"),
+            offered,
+            "sender email {email:?}"
+        );
+    }
 }
 
 /// The times of a circuit's steps were UTC, an hour or two off in France.
