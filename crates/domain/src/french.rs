@@ -107,6 +107,16 @@ pub fn sort_key(name: &str) -> (String, String) {
     (crate::contact::fold(name), name.to_owned())
 }
 
+/// "Madame", "Monsieur", or "Madame, Monsieur" when the civility is unknown: how a letter
+/// or an email addresses its reader (followed by a comma as it opens, and repeated in the
+/// closing formula).
+pub fn salutation(civility: Option<&str>) -> String {
+    match civility.map(str::trim) {
+        Some(c) if !c.is_empty() => c.to_owned(),
+        _ => "Madame, Monsieur".to_owned(),
+    }
+}
+
 /// A size in French binary units: `"512 octets"`, `"1,5 Ko"`, `"64 Mo"`, `"1,2 Go"`.
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["Ko", "Mo", "Go", "To"];
@@ -146,6 +156,14 @@ mod tests {
             names,
             ["Dupont", "Émile Bernard", "eric", "Fabre", "Zoé Abel"]
         );
+    }
+
+    #[test]
+    fn the_salutation_follows_the_civility() {
+        assert_eq!(salutation(Some("Monsieur")), "Monsieur");
+        assert_eq!(salutation(Some("Madame")), "Madame");
+        assert_eq!(salutation(Some(" ")), "Madame, Monsieur");
+        assert_eq!(salutation(None), "Madame, Monsieur");
     }
 
     #[test]
