@@ -45,6 +45,9 @@ pub struct Config {
     /// The address citizens reach this server at, for the links in emails
     /// (`public_url` in the file, `PARAPHEUR_PUBLIC_URL`).
     pub public_url: String,
+    /// Whether `public_url` was set rather than defaulted: a default follows the address
+    /// the server listens on ([`Config::listening_on`]).
+    pub public_url_configured: bool,
     /// The SMTP server outgoing email goes through (`[smtp]`); without it, email waits in
     /// the outbox.
     pub smtp: Option<SmtpSetting>,
@@ -262,9 +265,9 @@ impl Config {
                 "lock_timeout_ms (PARAPHEUR_LOCK_TIMEOUT_MS) : au moins 1".into(),
             ));
         }
-        let public_url = env("PARAPHEUR_PUBLIC_URL")
-            .or(settings.public_url)
-            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
+        let configured_url = env("PARAPHEUR_PUBLIC_URL").or(settings.public_url);
+        let public_url_configured = configured_url.is_some();
+        let public_url = configured_url.unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
         let tsa_url = env("PARAPHEUR_TSA_URL").or(settings.tsa_url);
         let outbound_internal_addresses = env_bool(
             "PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES",
@@ -306,6 +309,7 @@ impl Config {
                 .unwrap_or_else(|| data_dir.join("anchors")),
             drop_folders: settings.drop_folder,
             public_url: checked_url("public_url (PARAPHEUR_PUBLIC_URL)", &public_url)?,
+            public_url_configured,
             smtp: settings.smtp,
             tsa_url: tsa_url
                 .map(|u| checked_url("tsa_url (PARAPHEUR_TSA_URL)", &u))
@@ -341,6 +345,7 @@ impl Config {
             anchors_dir: data_dir.join("anchors"),
             drop_folders: Vec::new(),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
+            public_url_configured: false,
             smtp: None,
             tsa_url: None,
             tsa_ca: None,
@@ -375,6 +380,24 @@ impl Config {
                     file.display()
                 ))
             })
+    }
+
+    /// The configuration of a server listening on `listen`: without a configured
+    /// `public_url`, links sent to citizens point to that address (a server started on
+    /// another port than 8080 would otherwise send links that lead nowhere). An unspecified
+    /// address (0.0.0.0, ::) becomes the loopback of its family.
+    pub fn listening_on(mut self, listen: std::net::SocketAddr) -> Config {
+        if !self.public_url_configured {
+            let mut reachable = listen;
+            if listen.ip().is_unspecified() {
+                reachable.set_ip(match listen {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            self.public_url = format!("http://{reachable}");
+        }
+        self
     }
 
     /// Session cookies are marked Secure when citizens and staff reach the server over
@@ -621,6 +644,27 @@ fn parse_proxies(list: Vec<String>) -> Result<Vec<std::net::IpAddr>, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_public_url_follows_the_listen_address_and_a_setting_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let config = Config::load(dir.path(), None).unwrap().listening_on(listen);
+        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        let any: std::net::SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        let config = Config::load(dir.path(), None).unwrap().listening_on(any);
+        assert_eq!(config.public_url, "http://127.0.0.1:9000");
+        let any6: std::net::SocketAddr = "[::]:9000".parse().unwrap();
+        let config = Config::load(dir.path(), None).unwrap().listening_on(any6);
+        assert_eq!(config.public_url, "http://[::1]:9000");
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "public_url = 'https://courrier.mairie.fr'\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap().listening_on(listen);
+        assert_eq!(config.public_url, "https://courrier.mairie.fr");
+    }
 
     #[test]
     fn a_bad_config_file_is_named() {

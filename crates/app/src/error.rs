@@ -179,6 +179,11 @@ impl AppError {
     /// What the person is told, in French. A fault is not described (its detail goes to
     /// the log); a refusal says what to change; an unavailable service says to retry.
     pub fn user_message(&self) -> String {
+        // Read alone on a page, a message is a sentence: a capital first.
+        parapheur_domain::french::sentence(&self.lowercase_message())
+    }
+
+    fn lowercase_message(&self) -> String {
         match (self.kind(), self) {
             (
                 _,
@@ -269,11 +274,10 @@ mod tests {
         ];
         for (error, kind, message, status, exit) in cases {
             assert_eq!(error.kind(), kind, "{error}");
-            assert!(
-                error.user_message().contains(message),
-                "{}",
-                error.user_message()
-            );
+            let read = error.user_message();
+            assert!(read.contains(&message[1..]), "{read}");
+            // Shown alone on a page: a sentence, with its capital.
+            assert!(read.starts_with(char::is_uppercase), "{read}");
             assert_eq!(kind.http_status(), status);
             assert_eq!(kind.exit_code(), exit);
         }

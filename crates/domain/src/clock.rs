@@ -7,7 +7,11 @@
 //! summer-time rules (Metropolitan France, Saint-Pierre-et-Miquelon) and their history.
 
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
+
+/// Metropolitan France's legal time: where no commune says otherwise (a file verified
+/// outside any register).
+pub const PARIS: Tz = chrono_tz::Europe::Paris;
 
 /// INSEE codes of the communes of the Marquesas Islands (UTC-9:30).
 const MARQUESAS: [&str; 6] = [
@@ -49,6 +53,14 @@ pub fn utc_offset_minutes(now: DateTime<Utc>, zone: Tz) -> i64 {
             .fix()
             .local_minus_utc(),
     ) / 60
+}
+
+/// "06/12/2026 à 14:05": an instant as the clocks of `zone` showed it, never in UTC
+/// (which reads an hour or two off in France).
+pub fn local_instant(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone)
+        .format("%d/%m/%Y à %H:%M")
+        .to_string()
 }
 
 /// The civil date in `zone` at instant `now`.

@@ -86,6 +86,37 @@ pub fn of_name(name: &str) -> String {
     }
 }
 
+/// "Le registre est occupé": a message as a sentence, its first letter a capital.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// "0 demande", "1 demande", "3 demandes": a count and its noun, singular below 2 as French
+/// counts. `plural` is given whole for nouns that do not take an s ("travaux", "avis").
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n >= 2 { plural } else { singular })
+}
+
+/// A key that sorts French names as a reader expects: accents and case do not count
+/// ("Émile" between "Dupont" and "Fabre", not after "Zoé"); the name itself breaks ties.
+pub fn sort_key(name: &str) -> (String, String) {
+    (crate::contact::fold(name), name.to_owned())
+}
+
+/// "Madame", "Monsieur", or "Madame, Monsieur" when the civility is unknown: how a letter
+/// or an email addresses its reader (followed by a comma as it opens, and repeated in the
+/// closing formula).
+pub fn salutation(civility: Option<&str>) -> String {
+    match civility.map(str::trim) {
+        Some(c) if !c.is_empty() => c.to_owned(),
+        _ => "Madame, Monsieur".to_owned(),
+    }
+}
+
 /// A size in French binary units: `"512 octets"`, `"1,5 Ko"`, `"64 Mo"`, `"1,2 Go"`.
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["Ko", "Mo", "Go", "To"];
@@ -110,6 +141,30 @@ pub fn size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_counts_and_sorting() {
+        assert_eq!(sentence("introuvable : rien"), "Introuvable : rien");
+        assert_eq!(sentence("échec"), "Échec");
+        assert_eq!(sentence(""), "");
+        assert_eq!(count(0, "demande", "demandes"), "0 demande");
+        assert_eq!(count(1, "demande", "demandes"), "1 demande");
+        assert_eq!(count(2, "demande", "demandes"), "2 demandes");
+        let mut names = vec!["Zoé Abel", "Émile Bernard", "Dupont", "eric", "Fabre"];
+        names.sort_by_key(|n| sort_key(n));
+        assert_eq!(
+            names,
+            ["Dupont", "Émile Bernard", "eric", "Fabre", "Zoé Abel"]
+        );
+    }
+
+    #[test]
+    fn the_salutation_follows_the_civility() {
+        assert_eq!(salutation(Some("Monsieur")), "Monsieur");
+        assert_eq!(salutation(Some("Madame")), "Madame");
+        assert_eq!(salutation(Some(" ")), "Madame, Monsieur");
+        assert_eq!(salutation(None), "Madame, Monsieur");
+    }
 
     #[test]
     fn sizes_in_french_units() {

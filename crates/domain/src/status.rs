@@ -187,6 +187,19 @@ impl Status {
             Status::Destroyed => "détruit",
         }
     }
+
+    /// What the citizen who made a request reads of its state (the tracking page): the
+    /// office's steps (qualified, assigned, in a circuit of signatures) mean nothing to
+    /// them, and the words agree with "demande", which is feminine.
+    pub fn citizen_label_fr(self) -> &'static str {
+        match self {
+            Status::ToQualify | Status::Registered => "reçue, en attente de traitement",
+            Status::Assigned | Status::InProgress | Status::InCircuit => "en cours de traitement",
+            Status::AwaitingDocuments => "en attente de pièces de votre part",
+            Status::ReplySent => "réponse envoyée",
+            Status::Closed | Status::Archived | Status::Destroyed => "traitée",
+        }
+    }
 }
 
 impl fmt::Display for Status {
@@ -209,6 +222,17 @@ impl FromStr for Status {
 mod tests {
     use super::Status::*;
     use super::*;
+
+    #[test]
+    fn citizens_read_no_internal_step() {
+        assert_eq!(Assigned.citizen_label_fr(), "en cours de traitement");
+        for s in Status::ALL {
+            let read = s.citizen_label_fr();
+            for internal in ["affecté", "qualifier", "visa", "détruit", "archivé"] {
+                assert!(!read.contains(internal), "{s:?}: {read}");
+            }
+        }
+    }
 
     /// The whole machine written out as a matrix, row = from, column = to, in `Status::ALL`
     /// order. Every one of the 100 pairs is checked against it.

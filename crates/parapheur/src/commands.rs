@@ -19,7 +19,7 @@ use crate::cli::{
     JournalCommand, RegisterArgs,
 };
 use crate::output;
-use crate::target::{CommuneTarget, Target, config, open, open_commune};
+use crate::target::{CommuneTarget, Target, config, open, open_commune, open_with};
 
 const CLI: Actor = Actor::System("cli");
 
@@ -69,8 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { target, listen } => {
-            let config = config(&target)?;
-            let mut app = open(&target).await?;
+            let config = config(&target)?.listening_on(listen);
+            let mut app = open_with(&target, &config).await?;
             app.set_layout(layout_in_child());
             parapheur_app::background::spawn(&app, &config);
             crate::memory::spawn_trimmer();
@@ -274,7 +274,8 @@ async fn demo(
     no_serve: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&data, None)?;
+    // The demo's letters and emails carry links to the address it is served at.
+    let config = Config::load(&data, None)?.listening_on(listen);
     config.ensure_master_key()?;
     let mut app = App::open(&config).await?;
     // Also while seeding: the demo's letters leave no typst memory behind in the server.

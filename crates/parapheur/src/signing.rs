@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
+use parapheur_app::domain::french;
 use parapheur_app::parapheur::describe_signature;
 use parapheur_app::parapheur::keys::{KeyOwner, pem_chain};
 use parapheur_app::signing as parapheur_signing;
@@ -172,6 +173,8 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         signers: read_pems(&trust)?,
         time_stamping: read_pems(&tsa_trust)?,
     };
+    // Times are read in the commune's legal time, Paris's without a register.
+    let mut zone = parapheur_app::domain::clock::PARIS;
     if let (Some(insee), Some(data)) = (commune, data) {
         let target = CommuneTarget {
             target: Target { data, database_url },
@@ -179,6 +182,7 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         };
         let app = open(&target.target).await?;
         let commune = app.commune(&target.commune).await?;
+        zone = commune.zone();
         anchors.signers.extend(app.trusted_roots(&commune).await?);
         anchors
             .time_stamping
@@ -225,13 +229,13 @@ pub async fn pdf(command: PdfCommand, json: bool) -> anyhow::Result<ExitCode> {
         println!("{} : aucune signature", file.display());
     } else {
         println!(
-            "{} : {} signature(s), {} révision(s)",
+            "{} : {}, {}",
             file.display(),
-            report.signatures.len(),
-            report.revisions
+            french::count(report.signatures.len(), "signature", "signatures"),
+            french::count(report.revisions, "révision", "révisions")
         );
         for s in &report.signatures {
-            println!("  - {}", describe_signature(s));
+            println!("  - {}", describe_signature(s, zone));
         }
         println!(
             "{}",

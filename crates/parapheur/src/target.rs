@@ -39,7 +39,11 @@ pub(crate) fn config(target: &Target) -> anyhow::Result<Config> {
 
 /// Opens an existing register; a missing one is an error, not an empty new register.
 pub(crate) async fn open(target: &Target) -> anyhow::Result<App> {
-    let config = config(target)?;
+    open_with(target, &config(target)?).await
+}
+
+/// [`open`] with a configuration already read (and maybe adjusted, as by `serve`).
+pub(crate) async fn open_with(target: &Target, config: &Config) -> anyhow::Result<App> {
     if !config.is_initialised() {
         bail!(
             "aucun registre dans {} : créez-le avec « parapheur init --data {} --commune INSEE --admin EMAIL »",
@@ -47,7 +51,7 @@ pub(crate) async fn open(target: &Target) -> anyhow::Result<App> {
             target.data.display()
         );
     }
-    Ok(App::open(&config).await?)
+    Ok(App::open(config).await?)
 }
 
 pub(crate) async fn open_commune(target: &CommuneTarget) -> anyhow::Result<(App, Commune)> {

@@ -2259,7 +2259,7 @@ fn a_pdf_signed_twice_by_another_stack_is_valid() {
     let out = run(&["pdf", "verify", p, "--trust", t]);
     assert_success(&out, "pdf verify");
     let text = stdout(&out);
-    assert!(text.contains("2 signature(s), 3 révision(s)"), "{text}");
+    assert!(text.contains("2 signatures, 3 révisions"), "{text}");
     assert!(
         text.contains("Alice Lefèvre") && text.contains("Bob Marchand"),
         "{text}"

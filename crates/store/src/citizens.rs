@@ -291,13 +291,16 @@ impl Store {
         &self,
         commune_id: Uuid,
     ) -> Result<Vec<ReplyTemplateRow>, StoreError> {
-        sqlx::query("SELECT * FROM reply_templates WHERE commune_id = $1 ORDER BY name, code")
-            .bind(commune_id.to_string())
-            .fetch_all(self.reader())
-            .await?
-            .iter()
-            .map(template_from_row)
-            .collect()
+        let mut templates =
+            sqlx::query("SELECT * FROM reply_templates WHERE commune_id = $1 ORDER BY code")
+                .bind(commune_id.to_string())
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(template_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+        templates.sort_by_cached_key(|t| parapheur_domain::french::sort_key(&t.name));
+        Ok(templates)
     }
 
     pub async fn reply_template(

@@ -1,6 +1,7 @@
 //! Contacts and likely duplicates.
 
 use parapheur_domain::contact::{Contact, ContactKind, NewContact};
+use parapheur_domain::french::sort_key;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -41,28 +42,50 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("contact"))
     }
 
-    /// Contacts whose name, first name, organisation or email starts with or contains `q`.
+    /// Contacts whose name, first name, organisation or email contains each word of `q`,
+    /// in any order ("Martin Jeanne" finds Jeanne Martin), in French order of names.
     pub async fn search_contacts(
         &self,
         commune_id: Uuid,
         q: &str,
         limit: i64,
     ) -> Result<Vec<Contact>, StoreError> {
-        let pattern = format!("%{}%", q.trim().to_lowercase());
-        sqlx::query(
+        // Four words are enough to find anyone; a slot without a word matches everything.
+        let mut words = q
+            .split_whitespace()
+            .map(|w| format!("%{}%", w.to_lowercase()));
+        let mut slot = || words.next().unwrap_or_else(|| "%".to_owned());
+        let mut contacts = sqlx::query(
             "SELECT * FROM contacts WHERE commune_id = $1 AND merged_into IS NULL
-               AND (lower(name) LIKE $2 OR lower(coalesce(first_name, '')) LIKE $2
-                    OR lower(coalesce(organisation, '')) LIKE $2 OR coalesce(email_key, '') LIKE $2)
-             ORDER BY name, first_name LIMIT $3",
+               AND (lower(name) LIKE $3 OR lower(coalesce(first_name, '')) LIKE $3
+                    OR lower(coalesce(organisation, '')) LIKE $3 OR coalesce(email_key, '') LIKE $3)
+               AND (lower(name) LIKE $4 OR lower(coalesce(first_name, '')) LIKE $4
+                    OR lower(coalesce(organisation, '')) LIKE $4 OR coalesce(email_key, '') LIKE $4)
+               AND (lower(name) LIKE $5 OR lower(coalesce(first_name, '')) LIKE $5
+                    OR lower(coalesce(organisation, '')) LIKE $5 OR coalesce(email_key, '') LIKE $5)
+               AND (lower(name) LIKE $6 OR lower(coalesce(first_name, '')) LIKE $6
+                    OR lower(coalesce(organisation, '')) LIKE $6 OR coalesce(email_key, '') LIKE $6)
+             ORDER BY name, first_name LIMIT $2",
         )
         .bind(commune_id.to_string())
-        .bind(pattern)
         .bind(limit)
+        .bind(slot())
+        .bind(slot())
+        .bind(slot())
+        .bind(slot())
         .fetch_all(self.reader())
         .await?
         .iter()
         .map(contact_from_row)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+        // Byte order puts "Étienne" after "Zola": the page shows French order.
+        contacts.sort_by_cached_key(|c| {
+            (
+                sort_key(&c.name),
+                sort_key(c.first_name.as_deref().unwrap_or("")),
+            )
+        });
+        Ok(contacts)
     }
 
     /// Existing contacts that are probably the same as `candidate`: same email, same phone,

@@ -349,13 +349,15 @@ impl Store {
         &self,
         commune_id: Uuid,
     ) -> Result<Vec<CircuitTemplateRow>, StoreError> {
-        sqlx::query("SELECT * FROM circuit_templates WHERE commune_id = $1 ORDER BY name")
+        let mut templates = sqlx::query("SELECT * FROM circuit_templates WHERE commune_id = $1")
             .bind(commune_id.to_string())
             .fetch_all(self.reader())
             .await?
             .iter()
             .map(circuit_template_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        templates.sort_by_cached_key(|t| parapheur_domain::french::sort_key(&t.name));
+        Ok(templates)
     }
 
     /// The delegations of a commune that are not revoked and end on or after `from`.

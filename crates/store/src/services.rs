@@ -1,5 +1,6 @@
 //! Services of a commune (accueil, urbanisme, état civil…).
 
+use parapheur_domain::french::sort_key;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use uuid::Uuid;
@@ -22,13 +23,16 @@ pub struct Service {
 
 impl Store {
     pub async fn services(&self, commune_id: Uuid) -> Result<Vec<Service>, StoreError> {
-        sqlx::query("SELECT * FROM services WHERE commune_id = $1 ORDER BY active DESC, name")
+        let mut services = sqlx::query("SELECT * FROM services WHERE commune_id = $1")
             .bind(commune_id.to_string())
             .fetch_all(self.reader())
             .await?
             .iter()
             .map(|row| service_from_row(row, commune_id))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // In French order ("État civil" among the E), which neither database's byte order is.
+        services.sort_by_cached_key(|s| (!s.active, sort_key(&s.name)));
+        Ok(services)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Users of a commune and their roles.
 
 use parapheur_domain::Role;
+use parapheur_domain::french::sort_key;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -49,13 +50,16 @@ pub(crate) fn user_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<User,
 
 impl Store {
     pub async fn users(&self, commune_id: Uuid) -> Result<Vec<User>, StoreError> {
-        sqlx::query("SELECT * FROM users WHERE commune_id = $1 ORDER BY display_name")
+        let mut users = sqlx::query("SELECT * FROM users WHERE commune_id = $1")
             .bind(commune_id.to_string())
             .fetch_all(self.reader())
             .await?
             .iter()
             .map(user_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // In French order ("Élodie" among the E), which neither database's byte order is.
+        users.sort_by_cached_key(|u| sort_key(&u.display_name));
+        Ok(users)
     }
 
     pub async fn user_by_email(

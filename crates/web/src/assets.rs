@@ -12,6 +12,9 @@ const STYLE: &str = include_str!("../assets/style.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
 /// The proof of work of the public forms (citizens' pages only).
 const DEMANDE: &str = include_str!("../assets/demande.js");
+/// The tab's icon: declared by every page, so browsers do not ask for a missing
+/// /favicon.ico.
+const ICON: &str = include_str!("../assets/icon.svg");
 
 struct Asset {
     name: String,
@@ -42,6 +45,11 @@ fn assets() -> &'static [Asset] {
                 content_type: "text/javascript; charset=utf-8",
                 body: DEMANDE,
             },
+            Asset {
+                name: hashed("icone", "svg", ICON),
+                content_type: "image/svg+xml",
+                body: ICON,
+            },
         ]
     })
 }
@@ -59,6 +67,11 @@ pub fn script_url() -> String {
 /// The URL of the public forms' script (proof of work; forms post without it).
 pub fn demande_url() -> String {
     format!("/static/{}", assets()[2].name)
+}
+
+/// The URL of the tab's icon.
+pub fn icon_url() -> String {
+    format!("/static/{}", assets()[3].name)
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

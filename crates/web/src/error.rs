@@ -70,6 +70,8 @@ fn render_page(title: &str, message: &str, me: Option<&crate::session::Me>) -> S
 }
 
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    // The message may come from a use case's error, worded to follow a colon elsewhere.
+    let message = &parapheur_app::domain::french::sentence(message);
     let mut response = (status, Html(render_page(title, message, None))).into_response();
     response.extensions_mut().insert(ErrorPage {
         title: title.to_owned(),

@@ -157,9 +157,23 @@ fn environment() -> &'static Environment<'static> {
         // A misspelt variable is an error, never an empty string on the page (`if` tests
         // of a variable that may be absent stay allowed).
         env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
+        // An absent value (an unknown email, a phone not given) prints as nothing, never
+        // as "None" in a table cell.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() {
+                Ok(())
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         env.add_global("script_url", crate::assets::script_url());
+        env.add_global("icon_url", crate::assets::icon_url());
         // The page of the main navigation a template is on, when it is one of them.
         env.add_global("nav", "");
+        // "1 demande", "3 demandes": real plurals, never "demande(s)".
+        env.add_filter("count", |n: usize, singular: String, plural: String| {
+            parapheur_app::domain::french::count(n, &singular, &plural)
+        });
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");

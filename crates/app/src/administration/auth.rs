@@ -156,7 +156,7 @@ mod limiter_tests {
 pub enum LoginError {
     #[error("adresse ou mot de passe incorrect")]
     BadCredentials,
-    #[error("trop de tentatives de connexion : réessayez dans {0} minute(s)")]
+    #[error("trop de tentatives de connexion : réessayez dans {} minute{}", .0, if *.0 >= 2 { "s" } else { "" })]
     TooManyAttempts(i64),
     /// The same email and password open accounts in several communes: choose one.
     #[error("ce compte existe dans plusieurs communes : choisissez-en une")]

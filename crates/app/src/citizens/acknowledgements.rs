@@ -40,7 +40,10 @@ fn ack_letter(
         reference: Some(format!("Réf. : {}", ack.reference)),
         subject: format!("Objet : {}", ack.title),
         title: Some(ack.title.clone()),
-        opening: Some("Madame, Monsieur,".to_owned()),
+        opening: Some(format!(
+            "{},",
+            french::salutation(recipient.and_then(|c| c.civility.as_deref()))
+        )),
         sections: ack
             .sections
             .iter()

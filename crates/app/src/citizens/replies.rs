@@ -64,17 +64,14 @@ impl App {
             // (senders of emails never give one).
             put(
                 "contact.civilite",
-                c.civility
-                    .clone()
-                    .filter(|c| !c.trim().is_empty())
-                    .unwrap_or_else(|| "Madame, Monsieur".to_owned()),
+                french::salutation(c.civility.as_deref()),
             );
             put("contact.prenom", c.first_name.clone().unwrap_or_default());
             put("contact.nom", c.name.clone());
             put("contact.nom_complet", c.display_name());
             put("contact.adresse", address_block(c).join("\n"));
         } else {
-            put("contact.civilite", "Madame, Monsieur".to_owned());
+            put("contact.civilite", french::salutation(None));
             for k in [
                 "contact.prenom",
                 "contact.nom",

@@ -282,11 +282,11 @@ impl App {
         let system = Actor::System("demo");
         let mut new_contacts = Vec::new();
         for i in 0..70 {
-            let first = *rng.pick(FIRST_NAMES);
+            let (first, civility) = *rng.pick(FIRST_NAMES);
             let last = *rng.pick(LAST_NAMES);
             let has_email = rng.chance(60);
             new_contacts.push(NewContact {
-                civility: Some(if i % 2 == 0 { "Madame" } else { "Monsieur" }.into()),
+                civility: Some(civility.into()),
                 first_name: Some(first.into()),
                 name: last.into(),
                 address: Some(format!("{} {}", 1 + rng.below(60), rng.pick(STREETS))),

@@ -58,6 +58,8 @@ impl App {
             return Err(AppError::invalid("on répond à un courrier reçu"));
         }
         let values = self.template_values(commune, actor, &item, now).await?;
+        // Already "Madame, Monsieur" when the civility is unknown.
+        let salutation = french::salutation(values.get("contact.civilite").map(String::as_str));
         let (subject, body) = match template_code.filter(|c| !c.is_empty()) {
             Some(code) => {
                 let template = self
@@ -78,16 +80,7 @@ impl App {
                 format!("Votre demande n° {}", item.chrono),
                 format!(
                     "{},\n\n\n\nJe vous prie d'agréer, {}, l'expression de mes salutations distinguées.",
-                    values
-                        .get("contact.civilite")
-                        .filter(|c| !c.is_empty())
-                        .cloned()
-                        .unwrap_or_else(|| "Madame, Monsieur".to_owned()),
-                    values
-                        .get("contact.civilite")
-                        .filter(|c| !c.is_empty())
-                        .cloned()
-                        .unwrap_or_else(|| "Madame, Monsieur".to_owned()),
+                    salutation, salutation,
                 ),
             ),
         };

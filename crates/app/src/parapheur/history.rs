@@ -145,7 +145,11 @@ impl App {
                 } else {
                     Vec::new()
                 },
-                list: report.signatures.iter().map(describe_signature).collect(),
+                list: report
+                    .signatures
+                    .iter()
+                    .map(|s| describe_signature(s, commune.zone()))
+                    .collect(),
             });
         }
         let doc = LetterDocument {

@@ -74,8 +74,12 @@ impl App {
                     reply_to: self.reply_to(commune, &settings),
                     subject: format!("{}{reference}", before.subject),
                     text: format!(
-                        "Madame, Monsieur,\n\nVeuillez trouver ci-joint la réponse de la mairie de {}, signée électroniquement.\n\n--\nMairie de {}",
-                        commune.name, commune.name
+                        "{},\n\nVeuillez trouver ci-joint la réponse de la mairie de {}, signée électroniquement.\n\n--\nMairie de {}",
+                        parapheur_domain::french::salutation(
+                            sender.as_ref().and_then(|c| c.civility.as_deref())
+                        ),
+                        commune.name,
+                        commune.name
                     ),
                     html: None,
                     attachments: vec![MailAttachment {

@@ -31,7 +31,12 @@ fn slot(zone: Option<SignatureZone>, n: usize) -> Option<[f32; 4]> {
 }
 
 /// One signature of a verification report, in a sentence (French).
-pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
+/// Times are read in `zone`, the commune's legal time.
+pub fn describe_signature(
+    s: &parapheur_signing::SignatureReport,
+    zone: parapheur_domain::clock::Tz,
+) -> String {
+    let at = |t| parapheur_domain::clock::local_instant(t, zone);
     use parapheur_signing::SignatureKind;
     let what = match s.kind {
         SignatureKind::DocumentTimeStamp => "horodatage du document par",
@@ -40,19 +45,15 @@ pub fn describe_signature(s: &parapheur_signing::SignatureReport) -> String {
     };
     let mut text = format!("{} : {what} {}", s.field_name, s.signer);
     match (s.timestamp, s.date_proven()) {
-        (Some(t), true) => text.push_str(&format!(
-            " le {} (date prouvée par horodatage)",
-            t.format("%d/%m/%Y %H:%M UTC")
-        )),
-        (Some(t), false) => text.push_str(&format!(
-            " le {} selon un horodatage non reconnu",
-            t.format("%d/%m/%Y %H:%M UTC")
-        )),
+        (Some(t), true) => text.push_str(&format!(" le {} (date prouvée par horodatage)", at(t))),
+        (Some(t), false) => {
+            text.push_str(&format!(" le {} selon un horodatage non reconnu", at(t)))
+        }
         (None, _) => {
             if let Some(t) = s.time {
                 text.push_str(&format!(
                     " le {} selon l'ordinateur du signataire (date non prouvée)",
-                    t.format("%d/%m/%Y %H:%M UTC")
+                    at(t)
                 ));
             }
         }

@@ -253,8 +253,8 @@ pub(crate) fn numbering_problem(sorted: &[i64], last_given: i64) -> Option<Strin
     (!missing.is_empty()).then(|| {
         let shown: Vec<String> = missing.iter().take(10).map(i64::to_string).collect();
         format!(
-            "{} numéro(s) manquant(s) : {}{}",
-            missing.len(),
+            "{} : {}{}",
+            parapheur_domain::french::count(missing.len(), "numéro manquant", "numéros manquants"),
             shown.join(", "),
             if missing.len() > 10 { "…" } else { "" }
         )
@@ -272,7 +272,7 @@ mod tests {
         assert!(
             numbering_problem(&[1, 3], 3)
                 .unwrap()
-                .contains("1 numéro(s) manquant(s) : 2")
+                .contains("1 numéro manquant : 2")
         );
         assert!(numbering_problem(&[1, 2], 4).unwrap().contains("3, 4"));
         assert!(numbering_problem(&[1, 2, 2], 2).unwrap().contains("double"));

@@ -1276,6 +1276,29 @@ async fn the_demo_is_complete_and_consistent(db: Db) {
         .unwrap();
     let channels: BTreeSet<_> = items.iter().map(|i| i.channel).collect();
     assert_eq!(channels.len(), Channel::ALL.len(), "{channels:?}");
+    // The demo's letters open with the contact's civility: Jean is "Monsieur", Marie
+    // "Madame" (they once alternated whatever the first name). Senders of emails give
+    // none, and their letters open with "Madame, Monsieur,".
+    let contacts = h
+        .app
+        .store()
+        .search_contacts(summary.commune.id, "", 1000)
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for c in &contacts {
+        let expected = match c.first_name.as_deref() {
+            Some("Jean" | "Philippe" | "Éric" | "Mohamed" | "Gérard") => "Monsieur",
+            Some("Marie" | "Nathalie" | "Hélène" | "Inès" | "Françoise") => "Madame",
+            _ => continue,
+        };
+        let Some(civility) = c.civility.as_deref() else {
+            continue;
+        };
+        assert_eq!(civility, expected, "{}", c.display_name());
+        checked += 1;
+    }
+    assert!(checked > 5, "{checked}");
     let statuses: BTreeSet<_> = items.iter().map(|i| i.status).collect();
     for s in [
         Status::Registered,

@@ -10,6 +10,7 @@ use parapheur_app::administration::views::Service;
 use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::views::InboundState;
 use parapheur_app::capture::{CaptureOutcome, Rule, RuleField};
+use parapheur_app::domain::french::count;
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -488,8 +489,10 @@ pub async fn poll_now(
     let (notice, error) = match state.app.poll_mailbox(&me.0.commune, &row, Utc::now).await {
         Ok(r) => (
             Some(format!(
-                "Relève faite : {} enregistré(s), {} rattaché(s), {} en quarantaine.",
-                r.registered, r.attached, r.quarantined
+                "Relève faite : {}, {}, {} en quarantaine.",
+                count(r.registered as usize, "enregistré", "enregistrés"),
+                count(r.attached as usize, "rattaché", "rattachés"),
+                r.quarantined
             )),
             None,
         ),

@@ -10,5 +10,6 @@ mod archives;
 mod matrix;
 mod public;
 mod trust;
+mod ux;
 mod verify;
 mod web;

@@ -765,3 +765,38 @@ async fn a_citizen_answer_with_a_pdf_joins_the_request() {
     let last = site.app.tracking(&token).await.unwrap();
     assert_eq!(last.messages.len(), after.messages.len());
 }
+
+/// The citizen read the office's own step, "Affecté": the tracking page now says what it
+/// means to them. The agent, for their part, may answer by email (the citizen gave one).
+#[tokio::test]
+async fn the_citizen_reads_a_citizens_wording_of_the_status() {
+    use parapheur_app::Change;
+    use parapheur_app::domain::Status;
+    let site = site_with_forms().await;
+    let (chrono, token) = submit_valid(&site, [192, 0, 2, 30], "Statut").await;
+    let item = site.app.item_by_chrono(site.a.id, &chrono).await.unwrap();
+    let system = Actor::System("test");
+    let steps: &[Status] = match item.status {
+        Status::ToQualify => &[Status::Registered, Status::Assigned],
+        _ => &[Status::Assigned],
+    };
+    for &to in steps {
+        site.app
+            .change_item(
+                &site.a,
+                &system,
+                item.id,
+                Change::Status { to, reason: None },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (status, _, page) = fetch(&site, get(&format!("/suivi/{token}"), None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("En cours de traitement"), "{page}");
+    assert!(!page.to_lowercase().contains("affecté"), "{page}");
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (_, _, page) = fetch(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+    assert!(page.contains("Répondre par courriel"), "{page}");
+}

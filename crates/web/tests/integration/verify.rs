@@ -53,7 +53,7 @@ async fn a_pdf_signed_twice_elsewhere_is_shown_signed_twice_and_intact() {
     let (status, _, page) = send(&site, get(&link, Some(&cookie))).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("arrete.pdf"), "{page}");
-    assert!(page.contains("3 révision(s)"), "{page}");
+    assert!(page.contains("3 révisions du fichier"), "{page}");
     assert!(
         page.contains("Les signatures sont intactes et rien d&#x27;interdit n&#x27;a été modifié après elles, mais la commune ne reconnaît pas le certificat"),
         "{page}"

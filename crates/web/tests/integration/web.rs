@@ -426,7 +426,7 @@ async fn the_register_lists_and_exports_only_this_commune() {
     );
     let (status, _, page) = send(&site, get("/registre?canal=telepathie", Some(&cookie))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(page.contains("filtre invalide"));
+    assert!(page.contains("Filtre invalide"), "{page}");
 }
 
 #[tokio::test]
@@ -810,7 +810,7 @@ async fn an_administrator_invites_changes_and_deactivates_users() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("adresse électronique invalide"), "{page}");
+    assert!(page.contains("Adresse électronique invalide"), "{page}");
     assert_eq!(site.app.store().users(site.a.id).await.unwrap().len(), 4);
     let (status, _, page) = send(
         &site,
@@ -935,7 +935,7 @@ async fn services_and_document_types_are_managed_and_used() {
         ),
     )
     .await;
-    assert!(page.contains("code de service invalide"), "{page}");
+    assert!(page.contains("Code de service invalide"), "{page}");
     let (_, _, page) = send(
         &site,
         post(
@@ -1569,7 +1569,7 @@ async fn quarantined_messages_are_listed_with_their_reason_and_retried() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("toujours illisible"), "{page}");
+    assert!(page.contains("Toujours illisible"), "{page}");
     // The original is there, byte for byte, downloaded (never shown inline).
     let (status, headers, body) = send(
         &site,

@@ -95,7 +95,7 @@ async fn doctypes_page(
         .map(|(d, active)| {
             ctx! {
                 code => d.code, label => d.label, delay => d.delay.label_fr(), silence => d.silence.label_fr(),
-                retention => format!("{} an(s), puis {}", d.retention.years, final_action_label(d.retention.final_action)),
+                retention => format!("{}, puis {}", parapheur_app::domain::french::count(d.retention.years as usize, "an", "ans"), final_action_label(d.retention.final_action)),
                 no_acknowledgement => d.no_acknowledgement, active,
             }
         })

@@ -21,6 +21,7 @@ use crate::session::{Me, Posted};
 pub struct StatusForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
     to: String,
     #[serde(default)]
     reason: String,
@@ -32,6 +33,12 @@ pub async fn change_status(
     Path(id): Path<String>,
     Posted(form): Posted<StatusForm>,
 ) -> Result<Response, WebError> {
+    // The list opens on an empty choice, so a click without choosing changes nothing.
+    if form.to.trim().is_empty() {
+        return Err(WebError::BadRequest(
+            "Choisissez le nouveau statut : rien n'a été changé.".into(),
+        ));
+    }
     let to: Status = form.to.parse().map_err(WebError::BadRequest)?;
     let reason = match form.reason.as_str() {
         "" => None,

@@ -83,9 +83,15 @@ pub(crate) async fn render_item(
     };
     let mut senders = Vec::new();
     let mut recipients = Vec::new();
+    // A reply by email goes to the first sender: offered only when they have an address.
+    let mut sender_email = None;
     for (role, contact_id) in store.item_contacts(item.id).await? {
-        let name = store.contact(commune.id, contact_id).await?.display_name();
+        let contact = store.contact(commune.id, contact_id).await?;
+        let name = contact.display_name();
         if role == "sender" {
+            if senders.is_empty() {
+                sender_email = contact.email.filter(|e| !e.trim().is_empty());
+            }
             senders.push(name)
         } else {
             recipients.push(name)
@@ -106,7 +112,10 @@ pub(crate) async fn render_item(
                 TextStatus::Extracted {
                     ocr_pages: Some(pages),
                 } => {
-                    format!("texte reconnu (OCR, {pages} page(s))")
+                    format!(
+                        "texte reconnu (OCR, {})",
+                        parapheur_app::domain::french::count(pages as usize, "page", "pages")
+                    )
                 }
                 TextStatus::Extracted { ocr_pages: None } => "texte extrait".to_owned(),
                 TextStatus::NotExtracted { reason } => format!(
@@ -334,7 +343,7 @@ pub(crate) async fn render_item(
             assignee => item.assignee_id.and_then(name_of_user),
             files, messages, suggestion, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
             links, link_kinds, thread, emails, alerts, can_acknowledge,
-            can_reply => incoming && item.status != Status::Destroyed,
+            can_reply => incoming && item.status != Status::Destroyed && sender_email.is_some(),
             letters, letter_templates,
             to_reconcile,
             today => today.format("%Y-%m-%d").to_string(),

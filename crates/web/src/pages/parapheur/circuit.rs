@@ -240,8 +240,12 @@ pub async fn sign_selection(
         .iter()
         .filter_map(|(_, r)| r.as_ref().err().map(|e| e.to_string()))
         .collect();
-    let notice = Some(format!("{done} courrier(s) signé(s) ou visé(s)"));
-    let error = (!failed.is_empty()).then(|| format!("refusé : {}", failed.join(" ; ")));
+    let notice = Some(parapheur_app::domain::french::count(
+        done,
+        "courrier signé ou visé",
+        "courriers signés ou visés",
+    ));
+    let error = (!failed.is_empty()).then(|| format!("Refusé : {}", failed.join(" ; ")));
     Ok(list_page(&state, &me, notice, error).await?.into_response())
 }
 

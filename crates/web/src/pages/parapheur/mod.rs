@@ -228,7 +228,7 @@ async fn folder_page(
                 number => n + 1, parallel, kind => s.kind.label_fr(), who => name(s.user_id),
                 state => state_label, done => s.state.is_done(), current => s.state == StepState::Current,
                 by => s.done_by.filter(|b| Some(*b) != s.user_id && !b.is_nil()).map(|b| name(Some(b))),
-                at => s.done_at.map(|t| t.format("%d/%m/%Y %H:%M").to_string()),
+                at => s.done_at.map(|t| crate::views::instant(t, commune)),
                 comment => s.comment,
                 opinions => s.opinions.iter().map(|o| ctx! {
                     of => name(Some(o.asked_of)), answer => o.answer,
@@ -237,7 +237,7 @@ async fn folder_page(
         })
         .collect();
     let rejection = circuit.as_ref().and_then(|c| c.rejection.as_ref()).map(|r| {
-        ctx! { by => name(Some(r.by)), comment => r.comment, at => r.at.format("%d/%m/%Y %H:%M").to_string() }
+        ctx! { by => name(Some(r.by)), comment => r.comment, at => crate::views::instant(r.at, commune) }
     });
     let waiting = state
         .app

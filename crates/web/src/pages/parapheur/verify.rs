@@ -110,14 +110,16 @@ pub(crate) async fn verification_page_with(
             .await
         {
             Ok(report) => (Some(report), error),
-            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => (None, Some(e.to_string())),
+            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+                (None, Some(e.user_message()))
+            }
             Err(e) => return Err(e.into()),
         },
     };
     let signatures: Vec<_> = report
         .iter()
         .flat_map(|r| r.signatures.iter())
-        .map(signature_view)
+        .map(|s| signature_view(s, me.0.commune.zone()))
         .collect();
     let verdict = report.as_ref().map(|r| {
         let sigs = &r.signatures;
@@ -150,7 +152,7 @@ pub(crate) async fn verification_page_with(
 /// What a person reads of one signature: who, what kind, when and whether that date is
 /// proven, intact or not, trusted or not and why, what changed after it (forbidden, then
 /// allowed), and the verdict.
-fn signature_view(s: &SignatureReport) -> minijinja::Value {
+fn signature_view(s: &SignatureReport, zone: parapheur_app::domain::clock::Tz) -> minijinja::Value {
     let kind = match s.kind {
         SignatureKind::Approval => "signature".to_owned(),
         SignatureKind::Certification { permission } => format!(
@@ -163,7 +165,7 @@ fn signature_view(s: &SignatureReport) -> minijinja::Value {
         ),
         SignatureKind::DocumentTimeStamp => "horodatage du document".to_owned(),
     };
-    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%d/%m/%Y à %H:%M UTC").to_string();
+    let at = |t| parapheur_app::domain::clock::local_instant(t, zone);
     let date = match (s.timestamp, s.date_proven()) {
         (Some(t), true) => Some(format!("{}, prouvée par un horodatage reconnu", at(t))),
         (Some(t), false) => Some(format!(

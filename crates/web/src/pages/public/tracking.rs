@@ -85,7 +85,7 @@ async fn tracking_page(
             chrono => item.chrono,
             subject => item.subject,
             received => french::long_date(item.arrival_date),
-            status_label => item.status.label_fr(),
+            status_label => item.status.citizen_label_fr(),
             service => view.service_name,
             ar_url => item.acknowledged_at.map(|_| format!("/suivi/{token}/accuse.pdf")),
             action => format!("/suivi/{token}"),
