@@ -932,7 +932,8 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   await page.setInputFiles('input[type=file][name="assurance"]', {
     name: 'assurance.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% attestation\n'),
   });
-  await page.check('[name="consentement"]');
+  // No consent box (RGPD art. 6(1)(e)): the art. 13 notice instead.
+  check((await page.locator('#donnees-titre').count()) === 1, 'no data notice on the form');
   // The proof of work is solved in the page before the form leaves.
   const [done] = await Promise.all([
     page.waitForNavigation({ timeout: 60_000 }),
