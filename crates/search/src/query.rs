@@ -223,7 +223,7 @@ impl QueryBuilder<'_> {
         (!alternatives.is_empty()).then_some((alternatives, plain_tokens))
     }
 
-    fn analyze(&mut self, text: &str) -> Vec<(usize, String)> {
+    fn analyze(&mut self, text: &str) -> Tokens {
         let mut out = Vec::new();
         let mut stream = self.analyzer.token_stream(text);
         while stream.advance() {
@@ -234,16 +234,16 @@ impl QueryBuilder<'_> {
     }
 }
 
-/// A word's alternatives as one query: a union whose score is the sum of the fields it
-/// matches in. (A union that seeks each field instead of filling tantivy's 4,096-document
-/// window was tried inside the words' intersection: slower at p95 and p99 at a million
-/// items, docs/PERFORMANCE.md.)
 /// The tokens of a word or phrase, with their positions.
 type Tokens = Vec<(usize, String)>;
 
 /// A word's or phrase's queries, one per field, and its tokens unless it may be a chrono.
 type Alternatives = (Vec<Box<dyn Query>>, Option<Tokens>);
 
+/// A word's alternatives as one query: a union whose score is the sum of the fields it
+/// matches in. (A union that seeks each field instead of filling tantivy's 4,096-document
+/// window was tried inside the words' intersection: slower at p95 and p99 at a million
+/// items, docs/PERFORMANCE.md.)
 fn one_of(mut alternatives: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     match alternatives.len() {
         1 => alternatives.remove(0),
