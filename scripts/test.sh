@@ -80,6 +80,7 @@ command -v openssl >/dev/null || missing+=(openssl)  # the RFC 3161 test TSA of 
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # a real IMAP server for capture tests
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)  # Debian's python: a real SMTP server for the outbox tests
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v restic >/dev/null || missing+=(restic)  # the off-site copies and the disaster drill
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -77,6 +77,8 @@ pub struct Config {
     /// How long a writer waits behind another's lock (`lock_timeout_ms`,
     /// `PARAPHEUR_LOCK_TIMEOUT_MS`): SQLite's busy timeout, PostgreSQL's lock_timeout.
     pub lock_timeout: Duration,
+    /// Off-site copies (`[backup]`, `PARAPHEUR_BACKUP_REPOSITORY`); none when unset.
+    pub backup: Option<BackupSetting>,
     /// Lets a commune's mailbox settings reach loopback, private and link-local addresses
     /// (`outbound_internal_addresses`, `PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES`): off by
     /// default, so a commune administrator cannot probe the server's own network.
@@ -151,6 +153,21 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// current browser, a second on an old phone.
 pub const DEFAULT_POW_BITS: u8 = 16;
 
+/// `[backup]` in `parapheur.toml`: where the off-site copies go (see `continuity`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSetting {
+    /// A restic repository: a folder (a disk elsewhere), `sftp:…`, `rest:…` or
+    /// `s3:https://host/bucket/prefix` (`PARAPHEUR_BACKUP_REPOSITORY`).
+    pub repository: String,
+    /// Seconds between two looks for changes to copy (30 by default: every change is off
+    /// site within a minute).
+    pub interval_seconds: Option<u64>,
+    /// A file of `NAME=value` lines for restic's environment (the S3 credentials
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`), readable by its owner only.
+    pub credentials_file: Option<PathBuf>,
+}
+
 /// `[[drop_folder]]` in `parapheur.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +211,7 @@ struct FileSettings {
     outbound_internal_addresses: Option<bool>,
     outbound_plain_text: Option<bool>,
     admin_second_factor: Option<bool>,
+    backup: Option<BackupSetting>,
 }
 
 impl Config {
@@ -287,6 +305,30 @@ impl Config {
         )?
         .or(settings.admin_second_factor)
         .unwrap_or(true);
+        let backup = match (env("PARAPHEUR_BACKUP_REPOSITORY"), settings.backup) {
+            (Some(repository), Some(setting)) => Some(BackupSetting {
+                repository,
+                ..setting
+            }),
+            (Some(repository), None) => Some(BackupSetting {
+                repository,
+                interval_seconds: None,
+                credentials_file: None,
+            }),
+            (None, setting) => setting,
+        };
+        if let Some(setting) = &backup {
+            if setting.repository.trim().is_empty() {
+                return Err(AppError::Config(
+                    "[backup] repository : l'emplacement du dépôt de copies est vide".into(),
+                ));
+            }
+            if setting.interval_seconds == Some(0) {
+                return Err(AppError::Config(
+                    "[backup] interval_seconds : au moins 1 seconde".into(),
+                ));
+            }
+        }
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -311,6 +353,7 @@ impl Config {
             public_url: checked_url("public_url (PARAPHEUR_PUBLIC_URL)", &public_url)?,
             public_url_configured,
             smtp: settings.smtp,
+            backup,
             tsa_url: tsa_url
                 .map(|u| checked_url("tsa_url (PARAPHEUR_TSA_URL)", &u))
                 .transpose()?,
@@ -347,6 +390,7 @@ impl Config {
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             public_url_configured: false,
             smtp: None,
+            backup: None,
             tsa_url: None,
             tsa_ca: None,
             trusted_proxies: Vec::new(),
@@ -461,6 +505,22 @@ impl Config {
             ),
             ("outbound_plain_text", self.outbound_plain_text.to_string()),
             ("admin_second_factor", self.admin_second_factor.to_string()),
+            (
+                "backup",
+                self.backup.as_ref().map_or_else(
+                    || "aucune copie hors site".into(),
+                    |b| {
+                        format!(
+                            "{} toutes les {} s{}",
+                            parapheur_store::redact_url(&b.repository),
+                            b.interval_seconds.unwrap_or(30),
+                            b.credentials_file.as_deref().map_or_else(String::new, |f| {
+                                format!(", accès dans {}", f.display())
+                            })
+                        )
+                    },
+                ),
+            ),
         ];
         match &self.smtp {
             Some(smtp) => lines.push((
@@ -576,7 +636,7 @@ fn read_settings(path: &Path) -> Result<FileSettings, AppError> {
 }
 
 /// Writes a secret readable by its owner only, created fresh (never overwriting).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -791,6 +851,10 @@ mod tests {
         assert_eq!(
             keys(table["smtp"].as_table().unwrap()),
             sorted(fields_of::<SmtpSetting>())
+        );
+        assert_eq!(
+            keys(table["backup"].as_table().unwrap()),
+            sorted(fields_of::<BackupSetting>())
         );
         assert_eq!(
             keys(

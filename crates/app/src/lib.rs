@@ -16,6 +16,7 @@ pub mod background;
 pub mod capture;
 pub mod citizens;
 mod config;
+pub mod continuity;
 mod demo;
 mod error;
 mod letters;
@@ -35,8 +36,8 @@ use uuid::Uuid;
 pub use administration::password::{hash_password, verify_password};
 pub use administration::setup::{NewUser, Party};
 pub use config::{
-    Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL, MasterKeySource,
-    SmtpSecurity, SmtpSetting,
+    BackupSetting, Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL,
+    MasterKeySource, SmtpSecurity, SmtpSetting,
 };
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DEMO_SECOND_FACTOR, DemoLogin, DemoSummary, demo_forms};
 pub use error::{AppError, ErrorKind};
@@ -116,6 +117,8 @@ pub struct App {
     /// Where letters are laid out: in a child process on a server, so that typst's memory
     /// goes back to the system.
     layout: parapheur_render::Layout,
+    /// Where the off-site copies go and what the box remembers of them, if configured.
+    copies: Option<Arc<continuity::CopiesPlace>>,
 }
 
 impl App {
@@ -154,6 +157,12 @@ impl App {
             admin_second_factor: config.admin_second_factor,
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
+            copies: config.backup.as_ref().map(|setting| {
+                Arc::new(continuity::CopiesPlace {
+                    repository: setting.repository.clone(),
+                    state_file: continuity::state_file(config),
+                })
+            }),
         };
         app.check_master_key().await?;
         Ok(app)

@@ -110,6 +110,27 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         grace_minutes: i64,
     },
+    /// Copies hors site chiffrées (dépôt restic) : faire, lister, vérifier
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Restaure une copie hors site dans un dossier de données vide, puis vérifie le
+    /// journal et les fichiers
+    Restore {
+        /// Dossier de données à remplir (vide)
+        #[arg(long, env = "PARAPHEUR_DATA", value_name = "DOSSIER")]
+        data: PathBuf,
+        /// Dépôt des copies (sinon celui de parapheur.toml ou de PARAPHEUR_BACKUP_REPOSITORY)
+        #[arg(long, value_name = "DÉPÔT")]
+        from: Option<String>,
+        /// Fichier de la clé maître de l'installation copiée (placée dans le dossier)
+        #[arg(long, value_name = "FICHIER")]
+        master_key: Option<PathBuf>,
+        /// Copie à restaurer (identifiant ; la plus récente par défaut)
+        #[arg(long, value_name = "ID")]
+        snapshot: Option<String>,
+    },
     /// Enregistre des courriels : fichiers .eml, mbox ou dossiers maildir
     ImportMail {
         #[command(flatten)]
@@ -427,6 +448,33 @@ pub enum CommuneCommand {
         /// temple protestant ou une église mixte, article L3134-13 du code du travail)
         #[arg(long, value_name = "oui|non")]
         good_friday: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Fait une copie hors site maintenant (crée le dépôt à la première)
+    Now {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Dernière copie, dernière erreur
+    Status {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Liste les copies du dépôt
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Vérifie le dépôt en relisant chaque objet (restic check --read-data)
+    Verify {
+        #[command(flatten)]
+        target: Target,
+        /// Vérifie la structure seulement, sans relire les données
+        #[arg(long)]
+        quick: bool,
     },
 }
 

@@ -73,6 +73,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut app = open_with(&target, &config).await?;
             app.set_layout(layout_in_child());
             parapheur_app::background::spawn(&app, &config);
+            if config.backup.is_some() {
+                let copies = config.clone();
+                parapheur_app::background::supervise(&app, "off-site copies", move |app| {
+                    parapheur_app::continuity::copy_continuously(app, copies.clone())
+                });
+            }
             crate::memory::spawn_trimmer();
             println!("Parapheur écoute sur http://{listen}/");
             parapheur_web::serve(app, listen, config.secure_cookies())
@@ -99,6 +105,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_collect,
             grace_minutes,
         } => fsck(&target, !no_collect, grace_minutes, json).await,
+        Command::Backup { command } => crate::backup::run(command, json).await,
+        Command::Restore {
+            data,
+            from,
+            master_key,
+            snapshot,
+        } => crate::backup::restore(data, from, master_key, snapshot, json).await,
         Command::Bench { command } => crate::bench::run(command).await,
         Command::ImportMail { commune, paths } => {
             crate::capture::import_mail(&commune, &paths, json).await

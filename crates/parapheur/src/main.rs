@@ -1,6 +1,7 @@
 //! `parapheur`: the one binary. Parses the command line and hands over to the commands.
 
 mod archives;
+mod backup;
 mod bench;
 mod capture;
 mod cli;

@@ -19,6 +19,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+#[path = "cli/copies.rs"]
+mod copies;
 #[path = "cli/law.rs"]
 mod law;
 use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};

@@ -160,6 +160,24 @@ impl Store {
         self.backend
     }
 
+    /// Writes a consistent copy of a SQLite register to `path` (`VACUUM INTO`: one read
+    /// transaction, so writers carry on; the copy is compact and holds no WAL). `path` must
+    /// not exist. PostgreSQL's copies are made by its own tools (docs/OPERATIONS.md).
+    pub async fn snapshot_sqlite(&self, path: &Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Invalid(
+                "la copie de la base par parapheur est réservée à SQLite : PostgreSQL se \
+                 sauvegarde avec ses propres outils (pgBackRest, voir OPERATIONS.md)"
+                    .into(),
+            ));
+        }
+        let target = path.display().to_string().replace('\'', "''");
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'")))
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         migrate::run(&self.write, self.backend).await
     }

@@ -27,25 +27,7 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 use parapheur_testkit::validate_seda_bytes as validate_seda;
 
 async fn user(h: &Harness, commune: &Commune, email: &str, role: Role) -> Actor {
-    let user = h
-        .app
-        .add_user(
-            commune,
-            parapheur_app::NewUser {
-                email: email.into(),
-                display_name: email.into(),
-                title: None,
-                role,
-                service_id: None,
-                password: None,
-                host_admin: false,
-            },
-            &SYSTEM,
-            at(2026, 1, 2),
-        )
-        .await
-        .unwrap();
-    Actor::User(user.id)
+    h.user(commune, email, role).await
 }
 
 /// A closed item of `doctype` with one PDF, registered and closed on `on`.

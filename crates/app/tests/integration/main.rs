@@ -8,6 +8,7 @@ mod harness;
 mod archives;
 mod capture;
 mod citizens;
+mod continuity;
 mod imap_capture;
 mod parapheur;
 mod register;

@@ -5,7 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use parapheur_app::domain::Commune;
+use parapheur_app::domain::{Commune, Role};
 use parapheur_app::{Actor, App, Config};
 use tempfile::TempDir;
 
@@ -36,6 +36,29 @@ impl Harness {
     /// Opens the same register again (another process would see the same).
     pub async fn reopen(&self) -> App {
         App::open(&self.config).await.unwrap()
+    }
+
+    /// A user of `commune` with `role`, named after their email.
+    pub async fn user(&self, commune: &Commune, email: &str, role: Role) -> Actor {
+        let user = self
+            .app
+            .add_user(
+                commune,
+                parapheur_app::NewUser {
+                    email: email.into(),
+                    display_name: email.into(),
+                    title: None,
+                    role,
+                    service_id: None,
+                    password: None,
+                    host_admin: false,
+                },
+                &SYSTEM,
+                at(2026, 1, 2),
+            )
+            .await
+            .unwrap();
+        Actor::User(user.id)
     }
 
     pub async fn commune(&self, insee: &str) -> Commune {

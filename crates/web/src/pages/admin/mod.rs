@@ -66,8 +66,66 @@ async fn settings_page(
             alsace_moselle => alsace_moselle(commune), good_friday => commune.good_friday,
             logo_url => settings.logo_sha256.map(|s| format!("/administration/logo?v={}", &s[..12.min(s.len())])),
             max_logo_kb => parapheur_app::administration::MAX_LOGO_BYTES / 1024,
+            copies => copies_line(&state.app.copies_overview(), chrono::Utc::now()),
         },
     )?))
+}
+
+/// The off-site copies in one sentence, and whether it is an alarm (copies failing, or none
+/// for more than a day).
+fn copies_line(
+    overview: &parapheur_app::continuity::CopiesOverview,
+    now: chrono::DateTime<chrono::Utc>,
+) -> minijinja::Value {
+    use parapheur_app::continuity::CopiesOverview;
+    let (line, alarm) = match overview {
+        CopiesOverview::ByTheHost => (
+            "Copies hors site assurées par l'hébergeur (base de données et fichiers).".to_owned(),
+            false,
+        ),
+        CopiesOverview::NotConfigured => (
+            "Aucune copie hors site configurée : si ce serveur est perdu, le registre l'est \
+             aussi. Demandez à votre prestataire de renseigner [backup] dans parapheur.toml."
+                .to_owned(),
+            true,
+        ),
+        CopiesOverview::Configured { state, .. } => {
+            let last = state.as_ref().and_then(|s| s.last_success_at);
+            let error = state.as_ref().and_then(|s| s.last_error.clone());
+            match (last, error) {
+                (Some(at), None) => (
+                    format!("Dernière copie hors site : il y a {}.", ago(now - at)),
+                    now - at > chrono::Duration::hours(24),
+                ),
+                (Some(at), Some(e)) => (
+                    format!(
+                        "Dernière copie hors site : il y a {}. La dernière tentative a échoué : {e}",
+                        ago(now - at)
+                    ),
+                    true,
+                ),
+                (None, Some(e)) => (format!("Aucune copie hors site réussie : {e}"), true),
+                (None, None) => (
+                    "Copies hors site configurées : la première sera faite sous une minute."
+                        .to_owned(),
+                    false,
+                ),
+            }
+        }
+    };
+    ctx! { line, alarm }
+}
+
+/// A duration as a person says it: « 40 s », « 12 min », « 3 h », « 2 jours ».
+fn ago(elapsed: chrono::Duration) -> String {
+    let seconds = elapsed.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..86400 => format!("{} h", seconds / 3600),
+        86400..172800 => "1 jour".to_owned(),
+        _ => format!("{} jours", seconds / 86400),
+    }
 }
 
 fn alsace_moselle(commune: &parapheur_app::domain::Commune) -> bool {
