@@ -88,6 +88,16 @@ pub struct Config {
     /// only once they have enrolled one (`admin_second_factor`,
     /// `PARAPHEUR_ADMIN_SECOND_FACTOR`): on by default.
     pub admin_second_factor: bool,
+    /// Whether this node runs the background work (`background`, `PARAPHEUR_BACKGROUND`,
+    /// `serve --no-background`): on by default. With several nodes on one database, a
+    /// node that only answers requests sets it off.
+    pub background: bool,
+    /// This node's name on the host administrator's page and in the health report
+    /// (`node_name`, `PARAPHEUR_NODE_NAME`): the machine's host name by default.
+    pub node_name: String,
+    /// The bearer token `/metrics` asks for (`metrics_token`, `PARAPHEUR_METRICS_TOKEN`):
+    /// without it, `/metrics` answers 404.
+    pub metrics_token: Option<String>,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -194,6 +204,9 @@ struct FileSettings {
     outbound_internal_addresses: Option<bool>,
     outbound_plain_text: Option<bool>,
     admin_second_factor: Option<bool>,
+    background: Option<bool>,
+    node_name: Option<String>,
+    metrics_token: Option<String>,
 }
 
 impl Config {
@@ -287,6 +300,20 @@ impl Config {
         )?
         .or(settings.admin_second_factor)
         .unwrap_or(true);
+        let background = env_bool("PARAPHEUR_BACKGROUND", env("PARAPHEUR_BACKGROUND"))?
+            .or(settings.background)
+            .unwrap_or(true);
+        let node_name = env("PARAPHEUR_NODE_NAME")
+            .or(settings.node_name)
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(crate::nodes::host_name);
+        let metrics_token = env("PARAPHEUR_METRICS_TOKEN").or(settings.metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+            return Err(AppError::Config(
+                "metrics_token (PARAPHEUR_METRICS_TOKEN) : au moins 16 caractères".into(),
+            ));
+        }
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -327,6 +354,9 @@ impl Config {
             outbound_internal_addresses,
             outbound_plain_text,
             admin_second_factor,
+            background,
+            node_name,
+            metrics_token,
         })
     }
 
@@ -357,6 +387,9 @@ impl Config {
             outbound_internal_addresses: false,
             outbound_plain_text: false,
             admin_second_factor: true,
+            background: true,
+            node_name: crate::nodes::host_name(),
+            metrics_token: None,
         }
     }
 
@@ -461,6 +494,16 @@ impl Config {
             ),
             ("outbound_plain_text", self.outbound_plain_text.to_string()),
             ("admin_second_factor", self.admin_second_factor.to_string()),
+            ("background", self.background.to_string()),
+            ("node_name", self.node_name.clone()),
+            (
+                "metrics_token",
+                if self.metrics_token.is_some() {
+                    "(masqué) : /metrics sur présentation du jeton".to_owned()
+                } else {
+                    "aucun : /metrics désactivé".to_owned()
+                },
+            ),
         ];
         match &self.smtp {
             Some(smtp) => lines.push((

@@ -9,6 +9,7 @@ mod archives;
 mod capture;
 mod citizens;
 mod imap_capture;
+mod nodes;
 mod parapheur;
 mod register;
 mod trust;
