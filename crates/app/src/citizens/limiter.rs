@@ -106,7 +106,8 @@ mod tests {
     async fn five_per_ten_minutes_then_twenty_a_day() {
         let dir = tempfile::tempdir().unwrap();
         let (app, config) = crate::testing_app(dir.path()).await;
-        let t0 = Utc::now();
+        // Instants are stored to the microsecond.
+        let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let window = chrono::Duration::from_std(WINDOW).unwrap();
         let hit = |ip_text: &str, bucket: Bucket, at: DateTime<Utc>| {
             let app = app.clone();
@@ -150,7 +151,8 @@ mod tests {
     async fn ipv6_is_limited_by_its_64() {
         let dir = tempfile::tempdir().unwrap();
         let (app, _) = crate::testing_app(dir.path()).await;
-        let t0 = Utc::now();
+        // Instants are stored to the microsecond.
+        let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         for i in 0..5 {
             let addr = ip(&format!("2001:db8:1:2::{i}"));
             assert_eq!(app.limit_public_at(Bucket::Submit, addr, t0).await.unwrap(), None);

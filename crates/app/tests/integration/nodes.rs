@@ -170,8 +170,9 @@ async fn an_email_taken_over_is_recorded_once(db: Db) {
     let commune = h.commune("37154").await;
     // An invitation queues an email in the outbox.
     h.app
-        .add_user(
+        .invite_user(
             &commune,
+            &SYSTEM,
             parapheur_app::NewUser {
                 email: "agent@montbazon.fr".into(),
                 display_name: "Agent".into(),
@@ -181,7 +182,6 @@ async fn an_email_taken_over_is_recorded_once(db: Db) {
                 password: None,
                 host_admin: false,
             },
-            &SYSTEM,
             at(2026, 1, 2),
         )
         .await
