@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::Backend;
 use crate::error::StoreError;
-use crate::nodes::Claim;
 use crate::items::{ITEM_COLUMNS, item_from_row};
+use crate::nodes::Claim;
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{instant_text, parse_instant, parse_uuid};
 

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::Backend;
 use crate::error::StoreError;
-use crate::nodes::Claim;
 use crate::items::{ITEM_COLUMNS, OPEN_CLAUSE, item_from_row};
+use crate::nodes::Claim;
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{date_text, instant_text, parse_instant, parse_opt_uuid, parse_uuid};
 

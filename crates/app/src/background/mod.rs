@@ -351,7 +351,10 @@ async fn mailbox_poller(app: App, every: Duration) {
         app.loop_round("mailboxes", &outcome);
         match outcome {
             Ok(report) if report.registered + report.attached + report.quarantined > 0 => {
-                app.count_by(crate::metrics::Counter::MessagesRegistered, report.registered);
+                app.count_by(
+                    crate::metrics::Counter::MessagesRegistered,
+                    report.registered,
+                );
                 tracing::info!(?report, "mailboxes polled");
             }
             Ok(_) => {}
@@ -398,13 +401,16 @@ async fn drop_folder(app: App, path: std::path::PathBuf, insee: String) {
                 match outcome {
                     Ok(outcomes) => {
                         for (name, outcome) in outcomes {
-                            if matches!(outcome, crate::capture::CaptureOutcome::Registered { .. }) {
+                            if matches!(outcome, crate::capture::CaptureOutcome::Registered { .. })
+                            {
                                 app.count(crate::metrics::Counter::MessagesRegistered);
                             }
                             tracing::info!(file = %name, %outcome, "drop folder");
                         }
                     }
-                    Err(e) => tracing::warn!(folder = %path.display(), commune = %insee, error = %e, "drop folder"),
+                    Err(e) => {
+                        tracing::warn!(folder = %path.display(), commune = %insee, error = %e, "drop folder")
+                    }
                 }
             }
             Ok(false) => {}

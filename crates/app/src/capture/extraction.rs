@@ -273,7 +273,7 @@ impl App {
             Some((job.id, token)),
             "system:extraction",
         )
-            .await?;
+        .await?;
         tx.commit().await?;
         Ok(())
     }

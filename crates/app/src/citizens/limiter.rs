@@ -155,7 +155,10 @@ mod tests {
         let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         for i in 0..5 {
             let addr = ip(&format!("2001:db8:1:2::{i}"));
-            assert_eq!(app.limit_public_at(Bucket::Submit, addr, t0).await.unwrap(), None);
+            assert_eq!(
+                app.limit_public_at(Bucket::Submit, addr, t0).await.unwrap(),
+                None
+            );
         }
         assert!(
             app.limit_public_at(Bucket::Submit, ip("2001:db8:1:2::99"), t0)

@@ -44,7 +44,13 @@ async fn a_lease_is_held_by_one_node_until_released_or_expired(db: Db) {
     );
     assert!(
         !store
-            .take_lease("folder", other.node().id, "b", now + Duration::minutes(9), now + ten)
+            .take_lease(
+                "folder",
+                other.node().id,
+                "b",
+                now + Duration::minutes(9),
+                now + ten
+            )
             .await
             .unwrap()
     );
@@ -86,7 +92,10 @@ async fn a_job_taken_over_is_completed_once(db: Db) {
     let store = h.app.store();
     let now = Utc::now();
     let lease = Duration::minutes(30);
-    let first = store.claim_jobs(now, lease, 10, h.app.node().id).await.unwrap();
+    let first = store
+        .claim_jobs(now, lease, 10, h.app.node().id)
+        .await
+        .unwrap();
     assert_eq!(first.items.len(), 1);
     // Claimed: no one else takes it while the lease runs.
     assert!(
@@ -189,7 +198,10 @@ async fn an_email_taken_over_is_recorded_once(db: Db) {
     let store = h.app.store();
     let now = Utc::now();
     let lease = Duration::minutes(5);
-    let first = store.claim_outbox(now, lease, 20, h.app.node().id).await.unwrap();
+    let first = store
+        .claim_outbox(now, lease, 20, h.app.node().id)
+        .await
+        .unwrap();
     assert!(!first.items.is_empty(), "an email was queued");
     let id = first.items[0].id;
     let second = store
@@ -242,7 +254,14 @@ async fn daily_work_is_claimed_once_per_commune_and_day(db: Db) {
     );
     assert!(
         store
-            .claim_daily("digests", commune.id, day.succ_opt().unwrap(), b, now, now + claim)
+            .claim_daily(
+                "digests",
+                commune.id,
+                day.succ_opt().unwrap(),
+                b,
+                now,
+                now + claim
+            )
             .await
             .unwrap()
     );
@@ -261,7 +280,14 @@ async fn daily_work_is_claimed_once_per_commune_and_day(db: Db) {
     // A node that died with its claim: another takes it once the claim ran out, not before.
     assert!(
         !store
-            .claim_daily("decisions", commune.id, day, a, now + Duration::minutes(10), later)
+            .claim_daily(
+                "decisions",
+                commune.id,
+                day,
+                a,
+                now + Duration::minutes(10),
+                later
+            )
             .await
             .unwrap()
     );

@@ -71,7 +71,9 @@ fn exposition(state: &WebState) -> String {
             metrics.get(counter)
         ));
     }
-    out.push_str("# HELP parapheur_loop_restarts_total Restarts of a background loop after a panic.\n");
+    out.push_str(
+        "# HELP parapheur_loop_restarts_total Restarts of a background loop after a panic.\n",
+    );
     out.push_str("# TYPE parapheur_loop_restarts_total counter\n");
     for l in app.loop_health() {
         out.push_str(&format!(
