@@ -17,7 +17,24 @@ both!(
     an_email_taken_over_is_recorded_once,
     daily_work_is_claimed_once_per_commune_and_day,
     a_stopping_node_gives_its_leases_back,
+    a_node_without_background_work_runs_only_its_heartbeat,
 );
+
+async fn a_node_without_background_work_runs_only_its_heartbeat(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let mut config = h.config.clone();
+    config.background = false;
+    let web = parapheur_app::App::open(&config).await.unwrap();
+    parapheur_app::background::spawn(&web, &config);
+    let loops: Vec<String> = web.loop_health().into_iter().map(|l| l.name).collect();
+    assert_eq!(loops, ["heartbeat"]);
+    parapheur_app::background::stop(&web, std::time::Duration::from_secs(60)).await;
+    let nodes = h.app.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert!(!nodes[0].background && !nodes[0].running);
+}
 
 async fn a_lease_is_held_by_one_node_until_released_or_expired(db: Db) {
     let Some(h) = Harness::new(db).await else {

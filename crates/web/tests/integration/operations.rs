@@ -57,9 +57,12 @@ async fn metrics_are_off_by_default_and_then_need_their_token() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        send(&site, metrics_request(Some("un-autre-jeton-tout-aussi-long")))
-            .await
-            .0,
+        send(
+            &site,
+            metrics_request(Some("un-autre-jeton-tout-aussi-long"))
+        )
+        .await
+        .0,
         StatusCode::NOT_FOUND
     );
     send(&site, get("/connexion", None)).await;
@@ -95,7 +98,10 @@ async fn the_host_administrator_sees_each_node_and_its_loops() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("Nœuds et tâches de fond"), "{page}");
     assert!(page.contains(&site.app.node().name), "{page}");
-    assert!(page.contains("(ce nœud)") && page.contains("en marche"), "{page}");
+    assert!(
+        page.contains("(ce nœud)") && page.contains("en marche"),
+        "{page}"
+    );
     // A commune's administrator who does not host is refused.
     let (cookie, _) = login(&site, "admin@b.test").await;
     let (status, _, _) = send(&site, get("/hebergement/noeuds", Some(&cookie))).await;
