@@ -90,6 +90,16 @@ pub struct Config {
     /// only once they have enrolled one (`admin_second_factor`,
     /// `PARAPHEUR_ADMIN_SECOND_FACTOR`): on by default.
     pub admin_second_factor: bool,
+    /// Whether this node runs the background work (`background`, `PARAPHEUR_BACKGROUND`,
+    /// `serve --no-background`): on by default. With several nodes on one database, a
+    /// node that only answers requests sets it off.
+    pub background: bool,
+    /// This node's name on the host administrator's page and in the health report
+    /// (`node_name`, `PARAPHEUR_NODE_NAME`): the machine's host name by default.
+    pub node_name: String,
+    /// The bearer token `/metrics` asks for (`metrics_token`, `PARAPHEUR_METRICS_TOKEN`):
+    /// without it, `/metrics` answers 404.
+    pub metrics_token: Option<String>,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -212,6 +222,9 @@ struct FileSettings {
     outbound_plain_text: Option<bool>,
     admin_second_factor: Option<bool>,
     backup: Option<BackupSetting>,
+    background: Option<bool>,
+    node_name: Option<String>,
+    metrics_token: Option<String>,
 }
 
 impl Config {
@@ -329,6 +342,20 @@ impl Config {
                 ));
             }
         }
+        let background = env_bool("PARAPHEUR_BACKGROUND", env("PARAPHEUR_BACKGROUND"))?
+            .or(settings.background)
+            .unwrap_or(true);
+        let node_name = env("PARAPHEUR_NODE_NAME")
+            .or(settings.node_name)
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(crate::nodes::host_name);
+        let metrics_token = env("PARAPHEUR_METRICS_TOKEN").or(settings.metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
+            return Err(AppError::Config(
+                "metrics_token (PARAPHEUR_METRICS_TOKEN) : au moins 16 caractères".into(),
+            ));
+        }
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -370,6 +397,9 @@ impl Config {
             outbound_internal_addresses,
             outbound_plain_text,
             admin_second_factor,
+            background,
+            node_name,
+            metrics_token,
         })
     }
 
@@ -401,6 +431,9 @@ impl Config {
             outbound_internal_addresses: false,
             outbound_plain_text: false,
             admin_second_factor: true,
+            background: true,
+            node_name: crate::nodes::host_name(),
+            metrics_token: None,
         }
     }
 
@@ -520,6 +553,16 @@ impl Config {
                         )
                     },
                 ),
+            ),
+            ("background", self.background.to_string()),
+            ("node_name", self.node_name.clone()),
+            (
+                "metrics_token",
+                if self.metrics_token.is_some() {
+                    "(masqué) : /metrics sur présentation du jeton".to_owned()
+                } else {
+                    "aucun : /metrics désactivé".to_owned()
+                },
             ),
         ];
         match &self.smtp {

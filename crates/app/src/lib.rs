@@ -21,6 +21,8 @@ mod demo;
 mod error;
 mod letters;
 pub(crate) mod limits;
+pub mod metrics;
+pub mod nodes;
 pub mod outbox;
 pub mod parapheur;
 pub mod register;
@@ -80,9 +82,6 @@ pub struct App {
     master: Arc<MasterKey>,
     /// Unwrapped commune keys, so each is unwrapped once per process.
     keys: Arc<Mutex<HashMap<Uuid, Arc<DataKey>>>>,
-    limiter: Arc<administration::auth::LoginLimiter>,
-    /// Public submissions and answers per client address.
-    public_limiter: Arc<citizens::RateLimiter>,
     /// The full-text index, one per commune, kept up with the journal.
     search: Arc<parapheur_search::SearchIndex>,
     /// One index writer at a time in this process.
@@ -119,6 +118,16 @@ pub struct App {
     layout: parapheur_render::Layout,
     /// Where the off-site copies go and what the box remembers of them, if configured.
     copies: Option<Arc<continuity::CopiesPlace>>,
+    /// This node's counters (`/metrics`).
+    metrics: Arc<metrics::Metrics>,
+    /// The bearer token `/metrics` asks for; none: no metrics served.
+    metrics_token: Option<Arc<str>>,
+    /// Who this process is among the nodes of the database.
+    node: Arc<nodes::NodeIdentity>,
+    /// Tells the background loops to stop at their next safe point (graceful shutdown).
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The supervised loops' tasks, awaited when stopping.
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl App {
@@ -135,8 +144,6 @@ impl App {
             files,
             master: Arc::new(master),
             keys: Arc::default(),
-            limiter: Arc::default(),
-            public_limiter: Arc::default(),
             search: Arc::new(search),
             index_lock: Arc::default(),
             work: Arc::default(),
@@ -163,6 +170,14 @@ impl App {
                     state_file: continuity::state_file(config),
                 })
             }),
+            metrics: Arc::default(),
+            metrics_token: config.metrics_token.as_deref().map(|t| Arc::from(t.trim())),
+            node: Arc::new(nodes::NodeIdentity::new(
+                config.node_name.clone(),
+                config.background,
+            )),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
+            tasks: Arc::default(),
         };
         app.check_master_key().await?;
         Ok(app)
@@ -213,15 +228,9 @@ impl App {
         self.pow_bits
     }
 
-    /// Counts one public submission or answer from `ip`, or says how long to wait when it
-    /// is one too many (in memory, per process; refused requests are not counted).
-    pub fn limit_public(
-        &self,
-        bucket: citizens::Bucket,
-        ip: Option<std::net::IpAddr>,
-    ) -> Result<(), std::time::Duration> {
-        self.public_limiter
-            .hit(bucket, ip, std::time::Instant::now())
+    /// The bearer token of `/metrics`, if metrics are served.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref()
     }
 
     /// Where citizens reach this server, for links in emails.
@@ -306,4 +315,17 @@ impl App {
     pub async fn close(&self) {
         self.store.close().await;
     }
+}
+
+/// A register in `dir` on SQLite with a fresh master key, and its configuration (open it
+/// again for a second node): this crate's unit tests.
+#[cfg(test)]
+pub(crate) async fn testing_app(dir: &std::path::Path) -> (App, Config) {
+    let config = Config::new(
+        dir,
+        None,
+        MasterKeySource::Inline(MasterKey::generate().unwrap().to_base64()),
+    );
+    let app = App::open(&config).await.unwrap();
+    (app, config)
 }

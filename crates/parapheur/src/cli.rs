@@ -21,8 +21,25 @@ pub struct Cli {
     /// Journal détaillé sur la sortie d'erreur
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Format du journal sur la sortie d'erreur : text (par défaut) ou json (une ligne JSON
+    /// par événement, pour un collecteur de journaux)
+    #[arg(
+        long,
+        global = true,
+        env = "PARAPHEUR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +78,10 @@ pub enum Command {
         target: Target,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Ce nœud ne fait aucune tâche de fond (boîtes aux lettres, extraction, courriels,
+        /// échéances) : il répond seulement aux pages (réglage `background`)
+        #[arg(long)]
+        no_background: bool,
     },
     /// Administrateurs de l'hébergement (créent les communes, ne lisent pas leur courrier)
     HostAdmin {

@@ -68,8 +68,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { target, listen } => {
-            let config = config(&target)?.listening_on(listen);
+        Command::Serve {
+            target,
+            listen,
+            no_background,
+        } => {
+            let mut config = config(&target)?.listening_on(listen);
+            if no_background {
+                config.background = false;
+            }
             let mut app = open_with(&target, &config).await?;
             app.set_layout(layout_in_child());
             parapheur_app::background::spawn(&app, &config);

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         cli.command,
         cli::Command::Serve { .. } | cli::Command::Demo { .. }
     );
-    output::init_tracing(cli.verbose, server);
+    output::init_tracing(cli.verbose, server, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

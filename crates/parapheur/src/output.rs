@@ -6,7 +6,9 @@ use serde::Serialize;
 /// Logs on stderr. A server (`serve`, `demo`) also logs the use cases' info lines and
 /// spans (commune, actor), so that each warning says which request and which use case it
 /// came from; the other commands stay quiet but for warnings.
-pub fn init_tracing(verbose: bool, server: bool) {
+/// `--log-format json` writes one JSON object per line (time, level, target, fields, the
+/// request's span), for a log collector.
+pub fn init_tracing(verbose: bool, server: bool, format: crate::cli::LogFormat) {
     let default = if verbose {
         "info,parapheur=debug"
     } else if server {
@@ -23,10 +25,13 @@ pub fn init_tracing(verbose: bool, server: bool) {
             filter = filter.add_directive(directive);
         }
     }
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        crate::cli::LogFormat::Text => builder.init(),
+        crate::cli::LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
 }
 
 /// Prints an error and its causes, one per line.

@@ -23,6 +23,8 @@ use tempfile::TempDir;
 mod copies;
 #[path = "cli/law.rs"]
 mod law;
+#[path = "cli/nodes.rs"]
+mod nodes;
 use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parapheur");
@@ -2456,4 +2458,11 @@ fn archives_from_the_command_line(backend: Backend) {
     assert_eq!(status_of(&reg, &kept), "closed");
     reg.journal_entries();
     reg.assert_sound();
+}
+
+/// Two `serve` nodes on one PostgreSQL database, one killed mid-work (`cli/nodes.rs`).
+/// PostgreSQL only: a SQLite register is one box, one node.
+#[test]
+fn two_nodes_on_one_database_do_each_piece_of_work_once() {
+    nodes::two_nodes_on_one_database_do_each_piece_of_work_once();
 }

@@ -8,8 +8,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use crate::Backend;
 use crate::error::StoreError;
 use crate::items::{ITEM_COLUMNS, item_from_row};
+use crate::nodes::Claim;
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{instant_text, parse_instant, parse_uuid};
 
@@ -507,70 +509,77 @@ impl Store {
             .transpose()
     }
 
-    /// Takes up to `limit` jobs whose time has come, leasing each for `lease`. A job is
-    /// taken by one worker only: the lease is set by a conditional update.
+    /// Takes up to `limit` jobs whose time has come, leasing each for `lease` under a new
+    /// token: one statement, so a job goes to one worker only (PostgreSQL skips the rows
+    /// another node is claiming). Completing a job checks the token: a worker whose lease
+    /// ran out and was taken over cannot complete it a second time.
     pub async fn claim_jobs(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: i64,
-    ) -> Result<Vec<Job>, StoreError> {
-        let due: Vec<Job> = sqlx::query(
-            "SELECT * FROM jobs WHERE state = 'queued' AND run_after <= $1
-             ORDER BY run_after, id LIMIT $2",
-        )
-        .bind(instant_text(&now))
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?
-        .iter()
-        .map(job_from_row)
-        .collect::<Result<_, _>>()?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for mut job in due {
-            let until = now + lease;
-            let done = sqlx::query(
-                "UPDATE jobs SET run_after = $1, attempts = attempts + 1, updated_at = $2
-                 WHERE id = $3 AND state = 'queued' AND run_after = $4",
-            )
-            .bind(instant_text(&until))
-            .bind(instant_text(&now))
-            .bind(job.id.to_string())
-            .bind(instant_text(&job.run_after))
-            .execute(self.writer())
-            .await?;
-            if done.rows_affected() == 1 {
-                job.attempts += 1;
-                job.run_after = until;
-                claimed.push(job);
+        holder: Uuid,
+    ) -> Result<Claim<Job>, StoreError> {
+        let sql = match self.backend() {
+            Backend::Postgres => {
+                "UPDATE jobs SET run_after = $1, attempts = attempts + 1, updated_at = $2,
+                    lease_token = $3, leased_by = $5
+                 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $2
+                              ORDER BY run_after, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 RETURNING *"
             }
-        }
-        Ok(claimed)
+            Backend::Sqlite => {
+                "UPDATE jobs SET run_after = $1, attempts = attempts + 1, updated_at = $2,
+                    lease_token = $3, leased_by = $5
+                 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $2
+                              ORDER BY run_after, id LIMIT $4)
+                 RETURNING *"
+            }
+        };
+        let token = Uuid::new_v4();
+        let mut items = sqlx::query(sql)
+            .bind(instant_text(&(now + lease)))
+            .bind(instant_text(&now))
+            .bind(token.to_string())
+            .bind(limit)
+            .bind(holder.to_string())
+            .fetch_all(self.writer())
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        items.sort_by_key(|j| j.id);
+        Ok(Claim { token, items })
     }
 
-    /// Puts a job back for later, or gives up on it (`retry_at` None).
+    /// Puts a job back for later, or gives up on it (`retry_at` None); false when the
+    /// lease `token` is no longer this worker's (nothing written).
     pub async fn job_failed(
         &self,
         id: Uuid,
+        token: Uuid,
         now: DateTime<Utc>,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (state, run_after) = match retry_at {
             Some(at) => ("queued", at),
             None => ("failed", now),
         };
-        sqlx::query(
-            "UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4 WHERE id = $5",
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, run_after = $2, last_error = $3, updated_at = $4,
+                lease_token = NULL, leased_by = NULL
+             WHERE id = $5 AND lease_token = $6 AND state = 'queued'",
         )
         .bind(state)
         .bind(instant_text(&run_after))
         .bind(error.to_owned())
         .bind(instant_text(&now))
         .bind(id.to_string())
+        .bind(token.to_string())
         .execute(self.writer())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn job_counts(&self) -> Result<JobCounts, StoreError> {
@@ -1138,7 +1147,7 @@ impl WriteTx {
         &mut self,
         commune_id: Uuid,
         text: &FileText,
-        job_id: Option<Uuid>,
+        job: Option<(Uuid, Uuid)>,
         actor: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -1161,14 +1170,25 @@ impl WriteTx {
         .bind(instant_text(&text.updated_at))
         .execute(self.conn())
         .await?;
-        if let Some(job) = job_id
+        if let Some((job, token)) = job
             && text.state == "done"
         {
-            sqlx::query("UPDATE jobs SET state = 'done', updated_at = $1 WHERE id = $2")
-                .bind(instant_text(&text.updated_at))
-                .bind(job.to_string())
-                .execute(self.conn())
-                .await?;
+            // Only under this worker's lease: a job taken over is completed once.
+            let done = sqlx::query(
+                "UPDATE jobs SET state = 'done', updated_at = $1, lease_token = NULL,
+                    leased_by = NULL
+                 WHERE id = $2 AND lease_token = $3 AND state = 'queued'",
+            )
+            .bind(instant_text(&text.updated_at))
+            .bind(job.to_string())
+            .bind(token.to_string())
+            .execute(self.conn())
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Changed(
+                    "la tâche (reprise par un autre nœud)".into(),
+                ));
+            }
         }
         self.journal(
             commune_id,

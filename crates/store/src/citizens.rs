@@ -7,8 +7,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use crate::Backend;
 use crate::error::StoreError;
 use crate::items::{ITEM_COLUMNS, OPEN_CLAUSE, item_from_row};
+use crate::nodes::Claim;
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{date_text, instant_text, parse_instant, parse_opt_uuid, parse_uuid};
 
@@ -319,83 +321,98 @@ impl Store {
     }
 
     /// Takes up to `limit` messages whose attempt is due, leasing each for `lease` (moving
-    /// its next attempt), so that one sender only takes a message and a sender that dies
-    /// leaves it to be taken again.
+    /// its next attempt) under a new token, in one statement: one sender only takes a
+    /// message (PostgreSQL skips rows another node is claiming), and a sender that dies
+    /// leaves it to be taken again. Recording the outcome checks the token.
     pub async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: i64,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let due: Vec<OutboxMessage> = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id LIMIT $2",
-        )
-        .bind(instant_text(&now))
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?
-        .iter()
-        .map(outbox_from_row)
-        .collect::<Result<_, _>>()?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for mut message in due {
-            let until = now + lease;
-            let done = sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2
-                 WHERE id = $3 AND state = 'pending' AND next_attempt_at = $4",
-            )
-            .bind(instant_text(&until))
-            .bind(instant_text(&now))
-            .bind(message.id.to_string())
-            .bind(instant_text(&message.next_attempt_at))
-            .execute(self.writer())
-            .await?;
-            if done.rows_affected() == 1 {
-                message.attempts += 1;
-                message.next_attempt_at = until;
-                claimed.push(message);
+        holder: Uuid,
+    ) -> Result<Claim<OutboxMessage>, StoreError> {
+        let sql = match self.backend() {
+            Backend::Postgres => {
+                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2,
+                    lease_token = $3, leased_by = $5
+                 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending'
+                                AND next_attempt_at <= $2
+                              ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 RETURNING *"
             }
-        }
-        Ok(claimed)
+            Backend::Sqlite => {
+                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2,
+                    lease_token = $3, leased_by = $5
+                 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending'
+                                AND next_attempt_at <= $2
+                              ORDER BY next_attempt_at, id LIMIT $4)
+                 RETURNING *"
+            }
+        };
+        let token = Uuid::new_v4();
+        let mut items = sqlx::query(sql)
+            .bind(instant_text(&(now + lease)))
+            .bind(instant_text(&now))
+            .bind(token.to_string())
+            .bind(limit)
+            .bind(holder.to_string())
+            .fetch_all(self.writer())
+            .await?
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        items.sort_by_key(|m| (m.created_at, m.id));
+        Ok(Claim { token, items })
     }
 
-    pub async fn outbox_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL, updated_at = $1
-             WHERE id = $2",
+    /// Records a message sent; false when the lease `token` is no longer this sender's.
+    pub async fn outbox_sent(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL, updated_at = $1,
+                lease_token = NULL, leased_by = NULL
+             WHERE id = $2 AND lease_token = $3 AND state = 'pending'",
         )
         .bind(instant_text(&now))
         .bind(id.to_string())
+        .bind(token.to_string())
         .execute(self.writer())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records a failed attempt: retried at `retry_at`, or given up (`None`).
+    /// Records a failed attempt: retried at `retry_at`, or given up (`None`); false when
+    /// the lease `token` is no longer this sender's.
     pub async fn outbox_failed(
         &self,
         id: Uuid,
+        token: Uuid,
         now: DateTime<Utc>,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (state, next) = match retry_at {
             Some(at) => (OutboxState::Pending, at),
             None => (OutboxState::Failed, now),
         };
-        sqlx::query(
-            "UPDATE outbox SET state = $1, next_attempt_at = $2, last_error = $3, updated_at = $4
-             WHERE id = $5",
+        let done = sqlx::query(
+            "UPDATE outbox SET state = $1, next_attempt_at = $2, last_error = $3, updated_at = $4,
+                lease_token = NULL, leased_by = NULL
+             WHERE id = $5 AND lease_token = $6 AND state = 'pending'",
         )
         .bind(state.code())
         .bind(instant_text(&next))
         .bind(error.to_owned())
         .bind(instant_text(&now))
         .bind(id.to_string())
+        .bind(token.to_string())
         .execute(self.writer())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Puts a message back in the queue for an attempt now (the administrator's "Renvoyer").

@@ -27,6 +27,7 @@ pub mod communes;
 pub mod contacts;
 pub mod doctypes;
 pub mod items;
+pub mod nodes;
 pub mod parapheur;
 pub mod services;
 pub mod sessions;

@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "the_law",
         sql: Sql::Shared(include_str!("../migrations/0012_the_law.sql")),
     },
+    Migration {
+        version: 13,
+        name: "nodes",
+        sql: Sql::Shared(include_str!("../migrations/0013_nodes.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

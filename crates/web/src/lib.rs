@@ -77,6 +77,10 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
             error::with_navigation,
         ))
         .layer(axum::middleware::from_fn(session::same_origin_posts))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::operations::count_responses,
+        ))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         // Outermost of ours: every log line of a request, its errors included, carries its id.
         .layer(axum::middleware::from_fn(request_id::with_request_id))
@@ -96,16 +100,46 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
     )
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// How long requests under way may take to finish once the server is asked to stop.
+pub const REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long background loops may take to reach a safe point once the server stopped.
+pub const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves until Ctrl-C or SIGTERM, then stops gracefully: no new connection is accepted,
+/// requests under way get [`REQUEST_GRACE`] to finish, then the background loops stop at
+/// their next safe point (at most [`BACKGROUND_GRACE`]) and the node's leases are given
+/// back, so that another node takes its mailboxes over at once.
 pub async fn serve(app: App, listen: SocketAddr, secure_cookies: bool) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "serving");
-    axum::serve(
+    tracing::info!(%listen, node = %app.node().name, "serving");
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: no new connections, requests under way finish");
+        let _ = stopping.send(());
+    };
+    let server = axum::serve(
         listener,
-        router(app, secure_cookies).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app.clone(), secure_cookies).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .with_graceful_shutdown(signal)
+    .into_future();
+    let overdue = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(REQUEST_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        () = overdue => tracing::warn!(
+            grace_seconds = REQUEST_GRACE.as_secs(),
+            "requests still under way: closed"
+        ),
+    }
+    parapheur_app::background::stop(&app, BACKGROUND_GRACE).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

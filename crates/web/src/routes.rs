@@ -71,6 +71,8 @@ const fn method_name(method: &str) -> &'static str {
 route_table! {
     get "/" Public => pages::home;
     get "/healthz" Public => || async { "ok" };
+    get "/sante" Public => pages::operations::health;
+    get "/metrics" Public => pages::operations::metrics;
     get "/static/{name}" Public => assets::serve;
     get "/connexion" Public => pages::auth::login_form;
     post "/connexion" Public => pages::auth::login, limit SMALL_FORM_BYTES;
@@ -189,6 +191,7 @@ route_table! {
     post "/archives/versements/{id}/reponse" Archivist => pages::archives::answer;
     get "/hebergement" Host => pages::admin::host;
     post "/hebergement" Host => pages::admin::create_commune;
+    get "/hebergement/noeuds" Host => pages::operations::nodes;
     get "/demarches/{insee}" Public => pages::public::commune;
     get "/logo/{insee}" Public => pages::public::logo;
     get "/accessibilite/{insee}" Public => pages::public::accessibility;

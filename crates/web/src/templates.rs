@@ -105,6 +105,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_doctype_fields.html"),
     ),
     ("host.html", include_str!("../templates/host.html")),
+    (
+        "host_nodes.html",
+        include_str!("../templates/host_nodes.html"),
+    ),
     ("search.html", include_str!("../templates/search.html")),
     ("inbound.html", include_str!("../templates/inbound.html")),
     (

@@ -14,7 +14,6 @@ use parapheur_store::sessions::Session;
 use parapheur_store::users::User;
 use sha2::{Digest, Sha256};
 
-use crate::limits::RecentEvents;
 use crate::{Actor, App, AppError, hash_password, verify_password};
 
 /// A session lasts this long without activity.
@@ -63,91 +62,64 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Failed login attempts, kept in memory (per process: each web node limits on its own),
-/// in the shared [`RecentEvents`] limiter.
-#[derive(Debug)]
-pub struct LoginLimiter {
-    failures: RecentEvents<String, DateTime<Utc>>,
+/// The keys a failed login counts under, each with its limit per [`FAILURE_WINDOW`]: the
+/// account from this address, the account from everywhere, and the address.
+fn failure_keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 3] {
+    let account = email.trim().to_lowercase();
+    let address = ip.map(|i| i.to_string()).unwrap_or_default();
+    [
+        (
+            format!("login:account:{account}@{address}"),
+            MAX_FAILURES_PER_ACCOUNT,
+        ),
+        (
+            format!("login:account:{account}"),
+            MAX_FAILURES_PER_ACCOUNT_EVERYWHERE,
+        ),
+        (format!("login:ip:{address}"), MAX_FAILURES_PER_ADDRESS),
+    ]
 }
 
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        Self {
-            failures: RecentEvents::new(MAX_TRACKED),
-        }
-    }
+fn failure_window() -> std::time::Duration {
+    FAILURE_WINDOW.to_std().unwrap_or_default()
 }
 
-/// Accounts and addresses followed at most: failures older than the window are forgotten
-/// first, then the least recent, so that a flood of made-up accounts cannot grow the map.
-const MAX_TRACKED: usize = 50_000;
-
-impl LoginLimiter {
-    fn keys(email: &str, ip: Option<IpAddr>) -> [(String, usize); 3] {
-        let account = email.trim().to_lowercase();
-        let address = ip.map(|i| i.to_string()).unwrap_or_default();
-        [
-            (
-                format!("account:{account}@{address}"),
-                MAX_FAILURES_PER_ACCOUNT,
-            ),
-            (
-                format!("account:{account}"),
-                MAX_FAILURES_PER_ACCOUNT_EVERYWHERE,
-            ),
-            (format!("ip:{address}"), MAX_FAILURES_PER_ADDRESS),
-        ]
-    }
-
-    /// `Some(minutes to wait)` when this account or address is blocked.
-    fn blocked(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) -> Option<i64> {
-        let window = FAILURE_WINDOW.to_std().unwrap_or_default();
-        Self::keys(email, ip)
-            .iter()
-            .filter_map(|(key, max)| self.failures.wait(key, *max, window, now))
-            .max()
-            .map(|wait| i64::try_from(wait.as_secs() / 60).unwrap_or(i64::MAX) + 1)
-    }
-
-    fn record_failure(&self, email: &str, ip: Option<IpAddr>, now: DateTime<Utc>) {
-        let window = FAILURE_WINDOW.to_std().unwrap_or_default();
-        for (key, max) in Self::keys(email, ip) {
-            self.failures.record(key, window, max, now);
+impl App {
+    /// `Some(minutes to wait)` when this account or address is blocked. The failures are
+    /// counted in the database: every node sees the same.
+    async fn login_blocked(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, AppError> {
+        let mut longest = None;
+        for (key, max) in failure_keys(email, ip) {
+            if let Some(wait) = self
+                .limit_wait(&key, &[(max, failure_window())], now)
+                .await?
+            {
+                longest = longest.max(Some(wait));
+            }
         }
+        Ok(longest.map(|wait| i64::try_from(wait.as_secs() / 60).unwrap_or(i64::MAX) + 1))
     }
 
-    fn clear_account(&self, email: &str, ip: Option<IpAddr>) {
-        let [(mine, _), ..] = Self::keys(email, ip);
-        self.failures.forget(&mine);
+    async fn record_login_failure(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        for (key, _) in failure_keys(email, ip) {
+            self.limit_record(&key, failure_window(), now).await?;
+        }
+        Ok(())
     }
-}
 
-#[cfg(test)]
-mod limiter_tests {
-    use super::*;
-
-    #[test]
-    fn the_limit_holds_after_a_panic_and_the_map_stays_bounded() {
-        let limiter = LoginLimiter::default();
-        let now = Utc::now();
-        for _ in 0..MAX_FAILURES_PER_ACCOUNT {
-            limiter.record_failure("maire@a.fr", None, now);
-        }
-        assert_eq!(limiter.blocked("maire@a.fr", None, now), Some(16));
-        // A thread panics while holding the lock: the account stays blocked.
-        let failures = std::sync::Arc::new(limiter.failures);
-        failures.hold_and_panic();
-        assert!(failures.is_poisoned());
-        let limiter = LoginLimiter {
-            failures: std::sync::Arc::into_inner(failures).unwrap(),
-        };
-        assert!(limiter.blocked("maire@a.fr", None, now).is_some());
-        // Asking never adds an entry; a flood of made-up accounts stays bounded.
-        assert!(limiter.blocked("inconnu@a.fr", None, now).is_none());
-        for n in 0..MAX_TRACKED + 100 {
-            limiter.record_failure(&format!("robot{n}@a.fr"), None, now);
-        }
-        assert!(limiter.failures.len() <= MAX_TRACKED);
+    async fn clear_login_failures(&self, email: &str, ip: Option<IpAddr>) -> Result<(), AppError> {
+        let [(mine, _), ..] = failure_keys(email, ip);
+        self.limit_forget(&mine).await
     }
 }
 
@@ -227,7 +199,7 @@ impl App {
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<NewSession, LoginError> {
-        if let Some(minutes) = self.limiter.blocked(email, ip, now) {
+        if let Some(minutes) = self.login_blocked(email, ip, now).await? {
             tracing::warn!(?ip, "login rate limited");
             return Err(LoginError::TooManyAttempts(minutes));
         }
@@ -258,7 +230,7 @@ impl App {
             let password = password.to_owned();
             let _ =
                 tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
-            self.limiter.record_failure(email, ip, now);
+            self.record_login_failure(email, ip, now).await?;
             return Err(LoginError::BadCredentials);
         }
         let mut communes = Vec::new();
@@ -293,13 +265,13 @@ impl App {
             {
                 Ok(()) => {}
                 Err(e) if e.kind() == crate::ErrorKind::Invalid => {
-                    self.limiter.record_failure(email, ip, now);
+                    self.record_login_failure(email, ip, now).await?;
                     return Err(LoginError::BadSecondFactor);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        self.limiter.clear_account(email, ip);
+        self.clear_login_failures(email, ip).await?;
         let (token, id_hash) = new_token()?;
         let (csrf_token, _) = new_token()?;
         self.store()

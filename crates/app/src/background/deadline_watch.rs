@@ -2,6 +2,9 @@
 //! to each agent and élu of what is late, due within 7 days, or about to be accepted by
 //! silence. Run by the server's background loop; each step is idempotent (a decision is
 //! recorded once, a digest is sent once per person and day), so running it twice is harmless.
+//! With several nodes, each commune's decisions and digests are claimed once per local day
+//! (`daily_runs`): one node does them, and a node that dies mid-way leaves them to the next
+//! round of any node once its claim has run out.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use parapheur_domain::clock::{local_date, utc_offset_minutes};
@@ -18,6 +21,8 @@ use crate::{Actor, App, AppError};
 /// Digests leave from this local hour on (the start of the mairie's day).
 pub const DIGEST_HOUR: u32 = 7;
 const WATCH: Actor = Actor::System("échéances");
+/// How long a node holds a commune's daily work before another may take it over.
+const DAILY_CLAIM: Duration = Duration::minutes(30);
 
 /// What one round of the watch did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +88,26 @@ impl App {
                     tracing::warn!(chrono = %item.chrono, error = %e, "acknowledgement");
                 }
             }
-            report.decisions += self.record_implicit_decisions(&commune, now).await?;
-            report.digests += self.send_digests(&commune, now).await?;
+            let today = local_date(now, commune.zone());
+            if self
+                .claim_daily("decisions", commune.id, today, now, DAILY_CLAIM)
+                .await?
+            {
+                let done = self.record_implicit_decisions(&commune, now).await;
+                self.finish_daily("decisions", commune.id, today, done.is_ok(), now)
+                    .await?;
+                report.decisions += done?;
+            }
+            if digest_time(&commune, now)
+                && self
+                    .claim_daily("digests", commune.id, today, now, DAILY_CLAIM)
+                    .await?
+            {
+                let done = self.send_digests(&commune, now).await;
+                self.finish_daily("digests", commune.id, today, done.is_ok(), now)
+                    .await?;
+                report.digests += done?;
+            }
         }
         Ok(report)
     }
@@ -173,8 +196,7 @@ impl App {
         commune: &Commune,
         now: DateTime<Utc>,
     ) -> Result<usize, AppError> {
-        let local = now + Duration::minutes(utc_offset_minutes(now, commune.zone()));
-        if local.hour() < DIGEST_HOUR {
+        if !digest_time(commune, now) {
             return Ok(0);
         }
         let today = local_date(now, commune.zone());
@@ -221,6 +243,12 @@ impl App {
         }
         Ok(sent)
     }
+}
+
+/// Digests leave from [`DIGEST_HOUR`], the commune's local time.
+fn digest_time(commune: &Commune, now: DateTime<Utc>) -> bool {
+    let local = now + Duration::minutes(utc_offset_minutes(now, commune.zone()));
+    local.hour() >= DIGEST_HOUR
 }
 
 /// What the watch looks at in an item, under its document type's silence rule.

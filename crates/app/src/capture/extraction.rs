@@ -18,6 +18,7 @@ use futures::StreamExt as _;
 use parapheur_extract::{ExtractError, Extraction, Limits, Method, Tools};
 use parapheur_store::capture::{FileText, Job};
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::{App, AppError};
 
@@ -98,10 +99,16 @@ impl App {
         now: impl Fn() -> DateTime<Utc>,
         batch: i64,
     ) -> Result<WorkDone, AppError> {
-        let jobs = self
+        let claim = self
             .store()
-            .claim_jobs(now(), chrono::Duration::minutes(LEASE_MINUTES), batch)
+            .claim_jobs(
+                now(),
+                chrono::Duration::minutes(LEASE_MINUTES),
+                batch,
+                self.node().id,
+            )
             .await?;
+        let (token, jobs) = (claim.token, claim.items);
         let workers = self.ocr_workers.max(1);
         let limits = Limits {
             parallel_pages: (workers / jobs.len().clamp(1, workers)).max(1),
@@ -113,7 +120,7 @@ impl App {
         // every lifetime, which the spawned job worker needs.
         let runs: Vec<_> = jobs
             .iter()
-            .map(|job| async move { (job, self.run_job(job, limits, now).await) })
+            .map(|job| async move { (job, self.run_job(job, token, limits, now).await) })
             .collect();
         let outcomes: Vec<_> = futures::stream::iter(runs)
             .buffer_unordered(workers)
@@ -122,14 +129,27 @@ impl App {
         let mut done = WorkDone::default();
         for (job, outcome) in outcomes {
             match outcome {
-                Ok(true) => done.extracted += 1,
-                Ok(false) => done.not_extracted += 1,
+                Ok(true) => {
+                    done.extracted += 1;
+                    self.count(crate::metrics::Counter::JobsDone);
+                }
+                Ok(false) => {
+                    done.not_extracted += 1;
+                    self.count(crate::metrics::Counter::JobsFailed);
+                }
                 Err(e) => {
-                    // Database or file store trouble: leave the job for later.
+                    // Database or file store trouble: leave the job for later (unless
+                    // another node took it over meanwhile).
                     tracing::warn!(job = %job.id, error = %e, "job postponed");
                     let at = now();
                     self.store()
-                        .job_failed(job.id, at, &e.to_string(), Some(at + backoff(job.attempts)))
+                        .job_failed(
+                            job.id,
+                            token,
+                            at,
+                            &e.to_string(),
+                            Some(at + backoff(job.attempts)),
+                        )
                         .await?;
                     done.retried += 1;
                 }
@@ -156,12 +176,13 @@ impl App {
     async fn run_job(
         &self,
         job: &Job,
+        token: Uuid,
         limits: &Limits,
         now: &impl Fn() -> DateTime<Utc>,
     ) -> Result<bool, AppError> {
         if job.kind != "extract" {
             self.store()
-                .job_failed(job.id, now(), "type de tâche inconnu", None)
+                .job_failed(job.id, token, now(), "type de tâche inconnu", None)
                 .await?;
             return Ok(false);
         }
@@ -173,7 +194,7 @@ impl App {
         drop(bytes);
         match result {
             Ok(extraction) => {
-                self.store_extraction(job, extraction, now().trunc_subsecs(6))
+                self.store_extraction(job, token, extraction, now().trunc_subsecs(6))
                     .await?;
                 Ok(true)
             }
@@ -197,11 +218,17 @@ impl App {
                         .await?;
                     tx.commit().await?;
                     self.store()
-                        .job_failed(job.id, at, &e.to_string(), None)
+                        .job_failed(job.id, token, at, &e.to_string(), None)
                         .await?;
                 } else {
                     self.store()
-                        .job_failed(job.id, at, &e.to_string(), Some(at + backoff(job.attempts)))
+                        .job_failed(
+                            job.id,
+                            token,
+                            at,
+                            &e.to_string(),
+                            Some(at + backoff(job.attempts)),
+                        )
                         .await?;
                 }
                 Ok(false)
@@ -212,6 +239,7 @@ impl App {
     async fn store_extraction(
         &self,
         job: &Job,
+        token: Uuid,
         extraction: Extraction,
         at: DateTime<Utc>,
     ) -> Result<(), AppError> {
@@ -239,8 +267,13 @@ impl App {
             updated_at: at,
         };
         let mut tx = self.store().begin(at).await?;
-        tx.record_file_text(job.commune_id, &text, Some(job.id), "system:extraction")
-            .await?;
+        tx.record_file_text(
+            job.commune_id,
+            &text,
+            Some((job.id, token)),
+            "system:extraction",
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

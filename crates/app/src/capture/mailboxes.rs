@@ -27,6 +27,10 @@ pub struct MailboxSettings {
     pub active: bool,
 }
 
+/// How long a node holds a mailbox while polling it: longer than a poll of a full mailbox
+/// takes (messages are fetched and registered in batches).
+const MAILBOX_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// A round of polling one mailbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PollReport {
@@ -304,8 +308,16 @@ impl App {
     pub async fn poll_all_mailboxes(&self) -> Result<PollReport, AppError> {
         let mut total = PollReport::default();
         for row in self.store().active_mailboxes().await? {
+            // With several nodes, the one holding the mailbox's lease polls it; the others
+            // pass (a node killed mid-poll leaves it to them once the lease runs out).
+            let lease = format!("mailbox:{}", row.id);
+            if !self.take_lease(&lease, MAILBOX_LEASE).await? {
+                continue;
+            }
             let commune = self.store().commune(row.commune_id).await?;
-            match self.poll_mailbox(&commune, &row, Utc::now).await {
+            let polled = self.poll_mailbox(&commune, &row, Utc::now).await;
+            self.release_lease(&lease).await?;
+            match polled {
                 Ok(r) => {
                     total.registered += r.registered;
                     total.attached += r.attached;

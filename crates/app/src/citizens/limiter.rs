@@ -1,11 +1,13 @@
-//! The limit of public submissions and answers per client address: in memory, per process,
-//! bounded in the addresses it tracks, checked (by the front end, through
-//! [`App::limit_public`](crate::App::limit_public)) before a body is read.
+//! The limit of public submissions and answers per client address, counted in the database
+//! (every node sees the same counts), checked by the front end through
+//! [`App::limit_public`] before a body is read.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::limits::RecentEvents;
+use chrono::{DateTime, Utc};
+
+use crate::{App, AppError};
 
 /// What is being limited: each has its own counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,24 +21,6 @@ pub enum Bucket {
 const WINDOW: Duration = Duration::from_secs(10 * 60);
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-/// Addresses remembered at most; the oldest are forgotten first when full.
-const MAX_TRACKED: usize = 100_000;
-
-/// Requests per client address, in memory (each process limits on its own, like logins):
-/// the shared [`RecentEvents`] limiter.
-#[derive(Debug)]
-pub struct RateLimiter {
-    hits: RecentEvents<(Bucket, IpAddr), Instant>,
-}
-
-impl Default for RateLimiter {
-    fn default() -> Self {
-        Self {
-            hits: RecentEvents::new(MAX_TRACKED),
-        }
-    }
-}
 
 /// An address as limited: IPv6 by its /64, which one subscriber usually holds whole.
 /// Unknown addresses share one count.
@@ -74,33 +58,43 @@ impl Bucket {
     }
 }
 
-impl RateLimiter {
-    /// Counts one request from `ip`, or says how long to wait when it is one too many.
-    /// Refused requests are not counted.
-    pub fn hit(&self, bucket: Bucket, ip: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let key = (bucket, address_key(ip));
-        let (per_window, per_day) = bucket.limits();
-        let wait = [(per_window, WINDOW), (per_day, DAY)]
-            .into_iter()
-            .filter_map(|(max, window)| self.hits.wait(&key, max, window, now))
-            .max();
-        if let Some(wait) = wait {
-            return Err(wait);
-        }
-        self.hits.record(key, DAY, per_day, now);
-        Ok(())
+impl App {
+    /// Counts one public submission or answer from `ip`; `Some(wait)` when it is one too
+    /// many (refused requests are not counted).
+    pub async fn limit_public(
+        &self,
+        bucket: Bucket,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<Duration>, AppError> {
+        self.limit_public_at(bucket, ip, Utc::now()).await
     }
 
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.hits.len()
+    pub(crate) async fn limit_public_at(
+        &self,
+        bucket: Bucket,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Duration>, AppError> {
+        let name = match bucket {
+            Bucket::Submit => "submit",
+            Bucket::Answer => "answer",
+        };
+        let key = format!("public:{name}:{}", address_key(ip));
+        let (per_window, per_day) = bucket.limits();
+        let wait = self
+            .limit_wait(&key, &[(per_window, WINDOW), (per_day, DAY)], now)
+            .await?;
+        if wait.is_none() {
+            self.limit_record(&key, DAY, now).await?;
+        }
+        Ok(wait)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::*;
 
@@ -108,81 +102,75 @@ mod tests {
         s.parse().ok()
     }
 
-    #[test]
-    fn five_per_ten_minutes_then_twenty_a_day() {
-        let limiter = RateLimiter::default();
-        let t0 = Instant::now();
+    #[tokio::test]
+    async fn five_per_ten_minutes_then_twenty_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, config) = crate::testing_app(dir.path()).await;
+        // Instants are stored to the microsecond.
+        let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+        let window = chrono::Duration::from_std(WINDOW).unwrap();
+        let hit = |ip_text: &str, bucket: Bucket, at: DateTime<Utc>| {
+            let app = app.clone();
+            let addr = ip(ip_text);
+            async move { app.limit_public_at(bucket, addr, at).await.unwrap() }
+        };
         for _ in 0..5 {
-            assert!(limiter.hit(Bucket::Submit, ip("192.0.2.1"), t0).is_ok());
+            assert_eq!(hit("192.0.2.1", Bucket::Submit, t0).await, None);
         }
-        let wait = limiter
-            .hit(Bucket::Submit, ip("192.0.2.1"), t0)
-            .unwrap_err();
-        assert_eq!(wait, WINDOW);
+        assert_eq!(hit("192.0.2.1", Bucket::Submit, t0).await, Some(WINDOW));
         // Another address, and another bucket, are unaffected.
-        assert!(limiter.hit(Bucket::Submit, ip("192.0.2.2"), t0).is_ok());
-        assert!(limiter.hit(Bucket::Answer, ip("192.0.2.1"), t0).is_ok());
+        assert_eq!(hit("192.0.2.2", Bucket::Submit, t0).await, None);
+        assert_eq!(hit("192.0.2.1", Bucket::Answer, t0).await, None);
         // Ten minutes later, five more; after four such windows the day is full.
         let mut t = t0;
         for _ in 0..3 {
-            t += WINDOW;
+            t += window;
             for _ in 0..5 {
-                assert!(limiter.hit(Bucket::Submit, ip("192.0.2.1"), t).is_ok());
+                assert_eq!(hit("192.0.2.1", Bucket::Submit, t).await, None);
             }
         }
-        t += WINDOW;
-        let wait = limiter.hit(Bucket::Submit, ip("192.0.2.1"), t).unwrap_err();
-        assert_eq!(wait, DAY - 4 * WINDOW);
+        t += window;
+        assert_eq!(
+            hit("192.0.2.1", Bucket::Submit, t).await,
+            Some(DAY - 4 * WINDOW)
+        );
+        let next_day = t0 + chrono::Duration::from_std(DAY).unwrap();
+        assert_eq!(hit("192.0.2.1", Bucket::Submit, next_day).await, None);
+        // Another node on the same database counts the same submissions.
+        let other = App::open(&config).await.unwrap();
         assert!(
-            limiter
-                .hit(Bucket::Submit, ip("192.0.2.1"), t0 + DAY)
-                .is_ok()
+            other
+                .limit_public_at(Bucket::Submit, ip("192.0.2.1"), t)
+                .await
+                .unwrap()
+                .is_some()
         );
     }
 
-    #[test]
-    fn ipv6_is_limited_by_its_64() {
-        let limiter = RateLimiter::default();
-        let t0 = Instant::now();
+    #[tokio::test]
+    async fn ipv6_is_limited_by_its_64() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _) = crate::testing_app(dir.path()).await;
+        // Instants are stored to the microsecond.
+        let t0 = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         for i in 0..5 {
             let addr = ip(&format!("2001:db8:1:2::{i}"));
-            assert!(limiter.hit(Bucket::Submit, addr, t0).is_ok());
-        }
-        assert!(
-            limiter
-                .hit(Bucket::Submit, ip("2001:db8:1:2::99"), t0)
-                .is_err()
-        );
-        assert!(
-            limiter
-                .hit(Bucket::Submit, ip("2001:db8:1:3::1"), t0)
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_map_stays_bounded() {
-        let limiter = RateLimiter::default();
-        let t0 = Instant::now();
-        for i in 0..(MAX_TRACKED as u32 + 10) {
-            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            let _ = limiter.hit(
-                Bucket::Submit,
-                Some(addr),
-                t0 + Duration::from_millis(i.into()),
+            assert_eq!(
+                app.limit_public_at(Bucket::Submit, addr, t0).await.unwrap(),
+                None
             );
         }
-        assert!(limiter.tracked() <= MAX_TRACKED);
-        // A day later, the next address over capacity forgets everything old.
-        let late = t0 + DAY + Duration::from_secs(3600);
-        for i in 0..(MAX_TRACKED as u32 / 10 + 1) {
-            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i));
-            let _ = limiter.hit(Bucket::Submit, Some(addr), late);
-        }
         assert!(
-            limiter.tracked() <= MAX_TRACKED / 10 + 1,
-            "{}",
-            limiter.tracked()
+            app.limit_public_at(Bucket::Submit, ip("2001:db8:1:2::99"), t0)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            app.limit_public_at(Bucket::Submit, ip("2001:db8:1:3::1"), t0)
+                .await
+                .unwrap(),
+            None
         );
     }
 

@@ -20,7 +20,7 @@ pub mod views;
 pub use acknowledgements::{Acknowledgeable, NoAcknowledgement};
 pub use forms::refused_files;
 pub use forwarding::{CompetentAuthority, forwarding_notice};
-pub use limiter::{Bucket, RateLimiter, wait_text};
+pub use limiter::{Bucket, wait_text};
 pub use proof_of_work::{POW_MAX_AGE_SECS, PowRefusal};
 pub use tracking::token_hash;
 

@@ -200,14 +200,12 @@ impl App {
             Some(setting) => Some(smtp_config(setting)?),
             None => None,
         };
-        let due = self
+        let claim = self
             .store()
-            .claim_outbox(now, lease_for(config.as_ref()), BATCH)
+            .claim_outbox(now, lease_for(config.as_ref()), BATCH, self.node().id)
             .await?;
-        if due.is_empty() {
-            return Ok(report);
-        }
-        for message in due {
+        let token = claim.token;
+        for message in claim.items {
             let outcome = match &config {
                 None => Err(SendError::Temporary(
                     "aucun serveur SMTP n'est configuré ([smtp] dans parapheur.toml) : le courriel attend".to_owned(),
@@ -216,14 +214,17 @@ impl App {
             };
             match outcome {
                 Ok(()) => {
-                    self.store().outbox_sent(message.id, now).await?;
+                    if !self.store().outbox_sent(message.id, token, now).await? {
+                        tracing::warn!(kind = %message.kind, "email sent after its lease was taken over");
+                    }
                     report.sent += 1;
+                    self.count(crate::metrics::Counter::EmailsSent);
                     tracing::info!(kind = %message.kind, "email sent");
                 }
                 Err(e) if e.is_temporary() => {
                     let retry = next_attempt(message.attempts, message.created_at, now);
                     self.store()
-                        .outbox_failed(message.id, now, &e.to_string(), retry)
+                        .outbox_failed(message.id, token, now, &e.to_string(), retry)
                         .await?;
                     if retry.is_some() {
                         report.retried += 1;
@@ -234,7 +235,7 @@ impl App {
                 }
                 Err(e) => {
                     self.store()
-                        .outbox_failed(message.id, now, &e.to_string(), None)
+                        .outbox_failed(message.id, token, now, &e.to_string(), None)
                         .await?;
                     report.failed += 1;
                     tracing::warn!(kind = %message.kind, error = %e, "email refused");

@@ -10,6 +10,7 @@ mod capture;
 mod citizens;
 mod continuity;
 mod imap_capture;
+mod nodes;
 mod parapheur;
 mod register;
 mod trust;

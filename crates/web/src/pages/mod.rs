@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod inbox;
 pub mod item;
 pub mod letter;
+pub mod operations;
 pub mod parapheur;
 pub mod public;
 pub mod register;

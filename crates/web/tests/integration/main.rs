@@ -8,6 +8,7 @@ mod common;
 
 mod archives;
 mod matrix;
+mod operations;
 mod public;
 mod trust;
 mod ux;

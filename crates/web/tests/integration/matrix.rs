@@ -81,6 +81,8 @@ use Scope::*;
 const ROUTES: &[Route] = &[
     r("GET", "/", Public, Own, ""),
     r("GET", "/healthz", Public, Own, ""),
+    r("GET", "/sante", Public, Own, ""),
+    r("GET", "/metrics", Public, Own, ""),
     r("GET", "/static/{name}", Public, Own, ""),
     r("GET", "/connexion", Public, Own, ""),
     r("GET", "/mot-de-passe-oublie", Public, Own, ""),
@@ -636,6 +638,7 @@ const ROUTES: &[Route] = &[
         "reponse=pas+du+XML",
     ),
     r("GET", "/hebergement", Host, Own, ""),
+    r("GET", "/hebergement/noeuds", Host, Own, ""),
     r(
         "POST",
         "/hebergement",

@@ -355,7 +355,7 @@ pub async fn submit(
     Path((insee, code)): Path<(String, String)>,
     multipart: Multipart,
 ) -> Result<Response, PublicError> {
-    if let Err(wait) = state.app.limit_public(Bucket::Submit, ip) {
+    if let Some(wait) = state.app.limit_public(Bucket::Submit, ip).await? {
         let mairie = match commune_of(&state, &insee).await {
             Ok(c) => mairie(&state, &c).await.ok(),
             Err(_) => None,

@@ -134,7 +134,7 @@ async fn answer_inner(
     token: String,
     mut multipart: Multipart,
 ) -> Result<Response, PublicError> {
-    if let Err(wait) = state.app.limit_public(Bucket::Answer, ip) {
+    if let Some(wait) = state.app.limit_public(Bucket::Answer, ip).await? {
         let mairie = match state.app.tracking(&token).await {
             Ok(view) => mairie(&state, &view.commune).await.ok(),
             Err(_) => None,
