@@ -11,4 +11,5 @@ mod citizens;
 mod imap_capture;
 mod parapheur;
 mod register;
+mod s3;
 mod trust;
