@@ -71,7 +71,9 @@ impl S3Location {
             ));
         }
         let prefix = url.path().trim_matches('/').to_owned();
-        if prefix.split('/').any(|p| p == "." || p == "..") {
+        // The URL parser folds "." and ".." away: refuse them in what was written instead.
+        let written_path = setting.split(['?', '#']).next().unwrap_or_default();
+        if written_path.split('/').any(|p| p == "." || p == "..") {
             return Err(bad("préfixe invalide (« . » ou « .. »)".into()));
         }
         let mut endpoint = None;
@@ -148,7 +150,10 @@ pub struct S3Credentials {
 
 #[derive(Clone)]
 enum CredentialSource {
-    Fixed(Arc<AwsCredential>),
+    Fixed {
+        key_id: String,
+        provider: Arc<object_store::StaticCredentialProvider<AwsCredential>>,
+    },
     /// Read again when the file changes: new keys put there are used without a restart.
     File(Arc<FileCredentials>),
 }
@@ -156,9 +161,9 @@ enum CredentialSource {
 impl fmt::Debug for S3Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            CredentialSource::Fixed(c) => f
+            CredentialSource::Fixed { key_id, .. } => f
                 .debug_struct("S3Credentials")
-                .field("access_key_id", &c.key_id)
+                .field("access_key_id", key_id)
                 .finish_non_exhaustive(),
             CredentialSource::File(file) => f
                 .debug_struct("S3Credentials")
@@ -172,11 +177,14 @@ impl S3Credentials {
     /// Credentials given directly (from the environment).
     pub fn new(access_key_id: String, secret_access_key: String, token: Option<String>) -> Self {
         Self {
-            source: CredentialSource::Fixed(Arc::new(AwsCredential {
-                key_id: access_key_id,
-                secret_key: secret_access_key,
-                token,
-            })),
+            source: CredentialSource::Fixed {
+                key_id: access_key_id.clone(),
+                provider: Arc::new(object_store::StaticCredentialProvider::new(AwsCredential {
+                    key_id: access_key_id,
+                    secret_key: secret_access_key,
+                    token,
+                })),
+            },
         }
     }
 
@@ -198,25 +206,26 @@ impl S3Credentials {
     /// The access key id in use (not secret: it names the key, for messages and logs).
     pub fn access_key_id(&self) -> Result<String, FileError> {
         Ok(match &self.source {
-            CredentialSource::Fixed(c) => c.key_id.clone(),
+            CredentialSource::Fixed { key_id, .. } => key_id.clone(),
             CredentialSource::File(file) => file.current()?.key_id.clone(),
         })
     }
 
     fn provider(&self) -> object_store::aws::AwsCredentialProvider {
         match &self.source {
-            CredentialSource::Fixed(c) => {
-                Arc::new(object_store::StaticCredentialProvider::new((**c).clone()))
-            }
+            CredentialSource::Fixed { provider, .. } => provider.clone(),
             CredentialSource::File(file) => file.clone(),
         }
     }
 }
 
+/// A file's modification time and size: a rewrite changes at least one.
+type FileStamp = (SystemTime, u64);
+
 struct FileCredentials {
     path: PathBuf,
-    /// The credential and the (modification time, size) of the file it was read from.
-    cached: Mutex<Option<((SystemTime, u64), Arc<AwsCredential>)>>,
+    /// The credential and the stamp of the file it was read from.
+    cached: Mutex<Option<(FileStamp, Arc<AwsCredential>)>>,
 }
 
 impl fmt::Debug for FileCredentials {

@@ -170,14 +170,14 @@ fn storage(action: StorageAction) -> impl FnOnce(object_store::Error) -> FileErr
 /// (`<Code>…</Code>` of the answer's body) are read from the error's text.
 fn remote_error(action: StorageAction, remote: &str, source: object_store::Error) -> FileError {
     let remote = remote.to_owned();
-    if let object_store::Error::Generic { source: inner, .. } = &source
-        && inner.is::<FileError>()
-        && let object_store::Error::Generic { source: inner, .. } = source
-        && let Ok(own) = inner.downcast::<FileError>()
-    {
-        // Our credentials file, read again for this request, is no longer usable.
-        return *own;
-    }
+    let source = match source {
+        object_store::Error::Generic { store, source } => match source.downcast::<FileError>() {
+            // Our credentials file, read again for this request, is no longer usable.
+            Ok(own) => return *own,
+            Err(source) => object_store::Error::Generic { store, source },
+        },
+        other => other,
+    };
     let text = error_chain_text(&source);
     let code = s3_code(&text);
     if code == Some("NoSuchBucket") {
@@ -188,7 +188,10 @@ fn remote_error(action: StorageAction, remote: &str, source: object_store::Error
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
     ) || code.is_some_and(|c| denial_reason(c).is_some())
     {
-        let reason = code.and_then(denial_reason).unwrap_or("accès refusé");
+        // A HEAD's answer has no body, hence no code.
+        let reason = code
+            .and_then(denial_reason)
+            .unwrap_or("clé inconnue ou erronée, identifiants expirés ou droits insuffisants");
         return FileError::Denied {
             remote,
             reason,
@@ -512,7 +515,8 @@ impl FileStore {
             size: bytes.len() as u64,
         };
         let path = blob_path(commune_id, &stored.sha256);
-        if self.head(&path).await?.is_some() {
+        // Asked as part of the write: a failure here is reported as a failed write.
+        if self.head(&path, StorageAction::Write).await?.is_some() {
             return Ok((stored, false));
         }
         let nonce: [u8; NONCE_LEN] = random().map_err(FileError::Random)?;
@@ -646,7 +650,7 @@ impl FileStore {
     /// Whether the commune has a blob at this address (not checked: see `verify`).
     pub async fn exists(&self, commune_id: &str, sha256: &str) -> Result<bool, FileError> {
         let path = checked_path(commune_id, sha256)?;
-        Ok(self.head(&path).await?.is_some())
+        Ok(self.head(&path, StorageAction::Read).await?.is_some())
     }
 
     /// Removes a blob. Removing a missing blob is not an error (as on S3).
@@ -712,11 +716,15 @@ impl FileStore {
         Ok(ids)
     }
 
-    async fn head(&self, path: &Path) -> Result<Option<object_store::ObjectMeta>, FileError> {
+    async fn head(
+        &self,
+        path: &Path,
+        action: StorageAction,
+    ) -> Result<Option<object_store::ObjectMeta>, FileError> {
         match self.store.head(path).await {
             Ok(meta) => Ok(Some(meta)),
             Err(e) if self.is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.failed(StorageAction::Read)(e)),
+            Err(e) => Err(self.failed(action)(e)),
         }
     }
 }

@@ -32,7 +32,7 @@ enum Kind {
 /// local folder, or s3s-fs's folder for the bucket's prefix), to alter them behind its back.
 struct Backend {
     _dir: Option<tempfile::TempDir>,
-    server: Option<S3Server>,
+    _server: Option<S3Server>,
     root: PathBuf,
 }
 
@@ -83,7 +83,7 @@ fn setup_on(kind: Kind) -> Option<(Backend, FileStore)> {
             let store = FileStore::local(&root).unwrap();
             let backend = Backend {
                 _dir: Some(dir),
-                server: None,
+                _server: None,
                 root,
             };
             (backend, store)
@@ -94,7 +94,7 @@ fn setup_on(kind: Kind) -> Option<(Backend, FileStore)> {
             let root = server.object_file("files");
             let backend = Backend {
                 _dir: None,
-                server: Some(server),
+                _server: Some(server),
                 root,
             };
             (backend, store)
@@ -552,16 +552,20 @@ async fn s3_wrong_secret_is_refused_clearly_and_nothing_is_written() {
     };
     let key = DataKey::generate().unwrap();
     let wrong = s3_store(&server, "pas-le-bon-secret");
+    // A write starts with a HEAD, whose answer has no body to say why.
     let err = unavailable(
         wrong.put(C1, &key, b"courrier").await,
+        "refuse l'accès (clé inconnue ou erronée, identifiants expirés ou droits insuffisants)",
+    );
+    assert!(matches!(err, FileError::Denied { .. }), "{err:?}");
+    assert!(err.to_string().contains("vérifiez la clé d'accès S3"), "{err}");
+    // A GET's or a listing's answer names the fault.
+    let err = unavailable(
+        wrong.get(C1, &key, &sha256_hex(b"courrier")).await,
         "refuse l'accès (clé secrète erronée)",
     );
     assert!(matches!(err, FileError::Denied { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("vérifiez la clé d'accès S3"),
-        "{err}"
-    );
-    unavailable(wrong.list_communes().await, "refuse l'accès");
+    unavailable(wrong.list_communes().await, "refuse l'accès (clé secrète erronée)");
 
     // An unknown key id says so.
     let location = S3Location::parse(&server.url("files")).unwrap();
@@ -628,16 +632,15 @@ async fn s3_missing_bucket_is_named() {
     let location = S3Location::parse(&url).unwrap();
     let credentials = S3Credentials::new(S3_ACCESS_KEY.into(), S3_SECRET_KEY.into(), None);
     let store = FileStore::s3(&location, &credentials).unwrap();
-    let key = DataKey::generate().unwrap();
     let err = unavailable(
-        store.put(C1, &key, b"x").await,
+        store.list_communes().await,
         "le compartiment du stockage des fichiers s3://compartiment-absent/files",
     );
     assert!(matches!(err, FileError::BucketMissing { .. }), "{err:?}");
-    let err = store.get(C1, &key, &sha256_hex(b"x")).await.unwrap_err();
+    let err = store.list(C1).await.unwrap_err();
     assert!(matches!(err, FileError::BucketMissing { .. }), "{err:?}");
-    let err = store.list_communes().await.unwrap_err();
-    assert!(matches!(err, FileError::BucketMissing { .. }), "{err:?}");
+    // s3s-fs answers NoSuchKey to a GET and makes the bucket's folder on a PUT, where S3
+    // answers NoSuchBucket; the listing is what the app checks at start (config check).
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //! CI and is skipped, loudly, elsewhere.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,10 +94,6 @@ impl S3Server {
     /// Where s3s-fs keeps the object `key` of the bucket (to alter it behind its back).
     pub fn object_file(&self, key: &str) -> PathBuf {
         self.data.path().join(S3_BUCKET).join(key)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.data.path()
     }
 
     /// Stops the server (the S3 service is down); its objects stay.
