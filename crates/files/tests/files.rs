@@ -558,14 +558,20 @@ async fn s3_wrong_secret_is_refused_clearly_and_nothing_is_written() {
         "refuse l'accès (clé inconnue ou erronée, identifiants expirés ou droits insuffisants)",
     );
     assert!(matches!(err, FileError::Denied { .. }), "{err:?}");
-    assert!(err.to_string().contains("vérifiez la clé d'accès S3"), "{err}");
+    assert!(
+        err.to_string().contains("vérifiez la clé d'accès S3"),
+        "{err}"
+    );
     // A GET's or a listing's answer names the fault.
     let err = unavailable(
         wrong.get(C1, &key, &sha256_hex(b"courrier")).await,
         "refuse l'accès (clé secrète erronée)",
     );
     assert!(matches!(err, FileError::Denied { .. }), "{err:?}");
-    unavailable(wrong.list_communes().await, "refuse l'accès (clé secrète erronée)");
+    unavailable(
+        wrong.list_communes().await,
+        "refuse l'accès (clé secrète erronée)",
+    );
 
     // An unknown key id says so.
     let location = S3Location::parse(&server.url("files")).unwrap();
