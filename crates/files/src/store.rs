@@ -340,15 +340,6 @@ impl FileStore {
         Ok(store)
     }
 
-    /// Where the files are, for messages and `config check`.
-    pub fn describe(&self) -> String {
-        match (&self.remote, &self.local_root) {
-            (Some(remote), _) => remote.to_string(),
-            (None, Some(root)) => root.display().to_string(),
-            (None, None) => "(stockage en mémoire)".to_owned(),
-        }
-    }
-
     /// The error for a failed backend call.
     fn failed(&self, action: StorageAction) -> impl FnOnce(object_store::Error) -> FileError {
         let remote = self.remote.clone();
