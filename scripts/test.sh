@@ -8,7 +8,8 @@
 #   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
 #   PARAPHEUR_TEST_SETUP_ONLY=1 ./scripts/test.sh                sets up, checks, tears down
 # Installs what is missing with apt-get (PostgreSQL server, python3, chromium, Node.js, Dovecot,
-# tesseract with its French model, poppler-utils, qpdf) and
+# tesseract with its French model, poppler-utils, qpdf), s3s-fs (a real S3 server, with
+# cargo install into ~/.cache/parapheur-tools) and
 # `npm ci` in e2e/; never touches an existing PostgreSQL cluster: the test cluster lives in a
 # temporary folder under /tmp.
 set -euo pipefail
@@ -174,6 +175,22 @@ if [ -x "$acceptance/verify-pades" ]; then
 else
     echo "WARNING: $acceptance/verify-pades is missing: the signature tests fail without it (PARAPHEUR_SKIP_PADES_VERIFIER=1 skips them knowingly)" >&2
 fi
+phase "install the S3 test server (s3s-fs)"
+# A real S3-compatible server for the file store's tests (files on a bucket): s3s-fs checks
+# signatures and conditional writes like S3. Built once into a cache folder (about 100 s),
+# then reused; PARAPHEUR_TEST_S3_BIN names another binary.
+if [ -z "${PARAPHEUR_TEST_S3_BIN:-}" ]; then
+    s3s_version=0.14.1  # 0.17 needs a newer Rust; crates/testkit/src/s3.rs names it too
+    s3s_root="${PARAPHEUR_TOOLS_CACHE:-$HOME/.cache/parapheur-tools}/s3s-fs-$s3s_version"
+    if [ ! -x "$s3s_root/bin/s3s-fs" ]; then
+        say "Installing s3s-fs $s3s_version into $s3s_root"
+        cargo install s3s-fs --version "$s3s_version" --features binary --root "$s3s_root" \
+            || die "s3s-fs could not be installed: the S3 tests need it"
+    fi
+    export PARAPHEUR_TEST_S3_BIN="$s3s_root/bin/s3s-fs"
+fi
+[ -x "$PARAPHEUR_TEST_S3_BIN" ] || die "PARAPHEUR_TEST_S3_BIN=$PARAPHEUR_TEST_S3_BIN is not an executable"
+echo "S3 test server: $PARAPHEUR_TEST_S3_BIN"
 phase "build the tests, linted by clippy"
 # Clippy lints our crates while they are compiled for the tests: clippy-driver is rustc with
 # the lints added, set as the wrapper of the workspace's crates only (what `cargo clippy`

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use parapheur_files::MasterKey;
+use parapheur_files::{FileStore, MasterKey, S3Credentials, S3Location};
 use parapheur_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,11 @@ pub struct Config {
     pub master_key: MasterKeySource,
     /// Where this node keeps its search index (a cache rebuilt from the database).
     pub index_dir: PathBuf,
-    /// Where the encrypted files are kept (`files_dir`, `PARAPHEUR_FILES_DIR`).
+    /// Where the encrypted files are kept on disk (`files` or `files_dir`,
+    /// `PARAPHEUR_FILES` or `PARAPHEUR_FILES_DIR`), unless `files_s3` is set.
     pub files_dir: PathBuf,
+    /// The bucket the files are kept in instead (`files = "s3://…"`).
+    pub files_s3: Option<S3Files>,
     /// Where the journal's anchors are kept, apart from the database (`anchors_dir`,
     /// `PARAPHEUR_ANCHORS_DIR`; `DATA/anchors` by default). Keep it on another disk, or
     /// copied off the machine, with the backups.
@@ -100,6 +103,13 @@ pub struct Config {
     /// The bearer token `/metrics` asks for (`metrics_token`, `PARAPHEUR_METRICS_TOKEN`):
     /// without it, `/metrics` answers 404.
     pub metrics_token: Option<String>,
+}
+
+/// Files on an S3-compatible bucket: where, and the key that opens it (never printed).
+#[derive(Debug, Clone)]
+pub struct S3Files {
+    pub location: S3Location,
+    pub credentials: S3Credentials,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -193,6 +203,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_url.as_ref().map(|_| "postgres"))
+            .field("files", &self.files_description())
             .finish()
     }
 }
@@ -210,7 +221,9 @@ struct FileSettings {
     smtp: Option<SmtpSetting>,
     tsa_url: Option<String>,
     tsa_ca: Option<PathBuf>,
+    files: Option<String>,
     files_dir: Option<PathBuf>,
+    files_credentials_file: Option<PathBuf>,
     anchors_dir: Option<PathBuf>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
@@ -356,6 +369,27 @@ impl Config {
                 "metrics_token (PARAPHEUR_METRICS_TOKEN) : au moins 16 caractères".into(),
             ));
         }
+        // PARAPHEUR_FILES_DIR and files_dir, from before buckets, still name a folder.
+        let files = env("PARAPHEUR_FILES")
+            .or_else(|| env("PARAPHEUR_FILES_DIR"))
+            .or(settings.files)
+            .or_else(|| settings.files_dir.map(|d| d.display().to_string()));
+        let (files_dir, files_s3) = match files {
+            Some(url) if S3Location::is_s3_url(&url) => {
+                let location = S3Location::parse(&url)
+                    .map_err(|e| AppError::Config(format!("files (PARAPHEUR_FILES) : {e}")))?;
+                let credentials = s3_credentials(&env, settings.files_credentials_file, data_dir)?;
+                (
+                    data_dir.join("files"),
+                    Some(S3Files {
+                        location,
+                        credentials,
+                    }),
+                )
+            }
+            Some(folder) => (PathBuf::from(folder), None),
+            None => (data_dir.join("files"), None),
+        };
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -368,10 +402,8 @@ impl Config {
                 .map(PathBuf::from)
                 .or(settings.index_dir)
                 .unwrap_or_else(|| data_dir.join("index")),
-            files_dir: env("PARAPHEUR_FILES_DIR")
-                .map(PathBuf::from)
-                .or(settings.files_dir)
-                .unwrap_or_else(|| data_dir.join("files")),
+            files_dir,
+            files_s3,
             anchors_dir: env("PARAPHEUR_ANCHORS_DIR")
                 .map(PathBuf::from)
                 .or(settings.anchors_dir)
@@ -415,6 +447,7 @@ impl Config {
             master_key,
             index_dir: data_dir.join("index"),
             files_dir: data_dir.join("files"),
+            files_s3: None,
             anchors_dir: data_dir.join("anchors"),
             drop_folders: Vec::new(),
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
@@ -503,7 +536,7 @@ impl Config {
                     MasterKeySource::File(file) => path(file),
                 },
             ),
-            ("files_dir", path(&self.files_dir)),
+            ("files", self.files_description()),
             ("anchors_dir", path(&self.anchors_dir)),
             ("index_dir", path(&self.index_dir)),
             ("public_url", self.public_url.clone()),
@@ -601,6 +634,28 @@ impl Config {
         self.files_dir.clone()
     }
 
+    /// Where the files are: the folder, or the bucket with the id of its key (not secret).
+    pub fn files_description(&self) -> String {
+        match &self.files_s3 {
+            None => self.files_dir.display().to_string(),
+            Some(s3) => format!(
+                "{}, clé {}",
+                s3.location,
+                s3.credentials
+                    .access_key_id()
+                    .unwrap_or_else(|e| format!("illisible ({e})"))
+            ),
+        }
+    }
+
+    /// The file store: the bucket when one is set, else the folder (created if missing).
+    pub fn open_files(&self) -> Result<FileStore, AppError> {
+        Ok(match &self.files_s3 {
+            Some(s3) => FileStore::s3(&s3.location, &s3.credentials)?,
+            None => FileStore::local(&self.files_dir)?,
+        })
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("parapheur.sqlite")
     }
@@ -662,6 +717,53 @@ impl Config {
             ))
         })?;
         Ok(true)
+    }
+}
+
+/// The key of the files' bucket: `PARAPHEUR_S3_ACCESS_KEY_ID` and
+/// `PARAPHEUR_S3_SECRET_ACCESS_KEY`, else `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
+/// (each with its optional `…SESSION_TOKEN`), else a file readable by its owner only
+/// (`PARAPHEUR_S3_CREDENTIALS_FILE`, `files_credentials_file`, or `DATA/s3-credentials`).
+fn s3_credentials(
+    env: &dyn Fn(&str) -> Option<String>,
+    file_setting: Option<PathBuf>,
+    data_dir: &Path,
+) -> Result<S3Credentials, AppError> {
+    for prefix in ["PARAPHEUR_S3_", "AWS_"] {
+        let (id_var, secret_var) = (
+            format!("{prefix}ACCESS_KEY_ID"),
+            format!("{prefix}SECRET_ACCESS_KEY"),
+        );
+        match (env(&id_var), env(&secret_var)) {
+            (Some(id), Some(secret)) => {
+                let token = env(&format!("{prefix}SESSION_TOKEN"));
+                return Ok(S3Credentials::new(id, secret, token));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(AppError::Config(format!(
+                    "{id_var} et {secret_var} vont ensemble : l'une est donnée sans l'autre"
+                )));
+            }
+        }
+    }
+    let default = data_dir.join("s3-credentials");
+    let file = env("PARAPHEUR_S3_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or(file_setting)
+        .or_else(|| default.exists().then_some(default));
+    match file {
+        Some(file) => S3Credentials::from_file(&file).map_err(|e| {
+            AppError::Config(format!(
+                "files_credentials_file (PARAPHEUR_S3_CREDENTIALS_FILE) : {e}"
+            ))
+        }),
+        None => Err(AppError::Config(
+            "files = s3://… : identifiants S3 manquants. Donnez PARAPHEUR_S3_ACCESS_KEY_ID et \
+             PARAPHEUR_S3_SECRET_ACCESS_KEY (ou AWS_ACCESS_KEY_ID et AWS_SECRET_ACCESS_KEY), ou \
+             un fichier files_credentials_file (PARAPHEUR_S3_CREDENTIALS_FILE) en mode 0600"
+                .into(),
+        )),
     }
 }
 
@@ -767,6 +869,105 @@ mod tests {
         .unwrap();
         let config = Config::load(dir.path(), None).unwrap().listening_on(listen);
         assert_eq!(config.public_url, "https://courrier.mairie.fr");
+    }
+
+    #[test]
+    fn files_are_a_folder_or_a_bucket_with_a_private_key() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let load = |pairs| Config::load_with(dir.path(), None, &env(pairs));
+        let config = load(&[]).unwrap();
+        assert_eq!(config.files_dir, dir.path().join("files"));
+        assert!(config.files_s3.is_none());
+        let config = load(&[("PARAPHEUR_FILES", "/srv/fichiers")]).unwrap();
+        assert_eq!(config.files_dir, PathBuf::from("/srv/fichiers"));
+
+        const BUCKET: &str = "s3://mairies/prod?endpoint=https://s3.fr-par.scw.cloud&region=fr-par";
+        let config = load(&[
+            ("PARAPHEUR_FILES", BUCKET),
+            ("AWS_ACCESS_KEY_ID", "SCWKEY"),
+            ("AWS_SECRET_ACCESS_KEY", "tres-secret"),
+        ])
+        .unwrap();
+        let s3 = config.files_s3.as_ref().unwrap();
+        assert_eq!(
+            (s3.location.bucket.as_str(), s3.location.prefix.as_str()),
+            ("mairies", "prod")
+        );
+        let shown = format!("{config:?} {:?}", config.describe());
+        assert!(
+            shown.contains(
+                "s3://mairies/prod (https://s3.fr-par.scw.cloud, région fr-par), clé SCWKEY"
+            ),
+            "{shown}"
+        );
+        assert!(!shown.contains("tres-secret"), "{shown}");
+        // The PARAPHEUR_ pair wins over the AWS_ one.
+        let config = load(&[
+            ("PARAPHEUR_FILES", BUCKET),
+            ("PARAPHEUR_S3_ACCESS_KEY_ID", "GKPROPRE"),
+            ("PARAPHEUR_S3_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ACCESS_KEY_ID", "SCWKEY"),
+            ("AWS_SECRET_ACCESS_KEY", "tres-secret"),
+        ])
+        .unwrap();
+        assert!(config.files_description().ends_with("clé GKPROPRE"));
+
+        for (pairs, expected) in [
+            (
+                &[("PARAPHEUR_FILES", BUCKET)][..],
+                "identifiants S3 manquants",
+            ),
+            (
+                &[("PARAPHEUR_FILES", BUCKET), ("AWS_ACCESS_KEY_ID", "SCWKEY")][..],
+                "AWS_ACCESS_KEY_ID et AWS_SECRET_ACCESS_KEY vont ensemble",
+            ),
+            (
+                &[(
+                    "PARAPHEUR_FILES",
+                    "s3://mairies/x?endpoint=http://s3.exemple.fr",
+                )][..],
+                "seul https est permis",
+            ),
+        ] {
+            let err = load(pairs).unwrap_err().to_string();
+            assert!(err.contains(expected), "{pairs:?}: {err}");
+        }
+
+        // A credentials file: refused unless private, then read.
+        let file = dir.path().join("s3-credentials");
+        std::fs::write(
+            &file,
+            "aws_access_key_id = GKFICHIER
+aws_secret_access_key = x
+",
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load(&[("PARAPHEUR_FILES", BUCKET)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("(mode 0640) : refusé") && err.contains("chmod 600"),
+            "{err}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let config = load(&[("PARAPHEUR_FILES", BUCKET)]).unwrap();
+        assert!(config.files_description().ends_with("clé GKFICHIER"));
+        let config = load(&[
+            ("PARAPHEUR_FILES", BUCKET),
+            ("PARAPHEUR_S3_CREDENTIALS_FILE", "/nulle/part"),
+        ]);
+        let err = config.unwrap_err().to_string();
+        assert!(err.contains("/nulle/part : illisible"), "{err}");
     }
 
     #[test]

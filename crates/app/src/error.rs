@@ -145,7 +145,9 @@ impl AppError {
             AppError::Files(e) => match e {
                 FileError::Missing { .. } => ErrorKind::NotFound,
                 FileError::TooLarge { .. } | FileError::InvalidCommuneId(_) => ErrorKind::Invalid,
-                FileError::DiskFull { .. } => ErrorKind::Unavailable,
+                // Kept and tried again: capture does not quarantine, a form keeps its input.
+                e if e.is_unavailable() => ErrorKind::Unavailable,
+                FileError::Location(_) => ErrorKind::Invalid,
                 _ => ErrorKind::Internal,
             },
             // A wrong or unreadable master key, a refused setting: the operator corrects it.
@@ -201,6 +203,8 @@ impl AppError {
             (ErrorKind::Unavailable, AppError::Unavailable { service, .. }) => {
                 format!("{service} ne répond pas : rien n'a été changé, réessayez plus tard")
             }
+            // The storage's own message says which fault and that nothing was lost.
+            (ErrorKind::Unavailable, AppError::Files(e)) => e.to_string(),
             (ErrorKind::Unavailable, _) => {
                 "le service est momentanément indisponible : réessayez plus tard".to_owned()
             }

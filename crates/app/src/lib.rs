@@ -39,7 +39,7 @@ pub use administration::password::{hash_password, verify_password};
 pub use administration::setup::{NewUser, Party};
 pub use config::{
     BackupSetting, Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL,
-    MasterKeySource, SmtpSecurity, SmtpSetting,
+    MasterKeySource, S3Files, SmtpSecurity, SmtpSetting,
 };
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DEMO_SECOND_FACTOR, DemoLogin, DemoSummary, demo_forms};
 pub use error::{AppError, ErrorKind};
@@ -136,7 +136,7 @@ impl App {
         let master = config.load_master_key()?;
         let tsa_anchors = config.tsa_anchors()?;
         let store = config.open_store().await?;
-        let files = FileStore::local(&config.files_dir())?;
+        let files = config.open_files()?;
         let search = parapheur_search::SearchIndex::open(&config.index_dir())
             .map_err(|e| AppError::internal(format!("index de recherche : {e}")))?;
         let app = App {

@@ -20,17 +20,23 @@
 //! (configuration, secret store). Stealing the disk, or the database, alone reveals nothing.
 //! One key per commune also means one commune can be exported, or crypto-shredded, alone.
 //!
-//! **Backends.** Everything goes through [`object_store::ObjectStore`]: a local folder today
-//! ([`FileStore::local`]), an S3-compatible bucket later, with no change here.
+//! **Backends.** Everything goes through [`object_store::ObjectStore`]: a local folder
+//! ([`FileStore::local`]) or an S3-compatible bucket ([`FileStore::s3`]: Garage, a French
+//! provider's S3), with the same layout, format and checks. Blobs are written only if absent
+//! (a conditional PUT on S3), so two writers of the same content never clash. Every S3
+//! fault after the client's retries is an error the caller keeps its work on
+//! ([`FileError::is_unavailable`]): unreachable, timed out, access denied, bucket missing.
 //!
 //! What this crate does not do: decide who may read a file, keep the list of files an item
 //! has, or limit upload sizes. Those belong to the callers; fsck (orphans, verification)
 //! is built by them from [`FileStore::list`], [`FileStore::verify`] and [`FileStore::delete`].
 
 mod keys;
+mod s3;
 mod store;
 
 pub use keys::{DataKey, KEY_LEN, KeyError, MasterKey};
+pub use s3::{S3Credentials, S3Location};
 pub use store::{BlobInfo, FileError, FileStore, StagingFile, StorageAction, StoredFile};
 pub use zeroize::Zeroizing;
 

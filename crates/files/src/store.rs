@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::keys::{DataKey, random};
+use crate::s3::{S3Credentials, S3Location};
 use crate::{is_sha256_hex, sha256_hex};
 
 /// Blob format v1: `MAGIC | VERSION | nonce (24) | ciphertext | tag (16)`.
@@ -93,6 +94,65 @@ pub enum FileError {
         #[source]
         source: object_store::Error,
     },
+    /// A `files` setting or S3 credentials that cannot be used (said at start).
+    #[error("stockage des fichiers {0}")]
+    Location(String),
+    /// The S3 server refuses the connection, resets it, or answers 5xx, after the retries.
+    #[error(
+        "{action} impossible : le stockage des fichiers {remote} ne répond pas (serveur arrêté, \
+         injoignable ou en panne) ; rien n'a été perdu, réessayez plus tard"
+    )]
+    Unreachable {
+        action: StorageAction,
+        remote: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(
+        "{action} impossible : le stockage des fichiers {remote} ne répond pas à temps ; rien \
+         n'a été perdu, réessayez plus tard"
+    )]
+    TimedOut {
+        action: StorageAction,
+        remote: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// Wrong, unknown or expired key, or a key without rights on the bucket.
+    #[error(
+        "le stockage des fichiers {remote} refuse l'accès ({reason}) : vérifiez la clé d'accès \
+         S3 (fichier d'identifiants ou variables d'environnement) ; rien n'a été perdu"
+    )]
+    Denied {
+        remote: String,
+        reason: &'static str,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(
+        "le compartiment du stockage des fichiers {remote} n'existe pas : créez-le ou corrigez \
+         le réglage files ; rien n'a été perdu"
+    )]
+    BucketMissing {
+        remote: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl FileError {
+    /// A fault of the storage service that goes away by itself or once an operator has
+    /// acted (server back, key replaced, bucket created): the work is kept and tried again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::DiskFull { .. }
+                | Self::Unreachable { .. }
+                | Self::TimedOut { .. }
+                | Self::Denied { .. }
+                | Self::BucketMissing { .. }
+        )
+    }
 }
 
 fn storage(action: StorageAction) -> impl FnOnce(object_store::Error) -> FileError {
@@ -103,6 +163,103 @@ fn storage(action: StorageAction) -> impl FnOnce(object_store::Error) -> FileErr
             FileError::Storage { action, source }
         }
     }
+}
+
+/// Sorts an S3 failure (after object_store's own retries) into what the operator can act
+/// on. `object_store` keeps its HTTP error type private: the status and the S3 error code
+/// (`<Code>…</Code>` of the answer's body) are read from the error's text.
+fn remote_error(action: StorageAction, remote: &str, source: object_store::Error) -> FileError {
+    let remote = remote.to_owned();
+    let source = match source {
+        object_store::Error::Generic { store, source } => match source.downcast::<FileError>() {
+            // Our credentials file, read again for this request, is no longer usable.
+            Ok(own) => return *own,
+            Err(source) => object_store::Error::Generic { store, source },
+        },
+        other => other,
+    };
+    let text = error_chain_text(&source);
+    let code = s3_code(&text);
+    if code == Some("NoSuchBucket") {
+        return FileError::BucketMissing { remote, source };
+    }
+    if matches!(
+        source,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || code.is_some_and(|c| denial_reason(c).is_some())
+    {
+        // A HEAD's answer has no body, hence no code.
+        let reason = code
+            .and_then(denial_reason)
+            .unwrap_or("clé inconnue ou erronée, identifiants expirés ou droits insuffisants");
+        return FileError::Denied {
+            remote,
+            reason,
+            source,
+        };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+    let mut kind = None;
+    while let Some(e) = cause {
+        if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
+            kind = Some(http.kind());
+        }
+        cause = e.source();
+    }
+    use object_store::client::HttpErrorKind as K;
+    match kind {
+        Some(K::Timeout) => FileError::TimedOut {
+            action,
+            remote,
+            source,
+        },
+        Some(K::Connect | K::Request | K::Interrupted) => FileError::Unreachable {
+            action,
+            remote,
+            source,
+        },
+        _ if text.contains("status code: 5") => FileError::Unreachable {
+            action,
+            remote,
+            source,
+        },
+        _ => FileError::Storage { action, source },
+    }
+}
+
+/// An S3 server that does not implement `If-None-Match` on PUT (501 NotImplemented).
+fn refuses_conditional_put(e: &object_store::Error) -> bool {
+    let text = error_chain_text(e);
+    s3_code(&text) == Some("NotImplemented") || text.contains("status code: 501")
+}
+
+fn error_chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(" | ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
+/// The S3 error code of an answer (`<Code>SignatureDoesNotMatch</Code>`).
+fn s3_code(text: &str) -> Option<&str> {
+    let start = text.find("<Code>")? + "<Code>".len();
+    let len = text[start..].find("</Code>")?;
+    Some(&text[start..start + len])
+}
+
+fn denial_reason(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidAccessKeyId" => "identifiant de clé d'accès inconnu",
+        "SignatureDoesNotMatch" => "clé secrète erronée",
+        "ExpiredToken" | "TokenRefreshRequired" | "InvalidToken" => "identifiants expirés",
+        "AccessDenied" | "AllAccessDisabled" => "droits insuffisants sur le compartiment",
+        "RequestTimeTooSkewed" => "horloge du serveur décalée",
+        _ => return None,
+    })
 }
 
 /// True when an I/O error somewhere in the chain says the disk is full (ENOSPC, EDQUOT).
@@ -150,6 +307,8 @@ pub struct FileStore {
     unsynced: Arc<std::sync::atomic::AtomicBool>,
     /// The folder of a local store, where interrupted writes may leave staging files.
     local_root: Option<std::path::PathBuf>,
+    /// The bucket of a remote store, as named in messages (`s3://bucket/prefix (…)`).
+    remote: Option<Arc<str>>,
 }
 
 /// A staging file left by a write that never finished (the process was killed between
@@ -168,7 +327,32 @@ impl FileStore {
             store,
             unsynced: Arc::default(),
             local_root: None,
+            remote: None,
         }
+    }
+
+    /// A bucket on AWS or an S3-compatible server (Garage, OVHcloud, Scaleway, Outscale…),
+    /// with the local folder's layout and format under the location's prefix. Nothing is
+    /// asked of the server here: a server that is down at start is retried at each use.
+    pub fn s3(location: &S3Location, credentials: &S3Credentials) -> Result<Self, FileError> {
+        let mut store = Self::new(crate::s3::open(location, credentials)?);
+        store.remote = Some(location.to_string().into());
+        Ok(store)
+    }
+
+    /// The error for a failed backend call.
+    fn failed(&self, action: StorageAction) -> impl FnOnce(object_store::Error) -> FileError {
+        let remote = self.remote.clone();
+        move |source| match remote {
+            Some(remote) if !is_storage_full(&source) => remote_error(action, &remote, source),
+            _ => storage(action)(source),
+        }
+    }
+
+    /// Whether an object store "not found" is about the object (not about a missing bucket).
+    fn is_not_found(&self, e: &object_store::Error) -> bool {
+        matches!(e, object_store::Error::NotFound { .. })
+            && !(self.remote.is_some() && s3_code(&error_chain_text(e)) == Some("NoSuchBucket"))
     }
 
     /// Staging files (`<sha256>#<n>`) of a local store's commune, left by interrupted writes.
@@ -247,6 +431,7 @@ impl FileStore {
             deferred: Arc::new(deferred),
             unsynced: Arc::default(),
             local_root: Some(dir.to_owned()),
+            remote: None,
         })
     }
 
@@ -321,7 +506,8 @@ impl FileStore {
             size: bytes.len() as u64,
         };
         let path = blob_path(commune_id, &stored.sha256);
-        if self.head(&path).await?.is_some() {
+        // Asked as part of the write: a failure here is reported as a failed write.
+        if self.head(&path, StorageAction::Write).await?.is_some() {
             return Ok((stored, false));
         }
         let nonce: [u8; NONCE_LEN] = random().map_err(FileError::Random)?;
@@ -341,13 +527,37 @@ impl FileStore {
         blob.push(VERSION_V1);
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
-        // A concurrent put of the same content may win the race: both writes are valid
-        // encryptions of the same plaintext, and the backend's rename/PUT is atomic.
-        store
-            .put(&path, PutPayload::from(blob))
-            .await
-            .map_err(storage(StorageAction::Write))?;
-        Ok((stored, true))
+        // A concurrent put of the same content may win the race: its blob is a valid
+        // encryption of the same plaintext at the same address, so "already there" is a
+        // success. On S3 the write is conditional (If-None-Match), so the first blob stays;
+        // on disk a rename into place replaces it atomically (a hard link, object_store's
+        // conditional write there, is not available on every file system towns use).
+        let mode = if self.remote.is_some() {
+            PutMode::Create
+        } else {
+            PutMode::Overwrite
+        };
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        let payload = PutPayload::from(blob);
+        let written = match store.put_opts(&path, payload.clone(), options).await {
+            Err(e) if self.remote.is_some() && refuses_conditional_put(&e) => {
+                // A server without conditional writes: a plain PUT overwrites at worst an
+                // equivalent blob (same plaintext, same address), which is harmless.
+                store.put(&path, payload).await.map(drop)
+            }
+            other => other.map(drop),
+        };
+        match written {
+            Ok(()) => Ok((stored, true)),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok((stored, false)),
+            Err(e) => Err(self.failed(StorageAction::Write)(e)),
+        }
     }
 
     /// Reads, decrypts and checks a file. Any mismatch (format, authentication tag, hash)
@@ -363,12 +573,15 @@ impl FileStore {
             Ok(result) => result.bytes().await,
             Err(e) => Err(e),
         }
-        .map_err(|e| match e {
-            object_store::Error::NotFound { .. } => FileError::Missing {
-                commune_id: commune_id.to_owned(),
-                sha256: sha256.to_owned(),
-            },
-            source => storage(StorageAction::Read)(source),
+        .map_err(|e| {
+            if self.is_not_found(&e) {
+                FileError::Missing {
+                    commune_id: commune_id.to_owned(),
+                    sha256: sha256.to_owned(),
+                }
+            } else {
+                self.failed(StorageAction::Read)(e)
+            }
         })?;
         let corrupt = |reason: String| FileError::Corrupt {
             sha256: sha256.to_owned(),
@@ -428,15 +641,16 @@ impl FileStore {
     /// Whether the commune has a blob at this address (not checked: see `verify`).
     pub async fn exists(&self, commune_id: &str, sha256: &str) -> Result<bool, FileError> {
         let path = checked_path(commune_id, sha256)?;
-        Ok(self.head(&path).await?.is_some())
+        Ok(self.head(&path, StorageAction::Read).await?.is_some())
     }
 
     /// Removes a blob. Removing a missing blob is not an error (as on S3).
     pub async fn delete(&self, commune_id: &str, sha256: &str) -> Result<(), FileError> {
         let path = checked_path(commune_id, sha256)?;
         match self.store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(storage(StorageAction::Delete)(source)),
+            Ok(()) => Ok(()),
+            Err(e) if self.is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.failed(StorageAction::Delete)(e)),
         }
     }
 
@@ -447,8 +661,8 @@ impl FileStore {
         let prefix = Path::from_iter([COMMUNES, commune_id, BLOBS]);
         let metas: Vec<_> = match self.store.list(Some(&prefix)).try_collect().await {
             Ok(metas) => metas,
-            Err(object_store::Error::NotFound { .. }) => Vec::new(),
-            Err(source) => return Err(storage(StorageAction::List)(source)),
+            Err(e) if self.is_not_found(&e) => Vec::new(),
+            Err(e) => return Err(self.failed(StorageAction::List)(e)),
         };
         let mut blobs = Vec::with_capacity(metas.len());
         for meta in metas {
@@ -479,8 +693,8 @@ impl FileStore {
         let prefix = Path::from(COMMUNES);
         let listing = match self.store.list_with_delimiter(Some(&prefix)).await {
             Ok(listing) => listing,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
-            Err(source) => return Err(storage(StorageAction::List)(source)),
+            Err(e) if self.is_not_found(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(self.failed(StorageAction::List)(e)),
         };
         let mut ids: Vec<String> = listing
             .common_prefixes
@@ -493,11 +707,15 @@ impl FileStore {
         Ok(ids)
     }
 
-    async fn head(&self, path: &Path) -> Result<Option<object_store::ObjectMeta>, FileError> {
+    async fn head(
+        &self,
+        path: &Path,
+        action: StorageAction,
+    ) -> Result<Option<object_store::ObjectMeta>, FileError> {
         match self.store.head(path).await {
             Ok(meta) => Ok(Some(meta)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(storage(StorageAction::Read)(source)),
+            Err(e) if self.is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.failed(action)(e)),
         }
     }
 }

@@ -54,7 +54,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ConfigCommand::Check { target },
         } => {
             let config = config(&target)?;
-            let lines = config.describe();
+            let mut lines = config.describe();
+            if config.files_s3.is_some() {
+                // A bucket is asked once: wrong key, missing bucket or S3 down said now,
+                // in French, rather than at the first letter (exit code 75).
+                let communes = config
+                    .open_files()?
+                    .list_communes()
+                    .await
+                    .map_err(parapheur_app::AppError::from)?;
+                lines.push((
+                    "files_check",
+                    format!("compartiment accessible ({} commune(s))", communes.len()),
+                ));
+            }
             if json {
                 let object: serde_json::Map<String, serde_json::Value> = lines
                     .into_iter()

@@ -402,6 +402,7 @@ on_both_backends!(
     unreadable_files_are_refused,
     missing_register_says_to_run_init,
     config_check_prints_the_settings_and_refuses_bad_ones,
+    files_on_s3_through_the_command_line,
     wrong_master_key_is_refused,
     full_disk_leaves_the_register_sound,
     sigkill_during_registrations_leaves_a_sound_register,
@@ -1042,6 +1043,75 @@ fn config_check_prints_the_settings_and_refuses_bad_ones(backend: Backend) {
         &[("PARAPHEUR_POLL_SECONDS", "1 minute")],
     );
     assert_refused(&out, &["PARAPHEUR_POLL_SECONDS", "1 minute"]);
+}
+
+/// Files on a real S3 server (s3s-fs), set in `parapheur.toml` with the key in
+/// `DATA/s3-credentials`: config check asks the bucket, register stores there, fsck reads
+/// there; the server down makes fsck fail with exit code 75 and a French message.
+fn files_on_s3_through_the_command_line(backend: Backend) {
+    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_SECRET_KEY};
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(mut server) = parapheur_testkit::S3Server::start() else {
+        return;
+    };
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    std::fs::create_dir_all(&reg.data).unwrap();
+    let setting = format!("files = '{}'\n", server.url("cli"));
+    std::fs::write(reg.data.join("parapheur.toml"), setting).unwrap();
+    let credentials = reg.data.join("s3-credentials");
+    std::fs::write(
+        &credentials,
+        format!("aws_access_key_id = {S3_ACCESS_KEY}\naws_secret_access_key = {S3_SECRET_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_refused(&reg.run(&["config", "check"], &[]), &["chmod 600"]);
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = reg.run(&["config", "check"], &[]);
+    assert_success(&out, "config check");
+    let text = stdout(&out);
+    assert!(
+        text.contains("files = s3://parapheur-test/cli (http://127.0.0.1:")
+            && text.contains(&format!("clé {S3_ACCESS_KEY}\n"))
+            && text.contains("files_check = compartiment accessible (0 commune(s))"),
+        "{text}"
+    );
+    assert!(!text.contains(S3_SECRET_KEY), "{text}");
+
+    reg.init();
+    let scan = reg.dir.path().join("scan.pdf");
+    std::fs::write(&scan, b"%PDF-1.4 courrier sur S3").unwrap();
+    let args = [
+        "--commune",
+        INSEE,
+        "--channel",
+        "paper",
+        "--subject",
+        "Avec scan",
+    ];
+    let out = reg.run(
+        &["register"],
+        &[&args[..], &[scan.to_str().unwrap()]].concat(),
+    );
+    assert_success(&out, "register with a file on S3");
+    assert!(server.object_file("cli/communes").is_dir());
+    assert!(!reg.data.join("files").exists());
+    let out = reg.run(&["fsck"], &[]);
+    assert_success(&out, "fsck on S3");
+    assert!(
+        stdout(&out).contains("1 fichier(s) vérifié(s)"),
+        "{}",
+        stdout(&out)
+    );
+
+    server.stop();
+    let err = assert_fails_with(&reg.run(&["fsck"], &[]), 75, &["ne répond pas"]);
+    assert!(err.contains("rien n'a été perdu"), "{err}");
+    assert_fails_with(&reg.run(&["config", "check"], &[]), 75, &["ne répond pas"]);
+    server.resume();
+    assert_success(&reg.run(&["fsck"], &[]), "fsck once S3 is back");
 }
 
 fn missing_register_says_to_run_init(backend: Backend) {

@@ -5,12 +5,16 @@
 // A test fixture that cannot be built is a failed test: panicking says where.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod s3;
+
 use std::path::Path;
 
 use parapheur_app::{Config, MasterKeySource};
 use parapheur_files::MasterKey;
 use sqlx::any::AnyPoolOptions;
 use tempfile::TempDir;
+
+pub use s3::S3Server;
 
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,4 +13,5 @@ mod imap_capture;
 mod nodes;
 mod parapheur;
 mod register;
+mod s3;
 mod trust;
