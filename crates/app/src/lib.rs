@@ -22,6 +22,7 @@ mod letters;
 pub(crate) mod limits;
 pub mod outbox;
 pub mod parapheur;
+pub mod privacy;
 pub mod register;
 pub mod search;
 

@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "the_law",
         sql: Sql::Shared(include_str!("../migrations/0012_the_law.sql")),
     },
+    Migration {
+        version: 14,
+        name: "subject_rights",
+        sql: Sql::Shared(include_str!("../migrations/0014_subject_rights.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.
