@@ -110,7 +110,10 @@ impl App {
         let merged = store.contacts_merged_into(commune.id, id).await?;
         let mut history = Vec::new();
         for c in std::iter::once(id).chain(merged.iter().map(|m| m.id)) {
-            for e in store.journal_of(commune.id, "contact", &c.to_string()).await? {
+            for e in store
+                .journal_of(commune.id, "contact", &c.to_string())
+                .await?
+            {
                 history.push(json!({
                     "action": e.action,
                     "le": e.at,
@@ -249,7 +252,10 @@ impl App {
         let local = now.with_timezone(&commune.zone());
         let readme = README
             .replace("{commune}", &commune.name)
-            .replace("{date}", &parapheur_domain::french::long_date(local.date_naive()))
+            .replace(
+                "{date}",
+                &parapheur_domain::french::long_date(local.date_naive()),
+            )
             .replace("{dpo}", &dpo);
         let zip = write_zip(
             local.naive_local(),

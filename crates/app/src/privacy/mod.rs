@@ -108,7 +108,13 @@ impl App {
     ) -> Result<Contact, AppError> {
         self.authorize(commune, actor, Permission::ProcessMail)
             .await?;
-        if self.store().contact_rights(commune.id, id).await?.erased_at.is_some() {
+        if self
+            .store()
+            .contact_rights(commune.id, id)
+            .await?
+            .erased_at
+            .is_some()
+        {
             return Err(AppError::invalid(
                 "cette fiche a été effacée (pseudonymisée) : elle ne se rectifie plus",
             ));

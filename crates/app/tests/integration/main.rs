@@ -10,5 +10,6 @@ mod capture;
 mod citizens;
 mod imap_capture;
 mod parapheur;
+mod privacy;
 mod register;
 mod trust;
