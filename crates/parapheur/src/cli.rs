@@ -84,6 +84,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ItemCommand,
     },
+    /// Droits des personnes sur leurs données (RGPD) : copie, effacement, limitation
+    Contacts {
+        #[command(subcommand)]
+        command: crate::contacts::ContactsCommand,
+    },
     /// Archives : règles de conservation, gel, élimination visée, versement SEDA
     Archives {
         #[command(subcommand)]

@@ -84,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctype { command } => doctype(command, json).await,
         Command::Item { command } => item(command, json).await,
         Command::Archives { command } => crate::archives::run(command, json).await,
+        Command::Contacts { command } => crate::contacts::run(command, json).await,
         Command::Commune {
             command:
                 CommuneCommand::Set {

@@ -8,6 +8,7 @@ mod common;
 
 mod archives;
 mod matrix;
+mod privacy;
 mod public;
 mod trust;
 mod ux;
