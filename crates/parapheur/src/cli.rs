@@ -91,6 +91,9 @@ pub enum Command {
     },
     /// Archives : règles de conservation, gel, élimination visée, versement SEDA
     Archives {
+        /// Agit au nom de cette personne (qui doit avoir le rôle d'archiviste)
+        #[arg(long = "as", value_name = "EMAIL", global = true)]
+        as_user: Option<String>,
         #[command(subcommand)]
         command: crate::archives::ArchivesCommand,
     },

@@ -2428,11 +2428,14 @@ fn archives_from_the_command_line(backend: Backend) {
     };
     reg.init();
     let kept = reg.register("Demande de subvention");
+    let card = reg.dir.path().join("carton.pdf");
+    std::fs::write(&card, b"%PDF-1.4 carton d'invitation").unwrap();
     let gone = reg.register_json(&[
         "--subject",
         "Invitation au vernissage",
         "--type",
         "invitation",
+        card.to_str().unwrap(),
     ])["item"]["chrono"]
         .as_str()
         .unwrap()
@@ -2462,6 +2465,27 @@ fn archives_from_the_command_line(backend: Backend) {
         &["--commune", INSEE, &kept, "--to", "archived"],
     );
     assert_refused(&out, &["versement"]);
+    // Acting as a person without the archivist's role: refused as on the web, nothing done.
+    let before = reg.journal_entries();
+    let out = reg.run(
+        &["archives", "hold"],
+        &[
+            "--commune",
+            INSEE,
+            "--as",
+            ADMIN,
+            &kept,
+            "--reason",
+            "Contentieux",
+        ],
+    );
+    assert_refused(&out, &["réservé à l'archiviste"]);
+    let out = reg.run(
+        &["archives", "due"],
+        &["--commune", INSEE, "--as", "inconnu@mairie-test.fr"],
+    );
+    assert_refused(&out, &["aucun utilisateur"]);
+    assert_eq!(reg.journal_entries(), before);
 
     // The rules table, edited: invitations kept 0 years from registration, so due today.
     let out = reg.run(&["archives", "rules"], &["--json", "--commune", INSEE]);
@@ -2563,6 +2587,21 @@ fn archives_from_the_command_line(backend: Backend) {
     assert!(std::fs::read(&certificate).unwrap().starts_with(b"%PDF-"));
     assert_eq!(status_of(&reg, &gone), "destroyed");
     assert_eq!(status_of(&reg, &kept), "closed");
+    // The file is gone, and `item show` says so rather than forgetting it.
+    let shown = reg.show(&gone);
+    assert_eq!(shown["attachments"], Value::Array(vec![]), "{shown}");
+    assert_eq!(
+        shown["eliminated_files"][0]["filename"], "carton.pdf",
+        "{shown}"
+    );
+    let out = reg.run(&["item", "show"], &["--commune", INSEE, &gone]);
+    assert_success(&out, "item show");
+    assert!(
+        stdout(&out).contains("fichier éliminé : carton.pdf"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("carton.pdf"), "{}", stdout(&out));
     reg.journal_entries();
     reg.assert_sound();
 }
