@@ -273,6 +273,8 @@ pub async fn rectify(
     Posted(form): Posted<RectifyForm>,
 ) -> Result<Response, WebError> {
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    // The form has no SIRET field: the one recorded is kept.
+    let current = state.app.contact(me.0.commune.id, id).await?;
     let new = NewContact {
         kind: None,
         civility: filled(&form.civilite),
@@ -284,7 +286,7 @@ pub async fn rectify(
         city: filled(&form.ville),
         email: filled(&form.courriel),
         phone: filled(&form.telephone),
-        siret: None,
+        siret: current.siret,
     };
     let result = state
         .app
