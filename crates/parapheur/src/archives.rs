@@ -1,6 +1,7 @@
 //! `parapheur archives …`: retention rules, legal holds, eliminations with the visa of the
 //! Archives départementales, SEDA transfers. The command line acts for the installation,
-//! like its other commands; the web's Archives page is the archivist's.
+//! like its other commands, unless `--as EMAIL` names a person: then it acts as them, and a
+//! person without the archivist's role is refused as on the web's Archives page.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -143,16 +144,26 @@ async fn item_ids(app: &App, commune: &Commune, numbers: &[String]) -> anyhow::R
     Ok(ids)
 }
 
-async fn proposal(app: &App, commune: &Commune, number: &str) -> anyhow::Result<Elimination> {
-    app.eliminations(commune, &CLI)
+async fn proposal(
+    app: &App,
+    commune: &Commune,
+    actor: &Actor,
+    number: &str,
+) -> anyhow::Result<Elimination> {
+    app.eliminations(commune, actor)
         .await?
         .into_iter()
         .find(|e| e.number == number.trim())
         .ok_or_else(|| anyhow!("aucune proposition d'élimination n° « {number} »"))
 }
 
-async fn transfer(app: &App, commune: &Commune, identifier: &str) -> anyhow::Result<Transfer> {
-    app.transfers(commune, &CLI)
+async fn transfer(
+    app: &App,
+    commune: &Commune,
+    actor: &Actor,
+    identifier: &str,
+) -> anyhow::Result<Transfer> {
+    app.transfers(commune, actor)
         .await?
         .into_iter()
         .find(|t| t.identifier == identifier.trim())
@@ -172,12 +183,29 @@ fn print_elimination(e: &Elimination) {
     );
 }
 
-pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCode> {
+/// The installation, or the person `--as` names (who must be of this commune).
+async fn acting(app: &App, commune: &Commune, email: Option<&str>) -> anyhow::Result<Actor> {
+    let Some(email) = email else {
+        return Ok(CLI);
+    };
+    let user = app
+        .user_by_email(commune.id, email.trim())
+        .await?
+        .with_context(|| format!("aucun utilisateur « {email} » dans cette commune"))?;
+    Ok(Actor::User(user.id))
+}
+
+pub async fn run(
+    command: ArchivesCommand,
+    as_user: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match command {
         ArchivesCommand::Rules { commune } => {
             let (app, commune) = open_commune(&commune).await?;
-            let rules = app.retention_schedules(&commune, &CLI).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let rules = app.retention_schedules(&commune, &actor).await?;
             if json {
                 output::json(&rules)?;
             } else {
@@ -202,12 +230,13 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             let final_action: FinalAction = fate.parse().map_err(|e: String| anyhow!(e))?;
             let start: StartEvent = start.parse().map_err(|e: String| anyhow!(e))?;
             let (app, commune) = open_commune(&commune).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
             let rule = RetentionRule {
                 years,
                 final_action,
             };
             let s = app
-                .set_retention(&commune, &CLI, doctype.trim(), rule, start, now)
+                .set_retention(&commune, &actor, doctype.trim(), rule, start, now)
                 .await?;
             if json {
                 output::json(&s)?;
@@ -223,7 +252,8 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
         }
         ArchivesCommand::Due { commune } => {
             let (app, commune) = open_commune(&commune).await?;
-            let due = app.items_due(&commune, &CLI, now).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let due = app.items_due(&commune, &actor, now).await?;
             if json {
                 output::json(&due)?;
             } else if due.is_empty() {
@@ -252,9 +282,10 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             lift,
         } => {
             let (app, commune) = open_commune(&commune).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
             let item = app.item_by_chrono(commune.id, number.trim()).await?;
             let reason = if lift { None } else { reason };
-            app.set_legal_hold(&commune, &CLI, item.id, reason.as_deref(), now)
+            app.set_legal_hold(&commune, &actor, item.id, reason.as_deref(), now)
                 .await?;
             if json {
                 output::json(&json!({ "chrono": item.chrono, "hold": reason }))?;
@@ -270,10 +301,11 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             output,
         } => {
             let (app, commune) = open_commune(&commune).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
             let ids = item_ids(&app, &commune, &numbers).await?;
-            let e = app.propose_elimination(&commune, &CLI, &ids, now).await?;
+            let e = app.propose_elimination(&commune, &actor, &ids, now).await?;
             let pdf = app
-                .elimination_proposal_pdf(&commune, &CLI, e.id, now)
+                .elimination_proposal_pdf(&commune, &actor, e.id, now)
                 .await?;
             let path =
                 output.unwrap_or_else(|| format!("bordereau-elimination-{}.pdf", e.number).into());
@@ -290,8 +322,9 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
         }
         ArchivesCommand::List { commune } => {
             let (app, commune) = open_commune(&commune).await?;
-            let eliminations = app.eliminations(&commune, &CLI).await?;
-            let transfers = app.transfers(&commune, &CLI).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let eliminations = app.eliminations(&commune, &actor).await?;
+            let transfers = app.transfers(&commune, &actor).await?;
             if json {
                 output::json(&json!({ "eliminations": eliminations, "transfers": transfers }))?;
             } else {
@@ -314,13 +347,14 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             reference,
         } => {
             let (app, commune) = open_commune(&commune).await?;
-            let e = proposal(&app, &commune, &number).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let e = proposal(&app, &commune, &actor, &number).await?;
             let visa = Visa {
                 signed_by,
                 signed_on,
                 reference,
             };
-            let e = app.record_visa(&commune, &CLI, e.id, visa, now).await?;
+            let e = app.record_visa(&commune, &actor, e.id, visa, now).await?;
             if json {
                 output::json(&e)?;
             } else {
@@ -333,10 +367,11 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             output,
         } => {
             let (app, commune) = open_commune(&commune).await?;
-            let e = proposal(&app, &commune, &number).await?;
-            let e = app.eliminate(&commune, &CLI, e.id, now).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let e = proposal(&app, &commune, &actor, &number).await?;
+            let e = app.eliminate(&commune, &actor, e.id, now).await?;
             let pdf = app
-                .destruction_certificate_pdf(&commune, &CLI, e.id, now)
+                .destruction_certificate_pdf(&commune, &actor, e.id, now)
                 .await?;
             let path =
                 output.unwrap_or_else(|| format!("certificat-destruction-{}.pdf", e.number).into());
@@ -355,9 +390,10 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             output,
         } => {
             let (app, commune) = open_commune(&commune).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
             let ids = item_ids(&app, &commune, &numbers).await?;
             let (t, message) = app
-                .transfer_to_archives(&commune, &CLI, &ids, agency.as_deref(), now)
+                .transfer_to_archives(&commune, &actor, &ids, agency.as_deref(), now)
                 .await?;
             let path = output.unwrap_or_else(|| format!("{}.xml", t.identifier).into());
             write(&path, &message)?;
@@ -380,9 +416,10 @@ pub async fn run(command: ArchivesCommand, json: bool) -> anyhow::Result<ExitCod
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("lecture de {} impossible", file.display()))?;
             let (app, commune) = open_commune(&commune).await?;
-            let t = transfer(&app, &commune, &identifier).await?;
+            let actor = acting(&app, &commune, as_user.as_deref()).await?;
+            let t = transfer(&app, &commune, &actor, &identifier).await?;
             let t = app
-                .record_transfer_answer(&commune, &CLI, t.id, &bytes, now)
+                .record_transfer_answer(&commune, &actor, t.id, &bytes, now)
                 .await?;
             if json {
                 output::json(&t)?;

@@ -105,8 +105,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ItemCommand,
     },
+    /// Droits des personnes sur leurs données (RGPD) : copie, effacement, limitation
+    Contacts {
+        #[command(subcommand)]
+        command: crate::contacts::ContactsCommand,
+    },
     /// Archives : règles de conservation, gel, élimination visée, versement SEDA
     Archives {
+        /// Agit au nom de cette personne (qui doit avoir le rôle d'archiviste)
+        #[arg(long = "as", value_name = "EMAIL", global = true)]
+        as_user: Option<String>,
         #[command(subcommand)]
         command: crate::archives::ArchivesCommand,
     },

@@ -109,7 +109,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Register(args) => register(args, json).await,
         Command::Doctype { command } => doctype(command, json).await,
         Command::Item { command } => item(command, json).await,
-        Command::Archives { command } => crate::archives::run(command, json).await,
+        Command::Archives { command, as_user } => {
+            crate::archives::run(command, as_user, json).await
+        }
+        Command::Contacts { command } => crate::contacts::run(command, json).await,
         Command::Commune {
             command:
                 CommuneCommand::Set {
@@ -552,8 +555,13 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
             let (app, commune) = open_commune(&commune).await?;
             let item = app.item_by_chrono(commune.id, &number).await?;
             let attachments = app.attachments(commune.id, item.id).await?;
+            let eliminated = app.eliminated_attachments(commune.id, item.id).await?;
             if json {
-                output::json(&json!({ "item": item, "attachments": attachments }))?;
+                output::json(&json!({
+                    "item": item,
+                    "attachments": attachments,
+                    "eliminated_files": eliminated,
+                }))?;
             } else {
                 println!("{} — {}", item.chrono, item.subject);
                 println!("  statut : {}", item.status.label_fr());
@@ -567,6 +575,12 @@ async fn item(command: ItemCommand, json: bool) -> anyhow::Result<ExitCode> {
                 for a in attachments {
                     println!(
                         "  fichier : {} ({} octets, sha256 {})",
+                        a.filename, a.size, a.sha256
+                    );
+                }
+                for a in eliminated {
+                    println!(
+                        "  fichier éliminé : {} ({} octets, sha256 {})",
                         a.filename, a.size, a.sha256
                     );
                 }

@@ -6,6 +6,7 @@ mod bench;
 mod capture;
 mod cli;
 mod commands;
+mod contacts;
 mod memory;
 mod output;
 mod signing;

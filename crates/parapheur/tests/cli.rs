@@ -2378,7 +2378,118 @@ fn a_pdf_signed_twice_by_another_stack_is_valid() {
 // Archives (issue 16): `parapheur archives …`
 // ---------------------------------------------------------------------------------------
 
-on_both_backends!(archives_from_the_command_line);
+on_both_backends!(
+    archives_from_the_command_line,
+    subject_rights_from_the_command_line
+);
+
+/// Issue 16, the data subject's rights: `contacts export` writes a zip of the person's data
+/// (and nothing of the other person's letter), `contacts erase` refuses while the item is
+/// kept (exit 4, the reason in French), `contacts restrict` is accepted; the journal holds.
+fn subject_rights_from_the_command_line(backend: Backend) {
+    let Some(reg) = Register::new(backend) else {
+        return;
+    };
+    reg.init();
+    let letter = reg.dir.path().join("lettre.pdf");
+    std::fs::write(&letter, b"%PDF-1.4 lettre de Jeanne").unwrap();
+    let register = |from: &str, subject: &str, file: Option<&Path>| {
+        let mut args = vec![
+            "--commune",
+            INSEE,
+            "--channel",
+            "paper",
+            "--from",
+            from,
+            "--subject",
+            subject,
+        ];
+        if let Some(f) = file {
+            args.push(f.to_str().unwrap());
+        }
+        let out = reg.run(&["register"], &args);
+        assert_success(&out, "register");
+        stdout(&out).trim().to_owned()
+    };
+    let hers = register(
+        "jeanne.martin@example.fr",
+        "Demande de Jeanne",
+        Some(&letter),
+    );
+    register("paul.durandal@example.fr", "Plainte de Paul", None);
+
+    let zip_path = reg.dir.path().join("export.zip");
+    let out = reg.run(
+        &["contacts", "export"],
+        &[
+            "--json",
+            "--commune",
+            INSEE,
+            "jeanne.martin@example.fr",
+            "--out",
+            zip_path.to_str().unwrap(),
+        ],
+    );
+    assert_success(&out, "contacts export");
+    let v = json(&out);
+    assert_eq!(
+        (v["items"].as_u64(), v["files"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name("donnees.json")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let data: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(data["courriers"][0]["numero"], hers.as_str());
+    assert!(
+        !text.contains("paul") && !text.contains("Plainte"),
+        "{text}"
+    );
+    assert_eq!(archive.len(), 3);
+
+    // An unknown address: a clear refusal, no file.
+    let out = reg.run(
+        &["contacts", "export"],
+        &[
+            "--commune",
+            INSEE,
+            "personne@example.fr",
+            "--out",
+            reg.dir.path().join("x.zip").to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, &["aucun contact n'a l'adresse"]);
+    assert!(!reg.dir.path().join("x.zip").exists());
+
+    let out = reg.run(
+        &["contacts", "erase"],
+        &["--commune", INSEE, "jeanne.martin@example.fr"],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.starts_with("Effacement refusé") && said.contains(&hers),
+        "{said}"
+    );
+    assert!(said.contains("Code du patrimoine"), "{said}");
+
+    let out = reg.run(
+        &["contacts", "restrict"],
+        &["--commune", INSEE, "jeanne.martin@example.fr"],
+    );
+    assert_success(&out, "contacts restrict");
+    assert!(
+        stdout(&out).contains("traitement limité"),
+        "{}",
+        stdout(&out)
+    );
+    reg.assert_sound();
+}
 
 use parapheur_testkit::validate_seda;
 
@@ -2391,11 +2502,14 @@ fn archives_from_the_command_line(backend: Backend) {
     };
     reg.init();
     let kept = reg.register("Demande de subvention");
+    let card = reg.dir.path().join("carton.pdf");
+    std::fs::write(&card, b"%PDF-1.4 carton d'invitation").unwrap();
     let gone = reg.register_json(&[
         "--subject",
         "Invitation au vernissage",
         "--type",
         "invitation",
+        card.to_str().unwrap(),
     ])["item"]["chrono"]
         .as_str()
         .unwrap()
@@ -2425,6 +2539,27 @@ fn archives_from_the_command_line(backend: Backend) {
         &["--commune", INSEE, &kept, "--to", "archived"],
     );
     assert_refused(&out, &["versement"]);
+    // Acting as a person without the archivist's role: refused as on the web, nothing done.
+    let before = reg.journal_entries();
+    let out = reg.run(
+        &["archives", "hold"],
+        &[
+            "--commune",
+            INSEE,
+            "--as",
+            ADMIN,
+            &kept,
+            "--reason",
+            "Contentieux",
+        ],
+    );
+    assert_refused(&out, &["réservé à l'archiviste"]);
+    let out = reg.run(
+        &["archives", "due"],
+        &["--commune", INSEE, "--as", "inconnu@mairie-test.fr"],
+    );
+    assert_refused(&out, &["aucun utilisateur"]);
+    assert_eq!(reg.journal_entries(), before);
 
     // The rules table, edited: invitations kept 0 years from registration, so due today.
     let out = reg.run(&["archives", "rules"], &["--json", "--commune", INSEE]);
@@ -2526,6 +2661,21 @@ fn archives_from_the_command_line(backend: Backend) {
     assert!(std::fs::read(&certificate).unwrap().starts_with(b"%PDF-"));
     assert_eq!(status_of(&reg, &gone), "destroyed");
     assert_eq!(status_of(&reg, &kept), "closed");
+    // The file is gone, and `item show` says so rather than forgetting it.
+    let shown = reg.show(&gone);
+    assert_eq!(shown["attachments"], Value::Array(vec![]), "{shown}");
+    assert_eq!(
+        shown["eliminated_files"][0]["filename"], "carton.pdf",
+        "{shown}"
+    );
+    let out = reg.run(&["item", "show"], &["--commune", INSEE, &gone]);
+    assert_success(&out, "item show");
+    assert!(
+        stdout(&out).contains("fichier éliminé : carton.pdf"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("carton.pdf"), "{}", stdout(&out));
     reg.journal_entries();
     reg.assert_sound();
 }

@@ -57,6 +57,7 @@ impl Store {
         let mut slot = || words.next().unwrap_or_else(|| "%".to_owned());
         let mut contacts = sqlx::query(
             "SELECT * FROM contacts WHERE commune_id = $1 AND merged_into IS NULL
+               AND restricted_at IS NULL AND erased_at IS NULL
                AND (lower(name) LIKE $3 OR lower(coalesce(first_name, '')) LIKE $3
                     OR lower(coalesce(organisation, '')) LIKE $3 OR coalesce(email_key, '') LIKE $3)
                AND (lower(name) LIKE $4 OR lower(coalesce(first_name, '')) LIKE $4
@@ -381,5 +382,310 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// Where a contact stands with the data subject's rights (RGPD art. 17 and 18).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ContactRights {
+    /// Processing restricted since (art. 18): hidden from the directory.
+    pub restricted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Pseudonymised since (art. 17): the fields hold a pseudonym only.
+    pub erased_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One item naming a contact, and as what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRole {
+    pub item_id: Uuid,
+    /// `sender` or `recipient`.
+    pub role: String,
+}
+
+impl Store {
+    pub async fn contact_rights(
+        &self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<ContactRights, StoreError> {
+        let row = sqlx::query(
+            "SELECT restricted_at, erased_at FROM contacts WHERE commune_id = $1 AND id = $2",
+        )
+        .bind(commune_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or_else(|| StoreError::not_found("contact"))?;
+        let instant = |c: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+            row.try_get::<Option<String>, _>(c)?
+                .as_deref()
+                .map(crate::rows::parse_instant)
+                .transpose()
+        };
+        Ok(ContactRights {
+            restricted_at: instant("restricted_at")?,
+            erased_at: instant("erased_at")?,
+        })
+    }
+
+    /// Every item naming a contact (all of them: a subject-access export or an erasure
+    /// must not stop at a page), in register order.
+    pub async fn contact_roles(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<Vec<ContactRole>, StoreError> {
+        sqlx::query(
+            "SELECT ic.item_id, ic.role FROM item_contacts ic JOIN items i ON i.id = ic.item_id
+             WHERE i.commune_id = $1 AND ic.contact_id = $2
+             ORDER BY i.registered_at, i.id, ic.role",
+        )
+        .bind(commune_id.to_string())
+        .bind(contact_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ContactRole {
+                item_id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+                role: r.try_get(1)?,
+            })
+        })
+        .collect()
+    }
+
+    /// The contacts merged into this one (their records are the same person's).
+    pub async fn contacts_merged_into(
+        &self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<Vec<Contact>, StoreError> {
+        sqlx::query("SELECT * FROM contacts WHERE commune_id = $1 AND merged_into = $2")
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(contact_from_row)
+            .collect()
+    }
+}
+
+impl WriteTx {
+    /// Locks a live contact of this commune and reads it.
+    async fn contact_for_update(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+    ) -> Result<Contact, StoreError> {
+        let row = self
+            .lock_row(
+                "contacts",
+                "updated_at",
+                "commune_id = $1 AND id = $2",
+                &[commune_id.to_string(), id.to_string()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::not_found("contact"))?;
+        contact_from_row(&row)
+    }
+
+    /// Rectifies a contact (RGPD art. 16): its fields become `new`'s, and the journal keeps
+    /// the record before and after, who and when.
+    pub async fn rectify_contact(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+        new: &NewContact,
+        actor: &str,
+    ) -> Result<(Contact, Contact), StoreError> {
+        new.validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let before = self.contact_for_update(commune_id, id).await?;
+        let after = Contact {
+            kind: new.kind.unwrap_or(before.kind),
+            civility: new.civility.clone(),
+            first_name: new.first_name.clone(),
+            name: new.name.trim().to_owned(),
+            organisation: new.organisation.clone(),
+            address: new.address.clone(),
+            postal_code: new.postal_code.clone(),
+            city: new.city.clone(),
+            email: new.email.as_deref().map(str::trim).map(str::to_owned),
+            phone: new.phone.clone(),
+            siret: new.siret.clone(),
+            ..before.clone()
+        };
+        self.write_contact(&after).await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "contact.rectified",
+                "contact",
+                id,
+                serde_json::to_string(&before).ok(),
+                serde_json::to_string(&after).ok(),
+            ),
+        );
+        Ok((before, after))
+    }
+
+    /// Replaces every field of a contact that identifies a person by `pseudonym` or nothing
+    /// (RGPD art. 17, where the archives law allows it). History is not rewritten: the
+    /// journal records the pseudonymisation and which fields it emptied, not their values.
+    pub async fn pseudonymise_contact(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+        pseudonym: &str,
+        actor: &str,
+    ) -> Result<Contact, StoreError> {
+        let before = self.contact_for_update(commune_id, id).await?;
+        let after = Contact {
+            id: before.id,
+            commune_id,
+            kind: before.kind,
+            civility: None,
+            first_name: None,
+            name: pseudonym.to_owned(),
+            organisation: None,
+            address: None,
+            postal_code: None,
+            city: None,
+            email: None,
+            phone: None,
+            siret: None,
+        };
+        self.write_contact(&after).await?;
+        sqlx::query("UPDATE contacts SET erased_at = $1 WHERE id = $2")
+            .bind(instant_text(&self.now()))
+            .bind(id.to_string())
+            .execute(self.conn())
+            .await?;
+        let emptied: Vec<&str> = [
+            ("civility", before.civility.is_some()),
+            ("first_name", before.first_name.is_some()),
+            ("name", true),
+            ("organisation", before.organisation.is_some()),
+            ("address", before.address.is_some()),
+            ("postal_code", before.postal_code.is_some()),
+            ("city", before.city.is_some()),
+            ("email", before.email.is_some()),
+            ("phone", before.phone.is_some()),
+            ("siret", before.siret.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, had)| had.then_some(field))
+        .collect();
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                "contact.pseudonymised",
+                "contact",
+                id,
+                serde_json::to_string(&serde_json::json!({ "emptied": emptied })).ok(),
+                serde_json::to_string(&after).ok(),
+            ),
+        );
+        Ok(after)
+    }
+
+    /// Restricts the processing of a contact (RGPD art. 18) or lifts the restriction.
+    pub async fn restrict_contact(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+        restricted: bool,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        self.contact_for_update(commune_id, id).await?;
+        let now = instant_text(&self.now());
+        sqlx::query("UPDATE contacts SET restricted_at = $1, updated_at = $2 WHERE id = $3")
+            .bind(restricted.then(|| now.clone()))
+            .bind(now)
+            .bind(id.to_string())
+            .execute(self.conn())
+            .await?;
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                if restricted {
+                    "contact.restricted"
+                } else {
+                    "contact.restriction_lifted"
+                },
+                "contact",
+                id,
+                None,
+                serde_json::to_string(&serde_json::json!({ "reason": reason })).ok(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// Journals a decision on a request about a contact that changes nothing (an erasure
+    /// refused, a subject-access export), with what was decided and why.
+    pub fn journal_contact_decision(
+        &mut self,
+        commune_id: Uuid,
+        id: Uuid,
+        action: &str,
+        detail: &serde_json::Value,
+        actor: &str,
+    ) {
+        self.journal(
+            commune_id,
+            new_entry(
+                actor,
+                action,
+                "contact",
+                id,
+                None,
+                serde_json::to_string(detail).ok(),
+            ),
+        );
+    }
+
+    async fn write_contact(&mut self, c: &Contact) -> Result<(), StoreError> {
+        let keys = NewContact {
+            first_name: c.first_name.clone(),
+            name: c.name.clone(),
+            address: c.address.clone(),
+            postal_code: c.postal_code.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            ..Default::default()
+        }
+        .duplicate_keys();
+        sqlx::query(
+            "UPDATE contacts SET kind = $1, civility = $2, first_name = $3, name = $4,
+                 organisation = $5, address = $6, postal_code = $7, city = $8, email = $9,
+                 phone = $10, siret = $11, email_key = $12, phone_key = $13,
+                 name_address_key = $14, updated_at = $15
+             WHERE id = $16",
+        )
+        .bind(c.kind.code())
+        .bind(c.civility.clone())
+        .bind(c.first_name.clone())
+        .bind(c.name.clone())
+        .bind(c.organisation.clone())
+        .bind(c.address.clone())
+        .bind(c.postal_code.clone())
+        .bind(c.city.clone())
+        .bind(c.email.clone())
+        .bind(c.phone.clone())
+        .bind(c.siret.clone())
+        .bind(keys.email)
+        .bind(keys.phone)
+        .bind(keys.name_address)
+        .bind(instant_text(&self.now()))
+        .bind(c.id.to_string())
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

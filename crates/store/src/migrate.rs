@@ -101,6 +101,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "nodes",
         sql: Sql::Shared(include_str!("../migrations/0013_nodes.sql")),
     },
+    Migration {
+        version: 14,
+        name: "subject_rights",
+        sql: Sql::Shared(include_str!("../migrations/0014_subject_rights.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -102,6 +102,10 @@ route_table! {
     get "/contacts/suggestions" Member => pages::contacts::suggestions;
     get "/contacts/{id}" Member => pages::contacts::show;
     post "/contacts/{id}/fusionner" Registrar => pages::contacts::merge;
+    post "/contacts/{id}/rectifier" Registrar => pages::contacts::rectify, limit SMALL_FORM_BYTES;
+    post "/contacts/{id}/donnees" Admin => pages::contacts::export;
+    post "/contacts/{id}/effacement" Admin => pages::contacts::erase;
+    post "/contacts/{id}/limitation" Admin => pages::contacts::restrict;
     get "/tableau-de-bord" Member => pages::dashboard::dashboard;
     get "/elu" Member => pages::dashboard::awaiting;
     get "/registre.csv" Member => pages::register::register_csv;

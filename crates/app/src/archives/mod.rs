@@ -56,7 +56,7 @@ impl DueItem {
 }
 
 /// The schedule of an item without a document type: administrative mail.
-fn untyped_schedule() -> Schedule {
+pub(crate) fn untyped_schedule() -> Schedule {
     Schedule {
         doctype: String::new(),
         label: "Sans type (courrier administratif)".to_owned(),
@@ -66,7 +66,7 @@ fn untyped_schedule() -> Schedule {
 }
 
 /// The schedule that applies to `item`.
-fn schedule_of<'a>(
+pub(crate) fn schedule_of<'a>(
     schedules: &'a BTreeMap<String, Schedule>,
     item: &Item,
     fallback: &'a Schedule,
@@ -487,7 +487,7 @@ impl App {
 }
 
 /// Where `item` stands with `schedule` on `today`.
-fn due_of(item: &Item, schedule: &Schedule, commune: &Commune, today: NaiveDate) -> Due {
+pub(crate) fn due_of(item: &Item, schedule: &Schedule, commune: &Commune, today: NaiveDate) -> Due {
     // The closing is the item's last change while it is closed: a later edit only
     // postpones the end of the DUA, the safe side.
     let closed_on =

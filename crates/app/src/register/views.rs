@@ -190,6 +190,18 @@ impl App {
         Ok(self.store.attachments(commune_id, item_id).await?)
     }
 
+    /// The files of an item deleted by an elimination (their rows stay).
+    pub async fn eliminated_attachments(
+        &self,
+        commune_id: Uuid,
+        item_id: Uuid,
+    ) -> Result<Vec<Attachment>, AppError> {
+        Ok(self
+            .store
+            .eliminated_attachments(commune_id, item_id)
+            .await?)
+    }
+
     /// (role, contact id) pairs of an item, senders first.
     pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, AppError> {
         Ok(self.store.item_contacts(item_id).await?)

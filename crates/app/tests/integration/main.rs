@@ -12,6 +12,7 @@ mod continuity;
 mod imap_capture;
 mod nodes;
 mod parapheur;
+mod privacy;
 mod register;
 mod s3;
 mod trust;

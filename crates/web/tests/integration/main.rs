@@ -9,6 +9,7 @@ mod common;
 mod archives;
 mod matrix;
 mod operations;
+mod privacy;
 mod public;
 mod trust;
 mod ux;

@@ -127,6 +127,29 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "doublon={duplicate}",
     ),
+    r(
+        "POST",
+        "/contacts/{contact}/rectifier",
+        Registrars,
+        CommuneA,
+        "nom=Contact+Marqueur",
+    ),
+    r("POST", "/contacts/{contact}/donnees", Admins, CommuneA, ""),
+    // The contact names a kept item: the erasure is refused (an answer, journaled).
+    r(
+        "POST",
+        "/contacts/{contact}/effacement",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/contacts/{contact}/limitation",
+        Admins,
+        CommuneA,
+        "limiter=non",
+    ),
     r("GET", "/double-authentification", Everyone, Own, ""),
     r(
         "POST",
