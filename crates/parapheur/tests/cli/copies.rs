@@ -1,8 +1,9 @@
 //! Off-site copies (issue 15): the disaster drill through the binary. A box registers
 //! letters while it is SIGKILLed at random moments, copies itself to a restic repository,
 //! carries on, copies again, and then loses its data folder. `parapheur restore` on an empty
-//! folder, from the repository and the master key alone, gives back every item, journal
-//! entry and file; the stock `restic` lists and restores the same snapshot.
+//! folder, from the repository (on a real S3 server, s3s-fs) and the master key alone, gives
+//! back every item, journal entry and file; the stock `restic` lists and restores the same
+//! snapshot.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,11 +127,29 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     let Some(restic) = restic() else {
         return;
     };
+    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
     let reg = Register::new(Backend::Sqlite).unwrap();
     reg.init();
-    let repository = reg.data.parent().unwrap().join("copies-hors-site");
-    let repo = repository.display().to_string();
-    let with_repo = [("PARAPHEUR_BACKUP_REPOSITORY", repo.as_str())];
+    // restic's own form of an S3 address: s3:http://host:port/bucket/prefix.
+    let endpoint = s3.url("x");
+    let port = endpoint
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    let repo = format!("s3:http://127.0.0.1:{port}/{S3_BUCKET}/copies-hors-site");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+    ];
+    let with_repo = [
+        ("PARAPHEUR_BACKUP_REPOSITORY", repo.as_str()),
+        keys[0],
+        keys[1],
+    ];
 
     // Load with SIGKILLs at random moments, then a first copy (it creates the repository).
     let (highest, _) = kill_registrations(&reg, Backend::Sqlite, 4, 0x636f_7069_6573);
@@ -187,6 +206,7 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     let out = command_in(&elsewhere, &["restore"])
         .args(["--from", &repo, "--master-key"])
         .arg(&wrong_key)
+        .envs(keys)
         .output()
         .unwrap();
     assert_refused(&out, &["la clé ne déverrouille pas le dépôt de copies"]);
@@ -196,6 +216,7 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     let out = command_in(&restored, &["restore"])
         .args(["--from", &repo, "--master-key"])
         .arg(&key_file)
+        .envs(keys)
         .output()
         .unwrap();
     assert_success(&out, "restore");
@@ -230,6 +251,7 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     // A second restore onto a folder that holds a register is refused.
     let out = command_in(&restored, &["restore"])
         .args(["--from", &repo])
+        .envs(keys)
         .output()
         .unwrap();
     assert_refused(&out, &["restaurez dans un dossier de données vide"]);
@@ -240,6 +262,7 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     let out = Command::new(&restic)
         .args(["-r", &repo, "--no-cache", "snapshots", "--json"])
         .env("RESTIC_PASSWORD", &password)
+        .envs(keys)
         .output()
         .unwrap();
     assert_success(&out, "restic snapshots");
@@ -250,6 +273,7 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
         .args(["-r", &repo, "--no-cache", "restore", "latest", "--target"])
         .arg(&by_hand)
         .env("RESTIC_PASSWORD", &password)
+        .envs(keys)
         .output()
         .unwrap();
     assert_success(&out, "restic restore");

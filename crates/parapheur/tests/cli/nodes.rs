@@ -376,7 +376,9 @@ pub(super) fn two_nodes_on_one_database_do_each_piece_of_work_once() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"healthy\":true"), "{body}");
     assert!(
-        body.contains("\"copie_hors_site\":{\"etat\":\"non configurée\"}"),
+        body.contains(
+            "\"copie_hors_site\":{\"etat\":\"ok\",\"detail\":\"assurée par l'hébergeur\"}"
+        ),
         "{body}"
     );
     assert_eq!(get(port_b, "/metrics").0, 404);
