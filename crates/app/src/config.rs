@@ -362,7 +362,7 @@ impl Config {
             .or(settings.node_name)
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(crate::nodes::host_name);
+            .unwrap_or_else(host_name);
         let metrics_token = env("PARAPHEUR_METRICS_TOKEN").or(settings.metrics_token);
         if metrics_token.as_ref().is_some_and(|t| t.trim().len() < 16) {
             return Err(AppError::Config(
@@ -465,7 +465,7 @@ impl Config {
             outbound_plain_text: false,
             admin_second_factor: true,
             background: true,
-            node_name: crate::nodes::host_name(),
+            node_name: host_name(),
             metrics_token: None,
         }
     }
@@ -765,6 +765,15 @@ fn s3_credentials(
                 .into(),
         )),
     }
+}
+
+/// The machine's host name, the default name of a node.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "parapheur".to_owned())
 }
 
 fn read_settings(path: &Path) -> Result<FileSettings, AppError> {

@@ -34,15 +34,6 @@ impl NodeIdentity {
     }
 }
 
-/// The machine's host name, the default name of a node.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "parapheur".to_owned())
-}
-
 /// A node unseen for this long is no longer listed as running.
 pub const NODE_GONE_AFTER: Duration = Duration::minutes(2);
 
