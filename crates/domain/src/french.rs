@@ -117,6 +117,18 @@ pub fn salutation(civility: Option<&str>) -> String {
     }
 }
 
+/// How long ago, as a person says it: "40 s", "12 min", "3 h", "1 jour", "5 jours".
+pub fn elapsed(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..86400 => format!("{} h", seconds / 3600),
+        86400..172800 => "1 jour".to_owned(),
+        _ => format!("{} jours", seconds / 86400),
+    }
+}
+
 /// A size in French binary units: `"512 octets"`, `"1,5 Ko"`, `"64 Mo"`, `"1,2 Go"`.
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["Ko", "Mo", "Go", "To"];
@@ -172,6 +184,11 @@ mod tests {
         assert_eq!(size(1), "1 octet");
         assert_eq!(size(512), "512 octets");
         assert_eq!(size(1536), "1,5 Ko");
+        assert_eq!(elapsed(chrono::Duration::seconds(40)), "40 s");
+        assert_eq!(elapsed(chrono::Duration::minutes(125)), "2 h");
+        assert_eq!(elapsed(chrono::Duration::hours(30)), "1 jour");
+        assert_eq!(elapsed(chrono::Duration::days(3)), "3 jours");
+        assert_eq!(elapsed(chrono::Duration::seconds(-5)), "0 s");
         assert_eq!(size(20 * 1024 * 1024), "20 Mo");
         assert_eq!(size(1_288_490_189), "1,2 Go");
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
+use parapheur_app::domain::french;
 use parapheur_app::{App, BackupSetting, Config, FsckOptions};
 use serde_json::json;
 
@@ -29,7 +30,7 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                     short(&made.snapshot_id),
                     made.seconds,
                     made.files_new,
-                    bytes(made.data_added)
+                    french::size(made.data_added)
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -58,7 +59,7 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                 Some(at) => println!(
                     "Dernière copie : {} (il y a {}), {}",
                     at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    ago(Utc::now() - at),
+                    french::elapsed(Utc::now() - at),
                     state.snapshot_id.as_deref().map(short).unwrap_or_default()
                 ),
                 None => println!("Aucune copie réussie."),
@@ -184,33 +185,6 @@ pub async fn restore(
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// A size in French units (octets, Ko, Mo, Go).
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["octets", "Ko", "Mo", "Go"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} octets")
-    } else {
-        format!("{value:.1} {}", UNITS[unit]).replace('.', ",")
-    }
-}
-
-/// A duration as a person says it: « 40 s », « 12 min », « 3 h », « 2 j ».
-pub fn ago(elapsed: chrono::Duration) -> String {
-    let seconds = elapsed.num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        3600..86400 => format!("{} h", seconds / 3600),
-        _ => format!("{} j", seconds / 86400),
-    }
 }
 
 fn short(id: &str) -> &str {

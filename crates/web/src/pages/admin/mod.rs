@@ -94,13 +94,16 @@ fn copies_line(
             let error = state.as_ref().and_then(|s| s.last_error.clone());
             match (last, error) {
                 (Some(at), None) => (
-                    format!("Dernière copie hors site : il y a {}.", ago(now - at)),
+                    format!(
+                        "Dernière copie hors site : il y a {}.",
+                        parapheur_app::domain::french::elapsed(now - at)
+                    ),
                     now - at > chrono::Duration::hours(24),
                 ),
                 (Some(at), Some(e)) => (
                     format!(
                         "Dernière copie hors site : il y a {}. La dernière tentative a échoué : {e}",
-                        ago(now - at)
+                        parapheur_app::domain::french::elapsed(now - at)
                     ),
                     true,
                 ),
@@ -114,18 +117,6 @@ fn copies_line(
         }
     };
     ctx! { line, alarm }
-}
-
-/// A duration as a person says it: « 40 s », « 12 min », « 3 h », « 2 jours ».
-fn ago(elapsed: chrono::Duration) -> String {
-    let seconds = elapsed.num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        3600..86400 => format!("{} h", seconds / 3600),
-        86400..172800 => "1 jour".to_owned(),
-        _ => format!("{} jours", seconds / 86400),
-    }
 }
 
 fn alsace_moselle(commune: &parapheur_app::domain::Commune) -> bool {
