@@ -9,6 +9,7 @@
 //! program at start with the key (or variable) and the reason: nothing falls back to a
 //! default in silence.
 
+use crate::boxed_future;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -665,6 +666,7 @@ impl Config {
         self.database_url.is_some() || self.sqlite_path().exists()
     }
 
+    #[boxed_future]
     pub async fn open_store(&self) -> Result<Store, AppError> {
         Ok(match &self.database_url {
             Some(url) => Store::open_postgres(url, self.lock_timeout).await?,

@@ -10,6 +10,11 @@
 //! them commits: a crash in between leaves an unreferenced file (which `fsck` collects),
 //! never a row that points to a missing file.
 
+/// Every public use case returns a boxed future. An `async fn`'s body is otherwise compiled
+/// again into each crate that awaits it (rustc does not export coroutines), so `web` and the
+/// binary each carried a copy of all of `app` and `store`: minutes of the cold release build.
+/// Boxed, the body is compiled once, here; the cost is one allocation per call.
+pub(crate) use async_recursion::async_recursion as boxed_future;
 pub mod administration;
 pub mod archives;
 pub mod background;
@@ -133,6 +138,7 @@ pub struct App {
 
 impl App {
     /// Opens the register described by `config`: database (migrated), files and master key.
+    #[boxed_future]
     pub async fn open(config: &Config) -> Result<App, AppError> {
         let master = config.load_master_key()?;
         let tsa_anchors = config.tsa_anchors()?;
@@ -275,6 +281,7 @@ impl App {
     }
 
     /// Waits until an email is queued (the sender's loop).
+    #[boxed_future]
     pub async fn outbox_wait(&self) {
         self.outbox_work.notified().await;
     }
@@ -288,6 +295,7 @@ impl App {
     }
 
     /// The commune's file key, unwrapped with the master key.
+    #[boxed_future]
     pub async fn data_key(&self, commune_id: Uuid) -> Result<Arc<DataKey>, AppError> {
         if let Some(key) = self.cached_key(commune_id) {
             return Ok(key);
@@ -305,6 +313,7 @@ impl App {
     }
 
     /// Reads a file of a commune, checking its integrity.
+    #[boxed_future]
     pub async fn read_file(&self, commune_id: Uuid, sha256: &str) -> Result<Vec<u8>, AppError> {
         let key = self.data_key(commune_id).await?;
         Ok(self
@@ -313,6 +322,7 @@ impl App {
             .await?)
     }
 
+    #[boxed_future]
     pub async fn close(&self) {
         self.store.close().await;
     }

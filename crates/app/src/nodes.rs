@@ -6,6 +6,7 @@
 //! dies, even by SIGKILL, leaves its leases to expire, and another node takes the work over.
 //! A node that stops cleanly gives them back at once ([`App::release_leases`]).
 
+use crate::boxed_future;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use parapheur_store::nodes::NodeRow;
 use uuid::Uuid;
@@ -58,6 +59,7 @@ impl App {
     }
 
     /// Takes (or renews) the lease `name` for `length`: true when this node holds it.
+    #[boxed_future]
     pub async fn take_lease(&self, name: &str, length: Duration) -> Result<bool, AppError> {
         let now = Utc::now();
         Ok(self
@@ -67,11 +69,13 @@ impl App {
     }
 
     /// Gives the lease `name` back.
+    #[boxed_future]
     pub async fn release_lease(&self, name: &str) -> Result<(), AppError> {
         Ok(self.store().release_lease(name, self.node.id).await?)
     }
 
     /// Gives back every lease of this node (it is stopping).
+    #[boxed_future]
     pub async fn release_leases(&self) -> Result<(), AppError> {
         Ok(self.store().release_all_leases(self.node.id).await?)
     }
@@ -107,6 +111,7 @@ impl App {
     }
 
     /// Writes this node's heartbeat, with its loops' health; `stopped` when it stops.
+    #[boxed_future]
     pub async fn heartbeat(&self, stopped: bool) -> Result<(), AppError> {
         let now = Utc::now();
         let loops = serde_json::to_string(&self.loop_health()).unwrap_or_else(|_| "[]".into());
@@ -126,6 +131,7 @@ impl App {
     }
 
     /// The nodes seen in the last day, this one first, each with its loops.
+    #[boxed_future]
     pub async fn nodes(&self) -> Result<Vec<NodeView>, AppError> {
         let now = Utc::now();
         let mut nodes: Vec<NodeView> = self
@@ -222,6 +228,7 @@ impl App {
     }
 
     /// The health report of this node.
+    #[boxed_future]
     pub async fn health(&self) -> Health {
         let database = Check::of(self.store().ping().await);
         // A file that cannot exist: a round trip to the storage, whatever it is.

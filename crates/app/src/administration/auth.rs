@@ -4,6 +4,7 @@
 //! Secrets handed to the browser (session cookie, reset link) are random 256-bit tokens; the
 //! database keeps only their SHA-256, so a copy of it opens no session.
 
+use crate::boxed_future;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -190,6 +191,7 @@ impl App {
     /// Checks an email and password and opens a session.
     /// An administrator who enrolled a second factor gives its code too (`second_factor`),
     /// when the installation asks for it (the default).
+    #[boxed_future]
     pub async fn login(
         &self,
         email: &str,
@@ -288,6 +290,7 @@ impl App {
     }
 
     /// The identity behind a session cookie, if the session is live; slides its expiry.
+    #[boxed_future]
     pub async fn authenticate(
         &self,
         token: &str,
@@ -320,11 +323,13 @@ impl App {
         }))
     }
 
+    #[boxed_future]
     pub async fn logout(&self, token: &str) -> Result<(), AppError> {
         Ok(self.store().delete_session(&token_hash(token)).await?)
     }
 
     /// Changes a password after checking the current one; ends the user's other sessions.
+    #[boxed_future]
     pub async fn change_password(
         &self,
         who: &Authenticated,
@@ -363,6 +368,7 @@ impl App {
     /// Returns how many were sent; the requester is never told whether the email exists.
     /// The answer comes no sooner than [`RESET_ANSWER_TIME`] either way, so its delay does
     /// not tell whether the address has an account.
+    #[boxed_future]
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -402,6 +408,7 @@ impl App {
     /// A new single-use link for `user` to choose a password, emailed to them through the
     /// outbox (the link is never logged). Returned so an administrator can also pass it on
     /// by hand, for a commune without an SMTP server yet.
+    #[boxed_future]
     pub async fn email_password_link(
         &self,
         user: &User,
@@ -449,6 +456,7 @@ impl App {
     }
 
     /// Sets a new password from a reset link; the link works once, within its validity.
+    #[boxed_future]
     pub async fn reset_password(
         &self,
         token: &str,

@@ -2,6 +2,7 @@
 //! [`App::authorize`] first, whatever the front end (web, command line, API): a handler that
 //! forgets its own check still cannot act beyond the person's rights.
 
+use crate::boxed_future;
 use parapheur_domain::item::Item;
 use parapheur_domain::{Commune, Permission};
 use parapheur_store::users::User;
@@ -12,6 +13,7 @@ impl App {
     /// Refuses a person of another commune, a deactivated account, or a role without
     /// `permission`. The system actors (command line, background jobs, capture, demo) act
     /// for the installation and pass. Returns the person, when there is one.
+    #[boxed_future]
     pub async fn authorize(
         &self,
         commune: &Commune,
@@ -33,6 +35,7 @@ impl App {
 
     /// [`App::authorize`], and the item must be one this person may read (a confidential
     /// item is refused as if it did not exist).
+    #[boxed_future]
     pub async fn authorize_item(
         &self,
         commune: &Commune,
@@ -53,6 +56,7 @@ impl App {
 
     /// Whether `reader` (as [`parapheur_domain::Role::confidential_reader`] gives it) may
     /// read `item`: the one confidentiality rule, with the people the item was copied to.
+    #[boxed_future]
     pub async fn is_readable_by(
         &self,
         item: &Item,
@@ -73,6 +77,7 @@ impl App {
 
     /// Refuses anyone but a host administrator (or the installation's own command line):
     /// creating communes is the host's business.
+    #[boxed_future]
     pub async fn authorize_host(&self, actor: &Actor) -> Result<(), AppError> {
         let Some(id) = actor.user_id() else {
             return Ok(());

@@ -2,6 +2,7 @@
 //! the installation (its communes). Every change goes through one transaction and leaves a
 //! journal entry with the state before and after.
 
+use crate::boxed_future;
 pub mod auth;
 mod authorization;
 pub mod password;
@@ -120,6 +121,7 @@ impl App {
     /// Saves the commune's contact details, letterhead and logo. A new logo is written to
     /// the file store before the transaction that points to it.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn update_commune_settings(
         &self,
         commune: &Commune,
@@ -177,6 +179,7 @@ impl App {
     /// Renames a service, changes its address and phone, retires or restores it.
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn update_service(
         &self,
         commune: &Commune,
@@ -215,6 +218,7 @@ impl App {
 
     /// Creates an account without a password and the link its owner uses to choose one.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn invite_user(
         &self,
         commune: &Commune,
@@ -259,6 +263,7 @@ impl App {
     /// [`may_show_password_link`] allows it. A host administrator is not found by a commune
     /// administrator.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %who.email))]
+    #[boxed_future]
     pub async fn new_password_link(
         &self,
         commune: &Commune,
@@ -277,6 +282,7 @@ impl App {
 
     /// A user of `commune` that `who` may manage: a host administrator's account is
     /// invisible to a commune administrator who is not one.
+    #[boxed_future]
     pub async fn managed_user(
         &self,
         commune: &Commune,
@@ -296,6 +302,7 @@ impl App {
     }
 
     /// The users of the commune that `who` may see on the administration pages.
+    #[boxed_future]
     pub async fn managed_users(
         &self,
         commune: &Commune,
@@ -335,6 +342,7 @@ impl App {
     /// administration rights or account, and a commune always keeps an administrator.
     /// Host rights are not changed here: only [`App::set_host_admin`] (the command line)
     /// gives or takes them.
+    #[boxed_future]
     pub async fn update_user(
         &self,
         commune: &Commune,
@@ -389,6 +397,7 @@ impl App {
     /// their counts) to the active account with this email. Only the command line of the
     /// installation calls this: no commune administrator can, and creating a commune never
     /// makes one.
+    #[boxed_future]
     pub async fn set_host_admin(
         &self,
         email: &str,
@@ -430,6 +439,7 @@ impl App {
     }
 
     /// The installation's host administrators.
+    #[boxed_future]
     pub async fn host_admins(&self) -> Result<Vec<User>, AppError> {
         let mut out = Vec::new();
         for summary in self.store().commune_summaries().await? {
@@ -446,6 +456,7 @@ impl App {
 
     /// Changes a document type's label, delay, silence rule, retention or activity.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn update_doctype(
         &self,
         commune: &Commune,
@@ -479,6 +490,7 @@ impl App {
 
     /// Creates a commune with its first administrator (invited by a link), for a host
     /// administrator.
+    #[boxed_future]
     pub async fn create_commune_with_admin(
         &self,
         insee: &str,

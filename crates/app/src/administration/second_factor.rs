@@ -4,6 +4,7 @@
 //! administrator can only reset it visibly: journaled, the person told by email, their
 //! signing key re-issued (signatures already made stay valid).
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::{Commune, Permission};
 use parapheur_store::users::User;
@@ -59,6 +60,7 @@ fn matching_step(totp: &TOTP, code: &str, now: DateTime<Utc>) -> Option<i64> {
 impl App {
     /// Starts (or restarts) the enrolment of the person's own authenticator: a new secret,
     /// kept pending until [`App::confirm_second_factor`].
+    #[boxed_future]
     pub async fn begin_second_factor(
         &self,
         commune: &Commune,
@@ -87,6 +89,7 @@ impl App {
     }
 
     /// Confirms the pending secret with a first code from the application.
+    #[boxed_future]
     pub async fn confirm_second_factor(
         &self,
         commune: &Commune,
@@ -135,12 +138,14 @@ impl App {
     }
 
     /// Whether the person has enrolled a second factor.
+    #[boxed_future]
     pub async fn has_second_factor(&self, user_id: Uuid) -> Result<bool, AppError> {
         Ok(self.store().second_factor(user_id).await?.sealed.is_some())
     }
 
     /// Checks a code of the person's second factor, once: the same code (time step) is
     /// refused the second time. Without an enrolled factor, refuses with how to enrol.
+    #[boxed_future]
     pub async fn check_second_factor(
         &self,
         commune: &Commune,
@@ -185,6 +190,7 @@ impl App {
     /// An administrator removes a person's second factor (a lost phone). Visible by
     /// design: journaled, the person told by email, their signing key re-issued so that
     /// nothing signed before can be confused with what follows (old signatures stay valid).
+    #[boxed_future]
     pub async fn reset_second_factor(
         &self,
         commune: &Commune,

@@ -1,5 +1,6 @@
 //! Setting up communes, their users, services and document types.
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::doctype::{self, DocumentType};
 use parapheur_domain::{ChronoFormat, Commune, Role};
@@ -26,6 +27,7 @@ pub struct NewUser {
 impl App {
     /// Creates a commune from its INSEE code, with its file key, the default document types
     /// and a first service. Refuses an unknown code and a commune already in the register.
+    #[boxed_future]
     pub async fn create_commune(
         &self,
         insee: &str,
@@ -80,6 +82,7 @@ impl App {
     }
 
     /// The commune with this INSEE code, which must be in the register.
+    #[boxed_future]
     pub async fn commune(&self, insee: &str) -> Result<Commune, AppError> {
         let insee = insee.trim().to_uppercase();
         if parapheur_communes::by_insee(&insee).is_none() {
@@ -91,6 +94,7 @@ impl App {
             .ok_or(AppError::CommuneNotInRegister(insee))
     }
 
+    #[boxed_future]
     pub async fn add_user(
         &self,
         commune: &Commune,
@@ -123,6 +127,7 @@ impl App {
         Ok(user)
     }
 
+    #[boxed_future]
     pub async fn add_service(
         &self,
         commune: &Commune,
@@ -151,6 +156,7 @@ impl App {
         Ok(service)
     }
 
+    #[boxed_future]
     pub async fn add_doctype(
         &self,
         commune: &Commune,
@@ -174,6 +180,7 @@ impl App {
         Ok(())
     }
 
+    #[boxed_future]
     pub async fn set_chrono_format(
         &self,
         commune: &Commune,
@@ -192,6 +199,7 @@ impl App {
     /// Alsace-Moselle: whether Good Friday is a holiday in this commune (code du travail,
     /// L3134-13: communes with a Protestant temple or a mixed church). Deadlines computed
     /// from now on follow it; those already computed stay as the acknowledgements gave them.
+    #[boxed_future]
     pub async fn set_good_friday(
         &self,
         commune: &Commune,
@@ -227,6 +235,7 @@ impl App {
     /// there is none, returns the contact to create (the caller creates it in its own
     /// transaction, so a refused registration leaves no contact behind). Several equally
     /// good matches are an error listing them.
+    #[boxed_future]
     pub async fn resolve_contact(
         &self,
         commune: &Commune,
@@ -301,6 +310,7 @@ pub enum Party {
 impl App {
     /// Merges a duplicate contact into the one kept; the history stays readable.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn merge_contacts(
         &self,
         commune: &Commune,

@@ -1,6 +1,7 @@
 //! The bordereau d'élimination sent to the Archives départementales, and the destruction
 //! certificate, both laid out as the commune's letters (PDF/A).
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::Commune;
 use parapheur_domain::clock::local_date;
@@ -16,6 +17,7 @@ impl App {
     /// The *bordereau d'élimination*: the proposal as the Archives départementales receive
     /// it, one line per item (number, date, subject, type, DUA and fate, files), with the
     /// place for their visa.
+    #[boxed_future]
     pub async fn elimination_proposal_pdf(
         &self,
         commune: &Commune,
@@ -71,6 +73,7 @@ impl App {
 
     /// The destruction certificate of a proposal eliminated: what was destroyed, under
     /// which visa, when, and the SHA-256 of each file deleted.
+    #[boxed_future]
     pub async fn destruction_certificate_pdf(
         &self,
         commune: &Commune,

@@ -13,6 +13,7 @@
 //!
 //! Everything here needs [`Permission::Archive`]: the archivist's role.
 
+use crate::boxed_future;
 mod documents;
 pub mod seda;
 mod transfers;
@@ -79,6 +80,7 @@ pub(crate) fn schedule_of<'a>(
 
 impl App {
     /// Every active document type's retention.
+    #[boxed_future]
     pub async fn retention_schedules(
         &self,
         commune: &Commune,
@@ -90,6 +92,7 @@ impl App {
 
     /// Changes a document type's retention: DUA in years (at most 200), start event, fate.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn set_retention(
         &self,
         commune: &Commune,
@@ -127,6 +130,7 @@ impl App {
     /// Puts a legal hold on an item (`Some(reason)`: a dispute, an audit, a request for
     /// access in progress) or lifts it (`None`).
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn set_legal_hold(
         &self,
         commune: &Commune,
@@ -162,6 +166,7 @@ impl App {
         Ok(())
     }
 
+    #[boxed_future]
     pub async fn legal_holds(
         &self,
         commune: &Commune,
@@ -173,6 +178,7 @@ impl App {
 
     /// The closed items whose retention has run out on `now`'s local date, oldest first,
     /// with their schedule, hold and procedure.
+    #[boxed_future]
     pub async fn items_due(
         &self,
         commune: &Commune,
@@ -214,6 +220,7 @@ impl App {
     }
 
     /// Every proposal of elimination, newest first.
+    #[boxed_future]
     pub async fn eliminations(
         &self,
         commune: &Commune,
@@ -223,6 +230,7 @@ impl App {
         Ok(self.store().eliminations(commune.id).await?)
     }
 
+    #[boxed_future]
     pub async fn elimination(
         &self,
         commune: &Commune,
@@ -237,6 +245,7 @@ impl App {
     /// allows it (D, or T at the archivist's choice), under no legal hold and in no other
     /// procedure. The proposal awaits the visa of the Archives départementales.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn propose_elimination(
         &self,
         commune: &Commune,
@@ -321,6 +330,7 @@ impl App {
 
     /// Records the visa of the director of the Archives départementales on a proposal.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn record_visa(
         &self,
         commune: &Commune,
@@ -371,6 +381,7 @@ impl App {
     /// "éliminé le … (visa n° …)". An item put under a legal hold since the visa, or no
     /// longer closed, stops the whole elimination.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn eliminate(
         &self,
         commune: &Commune,

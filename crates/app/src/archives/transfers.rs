@@ -2,6 +2,7 @@
 //! items, then the archives' acknowledgement and reply; an accepted transfer makes its items
 //! "archivé".
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -19,6 +20,7 @@ use crate::{Actor, App, AppError};
 
 impl App {
     /// Every transfer of the commune, newest first.
+    #[boxed_future]
     pub async fn transfers(
         &self,
         commune: &Commune,
@@ -28,6 +30,7 @@ impl App {
         Ok(self.store().transfers(commune.id).await?)
     }
 
+    #[boxed_future]
     pub async fn transfer(
         &self,
         commune: &Commune,
@@ -45,6 +48,7 @@ impl App {
     /// message missing a mandatory element is refused before anything is written. Returns
     /// the transfer and the message.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn transfer_to_archives(
         &self,
         commune: &Commune,
@@ -209,6 +213,7 @@ impl App {
     }
 
     /// The `ArchiveTransfer` message of a transfer, as it was produced.
+    #[boxed_future]
     pub async fn transfer_message(
         &self,
         commune: &Commune,
@@ -223,6 +228,7 @@ impl App {
     /// their `ArchiveTransferReply`. An accepted reply makes the items "archivé", each with
     /// a note on its register line; a refusal leaves them closed, free for another transfer.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn record_transfer_answer(
         &self,
         commune: &Commune,

@@ -6,6 +6,7 @@
 //! (`daily_runs`): one node does them, and a node that dies mid-way leaves them to the next
 //! round of any node once its claim has run out.
 
+use crate::boxed_future;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use parapheur_domain::clock::{local_date, utc_offset_minutes};
 use parapheur_domain::item::Item;
@@ -40,6 +41,7 @@ pub struct WatchedItem {
 
 impl App {
     /// The alerts of a commune's open items today (the inbox and the item page show them).
+    #[boxed_future]
     pub async fn watched_items(
         &self,
         commune: &Commune,
@@ -72,6 +74,7 @@ impl App {
     }
 
     /// One round of the watch for every commune.
+    #[boxed_future]
     pub async fn run_deadline_watch(&self, now: DateTime<Utc>) -> Result<WatchReport, AppError> {
         let mut report = WatchReport::default();
         for commune in self.store().communes().await? {
@@ -113,6 +116,7 @@ impl App {
     }
 
     /// Records every implicit decision born by now (at the end of its silence date).
+    #[boxed_future]
     pub async fn record_implicit_decisions(
         &self,
         commune: &Commune,
@@ -191,6 +195,7 @@ impl App {
 
     /// Today's digest to each agent and élu with something to watch, once a day from
     /// [`DIGEST_HOUR`] local time.
+    #[boxed_future]
     pub async fn send_digests(
         &self,
         commune: &Commune,

@@ -12,6 +12,7 @@
 //! [`stop`] asks every loop to stop at its next pause (work under way finishes), waits for
 //! them, and gives the node's leases back.
 
+use crate::boxed_future;
 pub mod deadline_watch;
 
 use std::collections::HashMap;
@@ -137,6 +138,7 @@ where
 /// finishes), at most `grace` is waited for them, then the node's leases are given back and
 /// its heartbeat row says it stopped. A loop still busy after `grace` is abandoned: its
 /// leases and claims expire on their own, as if the node had died.
+#[boxed_future]
 pub async fn stop(app: &App, grace: Duration) {
     app.stopping.send_replace(true);
     let tasks: Vec<_> = std::mem::take(&mut *app.tasks.lock().unwrap_or_else(|p| p.into_inner()));
@@ -171,6 +173,7 @@ impl App {
     }
 
     /// Sleeps `length`, or less when the node starts stopping: true if it is.
+    #[boxed_future]
     pub async fn pause(&self, length: Duration) -> bool {
         let mut stopping = self.stopping.subscribe();
         if *stopping.borrow_and_update() {

@@ -3,6 +3,7 @@
 //! committed. A file that cannot be registered goes to a `refusés` subfolder with a text
 //! file giving the reason; nothing is deleted unregistered.
 
+use crate::boxed_future;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -77,7 +78,19 @@ impl App {
         commune: &Commune,
         dir: &Path,
         watch: &mut FolderWatch,
-        now: impl Fn() -> DateTime<Utc>,
+        now: impl Fn() -> DateTime<Utc> + Send + Sync,
+    ) -> Result<Vec<(String, CaptureOutcome)>, AppError> {
+        self.scan_drop_folder_dyn(commune, dir, watch, &now).await
+    }
+
+    /// `scan_drop_folder` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn scan_drop_folder_dyn(
+        &self,
+        commune: &Commune,
+        dir: &Path,
+        watch: &mut FolderWatch,
+        now: &(dyn Fn() -> DateTime<Utc> + Sync),
     ) -> Result<Vec<(String, CaptureOutcome)>, AppError> {
         let ready = watch
             .settled(dir)

@@ -10,6 +10,7 @@
 //! ([`Limits::parallel_pages`]), so that a 40-page scan alone in the queue gets every core
 //! and no more than about `ocr_workers` tesseracts ever run together.
 
+use crate::boxed_future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,12 +70,14 @@ impl App {
     }
 
     /// Waits until jobs are queued or `timeout` passes.
+    #[boxed_future]
     pub async fn wait_for_work(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 
     /// The OCR and PDF programs found on this machine, looked up once (it runs
     /// `tesseract --list-langs`: off the async threads).
+    #[boxed_future]
     pub async fn extract_tools(&self) -> Arc<Tools> {
         if let Some(tools) = self.tools.get() {
             return tools.clone();
@@ -96,7 +99,17 @@ impl App {
     /// `now` is read for each job.
     pub async fn run_due_jobs(
         &self,
-        now: impl Fn() -> DateTime<Utc>,
+        now: impl Fn() -> DateTime<Utc> + Send + Sync,
+        batch: i64,
+    ) -> Result<WorkDone, AppError> {
+        self.run_due_jobs_dyn(&now, batch).await
+    }
+
+    /// `run_due_jobs` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn run_due_jobs_dyn(
+        &self,
+        now: &(dyn Fn() -> DateTime<Utc> + Sync),
         batch: i64,
     ) -> Result<WorkDone, AppError> {
         let claim = self
@@ -159,6 +172,7 @@ impl App {
     }
 
     /// Runs every job now due, until none is left (for the CLI and tests).
+    #[boxed_future]
     pub async fn drain_jobs(&self) -> Result<WorkDone, AppError> {
         let mut all = WorkDone::default();
         loop {
@@ -178,7 +192,7 @@ impl App {
         job: &Job,
         token: Uuid,
         limits: &Limits,
-        now: &impl Fn() -> DateTime<Utc>,
+        now: &(impl Fn() -> DateTime<Utc> + Sync),
     ) -> Result<bool, AppError> {
         if job.kind != "extract" {
             self.store()
@@ -330,6 +344,7 @@ impl App {
     }
 
     /// What was extracted from one file of the commune, its text opened.
+    #[boxed_future]
     pub async fn file_text(
         &self,
         commune: &parapheur_domain::Commune,
@@ -347,6 +362,7 @@ impl App {
     }
 
     /// What was extracted from each file of an item, the texts opened.
+    #[boxed_future]
     pub async fn file_texts_of_item(
         &self,
         commune: &parapheur_domain::Commune,

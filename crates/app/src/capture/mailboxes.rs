@@ -2,6 +2,7 @@
 //! rules, and polling. Each message is taken in the transaction that moves the mailbox's
 //! cursor past it; the server's copy is marked or moved only after that commit.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::Commune;
 use parapheur_mailbox::{AfterCapture, Cursor, MailboxConfig, Security};
@@ -121,6 +122,7 @@ fn check_settings(
 impl App {
     /// Adds a mailbox to a commune (administrators).
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn add_mailbox(
         &self,
         commune: &Commune,
@@ -158,6 +160,7 @@ impl App {
 
     /// Changes a mailbox. `password: None` keeps the stored one.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn update_mailbox(
         &self,
         commune: &Commune,
@@ -207,6 +210,7 @@ impl App {
     }
 
     /// The settings of a mailbox, unsealed.
+    #[boxed_future]
     pub async fn mailbox_config(&self, row: &MailboxRow) -> Result<MailboxConfig, AppError> {
         let key = self.data_key(row.commune_id).await?;
         let plain = key.open(&row.sealed_config, &seal_context(row.commune_id, row.id))?;
@@ -216,6 +220,7 @@ impl App {
         Ok(config)
     }
 
+    #[boxed_future]
     pub async fn mailbox_rules(&self, commune_id: Uuid, id: Uuid) -> Result<Vec<Rule>, AppError> {
         let row = self.store().mailbox(commune_id, id).await?;
         Ok(serde_json::from_str(&row.rules_json).unwrap_or_default())
@@ -227,7 +232,18 @@ impl App {
         &self,
         commune: &Commune,
         row: &MailboxRow,
-        now: impl Fn() -> DateTime<Utc>,
+        now: impl Fn() -> DateTime<Utc> + Send + Sync,
+    ) -> Result<PollReport, AppError> {
+        self.poll_mailbox_dyn(commune, row, &now).await
+    }
+
+    /// `poll_mailbox` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn poll_mailbox_dyn(
+        &self,
+        commune: &Commune,
+        row: &MailboxRow,
+        now: &(dyn Fn() -> DateTime<Utc> + Sync),
     ) -> Result<PollReport, AppError> {
         let result = self.poll_mailbox_inner(commune, row, &now).await;
         let error = result.as_ref().err().map(|e| e.to_string());
@@ -241,7 +257,7 @@ impl App {
         &self,
         commune: &Commune,
         row: &MailboxRow,
-        now: &impl Fn() -> DateTime<Utc>,
+        now: &(impl Fn() -> DateTime<Utc> + Sync),
     ) -> Result<PollReport, AppError> {
         let config = self.mailbox_config(row).await?;
         let rules: Vec<Rule> = serde_json::from_str(&row.rules_json).unwrap_or_default();
@@ -305,6 +321,7 @@ impl App {
     }
 
     /// Polls every active mailbox of the installation once.
+    #[boxed_future]
     pub async fn poll_all_mailboxes(&self) -> Result<PollReport, AppError> {
         let mut total = PollReport::default();
         for row in self.store().active_mailboxes().await? {

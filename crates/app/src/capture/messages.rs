@@ -3,6 +3,7 @@
 //! messages shares one transaction and one commit (group commit): the fsync and the pages
 //! the items share are paid once per batch, and nothing is reported taken before the commit.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::Channel;
 use parapheur_domain::Commune;
@@ -62,6 +63,7 @@ impl App {
     ///
     /// Errors are returned only when nothing could be written (database or file store
     /// down): the message was not taken and the caller tries again later.
+    #[boxed_future]
     pub async fn capture_message(
         &self,
         commune: &Commune,
@@ -82,6 +84,7 @@ impl App {
     /// means the messages from the failing one on were not taken (the ones before were),
     /// and taking them again later is safe.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, messages = messages.len()))]
+    #[boxed_future]
     pub async fn capture_messages(
         &self,
         commune: &Commune,
@@ -296,6 +299,7 @@ impl App {
     /// Retries a quarantined message with the current program (after a fix, or once the
     /// reason is dealt with). Its original bytes were kept.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn retry_inbound(
         &self,
         commune: &Commune,

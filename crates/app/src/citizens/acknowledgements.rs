@@ -1,6 +1,7 @@
 //! Acknowledgements: the accusé d'enregistrement and the accusé de réception with the
 //! mandatory mentions (L112-3, R112-5, R112-11-1), by email or printed for the post.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::acknowledgement::{
     self, AckFacts, Acknowledgement, ServiceContact, plain_text,
@@ -126,6 +127,7 @@ impl std::fmt::Display for NoAcknowledgement {
 impl App {
     /// The facts an acknowledgement states about `item`, and the person it goes to; an
     /// item without an acknowledgement is refused with the reason.
+    #[boxed_future]
     pub async fn acknowledgement_facts(
         &self,
         commune: &Commune,
@@ -139,6 +141,7 @@ impl App {
     }
 
     /// Whether `item` has an accusé de réception and, if so, what it states.
+    #[boxed_future]
     pub async fn acknowledgeable(
         &self,
         commune: &Commune,
@@ -225,6 +228,7 @@ impl App {
     /// What the commune's settings lack for its ARs to carry every mention of R112-5 2°
     /// (postal address and phone of the service); an AR without them leaves the appeal
     /// time limits unenforceable (L112-6). Shown where ARs are sent and in the settings.
+    #[boxed_future]
     pub async fn acknowledgement_gaps(
         &self,
         commune: &Commune,
@@ -243,6 +247,7 @@ impl App {
 
     /// The requests still waiting for their accusé de réception, oldest first, each with
     /// whether its sender can get it by email (otherwise it is printed and posted).
+    #[boxed_future]
     pub async fn unacknowledged(
         &self,
         commune: &Commune,
@@ -282,6 +287,7 @@ impl App {
 
     /// The accusé de réception of an item as a PDF letter, to look at before sending it
     /// (nothing is recorded: [`App::print_acknowledgements`] records a posted one).
+    #[boxed_future]
     pub async fn acknowledgement_pdf(
         &self,
         commune: &Commune,
@@ -302,6 +308,7 @@ impl App {
     /// have one (no type yet, a type dispensed by R112-4, an outgoing letter) is left
     /// out with the reason; nothing is recorded unless the PDF was laid out.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn print_acknowledgements(
         &self,
         commune: &Commune,
@@ -448,6 +455,7 @@ impl App {
     /// seven days at most). Not to programs ([`acknowledgement::AUTOMATED_SENDER_TAG`]),
     /// nor to a sender without an address. Each is sent once (the outbox deduplicates).
     /// Returns how many were queued.
+    #[boxed_future]
     pub async fn acknowledge_email_registrations(
         &self,
         commune: &Commune,
@@ -485,6 +493,7 @@ impl App {
     }
 
     /// [`App::acknowledge_email_registrations`] for every commune (after mailboxes are read).
+    #[boxed_future]
     pub async fn acknowledge_all_email_registrations(
         &self,
         now: DateTime<Utc>,
@@ -627,6 +636,7 @@ impl App {
     /// Sends the accusé de réception of an item by email (from the item page), again if
     /// asked: the AR may need repeating after documents were asked for.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn send_acknowledgement(
         &self,
         commune: &Commune,

@@ -1,6 +1,7 @@
 //! Public request forms: their definitions, and a citizen's submission registered like any
 //! other item (same numbering, same journal) with its tracking link in the same transaction.
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -104,6 +105,7 @@ fn safe_filename(name: &str) -> String {
 
 impl App {
     /// The commune's forms that citizens can use.
+    #[boxed_future]
     pub async fn public_forms(&self, commune: &Commune) -> Result<Vec<PublicForm>, AppError> {
         let mut out = Vec::new();
         for row in self.store().request_forms(commune.id).await? {
@@ -129,6 +131,7 @@ impl App {
     }
 
     /// One form by its code (active or not: the administrator edits inactive ones too).
+    #[boxed_future]
     pub async fn request_form(
         &self,
         commune: &Commune,
@@ -144,6 +147,7 @@ impl App {
 
     /// Creates or replaces a form, after checking its definition.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn save_request_form(
         &self,
         commune: &Commune,
@@ -194,6 +198,7 @@ impl App {
 
     /// Registers a citizen's request from a public form, with its tracking link, then sends
     /// the accusé d'enregistrement and the accusé de réception.
+    #[boxed_future]
     pub async fn submit_request(
         &self,
         commune: &Commune,

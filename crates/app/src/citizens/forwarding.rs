@@ -1,6 +1,7 @@
 //! A request that is not for the commune (L114-2): forwarded to the competent authority,
 //! with its files, the citizen told, the item closed as forwarded.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::contact::normalize_email;
@@ -55,6 +56,7 @@ impl App {
     /// authority (by email with its files when an address is given), tells the sender, and
     /// closes the item with the reason "forwarded", all in one transaction.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn forward_to_competent_authority(
         &self,
         commune: &Commune,

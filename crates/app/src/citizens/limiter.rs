@@ -2,6 +2,7 @@
 //! (every node sees the same counts), checked by the front end through
 //! [`App::limit_public`] before a body is read.
 
+use crate::boxed_future;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -61,6 +62,7 @@ impl Bucket {
 impl App {
     /// Counts one public submission or answer from `ip`; `Some(wait)` when it is one too
     /// many (refused requests are not counted).
+    #[boxed_future]
     pub async fn limit_public(
         &self,
         bucket: Bucket,

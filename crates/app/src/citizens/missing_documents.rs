@@ -1,6 +1,7 @@
 //! Missing documents (L114-5): the request for them suspends the deadline, and their arrival
 //! restarts it and is acknowledged.
 
+use crate::boxed_future;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use parapheur_domain::acknowledgement::{self, plain_text};
 use parapheur_domain::clock::local_date;
@@ -43,6 +44,7 @@ impl App {
     /// it); after today and within a year.
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn request_documents(
         &self,
         commune: &Commune,
@@ -195,6 +197,7 @@ impl App {
     /// would invent what the sender was told; with silence worth acceptance the delay only
     /// starts at their receipt (al. 2), and the one-month default stands.
     #[allow(clippy::too_many_arguments)]
+    #[boxed_future]
     pub async fn record_documents_request(
         &self,
         commune: &Commune,

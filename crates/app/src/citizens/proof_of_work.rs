@@ -1,6 +1,7 @@
 //! The proof of work of the public forms: a signed challenge issued with the page, spent
 //! once, solved by the browser (`demande.js`).
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::pow;
 use sha2::{Digest, Sha256};
@@ -50,6 +51,7 @@ impl App {
 
     /// Verifies the challenge and its solution, then spends the challenge (a second use is
     /// refused, on every process sharing the database).
+    #[boxed_future]
     pub async fn check_pow(
         &self,
         challenge: &str,

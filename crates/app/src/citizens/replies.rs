@@ -1,6 +1,7 @@
 //! Replies by email from a template: registered as outgoing items, shown in the request's
 //! public thread, their email queued in the same transaction.
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -42,6 +43,7 @@ pub(super) fn thread_message(
 impl App {
     /// The values of a reply template's variables for an item.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn template_values(
         &self,
         commune: &Commune,
@@ -123,6 +125,7 @@ impl App {
     /// holding reply or a question leaves the request and its deadlines as they are.
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn reply_by_email(
         &self,
         commune: &Commune,
@@ -267,6 +270,7 @@ impl App {
 
     /// Creates or replaces a reply template, after checking its variables.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn save_reply_template(
         &self,
         commune: &Commune,

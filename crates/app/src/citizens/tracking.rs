@@ -1,6 +1,7 @@
 //! The tracking link: a secret URL where the citizen follows the request, downloads its
 //! acknowledgements and answers the mairie. Only the token's hash is stored.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::{Commune, Status};
 use parapheur_store::items::Attachment;
@@ -70,6 +71,7 @@ impl App {
 
     /// What the tracking link shows; `NotFound` for a token that leads nowhere (guessed,
     /// altered or from another installation), the same answer whatever the reason.
+    #[boxed_future]
     pub async fn tracking(&self, token: &str) -> Result<TrackingView, AppError> {
         if token.len() < 20 || token.len() > 64 {
             return Err(not_found("suivi"));
@@ -116,6 +118,7 @@ impl App {
     }
 
     /// A file the tracking page lists, for the citizen to download.
+    #[boxed_future]
     pub async fn tracking_file(
         &self,
         token: &str,
@@ -133,6 +136,7 @@ impl App {
 
     /// The accusé de réception of the request behind a tracking link, as the letter the
     /// commune would post, once the AR was given (by email or post).
+    #[boxed_future]
     pub async fn tracking_acknowledgement(
         &self,
         token: &str,
@@ -151,6 +155,7 @@ impl App {
     /// The citizen answers on the tracking page, with documents: they join the item. If
     /// documents were asked for, the request is complete today and its delay restarts
     /// (SVA) or resumes (SVR); the agent still sees everything and may ask again.
+    #[boxed_future]
     pub async fn citizen_answer(
         &self,
         token: &str,

@@ -1,6 +1,7 @@
 //! What the front ends read of the citizens' side: reply templates, request forms, the
 //! messages of an item and the outgoing email.
 
+use crate::boxed_future;
 use parapheur_domain::item::Item;
 use uuid::Uuid;
 
@@ -11,6 +12,7 @@ pub use parapheur_store::citizens::{
 use crate::{App, AppError};
 
 impl App {
+    #[boxed_future]
     pub async fn reply_templates(
         &self,
         commune_id: Uuid,
@@ -18,6 +20,7 @@ impl App {
         Ok(self.store.reply_templates(commune_id).await?)
     }
 
+    #[boxed_future]
     pub async fn reply_template(
         &self,
         commune_id: Uuid,
@@ -26,10 +29,12 @@ impl App {
         Ok(self.store.reply_template(commune_id, code).await?)
     }
 
+    #[boxed_future]
     pub async fn request_forms(&self, commune_id: Uuid) -> Result<Vec<RequestFormRow>, AppError> {
         Ok(self.store.request_forms(commune_id).await?)
     }
 
+    #[boxed_future]
     pub async fn item_messages(
         &self,
         commune_id: Uuid,
@@ -39,6 +44,7 @@ impl App {
     }
 
     /// The commune's email, newest first.
+    #[boxed_future]
     pub async fn outbox(
         &self,
         commune_id: Uuid,
@@ -48,10 +54,12 @@ impl App {
     }
 
     /// Counts of one commune's outbox, or of every commune's.
+    #[boxed_future]
     pub async fn outbox_counts(&self, commune_id: Option<Uuid>) -> Result<OutboxCounts, AppError> {
         Ok(self.store.outbox_counts(commune_id).await?)
     }
 
+    #[boxed_future]
     pub async fn outbox_of_item(
         &self,
         commune_id: Uuid,
@@ -63,6 +71,7 @@ impl App {
     /// Open incoming requests that still need their accusé de réception: typed with a
     /// document type that requires one, and none sent yet. Oldest first.
     /// `confidential_visible_to` as in [`crate::items::ItemFilter`].
+    #[boxed_future]
     pub async fn unacknowledged_items(
         &self,
         commune_id: Uuid,

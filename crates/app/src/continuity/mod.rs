@@ -13,6 +13,7 @@
 //! forgets the snapshots it does not keep. What happened is kept in `DATA/copies.json`,
 //! read by the administration page and `parapheur backup status`.
 
+use crate::boxed_future;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -278,6 +279,7 @@ impl App {
     }
 
     /// Makes one off-site copy now, creating the repository on first use.
+    #[boxed_future]
     pub async fn copy_off_site(&self, config: &Config) -> Result<CopyMade, AppError> {
         let setting = setting(config)?;
         let restic = Restic::find()?;
@@ -361,11 +363,13 @@ impl App {
     }
 
     /// The snapshots of the repository, oldest first.
+    #[boxed_future]
     pub async fn list_copies(&self, config: &Config) -> Result<Vec<Snapshot>, AppError> {
         list_copies(config).await
     }
 
     /// Checks the repository; with `read_data`, re-reads every object it holds.
+    #[boxed_future]
     pub async fn verify_copies(&self, config: &Config, read_data: bool) -> Result<(), AppError> {
         let setting = setting(config)?;
         let restic = Restic::find()?;
@@ -377,6 +381,7 @@ impl App {
 
     /// Tells each commune's administrators, once a day, that the copies have stopped: no
     /// success for `STOPPED_AFTER` and the last attempt failed. Returns the emails queued.
+    #[boxed_future]
     pub async fn alert_if_copies_stopped(
         &self,
         config: &Config,
@@ -460,6 +465,7 @@ impl App {
 }
 
 /// The snapshots of the configured repository, oldest first (no register needed).
+#[boxed_future]
 pub async fn list_copies(config: &Config) -> Result<Vec<Snapshot>, AppError> {
     let setting = setting(config)?;
     let restic = Restic::find()?;
@@ -488,6 +494,7 @@ pub fn place_master_key(dir: &Path, text: &str) -> Result<(), AppError> {
 /// anchors and the configuration file (unless the folder already has one). The master key
 /// must be the one of the copied installation; the caller then opens the register, verifies
 /// its journal and rebuilds the index.
+#[boxed_future]
 pub async fn restore(config: &Config, snapshot: Option<&str>) -> Result<Restored, AppError> {
     let setting = setting(config)?;
     if config.database_url.is_some() {
@@ -600,6 +607,7 @@ fn count_files(dir: &Path) -> u64 {
 /// Copies continuously while the server runs: every `interval`, if the register changed
 /// since the last copy. Failures are kept in the state (shown on the administration page)
 /// and retried at the next look; the copies catch up by themselves when the link returns.
+#[boxed_future]
 pub async fn copy_continuously(app: App, config: Config) {
     let Some(setting) = config.backup.clone() else {
         return;

@@ -22,7 +22,7 @@ impl App {
         &self,
         commune: &Commune,
         system: &Actor,
-        service: &dyn Fn(&str) -> Option<Uuid>,
+        service: &(dyn Fn(&str) -> Option<Uuid> + Sync),
         start: DateTime<Utc>,
     ) -> Result<(), AppError> {
         self.update_commune_settings(

@@ -3,6 +3,7 @@
 //! type, some of it late. Generated deterministically through the ordinary use cases, so the
 //! demo's journal, numbers and files are exactly what real use produces.
 
+use crate::boxed_future;
 mod corpus;
 mod features;
 mod forms;
@@ -63,7 +64,17 @@ impl App {
     pub async fn seed_demo(
         &self,
         now: DateTime<Utc>,
-        mut progress: impl FnMut(usize, usize),
+        mut progress: impl FnMut(usize, usize) + Send,
+    ) -> Result<DemoSummary, AppError> {
+        self.seed_demo_dyn(now, &mut progress).await
+    }
+
+    /// `seed_demo` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn seed_demo_dyn(
+        &self,
+        now: DateTime<Utc>,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<DemoSummary, AppError> {
         let system = Actor::System("demo");
         let start = now - Duration::days(330);

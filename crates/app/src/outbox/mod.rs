@@ -4,6 +4,7 @@
 //! An SMTP server down for a day loses nothing: the message waits, and the administrator
 //! sees it waiting with the last error.
 
+use crate::boxed_future;
 use chrono::{DateTime, Duration, Utc};
 use parapheur_domain::commune::Commune;
 use parapheur_smtp::{Address, Envelope, OutgoingMessage, Security, SendError, SmtpConfig};
@@ -194,6 +195,7 @@ impl App {
 
     /// Sends what is due: each message once, a refused one marked failed with the server's
     /// answer, one that could not be delivered now put back for later.
+    #[boxed_future]
     pub async fn deliver_outbox(&self, now: DateTime<Utc>) -> Result<DeliveryReport, AppError> {
         let mut report = DeliveryReport::default();
         let config = match self.smtp_setting() {
@@ -267,6 +269,7 @@ impl App {
     }
 
     /// "Renvoyer" on the administrator's page: the message is tried again now.
+    #[boxed_future]
     pub async fn retry_email(
         &self,
         commune: &Commune,
@@ -283,6 +286,7 @@ impl App {
     }
 
     /// The stored bytes of an outgoing message (to download it from the outbox page).
+    #[boxed_future]
     pub async fn email_bytes(&self, commune: &Commune, id: Uuid) -> Result<Vec<u8>, AppError> {
         let message = self.store().outbox_message(commune.id, id).await?;
         self.read_file(commune.id, &message.sha256).await

@@ -2,6 +2,7 @@
 //! force, the folders waiting for someone, and each action journaled with the folder before
 //! and after.
 
+use crate::boxed_future;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::circuit::{Action, Circuit, CircuitDef, CircuitStatus, Delegation};
 use parapheur_domain::clock::local_date;
@@ -26,6 +27,7 @@ pub(super) fn folder_state(status: CircuitStatus) -> FolderState {
 
 impl App {
     /// The circuit of the folder's document type, else the commune's first circuit.
+    #[boxed_future]
     pub async fn default_circuit(
         &self,
         commune: &Commune,
@@ -47,6 +49,7 @@ impl App {
     }
 
     /// The commune's maire: the elected user titled "Maire", else the first elected user.
+    #[boxed_future]
     pub async fn mayor(&self, commune: &Commune) -> Result<Option<User>, AppError> {
         let users = self.store().users(commune.id).await?;
         let elected = || {
@@ -67,6 +70,7 @@ impl App {
     /// Saves a named circuit (the default of `doctype_code` when set).
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn save_circuit_template(
         &self,
         commune: &Commune,
@@ -134,6 +138,7 @@ impl App {
     /// Puts a draft into its circuit: the letter is laid out afresh (a refused letter's
     /// earlier signatures are dropped with it), the first stage's people are told.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn start_circuit(
         &self,
         commune: &Commune,
@@ -209,6 +214,7 @@ impl App {
     }
 
     /// The folders waiting for this user's action, own steps and delegated ones.
+    #[boxed_future]
     pub async fn folders_waiting_for(
         &self,
         commune: &Commune,
@@ -249,13 +255,14 @@ impl App {
     /// the author, a transfer, an opinion asked or given, or a bypass by an administrator.
     /// A due seal is applied at once. Nothing is stored unless everything succeeded.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
-    pub async fn act_on_folder(
-        &self,
+    #[boxed_future]
+    pub async fn act_on_folder<'a>(
+        &'a self,
         commune: &Commune,
         actor: &Actor,
         folder_id: Uuid,
         action: Action,
-        proof: super::SignerProof<'_>,
+        proof: super::SignerProof<'a>,
         now: DateTime<Utc>,
     ) -> Result<FolderRow, AppError> {
         self.act_on_folder_with(
@@ -476,6 +483,7 @@ impl App {
     /// types only, or all when the list is empty).
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn add_delegation(
         &self,
         commune: &Commune,
@@ -533,6 +541,7 @@ impl App {
     }
 
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn revoke_delegation(
         &self,
         commune: &Commune,

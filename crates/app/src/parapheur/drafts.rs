@@ -1,6 +1,7 @@
 //! Drafting: a reply letter from the commune's templates, saved and laid out as a PDF with a
 //! blank zone under the signature block for the stamps.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::circuit::StepKind;
 use parapheur_domain::clock::local_date;
@@ -39,6 +40,7 @@ impl App {
     /// Drafts a reply letter to an incoming item, from a template when given: the text is
     /// filled with the item's, the correspondent's and the commune's values, then laid out.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn draft_letter(
         &self,
         commune: &Commune,
@@ -136,6 +138,7 @@ impl App {
     /// Saves the author's changes to a draft (or to a refused letter, which goes back to
     /// being a draft) and lays it out again.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn save_letter(
         &self,
         commune: &Commune,
@@ -285,6 +288,7 @@ impl App {
     }
 
     /// The folder's current PDF: the letter, with every signature made so far.
+    #[boxed_future]
     pub async fn folder_pdf(
         &self,
         commune: &Commune,

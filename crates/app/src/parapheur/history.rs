@@ -1,6 +1,7 @@
 //! The history of a folder's circuit, read back from the journal, and its bordereau de
 //! signature.
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ use parapheur_render::Job;
 
 impl App {
     /// Who did what on the folder, from the journal: the *bordereau de signature*.
+    #[boxed_future]
     pub async fn circuit_history(
         &self,
         commune: &Commune,
@@ -91,6 +93,7 @@ impl App {
     }
 
     /// The *bordereau de signature* as a PDF: the letter, then every action of its circuit.
+    #[boxed_future]
     pub async fn bordereau_pdf(
         &self,
         commune: &Commune,

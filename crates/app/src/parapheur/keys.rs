@@ -3,6 +3,7 @@
 //! with the commune's data key, and a signer may add a personal code (then the PKCS#8 is
 //! encrypted with it too, and signing asks for it).
 
+use crate::boxed_future;
 use chrono::{DateTime, Duration, Utc};
 use parapheur_domain::Commune;
 use parapheur_signing::{SignerKey, pki};
@@ -43,6 +44,7 @@ pub enum KeyOwner {
 
 impl App {
     /// Creates the commune's CA and seal the first time they are needed.
+    #[boxed_future]
     pub async fn ensure_pki(&self, commune: &Commune, now: DateTime<Utc>) -> Result<(), AppError> {
         if self
             .store()
@@ -104,6 +106,7 @@ impl App {
     /// Issues a new key for a signer from the commune's CA (replacing any previous one),
     /// protected by `pin` when given.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn issue_signer_key(
         &self,
         commune: &Commune,
@@ -156,6 +159,7 @@ impl App {
     /// qualified provider, or the commune's seal).
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn import_signing_key(
         &self,
         commune: &Commune,
@@ -314,6 +318,7 @@ impl App {
     }
 
     /// The certificate a verifier must trust for this commune's signatures, in PEM.
+    #[boxed_future]
     pub async fn ca_certificate_pem(
         &self,
         commune: &Commune,
@@ -334,6 +339,7 @@ impl App {
 
     /// The roots a PDF of this commune is checked against: every CA the commune has had,
     /// and the top of every imported chain (a qualified provider's root).
+    #[boxed_future]
     pub async fn trusted_roots(&self, commune: &Commune) -> Result<Vec<Vec<u8>>, AppError> {
         let mut roots = Vec::new();
         for row in self.store().signing_keys(commune.id).await? {
@@ -347,6 +353,7 @@ impl App {
     }
 
     /// The signers' keys of a commune, for the administration page.
+    #[boxed_future]
     pub async fn signer_keys(&self, commune: &Commune) -> Result<Vec<SigningKeyRow>, AppError> {
         let now = Utc::now();
         Ok(self

@@ -1,6 +1,7 @@
 //! Sending a signed letter by email or post: registers the outgoing item, marks the folder
 //! sent and queues its email in one transaction, then closes the item it answers.
 
+use crate::boxed_future;
 use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::clock::local_date;
 use parapheur_domain::item::{Channel, Direction, NewItem};
@@ -19,6 +20,7 @@ impl App {
     /// the outgoing item is registered with its own chrono number and the PDF, linked to
     /// the request, and the request is closed as answered.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn send_letter(
         &self,
         commune: &Commune,

@@ -1,6 +1,7 @@
 //! PAdES signatures on a folder's PDF: each signature an incremental update of the previous
 //! revision, stamped in the zone the layout left, time-stamped when a TSA is configured.
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::circuit::{Action, Circuit, Permit, StepKind, delegation_mention};
 use parapheur_domain::clock::{local_date, utc_offset_minutes};
@@ -106,12 +107,13 @@ impl App {
     /// its own, with its reason. One code of the second factor covers the whole selection
     /// (it is one act); without a right code, nothing is signed.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
-    pub async fn sign_folders(
-        &self,
+    #[boxed_future]
+    pub async fn sign_folders<'a>(
+        &'a self,
         commune: &Commune,
         actor: &Actor,
         folder_ids: &[Uuid],
-        proof: super::SignerProof<'_>,
+        proof: super::SignerProof<'a>,
         now: DateTime<Utc>,
     ) -> Vec<(Uuid, Result<FolderRow, AppError>)> {
         // Each folder is authorized by `act_on_folder`; the second factor once, here.
@@ -324,6 +326,7 @@ impl App {
     /// Checks the signatures of a PDF against the commune's certificates (signers) and
     /// the configured `tsa_ca` (time-stamps); certificates are judged at the date of a
     /// trusted time-stamp, else at `now`.
+    #[boxed_future]
     pub async fn verify_pdf(
         &self,
         commune: &Commune,
@@ -341,11 +344,12 @@ impl App {
     }
 
     /// Signs any PDF as a user of the commune, outside any circuit (`parapheur sign`).
-    pub async fn sign_pdf_as(
-        &self,
+    #[boxed_future]
+    pub async fn sign_pdf_as<'a>(
+        &'a self,
         commune: &Commune,
         email: &str,
-        proof: super::SignerProof<'_>,
+        proof: super::SignerProof<'a>,
         pdf: Vec<u8>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, AppError> {

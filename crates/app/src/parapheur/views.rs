@@ -1,6 +1,7 @@
 //! What the front ends read of the parapheur: folders, circuit templates, delegations and
 //! signing keys.
 
+use crate::boxed_future;
 use chrono::NaiveDate;
 use uuid::Uuid;
 
@@ -11,6 +12,7 @@ pub use parapheur_store::parapheur::{
 use crate::{App, AppError};
 
 impl App {
+    #[boxed_future]
     pub async fn folder(&self, commune_id: Uuid, id: Uuid) -> Result<FolderRow, AppError> {
         Ok(self.store.folder(commune_id, id).await?)
     }
@@ -18,6 +20,7 @@ impl App {
     /// The commune's letters in the given states, most recently changed first. With
     /// `confidential_visible_to` (as in [`crate::items::ItemFilter`]), a letter answering a
     /// confidential item is listed only to its author and to those who see the item.
+    #[boxed_future]
     pub async fn folders_in(
         &self,
         commune_id: Uuid,
@@ -32,6 +35,7 @@ impl App {
     }
 
     /// The letters answering an item, newest first.
+    #[boxed_future]
     pub async fn folders_of_item(
         &self,
         commune_id: Uuid,
@@ -40,6 +44,7 @@ impl App {
         Ok(self.store.folders_of_item(commune_id, item_id).await?)
     }
 
+    #[boxed_future]
     pub async fn circuit_templates(
         &self,
         commune_id: Uuid,
@@ -48,6 +53,7 @@ impl App {
     }
 
     /// The delegations of a commune that are not revoked and end on or after `from`.
+    #[boxed_future]
     pub async fn delegations(
         &self,
         commune_id: Uuid,
@@ -58,11 +64,13 @@ impl App {
 
     /// Every key of the commune, revoked ones included (their certificates stay
     /// trusted for what they signed).
+    #[boxed_future]
     pub async fn signing_keys(&self, commune_id: Uuid) -> Result<Vec<SigningKeyRow>, AppError> {
         Ok(self.store.signing_keys(commune_id).await?)
     }
 
     /// The current key of that kind (and user, for a person's key).
+    #[boxed_future]
     pub async fn signing_key(
         &self,
         commune_id: Uuid,

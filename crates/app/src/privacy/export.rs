@@ -12,6 +12,7 @@
 //! never who among the staff or the values before and after (they may name others); the
 //! history of the person's own record is given whole.
 
+use crate::boxed_future;
 use std::io::Write;
 
 use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
@@ -94,6 +95,7 @@ impl App {
     /// Everything the register holds that names contact `id`, as a zip (see the module).
     /// Journaled on the contact.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn subject_access_export(
         &self,
         commune: &Commune,

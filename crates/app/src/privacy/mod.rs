@@ -17,6 +17,7 @@
 //!
 //! Every decision, a refusal included, is journaled on the contact.
 
+use crate::boxed_future;
 mod export;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
@@ -87,6 +88,7 @@ impl ErasureDecision {
 
 impl App {
     /// Where a contact stands with restriction and erasure.
+    #[boxed_future]
     pub async fn contact_rights(
         &self,
         commune: &Commune,
@@ -98,6 +100,7 @@ impl App {
     /// Rectifies a contact's fields (RGPD art. 16); the journal keeps the record before and
     /// after, who and when.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn rectify_contact(
         &self,
         commune: &Commune,
@@ -129,6 +132,7 @@ impl App {
 
     /// Restricts the processing of a contact (RGPD art. 18), or lifts the restriction.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn restrict_contact(
         &self,
         commune: &Commune,
@@ -153,6 +157,7 @@ impl App {
     }
 
     /// Why each item naming the contact still retains their data, on `now`'s local date.
+    #[boxed_future]
     pub async fn retained_by(
         &self,
         commune: &Commune,
@@ -238,6 +243,7 @@ impl App {
     /// naming them are kept under the archives law, the contact pseudonymised otherwise
     /// (with the contacts merged into it). The decision is journaled either way.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn request_erasure(
         &self,
         commune: &Commune,

@@ -7,6 +7,7 @@
 //! anchor is also kept as a file in `anchors_dir`, apart from the database; `journal
 //! verify` then checks that the chain still holds every anchored head.
 
+use crate::boxed_future;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -155,6 +156,7 @@ impl App {
     /// Anchors each commune's journal head when it moved since its last anchor and that
     /// one is a day old (or there is none). With a time-stamping authority, a token over
     /// the head; without, an email of the head to the commune's administrators.
+    #[boxed_future]
     pub async fn anchor_journals(&self, now: DateTime<Utc>) -> Result<AnchorReport, AppError> {
         let mut report = AnchorReport::default();
         for commune in self.store().communes().await? {
@@ -280,6 +282,7 @@ impl App {
 
     /// Checks a commune's anchors against its chain: each anchored head must still be in
     /// it, and each time-stamp token must be over that head and verify.
+    #[boxed_future]
     pub async fn check_anchors(&self, commune: &Commune) -> Result<AnchorCheck, AppError> {
         let (anchors, mut problems) = read_anchors(self.anchors_dir(), commune.id);
         let mut warnings = Vec::new();

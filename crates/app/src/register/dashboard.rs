@@ -2,6 +2,7 @@
 //! items per service) and the élu's list of what awaits them. Counts and lists follow the
 //! confidentiality filter of the person asking, as the register does.
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -50,6 +51,7 @@ pub struct Awaiting {
 
 impl App {
     /// The dashboard of the person's commune at `now`.
+    #[boxed_future]
     pub async fn dashboard(
         &self,
         who: &Authenticated,
@@ -149,6 +151,7 @@ impl App {
     }
 
     /// What awaits the person on `today` of their commune.
+    #[boxed_future]
     pub async fn awaiting(
         &self,
         who: &Authenticated,

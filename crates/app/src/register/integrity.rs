@@ -1,5 +1,6 @@
 //! Integrity checks: the journal's hash chains, the files, and the chrono numbers.
 
+use crate::boxed_future;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
@@ -75,7 +76,16 @@ impl App {
     /// Verifies every commune's journal.
     pub async fn verify_journals(
         &self,
-        mut progress: impl FnMut(u64),
+        mut progress: impl FnMut(u64) + Send,
+    ) -> Result<Vec<JournalVerdict>, AppError> {
+        self.verify_journals_dyn(&mut progress).await
+    }
+
+    /// `verify_journals` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn verify_journals_dyn(
+        &self,
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<Vec<JournalVerdict>, AppError> {
         let mut verdicts = Vec::new();
         let mut done = 0;
@@ -96,6 +106,7 @@ impl App {
     }
 
     /// The total number of journal entries (for a progress bar).
+    #[boxed_future]
     pub async fn journal_size(&self) -> Result<u64, AppError> {
         let mut total = 0;
         for commune in self.store().communes().await? {
@@ -109,13 +120,24 @@ impl App {
         &self,
         options: &FsckOptions,
         now: DateTime<Utc>,
-        mut progress: impl FnMut(usize),
+        mut progress: impl FnMut(usize) + Send,
+    ) -> Result<FsckReport, AppError> {
+        self.fsck_dyn(options, now, &mut progress).await
+    }
+
+    /// `fsck` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn fsck_dyn(
+        &self,
+        options: &FsckOptions,
+        now: DateTime<Utc>,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<FsckReport, AppError> {
         let mut report = FsckReport::default();
         let communes = self.store().communes().await?;
         report.communes = communes.len();
         for commune in &communes {
-            self.check_files(commune, options, now, &mut report, &mut progress)
+            self.check_files(commune, options, now, &mut report, progress)
                 .await?;
             self.check_numbering(commune, &mut report).await?;
         }
@@ -146,7 +168,7 @@ impl App {
         options: &FsckOptions,
         now: DateTime<Utc>,
         report: &mut FsckReport,
-        progress: &mut impl FnMut(usize),
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<(), AppError> {
         let id = commune.id.to_string();
         let key = self.data_key(commune.id).await?;

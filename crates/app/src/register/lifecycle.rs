@@ -1,5 +1,6 @@
 //! Changes to a registered item: status, routing, incompleteness (L114-5), notes, links.
 
+use crate::boxed_future;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use parapheur_domain::Permission;
 use parapheur_domain::clock::local_date;
@@ -68,6 +69,7 @@ impl App {
     /// Applies a change to an item of the commune, inside one transaction, journaled with
     /// the item's state before and after.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn change_item(
         &self,
         commune: &Commune,
@@ -297,6 +299,7 @@ impl App {
     }
 
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn add_note(
         &self,
         commune: &Commune,
@@ -331,6 +334,7 @@ impl App {
 
     /// Copies an item to a user of the same commune (diffusion).
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn copy_item(
         &self,
         commune: &Commune,
@@ -352,6 +356,7 @@ impl App {
     }
 
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn link_items(
         &self,
         commune: &Commune,

@@ -1,5 +1,6 @@
 //! Registering an item with its files.
 
+use crate::boxed_future;
 pub mod anchors;
 pub mod dashboard;
 pub mod integrity;
@@ -226,6 +227,7 @@ impl App {
     /// then committed in one transaction. If anything fails, the register is unchanged (a file
     /// already stored is left unreferenced and collected by `fsck`).
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn register(
         &self,
         commune: &Commune,
@@ -242,6 +244,7 @@ impl App {
     /// contact is created in the same transaction as the item, so a refused registration
     /// leaves no contact behind.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn register_with_party(
         &self,
         commune: &Commune,

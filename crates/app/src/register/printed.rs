@@ -1,6 +1,7 @@
 //! The legal register on paper: a year's items (or a month's), with the filters of the
 //! register's page, oldest first, laid out as a PDF/A document to print or archive.
 
+use crate::boxed_future;
 use chrono::{DateTime, NaiveDate, Utc};
 use parapheur_domain::clock::{local_date, utc_offset_minutes};
 use parapheur_domain::french::long_date;
@@ -27,6 +28,7 @@ fn short_date(d: NaiveDate) -> String {
 impl App {
     /// The printed register of `year` (or of the month that starts on `month.0`, the next
     /// one starting on `month.1`) with the page's `filter`, as this person may read it.
+    #[boxed_future]
     pub async fn printed_register(
         &self,
         who: &Authenticated,

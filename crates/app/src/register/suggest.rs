@@ -4,6 +4,7 @@
 //! commune's document types. A person accepts a suggestion with one key; nothing is applied
 //! by itself.
 
+use crate::boxed_future;
 use std::collections::BTreeSet;
 
 use parapheur_domain::contact::fold;
@@ -46,6 +47,7 @@ fn words_of(text: &str) -> BTreeSet<String> {
 impl App {
     /// A suggestion for an item without type or service; `None` when there is nothing
     /// useful to suggest.
+    #[boxed_future]
     pub async fn suggest(&self, item: &Item) -> Result<Option<Suggestion>, AppError> {
         if item.doctype_code.is_some() && item.service_id.is_some() {
             return Ok(None);

@@ -2,6 +2,7 @@
 //! history, the correspondents, the counts of the inbox and the dashboard. Every read names
 //! the commune; an item is read through [`App::readable_item`], the one confidentiality rule.
 
+use crate::boxed_future;
 use chrono::NaiveDate;
 use parapheur_domain::Direction;
 use parapheur_domain::contact::{Contact, NewContact};
@@ -42,6 +43,7 @@ pub struct ItemFile {
 impl App {
     /// An item of the person's commune that they may read; a confidential item they may
     /// not read is "not found", as if it did not exist.
+    #[boxed_future]
     pub async fn readable_item(&self, who: &Authenticated, id: Uuid) -> Result<Item, AppError> {
         let item = self.store.item(who.commune.id, id).await?;
         if !self
@@ -54,6 +56,7 @@ impl App {
     }
 
     /// The files of an item, each with what became of its text.
+    #[boxed_future]
     pub async fn item_files(
         &self,
         commune: &parapheur_domain::Commune,
@@ -92,6 +95,7 @@ impl App {
     /// The items a contact wrote or received, in the register's order, that this person may
     /// read (the one confidentiality rule: their own, assigned or copied confidential items
     /// too).
+    #[boxed_future]
     pub async fn contact_items(
         &self,
         who: &Authenticated,
@@ -113,15 +117,18 @@ impl App {
     }
 
     /// An item of this commune; an item of another commune is "not found", never shown.
+    #[boxed_future]
     pub async fn item(&self, commune_id: Uuid, id: Uuid) -> Result<Item, AppError> {
         Ok(self.store.item(commune_id, id).await?)
     }
 
+    #[boxed_future]
     pub async fn item_by_chrono(&self, commune_id: Uuid, chrono: &str) -> Result<Item, AppError> {
         Ok(self.store.item_by_chrono(commune_id, chrono).await?)
     }
 
     /// Items, newest first. Tags are not loaded here (lists don't show them).
+    #[boxed_future]
     pub async fn items(
         &self,
         commune_id: Uuid,
@@ -133,6 +140,7 @@ impl App {
     }
 
     /// How many items match a filter.
+    #[boxed_future]
     pub async fn count_items(
         &self,
         commune_id: Uuid,
@@ -141,11 +149,13 @@ impl App {
         Ok(self.store.count_items(commune_id, filter).await?)
     }
 
+    #[boxed_future]
     pub async fn item_count(&self, commune_id: Uuid) -> Result<i64, AppError> {
         Ok(self.store.item_count(commune_id).await?)
     }
 
     /// The few fields the dashboard aggregates, for items registered since `since`.
+    #[boxed_future]
     pub async fn activity_since(
         &self,
         commune_id: Uuid,
@@ -155,6 +165,7 @@ impl App {
     }
 
     /// Items copied to a user (diffusion), newest first, that are still open.
+    #[boxed_future]
     pub async fn copied_to(
         &self,
         commune_id: Uuid,
@@ -165,6 +176,7 @@ impl App {
     }
 
     /// The counters' view: (year, direction, last sequence given).
+    #[boxed_future]
     pub async fn chrono_counters(
         &self,
         commune_id: Uuid,
@@ -174,6 +186,7 @@ impl App {
 
     /// The senders and recipients of every item of a year, by item, in their order on the
     /// item (for the printed register: one query instead of one per item).
+    #[boxed_future]
     pub async fn correspondents_of_year(
         &self,
         commune_id: Uuid,
@@ -182,6 +195,7 @@ impl App {
         Ok(self.store.correspondents_of_year(commune_id, year).await?)
     }
 
+    #[boxed_future]
     pub async fn attachments(
         &self,
         commune_id: Uuid,
@@ -191,6 +205,7 @@ impl App {
     }
 
     /// The files of an item deleted by an elimination (their rows stay).
+    #[boxed_future]
     pub async fn eliminated_attachments(
         &self,
         commune_id: Uuid,
@@ -203,15 +218,18 @@ impl App {
     }
 
     /// (role, contact id) pairs of an item, senders first.
+    #[boxed_future]
     pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, AppError> {
         Ok(self.store.item_contacts(item_id).await?)
     }
 
+    #[boxed_future]
     pub async fn notes(&self, commune_id: Uuid, item_id: Uuid) -> Result<Vec<Note>, AppError> {
         Ok(self.store.notes(commune_id, item_id).await?)
     }
 
     /// The journal entries about one entity, oldest first.
+    #[boxed_future]
     pub async fn journal_of(
         &self,
         commune_id: Uuid,
@@ -222,6 +240,7 @@ impl App {
     }
 
     /// The people an item was copied to (diffusion), with the purpose.
+    #[boxed_future]
     pub async fn copies(
         &self,
         commune_id: Uuid,
@@ -232,6 +251,7 @@ impl App {
 
     /// The links of an item in both directions: (other item's id and number, kind, true when
     /// this item holds the link).
+    #[boxed_future]
     pub async fn links_of(
         &self,
         commune_id: Uuid,
@@ -243,6 +263,7 @@ impl App {
     /// The inbox's counts in one pass over the commune's open items (instead of one query
     /// per view). `user` and `service` are the person's; `confidential_visible_to` as in
     /// [`ItemFilter`].
+    #[boxed_future]
     pub async fn inbox_counts(
         &self,
         commune_id: Uuid,
@@ -265,12 +286,14 @@ impl App {
             .await?)
     }
 
+    #[boxed_future]
     pub async fn contact(&self, commune_id: Uuid, id: Uuid) -> Result<Contact, AppError> {
         Ok(self.store.contact(commune_id, id).await?)
     }
 
     /// A contact's file opened by `reader`, the opening logged (RGPD accountability,
     /// art. 5(2)): who looked at whose personal data, and when.
+    #[boxed_future]
     pub async fn contact_for(
         &self,
         reader: &Authenticated,
@@ -286,6 +309,7 @@ impl App {
 
     /// The latest openings of a contact's file, for administrators only (the log of who
     /// viewed which personal file).
+    #[boxed_future]
     pub async fn contact_views(
         &self,
         reader: &Authenticated,
@@ -304,6 +328,7 @@ impl App {
     }
 
     /// Contacts whose name, first name, organisation or email starts with or contains `q`.
+    #[boxed_future]
     pub async fn search_contacts(
         &self,
         commune_id: Uuid,
@@ -314,6 +339,7 @@ impl App {
     }
 
     /// The items a contact sent or received, newest first.
+    #[boxed_future]
     pub async fn contact_item_ids(
         &self,
         commune_id: Uuid,
@@ -323,6 +349,7 @@ impl App {
     }
 
     /// The contact this one was merged into, if any.
+    #[boxed_future]
     pub async fn contact_merged_into(
         &self,
         commune_id: Uuid,
@@ -333,6 +360,7 @@ impl App {
 
     /// Existing contacts that are probably the same as `candidate`: same email, same phone,
     /// or same name and address once folded.
+    #[boxed_future]
     pub async fn likely_duplicates(
         &self,
         commune_id: Uuid,

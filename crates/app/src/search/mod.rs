@@ -7,6 +7,7 @@
 //! following the same journal. A search first catches up, so a person finds what they have
 //! just written.
 
+use crate::boxed_future;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ impl App {
     }
 
     /// Brings a commune's index up to its journal. Returns the number of items re-indexed.
+    #[boxed_future]
     pub async fn index_catch_up(&self, commune_id: Uuid) -> Result<u64, AppError> {
         let _one_at_a_time = self.index_lock.lock().await;
         let head = match self.store().journal_head(commune_id).await? {
@@ -167,7 +169,17 @@ impl App {
     pub async fn reindex(
         &self,
         commune_id: Uuid,
-        mut progress: impl FnMut(u64),
+        mut progress: impl FnMut(u64) + Send,
+    ) -> Result<u64, AppError> {
+        self.reindex_dyn(commune_id, &mut progress).await
+    }
+
+    /// `reindex` with its callback as a trait object, so that its body is compiled once, here.
+    #[boxed_future]
+    async fn reindex_dyn(
+        &self,
+        commune_id: Uuid,
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, AppError> {
         let _one_at_a_time = self.index_lock.lock().await;
         let seq = self
@@ -233,6 +245,7 @@ impl App {
 
     /// Searches a commune's register, caught up first. `viewer`: the person, whose view of
     /// confidential items is restricted (`None` for élus and administrators).
+    #[boxed_future]
     pub async fn search_items(
         &self,
         commune_id: Uuid,
