@@ -25,6 +25,8 @@ mod copies;
 mod law;
 #[path = "cli/nodes.rs"]
 mod nodes;
+#[path = "cli/portability.rs"]
+mod portability;
 use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parapheur");
