@@ -105,7 +105,8 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                 output::json(&json!({ "written": to, "bytes": pdf.len() }))?;
             } else {
                 println!(
-                    "Fiche de reprise écrite dans {} : imprimez-la, rangez-la au coffre de la                      mairie, puis supprimez le fichier (il contient la clé maître).",
+                    "Fiche de reprise écrite dans {} : imprimez-la, rangez-la au coffre de la \
+                     mairie, puis supprimez le fichier (il contient la clé maître).",
                     to.display()
                 );
             }

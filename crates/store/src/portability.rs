@@ -428,7 +428,11 @@ mod tests {
                 "table {table} is neither in COMMUNE_TABLES nor in LEFT_OUT"
             );
         }
-        for (table, _) in COMMUNE_TABLES.iter().chain(LEFT_OUT) {
+        let named = COMMUNE_TABLES
+            .iter()
+            .map(|(t, _)| t)
+            .chain(LEFT_OUT.iter().map(|(t, _)| t));
+        for table in named {
             assert!(
                 tables.iter().any(|t| t.as_str() == *table),
                 "no table {table}"

@@ -29,9 +29,7 @@ fn recovery_sheet(
     let key = master.to_base64();
     let restic_password = hex::encode(master.derive(super::RESTIC_PURPOSE));
     let repository = config.backup.as_ref().map(|b| b.repository.clone());
-    let repository_text = repository
-        .clone()
-        .unwrap_or_else(|| "DÉPÔT (aucun n'est configuré : [backup] dans parapheur.toml)".into());
+    let repository_text = repository.clone().unwrap_or_else(|| "DÉPÔT".into());
     let key_place = match &config.master_key {
         MasterKeySource::File(path) => format!("le fichier {} de ce serveur", path.display()),
         MasterKeySource::Inline(_) => "la variable PARAPHEUR_MASTER_KEY de ce serveur".into(),
@@ -47,7 +45,13 @@ fn recovery_sheet(
     };
     let mut what_to_keep = vec![
         format!("La clé maître ci-dessous (elle est aussi dans {key_place})."),
-        format!("L'adresse du dépôt des copies hors site : {repository_text}."),
+        match &repository {
+            Some(address) => format!("L'adresse du dépôt des copies hors site : {address}."),
+            None => "Aucun dépôt de copies hors site n'est configuré ([backup] dans \
+                     parapheur.toml) : sans copie, la perte du serveur fait perdre le registre. \
+                     Configurez-le, puis refaites cette fiche."
+                .into(),
+        },
     ];
     if let Some(file) = config
         .backup
@@ -108,9 +112,10 @@ fn recovery_sheet(
         },
         LetterSection {
             heading: Some("Restaurer sans parapheur (restic seul)".into()),
-            paragraphs: vec![format!(
-                "Mot de passe du dépôt pour restic (dérivé de la clé maître) : {restic_password}"
-            )],
+            paragraphs: vec![
+                "Mot de passe du dépôt pour restic (dérivé de la clé maître) :".into(),
+                restic_password.clone(),
+            ],
             list: vec![
                 format!("export RESTIC_PASSWORD={restic_password}"),
                 format!("restic -r {repository_text} snapshots"),

@@ -2,7 +2,7 @@
 //! (SQLite), `parapheur import` into a hosted platform (PostgreSQL) that already holds
 //! another commune, and back into a new box. The items, the journal (its length and head
 //! hash), the chrono numbers and the files arrive identical; the other commune is
-//! untouched; an archive altered, truncated, of another format version, or whose commune is
+//! untouched (the platform's files on S3 when s3s-fs is there); an archive altered, truncated, of another format version, or whose commune is
 //! already there, is refused in French with nothing written.
 
 use std::io::{Read as _, Write as _};
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{
     ADMIN, Backend, INSEE, OTHER_INSEE, PASSWORD, Register, assert_refused, assert_success,
-    chrono_number, json, stdout,
+    chrono_number, files_on_s3, json, stdout,
 };
 
 const PASSPHRASE: &str = "une phrase de passe pour le déménagement";
@@ -177,6 +177,11 @@ fn a_commune_moves_from_a_box_to_a_hosted_platform_and_back() {
     let Some(hosted) = Register::new(Backend::Postgres) else {
         return;
     };
+    // The platform keeps its files on S3 (a real server, s3s-fs) where one can be started.
+    let s3 = parapheur_testkit::S3Server::start();
+    if let Some(server) = &s3 {
+        files_on_s3(&hosted, server, "portabilite", 0o600);
+    }
     let source = Register::new(Backend::Sqlite).unwrap();
     let highest = a_box_with_letters(&source);
     let (items, journal) = contents(&source, INSEE, highest);
@@ -199,6 +204,12 @@ fn a_commune_moves_from_a_box_to_a_hosted_platform_and_back() {
     assert_eq!(hosted_items, items);
     assert_eq!(hosted_journal, journal);
     hosted.assert_sound();
+    if let Some(server) = &s3 {
+        assert!(!hosted.data.join("files").exists());
+        let commune_id = exported["commune"]["id"].as_str().unwrap();
+        let blobs = server.object_file(&format!("portabilite/communes/{commune_id}/blobs"));
+        assert!(blobs.is_dir(), "no blobs on S3 at {}", blobs.display());
+    }
     // The other commune is as it was.
     assert_eq!(
         contents(&hosted, OTHER_INSEE, 1),
