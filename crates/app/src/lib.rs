@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod outbox;
 pub mod parapheur;
+pub mod portability;
 pub mod privacy;
 pub mod register;
 pub mod search;

@@ -123,6 +123,12 @@ impl MasterKey {
         Ok(Self(bytes))
     }
 
+    /// A key-encryption key from 32 secret bytes derived elsewhere (from the passphrase of
+    /// a commune's export): it wraps the data keys the export carries.
+    pub fn from_secret(bytes: [u8; KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
     /// The key as standard base64, for the operator to save. Handle with care.
     pub fn to_base64(&self) -> String {
         BASE64.encode(self.0)
@@ -246,21 +252,9 @@ impl DataKey {
     /// (what it is and whose) so it cannot be moved to another row:
     /// `sk1:BASE64(nonce (24) | XChaCha20-Poly1305(secret))`.
     pub fn seal(&self, secret: &[u8], context: &str) -> Result<String, KeyError> {
-        let nonce: [u8; NONCE_LEN] = random().map_err(KeyError::Random)?;
-        let aad = [SEAL_PREFIX.as_bytes(), context.as_bytes()].concat();
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| KeyError::Sealed("chiffrement impossible".into()))?;
         Ok(format!(
             "{SEAL_PREFIX}{}",
-            BASE64.encode([nonce.as_slice(), &sealed].concat())
+            BASE64.encode(self.seal_bytes(secret, context)?)
         ))
     }
 
@@ -273,6 +267,29 @@ impl DataKey {
         let raw = BASE64
             .decode(body)
             .map_err(|_| KeyError::Sealed("ce n'est pas du base64 valide".into()))?;
+        self.open_bytes(&raw, context)
+    }
+
+    /// [`DataKey::seal`] without the text armour, for bytes of any size (the members of a
+    /// commune's export): `nonce (24) | XChaCha20-Poly1305(bytes)`, bound to `context`.
+    pub fn seal_bytes(&self, bytes: &[u8], context: &str) -> Result<Vec<u8>, KeyError> {
+        let nonce: [u8; NONCE_LEN] = random().map_err(KeyError::Random)?;
+        let aad = [SEAL_PREFIX.as_bytes(), context.as_bytes()].concat();
+        let sealed = self
+            .cipher()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: bytes,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| KeyError::Sealed("chiffrement impossible".into()))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// Decrypts what [`DataKey::seal_bytes`] made for the same `context`.
+    pub fn open_bytes(&self, raw: &[u8], context: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         if raw.len() < NONCE_LEN + TAG_LEN {
             return Err(KeyError::Sealed("longueur incorrecte".into()));
         }

@@ -92,6 +92,26 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
+        BackupCommand::Sheet { target, to } => {
+            let config = config(&target)?;
+            let app = open_with(&target, &config).await?;
+            let communes = app.communes().await?;
+            let pdf = tokio::task::spawn_blocking(move || {
+                parapheur_app::continuity::recovery_sheet_pdf(&config, &communes, Utc::now())
+            })
+            .await??;
+            write_private_new(&to, &pdf)?;
+            if json {
+                output::json(&json!({ "written": to, "bytes": pdf.len() }))?;
+            } else {
+                println!(
+                    "Fiche de reprise écrite dans {} : imprimez-la, rangez-la au coffre de la \
+                     mairie, puis supprimez le fichier (il contient la clé maître).",
+                    to.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BackupCommand::Verify { target, quick } => {
             let config = config(&target)?;
             let app = open_with(&target, &config).await?;
@@ -185,6 +205,27 @@ pub async fn restore(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes a new file that only its owner may read (it holds the master key).
+fn write_private_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "impossible de créer {} (il ne doit pas exister)",
+            path.display()
+        )
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("impossible d'écrire {}", path.display()))
 }
 
 fn short(id: &str) -> &str {

@@ -160,6 +160,24 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         snapshot: Option<String>,
     },
+    /// Exporte une commune dans une archive chiffrée (réversibilité) : registre, journal,
+    /// fichiers et ancres. Phrase de passe : PARAPHEUR_ARCHIVE_PASSPHRASE ou saisie
+    Export {
+        #[command(flatten)]
+        commune: CommuneTarget,
+        /// Archive à écrire (le fichier ne doit pas exister)
+        #[arg(long, value_name = "FICHIER")]
+        to: PathBuf,
+    },
+    /// Importe la commune d'une archive de « parapheur export » (crée le registre s'il
+    /// n'existe pas), puis vérifie le journal et les fichiers et reconstruit l'index
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// Archive à lire
+        #[arg(long, value_name = "FICHIER")]
+        from: PathBuf,
+    },
     /// Enregistre des courriels : fichiers .eml, mbox ou dossiers maildir
     ImportMail {
         #[command(flatten)]
@@ -496,6 +514,15 @@ pub enum BackupCommand {
     List {
         #[command(flatten)]
         target: Target,
+    },
+    /// Écrit la fiche de reprise à imprimer pour le coffre de la mairie (PDF) : clé maître,
+    /// dépôt des copies, étapes de la restauration avec parapheur et avec restic seul
+    Sheet {
+        #[command(flatten)]
+        target: Target,
+        /// PDF à écrire (lisible par son propriétaire seul ; il ne doit pas exister)
+        #[arg(long, value_name = "FICHIER.pdf")]
+        to: PathBuf,
     },
     /// Vérifie le dépôt en relisant chaque objet (restic check --read-data)
     Verify {

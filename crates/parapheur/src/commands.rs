@@ -135,6 +135,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             master_key,
             snapshot,
         } => crate::backup::restore(data, from, master_key, snapshot, json).await,
+        Command::Export { commune, to } => crate::portability::export(commune, &to, json).await,
+        Command::Import { target, from } => crate::portability::import(target, &from, json).await,
         Command::Bench { command } => crate::bench::run(command).await,
         Command::ImportMail { commune, paths } => {
             crate::capture::import_mail(&commune, &paths, json).await

@@ -9,6 +9,7 @@ mod commands;
 mod contacts;
 mod memory;
 mod output;
+mod portability;
 mod signing;
 mod target;
 

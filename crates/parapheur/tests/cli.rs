@@ -25,6 +25,8 @@ mod copies;
 mod law;
 #[path = "cli/nodes.rs"]
 mod nodes;
+#[path = "cli/portability.rs"]
+mod portability;
 use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parapheur");
@@ -1057,16 +1059,7 @@ fn files_on_s3_through_the_command_line(backend: Backend) {
     let Some(reg) = Register::new(backend) else {
         return;
     };
-    std::fs::create_dir_all(&reg.data).unwrap();
-    let setting = format!("files = '{}'\n", server.url("cli"));
-    std::fs::write(reg.data.join("parapheur.toml"), setting).unwrap();
-    let credentials = reg.data.join("s3-credentials");
-    std::fs::write(
-        &credentials,
-        format!("aws_access_key_id = {S3_ACCESS_KEY}\naws_secret_access_key = {S3_SECRET_KEY}\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let credentials = files_on_s3(&reg, &server, "cli", 0o644);
     assert_refused(&reg.run(&["config", "check"], &[]), &["chmod 600"]);
     std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = reg.run(&["config", "check"], &[]);
@@ -1112,6 +1105,29 @@ fn files_on_s3_through_the_command_line(backend: Backend) {
     assert_fails_with(&reg.run(&["config", "check"], &[]), 75, &["ne répond pas"]);
     server.resume();
     assert_success(&reg.run(&["fsck"], &[]), "fsck once S3 is back");
+}
+
+/// The register's files in the bucket of `server` under `prefix`, rather than in its data
+/// folder; the credentials file, made with `mode`, is returned.
+fn files_on_s3(
+    reg: &Register,
+    server: &parapheur_testkit::S3Server,
+    prefix: &str,
+    mode: u32,
+) -> PathBuf {
+    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_SECRET_KEY};
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(&reg.data).unwrap();
+    let setting = format!("files = '{}'\n", server.url(prefix));
+    std::fs::write(reg.data.join("parapheur.toml"), setting).unwrap();
+    let credentials = reg.data.join("s3-credentials");
+    std::fs::write(
+        &credentials,
+        format!("aws_access_key_id = {S3_ACCESS_KEY}\naws_secret_access_key = {S3_SECRET_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(mode)).unwrap();
+    credentials
 }
 
 fn missing_register_says_to_run_init(backend: Backend) {

@@ -29,10 +29,12 @@ pub mod doctypes;
 pub mod items;
 pub mod nodes;
 pub mod parapheur;
+pub mod portability;
 pub mod services;
 pub mod sessions;
 pub mod users;
 
 pub use error::StoreError;
 pub use journal::{JournalHead, verify_journal};
+pub use migrate::SCHEMA_VERSION;
 pub use pool::{Backend, DEFAULT_LOCK_TIMEOUT, Store, WriteTx, redact_url};

@@ -23,9 +23,15 @@ use parapheur_backup::{BackupError, Repository, Restic, Retention, Snapshot};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+mod sheet;
+
+pub use sheet::recovery_sheet_pdf;
+
 use crate::config::BackupSetting;
 use crate::{App, AppError, Config};
 
+/// What the repository's password is derived for, from the master key.
+const RESTIC_PURPOSE: &str = "off-site copies (restic)";
 /// Every snapshot of parapheur carries this tag (a repository may hold other things).
 pub const TAG: &str = "parapheur";
 /// The host name the snapshots are made under, the same on every machine, so that a
@@ -106,7 +112,7 @@ impl From<BackupError> for AppError {
 /// The repository of `setting`, opened with the password derived from the master key.
 fn repository(config: &Config, setting: &BackupSetting) -> Result<Repository, AppError> {
     let master = config.load_master_key()?;
-    let password = Zeroizing::new(hex::encode(master.derive("off-site copies (restic)")));
+    let password = Zeroizing::new(hex::encode(master.derive(RESTIC_PURPOSE)));
     let mut repository = Repository::new(setting.repository.clone(), password)
         .with_cache_dir(config.data_dir.join("cache").join("restic"))
         .with_timeout(COPY_TIMEOUT);

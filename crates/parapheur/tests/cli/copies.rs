@@ -312,3 +312,57 @@ fn a_copy_without_a_repository_says_how_to_configure_one() {
     let out = reg.run(&["backup", "now"], &[]);
     assert_refused(&out, &["aucune copie hors site configurée", "[backup]"]);
 }
+
+/// The recovery sheet for the mairie's safe: printed, it holds the master key, the
+/// repository, and the commands to restore with parapheur and with the stock restic.
+#[test]
+fn the_recovery_sheet_holds_the_key_and_the_commands() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let reg = Register::new(Backend::Sqlite).unwrap();
+    reg.init();
+    let repo = "/mnt/disque-usb/copies-mairie";
+    let sheet = reg.dir.path().join("fiche.pdf");
+    let out = reg.run_env(
+        &["backup", "sheet"],
+        &["--to", sheet.to_str().unwrap()],
+        &[("PARAPHEUR_BACKUP_REPOSITORY", repo)],
+    );
+    assert_success(&out, "backup sheet");
+    assert!(
+        stdout(&out).contains("rangez-la au coffre"),
+        "{}",
+        stdout(&out)
+    );
+    let mode = std::fs::metadata(&sheet).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the sheet holds the key: {mode:o}");
+
+    let text = Command::new("pdftotext")
+        .arg(&sheet)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed");
+    assert!(text.status.success());
+    // Lines broken by the layout are joined again.
+    let text = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let key = std::fs::read_to_string(reg.data.join("master.key")).unwrap();
+    for needle in [
+        "Fiche de reprise",
+        key.trim(),
+        &format!("parapheur restore --data /var/lib/parapheur --from {repo} --master-key cle.txt"),
+        &format!("export RESTIC_PASSWORD={}", repository_password(&key)),
+        &format!("restic -r {repo} restore latest --target /srv/reprise"),
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in the sheet: {text}");
+    }
+
+    // Never over an existing file.
+    let out = reg.run_env(
+        &["backup", "sheet"],
+        &["--to", sheet.to_str().unwrap()],
+        &[("PARAPHEUR_BACKUP_REPOSITORY", repo)],
+    );
+    assert_refused(&out, &["il ne doit pas exister"]);
+}
