@@ -23,6 +23,7 @@
 //! the manifest's seal, each member's hash, the journal's chain. Then it stores the files,
 //! inserts every row in one transaction, and removes the files it stored if that fails.
 
+use crate::boxed_future;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -171,6 +172,7 @@ fn zip_failed(path: &Path) -> impl Fn(zip::result::ZipError) -> AppError + '_ {
 impl App {
     /// Writes the commune's archive to `to` (refused if it exists). The file appears whole
     /// or not at all: it is written beside, then renamed.
+    #[boxed_future]
     pub async fn export_commune(
         &self,
         insee: &str,
@@ -361,6 +363,7 @@ impl App {
     /// Brings an archive's commune into this register. Nothing is written unless all of it
     /// is: a commune already here, or any check of the archive failing, leaves the register
     /// and its files as they were.
+    #[boxed_future]
     pub async fn import_commune(&self, archive: OpenedArchive) -> Result<Moved, AppError> {
         let OpenedArchive {
             path,
@@ -475,6 +478,7 @@ impl App {
     }
 
     /// Whether the commune's journal here ends on the head an archive carried.
+    #[boxed_future]
     pub async fn has_journal_head(
         &self,
         commune_id: Uuid,
