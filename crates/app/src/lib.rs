@@ -11,6 +11,7 @@
 //! never a row that points to a missing file.
 
 pub mod administration;
+pub mod api;
 pub mod archives;
 pub mod background;
 pub mod capture;
@@ -106,6 +107,8 @@ pub struct App {
     ocr_workers: usize,
     /// Difficulty of the public forms' proof of work.
     pow_bits: u8,
+    /// Calls one API token may make per minute.
+    api_requests_per_minute: u32,
     /// Where the communes' mailbox settings may connect.
     network: parapheur_mailbox::NetworkPolicy,
     /// Where the journal's anchors are kept (apart from the database).
@@ -157,6 +160,7 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
+            api_requests_per_minute: config.api_requests_per_minute,
             network: parapheur_mailbox::NetworkPolicy {
                 allow_internal: config.outbound_internal_addresses,
                 allow_plain_text: config.outbound_plain_text,

@@ -11,6 +11,7 @@ mod memory;
 mod output;
 mod signing;
 mod target;
+mod tokens;
 
 use std::process::ExitCode;
 
