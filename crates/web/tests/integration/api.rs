@@ -276,7 +276,7 @@ fn line(route: &ApiRoute) -> Option<(&'static str, Option<Value>, Scoped)> {
         ),
         ("POST", "/items/{id}/assignment") => (
             "/items/{item}/assignment",
-            Some(json!({ "service_id": null, "assignee_id": null })),
+            Some(json!({ "service_id": "{service}", "assignee_id": null })),
             Scoped::CommuneA,
         ),
         ("GET", "/contacts") => ("/contacts?q=marqueur", None, Scoped::Own),
@@ -326,8 +326,10 @@ async fn every_operation_for_every_caller(db: Db) {
         .unwrap()
         .remove(0)
         .id;
+    let service = site.app.services(a.id).await.unwrap().remove(0).id;
     let fill = |path: &str| {
         path.replace("{item}", &item.item.id.to_string())
+            .replace("{service}", &service.to_string())
             .replace("{file}", &item.attachments[0].id.to_string())
             .replace("{contact}", &contact.to_string())
     };
@@ -455,7 +457,8 @@ async fn every_operation_for_every_caller(db: Db) {
                 route.method,
                 &path,
                 secret.as_deref(),
-                body.as_ref().and_then(json_body),
+                body.as_ref()
+                    .map(|b| ("application/json", fill(&b.to_string()).into_bytes())),
                 &[],
             )
             .await;

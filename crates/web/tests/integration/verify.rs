@@ -158,7 +158,7 @@ async fn a_signed_pdf_by_email_is_kept_intact_and_said_signed_on_its_page() {
         "{intact}"
     );
     assert!(
-        intact.contains("Signatures vérifiées à l&#x27;arrivée le"),
+        intact.contains("Signatures vérifiées à l'arrivée le"),
         "{intact}"
     );
     assert!(!intact.contains("altérée"), "{intact}");
