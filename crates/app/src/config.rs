@@ -78,6 +78,10 @@ pub struct Config {
     /// Difficulty of the public forms' proof of work, in leading zero bits (`pow_bits`,
     /// `PARAPHEUR_POW_BITS`, 0 to 32).
     pub pow_bits: u8,
+    /// Requests one API token may make per minute (`api_requests_per_minute`,
+    /// `PARAPHEUR_API_REQUESTS_PER_MINUTE`): 600 by default. Counted in the database, so
+    /// every node counts the same.
+    pub api_requests_per_minute: u32,
     /// How long a writer waits behind another's lock (`lock_timeout_ms`,
     /// `PARAPHEUR_LOCK_TIMEOUT_MS`): SQLite's busy timeout, PostgreSQL's lock_timeout.
     pub lock_timeout: Duration,
@@ -173,6 +177,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// Proof-of-work difficulty unless configured: 2^16 hashes, a fraction of a second in a
 /// current browser, a second on an old phone.
 pub const DEFAULT_POW_BITS: u8 = 16;
+/// Requests one API token may make per minute, unless configured.
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 600;
 
 /// `[backup]` in `parapheur.toml`: where the off-site copies go (see `continuity`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -231,6 +237,7 @@ struct FileSettings {
     ocr_workers: Option<usize>,
     poll_seconds: Option<u64>,
     pow_bits: Option<u8>,
+    api_requests_per_minute: Option<u32>,
     lock_timeout_ms: Option<u64>,
     outbound_internal_addresses: Option<bool>,
     outbound_plain_text: Option<bool>,
@@ -295,6 +302,16 @@ impl Config {
         }
         let pow_bits =
             env_number("PARAPHEUR_POW_BITS", env("PARAPHEUR_POW_BITS"))?.or(settings.pow_bits);
+        let api_requests_per_minute = env_number(
+            "PARAPHEUR_API_REQUESTS_PER_MINUTE",
+            env("PARAPHEUR_API_REQUESTS_PER_MINUTE"),
+        )?
+        .or(settings.api_requests_per_minute);
+        if api_requests_per_minute == Some(0) {
+            return Err(AppError::Config(
+                "api_requests_per_minute (PARAPHEUR_API_REQUESTS_PER_MINUTE) : au moins 1".into(),
+            ));
+        }
         if pow_bits.is_some_and(|b: u8| b > 32) {
             return Err(AppError::Config(
                 "pow_bits (PARAPHEUR_POW_BITS) : de 0 à 32".into(),
@@ -425,6 +442,8 @@ impl Config {
             )?,
             poll_interval: poll_seconds.map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs),
             pow_bits: pow_bits.unwrap_or(DEFAULT_POW_BITS),
+            api_requests_per_minute: api_requests_per_minute
+                .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
             lock_timeout: lock_timeout_ms
                 .map_or(parapheur_store::DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
             outbound_internal_addresses,
@@ -461,6 +480,7 @@ impl Config {
             ocr_workers: parapheur_extract::available_cores(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             pow_bits: DEFAULT_POW_BITS,
+            api_requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
             lock_timeout: parapheur_store::DEFAULT_LOCK_TIMEOUT,
             outbound_internal_addresses: false,
             outbound_plain_text: false,
@@ -565,6 +585,10 @@ impl Config {
             ("ocr_workers", self.ocr_workers.to_string()),
             ("poll_seconds", self.poll_interval.as_secs().to_string()),
             ("pow_bits", self.pow_bits.to_string()),
+            (
+                "api_requests_per_minute",
+                self.api_requests_per_minute.to_string(),
+            ),
             ("lock_timeout_ms", self.lock_timeout.as_millis().to_string()),
             (
                 "outbound_internal_addresses",

@@ -16,6 +16,7 @@
 /// Boxed, the body is compiled once, here; the cost is one allocation per call.
 pub(crate) use async_recursion::async_recursion as boxed_future;
 pub mod administration;
+pub mod api;
 pub mod archives;
 pub mod background;
 pub mod capture;
@@ -112,6 +113,8 @@ pub struct App {
     ocr_workers: usize,
     /// Difficulty of the public forms' proof of work.
     pow_bits: u8,
+    /// Calls one API token may make per minute.
+    api_requests_per_minute: u32,
     /// Where the communes' mailbox settings may connect.
     network: parapheur_mailbox::NetworkPolicy,
     /// Where the journal's anchors are kept (apart from the database).
@@ -164,6 +167,7 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone().into(),
             ocr_workers: config.ocr_workers,
             pow_bits: config.pow_bits,
+            api_requests_per_minute: config.api_requests_per_minute,
             network: parapheur_mailbox::NetworkPolicy {
                 allow_internal: config.outbound_internal_addresses,
                 allow_plain_text: config.outbound_plain_text,

@@ -105,6 +105,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ItemCommand,
     },
+    /// Jetons de l'API (/api/v1) : création, liste, révocation
+    Tokens {
+        #[command(subcommand)]
+        command: crate::tokens::TokensCommand,
+    },
     /// Droits des personnes sur leurs données (RGPD) : copie, effacement, limitation
     Contacts {
         #[command(subcommand)]

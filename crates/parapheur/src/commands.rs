@@ -113,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::archives::run(command, as_user, json).await
         }
         Command::Contacts { command } => crate::contacts::run(command, json).await,
+        Command::Tokens { command } => crate::tokens::run(command, json).await,
         Command::Commune {
             command:
                 CommuneCommand::Set {

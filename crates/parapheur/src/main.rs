@@ -12,6 +12,7 @@ mod output;
 mod portability;
 mod signing;
 mod target;
+mod tokens;
 
 use std::process::ExitCode;
 

@@ -89,6 +89,48 @@ impl Store {
         Ok(contacts)
     }
 
+    /// A page of the directory in creation order (ids are time-ordered), after the contact
+    /// `after`; `q` as in [`Store::search_contacts`] (every word somewhere in the name,
+    /// first name, organisation or email). Merged, restricted and erased contacts are left
+    /// out, as from the directory.
+    pub async fn contacts_page(
+        &self,
+        commune_id: Uuid,
+        q: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let mut words = q
+            .split_whitespace()
+            .map(|w| format!("%{}%", w.to_lowercase()));
+        let mut slot = || words.next().unwrap_or_else(|| "%".to_owned());
+        sqlx::query(
+            "SELECT * FROM contacts WHERE commune_id = $1 AND merged_into IS NULL
+               AND restricted_at IS NULL AND erased_at IS NULL AND id > $3
+               AND (lower(name) LIKE $4 OR lower(coalesce(first_name, '')) LIKE $4
+                    OR lower(coalesce(organisation, '')) LIKE $4 OR coalesce(email_key, '') LIKE $4)
+               AND (lower(name) LIKE $5 OR lower(coalesce(first_name, '')) LIKE $5
+                    OR lower(coalesce(organisation, '')) LIKE $5 OR coalesce(email_key, '') LIKE $5)
+               AND (lower(name) LIKE $6 OR lower(coalesce(first_name, '')) LIKE $6
+                    OR lower(coalesce(organisation, '')) LIKE $6 OR coalesce(email_key, '') LIKE $6)
+               AND (lower(name) LIKE $7 OR lower(coalesce(first_name, '')) LIKE $7
+                    OR lower(coalesce(organisation, '')) LIKE $7 OR coalesce(email_key, '') LIKE $7)
+             ORDER BY id LIMIT $2",
+        )
+        .bind(commune_id.to_string())
+        .bind(limit)
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(slot())
+        .bind(slot())
+        .bind(slot())
+        .bind(slot())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(contact_from_row)
+        .collect()
+    }
+
     /// Existing contacts that are probably the same as `candidate`: same email, same phone,
     /// or same name and address once folded.
     pub async fn likely_duplicates(

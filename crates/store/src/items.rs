@@ -1,6 +1,6 @@
 //! Items of the register, their files, notes and links.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use parapheur_domain::item::{CopyPurpose, Item, LinkKind};
 use parapheur_domain::{CloseReason, Direction, Status};
 use serde::{Deserialize, Serialize};
@@ -359,6 +359,40 @@ impl Store {
              ORDER BY {} LIMIT {limit} OFFSET {offset}",
             params.sql,
             filter.order.sql(),
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+        params
+            .bind_all(q)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| item_from_row(row, Vec::new()))
+            .collect()
+    }
+
+    /// A page of items newest first (`registered_at`, then id), after the last item of the
+    /// previous page (`before`: its registration instant and id). Keyset pagination: an
+    /// item registered meanwhile shifts nothing, where an offset would repeat or skip.
+    pub async fn items_page(
+        &self,
+        commune_id: Uuid,
+        filter: &ItemFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut params = filter.sql();
+        if let Some((at, id)) = before {
+            let at = params.bind(BindValue::Text(instant_text(&at)));
+            let id = params.bind(BindValue::Text(id.to_string()));
+            params.sql.push_str(&format!(
+                " AND (registered_at < {at} OR (registered_at = {at} AND id < {id}))"
+            ));
+        }
+        let limit = params.bind(BindValue::Int(limit));
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE commune_id = $1{}
+             ORDER BY registered_at DESC, id DESC LIMIT {limit}",
+            params.sql,
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
         params

@@ -20,6 +20,7 @@ mod migrate;
 mod pool;
 mod rows;
 
+pub mod api;
 pub mod archives;
 pub mod capture;
 pub mod citizens;

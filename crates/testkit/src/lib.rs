@@ -78,6 +78,150 @@ pub fn config(dir: &Path, database_url: Option<String>) -> Config {
     config
 }
 
+/// A one-page PDF, written by hand, whose page says `text` (ASCII letters and spaces).
+pub fn tiny_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 595 842] >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /Contents 4 0 R \
+         /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).into_bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").into_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .into_bytes(),
+    );
+    out
+}
+
+/// A PDF saying `text`, signed with the product's own signing (`App::sign_pdf_as`) by a
+/// new élu of `commune` named `name` (email `email`): a key issued by the commune's
+/// authority, the second factor enrolled, then signed five minutes later, ten minutes ago.
+pub async fn signed_pdf(
+    app: &parapheur_app::App,
+    commune: &parapheur_app::domain::Commune,
+    email: &str,
+    name: &str,
+    text: &str,
+) -> Vec<u8> {
+    use parapheur_app::administration::second_factor::code_at;
+    let system = parapheur_app::Actor::System("test");
+    let t0 = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let signer = app
+        .add_user(
+            commune,
+            parapheur_app::NewUser {
+                email: email.into(),
+                display_name: name.into(),
+                title: Some("Maire".into()),
+                role: parapheur_app::domain::Role::Elu,
+                service_id: None,
+                password: None,
+                host_admin: false,
+            },
+            &system,
+            t0,
+        )
+        .await
+        .unwrap();
+    app.issue_signer_key(commune, &system, signer.id, None, t0)
+        .await
+        .unwrap();
+    let enrolment = app.begin_second_factor(commune, &signer).await.unwrap();
+    let code = code_at(&enrolment.secret, t0).unwrap();
+    app.confirm_second_factor(commune, &signer, &code, t0)
+        .await
+        .unwrap();
+    let at = t0 + chrono::Duration::minutes(5);
+    let code = code_at(&enrolment.secret, at).unwrap();
+    app.sign_pdf_as(
+        commune,
+        email,
+        parapheur_app::parapheur::SignerProof::code(&code),
+        tiny_pdf(text),
+        at,
+    )
+    .await
+    .unwrap()
+}
+
+/// A PDF saying `text`, signed invisibly (no stamp, so its only text is `text`: a short
+/// one reads as a scan, which the extractor OCRs) by a throwaway authority that no commune
+/// trusts.
+pub fn signed_invisibly(text: &str) -> Vec<u8> {
+    use parapheur_app::signing::{SignOptions, pki, sign_pdf};
+    let now = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let ca = pki::new_ca("Autorité de test", "Préfecture de test", now).unwrap();
+    let key = pki::issue(
+        &ca,
+        &pki::Subject {
+            common_name: "Claire Préfète".into(),
+            organisation: "Préfecture de test".into(),
+            ..Default::default()
+        },
+        now,
+        30,
+    )
+    .unwrap();
+    sign_pdf(&tiny_pdf(text), &key, &SignOptions::at(now)).unwrap()
+}
+
+/// `signed` with one letter of its signed content changed (same length, so the structure
+/// and the signature's byte range still hold): the signature no longer matches.
+pub fn altered(signed: &[u8], text: &str) -> Vec<u8> {
+    let needle = format!("({text})");
+    let at = signed
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .expect("the signed text in the PDF");
+    let mut out = signed.to_vec();
+    // The first letter after "(": upper case becomes lower case and the other way round.
+    out[at + 1] ^= 0x20;
+    out
+}
+
+/// An email from `from` carrying `pdf` as the attachment `name` (base64, 76 columns).
+pub fn mail_with_pdf(from: &str, subject: &str, name: &str, pdf: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pdf);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: {from}\r\nTo: mairie@exemple.fr\r\nSubject: {subject}\r\n\
+         Message-ID: <{}@exemple.fr>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nVeuillez trouver le document signé.\r\n--b\r\n\
+         Content-Type: application/pdf; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        uuid::Uuid::now_v7(),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
 /// Runs each listed async test function (`async fn name(db: Db)`) on SQLite and on
 /// PostgreSQL, as `name::sqlite` and `name::postgres`. The calling crate needs `tokio`.
 #[macro_export]

@@ -14,6 +14,7 @@
 
 #[macro_use]
 mod templates;
+pub mod api;
 mod assets;
 mod cache;
 mod download;
@@ -71,6 +72,8 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         (header::CACHE_CONTROL, "no-store"),
     ];
     let mut router = routes::routes(&state)
+        // The HTTP API (api/): JSON, tokens instead of sessions, its own table of routes.
+        .nest(api::PREFIX, api::router(&state))
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

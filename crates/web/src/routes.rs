@@ -177,6 +177,9 @@ route_table! {
     post "/administration/utilisateurs/{id}" Admin => pages::admin::update_user;
     post "/administration/utilisateurs/{id}/lien" Admin => pages::admin::new_link;
     post "/administration/utilisateurs/{id}/double-authentification" Admin => pages::admin::reset_second_factor;
+    get "/administration/jetons" Admin => pages::admin::tokens;
+    post "/administration/jetons" Admin => pages::admin::create_token, limit SMALL_FORM_BYTES;
+    post "/administration/jetons/{id}/revoquer" Admin => pages::admin::revoke_token;
     get "/administration/types" Admin => pages::admin::doctypes;
     get "/administration/registre-des-traitements" Admin => pages::admin::processing_record;
     post "/administration/types" Admin => pages::admin::add_doctype;

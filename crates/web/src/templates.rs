@@ -81,6 +81,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_services.html"),
     ),
     (
+        "admin_tokens.html",
+        include_str!("../templates/admin_tokens.html"),
+    ),
+    (
         "admin_service.html",
         include_str!("../templates/admin_service.html"),
     ),

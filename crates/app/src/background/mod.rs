@@ -336,6 +336,10 @@ async fn deadline_watch_round(app: &App) {
         if let Err(e) = app.prune_limits(Utc::now()).await {
             tracing::warn!(error = %e, "rate limits");
         }
+        // And the API's idempotency answers older than a day.
+        if let Err(e) = app.prune_idempotency(Utc::now()).await {
+            tracing::warn!(error = %e, "idempotency keys");
+        }
         // The journal's daily anchor rides on the same round (each commune at most once a
         // day, and only when its journal moved).
         match app.anchor_journals(Utc::now()).await {

@@ -567,11 +567,12 @@ impl App {
         let key = self.data_key(commune.id).await?;
         let mut stored = Vec::new();
         for a in &mail.attachments {
+            let signatures = self.check_signatures(commune, &a.bytes, now).await?;
             let s = self
                 .files()
                 .put(&commune.id.to_string(), &key, &a.bytes)
                 .await?;
-            stored.push((a, s));
+            stored.push((a, s, signatures));
         }
         let who = actor.journal_name();
         // The requester writing back (answering our email, sending the missing documents)
@@ -587,7 +588,7 @@ impl App {
         // Its original and attachments were stored deferred (see `receive`).
         self.files().sync().await?;
         let mut tx = self.store().begin(now).await?;
-        for (a, s) in &stored {
+        for (a, s, signatures) in &stored {
             let attachment = Attachment {
                 id: Uuid::now_v7(),
                 item_id,
@@ -597,6 +598,10 @@ impl App {
                 media_type: a.media_type.clone(),
             };
             tx.insert_attachment(commune.id, &attachment, &who).await?;
+            if let Some(checked) = signatures {
+                tx.record_file_signatures(commune.id, &checked.to_row(&s.sha256)?, &who)
+                    .await?;
+            }
             if crate::capture::extraction::is_extractable(&attachment.media_type) {
                 tx.enqueue_extraction(commune.id, &s.sha256, &a.media_type, &a.filename)
                     .await?;

@@ -194,17 +194,19 @@ impl App {
         let key = self.data_key(commune.id).await?;
         let mut stored = Vec::with_capacity(files.len());
         for (_, file) in &files {
-            stored.push(
+            let signatures = self.check_signatures(&commune, &file.bytes, now).await?;
+            stored.push((
                 self.files()
                     .put(&commune.id.to_string(), &key, &file.bytes)
                     .await?,
-            );
+                signatures,
+            ));
         }
         let who = CITIZEN.journal_name();
         let mut tx = self.store().begin(now).await?;
         let before = tx.item_for_update(commune.id, view.item.id).await?;
         let mut ids = Vec::new();
-        for ((_, file), s) in files.iter().zip(&stored) {
+        for ((_, file), (s, signatures)) in files.iter().zip(&stored) {
             let a = Attachment {
                 id: Uuid::now_v7(),
                 item_id: before.id,
@@ -214,6 +216,10 @@ impl App {
                 media_type: file.media_type.clone(),
             };
             tx.insert_attachment(commune.id, &a, &who).await?;
+            if let Some(checked) = signatures {
+                tx.record_file_signatures(commune.id, &checked.to_row(&a.sha256)?, &who)
+                    .await?;
+            }
             if parapheur_domain::upload::is_extractable(&a.media_type) {
                 tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
                     .await?;

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod integrity;
 pub mod lifecycle;
 pub mod printed;
+pub mod signatures;
 pub mod suggest;
 pub mod views;
 
@@ -36,6 +37,15 @@ pub struct NewFile {
 pub struct Registered {
     pub item: Item,
     pub attachments: Vec<Attachment>,
+    /// The signatures of its signed PDFs, verified on arrival, by file hash (the item's
+    /// page and the API read them back; not repeated in the command line's output).
+    #[serde(skip)]
+    pub signatures: Vec<(String, signatures::SignatureCheck)>,
+    /// Its senders' and recipients' contacts (the API's answer names them).
+    #[serde(skip)]
+    pub senders: Vec<Uuid>,
+    #[serde(skip)]
+    pub recipients: Vec<Uuid>,
 }
 
 /// An item checked and its files stored, ready to be written (`App::ready_item`).
@@ -62,6 +72,8 @@ struct StoredFile {
     media_type: String,
     sha256: String,
     size: u64,
+    /// Its signatures, verified on arrival, when it is a signed PDF.
+    signatures: Option<signatures::SignatureCheck>,
 }
 
 /// Registers `ready` in `tx`: its contact if new, the next chrono number, the item, its
@@ -150,6 +162,7 @@ pub(crate) async fn register_in(
     tx.insert_item(&item, &new.sender_ids, &new.recipient_ids, &who)
         .await?;
     let mut attachments = Vec::with_capacity(files.len());
+    let mut checked_files = Vec::new();
     for file in files {
         let a = Attachment {
             id: Uuid::now_v7(),
@@ -160,6 +173,11 @@ pub(crate) async fn register_in(
             media_type: file.media_type,
         };
         tx.insert_attachment(commune.id, &a, &who).await?;
+        if let Some(checked) = file.signatures {
+            tx.record_file_signatures(commune.id, &checked.to_row(&a.sha256)?, &who)
+                .await?;
+            checked_files.push((a.sha256.clone(), checked));
+        }
         if parapheur_domain::upload::is_extractable(&a.media_type) {
             tx.enqueue_extraction(commune.id, &a.sha256, &a.media_type, &a.filename)
                 .await?;
@@ -167,7 +185,13 @@ pub(crate) async fn register_in(
         attachments.push(a);
     }
     tracing::debug!(chrono = %item.chrono, "item registered");
-    Ok(Registered { item, attachments })
+    Ok(Registered {
+        item,
+        attachments,
+        signatures: checked_files,
+        senders: new.sender_ids,
+        recipients: new.recipient_ids,
+    })
 }
 
 /// The deadlines of an incoming item under its document type.
@@ -317,6 +341,9 @@ impl App {
         let key = self.data_key(commune.id).await?;
         let mut stored = Vec::with_capacity(files.len());
         for file in files {
+            // Stored as it came (content-addressed: never rewritten); a signed PDF's
+            // signatures verified now, on arrival.
+            let signatures = self.check_signatures(commune, &file.bytes, now).await?;
             let s = self
                 .files()
                 .put(&commune.id.to_string(), &key, &file.bytes)
@@ -326,6 +353,7 @@ impl App {
                 media_type: file.media_type,
                 sha256: s.sha256,
                 size: s.size,
+                signatures,
             });
         }
         Ok(ReadyItem {

@@ -38,6 +38,8 @@ pub struct ItemFile {
     pub text: TextStatus,
     /// A searchable PDF was made from it by OCR.
     pub searchable: bool,
+    /// Its signatures, as verified on arrival (a signed PDF only).
+    pub signatures: Option<super::signatures::SignatureCheck>,
 }
 
 impl App {
@@ -63,6 +65,7 @@ impl App {
         item_id: Uuid,
     ) -> Result<Vec<ItemFile>, AppError> {
         let texts = self.file_texts_of_item(commune, item_id).await?;
+        let signatures = self.item_signatures(commune.id, item_id).await?;
         Ok(self
             .store
             .attachments(commune.id, item_id)
@@ -86,6 +89,10 @@ impl App {
                 ItemFile {
                     searchable: text.is_some_and(|t| t.searchable_sha256.is_some()),
                     text: status,
+                    signatures: signatures
+                        .iter()
+                        .find(|(sha, _)| *sha == attachment.sha256)
+                        .map(|(_, check)| check.clone()),
                     attachment,
                 }
             })

@@ -15,4 +15,5 @@ mod parapheur;
 mod privacy;
 mod register;
 mod s3;
+mod signed;
 mod trust;

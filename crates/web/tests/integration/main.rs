@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod api;
 mod archives;
 mod matrix;
 mod operations;

@@ -493,6 +493,23 @@ const ROUTES: &[Route] = &[
         "",
     ),
     r("GET", "/administration/types", Admins, Own, ""),
+    // The API's tokens: commune B's administrator naming A's agent as owner is refused
+    // (400, not a guard's refusal), and never reaches A's token.
+    r("GET", "/administration/jetons", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/jetons",
+        Admins,
+        Own,
+        "label=Matrice&owner={user}&items_read=1",
+    ),
+    r(
+        "POST",
+        "/administration/jetons/{api_token}/revoquer",
+        Admins,
+        CommuneA,
+        "",
+    ),
     r(
         "GET",
         "/administration/registre-des-traitements",
@@ -772,6 +789,7 @@ fn normalised(path: &str) -> String {
         .replace("{delegation}", "{id}")
         .replace("{elimination}", "{id}")
         .replace("{transfer}", "{id}")
+        .replace("{api_token}", "{id}")
         .replace("{insee_b}", "{insee}")
         .replace(
             "/suivi/{token}/fichier/{file}",
@@ -1069,6 +1087,20 @@ async fn objects_of_a(site: &Site) -> Ids {
         .await
         .unwrap();
     let (elimination, transfer, archived_chrono) = archives_of_a(site).await;
+    let api_token = app
+        .create_api_token(
+            a,
+            &system,
+            parapheur_app::api::NewToken {
+                label: "Jeton de la matrice".into(),
+                owner_id: agent.id,
+                scopes: vec![parapheur_app::api::Scope::ItemsRead],
+                expires_at: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -1084,6 +1116,7 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("delegation", delegation.id.to_string()),
             ("elimination", elimination),
             ("transfer", transfer),
+            ("api_token", api_token.token.id.to_string()),
             ("archived_chrono", archived_chrono),
             ("signer", maire.id.to_string()),
             ("insee_b", site.b.insee.clone()),

@@ -88,3 +88,88 @@ async fn a_pdf_signed_twice_elsewhere_is_shown_signed_twice_and_intact() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Issue 18, point 6: a PDF signed by the product's own signing and sent by email is
+/// stored with the same SHA-256 and shown on its item's page as signed and intact; the
+/// same PDF with one letter of its signed content changed is stored as it came, and shown
+/// as altered.
+#[tokio::test]
+async fn a_signed_pdf_by_email_is_kept_intact_and_said_signed_on_its_page() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    use sha2::Digest;
+    let site = site().await;
+    let signed = parapheur_testkit::signed_pdf(
+        &site.app,
+        &site.a,
+        "sylvie.moreau@a.test",
+        "Sylvie Moreau",
+        "Arrete de voirie",
+    )
+    .await;
+    let tampered = parapheur_testkit::altered(&signed, "Arrete de voirie");
+    let mut pages = Vec::new();
+    for (name, pdf) in [("arrete.pdf", &signed), ("arrete-modifie.pdf", &tampered)] {
+        let outcome = site
+            .app
+            .capture_message(
+                &site.a,
+                MessageSource::import(name),
+                Ok(parapheur_testkit::mail_with_pdf(
+                    "Préfecture <courrier@prefecture.example>",
+                    "Arrêté",
+                    name,
+                    pdf,
+                )),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let CaptureOutcome::Registered { item_id, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let attachment = &site.app.attachments(site.a.id, item_id).await.unwrap()[0];
+        assert_eq!(
+            attachment.sha256,
+            hex::encode(sha2::Sha256::digest(pdf)),
+            "{name}: stored with the SHA-256 of what was sent"
+        );
+        assert_eq!(
+            &site
+                .app
+                .read_file(site.a.id, &attachment.sha256)
+                .await
+                .unwrap(),
+            pdf
+        );
+        let (cookie, _) = login(&site, "agent@a.test").await;
+        let (status, _, page) =
+            send(&site, get(&format!("/courrier/{item_id}"), Some(&cookie))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(&attachment.sha256), "{page}");
+        pages.push(page);
+    }
+    let (intact, altered) = (&pages[0], &pages[1]);
+    assert!(
+        intact.contains("Signé par Sylvie Moreau le ") && intact.contains(", intact</li>"),
+        "{intact}"
+    );
+    assert!(
+        intact.contains("signé, intact, signataire reconnu par la commune"),
+        "{intact}"
+    );
+    assert!(
+        intact.contains("Signatures vérifiées à l'arrivée le"),
+        "{intact}"
+    );
+    assert!(!intact.contains("altérée"), "{intact}");
+    assert!(
+        altered.contains("Signé par Sylvie Moreau le ")
+            && altered.contains(", signature altérée</li>"),
+        "{altered}"
+    );
+    assert!(altered.contains("<li class=\"ko\">"), "{altered}");
+    assert!(
+        altered.contains("signature altérée : le contenu signé a changé"),
+        "{altered}"
+    );
+}

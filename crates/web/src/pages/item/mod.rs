@@ -126,10 +126,29 @@ pub(crate) async fn render_item(
                 TextStatus::NotExtractable => String::new(),
             };
             let url = format!("/courrier/{}/fichier/{}", item.id, a.id);
+            // What its signatures came to when it arrived (a signed PDF only).
+            let signed = f.signatures.map(|check| {
+                let lines: Vec<_> = check
+                    .signatures
+                    .iter()
+                    .map(|s| {
+                        ctx! {
+                            text => s.line_fr(commune.zone()),
+                            ok => s.intact && s.changes_after.is_empty(),
+                        }
+                    })
+                    .collect();
+                ctx! {
+                    lines, verdict => check.verdict.label_fr(), problem => check.problem,
+                    intact => check.verdict.intact(),
+                    verified_at => views::instant(check.verified_at, commune),
+                }
+            });
             ctx! {
                 searchable => f.searchable.then(|| format!("{url}/texte")),
                 signatures => (kind == "pdf").then(|| format!("{url}/signatures")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
+                signed, sha256 => a.sha256,
             }
         })
         .collect();
