@@ -20,6 +20,7 @@
 //! * **Pages.** Lists are read after a cursor (the last row of the previous page), never
 //!   by offset: a registration meanwhile neither repeats nor skips a row.
 
+use crate::boxed_future;
 use std::time::Duration;
 
 use base64::Engine;
@@ -224,6 +225,7 @@ impl App {
     /// Creates a token for a user of the commune: an administrator's act, journaled. The
     /// owner's role must allow every scope asked (a token never does more than its owner).
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn create_api_token(
         &self,
         commune: &Commune,
@@ -302,6 +304,7 @@ impl App {
     }
 
     /// The commune's tokens (never their secrets), newest first: administrators only.
+    #[boxed_future]
     pub async fn api_tokens(
         &self,
         commune: &Commune,
@@ -314,6 +317,7 @@ impl App {
 
     /// Revokes a token of the commune, at once: an administrator's act, journaled.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
+    #[boxed_future]
     pub async fn revoke_api_token(
         &self,
         commune: &Commune,
@@ -332,6 +336,7 @@ impl App {
     }
 
     /// The caller behind a bearer token, or why it is refused.
+    #[boxed_future]
     pub async fn authenticate_token(
         &self,
         secret: &str,
@@ -385,6 +390,7 @@ impl App {
 
     /// Counts a call of the token; `Some(wait)` when it made its minute's calls already
     /// (the call is then not counted).
+    #[boxed_future]
     pub async fn api_rate(
         &self,
         token: &ApiToken,
@@ -480,6 +486,7 @@ impl App {
 
     /// Creates a contact of the commune (a registrar's act, journaled), refusing one that
     /// looks like an existing contact (`AppError::Conflict` naming them: use it, or merge).
+    #[boxed_future]
     pub async fn create_contact(
         &self,
         commune: &Commune,
@@ -551,6 +558,7 @@ impl App {
 
     /// A page of the items this person may read, newest first, after `before` (the last
     /// item of the previous page): the confidentiality rule as in every list.
+    #[boxed_future]
     pub async fn items_page(
         &self,
         who: &Authenticated,
@@ -566,6 +574,7 @@ impl App {
     }
 
     /// A page of the contact directory in creation order, after the contact `after`.
+    #[boxed_future]
     pub async fn contacts_page(
         &self,
         who: &Authenticated,

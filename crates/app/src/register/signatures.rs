@@ -16,6 +16,7 @@
 //! The first verification of a file is kept: it is the evidence of what arrived, when. The
 //! "Vérifier les signatures" page verifies the file again, now.
 
+use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::Commune;
 use parapheur_domain::clock::{Tz, local_instant};
@@ -252,6 +253,7 @@ impl App {
     }
 
     /// The verification on arrival of each file of an item that carries signatures.
+    #[boxed_future]
     pub async fn item_signatures(
         &self,
         commune_id: uuid::Uuid,
