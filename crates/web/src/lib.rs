@@ -18,6 +18,7 @@ mod assets;
 mod cache;
 mod download;
 mod error;
+mod flash;
 mod pages;
 mod request_id;
 pub mod routes;
