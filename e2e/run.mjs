@@ -462,6 +462,15 @@ async function sweepRole(role, viewport) {
   watchConsole(page, cspErrors);
   const cookie = await cookieHeader(context);
   const who = viewport ? `${role} (${viewport.width}×${viewport.height})` : role;
+  // An élu with letters to sign lands on them; the inbox then says they wait.
+  if (new URL(page.url()).pathname === '/parapheur') {
+    check(role === 'elu', `${who}: logging in lands on the parapheur`);
+    await sweepPage(page, who, 'parapheur', cookie, 200);
+    check(await page.locator('ul.sign-list li').count() > 0, `${who}: landed on the parapheur with nothing to sign`);
+    await page.goto('/a-traiter');
+    check(await page.locator('p.waiting-letters a[href="/parapheur"]').count() === 1,
+      `${who}: the inbox does not say that letters wait for a signature`);
+  }
   await sweepPage(page, who, 'à traiter', cookie, 200);
   const views = await page.$$eval('ul.counts a', (as) => as.map((a) => a.getAttribute('href')));
   check(views.length >= 4, `${who}: only ${views.length} views in ul.counts`);

@@ -73,7 +73,7 @@ async fn wrong_passwords_are_refused_then_limited() {
         post("/connexion", None, "email=personne@a.test&password=x"),
     )
     .await;
-    assert!(page.contains("adresse ou mot de passe incorrect"));
+    assert!(page.contains("Adresse ou mot de passe incorrect"));
 }
 
 #[tokio::test]
