@@ -194,10 +194,8 @@ impl App {
             .map_or_else(|| "inconnu".to_owned(), |c| c.display_name());
         let files_line = match (files.len(), attachments.len()) {
             (0, _) => String::new(),
-            (1, 0) => {
-                "\n1 fichier, trop volumineux pour ce courriel : demandez-le à la mairie.\n"
-                    .to_owned()
-            }
+            (1, 0) => "\n1 fichier, trop volumineux pour ce courriel : demandez-le à la mairie.\n"
+                .to_owned(),
             (n, 0) => format!(
                 "\n{n} fichiers, trop volumineux pour ce courriel : demandez-les à la mairie.\n"
             ),

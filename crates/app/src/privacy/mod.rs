@@ -74,7 +74,11 @@ impl ErasureDecision {
                     } else {
                         format!("{} élément", retained.len())
                     },
-                    if retained.len() >= 2 { "sont des" } else { "est une" }
+                    if retained.len() >= 2 {
+                        "sont des"
+                    } else {
+                        "est une"
+                    }
                 );
                 for r in retained {
                     text.push_str(&format!("\n- {} : {}", r.chrono, r.reason));

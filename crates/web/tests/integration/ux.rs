@@ -290,7 +290,13 @@ async fn letter_in_circuit(site: &Site) -> (parapheur_app::domain::Item, uuid::U
     letter.sender_ids = vec![sender];
     let item = site
         .app
-        .register(&site.a, &Actor::System("test"), letter, Vec::new(), Utc::now())
+        .register(
+            &site.a,
+            &Actor::System("test"),
+            letter,
+            Vec::new(),
+            Utc::now(),
+        )
         .await
         .unwrap()
         .item;
@@ -408,7 +414,10 @@ async fn an_elu_with_letters_to_sign_lands_on_them() {
     assert_eq!(location(&headers), "/parapheur");
     // The letter is one tap away there, and on "Ce qui m'attend".
     let (_, _, page) = send(&site, get("/parapheur", Some(&cookie))).await;
-    assert!(page.contains(&format!("href=\"/parapheur/{folder}\"")), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/parapheur/{folder}\"")),
+        "{page}"
+    );
     let (_, _, page) = send(&site, get("/elu", Some(&cookie))).await;
     let signing = page
         .split("À signer ou viser")
@@ -680,7 +689,9 @@ async fn a_batch_keeps_its_arrival_date_and_channel() {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let (_, _, page) = send(&site, get(&location(&headers), Some(&cookie))).await;
     assert!(
-        page.contains(&format!("name=\"arrival\" type=\"date\" required value=\"{friday}\"")),
+        page.contains(&format!(
+            "name=\"arrival\" type=\"date\" required value=\"{friday}\""
+        )),
         "the arrival date is not kept: {page}"
     );
     assert!(
@@ -724,7 +735,10 @@ async fn a_calls_page_shows_the_number_to_call_back() {
             .to_owned();
         let item = site.app.item_by_chrono(site.a.id, &chrono).await.unwrap();
         let (_, _, page) = send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
-        assert!(page.contains(phone), "{caller}: no {phone} on the call's page: {page}");
+        assert!(
+            page.contains(phone),
+            "{caller}: no {phone} on the call's page: {page}"
+        );
     }
 }
 
@@ -747,7 +761,13 @@ async fn no_acknowledgement_is_ticked_in_advance() {
     letter.sender_ids = vec![sender];
     letter.doctype_code = Some("demande-administrative".into());
     site.app
-        .register(&site.a, &Actor::System("test"), letter, Vec::new(), Utc::now())
+        .register(
+            &site.a,
+            &Actor::System("test"),
+            letter,
+            Vec::new(),
+            Utc::now(),
+        )
         .await
         .unwrap();
     let (cookie, _) = login(&site, "agent@a.test").await;
@@ -883,7 +903,11 @@ async fn a_quarantined_scan_is_registered_from_quarantine() {
         .unwrap();
     let item = site.app.item(site.a.id, item_id).await.unwrap();
     assert_eq!(item.channel, Channel::Paper);
-    assert!(item.subject.contains("numerisation-0412.pdf"), "{}", item.subject);
+    assert!(
+        item.subject.contains("numerisation-0412.pdf"),
+        "{}",
+        item.subject
+    );
     let (_, _, page) = send(&site, get("/courriels", Some(&cookie))).await;
     assert!(page.contains("Aucun message en quarantaine"), "{page}");
 }

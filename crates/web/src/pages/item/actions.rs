@@ -47,7 +47,14 @@ pub async fn change_status(
     };
     // A reason only goes with closing; ignore one left selected for another status.
     let reason = if to == Status::Closed { reason } else { None };
-    apply(&state, &me, &id, Change::Status { to, reason }, Done::Status).await
+    apply(
+        &state,
+        &me,
+        &id,
+        Change::Status { to, reason },
+        Done::Status,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,7 +237,14 @@ pub async fn documents_received(
     Posted(form): Posted<DateForm>,
 ) -> Result<Response, WebError> {
     let on = form_date(&form.date)?;
-    apply(&state, &me, &id, Change::Completed { on }, Done::DocumentsReceived).await
+    apply(
+        &state,
+        &me,
+        &id,
+        Change::Completed { on },
+        Done::DocumentsReceived,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -95,7 +95,12 @@ pub(crate) async fn render_item(
             if senders.is_empty() {
                 sender_email = contact.email.clone().filter(|e| !e.trim().is_empty());
             }
-            if let Some(phone) = contact.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(phone) = contact
+                .phone
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
                 let dial: String = phone
                     .chars()
                     .filter(|c| c.is_ascii_digit() || *c == '+')
