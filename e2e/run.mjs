@@ -239,7 +239,9 @@ async function adminCode() {
   }
 }
 
-async function login(context, email) {
+// Logs in from the login page (which names no page to go to): each lands where the
+// application sends them, "À traiter", or an élu with letters to sign on the parapheur.
+async function login(context, email, landing = /\/(a-traiter|parapheur)(\?.*)?$/) {
   const page = await context.newPage();
   await page.goto('/connexion');
   await page.fill('#email', email);
@@ -247,7 +249,7 @@ async function login(context, email) {
   // The administrator logs in with the second factor of the demo (enrolled by `demo`).
   if (email === USERS.administrateur) await page.fill('#otp', await adminCode());
   if (await page.locator('#commune').count()) await page.selectOption('#commune', { index: 0 });
-  await Promise.all([page.waitForURL('**/a-traiter**'), page.click('button:has-text("Se connecter")')]);
+  await Promise.all([page.waitForURL(landing), page.click('button:has-text("Se connecter")')]);
   return page;
 }
 
@@ -460,6 +462,15 @@ async function sweepRole(role, viewport) {
   watchConsole(page, cspErrors);
   const cookie = await cookieHeader(context);
   const who = viewport ? `${role} (${viewport.width}×${viewport.height})` : role;
+  // An élu with letters to sign lands on them; the inbox then says they wait.
+  if (new URL(page.url()).pathname === '/parapheur') {
+    check(role === 'elu', `${who}: logging in lands on the parapheur`);
+    await sweepPage(page, who, 'parapheur', cookie, 200);
+    check(await page.locator('ul.sign-list li').count() > 0, `${who}: landed on the parapheur with nothing to sign`);
+    await page.goto('/a-traiter');
+    check(await page.locator('p.waiting-letters a[href="/parapheur"]').count() === 1,
+      `${who}: the inbox does not say that letters wait for a signature`);
+  }
   await sweepPage(page, who, 'à traiter', cookie, 200);
   const views = await page.$$eval('ul.counts a', (as) => as.map((a) => a.getAttribute('href')));
   check(views.length >= 4, `${who}: only ${views.length} views in ul.counts`);
@@ -833,6 +844,9 @@ test('journey: an agent registers a letter with a scan, logs a call, assigns and
   await page.waitForURL((u) => u.pathname === itemUrl);
   check((await field(page, 'Statut')) === 'affecté', `after assigning, the status reads "${await field(page, 'Statut')}"`);
   check(await field(page, 'En charge') === 'Élodie Marchand', `"En charge" reads "${await field(page, 'En charge')}"`);
+  // The page says what was done and what follows.
+  const assigned = (await page.locator('p.notice[role=status]').allTextContents()).join(' ');
+  check(/Courrier affecté à Élodie Marchand\. Il apparaît dans sa liste « Pour moi »/.test(assigned), `nothing confirms the assignment: "${assigned}"`);
 
   // In progress, then closed with a reason.
   await page.selectOption('#to', 'in_progress');
@@ -963,7 +977,9 @@ test('citizen journey: a request online with a file, both acknowledgements, a mi
   await Promise.all([agent.waitForURL('**/courrier/*'), agent.click(`main a:has-text("${chrono}")`)]);
   const itemUrl = agent.url();
   await agent.fill('#pieces', "Attestation d'assurance signée");
-  await Promise.all([agent.waitForURL(itemUrl), agent.click('button:has-text("Demander les pièces")')]);
+  await Promise.all([agent.waitForURL((u) => u.pathname === new URL(itemUrl).pathname), agent.click('button:has-text("Demander les pièces")')]);
+  const askedNotice = (await agent.locator('p.notice[role=status]').allTextContents()).join(' ');
+  check(/^Pièces demandées\./.test(askedNotice.trim()), `nothing confirms the request for documents: "${askedNotice}"`);
   const asked = await waitForMail((m) => m.to.includes(email) && m.text.includes("Attestation d'assurance signée"), 'listing the missing document');
   check(asked[0].text.includes('/suivi/'), 'the request for documents has no tracking link');
 
@@ -1042,22 +1058,27 @@ test('journey: a reply letter is drafted, visaed, signed by the maire on a phone
   await sweepPage(agent, 'agent', 'brouillon de courrier', await cookieHeader(agentContext), 200);
   // Visa by the secrétaire, then the maire's signature: the commune's named circuit.
   await agent.selectOption('#circuit', 'visa-signature');
-  await Promise.all([agent.waitForURL(`**${folderUrl}`), agent.click('button:has-text("Lancer le circuit")')]);
+  const onFolder = new RegExp(`${folderUrl}(\\?.*)?$`);
+  await Promise.all([agent.waitForURL(onFolder), agent.click('button:has-text("Lancer le circuit")')]);
   check((await agent.locator('ol.circuit').textContent()).includes('en attente'), 'the circuit did not start');
+  const said = async (page) => ((await page.locator('p.notice[role=status]').allTextContents())[0] || '').trim();
+  check((await said(agent)).startsWith('Circuit lancé.'), `nothing confirms the circuit: "${await said(agent)}"`);
 
-  // The secrétaire gives her visa.
+  // The secrétaire gives her visa; the page says so, and whose signature comes next.
   const adminContext = await newContext();
   const admin = await login(adminContext, USERS.administrateur);
   await admin.goto(folderUrl);
-  await Promise.all([admin.waitForURL(`**${folderUrl}`), admin.click('button.big:has-text("Viser")')]);
+  await Promise.all([admin.waitForURL(onFolder), admin.click('button.big:has-text("Viser")')]);
   check((await admin.locator('ol.circuit').textContent()).includes('visé'), 'the visa is not recorded');
+  check(/^Courrier visé\. Il attend maintenant la signature de Sylvie Moreau/.test(await said(admin)),
+    `nothing confirms the visa: "${await said(admin)}"`);
 
-  // The maire signs on her phone: the list, the letter (tap 1), the code of her
-  // authenticator application, Signer (tap 2).
+  // The maire signs on her phone: logging in lands on her letters to sign, then the
+  // letter (tap 1), read before the button, the code of her authenticator application,
+  // Signer (tap 2).
   const phone = await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-  const maire = await login(phone, USERS.elu);
+  const maire = await login(phone, USERS.elu, /\/parapheur$/);
   watchConsole(maire, cspErrors);
-  await maire.goto('/parapheur');
   await sweepPage(maire, 'elu (390×844)', 'parapheur', await cookieHeader(phone), 200);
   const wide = await overflowPx(maire);
   check(wide <= 1, `/parapheur is ${wide}px wider than the phone`);
@@ -1068,9 +1089,16 @@ test('journey: a reply letter is drafted, visaed, signed by the maire on a phone
   const sign = maire.locator('button.big:has-text("Signer")');
   const box = await sign.boundingBox();
   check(box && box.height >= 44 && box.width >= 44, `the Signer button is too small to tap (${JSON.stringify(box)})`);
+  // The letter comes before the button, its lines kept (a letter is several paragraphs).
+  const text = maire.locator('.letter-preview div.lines');
+  const textBox = await text.boundingBox();
+  check(textBox && textBox.y + textBox.height <= box.y, `the Signer button comes before the letter's text (${JSON.stringify({ textBox, box })})`);
+  check(await text.evaluate((e) => getComputedStyle(e).whiteSpace) === 'pre-line', 'the letter\'s text loses its line breaks');
+  check(textBox.height > 5 * 20, `the letter's text is squeezed into ${textBox.height}px: its line breaks are lost`);
   await maire.fill('#otp', totp(DEMO_SECOND_FACTOR));
-  await Promise.all([maire.waitForURL('**/parapheur?fait=1'), sign.tap()]);
+  await Promise.all([maire.waitForURL(/\/parapheur\?courrier=[0-9a-f-]{36}&fait=signe$/), sign.tap()]);
   check(await maire.locator(`ul.sign-list a:has-text("${chrono}")`).count() === 0, 'the signed letter is still waiting');
+  check(/^Courrier signé\. Il part à Karim Benali/.test(await said(maire)), `nothing confirms the signature: "${await said(maire)}"`);
 
   // The signed PDF: its signature verified by `parapheur pdf verify` against the commune's authority.
   const pdf = await rawGet(`${base}${folderUrl}/document.pdf`, await cookieHeader(agentContext));

@@ -104,6 +104,8 @@ pub struct App {
     smtp: Option<Arc<SmtpSetting>>,
     /// Wakes the email sender when a message is queued.
     outbox_work: Arc<tokio::sync::Notify>,
+    /// Said once: no SMTP server is configured, so emails wait (not once per attempt).
+    smtp_missing_said: Arc<std::sync::atomic::AtomicBool>,
     /// The time-stamping authority signatures are stamped by, if configured.
     tsa_url: Option<Arc<str>>,
     /// The certificates time-stamping authorities must chain to when verifying (DER).
@@ -162,6 +164,7 @@ impl App {
             public_url: Arc::from(config.public_url.as_str()),
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
+            smtp_missing_said: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             tsa_anchors: tsa_anchors.into(),
             trusted_proxies: config.trusted_proxies.clone().into(),

@@ -132,7 +132,11 @@ impl JournalProblem {
             JournalProblem::Missing {
                 expected_seq,
                 found_seq,
-            } => format!("entrée(s) {expected_seq} à {} supprimée(s)", found_seq - 1),
+            } if found_seq - 1 == *expected_seq => format!("entrée {expected_seq} supprimée"),
+            JournalProblem::Missing {
+                expected_seq,
+                found_seq,
+            } => format!("entrées {expected_seq} à {} supprimées", found_seq - 1),
             JournalProblem::OutOfOrder { seq, after_seq } => {
                 format!(
                     "entrée {seq} hors d'ordre après l'entrée {after_seq} (insertion ou réordonnancement)"

@@ -729,6 +729,45 @@ impl Store {
     }
 
     /// (role, contact id) pairs of an item, senders first.
+    /// The first sender of each of these items, by name (the lists' "Expéditeur" column),
+    /// in one query per hundred items.
+    pub async fn first_senders(
+        &self,
+        commune_id: Uuid,
+        item_ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
+        let mut names = std::collections::HashMap::new();
+        for chunk in item_ids.chunks(100) {
+            let list = (2..2 + chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Lower positions last, so that the first sender is the one kept.
+            let sql = format!(
+                "SELECT ic.item_id, c.kind, c.first_name, c.name FROM item_contacts ic
+                 JOIN contacts c ON c.id = ic.contact_id
+                 WHERE c.commune_id = $1 AND ic.role = 'sender' AND ic.item_id IN ({list})
+                 ORDER BY ic.position DESC"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(commune_id.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(self.reader()).await? {
+                let item = parse_uuid(&row.try_get::<String, _>(0)?)?;
+                let kind: String = row.try_get(1)?;
+                let first: Option<String> = row.try_get(2)?;
+                let name: String = row.try_get(3)?;
+                let shown = match first.filter(|f| !f.trim().is_empty() && kind == "person") {
+                    Some(first) => format!("{first} {name}"),
+                    None => name,
+                };
+                names.insert(item, shown);
+            }
+        }
+        Ok(names)
+    }
+
     pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, StoreError> {
         sqlx::query(
             "SELECT role, contact_id FROM item_contacts WHERE item_id = $1 ORDER BY role DESC, position",

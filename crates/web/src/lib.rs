@@ -19,6 +19,7 @@ mod assets;
 mod cache;
 mod download;
 mod error;
+mod flash;
 mod pages;
 mod request_id;
 pub mod routes;

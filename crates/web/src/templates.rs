@@ -58,6 +58,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("folder.html", include_str!("../templates/folder.html")),
     (
+        "sign_confirm.html",
+        include_str!("../templates/sign_confirm.html"),
+    ),
+    (
         "circuit_steps.html",
         include_str!("../templates/circuit_steps.html"),
     ),
@@ -181,6 +185,11 @@ fn environment() -> &'static Environment<'static> {
         // "1 demande", "3 demandes": real plurals, never "demande(s)".
         env.add_filter("count", |n: usize, singular: String, plural: String| {
             parapheur_app::domain::french::count(n, &singular, &plural)
+        });
+        // A message shown on a page is a sentence, even when it comes from a use case's
+        // error worded to follow a colon elsewhere ("aucun élément…" → "Aucun élément…").
+        env.add_filter("sentence", |text: String| {
+            parapheur_app::domain::french::sentence(&text)
         });
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {

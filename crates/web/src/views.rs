@@ -30,6 +30,8 @@ pub struct ItemRow {
     pub status: &'static str,
     pub due: String,
     pub late: bool,
+    /// The first sender's name (filled by [`ItemRow::with_senders`]).
+    pub sender: String,
 }
 
 impl ItemRow {
@@ -43,7 +45,26 @@ impl ItemRow {
             status: item.status.label_fr(),
             due: item.due_date.map(date).unwrap_or_default(),
             late: item.is_late(today),
+            sender: String::new(),
         }
+    }
+
+    /// Rows of these items, each with its first sender's name (one query for the page).
+    pub async fn with_senders(
+        app: &parapheur_app::App,
+        commune_id: uuid::Uuid,
+        items: &[Item],
+        today: NaiveDate,
+    ) -> Result<Vec<ItemRow>, parapheur_app::AppError> {
+        let ids: Vec<uuid::Uuid> = items.iter().map(|i| i.id).collect();
+        let mut senders = app.first_senders(commune_id, &ids).await?;
+        Ok(items
+            .iter()
+            .map(|i| ItemRow {
+                sender: senders.remove(&i.id).unwrap_or_default(),
+                ..ItemRow::new(i, today)
+            })
+            .collect())
     }
 }
 

@@ -280,9 +280,17 @@ impl App {
                 .await?
                 .into_iter()
                 .filter(|c| {
-                    let folded = parapheur_domain::contact::fold(text);
-                    parapheur_domain::contact::fold(&c.display_name()) == folded
-                        || parapheur_domain::contact::fold(&c.name) == folded
+                    // "Martin Jeanne" is "Jeanne Martin": the same words, in either order.
+                    let words = |s: &str| {
+                        let mut words: Vec<String> = parapheur_domain::contact::fold(s)
+                            .split_whitespace()
+                            .map(str::to_owned)
+                            .collect();
+                        words.sort();
+                        words
+                    };
+                    let typed = words(text);
+                    words(&c.display_name()) == typed || words(&c.name) == typed
                 })
                 .collect()
         };

@@ -149,12 +149,16 @@ impl App {
                 self.store().attachments(commune.id, *id).await?
             };
             let mut line = format!(
-                "{} du {} — {} — {} — DUA {} an(s), {}",
+                "{} du {} — {} — {} — DUA {}, {}",
                 item.chrono,
                 french::long_date(item.arrival_date),
                 item.subject,
                 schedule.map_or("sans type", |s| s.label.as_str()),
-                schedule.map_or(6, |s| s.rule.years),
+                french::count(
+                    usize::try_from(schedule.map_or(6, |s| s.rule.years)).unwrap_or(0),
+                    "an",
+                    "ans"
+                ),
                 schedule.map_or("T — trier", |s| s.rule.final_action.label_fr()),
             );
             if files.is_empty() {

@@ -284,7 +284,12 @@ async fn outbox_sender(app: App) {
         app.loop_round("outbox", &outcome);
         match outcome {
             Ok(report) if report.sent + report.retried + report.failed > 0 => {
-                tracing::info!(?report, "outbox");
+                // Without an SMTP server the waits were said once (deliver_outbox).
+                if app.smtp_setting().is_some() {
+                    tracing::info!(?report, "outbox");
+                } else {
+                    tracing::debug!(?report, "outbox");
+                }
                 if !app.is_stopping() {
                     continue;
                 }

@@ -321,6 +321,14 @@ impl App {
             ));
         };
         let bytes = self.read_file(commune.id, &sha).await?;
+        // A scan where a message was expected (the copier's PDF sent to the mailbox, or
+        // imported with the messages) is no message to parse again: it is registered as a
+        // scanned paper document, as the drop folder would have.
+        if let Some(media_type) = super::dropfolder::sniff(&bytes) {
+            return self
+                .register_quarantined_scan(commune, actor, message, bytes, media_type, now)
+                .await;
+        }
         let mail = parapheur_mail::parse(&bytes, &Limits::default())
             .map_err(|r| AppError::invalid(format!("toujours illisible : {r}")))?;
         let rules = match message.source.strip_prefix("imap:").map(Uuid::parse_str) {
@@ -347,6 +355,53 @@ impl App {
                 Ok(outcome)
             }
         }
+    }
+
+    /// Registers a quarantined scan as a paper item with its file; the message then
+    /// points to it.
+    async fn register_quarantined_scan(
+        &self,
+        commune: &Commune,
+        actor: &Actor,
+        message: InboundMessage,
+        bytes: Vec<u8>,
+        media_type: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CaptureOutcome, AppError> {
+        let name = message
+            .origin
+            .rsplit(['/', '\\'])
+            .next()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("document numérisé")
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let subject = format!("Document numérisé « {name} »");
+        let new = NewItem::incoming(Channel::Paper, subject, local_date(now, commune.zone()));
+        let file = NewFile {
+            filename: name,
+            media_type: media_type.to_owned(),
+            bytes,
+        };
+        let ready = self.ready_item(commune, new, None, vec![file], now).await?;
+        let mut tx = self.store().begin(ready.now()).await?;
+        let registered = crate::register::register_in(&mut tx, commune, actor, ready).await?;
+        tx.resolve_inbound(
+            commune.id,
+            message.id,
+            InboundState::Registered,
+            registered.item.id,
+            &actor.journal_name(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.registered(&registered);
+        Ok(CaptureOutcome::Registered {
+            chrono: registered.item.chrono,
+            item_id: registered.item.id,
+        })
     }
 
     pub(crate) async fn chrono_of(

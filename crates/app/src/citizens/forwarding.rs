@@ -196,10 +196,13 @@ impl App {
             .map_or_else(|| "inconnu".to_owned(), |c| c.display_name());
         let files_line = match (files.len(), attachments.len()) {
             (0, _) => String::new(),
+            (1, 0) => "\n1 fichier, trop volumineux pour ce courriel : demandez-le à la mairie.\n"
+                .to_owned(),
             (n, 0) => format!(
-                "\n{n} fichier(s), trop volumineux pour ce courriel : demandez-les à la mairie.\n"
+                "\n{n} fichiers, trop volumineux pour ce courriel : demandez-les à la mairie.\n"
             ),
-            (n, _) => format!("\n{n} fichier(s) joint(s).\n"),
+            (1, _) => "\n1 fichier joint.\n".to_owned(),
+            (n, _) => format!("\n{n} fichiers joints.\n"),
         };
         let text = format!(
             "Madame, Monsieur,\n\nLa mairie de {} a reçu le {} la demande ci-dessous, qui relève \

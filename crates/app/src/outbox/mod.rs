@@ -207,6 +207,19 @@ impl App {
             .claim_outbox(now, lease_for(config.as_ref()), BATCH, self.node().id)
             .await?;
         let token = claim.token;
+        // Without a server (the demo's usual case), each attempt would say the same thing:
+        // it is said once, in French, and each email's wait is only in the debug log and on
+        // the administration's "Envois" page.
+        if config.is_none()
+            && !claim.items.is_empty()
+            && !self
+                .smtp_missing_said
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "aucun serveur SMTP n'est configuré ([smtp] dans parapheur.toml) : les courriels attendent dans la file d'envoi, visible dans Administration, Envois ; ce message ne sera pas répété"
+            );
+        }
         for message in claim.items {
             let outcome = match &config {
                 None => Err(SendError::Temporary(
@@ -233,7 +246,11 @@ impl App {
                     } else {
                         report.failed += 1;
                     }
-                    tracing::warn!(kind = %message.kind, error = %e, "email not sent yet");
+                    if config.is_some() {
+                        tracing::warn!(kind = %message.kind, error = %e, "email not sent yet");
+                    } else {
+                        tracing::debug!(kind = %message.kind, "email waits for an SMTP server");
+                    }
                 }
                 Err(e) => {
                     self.store()

@@ -64,13 +64,22 @@ impl ErasureDecision {
             ),
             ErasureDecision::Refused { retained } => {
                 let mut text = format!(
-                    "Effacement refusé : {} élément(s) du registre nommant cette personne sont \
-                     des archives publiques qui ne peuvent être détruites ni modifiées hors de la \
+                    "Effacement refusé : {} du registre nommant cette personne {} \
+                     archives publiques qui ne peuvent être détruites ni modifiées hors de la \
                      procédure d'élimination visée par le directeur des Archives départementales \
                      (Code du patrimoine, L212-1 et suivants, L212-2 et R212-14) ; le RGPD \
                      exclut alors l'effacement (art. 17.3 b, obligation légale, et d, archivage \
                      dans l'intérêt public).",
-                    retained.len()
+                    if retained.len() >= 2 {
+                        format!("{} éléments", retained.len())
+                    } else {
+                        format!("{} élément", retained.len())
+                    },
+                    if retained.len() >= 2 {
+                        "sont des"
+                    } else {
+                        "est une"
+                    }
                 );
                 for r in retained {
                     text.push_str(&format!("\n- {} : {}", r.chrono, r.reason));
@@ -185,8 +194,12 @@ impl App {
             let item = self.store().item(commune.id, item_id).await?;
             let schedule = schedule_of(&schedules, &item, &fallback);
             let dua = format!(
-                "{} an(s) à compter de la {}, sort final {}",
-                schedule.rule.years,
+                "{} à compter de la {}, sort final {}",
+                parapheur_domain::french::count(
+                    usize::try_from(schedule.rule.years).unwrap_or(0),
+                    "an",
+                    "ans"
+                ),
                 schedule.start.label_fr(),
                 schedule.rule.final_action.label_fr()
             );

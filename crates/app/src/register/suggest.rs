@@ -83,9 +83,11 @@ impl App {
                 .filter(|code| doctypes.iter().any(|t| &t.code == code));
             service = s.filter(|id| services.iter().any(|x| x.id == *id));
             if doctype.is_some() || service.is_some() {
-                reasons.push(format!(
-                    "{n} courrier(s) précédent(s) de ce correspondant ont été traités ainsi"
-                ));
+                reasons.push(if *n >= 2 {
+                    format!("{n} courriers précédents de ce correspondant ont été traités ainsi")
+                } else {
+                    format!("{n} courrier précédent de ce correspondant a été traité ainsi")
+                });
             }
         }
 
@@ -125,7 +127,11 @@ impl App {
             && services.iter().any(|x| x.id == *s)
         {
             service = Some(*s);
-            reasons.push(format!("{n} élément(s) de ce type sont allés à ce service"));
+            reasons.push(if *n >= 2 {
+                format!("{n} éléments de ce type sont allés à ce service")
+            } else {
+                format!("{n} élément de ce type est allé à ce service")
+            });
         }
 
         // Never suggest what the item already has.

@@ -224,6 +224,15 @@ impl App {
             .await?)
     }
 
+    /// The name of each item's first sender, for the lists (items without one are absent).
+    pub async fn first_senders(
+        &self,
+        commune_id: Uuid,
+        item_ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
+        Ok(self.store.first_senders(commune_id, item_ids).await?)
+    }
+
     /// (role, contact id) pairs of an item, senders first.
     #[boxed_future]
     pub async fn item_contacts(&self, item_id: Uuid) -> Result<Vec<(String, Uuid)>, AppError> {

@@ -28,6 +28,12 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
+/// The page asked for, if it is one of ours; none when the form named none (then the
+/// person lands where [`super::landing`] says).
+fn asked_next(next: &str) -> Option<&str> {
+    (!next.trim().is_empty()).then(|| safe_next(next))
+}
+
 fn login_page(
     next: &str,
     email: &str,
@@ -42,7 +48,7 @@ fn login_page(
         "login.html",
         ctx! {
             title => "Connexion", style_url => assets::style_url(),
-            next => safe_next(next), email, error, communes,
+            next => asked_next(next).unwrap_or_default(), email, error, communes,
         },
     )?))
 }
@@ -82,14 +88,23 @@ pub async fn login(
         )
         .await
     {
-        Ok(session) => Ok((
-            [(
-                header::SET_COOKIE,
-                session_cookie(&session.token, state.secure_cookies),
-            )],
-            Redirect::to(safe_next(&form.suite)),
-        )
-            .into_response()),
+        Ok(session) => {
+            let target = match asked_next(&form.suite) {
+                Some(next) => next,
+                None => match state.app.authenticate(&session.token, Utc::now()).await? {
+                    Some(who) => super::landing(&state, &who).await,
+                    None => "/a-traiter",
+                },
+            };
+            Ok((
+                [(
+                    header::SET_COOKIE,
+                    session_cookie(&session.token, state.secure_cookies),
+                )],
+                Redirect::to(target),
+            )
+                .into_response())
+        }
         Err(LoginError::ChooseCommune(communes)) => {
             let choices = communes.into_iter().map(|c| (c.insee, c.name)).collect();
             let page = login_page(

@@ -107,7 +107,7 @@ pub async fn submit(
         let html = page(&state, &me, &form, Some(message), None).await?;
         Ok::<Response, WebError>((axum::http::StatusCode::BAD_REQUEST, html).into_response())
     };
-    let item = match build() {
+    let mut item = match build() {
         Ok(item) => item,
         Err(message) => return refused(message).await,
     };
@@ -126,6 +126,19 @@ pub async fn submit(
         Ok(party) => party,
         Err(e) => return refused(e.to_string()).await,
     };
+    // A known caller whose card has another number (or none): the number given is kept on
+    // the call itself, so that the page always says whom to call back where.
+    if let (Some(phone), parapheur_app::Party::Existing(id)) = (phone, &party) {
+        let digits = |p: &str| p.chars().filter(char::is_ascii_digit).collect::<String>();
+        let known = state.app.contact(commune.id, *id).await?.phone;
+        if known.as_deref().map(digits) != Some(digits(phone)) {
+            let line = format!("Numéro à rappeler : {}", phone.trim());
+            item.body = Some(match item.body.take() {
+                Some(body) => format!("{line}\n\n{body}"),
+                None => line,
+            });
+        }
+    }
     match state
         .app
         .register_with_party(commune, &me.0.actor(), item, Some(party), Vec::new(), now)

@@ -69,6 +69,11 @@ async fn render_list(
             subject => if readable { m.subject } else { Some("(élément confidentiel)".to_owned()) },
             state => state_label(m.state),
             quarantined => m.state == InboundState::Quarantined,
+            // A scan (the copier's PDF) is registered as a document, not read again as a message.
+            scan => {
+                let origin = m.origin.to_lowercase();
+                [".pdf", ".jpg", ".jpeg", ".png", ".tif", ".tiff"].iter().any(|e| origin.ends_with(e))
+            },
             reason => m.reason,
             item_id => m.item_id.filter(|_| readable).map(|i| i.to_string()),
             chrono,

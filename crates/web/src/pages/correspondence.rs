@@ -8,6 +8,7 @@ use parapheur_app::domain::reply_template::VARIABLES;
 use serde::Deserialize;
 
 use crate::error::WebError;
+use crate::flash::Done;
 use crate::pages::item::{file_response, outcome, visible_item};
 use crate::session::{CsrfOnly, Me, Posted};
 use crate::{WebState, assets, templates};
@@ -24,7 +25,7 @@ pub async fn acknowledge(
         .app
         .send_acknowledgement(&me.0.commune, &me.0.actor(), item.id, Utc::now())
         .await;
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Acknowledged).await
 }
 
 /// The accusé de réception as a PDF, to print and post.
@@ -45,7 +46,7 @@ pub async fn acknowledgement_pdf(
             "application/pdf",
         )),
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
-            outcome::<()>(&state, &me, &item, Err(e)).await
+            outcome::<()>(&state, &me, &item, Err(e), Done::Acknowledged).await
         }
         Err(e) => Err(e.into()),
     }
@@ -175,10 +176,11 @@ pub async fn print_one(
                 &me,
                 &item,
                 Err(parapheur_app::AppError::invalid(reason)),
+                Done::Acknowledged,
             )
             .await
         }
-        (None, None) => outcome(&state, &me, &item, Ok(())).await,
+        (None, None) => outcome(&state, &me, &item, Ok(()), Done::Acknowledged).await,
     }
 }
 

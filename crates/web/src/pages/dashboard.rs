@@ -43,13 +43,16 @@ pub async fn dashboard(State(state): State<WebState>, me: Me) -> Result<Html<Str
     )?))
 }
 
-/// The élu's page, made for a phone: copies awaiting an opinion, items in their charge, late items.
+/// The élu's page, made for a phone: letters to sign or visa, copies awaiting an opinion,
+/// items in their charge, late items.
 pub async fn awaiting(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
     let today = local_date(Utc::now(), me.0.commune.zone());
     let awaiting = state.app.awaiting(&me.0, today).await?;
     let rows = |items: Vec<parapheur_app::domain::Item>| -> Vec<ItemRow> {
         items.iter().map(|i| ItemRow::new(i, today)).collect()
     };
+    // First what only this person can do: the letters waiting for their visa or signature.
+    let letters = super::parapheur::waiting_rows(&state, &me).await?;
     let sections = vec![
         ctx! { title => "Pour avis ou information", items => rows(awaiting.copies) },
         ctx! { title => "À ma charge", items => rows(awaiting.mine) },
@@ -59,7 +62,7 @@ pub async fn awaiting(State(state): State<WebState>, me: Me) -> Result<Html<Stri
         "elu.html",
         ctx! {
             title => "Ce qui m'attend", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
-            nav => "awaiting", sections,
+            nav => "awaiting", letters, sections,
         },
     )?))
 }

@@ -130,12 +130,10 @@ pub async fn inbox(
                     me.confidential_filter(),
                 )
                 .await?;
-            let items: Vec<ItemRow> = store
+            let found = store
                 .items(commune.id, filter, PAGE_SIZE, page * PAGE_SIZE)
-                .await?
-                .iter()
-                .map(|i| ItemRow::new(i, today))
-                .collect();
+                .await?;
+            let items = ItemRow::with_senders(store, commune.id, &found, today).await?;
             // What the deadline watch says must not be missed: silence about to mean
             // acceptance; and the requests still without their accusé de réception.
             let acceptance: Vec<(String, String, String)> = state
@@ -190,6 +188,13 @@ pub async fn inbox(
         .iter()
         .map(|(key, label, _)| ctx! { key, label, count => count_of(key) })
         .collect();
+    // Letters waiting for this person's visa or signature are in the parapheur, not in
+    // these views: say so, or an élu reads "Rien à traiter ici" while a letter waits.
+    let waiting_letters = state
+        .app
+        .folders_waiting_for(commune, &me.0.user, Utc::now())
+        .await?
+        .len();
     let total = count_of(key);
     let next_page = ((page + 1) * PAGE_SIZE < total).then_some(page + 1);
     let prev_page = (page > 0).then_some(page - 1);
@@ -199,7 +204,7 @@ pub async fn inbox(
             title => "À traiter", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "inbox", views => counts, view => key, caption => label, total, items, sort,
             sorts => ORDERS.iter().map(|(key, label, _)| ctx! { key, label }).collect::<Vec<_>>(),
-            next_page, prev_page, acceptance, unacknowledged,
+            next_page, prev_page, acceptance, unacknowledged, waiting_letters,
         },
     )?))
 }

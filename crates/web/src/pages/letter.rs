@@ -129,7 +129,17 @@ pub async fn form(
     let notice = q
         .get("enregistre")
         .map(|n| format!("Courrier enregistré sous le numéro {n}. Saisissez le suivant."));
-    form_page(&state, &me, &LetterForm::default(), None, notice).await
+    // A batch arrives on one day by one channel: the next letter keeps both.
+    let mut form = LetterForm::default();
+    if let (Some(arrival), Some(channel)) = (q.get("arrivee"), q.get("canal"))
+        && NaiveDate::parse_from_str(arrival, "%Y-%m-%d").is_ok()
+        && channel.parse::<Channel>().is_ok()
+    {
+        form.arrival = arrival.clone();
+        form.channel = channel.clone();
+        form.priority = "normal".into();
+    }
+    form_page(&state, &me, &form, None, notice).await
 }
 
 fn parse_date(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
@@ -300,8 +310,10 @@ pub async fn submit(
                 format!("/courrier/{}?enregistre=1", registered.item.id)
             } else {
                 format!(
-                    "/courrier/nouveau?enregistre={}",
-                    crate::error::urlencode(&registered.item.chrono)
+                    "/courrier/nouveau?enregistre={}&arrivee={}&canal={}",
+                    crate::error::urlencode(&registered.item.chrono),
+                    registered.item.arrival_date.format("%Y-%m-%d"),
+                    registered.item.channel.code(),
                 )
             };
             Ok(Redirect::to(&target).into_response())

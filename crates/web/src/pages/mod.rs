@@ -31,19 +31,40 @@ pub async fn home(
     axum::extract::State(state): axum::extract::State<WebState>,
     headers: HeaderMap,
 ) -> Response {
-    let logged_in = match cookie(&headers, COOKIE) {
-        Some(token) => matches!(
-            state.app.authenticate(token, chrono::Utc::now()).await,
-            Ok(Some(_))
-        ),
-        None => false,
+    let who = match cookie(&headers, COOKIE) {
+        Some(token) => state
+            .app
+            .authenticate(token, chrono::Utc::now())
+            .await
+            .ok()
+            .flatten(),
+        None => None,
     };
-    Redirect::to(if logged_in {
-        "/a-traiter"
-    } else {
-        "/connexion"
-    })
-    .into_response()
+    match who {
+        Some(who) => Redirect::to(landing(&state, &who).await).into_response(),
+        None => Redirect::to("/connexion").into_response(),
+    }
+}
+
+/// Where a person lands after logging in when no page was asked for: an élu with letters
+/// waiting for their visa or signature lands on them (two taps from login to signed: the
+/// letter, then "Signer"); everyone else on "À traiter". Those who register the mail keep
+/// their inbox, which says how many letters wait for them.
+pub(crate) async fn landing(
+    state: &WebState,
+    who: &parapheur_app::administration::auth::Authenticated,
+) -> &'static str {
+    if who.user.role.can_register() {
+        return "/a-traiter";
+    }
+    match state
+        .app
+        .folders_waiting_for(&who.commune, &who.user, chrono::Utc::now())
+        .await
+    {
+        Ok(waiting) if !waiting.is_empty() => "/parapheur",
+        _ => "/a-traiter",
+    }
 }
 
 /// The commune's logo as an image response: its stored type, the given caching, and a

@@ -111,12 +111,10 @@ pub async fn register(
     let loaded = state
         .cache
         .get_or_load(cache_key, me.version(today), async {
-            let items: Vec<ItemRow> = store
+            let found = store
                 .items(commune.id, &filter, PAGE_SIZE + 1, page * PAGE_SIZE)
-                .await?
-                .iter()
-                .map(|i| ItemRow::new(i, today))
-                .collect();
+                .await?;
+            let items = ItemRow::with_senders(store, commune.id, &found, today).await?;
             let numbered: Vec<(&'static str, i64)> = store
                 .chrono_counters(commune.id)
                 .await?

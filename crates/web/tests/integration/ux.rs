@@ -270,3 +270,681 @@ async fn the_signing_page_shows_local_times() {
     let after = site.app.store().item(site.a.id, item.id).await.unwrap();
     assert_ne!(after.status, Status::Closed);
 }
+
+/// A letter answering a request from Jeanne Martin, drafted by the administrator, in a
+/// circuit: the administrator's visa, then the maire's signature. Returns (item, folder).
+async fn letter_in_circuit(site: &Site) -> (parapheur_app::domain::Item, uuid::Uuid) {
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let sender = contact(
+        site,
+        NewContact {
+            civility: Some("Madame".into()),
+            address: Some("3 rue des Lilas".into()),
+            postal_code: Some("37250".into()),
+            city: Some("Montbazon".into()),
+            ..person("Jeanne", "Martin")
+        },
+    )
+    .await;
+    let mut letter = NewItem::incoming(Channel::Paper, "Demande de salle", today);
+    letter.sender_ids = vec![sender];
+    let item = site
+        .app
+        .register(
+            &site.a,
+            &Actor::System("test"),
+            letter,
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .item;
+    let admin = user(site, "admin@a.test").await;
+    let maire = user(site, "maire@a.test").await;
+    let author = Actor::User(admin.id);
+    let folder = site
+        .app
+        .draft_letter(&site.a, &author, item.id, None, Utc::now())
+        .await
+        .unwrap();
+    let circuit = CircuitDef {
+        stages: vec![
+            vec![StepDef {
+                kind: StepKind::Visa,
+                user_id: Some(admin.id),
+            }],
+            vec![StepDef {
+                kind: StepKind::Signature,
+                user_id: Some(maire.id),
+            }],
+        ],
+    };
+    site.app
+        .start_circuit(&site.a, &author, folder.id, &circuit, Utc::now())
+        .await
+        .unwrap();
+    (item, folder.id)
+}
+
+async fn user(site: &Site, email: &str) -> parapheur_store::users::User {
+    site.app
+        .store()
+        .user_by_email(site.a.id, email)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The administrator's visa, so that the letter waits for the maire's signature.
+async fn visa(site: &Site, folder: uuid::Uuid) {
+    let admin = user(site, "admin@a.test").await;
+    site.app
+        .act_on_folder(
+            &site.a,
+            &Actor::User(admin.id),
+            folder,
+            Action::Approve,
+            SignerProof::default(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Where a redirect points (its `Location`, decoded enough to be fetched again).
+fn location(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::LOCATION)
+        .unwrap_or_else(|| panic!("no redirect: {headers:?}"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The text of the page's confirmation (`<p class="notice" role="status">`), if any.
+fn notice(page: &str) -> Option<String> {
+    page.split("<p class=\"notice\" role=\"status\">")
+        .nth(1)
+        .map(|rest| rest.split("</p>").next().unwrap().replace("&#x27;", "'"))
+}
+
+/// The maire landed on "À traiter", "Rien à traiter ici", while a letter waited for his
+/// signature: from the login form (which names no page to go back to) an élu with letters
+/// to sign now lands on them, and "Ce qui m'attend" lists them.
+#[tokio::test]
+async fn an_elu_with_letters_to_sign_lands_on_them() {
+    let site = site().await;
+    let (_, folder) = letter_in_circuit(&site).await;
+    let login_as = |email: &'static str| {
+        let site = &site;
+        async move {
+            let (_, _, form) = send(site, get("/connexion", None)).await;
+            // The login form carries no page of its own choosing.
+            assert!(form.contains("name=\"suite\" value=\"\""), "{form}");
+            let (status, headers, _) = send(
+                site,
+                post(
+                    "/connexion",
+                    None,
+                    &format!("email={email}&password={PASSWORD}&suite="),
+                ),
+            )
+            .await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            let cookie = headers
+                .get(header::SET_COOKIE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            (location(&headers), cookie)
+        }
+    };
+    // Before the visa, nothing waits for the maire yet.
+    assert_eq!(login_as("maire@a.test").await.0, "/a-traiter");
+    visa(&site, folder).await;
+    let (landing, cookie) = login_as("maire@a.test").await;
+    assert_eq!(landing, "/parapheur");
+    // So does the home page, once logged in.
+    let (_, headers, _) = send(&site, get("/", Some(&cookie))).await;
+    assert_eq!(location(&headers), "/parapheur");
+    // The letter is one tap away there, and on "Ce qui m'attend".
+    let (_, _, page) = send(&site, get("/parapheur", Some(&cookie))).await;
+    assert!(
+        page.contains(&format!("href=\"/parapheur/{folder}\"")),
+        "{page}"
+    );
+    let (_, _, page) = send(&site, get("/elu", Some(&cookie))).await;
+    let signing = page
+        .split("À signer ou viser")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no letters to sign on /elu: {page}"));
+    assert!(
+        signing.contains(&format!("href=\"/parapheur/{folder}\"")) && signing.contains("Signer"),
+        "{page}"
+    );
+    // A page named in the form still wins, and an agent with nothing to sign lands on the inbox.
+    let (_, headers, _) = send(
+        &site,
+        post(
+            "/connexion",
+            None,
+            &format!("email=maire@a.test&password={PASSWORD}&suite=/registre"),
+        ),
+    )
+    .await;
+    assert_eq!(location(&headers), "/registre");
+    assert_eq!(login_as("agent@a.test").await.0, "/a-traiter");
+}
+
+/// After "Viser", "Signer" or an action on an item, nothing said what had happened nor
+/// what came next: the redirect now carries a code of a fixed set, and the page it leads
+/// to says it.
+#[tokio::test]
+async fn actions_say_what_happened_and_what_comes_next() {
+    use parapheur_app::administration::second_factor::code_at;
+    let site = site().await;
+    let (item, folder) = letter_in_circuit(&site).await;
+    // The administrator's visa, on the letter's page.
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&cookie),
+            &format!("action=approve&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the visa: {page}"));
+    assert!(
+        said.starts_with("Courrier visé.") && said.contains("signature de maire@a.test"),
+        "{said}"
+    );
+    // The maire's signature: back to the list, which says so and who sends the letter.
+    let maire = user(&site, "maire@a.test").await;
+    site.app
+        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
+        .await
+        .unwrap();
+    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
+    let now = Utc::now();
+    site.app
+        .confirm_second_factor(
+            &site.a,
+            &maire,
+            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (maire_cookie, maire_csrf) = login(&site, "maire@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&maire_cookie),
+            &format!(
+                "action=sign&otp={}&csrf={maire_csrf}",
+                code_at(&enrolment.secret, now).unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the signature: {page}"));
+    assert!(
+        said.starts_with("Courrier signé.") && said.contains("Il part à admin@a.test"),
+        "{said}"
+    );
+    // An action on an item: a note, then a new status.
+    let (status, headers, _) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/note", item.id),
+            Some(&cookie),
+            &format!("body=Rappeler+lundi&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&cookie))).await;
+    assert!(
+        notice(&page).is_some_and(|n| n.starts_with("Note ajoutée")),
+        "{page}"
+    );
+    let (status, headers, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/statut", item.id),
+            Some(&cookie),
+            &format!("to=in_progress&reason=&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the status: {page}"));
+    assert!(said.starts_with("Statut changé : en cours."), "{said}");
+    // Only the fixed messages: an unknown code, or words of one's own, show nothing.
+    let (_, _, page) = send(
+        &site,
+        get(
+            &format!("/courrier/{}?fait=Vous+avez+gagn%C3%A9", item.id),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert_eq!(notice(&page), None, "{page}");
+}
+
+/// On a phone the "Signer" button came before the letter, whose text lost its line
+/// breaks; the selection was signed at one tap, unseen; the list showed neither to whom
+/// the letter goes nor the request it answers.
+#[tokio::test]
+async fn a_letter_is_read_before_it_is_signed() {
+    let site = site().await;
+    let (item, folder) = letter_in_circuit(&site).await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(&site, get(&format!("/parapheur/{folder}"), Some(&cookie))).await;
+    // The text first, its lines kept, then the button.
+    let text = page
+        .find("<section aria-labelledby=\"texte-titre\"")
+        .unwrap_or_else(|| panic!("no letter text: {page}"));
+    let button = page.find("<button type=\"submit\" class=\"big\"").unwrap();
+    assert!(text < button, "the button comes before the letter");
+    let section = &page[text..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains("<p class=\"lines\">Jeanne Martin\n3 rue des Lilas"),
+        "the recipient's lines are not kept: {section}"
+    );
+    assert!(
+        section.contains("<div class=\"lines\">Madame,"),
+        "the text's lines are not kept: {section}"
+    );
+    // The list: to whom, and in answer to which request.
+    let (_, _, page) = send(&site, get("/parapheur", Some(&cookie))).await;
+    let row = page
+        .split("<ul class=\"sign-list\">")
+        .nth(1)
+        .unwrap()
+        .split("</ul>")
+        .next()
+        .unwrap();
+    assert!(
+        row.contains("Jeanne Martin") && row.contains(&item.chrono),
+        "{row}"
+    );
+    // The selection asks for a confirmation that names each letter before acting.
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/parapheur/signer",
+            Some(&cookie),
+            &format!("courrier={folder}&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Confirmer") && page.contains("Votre demande n°"),
+        "{page}"
+    );
+    let state = || async {
+        let folder = site.app.store().folder(site.a.id, folder).await.unwrap();
+        let circuit = parapheur_app::parapheur::FolderData::of_row(&folder)
+            .unwrap()
+            .circuit
+            .unwrap();
+        circuit.stages[0][0].state.is_done()
+    };
+    assert!(!state().await, "visaed without confirmation");
+    // Confirmed, with the code of the administrator's authenticator (a selection is
+    // signed or visaed with the second factor).
+    use parapheur_app::administration::second_factor::code_at;
+    let admin = user(&site, "admin@a.test").await;
+    let enrolment = site.app.begin_second_factor(&site.a, &admin).await.unwrap();
+    let now = Utc::now();
+    site.app
+        .confirm_second_factor(
+            &site.a,
+            &admin,
+            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/parapheur/signer",
+            Some(&cookie),
+            &format!(
+                "courrier={folder}&confirme=1&otp={}&csrf={csrf}",
+                code_at(&enrolment.secret, now).unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(state().await, "not visaed once confirmed: {page}");
+}
+
+/// The register and the inbox had no sender column: a secrétaire looks for "the letter
+/// from Mme Martin" by its sender first.
+#[tokio::test]
+async fn the_register_and_the_inbox_name_the_sender() {
+    let site = site().await;
+    let (item, _) = letter_in_circuit(&site).await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    for path in ["/registre", "/a-traiter?vue=ouverts"] {
+        let (_, _, page) = send(&site, get(path, Some(&cookie))).await;
+        assert!(page.contains(">Expéditeur</th>"), "{path}: {page}");
+        let row = page
+            .split(&format!(">{}</a></td>", item.chrono))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path}: no row for {}: {page}", item.chrono))
+            .split("</tr>")
+            .next()
+            .unwrap();
+        assert!(row.contains("Jeanne Martin"), "{path}: {row}");
+    }
+}
+
+/// Each letter of a batch reset the arrival date to today and the channel to paper: the
+/// next form keeps the batch's.
+#[tokio::test]
+async fn a_batch_keeps_its_arrival_date_and_channel() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let friday = (today - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (status, headers, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("channel", "registered"),
+                ("registered_number", "1A 234 567 8901 2"),
+                ("subject", "Premier du lot"),
+                ("arrival", &friday),
+                ("priority", "normal"),
+                ("then", "next"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&cookie))).await;
+    assert!(
+        page.contains(&format!(
+            "name=\"arrival\" type=\"date\" required value=\"{friday}\""
+        )),
+        "the arrival date is not kept: {page}"
+    );
+    assert!(
+        page.contains("<option value=\"registered\" selected>"),
+        "the channel is not kept: {page}"
+    );
+    // A fresh form is today's, on paper.
+    let (_, _, page) = send(&site, get("/courrier/nouveau", Some(&cookie))).await;
+    assert!(page.contains("<option value=\"paper\" selected>"), "{page}");
+}
+
+/// A call's page did not show the number to call back, when the caller was already known
+/// under another number or none.
+#[tokio::test]
+async fn a_calls_page_shows_the_number_to_call_back() {
+    let site = site().await;
+    let known = contact(&site, person("Jeanne", "Martin")).await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    for (caller, caller_id, phone) in [
+        ("Paul Fabre", String::new(), "06 12 34 56 78"),
+        ("Jeanne Martin", known.to_string(), "07 98 76 54 32"),
+    ] {
+        let (status, headers, page) = send(
+            &site,
+            post(
+                "/appel/nouveau",
+                Some(&cookie),
+                &format!(
+                    "caller={}&caller_id={caller_id}&phone={}&subject=Rappel&message=Question+sur+le+PLU&csrf={csrf}",
+                    caller.replace(' ', "+"),
+                    phone.replace(' ', "+")
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+        let chrono = location(&headers)
+            .split("enregistre=")
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let item = site.app.item_by_chrono(site.a.id, &chrono).await.unwrap();
+        let (_, _, page) = send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+        assert!(
+            page.contains(phone),
+            "{caller}: no {phone} on the call's page: {page}"
+        );
+    }
+}
+
+/// All the requests were ticked in advance on the acknowledgements page: one click sent
+/// 57 accusés, each stating a delay and what silence means for a type nobody had checked.
+/// None is ticked now.
+#[tokio::test]
+async fn no_acknowledgement_is_ticked_in_advance() {
+    let site = site().await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let sender = contact(
+        &site,
+        NewContact {
+            email: Some("jeanne@example.org".into()),
+            ..person("Jeanne", "Martin")
+        },
+    )
+    .await;
+    let mut letter = NewItem::incoming(Channel::Paper, "Demande de salle", today);
+    letter.sender_ids = vec![sender];
+    letter.doctype_code = Some("demande-administrative".into());
+    site.app
+        .register(
+            &site.a,
+            &Actor::System("test"),
+            letter,
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get("/accuses", Some(&cookie))).await;
+    assert!(page.contains("name=\"ids\""), "nothing listed: {page}");
+    assert!(!page.contains(" checked"), "{page}");
+}
+
+/// Typing "Martin Jeanne" as the sender of a letter created a second Jeanne Martin.
+#[tokio::test]
+async fn a_sender_typed_surname_first_is_the_known_contact() {
+    let site = site().await;
+    let jeanne = contact(&site, person("Jeanne", "Martin")).await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (status, headers, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("channel", "paper"),
+                ("subject", "Lettre"),
+                ("sender", "Martin Jeanne"),
+                ("arrival", &today),
+                ("priority", "normal"),
+                ("then", "next"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let chrono = location(&headers)
+        .split("enregistre=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let item = site.app.item_by_chrono(site.a.id, &chrono).await.unwrap();
+    let contacts = site.app.item_contacts(item.id).await.unwrap();
+    assert_eq!(contacts, vec![("sender".to_owned(), jeanne)]);
+}
+
+/// The demo printed an English warning for every email it could not send without an SMTP
+/// server (67 in 20 minutes): it is said once, in French.
+#[tokio::test]
+async fn a_missing_smtp_server_is_said_once_in_french() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let site = site().await;
+    assert!(site.app.smtp_setting().is_none());
+    let now = Utc::now();
+    for (n, email) in ["agent@a.test", "maire@a.test", "admin@a.test"]
+        .into_iter()
+        .enumerate()
+    {
+        site.app.request_password_reset(email, now).await.unwrap();
+        let later = now + chrono::Duration::minutes(n as i64);
+        site.app.deliver_outbox(later).await.unwrap();
+    }
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && (l.contains("SMTP") || l.contains("email")))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("aucun serveur SMTP n'est configuré"),
+        "{warnings:#?}"
+    );
+}
+
+/// The copier's PDF, sent where messages are read, stayed in quarantine: "Réessayer" read
+/// it as a message again and failed again. It is now registered as a scanned document.
+#[tokio::test]
+async fn a_quarantined_scan_is_registered_from_quarantine() {
+    use parapheur_app::capture::{CaptureOutcome, MessageSource};
+    let site = site().await;
+    let pdf = b"%PDF-1.4\n% envoi du copieur vers la mauvaise adresse\n%%EOF\n".to_vec();
+    let CaptureOutcome::Quarantined { inbound_id, .. } = site
+        .app
+        .capture_message(
+            &site.a,
+            MessageSource::import("copieur/numerisation-0412.pdf"),
+            Ok(pdf.clone()),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("not quarantined")
+    };
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get("/courriels", Some(&cookie))).await;
+    assert!(page.contains("Enregistrer le document numérisé"), "{page}");
+    let (status, headers, page) = send(
+        &site,
+        post(
+            &format!("/courriels/{inbound_id}/reessayer"),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let item_id = location(&headers)
+        .strip_prefix("/courrier/")
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let item = site.app.item(site.a.id, item_id).await.unwrap();
+    assert_eq!(item.channel, Channel::Paper);
+    assert!(
+        item.subject.contains("numerisation-0412.pdf"),
+        "{}",
+        item.subject
+    );
+    let (_, _, page) = send(&site, get("/courriels", Some(&cookie))).await;
+    assert!(page.contains("Aucun message en quarantaine"), "{page}");
+}
+
+/// The letter form's suggestions find "Jeanne Martin" when "Martin Jeanne" is typed: the
+/// close match is offered before a contact is created.
+#[tokio::test]
+async fn suggestions_offer_a_contact_typed_surname_first() {
+    let site = site().await;
+    let jeanne = contact(&site, person("Jeanne", "Martin")).await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (_, _, body) = send(
+        &site,
+        get("/contacts/suggestions?q=Martin+Jeanne", Some(&cookie)),
+    )
+    .await;
+    assert!(body.contains(&jeanne.to_string()), "{body}");
+}
+
+/// A refusal shown on the page itself (not an error page) started in lower case too.
+#[tokio::test]
+async fn refusals_on_a_page_start_with_a_capital() {
+    let site = site().await;
+    let item = register_in(&site, &site.a, "Demande").await.item;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(
+        &site,
+        post(
+            &format!("/courrier/{}/lien", item.id),
+            Some(&cookie),
+            &format!("numero=2026-A-999999&kind=follow_up_of&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        page.contains("<p class=\"error\" role=\"alert\">Aucun élément ne porte le numéro"),
+        "{page}"
+    );
+}

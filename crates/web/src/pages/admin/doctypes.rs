@@ -125,9 +125,13 @@ pub async fn processing_record(
         .filter(|(_, active)| *active)
         .map(|(d, _)| {
             format!(
-                "{} : {} an(s), puis {}",
+                "{} : {}, puis {}",
                 d.label,
-                d.retention.years,
+                parapheur_app::domain::french::count(
+                    usize::try_from(d.retention.years).unwrap_or(0),
+                    "an",
+                    "ans"
+                ),
                 final_action_label(d.retention.final_action)
             )
         })

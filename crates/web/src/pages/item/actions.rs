@@ -15,6 +15,7 @@ use super::render_item;
 use super::visible_item;
 use crate::WebState;
 use crate::error::WebError;
+use crate::flash::Done;
 use crate::session::{Me, Posted};
 
 #[derive(Debug, Deserialize)]
@@ -46,7 +47,14 @@ pub async fn change_status(
     };
     // A reason only goes with closing; ignore one left selected for another status.
     let reason = if to == Status::Closed { reason } else { None };
-    apply(&state, &me, &id, Change::Status { to, reason }).await
+    apply(
+        &state,
+        &me,
+        &id,
+        Change::Status { to, reason },
+        Done::Status,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,7 +86,7 @@ pub async fn assign(
         service_id: optional_id(&form.service)?,
         assignee_id: optional_id(&form.assignee)?,
     };
-    apply(&state, &me, &id, change).await
+    apply(&state, &me, &id, change, Done::Assigned).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +113,7 @@ pub async fn add_note(
             Utc::now(),
         )
         .await;
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Note).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,7 +167,7 @@ pub async fn accept_suggestion(
             )
             .await;
     }
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Suggestion).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,7 +211,7 @@ pub async fn documents_requested(
             Ok(d) => Some(d),
             Err(_) => {
                 let e = parapheur_app::AppError::invalid("date limite des pièces invalide");
-                return outcome::<()>(&state, &me, &item, Err(e)).await;
+                return outcome::<()>(&state, &me, &item, Err(e), Done::DocumentsRequested).await;
             }
         },
     };
@@ -218,7 +226,7 @@ pub async fn documents_requested(
             Utc::now(),
         )
         .await;
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::DocumentsRequested).await
 }
 
 /// L114-5: the missing documents arrived on that day; the delay restarts or resumes.
@@ -229,7 +237,14 @@ pub async fn documents_received(
     Posted(form): Posted<DateForm>,
 ) -> Result<Response, WebError> {
     let on = form_date(&form.date)?;
-    apply(&state, &me, &id, Change::Completed { on }).await
+    apply(
+        &state,
+        &me,
+        &id,
+        Change::Completed { on },
+        Done::DocumentsReceived,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,7 +269,7 @@ pub async fn correct_arrival(
         date,
         reason: form.motif,
     };
-    apply(&state, &me, &id, change).await
+    apply(&state, &me, &id, change, Done::Arrival).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,7 +305,7 @@ pub async fn forward(
             Utc::now(),
         )
         .await;
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Forwarded).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,7 +343,7 @@ pub async fn copy(
             Utc::now(),
         )
         .await;
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Copied).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -377,7 +392,7 @@ pub async fn link(
             )
             .await
     };
-    outcome(&state, &me, &item, result).await
+    outcome(&state, &me, &item, result, Done::Linked).await
 }
 
 crate::session::csrf_forms!(

@@ -11,7 +11,7 @@ pub(crate) use files::file_response;
 pub use files::{file, file_signatures, searchable_pdf};
 
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::{CloseReason, Item, Status};
@@ -21,6 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::WebError;
+use crate::flash::Done;
 use crate::session::Me;
 use crate::views::{self, Choice};
 use crate::{WebState, assets, templates};
@@ -83,6 +84,8 @@ pub(crate) async fn render_item(
     };
     let mut senders = Vec::new();
     let mut recipients = Vec::new();
+    // The numbers to call back (a call's page is useless without one).
+    let mut phones = Vec::new();
     // A reply by email goes to the first sender: offered only when they have an address.
     let mut sender_email = None;
     for (role, contact_id) in store.item_contacts(item.id).await? {
@@ -90,7 +93,19 @@ pub(crate) async fn render_item(
         let name = contact.display_name();
         if role == "sender" {
             if senders.is_empty() {
-                sender_email = contact.email.filter(|e| !e.trim().is_empty());
+                sender_email = contact.email.clone().filter(|e| !e.trim().is_empty());
+            }
+            if let Some(phone) = contact
+                .phone
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
+                let dial: String = phone
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
+                phones.push(ctx! { shown => phone, dial });
             }
             senders.push(name)
         } else {
@@ -357,7 +372,7 @@ pub(crate) async fn render_item(
             me => me.view(), csrf => me.csrf(), nav => "", notice, error,
             item => item_view,
             doctype => doctype.map(|d| ctx! { label => d.label, delay => d.delay.label_fr(), silence => d.silence.label_fr() }),
-            senders, recipients,
+            senders, recipients, phones,
             service => item.service_id.and_then(|s| services.iter().find(|x| x.id == s).map(|x| x.name.clone())),
             assignee => item.assignee_id.and_then(name_of_user),
             files, messages, suggestion, notes, timeline, can_act => me.can_register(), next_statuses, reasons, can_assign, copies,
@@ -381,6 +396,8 @@ pub(crate) async fn render_item(
 pub struct ShowQuery {
     #[serde(default)]
     enregistre: Option<String>,
+    #[serde(default)]
+    fait: String,
 }
 
 pub async fn show(
@@ -390,9 +407,38 @@ pub async fn show(
     axum::extract::Query(q): axum::extract::Query<ShowQuery>,
 ) -> Result<Html<String>, WebError> {
     let item = visible_item(&state, &me, &id).await?;
-    let notice = q
+    let mut notice = q
         .enregistre
         .map(|_| format!("Enregistré sous le numéro {}.", item.chrono));
+    if let Some(done) = Done::parse(&q.fait) {
+        let commune = me.0.commune.id;
+        let service = match item.service_id {
+            Some(id) => state
+                .app
+                .services(commune)
+                .await?
+                .into_iter()
+                .find(|s| s.id == id)
+                .map(|s| s.name),
+            None => None,
+        };
+        let assignee = match item.assignee_id {
+            Some(id) => state
+                .app
+                .users(commune)
+                .await?
+                .into_iter()
+                .find(|u| u.id == id)
+                .map(|u| u.display_name),
+            None => None,
+        };
+        notice = notice.or(done_sentence(
+            done,
+            &item,
+            service.as_deref(),
+            assignee.as_deref(),
+        ));
+    }
     render_item(&state, &me, &item, notice, None).await
 }
 
@@ -403,9 +449,13 @@ pub(crate) async fn outcome<T>(
     me: &Me,
     item: &Item,
     result: Result<T, parapheur_app::AppError>,
+    done: Done,
 ) -> Result<Response, WebError> {
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/courrier/{}", item.id)).into_response()),
+        Ok(_) => Ok(crate::flash::redirect(
+            &format!("/courrier/{}", item.id),
+            done,
+        )),
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             let page = render_item(state, me, item, None, Some(e.to_string())).await?;
             Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
@@ -415,11 +465,72 @@ pub(crate) async fn outcome<T>(
 }
 
 /// Applies a change to an item the person may process.
-async fn apply(state: &WebState, me: &Me, id: &str, change: Change) -> Result<Response, WebError> {
+async fn apply(
+    state: &WebState,
+    me: &Me,
+    id: &str,
+    change: Change,
+    done: Done,
+) -> Result<Response, WebError> {
     let item = visible_item(state, me, id).await?;
     let result = state
         .app
         .change_item(&me.0.commune, &me.0.actor(), item.id, change, Utc::now())
         .await;
-    outcome(state, me, &item, result).await
+    outcome(state, me, &item, result, done).await
+}
+
+/// What was just done to the item, and what comes next, from its state now.
+fn done_sentence(
+    done: Done,
+    item: &Item,
+    service: Option<&str>,
+    assignee: Option<&str>,
+) -> Option<String> {
+    Some(match done {
+        Done::Status if item.status == parapheur_app::domain::Status::Closed => {
+            "Statut changé : clos. Le courrier quitte les listes « À traiter » et reste au registre.".to_owned()
+        }
+        Done::Status => format!(
+            "Statut changé : {}. Le courrier reste dans les listes « À traiter ».",
+            item.status.label_fr()
+        ),
+        Done::Assigned => match (service, assignee) {
+            (_, Some(person)) => format!(
+                "Courrier affecté à {person}. Il apparaît dans sa liste « Pour moi »."
+            ),
+            (Some(service), None) => format!(
+                "Courrier affecté au service {service}. Il apparaît dans la liste « Mon service » de ses agents."
+            ),
+            (None, None) => "Affectation retirée. Le courrier revient dans « À affecter ».".to_owned(),
+        },
+        Done::Note => "Note ajoutée. Tous ceux qui voient ce courrier peuvent la lire.".to_owned(),
+        Done::Suggestion => {
+            "Suggestion appliquée : le type et le service sont enregistrés, les échéances suivent."
+                .to_owned()
+        }
+        Done::DocumentsRequested => {
+            "Pièces demandées. L'expéditeur en reçoit la liste ; le délai attend leur arrivée."
+                .to_owned()
+        }
+        Done::DocumentsReceived => {
+            "Arrivée des pièces enregistrée. Le délai de réponse court de nouveau.".to_owned()
+        }
+        Done::Arrival => {
+            "Date d'arrivée corrigée (inscrit au journal). Les échéances ont été recalculées."
+                .to_owned()
+        }
+        Done::Forwarded => {
+            "Demande transmise à l'autorité compétente. L'expéditeur en est informé ; la demande est close."
+                .to_owned()
+        }
+        Done::Copied => {
+            "Copie donnée. La personne la trouve dans « Ce qui m'attend ».".to_owned()
+        }
+        Done::Linked => "Lien ajouté entre les deux courriers.".to_owned(),
+        Done::Acknowledged => {
+            "Accusé de réception fait. Il figure dans l'historique du courrier.".to_owned()
+        }
+        _ => return None,
+    })
 }

@@ -15,6 +15,7 @@ use super::list_page;
 use super::visible_folder;
 use crate::WebState;
 use crate::error::WebError;
+use crate::flash::{self, Done};
 use crate::pages::item::{file_response, parse_id};
 use crate::session::{Me, Posted};
 
@@ -105,7 +106,10 @@ pub async fn start(
         .start_circuit(commune, &me.0.actor(), folder.id, &def, Utc::now())
         .await
     {
-        Ok(_) => Ok(Redirect::to(&format!("/parapheur/{}", folder.id)).into_response()),
+        Ok(_) => Ok(flash::redirect(
+            &format!("/parapheur/{}", folder.id),
+            Done::CircuitStarted,
+        )),
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             refused(&state, &me, &folder, e).await
         }
@@ -158,7 +162,15 @@ pub async fn act(
         },
         _ => return Err(WebError::BadRequest("action inconnue".into())),
     };
-    let signed = action == Action::Sign;
+    let done = match &action {
+        Action::Approve => Done::Approved,
+        Action::Sign | Action::Seal => Done::Signed,
+        Action::Reject { .. } => Done::Rejected,
+        Action::Transfer { .. } => Done::Transferred,
+        Action::AskOpinion { .. } => Done::OpinionAsked,
+        Action::AnswerOpinion { .. } => Done::OpinionGiven,
+        Action::Bypass { .. } => Done::Bypassed,
+    };
     match state
         .app
         .act_on_folder(
@@ -174,9 +186,13 @@ pub async fn act(
         )
         .await
     {
-        // Back to the list: the next letter to sign is there.
-        Ok(_) if signed => Ok(Redirect::to("/parapheur?fait=1").into_response()),
-        Ok(_) => Ok(Redirect::to(&format!("/parapheur/{}", folder.id)).into_response()),
+        // Back to the list: the next letter to sign is there, under a word of what was
+        // signed and who sends it.
+        Ok(_) if done == Done::Signed => Ok(flash::redirect(
+            &format!("/parapheur?courrier={}", folder.id),
+            done,
+        )),
+        Ok(_) => Ok(flash::redirect(&format!("/parapheur/{}", folder.id), done)),
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             refused(&state, &me, &folder, e).await
         }
@@ -194,12 +210,14 @@ pub async fn sign_selection(
     let mut code = String::new();
     let mut otp = String::new();
     let mut ids = Vec::new();
+    let mut confirmed = false;
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
         match &*key {
             "csrf" => csrf = value.into_owned(),
             "code" => code = value.into_owned(),
             "otp" => otp = value.into_owned(),
             "courrier" => ids.push(parse_id(&value)?),
+            "confirme" => confirmed = value == "1",
             _ => {}
         }
     }
@@ -209,7 +227,7 @@ pub async fn sign_selection(
             &state,
             &me,
             None,
-            Some("cochez les courriers à signer".into()),
+            Some("Cochez les courriers à signer.".into()),
         )
         .await?;
         return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
@@ -221,6 +239,56 @@ pub async fn sign_selection(
     }
     for id in &ids {
         visible_folder(&state, &me, &id.to_string()).await?;
+    }
+    // Nothing is signed unseen: the selection is first named, letter by letter (to whom,
+    // in answer to what), with the codes a signature needs, and confirmed.
+    if !confirmed {
+        let chosen: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let letters: Vec<_> = super::waiting_rows(&state, &me)
+            .await?
+            .into_iter()
+            .filter(|row| {
+                row.get_attr("id")
+                    .ok()
+                    .and_then(|id| id.as_str().map(|id| chosen.iter().any(|c| c == id)))
+                    .unwrap_or(false)
+            })
+            .collect();
+        if letters.is_empty() {
+            let page = list_page(
+                &state,
+                &me,
+                None,
+                Some("Aucun des courriers cochés n'attend votre visa ni votre signature.".into()),
+            )
+            .await?;
+            return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+        }
+        let signing = letters.iter().any(|row| {
+            row.get_attr("action")
+                .ok()
+                .is_some_and(|a| a.as_str() == Some("Signer"))
+        });
+        let commune = &me.0.commune;
+        let pin_needed = state
+            .app
+            .signing_key(
+                commune.id,
+                parapheur_app::parapheur::views::KeyKind::Person,
+                Some(me.0.user.id),
+            )
+            .await?
+            .is_some_and(|k| k.pin_protected);
+        let page = crate::templates::render(
+            "sign_confirm.html",
+            ctx! {
+                title => "Confirmer la signature", style_url => crate::assets::style_url(),
+                me => me.view(), csrf => me.csrf(), nav => "parapheur",
+                letters, signing, pin_needed,
+                second_factor => state.app.has_second_factor(me.0.user.id).await?,
+            },
+        )?;
+        return Ok(axum::response::Html(page).into_response());
     }
     let results = state
         .app

@@ -83,9 +83,10 @@ pub async fn save(
         .save_letter(&me.0.commune, &me.0.actor(), folder.id, &input, Utc::now())
         .await
     {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/parapheur/{}?enregistre=1", folder.id)).into_response())
-        }
+        Ok(_) => Ok(crate::flash::redirect(
+            &format!("/parapheur/{}", folder.id),
+            crate::flash::Done::Saved,
+        )),
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
             refused(&state, &me, &folder, e).await
         }
@@ -101,7 +102,7 @@ pub(super) async fn refused(
     e: AppError,
 ) -> Result<Response, WebError> {
     let folder = state.app.folder(me.0.commune.id, folder.id).await?;
-    let page = folder_page(state, me, &folder, Some(e.to_string())).await?;
+    let page = folder_page(state, me, &folder, None, Some(e.to_string())).await?;
     Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
 }
 

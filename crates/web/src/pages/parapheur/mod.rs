@@ -16,7 +16,7 @@ pub use settings::{
 pub(crate) use verify::verification_page_with;
 pub use verify::{verify_folder, verify_form, verify_upload};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use chrono::Utc;
 use parapheur_app::administration::views::User;
@@ -26,6 +26,7 @@ use parapheur_app::parapheur::views::{FolderRow, FolderState, KeyKind};
 use uuid::Uuid;
 
 use crate::error::WebError;
+use crate::flash::{Done, DoneQuery};
 use crate::pages::item::{parse_id, visible_item};
 use crate::session::Me;
 use crate::{WebState, assets, templates};
@@ -60,9 +61,129 @@ async fn visible_folder(state: &WebState, me: &Me, id: &str) -> Result<FolderRow
 }
 
 /// The parapheur's home: what waits for me first (big buttons, a checkbox each for
-/// "sign the selection"), then letters in circuit, refused, signed and sent.
-pub async fn list(State(state): State<WebState>, me: Me) -> Result<Html<String>, WebError> {
-    list_page(&state, &me, None, None).await
+/// "sign the selection"), then letters in circuit, refused, signed and sent. After a
+/// signature, it says what was signed and who sends it.
+pub async fn list(
+    State(state): State<WebState>,
+    me: Me,
+    Query(q): Query<DoneQuery>,
+) -> Result<Html<String>, WebError> {
+    let notice = match q.done() {
+        Some(done) => {
+            let folder = match visible_folder(&state, &me, &q.courrier).await {
+                Ok(folder) => Some(folder),
+                Err(WebError::NotFound | WebError::BadRequest(_)) => None,
+                Err(e) => return Err(e),
+            };
+            Some(done_sentence(&state, &me, done, folder.as_ref()).await?)
+        }
+        None => None,
+    };
+    list_page(&state, &me, notice, None).await
+}
+
+/// The letters waiting for this person's visa or signature, as the list and "Ce qui
+/// m'attend" show them: what to do, to whom the letter goes, which request it answers.
+pub(crate) async fn waiting_rows(
+    state: &WebState,
+    me: &Me,
+) -> Result<Vec<minijinja::Value>, WebError> {
+    let commune = &me.0.commune;
+    let users = state.app.users(commune.id).await?;
+    let name = |id: Uuid| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default()
+    };
+    let waiting = state
+        .app
+        .folders_waiting_for(commune, &me.0.user, Utc::now())
+        .await?;
+    let mut rows = Vec::new();
+    for (f, for_whom) in &waiting {
+        let action = FolderData::of_row(f)
+            .ok()
+            .and_then(|d| d.circuit)
+            .map(|c| next_action_label(&c, me.0.user.id))
+            .unwrap_or("Signer");
+        let answers = match f.item_id {
+            Some(id) => match state.app.item(commune.id, id).await {
+                Ok(item) => Some(item.chrono),
+                Err(e) if e.kind() == parapheur_app::ErrorKind::NotFound => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        rows.push(ctx! {
+            id => f.id.to_string(), subject => f.subject,
+            action, for_whom => for_whom.map(name),
+            since => crate::views::date(f.updated_at.with_timezone(&commune.zone()).date_naive()),
+            recipient => f.recipient.lines().find(|l| !l.trim().is_empty()).map(str::trim),
+            answers,
+        });
+    }
+    Ok(rows)
+}
+
+/// What was just done to a letter, and what comes next, from its state now.
+async fn done_sentence(
+    state: &WebState,
+    me: &Me,
+    done: Done,
+    folder: Option<&FolderRow>,
+) -> Result<String, WebError> {
+    let what = match done {
+        Done::Approved => "Courrier visé.",
+        Done::Signed => "Courrier signé.",
+        Done::Rejected => "Courrier refusé.",
+        Done::Transferred => "Étape transférée.",
+        Done::OpinionAsked => "Avis demandé ; votre étape attend sa réponse.",
+        Done::OpinionGiven => "Avis donné.",
+        Done::Bypassed => "Étape contournée (inscrit au journal).",
+        Done::CircuitStarted => "Circuit lancé.",
+        Done::Saved => "Courrier enregistré et remis en page.",
+        _ => return Ok(String::new()),
+    };
+    let Some(folder) = folder else {
+        return Ok(what.to_owned());
+    };
+    let users = state.app.users(me.0.commune.id).await?;
+    let name = |id: Uuid| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_else(|| "son rédacteur".to_owned())
+    };
+    let next = match folder.state {
+        FolderState::Circuit => {
+            let circuit = FolderData::of_row(folder).ok().and_then(|d| d.circuit);
+            let waiting: Vec<String> = circuit
+                .iter()
+                .flat_map(|c| c.stages.iter().flatten())
+                .filter(|s| s.state == StepState::Current)
+                .map(|s| match (s.kind, s.user_id) {
+                    (StepKind::Visa, Some(u)) => format!("le visa de {}", name(u)),
+                    (StepKind::Signature, Some(u)) => format!("la signature de {}", name(u)),
+                    _ => "le cachet de la commune".to_owned(),
+                })
+                .collect();
+            if waiting.is_empty() {
+                String::new()
+            } else {
+                format!(" Il attend maintenant {}.", waiting.join(" et "))
+            }
+        }
+        FolderState::Signed => format!(" Il part à {} pour l'envoi.", name(folder.author_id)),
+        FolderState::Rejected => format!(
+            " Il revient à {} avec le motif du refus.",
+            name(folder.author_id)
+        ),
+        _ => String::new(),
+    };
+    Ok(format!("{what}{next}"))
 }
 
 async fn list_page(
@@ -86,21 +207,7 @@ async fn list_page(
         .folders_waiting_for(commune, &me.0.user, now)
         .await?;
     let waiting_ids: Vec<Uuid> = waiting.iter().map(|(f, _)| f.id).collect();
-    let mine: Vec<_> = waiting
-        .iter()
-        .map(|(f, for_whom)| {
-            let action = FolderData::of_row(f)
-                .ok()
-                .and_then(|d| d.circuit)
-                .map(|c| next_action_label(&c, me.0.user.id))
-                .unwrap_or("Signer");
-            ctx! {
-                id => f.id.to_string(), subject => f.subject,
-                action, for_whom => for_whom.map(name),
-                since => f.updated_at.format("%d/%m/%Y").to_string(),
-            }
-        })
-        .collect();
+    let mine = waiting_rows(state, me).await?;
     let others = state
         .app
         .folders_in(
@@ -146,7 +253,7 @@ async fn list_page(
                     .unwrap_or_default();
                 ctx! {
                     id => f.id.to_string(), subject => f.subject, waiting_on,
-                    at => f.updated_at.format("%d/%m/%Y").to_string(),
+                    at => crate::views::date(f.updated_at.with_timezone(&commune.zone()).date_naive()),
                 }
             })
             .collect();
@@ -187,15 +294,21 @@ pub async fn show(
     State(state): State<WebState>,
     me: Me,
     Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Html<String>, WebError> {
     let folder = visible_folder(&state, &me, &id).await?;
-    folder_page(&state, &me, &folder, None).await
+    let notice = match q.done() {
+        Some(done) => Some(done_sentence(&state, &me, done, Some(&folder)).await?),
+        None => None,
+    };
+    folder_page(&state, &me, &folder, notice, None).await
 }
 
 async fn folder_page(
     state: &WebState,
     me: &Me,
     folder: &FolderRow,
+    notice: Option<String>,
     error: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
@@ -297,7 +410,7 @@ async fn folder_page(
         ctx! {
             title => format!("Courrier — {}", folder.subject), style_url => assets::style_url(),
             script_url => assets::script_url(),
-            me => me.view(), csrf => me.csrf(), nav => "parapheur", error,
+            me => me.view(), csrf => me.csrf(), nav => "parapheur", notice, error,
             folder => ctx! {
                 id => folder.id.to_string(), subject => folder.subject, recipient => folder.recipient,
                 body => folder.body, state => folder.state.label_fr(), state_code => folder.state.code(),
