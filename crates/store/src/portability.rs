@@ -70,6 +70,7 @@ pub const COMMUNE_TABLES: &[(&str, Scope)] = &[
     ("mailboxes", Scope::Column("commune_id")),
     ("inbound_messages", Scope::Column("commune_id")),
     ("file_texts", Scope::Column("commune_id")),
+    ("file_signatures", Scope::Column("commune_id")),
     ("jobs", Scope::Column("commune_id")),
     ("request_forms", Scope::Column("commune_id")),
     ("tracking_links", Scope::Column("commune_id")),
@@ -99,6 +100,16 @@ pub const COMMUNE_TABLES: &[(&str, Scope)] = &[
     ),
     ("personal_data_views", Scope::Column("commune_id")),
     ("daily_runs", Scope::Column("commune_id")),
+    // The commune's integrations keep their tokens (only hashes are stored); they change the
+    // server's address, not their credentials.
+    ("api_tokens", Scope::Column("commune_id")),
+    (
+        "api_idempotency",
+        Scope::Through {
+            column: "token_id",
+            parent: "api_tokens",
+        },
+    ),
 ];
 
 /// The tables a commune's export leaves out on purpose, and why.

@@ -225,6 +225,7 @@ impl App {
     }
 
     /// The name of each item's first sender, for the lists (items without one are absent).
+    #[boxed_future]
     pub async fn first_senders(
         &self,
         commune_id: Uuid,
