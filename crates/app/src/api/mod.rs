@@ -29,9 +29,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use parapheur_domain::contact::{Contact, NewContact};
 use parapheur_domain::item::{Item, NewItem};
 use parapheur_domain::{Commune, Permission};
-use parapheur_store::StoreError;
 use parapheur_store::api::IdempotentAnswer;
 use parapheur_store::items::ItemFilter;
+use parapheur_store::{StoreError, WriteTx};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -461,25 +461,9 @@ impl App {
         let mut tx = self.store().begin(ready.now()).await?;
         let registered = register_in(&mut tx, commune, actor, ready).await?;
         let body = answer(&registered)?;
-        if let Some(key) = key {
-            let kept = IdempotentAnswer {
-                fingerprint: key.fingerprint.clone(),
-                status: 201,
-                response: body.clone(),
-            };
-            match tx
-                .record_idempotent_answer(key.token_id, &key.key, &kept)
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::AlreadyExists(_)) => {
-                    drop(tx);
-                    return Ok((self.raced_answer(key).await?, None));
-                }
-                Err(e) => return Err(e.into()),
-            }
+        if let Some(raced) = self.commit_keeping_answer(tx, key, &body).await? {
+            return Ok((raced, None));
         }
-        tx.commit().await?;
         self.registered(&registered);
         Ok((Answered::Created { status: 201, body }, Some(registered)))
     }
@@ -534,11 +518,26 @@ impl App {
             .insert_contact(commune.id, &new, &actor.journal_name())
             .await?;
         let body = answer(&contact)?;
+        if let Some(raced) = self.commit_keeping_answer(tx, key, &body).await? {
+            return Ok((raced, None));
+        }
+        Ok((Answered::Created { status: 201, body }, Some(contact)))
+    }
+
+    /// Keeps a creation's answer under its idempotency key in the creation's own transaction,
+    /// then commits. When a simultaneous retry kept its answer first, nothing is committed and
+    /// that answer is returned instead.
+    async fn commit_keeping_answer(
+        &self,
+        mut tx: WriteTx,
+        key: Option<&IdempotencyKey>,
+        body: &str,
+    ) -> Result<Option<Answered>, AppError> {
         if let Some(key) = key {
             let kept = IdempotentAnswer {
                 fingerprint: key.fingerprint.clone(),
                 status: 201,
-                response: body.clone(),
+                response: body.to_owned(),
             };
             match tx
                 .record_idempotent_answer(key.token_id, &key.key, &kept)
@@ -547,13 +546,13 @@ impl App {
                 Ok(()) => {}
                 Err(StoreError::AlreadyExists(_)) => {
                     drop(tx);
-                    return Ok((self.raced_answer(key).await?, None));
+                    return Ok(Some(self.raced_answer(key).await?));
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         tx.commit().await?;
-        Ok((Answered::Created { status: 201, body }, Some(contact)))
+        Ok(None)
     }
 
     /// A page of the items this person may read, newest first, after `before` (the last
