@@ -10,6 +10,8 @@
 #   FUZZ_JOBS=1 ./scripts/fuzz.sh                one target at a time (default: 2 at once)
 #   ./scripts/fuzz.sh --replay DIR TARGET        runs TARGET once on each file of DIR
 #                                                (a crash found earlier, fuzz/crashes/...)
+#   ./scripts/fuzz.sh --build-only               builds the targets and stops (scripts/test.sh
+#                                                builds them while the tests run)
 # Seeds are read from fuzz/corpus/TARGET (committed); what a run discovers goes to
 # fuzz/target/corpus/TARGET (not committed), so later local runs start from there.
 set -euo pipefail
@@ -41,6 +43,11 @@ build() {
         --target-dir "$TARGET_DIR" --bins
 }
 bin_of() { echo "$TARGET_DIR/$HOST/$PROFILE/$1"; }
+
+if [ "${1:-}" = "--build-only" ]; then
+    build
+    exit 0
+fi
 
 if [ "${1:-}" = "--replay" ]; then
     dir=${2:?"--replay DIR TARGET"}

@@ -8,7 +8,7 @@
 #   PARAPHEUR_TEST_DATABASE_URL=postgres://… ./scripts/test.sh   uses your server instead
 #   PARAPHEUR_TEST_SETUP_ONLY=1 ./scripts/test.sh                sets up, checks, tears down
 # Installs what is missing with apt-get (PostgreSQL server, python3, chromium, Node.js, Dovecot,
-# tesseract with its French model, poppler-utils, qpdf), s3s-fs (a real S3 server, with
+# tesseract with its French model, poppler-utils, qpdf, xmllint), s3s-fs (a real S3 server, with
 # cargo install into ~/.cache/parapheur-tools) and
 # `npm ci` in e2e/; never touches an existing PostgreSQL cluster: the test cluster lives in a
 # temporary folder under /tmp.
@@ -78,6 +78,9 @@ command -v tesseract >/dev/null || missing+=(tesseract-ocr)  # OCR of scans
 [ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/fra.traineddata 2>/dev/null)" ] || missing+=(tesseract-ocr-fra)
 command -v qpdf >/dev/null || missing+=(qpdf)  # encrypted PDFs in the extraction tests
 command -v openssl >/dev/null || missing+=(openssl)  # the RFC 3161 test TSA of ../shared/acceptance
+# validate-seda of ../shared/acceptance installs xmllint on first use: tests calling it at the
+# same time on a new machine raced for apt's lock, and one failed.
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)  # a real IMAP server for capture tests
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)  # Debian's python: a real SMTP server for the outbox tests
 [ -x "${PARAPHEUR_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
@@ -106,9 +109,12 @@ stop_pg() {
 }
 cleanup() {
     local rc=$?
+    # A failure before the background jobs ended: stop them, and their cargo, with the run
+    # (each leads its own process group, made by setsid).
+    for pid in ${TOOLS_PID:-} ${FUZZ_BUILD_PID:-}; do kill -- "-$pid" 2>/dev/null || true; done
     stop_pg
     print_phases
-    rm -f "$TEST_LOG" "$E2E_LOG"
+    rm -f "$TEST_LOG" "$E2E_LOG" "${TOOLS_LOG:-}" "${FUZZ_BUILD_LOG:-}"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -163,34 +169,48 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 phase "cargo fmt"
 say "cargo fmt --all -- --check"
 cargo fmt --all -- --check
-phase "install the PAdES verifiers"
-# The independent PAdES verifiers of ../shared/acceptance install pyHanko on first use: do it
-# once here rather than from several tests at the same time.
+phase "start installing the test tools (in the background)"
+# The tools the tests call are installed while the tests compile, at the lowest CPU priority:
+# they take the CPU the build leaves idle (its serial tail, the links) instead of adding
+# their minutes before it. Each writes its log; "wait for the test tools" below checks them.
+#  - The independent PAdES verifiers of ../shared/acceptance install pyHanko on first use: do
+#    it once here rather than from several tests at the same time.
+#  - s3s-fs, a real S3-compatible server for the file store's tests (files on a bucket): it
+#    checks signatures and conditional writes like S3. Built once into a cache folder (about
+#    100 s of CPU), then reused; PARAPHEUR_TEST_S3_BIN names another binary.
+#  - playwright-core and axe-core for the browser tests, from e2e/package-lock.json (again when
+#    the lock is newer than the install); the browser is Debian's chromium: playwright
+#    downloads none.
 acceptance="$(cd .. && pwd)/shared/acceptance"
-if [ -x "$acceptance/verify-pades" ]; then
-    say "Installing the PAdES verifiers (pyHanko, pdfsig) if needed"
-    "$acceptance/verify-pades" /dev/null /dev/null >/dev/null 2>&1 || true
-    [ -x "${VERIFY_CACHE:-$HOME/.cache/verify-pades}/venv/bin/pyhanko" ] \
-        || die "pyHanko could not be installed (see ${VERIFY_CACHE:-$HOME/.cache/verify-pades}/pip.log)"
-else
-    echo "WARNING: $acceptance/verify-pades is missing: the signature tests fail without it (PARAPHEUR_SKIP_PADES_VERIFIER=1 skips them knowingly)" >&2
-fi
-phase "install the S3 test server (s3s-fs)"
-# A real S3-compatible server for the file store's tests (files on a bucket): s3s-fs checks
-# signatures and conditional writes like S3. Built once into a cache folder (about 100 s),
-# then reused; PARAPHEUR_TEST_S3_BIN names another binary.
+TOOLS_LOG=$(mktemp /tmp/parapheur-tools.XXXXXX)
+s3s_install=""
 if [ -z "${PARAPHEUR_TEST_S3_BIN:-}" ]; then
     s3s_version=0.14.1  # 0.17 needs a newer Rust; crates/testkit/src/s3.rs names it too
     s3s_root="${PARAPHEUR_TOOLS_CACHE:-$HOME/.cache/parapheur-tools}/s3s-fs-$s3s_version"
-    if [ ! -x "$s3s_root/bin/s3s-fs" ]; then
-        say "Installing s3s-fs $s3s_version into $s3s_root"
-        cargo install s3s-fs --version "$s3s_version" --features binary --root "$s3s_root" \
-            || die "s3s-fs could not be installed: the S3 tests need it"
-    fi
     export PARAPHEUR_TEST_S3_BIN="$s3s_root/bin/s3s-fs"
+    [ -x "$PARAPHEUR_TEST_S3_BIN" ] || s3s_install=1
 fi
-[ -x "$PARAPHEUR_TEST_S3_BIN" ] || die "PARAPHEUR_TEST_S3_BIN=$PARAPHEUR_TEST_S3_BIN is not an executable"
-echo "S3 test server: $PARAPHEUR_TEST_S3_BIN"
+install_tools() {
+    if [ -x "$acceptance/verify-pades" ]; then
+        echo "==> Installing the PAdES verifiers (pyHanko, pdfsig) if needed"
+        "$acceptance/verify-pades" /dev/null /dev/null >/dev/null 2>&1 || true
+    fi
+    if [ -n "$s3s_install" ]; then
+        echo "==> Installing s3s-fs $s3s_version into $s3s_root"
+        # Its own target folder: the workspace's build (with clippy as wrapper) goes on beside.
+        env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u CARGO_TARGET_DIR \
+            cargo install s3s-fs --version "$s3s_version" --features binary --root "$s3s_root" \
+            || { echo "s3s-fs could not be installed: the S3 tests need it"; return 1; }
+    fi
+    if [ ! -f e2e/node_modules/.package-lock.json ] \
+        || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+        echo "==> npm ci in e2e/"
+        (cd e2e && npm ci --no-audit --no-fund) || return 1
+    fi
+}
+setsid nice -n 19 bash -c "$(declare -f install_tools); $(declare -p acceptance s3s_install \
+    s3s_version s3s_root 2>/dev/null); install_tools" >"$TOOLS_LOG" 2>&1 &
+TOOLS_PID=$!
 phase "build the tests, linted by clippy"
 # Clippy lints our crates while they are compiled for the tests: clippy-driver is rustc with
 # the lints added, set as the wrapper of the workspace's crates only (what `cargo clippy`
@@ -204,6 +224,28 @@ RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver 2>/dev/null || command -v c
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 say "cargo test --workspace --no-run, with clippy -D warnings"
 cargo test --workspace --no-run
+
+phase "wait for the test tools"
+tools_status=0
+wait "$TOOLS_PID" || tools_status=$?
+TOOLS_PID=""
+cat "$TOOLS_LOG"
+[ "$tools_status" -eq 0 ] || die "the test tools could not be installed (log above)"
+if [ -x "$acceptance/verify-pades" ]; then
+    [ -x "${VERIFY_CACHE:-$HOME/.cache/verify-pades}/venv/bin/pyhanko" ] \
+        || die "pyHanko could not be installed (see ${VERIFY_CACHE:-$HOME/.cache/verify-pades}/pip.log)"
+else
+    echo "WARNING: $acceptance/verify-pades is missing: the signature tests fail without it (PARAPHEUR_SKIP_PADES_VERIFIER=1 skips them knowingly)" >&2
+fi
+[ -x "$PARAPHEUR_TEST_S3_BIN" ] || die "PARAPHEUR_TEST_S3_BIN=$PARAPHEUR_TEST_S3_BIN is not an executable"
+echo "S3 test server: $PARAPHEUR_TEST_S3_BIN"
+
+# The fuzz targets (section 5) are built meanwhile, at the lowest CPU priority, in their own
+# target folder: the build takes the CPU the tests leave idle (they wait on servers, browsers
+# and subprocesses) rather than 2 to 3 minutes after them.
+FUZZ_BUILD_LOG=$(mktemp /tmp/parapheur-fuzz-build.XXXXXX)
+setsid nice -n 19 ./scripts/fuzz.sh --build-only >"$FUZZ_BUILD_LOG" 2>&1 &
+FUZZ_BUILD_PID=$!
 phase "run the tests (SQLite and PostgreSQL)"
 say "cargo test --workspace (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
@@ -223,15 +265,17 @@ say "Browser tests in headless Chromium (e2e/run.mjs), against the debug binary"
 phase "build the binary for the browser tests (nothing to compile)"
 cargo build --workspace --all-targets
 phase "browser tests"
-if [ ! -f e2e/node_modules/.package-lock.json ] \
-    || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
-    (cd e2e && npm ci --no-audit --no-fund)
-fi
 PARAPHEUR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/parapheur" node e2e/run.mjs 2>&1 | tee "$E2E_LOG"
 
 # --- 5. Fuzzing ----------------------------------------------------------------------------
 # A short coverage-guided run of each fuzz target (docs/FUZZING.md), built apart from the
 # workspace (fuzz/target: 2 to 4 minutes cold), 10 s each, two at a time; fails on a crash.
+phase "fuzz targets: the rest of their build"
+fuzz_build_status=0
+wait "$FUZZ_BUILD_PID" || fuzz_build_status=$?
+FUZZ_BUILD_PID=""
+tail -n 5 "$FUZZ_BUILD_LOG"
+[ "$fuzz_build_status" -eq 0 ] || { cat "$FUZZ_BUILD_LOG"; die "the fuzz targets did not build"; }
 phase "fuzz targets (scripts/fuzz.sh)"
 say "Fuzz targets, ${PARAPHEUR_FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
 ./scripts/fuzz.sh "${PARAPHEUR_FUZZ_SECONDS:-10}"
