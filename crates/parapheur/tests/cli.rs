@@ -349,9 +349,10 @@ fn this_year() -> i32 {
     (Utc::now() + chrono::Duration::hours(1)).year()
 }
 
-/// Today in Paris, give or take the hour: only used to go back days.
-fn today_approx() -> NaiveDate {
-    (Utc::now() + chrono::Duration::hours(1)).date_naive()
+/// Today in Paris, the date the product gives a commune of mainland France (a date in UTC
+/// is yesterday's there after 23:00 UTC in winter, 22:00 in summer).
+fn today_in_paris() -> NaiveDate {
+    parapheur_domain::clock::local_date(Utc::now(), parapheur_domain::clock::PARIS)
 }
 
 fn chrono_number(seq: u32) -> String {
@@ -554,7 +555,7 @@ fn init_then_register(backend: Backend) {
 
     // Ten days ago: the same day number two calendar months later, clamped to the month's
     // end (chrono's checked_add_months implements exactly that rule).
-    let arrived = today_approx() - chrono::Duration::days(10);
+    let arrived = today_in_paris() - chrono::Duration::days(10);
     let expected = arrived.checked_add_months(Months::new(2)).unwrap();
     let arrived_text = arrived.to_string();
     let v = reg.register_json(&[
@@ -720,7 +721,7 @@ fn bad_register_arguments_are_refused(backend: Backend) {
     reg.init();
     reg.register("Premier courrier");
     let entries = reg.journal_entries();
-    let future = (today_approx() + chrono::Duration::days(30)).to_string();
+    let future = (today_in_paris() + chrono::Duration::days(30)).to_string();
     let cases: [(&[&str], &[&str]); 6] = [
         (&["--channel", "pigeon", "--subject", "x"], &["pigeon"]),
         (
@@ -1068,7 +1069,7 @@ fn files_on_s3_through_the_command_line(backend: Backend) {
     assert!(
         text.contains("files = s3://parapheur-test/cli (http://127.0.0.1:")
             && text.contains(&format!("clé {S3_ACCESS_KEY}\n"))
-            && text.contains("files_check = compartiment accessible (0 commune(s))"),
+            && text.contains("files_check = compartiment accessible (0 commune)"),
         "{text}"
     );
     assert!(!text.contains(S3_SECRET_KEY), "{text}");
@@ -1094,7 +1095,7 @@ fn files_on_s3_through_the_command_line(backend: Backend) {
     let out = reg.run(&["fsck"], &[]);
     assert_success(&out, "fsck on S3");
     assert!(
-        stdout(&out).contains("1 fichier(s) vérifié(s)"),
+        stdout(&out).contains("1 fichier vérifié"),
         "{}",
         stdout(&out)
     );
@@ -2657,7 +2658,8 @@ fn archives_from_the_command_line(backend: Backend) {
         )
     };
     assert_refused(&eliminate(), &["visa"]);
-    let today = Utc::now().date_naive().to_string();
+    // The commune's date: a visa dated in UTC came before the proposal after 23:00 UTC.
+    let today = today_in_paris().to_string();
     let out = reg.run(
         &["archives", "visa"],
         &[
