@@ -97,8 +97,13 @@ pub fn sentence(text: &str) -> String {
 
 /// "0 demande", "1 demande", "3 demandes": a count and its noun, singular below 2 as French
 /// counts. `plural` is given whole for nouns that do not take an s ("travaux", "avis").
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n >= 2 { plural } else { singular })
+/// Any integer type: the command line counts in `u64` and `i64` as well as `usize`.
+pub fn count<N>(n: N, singular: &str, plural: &str) -> String
+where
+    N: Copy + std::fmt::Display + TryInto<i128>,
+{
+    let many = n.try_into().is_ok_and(|n: i128| n >= 2);
+    format!("{n} {}", if many { plural } else { singular })
 }
 
 /// A key that sorts French names as a reader expects: accents and case do not count

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
 use parapheur_app::archives::{Elimination, Transfer};
 use parapheur_app::domain::Commune;
-use parapheur_app::domain::french::long_date;
+use parapheur_app::domain::french::{self, long_date};
 use parapheur_app::domain::retention::{FinalAction, RetentionRule, StartEvent, Visa};
 use parapheur_app::{Actor, App};
 use serde_json::json;
@@ -172,9 +172,9 @@ async fn transfer(
 
 fn print_elimination(e: &Elimination) {
     println!(
-        "{} : {} élément(s), {}{}",
+        "{} : {}, {}{}",
         e.number,
-        e.items.len(),
+        french::count(e.items.len(), "élément", "éléments"),
         e.state.label_fr(),
         e.visa
             .as_ref()
@@ -211,9 +211,9 @@ pub async fn run(
             } else {
                 for s in rules {
                     println!(
-                        "{:<28} {:>3} an(s) depuis {:<20} {}",
+                        "{:<28} {:>7} depuis {:<20} {}",
                         s.doctype,
-                        s.rule.years,
+                        french::count(s.rule.years, "an", "ans"),
                         s.start.label_fr(),
                         s.rule.final_action.label_fr()
                     );
@@ -242,9 +242,9 @@ pub async fn run(
                 output::json(&s)?;
             } else {
                 println!(
-                    "{} : {} an(s) depuis {}, {}",
+                    "{} : {} depuis {}, {}",
                     s.doctype,
-                    s.rule.years,
+                    french::count(s.rule.years, "an", "ans"),
                     s.start.label_fr(),
                     s.rule.final_action.label_fr()
                 );
@@ -331,9 +331,9 @@ pub async fn run(
                 eliminations.iter().for_each(print_elimination);
                 for t in transfers {
                     println!(
-                        "{} : {} élément(s), {}",
+                        "{} : {}, {}",
                         t.identifier,
-                        t.items.len(),
+                        french::count(t.items.len(), "élément", "éléments"),
                         t.state.label_fr()
                     );
                 }
@@ -401,9 +401,9 @@ pub async fn run(
                 output::json(&json!({ "transfer": t, "file": path }))?;
             } else {
                 println!(
-                    "{} : {} élément(s), message SEDA 2.3 écrit dans {}",
+                    "{} : {}, message SEDA 2.3 écrit dans {}",
                     t.identifier,
-                    t.items.len(),
+                    french::count(t.items.len(), "élément", "éléments"),
                     path.display()
                 );
             }

@@ -26,10 +26,10 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                     println!("Dépôt de copies créé.");
                 }
                 println!(
-                    "Copie {} faite en {:.1} s : {} fichier(s) nouveau(x), {} ajouté(s) au dépôt.",
+                    "Copie {} faite en {:.1} s : {}, {} ajoutés au dépôt.",
                     short(&made.snapshot_id),
                     made.seconds,
-                    made.files_new,
+                    french::count(made.files_new, "fichier nouveau", "fichiers nouveaux"),
                     french::size(made.data_added)
                 );
             }
@@ -88,7 +88,7 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                 for s in &snapshots {
                     println!("{}  {}", s.short_id, s.time.format("%Y-%m-%d %H:%M:%S UTC"));
                 }
-                println!("{} copie(s).", snapshots.len());
+                println!("{}.", french::count(snapshots.len(), "copie", "copies"));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -180,14 +180,14 @@ pub async fn restore(
         }))?;
     } else {
         println!(
-            "Copie {} du {} restaurée dans {} : {} fichier(s).",
+            "Copie {} du {} restaurée dans {} : {}.",
             short(&restored.snapshot_id),
             restored.snapshot_time.format("%Y-%m-%d %H:%M:%S UTC"),
             data.display(),
-            restored.files
+            french::count(restored.files, "fichier", "fichiers")
         );
         println!(
-            "Journal : {}. Fichiers et numérotation : {}. {indexed} élément(s) indexé(s).",
+            "Journal : {}. Fichiers et numérotation : {}. {}.",
             if journal_clean {
                 "intact"
             } else {
@@ -198,6 +198,7 @@ pub async fn restore(
             } else {
                 "ANOMALIES (parapheur fsck)"
             },
+            french::count(indexed, "élément indexé", "éléments indexés"),
         );
     }
     Ok(if clean {

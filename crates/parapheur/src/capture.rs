@@ -9,6 +9,7 @@ use chrono::Utc;
 use parapheur_app::capture::dropfolder::FolderWatch;
 use parapheur_app::capture::mailboxes::MailboxSettings;
 use parapheur_app::capture::{CaptureOutcome, MessageSource};
+use parapheur_app::domain::french;
 use parapheur_app::search::simple_query;
 use parapheur_mail::{Limits, read_sources};
 use parapheur_mailbox::{AfterCapture, MailboxConfig, Security};
@@ -74,8 +75,9 @@ pub async fn import_mail(
         output::json(&lines)?;
     } else if quarantined > 0 {
         eprintln!(
-            "{quarantined} message(s) en quarantaine : ils sont conservés, avec leur raison, \
-             dans « Courriels à traiter » ; corrigez puis réessayez depuis l'application."
+            "{} en quarantaine : conservés avec leur raison dans « Courriels à traiter » ; \
+             corrigez puis réessayez depuis l'application.",
+            french::count(quarantined, "message", "messages")
         );
     }
     Ok(if quarantined > 0 {
@@ -169,7 +171,7 @@ pub async fn search(
                 plain_snippet(&h.snippet_html).replace('\n', " ")
             );
         }
-        eprintln!("{} résultat(s)", found.total);
+        eprintln!("{}", french::count(found.total, "résultat", "résultats"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -210,7 +212,10 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
         let commune = app.commune(code).await?;
         let n = app.requeue_failed_jobs(commune.id, Utc::now()).await?;
         if !json {
-            println!("{n} extraction(s) remise(s) en file.");
+            println!(
+                "{} en file.",
+                french::count(n, "extraction remise", "extractions remises")
+            );
         }
     }
     let tools = app.extract_tools().await;
@@ -229,8 +234,10 @@ pub async fn extract(target: &Target, retry: Option<&str>, json: bool) -> anyhow
         output::json(&done)?;
     } else {
         println!(
-            "{} texte(s) extrait(s), {} non extrait(s), {} à réessayer plus tard.",
-            done.extracted, done.not_extracted, done.retried
+            "{}, {}, {} plus tard.",
+            french::count(done.extracted, "texte extrait", "textes extraits"),
+            french::count(done.not_extracted, "non extrait", "non extraits"),
+            french::count(done.retried, "à réessayer", "à réessayer")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -349,8 +356,11 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
                     Ok(report) => {
                         if !json {
                             println!(
-                                "{} : {} enregistré(s), {} rattaché(s), {} en quarantaine",
-                                row.label, report.registered, report.attached, report.quarantined
+                                "{} : {}, {}, {} en quarantaine",
+                                row.label,
+                                french::count(report.registered, "enregistré", "enregistrés"),
+                                french::count(report.attached, "rattaché", "rattachés"),
+                                report.quarantined
                             );
                         }
                         reports.push(json!({ "mailbox": row.id, "report": report }));
@@ -366,7 +376,10 @@ pub async fn mailbox(command: MailboxCommand, json: bool) -> anyhow::Result<Exit
             // L112-11, as the server does after each round: the accusés d'enregistrement.
             let registrations = app.acknowledge_all_email_registrations(Utc::now()).await?;
             if !json && registrations > 0 {
-                println!("{registrations} accusé(s) d'enregistrement en file d'envoi");
+                println!(
+                    "{} d'enregistrement en file d'envoi",
+                    french::count(registrations, "accusé", "accusés")
+                );
             }
             if json {
                 output::json(&reports)?;

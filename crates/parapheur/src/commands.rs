@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use parapheur_app::domain::clock::local_date;
 use parapheur_app::domain::contact::normalize_email;
+use parapheur_app::domain::french;
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::retention::{FinalAction, RetentionRule};
 use parapheur_app::domain::{Channel, CloseReason, Direction, DocumentType, Role, Status};
@@ -65,7 +66,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map_err(parapheur_app::AppError::from)?;
                 lines.push((
                     "files_check",
-                    format!("compartiment accessible ({} commune(s))", communes.len()),
+                    format!(
+                        "compartiment accessible ({})",
+                        french::count(communes.len(), "commune", "communes")
+                    ),
                 ));
             }
             if json {
@@ -772,7 +776,8 @@ async fn journal_verify(target: &Target, json: bool) -> anyhow::Result<ExitCode>
                     match (v.anchors.anchors, v.anchors.last) {
                         (0, _) | (_, None) => String::new(),
                         (n, Some(last)) => format!(
-                            " ({n} ancre(s) vérifiée(s), la dernière le {})",
+                            " ({}, la dernière le {})",
+                            french::count(n, "ancre vérifiée", "ancres vérifiées"),
                             last.format("%d/%m/%Y")
                         ),
                     }
@@ -818,12 +823,12 @@ async fn fsck(
         output::json(&json!({ "clean": report.is_clean(), "report": report }))?;
     } else {
         println!(
-            "{} commune(s), {} fichier(s) vérifié(s), {} orphelin(s) dont {} supprimé(s) et {} trop récent(s) pour l'être.",
-            report.communes,
-            report.files_checked,
-            report.orphans.len(),
-            report.collected,
-            report.orphans_too_recent
+            "{}, {}, {} dont {} et {} pour l'être.",
+            french::count(report.communes, "commune", "communes"),
+            french::count(report.files_checked, "fichier vérifié", "fichiers vérifiés"),
+            french::count(report.orphans.len(), "orphelin", "orphelins"),
+            french::count(report.collected, "supprimé", "supprimés"),
+            french::count(report.orphans_too_recent, "trop récent", "trop récents")
         );
         for (insee, sha) in &report.missing {
             println!("  FICHIER MANQUANT : commune {insee}, {sha}");

@@ -10,6 +10,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use parapheur_app::domain::Commune;
 use parapheur_app::domain::contact::NewContact;
+use parapheur_app::domain::french;
 use parapheur_app::privacy::ErasureDecision;
 use parapheur_app::{Actor, App};
 use serde_json::json;
@@ -107,10 +108,10 @@ pub async fn run(command: ContactsCommand, json: bool) -> anyhow::Result<ExitCod
                 }))?;
             } else {
                 println!(
-                    "{} : {} courrier(s), {} pièce(s)",
+                    "{} : {}, {}",
                     out.display(),
-                    export.items,
-                    export.files
+                    french::count(export.items, "courrier", "courriers"),
+                    french::count(export.files, "pièce", "pièces")
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -41,11 +41,11 @@ fn passphrase(confirm: bool) -> anyhow::Result<String> {
 
 fn summary(moved: &Moved) -> String {
     format!(
-        "{} ligne(s) du registre, {} fichier(s), {} ancre(s) ; journal : {} entrée(s), tête {} ({})",
-        moved.rows,
-        moved.files,
-        moved.anchors,
-        moved.journal.entries,
+        "{} du registre, {}, {} ; journal : {}, tête {} ({})",
+        french::count(moved.rows, "ligne", "lignes"),
+        french::count(moved.files, "fichier", "fichiers"),
+        french::count(moved.anchors, "ancre", "ancres"),
+        french::count(moved.journal.entries, "entrée", "entrées"),
         moved.journal.head_seq,
         moved.journal.head_hash
     )
@@ -134,7 +134,7 @@ pub async fn import(target: Target, from: &Path, json: bool) -> anyhow::Result<E
         );
         println!("{}.", summary(&moved));
         println!(
-            "Journal : {}. Fichiers et numérotation : {}. {indexed} élément(s) indexé(s).",
+            "Journal : {}. Fichiers et numérotation : {}. {}.",
             if journal_clean && same_head {
                 "intact, même tête qu'à l'export"
             } else {
@@ -145,6 +145,7 @@ pub async fn import(target: Target, from: &Path, json: bool) -> anyhow::Result<E
             } else {
                 "ANOMALIES (parapheur fsck)"
             },
+            french::count(indexed, "élément indexé", "éléments indexés"),
         );
         if new_key {
             println!(
