@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    LetterDocument, RegisterDocument, RenderError, SignatureZone, letter_pdf, letter_pdf_with_zone,
-    letters_pdf, register_pdf,
+    ImageDocument, LetterDocument, RegisterDocument, RenderError, SignatureZone, image_pdf,
+    letter_pdf, letter_pdf_with_zone, letters_pdf, register_pdf,
 };
 
 /// One document to lay out.
@@ -27,6 +27,8 @@ pub enum Job {
     Letters(Vec<LetterDocument>),
     /// A letter with a blank zone under its signature block for the stamps.
     LetterWithZone(LetterDocument),
+    /// A received image as PDF/A, for the archives.
+    Image(ImageDocument),
 }
 
 /// A document laid out.
@@ -50,6 +52,7 @@ impl Job {
             Job::Letter(doc) => (letter_pdf(doc)?, None),
             Job::Letters(docs) => (letters_pdf(docs)?, None),
             Job::LetterWithZone(doc) => letter_pdf_with_zone(doc)?,
+            Job::Image(doc) => (image_pdf(doc)?, None),
         };
         Ok(Laid { pdf, zone })
     }
@@ -57,7 +60,7 @@ impl Job {
     /// Whether the job has a logo (a layout that fails may be tried again without it).
     pub fn has_logo(&self) -> bool {
         match self {
-            Job::Register(_) => false,
+            Job::Register(_) | Job::Image(_) => false,
             Job::Letter(doc) | Job::LetterWithZone(doc) => doc.logo.is_some(),
             Job::Letters(docs) => docs.iter().any(|d| d.logo.is_some()),
         }
@@ -68,6 +71,7 @@ impl Job {
         let strip = |doc: LetterDocument| LetterDocument { logo: None, ..doc };
         match self {
             Job::Register(doc) => Job::Register(doc),
+            Job::Image(doc) => Job::Image(doc),
             Job::Letter(doc) => Job::Letter(strip(doc)),
             Job::LetterWithZone(doc) => Job::LetterWithZone(strip(doc)),
             Job::Letters(docs) => Job::Letters(docs.into_iter().map(strip).collect()),

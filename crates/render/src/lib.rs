@@ -3,7 +3,7 @@
 //! This crate owns the printed documents: the legal register of the mail
 //! ("registre chronologique du courrier") and the commune's official letters with its
 //! letterhead: acknowledgements of receipt, replies drafted in the parapheur, and the
-//! bordereau de signature.
+//! bordereau de signature; and the PDF/A copy of a received image, for the archives.
 //! Each document is a `.typ` template embedded from `templates/`, fed with its data as
 //! one JSON value (`sys.inputs.data`), so text from users is always inserted as text
 //! and never interpreted as markup: nothing is escaped by hand.
@@ -20,6 +20,7 @@
 
 pub mod child;
 mod engine;
+mod image;
 mod letter;
 mod register;
 
@@ -27,6 +28,7 @@ mod register;
 mod tests;
 
 pub use child::{Job, Laid, Layout};
+pub use image::{ImageDocument, ImageFormat, image_pdf};
 pub use letter::{
     LetterDocument, LetterSection, Logo, LogoFormat, SignatureZone, letter_pdf,
     letter_pdf_with_zone, letters_pdf,

@@ -62,6 +62,28 @@ pub struct File {
     pub bytes: Vec<u8>,
     /// SHA-512 of the bytes, in hex.
     pub sha512: String,
+    /// A PDF/A-2b copy made for the archives when the original is an image typst can lay
+    /// out (`parapheur_render::image_pdf`): sent beside it as its group's
+    /// `BinaryMaster_2`, the original staying `BinaryMaster_1`.
+    pub pdf_a: Option<PdfA>,
+}
+
+/// A PDF/A-2b copy of a file, with its SHA-512 in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdfA {
+    pub bytes: Vec<u8>,
+    pub sha512: String,
+}
+
+impl File {
+    /// The name of the PDF/A copy: the original's name with `.pdf` for its extension.
+    fn pdf_a_name(&self) -> String {
+        let stem = match self.filename.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => &self.filename,
+        };
+        format!("{stem}.pdf")
+    }
 }
 
 /// A selection of items ready to be written.
@@ -75,9 +97,8 @@ pub struct Package {
 /// type alone (the archives identify them on arrival).
 fn pronom(media_type: &str, bytes: &[u8]) -> Option<&'static str> {
     match media_type {
-        // PDF/A-2b when the file says so in its metadata, else plain PDF 1.7.
-        "application/pdf" if is_pdf_a2(bytes) => Some("fmt/476"),
-        "application/pdf" => Some("fmt/276"),
+        // PDF/A-2 (a, b or u) when the file says so in its metadata, else plain PDF 1.7.
+        "application/pdf" => Some(pdf_a2_conformance(bytes).unwrap_or("fmt/276")),
         "image/png" => Some("fmt/12"),
         "image/jpeg" => Some("fmt/43"),
         "image/tiff" => Some("fmt/353"),
@@ -87,10 +108,25 @@ fn pronom(media_type: &str, bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Whether a PDF declares PDF/A-2 conformance in its XMP metadata.
-fn is_pdf_a2(bytes: &[u8]) -> bool {
+/// The PRONOM identifier of the PDF/A-2 level a PDF declares in its XMP metadata (element
+/// or attribute form): fmt/476 for 2a, fmt/477 for 2b (the register's own letters), fmt/478
+/// for 2u.
+fn pdf_a2_conformance(bytes: &[u8]) -> Option<&'static str> {
     let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    find(b"pdfaid:part>2<") || find(b"pdfaid:part=\"2\"")
+    if !(find(b"pdfaid:part>2<") || find(b"pdfaid:part=\"2\"")) {
+        return None;
+    }
+    let level = |l: &str| {
+        find(format!("pdfaid:conformance>{l}<").as_bytes())
+            || find(format!("pdfaid:conformance=\"{l}\"").as_bytes())
+    };
+    if level("A") {
+        Some("fmt/476")
+    } else if level("U") {
+        Some("fmt/478")
+    } else {
+        Some("fmt/477")
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -136,7 +172,8 @@ impl Package {
                 missing.push("le numéro chrono d'un élément (OriginatingSystemId)".to_owned());
             }
             for f in &u.files {
-                if f.filename.trim().is_empty() || f.sha512.len() != 128 {
+                let copy_ok = f.pdf_a.as_ref().is_none_or(|a| a.sha512.len() == 128);
+                if f.filename.trim().is_empty() || f.sha512.len() != 128 || !copy_ok {
                     missing.push(format!(
                         "le nom ou l'empreinte SHA-512 d'un fichier de {}",
                         u.chrono
@@ -203,9 +240,27 @@ impl Package {
                 let _ = write!(
                     x,
                     "</FormatIdentification>\n<FileInfo>\n<Filename>{}</Filename>\n</FileInfo>\n\
-                     </BinaryDataObject>\n</DataObjectGroup>\n",
+                     </BinaryDataObject>\n",
                     escape(&file.filename)
                 );
+                if let Some(copy) = &file.pdf_a {
+                    let name = escape(&file.pdf_a_name());
+                    let _ = write!(
+                        x,
+                        "<BinaryDataObject id=\"BDO{u}_{f}_A\">\n\
+                         <DataObjectVersion>BinaryMaster_2</DataObjectVersion>\n\
+                         <Attachment filename=\"{name}\">{}</Attachment>\n\
+                         <MessageDigest algorithm=\"SHA-512\">{}</MessageDigest>\n\
+                         <Size>{}</Size>\n<FormatIdentification>\n<MimeType>application/pdf</MimeType>\n\
+                         <FormatId>{}</FormatId>\n</FormatIdentification>\n\
+                         <FileInfo>\n<Filename>{name}</Filename>\n</FileInfo>\n</BinaryDataObject>\n",
+                        base64::engine::general_purpose::STANDARD.encode(&copy.bytes),
+                        copy.sha512,
+                        copy.bytes.len(),
+                        pdf_a2_conformance(&copy.bytes).unwrap_or("fmt/477"),
+                    );
+                }
+                x.push_str("</DataObjectGroup>\n");
             }
         }
         x.push_str("<DescriptiveMetadata>\n");
@@ -458,8 +513,32 @@ mod tests {
             ..Default::default()
         };
         let pdf = parapheur_render::letter_pdf(&letter).unwrap();
-        assert_eq!(pronom("application/pdf", &pdf), Some("fmt/476"));
+        // PDF/A-2b is fmt/477 in PRONOM (fmt/476 is 2a, fmt/478 is 2u).
+        assert_eq!(pronom("application/pdf", &pdf), Some("fmt/477"));
         assert_eq!(pronom("application/pdf", b"%PDF-1.4 scan"), Some("fmt/276"));
+        let declared = |level: &str| {
+            format!(
+                "%PDF-1.7 <pdfaid:part>2</pdfaid:part><pdfaid:conformance>{level}</pdfaid:conformance>"
+            )
+        };
+        assert_eq!(
+            pronom("application/pdf", declared("A").as_bytes()),
+            Some("fmt/476")
+        );
+        assert_eq!(
+            pronom("application/pdf", declared("U").as_bytes()),
+            Some("fmt/478")
+        );
+        let file = |name: &str| File {
+            filename: name.into(),
+            media_type: "image/png".into(),
+            bytes: Vec::new(),
+            sha512: String::new(),
+            pdf_a: None,
+        };
+        assert_eq!(file("scan.mairie.png").pdf_a_name(), "scan.mairie.pdf");
+        assert_eq!(file("scan").pdf_a_name(), "scan.pdf");
+        assert_eq!(file(".png").pdf_a_name(), ".png.pdf");
     }
 
     #[test]

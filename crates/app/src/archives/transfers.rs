@@ -14,7 +14,7 @@ use parapheur_store::items::Note;
 use sha2::{Digest, Sha512};
 use uuid::Uuid;
 
-use super::seda::{Answer, File, Package, Parties, Unit, read_answer};
+use super::seda::{Answer, File, Package, Parties, PdfA, Unit, read_answer};
 use super::{Transfer, schedule_of, untyped_schedule};
 use crate::{Actor, App, AppError};
 
@@ -132,11 +132,15 @@ impl App {
                     .files()
                     .get(&commune.id.to_string(), &key, &a.sha256)
                     .await?;
+                let pdf_a = self
+                    .pdf_a_copy(&a.filename, &a.media_type, &bytes, now)
+                    .await;
                 files.push(File {
                     sha512: hex::encode(Sha512::digest(&bytes)),
                     filename: a.filename,
                     media_type: a.media_type,
                     bytes,
+                    pdf_a,
                 });
             }
             let registered = local_date(item.registered_at, commune.zone());
@@ -339,5 +343,35 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// The PDF/A-2b copy of an image for the archives (long-term files should be PDF/A;
+    /// the original travels beside it untouched), laid out like a letter (in a child
+    /// process on a server). `None` for what is not an image typst reads (PDFs, TIFF,
+    /// text) and for an image that does not decode: its original is still transferred.
+    async fn pdf_a_copy(
+        &self,
+        filename: &str,
+        media_type: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Option<PdfA> {
+        let format = parapheur_render::ImageFormat::from_media_type(media_type)?;
+        let job = parapheur_render::Job::Image(parapheur_render::ImageDocument {
+            title: filename.to_owned(),
+            bytes: bytes.to_vec(),
+            format,
+            generated_at: now,
+        });
+        match self.lay_out(job).await {
+            Ok(laid) => Some(PdfA {
+                sha512: hex::encode(Sha512::digest(&laid.pdf)),
+                bytes: laid.pdf,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, filename, "image illisible : versée sans copie PDF/A");
+                None
+            }
+        }
     }
 }

@@ -20,10 +20,14 @@ both!(
     a_transfer_missing_a_mandatory_element_is_refused_before_export,
 );
 
+/// A 4×2 red RGB PNG.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x04\x00\x00\x00\x02\x08\x02\x00\x00\x00\xf0\xca\xea\x34\x00\x00\x00\x10IDAT\x78\xda\x63\x38\x21\x27\x07\x47\x0c\xc8\x1c\x00\x6f\x0a\x08\x21\xee\xa4\x7d\xf9\x00\x00\x00\x00IEND\xae\x42\x60\x82";
+
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
+use parapheur_store::citizens::OutboxState;
 use parapheur_testkit::validate_seda_bytes as validate_seda;
 
 async fn user(h: &Harness, commune: &Commune, email: &str, role: Role) -> Actor {
@@ -114,6 +118,10 @@ async fn an_item_goes_from_registration_to_elimination(db: Db) {
         day(2026, 1, 5),
     )
     .await;
+    // The reply the commune emailed about it: a copy of its documents, to an address.
+    let sent = h
+        .emailed(&commune, Some(item.id), OutboxState::Sent, at(2026, 1, 6))
+        .await;
 
     // Correction 5: no status change reaches "détruit" or "archivé", whoever asks.
     for (actor, to) in [
@@ -276,6 +284,18 @@ async fn an_item_goes_from_registration_to_elimination(db: Db) {
             .is_empty()
     );
     assert!(h.app.read_file(commune.id, &file.sha256).await.is_err());
+    // The email sent about it: its bytes, its address and its subject are gone.
+    assert!(h.app.read_file(commune.id, &sent).await.is_err());
+    let outbox = h
+        .app
+        .store()
+        .outbox_of_item(commune.id, item.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (outbox[0].recipients.as_str(), outbox[0].subject.as_str()),
+        ("", "")
+    );
     assert!(
         !h.app
             .files()
@@ -504,7 +524,15 @@ async fn a_transfer_is_valid_seda_and_archives_on_acceptance(db: Db) {
             &commune,
             &SYSTEM,
             new,
-            vec![file("plan & coupe.pdf"), file("notice.pdf")],
+            vec![
+                file("plan & coupe.pdf"),
+                // A photo joined as an image: it travels with its PDF/A copy.
+                NewFile {
+                    filename: "photo du terrain.png".into(),
+                    media_type: "image/png".into(),
+                    bytes: PNG.to_vec(),
+                },
+            ],
             at(2026, 1, 7),
         )
         .await
@@ -538,7 +566,21 @@ async fn a_transfer_is_valid_seda_and_archives_on_acceptance(db: Db) {
     assert!(text.contains("<MessageDigest algorithm=\"SHA-512\">"));
     assert!(text.contains("Permis &lt;Dupont&gt; &amp; fils"));
     assert!(text.contains("<DescriptionLevel>File</DescriptionLevel>"));
-    assert_eq!(text.matches("<BinaryDataObject ").count(), 4);
+    // Four files, and the PDF/A-2b copy of the photo beside it in its group.
+    assert_eq!(text.matches("<BinaryDataObject ").count(), 5);
+    assert_eq!(
+        text.matches("<DataObjectVersion>BinaryMaster_2<").count(),
+        1
+    );
+    assert!(
+        text.contains("<FormatId>fmt/12</FormatId>"),
+        "the PNG original"
+    );
+    assert!(
+        text.contains("<Attachment filename=\"photo du terrain.pdf\">JVBERi0"),
+        "the copy is a PDF"
+    );
+    assert!(text.contains("<FormatId>fmt/477</FormatId>"), "PDF/A-2b");
     assert_eq!(
         h.app
             .transfer_message(&commune, &archivist, transfer.id)

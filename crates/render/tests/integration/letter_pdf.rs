@@ -199,18 +199,7 @@ fn markup_in_the_subject_and_the_address_is_printed_literally() {
     let pdf = letter_pdf(&letter).unwrap();
 
     // Still one A4 page.
-    let document = Document::load_mem(&pdf).unwrap();
-    let pages = document.get_pages();
-    assert_eq!(pages.len(), 1);
-    let page = document.get_dictionary(pages[&1]).unwrap();
-    let media_box: Vec<f32> = page
-        .get(b"MediaBox")
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_float().unwrap())
-        .collect();
+    let media_box = crate::single_page_media_box(&pdf);
     assert!((media_box[2] - 595.28).abs() < 0.5, "{media_box:?}");
     assert!((media_box[3] - 841.89).abs() < 0.5, "{media_box:?}");
 
