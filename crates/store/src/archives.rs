@@ -522,7 +522,8 @@ impl WriteTx {
 
     /// Marks the files of an eliminated item and clears its text: its attachments' rows stay (the register says
     /// what there was) but no longer refer to their blobs; the original email's blob and
-    /// the extracted text of files nothing else uses go too. Returns the hashes whose blobs
+    /// sender's address, the messages exchanged, the emails sent about it (their bytes,
+    /// recipients and subject) and the extracted text of files nothing else uses go too. Returns the hashes whose blobs
     /// may be deleted once committed (those still referenced elsewhere are kept by the
     /// caller, which asks [`Store::referenced_blobs`]).
     pub async fn eliminate_files(
@@ -534,11 +535,16 @@ impl WriteTx {
     ) -> Result<Vec<String>, StoreError> {
         let commune = commune_id.to_string();
         let item = item_id.to_string();
+        // The emails the commune sent about the item (an acknowledgement, the reply with its
+        // letter) are copies of its documents, addressed to the person: they go too, once
+        // sent or given up (a message still waiting keeps its bytes for the sender).
         let mut hashes: Vec<String> = sqlx::query(
             "SELECT sha256 FROM attachments
               WHERE commune_id = $1 AND item_id = $2 AND eliminated_at IS NULL
              UNION SELECT sha256 FROM inbound_messages
-              WHERE commune_id = $1 AND item_id = $2 AND sha256 IS NOT NULL",
+              WHERE commune_id = $1 AND item_id = $2 AND sha256 IS NOT NULL
+             UNION SELECT sha256 FROM outbox
+              WHERE commune_id = $1 AND item_id = $2 AND state <> 'pending' AND recipients <> ''",
         )
         .bind(commune.clone())
         .bind(item.clone())
@@ -563,9 +569,26 @@ impl WriteTx {
             .bind(item.clone())
             .execute(self.conn())
             .await?;
+        // The sender's address and the messages exchanged with them go with the documents;
+        // the register line names the correspondent.
         sqlx::query(
-            "UPDATE inbound_messages SET sha256 = NULL WHERE commune_id = $1 AND item_id = $2",
+            "UPDATE inbound_messages SET sha256 = NULL, sender = NULL
+              WHERE commune_id = $1 AND item_id = $2",
         )
+        .bind(commune.clone())
+        .bind(item.clone())
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE item_messages SET body = '' WHERE commune_id = $1 AND item_id = $2")
+            .bind(commune.clone())
+            .bind(item.clone())
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "UPDATE outbox SET recipients = '', subject = '', updated_at = $1
+              WHERE commune_id = $2 AND item_id = $3 AND state <> 'pending'",
+        )
+        .bind(instant_text(&now))
         .bind(commune.clone())
         .bind(item.clone())
         .execute(self.conn())

@@ -551,6 +551,8 @@ impl Store {
              UNION SELECT message_sha256 FROM transfers WHERE commune_id = $1
              UNION SELECT reply_sha256 FROM transfers
                    WHERE commune_id = $1 AND reply_sha256 IS NOT NULL
+             UNION SELECT sha256 FROM outbox
+                   WHERE commune_id = $1 AND (state = 'pending' OR recipients <> '')
              ORDER BY 1",
         )
         .bind(commune_id.to_string())

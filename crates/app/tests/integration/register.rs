@@ -11,6 +11,7 @@ use parapheur_app::domain::journal::JournalProblem;
 use parapheur_app::domain::{Channel, CloseReason, Direction, Status};
 use parapheur_app::{AppError, Change, FsckOptions, NewFile};
 use parapheur_store::StoreError;
+use parapheur_store::citizens::OutboxState;
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -719,6 +720,24 @@ async fn fsck_collects_orphans_and_reports_missing_files(db: Db) {
         .put(&commune.id.to_string(), &key, b"orphelin")
         .await
         .unwrap();
+    // An email waiting in the outbox, and one sent: their bytes are the outbox's, not
+    // orphans (fsck once collected them).
+    let waiting = h
+        .emailed(
+            &commune,
+            Some(kept.item.id),
+            OutboxState::Pending,
+            at(2026, 1, 5),
+        )
+        .await;
+    let sent = h
+        .emailed(
+            &commune,
+            Some(kept.item.id),
+            OutboxState::Sent,
+            at(2026, 1, 5),
+        )
+        .await;
     let young = h
         .app
         .fsck(&FsckOptions::default(), Utc::now(), |_| {})
@@ -746,13 +765,15 @@ async fn fsck_collects_orphans_and_reports_missing_files(db: Db) {
             .await
             .unwrap()
     );
-    assert!(
-        h.app
-            .files()
-            .exists(&commune.id.to_string(), &kept.attachments[0].sha256)
-            .await
-            .unwrap()
-    );
+    for sha in [&kept.attachments[0].sha256, &waiting, &sent] {
+        assert!(
+            h.app
+                .files()
+                .exists(&commune.id.to_string(), sha)
+                .await
+                .unwrap()
+        );
+    }
     // A referenced file that disappeared is reported, never "collected".
     std::fs::remove_file(blob_path(&h, commune.id, &kept.attachments[0].sha256)).unwrap();
     let report = h.app.fsck(&options, Utc::now(), |_| {}).await.unwrap();

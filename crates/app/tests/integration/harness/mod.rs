@@ -7,6 +7,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use parapheur_app::domain::{Commune, Role};
 use parapheur_app::{Actor, App, Config};
+use parapheur_store::citizens::{OutboxMessage, OutboxState};
 use tempfile::TempDir;
 
 pub use parapheur_testkit::{Db, both};
@@ -59,6 +60,49 @@ impl Harness {
             .await
             .unwrap();
         Actor::User(user.id)
+    }
+
+    /// An email of the commune's outbox about `item_id`, stored as the outbox stores it (its
+    /// bytes a blob of the file store) and left in `state`; returns the blob's hash.
+    pub async fn emailed(
+        &self,
+        commune: &Commune,
+        item_id: Option<uuid::Uuid>,
+        state: OutboxState,
+        when: DateTime<Utc>,
+    ) -> String {
+        let email = b"To: jeanne.martin@example.fr\r\nSubject: Votre demande\r\n\r\nMerci.\r\n";
+        let key = self.app.data_key(commune.id).await.unwrap();
+        let blob = self
+            .app
+            .files()
+            .put(&commune.id.to_string(), &key, email)
+            .await
+            .unwrap();
+        let mut tx = self.app.store().begin(when).await.unwrap();
+        tx.insert_outbox(&OutboxMessage {
+            id: uuid::Uuid::now_v7(),
+            commune_id: commune.id,
+            item_id,
+            kind: "reply".into(),
+            message_id: format!("<{}@mairie.fr>", uuid::Uuid::now_v7()),
+            sender: "mairie@mairie.fr".into(),
+            recipients: "jeanne.martin@example.fr".into(),
+            subject: "Votre demande".into(),
+            sha256: blob.sha256.clone(),
+            size: email.len() as i64,
+            state,
+            attempts: 0,
+            next_attempt_at: when,
+            last_error: None,
+            sent_at: (state == OutboxState::Sent).then_some(when),
+            dedupe_key: None,
+            created_at: when,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        blob.sha256
     }
 
     pub async fn commune(&self, insee: &str) -> Commune {
