@@ -57,7 +57,21 @@ enum Event {
         idx: usize,
         subject: String,
     },
+    /// An agent's note on the item (what was said on the phone, what is awaited).
+    Note {
+        idx: usize,
+        body: &'static str,
+    },
 }
+
+/// The agents' notes of the demo, put on one item in nine once it is being handled (chosen
+/// by its index, not drawn, so the rest of the demo stays as it was).
+const NOTES: &[&str] = &[
+    "Demandeur rappelé : il passera en mairie jeudi avec les pièces.",
+    "Vu avec les services techniques, intervention prévue la semaine prochaine.",
+    "En attente de l'avis du maire avant de répondre.",
+    "Dossier similaire l'an dernier : reprendre la réponse faite alors.",
+];
 
 impl App {
     /// Creates the demo commune and fills it. Refuses if it already exists.
@@ -331,6 +345,16 @@ impl App {
                 },
                 &mut events,
             );
+            if idx % 9 == 4 {
+                push(
+                    step(2),
+                    Event::Note {
+                        idx,
+                        body: NOTES[(idx / 9) % NOTES.len()],
+                    },
+                    &mut events,
+                );
+            }
             let roll = rng.below(100);
             if roll < 8 && age > 10 && !internal {
                 // Incomplete request (L114-5); most are completed later.
@@ -476,6 +500,12 @@ impl App {
                             .change_item(&commune, &secretary, item.id, change, at)
                             .await?;
                         items[idx] = Some(changed);
+                    }
+                }
+                Event::Note { idx, body } => {
+                    if let Some(item) = &items[idx] {
+                        self.add_note(&commune, &secretary, item.id, body, at)
+                            .await?;
                     }
                 }
                 Event::Reply { idx, subject } => {

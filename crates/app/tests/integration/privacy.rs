@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use crate::harness::{Db, Harness, SYSTEM, at, both};
-use parapheur_app::domain::contact::{Contact, NewContact};
+use parapheur_app::domain::contact::{Contact, ContactKind, NewContact};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, CloseReason, Commune, Direction, Role, Status};
 use parapheur_app::privacy::ErasureDecision;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 both!(
     the_export_holds_the_persons_data_and_nobody_elses,
+    a_demo_contacts_export_holds_every_item_note_and_file_naming_them,
     erasure_is_refused_while_archives_keep_the_items_and_pseudonymises_otherwise,
     rectification_is_journaled_with_the_values_before_and_after,
 );
@@ -224,6 +225,145 @@ async fn the_export_holds_the_persons_data_and_nobody_elses(db: Db) {
         .await
         .unwrap();
     assert_eq!(journal.last().unwrap().action, "contact.exported");
+}
+
+/// Acceptance (issue 16): the export of a contact of the demo commune, whose year of mail
+/// was made through the use cases, holds every item, note and file that names them, and
+/// nothing of anyone else. The expected content is gathered from the register itself.
+async fn a_demo_contacts_export_holds_every_item_note_and_file_naming_them(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let demo = h.app.seed_demo(at(2026, 11, 28), |_, _| {}).await.unwrap();
+    let commune = demo.commune;
+    let store = h.app.store();
+    let all = store
+        .items(commune.id, &Default::default(), 10_000, 0)
+        .await
+        .unwrap();
+    let mut parties = std::collections::HashMap::new();
+    for item in &all {
+        parties.insert(item.id, store.item_contacts(item.id).await.unwrap());
+    }
+    // The demo contact with the most items among those with a note on one of them.
+    let mut best: Option<(usize, Uuid)> = None;
+    for item in &all {
+        if store.notes(commune.id, item.id).await.unwrap().is_empty() {
+            continue;
+        }
+        for (_, c) in &parties[&item.id] {
+            let count = parties
+                .values()
+                .filter(|p| p.iter().any(|(_, x)| x == c))
+                .count();
+            if best.is_none_or(|(n, _)| count > n) {
+                best = Some((count, *c));
+            }
+        }
+    }
+    let (_, person) = best.expect("the demo has notes on items with a correspondent");
+    let theirs: Vec<&parapheur_app::domain::Item> = all
+        .iter()
+        .filter(|i| parties[&i.id].iter().any(|(_, c)| *c == person))
+        .collect();
+    assert!(theirs.len() >= 2, "{}", theirs.len());
+
+    let export = h
+        .app
+        .subject_access_export(&commune, &SYSTEM, person, at(2026, 11, 28))
+        .await
+        .unwrap();
+    let entries = unzip(&export.zip);
+    let data: serde_json::Value =
+        serde_json::from_slice(&entries.iter().find(|(n, _)| n == "donnees.json").unwrap().1)
+            .unwrap();
+    assert_eq!(data["contact"]["id"], person.to_string());
+    let lines = data["courriers"].as_array().unwrap();
+    let mut numbers: Vec<&str> = lines
+        .iter()
+        .map(|l| l["numero"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    let mut expected: Vec<&str> = theirs.iter().map(|i| i.chrono.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(numbers, expected, "every item naming them, and only those");
+
+    let mut notes_seen = 0;
+    let mut files_seen = 0;
+    for item in &theirs {
+        let line = lines
+            .iter()
+            .find(|l| l["numero"] == item.chrono.as_str())
+            .unwrap();
+        // Demo items name one correspondent: each is given whole.
+        assert_eq!(parties[&item.id].len(), 1, "{}", item.chrono);
+        for note in store.notes(commune.id, item.id).await.unwrap() {
+            assert!(
+                line["notes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n["texte"] == note.body.as_str()),
+                "note of {} missing",
+                item.chrono
+            );
+            notes_seen += 1;
+        }
+        let documents = line["documents"].as_array().unwrap();
+        let attachments = store.attachments(commune.id, item.id).await.unwrap();
+        assert_eq!(documents.len(), attachments.len(), "{}", item.chrono);
+        for a in attachments {
+            let doc = documents
+                .iter()
+                .find(|d| d["sha256"] == a.sha256.as_str())
+                .unwrap();
+            let (_, bytes) = entries
+                .iter()
+                .find(|(n, _)| doc["fichier"] == n.as_str())
+                .expect("the file is in the zip");
+            assert_eq!(
+                *bytes,
+                h.app.read_file(commune.id, &a.sha256).await.unwrap()
+            );
+            files_seen += 1;
+        }
+    }
+    assert!(
+        notes_seen >= 1 && files_seen >= 1,
+        "{notes_seen} notes, {files_seen} files"
+    );
+    assert_eq!(export.files, files_seen);
+    assert_eq!(
+        entries.len(),
+        files_seen + 2,
+        "LISEZMOI, donnees.json and the files"
+    );
+
+    // Nothing of anyone else: no other correspondent's address or name, no other item.
+    let me = store.contact(commune.id, person).await.unwrap();
+    let text: String = entries
+        .iter()
+        .map(|(n, b)| format!("{n}\n{}\n", String::from_utf8_lossy(b)))
+        .collect();
+    for other in store.search_contacts(commune.id, "", 10_000).await.unwrap() {
+        if other.id == person {
+            continue;
+        }
+        if let Some(email) = other
+            .email
+            .as_deref()
+            .filter(|e| Some(*e) != me.email.as_deref())
+        {
+            assert!(!text.contains(email), "{email} leaked");
+        }
+        // A person's name (an organisation's may be the subject of a letter: "Comité des
+        // fêtes").
+        let name = other.display_name();
+        if other.kind == ContactKind::Person && name != me.display_name() {
+            assert!(!text.contains(&name), "{name} leaked");
+        }
+        assert!(!text.contains(&other.id.to_string()), "{} leaked", other.id);
+    }
 }
 
 async fn erasure_is_refused_while_archives_keep_the_items_and_pseudonymises_otherwise(db: Db) {
