@@ -90,6 +90,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             no_background,
         } => {
+            // Bound first: with port 0 the system chooses the port, and the links sent to
+            // citizens must carry the one it chose.
+            let listener = parapheur_web::bind(listen)
+                .await
+                .with_context(|| format!("impossible d'écouter sur {listen}"))?;
+            let listen = listener.local_addr()?;
             let mut config = config(&target)?.listening_on(listen);
             if no_background {
                 config.background = false;
@@ -105,9 +111,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             crate::memory::spawn_trimmer();
             println!("Parapheur écoute sur http://{listen}/");
-            parapheur_web::serve(app, listen, config.secure_cookies())
+            parapheur_web::serve(app, listener, config.secure_cookies())
                 .await
-                .with_context(|| format!("impossible d'écouter sur {listen}"))?;
+                .with_context(|| format!("serveur arrêté sur une erreur ({listen})"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Register(args) => register(args, json).await,
@@ -377,10 +383,16 @@ async fn demo(
     }
     parapheur_app::background::spawn(&app, &config);
     crate::memory::spawn_trimmer();
-    println!("Ouvrez http://{listen}/ (Ctrl-C pour arrêter)");
-    parapheur_web::serve(app, listen, config.secure_cookies())
+    let listener = parapheur_web::bind(listen)
         .await
         .with_context(|| format!("impossible d'écouter sur {listen}"))?;
+    println!(
+        "Ouvrez http://{}/ (Ctrl-C pour arrêter)",
+        listener.local_addr()?
+    );
+    parapheur_web::serve(app, listener, config.secure_cookies())
+        .await
+        .with_context(|| format!("serveur arrêté sur une erreur ({listen})"))?;
     Ok(ExitCode::SUCCESS)
 }
 

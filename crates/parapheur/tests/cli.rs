@@ -2698,6 +2698,12 @@ fn archives_from_the_command_line(backend: Backend) {
     reg.assert_sound();
 }
 
+/// A server asked for port 0 says and serves the port the system gave it (`cli/nodes.rs`).
+#[test]
+fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
+    nodes::a_server_on_port_zero_says_and_serves_the_port_it_got();
+}
+
 /// Two `serve` nodes on one PostgreSQL database, one killed mid-work (`cli/nodes.rs`).
 /// PostgreSQL only: a SQLite register is one box, one node.
 #[test]

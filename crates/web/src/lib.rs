@@ -104,6 +104,12 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
     )
 }
 
+/// Listens on `listen`; the listener's `local_addr` is the address reached (the port the
+/// system chose when `listen`'s is 0).
+pub async fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await
+}
+
 /// How long requests under way may take to finish once the server is asked to stop.
 pub const REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long background loops may take to reach a safe point once the server stopped.
@@ -113,8 +119,15 @@ pub const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs
 /// requests under way get [`REQUEST_GRACE`] to finish, then the background loops stop at
 /// their next safe point (at most [`BACKGROUND_GRACE`]) and the node's leases are given
 /// back, so that another node takes its mailboxes over at once.
-pub async fn serve(app: App, listen: SocketAddr, secure_cookies: bool) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+///
+/// `listener` is bound by the caller ([`bind`]), which reads the address it got (the port the
+/// system chose for port 0) before the configuration's public address is settled.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    secure_cookies: bool,
+) -> std::io::Result<()> {
+    let listen = listener.local_addr()?;
     tracing::info!(%listen, node = %app.node().name, "serving");
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {

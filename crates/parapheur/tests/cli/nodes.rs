@@ -407,3 +407,37 @@ pub(super) fn two_nodes_on_one_database_do_each_piece_of_work_once() {
     );
     drop(dovecot);
 }
+
+/// `serve --listen 127.0.0.1:0` (issue 17): the system chooses the port, and the server says
+/// and serves the one it got, so the links it sends to citizens lead to it (they once carried
+/// the configured address, port 0 or 8080, and led nowhere).
+pub fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
+    let Some(register) = Register::new(Backend::Sqlite) else {
+        return;
+    };
+    register.init();
+    let mut node = register
+        .command(&["serve"])
+        .args(["--listen", "127.0.0.1:0", "--no-background"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(node.stdout.take().unwrap()),
+        &mut first_line,
+    )
+    .unwrap();
+    let port: u16 = first_line
+        .trim()
+        .strip_prefix("Parapheur écoute sur http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"));
+    assert_ne!(port, 0);
+    let (status, body) = get(port, "/sante");
+    let _ = node.kill();
+    let _ = node.wait();
+    assert_eq!(status, 200, "{body}");
+}
