@@ -3,12 +3,19 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Logs on stderr. A server (`serve`, `demo`) also logs the use cases' info lines and
 /// spans (commune, actor), so that each warning says which request and which use case it
 /// came from; the other commands stay quiet but for warnings.
 /// `--log-format json` writes one JSON object per line (time, level, target, fields, the
 /// request's span), for a log collector.
-pub fn init_tracing(verbose: bool, server: bool, format: crate::cli::LogFormat) {
+pub fn init_tracing(verbose: bool, server: bool, format: LogFormat) {
     let default = if verbose {
         "info,parapheur=debug"
     } else if server {
@@ -29,8 +36,8 @@ pub fn init_tracing(verbose: bool, server: bool, format: crate::cli::LogFormat) 
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        crate::cli::LogFormat::Text => builder.init(),
-        crate::cli::LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
     }
 }
 

@@ -47,20 +47,31 @@ impl From<minijinja::Error> for WebError {
     }
 }
 
-/// An error page's words, kept on the response so that [`with_navigation`] can render it
-/// again with the header and menu of the person logged in.
+/// An error page's words, kept on the response so that `session::with_navigation` can render
+/// it again with the header and menu of the person logged in.
 #[derive(Debug, Clone)]
 pub struct ErrorPage {
-    title: String,
-    message: String,
+    pub(crate) title: String,
+    pub(crate) message: String,
 }
 
-fn render_page(title: &str, message: &str, me: Option<&crate::session::Me>) -> String {
+/// The person an error page is shown to, when they are logged in: their header (the
+/// session's view of them) and the token of its forms.
+pub(crate) struct Navigation {
+    pub(crate) me: minijinja::Value,
+    pub(crate) csrf: String,
+}
+
+pub(crate) fn render_page(title: &str, message: &str, nav: Option<Navigation>) -> String {
+    let (me, csrf) = match nav {
+        Some(nav) => (Some(nav.me), Some(nav.csrf)),
+        None => (None, None),
+    };
     crate::templates::render(
         "message.html",
         ctx! {
             title, message, style_url => crate::assets::style_url(),
-            me => me.map(|m| m.view()), csrf => me.map(|m| m.csrf().to_owned()),
+            me, csrf,
             back_url => "/a-traiter", back_label => "Retour à la liste",
         },
     )
@@ -78,32 +89,6 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         message: message.to_owned(),
     });
     response
-}
-
-/// Gives error pages the header and navigation of the logged-in person, so that a refused
-/// action never strands anyone on a bare page. Costs a session lookup on errors only.
-pub async fn with_navigation(
-    axum::extract::State(state): axum::extract::State<crate::WebState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let token =
-        crate::session::cookie(request.headers(), crate::session::COOKIE).map(str::to_owned);
-    let response = next.run(request).await;
-    let (Some(token), Some(error)) = (token, response.extensions().get::<ErrorPage>().cloned())
-    else {
-        return response;
-    };
-    let Ok(Some(who)) = state.app.authenticate(&token, chrono::Utc::now()).await else {
-        return response;
-    };
-    let me = crate::session::Me(who);
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    Response::from_parts(
-        parts,
-        axum::body::Body::from(render_page(&error.title, &error.message, Some(&me))),
-    )
 }
 
 impl IntoResponse for WebError {

@@ -78,7 +78,7 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            error::with_navigation,
+            session::with_navigation,
         ))
         .layer(axum::middleware::from_fn(session::same_origin_posts))
         .layer(axum::middleware::from_fn_with_state(

@@ -226,3 +226,33 @@ pub async fn same_origin_posts(
     }
     next.run(request).await
 }
+
+/// Gives error pages the header and navigation of the logged-in person, so that a refused
+/// action never strands anyone on a bare page. Costs a session lookup on errors only.
+pub async fn with_navigation(
+    axum::extract::State(state): axum::extract::State<crate::WebState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::error::{ErrorPage, Navigation, render_page};
+    let token = cookie(request.headers(), COOKIE).map(str::to_owned);
+    let response = next.run(request).await;
+    let (Some(token), Some(error)) = (token, response.extensions().get::<ErrorPage>().cloned())
+    else {
+        return response;
+    };
+    let Ok(Some(who)) = state.app.authenticate(&token, chrono::Utc::now()).await else {
+        return response;
+    };
+    let me = Me(who);
+    let nav = Navigation {
+        me: minijinja::Value::from(minijinja::value::Serde(me.view())),
+        csrf: me.csrf().to_owned(),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(
+        parts,
+        axum::body::Body::from(render_page(&error.title, &error.message, Some(nav))),
+    )
+}
