@@ -2704,6 +2704,12 @@ fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
     nodes::a_server_on_port_zero_says_and_serves_the_port_it_got();
 }
 
+/// API tokens made, listed and revoked from the command line, used on a server (`cli/nodes.rs`).
+#[test]
+fn api_tokens_from_the_command_line_open_and_close_the_api() {
+    nodes::api_tokens_from_the_command_line_open_and_close_the_api();
+}
+
 /// Two `serve` nodes on one PostgreSQL database, one killed mid-work (`cli/nodes.rs`).
 /// PostgreSQL only: a SQLite register is one box, one node.
 #[test]

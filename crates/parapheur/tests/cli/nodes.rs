@@ -408,14 +408,9 @@ pub(super) fn two_nodes_on_one_database_do_each_piece_of_work_once() {
     drop(dovecot);
 }
 
-/// `serve --listen 127.0.0.1:0` (issue 17): the system chooses the port, and the server says
-/// and serves the one it got, so the links it sends to citizens lead to it (they once carried
-/// the configured address, port 0 or 8080, and led nowhere).
-pub fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
-    let Some(register) = Register::new(Backend::Sqlite) else {
-        return;
-    };
-    register.init();
+/// `serve --listen 127.0.0.1:0 --no-background` on `register`: the node and the port the
+/// system chose, read from the line the server prints.
+fn serve_on_any_port(register: &Register) -> (Child, u16) {
     let mut node = register
         .command(&["serve"])
         .args(["--listen", "127.0.0.1:0", "--no-background"])
@@ -435,9 +430,86 @@ pub fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
         .and_then(|rest| rest.strip_suffix('/'))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no address in {first_line:?}"));
+    (node, port)
+}
+
+/// `serve --listen 127.0.0.1:0` (issue 17): the system chooses the port, and the server says
+/// and serves the one it got, so the links it sends to citizens lead to it (they once carried
+/// the configured address, port 0 or 8080, and led nowhere).
+pub fn a_server_on_port_zero_says_and_serves_the_port_it_got() {
+    let Some(register) = Register::new(Backend::Sqlite) else {
+        return;
+    };
+    register.init();
+    let (mut node, port) = serve_on_any_port(&register);
     assert_ne!(port, 0);
     let (status, body) = get(port, "/sante");
     let _ = node.kill();
     let _ = node.wait();
     assert_eq!(status, 200, "{body}");
+}
+
+/// `parapheur tokens create|list|revoke` (issue 18): the token printed once opens the API of
+/// a running server with its scopes, the list never shows it, and revoked it opens nothing.
+pub fn api_tokens_from_the_command_line_open_and_close_the_api() {
+    let Some(register) = Register::new(Backend::Sqlite) else {
+        return;
+    };
+    register.init();
+    let created = register.run(
+        &["tokens", "create"],
+        &[
+            "--commune",
+            INSEE,
+            "--label",
+            "Logiciel de l'état civil",
+            "--owner",
+            super::ADMIN,
+            "--scope",
+            "items:read",
+            "--json",
+        ],
+    );
+    assert_success(&created, "tokens create");
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["scopes"], serde_json::json!(["items:read"]));
+    let refused = register.run(
+        &["tokens", "create"],
+        &[
+            "--commune",
+            INSEE,
+            "--label",
+            "x",
+            "--owner",
+            super::ADMIN,
+            "--scope",
+            "tout",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("permission inconnue « tout »"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let listed = register.run(&["tokens", "list"], &["--commune", INSEE, "--json"]);
+    assert_success(&listed, "tokens list");
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(text.contains(&id) && !text.contains(&secret), "{text}");
+
+    let (mut node, port) = serve_on_any_port(&register);
+    let bearer = format!("Authorization: Bearer {secret}\r\n");
+    let (read, body) = get_with(port, "/api/v1/items", &bearer);
+    let (anonymous, _) = get(port, "/api/v1/items");
+    let revoked = register.run(&["tokens", "revoke"], &["--commune", INSEE, &id, "--json"]);
+    let (after, _) = get_with(port, "/api/v1/items", &bearer);
+    let _ = node.kill();
+    let _ = node.wait();
+    assert_eq!(read, 200, "{body}");
+    assert_eq!(anonymous, 401);
+    assert_success(&revoked, "tokens revoke");
+    assert_eq!(after, 401, "a revoked token opens nothing");
 }
