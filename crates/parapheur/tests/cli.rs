@@ -2710,7 +2710,8 @@ fn api_tokens_from_the_command_line_open_and_close_the_api() {
     nodes::api_tokens_from_the_command_line_open_and_close_the_api();
 }
 
-/// Two `serve` nodes on one PostgreSQL database, one killed mid-work (`cli/nodes.rs`).
+/// Two `serve` nodes on one PostgreSQL database and one S3 bucket, one killed mid-work
+/// (`cli/nodes.rs`).
 /// PostgreSQL only: a SQLite register is one box, one node.
 #[test]
 fn two_nodes_on_one_database_do_each_piece_of_work_once() {

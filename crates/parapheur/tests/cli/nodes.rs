@@ -1,6 +1,6 @@
 //! Two `serve` nodes on one PostgreSQL database (issue 15): both run the background work on
-//! one mailbox (a real Dovecot), one SMTP server (a real sink) and one folder of files
-//! shared by both (the files are local here: S3 comes with another change). Node A is
+//! one mailbox (a real Dovecot), one SMTP server (a real sink) and one bucket of files on a
+//! real S3 server (s3s-fs), as the hosted platform runs them. Node A is
 //! killed with SIGKILL while the work is under way, more mail arrives, and then every
 //! message must be registered once, every email sent once, every job done once, the chrono
 //! numbers without gap, nothing lost; node B then stops on SIGTERM and gives its leases back.
@@ -83,7 +83,7 @@ fn start_node(register: &Register, name: &str, port: u16) -> Child {
             "json",
         ])
         .env("PARAPHEUR_NODE_NAME", name)
-        // Each node its own search index; the files folder is shared (the data folder).
+        // Each node its own search index; the files are on the shared bucket.
         .env(
             "PARAPHEUR_INDEX_DIR",
             register.dir.path().join(format!("index-{name}")),
@@ -156,14 +156,21 @@ pub(super) fn two_nodes_on_one_database_do_each_piece_of_work_once() {
     let Some(dovecot) = parapheur_mailbox::testing::start(&dovecot_script()).unwrap() else {
         return;
     };
+    let Some(s3) = parapheur_testkit::S3Server::start() else {
+        return;
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sink = runtime.block_on(parapheur_smtp::testing::start());
+    // The files on a bucket from the start: `init` already stores there.
+    super::files_on_s3(&register, &s3, "noeuds", 0o600);
+    let files_setting = std::fs::read_to_string(register.data.join("parapheur.toml")).unwrap();
     register.init();
     let url = register.pg_url().unwrap().to_owned();
     std::fs::write(
         register.data.join("parapheur.toml"),
         format!(
-            "poll_seconds = 1\n\
+            "{files_setting}\
+             poll_seconds = 1\n\
              outbound_internal_addresses = true\n\
              outbound_plain_text = true\n\
              [smtp]\n\
@@ -370,6 +377,24 @@ pub(super) fn two_nodes_on_one_database_do_each_piece_of_work_once() {
     // No gap in the numbering, journal intact.
     assert_success(&register.run(&["fsck"], &["--no-collect"]), "fsck");
     assert_success(&register.run(&["journal", "verify"], &[]), "journal verify");
+    // The files are on the bucket, none in the data folder.
+    fn count_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+    }
+    let on_bucket = count_files(&s3.object_file("noeuds"));
+    assert!(
+        on_bucket >= total,
+        "{on_bucket} objects for {total} messages"
+    );
+    assert_eq!(count_files(&register.data.join("files")), 0);
 
     // Node B reports itself healthy, and keeps its metrics private without a token.
     let (status, body) = get(port_b, "/sante");
