@@ -8,6 +8,7 @@ pub mod dropfolder;
 pub mod extraction;
 pub mod mailboxes;
 mod messages;
+mod quarantine;
 pub mod views;
 
 pub use messages::reconcile_target;
