@@ -192,5 +192,5 @@ pub async fn create(
             },
         )
         .await?;
-    Ok(super::items::created(answered, "contacts"))
+    Ok(super::registration::created(answered, "contacts"))
 }

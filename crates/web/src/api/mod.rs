@@ -16,6 +16,7 @@
 mod contacts;
 mod error;
 mod items;
+mod registration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
@@ -93,7 +94,7 @@ const fn method_name(method: &str) -> &'static str {
 api_table! {
     get "/openapi.json" none "getOpenApi" => openapi, limit SMALL_BODY_BYTES;
     get "/items" ItemsRead "listItems" => items::list, limit SMALL_BODY_BYTES;
-    post "/items" ItemsWrite "registerItem" => items::register, limit REGISTER_BODY_BYTES;
+    post "/items" ItemsWrite "registerItem" => registration::register, limit REGISTER_BODY_BYTES;
     get "/items/search" ItemsRead "searchItems" => items::search, limit SMALL_BODY_BYTES;
     get "/items/{id}" ItemsRead "getItem" => items::show, limit SMALL_BODY_BYTES;
     get "/items/{id}/files/{file}" ItemsRead "getItemFile" => items::file, limit SMALL_BODY_BYTES;
