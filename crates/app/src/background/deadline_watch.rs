@@ -101,6 +101,16 @@ impl App {
                     .await?;
                 report.decisions += done?;
             }
+            // Webhooks' "due soon", once per item and due date (see queue_due_soon_events).
+            if self
+                .claim_daily("webhooks_due_soon", commune.id, today, now, DAILY_CLAIM)
+                .await?
+            {
+                let done = self.queue_due_soon_events(&commune, now).await;
+                self.finish_daily("webhooks_due_soon", commune.id, today, done.is_ok(), now)
+                    .await?;
+                done?;
+            }
             if digest_time(&commune, now)
                 && self
                     .claim_daily("digests", commune.id, today, now, DAILY_CLAIM)
@@ -189,6 +199,9 @@ impl App {
             .await?;
             tx.commit().await?;
             recorded += 1;
+        }
+        if recorded > 0 {
+            self.webhooks_queued();
         }
         Ok(recorded)
     }
