@@ -19,7 +19,7 @@ use parapheur_app::{AppError, Change};
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     id: String,
     timestamp: String,
@@ -29,20 +29,20 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
 
 /// A receiver on 127.0.0.1: it answers the statuses it was given, in order, then 200.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
-    async fn start(answers: &[u16]) -> (String, Receiver) {
+    pub(crate) async fn start(answers: &[u16]) -> (String, Receiver) {
         let receiver = Receiver::default();
         receiver.answers.lock().unwrap().extend(answers);
         let router = axum::Router::new()
@@ -54,7 +54,7 @@ impl Receiver {
         (format!("http://{address}"), receiver)
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(crate) fn got(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 }
@@ -107,7 +107,7 @@ fn hook(url: String, events: &[EventType]) -> NewWebhook {
 }
 
 /// Checks a request as a receiver would, at the instant it was sent.
-fn verified(secret: &str, got: &Received) -> Result<(), SignatureRefusal> {
+pub(crate) fn verified(secret: &str, got: &Received) -> Result<(), SignatureRefusal> {
     let sent_at: i64 = got.timestamp.parse().unwrap();
     webhook::verify(
         secret,
