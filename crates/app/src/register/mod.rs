@@ -303,7 +303,8 @@ impl App {
         Ok(registered)
     }
 
-    /// After the commit of a registration: wakes the extraction worker for its files.
+    /// After the commit of a registration: wakes the webhook sender, and the extraction
+    /// worker for its files.
     pub(crate) fn registered(&self, registered: &Registered) {
         self.webhooks_queued();
         if registered
