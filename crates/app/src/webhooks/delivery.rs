@@ -11,6 +11,7 @@
 
 use crate::boxed_future;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -232,9 +233,8 @@ impl App {
         let token = claim.token;
         let mut signers: HashMap<Uuid, Result<Signer, String>> = HashMap::new();
         for delivery in claim.items {
-            if !signers.contains_key(&delivery.subscription_id) {
-                let signer = self.signer(&delivery).await;
-                signers.insert(delivery.subscription_id, signer);
+            if let Entry::Vacant(vacant) = signers.entry(delivery.subscription_id) {
+                vacant.insert(self.signer(&delivery).await);
             }
             let outcome = match signers.get(&delivery.subscription_id) {
                 Some(Ok(signer)) if signer.subscription.active => {
