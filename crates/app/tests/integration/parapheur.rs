@@ -897,13 +897,23 @@ async fn signed_and_sent_letters_are_told_to_webhooks(db: Db) {
             SendBy::Post {
                 registered_number: None,
             },
-            now,
+            now + Duration::minutes(2),
         )
         .await
         .unwrap();
-    let report = m.app.deliver_webhooks(now).await.unwrap();
-    assert_eq!(report.delivered, 2);
+    // The helper signs a little after `now`: everything is due an hour later.
+    let report = m
+        .app
+        .deliver_webhooks(now + Duration::hours(1))
+        .await
+        .unwrap();
     let got = receiver.got();
+    let queued = m
+        .app
+        .webhook_deliveries(&m.commune, &SYSTEM, None)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2, "{report:?} {queued:?} {got:?}");
     let types: Vec<_> = got
         .iter()
         .map(|g| g.json()["type"].as_str().unwrap().to_owned())
