@@ -134,6 +134,7 @@ both!(
     internal_addresses_are_refused_unless_allowed,
     assignments_and_due_dates_are_told_once,
     bad_subscriptions_are_refused_and_write_nothing,
+    the_deadline_watch_tells_due_dates_and_implicit_decisions,
 );
 
 async fn a_receiver_gets_each_event_once_signed_and_the_retries_after_a_failure(db: Db) {
@@ -554,4 +555,84 @@ async fn bad_subscriptions_are_refused_and_write_nothing(db: Db) {
         head
     );
     assert!(h.app.webhooks(&commune, &SYSTEM).await.unwrap().is_empty());
+}
+
+/// Through the deadline watch itself: an item due within seven days is told once (the watch
+/// runs several times a day), and the implicit decision born of silence is told the day
+/// it is recorded.
+async fn the_deadline_watch_tells_due_dates_and_implicit_decisions(db: Db) {
+    use parapheur_app::domain::{Delay, DocumentType, SilenceRule};
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let mut doctype: DocumentType = parapheur_app::domain::doctype::default_set()
+        .into_iter()
+        .next()
+        .unwrap();
+    doctype.code = "sva".into();
+    doctype.label = "Demande sva".into();
+    doctype.delay = Delay::Months(2);
+    doctype.silence = SilenceRule::Acceptance;
+    h.app
+        .add_doctype(&commune, &doctype, &SYSTEM, at(2026, 1, 2))
+        .await
+        .unwrap();
+    let (base, receiver) = Receiver::start(&[]).await;
+    let created = h
+        .app
+        .create_webhook(
+            &commune,
+            &SYSTEM,
+            hook(
+                format!("{base}/a"),
+                &[EventType::ItemDueSoon, EventType::ImplicitDecision],
+            ),
+            at(2026, 1, 2),
+        )
+        .await
+        .unwrap();
+    let mut new = NewItem::incoming(
+        Channel::Paper,
+        "Terrasse",
+        NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(),
+    );
+    new.doctype_code = Some("sva".into());
+    let item = h
+        .app
+        .register(&commune, &SYSTEM, new, vec![], at(2026, 2, 1))
+        .await
+        .unwrap()
+        .item;
+    assert_eq!(item.due_date, NaiveDate::from_ymd_opt(2026, 4, 1));
+    // 20 March: due in twelve days, nothing yet. 27 March: within seven, told once.
+    h.app.run_deadline_watch(at(2026, 3, 20)).await.unwrap();
+    assert!(
+        h.app
+            .webhook_deliveries(&commune, &SYSTEM, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for day in [27, 28, 30] {
+        h.app.run_deadline_watch(at(2026, 3, day)).await.unwrap();
+    }
+    // 2 April: the acceptance born at the end of 1 April.
+    h.app.run_deadline_watch(at(2026, 4, 2)).await.unwrap();
+    let report = h.app.deliver_webhooks(at(2026, 4, 2)).await.unwrap();
+    assert_eq!(report.delivered, 2);
+    let got = receiver.got();
+    let types: Vec<_> = got
+        .iter()
+        .map(|g| g.json()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["item.due_soon", "item.implicit_decision"]);
+    assert_eq!(got[0].json()["data"]["days_left"], 5);
+    let decision = got[1].json();
+    assert_eq!(decision["data"]["decision"], "accepted");
+    assert_eq!(decision["data"]["born_on"], "2026-04-01");
+    assert_eq!(decision["data"]["item"]["chrono"], item.chrono.as_str());
+    for g in &got {
+        assert_eq!(verified(&created.secret, g), Ok(()));
+    }
 }
