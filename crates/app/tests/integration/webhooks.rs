@@ -135,6 +135,7 @@ both!(
     assignments_and_due_dates_are_told_once,
     bad_subscriptions_are_refused_and_write_nothing,
     the_deadline_watch_tells_due_dates_and_implicit_decisions,
+    the_server_delivers_as_soon_as_an_item_is_registered,
 );
 
 async fn a_receiver_gets_each_event_once_signed_and_the_retries_after_a_failure(db: Db) {
@@ -635,4 +636,37 @@ async fn the_deadline_watch_tells_due_dates_and_implicit_decisions(db: Db) {
     for g in &got {
         assert_eq!(verified(&created.secret, g), Ok(()));
     }
+}
+
+/// The server's background sender, woken by the registration's commit: the receiver gets
+/// the event within seconds, once, without anyone calling the sender.
+async fn the_server_delivers_as_soon_as_an_item_is_registered(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let (base, receiver) = Receiver::start(&[]).await;
+    let created = h
+        .app
+        .create_webhook(
+            &commune,
+            &SYSTEM,
+            hook(format!("{base}/a"), &[EventType::ItemRegistered]),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    parapheur_app::background::spawn(&h.app, &h.config);
+    let chrono = register(&h, &commune, "Demande urgente", Utc::now()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while receiver.got().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Time for a second copy to arrive, if one were sent.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    parapheur_app::background::stop(&h.app, std::time::Duration::from_secs(60)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].json()["data"]["item"]["chrono"], chrono.as_str());
+    assert_eq!(verified(&created.secret, &got[0]), Ok(()));
 }
