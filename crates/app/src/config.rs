@@ -87,12 +87,12 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// Off-site copies (`[backup]`, `PARAPHEUR_BACKUP_REPOSITORY`); none when unset.
     pub backup: Option<BackupSetting>,
-    /// Lets a commune's mailbox settings reach loopback, private and link-local addresses
-    /// (`outbound_internal_addresses`, `PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES`): off by
-    /// default, so a commune administrator cannot probe the server's own network.
+    /// Lets a commune's mailbox settings and webhooks reach loopback, private and link-local
+    /// addresses (`outbound_internal_addresses`, `PARAPHEUR_OUTBOUND_INTERNAL_ADDRESSES`):
+    /// off by default, so a commune administrator cannot probe the server's own network.
     pub outbound_internal_addresses: bool,
-    /// Lets a commune's mailbox settings connect without TLS (`outbound_plain_text`,
-    /// `PARAPHEUR_OUTBOUND_PLAIN_TEXT`): off by default.
+    /// Lets a commune's mailbox settings connect without TLS, and its webhooks use http://
+    /// (`outbound_plain_text`, `PARAPHEUR_OUTBOUND_PLAIN_TEXT`): off by default.
     pub outbound_plain_text: bool,
     /// Administrators log in with their second factor, and reach the administration pages
     /// only once they have enrolled one (`admin_second_factor`,

@@ -35,6 +35,7 @@ pub mod portability;
 pub mod privacy;
 pub mod register;
 pub mod search;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -104,6 +105,8 @@ pub struct App {
     smtp: Option<Arc<SmtpSetting>>,
     /// Wakes the email sender when a message is queued.
     outbox_work: Arc<tokio::sync::Notify>,
+    /// Wakes the webhook sender when a delivery is queued.
+    webhook_work: Arc<tokio::sync::Notify>,
     /// Said once: no SMTP server is configured, so emails wait (not once per attempt).
     smtp_missing_said: Arc<std::sync::atomic::AtomicBool>,
     /// The time-stamping authority signatures are stamped by, if configured.
@@ -164,6 +167,7 @@ impl App {
             public_url: Arc::from(config.public_url.as_str()),
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
+            webhook_work: Arc::default(),
             smtp_missing_said: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             tsa_anchors: tsa_anchors.into(),

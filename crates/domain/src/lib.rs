@@ -37,6 +37,7 @@ pub mod status;
 pub mod upload;
 pub mod user;
 pub mod watch;
+pub mod webhook;
 
 pub use calendar::HolidayZone;
 pub use chrono_number::{ChronoFormat, ChronoNumber};

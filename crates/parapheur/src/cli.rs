@@ -104,6 +104,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::tokens::TokensCommand,
     },
+    /// Webhooks : abonnements d'autres logiciels aux événements du registre, envois
+    Webhooks {
+        #[command(subcommand)]
+        command: crate::webhooks::WebhooksCommand,
+    },
     /// Droits des personnes sur leurs données (RGPD) : copie, effacement, limitation
     Contacts {
         #[command(subcommand)]

@@ -124,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Contacts { command } => crate::contacts::run(command, json).await,
         Command::Tokens { command } => crate::tokens::run(command, json).await,
+        Command::Webhooks { command } => crate::webhooks::run(command, json).await,
         Command::Commune {
             command:
                 CommuneCommand::Set {

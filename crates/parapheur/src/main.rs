@@ -13,6 +13,7 @@ mod portability;
 mod signing;
 mod target;
 mod tokens;
+mod webhooks;
 
 use std::process::ExitCode;
 

@@ -27,6 +27,8 @@ mod law;
 mod nodes;
 #[path = "cli/portability.rs"]
 mod portability;
+#[path = "cli/webhooks.rs"]
+mod webhooks;
 use law::{deadline_changes_refuse_what_the_law_refuses, reference_rows_through_the_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_parapheur");

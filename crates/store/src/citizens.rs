@@ -7,10 +7,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::Backend;
 use crate::error::StoreError;
 use crate::items::{ITEM_COLUMNS, OPEN_CLAUSE, item_from_row};
-use crate::nodes::Claim;
+use crate::nodes::{Claim, LeasedQueue};
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{date_text, instant_text, parse_instant, parse_opt_uuid, parse_uuid};
 
@@ -320,10 +319,8 @@ impl Store {
             .transpose()
     }
 
-    /// Takes up to `limit` messages whose attempt is due, leasing each for `lease` (moving
-    /// its next attempt) under a new token, in one statement: one sender only takes a
-    /// message (PostgreSQL skips rows another node is claiming), and a sender that dies
-    /// leaves it to be taken again. Recording the outcome checks the token.
+    /// Takes up to `limit` messages whose attempt is due, leasing each for `lease` under a
+    /// new token (see [`Store::claim_due_rows`]).
     pub async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -331,33 +328,10 @@ impl Store {
         limit: i64,
         holder: Uuid,
     ) -> Result<Claim<OutboxMessage>, StoreError> {
-        let sql = match self.backend() {
-            Backend::Postgres => {
-                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2,
-                    lease_token = $3, leased_by = $5
-                 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending'
-                                AND next_attempt_at <= $2
-                              ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-                 RETURNING *"
-            }
-            Backend::Sqlite => {
-                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2,
-                    lease_token = $3, leased_by = $5
-                 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending'
-                                AND next_attempt_at <= $2
-                              ORDER BY next_attempt_at, id LIMIT $4)
-                 RETURNING *"
-            }
-        };
-        let token = Uuid::new_v4();
-        let mut items = sqlx::query(sql)
-            .bind(instant_text(&(now + lease)))
-            .bind(instant_text(&now))
-            .bind(token.to_string())
-            .bind(limit)
-            .bind(holder.to_string())
-            .fetch_all(self.writer())
-            .await?
+        let (token, rows) = self
+            .claim_due_rows(LeasedQueue::Outbox, now, lease, limit, holder)
+            .await?;
+        let mut items = rows
             .iter()
             .map(outbox_from_row)
             .collect::<Result<Vec<_>, _>>()?;

@@ -34,6 +34,7 @@ pub mod portability;
 pub mod services;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 pub use error::StoreError;
 pub use journal::{JournalHead, verify_journal};

@@ -113,6 +113,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "ecosystem",
         sql: Sql::Shared(include_str!("../migrations/0016_ecosystem.sql")),
     },
+    Migration {
+        version: 17,
+        name: "webhooks",
+        sql: Sql::Shared(include_str!("../migrations/0017_webhooks.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -55,7 +55,62 @@ fn node_from_row(row: &AnyRow) -> Result<NodeRow, StoreError> {
     })
 }
 
+/// The queues claimed under a lease token (their rows have `state`, `next_attempt_at`,
+/// `attempts`, `updated_at`, `lease_token` and `leased_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeasedQueue {
+    Outbox,
+    WebhookDeliveries,
+}
+
+impl LeasedQueue {
+    fn table(self) -> &'static str {
+        match self {
+            LeasedQueue::Outbox => "outbox",
+            LeasedQueue::WebhookDeliveries => "webhook_deliveries",
+        }
+    }
+}
+
 impl Store {
+    /// Takes up to `limit` rows of `queue` whose attempt is due, leasing each for `lease`
+    /// (moving its next attempt, counting the attempt) under a new token, in one statement:
+    /// one sender only takes a row (PostgreSQL skips rows another node is claiming), and a
+    /// sender that dies leaves it to be taken again once the lease has run out. Recording
+    /// the outcome checks the token.
+    pub(crate) async fn claim_due_rows(
+        &self,
+        queue: LeasedQueue,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+        holder: Uuid,
+    ) -> Result<(Uuid, Vec<AnyRow>), StoreError> {
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let table = queue.table();
+        let sql = format!(
+            "UPDATE {table} SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2,
+                lease_token = $3, leased_by = $5
+             WHERE id IN (SELECT id FROM {table} WHERE state = 'pending'
+                            AND next_attempt_at <= $2
+                          ORDER BY next_attempt_at, id LIMIT $4{lock})
+             RETURNING *"
+        );
+        let token = Uuid::new_v4();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(instant_text(&(now + lease)))
+            .bind(instant_text(&now))
+            .bind(token.to_string())
+            .bind(limit)
+            .bind(holder.to_string())
+            .fetch_all(self.writer())
+            .await?;
+        Ok((token, rows))
+    }
+
     /// Writes this node's heartbeat (its row is created on the first).
     pub async fn node_heartbeat(&self, node: &NodeRow) -> Result<(), StoreError> {
         sqlx::query(

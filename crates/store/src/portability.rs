@@ -110,6 +110,10 @@ pub const COMMUNE_TABLES: &[(&str, Scope)] = &[
             parent: "api_tokens",
         },
     ),
+    // Its webhooks (the secrets are sealed with the commune's key, which moves with it) and
+    // their deliveries: a delivery still pending is sent from the destination.
+    ("webhook_subscriptions", Scope::Column("commune_id")),
+    ("webhook_deliveries", Scope::Column("commune_id")),
 ];
 
 /// The tables a commune's export leaves out on purpose, and why.

@@ -180,6 +180,11 @@ route_table! {
     get "/administration/jetons" Admin => pages::admin::tokens;
     post "/administration/jetons" Admin => pages::admin::create_token, limit SMALL_FORM_BYTES;
     post "/administration/jetons/{id}/revoquer" Admin => pages::admin::revoke_token;
+    get "/administration/webhooks" Admin => pages::admin::webhooks;
+    post "/administration/webhooks" Admin => pages::admin::create_webhook, limit SMALL_FORM_BYTES;
+    post "/administration/webhooks/{id}/etat" Admin => pages::admin::toggle_webhook;
+    post "/administration/webhooks/{id}/supprimer" Admin => pages::admin::delete_webhook;
+    post "/administration/webhooks/envois/{id}/renvoyer" Admin => pages::admin::redeliver_webhook;
     get "/administration/types" Admin => pages::admin::doctypes;
     get "/administration/registre-des-traitements" Admin => pages::admin::processing_record;
     post "/administration/types" Admin => pages::admin::add_doctype;

@@ -89,6 +89,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_tokens.html"),
     ),
     (
+        "admin_webhooks.html",
+        include_str!("../templates/admin_webhooks.html"),
+    ),
+    (
         "admin_service.html",
         include_str!("../templates/admin_service.html"),
     ),

@@ -1,13 +1,13 @@
-//! The deadline watch: implicit decisions recorded when they are born, and a daily digest
-//! to each agent and élu of what is late, due within 7 days, or about to be accepted by
-//! silence. Run by the server's background loop; each step is idempotent (a decision is
+//! The deadline watch: implicit decisions recorded when they are born, the webhooks'
+//! `item.due_soon` events, and a daily digest to each agent and élu of what is late, due
+//! within 7 days, or about to be accepted by silence. Run by the server's background loop; each step is idempotent (a decision is
 //! recorded once, a digest is sent once per person and day), so running it twice is harmless.
 //! With several nodes, each commune's decisions and digests are claimed once per local day
 //! (`daily_runs`): one node does them, and a node that dies mid-way leaves them to the next
 //! round of any node once its claim has run out.
 
 use crate::boxed_future;
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Timelike, Utc};
 use parapheur_domain::clock::{local_date, utc_offset_minutes};
 use parapheur_domain::item::Item;
 use parapheur_domain::watch::{self, Alert, WatchFacts};
@@ -17,7 +17,9 @@ use parapheur_store::users::User;
 use uuid::Uuid;
 
 use crate::register::lifecycle::Change;
+use crate::webhooks::{Event, item_data, queue_event};
 use crate::{Actor, App, AppError};
+use parapheur_domain::webhook::EventType;
 
 /// Digests leave from this local hour on (the start of the mairie's day).
 pub const DIGEST_HOUR: u32 = 7;
@@ -100,6 +102,16 @@ impl App {
                 self.finish_daily("decisions", commune.id, today, done.is_ok(), now)
                     .await?;
                 report.decisions += done?;
+            }
+            // Webhooks' "due soon", once per item and due date (see queue_due_soon_events).
+            if self
+                .claim_daily("webhooks_due_soon", commune.id, today, now, DAILY_CLAIM)
+                .await?
+            {
+                let done = self.queue_due_soon_events(&commune, now).await;
+                self.finish_daily("webhooks_due_soon", commune.id, today, done.is_ok(), now)
+                    .await?;
+                done?;
             }
             if digest_time(&commune, now)
                 && self
@@ -190,7 +202,58 @@ impl App {
             tx.commit().await?;
             recorded += 1;
         }
+        if recorded > 0 {
+            self.webhooks_queued();
+        }
         Ok(recorded)
+    }
+
+    /// Queues `item.due_soon` for each open item of the commune whose due date is within
+    /// seven days, once per item and due date (a due date moved later is told again). Run
+    /// once a day by the deadline watch; returns how many deliveries were queued.
+    #[boxed_future]
+    pub async fn queue_due_soon_events(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        if !self
+            .store()
+            .webhook_listened(commune.id, EventType::ItemDueSoon.code())
+            .await?
+        {
+            return Ok(0);
+        }
+        let now = now.trunc_subsecs(6);
+        let mut queued = 0;
+        for watched in self.watched_items(commune, now).await? {
+            for alert in &watched.alerts {
+                let Alert::DueSoon {
+                    due,
+                    days_left,
+                    working_days_left,
+                } = alert
+                else {
+                    continue;
+                };
+                let event = Event {
+                    event_type: EventType::ItemDueSoon,
+                    key: format!("{}:{due}", watched.item.id),
+                    data: serde_json::json!({
+                        "item": item_data(&watched.item),
+                        "days_left": days_left,
+                        "working_days_left": working_days_left,
+                    }),
+                };
+                let mut tx = self.store().begin(now).await?;
+                queued += queue_event(&mut tx, commune, event, now).await?;
+                tx.commit().await?;
+            }
+        }
+        if queued > 0 {
+            self.webhooks_queued();
+        }
+        Ok(queued)
     }
 
     /// Today's digest to each agent and élu with something to watch, once a day from

@@ -1,9 +1,9 @@
 //! The server's background work: the job queue (text extraction, OCR), the search index
-//! following the journal, mailbox polling, drop folders, the email outbox and the deadline
-//! watch. Each loop logs its errors and carries on; none can stop the web server. Each runs
-//! supervised: a loop that panics is logged, restarted after a pause (growing to a minute),
-//! and its restarts, last panic, last error and last good round are kept for the health
-//! report (`App::loop_health`).
+//! following the journal, mailbox polling, drop folders, the email outbox, the webhook
+//! sender and the deadline watch. Each loop logs its errors and carries on; none can stop
+//! the web server. Each runs supervised: a loop that panics is logged, restarted after a
+//! pause (growing to a minute), and its restarts, last panic, last error and last good
+//! round are kept for the health report (`App::loop_health`).
 //!
 //! Several nodes may run these loops on one database: jobs and emails are claimed under a
 //! lease token, a mailbox or drop folder is polled by the node holding its lease, a round of
@@ -32,6 +32,8 @@ const INDEX_EVERY: Duration = Duration::from_secs(2);
 const DROP_EVERY: Duration = Duration::from_secs(5);
 /// How often the outbox looks for retries coming due when nothing wakes it.
 const OUTBOX_EVERY: Duration = Duration::from_secs(30);
+/// How often the webhook sender looks for retries coming due when nothing wakes it.
+const WEBHOOKS_EVERY: Duration = Duration::from_secs(15);
 /// How often the deadline watch runs (implicit decisions, the morning digest).
 const WATCH_EVERY: Duration = Duration::from_secs(600);
 
@@ -77,6 +79,7 @@ pub fn spawn(app: &App, config: &Config) {
     supervise(app, "index", index_follower);
     supervise(app, "mailboxes", move |app| mailbox_poller(app, every));
     supervise(app, "outbox", outbox_sender);
+    supervise(app, "webhooks", webhook_sender);
     supervise(app, "deadline watch", deadline_watch);
     for folder in &config.drop_folders {
         let (path, insee) = (folder.path.clone(), folder.commune.clone());
@@ -300,6 +303,30 @@ async fn outbox_sender(app: App) {
         tokio::select! {
             _ = tokio::time::timeout(OUTBOX_EVERY, app.outbox_wait()) => {}
             _ = app.pause(OUTBOX_EVERY) => {}
+        }
+        if app.is_stopping() {
+            return;
+        }
+    }
+}
+
+async fn webhook_sender(app: App) {
+    loop {
+        let outcome = app.deliver_webhooks(Utc::now()).await;
+        app.loop_round("webhooks", &outcome);
+        match outcome {
+            Ok(report) if report.delivered + report.retried + report.failed > 0 => {
+                tracing::debug!(?report, "webhooks");
+                if !app.is_stopping() {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhooks"),
+        }
+        tokio::select! {
+            _ = tokio::time::timeout(WEBHOOKS_EVERY, app.webhooks_wait()) => {}
+            _ = app.pause(WEBHOOKS_EVERY) => {}
         }
         if app.is_stopping() {
             return;

@@ -373,6 +373,10 @@ impl App {
         after.state = folder_state(outcome.status);
         after.version += 1;
         after.updated_at = now;
+        let answered = self
+            .answered_item(commune, &after, after.state == FolderState::Signed)
+            .await?;
+        let signed = crate::webhooks::letter_signed(&before, &after, answered.as_ref());
         let mut tx = self.store().begin(now).await?;
         tx.update_folder(
             &before,
@@ -382,7 +386,11 @@ impl App {
             Some(detail),
         )
         .await?;
+        if let Some(event) = signed {
+            crate::webhooks::queue_event(&mut tx, commune, event, now).await?;
+        }
         tx.commit().await?;
+        self.webhooks_queued();
         if outcome.status == CircuitStatus::Rejected
             && let Some(item_id) = after.item_id
         {

@@ -184,6 +184,8 @@ impl App {
             Some(email) => tx.insert_outbox(&email.row).await?,
             None => false,
         };
+        let sent = crate::webhooks::letter_sent(&after, &registered.item, item.as_ref());
+        crate::webhooks::queue_event(&mut tx, commune, sent, now).await?;
         tx.commit().await?;
         self.registered(&registered);
         if queued {

@@ -230,6 +230,10 @@ impl App {
             folder.state = folder_state(outcome.status);
             folder.version += 1;
             folder.updated_at = now;
+            let answered = self
+                .answered_item(commune, &folder, folder.state == FolderState::Signed)
+                .await?;
+            let signed = crate::webhooks::letter_signed(&before, &folder, answered.as_ref());
             let mut tx = self.store().begin(now).await?;
             tx.update_folder(
                 &before,
@@ -239,7 +243,11 @@ impl App {
                 Some(serde_json::json!({ "action": "seal" })),
             )
             .await?;
+            if let Some(event) = signed {
+                crate::webhooks::queue_event(&mut tx, commune, event, now).await?;
+            }
             tx.commit().await?;
+            self.webhooks_queued();
             self.notify_circuit(commune, &folder, &outcome.now_waiting_on, now)
                 .await?;
         }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::register::deadlines;
 use crate::{Actor, App, AppError};
 use parapheur_domain::deadline::DEFAULT_DOCUMENTS_DELAY;
+use parapheur_domain::webhook::EventType;
 
 /// One change to an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +112,7 @@ impl App {
             .apply_change(&mut tx, commune, actor, item_id, change, now)
             .await?;
         tx.commit().await?;
+        self.webhooks_queued();
         if completed {
             self.acknowledge_completion(commune, item_id, now).await;
         }
@@ -284,6 +286,24 @@ impl App {
         }
         tx.update_item(&before, &after, action, &actor.journal_name())
             .await?;
+        let told = match action {
+            "item.assigned" => Some((EventType::ItemAssigned, serde_json::json!({}))),
+            "item.implicit_decision" => Some((
+                EventType::ImplicitDecision,
+                serde_json::json!({
+                    "decision": after.implicit_decision,
+                    "born_on": after.implicit_decision_on,
+                }),
+            )),
+            _ => None,
+        };
+        if let Some((event_type, mut data)) = told {
+            if let Some(data) = data.as_object_mut() {
+                data.insert("item".to_owned(), crate::webhooks::item_data(&after));
+            }
+            let event = crate::webhooks::Event::new(event_type, data);
+            crate::webhooks::queue_event(tx, commune, event, now).await?;
+        }
         if let Some(body) = arrival_note {
             let note = Note {
                 id: Uuid::now_v7(),

@@ -184,6 +184,11 @@ pub(crate) async fn register_in(
         }
         attachments.push(a);
     }
+    let event = crate::webhooks::Event::new(
+        parapheur_domain::webhook::EventType::ItemRegistered,
+        serde_json::json!({ "item": crate::webhooks::item_data(&item) }),
+    );
+    crate::webhooks::queue_event(tx, commune, event, now).await?;
     tracing::debug!(chrono = %item.chrono, "item registered");
     Ok(Registered {
         item,
@@ -298,8 +303,10 @@ impl App {
         Ok(registered)
     }
 
-    /// After the commit of a registration: wakes the extraction worker for its files.
+    /// After the commit of a registration: wakes the webhook sender, and the extraction
+    /// worker for its files.
     pub(crate) fn registered(&self, registered: &Registered) {
+        self.webhooks_queued();
         if registered
             .attachments
             .iter()

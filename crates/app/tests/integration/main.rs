@@ -17,3 +17,4 @@ mod register;
 mod s3;
 mod signed;
 mod trust;
+mod webhooks;

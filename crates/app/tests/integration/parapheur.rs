@@ -857,7 +857,84 @@ both!(
     letters_from_every_template_are_accepted,
     several_signatures_and_the_seal,
     delegation_refusal_and_bad_signing,
+    signed_and_sent_letters_are_told_to_webhooks,
 );
+
+/// Webhooks (issue 18, point 2): a letter whose circuit completes is `letter.signed`, once;
+/// sent by post, `letter.sent` names the outgoing item it was registered as and the request
+/// it answers.
+async fn signed_and_sent_letters_are_told_to_webhooks(db: Db) {
+    use crate::webhooks::{Receiver, verified};
+    use parapheur_app::domain::webhook::EventType;
+    let Some(m) = mairie(db, None).await else {
+        return;
+    };
+    let now = utc(2026, 3, 2, 9);
+    let (url, receiver) = Receiver::start(&[]).await;
+    let created = m
+        .app
+        .create_webhook(
+            &m.commune,
+            &SYSTEM,
+            parapheur_app::webhooks::NewWebhook {
+                label: "GED".into(),
+                url,
+                events: vec![EventType::LetterSigned, EventType::LetterSent],
+                active: true,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let folder = m.signed_by_maire(None, now).await;
+    assert_eq!(folder.state, FolderState::Signed);
+    let sent = m
+        .app
+        .send_letter(
+            &m.commune,
+            &Actor::User(m.secretaire.id),
+            folder.id,
+            SendBy::Post {
+                registered_number: None,
+            },
+            now + Duration::minutes(2),
+        )
+        .await
+        .unwrap();
+    // The helper signs a little after `now`: everything is due an hour later.
+    let report = m
+        .app
+        .deliver_webhooks(now + Duration::hours(1))
+        .await
+        .unwrap();
+    let got = receiver.got();
+    let queued = m
+        .app
+        .webhook_deliveries(&m.commune, &SYSTEM, None)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2, "{report:?} {queued:?} {got:?}");
+    let types: Vec<_> = got
+        .iter()
+        .map(|g| g.json()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["letter.signed", "letter.sent"]);
+    for g in &got {
+        assert_eq!(verified(&created.secret, g), Ok(()));
+        assert_eq!(g.json()["data"]["letter"]["id"], folder.id.to_string());
+        assert_eq!(
+            g.json()["data"]["answers"]["id"],
+            folder.item_id.unwrap().to_string()
+        );
+    }
+    let sent_event = got[1].json();
+    assert_eq!(sent_event["data"]["letter"]["sent_via"], "post");
+    assert_eq!(
+        sent_event["data"]["item"]["chrono"],
+        sent.item.chrono.as_str()
+    );
+    assert_eq!(sent_event["data"]["item"]["direction"], "outgoing");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn time_stamped_signatures_sqlite() {

@@ -135,6 +135,7 @@ fn loop_label(name: &str) -> String {
         "index" => "Index de recherche",
         "mailboxes" => "Boîtes aux lettres",
         "outbox" => "Envoi des courriels",
+        "webhooks" => "Envoi des webhooks",
         "deadline watch" => "Veille des échéances",
         "drop folder" => "Dossier de dépôt",
         other => other,

@@ -16,3 +16,4 @@ mod trust;
 mod ux;
 mod verify;
 mod web;
+mod webhooks;

@@ -510,6 +510,37 @@ const ROUTES: &[Route] = &[
         CommuneA,
         "",
     ),
+    // Webhooks: commune B's administrator subscribes its own URL; A's subscription and
+    // delivery are 404 to B. Deleting comes last: it removes the delivery with it.
+    r("GET", "/administration/webhooks", Admins, Own, ""),
+    r(
+        "POST",
+        "/administration/webhooks",
+        Admins,
+        Own,
+        "label=Matrice&url=https%3A%2F%2Fhooks.exemple.fr%2Fmatrice&item_registered=1",
+    ),
+    r(
+        "POST",
+        "/administration/webhooks/{webhook}/etat",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/webhooks/envois/{webhook_delivery}/renvoyer",
+        Admins,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
+        "/administration/webhooks/{webhook}/supprimer",
+        Admins,
+        CommuneA,
+        "",
+    ),
     r(
         "GET",
         "/administration/registre-des-traitements",
@@ -790,6 +821,8 @@ fn normalised(path: &str) -> String {
         .replace("{elimination}", "{id}")
         .replace("{transfer}", "{id}")
         .replace("{api_token}", "{id}")
+        .replace("{webhook}", "{id}")
+        .replace("{webhook_delivery}", "{id}")
         .replace("{insee_b}", "{insee}")
         .replace(
             "/suivi/{token}/fichier/{file}",
@@ -1101,6 +1134,7 @@ async fn objects_of_a(site: &Site) -> Ids {
         )
         .await
         .unwrap();
+    let (webhook, webhook_delivery) = webhook_of_a(site).await;
     let style = parapheur_web_style_name(site).await;
     Ids {
         values: vec![
@@ -1117,6 +1151,8 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("elimination", elimination),
             ("transfer", transfer),
             ("api_token", api_token.token.id.to_string()),
+            ("webhook", webhook),
+            ("webhook_delivery", webhook_delivery),
             ("archived_chrono", archived_chrono),
             ("signer", maire.id.to_string()),
             ("insee_b", site.b.insee.clone()),
@@ -1133,6 +1169,47 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("name", style),
         ],
     }
+}
+
+/// A webhook subscription of commune A and one delivery of it (the marker in its name and
+/// body).
+async fn webhook_of_a(site: &Site) -> (String, String) {
+    use parapheur_app::domain::webhook::EventType;
+    let created = site
+        .app
+        .create_webhook(
+            &site.a,
+            &Actor::System("matrice"),
+            parapheur_app::webhooks::NewWebhook {
+                label: "Webhook Marqueur A".into(),
+                url: "https://hooks.exemple.fr/marqueur".into(),
+                events: vec![EventType::ItemRegistered],
+                active: true,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+    tx.queue_webhook_event(
+        site.a.id,
+        &parapheur_store::webhooks::QueuedEvent {
+            event_type: "item.registered".into(),
+            event_key: "matrice".into(),
+            payload: r#"{"type":"item.registered","data":{"subject":"Marqueur"}}"#.into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let delivery = site
+        .app
+        .store()
+        .webhook_deliveries(site.a.id, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    (created.subscription.id.to_string(), delivery.id.to_string())
 }
 
 /// A proposal of elimination and a transfer of commune A (their items carry the marker).

@@ -6,11 +6,13 @@ mod doctypes;
 mod services;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use doctypes::{add_doctype, doctype, doctypes, processing_record, update_doctype};
 pub use services::{add_service, service, services, update_service};
 pub use tokens::{create_token, revoke_token, tokens};
 pub use users::{invite_user, new_link, reset_second_factor, update_user, user, users};
+pub use webhooks::{create_webhook, delete_webhook, redeliver_webhook, toggle_webhook, webhooks};
 
 use axum::extract::{Multipart, State};
 use axum::response::{Html, Response};
