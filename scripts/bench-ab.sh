@@ -6,7 +6,8 @@
 # and the register of the demo commune plus 30,000 registrations, after a 10-second warm-up).
 #
 # Usage: scripts/bench-ab.sh BIN_A BIN_B [ROUNDS]     (needs wrk: apt-get install wrk)
-#   The served data is made once, by BIN_A, in ${BENCH_DATA:-/tmp/parapheur-bench-ab}.
+#   The served data is made once by each binary, in ${BENCH_DATA:-/tmp/parapheur-bench-ab}/a
+#   and …/b: a binary refuses a database that a newer one migrated.
 # Run it on a quiet machine: anything else running shows in the figures.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 BIN_A BIN_B [ROUNDS]" >&2; exit 2; }
@@ -18,15 +19,18 @@ trap 'rm -rf "$work"' EXIT
 port=18090
 login=karim.benali@montbazon.demo   # the demo's agent: no second factor to type
 
-if [ ! -f "$data/parapheur.toml" ]; then
-    echo "==> Making the served data in $data (demo + 30,000 registrations, about 2 minutes)"
-    "$a" demo --data "$data" --no-serve >/dev/null
-    "$a" bench register --data "$data" --commune 37154 --count 30000 --file-kb 0 --writers 4 \
-        --closed-percent 97 >/dev/null
-fi
+for side in a b; do
+    bin=$a; [ "$side" = b ] && bin=$b
+    if [ ! -f "$data/$side/parapheur.sqlite" ]; then
+        echo "==> Making the served data in $data/$side (demo + 30,000 registrations, about a minute)"
+        "$bin" demo --data "$data/$side" --no-serve >/dev/null 2>&1
+        "$bin" bench register --data "$data/$side" --commune 37154 --count 30000 --file-kb 0 \
+            --writers 4 --closed-percent 97 >/dev/null 2>&1
+    fi
+done
 
-load() {  # BIN: serves $data, prints requests/s and p99 of the inbox and the register
-    "$1" serve --data "$data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+load() {  # BIN SIDE: serves $data/SIDE, prints requests/s and p99 of the inbox and the register
+    "$1" serve --data "$data/$2" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
     local pid=$!
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/sante" && break; sleep 0.1; done
     curl -s -c "$work/jar" -o /dev/null -d "email=$login&password=demo-parapheur" \
@@ -45,12 +49,13 @@ load() {  # BIN: serves $data, prints requests/s and p99 of the inbox and the re
 
 n=0
 for round in $(seq 1 "$rounds"); do
-    for bin in "$a" "$b"; do
+    for side in a b; do
+        bin=$a; [ "$side" = b ] && bin=$b
         n=$((n + 1))
-        echo "== $bin (round $round)"
-        "$bin" bench ingest --data "$work/ingest-$n" --count 2000 --json 2>/dev/null \
+        echo "== $side: $bin (round $round)"
+        "$bin" bench ingest --data "$work/ingest-$n" --count 2000 --json 2>&1 \
             | awk -F'"messages_per_second":' 'NF > 1 {split($2, v, ","); printf "  ingestion   %8.0f messages/s\n", v[1]}'
         "$bin" bench letters --count 30 2>&1 | sed -n 's/^30 lettres/  letters     30 lettres/p'
-        load "$bin"
+        load "$bin" "$side"
     done
 done
