@@ -147,6 +147,27 @@ pub struct RecordFacts<'a> {
     pub dpo_contact: Option<&'a str>,
     /// "Demande d'acte d'état civil : 100 an(s), puis conserver", one per document type.
     pub retention: Vec<String>,
+    /// The commune's active webhook subscriptions, "label (host)": software that receives
+    /// the register's events, so recipients of the data those events carry.
+    pub webhooks: Vec<String>,
+}
+
+/// Who receives the register's data: the staff, the authority a request is forwarded to,
+/// the archives, and the software the commune subscribed to its events (webhooks), which
+/// receive an item's number, subject and dates, never its content or files.
+fn register_recipients(webhooks: &[String]) -> String {
+    let mut text = "agents et élus de la commune chargés du courrier ; autorité compétente à qui \
+                    une demande est transmise (L114-2) ; archives départementales lors d'un \
+                    versement"
+        .to_owned();
+    if !webhooks.is_empty() {
+        text.push_str(&format!(
+            " ; logiciels abonnés aux événements du registre (webhooks : {}), qui reçoivent le \
+             numéro, l'objet et les dates des courriers, jamais leur contenu ni leurs fichiers",
+            webhooks.join(", ")
+        ));
+    }
+    text
 }
 
 /// The record of processing activities (RGPD art. 30(1)) of what parapheur does for the
@@ -209,13 +230,7 @@ pub fn processing_record(f: &RecordFacts<'_>) -> (Vec<(&'static str, String)>, V
                      l'expéditeur choisit d'y mettre, y compris des données de l'article 9"
                         .to_owned(),
                 ),
-                (
-                    "Destinataires",
-                    "agents et élus de la commune chargés du courrier ; autorité compétente à qui \
-                     une demande est transmise (L114-2) ; archives départementales lors d'un \
-                     versement"
-                        .to_owned(),
-                ),
+                ("Destinataires", register_recipients(&f.webhooks)),
                 ("Transferts", no_transfer.clone()),
                 ("Durées de conservation", retention.clone()),
                 ("Sécurité", security.to_owned()),
@@ -312,6 +327,19 @@ mod record_tests {
         );
         assert!(header[1].1.starts_with("non renseigné"));
         assert_eq!(activities.len(), 3);
+        assert!(!activities[0].entries[4].1.contains("webhooks"));
+        let (_, with_webhooks) = processing_record(&RecordFacts {
+            commune_name: "Montbazon",
+            webhooks: vec!["GRC de la communauté (grc.example.fr)".into()],
+            ..Default::default()
+        });
+        assert!(
+            with_webhooks[0].entries[4]
+                .1
+                .contains("webhooks : GRC de la communauté (grc.example.fr)"),
+            "{:?}",
+            with_webhooks[0].entries[4]
+        );
         for a in &activities {
             let headings: Vec<&str> = a.entries.iter().map(|(h, _)| *h).collect();
             assert_eq!(

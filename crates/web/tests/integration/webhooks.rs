@@ -94,6 +94,16 @@ async fn administrators_subscribe_list_redeliver_pause_and_remove_webhooks() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].events, ["item.registered", "letter.sent"]);
     assert!(!stored[0].secret_sealed.contains(&secret[6..]));
+    // The record of processing (RGPD art. 30) names it among the recipients.
+    let (_, _, record) = send(
+        &site,
+        get("/administration/registre-des-traitements", Some(&cookie)),
+    )
+    .await;
+    assert!(
+        record.contains(&format!("webhooks : {} (127.0.0.1:", stored[0].label)),
+        "{record}"
+    );
     let entries = site
         .app
         .journal_of(a.id, "webhook", &stored[0].id.to_string())

@@ -136,6 +136,22 @@ pub async fn processing_record(
             )
         })
         .collect();
+    let webhooks: Vec<String> = state
+        .app
+        .webhooks(commune, &me.0.actor())
+        .await?
+        .into_iter()
+        .filter(|w| w.active)
+        .map(|w| {
+            // The address's host, enough to say which software receives the data.
+            let after_scheme = w.url.split_once("://").map_or(w.url.as_str(), |(_, r)| r);
+            let host = after_scheme
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default();
+            format!("{} ({host})", w.label)
+        })
+        .collect();
     let (header, activities) = parapheur_app::domain::privacy::processing_record(
         &parapheur_app::domain::privacy::RecordFacts {
             commune_name: &commune.name,
@@ -143,6 +159,7 @@ pub async fn processing_record(
             email: settings.email.as_deref(),
             dpo_contact: settings.dpo_contact.as_deref(),
             retention,
+            webhooks,
         },
     );
     let activities: Vec<_> = activities
