@@ -7,7 +7,15 @@ bin=${1:-target/release/parapheur}
 data=${2:-/tmp/parapheur-memory}
 port=${3:-18310}
 here=$(cd "$(dirname "$0")" && pwd)
-status() { grep -E 'VmRSS|RssAnon|RssFile' "/proc/$1/status" | tr -s ' \t' ' ' | tr '\n' ' '; }
+status() {
+    grep -E 'VmRSS|RssAnon|RssFile' "/proc/$1/status" | tr -s ' \t' ' ' | tr '\n' ' '
+    # Where the file pages come from: the resident kB of each mapped file, largest first.
+    printf '\n    file pages by file:'
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { file = ($6 == "" ? "[anonymous]" : $6) }
+         /^Rss:/ { kb[file] += $2 }
+         END { for (f in kb) if (f !~ /^\[/ && kb[f] >= 256) printf "%d kB %s\n", kb[f], f }' \
+        "/proc/$1/smaps" | sort -rn | head -6 | tr '\n' ';'
+}
 rm -rf "$data"
 "$bin" demo --data "$data" --no-serve >/dev/null 2>&1
 "$bin" serve --data "$data" --listen "127.0.0.1:$port" >/dev/null 2>&1 &

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         cli.command,
         cli::Command::Serve { .. } | cli::Command::Demo { .. }
     );
+    if server {
+        memory::limit_arenas();
+    }
     output::init_tracing(cli.verbose, server, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

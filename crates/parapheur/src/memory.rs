@@ -24,6 +24,27 @@ pub fn spawn_trimmer() {
     });
 }
 
+/// Caps glibc's allocator at two arenas for the server (unless `MALLOC_ARENA_MAX` says
+/// otherwise). glibc gives each new thread its own arena, up to 8 per core, and the blocking
+/// pool's threads (SQLite, file I/O, extraction) each left one, partly filled, that trimming
+/// shrinks but never merges; two arenas on a 2-core box hold the same work with less left
+/// behind (measured in docs/PERFORMANCE.md).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // The second foreign call of the program, audited here.
+pub fn limit_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    // SAFETY: called once at start, before the runtime starts any thread; mallopt only sets
+    // a parameter of glibc's allocator.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn limit_arenas() {}
+
 /// Returns whether glibc gave anything back; elsewhere (musl, other systems) it does nothing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)] // The one foreign call of the program, audited here.

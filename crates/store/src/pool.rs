@@ -41,6 +41,11 @@ const SQLITE_PRAGMAS: [&str; 5] = [
 /// A SQLite connection unused this long is closed (the next request opens one: about a
 /// millisecond, its pages still in the system's cache).
 const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A SQLite connection is also closed this long after it opened. The pool hands its idle
+/// connections out in turn, so the background loops' small queries (every 2 s) kept every
+/// connection of a past burst busy enough never to reach the idle timeout, each still mapping
+/// the pages that burst read; reopening one costs about a millisecond a minute.
+const SQLITE_MAX_LIFETIME: Duration = Duration::from_secs(60);
 
 /// How long a writer waits for another's lock before giving up, unless the configuration
 /// says otherwise: SQLite's busy timeout, PostgreSQL's lock_timeout.
@@ -108,6 +113,7 @@ impl Store {
                 // Each connection maps the file (`mmap_size`) and keeps its own page cache:
                 // an idle server closes them, so that their pages leave its memory.
                 .idle_timeout(SQLITE_IDLE_TIMEOUT)
+                .max_lifetime(SQLITE_MAX_LIFETIME)
                 .after_connect(move |conn, _meta| Box::pin(sqlite_settings(conn, lock_timeout)))
         };
         let write = options(1).connect(&url).await.map_err(unavailable)?;
