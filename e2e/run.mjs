@@ -22,6 +22,7 @@ import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { Validator as OpenApiValidator } from '@seriousme/openapi-schema-validator';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -657,6 +658,23 @@ async function field(page, label) {
 }
 
 // --- The tests -------------------------------------------------------------------------------
+test('the API\'s OpenAPI document validates against the OpenAPI 3.1 schema', async () => {
+  // openapi-schema-validator checks a document against the specification's own JSON schemas
+  // (the router's side is checked by the web tests: no route without its description).
+  const file = path.join(ROOT, 'crates/web/src/api/openapi.json');
+  const document = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const validator = new OpenApiValidator();
+  const verdict = await validator.validate(document);
+  check(verdict.valid, `openapi.json is not a valid OpenAPI document: ${JSON.stringify(verdict.errors)}`);
+  check(validator.version === '3.1', `openapi.json declares OpenAPI ${validator.version}, not 3.1`);
+  // And the validator does refuse a broken one: an operation without its responses.
+  const broken = structuredClone(document);
+  const [firstPath] = Object.keys(broken.paths);
+  const [firstMethod] = Object.keys(broken.paths[firstPath]);
+  broken.paths[firstPath][firstMethod].responses = 'none';
+  check(!(await new OpenApiValidator().validate(broken)).valid, 'the validator accepted a broken document');
+});
+
 test('the server starts on the demo commune', async () => {
   await startServer();
   // French dates in the date fields (jj/mm/aaaa), as at the mairie, where Chromium has its
