@@ -7,6 +7,7 @@
 //   PARAPHEUR_BIN=…        the binary to test (default: target/debug/parapheur)
 //   PARAPHEUR_CHROMIUM=…   the browser (default: /usr/bin/chromium)
 //   E2E_KEEP=1             keep the temporary data folder and the server log
+//   E2E_ONLY=regex         run only the tests whose name matches (after the server's start)
 // It creates the demo commune in a temporary folder, serves it on a free port, and stops the
 // server at the end, also on failure. Prints `N passed, N failed` as its last line and exits
 // non-zero when a test fails.
@@ -561,7 +562,7 @@ const autofocused = (page) => page.waitForFunction(() => {
 // --- Keyboard: every element reached by Tab, in order, with a visible focus ---------------
 async function tabThrough(page, label) {
   let expected = await page.evaluate(() => {
-    const sel = 'a[href], button, input:not([type=hidden]), select, textarea, iframe, [tabindex]';
+    const sel = 'a[href], button, input:not([type=hidden]), select, textarea, iframe, summary, [tabindex]';
     return [...document.querySelectorAll(sel)]
       .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length)
       .map((el, i) => { el.dataset.e2eTab = String(i); return i; });
@@ -658,6 +659,14 @@ async function field(page, label) {
 }
 
 // --- The tests -------------------------------------------------------------------------------
+test('the server starts on the demo commune', async () => {
+  await startServer();
+  // French dates in the date fields (jj/mm/aaaa), as at the mairie, where Chromium has its
+  // French locale (Debian's chromium-l10n); else they stay mm/dd/yyyy (handled below).
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--lang=fr-FR'] });
+  // playwright-core gives the browser a fresh, empty --user-data-dir of its own.
+});
+
 test('the API\'s OpenAPI document validates against the OpenAPI 3.1 schema', async () => {
   // openapi-schema-validator checks a document against the specification's own JSON schemas
   // (the router's side is checked by the web tests: no route without its description).
@@ -675,12 +684,41 @@ test('the API\'s OpenAPI document validates against the OpenAPI 3.1 schema', asy
   check(!(await new OpenApiValidator().validate(broken)).valid, 'the validator accepted a broken document');
 });
 
-test('the server starts on the demo commune', async () => {
-  await startServer();
-  // French dates in the date fields (jj/mm/aaaa), as at the mairie, where Chromium has its
-  // French locale (Debian's chromium-l10n); else they stay mm/dd/yyyy (handled below).
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--lang=fr-FR'] });
-  // playwright-core gives the browser a fresh, empty --user-data-dir of its own.
+// The user's guide (served at /aide) shows these screens. They are taken here, on the demo as
+// it is before any test changes it, so that the guide's pictures stay true: a run that changes
+// a page changes its picture in crates/web/assets/aide/ (committed with the change).
+const GUIDE_SCREENS = path.join(ROOT, 'crates/web/assets/aide');
+test('the user\'s guide: its screens taken from the demo', async () => {
+  const shoot = async (page, name) => {
+    const file = path.join(GUIDE_SCREENS, `${name}.jpg`);
+    await page.screenshot({ path: file, type: 'jpeg', quality: 55 });
+    const size = fs.statSync(file).size;
+    check(size > 5_000 && size < 150_000, `${name}.jpg: ${size} bytes`);
+  };
+  fs.mkdirSync(GUIDE_SCREENS, { recursive: true });
+  const desk = await newContext({ viewport: { width: 1280, height: 800 } });
+  const agent = await login(desk, USERS.agent);
+  await shoot(agent, 'a-traiter');
+  await agent.goto('/courrier/nouveau');
+  await shoot(agent, 'courrier-nouveau');
+  await agent.goto('/appel/nouveau');
+  await shoot(agent, 'appel');
+  await agent.goto('/recherche?q=voirie');
+  await shoot(agent, 'recherche');
+  await agent.goto('/a-traiter?vue=ouverts');
+  const first = await agent.getAttribute('table a[href^="/courrier/"]', 'href');
+  await agent.goto(first);
+  await shoot(agent, 'courrier');
+  await desk.close();
+  const phone = await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const elu = await login(phone, USERS.elu, /\/parapheur$/);
+  await shoot(elu, 'parapheur-telephone');
+  await elu.goto(await elu.getAttribute('ul.sign-list a.sign-open', 'href'));
+  await shoot(elu, 'signer-telephone');
+  await phone.close();
+  const citizen = await (await newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+  await citizen.goto(`/demarches/${INSEE}`);
+  await shoot(citizen, 'demarches');
 });
 
 test('accessibility (axe-core) and weight of every page, logged out and as each role', async () => {
@@ -898,7 +936,10 @@ test('administration: a service added, a user invited who sets a password and lo
   const page = await login(context, USERS.administrateur);
   watchConsole(page, cspErrors);
   const cookie = await cookieHeader(context);
-  await page.click('nav.main a:has-text("Administration")');
+  // The header's fifth entry onwards is grouped under "Plus" (docs/DESIGN.md): opened first.
+  check(await page.locator('nav.main > ul > li > a').count() <= 5, 'more than five primary entries in the header');
+  await page.click('nav.main details.more summary');
+  await page.click('nav.main details.more a:has-text("Administration")');
   await page.waitForURL('**/administration');
   await page.click('nav.sub a:has-text("Services")');
   const stamp = Date.now().toString(36);
@@ -1205,8 +1246,10 @@ test('every page weighs under 50 KB over the wire (gzip)', async () => {
 const started = Date.now();
 let passed = 0;
 let failed = 0;
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 try {
   for (const [i, t] of tests.entries()) {
+    if (i > 0 && only && !only.test(t.name)) continue;
     const t0 = Date.now();
     try {
       await t.fn();

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use parapheur_app::administration::auth::Authenticated;
+use parapheur_app::domain::Role;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -154,18 +155,20 @@ impl Me {
 
     /// What every page shows about the person.
     pub fn view(&self) -> MeView {
+        let role = self.0.user.role;
+        let can_archive = role.may(parapheur_app::domain::Permission::Archive);
+        let (primary, more) = navigation(role, self.0.user.host_admin);
         MeView {
             name: self.0.user.display_name.clone(),
-            role: self.0.user.role.label_fr().to_owned(),
+            role: role.label_fr().to_owned(),
             commune: self.0.commune.name.clone(),
+            insee: self.0.commune.insee.clone(),
             can_register: self.can_register(),
-            can_administer: self.0.user.role.can_administer(),
-            can_archive: self
-                .0
-                .user
-                .role
-                .may(parapheur_app::domain::Permission::Archive),
+            can_administer: role.can_administer(),
+            can_archive,
             host_admin: self.0.user.host_admin,
+            primary,
+            more,
         }
     }
 
@@ -187,10 +190,68 @@ pub struct MeView {
     pub name: String,
     pub role: String,
     pub commune: String,
+    pub insee: String,
     pub can_register: bool,
     pub can_administer: bool,
     pub can_archive: bool,
     pub host_admin: bool,
+    /// The four or five entries of the header for this role (docs/DESIGN.md, "Header").
+    pub primary: Vec<NavEntry>,
+    /// The others, grouped under "Plus".
+    pub more: Vec<NavEntry>,
+}
+
+/// A link of the header: `key` is what pages set as `nav` to mark where the person is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NavEntry {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+const fn entry(key: &'static str, href: &'static str, label: &'static str) -> NavEntry {
+    NavEntry { key, href, label }
+}
+
+const INBOX: NavEntry = entry("inbox", "/a-traiter", "À traiter");
+const LETTER: NavEntry = entry("letter", "/courrier/nouveau", "Enregistrer un courrier");
+const CALL: NavEntry = entry("call", "/appel/nouveau", "Noter un appel");
+const SEARCH: NavEntry = entry("search", "/recherche", "Rechercher");
+const REGISTER: NavEntry = entry("register", "/registre", "Registre");
+const INBOUND: NavEntry = entry("inbound", "/courriels", "Courriels reçus");
+const CONTACTS: NavEntry = entry("contacts", "/contacts", "Contacts");
+const DASHBOARD: NavEntry = entry("dashboard", "/tableau-de-bord", "Tableau de bord");
+const PARAPHEUR: NavEntry = entry("parapheur", "/parapheur", "Parapheur");
+const AWAITING: NavEntry = entry("awaiting", "/elu", "Ce qui m'attend");
+const ARCHIVES: NavEntry = entry("archives", "/archives", "Archives");
+const ADMIN: NavEntry = entry("admin", "/administration", "Administration");
+const HOST: NavEntry = entry("host", "/hebergement", "Hébergement");
+
+/// The header's entries for a role: what that person does every day first, at most five,
+/// then the rest in the order of the old flat menu.
+pub fn navigation(role: Role, host_admin: bool) -> (Vec<NavEntry>, Vec<NavEntry>) {
+    let primary: Vec<NavEntry> = match role {
+        Role::Agent | Role::Administrateur => vec![INBOX, LETTER, CALL, SEARCH, REGISTER],
+        Role::Elu => vec![AWAITING, PARAPHEUR, SEARCH, REGISTER],
+        Role::Archiviste => vec![INBOX, ARCHIVES, SEARCH, REGISTER],
+    };
+    let mut every = vec![
+        INBOX, LETTER, CALL, SEARCH, INBOUND, REGISTER, CONTACTS, DASHBOARD, PARAPHEUR, AWAITING,
+    ];
+    if !role.can_register() {
+        every.retain(|e| ![LETTER, CALL, INBOUND].contains(e));
+    }
+    if role.may(parapheur_app::domain::Permission::Archive) {
+        every.push(ARCHIVES);
+    }
+    if role.can_administer() {
+        every.push(ADMIN);
+    }
+    if host_admin {
+        every.push(HOST);
+    }
+    let more = every.into_iter().filter(|e| !primary.contains(e)).collect();
+    (primary, more)
 }
 
 /// Refuses a POST whose Origin (or, failing that, Referer) is another site.
@@ -255,4 +316,62 @@ pub async fn with_navigation(
         parts,
         axum::body::Body::from(render_page(&error.title, &error.message, Some(nav))),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old flat menu, per role: every entry must still be reachable from the header.
+    fn flat_menu(role: Role, host_admin: bool) -> Vec<&'static str> {
+        let mut keys = vec!["inbox"];
+        if role.can_register() {
+            keys.extend(["letter", "call"]);
+        }
+        keys.push("search");
+        if role.can_register() {
+            keys.push("inbound");
+        }
+        keys.extend(["register", "contacts", "dashboard", "parapheur", "awaiting"]);
+        if role.may(parapheur_app::domain::Permission::Archive) {
+            keys.push("archives");
+        }
+        if role.can_administer() {
+            keys.push("admin");
+        }
+        if host_admin {
+            keys.push("host");
+        }
+        keys
+    }
+
+    #[test]
+    fn each_role_has_five_entries_at_most_and_reaches_every_page_it_had() {
+        for role in Role::ALL {
+            for host_admin in [false, true] {
+                let (primary, more) = navigation(role, host_admin);
+                assert!(
+                    (4..=5).contains(&primary.len()),
+                    "{role:?}: {} primary entries",
+                    primary.len()
+                );
+                let mut all: Vec<&str> = primary.iter().chain(&more).map(|e| e.key).collect();
+                let count = all.len();
+                all.sort_unstable();
+                all.dedup();
+                assert_eq!(all.len(), count, "{role:?}: an entry is listed twice");
+                let mut expected = flat_menu(role, host_admin);
+                expected.sort_unstable();
+                assert_eq!(all, expected, "{role:?} (host admin: {host_admin})");
+            }
+        }
+    }
+
+    #[test]
+    fn an_elu_sees_what_waits_for_them_first() {
+        let (primary, _) = navigation(Role::Elu, false);
+        assert_eq!(primary[0].key, "awaiting");
+        let (primary, _) = navigation(Role::Agent, false);
+        assert_eq!(primary[0].key, "inbox");
+    }
 }

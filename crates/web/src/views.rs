@@ -28,6 +28,8 @@ pub struct ItemRow {
     pub arrival: String,
     pub channel: &'static str,
     pub status: &'static str,
+    /// The status's code, for its badge's class (docs/DESIGN.md, "Status badges").
+    pub status_code: &'static str,
     pub due: String,
     pub late: bool,
     /// The first sender's name (filled by [`ItemRow::with_senders`]).
@@ -43,6 +45,7 @@ impl ItemRow {
             arrival: date(item.arrival_date),
             channel: item.channel.label_fr(),
             status: item.status.label_fr(),
+            status_code: item.status.code(),
             due: item.due_date.map(date).unwrap_or_default(),
             late: item.is_late(today),
             sender: String::new(),

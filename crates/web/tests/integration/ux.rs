@@ -948,3 +948,72 @@ async fn refusals_on_a_page_start_with_a_capital() {
         "{page}"
     );
 }
+
+/// The header had a flat menu of 11 to 13 links and no commune: it now names the commune,
+/// shows four or five entries for the person's role and groups the rest under "Plus"; every
+/// page has a footer with the accessibility statement; statuses are badges.
+#[tokio::test]
+async fn the_header_names_the_commune_and_groups_the_menu() {
+    let site = site().await;
+    register_in(&site, &site.a, "Demande de badge").await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) = send(&site, get("/registre", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("<span class=\"commune\">{}</span>", site.a.name)),
+        "no commune in the header: {page}"
+    );
+    let nav = page
+        .split("<nav class=\"main\"")
+        .nth(1)
+        .unwrap()
+        .split("</nav>")
+        .next()
+        .unwrap();
+    let (primary, more) = nav.split_once("<details class=\"more\">").unwrap();
+    assert_eq!(primary.matches("<a href=").count(), 5, "{primary}");
+    assert!(
+        primary.contains("href=\"/registre\" aria-current=\"page\""),
+        "{primary}"
+    );
+    for grouped in ["/contacts", "/tableau-de-bord", "/courriels", "/parapheur"] {
+        assert!(
+            more.contains(&format!("href=\"{grouped}\"")),
+            "{grouped} not under Plus: {more}"
+        );
+    }
+    assert!(
+        !more.contains("/administration"),
+        "an agent sees Administration: {more}"
+    );
+    assert!(
+        page.contains("<footer class=\"foot\">")
+            && page.contains(&format!("href=\"/accessibilite/{}\"", site.a.insee)),
+        "no footer with the accessibility statement: {page}"
+    );
+    assert!(
+        page.contains("<span class=\"badge s-registered\">"),
+        "no status badge: {page}"
+    );
+    // The élu's first entry is what waits for them; the administrator finds Administration
+    // under Plus, marked as where they are.
+    let (cookie, _) = login(&site, "maire@a.test").await;
+    let (_, _, page) = send(&site, get("/registre", Some(&cookie))).await;
+    let first = page
+        .split("<nav class=\"main\"")
+        .nth(1)
+        .unwrap()
+        .split("<a href=\"")
+        .nth(1)
+        .unwrap();
+    assert!(
+        first.starts_with("/elu\""),
+        "the élu's first entry: {first}"
+    );
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    let (_, _, page) = send(&site, get("/administration", Some(&cookie))).await;
+    assert!(
+        page.contains("<summary class=\"current\">Plus"),
+        "Plus not marked current: {page}"
+    );
+}

@@ -349,7 +349,7 @@ pub(crate) async fn render_item(
     };
     let item_view = ctx! {
         id => item.id.to_string(), chrono => item.chrono, subject => item.subject,
-        status => item.status.label_fr(), close_reason => item.close_reason.map(|r| r.label_fr()),
+        status => item.status.label_fr(), status_code => item.status.code(), close_reason => item.close_reason.map(|r| r.label_fr()),
         direction => item.direction.label_fr(), channel => item.channel.label_fr(),
         registered_number => item.registered_number, arrival => views::date(item.arrival_date),
         letter_date => item.letter_date.map(views::date), first_receipt => item.first_receipt_elsewhere.map(views::date),
