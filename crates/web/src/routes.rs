@@ -78,6 +78,8 @@ route_table! {
     post "/connexion" Public => pages::auth::login, limit SMALL_FORM_BYTES;
     post "/deconnexion" Public => pages::auth::logout;
     get "/mot-de-passe" Member => pages::auth::password_form;
+    get "/aide" Member => pages::help::guide;
+    get "/aide/ecrans/{screen}" Member => pages::help::screen;
     post "/mot-de-passe" Member => pages::auth::change_password, limit SMALL_FORM_BYTES;
     get "/mot-de-passe-oublie" Public => pages::auth::forgot_form;
     post "/mot-de-passe-oublie" Public => pages::auth::forgot, limit SMALL_FORM_BYTES;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("help.html", include_str!("../templates/help.html")),
     ("archives.html", include_str!("../templates/archives.html")),
     // Writing to senders, and the administration of citizens' pages.
     ("reply.html", include_str!("../templates/reply.html")),

@@ -9,6 +9,7 @@ pub mod citizens_admin;
 pub mod contacts;
 pub mod correspondence;
 pub mod dashboard;
+pub mod help;
 pub mod inbox;
 pub mod item;
 pub mod letter;

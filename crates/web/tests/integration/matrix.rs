@@ -168,6 +168,8 @@ const ROUTES: &[Route] = &[
     r("GET", "/tableau-de-bord", Everyone, Own, ""),
     r("GET", "/elu", Everyone, Own, ""),
     r("GET", "/mot-de-passe", Everyone, Own, ""),
+    r("GET", "/aide", Everyone, Own, ""),
+    r("GET", "/aide/ecrans/{screen}", Everyone, Own, ""),
     r(
         "POST",
         "/mot-de-passe",
@@ -1167,6 +1169,7 @@ async fn objects_of_a(site: &Site) -> Ids {
             ("doctype", "courrier".into()),
             ("today", today.format("%Y-%m-%d").to_string()),
             ("name", style),
+            ("screen", "a-traiter.jpg".into()),
         ],
     }
 }

@@ -1017,3 +1017,41 @@ async fn the_header_names_the_commune_and_groups_the_menu() {
         "Plus not marked current: {page}"
     );
 }
+
+/// The user's guide is one link away from every page, in French, and its screens are served
+/// (as the browser tests took them); the guide itself stays light.
+#[tokio::test]
+async fn the_guide_is_linked_from_every_page_and_shows_its_screens() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (_, _, page) = send(&site, get("/contacts", Some(&cookie))).await;
+    assert!(
+        page.contains("<a href=\"/aide\">Aide</a>"),
+        "no help link: {page}"
+    );
+    let (status, _, guide) = send(&site, get("/aide", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        guide.contains("<h1>Aide : le parapheur en quelques pages</h1>"),
+        "{guide}"
+    );
+    assert!(
+        guide.len() < 20_000,
+        "the guide weighs {} bytes",
+        guide.len()
+    );
+    let screens: Vec<&str> = guide
+        .split("href=\"/aide/ecrans/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(screens.len(), 8, "{screens:?}");
+    for screen in screens {
+        let (status, headers, _) =
+            send(&site, get(&format!("/aide/ecrans/{screen}"), Some(&cookie))).await;
+        assert_eq!(status, StatusCode::OK, "{screen}");
+        assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg", "{screen}");
+    }
+    let (status, _, _) = send(&site, get("/aide/ecrans/inconnu.jpg", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
