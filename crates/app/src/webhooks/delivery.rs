@@ -11,11 +11,11 @@
 
 use crate::boxed_future;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use parapheur_domain::webhook;
 use parapheur_mailbox::{NetworkPolicy, is_public_address};
 use parapheur_store::webhooks::{FailedAttempt, WebhookDelivery, WebhookSubscription};
@@ -32,6 +32,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deliveries claimed in one round.
 const BATCH: i64 = 20;
+/// Receivers served at once in a round (each receiver's deliveries stay one at a time).
+const RECEIVERS_AT_ONCE: usize = 4;
 /// How long a sender holds what it claimed: longer than the batch can take (each
 /// delivery's resolution and request).
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -222,29 +224,68 @@ struct Signer {
 
 impl App {
     /// Sends the deliveries that are due: each once (2xx: delivered), a failed one put back
-    /// for its next attempt or, after the last, failed with its last answer.
+    /// for its next attempt or, after the last, failed with its last answer. Each receiver
+    /// gets its deliveries in order, one at a time; up to [`RECEIVERS_AT_ONCE`] receivers are
+    /// served together, so that one that takes its 10 s to answer delays nobody else.
     #[boxed_future]
     pub async fn deliver_webhooks(&self, now: DateTime<Utc>) -> Result<WebhookReport, AppError> {
-        let mut report = WebhookReport::default();
         let claim = self
             .store()
             .claim_webhook_deliveries(now, LEASE, BATCH, self.node().id)
             .await?;
         let token = claim.token;
-        let mut signers: HashMap<Uuid, Result<Signer, String>> = HashMap::new();
+        // The claim's order kept within each subscription.
+        let mut groups: Vec<Vec<WebhookDelivery>> = Vec::new();
+        let mut group_of: HashMap<Uuid, usize> = HashMap::new();
         for delivery in claim.items {
-            if let Entry::Vacant(vacant) = signers.entry(delivery.subscription_id) {
-                vacant.insert(self.signer(&delivery).await);
+            let next = groups.len();
+            let index = *group_of.entry(delivery.subscription_id).or_insert(next);
+            if index == next {
+                groups.push(Vec::new());
             }
-            let outcome = match signers.get(&delivery.subscription_id) {
-                Some(Ok(signer)) if signer.subscription.active => {
+            groups[index].push(delivery);
+        }
+        // The futures are made first: a closure inside the stream would not be `Send` for
+        // every lifetime, which the spawned sender needs.
+        let rounds: Vec<_> = groups
+            .into_iter()
+            .map(|deliveries| self.deliver_to_one_receiver(deliveries, token, now))
+            .collect();
+        let outcomes: Vec<Result<WebhookReport, AppError>> = futures::stream::iter(rounds)
+            .buffer_unordered(RECEIVERS_AT_ONCE)
+            .collect()
+            .await;
+        let mut report = WebhookReport::default();
+        for outcome in outcomes {
+            let one = outcome?;
+            report.delivered += one.delivered;
+            report.retried += one.retried;
+            report.failed += one.failed;
+        }
+        Ok(report)
+    }
+
+    /// One subscription's deliveries of this round, in order.
+    async fn deliver_to_one_receiver(
+        &self,
+        deliveries: Vec<WebhookDelivery>,
+        token: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookReport, AppError> {
+        let mut report = WebhookReport::default();
+        let Some(first) = deliveries.first() else {
+            return Ok(report);
+        };
+        let signer = self.signer(first).await;
+        for delivery in deliveries {
+            let outcome = match &signer {
+                Ok(signer) if signer.subscription.active => {
                     self.attempt(signer, &delivery, now).await
                 }
-                Some(Ok(_)) => Attempt::Abandoned(
+                Ok(_) => Attempt::Abandoned(
                     "abonnement en pause : non envoyé (« Renvoyer » une fois repris)".to_owned(),
                 ),
-                Some(Err(why)) => Attempt::Abandoned(why.clone()),
-                None => Attempt::Abandoned("abonnement introuvable".to_owned()),
+                Err(why) => Attempt::Abandoned(why.clone()),
             };
             let recorded = match outcome {
                 Attempt::Delivered { status, answer } => {

@@ -136,6 +136,7 @@ both!(
     bad_subscriptions_are_refused_and_write_nothing,
     the_deadline_watch_tells_due_dates_and_implicit_decisions,
     the_server_delivers_as_soon_as_an_item_is_registered,
+    a_slow_receiver_delays_no_other,
 );
 
 async fn a_receiver_gets_each_event_once_signed_and_the_retries_after_a_failure(db: Db) {
@@ -669,4 +670,86 @@ async fn the_server_delivers_as_soon_as_an_item_is_registered(db: Db) {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].json()["data"]["item"]["chrono"], chrono.as_str());
     assert_eq!(verified(&created.secret, &got[0]), Ok(()));
+}
+
+/// Two receivers that each answer only once the other has been called: delivered one after
+/// the other, the first would wait in vain (and answer 503); served together, both answer 200
+/// in the same round. Each receiver still gets its own deliveries in order.
+/// Each request's path and body, as the meeting receivers got them.
+type Bodies = Arc<Mutex<Vec<(String, String)>>>;
+
+async fn a_slow_receiver_delays_no_other(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let meeting = Arc::new(tokio::sync::Barrier::new(2));
+    let bodies: Bodies = Arc::default();
+    let router = axum::Router::new()
+        .fallback(
+            |State((meeting, bodies)): State<(Arc<tokio::sync::Barrier>, Bodies)>,
+             uri: Uri,
+             body: String| async move {
+                bodies.lock().unwrap().push((uri.path().to_owned(), body));
+                // The first delivery of each receiver waits for the other receiver's first.
+                let first = bodies
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(p, _)| p == uri.path())
+                    .count()
+                    == 1;
+                if first
+                    && tokio::time::timeout(std::time::Duration::from_secs(5), meeting.wait())
+                        .await
+                        .is_err()
+                {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                StatusCode::OK
+            },
+        )
+        .with_state((meeting, bodies.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let t0 = at(2026, 3, 2);
+    for path in ["/lent", "/rapide"] {
+        h.app
+            .create_webhook(
+                &commune,
+                &SYSTEM,
+                hook(format!("{base}{path}"), &[EventType::ItemRegistered]),
+                t0,
+            )
+            .await
+            .unwrap();
+    }
+    let first = register(&h, &commune, "Premier", t0).await;
+    let second = register(&h, &commune, "Second", t0).await;
+    let report = h.app.deliver_webhooks(t0).await.unwrap();
+    assert_eq!(
+        (report.delivered, report.retried, report.failed),
+        (4, 0, 0),
+        "{:?}",
+        bodies.lock().unwrap()
+    );
+    let got = bodies.lock().unwrap().clone();
+    for path in ["/lent", "/rapide"] {
+        let chronos: Vec<String> = got
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, b)| {
+                serde_json::from_str::<serde_json::Value>(b).unwrap()["data"]["item"]["chrono"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            chronos,
+            [first.clone(), second.clone()],
+            "{path} got its events out of order"
+        );
+    }
 }
