@@ -24,6 +24,7 @@ pub mod doctype;
 pub mod french;
 pub mod item;
 pub mod journal;
+pub mod letter_reading;
 pub mod pow;
 pub mod privacy;
 /// The hand-checked reference table of deadlines: for tests only (this crate's and the

@@ -80,7 +80,20 @@ pub fn config(dir: &Path, database_url: Option<String>) -> Config {
 
 /// A one-page PDF, written by hand, whose page says `text` (ASCII letters and spaces).
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
-    let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
+    pdf_with_content(&format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET"))
+}
+
+/// A one-page letter, one line of the page per item of `lines` (ASCII, no parentheses), as a
+/// born-digital PDF with its text layer.
+pub fn letter_pdf(lines: &[&str]) -> Vec<u8> {
+    let shown: Vec<String> = lines.iter().map(|l| format!("({l}) Tj T*")).collect();
+    pdf_with_content(&format!(
+        "BT /F1 12 Tf 16 TL 72 770 Td {} ET",
+        shown.join(" ")
+    ))
+}
+
+fn pdf_with_content(content: &str) -> Vec<u8> {
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 595 842] >>".to_owned(),

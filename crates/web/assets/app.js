@@ -63,7 +63,46 @@ function previewFiles(input) {
   });
 }
 
+// A chosen scan is read by the server (its text layer or OCR) for the letter's subject,
+// sender and date: the fields still empty are filled and marked, for the person to check.
+// Anything typed meanwhile is kept; without the script, or when nothing is read, the form
+// is filled by hand as before.
+function readScan(input) {
+  const form = input.form;
+  const said = document.createElement("p");
+  said.className = "hint read-from-scan";
+  said.setAttribute("aria-live", "polite");
+  input.parentElement.append(said);
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    const body = new FormData();
+    body.append("csrf", form.elements.csrf.value);
+    body.append("files", file);
+    said.textContent = "Lecture du document…";
+    try {
+      const response = await fetch(input.dataset.read, { method: "POST", body, credentials: "same-origin" });
+      const read = response.ok ? await response.json() : {};
+      const filled = [];
+      for (const [name, label] of [["subject", "l'objet"], ["sender", "l'expéditeur"], ["letter_date", "la date du courrier"]]) {
+        const field = form.elements[name];
+        if (read[name] && field && !field.value) {
+          field.value = read[name];
+          field.classList.add("from-scan");
+          filled.push(label);
+        }
+      }
+      said.textContent = filled.length
+        ? "Lu dans le document : " + filled.join(", ") + ". Vérifiez avant d'enregistrer."
+        : "";
+    } catch (_) {
+      said.textContent = "";
+    }
+  });
+}
+
 document.querySelectorAll("input[data-suggest]").forEach(suggestContacts);
+document.querySelectorAll("input[type=file][data-read]").forEach(readScan);
 document.querySelectorAll("input[type=file][data-preview]").forEach(previewFiles);
 
 // Reply templates: typing "::" in a text area that lists variables opens a list of them;

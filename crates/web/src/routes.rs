@@ -114,6 +114,7 @@ route_table! {
     get "/registre.pdf" Member => pages::register::register_pdf;
     get "/courrier/nouveau" Registrar => pages::letter::form;
     post "/courrier/nouveau" Registrar => pages::letter::submit;
+    post "/courrier/lecture" Registrar => pages::letter::read_scan;
     get "/appel/nouveau" Registrar => pages::call::form;
     post "/appel/nouveau" Registrar => pages::call::submit;
     post "/courrier/{id}/accuse" Registrar => pages::correspondence::acknowledge;

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod integrity;
 pub mod lifecycle;
 pub mod printed;
+pub mod reading;
 pub mod signatures;
 pub mod suggest;
 pub mod views;

@@ -324,3 +324,41 @@ pub async fn submit(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Reads a scan chosen in the form (the page's script sends it as soon as it is chosen) for
+/// its date, subject and sender, which the form offers to confirm. Nothing is stored: the
+/// file goes into the register only when the form is saved.
+pub async fn read_scan(
+    State(state): State<WebState>,
+    me: Me,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    let mut form = LetterForm::default();
+    let mut files = Vec::new();
+    read_fields(multipart, &mut form, &mut files)
+        .await
+        .map_err(WebError::BadRequest)?;
+    me.check_csrf(&form.csrf)?;
+    let Some(file) = files.first() else {
+        return Err(WebError::BadRequest(
+            "aucun document à lire : choisissez un PDF ou une image".into(),
+        ));
+    };
+    let reading = state
+        .app
+        .read_scan(
+            &me.0.commune,
+            &me.0.actor(),
+            &file.bytes,
+            &file.media_type,
+            &file.filename,
+            Utc::now(),
+        )
+        .await?;
+    Ok(axum::Json(serde_json::json!({
+        "letter_date": reading.letter_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        "subject": reading.subject,
+        "sender": reading.sender,
+    }))
+    .into_response())
+}

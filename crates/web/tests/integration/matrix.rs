@@ -179,6 +179,7 @@ const ROUTES: &[Route] = &[
     ),
     r("GET", "/courrier/nouveau", Registrars, Own, ""),
     r("POST", "/courrier/nouveau", Registrars, Own, "multipart"),
+    r("POST", "/courrier/lecture", Registrars, Own, "multipart"),
     r("GET", "/appel/nouveau", Registrars, Own, ""),
     r(
         "POST",

@@ -1055,3 +1055,64 @@ async fn the_guide_is_linked_from_every_page_and_shows_its_screens() {
     let (status, _, _) = send(&site, get("/aide/ecrans/inconnu.jpg", Some(&cookie))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A scan chosen in the letter form is read for its date, subject and sender (the page's
+/// script fills the empty fields with them, marked for checking); nothing is stored.
+#[tokio::test]
+async fn a_chosen_scan_is_read_for_its_date_subject_and_sender() {
+    let site = site().await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (_, _, form) = send(&site, get("/courrier/nouveau", Some(&cookie))).await;
+    assert!(form.contains("data-read=\"/courrier/lecture\""), "{form}");
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone());
+    let written = today - chrono::Duration::days(4);
+    let date_line = format!("Montbazon, le {}", written.format("%d/%m/%Y"));
+    let pdf = parapheur_testkit::letter_pdf(&[
+        "Jeanne Martin",
+        "12 rue des Ecoles",
+        "37250 Montbazon",
+        "Monsieur le Maire",
+        &date_line,
+        "Objet : Demande de reservation de la salle des fetes",
+        "Monsieur le Maire,",
+        "Je souhaite reserver la salle.",
+    ]);
+    let items_before = site.app.store().item_count(site.a.id).await.unwrap();
+    let read = |fields: Vec<(&'static str, String)>, file: Option<Vec<u8>>| {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        multipart_to(
+            "/courrier/lecture",
+            &cookie,
+            &pairs,
+            file.as_deref().map(|b| ("files", "scan.pdf", b)),
+        )
+    };
+    let (status, _, body) =
+        send(&site, read(vec![("csrf", csrf.clone())], Some(pdf.clone()))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json["subject"], "Demande de reservation de la salle des fetes",
+        "{json}"
+    );
+    assert_eq!(json["sender"], "Jeanne Martin", "{json}");
+    assert_eq!(
+        json["letter_date"],
+        written.format("%Y-%m-%d").to_string(),
+        "{json}"
+    );
+    // Nothing was registered or stored by reading.
+    assert_eq!(
+        site.app.store().item_count(site.a.id).await.unwrap(),
+        items_before
+    );
+    // A page without any of it reads as nothing; no file, or no CSRF token, is refused.
+    let blank = parapheur_testkit::tiny_pdf("Bonjour");
+    let (status, _, body) = send(&site, read(vec![("csrf", csrf.clone())], Some(blank))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"letter_date":null,"sender":null,"subject":null}"#);
+    let (status, _, _) = send(&site, read(vec![("csrf", csrf.clone())], None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(&site, read(vec![], Some(pdf))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
