@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use crate::communes::commune_from_prefixed_row;
 use crate::error::{StoreError, is_unique_violation};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_instant, parse_uuid};
 use crate::users::{User, user_from_prefixed_row};
+use crate::write::{WriteTx, new_entry};
 use parapheur_domain::Commune;
 
 /// The signatures of a stored file, as verified when it arrived.

@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::items::{Attachment, ITEM_COLUMNS, attachment_from_row, item_from_row};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{date_text, instant_text, parse_code, parse_instant, parse_opt_date, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 /// A legal hold on an item: nothing eliminates or transfers it until it is lifted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

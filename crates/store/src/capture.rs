@@ -12,8 +12,9 @@ use crate::Backend;
 use crate::error::StoreError;
 use crate::items::{ITEM_COLUMNS, item_from_row};
 use crate::nodes::Claim;
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_instant, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 /// What became of an inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

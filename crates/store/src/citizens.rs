@@ -10,8 +10,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::items::{ITEM_COLUMNS, OPEN_CLAUSE, item_from_row};
 use crate::nodes::{Claim, LeasedQueue};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{date_text, instant_text, parse_instant, parse_opt_uuid, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 /// A public request form as stored; its fields are domain::request_form's versioned JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

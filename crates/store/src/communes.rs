@@ -7,8 +7,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::{StoreError, is_unique_violation};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 fn commune_from_row(row: &AnyRow) -> Result<Commune, StoreError> {
     commune_from_prefixed_row(row, "")

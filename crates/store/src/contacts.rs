@@ -7,8 +7,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
     let kind: String = row.try_get("kind")?;

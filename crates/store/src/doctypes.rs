@@ -6,8 +6,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::{StoreError, is_unique_violation};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::parse_code;
+use crate::write::{WriteTx, new_entry};
 
 fn doctype_from_row(row: &AnyRow) -> Result<DocumentType, StoreError> {
     let final_action: String = row.try_get("final_action")?;

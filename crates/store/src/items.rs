@@ -9,11 +9,12 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{
     date_text, instant_text, opt_date_text, parse_code, parse_date, parse_instant, parse_opt_date,
     parse_opt_uuid, parse_uuid,
 };
+use crate::write::{WriteTx, new_entry};
 
 /// A file attached to an item. The bytes are in the file store under `sha256`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

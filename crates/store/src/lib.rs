@@ -14,11 +14,13 @@
 //! reads before it writes can never fail on a busy snapshot; readers use their own pool and
 //! are never blocked by the writer (WAL).
 
+mod backend;
 mod error;
 mod journal;
 mod migrate;
 mod pool;
 mod rows;
+mod write;
 
 pub mod api;
 pub mod archives;
@@ -36,7 +38,9 @@ pub mod sessions;
 pub mod users;
 pub mod webhooks;
 
+pub use backend::Backend;
 pub use error::StoreError;
 pub use journal::{JournalHead, verify_journal};
 pub use migrate::SCHEMA_VERSION;
-pub use pool::{Backend, DEFAULT_LOCK_TIMEOUT, Store, WriteTx, redact_url};
+pub use pool::{DEFAULT_LOCK_TIMEOUT, Store, redact_url};
+pub use write::WriteTx;

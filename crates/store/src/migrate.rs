@@ -6,8 +6,8 @@
 use chrono::Utc;
 use sqlx::{AnyPool, Row};
 
+use crate::backend::Backend;
 use crate::error::StoreError;
-use crate::pool::Backend;
 
 struct Migration {
     version: i64,

@@ -9,8 +9,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{date_text, instant_text, parse_date, parse_instant, parse_opt_uuid, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 /// Where a letter is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -1,30 +1,21 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use parapheur_domain::journal::{JournalEntry, NewJournalEntry};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
-use uuid::Uuid;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
+use crate::backend::Backend;
 use crate::error::StoreError;
 use crate::migrate;
-
-/// Which database the register lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A handle to the register's database: a pool for reads and a path for writes.
 #[derive(Debug, Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// SQLite: one connection, so writers of this process queue instead of colliding.
     /// PostgreSQL: the same pool as `read`.
-    write: AnyPool,
-    read: AnyPool,
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
 }
 
 const SQLITE_PRAGMAS: [&str; 5] = [
@@ -198,19 +189,6 @@ impl Store {
         &self.write
     }
 
-    /// Starts a write transaction whose journal entries are dated `now`.
-    pub async fn begin(&self, now: DateTime<Utc>) -> Result<WriteTx, StoreError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.write.begin().await?,
-        };
-        Ok(WriteTx {
-            tx,
-            now,
-            pending: Vec::new(),
-        })
-    }
-
     /// Runs a statement outside the write path. For tests and maintenance tools only: it
     /// bypasses the journal, which is exactly what the tampering tests need.
     #[doc(hidden)]
@@ -250,114 +228,6 @@ pub fn redact_url(url: &str) -> String {
             format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
         }
         _ => url.to_owned(),
-    }
-}
-
-/// A write transaction. Changes are journaled with [`WriteTx::journal`] and the entries
-/// are chained onto each commune's journal in [`WriteTx::commit`], inside the transaction:
-/// a change and its journal entry are committed together or not at all.
-pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    now: DateTime<Utc>,
-    pending: Vec<(Uuid, NewJournalEntry)>,
-}
-
-impl WriteTx {
-    pub fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-
-    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
-    }
-
-    /// Locks the row of `table` matching `condition` until the transaction ends and reads it
-    /// again: a no-op UPDATE of `column` takes PostgreSQL's row lock (SQLite's writer
-    /// already holds the whole database). A read-modify-write then checks that the state it
-    /// started from is still the stored one, so a concurrent change is refused instead of
-    /// silently overwritten.
-    pub(crate) async fn lock_row(
-        &mut self,
-        table: &'static str,
-        column: &'static str,
-        condition: &'static str,
-        binds: &[String],
-    ) -> Result<Option<AnyRow>, StoreError> {
-        let mut lock = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET {column} = {column} WHERE {condition}"
-        )));
-        for b in binds {
-            lock = lock.bind(b.clone());
-        }
-        lock.execute(self.conn()).await?;
-        let mut read = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM {table} WHERE {condition}"
-        )));
-        for b in binds {
-            read = read.bind(b.clone());
-        }
-        Ok(read.fetch_optional(self.conn()).await?)
-    }
-
-    /// Records a change to be journaled at commit.
-    pub fn journal(&mut self, commune_id: Uuid, entry: NewJournalEntry) {
-        self.pending.push((commune_id, entry));
-    }
-
-    /// Takes the next chrono number of (commune, year, direction). The counter row is
-    /// locked until the transaction ends, so concurrent registrations queue here.
-    pub async fn next_sequence(
-        &mut self,
-        commune_id: Uuid,
-        year: i32,
-        direction: &str,
-    ) -> Result<i64, StoreError> {
-        let row: AnyRow = sqlx::query(
-            "INSERT INTO chrono_counters (commune_id, year, direction, last_seq)
-             VALUES ($1, $2, $3, 1)
-             ON CONFLICT (commune_id, year, direction)
-             DO UPDATE SET last_seq = chrono_counters.last_seq + 1
-             RETURNING last_seq",
-        )
-        .bind(commune_id.to_string())
-        .bind(i64::from(year))
-        .bind(direction.to_owned())
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(row.try_get::<i64, _>(0)?)
-    }
-
-    /// Chains the pending journal entries and commits. Entries are appended last so the
-    /// journal head is locked only for the end of the transaction.
-    pub async fn commit(mut self) -> Result<Vec<JournalEntry>, StoreError> {
-        let pending = std::mem::take(&mut self.pending);
-        let written = crate::journal::append_all(&mut self.tx, self.now, pending).await?;
-        self.tx.commit().await?;
-        Ok(written)
-    }
-
-    /// Abandons the transaction: nothing of it is kept, chrono numbers included.
-    pub async fn rollback(self) -> Result<(), StoreError> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-}
-
-pub(crate) fn new_entry(
-    actor: &str,
-    action: &str,
-    entity: &str,
-    entity_id: impl ToString,
-    before: Option<String>,
-    after: Option<String>,
-) -> NewJournalEntry {
-    NewJournalEntry {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        entity: entity.to_owned(),
-        entity_id: entity_id.to_string(),
-        before,
-        after,
     }
 }
 

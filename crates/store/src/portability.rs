@@ -13,8 +13,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Column as _, Row as _};
 use uuid::Uuid;
 
+use crate::backend::Backend;
 use crate::error::StoreError;
-use crate::pool::{Backend, Store};
+use crate::pool::Store;
 
 /// One row: column name → value (a string, an integer or null).
 pub type Row = Map<String, Value>;

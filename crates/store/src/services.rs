@@ -6,8 +6,9 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::{StoreError, is_unique_violation};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::parse_uuid;
+use crate::write::{WriteTx, new_entry};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {

@@ -8,8 +8,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::{StoreError, is_unique_violation};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_code, parse_opt_uuid, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

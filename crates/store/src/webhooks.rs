@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::nodes::{Claim, LeasedQueue};
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_instant, parse_uuid};
+use crate::write::{WriteTx, new_entry};
 
 /// A commune's subscription of a URL to events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
