@@ -130,7 +130,7 @@ if grep -q 'off-site copy failed' "$WORK/serve.log"; then
     grep 'off-site copy failed' "$WORK/serve.log" >&2
     exit 1
 fi
-python3 - "$WORK/commits" "$WORK/copies" <<'EOF'
+python3 - "$WORK/commits" "$WORK/copies" "$(jq -r '.last_forget_at // ""' "$STATE")" <<'EOF'
 import datetime, sys
 def epoch(text):
     text = text.rstrip("Z")
@@ -141,7 +141,9 @@ copies = {}
 for line in open(sys.argv[2]):
     start, seconds, snapshot = line.split()
     copies[snapshot] = (epoch(start), float(seconds))
-copies = sorted(copies.values())
+# The copies of the serve (the state read at the first letter still names the last
+# `backup now`, made before the server started).
+copies = [c for c in sorted(copies.values()) if c[0] >= commits[0]]
 delays = []
 for at in commits:
     start, seconds = next(c for c in copies if c[0] >= at)
@@ -151,6 +153,14 @@ delays.sort()
 print(f"   {len(commits)} letters at {len(commits) / (commits[-1] - commits[0]) * 60:.0f} a minute, "
       f"{len(copies)} copies (durations {min(c[1] for c in copies):.1f}-{max(c[1] for c in copies):.1f} s, "
       f"starts {min(cycles):.1f}-{max(cycles):.1f} s apart)" if cycles else "")
+t0 = commits[0]
+print("   copies (start after the first letter, duration): "
+      + ", ".join(f"{start - t0:.0f} s/{seconds:.1f} s" for start, seconds in copies))
+if len(sys.argv) > 3 and sys.argv[3]:
+    # The daily retention (restic forget --prune) runs right after a copy, in the same loop.
+    forget = epoch(sys.argv[3])
+    print(f"   the daily retention (forget --prune) started at {forget - t0:.0f} s, right "
+          "after a copy: the next copy waits for it")
 print(f"   delay commit -> off site: median {delays[len(delays) // 2]:.1f} s, "
       f"largest {delays[-1]:.1f} s (the RPO measured)")
 EOF
