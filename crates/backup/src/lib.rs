@@ -279,6 +279,16 @@ impl Repository {
         self.run_owned(restic, "rétention", &args).await.map(drop)
     }
 
+    /// Removes the stale locks: those of restic processes that died (on this machine) or
+    /// that are older than 30 minutes. A copy or a retention cut off with the link leaves its
+    /// lock in the repository (it could not remove it), and an exclusive one would block
+    /// every later copy. Locks of running processes stay.
+    pub async fn unlock(&self, restic: &Restic) -> Result<(), BackupError> {
+        self.run(restic, "déverrouillage", &["unlock"])
+            .await
+            .map(drop)
+    }
+
     /// Checks the repository's structure; with `read_data`, re-reads and verifies every
     /// stored object (restic's `check --read-data`).
     pub async fn check(&self, restic: &Restic, read_data: bool) -> Result<(), BackupError> {
@@ -384,26 +394,41 @@ impl Repository {
     }
 }
 
+/// What restic (Go's network stack) says when the remote does not answer.
+const NETWORK_FAILURES: [&str; 6] = [
+    "connection refused",
+    "connection reset by peer",
+    "no such host",
+    "i/o timeout",
+    "network is unreachable",
+    "dial tcp",
+];
+
 /// Names what went wrong from restic's message (restic 0.14 has one exit code for most
 /// failures).
 fn classify(location: &str, action: &'static str, stderr: &str) -> BackupError {
     let lower = stderr.to_lowercase();
     let detail = last_lines(stderr);
     let location = location.to_owned();
+    // A remote that does not answer is never taken for a missing repository: restic 0.14
+    // says "unable to open config file … connection refused / Is there a repository…?"
+    // when S3 is down, and creating a repository there must not even be tried.
     if lower.contains("wrong password") {
         BackupError::WrongKey { location }
+    } else if let Some(line) = stderr.lines().find(|line| {
+        let line = line.to_lowercase();
+        NETWORK_FAILURES.iter().any(|marker| line.contains(marker))
+    }) {
+        // The line that names the network failure, without restic's guess that follows.
+        BackupError::Unreachable {
+            location,
+            detail: line.trim().to_owned(),
+        }
     } else if lower.contains("is there a repository at the following location")
         || lower.contains("unable to open config file")
         || lower.contains("repository does not exist")
     {
         BackupError::NoRepository { location }
-    } else if lower.contains("connection refused")
-        || lower.contains("no such host")
-        || lower.contains("i/o timeout")
-        || lower.contains("network is unreachable")
-        || lower.contains("dial tcp")
-    {
-        BackupError::Unreachable { location, detail }
     } else if lower.contains("no matching id found") || lower.contains("no snapshot found") {
         BackupError::NoSnapshot { location }
     } else {
@@ -445,6 +470,19 @@ mod tests {
             ),
             BackupError::Unreachable { .. }
         ));
+        // S3 down, as restic 0.14 says it when opening: unreachable, not "no repository".
+        let down = classify(
+            "s3:http://127.0.0.1:9/b/r",
+            "ouverture",
+            "Fatal: unable to open config file: Stat: Get \"http://127.0.0.1:9/b/?location=\": dial tcp 127.0.0.1:9: connect: connection refused\nIs there a repository at the following location?\ns3:http://127.0.0.1:9/b/r\n",
+        );
+        assert!(matches!(down, BackupError::Unreachable { .. }), "{down:?}");
+        let said = down.to_string();
+        assert!(
+            said.starts_with("le dépôt de copies s3:http://127.0.0.1:9/b/r est injoignable : ")
+                && said.ends_with("connection refused"),
+            "{said}"
+        );
         let other = classify(at, "copie", "one\ntwo\nthree\nfour\n");
         assert_eq!(
             other.to_string(),

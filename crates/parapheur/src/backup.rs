@@ -65,7 +65,28 @@ pub async fn run(command: BackupCommand, json: bool) -> anyhow::Result<ExitCode>
                 None => println!("Aucune copie réussie."),
             }
             if let Some(error) = &state.last_error {
-                println!("Dernière tentative en échec : {error}");
+                match state.last_attempt_at {
+                    Some(at) => println!(
+                        "Dernière tentative en échec (il y a {}) : {error}",
+                        french::elapsed(Utc::now() - at)
+                    ),
+                    None => println!("Dernière tentative en échec : {error}"),
+                }
+                let every = config
+                    .backup
+                    .as_ref()
+                    .and_then(|b| b.interval_seconds)
+                    .unwrap_or(parapheur_app::continuity::DEFAULT_INTERVAL.as_secs());
+                let how_often = if every == 1 {
+                    "chaque seconde".to_owned()
+                } else {
+                    format!("toutes les {every} s")
+                };
+                println!(
+                    "Rien n'est perdu : ce qui a été enregistré depuis la dernière copie reste \
+                     sur ce serveur et partira avec la prochaine copie réussie. Le serveur \
+                     (parapheur serve) réessaie de lui-même {how_often}."
+                );
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)

@@ -25,6 +25,8 @@ mod copies;
 mod law;
 #[path = "cli/nodes.rs"]
 mod nodes;
+#[path = "cli/outage.rs"]
+mod outage;
 #[path = "cli/portability.rs"]
 mod portability;
 #[path = "cli/webhooks.rs"]

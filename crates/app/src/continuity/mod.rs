@@ -291,6 +291,13 @@ impl App {
         let restic = Restic::find()?;
         let repository = repository(config, setting)?;
         let mut state = state(config)?.unwrap_or_default();
+        if state.last_error.is_some() {
+            // The last attempt failed, perhaps with the link cut in the middle: the lock it
+            // left would block this copy. Only stale locks go; a failure here is the copy's.
+            if let Err(e) = repository.unlock(&restic).await {
+                tracing::debug!(error = %e, "off-site copies: stale locks not removed");
+            }
+        }
         state.last_attempt_at = Some(Utc::now());
         let result = self.copy_with(config, &restic, &repository).await;
         match &result {
@@ -316,7 +323,16 @@ impl App {
     ) -> Result<(CopyMade, String), AppError> {
         let started = std::time::Instant::now();
         let created_repository = repository.open_or_init(restic).await?;
-        let staging = config.data_dir.join(STAGING);
+        // restic records the paths as they are given, and the restore finds each part under
+        // its recorded path: a relative `--data` would make a copy that does not restore.
+        let absolute = |path: &Path| {
+            std::path::absolute(path).map_err(|e| {
+                AppError::Config(format!("chemin de {} introuvable : {e}", path.display()))
+            })
+        };
+        let files_dir = absolute(&config.files_dir)?;
+        let anchors_dir = absolute(&config.anchors_dir)?;
+        let staging = absolute(&config.data_dir.join(STAGING))?;
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| {
             AppError::Config(format!("impossible de créer {} : {e}", staging.display()))
@@ -335,8 +351,8 @@ impl App {
         let manifest = Manifest {
             format: 1,
             made_at: Utc::now(),
-            files_dir: config.files_dir.clone(),
-            anchors_dir: config.anchors_dir.clone(),
+            files_dir: files_dir.clone(),
+            anchors_dir: anchors_dir.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         std::fs::write(
@@ -346,13 +362,9 @@ impl App {
         .map_err(|e| AppError::Config(format!("manifeste de la copie : {e}")))?;
         // The files are written before the rows that name them: files read after the
         // register hold at least what it names.
-        std::fs::create_dir_all(&config.files_dir).ok();
-        std::fs::create_dir_all(&config.anchors_dir).ok();
-        let paths = [
-            staging.clone(),
-            config.files_dir.clone(),
-            config.anchors_dir.clone(),
-        ];
+        std::fs::create_dir_all(&files_dir).ok();
+        std::fs::create_dir_all(&anchors_dir).ok();
+        let paths = [staging.clone(), files_dir, anchors_dir];
         let summary = repository.backup(restic, &paths, &[TAG], HOST).await;
         let _ = std::fs::remove_dir_all(&staging);
         let summary = summary?;
@@ -612,7 +624,8 @@ fn count_files(dir: &Path) -> u64 {
 
 /// Copies continuously while the server runs: every `interval`, if the register changed
 /// since the last copy. Failures are kept in the state (shown on the administration page)
-/// and retried at the next look; the copies catch up by themselves when the link returns.
+/// and retried at the next look (the locks a cut-off attempt left are removed first); the
+/// copies catch up by themselves when the link returns.
 #[boxed_future]
 pub async fn copy_continuously(app: App, config: Config) {
     let Some(setting) = config.backup.clone() else {
@@ -622,7 +635,10 @@ pub async fn copy_continuously(app: App, config: Config) {
         .interval_seconds
         .map_or(DEFAULT_INTERVAL, Duration::from_secs);
     loop {
-        tokio::time::sleep(every).await;
+        // A copy under way finishes; the loop ends when the server stops.
+        if app.pause(every).await {
+            return;
+        }
         let last = state(&config).ok().flatten().unwrap_or_default();
         let changed = last.fingerprint.as_deref() != Some(fingerprint(&config).as_str());
         if !changed && last.last_error.is_none() {

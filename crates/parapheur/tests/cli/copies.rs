@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The stock restic program, or None (after saying so loudly) outside CI.
-fn restic() -> Option<PathBuf> {
+pub(super) fn restic() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("restic"))
@@ -36,7 +36,7 @@ fn restic() -> Option<PathBuf> {
 
 /// The repository password the box derives from its master key (`continuity::repository`):
 /// what a commune types into the stock restic to restore without parapheur.
-fn repository_password(master_key_base64: &str) -> String {
+pub(super) fn repository_password(master_key_base64: &str) -> String {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD
         .decode(master_key_base64.trim())
@@ -77,7 +77,7 @@ fn file_hashes(dir: &Path) -> Vec<(String, String)> {
 }
 
 /// What must come back identical: every item as `item show` prints it, and every file.
-fn register_contents(data: &Path, highest: u32) -> (Vec<Value>, Vec<(String, String)>) {
+pub(super) fn register_contents(data: &Path, highest: u32) -> (Vec<Value>, Vec<(String, String)>) {
     let items = (1..=highest)
         .map(|seq| {
             let out = command_in(data, &["item", "show"])
@@ -365,4 +365,38 @@ fn the_recovery_sheet_holds_the_key_and_the_commands() {
         &[("PARAPHEUR_BACKUP_REPOSITORY", repo)],
     );
     assert_refused(&out, &["il ne doit pas exister"]);
+}
+
+/// A copy made with a relative `--data` restores: restic records the paths as it is given
+/// them, and the restore finds each part under its recorded path.
+#[test]
+fn a_copy_made_from_a_relative_data_folder_restores() {
+    if restic().is_none() {
+        return;
+    }
+    let reg = Register::new(Backend::Sqlite).unwrap();
+    reg.init();
+    let number = reg.register("Courrier copié depuis un chemin relatif");
+    let repo = reg.dir.path().join("copies");
+    let mut copy = command_in(Path::new("data"), &["backup", "now"]);
+    let out = copy
+        .current_dir(reg.dir.path())
+        .env("PARAPHEUR_BACKUP_REPOSITORY", &repo)
+        .output()
+        .unwrap();
+    assert_success(&out, "backup now --data data");
+    let restored = reg.dir.path().join("restauré");
+    let out = command_in(&restored, &["restore"])
+        .arg("--from")
+        .arg(&repo)
+        .arg("--master-key")
+        .arg(reg.data.join("master.key"))
+        .output()
+        .unwrap();
+    assert_success(&out, "restore of a copy made from a relative folder");
+    let out = command_in(&restored, &["item", "show"])
+        .args(["--commune", INSEE, &number])
+        .output()
+        .unwrap();
+    assert_success(&out, "the letter restored");
 }
