@@ -19,6 +19,7 @@ pub mod administration;
 pub mod api;
 pub mod archives;
 pub mod background;
+pub mod calls;
 pub mod capture;
 pub mod citizens;
 mod config;

@@ -10,7 +10,7 @@ use crate::error::StoreError;
 use crate::pool::{Store, WriteTx, new_entry};
 use crate::rows::{instant_text, parse_uuid};
 
-fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
+pub(crate) fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Contact {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,

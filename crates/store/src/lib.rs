@@ -22,6 +22,7 @@ mod rows;
 
 pub mod api;
 pub mod archives;
+pub mod calls;
 pub mod capture;
 pub mod citizens;
 pub mod communes;
