@@ -1,0 +1,408 @@
+//! The phone system's call events (issue 18, point 3) through the real router, on SQLite
+//! and PostgreSQL: `POST /api/v1/cti/{token}` with call sequences as Zammad's bridges post
+//! them (the Asterisk AMI bridge's form bodies with `user[]`, the JSON of Zammad's own
+//! examples): an answered call, a missed call leaving its callback item, replays answered
+//! the same and changing nothing, out-of-order and unknown-call events refused with their
+//! codes and nothing written, wrong and revoked tokens, and another commune's token never
+//! touching this commune's calls.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use parapheur_app::Actor;
+use parapheur_app::api::{NewToken, Scope};
+use parapheur_app::domain::Channel;
+use parapheur_app::domain::contact::NewContact;
+use parapheur_app::domain::cti::CallState;
+use parapheur_testkit::both;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common::*;
+
+/// Posts one event: (status, JSON body).
+async fn post_event(
+    site: &Site,
+    token: &str,
+    content_type: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("/api/v1/cti/{token}"))
+        .header(header::HOST, "mairie.test")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let response = site.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+async fn cti_token(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    owner: &str,
+    scopes: &[Scope],
+) -> (uuid::Uuid, String) {
+    let owner = site
+        .app
+        .user_by_email(commune.id, owner)
+        .await
+        .unwrap()
+        .unwrap();
+    let created = site
+        .app
+        .create_api_token(
+            commune,
+            &Actor::System("test"),
+            NewToken {
+                label: "Standard téléphonique".into(),
+                owner_id: owner.id,
+                scopes: scopes.to_vec(),
+                expires_at: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    (created.token.id, created.secret)
+}
+
+/// Commune A with its standard's token, the agent on extension 100 and the secretary on
+/// 101, and a contact Jeanne Martin whose card has 06.12.34.56.78.
+async fn ready(site: &Site) -> String {
+    let a = &site.a;
+    let test = Actor::System("test");
+    for (email, extension) in [("agent@a.test", "100"), ("admin@a.test", "101")] {
+        let user = site.app.user_by_email(a.id, email).await.unwrap().unwrap();
+        site.app
+            .set_phone_extension(a, &test, user.id, extension, Utc::now())
+            .await
+            .unwrap();
+    }
+    site.app
+        .create_contact(
+            a,
+            &test,
+            NewContact {
+                name: "Martin".into(),
+                first_name: Some("Jeanne".into()),
+                phone: Some("06.12.34.56.78".into()),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    cti_token(site, a, "admin@a.test", &[Scope::CtiEvents])
+        .await
+        .1
+}
+
+async fn an_answered_call_is_followed_to_its_end(db: Db) {
+    let Some(site) = site_on(db).await else {
+        return;
+    };
+    let token = ready(&site).await;
+    let a = site.a.clone();
+    let journal = site.app.store().journal_len(a.id).await.unwrap();
+    // The Asterisk AMI bridge's form bodies, `user[]` repeated, E.164 without its `+`.
+    for body in [
+        "event=newCall&from=33612345678&to=100&direction=in&callId=1733560000.101&user%5B%5D=Agent+A&queue=accueil",
+        "event=answer&from=33612345678&to=100&direction=in&callId=1733560000.101&answeringNumber=101&user%5B%5D=Agent+A",
+        "event=hangup&from=33612345678&to=100&direction=in&callId=1733560000.101&cause=normalClearing&answeringNumber=101",
+    ] {
+        let (status, answer) = post_event(&site, &token, FORM, body).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+        assert_eq!(answer, serde_json::json!({}), "Zammad's answer: no action");
+    }
+    let call = site
+        .app
+        .call_by_ref(&a, "1733560000.101")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.state, CallState::Ended);
+    assert!(!call.missed);
+    assert_eq!(call.caller_number.as_deref(), Some("0612345678"));
+    let jeanne = site
+        .app
+        .store()
+        .contacts_by_phone(a.id, "0612345678")
+        .await
+        .unwrap();
+    assert_eq!(
+        call.contact_id,
+        Some(jeanne[0].id),
+        "the caller is Jeanne Martin"
+    );
+    let admin = site
+        .app
+        .user_by_email(a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.agent_id, Some(admin.id), "extension 101 picked up");
+    assert!(call.item_id.is_none(), "an answered call leaves no task");
+    assert!(call.answered_at.is_some() && call.ended_at.is_some());
+    // A bridge retrying the hang-up: the same answer, nothing changed.
+    let (status, _) = post_event(
+        &site,
+        &token,
+        FORM,
+        "event=hangup&from=33612345678&to=100&direction=in&callId=1733560000.101&cause=normalClearing",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        site.app
+            .call_by_ref(&a, "1733560000.101")
+            .await
+            .unwrap()
+            .unwrap(),
+        call
+    );
+    assert_eq!(
+        site.app.store().journal_len(a.id).await.unwrap(),
+        journal,
+        "calls answered are not the register's"
+    );
+}
+
+async fn a_missed_call_leaves_a_callback_item(db: Db) {
+    let Some(site) = site_on(db).await else {
+        return;
+    };
+    let token = ready(&site).await;
+    let a = site.a.clone();
+    let agent = site
+        .app
+        .user_by_email(a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    // Zammad's JSON form, the caller in international notation.
+    let newcall = r#"{"event":"newCall","from":"+33 6 12 34 56 78","to":"100","direction":"in","callId":"f4ebd2be-7b9a","user":["Agent A"]}"#;
+    let (status, answer) = post_event(&site, &token, JSON, newcall).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let ringing = site
+        .app
+        .call_by_ref(&a, "f4ebd2be-7b9a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ringing.state, CallState::Ringing);
+    assert_eq!(ringing.agent_id, Some(agent.id), "extension 100 rings");
+    // The same newCall again: nothing new.
+    let (status, _) = post_event(&site, &token, JSON, newcall).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = site.app.store().journal_len(a.id).await.unwrap();
+    let hangup = r#"{"event":"hangup","from":"+33 6 12 34 56 78","to":"100","direction":"in","callId":"f4ebd2be-7b9a","cause":"noAnswer"}"#;
+    let (status, answer) = post_event(&site, &token, JSON, hangup).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let call = site
+        .app
+        .call_by_ref(&a, "f4ebd2be-7b9a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(call.missed);
+    assert_eq!(call.state, CallState::Ended);
+    let item = site
+        .app
+        .store()
+        .item(a.id, call.item_id.expect("a callback item"))
+        .await
+        .unwrap();
+    assert_eq!(item.channel, Channel::Phone);
+    assert_eq!(item.subject, "Appel manqué de Jeanne Martin — à rappeler");
+    assert_eq!(
+        item.assignee_id,
+        Some(agent.id),
+        "for the agent whose phone rang"
+    );
+    let body = item.body.clone().unwrap_or_default();
+    assert!(
+        body.contains("Numéro à rappeler : 06 12 34 56 78"),
+        "{body}"
+    );
+    assert!(body.contains("pas de réponse"), "{body}");
+    let entries = site.app.store().journal_entries(a.id).await.unwrap();
+    let actions: Vec<&str> = entries[usize::try_from(before).unwrap()..]
+        .iter()
+        .map(|e| e.action.as_str())
+        .collect();
+    assert!(actions.contains(&"call.missed"), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a.starts_with("item.")),
+        "{actions:?}"
+    );
+    // The hang-up replayed: no second task.
+    let after = site.app.store().journal_len(a.id).await.unwrap();
+    let (status, _) = post_event(&site, &token, JSON, hangup).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(site.app.store().journal_len(a.id).await.unwrap(), after);
+    // The item's page offers to call back in one click, the contact named.
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, _, page) =
+        send(&site, get(&format!("/courrier/{}", item.id), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("href=\"tel:0612345678\""), "{page}");
+}
+
+async fn events_out_of_order_or_for_an_unknown_call_are_refused(db: Db) {
+    let Some(site) = site_on(db).await else {
+        return;
+    };
+    let token = ready(&site).await;
+    let a = site.a.clone();
+    let journal = site.app.store().journal_len(a.id).await.unwrap();
+    // An answer, a hang-up of a call never heard ringing.
+    for body in [
+        "event=answer&from=0612345678&to=100&direction=in&callId=inconnu-1&answeringNumber=100",
+        "event=hangup&from=0612345678&to=100&direction=in&callId=inconnu-1&cause=noAnswer",
+    ] {
+        let (status, answer) = post_event(&site, &token, FORM, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(code(&answer), "call_unknown", "{answer}");
+    }
+    assert!(
+        site.app
+            .call_by_ref(&a, "inconnu-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A call answered, hung up, then an answer and a newCall arriving late.
+    for body in [
+        "event=newCall&from=0612345678&to=100&direction=in&callId=tard-1",
+        "event=answer&from=0612345678&to=100&direction=in&callId=tard-1&answeringNumber=100",
+        "event=hangup&from=0612345678&to=100&direction=in&callId=tard-1&cause=normalClearing",
+    ] {
+        assert_eq!(
+            post_event(&site, &token, FORM, body).await.0,
+            StatusCode::OK,
+            "{body}"
+        );
+    }
+    let ended = site.app.call_by_ref(&a, "tard-1").await.unwrap().unwrap();
+    for body in [
+        "event=answer&from=0612345678&to=100&direction=in&callId=tard-1&answeringNumber=101",
+        "event=newCall&from=0612345678&to=100&direction=in&callId=tard-1",
+    ] {
+        let (status, answer) = post_event(&site, &token, FORM, body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(code(&answer), "call_out_of_order", "{answer}");
+    }
+    assert_eq!(
+        site.app.call_by_ref(&a, "tard-1").await.unwrap().unwrap(),
+        ended
+    );
+    // Malformed events.
+    for (content_type, body) in [
+        (FORM, "from=0612345678&direction=in&callId=x"),
+        (FORM, "event=ring&direction=in&callId=x"),
+        (FORM, "event=newCall&direction=in"),
+        (FORM, "event=newCall&direction=sideways&callId=x"),
+        (JSON, r#"{"event":"newCall","callId":"x"}"#),
+    ] {
+        let (status, answer) = post_event(&site, &token, content_type, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(code(&answer), "invalid_call_event", "{answer}");
+    }
+    let (status, answer) = post_event(&site, &token, JSON, "[1,2]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = post_event(&site, &token, "text/plain", "event=newCall").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    assert_eq!(
+        site.app.store().journal_len(a.id).await.unwrap(),
+        journal,
+        "nothing written"
+    );
+}
+
+async fn only_a_live_token_of_the_commune_with_the_scope_posts(db: Db) {
+    let Some(site) = site_on(db).await else {
+        return;
+    };
+    let token = ready(&site).await;
+    let (a, b) = (site.a.clone(), site.b.clone());
+    let body = "event=newCall&from=0612345678&to=100&direction=in&callId=jeton-1";
+    for (secret, status, want) in [
+        ("prph_inconnu", StatusCode::UNAUTHORIZED, "token_invalid"),
+        ("nimporte", StatusCode::UNAUTHORIZED, "token_invalid"),
+    ] {
+        let (got, answer) = post_event(&site, secret, FORM, body).await;
+        assert_eq!((got, code(&answer)), (status, want), "{secret}");
+    }
+    // A token without the scope (an API token of the commune): refused.
+    let (_, reader) = cti_token(&site, &a, "admin@a.test", &[Scope::ItemsRead]).await;
+    let (got, answer) = post_event(&site, &reader, FORM, body).await;
+    assert_eq!(
+        (got, code(&answer)),
+        (StatusCode::FORBIDDEN, "scope_missing")
+    );
+    // The standard's token in the header rather than the address: not found there.
+    let (got, _) = post_event(&site, "", FORM, body).await;
+    assert_ne!(got, StatusCode::OK);
+    // Revoked.
+    let (id, revoked) = cti_token(&site, &a, "admin@a.test", &[Scope::CtiEvents]).await;
+    site.app
+        .revoke_api_token(&a, &Actor::System("test"), id, Utc::now())
+        .await
+        .unwrap();
+    let (got, answer) = post_event(&site, &revoked, FORM, body).await;
+    assert_eq!(
+        (got, code(&answer)),
+        (StatusCode::UNAUTHORIZED, "token_revoked")
+    );
+    assert!(site.app.call_by_ref(&a, "jeton-1").await.unwrap().is_none());
+    // Commune B's token: B's call, never A's, even with A's callId.
+    assert_eq!(
+        post_event(&site, &token, FORM, body).await.0,
+        StatusCode::OK
+    );
+    let a_call = site.app.call_by_ref(&a, "jeton-1").await.unwrap().unwrap();
+    let (_, of_b) = cti_token(&site, &b, "admin@b.test", &[Scope::CtiEvents]).await;
+    let a_journal = site.app.store().journal_len(a.id).await.unwrap();
+    for body in [
+        "event=answer&from=0612345678&to=100&direction=in&callId=jeton-1",
+        "event=newCall&from=0612345678&to=100&direction=in&callId=jeton-1",
+        "event=hangup&from=0612345678&to=100&direction=in&callId=jeton-1&cause=noAnswer",
+    ] {
+        let (status, answer) = post_event(&site, &of_b, FORM, body).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(
+        site.app.call_by_ref(&a, "jeton-1").await.unwrap().unwrap(),
+        a_call,
+        "A's call untouched"
+    );
+    assert_eq!(site.app.store().journal_len(a.id).await.unwrap(), a_journal);
+    let b_call = site.app.call_by_ref(&b, "jeton-1").await.unwrap().unwrap();
+    assert!(b_call.missed);
+    assert_eq!(b_call.contact_id, None, "A's contacts are not B's");
+}
+
+both!(
+    an_answered_call_is_followed_to_its_end,
+    a_missed_call_leaves_a_callback_item,
+    events_out_of_order_or_for_an_unknown_call_are_refused,
+    only_a_live_token_of_the_commune_with_the_scope_posts,
+);
