@@ -378,8 +378,9 @@ impl App {
         Ok(self.store().phone_extensions(commune.id).await?)
     }
 
-    /// Sets (or clears, when empty) the extension that rings on a user's desk: an
-    /// administrator's act, journaled. Two users may not share one.
+    /// Sets (or clears, when empty) the extension that rings on a user's desk, in the form
+    /// calls are compared in (`0247000100`, `100`): an administrator's act, journaled. Two
+    /// users may not share one.
     #[boxed_future]
     pub async fn set_phone_extension(
         &self,
@@ -405,10 +406,17 @@ impl App {
             .ok()
             .filter(|u| u.commune_id == commune.id)
             .ok_or_else(|| AppError::invalid("personne inconnue dans cette commune"))?;
+        // Kept in the form calls are compared in, so that "02 47 00 01 00" and
+        // "0247000100" are one extension, and two people cannot share it.
+        let stored = match caller_number(extension) {
+            CallerNumber::Phone(p) | CallerNumber::Extension(p) => p,
+            CallerNumber::Other(o) => o,
+            CallerNumber::Hidden => String::new(),
+        };
         let mut tx = self.store().begin(now.trunc_subsecs(6)).await?;
         tx.set_phone_extension(
             &user,
-            Some(extension).filter(|e| !e.is_empty()),
+            Some(stored.as_str()).filter(|e| !e.is_empty()),
             &actor.journal_name(),
         )
         .await?;
