@@ -406,3 +406,62 @@ both!(
     events_out_of_order_or_for_an_unknown_call_are_refused,
     only_a_live_token_of_the_commune_with_the_scope_posts,
 );
+
+/// The extension is set where users are edited, shown back, and refused when another
+/// person has it.
+#[tokio::test]
+async fn administrators_set_a_users_extension() {
+    let site = site().await;
+    let a = site.a.clone();
+    let agent = site
+        .app
+        .user_by_email(a.id, "agent@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = site
+        .app
+        .user_by_email(a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let path = format!("/administration/utilisateurs/{}", agent.id);
+    let (status, _, page) = send(&site, get(&path, Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<label for=\"phone_extension\">Poste téléphonique</label>"),
+        "{page}"
+    );
+    let form = |extension: &str| {
+        format!(
+            "csrf={csrf}&name={}&role={}&active=1&phone_extension={extension}",
+            agent.display_name.replace(' ', "+"),
+            agent.role.code()
+        )
+    };
+    let (status, _, _) = send(&site, post(&path, Some(&cookie), &form("102"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let extensions = site.app.phone_extensions(&a).await.unwrap();
+    assert!(
+        extensions.contains(&(agent.id, "102".to_owned())),
+        "{extensions:?}"
+    );
+    let (_, _, page) = send(&site, get(&path, Some(&cookie))).await;
+    assert!(page.contains("value=\"102\""), "{page}");
+    // The administrator's own line cannot be the agent's too.
+    site.app
+        .set_phone_extension(&a, &Actor::System("test"), admin.id, "103", Utc::now())
+        .await
+        .unwrap();
+    let (status, _, page) = send(&site, post(&path, Some(&cookie), &form("103"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("pas le poste téléphonique"), "{page}");
+    assert!(
+        site.app
+            .phone_extensions(&a)
+            .await
+            .unwrap()
+            .contains(&(agent.id, "102".to_owned()))
+    );
+}
