@@ -592,3 +592,249 @@ mod tests {
         );
     }
 }
+
+/// Whether an email's attachment is a voice recording a PBX sends (WAV or MP3).
+pub fn is_voicemail_audio(media_type: &str, filename: &str) -> bool {
+    let name = filename.to_ascii_lowercase();
+    matches!(
+        media_type.to_ascii_lowercase().as_str(),
+        "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" | "audio/mpeg" | "audio/mp3"
+    ) || name.ends_with(".wav")
+        || name.ends_with(".mp3")
+}
+
+/// The media type a voice recording is served with (the browser's `<audio>` plays these).
+pub fn voicemail_media_type(media_type: &str, filename: &str) -> &'static str {
+    let name = filename.to_ascii_lowercase();
+    if media_type.eq_ignore_ascii_case("audio/mpeg")
+        || media_type.eq_ignore_ascii_case("audio/mp3")
+        || name.ends_with(".mp3")
+    {
+        "audio/mpeg"
+    } else {
+        "audio/wav"
+    }
+}
+
+/// Who left a voice message, as the PBX's email says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoicemailCaller {
+    /// The caller's name when the PBX knew it (`"Jeanne Martin" <0612345678>`).
+    pub name: Option<String>,
+    pub number: CallerNumber,
+    /// The mailbox the message was left in (usually the extension rung).
+    pub mailbox: Option<String>,
+}
+
+/// The caller of a voicemail email, from its subject or body. Reads the templates PBXs send
+/// by default: Asterisk's voicemail.conf (subject "[PBX]: New message 1 in mailbox 100",
+/// body "…in mailbox 100 from "Jeanne Martin" <0612345678>, on …"), FreePBX's (Asterisk's,
+/// with `${VM_CALLERID}`), and the "New voicemail from Jeanne Martin (0612345678)" or
+/// "Caller ID: 0612345678" forms of 3CX and others; French wording as well ("de", "appelant",
+/// "boîte vocale"). `None` when no number of a caller is found.
+pub fn voicemail_caller(subject: &str, body: &str) -> Option<VoicemailCaller> {
+    let mailbox = [subject, body].iter().find_map(|t| mailbox_of(t));
+    [subject, body]
+        .iter()
+        .find_map(|text| caller_in(text))
+        .map(|(name, number)| VoicemailCaller {
+            name,
+            number,
+            mailbox,
+        })
+}
+
+/// "mailbox 100", "boîte vocale 100", "extension 100", "poste 100".
+fn mailbox_of(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    for key in [
+        "mailbox",
+        "boîte vocale",
+        "boite vocale",
+        "extension",
+        "poste",
+    ] {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(key) {
+            let after = &lower[from + at + key.len()..];
+            let after = after.trim_start_matches([' ', ':', '#', 'n', '°', 'º']);
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            if !digits.is_empty() && digits.len() <= MAX_EXTENSION_DIGITS {
+                return Some(digits);
+            }
+            from += at + key.len();
+        }
+    }
+    None
+}
+
+/// A phone number (not an extension) in `raw`.
+fn phone_in(raw: &str) -> Option<CallerNumber> {
+    match caller_number(raw.trim()) {
+        n @ CallerNumber::Phone(_) => Some(n),
+        _ => None,
+    }
+}
+
+/// A name before a number: `"Jeanne Martin"`, or the words after "from"/"de"/":".
+fn name_before(prefix: &str) -> Option<String> {
+    let prefix = prefix.trim_end();
+    // The line, a space after it so that a prefix ending in "from" leaves no name.
+    let line = format!("{} ", prefix.rsplit('\n').next().unwrap_or(prefix));
+    let name = if let Some(quoted) = prefix.strip_suffix('"') {
+        quoted.rsplit_once('"').map(|(_, n)| n).unwrap_or(quoted)
+    } else {
+        let lower = line.to_lowercase();
+        let cut = [" from ", "from ", " de ", ": ", ":"]
+            .iter()
+            .filter_map(|k| lower.rfind(k).map(|at| at + k.len()))
+            .max()
+            .unwrap_or(0);
+        line.get(cut..).unwrap_or("")
+    };
+    let name = name.trim().trim_matches(['"', '\'', ',']).trim();
+    (!name.is_empty()
+        && name.chars().count() <= 100
+        && name.chars().any(char::is_alphabetic)
+        && phone_in(name).is_none()
+        && !name.to_lowercase().contains("unknown"))
+    .then(|| name.to_owned())
+}
+
+fn caller_in(text: &str) -> Option<(Option<String>, CallerNumber)> {
+    // `Name <number>` or `Name (number)`.
+    for (open, close) in [('<', '>'), ('(', ')')] {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(open) {
+            let start = from + at;
+            let Some(len) = text[start + 1..].find(close) else {
+                break;
+            };
+            let inside = &text[start + 1..start + 1 + len];
+            if let Some(number) = phone_in(inside) {
+                return Some((name_before(&text[..start]), number));
+            }
+            from = start + 1;
+        }
+    }
+    // A number after a word that announces the caller.
+    let lower = text.to_lowercase();
+    for key in [
+        "caller id:",
+        "callerid:",
+        "caller:",
+        "from:",
+        "from",
+        "appelant :",
+        "appelant:",
+        "numéro :",
+        "numéro:",
+        "de la part de",
+        " de ",
+    ] {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(key) {
+            let start = from + at + key.len();
+            let run: String = text
+                .get(start..)
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || " .-+()/".contains(*c))
+                .collect();
+            if let Some(number) = phone_in(&run) {
+                return Some((None, number));
+            }
+            from = start;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod voicemail_tests {
+    use super::*;
+
+    #[test]
+    fn asterisks_default_voicemail_email_is_read() {
+        let subject = "[PBX]: New message 1 in mailbox 100";
+        let body = "Dear Marie Agent:\n\n\tjust wanted to let you know you were just left a 0:12 long message (number 1)\nin mailbox 100 from \"Jeanne Martin\" <0612345678>, on Monday, December 07, 2026 at 09:12:03 AM so you might\nwant to check it when you get a chance.  Thanks!\n\n\t\t\t\t--Asterisk\n";
+        assert_eq!(
+            voicemail_caller(subject, body),
+            Some(VoicemailCaller {
+                name: Some("Jeanne Martin".into()),
+                number: CallerNumber::Phone("0612345678".into()),
+                mailbox: Some("100".into()),
+            })
+        );
+        // A caller ID without a name, in E.164.
+        let body = "in mailbox 101 from <+33612345678>, on Monday";
+        let found = voicemail_caller("[PBX]: New message 2 in mailbox 101", body).unwrap();
+        assert_eq!(found.name, None);
+        assert_eq!(found.number, CallerNumber::Phone("0612345678".into()));
+        assert_eq!(found.mailbox.as_deref(), Some("101"));
+    }
+
+    #[test]
+    fn other_pbx_forms_are_read() {
+        for (subject, body, name, number) in [
+            (
+                "New Voicemail from Jeanne Martin (06 12 34 56 78)",
+                "",
+                Some("Jeanne Martin"),
+                "0612345678",
+            ),
+            (
+                "Voicemail",
+                "Caller ID: 0033612345678\nDuration: 12 s",
+                None,
+                "0612345678",
+            ),
+            (
+                "Nouveau message vocal de 06.12.34.56.78",
+                "",
+                None,
+                "0612345678",
+            ),
+            (
+                "Message vocal",
+                "Appelant : +33 6 12 34 56 78",
+                None,
+                "0612345678",
+            ),
+        ] {
+            let found = voicemail_caller(subject, body).unwrap_or_else(|| panic!("{subject}"));
+            assert_eq!(found.name.as_deref(), name, "{subject}");
+            assert_eq!(
+                found.number,
+                CallerNumber::Phone(number.into()),
+                "{subject}"
+            );
+        }
+        // No caller's number: not a voicemail we can file.
+        assert_eq!(
+            voicemail_caller(
+                "[PBX]: New message 1 in mailbox 100",
+                "from an unknown caller, on"
+            ),
+            None
+        );
+        assert_eq!(voicemail_caller("Réunion de 10 h", "Ordre du jour"), None);
+    }
+
+    #[test]
+    fn audio_attachments_are_recognised() {
+        assert!(is_voicemail_audio("audio/x-wav", "msg0000.wav"));
+        assert!(is_voicemail_audio(
+            "application/octet-stream",
+            "msg0000.WAV"
+        ));
+        assert!(is_voicemail_audio("audio/mpeg", "message"));
+        assert!(!is_voicemail_audio("application/pdf", "scan.pdf"));
+        assert_eq!(voicemail_media_type("audio/x-wav", "msg.wav"), "audio/wav");
+        assert_eq!(
+            voicemail_media_type("application/octet-stream", "m.mp3"),
+            "audio/mpeg"
+        );
+    }
+}
