@@ -349,6 +349,66 @@ impl App {
         let _ = call;
     }
 
+    /// Recognises a voice message the PBX emailed (an audio attachment, and a caller's
+    /// number in the subject or body) and makes `new` its phone item: "Message vocal de …",
+    /// the number to call back, the type "appel", the agent whose mailbox (extension) it
+    /// was left in, the audio served as audio. Returns the caller's contact as the item's
+    /// party (`Some(None)` when none matches: the PBX's address is not the sender), or
+    /// `None` when the email is not a voicemail.
+    pub(crate) async fn voicemail(
+        &self,
+        commune: &Commune,
+        subject: &str,
+        body: &str,
+        new: &mut NewItem,
+        files: &mut [crate::register::NewFile],
+    ) -> Result<Option<Option<Party>>, AppError> {
+        use parapheur_domain::cti::{is_voicemail_audio, voicemail_caller, voicemail_media_type};
+        if !files
+            .iter()
+            .any(|f| is_voicemail_audio(&f.media_type, &f.filename))
+        {
+            return Ok(None);
+        }
+        let Some(caller) = voicemail_caller(subject, body) else {
+            return Ok(None);
+        };
+        let contact = self.contact_of_number(commune, &caller.number).await?;
+        let who = contact
+            .as_ref()
+            .map(|c| c.display_name())
+            .or(caller.name.clone())
+            .unwrap_or_else(|| caller.number.display());
+        new.channel = Channel::Phone;
+        new.subject = format!("Message vocal de {who}");
+        let heard = match (&contact, &caller.name) {
+            (None, Some(name)) => format!(" ({name}, selon le standard)"),
+            _ => String::new(),
+        };
+        let line = format!("Numéro à rappeler : {}{heard}", caller.number.display());
+        new.body = Some(match new.body.take() {
+            Some(text) => format!("{line}\n\n{text}"),
+            None => line,
+        });
+        if new.doctype_code.is_none() && self.store().doctype(commune.id, "appel").await?.is_some()
+        {
+            new.doctype_code = Some("appel".into());
+        }
+        if new.assignee_id.is_none()
+            && new.service_id.is_none()
+            && let Some(mailbox) = &caller.mailbox
+        {
+            let (users, extensions) = self.agents(commune).await?;
+            new.assignee_id = user_named(&users, &extensions, mailbox).map(|u| u.id);
+        }
+        for file in files.iter_mut() {
+            if is_voicemail_audio(&file.media_type, &file.filename) {
+                file.media_type = voicemail_media_type(&file.media_type, &file.filename).to_owned();
+            }
+        }
+        Ok(Some(contact.map(|c| Party::Existing(c.id))))
+    }
+
     /// A call of the commune by its PBX id.
     #[boxed_future]
     pub async fn call_by_ref(

@@ -303,7 +303,169 @@ async fn refusals_write_nothing(db: Db) {
     assert!(h.app.call_by_ref(&commune, "x-3").await.unwrap().is_none());
 }
 
+/// A WAV of a tenth of a second of silence (8 kHz, 16 bits, mono), as Asterisk records.
+fn wav() -> Vec<u8> {
+    let samples = vec![0u8; 1600];
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    w.extend_from_slice(&samples);
+    w
+}
+
+/// Asterisk's voicemail email with its default template (voicemail.conf), the recording
+/// attached as `audio/x-wav`.
+pub(crate) fn asterisk_voicemail(caller_id: &str, mailbox: &str) -> Vec<u8> {
+    use base64::Engine;
+    let audio = base64::engine::general_purpose::STANDARD.encode(wav());
+    format!(
+        "From: \"Asterisk PBX\" <asterisk@pbx.mairie.test>\r\n\
+         To: \"Marie Agent\" <accueil@mairie.test>\r\n\
+         Subject: [PBX]: New message 1 in mailbox {mailbox}\r\n\
+         Date: Mon, 02 Mar 2026 09:12:03 +0100\r\n\
+         Message-ID: <Asterisk-1-{mailbox}@pbx.mairie.test>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"----voicemail_1\"\r\n\r\n\
+         This is a multi-part message in MIME format.\r\n\r\n\
+         ------voicemail_1\r\n\
+         Content-Type: text/plain; charset=ISO-8859-1\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         Dear Marie Agent:\r\n\r\n\tjust wanted to let you know you were just left a 0:12 long message (number 1)\r\n\
+         in mailbox {mailbox} from {caller_id}, on Monday, March 02, 2026 at 09:12:03 AM so you might\r\n\
+         want to check it when you get a chance.  Thanks!\r\n\r\n\t\t\t\t--Asterisk\r\n\r\n\
+         ------voicemail_1\r\n\
+         Content-Type: audio/x-wav; name=\"msg0000.wav\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Description: Voicemail sound attachment.\r\n\
+         Content-Disposition: attachment; filename=\"msg0000.wav\"\r\n\r\n\
+         {audio}\r\n\r\n\
+         ------voicemail_1--\r\n"
+    )
+    .into_bytes()
+}
+
+async fn an_emailed_voicemail_becomes_a_phone_item(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let t0 = at(2026, 3, 2);
+    let agent = h.user(&commune, "agent@mairie.test", Role::Agent).await;
+    h.app
+        .set_phone_extension(&commune, &SYSTEM, user_id(&agent), "100", t0)
+        .await
+        .unwrap();
+    let contact = h
+        .app
+        .create_contact(
+            &commune,
+            &SYSTEM,
+            NewContact {
+                name: "Martin".into(),
+                first_name: Some("Jeanne".into()),
+                phone: Some("06 12 34 56 78".into()),
+                ..Default::default()
+            },
+            t0,
+        )
+        .await
+        .unwrap();
+    let outcome = h
+        .app
+        .capture_message(
+            &commune,
+            parapheur_app::capture::MessageSource::import("messagerie"),
+            Ok(asterisk_voicemail("\"J. Martin\" <0612345678>", "100")),
+            t0,
+        )
+        .await
+        .unwrap();
+    let parapheur_app::capture::CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let item = h.app.store().item(commune.id, item_id).await.unwrap();
+    assert_eq!(
+        item.channel,
+        parapheur_app::domain::Channel::Phone,
+        "not an email"
+    );
+    assert_eq!(item.subject, "Message vocal de Jeanne Martin");
+    assert_eq!(item.doctype_code.as_deref(), Some("appel"));
+    assert_eq!(
+        item.assignee_id,
+        Some(user_id(&agent)),
+        "mailbox 100 is hers"
+    );
+    assert!(
+        item.body
+            .as_deref()
+            .unwrap()
+            .starts_with("Numéro à rappeler : 06 12 34 56 78"),
+        "{:?}",
+        item.body
+    );
+    let parties = h.app.store().item_contacts(item_id).await.unwrap();
+    assert_eq!(parties.len(), 1);
+    assert_eq!(
+        parties[0].1, contact.id,
+        "the caller, not the PBX's address"
+    );
+    let attachments = h
+        .app
+        .store()
+        .attachments(commune.id, item_id)
+        .await
+        .unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].media_type, "audio/wav");
+    assert_eq!(
+        h.app
+            .read_file(commune.id, &attachments[0].sha256)
+            .await
+            .unwrap(),
+        wav(),
+        "the recording kept byte for byte"
+    );
+    // An unknown caller: a phone item named after the number.
+    let outcome = h
+        .app
+        .capture_message(
+            &commune,
+            parapheur_app::capture::MessageSource::import("messagerie-2"),
+            Ok(asterisk_voicemail("<+33700000001>", "555")),
+            t0,
+        )
+        .await
+        .unwrap();
+    let parapheur_app::capture::CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let item = h.app.store().item(commune.id, item_id).await.unwrap();
+    assert_eq!(item.channel, parapheur_app::domain::Channel::Phone);
+    assert_eq!(item.subject, "Message vocal de 07 00 00 00 01");
+    assert_eq!(item.assignee_id, None);
+    assert!(
+        h.app
+            .store()
+            .item_contacts(item_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 both!(
+    an_emailed_voicemail_becomes_a_phone_item,
     callers_and_agents_are_recognised,
     missed_calls_leave_a_callback_task,
     refusals_write_nothing,

@@ -465,3 +465,77 @@ async fn administrators_set_a_users_extension() {
             .contains(&(agent.id, "102".to_owned()))
     );
 }
+
+/// A voicemail emailed by Asterisk (default template), taken by the mailbox capture path,
+/// is a phone item whose recording plays in the item's page: `<audio controls>` on the
+/// file's route, served as `audio/wav`, which the page's policy lets play (`media-src`).
+#[tokio::test]
+async fn an_emailed_voicemail_plays_in_the_item_page() {
+    use base64::Engine;
+    let site = site().await;
+    let a = site.a.clone();
+    let mut wav = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00".to_vec();
+    wav.extend_from_slice(&[0u8; 64]);
+    let audio = base64::engine::general_purpose::STANDARD.encode(&wav);
+    let email = format!(
+        "From: \"Asterisk PBX\" <asterisk@pbx.mairie.test>\r\n\
+         Subject: [PBX]: New message 1 in mailbox 100\r\n\
+         Message-ID: <Asterisk-web-1@pbx.mairie.test>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n\r\n\
+         Dear Agent A:\r\n\r\n\tjust wanted to let you know you were just left a 0:03 long message (number 1)\r\n\
+         in mailbox 100 from \"Jeanne Martin\" <0612345678>, on Monday, March 02, 2026 at 09:12:03 AM\r\n\
+         --b\r\nContent-Type: audio/x-wav; name=\"msg0000.wav\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"msg0000.wav\"\r\n\r\n{audio}\r\n--b--\r\n"
+    );
+    let outcome = site
+        .app
+        .capture_message(
+            &a,
+            parapheur_app::capture::MessageSource::import("messagerie"),
+            Ok(email.into_bytes()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let parapheur_app::capture::CaptureOutcome::Registered { item_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let (status, headers, page) =
+        send(&site, get(&format!("/courrier/{item_id}"), Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Message vocal de Jeanne Martin"), "{page}");
+    assert!(page.contains("téléphone"), "the channel shown");
+    let csp = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("media-src 'self'"), "{csp}");
+    let attachments = site.app.store().attachments(a.id, item_id).await.unwrap();
+    let url = format!("/courrier/{item_id}/fichier/{}", attachments[0].id);
+    // The page escapes `/` in attributes, as everywhere (the browser reads it back).
+    let escaped = url.replace('/', "&#x2f;");
+    assert!(
+        page.contains(&format!(
+            "<audio controls preload=\"none\" src=\"{escaped}\">"
+        )),
+        "{page}"
+    );
+    assert!(page.contains("href=\"tel:0612345678\""), "{page}");
+    let response = site
+        .router
+        .clone()
+        .oneshot(get(&url, Some(&cookie)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "audio/wav");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(bytes.to_vec(), wav);
+}

@@ -126,7 +126,27 @@ pub(crate) async fn render_item(
         if let Some(dial) = number.dialable().map(str::to_owned)
             && !dials.contains(&dial)
         {
+            dials.push(dial.clone());
             phones.push(ctx! { shown => number.display(), dial });
+        }
+    }
+    // A phone item's "Numéro à rappeler" line (the call form's, a voicemail's): dialable too.
+    if item.channel == parapheur_app::domain::Channel::Phone {
+        let written = item
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.strip_prefix("Numéro à rappeler : "))
+            .map(|rest| rest.split(" (").next().unwrap_or(rest))
+            .map(parapheur_app::domain::cti::caller_number);
+        for number in written {
+            if let parapheur_app::domain::cti::CallerNumber::Phone(dial) = &number
+                && !dials.contains(dial)
+            {
+                dials.push(dial.clone());
+                phones.push(ctx! { shown => number.display(), dial });
+            }
         }
     }
     let files: Vec<_> = store
@@ -138,6 +158,7 @@ pub(crate) async fn render_item(
             let kind = match a.media_type.as_str() {
                 "application/pdf" => "pdf",
                 "image/png" | "image/jpeg" => "image",
+                "audio/wav" | "audio/mpeg" => "audio",
                 _ => "other",
             };
             let text_status = match f.text {
@@ -180,7 +201,7 @@ pub(crate) async fn render_item(
                 searchable => f.searchable.then(|| format!("{url}/texte")),
                 signatures => (kind == "pdf").then(|| format!("{url}/signatures")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
-                signed, sha256 => a.sha256,
+                signed, sha256 => a.sha256, media_type => a.media_type,
             }
         })
         .collect();
