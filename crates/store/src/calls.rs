@@ -104,6 +104,18 @@ impl Store {
             .transpose()
     }
 
+    /// A call of the commune by its id.
+    pub async fn call(&self, commune_id: Uuid, id: Uuid) -> Result<Option<Call>, StoreError> {
+        sqlx::query("SELECT * FROM calls WHERE commune_id = $1 AND id = $2")
+            .bind(commune_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(call_from_row)
+            .transpose()
+    }
+
     /// The call a callback item was registered for.
     pub async fn call_of_item(
         &self,

@@ -126,3 +126,33 @@ function variablePicker(area) {
 }
 
 document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);
+
+// The call sheet: a call ringing on this person's phone (the phone system's events,
+// pushed by the server as server-sent events) shows a banner linking to the call form
+// filled with the caller; it goes when the call is answered or ends. Without a script,
+// the "À traiter" page lists the calls ringing.
+(function callSheet() {
+  const main = document.querySelector("main");
+  if (!main || !window.EventSource) return;
+  const source = new EventSource("/appels/flux");
+  source.addEventListener("appel", (e) => {
+    const call = JSON.parse(e.data);
+    const id = "appel-" + call.id;
+    let banner = document.getElementById(id);
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = id;
+      banner.className = "alert call-sheet";
+      banner.setAttribute("role", "alert");
+      main.prepend(banner);
+    }
+    const link = document.createElement("a");
+    link.href = call.url;
+    link.textContent = call.label + " — ouvrir la fiche d'appel";
+    banner.replaceChildren(link);
+  });
+  source.addEventListener("appel-fini", (e) => {
+    const banner = document.getElementById("appel-" + JSON.parse(e.data).id);
+    if (banner) banner.remove();
+  });
+})();

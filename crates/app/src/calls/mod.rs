@@ -47,6 +47,21 @@ pub struct CallOutcome {
     pub callback: Option<Registered>,
 }
 
+/// News of a call for the pages open: which call, whose phone, where it stands. Sent on
+/// this node only (a page listening on another node of a cluster sees the ringing call on
+/// its next load, through the home page's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallNotice {
+    pub commune_id: Uuid,
+    pub call_id: Uuid,
+    pub agent_id: Option<Uuid>,
+    pub state: CallState,
+}
+
+/// How long a call not yet answered nor hung up is shown as ringing (a lost hang-up must
+/// not leave it ringing for ever).
+pub const RINGING_FOR: chrono::Duration = chrono::Duration::minutes(5);
+
 /// The longest an extension may be.
 const MAX_EXTENSION: usize = 32;
 
@@ -344,9 +359,62 @@ impl App {
         }))
     }
 
-    /// Tells the pages open that a call changed (the call sheet's stream).
+    /// Tells the pages open that a call changed (the call sheet's stream). Nobody listening
+    /// is not an error.
     fn call_rang(&self, call: &Call) {
-        let _ = call;
+        let _ = self.call_notices.send(CallNotice {
+            commune_id: call.commune_id,
+            call_id: call.id,
+            agent_id: call.agent_id,
+            state: call.state,
+        });
+    }
+
+    /// The calls' news, for a page's stream (this node's: see [`CallNotice`]).
+    pub fn call_notices(&self) -> tokio::sync::broadcast::Receiver<CallNotice> {
+        self.call_notices.subscribe()
+    }
+
+    /// A call of the commune, by its id.
+    #[boxed_future]
+    pub async fn call(&self, commune: &Commune, id: Uuid) -> Result<Option<Call>, AppError> {
+        Ok(self.store().call(commune.id, id).await?)
+    }
+
+    /// The calls ringing now on this person's phone (begun in the last [`RINGING_FOR`]).
+    #[boxed_future]
+    pub async fn ringing_for(
+        &self,
+        commune: &Commune,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Call>, AppError> {
+        Ok(self
+            .store()
+            .ringing_calls(commune.id, now - RINGING_FOR)
+            .await?
+            .into_iter()
+            .filter(|c| c.agent_id == Some(user_id))
+            .collect())
+    }
+
+    /// Who a call is with, for its sheet: the contact (if matched) and the number.
+    #[boxed_future]
+    pub async fn call_party(
+        &self,
+        commune: &Commune,
+        call: &Call,
+    ) -> Result<(Option<Contact>, CallerNumber), AppError> {
+        let number = caller_number(if call.direction == "out" {
+            &call.to_number
+        } else {
+            &call.from_number
+        });
+        let contact = match call.contact_id {
+            Some(id) => Some(self.store().contact(commune.id, id).await?),
+            None => None,
+        };
+        Ok((contact, number))
     }
 
     /// Recognises a voice message the PBX emailed (an audio attachment, and a caller's

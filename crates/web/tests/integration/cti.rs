@@ -539,3 +539,111 @@ async fn an_emailed_voicemail_plays_in_the_item_page() {
         .unwrap();
     assert_eq!(bytes.to_vec(), wav);
 }
+
+/// The next event of a server-sent stream, or `None` after `wait`.
+async fn next_event(
+    body: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+    wait: std::time::Duration,
+) -> Option<String> {
+    use futures::StreamExt;
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(wait, body.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                // Keep-alive comments are not events.
+                if text.contains("event:") && text.contains("\n\n") {
+                    return Some(text);
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A recorded Asterisk sequence (the AMI bridge's form bodies) rings extension 100: the
+/// agent's open page gets the call sheet pushed (server-sent events), another agent's page
+/// nothing; without a script, "À traiter" lists the call ringing; the sheet is the call
+/// form filled with the caller and contact; the answer takes the banner away. Another
+/// commune cannot open the sheet.
+#[tokio::test]
+async fn the_call_sheet_is_pushed_to_the_agents_page() {
+    let site = site().await;
+    let token = ready(&site).await;
+    let (status, _, _) = send(&site, get("/appels/flux", None)).await;
+    assert_ne!(status, StatusCode::OK, "anonymous: no stream");
+    let (agent_cookie, _) = login(&site, "agent@a.test").await;
+    let (admin_cookie, _) = login(&site, "admin@a.test").await;
+    let open = |cookie: String| {
+        let router = site.router.clone();
+        async move {
+            let response = router
+                .oneshot(get("/appels/flux", Some(&cookie)))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "text/event-stream"
+            );
+            response.into_body().into_data_stream()
+        }
+    };
+    let mut agent_page = open(agent_cookie.clone()).await;
+    let mut admin_page = open(admin_cookie).await;
+    let (status, _) = post_event(
+        &site,
+        &token,
+        FORM,
+        "event=newCall&from=0612345678&to=100&direction=in&callId=1733560000.7&user%5B%5D=Agent+A",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let wait = std::time::Duration::from_secs(5);
+    let event = next_event(&mut agent_page, wait)
+        .await
+        .expect("the sheet pushed");
+    assert!(event.contains("event: appel\n"), "{event}");
+    assert!(
+        event.contains("Appel de Jeanne Martin (06 12 34 56 78)"),
+        "{event}"
+    );
+    let call = site
+        .app
+        .call_by_ref(&site.a, "1733560000.7")
+        .await
+        .unwrap()
+        .unwrap();
+    let sheet = format!("/appel/nouveau?appel={}", call.id);
+    assert!(event.contains(&sheet), "{event}");
+    assert_eq!(
+        next_event(&mut admin_page, std::time::Duration::from_millis(300)).await,
+        None,
+        "not the admin's phone"
+    );
+    // Without a script: the list on "À traiter", and the sheet itself.
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&agent_cookie))).await;
+    assert!(page.contains("1 appel sonne sur votre poste"), "{page}");
+    assert!(page.contains("Appel de Jeanne Martin"), "{page}");
+    let (status, _, page) = send(&site, get(&sheet, Some(&agent_cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("value=\"Jeanne Martin\""), "{page}");
+    assert!(page.contains("value=\"06 12 34 56 78\""), "{page}");
+    let (b_cookie, _) = login(&site, "admin@b.test").await;
+    let (status, _, _) = send(&site, get(&sheet, Some(&b_cookie))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another commune's call");
+    // Picked up: the banner goes, and the list is empty.
+    post_event(
+        &site,
+        &token,
+        FORM,
+        "event=answer&from=0612345678&to=100&direction=in&callId=1733560000.7&answeringNumber=100",
+    )
+    .await;
+    let event = next_event(&mut agent_page, wait)
+        .await
+        .expect("the end pushed");
+    assert!(event.contains("event: appel-fini"), "{event}");
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&agent_cookie))).await;
+    assert!(!page.contains("sur votre poste"), "{page}");
+}
