@@ -131,9 +131,12 @@ pub async fn serve(
     let listen = listener.local_addr()?;
     tracing::info!(%listen, node = %app.node().name, "serving");
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let streams = app.clone();
     let signal = async move {
         shutdown_signal().await;
         tracing::info!("stopping: no new connections, requests under way finish");
+        // The call sheets' streams would otherwise hold the stop for its whole grace.
+        streams.end_call_streams();
         let _ = stopping.send(());
     };
     let server = axum::serve(

@@ -370,7 +370,19 @@ impl App {
         });
     }
 
-    /// The calls' news, for a page's stream (this node's: see [`CallNotice`]).
+    /// Ends the call sheets' streams: the server is stopping (a stream never ends by
+    /// itself, and would hold the graceful stop for its whole grace).
+    pub fn end_call_streams(&self) {
+        let _ = self.call_notices.send(CallNotice {
+            commune_id: Uuid::nil(),
+            call_id: Uuid::nil(),
+            agent_id: None,
+            state: CallState::Ended,
+        });
+    }
+
+    /// The calls' news, for a page's stream (this node's: see [`CallNotice`]); a notice of
+    /// no commune ([`App::end_call_streams`]) ends every stream.
     pub fn call_notices(&self) -> tokio::sync::broadcast::Receiver<CallNotice> {
         self.call_notices.subscribe()
     }

@@ -145,6 +145,9 @@ pub async fn stream(
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
                 };
+                if notice.commune_id.is_nil() {
+                    return None;
+                }
                 if notice.commune_id != commune || notice.agent_id != Some(user) {
                     continue;
                 }
