@@ -647,3 +647,43 @@ async fn the_call_sheet_is_pushed_to_the_agents_page() {
     let (_, _, page) = send(&site, get("/a-traiter", Some(&agent_cookie))).await;
     assert!(!page.contains("sur votre poste"), "{page}");
 }
+
+/// A token for the phone system made on the tokens page: its address, the token in it,
+/// shown once.
+#[tokio::test]
+async fn the_tokens_page_gives_the_phone_systems_address() {
+    let site = site().await;
+    let admin = site
+        .app
+        .user_by_email(site.a.id, "admin@a.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (status, _, page) = send(
+        &site,
+        post(
+            "/administration/jetons",
+            Some(&cookie),
+            &format!("csrf={csrf}&label=Standard&owner={}&cti_events=1", admin.id),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("cti:events"), "{page}");
+    let start = page
+        .find("&#x2f;api&#x2f;v1&#x2f;cti&#x2f;prph_")
+        .expect("the address");
+    let token: String = page[start + "&#x2f;api&#x2f;v1&#x2f;cti&#x2f;".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let (status, answer) = post_event(
+        &site,
+        &token,
+        FORM,
+        "event=newCall&from=0612345678&to=100&direction=in&callId=page-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}

@@ -72,7 +72,7 @@ async fn tokens_page(
     me: &Me,
     form: &TokenForm,
     error: Option<String>,
-    created: Option<(String, String, bool)>,
+    created: Option<(String, String, Option<String>)>,
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
@@ -141,7 +141,10 @@ async fn tokens_page(
         ctx! {
             title => "Jetons d'API", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "admin", section => "tokens", error, notice, tokens, owners, scopes, form,
-            created => created.map(|(label, secret, cti)| ctx! { label, secret, cti }),
+            created => created.map(|(label, secret, cti)| {
+                let cti = cti.map(|base| format!("{base}{secret}"));
+                ctx! { label, secret, cti }
+            }),
         },
     )?))
 }
@@ -200,6 +203,13 @@ pub async fn create_token(
                 .scopes
                 .iter()
                 .any(|s| s == Scope::CtiEvents.code());
+            // The address to give the phone system's bridge, the token in it.
+            let cti = cti.then(|| {
+                format!(
+                    "{}/api/v1/cti/",
+                    state.app.public_url().trim_end_matches('/')
+                )
+            });
             let shown = Some((created.token.label, created.secret, cti));
             tokens_page(&state, &me, &TokenForm::default(), None, shown, None).await
         }
