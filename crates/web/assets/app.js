@@ -131,10 +131,25 @@ document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);
 // pushed by the server as server-sent events) shows a banner linking to the call form
 // filled with the caller; it goes when the call is answered or ends. Without a script,
 // the "À traiter" page lists the calls ringing.
+// Only the tab in view listens (a browser opens few connections to one server over
+// HTTP/1.1); a tab shown again hears at once of the calls ringing.
 (function callSheet() {
   const main = document.querySelector("main");
   if (!main || !window.EventSource) return;
-  const source = new EventSource("/appels/flux");
+  let source = null;
+  const close = () => { if (source) { source.close(); source = null; } };
+  const open = () => {
+    if (source) return;
+    source = new EventSource("/appels/flux");
+    listen(source);
+  };
+  document.addEventListener("visibilitychange", () => (document.hidden ? close() : open()));
+  window.addEventListener("pagehide", close);
+  if (!document.hidden) open();
+})();
+
+function listen(source) {
+  const main = document.querySelector("main");
   source.addEventListener("appel", (e) => {
     const call = JSON.parse(e.data);
     const id = "appel-" + call.id;
@@ -155,4 +170,4 @@ document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);
     const banner = document.getElementById("appel-" + JSON.parse(e.data).id);
     if (banner) banner.remove();
   });
-})();
+}

@@ -133,9 +133,19 @@ pub async fn stream(
     State(state): State<WebState>,
     me: Me,
 ) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    // Listening first, then the calls ringing already (a page opened, or shown again, while
+    // the phone rings): none is missed between the two, a repeat only refreshes a banner.
     let notices = state.app.call_notices();
     let commune = me.0.commune.id;
     let user = me.0.user.id;
+    let mut already = Vec::new();
+    if let Ok(calls) = state.app.ringing_for(&me.0.commune, user, Utc::now()).await {
+        for call in calls {
+            if let Ok(label) = call_label(&state, &me, &call).await {
+                already.push(Ok(ringing_event(&call, label)));
+            }
+        }
+    }
     let stream = futures::stream::unfold(
         (notices, state, me),
         move |(mut notices, state, me)| async move {
@@ -158,11 +168,7 @@ pub async fn stream(
                     let Ok(label) = call_label(&state, &me, &call).await else {
                         continue;
                     };
-                    let data = serde_json::json!({
-                        "id": call.id, "label": label,
-                        "url": format!("/appel/nouveau?appel={}", call.id),
-                    });
-                    Event::default().event("appel").data(data.to_string())
+                    ringing_event(&call, label)
                 } else {
                     let data = serde_json::json!({ "id": notice.call_id });
                     Event::default().event("appel-fini").data(data.to_string())
@@ -171,7 +177,20 @@ pub async fn stream(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(futures::StreamExt::chain(
+        futures::stream::iter(already),
+        stream,
+    ))
+    .keep_alive(KeepAlive::default())
+}
+
+/// The `appel` event of a call ringing: its id, its label, the filled form's address.
+fn ringing_event(call: &Call, label: String) -> Event {
+    let data = serde_json::json!({
+        "id": call.id, "label": label,
+        "url": format!("/appel/nouveau?appel={}", call.id),
+    });
+    Event::default().event("appel").data(data.to_string())
 }
 
 pub async fn submit(

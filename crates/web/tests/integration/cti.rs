@@ -621,6 +621,12 @@ async fn the_call_sheet_is_pushed_to_the_agents_page() {
         None,
         "not the admin's phone"
     );
+    // A page opened while the phone rings hears of the call at once.
+    let mut late_page = open(agent_cookie.clone()).await;
+    let event = next_event(&mut late_page, wait)
+        .await
+        .expect("the call ringing already");
+    assert!(event.contains(&sheet), "{event}");
     // Without a script: the list on "À traiter", and the sheet itself.
     let (_, _, page) = send(&site, get("/a-traiter", Some(&agent_cookie))).await;
     assert!(page.contains("1 appel sonne sur votre poste"), "{page}");
