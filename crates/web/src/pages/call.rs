@@ -126,6 +126,10 @@ pub(crate) async fn ringing(state: &WebState, me: &Me) -> Result<Vec<minijinja::
     Ok(out)
 }
 
+/// How long one call sheet stream lasts before the browser opens it again (and the
+/// session is checked again).
+const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// The call sheet's stream (server-sent events): a call ringing on this person's phone is
 /// an `appel` event (its label and the filled form's address), a call answered or ended
 /// an `appel-fini` event; the page's script shows and hides a banner. Nothing is polled.
@@ -146,11 +150,18 @@ pub async fn stream(
             }
         }
     }
+    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
     let stream = futures::stream::unfold(
         (notices, state, me),
         move |(mut notices, state, me)| async move {
             loop {
-                let notice = match notices.recv().await {
+                // The stream ends after a while: the browser opens it again by itself, and
+                // its session is checked again then (a logout ends the sheets within
+                // STREAM_LIFETIME).
+                let Ok(received) = tokio::time::timeout_at(ends, notices.recv()).await else {
+                    return None;
+                };
+                let notice = match received {
                     Ok(n) => n,
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
