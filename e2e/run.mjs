@@ -988,6 +988,74 @@ test('administration: a service added, a user invited who sets a password and lo
   reportViolations(from);
 });
 
+// Posts one call event to the phone system's endpoint, as Zammad's bridges do (a form).
+function postCallEvent(token, fields) {
+  const body = new URLSearchParams(fields).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/api/v1/cti/${token}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('phone system: a recorded Asterisk call sequence opens the call sheet on the agent\'s page', async () => {
+  // The agent's extension, set by the administrator where users are edited.
+  const adminContext = await newContext();
+  const admin = await login(adminContext, USERS.administrateur);
+  await admin.goto('/administration/utilisateurs');
+  const href = await admin.$$eval('main a[href^="/administration/utilisateurs/"]',
+    (as) => (as.find((a) => /karim/i.test(a.textContent)) || {}).href);
+  check(href, 'no link to the agent on the users page');
+  await admin.goto(href);
+  await admin.fill('#phone_extension', '100');
+  await Promise.all([admin.waitForURL('**/administration/utilisateurs'), admin.click('button:has-text("Enregistrer")')]);
+  await adminContext.close();
+  // The standard's token, made on the command line with the single scope cti:events.
+  const made = spawnSync(BIN, ['tokens', 'create', '--data', dataDir, '--commune', INSEE, '--label', 'Standard e2e',
+    '--owner', USERS.agent, '--scope', 'cti:events', '--json'], { encoding: 'utf8' });
+  check(made.status === 0, `tokens create failed (${made.status}):\n${made.stdout}\n${made.stderr}`);
+  const token = JSON.parse(made.stdout).token;
+
+  const context = await newContext();
+  const page = await login(context, USERS.agent);
+  watchConsole(page, cspErrors);
+  // Let the page's stream open before the phone rings.
+  await page.waitForTimeout(500);
+  // The sequence the Asterisk AMI bridge posts for a call to extension 100 (Zammad's
+  // generic CTI format): newCall, then answer.
+  const callId = `1733560000.${Date.now() % 100000}`;
+  const call = { from: '0612345678', to: '100', direction: 'in', callId, 'user[]': 'Karim Benali' };
+  const rang = await postCallEvent(token, { event: 'newCall', ...call });
+  check(rang.status === 200 && rang.text.trim() === '{}', `newCall answered ${rang.status} ${rang.text}`);
+  const banner = page.locator('.call-sheet a');
+  await banner.waitFor({ timeout: 10000 });
+  const label = (await banner.textContent()).trim();
+  check(/06 12 34 56 78/.test(label), `the call sheet says "${label}"`);
+  const sheet = await banner.getAttribute('href');
+  check(/^\/appel\/nouveau\?appel=[0-9a-f-]{36}$/.test(sheet), `the call sheet links to ${sheet}`);
+  // Picked up: the banner goes.
+  const answered = await postCallEvent(token, { event: 'answer', ...call, answeringNumber: '100' });
+  check(answered.status === 200, `answer answered ${answered.status} ${answered.text}`);
+  await page.locator('.call-sheet').waitFor({ state: 'detached', timeout: 10000 });
+  // The sheet: the call form filled with the caller, the number and the agent.
+  await page.goto(sheet);
+  check((await page.inputValue('#caller')).length > 0, 'the caller is not filled');
+  check((await page.inputValue('#phone')) === '06 12 34 56 78', `the number is "${await page.inputValue('#phone')}"`);
+  const hung = await postCallEvent(token, { event: 'hangup', ...call, cause: 'normalClearing' });
+  check(hung.status === 200, `hangup answered ${hung.status} ${hung.text}`);
+  // A late answer is refused with its code.
+  const late = await postCallEvent(token, { event: 'answer', ...call });
+  check(late.status === 409 && /call_out_of_order/.test(late.text), `a late answer got ${late.status} ${late.text}`);
+  await context.close();
+});
+
 test('citizen journey: a request online with a file, both acknowledgements, a missing document added through the tracking link, the reply seen', async () => {
   const from = marks();
   const email = `jeanne.martin.${Date.now()}@exemple.fr`;

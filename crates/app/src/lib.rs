@@ -19,6 +19,7 @@ pub mod administration;
 pub mod api;
 pub mod archives;
 pub mod background;
+pub mod calls;
 pub mod capture;
 pub mod citizens;
 mod config;
@@ -107,6 +108,8 @@ pub struct App {
     outbox_work: Arc<tokio::sync::Notify>,
     /// Wakes the webhook sender when a delivery is queued.
     webhook_work: Arc<tokio::sync::Notify>,
+    /// Tells the pages open that a call rang, was answered or ended (the call sheet).
+    call_notices: tokio::sync::broadcast::Sender<calls::CallNotice>,
     /// Said once: no SMTP server is configured, so emails wait (not once per attempt).
     smtp_missing_said: Arc<std::sync::atomic::AtomicBool>,
     /// The time-stamping authority signatures are stamped by, if configured.
@@ -168,6 +171,7 @@ impl App {
             smtp: config.smtp.clone().map(Arc::new),
             outbox_work: Arc::default(),
             webhook_work: Arc::default(),
+            call_notices: tokio::sync::broadcast::channel(64).0,
             smtp_missing_said: Arc::default(),
             tsa_url: config.tsa_url.as_deref().map(Arc::from),
             tsa_anchors: tsa_anchors.into(),

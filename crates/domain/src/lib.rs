@@ -18,6 +18,7 @@ pub mod circuit;
 pub mod clock;
 pub mod commune;
 pub mod contact;
+pub mod cti;
 pub mod deadline;
 pub mod delay;
 pub mod doctype;

@@ -207,7 +207,8 @@ pub fn processing_record(f: &RecordFacts<'_>) -> (Vec<(&'static str, String)>, V
                 (
                     "Finalités",
                     "enregistrer le courrier reçu et envoyé, instruire les demandes, y répondre \
-                     dans les délais, accuser réception"
+                     dans les délais, accuser réception ; noter les appels téléphoniques et \
+                     rappeler les appels manqués (standard téléphonique)"
                         .to_owned(),
                 ),
                 (
@@ -227,7 +228,9 @@ pub fn processing_record(f: &RecordFacts<'_>) -> (Vec<(&'static str, String)>, V
                     "Données",
                     "identité, adresses postale et électronique, téléphone, SIRET ; contenu des \
                      courriers et de leurs fichiers, qui peut comporter toute donnée que \
-                     l'expéditeur choisit d'y mettre, y compris des données de l'article 9"
+                     l'expéditeur choisit d'y mettre, y compris des données de l'article 9 ; \
+                     journal des appels du standard (numéros appelant et appelé, heures, poste, \
+                     issue) et messages vocaux"
                         .to_owned(),
                 ),
                 ("Destinataires", register_recipients(&f.webhooks)),

@@ -30,7 +30,7 @@ pub enum TokensCommand {
         #[arg(long, value_name = "EMAIL")]
         owner: String,
         /// Permission (répétable, ou séparées par des virgules) : items:read, items:write,
-        /// contacts:read, contacts:write
+        /// contacts:read, contacts:write, cti:events (standard téléphonique, seule)
         #[arg(
             long = "scope",
             value_name = "PERMISSION",
@@ -125,6 +125,18 @@ pub async fn run(command: TokensCommand, json: bool) -> anyhow::Result<ExitCode>
                 );
                 println!("Copiez-le maintenant, il ne sera plus affiché :");
                 println!("{}", created.secret);
+                if created
+                    .token
+                    .scopes
+                    .iter()
+                    .any(|s| s == parapheur_app::api::Scope::CtiEvents.code())
+                {
+                    println!(
+                        "Adresse à donner au pont du standard (format « CTI générique » de Zammad) : \
+                         https://<adresse de ce serveur>/api/v1/cti/{}",
+                        created.secret
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -11,7 +11,7 @@ use crate::pool::Store;
 use crate::rows::{instant_text, parse_uuid};
 use crate::write::{WriteTx, new_entry};
 
-fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
+pub(crate) fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Contact {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,

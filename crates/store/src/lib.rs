@@ -24,6 +24,7 @@ mod write;
 
 pub mod api;
 pub mod archives;
+pub mod calls;
 pub mod capture;
 pub mod citizens;
 pub mod communes;

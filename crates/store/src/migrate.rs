@@ -118,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: Sql::Shared(include_str!("../migrations/0017_webhooks.sql")),
     },
+    Migration {
+        version: 18,
+        name: "calls",
+        sql: Sql::Shared(include_str!("../migrations/0018_calls.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

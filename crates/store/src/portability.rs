@@ -115,6 +115,8 @@ pub const COMMUNE_TABLES: &[(&str, Scope)] = &[
     // their deliveries: a delivery still pending is sent from the destination.
     ("webhook_subscriptions", Scope::Column("commune_id")),
     ("webhook_deliveries", Scope::Column("commune_id")),
+    // Its phone calls (the PBX's log, and the callback items of missed ones).
+    ("calls", Scope::Column("commune_id")),
 ];
 
 /// The tables a commune's export leaves out on purpose, and why.

@@ -165,3 +165,48 @@ function variablePicker(area) {
 }
 
 document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);
+
+// The call sheet: a call ringing on this person's phone (the phone system's events,
+// pushed by the server as server-sent events) shows a banner linking to the call form
+// filled with the caller; it goes when the call is answered or ends. Without a script,
+// the "À traiter" page lists the calls ringing.
+// Only the tab in view listens (a browser opens few connections to one server over
+// HTTP/1.1); a tab shown again hears at once of the calls ringing.
+(function callSheet() {
+  const main = document.querySelector("main");
+  if (!main || !window.EventSource) return;
+  let source = null;
+  const close = () => { if (source) { source.close(); source = null; } };
+  const open = () => {
+    if (source) return;
+    source = new EventSource("/appels/flux");
+    listen(source);
+  };
+  document.addEventListener("visibilitychange", () => (document.hidden ? close() : open()));
+  window.addEventListener("pagehide", close);
+  if (!document.hidden) open();
+})();
+
+function listen(source) {
+  const main = document.querySelector("main");
+  source.addEventListener("appel", (e) => {
+    const call = JSON.parse(e.data);
+    const id = "appel-" + call.id;
+    let banner = document.getElementById(id);
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = id;
+      banner.className = "alert call-sheet";
+      banner.setAttribute("role", "alert");
+      main.prepend(banner);
+    }
+    const link = document.createElement("a");
+    link.href = call.url;
+    link.textContent = call.label + " — ouvrir la fiche d'appel";
+    banner.replaceChildren(link);
+  });
+  source.addEventListener("appel-fini", (e) => {
+    const banner = document.getElementById("appel-" + JSON.parse(e.data).id);
+    if (banner) banner.remove();
+  });
+}

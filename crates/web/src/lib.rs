@@ -59,9 +59,10 @@ pub fn router(app: App, secure_cookies: bool) -> Router {
         secure_cookies,
         cache: Default::default(),
     };
-    // blob: images are the previews of scans chosen for upload, made in the browser.
+    // blob: images are the previews of scans chosen for upload, made in the browser; media
+    // are the voice messages of phone items.
     let csp = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
-               img-src 'self' blob:; frame-src 'self'; \
+               img-src 'self' blob:; media-src 'self'; frame-src 'self'; \
                form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
     let headers = [
         (header::CONTENT_SECURITY_POLICY, csp),
@@ -130,9 +131,12 @@ pub async fn serve(
     let listen = listener.local_addr()?;
     tracing::info!(%listen, node = %app.node().name, "serving");
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let streams = app.clone();
     let signal = async move {
         shutdown_signal().await;
         tracing::info!("stopping: no new connections, requests under way finish");
+        // The call sheets' streams would otherwise hold the stop for its whole grace.
+        streams.end_call_streams();
         let _ = stopping.send(());
     };
     let server = axum::serve(

@@ -117,6 +117,7 @@ route_table! {
     post "/courrier/lecture" Registrar => pages::letter::read_scan;
     get "/appel/nouveau" Registrar => pages::call::form;
     post "/appel/nouveau" Registrar => pages::call::submit;
+    get "/appels/flux" Member => pages::call::stream;
     post "/courrier/{id}/accuse" Registrar => pages::correspondence::acknowledge;
     get "/courrier/{id}/accuse.pdf" Registrar => pages::correspondence::acknowledgement_pdf;
     post "/courrier/{id}/accuse/imprimer" Registrar => pages::correspondence::print_one;

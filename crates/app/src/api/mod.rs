@@ -52,14 +52,18 @@ pub enum Scope {
     ContactsRead,
     /// Create contacts.
     ContactsWrite,
+    /// Post the phone system's call events (`/api/v1/cti/{token}`: the token is in the
+    /// address, as Zammad's bridges send it).
+    CtiEvents,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::ItemsRead,
         Scope::ItemsWrite,
         Scope::ContactsRead,
         Scope::ContactsWrite,
+        Scope::CtiEvents,
     ];
 
     pub fn code(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Scope {
             Scope::ItemsWrite => "items:write",
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
+            Scope::CtiEvents => "cti:events",
         }
     }
 
@@ -81,6 +86,10 @@ impl Scope {
             Scope::ItemsWrite => "enregistrer le courrier, changer son statut, l'affecter",
             Scope::ContactsRead => "lire l'annuaire des contacts",
             Scope::ContactsWrite => "créer des contacts",
+            Scope::CtiEvents => {
+                "recevoir les appels du standard téléphonique (jeton placé dans l'adresse : \
+                 ne lui donnez aucune autre permission)"
+            }
         }
     }
 
@@ -88,7 +97,7 @@ impl Scope {
     pub fn permission(self) -> Permission {
         match self {
             Scope::ItemsRead | Scope::ContactsRead => Permission::Member,
-            Scope::ItemsWrite | Scope::ContactsWrite => Permission::ProcessMail,
+            Scope::ItemsWrite | Scope::ContactsWrite | Scope::CtiEvents => Permission::ProcessMail,
         }
     }
 }

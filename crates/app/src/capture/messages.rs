@@ -471,6 +471,21 @@ impl App {
                 bytes: a.bytes.clone(),
             });
         }
+        // A voice message the PBX emailed: a phone item of the caller, not an email of the
+        // PBX (`calls::voicemail`).
+        let party = if mail.looks_like_scan {
+            party
+        } else {
+            self.voicemail(
+                commune,
+                &mail.subject,
+                &mail.text_body,
+                &mut new,
+                &mut files,
+            )
+            .await?
+            .unwrap_or(party)
+        };
         inbound.state = InboundState::Registered;
         let captured = Captured {
             inbound: inbound.clone(),

@@ -6,6 +6,7 @@
 mod harness;
 
 mod archives;
+mod calls;
 mod capture;
 mod citizens;
 mod continuity;

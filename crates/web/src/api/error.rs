@@ -41,6 +41,9 @@ pub const ERROR_CODES: &[&str] = &[
     "payload_too_large",
     "conflict",
     "rate_limited",
+    "invalid_call_event",
+    "call_unknown",
+    "call_out_of_order",
     "unavailable",
     "internal",
 ];

@@ -14,6 +14,7 @@
 //! creations take an `Idempotency-Key`. docs/API.md is the guide.
 
 mod contacts;
+mod cti;
 mod error;
 mod items;
 mod registration;
@@ -103,6 +104,7 @@ api_table! {
     get "/contacts" ContactsRead "listContacts" => contacts::list, limit SMALL_BODY_BYTES;
     post "/contacts" ContactsWrite "createContact" => contacts::create, limit SMALL_BODY_BYTES;
     get "/contacts/{id}" ContactsRead "getContact" => contacts::show, limit SMALL_BODY_BYTES;
+    post "/cti/{token}" CtiEvents "postCallEvent" => cti::event, limit SMALL_BODY_BYTES;
 }
 
 /// The OpenAPI 3.1 document of this API, written by hand and checked against
@@ -148,6 +150,25 @@ fn bearer(parts: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The token of a request: in the address for the phone system's events (Zammad's bridges
+/// put it there, and send no header), in the `Authorization` header for every other call.
+fn presented_token(scope: Scope, request: &Request) -> Option<String> {
+    if scope == Scope::CtiEvents {
+        let path = request.uri().path();
+        return path
+            .rsplit_once("/cti/")
+            .map(|(_, token)| token.trim_end_matches('/').to_owned())
+            .filter(|t| !t.is_empty() && !t.contains('/'))
+            .and_then(|t| {
+                percent_encoding::percent_decode_str(&t)
+                    .decode_utf8()
+                    .ok()
+                    .map(|t| t.into_owned())
+            });
+    }
+    bearer(request.headers()).map(str::to_owned)
+}
+
 /// Lets the call through only with a live token of the scope, within its rate: the token
 /// found (and its owner) is left in the request for the handler's [`Caller`].
 async fn guard(
@@ -156,7 +177,7 @@ async fn guard(
     next: Next,
 ) -> Response {
     let now = Utc::now();
-    let Some(secret) = bearer(request.headers()).map(str::to_owned) else {
+    let Some(secret) = presented_token(scope, &request) else {
         return ApiError::refused(parapheur_app::api::TokenRefusal::Missing).into_response();
     };
     let caller = match state.app.authenticate_token(&secret, now).await {

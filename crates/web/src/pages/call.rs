@@ -2,12 +2,16 @@
 //! when to call back.
 
 use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
+use parapheur_app::calls::Call;
 use parapheur_app::domain::Channel;
 use parapheur_app::domain::clock::local_date;
+use parapheur_app::domain::cti::{CallState, CallerNumber};
 use parapheur_app::domain::item::NewItem;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use crate::error::WebError;
@@ -71,7 +75,133 @@ pub async fn form(
     let notice = q
         .get("enregistre")
         .map(|n| format!("Appel enregistré sous le numéro {n}."));
-    page(&state, &me, &CallForm::default(), None, notice).await
+    // The call sheet of a call the phone system told of: caller, contact and agent filled.
+    let form = match q.get("appel").and_then(|id| Uuid::parse_str(id).ok()) {
+        Some(id) => match state.app.call(&me.0.commune, id).await? {
+            Some(call) => sheet(&state, &me, &call).await?,
+            None => return Err(WebError::NotFound),
+        },
+        None => CallForm::default(),
+    };
+    page(&state, &me, &form, None, notice).await
+}
+
+/// The call form filled from a call of the phone system.
+async fn sheet(state: &WebState, me: &Me, call: &Call) -> Result<CallForm, WebError> {
+    let (contact, number) = state.app.call_party(&me.0.commune, call).await?;
+    Ok(CallForm {
+        caller: contact
+            .as_ref()
+            .map_or_else(|| number.display(), |c| c.display_name()),
+        caller_id: contact.map(|c| c.id.to_string()).unwrap_or_default(),
+        phone: match &number {
+            CallerNumber::Phone(_) => number.display(),
+            _ => String::new(),
+        },
+        for_whom: call.agent_id.map(|a| a.to_string()).unwrap_or_default(),
+        ..CallForm::default()
+    })
+}
+
+/// How a call is named on its sheet and in the lists: "Jeanne Martin (06 12 34 56 78)".
+async fn call_label(state: &WebState, me: &Me, call: &Call) -> Result<String, WebError> {
+    let (contact, number) = state.app.call_party(&me.0.commune, call).await?;
+    Ok(match contact {
+        Some(c) => format!("Appel de {} ({})", c.display_name(), number.display()),
+        None => format!("Appel du {}", number.display()),
+    })
+}
+
+/// The calls ringing on this person's phone, for the pages' lists (without JavaScript).
+pub(crate) async fn ringing(state: &WebState, me: &Me) -> Result<Vec<minijinja::Value>, WebError> {
+    let mut out = Vec::new();
+    for call in state
+        .app
+        .ringing_for(&me.0.commune, me.0.user.id, Utc::now())
+        .await?
+    {
+        let label = call_label(state, me, &call).await?;
+        out.push(ctx! { label, url => format!("/appel/nouveau?appel={}", call.id) });
+    }
+    Ok(out)
+}
+
+/// How long one call sheet stream lasts before the browser opens it again (and the
+/// session is checked again).
+const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The call sheet's stream (server-sent events): a call ringing on this person's phone is
+/// an `appel` event (its label and the filled form's address), a call answered or ended
+/// an `appel-fini` event; the page's script shows and hides a banner. Nothing is polled.
+pub async fn stream(
+    State(state): State<WebState>,
+    me: Me,
+) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    // Listening first, then the calls ringing already (a page opened, or shown again, while
+    // the phone rings): none is missed between the two, a repeat only refreshes a banner.
+    let notices = state.app.call_notices();
+    let commune = me.0.commune.id;
+    let user = me.0.user.id;
+    let mut already = Vec::new();
+    if let Ok(calls) = state.app.ringing_for(&me.0.commune, user, Utc::now()).await {
+        for call in calls {
+            if let Ok(label) = call_label(&state, &me, &call).await {
+                already.push(Ok(ringing_event(&call, label)));
+            }
+        }
+    }
+    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let stream = futures::stream::unfold(
+        (notices, state, me),
+        move |(mut notices, state, me)| async move {
+            loop {
+                // The stream ends after a while: the browser opens it again by itself, and
+                // its session is checked again then (a logout ends the sheets within
+                // STREAM_LIFETIME).
+                let Ok(received) = tokio::time::timeout_at(ends, notices.recv()).await else {
+                    return None;
+                };
+                let notice = match received {
+                    Ok(n) => n,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                };
+                if notice.commune_id.is_nil() {
+                    return None;
+                }
+                if notice.commune_id != commune || notice.agent_id != Some(user) {
+                    continue;
+                }
+                let event = if notice.state == CallState::Ringing {
+                    let Ok(Some(call)) = state.app.call(&me.0.commune, notice.call_id).await else {
+                        continue;
+                    };
+                    let Ok(label) = call_label(&state, &me, &call).await else {
+                        continue;
+                    };
+                    ringing_event(&call, label)
+                } else {
+                    let data = serde_json::json!({ "id": notice.call_id });
+                    Event::default().event("appel-fini").data(data.to_string())
+                };
+                return Some((Ok(event), (notices, state, me)));
+            }
+        },
+    );
+    Sse::new(futures::StreamExt::chain(
+        futures::stream::iter(already),
+        stream,
+    ))
+    .keep_alive(KeepAlive::default())
+}
+
+/// The `appel` event of a call ringing: its id, its label, the filled form's address.
+fn ringing_event(call: &Call, label: String) -> Event {
+    let data = serde_json::json!({
+        "id": call.id, "label": label,
+        "url": format!("/appel/nouveau?appel={}", call.id),
+    });
+    Event::default().event("appel").data(data.to_string())
 }
 
 pub async fn submit(

@@ -205,6 +205,7 @@ pub async fn inbox(
             nav => "inbox", views => counts, view => key, caption => label, total, items, sort,
             sorts => ORDERS.iter().map(|(key, label, _)| ctx! { key, label }).collect::<Vec<_>>(),
             next_page, prev_page, acceptance, unacknowledged, waiting_letters,
+            ringing => crate::pages::call::ringing(&state, &me).await?,
         },
     )?))
 }

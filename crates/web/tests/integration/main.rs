@@ -8,6 +8,7 @@ mod common;
 
 mod api;
 mod archives;
+mod cti;
 mod matrix;
 mod operations;
 mod privacy;

@@ -731,6 +731,11 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     ("POST", "/deconnexion", "web.rs: logout_ends_the_session"),
     (
+        "GET",
+        "/appels/flux",
+        "cti.rs: the_call_sheet_is_pushed_to_the_agents_page (a stream that never ends)",
+    ),
+    (
         "POST",
         "/mot-de-passe-oublie/nouveau",
         "web.rs: an_administrator_invites_…",

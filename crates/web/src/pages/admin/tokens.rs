@@ -34,6 +34,8 @@ pub struct TokenForm {
     contacts_read: String,
     #[serde(default)]
     contacts_write: String,
+    #[serde(default)]
+    cti_events: String,
 }
 
 crate::session::csrf_forms!(TokenForm);
@@ -45,6 +47,7 @@ impl TokenForm {
             (&self.items_write, Scope::ItemsWrite),
             (&self.contacts_read, Scope::ContactsRead),
             (&self.contacts_write, Scope::ContactsWrite),
+            (&self.cti_events, Scope::CtiEvents),
         ]
         .into_iter()
         .filter(|(v, _)| !v.is_empty())
@@ -60,6 +63,7 @@ fn scope_field(scope: Scope) -> &'static str {
         Scope::ItemsWrite => "items_write",
         Scope::ContactsRead => "contacts_read",
         Scope::ContactsWrite => "contacts_write",
+        Scope::CtiEvents => "cti_events",
     }
 }
 
@@ -68,7 +72,7 @@ async fn tokens_page(
     me: &Me,
     form: &TokenForm,
     error: Option<String>,
-    created: Option<(String, String)>,
+    created: Option<(String, String, Option<String>)>,
     notice: Option<String>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
@@ -127,6 +131,7 @@ async fn tokens_page(
                 Scope::ItemsWrite => !form.items_write.is_empty(),
                 Scope::ContactsRead => !form.contacts_read.is_empty(),
                 Scope::ContactsWrite => !form.contacts_write.is_empty(),
+                Scope::CtiEvents => !form.cti_events.is_empty(),
             };
             ctx! { field, code => s.code(), label => s.label_fr(), checked }
         })
@@ -136,7 +141,10 @@ async fn tokens_page(
         ctx! {
             title => "Jetons d'API", style_url => assets::style_url(), me => me.view(), csrf => me.csrf(),
             nav => "admin", section => "tokens", error, notice, tokens, owners, scopes, form,
-            created => created.map(|(label, secret)| ctx! { label, secret }),
+            created => created.map(|(label, secret, cti)| {
+                let cti = cti.map(|base| format!("{base}{secret}"));
+                ctx! { label, secret, cti }
+            }),
         },
     )?))
 }
@@ -190,7 +198,19 @@ pub async fn create_token(
         .await
     {
         Ok(created) => {
-            let shown = Some((created.token.label, created.secret));
+            let cti = created
+                .token
+                .scopes
+                .iter()
+                .any(|s| s == Scope::CtiEvents.code());
+            // The address to give the phone system's bridge, the token in it.
+            let cti = cti.then(|| {
+                format!(
+                    "{}/api/v1/cti/",
+                    state.app.public_url().trim_end_matches('/')
+                )
+            });
+            let shown = Some((created.token.label, created.secret, cti));
             tokens_page(&state, &me, &TokenForm::default(), None, shown, None).await
         }
         Err(e) => {

@@ -33,6 +33,9 @@ pub struct UserForm {
     service: String,
     #[serde(default)]
     active: String,
+    /// The extension (or direct line) ringing on the person's desk, for the phone system.
+    #[serde(default)]
+    phone_extension: String,
 }
 
 fn roles() -> Vec<minijinja::Value> {
@@ -140,14 +143,16 @@ async fn user_page(
         .app
         .managed_user(&me.0.commune, &me.0.user, id)
         .await?;
+    let extension = current_extension(state, me, id).await?;
     let form = match form {
         Some(f) => ctx! {
             name => f.name, title => f.title, role => f.role, service => f.service,
-            active => !f.active.is_empty(),
+            active => !f.active.is_empty(), phone_extension => f.phone_extension,
         },
         None => ctx! {
             name => user.display_name, title => user.title, role => user.role.code(),
             service => user.service_id.map(|s| s.to_string()), active => user.active,
+            phone_extension => extension,
         },
     };
     Ok(Html(templates::render(
@@ -160,6 +165,21 @@ async fn user_page(
             second_factor => state.app.has_second_factor(user.id).await?, is_me => user.id == me.0.user.id, invitation,
         },
     )?))
+}
+
+/// The extension set for a user of the commune, if any.
+async fn current_extension(
+    state: &WebState,
+    me: &Me,
+    id: Uuid,
+) -> Result<Option<String>, WebError> {
+    Ok(state
+        .app
+        .phone_extensions(&me.0.commune)
+        .await?
+        .into_iter()
+        .find(|(user, _)| *user == id)
+        .map(|(_, extension)| extension))
 }
 
 pub async fn user(
@@ -198,6 +218,37 @@ pub async fn update_user(
         .update_user(&me.0.commune, &me.0.user, id, change, Utc::now())
         .await
     {
+        Ok(_)
+            if form.phone_extension.trim()
+                != current_extension(&state, &me, id)
+                    .await?
+                    .unwrap_or_default() =>
+        {
+            match state
+                .app
+                .set_phone_extension(
+                    &me.0.commune,
+                    &actor(&me),
+                    id,
+                    &form.phone_extension,
+                    Utc::now(),
+                )
+                .await
+            {
+                Ok(()) => Ok(Redirect::to("/administration/utilisateurs").into_response()),
+                Err(e) => {
+                    let error = match WebError::from(e) {
+                        WebError::BadRequest(m) | WebError::Forbidden(m) => Some(format!(
+                            "le reste est enregistré, mais pas le poste téléphonique : {m}"
+                        )),
+                        other => return Err(other),
+                    };
+                    Ok(user_page(&state, &me, id, Some(&form), error, None)
+                        .await?
+                        .into_response())
+                }
+            }
+        }
         Ok(_) => Ok(Redirect::to("/administration/utilisateurs").into_response()),
         Err(e) => {
             let error = match WebError::from(e) {

@@ -105,11 +105,15 @@ fn pdf_has_scripts(bytes: &[u8]) -> bool {
     parapheur_mail::pdf_flags(bytes).javascript
 }
 
-/// A stored file as a response: PDFs and images shown in the browser (unless scripted),
+/// A stored file as a response: PDFs, images and voice messages shown or played in the
+/// browser (unless scripted),
 /// anything else downloaded; a strict policy either way.
 pub(crate) fn file_response(bytes: Vec<u8>, filename: &str, media_type: &str) -> Response {
-    let inline = matches!(media_type, "application/pdf" | "image/png" | "image/jpeg")
-        && !(media_type == "application/pdf" && pdf_has_scripts(&bytes));
+    // Voice messages (a PBX's voicemail) play in the item page's `<audio>` element.
+    let inline = matches!(
+        media_type,
+        "application/pdf" | "image/png" | "image/jpeg" | "audio/wav" | "audio/mpeg"
+    ) && !(media_type == "application/pdf" && pdf_has_scripts(&bytes));
     let content_type = if inline {
         media_type
     } else {

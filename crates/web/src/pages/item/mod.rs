@@ -86,6 +86,7 @@ pub(crate) async fn render_item(
     let mut recipients = Vec::new();
     // The numbers to call back (a call's page is useless without one).
     let mut phones = Vec::new();
+    let mut dials: Vec<String> = Vec::new();
     // A reply by email goes to the first sender: offered only when they have an address.
     let mut sender_email = None;
     for (role, contact_id) in store.item_contacts(item.id).await? {
@@ -105,11 +106,47 @@ pub(crate) async fn render_item(
                     .chars()
                     .filter(|c| c.is_ascii_digit() || *c == '+')
                     .collect();
+                dials.push(dial.clone());
                 phones.push(ctx! { shown => phone, dial });
             }
             senders.push(name)
         } else {
             recipients.push(name)
+        }
+    }
+    // A missed call's callback task: the number that called, with or without a contact.
+    if item.channel == parapheur_app::domain::Channel::Phone
+        && let Some(call) = store.call_of_item(commune, item.id).await?
+    {
+        let number = parapheur_app::domain::cti::caller_number(if call.direction == "out" {
+            &call.to_number
+        } else {
+            &call.from_number
+        });
+        if let Some(dial) = number.dialable().map(str::to_owned)
+            && !dials.contains(&dial)
+        {
+            dials.push(dial.clone());
+            phones.push(ctx! { shown => number.display(), dial });
+        }
+    }
+    // A phone item's "Numéro à rappeler" line (the call form's, a voicemail's): dialable too.
+    if item.channel == parapheur_app::domain::Channel::Phone {
+        let written = item
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.strip_prefix("Numéro à rappeler : "))
+            .map(|rest| rest.split(" (").next().unwrap_or(rest))
+            .map(parapheur_app::domain::cti::caller_number);
+        for number in written {
+            if let parapheur_app::domain::cti::CallerNumber::Phone(dial) = &number
+                && !dials.contains(dial)
+            {
+                dials.push(dial.clone());
+                phones.push(ctx! { shown => number.display(), dial });
+            }
         }
     }
     let files: Vec<_> = store
@@ -121,6 +158,7 @@ pub(crate) async fn render_item(
             let kind = match a.media_type.as_str() {
                 "application/pdf" => "pdf",
                 "image/png" | "image/jpeg" => "image",
+                "audio/wav" | "audio/mpeg" => "audio",
                 _ => "other",
             };
             let text_status = match f.text {
@@ -163,7 +201,7 @@ pub(crate) async fn render_item(
                 searchable => f.searchable.then(|| format!("{url}/texte")),
                 signatures => (kind == "pdf").then(|| format!("{url}/signatures")),
                 url, name => a.filename, size => views::size(a.size), kind, text_status,
-                signed, sha256 => a.sha256,
+                signed, sha256 => a.sha256, media_type => a.media_type,
             }
         })
         .collect();
