@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use crate::contacts::contact_from_row;
 use crate::error::StoreError;
-use crate::pool::{Store, WriteTx, new_entry};
+use crate::pool::Store;
 use crate::rows::{instant_text, parse_instant, parse_opt_uuid, parse_uuid};
 use crate::users::User;
+use crate::write::{WriteTx, new_entry};
 
 /// One call of the commune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
