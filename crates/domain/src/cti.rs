@@ -158,6 +158,11 @@ impl CallRefusal {
 
 /// The longest `callId` kept (Zammad's own limit).
 pub const MAX_CALL_REF: usize = 250;
+
+/// How long the call log keeps a call (its numbers and times): a year, enough to answer
+/// "who called about this" and to see a pattern, then erased by the daily watch. A missed
+/// call's callback item stays as long as the register keeps it.
+pub const CALL_LOG_DAYS: i64 = 366;
 /// The longest other field kept.
 const MAX_FIELD: usize = 200;
 

@@ -235,7 +235,15 @@ pub fn processing_record(f: &RecordFacts<'_>) -> (Vec<(&'static str, String)>, V
                 ),
                 ("Destinataires", register_recipients(&f.webhooks)),
                 ("Transferts", no_transfer.clone()),
-                ("Durées de conservation", retention.clone()),
+                (
+                    "Durées de conservation",
+                    format!(
+                        "{retention} ; journal des appels du standard : {} jours, puis effacé \
+                         (un appel manqué reste par son élément « à rappeler », conservé comme \
+                         le courrier)",
+                        crate::cti::CALL_LOG_DAYS
+                    ),
+                ),
                 ("Sécurité", security.to_owned()),
             ],
             },

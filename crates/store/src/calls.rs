@@ -117,6 +117,24 @@ impl Store {
             .transpose()
     }
 
+    /// The calls with a contact (RGPD subject access), oldest first.
+    pub async fn calls_of_contact(
+        &self,
+        commune_id: Uuid,
+        contact_id: Uuid,
+    ) -> Result<Vec<Call>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM calls WHERE commune_id = $1 AND contact_id = $2 ORDER BY started_at, id",
+        )
+        .bind(commune_id.to_string())
+        .bind(contact_id.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(call_from_row)
+        .collect()
+    }
+
     /// The call a callback item was registered for.
     pub async fn call_of_item(
         &self,
@@ -258,6 +276,40 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Erases the calls of a commune that began before `before` (the call log's retention),
+    /// journaled with their number; returns it.
+    pub async fn purge_calls_before(
+        &mut self,
+        commune_id: Uuid,
+        before: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let purged = sqlx::query("DELETE FROM calls WHERE commune_id = $1 AND started_at < $2")
+            .bind(commune_id.to_string())
+            .bind(instant_text(&before))
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        if purged > 0 {
+            self.journal(
+                commune_id,
+                new_entry(
+                    actor,
+                    "calls.purged",
+                    "commune",
+                    commune_id,
+                    None,
+                    serde_json::to_string(&serde_json::json!({
+                        "calls": purged,
+                        "started_before": instant_text(&before),
+                    }))
+                    .ok(),
+                ),
+            );
+        }
+        Ok(purged)
     }
 
     /// Journals a missed call (`call.missed`), in the transaction of its hang-up.

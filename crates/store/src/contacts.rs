@@ -606,6 +606,18 @@ impl WriteTx {
             .bind(id.to_string())
             .execute(self.conn())
             .await?;
+        // The phone system's log keeps the call (when, who answered), not the person's number.
+        let calls = sqlx::query(
+            "UPDATE calls SET caller_number = NULL,
+                 from_number = CASE WHEN direction = 'in' THEN '' ELSE from_number END,
+                 to_number = CASE WHEN direction = 'out' THEN '' ELSE to_number END
+             WHERE commune_id = $1 AND contact_id = $2",
+        )
+        .bind(commune_id.to_string())
+        .bind(id.to_string())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
         let emptied: Vec<&str> = [
             ("civility", before.civility.is_some()),
             ("first_name", before.first_name.is_some()),
@@ -628,7 +640,8 @@ impl WriteTx {
                 "contact.pseudonymised",
                 "contact",
                 id,
-                serde_json::to_string(&serde_json::json!({ "emptied": emptied })).ok(),
+                serde_json::to_string(&serde_json::json!({ "emptied": emptied, "calls": calls }))
+                    .ok(),
                 serde_json::to_string(&after).ok(),
             ),
         );

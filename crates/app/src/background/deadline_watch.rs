@@ -32,6 +32,8 @@ const DAILY_CLAIM: Duration = Duration::minutes(30);
 pub struct WatchReport {
     pub decisions: usize,
     pub digests: usize,
+    /// Calls erased from the call log, past its retention.
+    pub calls_purged: u64,
 }
 
 /// One line of a digest or of the inbox warnings.
@@ -113,6 +115,16 @@ impl App {
                     .await?;
                 done?;
             }
+            // The phone system's call log keeps a year (domain::cti::CALL_LOG_DAYS).
+            if self
+                .claim_daily("calls_purge", commune.id, today, now, DAILY_CLAIM)
+                .await?
+            {
+                let done = self.purge_call_log(&commune, now).await;
+                self.finish_daily("calls_purge", commune.id, today, done.is_ok(), now)
+                    .await?;
+                report.calls_purged += done?;
+            }
             if digest_time(&commune, now)
                 && self
                     .claim_daily("digests", commune.id, today, now, DAILY_CLAIM)
@@ -125,6 +137,26 @@ impl App {
             }
         }
         Ok(report)
+    }
+
+    /// Erases the calls older than the call log keeps them.
+    #[boxed_future]
+    pub async fn purge_call_log(
+        &self,
+        commune: &Commune,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AppError> {
+        let before = now - chrono::Duration::days(parapheur_domain::cti::CALL_LOG_DAYS);
+        let mut tx = self.store().begin(now).await?;
+        let purged = tx
+            .purge_calls_before(
+                commune.id,
+                before,
+                "système (conservation du journal des appels)",
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 
     /// Records every implicit decision born by now (at the end of its silence date).

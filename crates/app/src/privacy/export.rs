@@ -223,6 +223,22 @@ impl App {
             .into_iter()
             .map(|v| json!({ "le": v.viewed_at, "par": "un agent de la commune" }))
             .collect();
+        let calls: Vec<Value> = store
+            .calls_of_contact(commune.id, id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                json!({
+                    "le": c.started_at,
+                    "sens": if c.direction == "in" { "appel reçu" } else { "appel passé" },
+                    "de": c.from_number,
+                    "vers": c.to_number,
+                    "decroche_le": c.answered_at,
+                    "fini_le": c.ended_at,
+                    "manque": c.missed,
+                })
+            })
+            .collect();
         let settings = store.commune_settings(commune.id).await?;
         let dpo = settings
             .dpo_contact
@@ -247,6 +263,7 @@ impl App {
             "consentements_note": "Les démarches en ligne de la commune ne recueillent pas de \
                 consentement : le traitement repose sur sa mission d'intérêt public (RGPD \
                 art. 6.1.e).",
+            "appels": calls,
             "consultations_de_la_fiche": views,
             "delegue_a_la_protection_des_donnees": dpo,
         });

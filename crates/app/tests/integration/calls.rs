@@ -465,8 +465,135 @@ async fn an_emailed_voicemail_becomes_a_phone_item(db: Db) {
 }
 
 both!(
+    the_call_log_keeps_a_year,
+    a_callers_calls_are_in_their_copy_and_their_number_leaves_with_erasure,
     an_emailed_voicemail_becomes_a_phone_item,
     callers_and_agents_are_recognised,
     missed_calls_leave_a_callback_task,
     refusals_write_nothing,
 );
+
+/// RGPD: the calls with a contact are in the copy of their data (art. 15), and erasing the
+/// contact (art. 17) empties their number from the call log, which keeps the call itself.
+async fn a_callers_calls_are_in_their_copy_and_their_number_leaves_with_erasure(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let t0 = at(2026, 3, 2);
+    let standard = h.user(&commune, "standard@mairie.test", Role::Agent).await;
+    let contact = h
+        .app
+        .create_contact(
+            &commune,
+            &SYSTEM,
+            NewContact {
+                name: "Martin".into(),
+                first_name: Some("Jeanne".into()),
+                phone: Some("06 12 34 56 78".into()),
+                ..Default::default()
+            },
+            t0,
+        )
+        .await
+        .unwrap();
+    // An answered call: no callback item, so nothing keeps the contact under the archives law.
+    for e in [
+        ring("rgpd-1", "0612345678", "100"),
+        event(&[
+            ("event", "answer"),
+            ("callId", "rgpd-1"),
+            ("direction", "in"),
+        ]),
+        hang_up("rgpd-1", "normalClearing"),
+    ] {
+        h.app
+            .call_event(&commune, &standard, e, t0)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let export = h
+        .app
+        .subject_access_export(&commune, &SYSTEM, contact.id, t0)
+        .await
+        .unwrap();
+    let entries = crate::privacy::unzip(&export.zip);
+    let data: serde_json::Value =
+        serde_json::from_slice(&entries.iter().find(|(n, _)| n == "donnees.json").unwrap().1)
+            .unwrap();
+    let calls = data["appels"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{data}");
+    assert_eq!(calls[0]["de"], "0612345678");
+    assert_eq!(calls[0]["sens"], "appel reçu");
+
+    let decision = h
+        .app
+        .request_erasure(&commune, &SYSTEM, contact.id, t0)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            decision,
+            parapheur_app::privacy::ErasureDecision::Pseudonymised { .. }
+        ),
+        "{decision:?}"
+    );
+    let call = h
+        .app
+        .store()
+        .call_by_ref(commune.id, "rgpd-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.from_number, "");
+    assert_eq!(call.caller_number, None);
+    assert_eq!(call.to_number, "100", "the mairie's own line stays");
+    assert!(
+        call.answered_at.is_some(),
+        "the call itself stays in the log"
+    );
+}
+
+/// The call log is erased after its retention by the daily watch (journaled); a younger call
+/// stays.
+async fn the_call_log_keeps_a_year(db: Db) {
+    let Some(h) = Harness::new(db).await else {
+        return;
+    };
+    let commune = h.commune("37154").await;
+    let t0 = at(2026, 3, 2);
+    let later = t0 + chrono::Duration::days(300);
+    let standard = h.user(&commune, "standard@mairie.test", Role::Agent).await;
+    for (call, when) in [("vieux", t0), ("recent", later)] {
+        h.app
+            .call_event(&commune, &standard, ring(call, "0612345678", "100"), when)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let watch_day = t0 + chrono::Duration::days(parapheur_app::domain::cti::CALL_LOG_DAYS + 1);
+    let report = h.app.run_deadline_watch(watch_day).await.unwrap();
+    assert_eq!(report.calls_purged, 1);
+    let store = h.app.store();
+    assert!(
+        store
+            .call_by_ref(commune.id, "vieux")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .call_by_ref(commune.id, "recent")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Once a day: the same day's second round erases nothing more.
+    let again = h.app.run_deadline_watch(watch_day).await.unwrap();
+    assert_eq!(again.calls_purged, 0);
+    for verdict in h.app.verify_journals(|_| {}).await.unwrap() {
+        assert!(verdict.report.is_intact(), "{:?}", verdict.report.problems);
+    }
+}
