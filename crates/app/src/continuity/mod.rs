@@ -8,11 +8,12 @@
 //! and the key together restore everything, and neither alone reveals anything.
 //!
 //! The server copies continuously (`copy_continuously`): every `interval` (start to start)
-//! it looks whether the register changed since the last copy (its journal heads and what
-//! changes without a journal entry, not the node's heartbeat) and, if so, makes one, so every
-//! committed change is off site within about max(`interval`, copy) plus the copy's duration. Once a day the retention
-//! forgets the snapshots it does not keep. What happened is kept in `DATA/copies.json`,
-//! read by the administration page and `parapheur backup status`.
+//! it looks whether the register changed since the last copy (its journal heads, what
+//! changes without a journal entry and the anchors, not the node's heartbeat) and, if so,
+//! makes one, so every committed change is off site within about max(`interval`, copy)
+//! plus the copy's duration. Once a day the retention forgets the snapshots it does not
+//! keep. What happened is kept in `DATA/copies.json`, read by the administration page and
+//! `parapheur backup status`.
 
 use crate::boxed_future;
 use std::io::Read as _;
@@ -248,13 +249,35 @@ fn save_state(config: &Config, state: &CopyState) -> Result<(), AppError> {
 }
 
 /// What the register holds (`Store::change_mark`: the journal heads and what changes without
-/// a journal entry), hashed: equal between two looks when nothing worth a copy changed.
-/// The heartbeat of the node, written every few seconds, is not in it: an idle box makes no
-/// copy. Files and anchors are written with the commits that name them.
-async fn fingerprint(app: &App) -> Result<String, AppError> {
+/// a journal entry) and the anchors kept beside it (a time-stamped anchor is a file written
+/// with no commit), hashed: equal between two looks when nothing worth a copy changed. The
+/// node's heartbeat, written every 15 s, is not in it: an idle box makes no copy. The
+/// encrypted files are written before the commits that name them.
+async fn fingerprint(app: &App, config: &Config) -> Result<String, AppError> {
     use sha2::Digest as _;
-    let mark = app.store().change_mark().await?;
-    Ok(hex::encode(sha2::Sha256::digest(mark.as_bytes())))
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(app.store().change_mark().await?.as_bytes());
+    let mut anchors = Vec::new();
+    list_files(&config.anchors_dir, &mut anchors);
+    anchors.sort();
+    for (path, size) in anchors {
+        hasher.update(format!("anchor {} {size}\n", path.display()).as_bytes());
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Every file under `dir`, with its size.
+fn list_files(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        match entry.metadata() {
+            Ok(m) if m.is_dir() => list_files(&entry.path(), out),
+            Ok(m) => out.push((entry.path(), m.len())),
+            Err(_) => {}
+        }
+    }
 }
 
 impl App {
@@ -327,7 +350,7 @@ impl App {
             AppError::Config(format!("impossible de créer {} : {e}", staging.display()))
         })?;
         // Read before the copy: a change committed during it makes the next look copy again.
-        let seen = fingerprint(self).await?;
+        let seen = fingerprint(self, config).await?;
         self.store()
             .snapshot_sqlite(&staging.join("parapheur.sqlite"))
             .await?;
@@ -635,7 +658,7 @@ pub async fn copy_continuously(app: App, config: Config) {
         }
         next_look = tokio::time::Instant::now() + every;
         let last = state(&config).ok().flatten().unwrap_or_default();
-        let changed = match fingerprint(&app).await {
+        let changed = match fingerprint(&app, &config).await {
             Ok(now) => last.fingerprint.as_deref() != Some(now.as_str()),
             Err(e) => {
                 tracing::warn!(error = %e, "off-site copies: register not read, copied anyway");

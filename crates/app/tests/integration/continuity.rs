@@ -250,6 +250,17 @@ async fn the_copy_loop_copies_changes_and_leaves_an_idle_box_alone() {
     );
     assert_eq!(snapshots().await, 2);
 
+    // A time-stamped anchor is a file written without a commit: it is copied too.
+    let anchors = config.anchors_dir.join(commune.id.to_string());
+    std::fs::create_dir_all(&anchors).unwrap();
+    std::fs::write(anchors.join("1.json"), b"{}").unwrap();
+    let anchored = wait_for_state(&config, "copy the anchor", |s| {
+        s.last_success_at > after.last_success_at
+    })
+    .await;
+    assert!(anchored.last_error.is_none(), "{anchored:?}");
+    assert_eq!(snapshots().await, 3);
+
     parapheur_app::background::stop(&app, std::time::Duration::from_secs(60)).await;
     looping.await.unwrap();
 }
