@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Off-site copies measured (issue 15, docs/PERFORMANCE.md "Off-site copies").
 #
-#   scripts/bench-copies.sh /path/to/release/parapheur [ITEMS] [MORE] [RPO_SECONDS]
+#   scripts/bench-copies.sh /path/to/release/parapheur [ITEMS] [MORE] [RPO_SECONDS] [IDLE_SECONDS]
 #
 # In a temporary folder it builds a register of ITEMS (100,000) items with their files
 # (`parapheur bench ingest`: generated emails, one in five with a PDF), then:
@@ -14,19 +14,22 @@
 #      RPO_SECONDS (300); for each letter, the delay from its commit (the `register` command
 #      returned) to the end of the first copy that started after it. The largest is the
 #      RPO measured. A copy's start is taken before its SQLite snapshot (`VACUUM INTO`), so a
-#      copy that started after a commit holds it: the measure errs on the long side.
+#      copy that started after a commit holds it: the measure errs on the long side;
+#   5. an idle box: the same `serve`, nothing registered, for IDLE_SECONDS (180); the
+#      snapshots it made (none expected: its heartbeat is no change to copy).
 # The repository is a local folder: the figures are parapheur's and restic's work, not a
 # network's. The temporary folder is removed at the end unless KEEP=1.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
-    echo "usage: $0 /path/to/parapheur [ITEMS] [MORE] [RPO_SECONDS]" >&2
+    echo "usage: $0 /path/to/parapheur [ITEMS] [MORE] [RPO_SECONDS] [IDLE_SECONDS]" >&2
     exit 2
 fi
 BIN=$(realpath "$1")
 ITEMS=${2:-100000}
 MORE=${3:-1000}
 RPO_SECONDS=${4:-300}
+IDLE_SECONDS=${5:-180}
 for tool in restic sqlite3 jq python3; do
     command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
 done
@@ -164,3 +167,13 @@ if len(sys.argv) > 3 and sys.argv[3]:
 print(f"   delay commit -> off site: median {delays[len(delays) // 2]:.1f} s, "
       f"largest {delays[-1]:.1f} s (the RPO measured)")
 EOF
+
+echo "== idle box: serve for $IDLE_SECONDS s, nothing registered"
+snapshots() { "$BIN" backup list --data "$DATA" --json | jq length; }
+before=$(snapshots)
+attempt_before=$(jq -r .last_attempt_at "$STATE")
+timeout "$IDLE_SECONDS" "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 --no-background \
+    >"$WORK/idle.out" 2>"$WORK/idle.log" || true
+after=$(snapshots)
+echo "   snapshots before $before, after $after: $((after - before)) made by the idle box in" \
+    "$IDLE_SECONDS s (last attempt $attempt_before, then $(jq -r .last_attempt_at "$STATE"))"

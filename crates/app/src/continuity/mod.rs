@@ -7,11 +7,13 @@
 //! (the recovery sheet), and the repository's password is derived from it, so the copy
 //! and the key together restore everything, and neither alone reveals anything.
 //!
-//! The server copies continuously (`spawn`): every `interval` it looks whether the
-//! register changed since the last copy and, if so, makes one, so every committed change is
-//! off site within about `interval` plus the copy's own duration. Once a day the retention
-//! forgets the snapshots it does not keep. What happened is kept in `DATA/copies.json`,
-//! read by the administration page and `parapheur backup status`.
+//! The server copies continuously (`copy_continuously`): every `interval` (start to start)
+//! it looks whether the register changed since the last copy (its journal heads, what
+//! changes without a journal entry and the anchors, not the node's heartbeat) and, if so,
+//! makes one, so every committed change is off site within about max(`interval`, copy)
+//! plus the copy's duration. Once a day the retention forgets the snapshots it does not
+//! keep. What happened is kept in `DATA/copies.json`, read by the administration page and
+//! `parapheur backup status`.
 
 use crate::boxed_future;
 use std::io::Read as _;
@@ -246,26 +248,36 @@ fn save_state(config: &Config, state: &CopyState) -> Result<(), AppError> {
         .map_err(|e| AppError::Config(format!("impossible d'écrire {} : {e}", path.display())))
 }
 
-/// What the register looks like on disk: any commit changes the SQLite file or its WAL, and
-/// every stored file comes with a commit that names it.
-fn fingerprint(config: &Config) -> String {
-    let database = config.sqlite_path();
-    let mut wal = database.clone().into_os_string();
-    wal.push("-wal");
-    [database, PathBuf::from(wal), config.anchors_dir.clone()]
-        .iter()
-        .map(|path| match std::fs::metadata(path) {
-            Ok(m) => format!(
-                "{}:{:?}",
-                m.len(),
-                m.modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            ),
-            Err(_) => "-".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("|")
+/// What the register holds (`Store::change_mark`: the journal heads and what changes without
+/// a journal entry) and the anchors kept beside it (a time-stamped anchor is a file written
+/// with no commit), hashed: equal between two looks when nothing worth a copy changed. The
+/// node's heartbeat, written every 15 s, is not in it: an idle box makes no copy. The
+/// encrypted files are written before the commits that name them.
+async fn fingerprint(app: &App, config: &Config) -> Result<String, AppError> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(app.store().change_mark().await?.as_bytes());
+    let mut anchors = Vec::new();
+    list_files(&config.anchors_dir, &mut anchors);
+    anchors.sort();
+    for (path, size) in anchors {
+        hasher.update(format!("anchor {} {size}\n", path.display()).as_bytes());
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Every file under `dir`, with its size.
+fn list_files(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        match entry.metadata() {
+            Ok(m) if m.is_dir() => list_files(&entry.path(), out),
+            Ok(m) => out.push((entry.path(), m.len())),
+            Err(_) => {}
+        }
+    }
 }
 
 impl App {
@@ -338,7 +350,7 @@ impl App {
             AppError::Config(format!("impossible de créer {} : {e}", staging.display()))
         })?;
         // Read before the copy: a change committed during it makes the next look copy again.
-        let seen = fingerprint(config);
+        let seen = fingerprint(self, config).await?;
         self.store()
             .snapshot_sqlite(&staging.join("parapheur.sqlite"))
             .await?;
@@ -622,10 +634,13 @@ fn count_files(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Copies continuously while the server runs: every `interval`, if the register changed
-/// since the last copy. Failures are kept in the state (shown on the administration page)
-/// and retried at the next look (the locks a cut-off attempt left are removed first); the
-/// copies catch up by themselves when the link returns.
+/// Copies continuously while the server runs: a look every `interval`, counted from the
+/// start of the previous look (a copy that took longer than the interval is followed by the
+/// next look at once), and a copy if the register changed since the last copy (or the last
+/// attempt failed). So a change committed just after a copy took its snapshot is off site
+/// within about max(`interval`, copy) + copy. Failures are kept in the state (shown on the
+/// administration page) and retried at the next look (the locks a cut-off attempt left are
+/// removed first); the copies catch up by themselves when the link returns.
 #[boxed_future]
 pub async fn copy_continuously(app: App, config: Config) {
     let Some(setting) = config.backup.clone() else {
@@ -634,13 +649,22 @@ pub async fn copy_continuously(app: App, config: Config) {
     let every = setting
         .interval_seconds
         .map_or(DEFAULT_INTERVAL, Duration::from_secs);
+    let mut next_look = tokio::time::Instant::now() + every;
     loop {
         // A copy under way finishes; the loop ends when the server stops.
-        if app.pause(every).await {
+        let wait = next_look.saturating_duration_since(tokio::time::Instant::now());
+        if app.pause(wait).await {
             return;
         }
+        next_look = tokio::time::Instant::now() + every;
         let last = state(&config).ok().flatten().unwrap_or_default();
-        let changed = last.fingerprint.as_deref() != Some(fingerprint(&config).as_str());
+        let changed = match fingerprint(&app, &config).await {
+            Ok(now) => last.fingerprint.as_deref() != Some(now.as_str()),
+            Err(e) => {
+                tracing::warn!(error = %e, "off-site copies: register not read, copied anyway");
+                true
+            }
+        };
         if !changed && last.last_error.is_none() {
             continue;
         }

@@ -1,6 +1,8 @@
 //! Off-site copies seen from the use cases: the administrators are told once a day when the
-//! copies stop, and the administration page's overview says where they stand. (The copies
-//! themselves, made by restic, are tested through the binary: `tests/cli/copies.rs`.)
+//! copies stop, and the administration page's overview says where they stand; the server's
+//! copy loop, with the stock restic and a local repository, copies after a registration and
+//! never on an idle box whose heartbeat goes on. (The copies' contents and their restoration
+//! are tested through the binary: `tests/cli/copies.rs`.)
 
 use parapheur_app::continuity::CopiesOverview;
 use parapheur_app::domain::Role;
@@ -105,3 +107,160 @@ async fn stopped_copies_are_told_to_the_administrators_once_a_day(db: Db) {
 }
 
 both!(stopped_copies_are_told_to_the_administrators_once_a_day);
+
+/// The stock restic program, or None (after saying so loudly) outside CI.
+fn restic_found() -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("restic").is_file()));
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "restic is required in CI (apt-get install restic)"
+        );
+        eprintln!("SKIPPED: restic not found, the copy loop is not tested");
+    }
+    found
+}
+
+/// Polls the state of the copies until `done` holds (a bound against a hung test, not a
+/// measure).
+async fn wait_for_state(
+    config: &parapheur_app::Config,
+    what: &str,
+    done: impl Fn(&parapheur_app::continuity::CopyState) -> bool,
+) -> parapheur_app::continuity::CopyState {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        if let Some(state) = parapheur_app::continuity::state(config).unwrap()
+            && done(&state)
+        {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop did not {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// An idle box makes no copy, however often its heartbeat changes the SQLite file; a
+/// registration makes one, and then the box is idle again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copy_loop_copies_changes_and_leaves_an_idle_box_alone() {
+    if !restic_found() {
+        return;
+    }
+    let Some(h) = Harness::new(Db::Sqlite).await else {
+        return;
+    };
+    let commune = h.commune(INSEE).await;
+    let mut config = h.config.clone();
+    config.backup = Some(BackupSetting {
+        repository: h.dir.path().join("depot").display().to_string(),
+        interval_seconds: Some(1),
+        credentials_file: None,
+    });
+    let app = App::open(&config).await.unwrap();
+    let snapshots = async || app.list_copies(&config).await.unwrap().len();
+    let looping = tokio::spawn(parapheur_app::continuity::copy_continuously(
+        app.clone(),
+        config.clone(),
+    ));
+
+    // The first look copies the register (never copied yet), and the retention runs after
+    // it (its exclusive lock gone once it is recorded).
+    let first = wait_for_state(&config, "make its first copy", |s| {
+        s.last_success_at.is_some() && s.last_forget_at.is_some()
+    })
+    .await;
+    assert_eq!(snapshots().await, 1);
+
+    // Idle: heartbeats, each followed by more than one interval (so by looks of the loop).
+    let wal = {
+        let mut path = config.sqlite_path().into_os_string();
+        path.push("-wal");
+        std::path::PathBuf::from(path)
+    };
+    let metadata = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let before = (metadata(&config.sqlite_path()), metadata(&wal));
+    for _ in 0..5 {
+        app.heartbeat(false).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    let nodes = app
+        .store()
+        .nodes(first.last_success_at.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n.last_seen > first.last_success_at.unwrap()),
+        "the heartbeats were written: {nodes:?}"
+    );
+    assert_ne!(
+        before,
+        (metadata(&config.sqlite_path()), metadata(&wal)),
+        "the heartbeats changed the SQLite files (what the loop used to compare)"
+    );
+    let idle = parapheur_app::continuity::state(&config).unwrap().unwrap();
+    assert_eq!(
+        idle.snapshot_id, first.snapshot_id,
+        "no copy of an idle box"
+    );
+    assert_eq!(idle.last_attempt_at, first.last_attempt_at);
+    assert_eq!(snapshots().await, 1);
+
+    // A registration: the next look copies it.
+    h.app
+        .register(
+            &commune,
+            &crate::harness::SYSTEM,
+            parapheur_app::domain::item::NewItem::incoming(
+                parapheur_app::domain::Channel::Paper,
+                "Demande de permis",
+                chrono::Utc::now().date_naive(),
+            ),
+            vec![],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let after = wait_for_state(&config, "copy the registration", |s| {
+        s.last_success_at > first.last_success_at
+    })
+    .await;
+    assert!(after.last_error.is_none(), "{after:?}");
+    assert_eq!(snapshots().await, 2);
+
+    // Idle again: no more copies.
+    for _ in 0..3 {
+        app.heartbeat(false).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    let idle = parapheur_app::continuity::state(&config).unwrap().unwrap();
+    assert_eq!(
+        idle.snapshot_id, after.snapshot_id,
+        "no copy of an idle box"
+    );
+    assert_eq!(snapshots().await, 2);
+
+    // A time-stamped anchor is a file written without a commit: it is copied too.
+    let anchors = config.anchors_dir.join(commune.id.to_string());
+    std::fs::create_dir_all(&anchors).unwrap();
+    std::fs::write(anchors.join("1.json"), b"{}").unwrap();
+    let anchored = wait_for_state(&config, "copy the anchor", |s| {
+        s.last_success_at > after.last_success_at
+    })
+    .await;
+    assert!(anchored.last_error.is_none(), "{anchored:?}");
+    assert_eq!(snapshots().await, 3);
+
+    parapheur_app::background::stop(&app, std::time::Duration::from_secs(60)).await;
+    looping.await.unwrap();
+}
