@@ -41,6 +41,29 @@ fn user_id(actor: &Actor) -> uuid::Uuid {
     }
 }
 
+/// Jeanne Martin, a contact of `commune` reachable at `phone`.
+async fn jeanne_martin(
+    h: &Harness,
+    commune: &parapheur_app::domain::Commune,
+    phone: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> parapheur_app::domain::Contact {
+    h.app
+        .create_contact(
+            commune,
+            &SYSTEM,
+            NewContact {
+                name: "Martin".into(),
+                first_name: Some("Jeanne".into()),
+                phone: Some(phone.into()),
+                ..Default::default()
+            },
+            at,
+        )
+        .await
+        .unwrap()
+}
+
 async fn callers_and_agents_are_recognised(db: Db) {
     let Some(h) = Harness::new(db).await else {
         return;
@@ -74,21 +97,7 @@ async fn callers_and_agents_are_recognised(db: Db) {
         .set_phone_extension(&commune, &SYSTEM, user_id(&urbanisme), "02 47 00 01 00", t0)
         .await
         .unwrap();
-    let contact = h
-        .app
-        .create_contact(
-            &commune,
-            &SYSTEM,
-            NewContact {
-                name: "Martin".into(),
-                first_name: Some("Jeanne".into()),
-                phone: Some("+33 6 12 34 56 78".into()),
-                ..Default::default()
-            },
-            t0,
-        )
-        .await
-        .unwrap();
+    let contact = jeanne_martin(&h, &commune, "+33 6 12 34 56 78", t0).await;
     for (n, from) in [
         "0612345678",
         "06.12.34.56.78",
@@ -365,21 +374,7 @@ async fn an_emailed_voicemail_becomes_a_phone_item(db: Db) {
         .set_phone_extension(&commune, &SYSTEM, user_id(&agent), "100", t0)
         .await
         .unwrap();
-    let contact = h
-        .app
-        .create_contact(
-            &commune,
-            &SYSTEM,
-            NewContact {
-                name: "Martin".into(),
-                first_name: Some("Jeanne".into()),
-                phone: Some("06 12 34 56 78".into()),
-                ..Default::default()
-            },
-            t0,
-        )
-        .await
-        .unwrap();
+    let contact = jeanne_martin(&h, &commune, "06 12 34 56 78", t0).await;
     let outcome = h
         .app
         .capture_message(
@@ -482,21 +477,7 @@ async fn a_callers_calls_are_in_their_copy_and_their_number_leaves_with_erasure(
     let commune = h.commune("37154").await;
     let t0 = at(2026, 3, 2);
     let standard = h.user(&commune, "standard@mairie.test", Role::Agent).await;
-    let contact = h
-        .app
-        .create_contact(
-            &commune,
-            &SYSTEM,
-            NewContact {
-                name: "Martin".into(),
-                first_name: Some("Jeanne".into()),
-                phone: Some("06 12 34 56 78".into()),
-                ..Default::default()
-            },
-            t0,
-        )
-        .await
-        .unwrap();
+    let contact = jeanne_martin(&h, &commune, "06 12 34 56 78", t0).await;
     // An answered call: no callback item, so nothing keeps the contact under the archives law.
     for e in [
         ring("rgpd-1", "0612345678", "100"),
