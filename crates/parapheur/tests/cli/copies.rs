@@ -16,6 +16,26 @@ use super::{
     kill_registrations, seq_of, stdout,
 };
 
+/// A restic repository on the test S3 server, in restic's own form of an S3 address
+/// (s3:http://host:port/bucket/prefix), and the credentials restic reads from the environment.
+pub(super) fn restic_on(
+    s3: &parapheur_testkit::s3::S3Server,
+) -> (String, [(&'static str, &'static str); 2]) {
+    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY};
+    let endpoint = s3.url("x");
+    let port = endpoint
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    let repo = format!("s3:http://127.0.0.1:{port}/{S3_BUCKET}/copies-hors-site");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+    ];
+    (repo, keys)
+}
+
 /// The stock restic program, or None (after saying so loudly) outside CI.
 pub(super) fn restic() -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -127,24 +147,13 @@ fn a_box_lost_is_restored_from_its_off_site_copy() {
     let Some(restic) = restic() else {
         return;
     };
-    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
+    use parapheur_testkit::s3::S3Server;
     let Some(s3) = S3Server::start() else {
         return;
     };
     let reg = Register::new(Backend::Sqlite).unwrap();
     reg.init();
-    // restic's own form of an S3 address: s3:http://host:port/bucket/prefix.
-    let endpoint = s3.url("x");
-    let port = endpoint
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('&').next())
-        .unwrap();
-    let repo = format!("s3:http://127.0.0.1:{port}/{S3_BUCKET}/copies-hors-site");
-    let keys = [
-        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-    ];
+    let (repo, keys) = restic_on(&s3);
     let with_repo = [
         ("PARAPHEUR_BACKUP_REPOSITORY", repo.as_str()),
         keys[0],

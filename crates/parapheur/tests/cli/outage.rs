@@ -92,24 +92,14 @@ fn copies_cut_off_from_their_repository_catch_up_by_themselves() {
     let Some(restic) = restic() else {
         return;
     };
-    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
+    use parapheur_testkit::s3::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
     use std::os::unix::fs::PermissionsExt as _;
     let Some(mut s3) = S3Server::start() else {
         return;
     };
     let reg = Register::new(Backend::Sqlite).unwrap();
     reg.init();
-    let endpoint = s3.url("x");
-    let port = endpoint
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('&').next())
-        .unwrap();
-    let repo = format!("s3:http://127.0.0.1:{port}/{S3_BUCKET}/copies-hors-site");
-    let keys = [
-        ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-    ];
+    let (repo, keys) = super::copies::restic_on(&s3);
     // The box's configuration, as an installer writes it: the repository and its
     // credentials file (owner only) in parapheur.toml.
     let credentials = reg.data.join("acces-copies");
