@@ -15,6 +15,7 @@
 //! are never blocked by the writer (WAL).
 
 mod backend;
+mod changes;
 mod error;
 mod journal;
 mod migrate;
