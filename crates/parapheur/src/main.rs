@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Serve { .. } | cli::Command::Demo { .. }
     );
     if server {
-        memory::limit_arenas();
+        memory::fix_allocator_thresholds();
     }
     output::init_tracing(cli.verbose, server, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
