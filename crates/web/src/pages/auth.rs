@@ -176,7 +176,7 @@ fn proconnect_refusal(
     let page = login_page(state, next, "", Some(message), Vec::new())?;
     Ok((
         status,
-        [
+        axum::response::AppendHeaders([
             (
                 header::SET_COOKIE,
                 header_value(proconnect_cookie(
@@ -195,7 +195,7 @@ fn proconnect_refusal(
                     state.secure_cookies,
                 )),
             ),
-        ],
+        ]),
         page,
     )
         .into_response())
@@ -329,7 +329,7 @@ async fn proconnect_outcome(
                 },
             )?;
             Ok((
-                [
+                axum::response::AppendHeaders([
                     (
                         header::SET_COOKIE,
                         header_value(proconnect_cookie(
@@ -348,7 +348,7 @@ async fn proconnect_outcome(
                             state.secure_cookies,
                         )),
                     ),
-                ],
+                ]),
                 Html(page),
             )
                 .into_response())
