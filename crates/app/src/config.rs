@@ -968,6 +968,38 @@ mod tests {
     }
 
     #[test]
+    fn the_proconnect_secret_comes_from_the_environment_and_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "[proconnect]\nissuer = 'https://proconnect.gouv.fr/api/v2'\nclient_id = 'service'\n",
+        )
+        .unwrap();
+        let refused = Config::load_with(dir.path(), None, &|_| None).unwrap_err();
+        assert!(refused.to_string().contains("client_secret"), "{refused}");
+        let config = Config::load_with(dir.path(), None, &|name| {
+            (name == "PARAPHEUR_PROCONNECT_CLIENT_SECRET").then(|| "tres-secret-oidc".to_owned())
+        })
+        .unwrap();
+        let setting = config.proconnect.clone().unwrap();
+        assert_eq!(setting.client_secret, "tres-secret-oidc");
+        assert_eq!(setting.issuer, "https://proconnect.gouv.fr/api/v2");
+        let shown = format!("{config:?} {setting:?} {:?}", config.describe());
+        assert!(
+            shown.contains("https://proconnect.gouv.fr/api/v2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("tres-secret-oidc"), "{shown}");
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "[proconnect]\nissuer = 'proconnect.gouv.fr'\nclient_id = 'service'\nclient_secret = 's'\n",
+        )
+        .unwrap();
+        let refused = Config::load_with(dir.path(), None, &|_| None).unwrap_err();
+        assert!(refused.to_string().contains("issuer"), "{refused}");
+    }
+
+    #[test]
     fn files_are_a_folder_or_a_bucket_with_a_private_key() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
@@ -1197,6 +1229,10 @@ aws_secret_access_key = x
             sorted(fields_of::<BackupSetting>())
         );
         assert_eq!(
+            keys(table["proconnect"].as_table().unwrap()),
+            sorted(fields_of::<ProConnectSetting>())
+        );
+        assert_eq!(
             keys(
                 table["drop_folder"].as_array().unwrap()[0]
                     .as_table()
@@ -1210,6 +1246,7 @@ aws_secret_access_key = x
         let config = Config::load(dir.path(), None).unwrap();
         assert_eq!(config.smtp.unwrap().security, SmtpSecurity::Starttls);
         assert_eq!(config.poll_interval, Duration::from_secs(60));
+        assert_eq!(config.proconnect.unwrap().acr_values, ["eidas1"]);
     }
 
     #[test]
