@@ -27,9 +27,11 @@ const SECRET = 'secret-de-test-proconnect';
 const MFA = 'https://proconnect.gouv.fr/assurance/consistency-checked-2fa';
 
 const accounts = {
-  'agent@a.test': { sub: 'pc-agent-a', given_name: 'Alice', usual_name: 'Agent', siret: '21010004200017', acr: 'eidas1', amr: ['pwd'] },
-  'admin@a.test': { sub: 'pc-admin-a', given_name: 'Adèle', usual_name: 'Admin', siret: '21010004200017', acr: 'eidas1', amr: ['pwd'] },
-  'admin-mfa@a.test': { sub: 'pc-admin-mfa', given_name: 'Adèle', usual_name: 'Admin', siret: '21010004200017', acr: MFA, amr: ['pwd', 'totp', 'mfa'], email: 'admin@a.test' },
+  'agent@a.test': { sub: 'pc-agent-a', given_name: 'Alice', usual_name: 'Agent', siret: '21010004600017', acr: 'eidas1', amr: ['pwd'] },
+  'admin@a.test': { sub: 'pc-admin-a', given_name: 'Adèle', usual_name: 'Admin', siret: '21010004600017', acr: 'eidas1', amr: ['pwd'] },
+  'admin-mfa@a.test': { sub: 'pc-admin-mfa', given_name: 'Adèle', usual_name: 'Admin', siret: '21010004600017', acr: MFA, amr: ['pwd', 'totp', 'mfa'], email: 'admin@a.test' },
+  // agent@a.test again, logged in under another organisation's SIRET (not the commune's).
+  'agent-ailleurs@a.test': { sub: 'pc-agent-elsewhere', given_name: 'Alice', usual_name: 'Agent', siret: '13002526500013', acr: 'eidas1', amr: ['pwd'], email: 'agent@a.test' },
   'inconnu@ailleurs.test': { sub: 'pc-unknown', given_name: 'Ivan', usual_name: 'Inconnu', siret: '13002526500013', acr: 'eidas1', amr: ['pwd'] },
 };
 

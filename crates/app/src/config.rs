@@ -190,6 +190,11 @@ pub struct ProConnectSetting {
     /// The `acr_values` asked for (none by default: the provider's own minimum).
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// Only the account of the commune whose SIREN begins the SIRET ProConnect gives (off by
+    /// default: an agent may log in under another organisation's SIRET, a CCAS or an
+    /// intercommunality; the SIRET still picks the commune among several accounts).
+    #[serde(default)]
+    pub require_siret: bool,
 }
 
 impl std::fmt::Debug for ProConnectSetting {
@@ -199,6 +204,7 @@ impl std::fmt::Debug for ProConnectSetting {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("acr_values", &self.acr_values)
+            .field("require_siret", &self.require_siret)
             .finish_non_exhaustive()
     }
 }

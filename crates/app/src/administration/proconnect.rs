@@ -21,14 +21,14 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    Scope, TokenResponse, UserInfoClaims,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse, UserInfoClaims,
 };
 use parapheur_domain::Commune;
 use parapheur_store::users::User;
@@ -56,6 +56,10 @@ pub const MFA_ACR_VALUES: &[&str] = &[
 ];
 const FLOW_CONTEXT: &str = "proconnect:flow";
 const PENDING_CONTEXT: &str = "proconnect:pending";
+const LOGOUT_CONTEXT: &str = "proconnect:logout";
+/// How long the browser keeps what ends the ProConnect session at logout: a session's
+/// longest life.
+pub const LOGOUT_VALIDITY: Duration = super::auth::SESSION_MAX;
 const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Why a ProConnect login did not open a session: each has a stable code
@@ -90,6 +94,10 @@ pub enum ProConnectError {
         "Aucun compte actif n'est lié à cette identité ProConnect ({0}) ; demandez à l'administrateur de votre commune de créer votre compte avec cette adresse, ou de la corriger."
     )]
     UnknownIdentity(String),
+    #[error(
+        "votre identité ProConnect ({email}) est rattachée au SIRET {siret}, qui n'est pas celui d'une commune où vous avez un compte : choisissez la bonne organisation dans ProConnect, ou demandez à l'administrateur de votre commune"
+    )]
+    SiretMismatch { email: String, siret: String },
     #[error(transparent)]
     Login(LoginError),
     #[error(transparent)]
@@ -108,6 +116,7 @@ impl ProConnectError {
             ProConnectError::InvalidIdToken(_) => "oidc_invalid_id_token",
             ProConnectError::InvalidUserInfo(_) => "oidc_invalid_userinfo",
             ProConnectError::UnknownIdentity(_) => "oidc_unknown_identity",
+            ProConnectError::SiretMismatch { .. } => "oidc_siret_mismatch",
             ProConnectError::Login(LoginError::TooManyAttempts(_)) => "login_rate_limited",
             ProConnectError::Login(LoginError::BadSecondFactor) => "login_bad_second_factor",
             ProConnectError::Login(_) => "login_refused",
@@ -120,7 +129,7 @@ impl ProConnectError {
         match self {
             ProConnectError::NotConfigured => 404,
             ProConnectError::ProviderUnavailable(_) => 502,
-            ProConnectError::UnknownIdentity(_) => 403,
+            ProConnectError::UnknownIdentity(_) | ProConnectError::SiretMismatch { .. } => 403,
             ProConnectError::Login(LoginError::TooManyAttempts(_)) => 429,
             ProConnectError::Login(_) => 401,
             ProConnectError::App(e) => e.kind().http_status(),
@@ -179,6 +188,9 @@ pub enum ProConnectOutcome {
         session: Box<NewSession>,
         /// The page asked for before the login, if any.
         next: Option<String>,
+        /// For the cookie read back at logout ([`App::proconnect_logout_url`]): the ID
+        /// token, sealed, to end the session at ProConnect too.
+        sealed_logout: String,
     },
     /// One more step: the commune (several accounts have this email) and/or our second
     /// factor (an administrator whose provider did not check one).
@@ -211,6 +223,15 @@ struct Pending {
     mfa: bool,
     acr: Option<String>,
     next: Option<String>,
+    /// The ID token, as the hint of the logout at the provider.
+    id_token: String,
+    issued_at: i64,
+}
+
+/// What the browser keeps until logout (sealed).
+#[derive(Serialize, Deserialize)]
+struct Logout {
+    id_token: String,
     issued_at: i64,
 }
 
@@ -334,14 +355,18 @@ impl App {
         serde_json::from_slice(&json).ok()
     }
 
-    /// Discovers the provider and builds the client.
-    async fn proconnect_client(&self, http: &Http) -> Result<DiscoveredClient, ProConnectError> {
+    /// Discovers the provider and builds the client; with the provider's logout address,
+    /// if it has one.
+    async fn proconnect_client(
+        &self,
+        http: &Http,
+    ) -> Result<(DiscoveredClient, Option<openidconnect::EndSessionUrl>), ProConnectError> {
         let setting = self
             .proconnect_setting()
             .ok_or(ProConnectError::NotConfigured)?;
         let issuer = IssuerUrl::new(setting.issuer.clone())
             .map_err(|e| ProConnectError::ProviderUnavailable(format!("issuer : {e}")))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, http)
             .await
             .map_err(|e| ProConnectError::ProviderUnavailable(format!("découverte : {e}")))?;
         let redirect = RedirectUrl::new(format!(
@@ -349,12 +374,14 @@ impl App {
             self.public_url().trim_end_matches('/')
         ))
         .map_err(|e| ProConnectError::App(AppError::internal(format!("redirect_uri : {e}"))))?;
-        Ok(CoreClient::from_provider_metadata(
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(setting.client_id.clone()),
             Some(ClientSecret::new(setting.client_secret.clone())),
         )
-        .set_redirect_uri(redirect))
+        .set_redirect_uri(redirect);
+        Ok((client, end_session))
     }
 
     /// Begins a ProConnect login: the provider's authorization address (state, nonce, PKCE
@@ -370,7 +397,7 @@ impl App {
             .ok_or(ProConnectError::NotConfigured)?;
         let acr_values = setting.acr_values.clone();
         let http = http_client()?;
-        let client = self.proconnect_client(&http).await?;
+        let (client, _) = self.proconnect_client(&http).await?;
         let (state, _) = new_token()?;
         let (nonce, _) = new_token()?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -453,7 +480,7 @@ impl App {
             .ok_or_else(|| ProConnectError::ProviderRefused("aucun code d'autorisation".into()))?;
 
         let http = http_client()?;
-        let client = self.proconnect_client(&http).await?;
+        let (client, _) = self.proconnect_client(&http).await?;
         let token = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| ProConnectError::ProviderUnavailable(e.to_string()))?
@@ -468,7 +495,7 @@ impl App {
             })?;
 
         // The verifier borrows the client: what is needed is copied out of its scope.
-        let (subject, acr, amr, token_email) = {
+        let (subject, acr, amr, token_email, id_token_text) = {
             let id_token = token
                 .id_token()
                 .ok_or_else(|| ProConnectError::InvalidIdToken("aucun jeton d'identité".into()))?;
@@ -501,7 +528,7 @@ impl App {
                 .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
                 .unwrap_or_default();
             let token_email = claims.email().map(|e| e.as_str().to_owned());
-            (subject, acr, amr, token_email)
+            (subject, acr, amr, token_email, id_token.to_string())
         };
 
         let (email, siret) = match client.user_info(token.access_token().clone(), Some(subject)) {
@@ -529,15 +556,44 @@ impl App {
             tracing::warn!(?ip, "ProConnect login rate limited");
             return Err(LoginError::TooManyAttempts(minutes).into());
         }
-        let users = self
+        let mut users = self
             .store()
             .users_by_email(&email)
             .await
             .map_err(AppError::from)?;
         if users.is_empty() {
             self.record_login_failure(&email, ip, now).await?;
-            tracing::warn!(%email, siret = siret.as_deref().unwrap_or("-"), code = "oidc_unknown_identity", "ProConnect login refused");
             return Err(ProConnectError::UnknownIdentity(email));
+        }
+        // The SIRET's SIREN (its first 9 digits) names the commune when it is one: with
+        // `require_siret`, only that commune's account; otherwise it picks among several.
+        let siren = siret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(|s| s[..9].to_owned());
+        let mut of_siren = Vec::new();
+        for user in &users {
+            let commune = self
+                .store()
+                .commune(user.commune_id)
+                .await
+                .map_err(AppError::from)?;
+            let commune_siren = parapheur_communes::by_insee(&commune.insee).map(|r| r.siren);
+            if siren.is_some() && commune_siren == siren.as_deref() {
+                of_siren.push(user.id);
+            }
+        }
+        let require_siret = self.proconnect_setting().is_some_and(|p| p.require_siret);
+        if require_siret && of_siren.is_empty() {
+            self.record_login_failure(&email, ip, now).await?;
+            return Err(ProConnectError::SiretMismatch {
+                email,
+                siret: siret.unwrap_or_else(|| "absent".into()),
+            });
+        }
+        if !of_siren.is_empty() {
+            users.retain(|u| of_siren.contains(&u.id));
         }
         let pending = Pending {
             email,
@@ -545,6 +601,7 @@ impl App {
             mfa: attests_mfa(acr.as_deref(), &amr),
             acr,
             next: flow.next,
+            id_token: id_token_text,
             issued_at: now.timestamp(),
         };
         self.proconnect_step(pending, None, None, ip, now).await
@@ -569,6 +626,46 @@ impl App {
         }
         self.proconnect_step(pending, commune_insee, second_factor, ip, now)
             .await
+    }
+
+    /// Where to send the browser at logout to end its ProConnect session too (RP-initiated
+    /// logout), from what it kept since the login: none when the provider has no logout
+    /// address, or cannot be reached (the person is logged out here all the same).
+    #[boxed_future]
+    pub async fn proconnect_logout_url(
+        &self,
+        sealed_logout: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let setting = self.proconnect_setting()?;
+        let logout: Logout = self.open_json(sealed_logout, LOGOUT_CONTEXT)?;
+        if now.timestamp() - logout.issued_at > LOGOUT_VALIDITY.num_seconds() {
+            return None;
+        }
+        let id_token: CoreIdToken = logout.id_token.parse().ok()?;
+        let http = http_client().ok()?;
+        let end_session = match self.proconnect_client(&http).await {
+            Ok((_, end_session)) => end_session?,
+            Err(e) => {
+                tracing::warn!(code = e.code(), detail = %e.detail(), "ProConnect logout: provider unreachable");
+                return None;
+            }
+        };
+        let back = PostLogoutRedirectUrl::new(format!(
+            "{}/connexion",
+            self.public_url().trim_end_matches('/')
+        ))
+        .ok()?;
+        let (state, _) = new_token().ok()?;
+        Some(
+            LogoutRequest::from(end_session)
+                .set_id_token_hint(&id_token)
+                .set_client_id(ClientId::new(setting.client_id.clone()))
+                .set_post_logout_redirect_uri(back)
+                .set_state(CsrfToken::new(state))
+                .http_get_url()
+                .to_string(),
+        )
     }
 
     async fn proconnect_step(
@@ -650,8 +747,16 @@ impl App {
             provider_second_factor = pending.mfa,
             "login"
         );
+        let sealed_logout = self.seal_json(
+            &Logout {
+                id_token: pending.id_token,
+                issued_at: now.timestamp(),
+            },
+            LOGOUT_CONTEXT,
+        )?;
         Ok(ProConnectOutcome::LoggedIn {
             session: Box::new(session),
+            sealed_logout,
             next: pending.next,
         })
     }

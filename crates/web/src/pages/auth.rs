@@ -106,10 +106,16 @@ pub async fn login(
                 },
             };
             Ok((
-                [(
-                    header::SET_COOKIE,
-                    session_cookie(&session.token, state.secure_cookies),
-                )],
+                axum::response::AppendHeaders([
+                    (
+                        header::SET_COOKIE,
+                        session_cookie(&session.token, state.secure_cookies),
+                    ),
+                    (
+                        header::SET_COOKIE,
+                        header_value(logout_cookie("", state.secure_cookies)),
+                    ),
+                ]),
                 Redirect::to(target),
             )
                 .into_response())
@@ -149,6 +155,21 @@ fn proconnect_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> Str
     // Lax: the provider's redirect back is a top-level GET from its site.
     format!(
         "{name}={value}; Path=/connexion/proconnect; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    )
+}
+
+/// What ends the ProConnect session at logout, sent with the logout form only.
+const PROCONNECT_LOGOUT: &str = "parapheur_proconnect_fin";
+
+fn logout_cookie(value: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = if value.is_empty() {
+        0
+    } else {
+        parapheur_app::administration::proconnect::LOGOUT_VALIDITY.num_seconds()
+    };
+    format!(
+        "{PROCONNECT_LOGOUT}={value}; Path=/deconnexion; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     )
 }
 
@@ -289,7 +310,11 @@ async fn proconnect_outcome(
     outcome: Result<ProConnectOutcome, ProConnectError>,
 ) -> Result<Response, WebError> {
     match outcome {
-        Ok(ProConnectOutcome::LoggedIn { session, next }) => {
+        Ok(ProConnectOutcome::LoggedIn {
+            session,
+            next,
+            sealed_logout,
+        }) => {
             let target = match next.as_deref().and_then(asked_next) {
                 Some(next) => next.to_owned(),
                 None => match state.app.authenticate(&session.token, Utc::now()).await? {
@@ -309,6 +334,10 @@ async fn proconnect_outcome(
                     header_value(proconnect_cookie(name, "", 0, state.secure_cookies)),
                 );
             }
+            headers.append(
+                header::SET_COOKIE,
+                header_value(logout_cookie(&sealed_logout, state.secure_cookies)),
+            );
             Ok(response)
         }
         Ok(ProConnectOutcome::Continue {
@@ -365,9 +394,23 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, COOKIE) {
         state.app.logout(token).await?;
     }
+    // Logged in with ProConnect: its session ends too (RP-initiated logout), so that the
+    // next person at this computer is not let in by it.
+    let mut target = "/connexion".to_owned();
+    if let Some(sealed) = cookie(&headers, PROCONNECT_LOGOUT).filter(|v| !v.is_empty())
+        && let Some(url) = state.app.proconnect_logout_url(sealed, Utc::now()).await
+    {
+        target = url;
+    }
     Ok((
-        [(header::SET_COOKIE, clear_cookie())],
-        Redirect::to("/connexion"),
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, clear_cookie()),
+            (
+                header::SET_COOKIE,
+                header_value(logout_cookie("", state.secure_cookies)),
+            ),
+        ]),
+        Redirect::to(&target),
     )
         .into_response())
 }

@@ -82,6 +82,15 @@ fn provider() -> Option<Provider> {
 
 /// A site whose `[proconnect]` names the provider with `client_id`.
 async fn site_for(provider: &Provider, client_id: &str, admin_second_factor: bool) -> Site {
+    site_with_setting(provider, client_id, admin_second_factor, false).await
+}
+
+async fn site_with_setting(
+    provider: &Provider,
+    client_id: &str,
+    admin_second_factor: bool,
+    require_siret: bool,
+) -> Site {
     let issuer = provider.issuer.clone();
     let client_id = client_id.to_owned();
     site_with(move |config| {
@@ -91,9 +100,23 @@ async fn site_for(provider: &Provider, client_id: &str, admin_second_factor: boo
             client_id,
             client_secret: SECRET.into(),
             acr_values: vec!["eidas1".into()],
+            require_siret,
         });
     })
     .await
+}
+
+/// The commune of the session a response opened.
+async fn commune_of(site: &Site, headers: &HeaderMap) -> String {
+    let session = session_of(headers).expect("a session");
+    let token = session.split_once('=').unwrap().1;
+    let who = site
+        .app
+        .authenticate(token, chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("a live session");
+    who.commune.insee
 }
 
 /// The `name=value` of each Set-Cookie of a response.
@@ -412,4 +435,149 @@ async fn an_administrator_still_gives_the_second_factor_unless_proconnect_checke
         send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert!(session_of(&headers).is_some());
+}
+
+#[tokio::test]
+async fn the_siret_picks_the_commune_and_may_be_required() {
+    let Some(provider) = provider() else { return };
+    let site = site_for(&provider, "parapheur", false).await;
+    // agent@a.test has an account in commune B too.
+    site.app
+        .add_user(
+            &site.b,
+            parapheur_app::NewUser {
+                email: "agent@a.test".into(),
+                display_name: "Alice dans B".into(),
+                title: None,
+                role: parapheur_app::domain::Role::Agent,
+                service_id: None,
+                password: Some(PASSWORD.into()),
+                host_admin: false,
+            },
+            &parapheur_app::Actor::System("test"),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    // The SIRET of commune A (SIREN 210100046): straight into A.
+    let callback = at_provider(&site, &provider, "agent@a.test").await;
+    let (status, headers, body) =
+        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(commune_of(&site, &headers).await, site.a.insee);
+    // Another organisation's SIRET: the person chooses among their communes.
+    let callback = at_provider(&site, &provider, "agent-ailleurs@a.test").await;
+    let (status, headers, page) =
+        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("name=\"commune\""), "{page}");
+    assert!(
+        page.contains(&site.b.insee) && page.contains(&site.a.insee),
+        "{page}"
+    );
+    assert!(session_of(&headers).is_none());
+    let pending = set_cookies(&headers)
+        .into_iter()
+        .find(|c| c.starts_with("parapheur_proconnect_suite=") && c.len() > 30)
+        .expect("the pending step's cookie");
+    // A commune where the person has no account: refused.
+    let (status, headers, page) = send(
+        &site,
+        post(
+            "/connexion/proconnect/suite",
+            Some(&pending),
+            "commune=75056",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(session_of(&headers).is_none());
+    let (status, headers, page) = send(
+        &site,
+        post(
+            "/connexion/proconnect/suite",
+            Some(&pending),
+            &format!("commune={}", site.b.insee),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(commune_of(&site, &headers).await, site.b.insee);
+
+    // With require_siret, another organisation's SIRET opens nothing.
+    let strict = site_with_setting(&provider, "parapheur", false, true).await;
+    let callback = at_provider(&strict, &provider, "agent-ailleurs@a.test").await;
+    let (status, headers, page) =
+        send(&strict, get(&callback.path, Some(&callback.flow_cookie))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("oidc_siret_mismatch"), "{page}");
+    assert!(page.contains("13002526500013"), "{page}");
+    assert!(session_of(&headers).is_none());
+    let callback = at_provider(&strict, &provider, "agent@a.test").await;
+    let (status, headers, page) =
+        send(&strict, get(&callback.path, Some(&callback.flow_cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(commune_of(&strict, &headers).await, strict.a.insee);
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_proconnect_session_too() {
+    let Some(provider) = provider() else { return };
+    let site = site_for(&provider, "parapheur", false).await;
+    let callback = at_provider(&site, &provider, "agent@a.test").await;
+    let (status, headers, body) =
+        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let session = session_of(&headers).unwrap();
+    let end = set_cookies(&headers)
+        .into_iter()
+        .find(|c| c.starts_with("parapheur_proconnect_fin=") && c.len() > 30)
+        .expect("the logout's cookie");
+    let (_, _, page) = send(&site, get("/mot-de-passe", Some(&session))).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, headers, body) = send(
+        &site,
+        post(
+            "/deconnexion",
+            Some(&format!("{session}; {end}")),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let to = headers[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("{}/session/end?", provider.issuer)),
+        "{to}"
+    );
+    for part in ["id_token_hint=", "post_logout_redirect_uri=", "state="] {
+        assert!(to.contains(part), "{part} in {to}");
+    }
+    // Our session is over; the provider takes the logout (its confirmation page).
+    let (status, headers, _) = send(&site, get("/a-traiter", Some(&session))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion")
+    );
+    let (status, page) = Browser::new().request("GET", &to, None).await;
+    assert_eq!(status, 200, "{page}");
+    // Logged out without it (a password login): back to our login page.
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        post("/deconnexion", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/connexion");
 }
