@@ -246,6 +246,9 @@ pub struct CallbackParams {
     pub error: Option<String>,
     #[serde(default)]
     pub error_description: Option<String>,
+    /// The provider that answers (RFC 9207), when it says.
+    #[serde(default)]
+    pub iss: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -458,6 +461,15 @@ impl App {
         }
         if now.timestamp() - flow.issued_at > FLOW_VALIDITY.num_seconds() {
             return Err(ProConnectError::Expired);
+        }
+        // RFC 9207: an answer that names another issuer is not our provider's.
+        if let (Some(iss), Some(setting)) = (&params.iss, self.proconnect_setting())
+            && iss != &setting.issuer
+        {
+            return Err(ProConnectError::ProviderRefused(format!(
+                "réponse d'un autre fournisseur d'identité ({})",
+                iss.chars().take(100).collect::<String>()
+            )));
         }
         if let Some(error) = &params.error {
             let error: String = error.chars().take(80).collect();

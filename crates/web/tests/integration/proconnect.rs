@@ -298,6 +298,12 @@ async fn a_wrong_state_is_refused() {
     let (status, _, body) = send(&site, get(&callback.path, Some(&other.flow_cookie))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("oidc_state_mismatch"), "{body}");
+    // An answer naming another issuer (RFC 9207) is refused.
+    let mixed = other.path.replace("iss=http", "iss=https");
+    assert_ne!(mixed, other.path);
+    let (status, _, body) = send(&site, get(&mixed, Some(&other.flow_cookie))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("oidc_provider_refused"), "{body}");
     // A provider's error is said as such.
     let state = other
         .path
