@@ -587,3 +587,68 @@ async fn logging_out_ends_the_proconnect_session_too() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/connexion");
 }
+
+#[tokio::test]
+async fn a_login_left_too_long_is_refused_and_spends_nothing() {
+    use parapheur_app::administration::proconnect::{CallbackParams, ProConnectOutcome};
+    let Some(provider) = provider() else { return };
+    let site = site_for(&provider, "parapheur", false).await;
+    let callback = at_provider(&site, &provider, "agent@a.test").await;
+    let sealed = callback.flow_cookie.split_once('=').unwrap().1;
+    let param = |name: &str| {
+        callback
+            .path
+            .split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    let params = CallbackParams {
+        code: param("code"),
+        state: param("state"),
+        ..CallbackParams::default()
+    };
+    let late = chrono::Utc::now() + chrono::Duration::minutes(11);
+    let refused = site
+        .app
+        .proconnect_finish(Some(sealed), &params, None, late)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "oidc_expired", "{refused}");
+    // Refused before the code was used: in time, the same answer opens the session.
+    let outcome = site
+        .app
+        .proconnect_finish(Some(sealed), &params, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ProConnectOutcome::LoggedIn { .. }),
+        "{outcome:?}"
+    );
+    // A code works once: the provider refuses it the second time.
+    let refused = site
+        .app
+        .proconnect_finish(Some(sealed), &params, None, chrono::Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "oidc_provider_refused", "{refused}");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_said_so() {
+    // Nothing listens on port 9 of this machine.
+    let site = site_with(|config| {
+        config.proconnect = Some(ProConnectSetting {
+            issuer: "http://127.0.0.1:9".into(),
+            client_id: "parapheur".into(),
+            client_secret: SECRET.into(),
+            acr_values: Vec::new(),
+            require_siret: false,
+        });
+    })
+    .await;
+    let (status, headers, page) = send(&site, get("/connexion/proconnect", None)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{page}");
+    assert!(page.contains("oidc_provider_unavailable"), "{page}");
+    assert!(page.contains("ProConnect ne répond pas"), "{page}");
+    assert!(session_of(&headers).is_none());
+}
