@@ -131,6 +131,8 @@ pub struct App {
     admin_second_factor: bool,
     /// The ProConnect client of the installation, if configured.
     proconnect: Option<Arc<config::ProConnectSetting>>,
+    /// The ProConnect provider's metadata and keys last read.
+    proconnect_discovery: Arc<administration::proconnect::DiscoveryCache>,
     /// The background loops' restarts and last panics, for the health report.
     loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
@@ -188,6 +190,7 @@ impl App {
             anchors_dir: Arc::from(config.anchors_dir.as_path()),
             admin_second_factor: config.admin_second_factor,
             proconnect: config.proconnect.clone().map(Arc::new),
+            proconnect_discovery: Arc::default(),
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
             copies: config.backup.as_ref().map(|setting| {
@@ -258,6 +261,11 @@ impl App {
     /// The ProConnect client of the installation, if configured.
     pub(crate) fn proconnect_setting(&self) -> Option<&config::ProConnectSetting> {
         self.proconnect.as_deref()
+    }
+
+    /// The ProConnect provider's metadata and keys last read, on this node.
+    pub(crate) fn proconnect_discovery(&self) -> &administration::proconnect::DiscoveryCache {
+        &self.proconnect_discovery
     }
 
     /// Difficulty of the public forms' proof of work, in leading zero bits.

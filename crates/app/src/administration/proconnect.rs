@@ -4,7 +4,8 @@
 //! One client for the whole installation (`[proconnect]` in `parapheur.toml`): ProConnect
 //! registers a service once, with its redirect address, and a hosted server serves every
 //! commune from one address. The provider is discovered from its issuer
-//! (`/.well-known/openid-configuration`) at each login, so a rotation of its keys needs no
+//! (`/.well-known/openid-configuration`, with its keys), read again every five minutes and
+//! at once when an ID token's signature does not verify: a rotation of its keys needs no
 //! restart. The ID token (signature, issuer, audience, expiry, nonce, `at_hash`) and the
 //! userinfo answer (signed JWT or JSON, its subject the ID token's) are verified by the
 //! `openidconnect` crate; its HTTP goes through our reqwest client (rustls, no redirects).
@@ -22,6 +23,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJwsSigningAlgorithm,
+    CoreTokenResponse,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClientId,
@@ -61,6 +63,31 @@ const LOGOUT_CONTEXT: &str = "proconnect:logout";
 /// longest life.
 pub const LOGOUT_VALIDITY: Duration = super::auth::SESSION_MAX;
 const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long the provider's metadata and keys are used before they are read again (at
+/// once when an ID token's signature does not verify with them: a key rotation).
+pub const DISCOVERY_VALIDITY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The provider's metadata and keys last read, on this node.
+#[derive(Default)]
+pub(crate) struct DiscoveryCache(
+    std::sync::Mutex<Option<(std::time::Instant, ProviderMetadataWithLogout)>>,
+);
+
+impl DiscoveryCache {
+    fn get(&self) -> Option<ProviderMetadataWithLogout> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(read, _)| read.elapsed() < DISCOVERY_VALIDITY)
+            .map(|(_, metadata)| metadata.clone())
+    }
+
+    fn set(&self, metadata: ProviderMetadataWithLogout) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((std::time::Instant::now(), metadata));
+        }
+    }
+}
 
 /// Why a ProConnect login did not open a session: each has a stable code
 /// ([`ProConnectError::code`]) shown with its French message; the detail is for the log.
@@ -330,6 +357,57 @@ fn equal_in_constant_time(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// What the ID token says, once verified.
+struct VerifiedIdToken {
+    subject: openidconnect::SubjectIdentifier,
+    acr: Option<String>,
+    amr: Vec<String>,
+    email: Option<String>,
+    /// The token itself, the hint of the logout at the provider.
+    text: String,
+}
+
+/// Verifies the ID token of `token` with `client`'s keys: signature (RS256 or ES256),
+/// issuer, audience, expiry, `nonce`, and `at_hash` when given.
+fn verify_id_token(
+    client: &DiscoveredClient,
+    token: &CoreTokenResponse,
+    nonce: &str,
+) -> Result<VerifiedIdToken, ProConnectError> {
+    let invalid = |e: &dyn std::fmt::Display| ProConnectError::InvalidIdToken(e.to_string());
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| ProConnectError::InvalidIdToken("aucun jeton d'identité".into()))?;
+    let verifier = client.id_token_verifier().set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    ]);
+    let claims = id_token
+        .claims(&verifier, &Nonce::new(nonce.to_owned()))
+        .map_err(|e| invalid(&e))?;
+    if let Some(expected) = claims.access_token_hash() {
+        let alg = id_token.signing_alg().map_err(|e| invalid(&e))?;
+        let key = id_token.signing_key(&verifier).map_err(|e| invalid(&e))?;
+        let actual =
+            AccessTokenHash::from_token(token.access_token(), alg, key).map_err(|e| invalid(&e))?;
+        if actual != *expected {
+            return Err(ProConnectError::InvalidIdToken(
+                "at_hash ne correspond pas au jeton d'accès".into(),
+            ));
+        }
+    }
+    Ok(VerifiedIdToken {
+        subject: claims.subject().clone(),
+        acr: claims.auth_context_ref().map(|a| a.as_str().to_owned()),
+        amr: claims
+            .auth_method_refs()
+            .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        text: id_token.to_string(),
+    })
+}
+
 /// Whether the ID token says the provider checked a second factor.
 fn attests_mfa(acr: Option<&str>, amr: &[String]) -> bool {
     acr.is_some_and(|acr| MFA_ACR_VALUES.contains(&acr)) || amr.iter().any(|m| m == "mfa")
@@ -358,20 +436,34 @@ impl App {
         serde_json::from_slice(&json).ok()
     }
 
-    /// Discovers the provider and builds the client; with the provider's logout address,
-    /// if it has one.
+    /// Discovers the provider (its metadata and keys, read again after
+    /// [`DISCOVERY_VALIDITY`] or when `fresh`) and builds the client; with the provider's
+    /// logout address, if it has one.
     async fn proconnect_client(
         &self,
         http: &Http,
+        fresh: bool,
     ) -> Result<(DiscoveredClient, Option<openidconnect::EndSessionUrl>), ProConnectError> {
         let setting = self
             .proconnect_setting()
             .ok_or(ProConnectError::NotConfigured)?;
         let issuer = IssuerUrl::new(setting.issuer.clone())
             .map_err(|e| ProConnectError::ProviderUnavailable(format!("issuer : {e}")))?;
-        let metadata = ProviderMetadataWithLogout::discover_async(issuer, http)
-            .await
-            .map_err(|e| ProConnectError::ProviderUnavailable(format!("découverte : {e}")))?;
+        let cached = (!fresh)
+            .then(|| self.proconnect_discovery().get())
+            .flatten();
+        let metadata = match cached {
+            Some(metadata) => metadata,
+            None => {
+                let metadata = ProviderMetadataWithLogout::discover_async(issuer, http)
+                    .await
+                    .map_err(|e| {
+                        ProConnectError::ProviderUnavailable(format!("découverte : {e}"))
+                    })?;
+                self.proconnect_discovery().set(metadata.clone());
+                metadata
+            }
+        };
         let redirect = RedirectUrl::new(format!(
             "{}{CALLBACK_PATH}",
             self.public_url().trim_end_matches('/')
@@ -400,7 +492,7 @@ impl App {
             .ok_or(ProConnectError::NotConfigured)?;
         let acr_values = setting.acr_values.clone();
         let http = http_client()?;
-        let (client, _) = self.proconnect_client(&http).await?;
+        let (client, _) = self.proconnect_client(&http, false).await?;
         let (state, _) = new_token()?;
         let (nonce, _) = new_token()?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -492,7 +584,7 @@ impl App {
             .ok_or_else(|| ProConnectError::ProviderRefused("aucun code d'autorisation".into()))?;
 
         let http = http_client()?;
-        let (client, _) = self.proconnect_client(&http).await?;
+        let (client, _) = self.proconnect_client(&http, false).await?;
         let token = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| ProConnectError::ProviderUnavailable(e.to_string()))?
@@ -506,42 +598,24 @@ impl App {
                 other => ProConnectError::ProviderUnavailable(format!("jeton : {other}")),
             })?;
 
-        // The verifier borrows the client: what is needed is copied out of its scope.
-        let (subject, acr, amr, token_email, id_token_text) = {
-            let id_token = token
-                .id_token()
-                .ok_or_else(|| ProConnectError::InvalidIdToken("aucun jeton d'identité".into()))?;
-            let verifier = client.id_token_verifier().set_allowed_algs([
-                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-            ]);
-            let claims = id_token
-                .claims(&verifier, &Nonce::new(flow.nonce.clone()))
-                .map_err(|e| ProConnectError::InvalidIdToken(e.to_string()))?;
-            if let Some(expected) = claims.access_token_hash() {
-                let alg = id_token
-                    .signing_alg()
-                    .map_err(|e| ProConnectError::InvalidIdToken(e.to_string()))?;
-                let key = id_token
-                    .signing_key(&verifier)
-                    .map_err(|e| ProConnectError::InvalidIdToken(e.to_string()))?;
-                let actual = AccessTokenHash::from_token(token.access_token(), alg, key)
-                    .map_err(|e| ProConnectError::InvalidIdToken(e.to_string()))?;
-                if actual != *expected {
-                    return Err(ProConnectError::InvalidIdToken(
-                        "at_hash ne correspond pas au jeton d'accès".into(),
-                    ));
+        // Keys read a while ago may have been rotated since: once more with fresh ones.
+        let (client, verified) = match verify_id_token(&client, &token, &flow.nonce) {
+            Ok(verified) => (client, verified),
+            Err(first) => {
+                let (fresh, _) = self.proconnect_client(&http, true).await?;
+                match verify_id_token(&fresh, &token, &flow.nonce) {
+                    Ok(verified) => (fresh, verified),
+                    Err(_) => return Err(first),
                 }
             }
-            let subject = claims.subject().clone();
-            let acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
-            let amr: Vec<String> = claims
-                .auth_method_refs()
-                .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
-                .unwrap_or_default();
-            let token_email = claims.email().map(|e| e.as_str().to_owned());
-            (subject, acr, amr, token_email, id_token.to_string())
         };
+        let VerifiedIdToken {
+            subject,
+            acr,
+            amr,
+            email: token_email,
+            text: id_token_text,
+        } = verified;
 
         let (email, siret) = match client.user_info(token.access_token().clone(), Some(subject)) {
             Ok(request) => {
@@ -656,7 +730,7 @@ impl App {
         }
         let id_token: CoreIdToken = logout.id_token.parse().ok()?;
         let http = http_client().ok()?;
-        let end_session = match self.proconnect_client(&http).await {
+        let end_session = match self.proconnect_client(&http, false).await {
             Ok((_, end_session)) => end_session?,
             Err(e) => {
                 tracing::warn!(code = e.code(), detail = %e.detail(), "ProConnect logout: provider unreachable");
