@@ -108,6 +108,10 @@ pub struct Config {
     /// The bearer token `/metrics` asks for (`metrics_token`, `PARAPHEUR_METRICS_TOKEN`):
     /// without it, `/metrics` answers 404.
     pub metrics_token: Option<String>,
+    /// The ProConnect (OpenID Connect) client of the installation (`[proconnect]`): agents
+    /// then may log in with their ProConnect identity. One client for the whole server: the
+    /// operator registers it once with ProConnect, for every commune it hosts.
+    pub proconnect: Option<ProConnectSetting>,
 }
 
 /// Files on an S3-compatible bucket: where, and the key that opens it (never printed).
@@ -166,6 +170,41 @@ impl std::fmt::Debug for SmtpSetting {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[proconnect]` in `parapheur.toml`: the installation's OpenID Connect client at
+/// ProConnect (or any OpenID Connect provider). The address ProConnect sends people back
+/// to is `public_url` + `/connexion/proconnect/retour`: register that one.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProConnectSetting {
+    /// The provider's issuer, whose `/.well-known/openid-configuration` is read
+    /// (`https://auth.agentconnect.gouv.fr/api/v2` for ProConnect).
+    pub issuer: String,
+    pub client_id: String,
+    /// The client's secret (`PARAPHEUR_PROCONNECT_CLIENT_SECRET` wins).
+    #[serde(default)]
+    pub client_secret: String,
+    /// The `acr_values` asked for (none by default: the provider's own minimum).
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+    /// Only the account of the commune whose SIREN begins the SIRET ProConnect gives (off by
+    /// default: an agent may log in under another organisation's SIRET, a CCAS or an
+    /// intercommunality; the SIRET still picks the commune among several accounts).
+    #[serde(default)]
+    pub require_siret: bool,
+}
+
+impl std::fmt::Debug for ProConnectSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never reaches a log.
+        f.debug_struct("ProConnectSetting")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("acr_values", &self.acr_values)
+            .field("require_siret", &self.require_siret)
             .finish_non_exhaustive()
     }
 }
@@ -246,6 +285,7 @@ struct FileSettings {
     background: Option<bool>,
     node_name: Option<String>,
     metrics_token: Option<String>,
+    proconnect: Option<ProConnectSetting>,
 }
 
 impl Config {
@@ -408,6 +448,24 @@ impl Config {
             Some(folder) => (PathBuf::from(folder), None),
             None => (data_dir.join("files"), None),
         };
+        let proconnect = match settings.proconnect {
+            Some(mut setting) => {
+                if let Some(secret) = env("PARAPHEUR_PROCONNECT_CLIENT_SECRET") {
+                    setting.client_secret = secret;
+                }
+                // Checked, but kept as written: the issuer is compared to the provider's own
+                // exactly (a final slash included).
+                checked_url("[proconnect] issuer", &setting.issuer)?;
+                setting.issuer = setting.issuer.trim().to_owned();
+                if setting.client_id.trim().is_empty() || setting.client_secret.trim().is_empty() {
+                    return Err(AppError::Config(
+                        "[proconnect] : client_id et client_secret (ou PARAPHEUR_PROCONNECT_CLIENT_SECRET) sont nécessaires".into(),
+                    ));
+                }
+                Some(setting)
+            }
+            None => None,
+        };
         let tsa_ca = env("PARAPHEUR_TSA_CA")
             .map(PathBuf::from)
             .or(settings.tsa_ca);
@@ -452,6 +510,7 @@ impl Config {
             background,
             node_name,
             metrics_token,
+            proconnect,
         })
     }
 
@@ -488,6 +547,7 @@ impl Config {
             background: true,
             node_name: host_name(),
             metrics_token: None,
+            proconnect: None,
         }
     }
 
@@ -596,6 +656,13 @@ impl Config {
             ),
             ("outbound_plain_text", self.outbound_plain_text.to_string()),
             ("admin_second_factor", self.admin_second_factor.to_string()),
+            (
+                "proconnect",
+                self.proconnect.as_ref().map_or_else(
+                    || "aucun (connexion par mot de passe seulement)".into(),
+                    |p| format!("{} (client {}, secret masqué)", p.issuer, p.client_id),
+                ),
+            ),
             (
                 "backup",
                 self.backup.as_ref().map_or_else(
@@ -907,6 +974,38 @@ mod tests {
     }
 
     #[test]
+    fn the_proconnect_secret_comes_from_the_environment_and_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "[proconnect]\nissuer = 'https://proconnect.gouv.fr/api/v2'\nclient_id = 'service'\n",
+        )
+        .unwrap();
+        let refused = Config::load_with(dir.path(), None, &|_| None).unwrap_err();
+        assert!(refused.to_string().contains("client_secret"), "{refused}");
+        let config = Config::load_with(dir.path(), None, &|name| {
+            (name == "PARAPHEUR_PROCONNECT_CLIENT_SECRET").then(|| "tres-secret-oidc".to_owned())
+        })
+        .unwrap();
+        let setting = config.proconnect.clone().unwrap();
+        assert_eq!(setting.client_secret, "tres-secret-oidc");
+        assert_eq!(setting.issuer, "https://proconnect.gouv.fr/api/v2");
+        let shown = format!("{config:?} {setting:?} {:?}", config.describe());
+        assert!(
+            shown.contains("https://proconnect.gouv.fr/api/v2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("tres-secret-oidc"), "{shown}");
+        std::fs::write(
+            dir.path().join(Config::FILE_NAME),
+            "[proconnect]\nissuer = 'proconnect.gouv.fr'\nclient_id = 'service'\nclient_secret = 's'\n",
+        )
+        .unwrap();
+        let refused = Config::load_with(dir.path(), None, &|_| None).unwrap_err();
+        assert!(refused.to_string().contains("issuer"), "{refused}");
+    }
+
+    #[test]
     fn files_are_a_folder_or_a_bucket_with_a_private_key() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
@@ -1136,6 +1235,10 @@ aws_secret_access_key = x
             sorted(fields_of::<BackupSetting>())
         );
         assert_eq!(
+            keys(table["proconnect"].as_table().unwrap()),
+            sorted(fields_of::<ProConnectSetting>())
+        );
+        assert_eq!(
             keys(
                 table["drop_folder"].as_array().unwrap()[0]
                     .as_table()
@@ -1149,6 +1252,7 @@ aws_secret_access_key = x
         let config = Config::load(dir.path(), None).unwrap();
         assert_eq!(config.smtp.unwrap().security, SmtpSecurity::Starttls);
         assert_eq!(config.poll_interval, Duration::from_secs(60));
+        assert_eq!(config.proconnect.unwrap().acr_values, ["eidas1"]);
     }
 
     #[test]

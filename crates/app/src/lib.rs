@@ -49,7 +49,7 @@ pub use administration::password::{hash_password, verify_password};
 pub use administration::setup::{NewUser, Party};
 pub use config::{
     BackupSetting, Config, DEFAULT_POLL_INTERVAL, DEFAULT_POW_BITS, DEFAULT_PUBLIC_URL,
-    MasterKeySource, S3Files, SmtpSecurity, SmtpSetting,
+    MasterKeySource, ProConnectSetting, S3Files, SmtpSecurity, SmtpSetting,
 };
 pub use demo::{DEMO_INSEE, DEMO_PASSWORD, DEMO_SECOND_FACTOR, DemoLogin, DemoSummary, demo_forms};
 pub use error::{AppError, ErrorKind};
@@ -129,6 +129,10 @@ pub struct App {
     anchors_dir: Arc<std::path::Path>,
     /// Administrators need their second factor.
     admin_second_factor: bool,
+    /// The ProConnect client of the installation, if configured.
+    proconnect: Option<Arc<config::ProConnectSetting>>,
+    /// The ProConnect provider's metadata and keys last read.
+    proconnect_discovery: Arc<administration::proconnect::DiscoveryCache>,
     /// The background loops' restarts and last panics, for the health report.
     loops: Arc<Mutex<std::collections::BTreeMap<String, background::LoopHealth>>>,
     /// Where letters are laid out: in a child process on a server, so that typst's memory
@@ -185,6 +189,8 @@ impl App {
             },
             anchors_dir: Arc::from(config.anchors_dir.as_path()),
             admin_second_factor: config.admin_second_factor,
+            proconnect: config.proconnect.clone().map(Arc::new),
+            proconnect_discovery: Arc::default(),
             loops: Arc::default(),
             layout: parapheur_render::Layout::InProcess,
             copies: config.backup.as_ref().map(|setting| {
@@ -244,6 +250,22 @@ impl App {
     /// The secret that signs the proof-of-work challenges of public forms.
     pub(crate) fn pow_secret(&self) -> [u8; 32] {
         self.master.derive("public-form-pow")
+    }
+
+    /// The key that seals what a ProConnect login leaves in the browser between its steps
+    /// (the same on every node: derived from the master key).
+    pub(crate) fn proconnect_key(&self) -> DataKey {
+        DataKey::from_secret(self.master.derive("proconnect-login"))
+    }
+
+    /// The ProConnect client of the installation, if configured.
+    pub(crate) fn proconnect_setting(&self) -> Option<&config::ProConnectSetting> {
+        self.proconnect.as_deref()
+    }
+
+    /// The ProConnect provider's metadata and keys last read, on this node.
+    pub(crate) fn proconnect_discovery(&self) -> &administration::proconnect::DiscoveryCache {
+        &self.proconnect_discovery
     }
 
     /// Difficulty of the public forms' proof of work, in leading zero bits.

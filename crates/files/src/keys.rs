@@ -244,6 +244,12 @@ impl DataKey {
         random().map(Self).map_err(KeyError::Random)
     }
 
+    /// A key from 32 secret bytes derived elsewhere ([`MasterKey::derive`]): it seals what
+    /// the server hands a browser to keep for a few minutes (the ProConnect login's state).
+    pub fn from_secret(bytes: [u8; KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
     pub(crate) fn cipher(&self) -> XChaCha20Poly1305 {
         cipher(&self.0)
     }

@@ -76,6 +76,9 @@ route_table! {
     get "/static/{name}" Public => assets::serve;
     get "/connexion" Public => pages::auth::login_form;
     post "/connexion" Public => pages::auth::login, limit SMALL_FORM_BYTES;
+    get "/connexion/proconnect" Public => pages::auth::proconnect_start;
+    get "/connexion/proconnect/retour" Public => pages::auth::proconnect_callback;
+    post "/connexion/proconnect/suite" Public => pages::auth::proconnect_continue, limit SMALL_FORM_BYTES;
     post "/deconnexion" Public => pages::auth::logout;
     get "/mot-de-passe" Member => pages::auth::password_form;
     get "/aide" Member => pages::help::guide;

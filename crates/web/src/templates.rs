@@ -36,6 +36,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_outbox.html"),
     ),
     ("login.html", include_str!("../templates/login.html")),
+    (
+        "proconnect.html",
+        include_str!("../templates/proconnect.html"),
+    ),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("password.html", include_str!("../templates/password.html")),
     (

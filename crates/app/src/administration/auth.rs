@@ -88,7 +88,7 @@ fn failure_window() -> std::time::Duration {
 impl App {
     /// `Some(minutes to wait)` when this account or address is blocked. The failures are
     /// counted in the database: every node sees the same.
-    async fn login_blocked(
+    pub(crate) async fn login_blocked(
         &self,
         email: &str,
         ip: Option<IpAddr>,
@@ -106,7 +106,7 @@ impl App {
         Ok(longest.map(|wait| i64::try_from(wait.as_secs() / 60).unwrap_or(i64::MAX) + 1))
     }
 
-    async fn record_login_failure(
+    pub(crate) async fn record_login_failure(
         &self,
         email: &str,
         ip: Option<IpAddr>,
@@ -118,7 +118,11 @@ impl App {
         Ok(())
     }
 
-    async fn clear_login_failures(&self, email: &str, ip: Option<IpAddr>) -> Result<(), AppError> {
+    pub(crate) async fn clear_login_failures(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AppError> {
         let [(mine, _), ..] = failure_keys(email, ip);
         self.limit_forget(&mine).await
     }
@@ -254,10 +258,7 @@ impl App {
         };
         let user = matching.swap_remove(chosen);
         let commune = communes.swap_remove(chosen);
-        if self.admin_second_factor()
-            && (user.role.can_administer() || user.host_admin)
-            && self.has_second_factor(user.id).await?
-        {
+        if self.login_needs_second_factor(&user).await? {
             let Some(code) = second_factor.map(str::trim).filter(|c| !c.is_empty()) else {
                 return Err(LoginError::SecondFactorNeeded);
             };
@@ -274,19 +275,38 @@ impl App {
             }
         }
         self.clear_login_failures(email, ip).await?;
+        let session = self.open_session(user, commune, now).await?;
+        tracing::info!(user = %session.user.id, commune = %session.commune.insee, method = "password", "login");
+        Ok(session)
+    }
+
+    /// A new session for `user`, once they have proved who they are (password or
+    /// ProConnect, and the second factor where one is due).
+    pub(crate) async fn open_session(
+        &self,
+        user: User,
+        commune: Commune,
+        now: DateTime<Utc>,
+    ) -> Result<NewSession, AppError> {
         let (token, id_hash) = new_token()?;
         let (csrf_token, _) = new_token()?;
         self.store()
             .create_session(&id_hash, &user, &csrf_token, now, now + SESSION_IDLE)
-            .await
-            .map_err(AppError::from)?;
-        tracing::info!(user = %user.id, commune = %commune.insee, "login");
+            .await?;
         Ok(NewSession {
             token,
             csrf_token,
             user,
             commune,
         })
+    }
+
+    /// Whether `user` gives their second factor to log in: an administrator (of the commune
+    /// or of the installation) who enrolled one, when the installation asks for it.
+    pub(crate) async fn login_needs_second_factor(&self, user: &User) -> Result<bool, AppError> {
+        Ok(self.admin_second_factor()
+            && (user.role.can_administer() || user.host_admin)
+            && self.has_second_factor(user.id).await?)
     }
 
     /// The identity behind a session cookie, if the session is live; slides its expiry.

@@ -6,6 +6,7 @@ use crate::boxed_future;
 pub mod auth;
 mod authorization;
 pub mod password;
+pub mod proconnect;
 pub mod second_factor;
 pub mod setup;
 pub mod views;

@@ -6,6 +6,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use parapheur_app::administration::auth::LoginError;
+use parapheur_app::administration::proconnect::{
+    CallbackParams, ProConnectError, ProConnectOutcome,
+};
 use serde::Deserialize;
 
 use super::ClientIp;
@@ -35,11 +38,13 @@ fn asked_next(next: &str) -> Option<&str> {
 }
 
 fn login_page(
+    state: &WebState,
     next: &str,
     email: &str,
     error: Option<String>,
     communes: Vec<(String, String)>,
 ) -> Result<Html<String>, WebError> {
+    let proconnect = state.app.proconnect_enabled();
     let communes: Vec<_> = communes
         .into_iter()
         .map(|(insee, name)| ctx! { insee, name })
@@ -49,12 +54,16 @@ fn login_page(
         ctx! {
             title => "Connexion", style_url => assets::style_url(),
             next => asked_next(next).unwrap_or_default(), email, error, communes,
+            proconnect,
         },
     )?))
 }
 
-pub async fn login_form(Query(q): Query<NextQuery>) -> Result<Html<String>, WebError> {
-    login_page(&q.suite, "", None, Vec::new())
+pub async fn login_form(
+    State(state): State<WebState>,
+    Query(q): Query<NextQuery>,
+) -> Result<Html<String>, WebError> {
+    login_page(&state, &q.suite, "", None, Vec::new())
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,10 +106,16 @@ pub async fn login(
                 },
             };
             Ok((
-                [(
-                    header::SET_COOKIE,
-                    session_cookie(&session.token, state.secure_cookies),
-                )],
+                axum::response::AppendHeaders([
+                    (
+                        header::SET_COOKIE,
+                        session_cookie(&session.token, state.secure_cookies),
+                    ),
+                    (
+                        header::SET_COOKIE,
+                        header_value(logout_cookie("", state.secure_cookies)),
+                    ),
+                ]),
                 Redirect::to(target),
             )
                 .into_response())
@@ -108,6 +123,7 @@ pub async fn login(
         Err(LoginError::ChooseCommune(communes)) => {
             let choices = communes.into_iter().map(|c| (c.insee, c.name)).collect();
             let page = login_page(
+                &state,
                 &form.suite,
                 &form.email,
                 Some("Ce compte existe dans plusieurs communes : choisissez-en une.".into()),
@@ -117,9 +133,256 @@ pub async fn login(
         }
         Err(LoginError::App(e)) => Err(e.into()),
         Err(e) => {
-            let page = login_page(&form.suite, &form.email, Some(e.to_string()), Vec::new())?;
+            let page = login_page(
+                &state,
+                &form.suite,
+                &form.email,
+                Some(e.to_string()),
+                Vec::new(),
+            )?;
             Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response())
         }
+    }
+}
+
+/// The cookie that keeps a ProConnect login's sealed state while the person is at the
+/// provider, and the one that keeps the verified identity until the last step.
+const PROCONNECT_FLOW: &str = "parapheur_proconnect";
+const PROCONNECT_PENDING: &str = "parapheur_proconnect_suite";
+
+fn proconnect_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    // Lax: the provider's redirect back is a top-level GET from its site.
+    format!(
+        "{name}={value}; Path=/connexion/proconnect; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    )
+}
+
+/// What ends the ProConnect session at logout, sent with the logout form only.
+const PROCONNECT_LOGOUT: &str = "parapheur_proconnect_fin";
+
+fn logout_cookie(value: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = if value.is_empty() {
+        0
+    } else {
+        parapheur_app::administration::proconnect::LOGOUT_VALIDITY.num_seconds()
+    };
+    format!(
+        "{PROCONNECT_LOGOUT}={value}; Path=/deconnexion; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    )
+}
+
+fn header_value(value: String) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("parapheur_proconnect=; Path=/"))
+}
+
+/// A refused ProConnect login: the login page with the French message and its stable code;
+/// the log gets the code and the detail.
+fn proconnect_refusal(
+    state: &WebState,
+    error: &ProConnectError,
+    next: &str,
+) -> Result<Response, WebError> {
+    if let ProConnectError::App(e) = error
+        && e.kind() == parapheur_app::ErrorKind::Internal
+    {
+        return Err(WebError::Internal(e.to_string()));
+    }
+    tracing::warn!(code = error.code(), detail = %error.detail(), "ProConnect login refused");
+    let message = format!("{} (code : {})", error, error.code());
+    let status = axum::http::StatusCode::from_u16(error.status())
+        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    let page = login_page(state, next, "", Some(message), Vec::new())?;
+    Ok((
+        status,
+        axum::response::AppendHeaders([
+            (
+                header::SET_COOKIE,
+                header_value(proconnect_cookie(
+                    PROCONNECT_FLOW,
+                    "",
+                    0,
+                    state.secure_cookies,
+                )),
+            ),
+            (
+                header::SET_COOKIE,
+                header_value(proconnect_cookie(
+                    PROCONNECT_PENDING,
+                    "",
+                    0,
+                    state.secure_cookies,
+                )),
+            ),
+        ]),
+        page,
+    )
+        .into_response())
+}
+
+/// "S'identifier avec ProConnect": to the provider, with the state sealed in a cookie.
+pub async fn proconnect_start(
+    State(state): State<WebState>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, WebError> {
+    match state
+        .app
+        .proconnect_start(asked_next(&q.suite), Utc::now())
+        .await
+    {
+        Ok(start) => Ok((
+            [(
+                header::SET_COOKIE,
+                header_value(proconnect_cookie(
+                    PROCONNECT_FLOW,
+                    &start.sealed_flow,
+                    600,
+                    state.secure_cookies,
+                )),
+            )],
+            Redirect::to(&start.authorization_url),
+        )
+            .into_response()),
+        Err(ProConnectError::NotConfigured) => Err(WebError::NotFound),
+        Err(e) => proconnect_refusal(&state, &e, &q.suite),
+    }
+}
+
+/// Where the provider sends the person back (`code` and `state`, or `error`).
+pub async fn proconnect_callback(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    Query(params): Query<CallbackParams>,
+) -> Result<Response, WebError> {
+    let outcome = state
+        .app
+        .proconnect_finish(cookie(&headers, PROCONNECT_FLOW), &params, ip, Utc::now())
+        .await;
+    proconnect_outcome(&state, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProConnectStepForm {
+    #[serde(default)]
+    commune: String,
+    #[serde(default)]
+    otp: String,
+}
+
+/// The step after the provider: the commune and/or the second factor's code.
+pub async fn proconnect_continue(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<ProConnectStepForm>,
+) -> Result<Response, WebError> {
+    let sealed = cookie(&headers, PROCONNECT_PENDING);
+    let outcome = state
+        .app
+        .proconnect_continue(
+            sealed,
+            Some(form.commune.as_str()).filter(|c| !c.is_empty()),
+            Some(form.otp.as_str()).filter(|c| !c.is_empty()),
+            ip,
+            Utc::now(),
+        )
+        .await;
+    // A wrong code: the same step again, its state kept.
+    if let Err(ProConnectError::Login(LoginError::BadSecondFactor)) = &outcome {
+        let page = templates::render(
+            "proconnect.html",
+            ctx! {
+                title => "Connexion avec ProConnect", style_url => assets::style_url(),
+                email => "", communes => Vec::<minijinja::Value>::new(), second_factor => true,
+                error => format!("{} (code : login_bad_second_factor)", LoginError::BadSecondFactor),
+            },
+        )?;
+        return Ok((axum::http::StatusCode::UNAUTHORIZED, Html(page)).into_response());
+    }
+    proconnect_outcome(&state, outcome).await
+}
+
+async fn proconnect_outcome(
+    state: &WebState,
+    outcome: Result<ProConnectOutcome, ProConnectError>,
+) -> Result<Response, WebError> {
+    match outcome {
+        Ok(ProConnectOutcome::LoggedIn {
+            session,
+            next,
+            sealed_logout,
+        }) => {
+            let target = match next.as_deref().and_then(asked_next) {
+                Some(next) => next.to_owned(),
+                None => match state.app.authenticate(&session.token, Utc::now()).await? {
+                    Some(who) => super::landing(state, &who).await.to_owned(),
+                    None => "/a-traiter".to_owned(),
+                },
+            };
+            let mut response = Redirect::to(&target).into_response();
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                session_cookie(&session.token, state.secure_cookies),
+            );
+            for name in [PROCONNECT_FLOW, PROCONNECT_PENDING] {
+                headers.append(
+                    header::SET_COOKIE,
+                    header_value(proconnect_cookie(name, "", 0, state.secure_cookies)),
+                );
+            }
+            headers.append(
+                header::SET_COOKIE,
+                header_value(logout_cookie(&sealed_logout, state.secure_cookies)),
+            );
+            Ok(response)
+        }
+        Ok(ProConnectOutcome::Continue {
+            sealed_pending,
+            communes,
+            second_factor,
+            email,
+        }) => {
+            let communes: Vec<_> = communes
+                .into_iter()
+                .map(|c| ctx! { insee => c.insee, name => c.name })
+                .collect();
+            let page = templates::render(
+                "proconnect.html",
+                ctx! {
+                    title => "Connexion avec ProConnect", style_url => assets::style_url(),
+                    email, communes, second_factor,
+                },
+            )?;
+            Ok((
+                axum::response::AppendHeaders([
+                    (
+                        header::SET_COOKIE,
+                        header_value(proconnect_cookie(
+                            PROCONNECT_PENDING,
+                            &sealed_pending,
+                            300,
+                            state.secure_cookies,
+                        )),
+                    ),
+                    (
+                        header::SET_COOKIE,
+                        header_value(proconnect_cookie(
+                            PROCONNECT_FLOW,
+                            "",
+                            0,
+                            state.secure_cookies,
+                        )),
+                    ),
+                ]),
+                Html(page),
+            )
+                .into_response())
+        }
+        Err(e) => proconnect_refusal(state, &e, ""),
     }
 }
 
@@ -131,9 +394,23 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, COOKIE) {
         state.app.logout(token).await?;
     }
+    // Logged in with ProConnect: its session ends too (RP-initiated logout), so that the
+    // next person at this computer is not let in by it.
+    let mut target = "/connexion".to_owned();
+    if let Some(sealed) = cookie(&headers, PROCONNECT_LOGOUT).filter(|v| !v.is_empty())
+        && let Some(url) = state.app.proconnect_logout_url(sealed, Utc::now()).await
+    {
+        target = url;
+    }
     Ok((
-        [(header::SET_COOKIE, clear_cookie())],
-        Redirect::to("/connexion"),
+        axum::response::AppendHeaders([
+            (header::SET_COOKIE, clear_cookie()),
+            (
+                header::SET_COOKIE,
+                header_value(logout_cookie("", state.secure_cookies)),
+            ),
+        ]),
+        Redirect::to(&target),
     )
         .into_response())
 }

@@ -12,6 +12,7 @@ mod cti;
 mod matrix;
 mod operations;
 mod privacy;
+mod proconnect;
 mod public;
 mod trust;
 mod ux;

@@ -85,6 +85,16 @@ const ROUTES: &[Route] = &[
     r("GET", "/metrics", Public, Own, ""),
     r("GET", "/static/{name}", Public, Own, ""),
     r("GET", "/connexion", Public, Own, ""),
+    // Without a [proconnect] section: 404, and the last step without its cookie: refused.
+    r("GET", "/connexion/proconnect", Public, Own, ""),
+    r("GET", "/connexion/proconnect/retour", Public, Own, ""),
+    r(
+        "POST",
+        "/connexion/proconnect/suite",
+        Public,
+        Own,
+        "otp=123456",
+    ),
     r("GET", "/mot-de-passe-oublie", Public, Own, ""),
     r("GET", "/mot-de-passe-oublie/nouveau", Public, Own, ""),
     r(
