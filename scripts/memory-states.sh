@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The server's memory in the states of the budget (docs/PERFORMANCE.md, "Memory"): a first
-# start on a new demo, a restart left idle, then after printing 40 accusés de réception.
+# start on a new demo, a restart left idle, then after printing 40 accusés de réception, and
+# after a second batch (the demo's other pending accusés): the second batch is the one that
+# showed glibc keeping freed blocks in a thread's heap.
 # Usage: scripts/memory-states.sh [BINARY] [DATA_DIR] [PORT]
 set -euo pipefail
 bin=${1:-target/release/parapheur}
@@ -30,4 +32,7 @@ echo "restart, idle (60 s): $(status $pid)"
 python3 "$here/print-acknowledgements.py" "http://127.0.0.1:$port" 40 >/dev/null
 sleep 75
 echo "after 40 accusés (75 s): $(status $pid)"
+python3 "$here/print-acknowledgements.py" "http://127.0.0.1:$port" 40 >/dev/null
+sleep 75
+echo "after a second batch (75 s): $(status $pid)"
 kill $pid; wait $pid 2>/dev/null || true
