@@ -142,6 +142,7 @@ route_table! {
     post "/parapheur/{id}/enregistrer" Registrar => pages::parapheur::save;
     post "/parapheur/{id}/circuit" Registrar => pages::parapheur::start;
     post "/parapheur/{id}/action" Member => pages::parapheur::act;
+    post "/parapheur/{id}/annuler-signature" Member => pages::parapheur::undo_signature;
     post "/parapheur/{id}/envoyer" Registrar => pages::parapheur::send;
     get "/parapheur/{id}/document.pdf" Member => pages::parapheur::document;
     get "/parapheur/{id}/bordereau.pdf" Member => pages::parapheur::bordereau;

@@ -314,6 +314,13 @@ const ROUTES: &[Route] = &[
     ),
     r(
         "POST",
+        "/parapheur/{folder}/annuler-signature",
+        Registrars,
+        CommuneA,
+        "",
+    ),
+    r(
+        "POST",
         "/parapheur/{folder}/envoyer",
         Registrars,
         CommuneA,

@@ -545,6 +545,108 @@ async fn actions_say_what_happened_and_what_comes_next() {
     assert_eq!(notice(&page), None, "{page}");
 }
 
+/// Issue 17: after "Signer", the confirmation offers "Annuler la signature" for a few
+/// seconds, without script (a form); only the signer may use it, and the letter then waits
+/// for the signature again, the journal saying both.
+#[tokio::test]
+async fn the_signer_may_take_a_signature_back_for_a_few_seconds() {
+    use parapheur_app::administration::second_factor::code_at;
+    let site = site().await;
+    let (_, folder) = letter_in_circuit(&site).await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&cookie),
+            &format!("action=approve&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let maire = user(&site, "maire@a.test").await;
+    site.app
+        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
+        .await
+        .unwrap();
+    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
+    let now = Utc::now();
+    site.app
+        .confirm_second_factor(
+            &site.a,
+            &maire,
+            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (maire_cookie, maire_csrf) = login(&site, "maire@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&maire_cookie),
+            &format!(
+                "action=sign&otp={}&csrf={maire_csrf}",
+                code_at(&enrolment.secret, now).unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the signature: {page}"));
+    assert!(said.starts_with("Courrier signé."), "{said}");
+    let undo = format!("/parapheur/{folder}/annuler-signature");
+    assert!(
+        page.contains(&format!("action=\"{undo}\"")) && page.contains("Annuler la signature"),
+        "no undo offered: {page}"
+    );
+    assert!(page.contains("Possible encore"), "{page}");
+    // The undo is offered to the signer only, and refused to anyone else.
+    let (_, _, other) = send(
+        &site,
+        get(
+            &format!("/parapheur?courrier={folder}&fait=signe"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert!(!other.contains(&undo), "{other}");
+    let (status, _, _) = send(&site, post(&undo, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Without its token, nothing happens.
+    let (status, _, _) = send(&site, post(&undo, Some(&maire_cookie), "csrf=faux")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = send(
+        &site,
+        post(&undo, Some(&maire_cookie), &format!("csrf={maire_csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&headers),
+        format!("/parapheur/{folder}?fait=signature-annulee")
+    );
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the undo: {page}"));
+    assert!(said.starts_with("Signature annulée"), "{said}");
+    assert!(page.contains("class=\"big\">Signer<"), "{page}");
+    let history = site.app.circuit_history(&site.a, folder).await.unwrap();
+    assert_eq!(
+        history.last().map(|e| e.what.as_str()),
+        Some("Signature annulée par son signataire")
+    );
+    // Twice is once: there is nothing left to take back.
+    let (status, _, page) = send(
+        &site,
+        post(&undo, Some(&maire_cookie), &format!("csrf={maire_csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("définitive"), "{page}");
+}
+
 /// On a phone the "Signer" button came before the letter, whose text lost its line
 /// breaks; the selection was signed at one tap, unseen; the list showed neither to whom
 /// the letter goes nor the request it answers.
