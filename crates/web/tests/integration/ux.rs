@@ -1218,3 +1218,140 @@ async fn a_chosen_scan_is_read_for_its_date_subject_and_sender() {
     let (status, _, _) = send(&site, read(vec![], Some(pdf))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Issue 17: without the page's script, a sender typed otherwise than an existing contact
+/// ("Martin Jeanne", "MARTÍN Jeanne", "Jeane Martin") silently became a second Jeanne
+/// Martin. The form now comes back, everything kept (the scan too, held on the server),
+/// asking "Vouliez-vous dire : Jeanne Martin (12 rue des Lilas …) ?" or to create the one typed.
+#[tokio::test]
+async fn a_close_sender_is_offered_before_creating_a_contact() {
+    let site = site().await;
+    let jeanne = contact(
+        &site,
+        NewContact {
+            address: Some("12 rue des Lilas".into()),
+            postal_code: Some("37250".into()),
+            city: Some("Montbazon".into()),
+            ..person("Jeanne", "Martin")
+        },
+    )
+    .await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone())
+        .format("%Y-%m-%d")
+        .to_string();
+    let contacts = || async {
+        site.app
+            .store()
+            .contacts_page(site.a.id, "", None, 100)
+            .await
+            .unwrap()
+            .len()
+    };
+    let fields = |sender: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("channel", "paper".into()),
+            ("subject", "Demande de terrasse".into()),
+            ("sender", sender.into()),
+            ("arrival", today.clone()),
+            ("reference", "REF-42".into()),
+            ("then", "show".into()),
+        ]
+    };
+    for typed in ["Jeane Martin", "MARTÍN Jeanne", "Martin Jeanne"] {
+        let (status, _, page) = send(
+            &site,
+            multipart(
+                &cookie,
+                &as_refs(&fields(typed)),
+                Some(("lettre.pdf", b"%PDF-1.7 une lettre")),
+            ),
+        )
+        .await;
+        // "Martin Jeanne" is found as it is (the same words): registered with Jeanne Martin.
+        if typed == "Martin Jeanne" {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{typed}: {page}");
+        assert!(page.contains("Vouliez-vous dire"), "{page}");
+        assert!(
+            page.contains(&format!("value=\"{jeanne}\""))
+                && page.contains("Jeanne Martin (12 rue des Lilas 37250 Montbazon)"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("Créer un nouveau contact « {typed} »")),
+            "{page}"
+        );
+        // Everything typed is kept, and the scan too.
+        assert!(page.contains("value=\"Demande de terrasse\""), "{page}");
+        assert!(page.contains("value=\"REF-42\""), "{page}");
+        assert!(page.contains("lettre.pdf"), "{page}");
+        assert_eq!(contacts().await, 1, "a contact was created for {typed}");
+    }
+    assert_eq!(
+        site.app
+            .store()
+            .items(site.a.id, &Default::default(), 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Chosen: the letter is Jeanne Martin's, with the scan sent the first time.
+    let (_, _, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&fields("Jeane Martin")),
+            Some(("lettre.pdf", b"%PDF-1.7 une lettre")),
+        ),
+    )
+    .await;
+    let kept = page
+        .split("name=\"staged\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the scan is not kept: {page}"))
+        .to_owned();
+    let mut chosen = fields("Jeane Martin");
+    chosen.push(("staged", kept.clone()));
+    chosen.push(("sender_choice", jeanne.to_string()));
+    let (status, headers, page) = send(&site, multipart(&cookie, &as_refs(&chosen), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let item_id: uuid::Uuid = location(&headers)
+        .trim_start_matches("/courrier/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let senders = site.app.item_contacts(item_id).await.unwrap();
+    assert_eq!(senders, [("sender".to_owned(), jeanne)]);
+    let files = site
+        .app
+        .store()
+        .attachments(site.a.id, item_id)
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].filename, "lettre.pdf");
+    assert_eq!(contacts().await, 1);
+    // A kept scan is this session's only: another's proof is refused.
+    let mut forged = fields("Jeanne Martin");
+    let sha = kept.split(':').next().unwrap();
+    forged.push((
+        "staged",
+        format!("{sha}:00000000000000000000000000000000:x.pdf"),
+    ));
+    let (status, _, _) = send(&site, multipart(&cookie, &as_refs(&forged), None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Or created: "Créer un nouveau contact « Jeane Martin »" makes a second contact, knowingly.
+    let mut created = fields("Jeane Martin");
+    created.push(("sender_choice", "new".into()));
+    let (status, _, page) = send(&site, multipart(&cookie, &as_refs(&created), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(contacts().await, 2);
+}
