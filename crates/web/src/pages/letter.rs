@@ -61,11 +61,11 @@ pub struct Kept {
     filename: String,
 }
 
-/// A contact offered for the typed sender.
+/// A contact offered for the typed sender (or caller).
 #[derive(Debug, Clone, Serialize)]
 pub struct Suggestion {
-    id: String,
-    label: String,
+    pub(crate) id: String,
+    pub(crate) label: String,
 }
 
 /// The proof that a kept document was kept for this session.

@@ -1355,3 +1355,52 @@ async fn a_close_sender_is_offered_before_creating_a_contact() {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(contacts().await, 2);
 }
+
+/// The same for a call noted without script: "Jeane Martin" on the phone is asked about.
+#[tokio::test]
+async fn a_close_caller_is_offered_before_creating_a_contact() {
+    let site = site().await;
+    let jeanne = contact(&site, person("Jeanne", "Martin")).await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let call = |extra: &str| {
+        format!(
+            "csrf={csrf}&caller=Jeane+Martin&phone=06+12+34+56+78&subject=Rappel+voirie&message=&for_whom=&callback={extra}"
+        )
+    };
+    let (status, _, page) = send(&site, post("/appel/nouveau", Some(&cookie), &call(""))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Vouliez-vous dire") && page.contains(&format!("value=\"{jeanne}\"")),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Rappel voirie\""), "{page}");
+    let count = site
+        .app
+        .store()
+        .contacts_page(site.a.id, "", None, 100)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(count, 1);
+    let (status, headers, page) = send(
+        &site,
+        post(
+            "/appel/nouveau",
+            Some(&cookie),
+            &call(&format!("&caller_choice={jeanne}")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(location(&headers).starts_with("/appel/nouveau?enregistre="));
+    let items = site
+        .app
+        .store()
+        .items(site.a.id, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        site.app.item_contacts(items[0].id).await.unwrap(),
+        [("sender".to_owned(), jeanne)]
+    );
+}
