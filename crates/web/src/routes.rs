@@ -211,6 +211,7 @@ route_table! {
     get "/hebergement/noeuds" Host => pages::operations::nodes;
     get "/demarches/{insee}" Public => pages::public::commune;
     get "/logo/{insee}" Public => pages::public::logo;
+    get "/logo/{insee}/entete" Public => pages::public::header_logo;
     get "/accessibilite/{insee}" Public => pages::public::accessibility;
     get "/demarches/{insee}/{code}" Public => pages::public::form;
     post "/demarches/{insee}/{code}" Public => pages::public::submit, limit pages::public::MAX_BODY_BYTES;

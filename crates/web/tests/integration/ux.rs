@@ -1404,3 +1404,107 @@ async fn a_close_caller_is_offered_before_creating_a_contact() {
         [("sender".to_owned(), jeanne)]
     );
 }
+
+/// Issue 17: the commune's logo in the header. A logo near the 512 KB limit gets a small
+/// rendition at upload, served at a stable, versioned address kept a year; the header
+/// shows it beside the commune's name, its size written out (nothing moves once it loads)
+/// and an empty text alternative (the name beside it says it).
+#[tokio::test]
+async fn the_communes_logo_is_in_the_header_small() {
+    use parapheur_app::administration::{LogoChange, MAX_LOGO_BYTES, SettingsForm};
+    let site = site().await;
+    // A photograph-like logo (noise on a gradient), 1 600 × 1 200, as heavy as allowed.
+    let mut seed = 12345u32;
+    let picture = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let noise = (seed >> 24) as u8 / 4;
+        image::Rgb([
+            (x / 7) as u8 ^ noise,
+            (y / 5) as u8 ^ noise,
+            ((x + y) / 11) as u8 ^ noise,
+        ])
+    });
+    let logo = (40..=95)
+        .rev()
+        .step_by(5)
+        .map(|quality| {
+            let mut bytes = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+                .encode_image(&picture)
+                .unwrap();
+            bytes
+        })
+        .find(|bytes| bytes.len() <= MAX_LOGO_BYTES)
+        .unwrap();
+    assert!(logo.len() > 400 * 1024, "{} bytes", logo.len());
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    // Before any logo, no picture in the header.
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(!page.contains("/entete?v="), "{page}");
+    site.app
+        .update_commune_settings(
+            &site.a,
+            &Actor::System("test"),
+            SettingsForm {
+                logo: LogoChange::Replace {
+                    bytes: logo,
+                    media_type: "image/jpeg".into(),
+                },
+                ..SettingsForm::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    let img = page
+        .split("<a class=\"brand\"")
+        .nth(1)
+        .and_then(|brand| brand.split("<img ").nth(1))
+        .and_then(|img| img.split('>').next())
+        .unwrap_or_else(|| panic!("no logo in the header: {page}"))
+        .to_owned();
+    // 96 pixels high at most, shown at 48 CSS pixels: 4:3 gives 64 × 48.
+    assert!(
+        img.contains("alt=\"\"") && img.contains("width=\"64\"") && img.contains("height=\"48\""),
+        "{img}"
+    );
+    let src = img
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        src.starts_with(&format!("/logo/{}/entete?v=", site.a.insee)),
+        "{src}"
+    );
+    let response = {
+        use tower::ServiceExt;
+        site.router.clone().oneshot(get(&src, None)).await.unwrap()
+    };
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(
+        body.len() < 12 * 1024,
+        "the header's logo weighs {} bytes",
+        body.len()
+    );
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        headers
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("image/")
+    );
+    let small = image::load_from_memory(&body).unwrap();
+    assert_eq!((small.width(), small.height()), (128, 96));
+}
