@@ -162,6 +162,53 @@ fn optional_phone(text: &str) -> Result<Option<String>, AppError> {
 }
 
 impl App {
+    /// Makes the header's rendition of each logo uploaded before renditions existed (or
+    /// whose rendition was lost): journaled as the system's change of the commune's
+    /// settings. How many were made. A logo the image library cannot read is left as it is.
+    #[boxed_future]
+    pub async fn make_missing_logo_renditions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let mut made = 0;
+        for commune in self.store().communes().await? {
+            let before = self.store().commune_settings(commune.id).await?;
+            let (Some(sha), None) = (&before.logo_sha256, &before.logo_small) else {
+                continue;
+            };
+            let key = self.data_key(commune.id).await?;
+            let dir = commune.id.to_string();
+            let bytes = self.files().get(&dir, &key, sha).await?;
+            let Ok((small, width, height)) =
+                tokio::task::spawn_blocking(move || logo_rendition(&bytes))
+                    .await
+                    .map_err(|e| AppError::internal(format!("logo interrompu : {e}")))?
+            else {
+                continue;
+            };
+            let stored = self.files().put(&dir, &key, &small).await?;
+            let after = CommuneSettings {
+                logo_small: Some(parapheur_domain::HeaderLogo {
+                    sha256: stored.sha256,
+                    width,
+                    height,
+                }),
+                ..before.clone()
+            };
+            let mut tx = self.store().begin(now).await?;
+            tx.set_commune_settings(
+                commune.id,
+                &before,
+                &after,
+                &Actor::System("logo").journal_name(),
+            )
+            .await?;
+            tx.commit().await?;
+            made += 1;
+        }
+        Ok(made)
+    }
+
     /// Saves the commune's contact details, letterhead and logo. A new logo is written to
     /// the file store before the transaction that points to it.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]

@@ -1507,4 +1507,34 @@ async fn the_communes_logo_is_in_the_header_small() {
     );
     let small = image::load_from_memory(&body).unwrap();
     assert_eq!((small.width(), small.height()), (128, 96));
+    // A logo uploaded before the header showed one gets its rendition on the background
+    // round, then the header shows it.
+    let settings = site.app.store().commune_settings(site.a.id).await.unwrap();
+    let older = parapheur_store::communes::CommuneSettings {
+        logo_small: None,
+        ..settings.clone()
+    };
+    let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+    tx.set_commune_settings(site.a.id, &settings, &older, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(!page.contains("/entete?v="), "{page}");
+    assert_eq!(
+        site.app
+            .make_missing_logo_renditions(Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        site.app
+            .make_missing_logo_renditions(Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(page.contains(&src), "{page}");
 }
