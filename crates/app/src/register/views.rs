@@ -395,26 +395,57 @@ impl App {
     }
 
     /// Keeps an upload the person will be asked about (a form shown again) in the commune's
-    /// encrypted store, so it is not sent twice; its address. Never used, it is an orphan
-    /// the store's check collects after its grace period.
+    /// encrypted store, so it is not sent twice. Returns its token, `address:proof`, the
+    /// proof made with the server's secret and tied to `binding` (the person's session), so
+    /// that a form can bring back this upload and no other file of the commune. Never
+    /// used, the upload is an orphan the store's check collects after its grace period.
     #[boxed_future]
-    pub async fn stage_upload(&self, commune_id: Uuid, bytes: &[u8]) -> Result<String, AppError> {
+    pub async fn stage_upload(
+        &self,
+        commune_id: Uuid,
+        binding: &str,
+        bytes: &[u8],
+    ) -> Result<String, AppError> {
         let key = self.data_key(commune_id).await?;
-        Ok(self
+        let sha = self
             .files()
             .put(&commune_id.to_string(), &key, bytes)
             .await?
-            .sha256)
+            .sha256;
+        let proof = self.staging_proof(commune_id, binding, &sha);
+        Ok(format!("{sha}:{proof}"))
     }
 
-    /// An upload kept by [`App::stage_upload`].
+    /// An upload kept by [`App::stage_upload`], from its token and the same `binding`.
     #[boxed_future]
-    pub async fn staged_upload(&self, commune_id: Uuid, sha256: &str) -> Result<Vec<u8>, AppError> {
+    pub async fn staged_upload(
+        &self,
+        commune_id: Uuid,
+        binding: &str,
+        token: &str,
+    ) -> Result<Vec<u8>, AppError> {
+        let refused = || {
+            AppError::invalid(
+                "document gardé illisible ou d'une autre session : joignez-le de nouveau",
+            )
+        };
+        let (sha, proof) = token.split_once(':').ok_or_else(refused)?;
+        if proof != self.staging_proof(commune_id, binding, sha) {
+            return Err(refused());
+        }
         let key = self.data_key(commune_id).await?;
-        Ok(self
-            .files()
-            .get(&commune_id.to_string(), &key, sha256)
-            .await?)
+        Ok(self.files().get(&commune_id.to_string(), &key, sha).await?)
+    }
+
+    fn staging_proof(&self, commune_id: Uuid, binding: &str, sha256: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.staging_secret());
+        for part in [commune_id.to_string().as_str(), binding, sha256] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..16])
     }
 
     /// The items a contact sent or received, newest first.

@@ -68,20 +68,16 @@ pub struct Suggestion {
     pub(crate) label: String,
 }
 
-/// The proof that a kept document was kept for this session.
-fn kept_proof(csrf: &str, sha256: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("parapheur-kept-upload:{csrf}:{sha256}").as_bytes());
-    hex::encode(&digest[..16])
-}
-
 /// Keeps the documents of a form about to be shown again.
 async fn keep_files(state: &WebState, me: &Me, files: &[NewFile]) -> Result<Vec<Kept>, WebError> {
     let mut kept = Vec::new();
     for file in files {
-        let sha = state.app.stage_upload(me.0.commune.id, &file.bytes).await?;
+        let token = state
+            .app
+            .stage_upload(me.0.commune.id, me.csrf(), &file.bytes)
+            .await?;
         kept.push(Kept {
-            value: format!("{sha}:{}:{}", kept_proof(me.csrf(), &sha), file.filename),
+            value: format!("{token}:{}", file.filename),
             filename: file.filename.clone(),
         });
     }
@@ -103,21 +99,19 @@ async fn kept_files(
                 "document gardé illisible : joignez-le de nouveau".into(),
             ));
         };
-        if proof != kept_proof(me.csrf(), sha) {
-            return Err(WebError::BadRequest(
-                "document gardé d'une autre session : joignez-le de nouveau".into(),
-            ));
-        }
-        let bytes = state.app.staged_upload(me.0.commune.id, sha).await?;
-        // The type is the file's own, read again, not the form's word for it.
-        let Some(sniffed) = sniff(&bytes) else {
+        let bytes = state
+            .app
+            .staged_upload(me.0.commune.id, me.csrf(), &format!("{sha}:{proof}"))
+            .await?;
+        // The type is the file's own, read again.
+        let Some(media_type) = sniff(&bytes) else {
             return Err(WebError::BadRequest(
                 "document gardé illisible : joignez-le de nouveau".into(),
             ));
         };
         files.push(NewFile {
             filename: filename.to_owned(),
-            media_type: sniffed.to_owned(),
+            media_type: media_type.to_owned(),
             bytes,
         });
     }
