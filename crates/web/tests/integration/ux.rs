@@ -630,7 +630,10 @@ async fn the_signer_may_take_a_signature_back_for_a_few_seconds() {
     );
     let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
     let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the undo: {page}"));
-    assert!(said.starts_with("Signature annulée"), "{said}");
+    assert!(
+        said.starts_with("Signature annulée. Il attend maintenant la signature de maire@a.test"),
+        "{said}"
+    );
     assert!(page.contains("class=\"big\">Signer<"), "{page}");
     let history = site.app.circuit_history(&site.a, folder).await.unwrap();
     assert_eq!(

@@ -155,9 +155,8 @@ async fn done_sentence(
     let what = match done {
         Done::Approved => "Courrier visé.",
         Done::Signed => "Courrier signé.",
-        Done::SignatureUndone => {
-            "Signature annulée ; le courrier attend de nouveau votre signature."
-        }
+        // What it waits for now follows: "Il attend maintenant la signature de …".
+        Done::SignatureUndone => "Signature annulée.",
         Done::Rejected => "Courrier refusé.",
         Done::Transferred => "Étape transférée.",
         Done::OpinionAsked => "Avis demandé ; votre étape attend sa réponse.",
