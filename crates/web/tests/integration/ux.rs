@@ -1291,7 +1291,12 @@ async fn a_close_sender_is_offered_before_creating_a_contact() {
         // Everything typed is kept, and the scan too.
         assert!(page.contains("value=\"Demande de terrasse\""), "{page}");
         assert!(page.contains("value=\"REF-42\""), "{page}");
-        assert!(page.contains("lettre.pdf"), "{page}");
+        assert!(
+            page.contains(
+                "Déjà joint, gardé avec le courrier : lettre.pdf. Ne le joignez pas de nouveau."
+            ),
+            "{page}"
+        );
         assert_eq!(contacts().await, 1, "a contact was created for {typed}");
     }
     assert_eq!(
