@@ -1234,6 +1234,9 @@ test('journey: a reply letter is drafted, visaed, signed by the maire on a phone
   await Promise.all([maire.waitForURL(/\/parapheur\?courrier=[0-9a-f-]{36}&fait=signe$/), sign.tap()]);
   check(await maire.locator(`ul.sign-list a:has-text("${chrono}")`).count() === 0, 'the signed letter is still waiting');
   check(/^Courrier signé\. Il part à Karim Benali/.test(await said(maire)), `nothing confirms the signature: "${await said(maire)}"`);
+  // Still two taps and the code; then, for a few seconds, the signature may be taken back.
+  const undo = maire.locator('form.undo button:has-text("Annuler la signature")');
+  check(await undo.count() === 1, 'no "Annuler la signature" is offered after signing');
 
   // The signed PDF: its signature verified by `parapheur pdf verify` against the commune's authority.
   const pdf = await rawGet(`${base}${folderUrl}/document.pdf`, await cookieHeader(agentContext));

@@ -247,6 +247,11 @@ impl App {
         &self.files
     }
 
+    /// The secret that ties an upload kept for a form shown again to its session.
+    pub(crate) fn staging_secret(&self) -> [u8; 32] {
+        self.master.derive("kept-upload")
+    }
+
     /// The secret that signs the proof-of-work challenges of public forms.
     pub(crate) fn pow_secret(&self) -> [u8; 32] {
         self.master.derive("public-form-pow")

@@ -21,6 +21,18 @@ pub struct Commune {
     /// before the setting existed; elsewhere it has no effect.
     #[serde(default = "yes")]
     pub good_friday: bool,
+    /// The small rendition of the commune's logo shown in the pages' header, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_logo: Option<HeaderLogo>,
+}
+
+/// The small rendition of a commune's logo: its address in the file store (a PNG or a
+/// JPEG) and its size in pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderLogo {
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 fn yes() -> bool {

@@ -213,6 +213,79 @@ fn name_address_key(
     ))
 }
 
+/// Whether a typed name and a contact's name are close enough to be the same person: the
+/// same words in any order, case and accents aside, or one typing slip away (a letter
+/// missing, added, changed, or two swapped) once the words are paired in the best order.
+/// Names shorter than five letters only match exactly: "Roux" is not "Rous".
+pub fn close_names(typed: &str, known: &str) -> bool {
+    let words =
+        |s: &str| -> Vec<String> { fold(s).split_whitespace().map(str::to_owned).collect() };
+    let (typed, known) = (words(typed), words(known));
+    if typed.is_empty() || typed.len() != known.len() || typed.len() > 4 {
+        return false;
+    }
+    let letters: usize = typed.iter().map(|w| w.chars().count()).sum();
+    let target = typed.join(" ");
+    let mut best = usize::MAX;
+    permutations(
+        &known,
+        &mut Vec::new(),
+        &mut vec![false; known.len()],
+        &mut |order| {
+            best = best.min(slips(&target, &order.join(" ")));
+        },
+    );
+    best == 0 || (best == 1 && letters >= 5)
+}
+
+/// Calls `f` with every order of `words` (four words at most: 24 orders).
+fn permutations<'a>(
+    words: &'a [String],
+    order: &mut Vec<&'a str>,
+    used: &mut Vec<bool>,
+    f: &mut dyn FnMut(&[&str]),
+) {
+    if order.len() == words.len() {
+        f(order);
+        return;
+    }
+    for i in 0..words.len() {
+        if !used[i] {
+            used[i] = true;
+            order.push(&words[i]);
+            permutations(words, order, used, f);
+            order.pop();
+            used[i] = false;
+        }
+    }
+}
+
+/// The typing slips between two texts: letters inserted, deleted, replaced, or two
+/// neighbours swapped (the optimal string alignment distance).
+fn slips(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +360,19 @@ mod tests {
         c.email = None;
         c.siret = Some("123".into());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn close_names_are_the_same_person_typed_otherwise() {
+        assert!(close_names("Martin Jeanne", "Jeanne Martin"));
+        assert!(close_names("JEANNE MARTÍN", "Jeanne Martin"));
+        assert!(close_names("Jeane Martin", "Jeanne Martin"));
+        assert!(close_names("Martin Jenane", "Jeanne Martin"));
+        assert!(close_names("Martin Jeanne", "Jeanne Martin"));
+        assert!(!close_names("Jean Martin", "Jeanne Martin"));
+        assert!(!close_names("Jeanne", "Jeanne Martin"));
+        assert!(!close_names("Rous", "Roux"));
+        assert!(close_names("Lefebre", "Lefebvre"));
+        assert!(!close_names("Paul Blanc", "Jeanne Martin"));
     }
 }

@@ -43,7 +43,7 @@ pub mod webhook;
 
 pub use calendar::HolidayZone;
 pub use chrono_number::{ChronoFormat, ChronoNumber};
-pub use commune::Commune;
+pub use commune::{Commune, HeaderLogo};
 pub use contact::{Contact, ContactKind, NewContact};
 pub use deadline::{DeadlineFacts, Deadlines, Incompleteness};
 pub use delay::{Delay, SilenceRule};

@@ -342,6 +342,9 @@ impl Store {
                     c.id AS c_id, c.insee AS c_insee, c.name AS c_name, c.siren AS c_siren,
                     c.postal_code AS c_postal_code, c.departement AS c_departement,
                     c.chrono_format AS c_chrono_format, c.good_friday AS c_good_friday,
+                    c.logo_small_sha256 AS c_logo_small_sha256,
+                    c.logo_small_width AS c_logo_small_width,
+                    c.logo_small_height AS c_logo_small_height,
                     COALESCE(h.seq, 0) AS journal_seq
              FROM api_tokens t
              JOIN users u ON u.id = t.owner_id

@@ -790,4 +790,49 @@ impl WriteTx {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// Drops the emails of `kind` whose deduplication key starts with `key_prefix`, still
+    /// held after the transaction's time (never tried): what they told was taken back.
+    /// The addresses of their stored messages, to remove.
+    pub async fn drop_held_outbox(
+        &mut self,
+        commune_id: Uuid,
+        kind: &str,
+        key_prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = instant_text(&self.now());
+        let pattern = format!(
+            "{}%",
+            key_prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let shas = sqlx::query(
+            "SELECT sha256 FROM outbox
+             WHERE commune_id = $1 AND kind = $2 AND dedupe_key LIKE $3 ESCAPE '\\'
+               AND state = 'pending' AND attempts = 0 AND next_attempt_at > $4",
+        )
+        .bind(commune_id.to_string())
+        .bind(kind)
+        .bind(pattern.clone())
+        .bind(now.clone())
+        .fetch_all(self.conn())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("sha256"))
+        .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(
+            "DELETE FROM outbox
+             WHERE commune_id = $1 AND kind = $2 AND dedupe_key LIKE $3 ESCAPE '\\'
+               AND state = 'pending' AND attempts = 0 AND next_attempt_at > $4",
+        )
+        .bind(commune_id.to_string())
+        .bind(kind)
+        .bind(pattern)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(shas)
+    }
 }

@@ -28,6 +28,24 @@ pub(crate) fn commune_from_prefixed_row(row: &AnyRow, prefix: &str) -> Result<Co
         departement: row.try_get(&*col("departement"))?,
         chrono_format: ChronoFormat::parse(&pattern).map_err(StoreError::corrupt)?,
         good_friday: row.try_get::<i64, _>(&*col("good_friday"))? != 0,
+        header_logo: header_logo(
+            row.try_get(&*col("logo_small_sha256"))?,
+            row.try_get(&*col("logo_small_width"))?,
+            row.try_get(&*col("logo_small_height"))?,
+        ),
+    })
+}
+
+/// The header's logo from its three columns (all set, or none).
+fn header_logo(
+    sha256: Option<String>,
+    width: Option<i64>,
+    height: Option<i64>,
+) -> Option<parapheur_domain::HeaderLogo> {
+    Some(parapheur_domain::HeaderLogo {
+        sha256: sha256?,
+        width: u32::try_from(width?).ok()?,
+        height: u32::try_from(height?).ok()?,
     })
 }
 
@@ -44,6 +62,9 @@ pub struct CommuneSettings {
     pub logo_type: Option<String>,
     /// How to reach the commune's data protection officer (RGPD art. 13(1)(b), art. 37).
     pub dpo_contact: Option<String>,
+    /// The logo's small rendition for the pages' header, made at upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_small: Option<parapheur_domain::HeaderLogo>,
 }
 
 /// One line of the host's list of communes: counts only, never their mail.
@@ -57,7 +78,8 @@ pub struct CommuneSummary {
 impl Store {
     pub async fn commune_settings(&self, id: Uuid) -> Result<CommuneSettings, StoreError> {
         let row = sqlx::query(
-            "SELECT address, phone, email, letterhead, logo_sha256, logo_type, dpo_contact
+            "SELECT address, phone, email, letterhead, logo_sha256, logo_type, dpo_contact,
+                    logo_small_sha256, logo_small_width, logo_small_height
              FROM communes WHERE id = $1",
         )
         .bind(id.to_string())
@@ -237,7 +259,9 @@ impl WriteTx {
         }
         sqlx::query(
             "UPDATE communes SET address = $1, phone = $2, email = $3, letterhead = $4,
-                                 logo_sha256 = $5, logo_type = $6, dpo_contact = $8
+                                 logo_sha256 = $5, logo_type = $6, dpo_contact = $8,
+                                 logo_small_sha256 = $9, logo_small_width = $10,
+                                 logo_small_height = $11
              WHERE id = $7",
         )
         .bind(after.address.clone())
@@ -248,6 +272,9 @@ impl WriteTx {
         .bind(after.logo_type.clone())
         .bind(commune_id.to_string())
         .bind(after.dpo_contact.clone())
+        .bind(after.logo_small.as_ref().map(|l| l.sha256.clone()))
+        .bind(after.logo_small.as_ref().map(|l| i64::from(l.width)))
+        .bind(after.logo_small.as_ref().map(|l| i64::from(l.height)))
         .execute(self.conn())
         .await?;
         self.journal(
@@ -274,5 +301,10 @@ fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSettings, StoreEr
         logo_sha256: row.try_get("logo_sha256")?,
         logo_type: row.try_get("logo_type")?,
         dpo_contact: row.try_get("dpo_contact")?,
+        logo_small: header_logo(
+            row.try_get("logo_small_sha256")?,
+            row.try_get("logo_small_width")?,
+            row.try_get("logo_small_height")?,
+        ),
     })
 }

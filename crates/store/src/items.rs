@@ -546,6 +546,8 @@ impl Store {
         sqlx::query(
             "SELECT sha256 FROM attachments WHERE commune_id = $1 AND eliminated_at IS NULL
              UNION SELECT logo_sha256 FROM communes WHERE id = $1 AND logo_sha256 IS NOT NULL
+             UNION SELECT logo_small_sha256 FROM communes
+                   WHERE id = $1 AND logo_small_sha256 IS NOT NULL
              UNION SELECT sha256 FROM inbound_messages WHERE commune_id = $1 AND sha256 IS NOT NULL
              UNION SELECT searchable_sha256 FROM file_texts
                    WHERE commune_id = $1 AND searchable_sha256 IS NOT NULL

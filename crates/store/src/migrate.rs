@@ -123,6 +123,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "calls",
         sql: Sql::Shared(include_str!("../migrations/0018_calls.sql")),
     },
+    // 19 is another branch's.
+    Migration {
+        version: 20,
+        name: "logo_rendition",
+        sql: Sql::Shared(include_str!("../migrations/0020_logo_rendition.sql")),
+    },
 ];
 
 /// The newest schema version this program knows.

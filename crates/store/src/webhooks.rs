@@ -337,6 +337,47 @@ impl WriteTx {
         }
         Ok(queued)
     }
+
+    /// Holds the deliveries of one event, not yet tried, until `until` (a signature its
+    /// signer may still take back): the sender does not claim them before.
+    pub async fn hold_webhook_event(
+        &mut self,
+        commune_id: Uuid,
+        event_key: &str,
+        until: &DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET next_attempt_at = $3
+             WHERE commune_id = $1 AND event_key = $2 AND state = 'pending' AND attempts = 0",
+        )
+        .bind(commune_id.to_string())
+        .bind(event_key)
+        .bind(instant_text(until))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Drops the deliveries of one event still held after the transaction's time (never
+    /// tried, never claimed): the signature they told of was taken back. How many.
+    pub async fn drop_held_webhook_event(
+        &mut self,
+        commune_id: Uuid,
+        event_key: &str,
+    ) -> Result<u64, StoreError> {
+        let now = instant_text(&self.now());
+        let done = sqlx::query(
+            "DELETE FROM webhook_deliveries
+             WHERE commune_id = $1 AND event_key = $2 AND state = 'pending' AND attempts = 0
+               AND lease_token IS NULL AND next_attempt_at > $3",
+        )
+        .bind(commune_id.to_string())
+        .bind(event_key)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected())
+    }
 }
 
 impl Store {

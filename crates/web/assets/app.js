@@ -166,6 +166,24 @@ function variablePicker(area) {
 
 document.querySelectorAll("textarea[data-variables]").forEach(variablePicker);
 
+// "Annuler la signature": the seconds left, counted down; then the signature is final.
+document.querySelectorAll("form[data-undo-seconds]").forEach((form) => {
+  let left = Number(form.dataset.undoSeconds);
+  const label = form.querySelector(".undo-left");
+  const timer = setInterval(() => {
+    left -= 1;
+    if (left > 0) {
+      label.textContent = left + (left > 1 ? " secondes" : " seconde");
+      return;
+    }
+    clearInterval(timer);
+    const done = document.createElement("p");
+    done.className = "hint";
+    done.textContent = "La signature est définitive.";
+    form.replaceWith(done);
+  }, 1000);
+});
+
 // The call sheet: a call ringing on this person's phone (the phone system's events,
 // pushed by the server as server-sent events) shows a banner linking to the call form
 // filled with the caller; it goes when the call is answered or ends. Without a script,

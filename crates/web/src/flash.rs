@@ -12,6 +12,7 @@ pub enum Done {
     // On a letter of the parapheur.
     Approved,
     Signed,
+    SignatureUndone,
     Rejected,
     Transferred,
     OpinionAsked,
@@ -36,6 +37,7 @@ pub enum Done {
 const CODES: &[(Done, &str)] = &[
     (Done::Approved, "vise"),
     (Done::Signed, "signe"),
+    (Done::SignatureUndone, "signature-annulee"),
     (Done::Rejected, "refuse"),
     (Done::Transferred, "transfere"),
     (Done::OpinionAsked, "avis-demande"),

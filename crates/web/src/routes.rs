@@ -145,6 +145,7 @@ route_table! {
     post "/parapheur/{id}/enregistrer" Registrar => pages::parapheur::save;
     post "/parapheur/{id}/circuit" Registrar => pages::parapheur::start;
     post "/parapheur/{id}/action" Member => pages::parapheur::act;
+    post "/parapheur/{id}/annuler-signature" Member => pages::parapheur::undo_signature;
     post "/parapheur/{id}/envoyer" Registrar => pages::parapheur::send;
     get "/parapheur/{id}/document.pdf" Member => pages::parapheur::document;
     get "/parapheur/{id}/bordereau.pdf" Member => pages::parapheur::bordereau;
@@ -213,6 +214,7 @@ route_table! {
     get "/hebergement/noeuds" Host => pages::operations::nodes;
     get "/demarches/{insee}" Public => pages::public::commune;
     get "/logo/{insee}" Public => pages::public::logo;
+    get "/logo/{insee}/entete" Public => pages::public::header_logo;
     get "/accessibilite/{insee}" Public => pages::public::accessibility;
     get "/demarches/{insee}/{code}" Public => pages::public::form;
     post "/demarches/{insee}/{code}" Public => pages::public::submit, limit pages::public::MAX_BODY_BYTES;

@@ -169,6 +169,16 @@ impl Me {
             host_admin: self.0.user.host_admin,
             primary,
             more,
+            // Shown at half its pixels (sharp on dense screens), its place reserved.
+            logo: self.0.commune.header_logo.as_ref().map(|l| HeaderLogoView {
+                url: format!(
+                    "/logo/{}/entete?v={}",
+                    self.0.commune.insee,
+                    &l.sha256[..l.sha256.len().min(12)]
+                ),
+                width: l.width.div_ceil(2),
+                height: l.height.div_ceil(2),
+            }),
         }
     }
 
@@ -185,6 +195,14 @@ impl Me {
     }
 }
 
+/// The header's logo: its address (versioned by its hash) and its size in CSS pixels.
+#[derive(Debug, Serialize)]
+pub struct HeaderLogoView {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
 #[derive(Debug, Serialize)]
 pub struct MeView {
     pub name: String,
@@ -199,6 +217,8 @@ pub struct MeView {
     pub primary: Vec<NavEntry>,
     /// The others, grouped under "Plus".
     pub more: Vec<NavEntry>,
+    /// The commune's logo beside its name, when it has one.
+    pub logo: Option<HeaderLogoView>,
 }
 
 /// A link of the header: `key` is what pages set as `nav` to mark where the person is.

@@ -26,6 +26,50 @@ use crate::{Actor, App, AppError, NewUser};
 /// A logo is printed small on letters: a few hundred KB is plenty.
 pub const MAX_LOGO_BYTES: usize = 512 * 1024;
 
+/// The height in pixels of the logo's rendition for the pages' header (shown at half that
+/// size in CSS pixels: sharp on a phone's dense screen).
+pub const LOGO_SMALL_HEIGHT: u32 = 96;
+/// Its widest: a very wide logo is made smaller rather than wider.
+pub const LOGO_SMALL_MAX_WIDTH: u32 = 288;
+
+/// The logo's small rendition: at most [`LOGO_SMALL_HEIGHT`] high and
+/// [`LOGO_SMALL_MAX_WIDTH`] wide (never enlarged), as PNG, or as JPEG when the picture has
+/// no transparency and the JPEG is smaller; with its width and height.
+pub fn logo_rendition(bytes: &[u8]) -> Result<(Vec<u8>, u32, u32), String> {
+    use image::ImageEncoder;
+    let picture = image::load_from_memory(bytes).map_err(|e| e.to_string())?;
+    let small = if picture.height() > LOGO_SMALL_HEIGHT || picture.width() > LOGO_SMALL_MAX_WIDTH {
+        picture.resize(
+            LOGO_SMALL_MAX_WIDTH,
+            LOGO_SMALL_HEIGHT,
+            image::imageops::FilterType::Lanczos3,
+        )
+    } else {
+        picture
+    };
+    let (width, height) = (small.width(), small.height());
+    let rgba = small.to_rgba8();
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut png,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(&rgba, width, height, image::ExtendedColorType::Rgba8)
+    .map_err(|e| e.to_string())?;
+    if rgba.pixels().all(|p| p.0[3] == u8::MAX) {
+        let rgb = small.to_rgb8();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .write_image(&rgb, width, height, image::ExtendedColorType::Rgb8)
+            .map_err(|e| e.to_string())?;
+        if jpeg.len() < png.len() {
+            return Ok((jpeg, width, height));
+        }
+    }
+    Ok((png, width, height))
+}
+
 /// The commune's contact details and letterhead as typed in the form.
 #[derive(Debug, Clone, Default)]
 pub struct SettingsForm {
@@ -119,6 +163,53 @@ fn optional_phone(text: &str) -> Result<Option<String>, AppError> {
 }
 
 impl App {
+    /// Makes the header's rendition of each logo uploaded before renditions existed (or
+    /// whose rendition was lost): journaled as the system's change of the commune's
+    /// settings. How many were made. A logo the image library cannot read is left as it is.
+    #[boxed_future]
+    pub async fn make_missing_logo_renditions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<usize, AppError> {
+        let mut made = 0;
+        for commune in self.store().communes().await? {
+            let before = self.store().commune_settings(commune.id).await?;
+            let (Some(sha), None) = (&before.logo_sha256, &before.logo_small) else {
+                continue;
+            };
+            let key = self.data_key(commune.id).await?;
+            let dir = commune.id.to_string();
+            let bytes = self.files().get(&dir, &key, sha).await?;
+            let Ok((small, width, height)) =
+                tokio::task::spawn_blocking(move || logo_rendition(&bytes))
+                    .await
+                    .map_err(|e| AppError::internal(format!("logo interrompu : {e}")))?
+            else {
+                continue;
+            };
+            let stored = self.files().put(&dir, &key, &small).await?;
+            let after = CommuneSettings {
+                logo_small: Some(parapheur_domain::HeaderLogo {
+                    sha256: stored.sha256,
+                    width,
+                    height,
+                }),
+                ..before.clone()
+            };
+            let mut tx = self.store().begin(now).await?;
+            tx.set_commune_settings(
+                commune.id,
+                &before,
+                &after,
+                &Actor::System("logo").journal_name(),
+            )
+            .await?;
+            tx.commit().await?;
+            made += 1;
+        }
+        Ok(made)
+    }
+
     /// Saves the commune's contact details, letterhead and logo. A new logo is written to
     /// the file store before the transaction that points to it.
     #[tracing::instrument(level = "info", skip_all, fields(commune = %commune.insee, actor = %actor.journal_name()))]
@@ -141,12 +232,14 @@ impl App {
             logo_sha256: before.logo_sha256.clone(),
             logo_type: before.logo_type.clone(),
             dpo_contact: optional(&form.dpo_contact, 500, "le contact du délégué")?,
+            logo_small: before.logo_small.clone(),
         };
         match form.logo {
             LogoChange::Keep => {}
             LogoChange::Remove => {
                 after.logo_sha256 = None;
                 after.logo_type = None;
+                after.logo_small = None;
             }
             LogoChange::Replace { bytes, media_type } => {
                 if !matches!(media_type.as_str(), "image/png" | "image/jpeg") {
@@ -166,6 +259,28 @@ impl App {
                     .await?;
                 after.logo_sha256 = Some(stored.sha256);
                 after.logo_type = Some(media_type);
+                // The header's rendition: a logo the image library cannot read still
+                // prints on letters (the renderer reads it its own way), without one.
+                after.logo_small = match tokio::task::spawn_blocking(move || logo_rendition(&bytes))
+                    .await
+                    .map_err(|e| AppError::internal(format!("logo interrompu : {e}")))?
+                {
+                    Ok((small, width, height)) => {
+                        let stored = self
+                            .files()
+                            .put(&commune.id.to_string(), &key, &small)
+                            .await?;
+                        Some(parapheur_domain::HeaderLogo {
+                            sha256: stored.sha256,
+                            width,
+                            height,
+                        })
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the logo has no rendition for the header");
+                        None
+                    }
+                };
             }
         }
         if after != before {

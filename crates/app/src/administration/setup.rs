@@ -54,6 +54,7 @@ impl App {
             departement: record.departement.to_owned(),
             chrono_format: ChronoFormat::default(),
             good_friday: true,
+            header_logo: None,
         };
         let key = DataKey::generate()?;
         let wrapped = self.master.wrap(&key, &commune.id.to_string())?;

@@ -372,6 +372,12 @@ async fn deadline_watch_round(app: &App) {
         if let Err(e) = app.prune_idempotency(Utc::now()).await {
             tracing::warn!(error = %e, "idempotency keys");
         }
+        // Logos uploaded before the header showed them get their small rendition.
+        match app.make_missing_logo_renditions(Utc::now()).await {
+            Ok(0) => {}
+            Ok(made) => tracing::info!(made, "logo renditions made"),
+            Err(e) => tracing::warn!(error = %e, "logo renditions"),
+        }
         // The journal's daily anchor rides on the same round (each commune at most once a
         // day, and only when its journal moved).
         match app.anchor_journals(Utc::now()).await {

@@ -187,7 +187,7 @@ impl App {
         }
         // A circuit that starts with the seal is sealed at once.
         let after = self.apply_due_seals(commune, actor, after, now).await?;
-        self.notify_circuit(commune, &after, &circuit.waiting_on(), now)
+        self.notify_circuit(commune, &after, &circuit.waiting_on(), now, None)
             .await?;
         Ok(after)
     }
@@ -339,6 +339,8 @@ impl App {
             )
             .map_err(signing_error)?;
         let mut after = before.clone();
+        // Any new act on the letter makes the signature before it final.
+        data.undo = None;
         if action == Action::Sign {
             // The person may sign this step: now their second factor, once.
             if let SecondFactor::Code(code) = factor {
@@ -355,7 +357,17 @@ impl App {
                 .sign_bytes(pdf, key, stamp, Some("Signature du courrier"), commune, now)
                 .await?;
             self.store_pdf(commune, &mut after, &signed).await?;
+            data.undo = Some(super::SignatureUndo {
+                by: user.id,
+                until: now + chrono::Duration::seconds(super::SIGNATURE_UNDO_SECONDS),
+                pdf_sha256: before.pdf_sha256.clone(),
+                pdf_size: before.pdf_size,
+                circuit: circuit.clone(),
+                made: after.pdf_sha256.iter().cloned().collect(),
+                events: Vec::new(),
+            });
         }
+        let hold = data.undo.as_ref().map(|u| u.until);
         let detail = serde_json::json!({
             "action": action.code(),
             "on_behalf_of": permit.on_behalf_of,
@@ -377,6 +389,12 @@ impl App {
             .answered_item(commune, &after, after.state == FolderState::Signed)
             .await?;
         let signed = crate::webhooks::letter_signed(&before, &after, answered.as_ref());
+        let event_key = signed.as_ref().map(crate::webhooks::Event::queue_key);
+        if let (Some(key), Some(undo)) = (&event_key, data.undo.as_mut()) {
+            undo.events.push(key.clone());
+            data.circuit = Some(circuit.clone());
+            after.circuit_json = data.to_json();
+        }
         let mut tx = self.store().begin(now).await?;
         tx.update_folder(
             &before,
@@ -388,6 +406,9 @@ impl App {
         .await?;
         if let Some(event) = signed {
             crate::webhooks::queue_event(&mut tx, commune, event, now).await?;
+            if let (Some(key), Some(until)) = (&event_key, hold) {
+                tx.hold_webhook_event(commune.id, key, &until).await?;
+            }
         }
         tx.commit().await?;
         self.webhooks_queued();
@@ -415,22 +436,25 @@ impl App {
             Action::Transfer { to } => vec![*to],
             _ => outcome.now_waiting_on.clone(),
         };
-        self.notify_circuit(commune, &after, &waiting, now).await?;
+        self.notify_circuit(commune, &after, &waiting, now, hold)
+            .await?;
         if matches!(after.state, FolderState::Rejected | FolderState::Signed) {
-            self.notify_circuit(commune, &after, &[after.author_id], now)
+            self.notify_circuit(commune, &after, &[after.author_id], now, hold)
                 .await?;
         }
         Ok(after)
     }
 
     /// Tells people by email that a letter waits for them (or, for its author, that it was
-    /// refused or fully signed).
+    /// refused or fully signed); the emails wait in the queue until `hold` when set (a
+    /// signature its signer may still take back).
     pub(super) async fn notify_circuit(
         &self,
         commune: &Commune,
         folder: &FolderRow,
         users: &[Uuid],
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<(), AppError> {
         for user_id in users {
             let Ok(user) = self.store().user(*user_id).await else {
@@ -464,7 +488,7 @@ impl App {
                 ),
             };
             let message = self.notice_to(commune, &user, subject, text);
-            let email = self
+            let mut email = self
                 .prepare_email(
                     commune,
                     None,
@@ -477,6 +501,9 @@ impl App {
                     now,
                 )
                 .await?;
+            if let Some(until) = hold {
+                email.row.next_attempt_at = until;
+            }
             let mut tx = self.store().begin(now).await?;
             let queued = self.queue_email(&mut tx, &email).await?;
             tx.commit().await?;

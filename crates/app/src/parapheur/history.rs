@@ -62,6 +62,7 @@ impl App {
                 "folder.circuit_started" => "Circuit lancé".to_owned(),
                 "folder.approve" => "Visa".to_owned(),
                 "folder.sign" => "Signature".to_owned(),
+                "folder.sign_undone" => "Signature annulée par son signataire".to_owned(),
                 "folder.seal" => "Cachet de la commune apposé".to_owned(),
                 "folder.reject" => "Refus".to_owned(),
                 "folder.transfer" => "Étape transférée".to_owned(),

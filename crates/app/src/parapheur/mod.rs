@@ -13,6 +13,7 @@ mod history;
 pub mod keys;
 mod sending;
 mod signing;
+mod undo;
 pub mod views;
 
 pub use signing::describe_signature;
@@ -60,6 +61,41 @@ pub struct FolderData {
     pub circuit: Option<Circuit>,
     /// The blank zone the letter's layout left under the signature block.
     pub zone: Option<SignatureZone>,
+    /// The last signature, which its signer may take back for a few seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<SignatureUndo>,
+}
+
+/// How long a signer may take their signature back ("Annuler la signature"), in seconds.
+/// Until then, nothing the signature sets off leaves the mairie: the emails to the next
+/// people and the webhooks' `letter.signed` wait in their queues, and sending the letter
+/// ends the window.
+pub const SIGNATURE_UNDO_SECONDS: i64 = 10;
+
+/// What taking a signature back restores: the folder as it was before it (its PDF and its
+/// circuit; its state was "in circuit"), and what the signature queued, to drop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignatureUndo {
+    /// The signer, the only person who may take it back.
+    pub by: Uuid,
+    /// The end of the window.
+    pub until: DateTime<Utc>,
+    pub pdf_sha256: Option<String>,
+    pub pdf_size: Option<i64>,
+    pub circuit: Circuit,
+    /// The PDFs made since (the signed one, the sealed one), to remove once taken back.
+    #[serde(default)]
+    pub made: Vec<String>,
+    /// The webhooks' events queued by the signature (and a seal after it), held.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl FolderData {
+    /// The signature `user` may still take back at `now`, if any.
+    pub fn undo_open(&self, user: Uuid, now: DateTime<Utc>) -> Option<&SignatureUndo> {
+        self.undo.as_ref().filter(|u| u.by == user && now < u.until)
+    }
 }
 
 impl FolderData {

@@ -128,6 +128,16 @@ impl App {
                 None
             }
         };
+        // Sending makes the last signature final: what it held in the queues leaves now,
+        // before the news of the sending.
+        let mut data = super::FolderData::of_row(&before)?;
+        let released = match data.undo.take() {
+            Some(undo) => {
+                after.circuit_json = data.to_json();
+                undo.events
+            }
+            None => Vec::new(),
+        };
         after.state = FolderState::Sent;
         after.sent_at = Some(now);
         after.version += 1;
@@ -184,6 +194,9 @@ impl App {
             Some(email) => tx.insert_outbox(&email.row).await?,
             None => false,
         };
+        for key in &released {
+            tx.hold_webhook_event(commune.id, key, &now).await?;
+        }
         let sent = crate::webhooks::letter_sent(&after, &registered.item, item.as_ref());
         crate::webhooks::queue_event(&mut tx, commune, sent, now).await?;
         tx.commit().await?;

@@ -234,6 +234,20 @@ impl App {
                 .answered_item(commune, &folder, folder.state == FolderState::Signed)
                 .await?;
             let signed = crate::webhooks::letter_signed(&before, &folder, answered.as_ref());
+            // A seal right after a signature its signer may take back is taken back with it:
+            // what it sets off waits as long.
+            let event_key = signed.as_ref().map(crate::webhooks::Event::queue_key);
+            let hold = match data.undo.as_mut() {
+                Some(undo) if undo.until > now => {
+                    undo.made.extend(folder.pdf_sha256.clone());
+                    undo.events.extend(event_key.clone());
+                    Some(undo.until)
+                }
+                _ => None,
+            };
+            if hold.is_some() {
+                folder.circuit_json = data.to_json();
+            }
             let mut tx = self.store().begin(now).await?;
             tx.update_folder(
                 &before,
@@ -245,10 +259,13 @@ impl App {
             .await?;
             if let Some(event) = signed {
                 crate::webhooks::queue_event(&mut tx, commune, event, now).await?;
+                if let (Some(key), Some(until)) = (&event_key, hold) {
+                    tx.hold_webhook_event(commune.id, key, &until).await?;
+                }
             }
             tx.commit().await?;
             self.webhooks_queued();
-            self.notify_circuit(commune, &folder, &outcome.now_waiting_on, now)
+            self.notify_circuit(commune, &folder, &outcome.now_waiting_on, now, hold)
                 .await?;
         }
     }

@@ -355,6 +355,99 @@ impl App {
         Ok(self.store.search_contacts(commune_id, q, limit).await?)
     }
 
+    /// The contacts a typed name may mean though it names none exactly: the same words in
+    /// another order, other accents or case, or one typing slip away (at most `limit`).
+    /// The whole directory is read: a commune's is a few thousand contacts at most.
+    #[boxed_future]
+    pub async fn close_contacts(
+        &self,
+        commune_id: Uuid,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Contact>, AppError> {
+        use parapheur_domain::contact::close_names;
+        const PAGE: i64 = 1000;
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .contacts_page(commune_id, "", after, PAGE)
+                .await?;
+            after = page.last().map(|c| c.id);
+            found.extend(
+                page.iter()
+                    .filter(|c| {
+                        close_names(text, &c.display_name())
+                            || close_names(text, &c.name)
+                            || c.organisation
+                                .as_deref()
+                                .is_some_and(|o| close_names(text, o))
+                    })
+                    .cloned(),
+            );
+            if found.len() >= limit || (page.len() as i64) < PAGE {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Keeps an upload the person will be asked about (a form shown again) in the commune's
+    /// encrypted store, so it is not sent twice. Returns its token, `address:proof`, the
+    /// proof made with the server's secret and tied to `binding` (the person's session), so
+    /// that a form can bring back this upload and no other file of the commune. Never
+    /// used, the upload is an orphan the store's check collects after its grace period.
+    #[boxed_future]
+    pub async fn stage_upload(
+        &self,
+        commune_id: Uuid,
+        binding: &str,
+        bytes: &[u8],
+    ) -> Result<String, AppError> {
+        let key = self.data_key(commune_id).await?;
+        let sha = self
+            .files()
+            .put(&commune_id.to_string(), &key, bytes)
+            .await?
+            .sha256;
+        let proof = self.staging_proof(commune_id, binding, &sha);
+        Ok(format!("{sha}:{proof}"))
+    }
+
+    /// An upload kept by [`App::stage_upload`], from its token and the same `binding`.
+    #[boxed_future]
+    pub async fn staged_upload(
+        &self,
+        commune_id: Uuid,
+        binding: &str,
+        token: &str,
+    ) -> Result<Vec<u8>, AppError> {
+        let refused = || {
+            AppError::invalid(
+                "document gardé illisible ou d'une autre session : joignez-le de nouveau",
+            )
+        };
+        let (sha, proof) = token.split_once(':').ok_or_else(refused)?;
+        if proof != self.staging_proof(commune_id, binding, sha) {
+            return Err(refused());
+        }
+        let key = self.data_key(commune_id).await?;
+        Ok(self.files().get(&commune_id.to_string(), &key, sha).await?)
+    }
+
+    fn staging_proof(&self, commune_id: Uuid, binding: &str, sha256: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.staging_secret());
+        for part in [commune_id.to_string().as_str(), binding, sha256] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..16])
+    }
+
     /// The items a contact sent or received, newest first.
     #[boxed_future]
     pub async fn contact_item_ids(

@@ -83,6 +83,11 @@ impl Event {
             data,
         }
     }
+
+    /// The key its deliveries are queued under (one per subscription).
+    pub(crate) fn queue_key(&self) -> String {
+        format!("{}:{}", self.event_type.code(), self.key)
+    }
 }
 
 /// What an event says of an item: enough to find it through the API, no more. A
@@ -160,7 +165,7 @@ pub(crate) async fn queue_event(
 ) -> Result<usize, AppError> {
     let queued = QueuedEvent {
         event_type: event.event_type.code().to_owned(),
-        event_key: format!("{}:{}", event.event_type.code(), event.key),
+        event_key: event.queue_key(),
         payload: body(commune, &event, now),
     };
     Ok(tx.queue_webhook_event(commune.id, &queued).await?)

@@ -858,7 +858,157 @@ both!(
     several_signatures_and_the_seal,
     delegation_refusal_and_bad_signing,
     signed_and_sent_letters_are_told_to_webhooks,
+    a_signature_is_taken_back_within_its_window,
 );
+
+/// Issue 17: for a few seconds after signing, the signer alone may take the signature
+/// back. Until then nothing it set off leaves (the author's email, `letter.signed`); taken
+/// back, the letter waits for the signature again, its PDF as before, the journal saying
+/// both acts; after the window, it is refused.
+async fn a_signature_is_taken_back_within_its_window(db: Db) {
+    use crate::webhooks::Receiver;
+    use parapheur_app::domain::webhook::EventType;
+    use parapheur_app::parapheur::{FolderData, SIGNATURE_UNDO_SECONDS};
+    let Some(m) = mairie(db, None).await else {
+        return;
+    };
+    let now = utc(2026, 3, 2, 9);
+    let (url, receiver) = Receiver::start(&[]).await;
+    m.app
+        .create_webhook(
+            &m.commune,
+            &SYSTEM,
+            parapheur_app::webhooks::NewWebhook {
+                label: "GED".into(),
+                url,
+                events: vec![EventType::LetterSigned],
+                active: true,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let (_, unsigned) = m
+        .letter_in_circuit(None, &signature_by(&m.maire), now)
+        .await;
+    let signed = m.sign(&m.maire, unsigned.id, now).await.unwrap();
+    let at = m.signed_at();
+    assert_eq!(signed.state, FolderState::Signed);
+    let undo = FolderData::of_row(&signed).unwrap().undo.expect("a window");
+    assert_eq!(undo.until, at + Duration::seconds(SIGNATURE_UNDO_SECONDS));
+    // Within the window, nothing the signature set off leaves.
+    let report = m
+        .app
+        .deliver_webhooks(at + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 0, "{report:?}");
+    assert!(receiver.got().is_empty());
+    let held = |outbox: &[parapheur_store::citizens::OutboxMessage]| {
+        outbox
+            .iter()
+            .filter(|o| o.subject.starts_with("Courrier signé, à envoyer"))
+            .map(|o| o.next_attempt_at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        held(&m.app.outbox(m.commune.id, 50).await.unwrap()),
+        [undo.until]
+    );
+    // Nobody else may take it back, not even the author.
+    for other in [&m.adjoint, &m.secretaire] {
+        let refused = m
+            .app
+            .undo_signature(
+                &m.commune,
+                &Actor::User(other.id),
+                signed.id,
+                at + Duration::seconds(2),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.kind(),
+            parapheur_app::ErrorKind::Forbidden,
+            "{refused}"
+        );
+    }
+    let back = m
+        .app
+        .undo_signature(
+            &m.commune,
+            &Actor::User(m.maire.id),
+            signed.id,
+            at + Duration::seconds(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.state, FolderState::Circuit);
+    assert_eq!(back.pdf_sha256, unsigned.pdf_sha256);
+    assert_eq!(back.version, signed.version + 1);
+    let data = FolderData::of_row(&back).unwrap();
+    assert!(data.undo.is_none());
+    assert_eq!(
+        data.circuit.unwrap().stages,
+        FolderData::of_row(&unsigned)
+            .unwrap()
+            .circuit
+            .unwrap()
+            .stages
+    );
+    let history: Vec<String> = m
+        .app
+        .circuit_history(&m.commune, back.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} : {}", e.who, e.what))
+        .collect();
+    assert!(
+        history.ends_with(&[
+            "Sylvie Moreau (Maire) : Signature".to_owned(),
+            "Sylvie Moreau (Maire) : Signature annulée par son signataire".to_owned(),
+        ]),
+        "{history:?}"
+    );
+    // What was held is gone, never sent.
+    assert!(held(&m.app.outbox(m.commune.id, 50).await.unwrap()).is_empty());
+    let later = at + Duration::hours(1);
+    assert_eq!(m.app.deliver_webhooks(later).await.unwrap().delivered, 0);
+    assert!(receiver.got().is_empty());
+    // The maire waits for it again; signed again, it is final once the window is past.
+    let waiting = m
+        .app
+        .folders_waiting_for(&m.commune, &m.maire, at + Duration::seconds(7))
+        .await
+        .unwrap();
+    assert!(waiting.iter().any(|(f, _)| f.id == back.id));
+    let again = m.sign(&m.maire, back.id, now).await.unwrap();
+    let at = m.signed_at();
+    assert_eq!(again.state, FolderState::Signed);
+    let late = m
+        .app
+        .undo_signature(
+            &m.commune,
+            &Actor::User(m.maire.id),
+            again.id,
+            at + Duration::seconds(SIGNATURE_UNDO_SECONDS),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.kind(), parapheur_app::ErrorKind::Invalid);
+    assert!(late.to_string().contains("est passé"), "{late}");
+    let report = m
+        .app
+        .deliver_webhooks(at + Duration::seconds(SIGNATURE_UNDO_SECONDS))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(
+        held(&m.app.outbox(m.commune.id, 50).await.unwrap()),
+        [at + Duration::seconds(SIGNATURE_UNDO_SECONDS)]
+    );
+}
 
 /// Webhooks (issue 18, point 2): a letter whose circuit completes is `letter.signed`, once;
 /// sent by post, `letter.sent` names the outgoing item it was registered as and the request

@@ -18,7 +18,7 @@ use crate::error::WebError;
 use crate::session::{Me, Posted};
 use crate::{WebState, assets, templates};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CallForm {
     #[serde(default)]
     csrf: String,
@@ -37,6 +37,12 @@ pub struct CallForm {
     for_whom: String,
     #[serde(default)]
     callback: String,
+    /// The answer to "Vouliez-vous dire…": a contact's id, or "new" to create the one typed.
+    #[serde(default)]
+    caller_choice: String,
+    /// Contacts close to the typed caller, offered before creating a new one.
+    #[serde(default, skip_deserializing)]
+    suggestions: Vec<crate::pages::letter::Suggestion>,
 }
 
 async fn page(
@@ -207,9 +213,15 @@ fn ringing_event(call: &Call, label: String) -> Event {
 pub async fn submit(
     State(state): State<WebState>,
     me: Me,
-    Posted(form): Posted<CallForm>,
+    Posted(mut form): Posted<CallForm>,
 ) -> Result<Response, WebError> {
     let commune = &me.0.commune;
+    // "Vouliez-vous dire…" answered: a contact chosen, or the one typed to create.
+    let create_typed = form.caller_choice == "new";
+    if Uuid::parse_str(form.caller_choice.trim()).is_ok() {
+        form.caller_id = form.caller_choice.trim().to_owned();
+    }
+    let form = form;
     let now = Utc::now();
     let today = local_date(now, commune.zone());
     let build = || -> Result<NewItem, String> {
@@ -256,6 +268,33 @@ pub async fn submit(
         Ok(party) => party,
         Err(e) => return refused(e.to_string()).await,
     };
+    // A name no contact has exactly, but close to some: asked before creating a duplicate.
+    if let parapheur_app::Party::New(_) = &party
+        && !create_typed
+    {
+        let close = state
+            .app
+            .close_contacts(commune.id, form.caller.trim(), 5)
+            .await?;
+        if !close.is_empty() {
+            let mut asked = form.clone();
+            asked.caller_choice.clear();
+            asked.suggestions = close
+                .iter()
+                .map(|c| crate::pages::letter::Suggestion {
+                    id: c.id.to_string(),
+                    label: crate::pages::contacts::described(c),
+                })
+                .collect();
+            let question = format!(
+                "L'appelant « {} » ressemble à un contact connu : choisissez-le ou confirmez la création, puis enregistrez.",
+                form.caller.trim()
+            );
+            return Ok(page(&state, &me, &asked, None, Some(question))
+                .await?
+                .into_response());
+        }
+    }
     // A known caller whose card has another number (or none): the number given is kept on
     // the call itself, so that the page always says whom to call back where.
     if let (Some(phone), parapheur_app::Party::Existing(id)) = (phone, &party) {

@@ -25,6 +25,19 @@ fn address(c: &Contact) -> String {
     .join(" ")
 }
 
+/// A contact as a choice among others: the name, then what tells homonyms apart (the
+/// postal address, else the email, else the phone).
+pub(crate) fn described(c: &Contact) -> String {
+    let detail = Some(address(c))
+        .filter(|a| !a.is_empty())
+        .or_else(|| c.email.clone())
+        .or_else(|| c.phone.clone());
+    match detail {
+        Some(d) => format!("{} ({d})", c.display_name()),
+        None => c.display_name(),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]

@@ -43,6 +43,79 @@ pub struct LetterForm {
     priority: String,
     confidential: bool,
     then: String,
+    /// The answer to "Vouliez-vous dire…": a contact's id, or "new" to create the one typed.
+    sender_choice: String,
+    /// The documents sent with an earlier post of this form, kept (see [`Kept`]).
+    kept: Vec<Kept>,
+    /// Contacts close to the typed sender, offered before creating a new one.
+    suggestions: Vec<Suggestion>,
+}
+
+/// A document of a form shown again, kept in the commune's store instead of being asked
+/// again: the form carries its address, type and name, and a proof tied to the person's
+/// session so that no other address can be slipped in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kept {
+    /// `sha256:proof:file name`.
+    value: String,
+    filename: String,
+}
+
+/// A contact offered for the typed sender (or caller).
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggestion {
+    pub(crate) id: String,
+    pub(crate) label: String,
+}
+
+/// Keeps the documents of a form about to be shown again.
+async fn keep_files(state: &WebState, me: &Me, files: &[NewFile]) -> Result<Vec<Kept>, WebError> {
+    let mut kept = Vec::new();
+    for file in files {
+        let token = state
+            .app
+            .stage_upload(me.0.commune.id, me.csrf(), &file.bytes)
+            .await?;
+        kept.push(Kept {
+            value: format!("{token}:{}", file.filename),
+            filename: file.filename.clone(),
+        });
+    }
+    Ok(kept)
+}
+
+/// The documents kept by an earlier post of the form, back from the store.
+async fn kept_files(
+    state: &WebState,
+    me: &Me,
+    values: &[String],
+) -> Result<Vec<NewFile>, WebError> {
+    let mut files = Vec::new();
+    for value in values {
+        let mut parts = value.splitn(3, ':');
+        let (Some(sha), Some(proof), Some(filename)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(WebError::BadRequest(
+                "document gardé illisible : joignez-le de nouveau".into(),
+            ));
+        };
+        let bytes = state
+            .app
+            .staged_upload(me.0.commune.id, me.csrf(), &format!("{sha}:{proof}"))
+            .await?;
+        // The type is the file's own, read again.
+        let Some(media_type) = sniff(&bytes) else {
+            return Err(WebError::BadRequest(
+                "document gardé illisible : joignez-le de nouveau".into(),
+            ));
+        };
+        files.push(NewFile {
+            filename: filename.to_owned(),
+            media_type: media_type.to_owned(),
+            bytes,
+        });
+    }
+    Ok(files)
 }
 
 pub(crate) async fn form_page(
@@ -153,17 +226,23 @@ fn parse_date(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
 
 /// Reads the multipart form: fields and files. The fields read are kept even when a file is
 /// refused, so the page shown again keeps what the person typed.
-async fn read_form(multipart: Multipart) -> (LetterForm, Vec<NewFile>, Option<String>) {
+async fn read_form(
+    multipart: Multipart,
+) -> (LetterForm, Vec<NewFile>, Vec<String>, Option<String>) {
     let mut form = LetterForm::default();
     let mut files = Vec::new();
-    let error = read_fields(multipart, &mut form, &mut files).await.err();
-    (form, files, error)
+    let mut staged = Vec::new();
+    let error = read_fields(multipart, &mut form, &mut files, &mut staged)
+        .await
+        .err();
+    (form, files, staged, error)
 }
 
 async fn read_fields(
     mut multipart: Multipart,
     form: &mut LetterForm,
     files: &mut Vec<NewFile>,
+    staged: &mut Vec<String>,
 ) -> Result<(), String> {
     let mut refused = None;
     while let Some(field) = multipart
@@ -220,6 +299,8 @@ async fn read_fields(
             "priority" => form.priority = value,
             "confidential" => form.confidential = !value.is_empty(),
             "then" => form.then = value,
+            "sender_choice" => form.sender_choice = value,
+            "staged" if staged.len() < 20 => staged.push(value),
             _ => {}
         }
     }
@@ -266,29 +347,46 @@ pub async fn submit(
     me: Me,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let refused = |form: LetterForm, message: String| {
+    let (mut form, mut files, staged, error) = read_form(multipart).await;
+    me.check_csrf(&form.csrf)?;
+    files.extend(kept_files(&state, &me, &staged).await?);
+    // Shown again: what was typed and the documents sent are kept.
+    let again = |mut form: LetterForm,
+                 files: Vec<NewFile>,
+                 error: Option<String>,
+                 notice: Option<String>| {
         let (state, me) = (&state, &me);
         async move {
-            let page = form_page(state, me, &form, Some(message), None).await?;
-            Ok::<Response, WebError>((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+            let status = if error.is_some() {
+                axum::http::StatusCode::BAD_REQUEST
+            } else {
+                axum::http::StatusCode::OK
+            };
+            form.kept = keep_files(state, me, &files).await?;
+            let page = form_page(state, me, &form, error, notice).await?;
+            Ok::<Response, WebError>((status, page).into_response())
         }
     };
-    let (form, files, error) = read_form(multipart).await;
-    me.check_csrf(&form.csrf)?;
+    let refused = |form, files, message| again(form, files, Some(message), None);
     if let Some(message) = error {
-        return refused(form, message).await;
+        return refused(form, files, message).await;
     }
     let item = match build_item(&form) {
         Ok(item) => item,
-        Err(message) => return refused(form, message).await,
+        Err(message) => return refused(form, files, message).await,
     };
     let commune = &me.0.commune;
     let now = Utc::now();
     if let Err(e) = item.validate(local_date(now, commune.zone())) {
-        return refused(form, e.to_string()).await;
+        return refused(form, files, e.to_string()).await;
+    }
+    // "Vouliez-vous dire…" answered: a contact chosen, or the one typed to create.
+    let create_typed = form.sender_choice == "new";
+    if Uuid::parse_str(form.sender_choice.trim()).is_ok() {
+        form.sender_id = form.sender_choice.trim().to_owned();
     }
     // A new sender is created with the item, so a refused letter leaves no contact behind.
-    let party = if form.sender.trim().is_empty() {
+    let party = if form.sender.trim().is_empty() && form.sender_id.trim().is_empty() {
         None
     } else {
         // A suggestion chosen in the page names the contact by its id (checked to be of
@@ -297,12 +395,38 @@ pub async fn submit(
         let text = chosen.unwrap_or(&form.sender);
         match state.app.resolve_contact(commune, text, None).await {
             Ok(party) => Some(party),
-            Err(e) => return refused(form, e.to_string()).await,
+            Err(e) => return refused(form, files, e.to_string()).await,
         }
     };
+    // A name no contact has exactly, but close to some (another order, accents, a slip):
+    // asked before creating a duplicate, without script.
+    if let Some(parapheur_app::Party::New(new)) = &party
+        && new.email.is_none()
+        && !create_typed
+    {
+        let close = state
+            .app
+            .close_contacts(commune.id, form.sender.trim(), 5)
+            .await?;
+        if !close.is_empty() {
+            form.suggestions = close
+                .iter()
+                .map(|c| Suggestion {
+                    id: c.id.to_string(),
+                    label: crate::pages::contacts::described(c),
+                })
+                .collect();
+            form.sender_choice.clear();
+            let question = format!(
+                "L'expéditeur « {} » ressemble à un contact connu : choisissez-le ou confirmez la création, puis enregistrez.",
+                form.sender.trim()
+            );
+            return again(form, files, None, Some(question)).await;
+        }
+    }
     match state
         .app
-        .register_with_party(commune, &me.0.actor(), item, party, files, now)
+        .register_with_party(commune, &me.0.actor(), item, party, files.clone(), now)
         .await
     {
         Ok(registered) => {
@@ -319,7 +443,7 @@ pub async fn submit(
             Ok(Redirect::to(&target).into_response())
         }
         Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
-            refused(form, e.user_message()).await
+            refused(form, files, e.user_message()).await
         }
         Err(e) => Err(e.into()),
     }
@@ -335,7 +459,7 @@ pub async fn read_scan(
 ) -> Result<Response, WebError> {
     let mut form = LetterForm::default();
     let mut files = Vec::new();
-    read_fields(multipart, &mut form, &mut files)
+    read_fields(multipart, &mut form, &mut files, &mut Vec::new())
         .await
         .map_err(WebError::BadRequest)?;
     me.check_csrf(&form.csrf)?;

@@ -117,6 +117,7 @@ const ROUTES: &[Route] = &[
         "nom=Marqueur",
     ),
     r("GET", "/logo/{insee_b}", Public, Own, ""),
+    r("GET", "/logo/{insee_b}/entete", Public, Own, ""),
     r("GET", "/accessibilite/{insee_b}", Public, Own, ""),
     r("GET", "/suivi/{token}", Public, Own, ""),
     r("POST", "/suivi/{token}", Public, Own, "message=Marqueur"),
@@ -321,6 +322,13 @@ const ROUTES: &[Route] = &[
         Registrars,
         CommuneA,
         "action=approve",
+    ),
+    r(
+        "POST",
+        "/parapheur/{folder}/annuler-signature",
+        Registrars,
+        CommuneA,
+        "",
     ),
     r(
         "POST",

@@ -545,6 +545,111 @@ async fn actions_say_what_happened_and_what_comes_next() {
     assert_eq!(notice(&page), None, "{page}");
 }
 
+/// Issue 17: after "Signer", the confirmation offers "Annuler la signature" for a few
+/// seconds, without script (a form); only the signer may use it, and the letter then waits
+/// for the signature again, the journal saying both.
+#[tokio::test]
+async fn the_signer_may_take_a_signature_back_for_a_few_seconds() {
+    use parapheur_app::administration::second_factor::code_at;
+    let site = site().await;
+    let (_, folder) = letter_in_circuit(&site).await;
+    let (cookie, csrf) = login(&site, "admin@a.test").await;
+    let (status, _, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&cookie),
+            &format!("action=approve&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let maire = user(&site, "maire@a.test").await;
+    site.app
+        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
+        .await
+        .unwrap();
+    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
+    let now = Utc::now();
+    site.app
+        .confirm_second_factor(
+            &site.a,
+            &maire,
+            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (maire_cookie, maire_csrf) = login(&site, "maire@a.test").await;
+    let (status, headers, _) = send(
+        &site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&maire_cookie),
+            &format!(
+                "action=sign&otp={}&csrf={maire_csrf}",
+                code_at(&enrolment.secret, now).unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the signature: {page}"));
+    assert!(said.starts_with("Courrier signé."), "{said}");
+    let undo = format!("/parapheur/{folder}/annuler-signature");
+    assert!(
+        page.contains(&format!("action=\"{undo}\"")) && page.contains("Annuler la signature"),
+        "no undo offered: {page}"
+    );
+    assert!(page.contains("Possible encore"), "{page}");
+    // The undo is offered to the signer only, and refused to anyone else.
+    let (_, _, other) = send(
+        &site,
+        get(
+            &format!("/parapheur?courrier={folder}&fait=signe"),
+            Some(&cookie),
+        ),
+    )
+    .await;
+    assert!(!other.contains(&undo), "{other}");
+    let (status, _, _) = send(&site, post(&undo, Some(&cookie), &format!("csrf={csrf}"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Without its token, nothing happens.
+    let (status, _, _) = send(&site, post(&undo, Some(&maire_cookie), "csrf=faux")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = send(
+        &site,
+        post(&undo, Some(&maire_cookie), &format!("csrf={maire_csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&headers),
+        format!("/parapheur/{folder}?fait=signature-annulee")
+    );
+    let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
+    let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the undo: {page}"));
+    assert!(
+        said.starts_with("Signature annulée. Il attend maintenant la signature de maire@a.test"),
+        "{said}"
+    );
+    assert!(page.contains("class=\"big\">Signer<"), "{page}");
+    let history = site.app.circuit_history(&site.a, folder).await.unwrap();
+    assert_eq!(
+        history.last().map(|e| e.what.as_str()),
+        Some("Signature annulée par son signataire")
+    );
+    // Twice is once: there is nothing left to take back.
+    let (status, _, page) = send(
+        &site,
+        post(&undo, Some(&maire_cookie), &format!("csrf={maire_csrf}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("définitive"), "{page}");
+}
+
 /// On a phone the "Signer" button came before the letter, whose text lost its line
 /// breaks; the selection was signed at one tap, unseen; the list showed neither to whom
 /// the letter goes nor the request it answers.
@@ -1115,4 +1220,329 @@ async fn a_chosen_scan_is_read_for_its_date_subject_and_sender() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _, _) = send(&site, read(vec![], Some(pdf))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Issue 17: without the page's script, a sender typed otherwise than an existing contact
+/// ("Martin Jeanne", "MARTÍN Jeanne", "Jeane Martin") silently became a second Jeanne
+/// Martin. The form now comes back, everything kept (the scan too, held on the server),
+/// asking "Vouliez-vous dire : Jeanne Martin (12 rue des Lilas …) ?" or to create the one typed.
+#[tokio::test]
+async fn a_close_sender_is_offered_before_creating_a_contact() {
+    let site = site().await;
+    let jeanne = contact(
+        &site,
+        NewContact {
+            address: Some("12 rue des Lilas".into()),
+            postal_code: Some("37250".into()),
+            city: Some("Montbazon".into()),
+            ..person("Jeanne", "Martin")
+        },
+    )
+    .await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let today = parapheur_app::domain::clock::local_date(Utc::now(), site.a.zone())
+        .format("%Y-%m-%d")
+        .to_string();
+    let contacts = || async {
+        site.app
+            .store()
+            .contacts_page(site.a.id, "", None, 100)
+            .await
+            .unwrap()
+            .len()
+    };
+    let fields = |sender: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("channel", "paper".into()),
+            ("subject", "Demande de terrasse".into()),
+            ("sender", sender.into()),
+            ("arrival", today.clone()),
+            ("reference", "REF-42".into()),
+            ("then", "show".into()),
+        ]
+    };
+    for typed in ["Jeane Martin", "MARTÍN Jeanne", "Martin Jeanne"] {
+        let (status, _, page) = send(
+            &site,
+            multipart(
+                &cookie,
+                &as_refs(&fields(typed)),
+                Some(("lettre.pdf", b"%PDF-1.7 une lettre")),
+            ),
+        )
+        .await;
+        // "Martin Jeanne" is found as it is (the same words): registered with Jeanne Martin.
+        if typed == "Martin Jeanne" {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{typed}: {page}");
+        assert!(page.contains("Vouliez-vous dire"), "{page}");
+        assert!(
+            page.contains(&format!("value=\"{jeanne}\""))
+                && page.contains("Jeanne Martin (12 rue des Lilas 37250 Montbazon)"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("Créer un nouveau contact « {typed} »")),
+            "{page}"
+        );
+        // Everything typed is kept, and the scan too.
+        assert!(page.contains("value=\"Demande de terrasse\""), "{page}");
+        assert!(page.contains("value=\"REF-42\""), "{page}");
+        assert!(
+            page.contains(
+                "Déjà joint, gardé avec le courrier : lettre.pdf. Ne le joignez pas de nouveau."
+            ),
+            "{page}"
+        );
+        assert_eq!(contacts().await, 1, "a contact was created for {typed}");
+    }
+    assert_eq!(
+        site.app
+            .store()
+            .items(site.a.id, &Default::default(), 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Chosen: the letter is Jeanne Martin's, with the scan sent the first time.
+    let (_, _, page) = send(
+        &site,
+        multipart(
+            &cookie,
+            &as_refs(&fields("Jeane Martin")),
+            Some(("lettre.pdf", b"%PDF-1.7 une lettre")),
+        ),
+    )
+    .await;
+    let kept = page
+        .split("name=\"staged\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the scan is not kept: {page}"))
+        .to_owned();
+    let mut chosen = fields("Jeane Martin");
+    chosen.push(("staged", kept.clone()));
+    chosen.push(("sender_choice", jeanne.to_string()));
+    let (status, headers, page) = send(&site, multipart(&cookie, &as_refs(&chosen), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let item_id: uuid::Uuid = location(&headers)
+        .trim_start_matches("/courrier/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let senders = site.app.item_contacts(item_id).await.unwrap();
+    assert_eq!(senders, [("sender".to_owned(), jeanne)]);
+    let files = site
+        .app
+        .store()
+        .attachments(site.a.id, item_id)
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].filename, "lettre.pdf");
+    assert_eq!(contacts().await, 1);
+    // A kept scan is this session's only: another's proof is refused.
+    let mut forged = fields("Jeanne Martin");
+    let sha = kept.split(':').next().unwrap();
+    forged.push((
+        "staged",
+        format!("{sha}:00000000000000000000000000000000:x.pdf"),
+    ));
+    let (status, _, _) = send(&site, multipart(&cookie, &as_refs(&forged), None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Or created: "Créer un nouveau contact « Jeane Martin »" makes a second contact, knowingly.
+    let mut created = fields("Jeane Martin");
+    created.push(("sender_choice", "new".into()));
+    let (status, _, page) = send(&site, multipart(&cookie, &as_refs(&created), None)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(contacts().await, 2);
+}
+
+/// The same for a call noted without script: "Jeane Martin" on the phone is asked about.
+#[tokio::test]
+async fn a_close_caller_is_offered_before_creating_a_contact() {
+    let site = site().await;
+    let jeanne = contact(&site, person("Jeanne", "Martin")).await;
+    let (cookie, csrf) = login(&site, "agent@a.test").await;
+    let call = |extra: &str| {
+        format!(
+            "csrf={csrf}&caller=Jeane+Martin&phone=06+12+34+56+78&subject=Rappel+voirie&message=&for_whom=&callback={extra}"
+        )
+    };
+    let (status, _, page) = send(&site, post("/appel/nouveau", Some(&cookie), &call(""))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Vouliez-vous dire") && page.contains(&format!("value=\"{jeanne}\"")),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Rappel voirie\""), "{page}");
+    let count = site
+        .app
+        .store()
+        .contacts_page(site.a.id, "", None, 100)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(count, 1);
+    let (status, headers, page) = send(
+        &site,
+        post(
+            "/appel/nouveau",
+            Some(&cookie),
+            &call(&format!("&caller_choice={jeanne}")),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(location(&headers).starts_with("/appel/nouveau?enregistre="));
+    let items = site
+        .app
+        .store()
+        .items(site.a.id, &Default::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        site.app.item_contacts(items[0].id).await.unwrap(),
+        [("sender".to_owned(), jeanne)]
+    );
+}
+
+/// Issue 17: the commune's logo in the header. A logo near the 512 KB limit gets a small
+/// rendition at upload, served at a stable, versioned address kept a year; the header
+/// shows it beside the commune's name, its size written out (nothing moves once it loads)
+/// and an empty text alternative (the name beside it says it).
+#[tokio::test]
+async fn the_communes_logo_is_in_the_header_small() {
+    use parapheur_app::administration::{LogoChange, MAX_LOGO_BYTES, SettingsForm};
+    let site = site().await;
+    // A photograph-like logo (noise on a gradient), 1 600 × 1 200, as heavy as allowed.
+    let mut seed = 12345u32;
+    let picture = image::RgbImage::from_fn(1600, 1200, |x, y| {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let noise = (seed >> 24) as u8 / 4;
+        image::Rgb([
+            (x / 7) as u8 ^ noise,
+            (y / 5) as u8 ^ noise,
+            ((x + y) / 11) as u8 ^ noise,
+        ])
+    });
+    let logo = (40..=95)
+        .rev()
+        .step_by(5)
+        .map(|quality| {
+            let mut bytes = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+                .encode_image(&picture)
+                .unwrap();
+            bytes
+        })
+        .find(|bytes| bytes.len() <= MAX_LOGO_BYTES)
+        .unwrap();
+    assert!(logo.len() > 400 * 1024, "{} bytes", logo.len());
+    let (cookie, _) = login(&site, "admin@a.test").await;
+    // Before any logo, no picture in the header.
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(!page.contains("/entete?v="), "{page}");
+    site.app
+        .update_commune_settings(
+            &site.a,
+            &Actor::System("test"),
+            SettingsForm {
+                logo: LogoChange::Replace {
+                    bytes: logo,
+                    media_type: "image/jpeg".into(),
+                },
+                ..SettingsForm::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    let img = page
+        .split("<a class=\"brand\"")
+        .nth(1)
+        .and_then(|brand| brand.split("<img ").nth(1))
+        .and_then(|img| img.split('>').next())
+        .unwrap_or_else(|| panic!("no logo in the header: {page}"))
+        .to_owned();
+    // 96 pixels high at most, shown at 48 CSS pixels: 4:3 gives 64 × 48.
+    assert!(
+        img.contains("alt=\"\"") && img.contains("width=\"64\"") && img.contains("height=\"48\""),
+        "{img}"
+    );
+    let src = img
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        src.starts_with(&format!("/logo/{}/entete?v=", site.a.insee)),
+        "{src}"
+    );
+    let response = {
+        use tower::ServiceExt;
+        site.router.clone().oneshot(get(&src, None)).await.unwrap()
+    };
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(
+        body.len() < 12 * 1024,
+        "the header's logo weighs {} bytes",
+        body.len()
+    );
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        headers
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("image/")
+    );
+    let small = image::load_from_memory(&body).unwrap();
+    assert_eq!((small.width(), small.height()), (128, 96));
+    // A logo uploaded before the header showed one gets its rendition on the background
+    // round, then the header shows it.
+    let settings = site.app.store().commune_settings(site.a.id).await.unwrap();
+    let older = parapheur_store::communes::CommuneSettings {
+        logo_small: None,
+        ..settings.clone()
+    };
+    let mut tx = site.app.store().begin(Utc::now()).await.unwrap();
+    tx.set_commune_settings(site.a.id, &settings, &older, "test")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(!page.contains("/entete?v="), "{page}");
+    assert_eq!(
+        site.app
+            .make_missing_logo_renditions(Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        site.app
+            .make_missing_logo_renditions(Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let (_, _, page) = send(&site, get("/a-traiter", Some(&cookie))).await;
+    assert!(page.contains(&src), "{page}");
 }

@@ -200,6 +200,32 @@ pub async fn act(
     }
 }
 
+/// "Annuler la signature": the signer takes back their signature within its window; the
+/// letter's page then says it waits for it again. Refused afterwards, in words.
+pub async fn undo_signature(
+    State(state): State<WebState>,
+    me: Me,
+    Path(id): Path<String>,
+    Posted(_): Posted<crate::session::CsrfOnly>,
+) -> Result<Response, WebError> {
+    let folder = visible_folder(&state, &me, &id).await?;
+    match state
+        .app
+        .undo_signature(&me.0.commune, &me.0.actor(), folder.id, Utc::now())
+        .await
+    {
+        Ok(_) => Ok(flash::redirect(
+            &format!("/parapheur/{}", folder.id),
+            Done::SignatureUndone,
+        )),
+        Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+            let page = list_page(&state, &me, None, Some(e.user_message())).await?;
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Signs (or approves) every checked letter of the list at once.
 pub async fn sign_selection(
     State(state): State<WebState>,

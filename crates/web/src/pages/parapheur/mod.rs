@@ -8,7 +8,7 @@ mod drafting;
 mod settings;
 mod verify;
 
-pub use circuit::{act, bordereau, document, send, sign_selection, start};
+pub use circuit::{act, bordereau, document, send, sign_selection, start, undo_signature};
 pub use drafting::{draft, save};
 pub use settings::{
     add_delegation, admin, ca_certificate, import_key, issue_key, revoke_delegation, save_circuit,
@@ -68,6 +68,7 @@ pub async fn list(
     me: Me,
     Query(q): Query<DoneQuery>,
 ) -> Result<Html<String>, WebError> {
+    let mut undo = None;
     let notice = match q.done() {
         Some(done) => {
             let folder = match visible_folder(&state, &me, &q.courrier).await {
@@ -75,11 +76,28 @@ pub async fn list(
                 Err(WebError::NotFound | WebError::BadRequest(_)) => None,
                 Err(e) => return Err(e),
             };
+            if done == Done::Signed {
+                undo = folder.as_ref().and_then(|f| undo_offer(&me, f));
+            }
             Some(done_sentence(&state, &me, done, folder.as_ref()).await?)
         }
         None => None,
     };
-    list_page(&state, &me, notice, None).await
+    list_page_with(&state, &me, notice, None, undo).await
+}
+
+/// "Annuler la signature", while this person's signature of the letter may still be taken
+/// back: the letter and the seconds left.
+fn undo_offer(me: &Me, folder: &FolderRow) -> Option<minijinja::Value> {
+    let now = Utc::now();
+    let data = FolderData::of_row(folder).ok()?;
+    let undo = data.undo_open(me.0.user.id, now)?;
+    // Rounded up: "1 seconde" until the very end.
+    let seconds = ((undo.until - now).num_milliseconds() + 999) / 1000;
+    Some(ctx! {
+        id => folder.id.to_string(), seconds,
+        left => parapheur_app::domain::french::count(seconds, "seconde", "secondes"),
+    })
 }
 
 /// The letters waiting for this person's visa or signature, as the list and "Ce qui
@@ -137,6 +155,8 @@ async fn done_sentence(
     let what = match done {
         Done::Approved => "Courrier visé.",
         Done::Signed => "Courrier signé.",
+        // What it waits for now follows: "Il attend maintenant la signature de …".
+        Done::SignatureUndone => "Signature annulée.",
         Done::Rejected => "Courrier refusé.",
         Done::Transferred => "Étape transférée.",
         Done::OpinionAsked => "Avis demandé ; votre étape attend sa réponse.",
@@ -191,6 +211,16 @@ async fn list_page(
     me: &Me,
     notice: Option<String>,
     error: Option<String>,
+) -> Result<Html<String>, WebError> {
+    list_page_with(state, me, notice, error, None).await
+}
+
+async fn list_page_with(
+    state: &WebState,
+    me: &Me,
+    notice: Option<String>,
+    error: Option<String>,
+    undo: Option<minijinja::Value>,
 ) -> Result<Html<String>, WebError> {
     let commune = &me.0.commune;
     let now = Utc::now();
@@ -272,7 +302,7 @@ async fn list_page(
             title => "Parapheur", style_url => assets::style_url(),
             script_url => assets::script_url(),
             me => me.view(), csrf => me.csrf(), nav => "parapheur",
-            mine, sections, pin_needed, notice, error,
+            mine, sections, pin_needed, notice, error, undo,
             second_factor => state.app.has_second_factor(me.0.user.id).await?,
         },
     )?))

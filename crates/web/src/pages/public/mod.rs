@@ -189,6 +189,31 @@ pub async fn logo(State(state): State<WebState>, Path(insee): Path<String>) -> R
     result.into_response()
 }
 
+/// The small rendition of the commune's logo, for the pages' header (its address changes
+/// with the picture: kept a year).
+pub async fn header_logo(State(state): State<WebState>, Path(insee): Path<String>) -> Response {
+    let result = async {
+        let commune = commune_of(&state, &insee).await?;
+        let settings = state.app.commune_settings(commune.id).await?;
+        let Some(small) = settings.logo_small else {
+            return Err(PublicError::NotFound);
+        };
+        let bytes = state.app.read_file(commune.id, &small.sha256).await?;
+        let media_type = if bytes.starts_with(b"\x89PNG") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
+        Ok::<_, PublicError>(super::logo_response(
+            bytes,
+            media_type,
+            "public, max-age=31536000, immutable",
+        ))
+    }
+    .await;
+    result.into_response()
+}
+
 /// The commune of a public address: only communes of this installation.
 async fn commune_of(state: &WebState, insee: &str) -> Result<Commune, PublicError> {
     if insee.len() != 5 || !insee.bytes().all(|b| b.is_ascii_alphanumeric()) {
