@@ -362,6 +362,43 @@ fn location(headers: &axum::http::HeaderMap) -> String {
         .to_owned()
 }
 
+/// The maire gets a signing key and a second factor, logs in and signs `folder`; returns the
+/// maire's cookie and CSRF token, and the answer's headers (a redirect to the confirmation).
+async fn maire_signs(site: &Site, folder: uuid::Uuid) -> (String, String, axum::http::HeaderMap) {
+    use parapheur_app::administration::second_factor::code_at;
+    let maire = user(site, "maire@a.test").await;
+    site.app
+        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
+        .await
+        .unwrap();
+    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
+    let now = Utc::now();
+    site.app
+        .confirm_second_factor(
+            &site.a,
+            &maire,
+            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let (maire_cookie, maire_csrf) = login(site, "maire@a.test").await;
+    let (status, headers, _) = send(
+        site,
+        post(
+            &format!("/parapheur/{folder}/action"),
+            Some(&maire_cookie),
+            &format!(
+                "action=sign&otp={}&csrf={maire_csrf}",
+                code_at(&enrolment.secret, now).unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    (maire_cookie, maire_csrf, headers)
+}
+
 /// The text of the page's confirmation (`<p class="notice" role="status">`), if any.
 fn notice(page: &str) -> Option<String> {
     page.split("<p class=\"notice\" role=\"status\">")
@@ -446,7 +483,6 @@ async fn an_elu_with_letters_to_sign_lands_on_them() {
 /// to says it.
 #[tokio::test]
 async fn actions_say_what_happened_and_what_comes_next() {
-    use parapheur_app::administration::second_factor::code_at;
     let site = site().await;
     let (item, folder) = letter_in_circuit(&site).await;
     // The administrator's visa, on the letter's page.
@@ -468,36 +504,7 @@ async fn actions_say_what_happened_and_what_comes_next() {
         "{said}"
     );
     // The maire's signature: back to the list, which says so and who sends the letter.
-    let maire = user(&site, "maire@a.test").await;
-    site.app
-        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
-        .await
-        .unwrap();
-    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
-    let now = Utc::now();
-    site.app
-        .confirm_second_factor(
-            &site.a,
-            &maire,
-            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
-            now,
-        )
-        .await
-        .unwrap();
-    let (maire_cookie, maire_csrf) = login(&site, "maire@a.test").await;
-    let (status, headers, _) = send(
-        &site,
-        post(
-            &format!("/parapheur/{folder}/action"),
-            Some(&maire_cookie),
-            &format!(
-                "action=sign&otp={}&csrf={maire_csrf}",
-                code_at(&enrolment.secret, now).unwrap()
-            ),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (maire_cookie, _, headers) = maire_signs(&site, folder).await;
     let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
     let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the signature: {page}"));
     assert!(
@@ -550,7 +557,6 @@ async fn actions_say_what_happened_and_what_comes_next() {
 /// for the signature again, the journal saying both.
 #[tokio::test]
 async fn the_signer_may_take_a_signature_back_for_a_few_seconds() {
-    use parapheur_app::administration::second_factor::code_at;
     let site = site().await;
     let (_, folder) = letter_in_circuit(&site).await;
     let (cookie, csrf) = login(&site, "admin@a.test").await;
@@ -564,36 +570,7 @@ async fn the_signer_may_take_a_signature_back_for_a_few_seconds() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let maire = user(&site, "maire@a.test").await;
-    site.app
-        .issue_signer_key(&site.a, &Actor::System("test"), maire.id, None, Utc::now())
-        .await
-        .unwrap();
-    let enrolment = site.app.begin_second_factor(&site.a, &maire).await.unwrap();
-    let now = Utc::now();
-    site.app
-        .confirm_second_factor(
-            &site.a,
-            &maire,
-            &code_at(&enrolment.secret, now - chrono::Duration::seconds(30)).unwrap(),
-            now,
-        )
-        .await
-        .unwrap();
-    let (maire_cookie, maire_csrf) = login(&site, "maire@a.test").await;
-    let (status, headers, _) = send(
-        &site,
-        post(
-            &format!("/parapheur/{folder}/action"),
-            Some(&maire_cookie),
-            &format!(
-                "action=sign&otp={}&csrf={maire_csrf}",
-                code_at(&enrolment.secret, now).unwrap()
-            ),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (maire_cookie, maire_csrf, headers) = maire_signs(&site, folder).await;
     let (_, _, page) = send(&site, get(&location(&headers), Some(&maire_cookie))).await;
     let said = notice(&page).unwrap_or_else(|| panic!("nothing confirms the signature: {page}"));
     assert!(said.starts_with("Courrier signé."), "{said}");
