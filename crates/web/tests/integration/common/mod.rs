@@ -10,7 +10,7 @@ use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
 use parapheur_app::{Actor, App, Config, NewFile, NewUser};
 pub use parapheur_testkit::Db;
-use parapheur_testkit::fresh_postgres;
+use parapheur_testkit::{TestDatabase, fresh_postgres};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "mot-de-passe-solide";
@@ -22,6 +22,8 @@ pub struct Site {
     _dir: tempfile::TempDir,
     pub a: parapheur_app::domain::Commune,
     pub b: parapheur_app::domain::Commune,
+    /// The PostgreSQL database, dropped after the register and the router are.
+    database: Option<TestDatabase>,
 }
 
 pub async fn site() -> Site {
@@ -30,8 +32,15 @@ pub async fn site() -> Site {
 
 /// [`site`] on `db`; `None` (said loudly) when PostgreSQL is not available outside CI.
 pub async fn site_on(db: Db) -> Option<Site> {
-    let url = parapheur_testkit::database_url(db).await?;
-    Some(site_with(move |config| config.database_url = url).await)
+    let database = parapheur_testkit::database(db).await?;
+    let url = database.as_ref().map(|d| d.url().to_owned());
+    let mut site = site_with(move |config| config.database_url = url).await;
+    // On SQLite, `site_with` may have made a PostgreSQL database of its own
+    // (PARAPHEUR_TEST_BACKEND=postgres): that guard stays.
+    if database.is_some() {
+        site.database = database;
+    }
+    Some(site)
 }
 
 /// [`site`] with some settings changed (on PostgreSQL when `PARAPHEUR_TEST_BACKEND` says so).
@@ -44,14 +53,15 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
     settings(&mut config);
     // The whole suite runs again on PostgreSQL with PARAPHEUR_TEST_BACKEND=postgres
     // (scripts/test.sh does).
+    let mut database = None;
     if config.database_url.is_none()
         && std::env::var("PARAPHEUR_TEST_BACKEND").is_ok_and(|b| b == "postgres")
     {
-        config.database_url = Some(
-            fresh_postgres()
-                .await
-                .expect("PARAPHEUR_TEST_BACKEND=postgres needs PARAPHEUR_TEST_DATABASE_URL"),
-        );
+        let fresh = fresh_postgres()
+            .await
+            .expect("PARAPHEUR_TEST_BACKEND=postgres needs PARAPHEUR_TEST_DATABASE_URL");
+        config.database_url = Some(fresh.url().to_owned());
+        database = Some(fresh);
     }
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
@@ -97,6 +107,7 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
         _dir: dir,
         a,
         b,
+        database,
     }
 }
 
