@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::Utc;
+use parapheur_app::api::{NewToken, Scope};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
 use parapheur_app::{Actor, App, Config, NewFile, NewUser};
@@ -175,6 +176,89 @@ pub async fn login(site: &Site, email: &str) -> (String, String) {
         .unwrap()
         .to_owned();
     (cookie, csrf)
+}
+
+/// The user of the commune `commune_id` with `email`, who must exist.
+pub async fn user_in(
+    site: &Site,
+    commune_id: uuid::Uuid,
+    email: &str,
+) -> parapheur_store::users::User {
+    site.app
+        .user_by_email(commune_id, email)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A new API token of `commune` owned by the user `owner`, with `scopes`: (its id, the
+/// secret the client sends).
+pub async fn api_token(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    owner: &str,
+    label: String,
+    scopes: &[Scope],
+) -> (uuid::Uuid, String) {
+    let owner = user_in(site, commune.id, owner).await;
+    let created = site
+        .app
+        .create_api_token(
+            commune,
+            &Actor::System("test"),
+            NewToken {
+                label,
+                owner_id: owner.id,
+                scopes: scopes.to_vec(),
+                expires_at: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    (created.token.id, created.secret)
+}
+
+/// A call to the API at `/api/v1{path}`, with the token as a bearer if any, the body with
+/// its content type, and `extra` headers: the status, headers and body bytes.
+pub async fn api_call(
+    site: &Site,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("/api/v1{path}"))
+        .header(header::HOST, "mairie.test");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let request = match body {
+        Some((content_type, bytes)) => request
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes)),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = site.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 100 << 20)
+        .await
+        .unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+/// A JSON body, which it must be.
+pub fn parsed(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 pub async fn register_in(
