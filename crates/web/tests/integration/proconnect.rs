@@ -535,14 +535,7 @@ async fn logging_out_ends_the_proconnect_session_too() {
         .find(|c| c.starts_with("parapheur_proconnect_fin=") && c.len() > 30)
         .expect("the logout's cookie");
     let (_, _, page) = send(&site, get("/mot-de-passe", Some(&session))).await;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_in(&page);
     let (status, headers, body) = send(
         &site,
         post(

@@ -167,15 +167,19 @@ pub async fn login(site: &Site, email: &str) -> (String, String) {
     );
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let (_, _, page) = send(site, get("/mot-de-passe", Some(&cookie))).await;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
+    let csrf = csrf_in(&page);
+    (cookie, csrf)
+}
+
+/// The CSRF token of a page's form.
+pub fn csrf_in(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
         .nth(1)
         .unwrap()
         .split('"')
         .next()
         .unwrap()
-        .to_owned();
-    (cookie, csrf)
+        .to_owned()
 }
 
 /// The user of the commune `commune_id` with `email`, who must exist.
