@@ -11,7 +11,7 @@ use std::path::Path;
 
 use parapheur_app::{Config, MasterKeySource};
 use parapheur_files::MasterKey;
-use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, Connection};
 use tempfile::TempDir;
 
 pub use s3::S3Server;
@@ -23,9 +23,10 @@ pub enum Db {
     Postgres,
 }
 
-/// A fresh database URL on the server of `PARAPHEUR_TEST_DATABASE_URL`, or `None` (said
-/// loudly) when PostgreSQL is not available outside CI. In CI its absence is a failure.
-pub async fn fresh_postgres() -> Option<String> {
+/// A fresh PostgreSQL database on the server of `PARAPHEUR_TEST_DATABASE_URL`, or `None`
+/// (said loudly) when PostgreSQL is not available outside CI. In CI its absence is a failure.
+/// The database is dropped with the returned guard: keep it as long as the test uses it.
+pub async fn fresh_postgres() -> Option<TestDatabase> {
     let Ok(admin) = std::env::var("PARAPHEUR_TEST_DATABASE_URL") else {
         if std::env::var_os("CI").is_some() {
             panic!(
@@ -36,24 +37,81 @@ pub async fn fresh_postgres() -> Option<String> {
         return None;
     };
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin)
-        .await
-        .unwrap();
+    let mut connection = AnyConnection::connect(&admin).await.unwrap();
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
+        .execute(&mut connection)
         .await
         .unwrap();
-    pool.close().await;
+    connection.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
+    Some(TestDatabase {
+        url: format!("{base}/{name}"),
+        admin,
+        name,
+    })
 }
 
-/// The database URL of a fresh register on `db`: `None` for SQLite (a file in the data
-/// folder), `Some(None)` when PostgreSQL is skipped (see [`fresh_postgres`]).
-pub async fn database_url(db: Db) -> Option<Option<String>> {
+/// A PostgreSQL database made for one test, dropped (`WITH (FORCE)`: any connection still
+/// open is cut) when this guard is. A test that panics keeps its database for inspection,
+/// and says its name.
+#[derive(Debug)]
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "kept the database of the failed test: {} (DROP DATABASE {} WITH (FORCE) when done)",
+                self.url, self.name
+            );
+            return;
+        }
+        // The guard is usually dropped inside the test's runtime, where a runtime cannot be
+        // entered again: the drop runs on a plain thread with its own, and is waited for, so
+        // that no database outlives the test binary.
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut connection = AnyConnection::connect(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut connection)
+                .await?;
+                connection.close().await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("test database {} not dropped: {e}", self.name),
+            Err(_) => eprintln!(
+                "test database {} not dropped: the thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+/// The database of a fresh register on `db`: `None` for SQLite (a file in the data folder),
+/// the PostgreSQL database's guard otherwise; `None` altogether when PostgreSQL is skipped
+/// (see [`fresh_postgres`]).
+pub async fn database(db: Db) -> Option<Option<TestDatabase>> {
     match db {
         Db::Sqlite => Some(None),
         Db::Postgres => Some(Some(fresh_postgres().await?)),

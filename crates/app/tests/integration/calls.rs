@@ -6,6 +6,7 @@
 //! does not register mail refused.
 
 use crate::harness::{Db, Harness, SYSTEM, at, both};
+use parapheur_app::calls::CallOutcome;
 use parapheur_app::domain::Role;
 use parapheur_app::domain::contact::NewContact;
 use parapheur_app::domain::cti::{CallEvent, CallRefusal, CallState, Transition};
@@ -32,6 +33,25 @@ fn hang_up(call: &str, cause: &str) -> CallEvent {
         ("direction", "in"),
         ("cause", cause),
     ])
+}
+
+fn answer(call: &str) -> CallEvent {
+    event(&[("event", "answer"), ("callId", call), ("direction", "in")])
+}
+
+/// `event` posted by `actor` and accepted: its outcome.
+async fn taken(
+    h: &Harness,
+    commune: &parapheur_app::domain::Commune,
+    actor: &Actor,
+    event: CallEvent,
+    at: chrono::DateTime<chrono::Utc>,
+) -> CallOutcome {
+    h.app
+        .call_event(commune, actor, event, at)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn user_id(actor: &Actor) -> uuid::Uuid {
@@ -108,12 +128,7 @@ async fn callers_and_agents_are_recognised(db: Db) {
     .enumerate()
     {
         let id = format!("forme-{n}");
-        let done = h
-            .app
-            .call_event(&commune, &standard, ring(&id, from, "+33247000100"), t0)
-            .await
-            .unwrap()
-            .unwrap();
+        let done = taken(&h, &commune, &standard, ring(&id, from, "+33247000100"), t0).await;
         assert_eq!(done.transition, Transition::Create);
         assert_eq!(done.call.contact_id, Some(contact.id), "{from}");
         assert_eq!(done.call.agent_id, Some(user_id(&urbanisme)), "{from}");
@@ -121,30 +136,22 @@ async fn callers_and_agents_are_recognised(db: Db) {
     // `user[]` names the agent when no extension is known; `answeringNumber` who picked up.
     let mut by_name = ring("nom-1", "0700000000", "999");
     by_name.users = vec!["accueil mairie".into()];
-    let done = h
-        .app
-        .call_event(&commune, &standard, by_name, t0)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = taken(&h, &commune, &standard, by_name, t0).await;
     assert_eq!(done.call.agent_id, Some(user_id(&accueil)));
     assert_eq!(done.call.contact_id, None);
-    let answered = h
-        .app
-        .call_event(
-            &commune,
-            &standard,
-            event(&[
-                ("event", "answer"),
-                ("callId", "nom-1"),
-                ("direction", "in"),
-                ("answeringNumber", "urbanisme@mairie.test"),
-            ]),
-            t0,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let answered = taken(
+        &h,
+        &commune,
+        &standard,
+        event(&[
+            ("event", "answer"),
+            ("callId", "nom-1"),
+            ("direction", "in"),
+            ("answeringNumber", "urbanisme@mairie.test"),
+        ]),
+        t0,
+    )
+    .await;
     assert_eq!(answered.call.state, CallState::Answered);
     assert_eq!(answered.call.agent_id, Some(user_id(&urbanisme)));
     // Two people may not share an extension.
@@ -174,17 +181,15 @@ async fn missed_calls_leave_a_callback_task(db: Db) {
         async move { store.journal_entries(commune.id).await.unwrap() }
     };
     // Rang on extension 100, never answered: a task for that agent, journaled.
-    h.app
-        .call_event(&commune, &standard, ring("m-1", "0611223344", "100"), t0)
-        .await
-        .unwrap()
-        .unwrap();
-    let done = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-1", "cancel"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(
+        &h,
+        &commune,
+        &standard,
+        ring("m-1", "0611223344", "100"),
+        t0,
+    )
+    .await;
+    let done = taken(&h, &commune, &standard, hang_up("m-1", "cancel"), t0).await;
     assert_eq!(done.transition, Transition::Hangup { missed: true });
     let item = done.callback.expect("a callback item").item;
     assert_eq!(item.subject, "Appel manqué de 06 11 22 33 44 — à rappeler");
@@ -198,69 +203,42 @@ async fn missed_calls_leave_a_callback_task(db: Db) {
         "journaled as the token's owner"
     );
     // The replay: the same call, no second task.
-    let again = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-1", "cancel"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = taken(&h, &commune, &standard, hang_up("m-1", "cancel"), t0).await;
     assert_eq!(again.transition, Transition::Replay);
     assert!(again.callback.is_none());
     assert_eq!(journal(&h).await.len(), entries.len());
     // An extension nobody has: the task is left unassigned, for the registrars.
-    h.app
-        .call_event(&commune, &standard, ring("m-2", "0611223344", "555"), t0)
-        .await
-        .unwrap()
-        .unwrap();
-    let done = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-2", "noAnswer"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(
+        &h,
+        &commune,
+        &standard,
+        ring("m-2", "0611223344", "555"),
+        t0,
+    )
+    .await;
+    let done = taken(&h, &commune, &standard, hang_up("m-2", "noAnswer"), t0).await;
     assert_eq!(done.callback.unwrap().item.assignee_id, None);
     // A hidden number: journaled, but nobody can call it back.
-    h.app
-        .call_event(&commune, &standard, ring("m-3", "anonymous", "100"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(&h, &commune, &standard, ring("m-3", "anonymous", "100"), t0).await;
     let before = journal(&h).await.len();
-    let done = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-3", "noAnswer"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    let done = taken(&h, &commune, &standard, hang_up("m-3", "noAnswer"), t0).await;
     assert!(done.call.missed && done.callback.is_none());
     assert_eq!(journal(&h).await.len(), before + 1);
     // Outgoing, unanswered: not a missed call. Forwarded: neither.
     let mut out = ring("m-4", "100", "0611223344");
     out.direction = parapheur_app::domain::cti::CallDirection::Out;
-    h.app
-        .call_event(&commune, &standard, out, t0)
-        .await
-        .unwrap()
-        .unwrap();
-    let done = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-4", "busy"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(&h, &commune, &standard, out, t0).await;
+    let done = taken(&h, &commune, &standard, hang_up("m-4", "busy"), t0).await;
     assert!(!done.call.missed && done.callback.is_none());
-    h.app
-        .call_event(&commune, &standard, ring("m-5", "0611223344", "100"), t0)
-        .await
-        .unwrap()
-        .unwrap();
-    let done = h
-        .app
-        .call_event(&commune, &standard, hang_up("m-5", "forwarded"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(
+        &h,
+        &commune,
+        &standard,
+        ring("m-5", "0611223344", "100"),
+        t0,
+    )
+    .await;
+    let done = taken(&h, &commune, &standard, hang_up("m-5", "forwarded"), t0).await;
     assert!(!done.call.missed);
 }
 
@@ -278,18 +256,17 @@ async fn refusals_write_nothing(db: Db) {
         .await
         .unwrap();
     assert_eq!(refused.unwrap_err(), CallRefusal::Unknown);
-    h.app
-        .call_event(&commune, &standard, ring("x-2", "0611223344", "100"), t0)
-        .await
-        .unwrap()
-        .unwrap();
-    h.app
-        .call_event(&commune, &standard, hang_up("x-2", "noAnswer"), t0)
-        .await
-        .unwrap()
-        .unwrap();
+    taken(
+        &h,
+        &commune,
+        &standard,
+        ring("x-2", "0611223344", "100"),
+        t0,
+    )
+    .await;
+    taken(&h, &commune, &standard, hang_up("x-2", "noAnswer"), t0).await;
     let after_hangup = h.app.store().journal_len(commune.id).await.unwrap();
-    let late = event(&[("event", "answer"), ("callId", "x-2"), ("direction", "in")]);
+    let late = answer("x-2");
     let refused = h
         .app
         .call_event(&commune, &standard, late, t0)
@@ -481,18 +458,10 @@ async fn a_callers_calls_are_in_their_copy_and_their_number_leaves_with_erasure(
     // An answered call: no callback item, so nothing keeps the contact under the archives law.
     for e in [
         ring("rgpd-1", "0612345678", "100"),
-        event(&[
-            ("event", "answer"),
-            ("callId", "rgpd-1"),
-            ("direction", "in"),
-        ]),
+        answer("rgpd-1"),
         hang_up("rgpd-1", "normalClearing"),
     ] {
-        h.app
-            .call_event(&commune, &standard, e, t0)
-            .await
-            .unwrap()
-            .unwrap();
+        taken(&h, &commune, &standard, e, t0).await;
     }
     let export = h
         .app
@@ -547,11 +516,14 @@ async fn the_call_log_keeps_a_year(db: Db) {
     let later = t0 + chrono::Duration::days(300);
     let standard = h.user(&commune, "standard@mairie.test", Role::Agent).await;
     for (call, when) in [("vieux", t0), ("recent", later)] {
-        h.app
-            .call_event(&commune, &standard, ring(call, "0612345678", "100"), when)
-            .await
-            .unwrap()
-            .unwrap();
+        taken(
+            &h,
+            &commune,
+            &standard,
+            ring(call, "0612345678", "100"),
+            when,
+        )
+        .await;
     }
     let watch_day = t0 + chrono::Duration::days(parapheur_app::domain::cti::CALL_LOG_DAYS + 1);
     let report = h.app.run_deadline_watch(watch_day).await.unwrap();

@@ -49,9 +49,10 @@ async fn files_on_s3_round_trip_and_outage(db: Db) {
     let Some(mut server) = S3Server::start() else {
         return;
     };
-    let Some(database_url) = parapheur_testkit::database_url(db).await else {
+    let Some(database) = parapheur_testkit::database(db).await else {
         return;
     };
+    let database_url = database.as_ref().map(|d| d.url().to_owned());
     let dir = parapheur_testkit::data_dir();
     let master = MasterKey::generate().unwrap().to_base64();
     let url = server.url("mairies");

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use base64::Engine;
 use chrono::Utc;
 use parapheur_app::Actor;
@@ -16,55 +15,14 @@ use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Confidentiality};
 use parapheur_web::api::{API_ROUTES, ApiRoute, OPENAPI};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::common::*;
 use parapheur_testkit::both;
 
 const MARKER: &str = "marqueur";
 
-/// A call to the API: the status, headers and body bytes.
-async fn call(
-    site: &Site,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, Vec<u8>)>,
-    extra: &[(&str, &str)],
-) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("/api/v1{path}"))
-        .header(header::HOST, "mairie.test");
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    let request = match body {
-        Some((content_type, bytes)) => request
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(bytes)),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let response = site.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 100 << 20)
-        .await
-        .unwrap();
-    (status, headers, bytes.to_vec())
-}
-
 fn json_body(value: &Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", value.to_string().into_bytes()))
-}
-
-fn parsed(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 /// The error code of a JSON error body.
@@ -81,27 +39,8 @@ async fn token(
     owner: &str,
     scopes: &[Scope],
 ) -> String {
-    let owner = site
-        .app
-        .user_by_email(commune.id, owner)
-        .await
-        .unwrap()
-        .unwrap();
-    site.app
-        .create_api_token(
-            commune,
-            &Actor::System("test"),
-            NewToken {
-                label: format!("Jeton de {}", owner.email),
-                owner_id: owner.id,
-                scopes: scopes.to_vec(),
-                expires_at: None,
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-        .secret
+    let label = format!("Jeton de {owner}");
+    api_token(site, commune, owner, label, scopes).await.1
 }
 
 fn pdf_base64(text: &str) -> String {
@@ -365,13 +304,7 @@ async fn every_operation_for_every_caller(db: Db) {
             &system,
             NewToken {
                 label: "Révoqué".into(),
-                owner_id: site
-                    .app
-                    .user_by_email(a.id, "admin@a.test")
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .id,
+                owner_id: user_in(&site, a.id, "admin@a.test").await.id,
                 scopes: all.to_vec(),
                 expires_at: None,
             },
@@ -391,13 +324,7 @@ async fn every_operation_for_every_caller(db: Db) {
             &system,
             NewToken {
                 label: "Expiré".into(),
-                owner_id: site
-                    .app
-                    .user_by_email(a.id, "admin@a.test")
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .id,
+                owner_id: user_in(&site, a.id, "admin@a.test").await.id,
                 scopes: all.to_vec(),
                 expires_at: Some(long_ago + chrono::Duration::hours(1)),
             },
@@ -408,12 +335,7 @@ async fn every_operation_for_every_caller(db: Db) {
         .secret;
     // An agent's token, then the agent leaves.
     let gone = token(&site, &a, "agent@a.test", &all).await;
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
     site.app
         .store()
         .execute_unchecked(&format!(
@@ -468,7 +390,7 @@ async fn every_operation_for_every_caller(db: Db) {
             } else {
                 path.clone()
             };
-            let (status, headers, bytes) = call(
+            let (status, headers, bytes) = api_call(
                 &site,
                 route.method,
                 &path,
@@ -561,12 +483,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
         return;
     };
     let a = site.a.clone();
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
     let secret = token(&site, &a, "agent@a.test", &Scope::ALL).await;
     let t = Some(secret.as_str());
 
@@ -574,7 +491,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     let new_contact = json!({ "first_name": "Jeanne", "name": "Martin", "email": "jeanne.martin@exemple.fr", "city": "Tours" });
     let key = [("idempotency-key", "contact-1")];
     let (status, headers, first) =
-        call(&site, "POST", "/contacts", t, json_body(&new_contact), &key).await;
+        api_call(&site, "POST", "/contacts", t, json_body(&new_contact), &key).await;
     assert_eq!(
         status,
         StatusCode::CREATED,
@@ -589,16 +506,17 @@ async fn items_and_contacts_end_to_end(db: Db) {
         &format!("/api/v1/contacts/{}", contact["id"].as_str().unwrap())
     );
     let (status, headers, again) =
-        call(&site, "POST", "/contacts", t, json_body(&new_contact), &key).await;
+        api_call(&site, "POST", "/contacts", t, json_body(&new_contact), &key).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(again, first, "a retry is answered the same");
     assert_eq!(headers.get("idempotent-replayed").unwrap(), "true");
     // Without the key, the same contact again is a likely duplicate: refused.
-    let (status, _, body) = call(&site, "POST", "/contacts", t, json_body(&new_contact), &[]).await;
+    let (status, _, body) =
+        api_call(&site, "POST", "/contacts", t, json_body(&new_contact), &[]).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "conflict");
     // The same key for another request.
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         "/contacts",
@@ -610,7 +528,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(code(&body), "idempotency_key_reused");
     let contact_id = contact["id"].as_str().unwrap().to_owned();
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "GET",
         &format!("/contacts/{contact_id}"),
@@ -623,7 +541,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     assert_eq!(parsed(&body)["email"], "jeanne.martin@exemple.fr");
 
     // Unknown fields are refused, in bodies and queries.
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         "/items",
@@ -634,10 +552,10 @@ async fn items_and_contacts_end_to_end(db: Db) {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&body), "unknown_field");
-    let (status, _, body) = call(&site, "GET", "/items?page=2", t, None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", "/items?page=2", t, None, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&body), "unknown_field");
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         "/items",
@@ -648,12 +566,12 @@ async fn items_and_contacts_end_to_end(db: Db) {
     .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(code(&body), "unsupported_media_type");
-    let (status, _, body) = call(&site, "GET", "/nulle-part", t, None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", "/nulle-part", t, None, &[]).await;
     assert_eq!(
         (status, code(&body).as_str()),
         (StatusCode::NOT_FOUND, "not_found")
     );
-    let (status, _, body) = call(&site, "GET", "/items?cursor=%%%", t, None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", "/items?cursor=%%%", t, None, &[]).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
@@ -669,7 +587,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
         "files": [{ "filename": "demande.pdf", "content_base64": pdf_base64("Demande") }],
     });
     let key = [("idempotency-key", "item-1")];
-    let (status, _, body) = call(&site, "POST", "/items", t, json_body(&register), &key).await;
+    let (status, _, body) = api_call(&site, "POST", "/items", t, json_body(&register), &key).await;
     assert_eq!(
         status,
         StatusCode::CREATED,
@@ -682,7 +600,8 @@ async fn items_and_contacts_end_to_end(db: Db) {
     assert_eq!(item["files"][0]["filename"], "demande.pdf");
     assert_eq!(item["files"][0]["signatures"], Value::Null);
     let count = site.app.item_count(a.id).await.unwrap();
-    let (status, _, replay) = call(&site, "POST", "/items", t, json_body(&register), &key).await;
+    let (status, _, replay) =
+        api_call(&site, "POST", "/items", t, json_body(&register), &key).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(replay, body, "the retry is answered the same");
     assert_eq!(
@@ -702,15 +621,15 @@ async fn items_and_contacts_end_to_end(db: Db) {
     let key = [("idempotency-key", "item-race")];
     let race = json!({ "channel": "paper", "subject": "Course" });
     let (one, two) = tokio::join!(
-        call(&site, "POST", "/items", t, json_body(&race), &key),
-        call(&site, "POST", "/items", t, json_body(&race), &key),
+        api_call(&site, "POST", "/items", t, json_body(&race), &key),
+        api_call(&site, "POST", "/items", t, json_body(&race), &key),
     );
     assert_eq!((one.0, two.0), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(parsed(&one.2)["id"], parsed(&two.2)["id"]);
     assert_eq!(site.app.item_count(a.id).await.unwrap(), count + 1);
 
     // Status and assignment, through the item page's use cases.
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         &format!("/items/{item_id}/status"),
@@ -721,7 +640,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "closing needs a reason");
     assert_eq!(code(&body), "invalid");
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         &format!("/items/{item_id}/assignment"),
@@ -733,7 +652,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(parsed(&body)["status"], "assigned");
     assert_eq!(parsed(&body)["assignee_id"], json!(agent.id));
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         &format!("/items/{item_id}/status"),
@@ -748,7 +667,8 @@ async fn items_and_contacts_end_to_end(db: Db) {
 
     // Search finds it by a word of its subject.
     site.app.index_catch_up(a.id).await.unwrap();
-    let (status, _, body) = call(&site, "GET", "/items/search?q=stationnement", t, None, &[]).await;
+    let (status, _, body) =
+        api_call(&site, "GET", "/items/search?q=stationnement", t, None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     let found = parsed(&body);
     assert_eq!(found["data"][0]["id"], item_id.as_str());
@@ -780,7 +700,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
     .into_bytes();
     multipart.extend_from_slice(&signed);
     multipart.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "POST",
         "/items",
@@ -808,7 +728,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
         "Sylvie Moreau"
     );
     assert_eq!(file["signatures"]["signatures"][0]["intact"], true);
-    let (status, headers, downloaded) = call(
+    let (status, headers, downloaded) = api_call(
         &site,
         "GET",
         file["url"]
@@ -828,7 +748,7 @@ async fn items_and_contacts_end_to_end(db: Db) {
         file["sha256"].as_str().unwrap()
     );
     // Read again: the same verification, kept from the arrival.
-    let (_, _, body) = call(
+    let (_, _, body) = api_call(
         &site,
         "GET",
         &format!("/items/{}", created["id"].as_str().unwrap()),
@@ -884,7 +804,8 @@ async fn cursors_page_through_everything_once(db: Db) {
                 Some(c) => format!("{collection}?limit=5&cursor={c}"),
                 None => format!("{collection}?limit=5"),
             };
-            let (status, _, body) = call(&site, "GET", &path, Some(&secret_token), None, &[]).await;
+            let (status, _, body) =
+                api_call(&site, "GET", &path, Some(&secret_token), None, &[]).await;
             assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
             let page = parsed(&body);
             let data = page["data"].as_array().unwrap();
@@ -901,7 +822,7 @@ async fn cursors_page_through_everything_once(db: Db) {
         assert_eq!(unique.len(), seen.len(), "{collection}: a row twice");
         assert_eq!(seen.len(), expected, "{collection}: {seen:?}");
     }
-    let (_, _, body) = call(
+    let (_, _, body) = api_call(
         &site,
         "GET",
         "/items?limit=100",
@@ -911,7 +832,7 @@ async fn cursors_page_through_everything_once(db: Db) {
     )
     .await;
     assert!(!String::from_utf8_lossy(&body).contains("Confidentiel"));
-    let (status, _, body) = call(
+    let (status, _, body) = api_call(
         &site,
         "GET",
         "/items?limit=0",
@@ -937,12 +858,7 @@ both!(
 async fn a_token_never_does_more_than_its_owner() {
     let site = site().await;
     let a = site.a.clone();
-    let maire = site
-        .app
-        .user_by_email(a.id, "maire@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let maire = user_in(&site, a.id, "maire@a.test").await;
     let refused = site
         .app
         .create_api_token(
@@ -960,12 +876,7 @@ async fn a_token_never_does_more_than_its_owner() {
         .unwrap_err();
     assert!(refused.to_string().contains("items:write"), "{refused}");
     // Only administrators create tokens (the use case checks, whatever the front end).
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
     let refused = site
         .app
         .create_api_token(
@@ -983,12 +894,7 @@ async fn a_token_never_does_more_than_its_owner() {
         .unwrap_err();
     assert_eq!(refused.kind(), parapheur_app::ErrorKind::Forbidden);
     // Another commune's user cannot own a token of A.
-    let b_admin = site
-        .app
-        .user_by_email(site.b.id, "admin@b.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let b_admin = user_in(&site, site.b.id, "admin@b.test").await;
     assert!(
         site.app
             .create_api_token(
@@ -1024,15 +930,15 @@ async fn a_token_never_does_more_than_its_owner() {
     .await;
     let path = format!("/items/{}", secret.item.id);
     assert_eq!(
-        call(&site, "GET", &path, Some(&elu), None, &[]).await.0,
+        api_call(&site, "GET", &path, Some(&elu), None, &[]).await.0,
         StatusCode::OK
     );
-    let (status, _, body) = call(&site, "GET", &path, Some(&agent_token), None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", &path, Some(&agent_token), None, &[]).await;
     assert_eq!(
         (status, code(&body).as_str()),
         (StatusCode::NOT_FOUND, "not_found")
     );
-    let (status, _, _) = call(
+    let (status, _, _) = api_call(
         &site,
         "POST",
         &format!("{path}/status"),
@@ -1054,11 +960,13 @@ async fn each_token_is_rate_limited() {
     let two = token(&site, &a, "agent@a.test", &[Scope::ItemsRead]).await;
     for _ in 0..3 {
         assert_eq!(
-            call(&site, "GET", "/items", Some(&one), None, &[]).await.0,
+            api_call(&site, "GET", "/items", Some(&one), None, &[])
+                .await
+                .0,
             StatusCode::OK
         );
     }
-    let (status, headers, body) = call(&site, "GET", "/items", Some(&one), None, &[]).await;
+    let (status, headers, body) = api_call(&site, "GET", "/items", Some(&one), None, &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(code(&body), "rate_limited");
     let wait: u64 = headers
@@ -1071,7 +979,9 @@ async fn each_token_is_rate_limited() {
     assert!((1..=60).contains(&wait), "{wait}");
     // Another token has its own allowance.
     assert_eq!(
-        call(&site, "GET", "/items", Some(&two), None, &[]).await.0,
+        api_call(&site, "GET", "/items", Some(&two), None, &[])
+            .await
+            .0,
         StatusCode::OK
     );
 }
@@ -1082,12 +992,7 @@ async fn each_token_is_rate_limited() {
 async fn administrators_create_list_and_revoke_tokens_on_their_page() {
     let site = site().await;
     let a = site.a.clone();
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
     let (cookie, csrf) = login(&site, "admin@a.test").await;
     let (status, _, page) = send(&site, get("/administration/jetons", Some(&cookie))).await;
     assert_eq!(status, StatusCode::OK);
@@ -1113,7 +1018,7 @@ async fn administrators_create_list_and_revoke_tokens_on_their_page() {
         .to_owned();
     assert!(secret.starts_with("prph_") && secret.len() > 40, "{secret}");
     assert_eq!(
-        call(&site, "GET", "/items", Some(&secret), None, &[])
+        api_call(&site, "GET", "/items", Some(&secret), None, &[])
             .await
             .0,
         StatusCode::OK
@@ -1127,12 +1032,7 @@ async fn administrators_create_list_and_revoke_tokens_on_their_page() {
     let stored = site.app.store().api_tokens(a.id).await.unwrap();
     assert_eq!(stored.len(), 1);
     // Journaled as the administrator's act.
-    let admin = site
-        .app
-        .user_by_email(a.id, "admin@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = user_in(&site, a.id, "admin@a.test").await;
     let entries = site
         .app
         .journal_of(a.id, "api_token", &stored[0].id.to_string())
@@ -1151,7 +1051,7 @@ async fn administrators_create_list_and_revoke_tokens_on_their_page() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("révoqué"), "{page}");
-    let (status, _, body) = call(&site, "GET", "/items", Some(&secret), None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", "/items", Some(&secret), None, &[]).await;
     assert_eq!(
         (status, code(&body).as_str()),
         (StatusCode::UNAUTHORIZED, "token_revoked")
@@ -1161,7 +1061,7 @@ async fn administrators_create_list_and_revoke_tokens_on_their_page() {
     let (status, _, _) = send(&site, get("/administration/jetons", Some(&cookie))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The document is served as written.
-    let (status, _, body) = call(&site, "GET", "/openapi.json", None, None, &[]).await;
+    let (status, _, body) = api_call(&site, "GET", "/openapi.json", None, None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, OPENAPI.as_bytes());
 }

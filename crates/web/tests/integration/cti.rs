@@ -6,11 +6,10 @@
 //! codes and nothing written, wrong and revoked tokens, and another commune's token never
 //! touching this commune's calls.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use chrono::Utc;
 use parapheur_app::Actor;
-use parapheur_app::api::{NewToken, Scope};
+use parapheur_app::api::Scope;
 use parapheur_app::domain::Channel;
 use parapheur_app::domain::contact::NewContact;
 use parapheur_app::domain::cti::CallState;
@@ -27,21 +26,10 @@ async fn post_event(
     content_type: &str,
     body: &str,
 ) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method("POST")
-        .uri(format!("/api/v1/cti/{token}"))
-        .header(header::HOST, "mairie.test")
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let response = site.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    (status, value)
+    let path = format!("/cti/{token}");
+    let body = Some((content_type, body.as_bytes().to_vec()));
+    let (status, _, bytes) = api_call(site, "POST", &path, None, body, &[]).await;
+    (status, parsed(&bytes))
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -57,28 +45,21 @@ async fn cti_token(
     owner: &str,
     scopes: &[Scope],
 ) -> (uuid::Uuid, String) {
-    let owner = site
-        .app
-        .user_by_email(commune.id, owner)
+    let label = "Standard téléphonique".to_owned();
+    api_token(site, commune, owner, label, scopes).await
+}
+
+/// The call `call_ref` of `commune`, which must exist.
+async fn the_call(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    call_ref: &str,
+) -> parapheur_store::calls::Call {
+    site.app
+        .call_by_ref(commune, call_ref)
         .await
         .unwrap()
-        .unwrap();
-    let created = site
-        .app
-        .create_api_token(
-            commune,
-            &Actor::System("test"),
-            NewToken {
-                label: "Standard téléphonique".into(),
-                owner_id: owner.id,
-                scopes: scopes.to_vec(),
-                expires_at: None,
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    (created.token.id, created.secret)
+        .unwrap()
 }
 
 /// Commune A with its standard's token, the agent on extension 100 and the secretary on
@@ -87,7 +68,7 @@ async fn ready(site: &Site) -> String {
     let a = &site.a;
     let test = Actor::System("test");
     for (email, extension) in [("agent@a.test", "100"), ("admin@a.test", "101")] {
-        let user = site.app.user_by_email(a.id, email).await.unwrap().unwrap();
+        let user = user_in(site, a.id, email).await;
         site.app
             .set_phone_extension(a, &test, user.id, extension, Utc::now())
             .await
@@ -129,12 +110,7 @@ async fn an_answered_call_is_followed_to_its_end(db: Db) {
         assert_eq!(status, StatusCode::OK, "{body}: {answer}");
         assert_eq!(answer, serde_json::json!({}), "Zammad's answer: no action");
     }
-    let call = site
-        .app
-        .call_by_ref(&a, "1733560000.101")
-        .await
-        .unwrap()
-        .unwrap();
+    let call = the_call(&site, &a, "1733560000.101").await;
     assert_eq!(call.state, CallState::Ended);
     assert!(!call.missed);
     assert_eq!(call.caller_number.as_deref(), Some("0612345678"));
@@ -149,12 +125,7 @@ async fn an_answered_call_is_followed_to_its_end(db: Db) {
         Some(jeanne[0].id),
         "the caller is Jeanne Martin"
     );
-    let admin = site
-        .app
-        .user_by_email(a.id, "admin@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = user_in(&site, a.id, "admin@a.test").await;
     assert_eq!(call.agent_id, Some(admin.id), "extension 101 picked up");
     assert!(call.item_id.is_none(), "an answered call leaves no task");
     assert!(call.answered_at.is_some() && call.ended_at.is_some());
@@ -167,14 +138,7 @@ async fn an_answered_call_is_followed_to_its_end(db: Db) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        site.app
-            .call_by_ref(&a, "1733560000.101")
-            .await
-            .unwrap()
-            .unwrap(),
-        call
-    );
+    assert_eq!(the_call(&site, &a, "1733560000.101").await, call);
     assert_eq!(
         site.app.store().journal_len(a.id).await.unwrap(),
         journal,
@@ -188,22 +152,12 @@ async fn a_missed_call_leaves_a_callback_item(db: Db) {
     };
     let token = ready(&site).await;
     let a = site.a.clone();
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
     // Zammad's JSON form, the caller in international notation.
     let newcall = r#"{"event":"newCall","from":"+33 6 12 34 56 78","to":"100","direction":"in","callId":"f4ebd2be-7b9a","user":["Agent A"]}"#;
     let (status, answer) = post_event(&site, &token, JSON, newcall).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let ringing = site
-        .app
-        .call_by_ref(&a, "f4ebd2be-7b9a")
-        .await
-        .unwrap()
-        .unwrap();
+    let ringing = the_call(&site, &a, "f4ebd2be-7b9a").await;
     assert_eq!(ringing.state, CallState::Ringing);
     assert_eq!(ringing.agent_id, Some(agent.id), "extension 100 rings");
     // The same newCall again: nothing new.
@@ -213,12 +167,7 @@ async fn a_missed_call_leaves_a_callback_item(db: Db) {
     let hangup = r#"{"event":"hangup","from":"+33 6 12 34 56 78","to":"100","direction":"in","callId":"f4ebd2be-7b9a","cause":"noAnswer"}"#;
     let (status, answer) = post_event(&site, &token, JSON, hangup).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let call = site
-        .app
-        .call_by_ref(&a, "f4ebd2be-7b9a")
-        .await
-        .unwrap()
-        .unwrap();
+    let call = the_call(&site, &a, "f4ebd2be-7b9a").await;
     assert!(call.missed);
     assert_eq!(call.state, CallState::Ended);
     let item = site
@@ -298,7 +247,7 @@ async fn events_out_of_order_or_for_an_unknown_call_are_refused(db: Db) {
             "{body}"
         );
     }
-    let ended = site.app.call_by_ref(&a, "tard-1").await.unwrap().unwrap();
+    let ended = the_call(&site, &a, "tard-1").await;
     for body in [
         "event=answer&from=0612345678&to=100&direction=in&callId=tard-1&answeringNumber=101",
         "event=newCall&from=0612345678&to=100&direction=in&callId=tard-1",
@@ -307,10 +256,7 @@ async fn events_out_of_order_or_for_an_unknown_call_are_refused(db: Db) {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(code(&answer), "call_out_of_order", "{answer}");
     }
-    assert_eq!(
-        site.app.call_by_ref(&a, "tard-1").await.unwrap().unwrap(),
-        ended
-    );
+    assert_eq!(the_call(&site, &a, "tard-1").await, ended);
     // Malformed events.
     for (content_type, body) in [
         (FORM, "from=0612345678&direction=in&callId=x"),
@@ -375,7 +321,7 @@ async fn only_a_live_token_of_the_commune_with_the_scope_posts(db: Db) {
         post_event(&site, &token, FORM, body).await.0,
         StatusCode::OK
     );
-    let a_call = site.app.call_by_ref(&a, "jeton-1").await.unwrap().unwrap();
+    let a_call = the_call(&site, &a, "jeton-1").await;
     let (_, of_b) = cti_token(&site, &b, "admin@b.test", &[Scope::CtiEvents]).await;
     let a_journal = site.app.store().journal_len(a.id).await.unwrap();
     for body in [
@@ -390,12 +336,12 @@ async fn only_a_live_token_of_the_commune_with_the_scope_posts(db: Db) {
         );
     }
     assert_eq!(
-        site.app.call_by_ref(&a, "jeton-1").await.unwrap().unwrap(),
+        the_call(&site, &a, "jeton-1").await,
         a_call,
         "A's call untouched"
     );
     assert_eq!(site.app.store().journal_len(a.id).await.unwrap(), a_journal);
-    let b_call = site.app.call_by_ref(&b, "jeton-1").await.unwrap().unwrap();
+    let b_call = the_call(&site, &b, "jeton-1").await;
     assert!(b_call.missed);
     assert_eq!(b_call.contact_id, None, "A's contacts are not B's");
 }
@@ -413,18 +359,8 @@ both!(
 async fn administrators_set_a_users_extension() {
     let site = site().await;
     let a = site.a.clone();
-    let agent = site
-        .app
-        .user_by_email(a.id, "agent@a.test")
-        .await
-        .unwrap()
-        .unwrap();
-    let admin = site
-        .app
-        .user_by_email(a.id, "admin@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let agent = user_in(&site, a.id, "agent@a.test").await;
+    let admin = user_in(&site, a.id, "admin@a.test").await;
     let (cookie, csrf) = login(&site, "admin@a.test").await;
     let path = format!("/administration/utilisateurs/{}", agent.id);
     let (status, _, page) = send(&site, get(&path, Some(&cookie))).await;
@@ -608,12 +544,7 @@ async fn the_call_sheet_is_pushed_to_the_agents_page() {
         event.contains("Appel de Jeanne Martin (06 12 34 56 78)"),
         "{event}"
     );
-    let call = site
-        .app
-        .call_by_ref(&site.a, "1733560000.7")
-        .await
-        .unwrap()
-        .unwrap();
+    let call = the_call(&site, &site.a, "1733560000.7").await;
     let sheet = format!("/appel/nouveau?appel={}", call.id);
     assert!(event.contains(&sheet), "{event}");
     assert_eq!(
@@ -659,12 +590,7 @@ async fn the_call_sheet_is_pushed_to_the_agents_page() {
 #[tokio::test]
 async fn the_tokens_page_gives_the_phone_systems_address() {
     let site = site().await;
-    let admin = site
-        .app
-        .user_by_email(site.a.id, "admin@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = user_in(&site, site.a.id, "admin@a.test").await;
     let (cookie, csrf) = login(&site, "admin@a.test").await;
     let (status, _, page) = send(
         &site,

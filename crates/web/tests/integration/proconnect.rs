@@ -240,6 +240,16 @@ async fn at_provider(site: &Site, provider: &Provider, login: &str) -> Callback 
     Callback { path, flow_cookie }
 }
 
+/// [`at_provider`], then its redirect followed back to our callback: the callback's answer.
+async fn back_from_provider(
+    site: &Site,
+    provider: &Provider,
+    login: &str,
+) -> (StatusCode, HeaderMap, String) {
+    let callback = at_provider(site, provider, login).await;
+    send(site, get(&callback.path, Some(&callback.flow_cookie))).await
+}
+
 fn session_of(headers: &HeaderMap) -> Option<String> {
     set_cookies(headers)
         .into_iter()
@@ -331,9 +341,7 @@ async fn a_tampered_id_token_is_refused() {
     let Some(provider) = provider() else { return };
     // This client's ID tokens come back with their payload changed after signing.
     let site = site_for(&provider, "parapheur-altere", false).await;
-    let callback = at_provider(&site, &provider, "agent@a.test").await;
-    let (status, headers, body) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, body) = back_from_provider(&site, &provider, "agent@a.test").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("oidc_invalid_id_token"), "{body}");
     assert!(
@@ -347,9 +355,8 @@ async fn a_tampered_id_token_is_refused() {
 async fn an_unknown_identity_is_refused() {
     let Some(provider) = provider() else { return };
     let site = site_for(&provider, "parapheur", false).await;
-    let callback = at_provider(&site, &provider, "inconnu@ailleurs.test").await;
     let (status, headers, body) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+        back_from_provider(&site, &provider, "inconnu@ailleurs.test").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("oidc_unknown_identity"), "{body}");
     assert!(body.contains("Aucun compte actif"), "{body}");
@@ -394,9 +401,7 @@ async fn an_administrator_still_gives_the_second_factor_unless_proconnect_checke
     assert!(page.contains("est active"), "{page}");
 
     // ProConnect at eidas1 (a password): our code is still asked.
-    let callback = at_provider(&site, &provider, "admin@a.test").await;
-    let (status, headers, page) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, page) = back_from_provider(&site, &provider, "admin@a.test").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("Code de double authentification"), "{page}");
     assert!(session_of(&headers).is_none());
@@ -436,9 +441,7 @@ async fn an_administrator_still_gives_the_second_factor_unless_proconnect_checke
     assert_eq!(status, StatusCode::OK);
 
     // ProConnect attests a second factor (acr consistency-checked-2fa): straight in.
-    let callback = at_provider(&site, &provider, "admin-mfa@a.test").await;
-    let (status, headers, page) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, page) = back_from_provider(&site, &provider, "admin-mfa@a.test").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert!(session_of(&headers).is_some());
 }
@@ -466,15 +469,12 @@ async fn the_siret_picks_the_commune_and_may_be_required() {
         .await
         .unwrap();
     // The SIRET of commune A (SIREN 210100046): straight into A.
-    let callback = at_provider(&site, &provider, "agent@a.test").await;
-    let (status, headers, body) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, body) = back_from_provider(&site, &provider, "agent@a.test").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(commune_of(&site, &headers).await, site.a.insee);
     // Another organisation's SIRET: the person chooses among their communes.
-    let callback = at_provider(&site, &provider, "agent-ailleurs@a.test").await;
     let (status, headers, page) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+        back_from_provider(&site, &provider, "agent-ailleurs@a.test").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("name=\"commune\""), "{page}");
     assert!(
@@ -512,16 +512,13 @@ async fn the_siret_picks_the_commune_and_may_be_required() {
 
     // With require_siret, another organisation's SIRET opens nothing.
     let strict = site_with_setting(&provider, "parapheur", false, true).await;
-    let callback = at_provider(&strict, &provider, "agent-ailleurs@a.test").await;
     let (status, headers, page) =
-        send(&strict, get(&callback.path, Some(&callback.flow_cookie))).await;
+        back_from_provider(&strict, &provider, "agent-ailleurs@a.test").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("oidc_siret_mismatch"), "{page}");
     assert!(page.contains("13002526500013"), "{page}");
     assert!(session_of(&headers).is_none());
-    let callback = at_provider(&strict, &provider, "agent@a.test").await;
-    let (status, headers, page) =
-        send(&strict, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, page) = back_from_provider(&strict, &provider, "agent@a.test").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(commune_of(&strict, &headers).await, strict.a.insee);
 }
@@ -530,9 +527,7 @@ async fn the_siret_picks_the_commune_and_may_be_required() {
 async fn logging_out_ends_the_proconnect_session_too() {
     let Some(provider) = provider() else { return };
     let site = site_for(&provider, "parapheur", false).await;
-    let callback = at_provider(&site, &provider, "agent@a.test").await;
-    let (status, headers, body) =
-        send(&site, get(&callback.path, Some(&callback.flow_cookie))).await;
+    let (status, headers, body) = back_from_provider(&site, &provider, "agent@a.test").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let session = session_of(&headers).unwrap();
     let end = set_cookies(&headers)
@@ -540,14 +535,7 @@ async fn logging_out_ends_the_proconnect_session_too() {
         .find(|c| c.starts_with("parapheur_proconnect_fin=") && c.len() > 30)
         .expect("the logout's cookie");
     let (_, _, page) = send(&site, get("/mot-de-passe", Some(&session))).await;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_in(&page);
     let (status, headers, body) = send(
         &site,
         post(

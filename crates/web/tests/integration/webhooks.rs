@@ -109,12 +109,7 @@ async fn administrators_subscribe_list_redeliver_pause_and_remove_webhooks() {
         .journal_of(a.id, "webhook", &stored[0].id.to_string())
         .await
         .unwrap();
-    let admin = site
-        .app
-        .user_by_email(a.id, "admin@a.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = user_in(&site, a.id, "admin@a.test").await;
     assert_eq!(entries[0].actor, format!("user:{}", admin.id));
     assert!(
         !entries[0]

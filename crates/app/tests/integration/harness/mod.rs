@@ -10,12 +10,14 @@ use parapheur_app::{Actor, App, Config};
 use parapheur_store::citizens::{OutboxMessage, OutboxState};
 use tempfile::TempDir;
 
-pub use parapheur_testkit::{Db, both};
+pub use parapheur_testkit::{Db, TestDatabase, both};
 
 pub struct Harness {
     pub app: App,
     pub config: Config,
     pub dir: TempDir,
+    /// The PostgreSQL database, dropped after the register is.
+    _database: Option<TestDatabase>,
 }
 
 pub const SYSTEM: Actor = Actor::System("test");
@@ -28,10 +30,16 @@ pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 impl Harness {
     pub async fn new(db: Db) -> Option<Harness> {
         let dir = parapheur_testkit::data_dir();
-        let config =
-            parapheur_testkit::config(dir.path(), parapheur_testkit::database_url(db).await?);
+        let database = parapheur_testkit::database(db).await?;
+        let url = database.as_ref().map(|d| d.url().to_owned());
+        let config = parapheur_testkit::config(dir.path(), url);
         let app = App::open(&config).await.unwrap();
-        Some(Harness { app, config, dir })
+        Some(Harness {
+            app,
+            config,
+            dir,
+            _database: database,
+        })
     }
 
     /// Opens the same register again (another process would see the same).

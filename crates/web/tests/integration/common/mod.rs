@@ -4,13 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::Utc;
+use parapheur_app::api::{NewToken, Scope};
 use parapheur_app::domain::item::NewItem;
 use parapheur_app::domain::{Channel, Role};
 use parapheur_app::{Actor, App, Config, NewFile, NewUser};
 pub use parapheur_testkit::Db;
-use parapheur_testkit::fresh_postgres;
+use parapheur_testkit::{TestDatabase, fresh_postgres};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "mot-de-passe-solide";
@@ -22,6 +23,8 @@ pub struct Site {
     _dir: tempfile::TempDir,
     pub a: parapheur_app::domain::Commune,
     pub b: parapheur_app::domain::Commune,
+    /// The PostgreSQL database, dropped after the register and the router are.
+    database: Option<TestDatabase>,
 }
 
 pub async fn site() -> Site {
@@ -30,8 +33,15 @@ pub async fn site() -> Site {
 
 /// [`site`] on `db`; `None` (said loudly) when PostgreSQL is not available outside CI.
 pub async fn site_on(db: Db) -> Option<Site> {
-    let url = parapheur_testkit::database_url(db).await?;
-    Some(site_with(move |config| config.database_url = url).await)
+    let database = parapheur_testkit::database(db).await?;
+    let url = database.as_ref().map(|d| d.url().to_owned());
+    let mut site = site_with(move |config| config.database_url = url).await;
+    // On SQLite, `site_with` may have made a PostgreSQL database of its own
+    // (PARAPHEUR_TEST_BACKEND=postgres): that guard stays.
+    if database.is_some() {
+        site.database = database;
+    }
+    Some(site)
 }
 
 /// [`site`] with some settings changed (on PostgreSQL when `PARAPHEUR_TEST_BACKEND` says so).
@@ -44,14 +54,15 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
     settings(&mut config);
     // The whole suite runs again on PostgreSQL with PARAPHEUR_TEST_BACKEND=postgres
     // (scripts/test.sh does).
+    let mut database = None;
     if config.database_url.is_none()
         && std::env::var("PARAPHEUR_TEST_BACKEND").is_ok_and(|b| b == "postgres")
     {
-        config.database_url = Some(
-            fresh_postgres()
-                .await
-                .expect("PARAPHEUR_TEST_BACKEND=postgres needs PARAPHEUR_TEST_DATABASE_URL"),
-        );
+        let fresh = fresh_postgres()
+            .await
+            .expect("PARAPHEUR_TEST_BACKEND=postgres needs PARAPHEUR_TEST_DATABASE_URL");
+        config.database_url = Some(fresh.url().to_owned());
+        database = Some(fresh);
     }
     let app = App::open(&config).await.unwrap();
     let system = Actor::System("test");
@@ -97,6 +108,7 @@ pub async fn site_with(settings: impl FnOnce(&mut Config)) -> Site {
         _dir: dir,
         a,
         b,
+        database,
     }
 }
 
@@ -155,15 +167,102 @@ pub async fn login(site: &Site, email: &str) -> (String, String) {
     );
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let (_, _, page) = send(site, get("/mot-de-passe", Some(&cookie))).await;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
+    let csrf = csrf_in(&page);
+    (cookie, csrf)
+}
+
+/// The CSRF token of a page's form.
+pub fn csrf_in(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
         .nth(1)
         .unwrap()
         .split('"')
         .next()
         .unwrap()
-        .to_owned();
-    (cookie, csrf)
+        .to_owned()
+}
+
+/// The user of the commune `commune_id` with `email`, who must exist.
+pub async fn user_in(
+    site: &Site,
+    commune_id: uuid::Uuid,
+    email: &str,
+) -> parapheur_store::users::User {
+    site.app
+        .user_by_email(commune_id, email)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A new API token of `commune` owned by the user `owner`, with `scopes`: (its id, the
+/// secret the client sends).
+pub async fn api_token(
+    site: &Site,
+    commune: &parapheur_app::domain::Commune,
+    owner: &str,
+    label: String,
+    scopes: &[Scope],
+) -> (uuid::Uuid, String) {
+    let owner = user_in(site, commune.id, owner).await;
+    let created = site
+        .app
+        .create_api_token(
+            commune,
+            &Actor::System("test"),
+            NewToken {
+                label,
+                owner_id: owner.id,
+                scopes: scopes.to_vec(),
+                expires_at: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    (created.token.id, created.secret)
+}
+
+/// A call to the API at `/api/v1{path}`, with the token as a bearer if any, the body with
+/// its content type, and `extra` headers: the status, headers and body bytes.
+pub async fn api_call(
+    site: &Site,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("/api/v1{path}"))
+        .header(header::HOST, "mairie.test");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let request = match body {
+        Some((content_type, bytes)) => request
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes)),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = site.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 100 << 20)
+        .await
+        .unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+/// A JSON body, which it must be.
+pub fn parsed(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 pub async fn register_in(
