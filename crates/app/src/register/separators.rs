@@ -7,8 +7,8 @@ use crate::boxed_future;
 use chrono::{DateTime, Utc};
 use parapheur_domain::Permission;
 use parapheur_domain::commune::Commune;
+use parapheur_extract::Limits;
 use parapheur_extract::separator::{self, SEPARATOR_PAYLOAD};
-use parapheur_extract::{ExtractError, Limits};
 
 use crate::{Actor, App, AppError};
 
@@ -58,8 +58,9 @@ impl App {
     }
 
     /// The letters of a scanned PDF with separator sheets, or `None` when it has none
-    /// (or they cannot be looked for: the scan is then registered whole, as before).
-    /// A damaged PDF is refused with a French message.
+    /// or cannot be searched (damaged, protected, longer than [`MAX_BATCH_PAGES`]): the
+    /// scan is then registered whole, as before. A scan with separators that cannot be
+    /// cut is refused with a French message, the person's file kept by the form.
     #[boxed_future]
     pub async fn split_batch_scan(
         &self,
@@ -74,24 +75,13 @@ impl App {
             max_pages: MAX_BATCH_PAGES,
             ..Limits::default()
         };
+        // A PDF that cannot be searched (damaged, protected, too long, tools missing) is
+        // registered whole, as before separator sheets: nothing is refused for them.
         let separation = match separator::find_separators(&tools, &limits, pdf).await {
             Ok(separation) => separation,
-            Err(ExtractError::ToolMissing(why)) => {
-                tracing::warn!("separator sheets not looked for: {why}");
-                return Ok(None);
-            }
-            Err(ExtractError::Encrypted) => return Ok(None),
-            Err(ExtractError::TooManyPages(pages)) => {
-                return Err(AppError::invalid(format!(
-                    "scan trop long pour y chercher les feuilles de séparation : {pages} pages, \
-                     {MAX_BATCH_PAGES} au plus ; numérisez la pile en plusieurs fois"
-                )));
-            }
             Err(e) => {
-                return Err(AppError::invalid(format!(
-                    "PDF illisible, rien n'a été enregistré : {e}. Numérisez-le de nouveau ou \
-                     joignez un autre fichier."
-                )));
+                tracing::info!(error = %e, "batch scan not searched for separator sheets");
+                return Ok(None);
             }
         };
         tracing::info!(
