@@ -279,3 +279,40 @@ async fn another_qr_code_does_not_split_and_a_damaged_pdf_is_registered_whole() 
         items_before + 2
     );
 }
+
+/// The time to find the separators of a 20-page batch (docs/PERFORMANCE.md, "Separator
+/// sheets"): five letters of three pages, a sheet before each.
+#[tokio::test]
+async fn separators_of_a_20_page_batch_are_found_in_time() {
+    let site = site().await;
+    let (cookie, _) = login(&site, "agent@a.test").await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("sep.pdf"), sheets(&site, &cookie, 1).await).unwrap();
+    letter(d, "a.pdf", &["Jeanne Martin", "Objet : Salle des fetes"]);
+    let mut pages = Vec::new();
+    for _ in 0..5 {
+        pages.extend_from_slice(&["sep.pdf", "1", "a.pdf", "1", "a.pdf", "1", "a.pdf", "1"]);
+    }
+    let batch = scanned(d, &pages);
+    assert_eq!(pages_of(&batch), 20);
+    let started = std::time::Instant::now();
+    let split = site
+        .app
+        .split_batch_scan(&site.a, &parapheur_app::Actor::System("test"), &batch)
+        .await
+        .unwrap()
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "20-page batch: separators found in {:.2} s, split in {seconds:.2} s",
+        split.seconds
+    );
+    let lengths: Vec<u32> = split
+        .segments
+        .iter()
+        .map(|s| s.last - s.first + 1)
+        .collect();
+    assert_eq!(lengths, vec![3; 5]);
+    assert!(seconds < 60.0, "{seconds} s");
+}
