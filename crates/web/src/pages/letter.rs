@@ -248,11 +248,14 @@ pub async fn form(
             1 => "C'est le dernier courrier du scan.".to_owned(),
             n => format!("Encore {n} courriers du scan, celui-ci compris."),
         };
-        notice = Some(format!(
-            "{} Courrier suivant du scan : « {} ». {left}",
-            notice.unwrap_or_default(),
+        let next = format!(
+            "Courrier suivant du scan : « {} ». {left}",
             form.kept[0].filename
-        ));
+        );
+        notice = Some(match notice {
+            Some(saved) => format!("{saved} {next}"),
+            None => next,
+        });
     }
     form_page(&state, &me, &form, None, notice).await
 }
@@ -536,6 +539,15 @@ pub async fn submit(
                     bytes: s.pdf.clone(),
                 })
                 .collect();
+            // The whole scan too, in the commune's store, until the letters are registered:
+            // its address is logged, so a series abandoned by mistake can be found again.
+            let whole = keep_files(&state, &me, &files).await?;
+            tracing::info!(
+                scan = %whole[0].value.split(':').next().unwrap_or_default(),
+                letters = split.segments.len(),
+                pages = split.pages,
+                "batch scan split at its separator sheets"
+            );
             let kept = keep_files(&state, &me, &parts).await?;
             prefill(&state, &me, &mut form, &parts[..1]).await;
             form.kept = kept[..1].to_vec();
