@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-ALL_TARGETS=(mail_parse pdf_flags upload_sniff public_form imap_response verify_pdf sign_pdf letter_reading)
+ALL_TARGETS=(mail_parse pdf_flags upload_sniff public_form imap_response verify_pdf sign_pdf letter_reading separator_page)
 PROFILE=${FUZZ_PROFILE:-fuzz-ci}
 JOBS=${FUZZ_JOBS:-2}
 TARGET_DIR=$PWD/fuzz/target

@@ -24,6 +24,8 @@
 //! ([`Extraction::searchable_pdf_is_pdfa`] is always `false`): producing a conforming
 //! PDF/A needs ghostscript/ocrmypdf (≈5 s per page), which is not used.
 
+pub mod separator;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt;
@@ -639,19 +641,10 @@ fn page_timeout(limits: &Limits, pages: u32) -> Duration {
 // ---------------------------------------------------------------------------------------
 // PDF
 
-async fn extract_pdf(
-    tools: &Tools,
-    limits: &Limits,
-    bytes: &[u8],
-) -> Result<Extraction, ExtractError> {
-    let (Some(pdfinfo), Some(pdftotext)) = (&tools.pdfinfo, &tools.pdftotext) else {
-        return Err(ExtractError::ToolMissing(
-            tools.missing_for_pdf().unwrap_or_default(),
-        ));
-    };
-    let work = Work::new(tools, limits)?;
-    work.write("input.pdf", bytes).await?;
-
+/// The page count of `input.pdf` in the work dir, by `pdfinfo`; refused past
+/// [`Limits::max_pages`].
+async fn page_count(work: &Work<'_>, pdfinfo: &Path) -> Result<u32, ExtractError> {
+    let limits = work.limits;
     let info = work
         .run(
             pdfinfo,
@@ -680,6 +673,26 @@ async fn extract_pdf(
     if pages == 0 {
         return Err(ExtractError::Failed("PDF sans aucune page lisible".into()));
     }
+    if pages > limits.max_pages {
+        return Err(ExtractError::TooManyPages(pages));
+    }
+    Ok(pages)
+}
+
+async fn extract_pdf(
+    tools: &Tools,
+    limits: &Limits,
+    bytes: &[u8],
+) -> Result<Extraction, ExtractError> {
+    let (Some(pdfinfo), Some(pdftotext)) = (&tools.pdfinfo, &tools.pdftotext) else {
+        return Err(ExtractError::ToolMissing(
+            tools.missing_for_pdf().unwrap_or_default(),
+        ));
+    };
+    let work = Work::new(tools, limits)?;
+    work.write("input.pdf", bytes).await?;
+
+    let pages = page_count(&work, pdfinfo).await?;
     if pages > limits.max_pages {
         return Err(ExtractError::TooManyPages(pages));
     }

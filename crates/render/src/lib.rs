@@ -23,6 +23,7 @@ mod engine;
 mod image;
 mod letter;
 mod register;
+mod separator;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use letter::{
     letter_pdf_with_zone, letters_pdf,
 };
 pub use register::{RegisterDocument, RegisterRow, register_pdf};
+pub use separator::{MAX_SHEETS, separator_sheets_pdf};
 
 /// Why a document could not be produced. The texts are French; `Layout` and `Pdf`
 /// carry typst's diagnostics (`/registre.typ:12:3: message`) for the developer.

@@ -7,6 +7,7 @@ pub mod integrity;
 pub mod lifecycle;
 pub mod printed;
 pub mod reading;
+pub mod separators;
 pub mod signatures;
 pub mod suggest;
 pub mod views;

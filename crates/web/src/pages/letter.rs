@@ -20,6 +20,9 @@ use parapheur_app::capture::dropfolder::sniff;
 /// One upload of this size at most (the whole request is limited too).
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
+/// Letters of one batch scan carried from one form to the next, at most.
+const MAX_SEGMENTS: usize = 200;
+
 /// The form's values, kept when a refused form is shown again.
 #[derive(Debug, Default, Serialize)]
 pub struct LetterForm {
@@ -47,6 +50,9 @@ pub struct LetterForm {
     sender_choice: String,
     /// The documents sent with an earlier post of this form, kept (see [`Kept`]).
     kept: Vec<Kept>,
+    /// The next letters of a batch scan split at its separator sheets, kept like
+    /// [`Kept`] (`sha256:proof:file name`), registered one after the other.
+    pending: Vec<String>,
     /// Contacts close to the typed sender, offered before creating a new one.
     suggestions: Vec<Suggestion>,
 }
@@ -197,11 +203,25 @@ pub(crate) async fn form_page(
 pub async fn form(
     State(state): State<WebState>,
     me: Me,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    axum::extract::Query(pairs): axum::extract::Query<Vec<(String, String)>>,
 ) -> Result<Html<String>, WebError> {
-    let notice = q
+    // `suite` repeats: the next letters of a batch scan.
+    let next: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "suite")
+        .map(|(_, v)| v.clone())
+        .take(MAX_SEGMENTS)
+        .collect();
+    let q: std::collections::HashMap<String, String> = pairs.into_iter().collect();
+    let mut notice = q
         .get("enregistre")
         .map(|n| format!("Courrier enregistré sous le numéro {n}. Saisissez le suivant."));
+    if q.contains_key("abandon") {
+        notice = Some(
+            "Les courriers restants du scan ont été abandonnés : rien n'a été enregistré pour eux."
+                .into(),
+        );
+    }
     // A batch arrives on one day by one channel: the next letter keeps both.
     let mut form = LetterForm::default();
     if let (Some(arrival), Some(channel)) = (q.get("arrivee"), q.get("canal"))
@@ -212,7 +232,117 @@ pub async fn form(
         form.channel = channel.clone();
         form.priority = "normal".into();
     }
+    if !next.is_empty() {
+        let files = kept_files(&state, &me, &next[..1]).await?;
+        prefill(&state, &me, &mut form, &files).await;
+        form.kept = next[..1]
+            .iter()
+            .zip(&files)
+            .map(|(value, file)| Kept {
+                value: value.clone(),
+                filename: file.filename.clone(),
+            })
+            .collect();
+        form.pending = next[1..].to_vec();
+        let left = match next.len() {
+            1 => "C'est le dernier courrier du scan.".to_owned(),
+            n => format!("Encore {n} courriers du scan, celui-ci compris."),
+        };
+        let next = format!(
+            "Courrier suivant du scan : « {} ». {left}",
+            form.kept[0].filename
+        );
+        notice = Some(match notice {
+            Some(saved) => format!("{saved} {next}"),
+            None => next,
+        });
+    }
     form_page(&state, &me, &form, None, notice).await
+}
+
+/// Fills the empty subject, sender and letter date from what the scan says (the
+/// form's script does it for a file chosen in the page).
+async fn prefill(state: &WebState, me: &Me, form: &mut LetterForm, files: &[NewFile]) {
+    let Some(file) = files.first() else { return };
+    let Ok(reading) = state
+        .app
+        .read_scan(
+            &me.0.commune,
+            &me.0.actor(),
+            &file.bytes,
+            &file.media_type,
+            &file.filename,
+            Utc::now(),
+        )
+        .await
+    else {
+        return;
+    };
+    if form.subject.trim().is_empty()
+        && let Some(subject) = reading.subject
+    {
+        form.subject = subject;
+    }
+    if form.sender.trim().is_empty()
+        && let Some(sender) = reading.sender
+    {
+        form.sender = sender;
+    }
+    if form.letter_date.is_empty()
+        && let Some(date) = reading.letter_date
+    {
+        form.letter_date = date.format("%Y-%m-%d").to_string();
+    }
+}
+
+/// "pages 1 à 2, 4 à 6 et 8".
+fn page_ranges(segments: &[parapheur_app::register::separators::Segment]) -> String {
+    let parts: Vec<String> = segments
+        .iter()
+        .map(|s| {
+            if s.first == s.last {
+                format!("page {}", s.first)
+            } else {
+                format!("pages {} à {}", s.first, s.last)
+            }
+        })
+        .collect();
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} et {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Separator sheets to print and put in front of each letter of a pile before scanning
+/// it whole (`?nombre=` sheets, 10 by default).
+pub async fn separator_sheets(
+    State(state): State<WebState>,
+    me: Me,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let count = q
+        .get("nombre")
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(10);
+    let pdf = state
+        .app
+        .separator_sheets(&me.0.commune, &me.0.actor(), count, Utc::now())
+        .await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/pdf"),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                crate::download::content_disposition(true, "feuilles-de-separation.pdf"),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 fn parse_date(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
@@ -301,6 +431,7 @@ async fn read_fields(
             "then" => form.then = value,
             "sender_choice" => form.sender_choice = value,
             "staged" if staged.len() < 20 => staged.push(value),
+            "pending" if form.pending.len() < MAX_SEGMENTS => form.pending.push(value),
             _ => {}
         }
     }
@@ -349,6 +480,93 @@ pub async fn submit(
 ) -> Result<Response, WebError> {
     let (mut form, mut files, staged, error) = read_form(multipart).await;
     me.check_csrf(&form.csrf)?;
+    if form.then == "drop" {
+        // The rest of a batch scan abandoned: nothing registered, the series goes on.
+        let mut target = "/courrier/nouveau?abandon=1".to_owned();
+        if let (Ok(arrival), Ok(channel)) = (
+            NaiveDate::parse_from_str(&form.arrival, "%Y-%m-%d"),
+            form.channel.parse::<Channel>(),
+        ) {
+            target.push_str(&format!(
+                "&arrivee={}&canal={}",
+                arrival.format("%Y-%m-%d"),
+                channel.code()
+            ));
+        }
+        return Ok(Redirect::to(&target).into_response());
+    }
+    // One new PDF with separator sheets: split, and its first letter shown to register.
+    let batch = error.is_none()
+        && staged.is_empty()
+        && form.pending.is_empty()
+        && matches!(files.as_slice(), [f] if f.media_type == "application/pdf");
+    if batch {
+        let split = match state
+            .app
+            .split_batch_scan(&me.0.commune, &me.0.actor(), &files[0].bytes)
+            .await
+        {
+            Ok(split) => split,
+            Err(e) if e.kind() == parapheur_app::ErrorKind::Invalid => {
+                // Shown again with the file kept: nothing lost.
+                form.kept = keep_files(&state, &me, &files).await?;
+                let page = form_page(&state, &me, &form, Some(e.user_message()), None).await?;
+                return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(split) = split {
+            let stem = files[0]
+                .filename
+                .trim_end_matches(".pdf")
+                .trim_end_matches(".PDF")
+                .to_owned();
+            let stem = if stem.is_empty() {
+                "scan".to_owned()
+            } else {
+                stem
+            };
+            let parts: Vec<NewFile> = split
+                .segments
+                .iter()
+                .map(|s| NewFile {
+                    filename: if s.first == s.last {
+                        format!("{stem} (page {}).pdf", s.first)
+                    } else {
+                        format!("{stem} (pages {} à {}).pdf", s.first, s.last)
+                    },
+                    media_type: "application/pdf".into(),
+                    bytes: s.pdf.clone(),
+                })
+                .collect();
+            // The whole scan too, in the commune's store, until the letters are registered:
+            // its address is logged, so a series abandoned by mistake can be found again.
+            let whole = keep_files(&state, &me, &files).await?;
+            tracing::info!(
+                scan = %whole[0].value.split(':').next().unwrap_or_default(),
+                letters = split.segments.len(),
+                pages = split.pages,
+                "batch scan split at its separator sheets"
+            );
+            let kept = keep_files(&state, &me, &parts).await?;
+            prefill(&state, &me, &mut form, &parts[..1]).await;
+            form.kept = kept[..1].to_vec();
+            form.pending = kept[1..].iter().map(|k| k.value.clone()).collect();
+            let count = split.segments.len();
+            let found = if count == 1 {
+                "1 courrier trouvé".to_owned()
+            } else {
+                format!("{count} courriers trouvés")
+            };
+            let notice = format!(
+                "{found} dans ce scan ({}), les feuilles de séparation retirées. Vérifiez et \
+                 enregistrez le premier : le suivant s'affichera ensuite.",
+                page_ranges(&split.segments)
+            );
+            let page = form_page(&state, &me, &form, None, Some(notice)).await?;
+            return Ok(page.into_response());
+        }
+    }
     files.extend(kept_files(&state, &me, &staged).await?);
     // Shown again: what was typed and the documents sent are kept.
     let again = |mut form: LetterForm,
@@ -429,6 +647,20 @@ pub async fn submit(
         .register_with_party(commune, &me.0.actor(), item, party, files.clone(), now)
         .await
     {
+        Ok(registered) if !form.pending.is_empty() => {
+            // The next letter of the batch scan, on the same day and channel.
+            let mut target = format!(
+                "/courrier/nouveau?enregistre={}&arrivee={}&canal={}",
+                crate::error::urlencode(&registered.item.chrono),
+                registered.item.arrival_date.format("%Y-%m-%d"),
+                registered.item.channel.code(),
+            );
+            for next in &form.pending {
+                target.push_str("&suite=");
+                target.push_str(&crate::error::urlencode(next));
+            }
+            Ok(Redirect::to(&target).into_response())
+        }
         Ok(registered) => {
             let target = if form.then == "show" {
                 format!("/courrier/{}?enregistre=1", registered.item.id)

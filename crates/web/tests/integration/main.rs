@@ -14,6 +14,7 @@ mod operations;
 mod privacy;
 mod proconnect;
 mod public;
+mod separators;
 mod trust;
 mod ux;
 mod verify;

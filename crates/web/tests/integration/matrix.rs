@@ -191,6 +191,13 @@ const ROUTES: &[Route] = &[
     r("GET", "/courrier/nouveau", Registrars, Own, ""),
     r("POST", "/courrier/nouveau", Registrars, Own, "multipart"),
     r("POST", "/courrier/lecture", Registrars, Own, "multipart"),
+    r(
+        "GET",
+        "/courrier/separateurs.pdf?nombre=1",
+        Registrars,
+        Own,
+        "",
+    ),
     r("GET", "/appel/nouveau", Registrars, Own, ""),
     r(
         "POST",
