@@ -21,16 +21,12 @@ use crate::boxed_future;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken, CoreJwsSigningAlgorithm,
-    CoreTokenResponse,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreIdToken};
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthenticationContextClass, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
     LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, UserInfoClaims,
+    UserInfoClaims,
 };
 use parapheur_domain::Commune;
 use parapheur_store::users::User;
@@ -38,7 +34,18 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::{LoginError, NewSession, new_token};
+
+mod error;
+mod provider;
+
 use crate::{App, AppError};
+pub use error::ProConnectError;
+pub(crate) use provider::DiscoveryCache;
+pub use provider::ProConnectClaims;
+use provider::{
+    DiscoveredClient, Http, VerifiedIdToken, attests_mfa, equal_in_constant_time, http_client,
+    verify_id_token,
+};
 
 /// Where the provider sends the person back, after `public_url`.
 pub const CALLBACK_PATH: &str = "/connexion/proconnect/retour";
@@ -66,138 +73,6 @@ const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// How long the provider's metadata and keys are used before they are read again (at
 /// once when an ID token's signature does not verify with them: a key rotation).
 pub const DISCOVERY_VALIDITY: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The provider's metadata and keys last read, on this node.
-#[derive(Default)]
-pub(crate) struct DiscoveryCache(
-    std::sync::Mutex<Option<(std::time::Instant, ProviderMetadataWithLogout)>>,
-);
-
-impl DiscoveryCache {
-    fn get(&self) -> Option<ProviderMetadataWithLogout> {
-        let cached = self.0.lock().ok()?;
-        cached
-            .as_ref()
-            .filter(|(read, _)| read.elapsed() < DISCOVERY_VALIDITY)
-            .map(|(_, metadata)| metadata.clone())
-    }
-
-    fn set(&self, metadata: ProviderMetadataWithLogout) {
-        if let Ok(mut cached) = self.0.lock() {
-            *cached = Some((std::time::Instant::now(), metadata));
-        }
-    }
-}
-
-/// Why a ProConnect login did not open a session: each has a stable code
-/// ([`ProConnectError::code`]) shown with its French message; the detail is for the log.
-#[derive(Debug, thiserror::Error)]
-pub enum ProConnectError {
-    #[error("la connexion avec ProConnect n'est pas configurée sur ce serveur")]
-    NotConfigured,
-    #[error(
-        "ProConnect ne répond pas pour le moment : réessayez dans quelques minutes, ou connectez-vous avec votre mot de passe"
-    )]
-    ProviderUnavailable(String),
-    #[error(
-        "cette connexion ProConnect n'a pas été commencée depuis ce navigateur ou a déjà servi : recommencez depuis la page de connexion"
-    )]
-    StateMismatch,
-    #[error("cette connexion ProConnect a expiré : recommencez depuis la page de connexion")]
-    Expired,
-    #[error(
-        "ProConnect n'a pas confirmé votre identité ({0}) : recommencez depuis la page de connexion"
-    )]
-    ProviderRefused(String),
-    #[error(
-        "le jeton d'identité envoyé par ProConnect n'est pas valide : la connexion est refusée ; si cela se reproduit, prévenez l'hébergeur"
-    )]
-    InvalidIdToken(String),
-    #[error(
-        "les informations d'identité envoyées par ProConnect sont incomplètes ou incohérentes : la connexion est refusée ; si cela se reproduit, prévenez l'hébergeur"
-    )]
-    InvalidUserInfo(String),
-    #[error(
-        "Aucun compte actif n'est lié à cette identité ProConnect ({0}) ; demandez à l'administrateur de votre commune de créer votre compte avec cette adresse, ou de la corriger."
-    )]
-    UnknownIdentity(String),
-    #[error(
-        "votre identité ProConnect ({email}) est rattachée au SIRET {siret}, qui n'est pas celui d'une commune où vous avez un compte : choisissez la bonne organisation dans ProConnect, ou demandez à l'administrateur de votre commune"
-    )]
-    SiretMismatch { email: String, siret: String },
-    #[error(transparent)]
-    Login(LoginError),
-    #[error(transparent)]
-    App(#[from] AppError),
-}
-
-impl ProConnectError {
-    /// The stable code of the error, shown to the person and written in the log.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ProConnectError::NotConfigured => "oidc_not_configured",
-            ProConnectError::ProviderUnavailable(_) => "oidc_provider_unavailable",
-            ProConnectError::StateMismatch => "oidc_state_mismatch",
-            ProConnectError::Expired => "oidc_expired",
-            ProConnectError::ProviderRefused(_) => "oidc_provider_refused",
-            ProConnectError::InvalidIdToken(_) => "oidc_invalid_id_token",
-            ProConnectError::InvalidUserInfo(_) => "oidc_invalid_userinfo",
-            ProConnectError::UnknownIdentity(_) => "oidc_unknown_identity",
-            ProConnectError::SiretMismatch { .. } => "oidc_siret_mismatch",
-            ProConnectError::Login(LoginError::TooManyAttempts(_)) => "login_rate_limited",
-            ProConnectError::Login(LoginError::BadSecondFactor) => "login_bad_second_factor",
-            ProConnectError::Login(_) => "login_refused",
-            ProConnectError::App(e) => e.kind().code(),
-        }
-    }
-
-    /// The HTTP status of the page that says it.
-    pub fn status(&self) -> u16 {
-        match self {
-            ProConnectError::NotConfigured => 404,
-            ProConnectError::ProviderUnavailable(_) => 502,
-            ProConnectError::UnknownIdentity(_) | ProConnectError::SiretMismatch { .. } => 403,
-            ProConnectError::Login(LoginError::TooManyAttempts(_)) => 429,
-            ProConnectError::Login(_) => 401,
-            ProConnectError::App(e) => e.kind().http_status(),
-            _ => 400,
-        }
-    }
-
-    /// What the log says besides the code (never a token).
-    pub fn detail(&self) -> String {
-        match self {
-            ProConnectError::ProviderUnavailable(d)
-            | ProConnectError::InvalidIdToken(d)
-            | ProConnectError::InvalidUserInfo(d)
-            | ProConnectError::ProviderRefused(d) => d.clone(),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl From<LoginError> for ProConnectError {
-    fn from(e: LoginError) -> Self {
-        match e {
-            LoginError::App(e) => ProConnectError::App(e),
-            other => ProConnectError::Login(other),
-        }
-    }
-}
-
-/// ProConnect's claims beyond the standard ones.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ProConnectClaims {
-    /// The SIRET of the person's organisation (for a commune, its SIREN and an
-    /// establishment number).
-    #[serde(default)]
-    pub siret: Option<String>,
-    /// The family name ProConnect calls usual.
-    #[serde(default)]
-    pub usual_name: Option<String>,
-}
-
-impl AdditionalClaims for ProConnectClaims {}
 
 /// A login begun: where to send the browser, and the sealed state for its cookie.
 #[derive(Debug, Clone)]
@@ -276,141 +151,6 @@ pub struct CallbackParams {
     /// The provider that answers (RFC 9207), when it says.
     #[serde(default)]
     pub iss: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct HttpError(String);
-
-type DiscoveredClient = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
-
-/// Our HTTP client, as the openidconnect crate calls it (its future named, and `Send`).
-struct Http(reqwest::Client);
-
-impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
-    type Error = HttpError;
-    type Future = std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>>
-                + Send
-                + 'c,
-        >,
-    >;
-
-    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(send(&self.0, request))
-    }
-}
-
-/// Our HTTP client for the provider: rustls (ring), no redirects, no proxy, a timeout.
-fn http_client() -> Result<Http, ProConnectError> {
-    // rustls needs one process-wide crypto provider: ring, as for S3, mail and webhooks.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(HTTP_TIMEOUT)
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .user_agent(concat!("parapheur/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map(Http)
-        .map_err(|e| ProConnectError::ProviderUnavailable(format!("client HTTP : {e}")))
-}
-
-/// One request of the openidconnect crate, sent with reqwest.
-async fn send(
-    client: &reqwest::Client,
-    request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, HttpError> {
-    let (parts, body) = request.into_parts();
-    let response = client
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| HttpError(e.to_string()))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| HttpError(e.to_string()))?;
-    let mut answer = openidconnect::http::Response::new(body.to_vec());
-    *answer.status_mut() = status;
-    *answer.headers_mut() = headers;
-    Ok(answer)
-}
-
-fn equal_in_constant_time(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-/// What the ID token says, once verified.
-struct VerifiedIdToken {
-    subject: openidconnect::SubjectIdentifier,
-    acr: Option<String>,
-    amr: Vec<String>,
-    email: Option<String>,
-    /// The token itself, the hint of the logout at the provider.
-    text: String,
-}
-
-/// Verifies the ID token of `token` with `client`'s keys: signature (RS256 or ES256),
-/// issuer, audience, expiry, `nonce`, and `at_hash` when given.
-fn verify_id_token(
-    client: &DiscoveredClient,
-    token: &CoreTokenResponse,
-    nonce: &str,
-) -> Result<VerifiedIdToken, ProConnectError> {
-    let invalid = |e: &dyn std::fmt::Display| ProConnectError::InvalidIdToken(e.to_string());
-    let id_token = token
-        .id_token()
-        .ok_or_else(|| ProConnectError::InvalidIdToken("aucun jeton d'identité".into()))?;
-    let verifier = client.id_token_verifier().set_allowed_algs([
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    ]);
-    let claims = id_token
-        .claims(&verifier, &Nonce::new(nonce.to_owned()))
-        .map_err(|e| invalid(&e))?;
-    if let Some(expected) = claims.access_token_hash() {
-        let alg = id_token.signing_alg().map_err(|e| invalid(&e))?;
-        let key = id_token.signing_key(&verifier).map_err(|e| invalid(&e))?;
-        let actual =
-            AccessTokenHash::from_token(token.access_token(), alg, key).map_err(|e| invalid(&e))?;
-        if actual != *expected {
-            return Err(ProConnectError::InvalidIdToken(
-                "at_hash ne correspond pas au jeton d'accès".into(),
-            ));
-        }
-    }
-    Ok(VerifiedIdToken {
-        subject: claims.subject().clone(),
-        acr: claims.auth_context_ref().map(|a| a.as_str().to_owned()),
-        amr: claims
-            .auth_method_refs()
-            .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
-            .unwrap_or_default(),
-        email: claims.email().map(|e| e.as_str().to_owned()),
-        text: id_token.to_string(),
-    })
-}
-
-/// Whether the ID token says the provider checked a second factor.
-fn attests_mfa(acr: Option<&str>, amr: &[String]) -> bool {
-    acr.is_some_and(|acr| MFA_ACR_VALUES.contains(&acr)) || amr.iter().any(|m| m == "mfa")
 }
 
 impl App {
