@@ -118,7 +118,7 @@ route_table! {
     get "/courrier/nouveau" Registrar => pages::letter::form;
     post "/courrier/nouveau" Registrar => pages::letter::submit;
     post "/courrier/lecture" Registrar => pages::letter::read_scan;
-    get "/courrier/separateurs.pdf" Registrar => pages::letter::separator_sheets;
+    get "/courrier/separateurs.pdf" Registrar => pages::separators::separator_sheets;
     get "/appel/nouveau" Registrar => pages::call::form;
     post "/appel/nouveau" Registrar => pages::call::submit;
     get "/appels/flux" Member => pages::call::stream;

@@ -11,6 +11,7 @@ use parapheur_app::domain::{Channel, Confidentiality, Priority};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::separators;
 use crate::error::WebError;
 use crate::session::Me;
 use crate::views::Choice;
@@ -295,56 +296,6 @@ async fn prefill(state: &WebState, me: &Me, form: &mut LetterForm, files: &[NewF
     }
 }
 
-/// "pages 1 à 2, 4 à 6 et 8".
-fn page_ranges(segments: &[parapheur_app::register::separators::Segment]) -> String {
-    let parts: Vec<String> = segments
-        .iter()
-        .map(|s| {
-            if s.first == s.last {
-                format!("page {}", s.first)
-            } else {
-                format!("pages {} à {}", s.first, s.last)
-            }
-        })
-        .collect();
-    match parts.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} et {last}", rest.join(", ")),
-        None => String::new(),
-    }
-}
-
-/// Separator sheets to print and put in front of each letter of a pile before scanning
-/// it whole (`?nombre=` sheets, 10 by default).
-pub async fn separator_sheets(
-    State(state): State<WebState>,
-    me: Me,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> Result<Response, WebError> {
-    let count = q
-        .get("nombre")
-        .and_then(|n| n.trim().parse::<u32>().ok())
-        .unwrap_or(10);
-    let pdf = state
-        .app
-        .separator_sheets(&me.0.commune, &me.0.actor(), count, Utc::now())
-        .await?;
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/pdf"),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                crate::download::content_disposition(true, "feuilles-de-separation.pdf"),
-            ),
-        ],
-        pdf,
-    )
-        .into_response())
-}
-
 fn parse_date(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
     match text.trim() {
         "" => Ok(None),
@@ -561,7 +512,7 @@ pub async fn submit(
             let notice = format!(
                 "{found} dans ce scan ({}), les feuilles de séparation retirées. Vérifiez et \
                  enregistrez le premier : le suivant s'affichera ensuite.",
-                page_ranges(&split.segments)
+                separators::page_ranges(&split.segments)
             );
             let page = form_page(&state, &me, &form, None, Some(notice)).await?;
             return Ok(page.into_response());

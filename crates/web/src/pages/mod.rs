@@ -18,6 +18,7 @@ pub mod parapheur;
 pub mod public;
 pub mod register;
 pub mod search;
+pub mod separators;
 
 use std::net::IpAddr;
 
